@@ -1,0 +1,42 @@
+//! What a key press means, independent of which key it was.
+
+use serde::{Deserialize, Serialize};
+
+/// A user intent. Remappable actions carry a stable kebab-case name used in the config file.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    Quit,
+    ToggleHelp,
+    Up,
+    Down,
+    PageUp,
+    PageDown,
+    Top,
+    Bottom,
+    Back,
+    StartFilter,
+    StartCommand,
+    NextTheme,
+    ShowPods,
+    ShowNamespaces,
+    SortNext,
+    SortReverse,
+    // Text entry in filter and command mode; not remappable.
+    #[serde(skip)]
+    InputChar(char),
+    #[serde(skip)]
+    InputBackspace,
+    #[serde(skip)]
+    InputComplete,
+    #[serde(skip)]
+    InputSubmit,
+    #[serde(skip)]
+    InputCancel,
+}
+
+/// Work the fold asks the main loop to do, because it involves I/O or ends the program.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    Quit,
+}

@@ -1,0 +1,14 @@
+//! The application core: updates in, state out. Nothing here does I/O.
+
+pub mod action;
+pub mod fold;
+pub mod keymap;
+pub mod query;
+pub mod state;
+pub mod update;
+
+pub use action::{Action, Effect};
+pub use fold::{apply_action, fold};
+pub use keymap::{KeyBinding, Keymap};
+pub use state::{State, View};
+pub use update::{Stamped, Update};

@@ -1,0 +1,130 @@
+//! The model of the world plus UI state. Mutated only by the fold.
+
+use std::cell::Cell;
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::app::keymap::Keymap;
+use crate::model::{ClusterInfo, ErrorKind, NamespaceInfo, PodInfo, Resource, UnixMillis};
+use crate::ui::theme::Theme;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum View {
+    Pods,
+    Namespaces,
+}
+
+impl View {
+    pub fn title(self) -> &'static str {
+        match self {
+            View::Pods => "pods",
+            View::Namespaces => "namespaces",
+        }
+    }
+}
+
+/// How keys are interpreted: normal navigation, or typing into the filter or command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    #[default]
+    Normal,
+    Filter,
+    Command,
+}
+
+/// One entry of the breadcrumb stack: a view with its own filter, selection and sort,
+/// so `esc` returns to exactly where the user was.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ViewEntry {
+    pub view: View,
+    pub filter: String,
+    pub selected: usize,
+    pub sort_column: usize,
+    pub sort_reverse: bool,
+}
+
+impl ViewEntry {
+    pub fn new(view: View) -> Self {
+        ViewEntry { view, filter: String::new(), selected: 0, sort_column: 0, sort_reverse: false }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceErr {
+    pub kind: ErrorKind,
+    pub message: String,
+    pub since: UnixMillis,
+}
+
+#[derive(Debug)]
+pub struct State {
+    // --- world ---
+    pub cluster: Option<ClusterInfo>,
+    pub api_latency_ms: Option<u32>,
+    /// Time of the last update from any source (not the clock tick).
+    pub last_update: Option<UnixMillis>,
+    /// The session clock: the newest timestamp seen, so replays show recorded ages.
+    pub now: UnixMillis,
+    pub namespaces: BTreeMap<String, NamespaceInfo>,
+    pub pods: BTreeMap<(String, String), PodInfo>,
+    /// Resources whose initial list has completed.
+    pub synced: BTreeSet<Resource>,
+    /// Keys seen since a re-list started; whatever is missing at `ListDone` was deleted meanwhile.
+    pub relisting: BTreeMap<Resource, BTreeSet<(String, String)>>,
+    pub errors: BTreeMap<Resource, SourceErr>,
+
+    // --- ui ---
+    pub stack: Vec<ViewEntry>,
+    pub mode: Mode,
+    pub input: String,
+    pub show_help: bool,
+    /// A one-line message (unknown command, ...) shown until the next key.
+    pub flash: Option<String>,
+    pub themes: Vec<Theme>,
+    pub theme: usize,
+    pub keymap: Keymap,
+    /// First visible row of the current table. Render keeps it so the selection stays in view.
+    pub scroll: Cell<usize>,
+    /// Rows the last rendered table could show; paging keys move by this much.
+    pub last_page: Cell<usize>,
+    /// Set by every change; the main loop clears it after drawing.
+    pub dirty: bool,
+}
+
+impl State {
+    pub fn new(themes: Vec<Theme>, theme: usize, keymap: Keymap) -> Self {
+        State {
+            cluster: None,
+            api_latency_ms: None,
+            last_update: None,
+            now: 0,
+            namespaces: BTreeMap::new(),
+            pods: BTreeMap::new(),
+            synced: BTreeSet::new(),
+            relisting: BTreeMap::new(),
+            errors: BTreeMap::new(),
+            stack: vec![ViewEntry::new(View::Pods)],
+            mode: Mode::Normal,
+            input: String::new(),
+            show_help: false,
+            flash: None,
+            themes,
+            theme,
+            keymap,
+            scroll: Cell::new(0),
+            last_page: Cell::new(20),
+            dirty: true,
+        }
+    }
+
+    pub fn entry(&self) -> &ViewEntry {
+        self.stack.last().expect("the view stack is never empty")
+    }
+
+    pub fn entry_mut(&mut self) -> &mut ViewEntry {
+        self.stack.last_mut().expect("the view stack is never empty")
+    }
+
+    pub fn theme(&self) -> &Theme {
+        &self.themes[self.theme]
+    }
+}

@@ -1,0 +1,45 @@
+//! The events sources emit. Every one is plain data and serialisable, so a recording
+//! is just these values written down, and replay feeds them back through the same fold.
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{ClusterInfo, ErrorKind, NamespaceInfo, PodInfo, Resource, UnixMillis};
+
+/// One update and the wall-clock time the source observed it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Stamped {
+    pub at: UnixMillis,
+    pub update: Update,
+}
+
+impl Stamped {
+    pub fn now(update: Update) -> Self {
+        Stamped { at: crate::model::now_millis(), update }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Update {
+    /// The session clock advanced (ages in tables depend on it).
+    Tick,
+    /// The kube source connected (or reconnected) and learned who it talks to.
+    Connected { cluster: ClusterInfo },
+    /// Round-trip time of the last API request, for the status line.
+    ApiLatency { millis: u32 },
+    /// A watch starts a fresh list: everything previously known for `resource` is replaced
+    /// by the objects that follow until `ListDone`.
+    ListStarted { resource: Resource },
+    ListDone { resource: Resource },
+    NamespaceApplied { namespace: NamespaceInfo },
+    NamespaceDeleted { name: String },
+    PodApplied { pod: PodInfo },
+    PodDeleted { namespace: String, name: String },
+    /// A source failed. It keeps retrying; the error stays shown until `SourceRecovered`.
+    SourceError {
+        resource: Resource,
+        kind: ErrorKind,
+        message: String,
+    },
+    SourceRecovered { resource: Resource },
+}

@@ -1,0 +1,96 @@
+//! Domain types with no I/O. Sources convert API objects into these, so the fold,
+//! the views and recordings never depend on the Kubernetes client types.
+
+use serde::{Deserialize, Serialize};
+
+/// Milliseconds since the Unix epoch. Plain integers keep updates serialisable and comparable.
+pub type UnixMillis = i64;
+
+pub fn now_millis() -> UnixMillis {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// What meshtop is connected to.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterInfo {
+    /// kubeconfig context name, or "in-cluster".
+    pub context: String,
+    /// Cluster name from the kubeconfig (or the server URL when unnamed).
+    pub cluster: String,
+    pub server: String,
+    /// `gitVersion` reported by `/version`.
+    pub version: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NamespaceInfo {
+    pub name: String,
+    pub phase: String,
+    pub labels: Vec<(String, String)>,
+    pub created: Option<UnixMillis>,
+}
+
+/// A pod as the views need it. Richer mesh data is attached by later stages.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PodInfo {
+    pub namespace: String,
+    pub name: String,
+    pub phase: String,
+    /// Ready containers / all containers (regular containers plus native sidecars).
+    pub ready: u32,
+    pub containers: u32,
+    pub restarts: u32,
+    pub node: Option<String>,
+    pub ip: Option<String>,
+    pub created: Option<UnixMillis>,
+}
+
+impl PodInfo {
+    pub fn key(&self) -> (String, String) {
+        (self.namespace.clone(), self.name.clone())
+    }
+}
+
+/// Which resource a source watches or lists, used to attribute errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Resource {
+    Cluster,
+    Namespaces,
+    Pods,
+}
+
+impl Resource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Resource::Cluster => "cluster",
+            Resource::Namespaces => "namespaces",
+            Resource::Pods => "pods",
+        }
+    }
+}
+
+/// Why a source could not deliver. Kept coarse so the status line can say *why* in a few words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// The API answered 403.
+    Forbidden,
+    /// The API server could not be reached (connect error, timeout, TLS).
+    Unreachable,
+    /// Anything else the API returned.
+    Api,
+}
+
+impl ErrorKind {
+    pub fn label(self) -> &'static str {
+        match self {
+            ErrorKind::Forbidden => "forbidden",
+            ErrorKind::Unreachable => "unreachable",
+            ErrorKind::Api => "error",
+        }
+    }
+}

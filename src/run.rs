@@ -1,0 +1,124 @@
+//! The live loop: sources → channel → fold → (dirty, frame-capped) render.
+
+use std::time::Duration;
+
+use color_eyre::eyre::{Result, WrapErr};
+use crossterm::event::{Event, EventStream, KeyEventKind};
+use futures::StreamExt;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use crate::app::keymap::KeyCombo;
+use crate::app::{Effect, Keymap, Stamped, State, Update, apply_action, fold};
+use crate::cli::GlobalArgs;
+use crate::config::Config;
+use crate::source::{self, CHANNEL_CAPACITY};
+use crate::term::Tui;
+use crate::ui::theme::Theme;
+
+/// Most updates folded before the loop checks keys and draws again, so a burst
+/// (a 10,000-pod initial list) never makes the UI unresponsive.
+const MAX_BATCH: usize = 2048;
+
+/// Builds the initial state from CLI flags and the config file. Errors name the file and key.
+pub fn initial_state(args: &GlobalArgs) -> Result<(State, Config)> {
+    let config = Config::load(args.config.as_deref())?;
+    let mut keymap = Keymap::default();
+    keymap.remap(&config.keys).wrap_err("in the config file")?;
+    let mut themes = Theme::all_builtin();
+    let spec = args.theme.as_deref().or(config.theme.as_deref()).unwrap_or("dark");
+    let chosen = Theme::load(spec)?;
+    let index = match themes.iter().position(|t| *t == chosen) {
+        Some(i) => i,
+        None => {
+            themes.push(chosen);
+            themes.len() - 1
+        }
+    };
+    Ok((State::new(themes, index, keymap), config))
+}
+
+/// Opens the TUI against the cluster and runs until the user quits.
+pub async fn run_live(args: &GlobalArgs) -> Result<()> {
+    let (state, config) = initial_state(args)?;
+    let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
+    let target = source::kube::KubeTarget {
+        kubeconfig: args.kubeconfig.clone(),
+        context: args.context.clone(),
+        namespace: if args.all_namespaces { None } else { args.namespace.clone() },
+    };
+    let kube = tokio::spawn(source::kube::run(target, tx.clone()));
+    let clock = tokio::spawn(clock(tx));
+    let result = run_tui(state, rx, config.max_fps).await;
+    kube.abort();
+    clock.abort();
+    result
+}
+
+/// Emits a tick every second so ages and "updated N ago" advance.
+async fn clock(tx: source::UpdateTx) {
+    let mut every = tokio::time::interval(Duration::from_secs(1));
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        every.tick().await;
+        if tx.send(Stamped::now(Update::Tick)).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// The one task that folds updates and key actions into the state and draws it.
+pub async fn run_tui(mut state: State, mut rx: mpsc::Receiver<Stamped>, max_fps: u32) -> Result<()> {
+    let mut tui = Tui::enter()?;
+    let mut keys = EventStream::new();
+    let frame = Duration::from_secs(1) / max_fps.max(1);
+    let mut last_draw = Instant::now() - frame;
+    let mut terminate = signal(tokio::signal::unix::SignalKind::terminate())?;
+    let mut hangup = signal(tokio::signal::unix::SignalKind::hangup())?;
+    loop {
+        if state.dirty && last_draw.elapsed() >= frame {
+            tui.terminal.draw(|f| crate::ui::render(&state, f)).wrap_err("drawing the screen")?;
+            state.dirty = false;
+            last_draw = Instant::now();
+        }
+        // Sleep until the next allowed frame only when there is something to draw.
+        let wake = if state.dirty { last_draw + frame } else { Instant::now() + Duration::from_secs(3600) };
+        tokio::select! {
+            update = rx.recv() => match update {
+                Some(u) => {
+                    fold(&mut state, u);
+                    for _ in 0..MAX_BATCH {
+                        match rx.try_recv() {
+                            Ok(u) => fold(&mut state, u),
+                            Err(_) => break,
+                        }
+                    }
+                }
+                // Every source ended (they only end when told to); keep serving keys.
+                None => rx = mpsc::channel(1).1,
+            },
+            ev = keys.next() => match ev {
+                Some(Ok(Event::Key(k))) if k.kind != KeyEventKind::Release => {
+                    if let Some(action) = state.keymap.resolve(state.mode, KeyCombo::from_event(&k))
+                        && apply_action(&mut state, action) == Some(Effect::Quit)
+                    {
+                        break;
+                    }
+                }
+                Some(Ok(Event::Resize(..))) => state.dirty = true,
+                Some(Ok(_)) => {}
+                Some(Err(e)) => return Err(e).wrap_err("reading terminal input"),
+                None => break,
+            },
+            _ = tokio::time::sleep_until(wake) => {}
+            _ = terminate.recv() => break,
+            _ = hangup.recv() => break,
+        }
+    }
+    drop(tui);
+    Ok(())
+}
+
+fn signal(kind: tokio::signal::unix::SignalKind) -> Result<tokio::signal::unix::Signal> {
+    tokio::signal::unix::signal(kind).wrap_err("installing a signal handler")
+}

@@ -1,0 +1,13 @@
+//! Sources: async tasks that each own one kind of I/O and emit `Stamped` updates.
+
+pub mod kube;
+
+use tokio::sync::mpsc;
+
+use crate::app::Stamped;
+
+/// Capacity of the update channel. Sources wait when it is full, so a slow fold applies
+/// back-pressure instead of growing memory.
+pub const CHANNEL_CAPACITY: usize = 4096;
+
+pub type UpdateTx = mpsc::Sender<Stamped>;

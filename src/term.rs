@@ -1,0 +1,57 @@
+//! Terminal setup and, above all, restoration: on normal exit, on error and on panic.
+
+use std::io::{self, Stdout, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use color_eyre::eyre::{Result, WrapErr};
+use crossterm::{cursor, execute, terminal};
+use ratatui::Terminal;
+use ratatui::backend::CrosstermBackend;
+
+static ACTIVE: AtomicBool = AtomicBool::new(false);
+
+/// Installs color-eyre, and a panic hook that puts the terminal back before the report
+/// prints, so a panic never leaves the user in raw mode on the alternate screen.
+pub fn install_hooks() -> Result<()> {
+    let (panic_hook, eyre_hook) = color_eyre::config::HookBuilder::default()
+        .display_env_section(false)
+        .into_hooks();
+    eyre_hook.install()?;
+    std::panic::set_hook(Box::new(move |info| {
+        restore();
+        eprintln!("{}", panic_hook.panic_report(info));
+    }));
+    Ok(())
+}
+
+/// Leaves raw mode and the alternate screen and shows the cursor. Safe to call twice.
+pub fn restore() {
+    if ACTIVE.swap(false, Ordering::SeqCst) {
+        let _ = terminal::disable_raw_mode();
+        let mut out = io::stdout();
+        let _ = execute!(out, terminal::LeaveAlternateScreen, cursor::Show);
+        let _ = out.flush();
+    }
+}
+
+/// Owns the TUI terminal; dropping it restores the screen, so every `?` path is covered.
+pub struct Tui {
+    pub terminal: Terminal<CrosstermBackend<Stdout>>,
+}
+
+impl Tui {
+    pub fn enter() -> Result<Self> {
+        terminal::enable_raw_mode().wrap_err("cannot switch the terminal to raw mode (is stdin a terminal?)")?;
+        ACTIVE.store(true, Ordering::SeqCst);
+        let mut out = io::stdout();
+        execute!(out, terminal::EnterAlternateScreen, cursor::Hide).wrap_err("entering the alternate screen")?;
+        let terminal = Terminal::new(CrosstermBackend::new(out)).wrap_err("creating the terminal")?;
+        Ok(Tui { terminal })
+    }
+}
+
+impl Drop for Tui {
+    fn drop(&mut self) {
+        restore();
+    }
+}

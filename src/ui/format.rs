@@ -1,0 +1,47 @@
+//! Small text formatters shared by views.
+
+use crate::model::UnixMillis;
+
+/// Kubernetes-style age: `42s`, `5m`, `3h`, `12d`.
+pub fn age(now: UnixMillis, then: Option<UnixMillis>) -> String {
+    let Some(then) = then else { return "unknown".into() };
+    let s = ((now - then) / 1000).max(0);
+    match s {
+        0..=119 => format!("{s}s"),
+        120..=7199 => format!("{}m", s / 60),
+        7200..=172_799 => format!("{}h", s / 3600),
+        _ => format!("{}d", s / 86_400),
+    }
+}
+
+/// Truncates to `width` characters with an ellipsis, for fixed-width columns.
+pub fn fit(s: &str, width: usize) -> String {
+    if s.chars().count() <= width {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(width.saturating_sub(1)).collect();
+        t.push('…');
+        t
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ages() {
+        assert_eq!(age(100_000, Some(58_000)), "42s");
+        assert_eq!(age(1_000_000, Some(700_000)), "5m");
+        assert_eq!(age(20_000_000, Some(0)), "5h");
+        assert_eq!(age(400_000_000, Some(0)), "4d");
+        assert_eq!(age(0, Some(5_000)), "0s");
+        assert_eq!(age(0, None), "unknown");
+    }
+
+    #[test]
+    fn fits() {
+        assert_eq!(fit("abcdef", 4), "abc…");
+        assert_eq!(fit("abc", 4), "abc");
+    }
+}

@@ -1,0 +1,93 @@
+//! Header (breadcrumbs), prompt line and the status line.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use super::format::age;
+use crate::app::State;
+use crate::app::state::Mode;
+
+/// `meshtop │ <pods> <namespaces>` breadcrumbs, newest last.
+pub fn header(state: &State, frame: &mut Frame, area: Rect) {
+    let t = state.theme();
+    let mut spans = vec![Span::styled(" meshtop ", Style::default().fg(t.accent).add_modifier(Modifier::BOLD))];
+    let last = state.stack.len() - 1;
+    for (i, e) in state.stack.iter().enumerate() {
+        let style = if i == last {
+            Style::default().fg(t.crumb_fg).bg(t.crumb_bg).add_modifier(Modifier::BOLD)
+        } else {
+            Style::default().fg(t.dim)
+        };
+        spans.push(Span::raw(" "));
+        spans.push(Span::styled(format!("<{}>", e.view.title()), style));
+    }
+    spans.push(Span::styled("   ? help", Style::default().fg(t.dim)));
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+/// The filter or command being typed, else a flash message, else nothing.
+pub fn prompt(state: &State, frame: &mut Frame, area: Rect) {
+    let t = state.theme();
+    let line = match state.mode {
+        Mode::Filter => Line::from(vec![
+            Span::styled("/", Style::default().fg(t.accent).add_modifier(Modifier::BOLD)),
+            Span::raw(state.input.clone()),
+            Span::styled("▏", Style::default().fg(t.accent)),
+        ]),
+        Mode::Command => {
+            let hint = crate::app::fold::complete_command(&state.input)
+                .and_then(|c| c.strip_prefix(state.input.trim()))
+                .unwrap_or("");
+            Line::from(vec![
+                Span::styled(":", Style::default().fg(t.accent).add_modifier(Modifier::BOLD)),
+                Span::raw(state.input.clone()),
+                Span::styled(hint.to_string(), Style::default().fg(t.dim)),
+                Span::styled("▏", Style::default().fg(t.accent)),
+            ])
+        }
+        Mode::Normal => match &state.flash {
+            Some(msg) => Line::from(Span::styled(msg.clone(), Style::default().fg(t.warn))),
+            None => Line::default(),
+        },
+    };
+    frame.render_widget(Paragraph::new(line), area);
+}
+
+/// Cluster, context, API latency, freshness and source errors. Every field says what it
+/// knows or why it does not know; nothing is a bare "n/a".
+pub fn status_line(state: &State, frame: &mut Frame, area: Rect) {
+    let t = state.theme();
+    let base = Style::default().fg(t.status_fg).bg(t.status_bg);
+    let mut spans = Vec::new();
+    match &state.cluster {
+        Some(c) => {
+            spans.push(Span::styled(format!(" ctx {} ", c.context), base.add_modifier(Modifier::BOLD)));
+            spans.push(Span::styled(format!("· cluster {} · {} ", c.cluster, c.version), base));
+        }
+        None => spans.push(Span::styled(" connecting to the API server… ", base.fg(t.warn))),
+    }
+    match state.api_latency_ms {
+        Some(ms) => spans.push(Span::styled(format!("· API {ms}ms "), base)),
+        None => spans.push(Span::styled("· API latency not measured yet ", base.fg(t.dim))),
+    }
+    match state.last_update {
+        Some(at) => spans.push(Span::styled(format!("· updated {} ago ", age(state.now, Some(at))), base)),
+        None => spans.push(Span::styled("· no data received yet ", base.fg(t.dim))),
+    }
+    if state.errors.is_empty() {
+        if state.cluster.is_some() {
+            spans.push(Span::styled("· ok", base.fg(t.ok)));
+        }
+    } else {
+        for (res, e) in &state.errors {
+            spans.push(Span::styled(
+                format!("· {} {}: {} ", res.as_str(), e.kind.label(), e.message),
+                base.fg(t.error).add_modifier(Modifier::BOLD),
+            ));
+        }
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)).style(base), area);
+}
