@@ -22,7 +22,13 @@ pub struct GlobalArgs {
     pub context: Option<String>,
 
     /// Only watch this namespace.
-    #[arg(short = 'n', long, global = true, value_name = "NS", conflicts_with = "all_namespaces")]
+    #[arg(
+        short = 'n',
+        long,
+        global = true,
+        value_name = "NS",
+        conflicts_with = "all_namespaces"
+    )]
     pub namespace: Option<String>,
 
     /// Watch all namespaces (the default unless --namespace is given).

@@ -19,7 +19,11 @@ pub struct Config {
 
 impl Default for Config {
     fn default() -> Self {
-        Config { theme: None, max_fps: 30, keys: BTreeMap::new() }
+        Config {
+            theme: None,
+            max_fps: 30,
+            keys: BTreeMap::new(),
+        }
     }
 }
 
@@ -37,14 +41,18 @@ impl Config {
                 _ => return Ok(Config::default()),
             },
         };
-        let text = std::fs::read_to_string(&path).wrap_err_with(|| format!("reading config file {}", path.display()))?;
+        let text = std::fs::read_to_string(&path)
+            .wrap_err_with(|| format!("reading config file {}", path.display()))?;
         Config::parse(&text).map_err(|e| eyre!("{}: {e}", path.display()))
     }
 
     pub fn parse(text: &str) -> Result<Config> {
         let c: Config = toml::from_str(text)?;
         if !(1..=240).contains(&c.max_fps) {
-            return Err(eyre!("max_fps must be between 1 and 240, got {}", c.max_fps));
+            return Err(eyre!(
+                "max_fps must be between 1 and 240, got {}",
+                c.max_fps
+            ));
         }
         Ok(c)
     }
@@ -62,6 +70,9 @@ mod tests {
         let e = Config::parse("colour = 1\n").unwrap_err().to_string();
         assert!(e.contains("unknown field `colour`"), "{e}");
         assert!(e.contains("line 1"), "{e}");
-        assert_eq!(Config::parse("max_fps = 0").unwrap_err().to_string(), "max_fps must be between 1 and 240, got 0");
+        assert_eq!(
+            Config::parse("max_fps = 0").unwrap_err().to_string(),
+            "max_fps must be between 1 and 240, got 0"
+        );
     }
 }

@@ -26,7 +26,11 @@ pub fn initial_state(args: &GlobalArgs) -> Result<(State, Config)> {
     let mut keymap = Keymap::default();
     keymap.remap(&config.keys).wrap_err("in the config file")?;
     let mut themes = Theme::all_builtin();
-    let spec = args.theme.as_deref().or(config.theme.as_deref()).unwrap_or("dark");
+    let spec = args
+        .theme
+        .as_deref()
+        .or(config.theme.as_deref())
+        .unwrap_or("dark");
     let chosen = Theme::load(spec)?;
     let index = match themes.iter().position(|t| *t == chosen) {
         Some(i) => i,
@@ -45,7 +49,11 @@ pub async fn run_live(args: &GlobalArgs) -> Result<()> {
     let target = source::kube::KubeTarget {
         kubeconfig: args.kubeconfig.clone(),
         context: args.context.clone(),
-        namespace: if args.all_namespaces { None } else { args.namespace.clone() },
+        namespace: if args.all_namespaces {
+            None
+        } else {
+            args.namespace.clone()
+        },
     };
     let kube = tokio::spawn(source::kube::run(target, tx.clone()));
     let clock = tokio::spawn(clock(tx));
@@ -68,7 +76,11 @@ async fn clock(tx: source::UpdateTx) {
 }
 
 /// The one task that folds updates and key actions into the state and draws it.
-pub async fn run_tui(mut state: State, mut rx: mpsc::Receiver<Stamped>, max_fps: u32) -> Result<()> {
+pub async fn run_tui(
+    mut state: State,
+    mut rx: mpsc::Receiver<Stamped>,
+    max_fps: u32,
+) -> Result<()> {
     let mut tui = Tui::enter()?;
     let mut keys = EventStream::new();
     let frame = Duration::from_secs(1) / max_fps.max(1);
@@ -77,12 +89,18 @@ pub async fn run_tui(mut state: State, mut rx: mpsc::Receiver<Stamped>, max_fps:
     let mut hangup = signal(tokio::signal::unix::SignalKind::hangup())?;
     loop {
         if state.dirty && last_draw.elapsed() >= frame {
-            tui.terminal.draw(|f| crate::ui::render(&state, f)).wrap_err("drawing the screen")?;
+            tui.terminal
+                .draw(|f| crate::ui::render(&state, f))
+                .wrap_err("drawing the screen")?;
             state.dirty = false;
             last_draw = Instant::now();
         }
         // Sleep until the next allowed frame only when there is something to draw.
-        let wake = if state.dirty { last_draw + frame } else { Instant::now() + Duration::from_secs(3600) };
+        let wake = if state.dirty {
+            last_draw + frame
+        } else {
+            Instant::now() + Duration::from_secs(3600)
+        };
         tokio::select! {
             update = rx.recv() => match update {
                 Some(u) => {

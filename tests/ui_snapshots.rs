@@ -10,7 +10,15 @@ use ratatui::buffer::Buffer;
 
 const T0: i64 = 1_790_000_000_000;
 
-fn pod(ns: &str, name: &str, phase: &str, ready: u32, containers: u32, ip: &str, age_s: i64) -> PodInfo {
+fn pod(
+    ns: &str,
+    name: &str,
+    phase: &str,
+    ready: u32,
+    containers: u32,
+    ip: &str,
+    age_s: i64,
+) -> PodInfo {
     PodInfo {
         namespace: ns.into(),
         name: name.into(),
@@ -25,7 +33,12 @@ fn pod(ns: &str, name: &str, phase: &str, ready: u32, containers: u32, ip: &str,
 }
 
 fn ns(name: &str) -> NamespaceInfo {
-    NamespaceInfo { name: name.into(), phase: "Active".into(), labels: vec![], created: Some(T0 - 86_400_000 * 3) }
+    NamespaceInfo {
+        name: name.into(),
+        phase: "Active".into(),
+        labels: vec![],
+        created: Some(T0 - 86_400_000 * 3),
+    }
 }
 
 fn state_with(theme: &str) -> State {
@@ -42,17 +55,71 @@ fn state_with(theme: &str) -> State {
             },
         },
         Update::ApiLatency { millis: 3 },
-        Update::ListStarted { resource: Resource::Namespaces },
-        Update::NamespaceApplied { namespace: ns("bookinfo") },
-        Update::NamespaceApplied { namespace: ns("emojivoto") },
-        Update::NamespaceApplied { namespace: ns("default") },
-        Update::ListDone { resource: Resource::Namespaces },
-        Update::ListStarted { resource: Resource::Pods },
-        Update::PodApplied { pod: pod("bookinfo", "productpage-v1-6b746f74dc-9rlmh", "Running", 2, 2, "10.77.0.12", 300) },
-        Update::PodApplied { pod: pod("bookinfo", "reviews-v2-flaky-5b9d8f7c4-x2x7q", "Running", 1, 2, "10.77.0.13", 7300) },
-        Update::PodApplied { pod: pod("emojivoto", "web-5f86686c4d-58p7k", "Running", 2, 2, "10.77.1.4", 45) },
-        Update::PodApplied { pod: pod("emojivoto", "vote-bot-7d8f4b4b5c-jq2ht", "Pending", 0, 2, "10.77.1.5", 5) },
-        Update::ListDone { resource: Resource::Pods },
+        Update::ListStarted {
+            resource: Resource::Namespaces,
+        },
+        Update::NamespaceApplied {
+            namespace: ns("bookinfo"),
+        },
+        Update::NamespaceApplied {
+            namespace: ns("emojivoto"),
+        },
+        Update::NamespaceApplied {
+            namespace: ns("default"),
+        },
+        Update::ListDone {
+            resource: Resource::Namespaces,
+        },
+        Update::ListStarted {
+            resource: Resource::Pods,
+        },
+        Update::PodApplied {
+            pod: pod(
+                "bookinfo",
+                "productpage-v1-6b746f74dc-9rlmh",
+                "Running",
+                2,
+                2,
+                "10.77.0.12",
+                300,
+            ),
+        },
+        Update::PodApplied {
+            pod: pod(
+                "bookinfo",
+                "reviews-v2-flaky-5b9d8f7c4-x2x7q",
+                "Running",
+                1,
+                2,
+                "10.77.0.13",
+                7300,
+            ),
+        },
+        Update::PodApplied {
+            pod: pod(
+                "emojivoto",
+                "web-5f86686c4d-58p7k",
+                "Running",
+                2,
+                2,
+                "10.77.1.4",
+                45,
+            ),
+        },
+        Update::PodApplied {
+            pod: pod(
+                "emojivoto",
+                "vote-bot-7d8f4b4b5c-jq2ht",
+                "Pending",
+                0,
+                2,
+                "10.77.1.5",
+                5,
+            ),
+        },
+        Update::ListDone {
+            resource: Resource::Pods,
+        },
     ];
     for u in updates {
         fold(&mut s, Stamped { at: T0, update: u });
@@ -69,7 +136,9 @@ fn render(state: &State, w: u16, h: u16) -> String {
 fn buffer_text(buf: &Buffer) -> String {
     let mut out = String::new();
     for y in 0..buf.area.height {
-        let line: String = (0..buf.area.width).map(|x| buf[(x, y)].symbol().to_string()).collect();
+        let line: String = (0..buf.area.width)
+            .map(|x| buf[(x, y)].symbol().to_string())
+            .collect();
         out.push_str(line.trim_end());
         out.push('\n');
     }
@@ -90,7 +159,10 @@ fn selected_colours(state: &State) -> String {
 fn pods_view_dark_and_light() {
     for theme in ["dark", "light"] {
         let s = state_with(theme);
-        insta::assert_snapshot!(format!("pods_{theme}"), format!("{}\n{}", render(&s, 120, 12), selected_colours(&s)));
+        insta::assert_snapshot!(
+            format!("pods_{theme}"),
+            format!("{}\n{}", render(&s, 120, 12), selected_colours(&s))
+        );
     }
 }
 
@@ -98,7 +170,14 @@ fn pods_view_dark_and_light() {
 fn namespaces_view_via_command_mode() {
     let mut s = state_with("dark");
     for c in ":n".chars() {
-        apply_action(&mut s, if c == ':' { Action::StartCommand } else { Action::InputChar(c) });
+        apply_action(
+            &mut s,
+            if c == ':' {
+                Action::StartCommand
+            } else {
+                Action::InputChar(c)
+            },
+        );
     }
     // Completion hint is visible while typing.
     insta::assert_snapshot!("command_prompt", render(&s, 100, 10));
@@ -155,14 +234,31 @@ fn only_visible_rows_are_built_and_selection_scrolls() {
     let themes = Theme::all_builtin();
     let mut s = State::new(themes, 0, Keymap::default());
     for i in 0..10_000 {
-        let p = pod(&format!("ns-{:03}", i % 200), &format!("pod-{i:05}"), "Running", 1, 1, "10.77.0.1", 60);
-        fold(&mut s, Stamped { at: T0, update: Update::PodApplied { pod: p } });
+        let p = pod(
+            &format!("ns-{:03}", i % 200),
+            &format!("pod-{i:05}"),
+            "Running",
+            1,
+            1,
+            "10.77.0.1",
+            60,
+        );
+        fold(
+            &mut s,
+            Stamped {
+                at: T0,
+                update: Update::PodApplied { pod: p },
+            },
+        );
     }
     let _ = render(&s, 100, 12);
     apply_action(&mut s, Action::Bottom);
     let screen = render(&s, 100, 12);
     assert_eq!(s.entry().selected, 9_999);
     // Last pod in (namespace, name) order is ns-199/pod-09999; it is on screen and selected.
-    assert!(screen.contains("ns-199") && screen.contains("pod-09999"), "{screen}");
+    assert!(
+        screen.contains("ns-199") && screen.contains("pod-09999"),
+        "{screen}"
+    );
     assert_eq!(s.scroll.get(), 10_000 - s.last_page.get());
 }

@@ -11,7 +11,14 @@ pub fn fold(state: &mut State, stamped: Stamped) {
     let Stamped { at, update } = stamped;
     state.now = state.now.max(at);
     state.dirty = true;
-    if !matches!(update, Update::Tick) {
+    // "Last update" means fresh data, not the clock or a failure report.
+    if !matches!(
+        update,
+        Update::Tick
+            | Update::ListStarted { .. }
+            | Update::SourceError { .. }
+            | Update::SourceRecovered { .. }
+    ) {
         state.last_update = Some(at);
     }
     match update {
@@ -25,9 +32,9 @@ pub fn fold(state: &mut State, stamped: Stamped) {
             if let Some(seen) = state.relisting.remove(&resource) {
                 match resource {
                     Resource::Pods => state.pods.retain(|k, _| seen.contains(k)),
-                    Resource::Namespaces => {
-                        state.namespaces.retain(|k, _| seen.contains(&(String::new(), k.clone())))
-                    }
+                    Resource::Namespaces => state
+                        .namespaces
+                        .retain(|k, _| seen.contains(&(String::new(), k.clone()))),
                     Resource::Cluster => {}
                 }
             }
@@ -52,9 +59,20 @@ pub fn fold(state: &mut State, stamped: Stamped) {
         Update::PodDeleted { namespace, name } => {
             state.pods.remove(&(namespace, name));
         }
-        Update::SourceError { resource, kind, message } => {
+        Update::SourceError {
+            resource,
+            kind,
+            message,
+        } => {
             let since = state.errors.get(&resource).map_or(at, |e| e.since);
-            state.errors.insert(resource, SourceErr { kind, message, since });
+            state.errors.insert(
+                resource,
+                SourceErr {
+                    kind,
+                    message,
+                    since,
+                },
+            );
         }
         Update::SourceRecovered { resource } => {
             state.errors.remove(&resource);
@@ -66,7 +84,10 @@ pub fn fold(state: &mut State, stamped: Stamped) {
 /// Applies a user action. Returns an effect when the main loop must act (I/O, exit).
 pub fn apply_action(state: &mut State, action: Action) -> Option<Effect> {
     state.dirty = true;
-    if !matches!(action, Action::InputChar(_) | Action::InputBackspace | Action::InputComplete) {
+    if !matches!(
+        action,
+        Action::InputChar(_) | Action::InputBackspace | Action::InputComplete
+    ) {
         state.flash = None;
     }
     if state.show_help && !matches!(action, Action::Quit | Action::ToggleHelp) {
@@ -174,7 +195,9 @@ pub fn complete_command(prefix: &str) -> Option<&'static str> {
 
 fn run_command(state: &mut State, cmd: &str) -> Option<Effect> {
     // `:pods web` opens pods filtered by "web", as in k9s.
-    let (name, arg) = cmd.split_once(' ').map_or((cmd, ""), |(n, a)| (n, a.trim()));
+    let (name, arg) = cmd
+        .split_once(' ')
+        .map_or((cmd, ""), |(n, a)| (n, a.trim()));
     let Some((names, _)) = COMMANDS.iter().find(|(names, _)| names.contains(&name)) else {
         if !cmd.is_empty() {
             state.flash = Some(format!("unknown command :{cmd} (try :pods, :ns, :quit)"));

@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use color_eyre::eyre::{Result, bail, eyre};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::action::Action;
 use super::state::Mode;
@@ -20,13 +20,21 @@ pub struct KeyCombo {
 
 impl KeyCombo {
     pub const fn plain(code: KeyCode) -> Self {
-        KeyCombo { code, ctrl: false, alt: false }
+        KeyCombo {
+            code,
+            ctrl: false,
+            alt: false,
+        }
     }
     pub const fn ch(c: char) -> Self {
         Self::plain(KeyCode::Char(c))
     }
     pub const fn ctrl(c: char) -> Self {
-        KeyCombo { code: KeyCode::Char(c), ctrl: true, alt: false }
+        KeyCombo {
+            code: KeyCode::Char(c),
+            ctrl: true,
+            alt: false,
+        }
     }
 
     /// Normalises a terminal key event. Shift is folded into the character itself
@@ -143,18 +151,48 @@ impl Default for Keymap {
         let c = KeyCombo::ch;
         Keymap {
             bindings: vec![
-                b(Action::Quit, &[c('q'), KeyCombo::ctrl('c')], "quit", "general"),
+                b(
+                    Action::Quit,
+                    &[c('q'), KeyCombo::ctrl('c')],
+                    "quit",
+                    "general",
+                ),
                 b(Action::ToggleHelp, &[c('?')], "help", "general"),
-                b(Action::StartCommand, &[c(':')], "command (:pods, :ns)", "general"),
-                b(Action::StartFilter, &[c('/')], "filter (text or field=value)", "general"),
+                b(
+                    Action::StartCommand,
+                    &[c(':')],
+                    "command (:pods, :ns)",
+                    "general",
+                ),
+                b(
+                    Action::StartFilter,
+                    &[c('/')],
+                    "filter (text or field=value)",
+                    "general",
+                ),
                 b(Action::Back, &[k(Esc)], "back / clear filter", "general"),
                 b(Action::NextTheme, &[c('T')], "next theme", "general"),
                 b(Action::ShowPods, &[c('1')], "pods view", "views"),
-                b(Action::ShowNamespaces, &[c('2')], "namespaces view", "views"),
+                b(
+                    Action::ShowNamespaces,
+                    &[c('2')],
+                    "namespaces view",
+                    "views",
+                ),
                 b(Action::Up, &[c('k'), k(Up)], "up", "navigation"),
                 b(Action::Down, &[c('j'), k(Down)], "down", "navigation"),
-                b(Action::PageUp, &[KeyCombo::ctrl('b'), k(PageUp)], "page up", "navigation"),
-                b(Action::PageDown, &[KeyCombo::ctrl('f'), k(PageDown)], "page down", "navigation"),
+                b(
+                    Action::PageUp,
+                    &[KeyCombo::ctrl('b'), k(PageUp)],
+                    "page up",
+                    "navigation",
+                ),
+                b(
+                    Action::PageDown,
+                    &[KeyCombo::ctrl('f'), k(PageDown)],
+                    "page down",
+                    "navigation",
+                ),
                 b(Action::Top, &[c('g'), k(Home)], "top", "navigation"),
                 b(Action::Bottom, &[c('G'), k(End)], "bottom", "navigation"),
                 b(Action::SortNext, &[c('s')], "sort by next column", "table"),
@@ -188,7 +226,10 @@ impl Keymap {
         for b in &self.bindings {
             for k in &b.keys {
                 if let Some(other) = seen.insert(k.to_string(), action_name(&b.action)) {
-                    bail!("[keys] key \"{k}\" is bound to both {other} and {}", action_name(&b.action));
+                    bail!(
+                        "[keys] key \"{k}\" is bound to both {other} and {}",
+                        action_name(&b.action)
+                    );
                 }
             }
         }
@@ -219,7 +260,12 @@ impl Keymap {
     pub fn help(&self) -> Vec<(&'static str, Vec<(String, &'static str)>)> {
         let mut groups: Vec<(&'static str, Vec<(String, &'static str)>)> = Vec::new();
         for b in &self.bindings {
-            let keys = b.keys.iter().map(ToString::to_string).collect::<Vec<_>>().join(" ");
+            let keys = b
+                .keys
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(" ");
             match groups.iter_mut().find(|(g, _)| *g == b.group) {
                 Some((_, rows)) => rows.push((keys, b.label)),
                 None => groups.push((b.group, vec![(keys, b.label)])),
@@ -248,7 +294,10 @@ mod tests {
         let mut o = BTreeMap::new();
         o.insert("quit".to_string(), vec!["x".to_string()]);
         km.remap(&o).unwrap();
-        assert_eq!(km.resolve(Mode::Normal, KeyCombo::ch('x')), Some(Action::Quit));
+        assert_eq!(
+            km.resolve(Mode::Normal, KeyCombo::ch('x')),
+            Some(Action::Quit)
+        );
         assert_eq!(km.resolve(Mode::Normal, KeyCombo::ch('q')), None);
         let general = &km.help()[0];
         assert_eq!(general.0, "general");
@@ -273,7 +322,13 @@ mod tests {
     #[test]
     fn text_modes_capture_characters() {
         let km = Keymap::default();
-        assert_eq!(km.resolve(Mode::Filter, KeyCombo::ch('q')), Some(Action::InputChar('q')));
-        assert_eq!(km.resolve(Mode::Command, KeyCombo::ctrl('c')), Some(Action::Quit));
+        assert_eq!(
+            km.resolve(Mode::Filter, KeyCombo::ch('q')),
+            Some(Action::InputChar('q'))
+        );
+        assert_eq!(
+            km.resolve(Mode::Command, KeyCombo::ctrl('c')),
+            Some(Action::Quit)
+        );
     }
 }

@@ -17,7 +17,11 @@ pub struct Filter {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Term {
     Text(String),
-    Field { name: String, value: String, exact: bool },
+    Field {
+        name: String,
+        value: String,
+        exact: bool,
+    },
 }
 
 impl Filter {
@@ -26,9 +30,17 @@ impl Filter {
             .split_whitespace()
             .map(|t| {
                 if let Some((name, value)) = t.split_once("==") {
-                    Term::Field { name: name.to_lowercase(), value: value.to_lowercase(), exact: true }
+                    Term::Field {
+                        name: name.to_lowercase(),
+                        value: value.to_lowercase(),
+                        exact: true,
+                    }
                 } else if let Some((name, value)) = t.split_once('=') {
-                    Term::Field { name: name.to_lowercase(), value: value.to_lowercase(), exact: false }
+                    Term::Field {
+                        name: name.to_lowercase(),
+                        value: value.to_lowercase(),
+                        exact: false,
+                    }
                 } else {
                     Term::Text(t.to_lowercase())
                 }
@@ -43,7 +55,11 @@ impl Filter {
             Term::Text(t) => text.iter().any(|s| contains_ci(s, t)),
             Term::Field { name, value, exact } => fields.iter().any(|(n, v)| {
                 (n == name || alias(name) == *n)
-                    && if *exact { v.eq_ignore_ascii_case(value) } else { contains_ci(v, value) }
+                    && if *exact {
+                        v.eq_ignore_ascii_case(value)
+                    } else {
+                        contains_ci(v, value)
+                    }
             }),
         })
     }
@@ -65,7 +81,16 @@ fn contains_ci(haystack: &str, lower_needle: &str) -> bool {
     haystack.to_lowercase().contains(lower_needle)
 }
 
-pub const POD_COLUMNS: &[&str] = &["NAMESPACE", "NAME", "PHASE", "READY", "RESTARTS", "NODE", "IP", "AGE"];
+pub const POD_COLUMNS: &[&str] = &[
+    "NAMESPACE",
+    "NAME",
+    "PHASE",
+    "READY",
+    "RESTARTS",
+    "NODE",
+    "IP",
+    "AGE",
+];
 pub const NAMESPACE_COLUMNS: &[&str] = &["NAME", "PHASE", "PODS", "RUNNING", "AGE"];
 
 pub fn columns(view: View) -> &'static [&'static str] {

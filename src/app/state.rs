@@ -44,7 +44,13 @@ pub struct ViewEntry {
 
 impl ViewEntry {
     pub fn new(view: View) -> Self {
-        ViewEntry { view, filter: String::new(), selected: 0, sort_column: 0, sort_reverse: false }
+        ViewEntry {
+            view,
+            filter: String::new(),
+            selected: 0,
+            sort_column: 0,
+            sort_reverse: false,
+        }
     }
 }
 
@@ -121,7 +127,9 @@ impl State {
     }
 
     pub fn entry_mut(&mut self) -> &mut ViewEntry {
-        self.stack.last_mut().expect("the view stack is never empty")
+        self.stack
+            .last_mut()
+            .expect("the view stack is never empty")
     }
 
     pub fn theme(&self) -> &Theme {

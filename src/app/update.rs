@@ -14,7 +14,10 @@ pub struct Stamped {
 
 impl Stamped {
     pub fn now(update: Update) -> Self {
-        Stamped { at: crate::model::now_millis(), update }
+        Stamped {
+            at: crate::model::now_millis(),
+            update,
+        }
     }
 }
 
@@ -24,22 +27,41 @@ pub enum Update {
     /// The session clock advanced (ages in tables depend on it).
     Tick,
     /// The kube source connected (or reconnected) and learned who it talks to.
-    Connected { cluster: ClusterInfo },
+    Connected {
+        cluster: ClusterInfo,
+    },
     /// Round-trip time of the last API request, for the status line.
-    ApiLatency { millis: u32 },
+    ApiLatency {
+        millis: u32,
+    },
     /// A watch starts a fresh list: everything previously known for `resource` is replaced
     /// by the objects that follow until `ListDone`.
-    ListStarted { resource: Resource },
-    ListDone { resource: Resource },
-    NamespaceApplied { namespace: NamespaceInfo },
-    NamespaceDeleted { name: String },
-    PodApplied { pod: PodInfo },
-    PodDeleted { namespace: String, name: String },
+    ListStarted {
+        resource: Resource,
+    },
+    ListDone {
+        resource: Resource,
+    },
+    NamespaceApplied {
+        namespace: NamespaceInfo,
+    },
+    NamespaceDeleted {
+        name: String,
+    },
+    PodApplied {
+        pod: PodInfo,
+    },
+    PodDeleted {
+        namespace: String,
+        name: String,
+    },
     /// A source failed. It keeps retrying; the error stays shown until `SourceRecovered`.
     SourceError {
         resource: Resource,
         kind: ErrorKind,
         message: String,
     },
-    SourceRecovered { resource: Resource },
+    SourceRecovered {
+        resource: Resource,
+    },
 }

@@ -31,10 +31,14 @@ pub struct Connection {
 /// Builds a client from the kubeconfig (explicit path, $KUBECONFIG or ~/.kube/config),
 /// falling back to the in-cluster service account when no kubeconfig exists.
 pub async fn connect(target: &KubeTarget) -> Result<Connection> {
-    let options = KubeConfigOptions { context: target.context.clone(), ..Default::default() };
+    let options = KubeConfigOptions {
+        context: target.context.clone(),
+        ..Default::default()
+    };
     let (config, context, cluster) = match &target.kubeconfig {
         Some(path) => {
-            let kc = Kubeconfig::read_from(path).wrap_err_with(|| format!("reading kubeconfig {}", path.display()))?;
+            let kc = Kubeconfig::read_from(path)
+                .wrap_err_with(|| format!("reading kubeconfig {}", path.display()))?;
             let (ctx, cl) = names(&kc, target.context.as_deref());
             let config = Config::from_custom_kubeconfig(kc, &options)
                 .await
@@ -44,7 +48,13 @@ pub async fn connect(target: &KubeTarget) -> Result<Connection> {
         None => match Kubeconfig::read() {
             Ok(kc) => {
                 let (ctx, cl) = names(&kc, target.context.as_deref());
-                (Config::from_kubeconfig(&options).await.wrap_err("loading kubeconfig")?, ctx, cl)
+                (
+                    Config::from_kubeconfig(&options)
+                        .await
+                        .wrap_err("loading kubeconfig")?,
+                    ctx,
+                    cl,
+                )
             }
             Err(_) => {
                 let config = Config::incluster().wrap_err(
@@ -66,7 +76,10 @@ pub async fn connect(target: &KubeTarget) -> Result<Connection> {
 }
 
 fn names(kc: &Kubeconfig, context: Option<&str>) -> (String, Option<String>) {
-    let ctx = context.map(str::to_owned).or_else(|| kc.current_context.clone()).unwrap_or_else(|| "default".into());
+    let ctx = context
+        .map(str::to_owned)
+        .or_else(|| kc.current_context.clone())
+        .unwrap_or_else(|| "default".into());
     let cluster = kc
         .contexts
         .iter()
@@ -84,7 +97,12 @@ pub async fn run(target: KubeTarget, tx: UpdateTx) {
             Ok(c) => break c,
             Err(e) => {
                 // A broken kubeconfig will not fix itself quickly; say so and retry slowly.
-                if !send(&tx, source_error(Resource::Cluster, ErrorKind::Api, format!("{e:#}"))).await {
+                if !send(
+                    &tx,
+                    source_error(Resource::Cluster, ErrorKind::Api, format!("{e:#}")),
+                )
+                .await
+                {
                     return;
                 }
                 tokio::time::sleep(Duration::from_secs(10)).await;
@@ -103,8 +121,18 @@ pub async fn run(target: KubeTarget, tx: UpdateTx) {
     };
     tokio::join!(
         probe(conn, tx.clone()),
-        pump(watcher(pods, watcher::Config::default()), Resource::Pods, tx.clone(), pod_update),
-        pump(watcher(namespaces, ns_config), Resource::Namespaces, tx.clone(), namespace_update),
+        pump(
+            watcher(pods, watcher::Config::default()),
+            Resource::Pods,
+            tx.clone(),
+            pod_update
+        ),
+        pump(
+            watcher(namespaces, ns_config),
+            Resource::Namespaces,
+            tx.clone(),
+            namespace_update
+        ),
     );
 }
 
@@ -116,34 +144,62 @@ async fn probe(conn: Connection, tx: UpdateTx) {
     let mut backoff = Duration::from_secs(1);
     loop {
         let started = Instant::now();
-        let result = tokio::time::timeout(Duration::from_secs(10), conn.client.apiserver_version()).await;
+        let result =
+            tokio::time::timeout(Duration::from_secs(10), conn.client.apiserver_version()).await;
         let millis = started.elapsed().as_millis().min(u32::MAX as u128) as u32;
         let ok = match result {
             Ok(Ok(v)) => {
                 if !connected || info.version != v.git_version {
                     info.version = v.git_version;
                     connected = true;
-                    if !send(&tx, Stamped::now(Update::Connected { cluster: info.clone() })).await {
+                    if !send(
+                        &tx,
+                        Stamped::now(Update::Connected {
+                            cluster: info.clone(),
+                        }),
+                    )
+                    .await
+                    {
                         return;
                     }
-                    let _ = tx.send(Stamped::now(Update::SourceRecovered { resource: Resource::Cluster })).await;
+                    let _ = tx
+                        .send(Stamped::now(Update::SourceRecovered {
+                            resource: Resource::Cluster,
+                        }))
+                        .await;
                 }
                 send(&tx, Stamped::now(Update::ApiLatency { millis })).await
             }
             Ok(Err(e)) => {
                 connected = false;
-                send(&tx, source_error(Resource::Cluster, classify(&e), format!("{} ({})", e, info.server))).await
+                send(
+                    &tx,
+                    source_error(
+                        Resource::Cluster,
+                        classify(&e),
+                        format!("{}: {}", info.server, describe(&e)),
+                    ),
+                )
+                .await
             }
             Err(_) => {
                 connected = false;
                 let msg = format!("{} did not answer /version within 10s", info.server);
-                send(&tx, source_error(Resource::Cluster, ErrorKind::Unreachable, msg)).await
+                send(
+                    &tx,
+                    source_error(Resource::Cluster, ErrorKind::Unreachable, msg),
+                )
+                .await
             }
         };
         if !ok {
             return;
         }
-        backoff = if connected { Duration::from_secs(5) } else { (backoff * 2).min(Duration::from_secs(30)) };
+        backoff = if connected {
+            Duration::from_secs(5)
+        } else {
+            (backoff * 2).min(Duration::from_secs(30))
+        };
         tokio::time::sleep(backoff).await;
     }
 }
@@ -175,7 +231,11 @@ where
             Err(e) => {
                 failing = true;
                 let (kind, message) = classify_watch(&e);
-                Update::SourceError { resource, kind, message }
+                Update::SourceError {
+                    resource,
+                    kind,
+                    message,
+                }
             }
         };
         if !send(&tx, Stamped::now(update)).await {
@@ -187,8 +247,13 @@ where
 /// The delete event for an object, from its converted "applied" form.
 fn deleted(applied: Update) -> Update {
     match applied {
-        Update::PodApplied { pod } => Update::PodDeleted { namespace: pod.namespace, name: pod.name },
-        Update::NamespaceApplied { namespace } => Update::NamespaceDeleted { name: namespace.name },
+        Update::PodApplied { pod } => Update::PodDeleted {
+            namespace: pod.namespace,
+            name: pod.name,
+        },
+        Update::NamespaceApplied { namespace } => Update::NamespaceDeleted {
+            name: namespace.name,
+        },
         other => other,
     }
 }
@@ -198,7 +263,11 @@ async fn send(tx: &UpdateTx, s: Stamped) -> bool {
 }
 
 fn source_error(resource: Resource, kind: ErrorKind, message: String) -> Stamped {
-    Stamped::now(Update::SourceError { resource, kind, message })
+    Stamped::now(Update::SourceError {
+        resource,
+        kind,
+        message,
+    })
 }
 
 fn classify(e: &kube::Error) -> ErrorKind {
@@ -212,18 +281,34 @@ fn classify(e: &kube::Error) -> ErrorKind {
 /// Turns a watcher error into a kind and the API's own reason.
 fn classify_watch(e: &watcher::Error) -> (ErrorKind, String) {
     match e {
-        watcher::Error::InitialListFailed(k) | watcher::Error::WatchStartFailed(k) | watcher::Error::WatchFailed(k) => {
-            let msg = match k {
-                kube::Error::Api(s) => s.message.clone(),
-                other => other.to_string(),
-            };
-            (classify(k), msg)
-        }
-        watcher::Error::WatchError(s) => {
-            (if s.code == 403 { ErrorKind::Forbidden } else { ErrorKind::Api }, s.message.clone())
-        }
+        watcher::Error::InitialListFailed(k)
+        | watcher::Error::WatchStartFailed(k)
+        | watcher::Error::WatchFailed(k) => (classify(k), describe(k)),
+        watcher::Error::WatchError(s) => (
+            if s.code == 403 {
+                ErrorKind::Forbidden
+            } else {
+                ErrorKind::Api
+            },
+            s.message.clone(),
+        ),
         other => (ErrorKind::Api, other.to_string()),
     }
+}
+
+/// The API's own reason for API errors; otherwise the innermost cause (e.g. "Connection
+/// refused"), which says more than the wrapper ("ServiceError: client error (Connect)").
+pub fn describe(e: &kube::Error) -> String {
+    if let kube::Error::Api(s) = e {
+        return s.message.clone();
+    }
+    let mut cause: &dyn std::error::Error = e;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    let root = cause.to_string();
+    let top = e.to_string();
+    if root == top { top } else { root }
 }
 
 fn millis(t: &k8s_openapi::apimachinery::pkg::apis::meta::v1::Time) -> UnixMillis {
@@ -231,21 +316,34 @@ fn millis(t: &k8s_openapi::apimachinery::pkg::apis::meta::v1::Time) -> UnixMilli
 }
 
 pub fn namespace_update(ns: Namespace) -> Update {
-    Update::NamespaceApplied { namespace: namespace_info(&ns) }
+    Update::NamespaceApplied {
+        namespace: namespace_info(&ns),
+    }
 }
 
 pub fn namespace_info(ns: &Namespace) -> NamespaceInfo {
     let meta = ns.meta();
     NamespaceInfo {
         name: meta.name.clone().unwrap_or_default(),
-        phase: ns.status.as_ref().and_then(|s| s.phase.clone()).unwrap_or_else(|| "Active".into()),
-        labels: meta.labels.clone().unwrap_or_default().into_iter().collect(),
+        phase: ns
+            .status
+            .as_ref()
+            .and_then(|s| s.phase.clone())
+            .unwrap_or_else(|| "Active".into()),
+        labels: meta
+            .labels
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .collect(),
         created: meta.creation_timestamp.as_ref().map(millis),
     }
 }
 
 pub fn pod_update(pod: Pod) -> Update {
-    Update::PodApplied { pod: pod_info(&pod) }
+    Update::PodApplied {
+        pod: pod_info(&pod),
+    }
 }
 
 /// Summarises a pod. Native sidecars (init containers with `restartPolicy: Always`) count
@@ -271,7 +369,12 @@ pub fn pod_info(pod: &Pod) -> PodInfo {
             ready += u32::from(cs.ready);
             restarts += cs.restart_count.max(0) as u32;
         }
-        for cs in st.init_container_statuses.iter().flatten().filter(|c| sidecars.contains(&c.name.as_str())) {
+        for cs in st
+            .init_container_statuses
+            .iter()
+            .flatten()
+            .filter(|c| sidecars.contains(&c.name.as_str()))
+        {
             ready += u32::from(cs.ready);
             restarts += cs.restart_count.max(0) as u32;
         }
@@ -279,7 +382,9 @@ pub fn pod_info(pod: &Pod) -> PodInfo {
     let phase = if meta.deletion_timestamp.is_some() {
         "Terminating".to_string()
     } else {
-        status.and_then(|s| s.phase.clone()).unwrap_or_else(|| "Pending".into())
+        status
+            .and_then(|s| s.phase.clone())
+            .unwrap_or_else(|| "Pending".into())
     };
     PodInfo {
         namespace: meta.namespace.clone().unwrap_or_default(),

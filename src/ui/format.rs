@@ -4,7 +4,9 @@ use crate::model::UnixMillis;
 
 /// Kubernetes-style age: `42s`, `5m`, `3h`, `12d`.
 pub fn age(now: UnixMillis, then: Option<UnixMillis>) -> String {
-    let Some(then) = then else { return "unknown".into() };
+    let Some(then) = then else {
+        return "unknown".into();
+    };
     let s = ((now - then) / 1000).max(0);
     match s {
         0..=119 => format!("{s}s"),

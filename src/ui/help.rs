@@ -13,7 +13,10 @@ pub fn render(state: &State, frame: &mut Frame, area: Rect) {
     let t = state.theme();
     let mut lines = Vec::new();
     for (group, rows) in state.keymap.help() {
-        lines.push(Line::from(Span::styled(group.to_uppercase(), Style::default().fg(t.title).add_modifier(Modifier::BOLD))));
+        lines.push(Line::from(Span::styled(
+            group.to_uppercase(),
+            Style::default().fg(t.title).add_modifier(Modifier::BOLD),
+        )));
         for (keys, label) in rows {
             lines.push(Line::from(vec![
                 Span::styled(format!("  {keys:<28}"), Style::default().fg(t.help_key)),
@@ -22,16 +25,26 @@ pub fn render(state: &State, frame: &mut Frame, area: Rect) {
         }
         lines.push(Line::default());
     }
-    lines.push(Line::from(Span::styled("COMMANDS", Style::default().fg(t.title).add_modifier(Modifier::BOLD))));
+    lines.push(Line::from(Span::styled(
+        "COMMANDS",
+        Style::default().fg(t.title).add_modifier(Modifier::BOLD),
+    )));
     for (names, what) in COMMANDS {
         lines.push(Line::from(vec![
-            Span::styled(format!("  :{:<27}", names.join(" :")), Style::default().fg(t.help_key)),
+            Span::styled(
+                format!("  :{:<27}", names.join(" :")),
+                Style::default().fg(t.help_key),
+            ),
             Span::raw(*what),
         ]));
     }
     let height = (lines.len() as u16 + 2).min(area.height);
-    let [popup] = Layout::vertical([Constraint::Length(height)]).flex(Flex::Center).areas(area);
-    let [popup] = Layout::horizontal([Constraint::Length(64.min(area.width))]).flex(Flex::Center).areas(popup);
+    let [popup] = Layout::vertical([Constraint::Length(height)])
+        .flex(Flex::Center)
+        .areas(area);
+    let [popup] = Layout::horizontal([Constraint::Length(64.min(area.width))])
+        .flex(Flex::Center)
+        .areas(popup);
     frame.render_widget(Clear, popup);
     let block = Block::default()
         .borders(Borders::ALL)

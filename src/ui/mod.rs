@@ -17,7 +17,10 @@ use crate::app::State;
 pub fn render(state: &State, frame: &mut Frame) {
     let theme = state.theme();
     let area = frame.area();
-    frame.render_widget(Block::default().style(Style::default().fg(theme.fg).bg(theme.bg)), area);
+    frame.render_widget(
+        Block::default().style(Style::default().fg(theme.fg).bg(theme.bg)),
+        area,
+    );
     let [header, body, prompt, status_area] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Min(3),

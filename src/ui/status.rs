@@ -9,15 +9,22 @@ use ratatui::widgets::Paragraph;
 use super::format::age;
 use crate::app::State;
 use crate::app::state::Mode;
+use crate::model::Resource;
 
 /// `meshtop │ <pods> <namespaces>` breadcrumbs, newest last.
 pub fn header(state: &State, frame: &mut Frame, area: Rect) {
     let t = state.theme();
-    let mut spans = vec![Span::styled(" meshtop ", Style::default().fg(t.accent).add_modifier(Modifier::BOLD))];
+    let mut spans = vec![Span::styled(
+        " meshtop ",
+        Style::default().fg(t.accent).add_modifier(Modifier::BOLD),
+    )];
     let last = state.stack.len() - 1;
     for (i, e) in state.stack.iter().enumerate() {
         let style = if i == last {
-            Style::default().fg(t.crumb_fg).bg(t.crumb_bg).add_modifier(Modifier::BOLD)
+            Style::default()
+                .fg(t.crumb_fg)
+                .bg(t.crumb_bg)
+                .add_modifier(Modifier::BOLD)
         } else {
             Style::default().fg(t.dim)
         };
@@ -33,7 +40,10 @@ pub fn prompt(state: &State, frame: &mut Frame, area: Rect) {
     let t = state.theme();
     let line = match state.mode {
         Mode::Filter => Line::from(vec![
-            Span::styled("/", Style::default().fg(t.accent).add_modifier(Modifier::BOLD)),
+            Span::styled(
+                "/",
+                Style::default().fg(t.accent).add_modifier(Modifier::BOLD),
+            ),
             Span::raw(state.input.clone()),
             Span::styled("▏", Style::default().fg(t.accent)),
         ]),
@@ -42,7 +52,10 @@ pub fn prompt(state: &State, frame: &mut Frame, area: Rect) {
                 .and_then(|c| c.strip_prefix(state.input.trim()))
                 .unwrap_or("");
             Line::from(vec![
-                Span::styled(":", Style::default().fg(t.accent).add_modifier(Modifier::BOLD)),
+                Span::styled(
+                    ":",
+                    Style::default().fg(t.accent).add_modifier(Modifier::BOLD),
+                ),
                 Span::raw(state.input.clone()),
                 Span::styled(hint.to_string(), Style::default().fg(t.dim)),
                 Span::styled("▏", Style::default().fg(t.accent)),
@@ -64,17 +77,36 @@ pub fn status_line(state: &State, frame: &mut Frame, area: Rect) {
     let mut spans = Vec::new();
     match &state.cluster {
         Some(c) => {
-            spans.push(Span::styled(format!(" ctx {} ", c.context), base.add_modifier(Modifier::BOLD)));
-            spans.push(Span::styled(format!("· cluster {} · {} ", c.cluster, c.version), base));
+            spans.push(Span::styled(
+                format!(" ctx {} ", c.context),
+                base.add_modifier(Modifier::BOLD),
+            ));
+            spans.push(Span::styled(
+                format!("· cluster {} · {} ", c.cluster, c.version),
+                base,
+            ));
         }
-        None => spans.push(Span::styled(" connecting to the API server… ", base.fg(t.warn))),
+        None if state.errors.contains_key(&Resource::Cluster) => spans.push(Span::styled(
+            " not connected ",
+            base.fg(t.error).add_modifier(Modifier::BOLD),
+        )),
+        None => spans.push(Span::styled(
+            " connecting to the API server… ",
+            base.fg(t.warn),
+        )),
     }
     match state.api_latency_ms {
         Some(ms) => spans.push(Span::styled(format!("· API {ms}ms "), base)),
-        None => spans.push(Span::styled("· API latency not measured yet ", base.fg(t.dim))),
+        None => spans.push(Span::styled(
+            "· API latency not measured yet ",
+            base.fg(t.dim),
+        )),
     }
     match state.last_update {
-        Some(at) => spans.push(Span::styled(format!("· updated {} ago ", age(state.now, Some(at))), base)),
+        Some(at) => spans.push(Span::styled(
+            format!("· updated {} ago ", age(state.now, Some(at))),
+            base,
+        )),
         None => spans.push(Span::styled("· no data received yet ", base.fg(t.dim))),
     }
     if state.errors.is_empty() {
@@ -82,7 +114,12 @@ pub fn status_line(state: &State, frame: &mut Frame, area: Rect) {
             spans.push(Span::styled("· ok", base.fg(t.ok)));
         }
     } else {
-        for (res, e) in &state.errors {
+        // An unreachable cluster explains every other failure: show it alone.
+        let shown: Vec<_> = match state.errors.get(&Resource::Cluster) {
+            Some(e) => vec![(Resource::Cluster, e)],
+            None => state.errors.iter().map(|(r, e)| (*r, e)).collect(),
+        };
+        for (res, e) in shown {
             spans.push(Span::styled(
                 format!("· {} {}: {} ", res.as_str(), e.kind.label(), e.message),
                 base.fg(t.error).add_modifier(Modifier::BOLD),

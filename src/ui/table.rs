@@ -67,7 +67,12 @@ pub fn render(state: &State, frame: &mut Frame, area: Rect) {
         };
         Cell::from(format!("{c}{mark}"))
     }))
-    .style(Style::default().fg(theme.header_fg).bg(theme.header_bg).add_modifier(Modifier::BOLD));
+    .style(
+        Style::default()
+            .fg(theme.header_fg)
+            .bg(theme.header_bg)
+            .add_modifier(Modifier::BOLD),
+    );
 
     let offset = state.scroll.get();
     let body = rows.into_iter().enumerate().map(|(i, cells)| {
@@ -79,17 +84,35 @@ pub fn render(state: &State, frame: &mut Frame, area: Rect) {
         }
     });
 
-    let filter = if entry.filter.is_empty() { String::new() } else { format!(" /{}", entry.filter) };
+    let filter = if entry.filter.is_empty() {
+        String::new()
+    } else {
+        format!(" /{}", entry.filter)
+    };
     let title = Line::from(vec![
-        Span::styled(format!(" {}", entry.view.title()), Style::default().fg(theme.title).add_modifier(Modifier::BOLD)),
+        Span::styled(
+            format!(" {}", entry.view.title()),
+            Style::default()
+                .fg(theme.title)
+                .add_modifier(Modifier::BOLD),
+        ),
         Span::styled(filter, Style::default().fg(theme.accent)),
         Span::styled(format!(" [{total}] "), Style::default().fg(theme.title)),
     ]);
-    let mut block = Block::default().borders(Borders::ALL).border_style(Style::default().fg(theme.border)).title(title);
+    let mut block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(Style::default().fg(theme.border))
+        .title(title);
     if total == 0 {
-        block = block.title_bottom(Line::from(Span::styled(empty_reason(state), Style::default().fg(theme.dim))));
+        block = block.title_bottom(Line::from(Span::styled(
+            empty_reason(state),
+            Style::default().fg(theme.dim),
+        )));
     }
-    let table = Table::new(body, widths).header(header).block(block).column_spacing(1);
+    let table = Table::new(body, widths)
+        .header(header)
+        .block(block)
+        .column_spacing(1);
     frame.render_widget(table, area);
 }
 
@@ -99,8 +122,17 @@ fn column_widths(columns: &[&str], rows: &[Vec<String>]) -> Vec<Constraint> {
     let n = columns.len();
     (0..n)
         .map(|i| {
-            let widest = rows.iter().map(|r| r[i].chars().count()).chain([columns[i].len() + 1]).max().unwrap_or(1);
-            if i + 1 == n { Constraint::Fill(1) } else { Constraint::Length(widest as u16) }
+            let widest = rows
+                .iter()
+                .map(|r| r[i].chars().count())
+                .chain([columns[i].len() + 1])
+                .max()
+                .unwrap_or(1);
+            if i + 1 == n {
+                Constraint::Fill(1)
+            } else {
+                Constraint::Length(widest as u16)
+            }
         })
         .collect()
 }

@@ -57,21 +57,30 @@ theme_keys! {
 pub const BUILTIN: &[(&str, &str)] = &[
     ("dark", include_str!("../../themes/dark.toml")),
     ("light", include_str!("../../themes/light.toml")),
-    ("presentation", include_str!("../../themes/presentation.toml")),
+    (
+        "presentation",
+        include_str!("../../themes/presentation.toml"),
+    ),
 ];
 
 impl Theme {
     /// A built-in theme by name. Built-ins must set every key (a unit test checks).
     pub fn builtin(name: &str) -> Result<Theme> {
-        let (_, text) = BUILTIN
-            .iter()
-            .find(|(n, _)| *n == name)
-            .ok_or_else(|| eyre!("no built-in theme named {name:?} (built-ins: dark, light, presentation)"))?;
-        Theme::parse(text, &format!("built-in theme {name}"), Some(Theme::blank(name)))
+        let (_, text) = BUILTIN.iter().find(|(n, _)| *n == name).ok_or_else(|| {
+            eyre!("no built-in theme named {name:?} (built-ins: dark, light, presentation)")
+        })?;
+        Theme::parse(
+            text,
+            &format!("built-in theme {name}"),
+            Some(Theme::blank(name)),
+        )
     }
 
     pub fn all_builtin() -> Vec<Theme> {
-        BUILTIN.iter().map(|(n, _)| Theme::builtin(n).expect("built-in themes parse")).collect()
+        BUILTIN
+            .iter()
+            .map(|(n, _)| Theme::builtin(n).expect("built-in themes parse"))
+            .collect()
     }
 
     /// `--theme NAME|PATH`: a built-in name, or a path to a (possibly partial) TOML file.
@@ -81,16 +90,21 @@ impl Theme {
         }
         let path = Path::new(spec);
         if !path.exists() && !spec.contains('/') && !spec.ends_with(".toml") {
-            bail!("unknown theme {spec:?}: not a built-in (dark, light, presentation) and no such file");
+            bail!(
+                "unknown theme {spec:?}: not a built-in (dark, light, presentation) and no such file"
+            );
         }
-        let text = std::fs::read_to_string(path).wrap_err_with(|| format!("reading theme file {}", path.display()))?;
+        let text = std::fs::read_to_string(path)
+            .wrap_err_with(|| format!("reading theme file {}", path.display()))?;
         Theme::parse(&text, &path.display().to_string(), None)
     }
 
     /// Parses theme TOML. With `base` = None the file's `base` key (default "dark") is
     /// the starting point and keys it omits keep the base's colours.
     fn parse(text: &str, origin: &str, base: Option<Theme>) -> Result<Theme> {
-        let doc: toml::Table = text.parse().map_err(|e: toml::de::Error| eyre!("{origin}: {e}"))?;
+        let doc: toml::Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| eyre!("{origin}: {e}"))?;
         let strict = base.is_some();
         let mut theme = match base {
             Some(b) => b,
@@ -98,7 +112,10 @@ impl Theme {
                 let base_name = match doc.get("base") {
                     None => "dark",
                     Some(toml::Value::String(s)) => s.as_str(),
-                    Some(other) => bail!("{origin}: base: expected a theme name string, got {}", other.type_str()),
+                    Some(other) => bail!(
+                        "{origin}: base: expected a theme name string, got {}",
+                        other.type_str()
+                    ),
                 };
                 let mut t = Theme::builtin(base_name).map_err(|e| eyre!("{origin}: base: {e}"))?;
                 t.name = Path::new(origin)
@@ -120,16 +137,25 @@ impl Theme {
                 (_, toml::Value::Table(keys)) => {
                     for (key, v) in keys {
                         let slot = theme.slot(section, key).ok_or_else(|| {
-                            eyre!("{origin}: [{section}] {key}: unknown key (known: {})", known_keys())
+                            eyre!(
+                                "{origin}: [{section}] {key}: unknown key (known: {})",
+                                known_keys()
+                            )
                         })?;
                         let s = v.as_str().ok_or_else(|| {
-                            eyre!("{origin}: [{section}] {key}: expected a colour string, got {}", v.type_str())
+                            eyre!(
+                                "{origin}: [{section}] {key}: expected a colour string, got {}",
+                                v.type_str()
+                            )
                         })?;
-                        *slot = parse_color(s).map_err(|e| eyre!("{origin}: [{section}] {key}: {e}"))?;
+                        *slot = parse_color(s)
+                            .map_err(|e| eyre!("{origin}: [{section}] {key}: {e}"))?;
                         set += 1;
                     }
                 }
-                _ => bail!("{origin}: {section}: unknown top-level key (expected base, name or a [section])"),
+                _ => bail!(
+                    "{origin}: {section}: unknown top-level key (expected base, name or a [section])"
+                ),
             }
         }
         if strict && set != Theme::KEYS.len() {
@@ -138,14 +164,21 @@ impl Theme {
                 .filter(|(s, k)| doc.get(*s).and_then(|t| t.get(*k)).is_none())
                 .map(|(s, k)| format!("[{s}] {k}"))
                 .collect();
-            bail!("{origin}: a built-in theme must set every key; missing {}", missing.join(", "));
+            bail!(
+                "{origin}: a built-in theme must set every key; missing {}",
+                missing.join(", ")
+            );
         }
         Ok(theme)
     }
 }
 
 fn known_keys() -> String {
-    Theme::KEYS.iter().map(|(s, k)| format!("{s}.{k}")).collect::<Vec<_>>().join(", ")
+    Theme::KEYS
+        .iter()
+        .map(|(s, k)| format!("{s}.{k}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Colour names as ratatui spells them, `#rrggbb`, a 0-255 palette index, or `reset`
@@ -154,8 +187,9 @@ pub fn parse_color(s: &str) -> Result<Color> {
     if let Ok(i) = s.parse::<u8>() {
         return Ok(Color::Indexed(i));
     }
-    s.parse::<Color>()
-        .map_err(|_| eyre!("invalid colour {s:?} (use a name like \"blue\", \"#rrggbb\", \"reset\" or 0-255)"))
+    s.parse::<Color>().map_err(|_| {
+        eyre!("invalid colour {s:?} (use a name like \"blue\", \"#rrggbb\", \"reset\" or 0-255)")
+    })
 }
 
 #[cfg(test)]
@@ -165,7 +199,10 @@ mod tests {
     #[test]
     fn builtins_are_complete_and_distinct() {
         let all = Theme::all_builtin();
-        assert_eq!(all.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(), ["dark", "light", "presentation"]);
+        assert_eq!(
+            all.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(),
+            ["dark", "light", "presentation"]
+        );
         assert_ne!(all[0], all[1]);
         assert_ne!(all[0], all[2]);
     }
@@ -179,7 +216,14 @@ mod tests {
         let light = Theme::builtin("light").unwrap();
         assert_eq!(t.selected_bg, Color::Rgb(0x10, 0x20, 0x30));
         assert_eq!(t.name, "mine");
-        assert_eq!(Theme { selected_bg: light.selected_bg, name: "light".into(), ..t }, light);
+        assert_eq!(
+            Theme {
+                selected_bg: light.selected_bg,
+                name: "light".into(),
+                ..t
+            },
+            light
+        );
     }
 
     #[test]
@@ -190,10 +234,17 @@ mod tests {
         std::fs::write(&p, "[table]\nselected_bg = \"blu\"\n").unwrap();
         assert_eq!(
             Theme::load(&o).unwrap_err().to_string(),
-            format!("{o}: [table] selected_bg: invalid colour \"blu\" (use a name like \"blue\", \"#rrggbb\", \"reset\" or 0-255)")
+            format!(
+                "{o}: [table] selected_bg: invalid colour \"blu\" (use a name like \"blue\", \"#rrggbb\", \"reset\" or 0-255)"
+            )
         );
         std::fs::write(&p, "[tabel]\nfg = \"red\"\n").unwrap();
-        assert!(Theme::load(&o).unwrap_err().to_string().starts_with(&format!("{o}: [tabel] fg: unknown key")));
+        assert!(
+            Theme::load(&o)
+                .unwrap_err()
+                .to_string()
+                .starts_with(&format!("{o}: [tabel] fg: unknown key"))
+        );
         std::fs::write(&p, "[table]\nfg = \n").unwrap();
         let e = Theme::load(&o).unwrap_err().to_string();
         assert!(e.contains("line 2"), "{e}");

@@ -1,0 +1,109 @@
+//! End-to-end: the real binary in a real terminal (tmux), driven as a person would.
+
+mod support;
+
+use std::time::Duration;
+
+use support::tmux::{Tmux, assert_terminal_restored};
+
+const BIN: &str = env!("CARGO_BIN_EXE_meshtop");
+
+/// No cluster at all: the TUI still opens, says why it has no data, and quits cleanly.
+#[test]
+fn dead_api_server_is_reported_and_q_restores_the_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let kc = dir.path().join("dead.kubeconfig");
+    std::fs::write(
+        &kc,
+        "apiVersion: v1\nkind: Config\ncurrent-context: dead\nclusters:\n- name: nowhere\n  cluster:\n    server: https://127.0.0.1:9\ncontexts:\n- name: dead\n  context:\n    cluster: nowhere\n    user: u\nusers:\n- name: u\n  user:\n    token: abc\n",
+    )
+    .unwrap();
+    let t = Tmux::start(140, 20);
+    t.run(&format!(
+        "{BIN} --kubeconfig {}; echo EXIT=$?",
+        kc.display()
+    ));
+    let s = t.wait_text("cluster unreachable", Duration::from_secs(30));
+    assert!(s.contains("not connected"), "{s}");
+    assert!(
+        s.contains("https://127.0.0.1:9/: Connection refused"),
+        "error names the server and cause: {s}"
+    );
+    assert!(!s.contains("updated"), "no data, so no 'updated' time: {s}");
+    assert!(s.contains("pods unreachable: Connection refused"), "empty table says why: {s}");
+    t.keys(&["q"]);
+    t.wait_text("EXIT=0", Duration::from_secs(10));
+    assert_terminal_restored(&t);
+}
+
+#[test]
+fn bad_theme_file_is_a_clear_error_before_the_screen_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let theme = dir.path().join("broken.toml");
+    std::fs::write(&theme, "[table]\nselected_bg = \"purplish\"\n").unwrap();
+    let out = std::process::Command::new(BIN)
+        .args([
+            "--theme",
+            theme.to_str().unwrap(),
+            "--kubeconfig",
+            "/nonexistent",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("[table] selected_bg: invalid colour \"purplish\""),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+/// Against the real test bed: open, `:pods`, filter by a name, help, quit.
+#[tokio::test(flavor = "multi_thread")]
+async fn drives_the_tui_against_the_test_bed() {
+    support::install_crypto();
+    let client = support::client().await;
+    let ns = support::namespace(&client, "e2e").await;
+    for name in ["alpha-web", "beta-api"] {
+        support::create_yaml(
+            &client,
+            &ns,
+            &format!("apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\nspec:\n  containers:\n  - name: a\n    image: a\n"),
+        )
+        .await;
+        support::running_pod(&client, &ns, name).await;
+    }
+    let kc = support::kubeconfig();
+    let t = Tmux::start(160, 40);
+    t.run(&format!(
+        "{BIN} --kubeconfig {} -n {ns}; echo EXIT=$?",
+        kc.display()
+    ));
+    t.wait_text("ctx meshtop-testbed", Duration::from_secs(30));
+    t.wait_text("beta-api", Duration::from_secs(30));
+
+    t.keys(&[":"]);
+    t.keys(&["-l", "po"]);
+    t.wait_text(":po", Duration::from_secs(5));
+    t.keys(&["Tab", "Enter"]);
+    t.keys(&["/"]);
+    t.keys(&["-l", "alpha"]);
+    let s = t.wait_text("pods /alpha [1]", Duration::from_secs(5));
+    assert!(s.contains("alpha-web") && !s.contains("beta-api"), "{s}");
+    t.keys(&["Enter", "Escape"]);
+    let s = t.wait_text("pods [2]", Duration::from_secs(5));
+    assert!(s.contains("alpha-web") && s.contains("beta-api"), "{s}");
+
+    t.keys(&["?"]);
+    let s = t.wait_text("help · any key closes", Duration::from_secs(5));
+    assert!(s.contains("filter (text or field=value)"), "{s}");
+    t.keys(&["j"]);
+    t.wait(&"help closed", Duration::from_secs(5), |s| {
+        !s.contains("any key closes")
+    });
+
+    t.keys(&["q"]);
+    t.wait_text("EXIT=0", Duration::from_secs(10));
+    assert_terminal_restored(&t);
+}

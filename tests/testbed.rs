@@ -1,0 +1,257 @@
+//! Integration tests against the real test bed (etcd, kube-apiserver, controller-manager,
+//! scheduler, kwok, metrics-server). `scripts/test` brings the bed up; run alone, the
+//! harness starts it.
+
+mod support;
+
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Pod;
+use kube::Api;
+use kube::api::DeleteParams;
+use meshtop::app::{Keymap, State, fold};
+use meshtop::model::Resource;
+use meshtop::source::kube::{KubeTarget, connect, pod_info};
+use meshtop::ui::theme::Theme;
+use support::*;
+use tokio::sync::mpsc;
+
+#[tokio::test]
+async fn kube_rs_connects_with_the_test_bed_kubeconfig() {
+    install_crypto();
+    let client = client().await;
+    let v = client.apiserver_version().await.expect("/version");
+    assert_eq!(
+        (v.major.as_str(), v.minor.as_str(), v.git_version.as_str()),
+        ("1", "34", "v1.34.4")
+    );
+
+    // meshtop's own connection path reports the context and cluster names from the kubeconfig.
+    let conn = connect(&KubeTarget {
+        kubeconfig: Some(kubeconfig()),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    assert_eq!(conn.info.context, "meshtop-testbed");
+    assert!(
+        conn.info.server.starts_with("https://127.0.0.1:"),
+        "{}",
+        conn.info.server
+    );
+}
+
+#[tokio::test]
+async fn real_injected_istio_and_linkerd_pods_run_with_an_ip() {
+    install_crypto();
+    let Some(fixtures) = real_fixtures() else {
+        return;
+    };
+    let client = client().await;
+    let ns = namespace(&client, "fixture-pods").await;
+    let istio = read(&fixtures.join("istio/pods/native-sidecar-opt-out.yaml.injected"));
+    let linkerd = read(&fixtures.join("linkerd/pods/inject_emojivoto_pod.golden.yml"));
+    assert_eq!(
+        create_yaml(&client, &ns, &istio).await,
+        [("Pod".to_string(), "hellopod".to_string())]
+    );
+    assert_eq!(
+        create_yaml(&client, &ns, &linkerd).await,
+        [("Pod".to_string(), "vote-bot".to_string())]
+    );
+
+    let hello = running_pod(&client, &ns, "hellopod").await;
+    let vote = running_pod(&client, &ns, "vote-bot").await;
+    for p in [&hello, &vote] {
+        let ip: std::net::Ipv4Addr = p
+            .status
+            .as_ref()
+            .unwrap()
+            .pod_ip
+            .as_ref()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(
+            ip.octets()[..2] == [10, 77],
+            "pod IP {ip} outside the test bed's 10.77/16"
+        );
+    }
+    // Classic Istio sidecar: app + istio-proxy in containers. Linkerd native sidecar:
+    // linkerd-proxy is an init container with restartPolicy Always, and still counts.
+    let h = pod_info(&hello);
+    assert_eq!((h.containers, h.phase.as_str()), (2, "Running"));
+    let v = pod_info(&vote);
+    assert_eq!((v.containers, v.phase.as_str()), (2, "Running"));
+    assert!(
+        vote.spec
+            .as_ref()
+            .unwrap()
+            .init_containers
+            .as_ref()
+            .unwrap()
+            .iter()
+            .any(|c| c.name == "linkerd-proxy")
+    );
+}
+
+#[tokio::test]
+async fn a_process_in_the_pod_netns_answers_through_the_pod_proxy() {
+    install_crypto();
+    let client = client().await;
+    let ns = namespace(&client, "netns").await;
+    create_yaml(
+        &client,
+        &ns,
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: echo\nspec:\n  containers:\n  - name: app\n    image: python:3\n",
+    )
+    .await;
+    let pod = running_pod(&client, &ns, "echo").await;
+    let ip = pod.status.unwrap().pod_ip.unwrap();
+    let netns = pod_netns(&ns, "echo");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("hello.txt"), format!("hello from {ip}\n")).unwrap();
+    let _server = spawn_in_netns(
+        &netns,
+        &[
+            "python3",
+            "-m",
+            "http.server",
+            "8080",
+            "--bind",
+            "0.0.0.0",
+            "--directory",
+            dir.path().to_str().unwrap(),
+        ],
+    );
+    let path = format!("/api/v1/namespaces/{ns}/pods/echo:8080/proxy/hello.txt");
+    let body = wait_for(
+        "the netns server to answer via the pod proxy",
+        Duration::from_secs(20),
+        || {
+            let (client, path) = (client.clone(), path.clone());
+            async move {
+                let (code, body) = api_get(&client, &path).await;
+                (code == 200).then_some(body)
+            }
+        },
+    )
+    .await;
+    assert_eq!(body, format!("hello from {ip}\n"));
+}
+
+#[tokio::test]
+async fn metrics_api_returns_per_container_pod_metrics() {
+    install_crypto();
+    let client = client().await;
+    let ns = namespace(&client, "podmetrics").await;
+    // kwok emulates usage from these annotations; metrics-server reads it from kwok's
+    // kubelet-style /metrics/resource like from a real kubelet.
+    create_yaml(
+        &client,
+        &ns,
+        r#"apiVersion: v1
+kind: Pod
+metadata:
+  name: busy
+  annotations:
+    kwok.x-k8s.io/usage-cpu: "250m"
+    kwok.x-k8s.io/usage-memory: "64Mi"
+spec:
+  containers:
+  - name: app
+    image: app
+  - name: istio-proxy
+    image: proxyv2
+"#,
+    )
+    .await;
+    running_pod(&client, &ns, "busy").await;
+    let path = format!("/apis/metrics.k8s.io/v1beta1/namespaces/{ns}/pods/busy");
+    let metrics: serde_json::Value =
+        wait_for("PodMetrics for busy", Duration::from_secs(90), || {
+            let (client, path) = (client.clone(), path.clone());
+            async move {
+                let (code, body) = api_get(&client, &path).await;
+                (code == 200).then(|| serde_json::from_str(&body).unwrap())
+            }
+        })
+        .await;
+    assert_eq!(metrics["kind"], "PodMetrics");
+    let mut names: Vec<&str> = metrics["containers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["app", "istio-proxy"]);
+    for c in metrics["containers"].as_array().unwrap() {
+        assert!(
+            c["usage"]["cpu"].is_string() && c["usage"]["memory"].is_string(),
+            "{c}"
+        );
+    }
+}
+
+/// The real source → fold path: pods added and deleted on the API appear and disappear in State.
+#[tokio::test]
+async fn kube_source_folds_live_pod_changes_into_state() {
+    install_crypto();
+    let client = client().await;
+    let ns = namespace(&client, "watch").await;
+    let (tx, mut rx) = mpsc::channel(1024);
+    let target = KubeTarget {
+        kubeconfig: Some(kubeconfig()),
+        namespace: Some(ns.clone()),
+        ..Default::default()
+    };
+    let source = tokio::spawn(meshtop::source::kube::run(target, tx));
+    let mut state = State::new(Theme::all_builtin(), 0, Keymap::default());
+
+    async fn fold_until(
+        state: &mut State,
+        rx: &mut mpsc::Receiver<meshtop::app::Stamped>,
+        what: &str,
+        done: impl Fn(&State) -> bool,
+    ) {
+        tokio::time::timeout(Duration::from_secs(30), async {
+            while !done(state) {
+                fold(state, rx.recv().await.expect("source alive"));
+            }
+        })
+        .await
+        .unwrap_or_else(|_| panic!("timed out waiting for {what}"));
+    }
+
+    fold_until(&mut state, &mut rx, "initial pod list", |s| {
+        s.synced.contains(&Resource::Pods)
+    })
+    .await;
+    assert!(state.pods.is_empty());
+    assert_eq!(
+        state.cluster.as_ref().map(|c| c.version.as_str()),
+        Some("v1.34.4")
+    );
+    assert!(state.namespaces.contains_key(&ns));
+
+    create_yaml(&client, &ns, "apiVersion: v1\nkind: Pod\nmetadata:\n  name: w1\nspec:\n  containers:\n  - name: a\n    image: a\n").await;
+    let key = (ns.clone(), "w1".to_string());
+    fold_until(&mut state, &mut rx, "w1 Running in state", |s| {
+        s.pods
+            .get(&key)
+            .is_some_and(|p| p.phase == "Running" && p.ip.is_some())
+    })
+    .await;
+
+    let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
+    pods.delete("w1", &DeleteParams::default().grace_period(0))
+        .await
+        .unwrap();
+    fold_until(&mut state, &mut rx, "w1 gone from state", |s| {
+        !s.pods.contains_key(&key)
+    })
+    .await;
+    assert!(state.errors.is_empty(), "{:?}", state.errors);
+    source.abort();
+}
