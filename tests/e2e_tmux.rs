@@ -99,7 +99,7 @@ async fn drives_the_tui_against_the_test_bed() {
     let s = t.wait_text("help · any key closes", Duration::from_secs(5));
     assert!(s.contains("filter (text or field=value)"), "{s}");
     t.keys(&["j"]);
-    t.wait(&"help closed", Duration::from_secs(5), |s| {
+    t.wait("help closed", Duration::from_secs(5), |s| {
         !s.contains("any key closes")
     });
 
