@@ -29,6 +29,7 @@ fn pod(
         node: Some("kwok-node-0".into()),
         ip: Some(ip.into()),
         created: Some(T0 - age_s * 1000),
+        ..Default::default()
     }
 }
 

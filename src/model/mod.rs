@@ -1,6 +1,8 @@
 //! Domain types with no I/O. Sources convert API objects into these, so the fold,
 //! the views and recordings never depend on the Kubernetes client types.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 /// Milliseconds since the Unix epoch. Plain integers keep updates serialisable and comparable.
@@ -33,8 +35,8 @@ pub struct NamespaceInfo {
     pub created: Option<UnixMillis>,
 }
 
-/// A pod as the views need it. Richer mesh data is attached by later stages.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A pod as meshtop needs it: enough of the spec to classify its mesh, and its status.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct PodInfo {
     pub namespace: String,
     pub name: String,
@@ -46,6 +48,65 @@ pub struct PodInfo {
     pub node: Option<String>,
     pub ip: Option<String>,
     pub created: Option<UnixMillis>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub containers_info: Vec<ContainerInfo>,
+    /// The controlling workload; a ReplicaSet is resolved to its Deployment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<OwnerRef>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub host_network: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct OwnerRef {
+    pub kind: String,
+    pub name: String,
+}
+
+/// Where a container sits in the pod spec. Native sidecars are init containers with
+/// `restartPolicy: Always`; mesh proxies run that way in recent Istio and Linkerd.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ContainerKind {
+    Main,
+    Init,
+    NativeSidecar,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContainerInfo {
+    pub name: String,
+    pub image: String,
+    pub kind: ContainerKind,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ports: Vec<PortInfo>,
+    pub ready: bool,
+    pub restarts: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PortInfo {
+    pub name: Option<String>,
+    pub port: u16,
+}
+
+impl ContainerInfo {
+    /// The image tag, e.g. `1.22.1` of `docker.io/istio/proxyv2:1.22.1`; digests are ignored.
+    pub fn image_tag(&self) -> Option<&str> {
+        image_tag(&self.image)
+    }
+}
+
+/// The tag of an image reference, e.g. `1.22.1` of `docker.io/istio/proxyv2:1.22.1`.
+/// Digests are ignored; a registry port (`host:5000/img`) is not a tag.
+pub fn image_tag(image: &str) -> Option<&str> {
+    let image = image.split('@').next().unwrap_or(image);
+    let last = image.rsplit('/').next().unwrap_or(image);
+    last.split_once(':').map(|(_, t)| t).filter(|t| !t.is_empty())
 }
 
 impl PodInfo {

@@ -349,52 +349,75 @@ pub fn pod_update(pod: Pod) -> Update {
 /// Summarises a pod. Native sidecars (init containers with `restartPolicy: Always`) count
 /// as containers, as kubectl does, because mesh proxies run that way.
 pub fn pod_info(pod: &Pod) -> PodInfo {
+    use crate::model::{ContainerInfo, ContainerKind, OwnerRef, PortInfo};
     let meta = pod.meta();
     let spec = pod.spec.as_ref();
     let status = pod.status.as_ref();
-    let sidecars: Vec<&str> = spec
-        .and_then(|s| s.init_containers.as_ref())
-        .map(|ics| {
-            ics.iter()
-                .filter(|c| c.restart_policy.as_deref() == Some("Always"))
-                .map(|c| c.name.as_str())
-                .collect()
-        })
+    let statuses: Vec<&k8s_openapi::api::core::v1::ContainerStatus> = status
+        .map(|s| s.container_statuses.iter().flatten().chain(s.init_container_statuses.iter().flatten()).collect())
         .unwrap_or_default();
-    let containers = spec.map_or(0, |s| s.containers.len()) + sidecars.len();
-    let mut ready = 0;
-    let mut restarts = 0;
-    if let Some(st) = status {
-        for cs in st.container_statuses.iter().flatten() {
-            ready += u32::from(cs.ready);
-            restarts += cs.restart_count.max(0) as u32;
+    let convert = |c: &k8s_openapi::api::core::v1::Container, kind: ContainerKind| {
+        let st = statuses.iter().find(|s| s.name == c.name);
+        ContainerInfo {
+            name: c.name.clone(),
+            image: c.image.clone().unwrap_or_default(),
+            kind,
+            ports: c
+                .ports
+                .iter()
+                .flatten()
+                .filter_map(|p| Some(PortInfo { name: p.name.clone(), port: u16::try_from(p.container_port).ok()? }))
+                .collect(),
+            ready: st.is_some_and(|s| s.ready),
+            restarts: st.map_or(0, |s| s.restart_count.max(0) as u32),
         }
-        for cs in st
-            .init_container_statuses
-            .iter()
-            .flatten()
-            .filter(|c| sidecars.contains(&c.name.as_str()))
-        {
-            ready += u32::from(cs.ready);
-            restarts += cs.restart_count.max(0) as u32;
+    };
+    let mut containers_info: Vec<ContainerInfo> = Vec::new();
+    if let Some(spec) = spec {
+        for c in spec.init_containers.iter().flatten() {
+            let kind = if c.restart_policy.as_deref() == Some("Always") {
+                ContainerKind::NativeSidecar
+            } else {
+                ContainerKind::Init
+            };
+            containers_info.push(convert(c, kind));
         }
+        containers_info.extend(spec.containers.iter().map(|c| convert(c, ContainerKind::Main)));
     }
+    let running: Vec<&ContainerInfo> = containers_info.iter().filter(|c| c.kind != ContainerKind::Init).collect();
     let phase = if meta.deletion_timestamp.is_some() {
         "Terminating".to_string()
     } else {
-        status
-            .and_then(|s| s.phase.clone())
-            .unwrap_or_else(|| "Pending".into())
+        status.and_then(|s| s.phase.clone()).unwrap_or_else(|| "Pending".into())
     };
+    let labels = meta.labels.clone().unwrap_or_default();
+    let owner = meta.owner_references.iter().flatten().find(|o| o.controller == Some(true)).map(|o| {
+        // A Deployment's pods are owned by a ReplicaSet named <deployment>-<pod-template-hash>.
+        match (o.kind.as_str(), labels.get("pod-template-hash")) {
+            ("ReplicaSet", Some(hash)) if o.name.ends_with(&format!("-{hash}")) => OwnerRef {
+                kind: "Deployment".into(),
+                name: o.name[..o.name.len() - hash.len() - 1].to_string(),
+            },
+            _ => OwnerRef { kind: o.kind.clone(), name: o.name.clone() },
+        }
+    });
+    let mut annotations = meta.annotations.clone().unwrap_or_default();
+    // Large and irrelevant to meshtop; dropping it keeps 10,000-pod states and recordings small.
+    annotations.remove("kubectl.kubernetes.io/last-applied-configuration");
     PodInfo {
         namespace: meta.namespace.clone().unwrap_or_default(),
         name: meta.name.clone().unwrap_or_default(),
         phase,
-        ready,
-        containers: containers as u32,
-        restarts,
+        ready: running.iter().filter(|c| c.ready).count() as u32,
+        containers: running.len() as u32,
+        restarts: running.iter().map(|c| c.restarts).sum(),
         node: spec.and_then(|s| s.node_name.clone()),
         ip: status.and_then(|s| s.pod_ip.clone()),
         created: meta.creation_timestamp.as_ref().map(millis),
+        labels,
+        annotations,
+        owner,
+        host_network: spec.and_then(|s| s.host_network).unwrap_or(false),
+        containers_info,
     }
 }
