@@ -41,18 +41,15 @@ impl Config {
                 _ => return Ok(Config::default()),
             },
         };
-        let text = std::fs::read_to_string(&path)
-            .wrap_err_with(|| format!("reading config file {}", path.display()))?;
+        let text =
+            std::fs::read_to_string(&path).wrap_err_with(|| format!("reading config file {}", path.display()))?;
         Config::parse(&text).map_err(|e| eyre!("{}: {e}", path.display()))
     }
 
     pub fn parse(text: &str) -> Result<Config> {
         let c: Config = toml::from_str(text)?;
         if !(1..=240).contains(&c.max_fps) {
-            return Err(eyre!(
-                "max_fps must be between 1 and 240, got {}",
-                c.max_fps
-            ));
+            return Err(eyre!("max_fps must be between 1 and 240, got {}", c.max_fps));
         }
         Ok(c)
     }

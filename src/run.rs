@@ -26,11 +26,7 @@ pub fn initial_state(args: &GlobalArgs) -> Result<(State, Config)> {
     let mut keymap = Keymap::default();
     keymap.remap(&config.keys).wrap_err("in the config file")?;
     let mut themes = Theme::all_builtin();
-    let spec = args
-        .theme
-        .as_deref()
-        .or(config.theme.as_deref())
-        .unwrap_or("dark");
+    let spec = args.theme.as_deref().or(config.theme.as_deref()).unwrap_or("dark");
     let chosen = Theme::load(spec)?;
     let index = match themes.iter().position(|t| *t == chosen) {
         Some(i) => i,
@@ -39,13 +35,24 @@ pub fn initial_state(args: &GlobalArgs) -> Result<(State, Config)> {
             themes.len() - 1
         }
     };
-    Ok((State::new(themes, index, keymap), config))
+    let mut state = State::new(themes, index, keymap);
+    state.contexts = kubeconfig_contexts(args);
+    Ok((state, config))
+}
+
+/// Context names for `:ctx`; an unreadable kubeconfig just means no names to offer.
+fn kubeconfig_contexts(args: &GlobalArgs) -> Vec<String> {
+    let kc = match &args.kubeconfig {
+        Some(p) => kube::config::Kubeconfig::read_from(p),
+        None => kube::config::Kubeconfig::read(),
+    };
+    kc.map(|kc| kc.contexts.into_iter().map(|c| c.name).collect())
+        .unwrap_or_default()
 }
 
 /// Opens the TUI against the cluster and runs until the user quits.
 pub async fn run_live(args: &GlobalArgs) -> Result<()> {
     let (state, config) = initial_state(args)?;
-    let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
     let target = source::kube::KubeTarget {
         kubeconfig: args.kubeconfig.clone(),
         context: args.context.clone(),
@@ -55,12 +62,55 @@ pub async fn run_live(args: &GlobalArgs) -> Result<()> {
             args.namespace.clone()
         },
     };
-    let kube = tokio::spawn(source::kube::run(target, tx.clone()));
-    let clock = tokio::spawn(clock(tx));
-    let result = run_tui(state, rx, config.max_fps).await;
-    kube.abort();
-    clock.abort();
+    let mut live = LiveSources::start(target);
+    let rx = live.take_receiver();
+    let result = run_tui(state, rx, config.max_fps, |ctx| live.switch_context(ctx)).await;
+    live.stop();
     result
+}
+
+/// The live sources of one context: the kube source and the clock.
+struct LiveSources {
+    target: source::kube::KubeTarget,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    rx: Option<mpsc::Receiver<Stamped>>,
+}
+
+impl LiveSources {
+    fn start(target: source::kube::KubeTarget) -> Self {
+        let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
+        let tasks = vec![
+            tokio::spawn(source::kube::run(target.clone(), tx.clone())),
+            tokio::spawn(clock(tx)),
+        ];
+        LiveSources {
+            target,
+            tasks,
+            rx: Some(rx),
+        }
+    }
+
+    fn take_receiver(&mut self) -> mpsc::Receiver<Stamped> {
+        self.rx.take().expect("receiver taken once")
+    }
+
+    /// Stops the current sources and starts new ones on another context. A fresh channel
+    /// means no stale update from the old cluster can reach the reset state.
+    fn switch_context(&mut self, context: String) -> mpsc::Receiver<Stamped> {
+        self.stop();
+        let target = source::kube::KubeTarget {
+            context: Some(context),
+            ..self.target.clone()
+        };
+        *self = LiveSources::start(target);
+        self.take_receiver()
+    }
+
+    fn stop(&mut self) {
+        for t in self.tasks.drain(..) {
+            t.abort();
+        }
+    }
 }
 
 /// Emits a tick every second so ages and "updated N ago" advance.
@@ -80,6 +130,7 @@ pub async fn run_tui(
     mut state: State,
     mut rx: mpsc::Receiver<Stamped>,
     max_fps: u32,
+    mut switch_context: impl FnMut(String) -> mpsc::Receiver<Stamped>,
 ) -> Result<()> {
     let mut tui = Tui::enter()?;
     let mut keys = EventStream::new();
@@ -117,10 +168,15 @@ pub async fn run_tui(
             },
             ev = keys.next() => match ev {
                 Some(Ok(Event::Key(k))) if k.kind != KeyEventKind::Release => {
-                    if let Some(action) = state.keymap.resolve(state.mode, KeyCombo::from_event(&k))
-                        && apply_action(&mut state, action) == Some(Effect::Quit)
-                    {
-                        break;
+                    if let Some(action) = state.keymap.resolve(state.mode, KeyCombo::from_event(&k)) {
+                        match apply_action(&mut state, action) {
+                            Some(Effect::Quit) => break,
+                            Some(Effect::SwitchContext(ctx)) => {
+                                rx = switch_context(ctx);
+                                state.reset_world();
+                            }
+                            None => {}
+                        }
                     }
                 }
                 Some(Ok(Event::Resize(..))) => state.dirty = true,

@@ -41,14 +41,11 @@ pub struct Tui {
 
 impl Tui {
     pub fn enter() -> Result<Self> {
-        terminal::enable_raw_mode()
-            .wrap_err("cannot switch the terminal to raw mode (is stdin a terminal?)")?;
+        terminal::enable_raw_mode().wrap_err("cannot switch the terminal to raw mode (is stdin a terminal?)")?;
         ACTIVE.store(true, Ordering::SeqCst);
         let mut out = io::stdout();
-        execute!(out, terminal::EnterAlternateScreen, cursor::Hide)
-            .wrap_err("entering the alternate screen")?;
-        let terminal =
-            Terminal::new(CrosstermBackend::new(out)).wrap_err("creating the terminal")?;
+        execute!(out, terminal::EnterAlternateScreen, cursor::Hide).wrap_err("entering the alternate screen")?;
+        let terminal = Terminal::new(CrosstermBackend::new(out)).wrap_err("creating the terminal")?;
         Ok(Tui { terminal })
     }
 }

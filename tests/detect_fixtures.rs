@@ -25,7 +25,11 @@ fn pod_from_yaml(yaml: &str) -> PodInfo {
             let t = d.spec.unwrap().template;
             let mut meta = t.metadata.unwrap_or_default();
             meta.name = d.metadata.name.clone();
-            pod_info(&Pod { metadata: meta, spec: t.spec, status: None })
+            pod_info(&Pod {
+                metadata: meta,
+                spec: t.spec,
+                status: None,
+            })
         }
         k => panic!("unexpected kind {k}"),
     }
@@ -49,8 +53,22 @@ fn sidecar(mesh: Mesh, container: &str, version: &str, port: u16, path: &str, re
 #[test]
 fn real_istio_and_linkerd_manifests_are_classified() {
     let Some(dir) = support::real_fixtures() else { return };
-    let istio = sidecar(Mesh::Istio, "istio-proxy", "latest", 15020, "/stats/prometheus", Some("default"));
-    let linkerd = sidecar(Mesh::Linkerd, "linkerd-proxy", "test-inject-proxy-version", 4191, "/metrics", None);
+    let istio = sidecar(
+        Mesh::Istio,
+        "istio-proxy",
+        "latest",
+        15020,
+        "/stats/prometheus",
+        Some("default"),
+    );
+    let linkerd = sidecar(
+        Mesh::Linkerd,
+        "linkerd-proxy",
+        "test-inject-proxy-version",
+        4191,
+        "/metrics",
+        None,
+    );
     let cases = [
         ("istio/pods/hello.yaml.injected", &istio),
         ("istio/pods/hello-probes.yaml.injected", &istio),
@@ -213,10 +231,20 @@ fn class(yaml: &str) -> PodMesh {
 #[test]
 fn own_manifests_cover_other_meshes_and_shapes() {
     let z = class(ZTUNNEL);
-    assert_eq!((z.mesh, z.model, z.proxy.as_ref().map(|p| p.metrics_port)), (Some(Mesh::Istio), Model::Node, Some(Some(15020))));
+    assert_eq!(
+        (z.mesh, z.model, z.proxy.as_ref().map(|p| p.metrics_port)),
+        (Some(Mesh::Istio), Model::Node, Some(Some(15020)))
+    );
     assert_eq!(z.proxy.unwrap().version.as_deref(), Some("1.24.0-distroless"));
 
-    assert_eq!(class(AMBIENT_APP), PodMesh { mesh: Some(Mesh::Istio), model: Model::Ambient, ..PodMesh::NONE });
+    assert_eq!(
+        class(AMBIENT_APP),
+        PodMesh {
+            mesh: Some(Mesh::Istio),
+            model: Model::Ambient,
+            ..PodMesh::NONE
+        }
+    );
 
     let w = class(WAYPOINT);
     assert_eq!((w.mesh, w.model), (Some(Mesh::Istio), Model::Gateway));
@@ -226,15 +254,34 @@ fn own_manifests_cover_other_meshes_and_shapes() {
     assert_eq!(r.proxy.unwrap().version.as_deref(), Some("1.23.2"));
 
     let cp = class(ISTIOD_CANARY);
-    assert_eq!((cp.mesh, cp.role, cp.revision.as_deref()), (Some(Mesh::Istio), Some(meshtop::mesh::rules::Role::Control), Some("canary")));
+    assert_eq!(
+        (cp.mesh, cp.role, cp.revision.as_deref()),
+        (
+            Some(Mesh::Istio),
+            Some(meshtop::mesh::rules::Role::Control),
+            Some("canary")
+        )
+    );
 
-    assert_eq!(class(CONSUL), sidecar(Mesh::Consul, "consul-dataplane", "1.4.1", 20200, "/metrics", None));
-    assert_eq!(class(KUMA_CNI), sidecar(Mesh::Kuma, "kuma-sidecar", "2.9.1", 5670, "/metrics", None));
-    assert_eq!(class(OSM), sidecar(Mesh::Osm, "envoy", "v1.22.2", 15010, "/stats/prometheus", None));
+    assert_eq!(
+        class(CONSUL),
+        sidecar(Mesh::Consul, "consul-dataplane", "1.4.1", 20200, "/metrics", None)
+    );
+    assert_eq!(
+        class(KUMA_CNI),
+        sidecar(Mesh::Kuma, "kuma-sidecar", "2.9.1", 5670, "/metrics", None)
+    );
+    assert_eq!(
+        class(OSM),
+        sidecar(Mesh::Osm, "envoy", "v1.22.2", 15010, "/stats/prometheus", None)
+    );
     assert_eq!(class(PLAIN_ENVOY), PodMesh::NONE, "a lone envoy container is not OSM");
 
     let c = class(CILIUM_ENVOY);
     assert_eq!((c.mesh, c.model), (Some(Mesh::Cilium), Model::Node));
 
-    assert_eq!(class(LINKERD_NATIVE), sidecar(Mesh::Linkerd, "linkerd-proxy", "stable-2.14.10", 4191, "/metrics", None));
+    assert_eq!(
+        class(LINKERD_NATIVE),
+        sidecar(Mesh::Linkerd, "linkerd-proxy", "stable-2.14.10", 4191, "/metrics", None)
+    );
 }

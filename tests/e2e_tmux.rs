@@ -19,10 +19,7 @@ fn dead_api_server_is_reported_and_q_restores_the_terminal() {
     )
     .unwrap();
     let t = Tmux::start(140, 20);
-    t.run(&format!(
-        "{BIN} --kubeconfig {}; echo EXIT=$?",
-        kc.display()
-    ));
+    t.run(&format!("{BIN} --kubeconfig {}; echo EXIT=$?", kc.display()));
     let s = t.wait_text("cluster unreachable", Duration::from_secs(30));
     assert!(s.contains("not connected"), "{s}");
     assert!(
@@ -30,7 +27,10 @@ fn dead_api_server_is_reported_and_q_restores_the_terminal() {
         "error names the server and cause: {s}"
     );
     assert!(!s.contains("updated"), "no data, so no 'updated' time: {s}");
-    assert!(s.contains("pods unreachable: Connection refused"), "empty table says why: {s}");
+    assert!(
+        s.contains("pods unreachable: Connection refused"),
+        "empty table says why: {s}"
+    );
     t.keys(&["q"]);
     t.wait_text("EXIT=0", Duration::from_secs(10));
     assert_terminal_restored(&t);
@@ -42,12 +42,7 @@ fn bad_theme_file_is_a_clear_error_before_the_screen_changes() {
     let theme = dir.path().join("broken.toml");
     std::fs::write(&theme, "[table]\nselected_bg = \"purplish\"\n").unwrap();
     let out = std::process::Command::new(BIN)
-        .args([
-            "--theme",
-            theme.to_str().unwrap(),
-            "--kubeconfig",
-            "/nonexistent",
-        ])
+        .args(["--theme", theme.to_str().unwrap(), "--kubeconfig", "/nonexistent"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
@@ -76,10 +71,7 @@ async fn drives_the_tui_against_the_test_bed() {
     }
     let kc = support::kubeconfig();
     let t = Tmux::start(160, 40);
-    t.run(&format!(
-        "{BIN} --kubeconfig {} -n {ns}; echo EXIT=$?",
-        kc.display()
-    ));
+    t.run(&format!("{BIN} --kubeconfig {} -n {ns}; echo EXIT=$?", kc.display()));
     t.wait_text("ctx meshtop-testbed", Duration::from_secs(30));
     t.wait_text("beta-api", Duration::from_secs(30));
 
@@ -99,9 +91,7 @@ async fn drives_the_tui_against_the_test_bed() {
     let s = t.wait_text("help · any key closes", Duration::from_secs(5));
     assert!(s.contains("filter (text or field=value)"), "{s}");
     t.keys(&["j"]);
-    t.wait("help closed", Duration::from_secs(5), |s| {
-        !s.contains("any key closes")
-    });
+    t.wait("help closed", Duration::from_secs(5), |s| !s.contains("any key closes"));
 
     t.keys(&["q"]);
     t.wait_text("EXIT=0", Duration::from_secs(10));

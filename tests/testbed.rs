@@ -63,15 +63,7 @@ async fn real_injected_istio_and_linkerd_pods_run_with_an_ip() {
     let hello = running_pod(&client, &ns, "hellopod").await;
     let vote = running_pod(&client, &ns, "vote-bot").await;
     for p in [&hello, &vote] {
-        let ip: std::net::Ipv4Addr = p
-            .status
-            .as_ref()
-            .unwrap()
-            .pod_ip
-            .as_ref()
-            .unwrap()
-            .parse()
-            .unwrap();
+        let ip: std::net::Ipv4Addr = p.status.as_ref().unwrap().pod_ip.as_ref().unwrap().parse().unwrap();
         assert!(
             ip.octets()[..2] == [10, 77],
             "pod IP {ip} outside the test bed's 10.77/16"
@@ -168,15 +160,14 @@ spec:
     .await;
     running_pod(&client, &ns, "busy").await;
     let path = format!("/apis/metrics.k8s.io/v1beta1/namespaces/{ns}/pods/busy");
-    let metrics: serde_json::Value =
-        wait_for("PodMetrics for busy", Duration::from_secs(90), || {
-            let (client, path) = (client.clone(), path.clone());
-            async move {
-                let (code, body) = api_get(&client, &path).await;
-                (code == 200).then(|| serde_json::from_str(&body).unwrap())
-            }
-        })
-        .await;
+    let metrics: serde_json::Value = wait_for("PodMetrics for busy", Duration::from_secs(90), || {
+        let (client, path) = (client.clone(), path.clone());
+        async move {
+            let (code, body) = api_get(&client, &path).await;
+            (code == 200).then(|| serde_json::from_str(&body).unwrap())
+        }
+    })
+    .await;
     assert_eq!(metrics["kind"], "PodMetrics");
     let mut names: Vec<&str> = metrics["containers"]
         .as_array()
@@ -187,10 +178,7 @@ spec:
     names.sort();
     assert_eq!(names, ["app", "istio-proxy"]);
     for c in metrics["containers"].as_array().unwrap() {
-        assert!(
-            c["usage"]["cpu"].is_string() && c["usage"]["memory"].is_string(),
-            "{c}"
-        );
+        assert!(c["usage"]["cpu"].is_string() && c["usage"]["memory"].is_string(), "{c}");
     }
 }
 
@@ -229,18 +217,20 @@ async fn kube_source_folds_live_pod_changes_into_state() {
     })
     .await;
     assert!(state.pods.is_empty());
-    assert_eq!(
-        state.cluster.as_ref().map(|c| c.version.as_str()),
-        Some("v1.34.4")
-    );
+    assert_eq!(state.cluster.as_ref().map(|c| c.version.as_str()), Some("v1.34.4"));
     assert!(state.namespaces.contains_key(&ns));
 
-    create_yaml(&client, &ns, "apiVersion: v1\nkind: Pod\nmetadata:\n  name: w1\nspec:\n  containers:\n  - name: a\n    image: a\n").await;
+    create_yaml(
+        &client,
+        &ns,
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: w1\nspec:\n  containers:\n  - name: a\n    image: a\n",
+    )
+    .await;
     let key = (ns.clone(), "w1".to_string());
     fold_until(&mut state, &mut rx, "w1 Running in state", |s| {
         s.pods
             .get(&key)
-            .is_some_and(|p| p.phase == "Running" && p.ip.is_some())
+            .is_some_and(|p| p.info.phase == "Running" && p.info.ip.is_some())
     })
     .await;
 

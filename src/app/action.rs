@@ -18,8 +18,11 @@ pub enum Action {
     StartFilter,
     StartCommand,
     NextTheme,
-    ShowPods,
+    Select,
+    ShowOverview,
+    ShowControlPlanes,
     ShowNamespaces,
+    ShowPods,
     SortNext,
     SortReverse,
     // Text entry in filter and command mode; not remappable.
@@ -39,4 +42,6 @@ pub enum Action {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Effect {
     Quit,
+    /// Reconnect to another kubeconfig context; the world state is reset.
+    SwitchContext(String),
 }

@@ -2,8 +2,11 @@
 
 use super::action::{Action, Effect};
 use super::query;
-use super::state::{Mode, SourceErr, State, View, ViewEntry};
+use std::collections::BTreeSet;
+
+use super::state::{Mode, NamespaceEntry, PodEntry, SourceErr, State, View, ViewEntry};
 use super::update::{Stamped, Update};
+use crate::mesh::detect;
 use crate::model::Resource;
 
 /// Folds one source update into the state.
@@ -14,10 +17,7 @@ pub fn fold(state: &mut State, stamped: Stamped) {
     // "Last update" means fresh data, not the clock or a failure report.
     if !matches!(
         update,
-        Update::Tick
-            | Update::ListStarted { .. }
-            | Update::SourceError { .. }
-            | Update::SourceRecovered { .. }
+        Update::Tick | Update::ListStarted { .. } | Update::SourceError { .. } | Update::SourceRecovered { .. }
     ) {
         state.last_update = Some(at);
     }
@@ -25,60 +25,129 @@ pub fn fold(state: &mut State, stamped: Stamped) {
         Update::Tick => {}
         Update::Connected { cluster } => state.cluster = Some(cluster),
         Update::ApiLatency { millis } => state.api_latency_ms = Some(millis),
-        Update::ListStarted { resource } => {
-            state.relisting.insert(resource, Default::default());
+        Update::ListStarted { resource, namespace } => {
+            state.relisting.insert((resource, namespace), Default::default());
         }
-        Update::ListDone { resource } => {
-            if let Some(seen) = state.relisting.remove(&resource) {
-                match resource {
-                    Resource::Pods => state.pods.retain(|k, _| seen.contains(k)),
-                    Resource::Namespaces => state
-                        .namespaces
-                        .retain(|k, _| seen.contains(&(String::new(), k.clone()))),
-                    Resource::Cluster => {}
-                }
+        Update::ListDone { resource, namespace } => {
+            if let Some(seen) = state.relisting.remove(&(resource, namespace.clone())) {
+                prune(state, resource, namespace.as_deref(), &seen);
             }
             state.synced.insert(resource);
-            state.errors.remove(&resource);
+            state.errors.remove(&(resource, namespace));
         }
         Update::NamespaceApplied { namespace } => {
-            if let Some(seen) = state.relisting.get_mut(&Resource::Namespaces) {
-                seen.insert((String::new(), namespace.name.clone()));
-            }
-            state.namespaces.insert(namespace.name.clone(), namespace);
+            seen(state, Resource::Namespaces, None, namespace.name.clone());
+            let injection = detect::namespace_injection(&namespace.labels, &namespace.annotations);
+            state.namespaces.insert(
+                namespace.name.clone(),
+                NamespaceEntry {
+                    info: namespace,
+                    injection,
+                },
+            );
         }
         Update::NamespaceDeleted { name } => {
             state.namespaces.remove(&name);
         }
         Update::PodApplied { pod } => {
-            if let Some(seen) = state.relisting.get_mut(&Resource::Pods) {
-                seen.insert(pod.key());
-            }
-            state.pods.insert(pod.key(), pod);
+            seen(
+                state,
+                Resource::Pods,
+                Some(&pod.namespace),
+                format!("{}/{}", pod.namespace, pod.name),
+            );
+            let mesh = detect::classify_pod(&pod);
+            state.pods.insert(pod.key(), PodEntry { info: pod, mesh });
         }
         Update::PodDeleted { namespace, name } => {
             state.pods.remove(&(namespace, name));
         }
+        Update::WorkloadApplied { workload } => {
+            let resource = workload_resource(&workload.kind);
+            seen(
+                state,
+                resource,
+                Some(&workload.namespace),
+                format!("{}/{}", workload.namespace, workload.name),
+            );
+            let key = (workload.kind.clone(), workload.namespace.clone(), workload.name.clone());
+            state.workloads.insert(key, workload);
+            state.control_planes = detect::control_planes(state.workloads.values());
+        }
+        Update::WorkloadDeleted { kind, namespace, name } => {
+            state.workloads.remove(&(kind, namespace, name));
+            state.control_planes = detect::control_planes(state.workloads.values());
+        }
+        Update::CrdApplied { name, group } => {
+            seen(state, Resource::Crds, None, name.clone());
+            state.crds.insert(name, group);
+        }
+        Update::CrdDeleted { name } => {
+            state.crds.remove(&name);
+        }
+        Update::ApiServiceApplied { api_service } => {
+            seen(state, Resource::ApiServices, None, api_service.name.clone());
+            state.api_services.insert(api_service.name.clone(), api_service);
+        }
+        Update::ApiServiceDeleted { name } => {
+            state.api_services.remove(&name);
+        }
         Update::SourceError {
             resource,
+            namespace,
             kind,
             message,
         } => {
-            let since = state.errors.get(&resource).map_or(at, |e| e.since);
-            state.errors.insert(
-                resource,
-                SourceErr {
-                    kind,
-                    message,
-                    since,
-                },
-            );
+            let key = (resource, namespace);
+            let since = state.errors.get(&key).map_or(at, |e| e.since);
+            state.errors.insert(key, SourceErr { kind, message, since });
         }
-        Update::SourceRecovered { resource } => {
-            state.errors.remove(&resource);
+        Update::SourceRecovered { resource, namespace } => {
+            state.errors.remove(&(resource, namespace));
         }
     }
     clamp_selection(state);
+}
+
+fn workload_resource(kind: &str) -> Resource {
+    match kind {
+        "DaemonSet" => Resource::DaemonSets,
+        "StatefulSet" => Resource::StatefulSets,
+        _ => Resource::Deployments,
+    }
+}
+
+/// Records a key as present in a running (re-)list. A namespaced watch lists under its own
+/// namespace; a cluster-wide one under None.
+fn seen(state: &mut State, resource: Resource, namespace: Option<&str>, key: String) {
+    if let Some(ns) = namespace
+        && let Some(set) = state.relisting.get_mut(&(resource, Some(ns.to_string())))
+    {
+        set.insert(key.clone());
+    }
+    if let Some(set) = state.relisting.get_mut(&(resource, None)) {
+        set.insert(key);
+    }
+}
+
+/// Drops what a finished list did not mention (deleted while the watch was down).
+fn prune(state: &mut State, resource: Resource, namespace: Option<&str>, seen: &BTreeSet<String>) {
+    let in_scope = |ns: &str| namespace.is_none_or(|n| n == ns);
+    match resource {
+        Resource::Pods => state
+            .pods
+            .retain(|(ns, name), _| !in_scope(ns) || seen.contains(&format!("{ns}/{name}"))),
+        Resource::Namespaces => state.namespaces.retain(|name, _| seen.contains(name)),
+        Resource::Deployments | Resource::DaemonSets | Resource::StatefulSets => {
+            state.workloads.retain(|(kind, ns, name), _| {
+                workload_resource(kind) != resource || !in_scope(ns) || seen.contains(&format!("{ns}/{name}"))
+            });
+            state.control_planes = detect::control_planes(state.workloads.values());
+        }
+        Resource::Crds => state.crds.retain(|name, _| seen.contains(name)),
+        Resource::ApiServices => state.api_services.retain(|name, _| seen.contains(name)),
+        Resource::Cluster => {}
+    }
 }
 
 /// Applies a user action. Returns an effect when the main loop must act (I/O, exit).
@@ -112,6 +181,7 @@ pub fn apply_action(state: &mut State, action: Action) -> Option<Effect> {
                 entry.filter.clear();
             } else if state.stack.len() > 1 {
                 state.stack.pop();
+                state.scroll.set(0);
             }
         }
         Action::StartFilter => {
@@ -123,10 +193,13 @@ pub fn apply_action(state: &mut State, action: Action) -> Option<Effect> {
             state.mode = Mode::Command;
         }
         Action::NextTheme => state.theme = (state.theme + 1) % state.themes.len(),
-        Action::ShowPods => push_view(state, View::Pods),
-        Action::ShowNamespaces => push_view(state, View::Namespaces),
+        Action::Select => select(state),
+        Action::ShowOverview => push_view(state, View::Overview, ""),
+        Action::ShowControlPlanes => push_view(state, View::ControlPlanes, ""),
+        Action::ShowNamespaces => push_view(state, View::Namespaces, ""),
+        Action::ShowPods => push_view(state, View::Pods, ""),
         Action::SortNext => {
-            let n = query::columns(entry.view).len();
+            let n = query::columns(&entry.view).len().max(1);
             entry.sort_column = (entry.sort_column + 1) % n;
         }
         Action::SortReverse => entry.sort_reverse = !entry.sort_reverse,
@@ -140,9 +213,9 @@ pub fn apply_action(state: &mut State, action: Action) -> Option<Effect> {
         }
         Action::InputComplete => {
             if state.mode == Mode::Command
-                && let Some(full) = complete_command(&state.input)
+                && let Some(full) = complete_command(state, &state.input)
             {
-                state.input = full.to_string();
+                state.input = full;
             }
         }
         Action::InputCancel => {
@@ -164,6 +237,33 @@ pub fn apply_action(state: &mut State, action: Action) -> Option<Effect> {
     None
 }
 
+/// `enter`: drill down from the selected row.
+fn select(state: &mut State) {
+    let entry = state.entry().clone();
+    let target = match &entry.view {
+        View::Pods => query::pods(state, &entry).get(entry.selected).map(|p| {
+            (
+                View::PodDetail {
+                    namespace: p.info.namespace.clone(),
+                    name: p.info.name.clone(),
+                },
+                String::new(),
+            )
+        }),
+        View::Namespaces => query::namespaces(state, &entry)
+            .get(entry.selected)
+            .map(|n| (View::Pods, format!("ns=={}", n.ns.info.name))),
+        View::ControlPlanes => query::control_planes(state, &entry)
+            .get(entry.selected)
+            .map(|c| (View::Pods, format!("ns=={} mesh=={}", c.namespace, c.mesh.as_str()))),
+        View::Overview => Some((View::ControlPlanes, String::new())),
+        View::PodDetail { .. } => None,
+    };
+    if let Some((view, filter)) = target {
+        push_view(state, view, &filter);
+    }
+}
+
 /// The filter applies while typing, so the table narrows with every key.
 fn live_filter(state: &mut State) {
     if state.mode == Mode::Filter {
@@ -176,51 +276,86 @@ fn live_filter(state: &mut State) {
 
 /// Commands accepted by `:`, with their aliases. The first name is what completion offers.
 pub const COMMANDS: &[(&[&str], &str)] = &[
-    (&["pods", "po", "pod"], "list pods"),
-    (&["namespaces", "ns", "namespace"], "list namespaces"),
+    (&["meshes", "overview", "mesh"], "meshes overview"),
+    (&["controlplanes", "cp", "controlplane"], "control planes"),
+    (
+        &["namespaces", "ns", "namespace"],
+        "namespaces; :ns NAME shows its pods",
+    ),
+    (&["pods", "po", "pod"], "pods; :pods FILTER filters them"),
+    (&["ctx", "context", "contexts"], "switch context: :ctx NAME"),
     (&["quit", "q"], "quit meshtop"),
 ];
 
-pub fn complete_command(prefix: &str) -> Option<&'static str> {
-    let prefix = prefix.trim();
-    if prefix.is_empty() {
+/// Completes a command name, or a context name after `ctx `.
+pub fn complete_command(state: &State, input: &str) -> Option<String> {
+    let input = input.trim_start();
+    if let Some((cmd, arg)) = input.split_once(' ') {
+        if ["ctx", "context", "contexts"].contains(&cmd) {
+            return state
+                .contexts
+                .iter()
+                .find(|c| c.starts_with(arg.trim()))
+                .map(|c| format!("{cmd} {c}"));
+        }
+        return None;
+    }
+    if input.is_empty() {
         return None;
     }
     COMMANDS
         .iter()
         .flat_map(|(names, _)| names.iter())
-        .find(|n| n.starts_with(prefix))
-        .copied()
+        .find(|n| n.starts_with(input))
+        .map(|n| n.to_string())
 }
 
 fn run_command(state: &mut State, cmd: &str) -> Option<Effect> {
     // `:pods web` opens pods filtered by "web", as in k9s.
-    let (name, arg) = cmd
-        .split_once(' ')
-        .map_or((cmd, ""), |(n, a)| (n, a.trim()));
+    let (name, arg) = cmd.split_once(' ').map_or((cmd, ""), |(n, a)| (n, a.trim()));
     let Some((names, _)) = COMMANDS.iter().find(|(names, _)| names.contains(&name)) else {
         if !cmd.is_empty() {
-            state.flash = Some(format!("unknown command :{cmd} (try :pods, :ns, :quit)"));
+            state.flash = Some(format!(
+                "unknown command :{cmd} (try :meshes, :cp, :ns, :pods, :ctx, :quit)"
+            ));
         }
         return None;
     };
     match names[0] {
-        "pods" => push_view(state, View::Pods),
-        "namespaces" => push_view(state, View::Namespaces),
+        "meshes" => push_view(state, View::Overview, ""),
+        "controlplanes" => push_view(state, View::ControlPlanes, arg),
+        "namespaces" if !arg.is_empty() => push_view(state, View::Pods, &format!("ns=={arg}")),
+        "namespaces" => push_view(state, View::Namespaces, ""),
+        "pods" => push_view(state, View::Pods, arg),
+        "ctx" if arg.is_empty() => {
+            let current = state.cluster.as_ref().map(|c| c.context.as_str()).unwrap_or("unknown");
+            state.flash = Some(format!(
+                "contexts: {} (current: {current}); :ctx NAME switches",
+                state.contexts.join(", ")
+            ));
+        }
+        "ctx" if !state.contexts.iter().any(|c| c == arg) => {
+            state.flash = Some(format!("no context named {arg:?} in the kubeconfig"));
+        }
+        "ctx" => return Some(Effect::SwitchContext(arg.to_string())),
         "quit" => return Some(Effect::Quit),
         _ => unreachable!("every command is handled"),
     }
-    state.entry_mut().filter = arg.to_string();
     clamp_selection(state);
     None
 }
 
 /// Opens a view on top of the breadcrumb stack, or returns to it when it is already there.
-fn push_view(state: &mut State, view: View) {
+fn push_view(state: &mut State, view: View, filter: &str) {
     if let Some(pos) = state.stack.iter().position(|e| e.view == view) {
         state.stack.truncate(pos + 1);
+        if !filter.is_empty() {
+            state.entry_mut().filter = filter.to_string();
+        }
     } else {
-        state.stack.push(ViewEntry::new(view));
+        let mut e = ViewEntry::new(view);
+        e.filter = filter.to_string();
+        state.stack.push(e);
     }
     state.scroll.set(0);
 }
@@ -235,5 +370,22 @@ impl State {
     /// Rows per page for paging keys; the last rendered table height, or a sane default.
     pub fn page_rows(&self) -> usize {
         self.last_page.get().max(1)
+    }
+
+    /// Forgets everything learned from the cluster (on a context switch); keeps UI state.
+    pub fn reset_world(&mut self) {
+        self.cluster = None;
+        self.api_latency_ms = None;
+        self.last_update = None;
+        self.namespaces.clear();
+        self.pods.clear();
+        self.workloads.clear();
+        self.control_planes.clear();
+        self.crds.clear();
+        self.api_services.clear();
+        self.synced.clear();
+        self.relisting.clear();
+        self.errors.clear();
+        self.dirty = true;
     }
 }

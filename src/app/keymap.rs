@@ -151,19 +151,9 @@ impl Default for Keymap {
         let c = KeyCombo::ch;
         Keymap {
             bindings: vec![
-                b(
-                    Action::Quit,
-                    &[c('q'), KeyCombo::ctrl('c')],
-                    "quit",
-                    "general",
-                ),
+                b(Action::Quit, &[c('q'), KeyCombo::ctrl('c')], "quit", "general"),
                 b(Action::ToggleHelp, &[c('?')], "help", "general"),
-                b(
-                    Action::StartCommand,
-                    &[c(':')],
-                    "command (:pods, :ns)",
-                    "general",
-                ),
+                b(Action::StartCommand, &[c(':')], "command (:pods, :ns, :ctx)", "general"),
                 b(
                     Action::StartFilter,
                     &[c('/')],
@@ -173,12 +163,7 @@ impl Default for Keymap {
                 b(Action::Back, &[k(Esc)], "back / clear filter", "general"),
                 b(Action::NextTheme, &[c('T')], "next theme", "general"),
                 b(Action::ShowPods, &[c('1')], "pods view", "views"),
-                b(
-                    Action::ShowNamespaces,
-                    &[c('2')],
-                    "namespaces view",
-                    "views",
-                ),
+                b(Action::ShowNamespaces, &[c('2')], "namespaces view", "views"),
                 b(Action::Up, &[c('k'), k(Up)], "up", "navigation"),
                 b(Action::Down, &[c('j'), k(Down)], "down", "navigation"),
                 b(
@@ -260,12 +245,7 @@ impl Keymap {
     pub fn help(&self) -> Vec<(&'static str, Vec<(String, &'static str)>)> {
         let mut groups: Vec<(&'static str, Vec<(String, &'static str)>)> = Vec::new();
         for b in &self.bindings {
-            let keys = b
-                .keys
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(" ");
+            let keys = b.keys.iter().map(ToString::to_string).collect::<Vec<_>>().join(" ");
             match groups.iter_mut().find(|(g, _)| *g == b.group) {
                 Some((_, rows)) => rows.push((keys, b.label)),
                 None => groups.push((b.group, vec![(keys, b.label)])),
@@ -294,10 +274,7 @@ mod tests {
         let mut o = BTreeMap::new();
         o.insert("quit".to_string(), vec!["x".to_string()]);
         km.remap(&o).unwrap();
-        assert_eq!(
-            km.resolve(Mode::Normal, KeyCombo::ch('x')),
-            Some(Action::Quit)
-        );
+        assert_eq!(km.resolve(Mode::Normal, KeyCombo::ch('x')), Some(Action::Quit));
         assert_eq!(km.resolve(Mode::Normal, KeyCombo::ch('q')), None);
         let general = &km.help()[0];
         assert_eq!(general.0, "general");
@@ -326,9 +303,6 @@ mod tests {
             km.resolve(Mode::Filter, KeyCombo::ch('q')),
             Some(Action::InputChar('q'))
         );
-        assert_eq!(
-            km.resolve(Mode::Command, KeyCombo::ctrl('c')),
-            Some(Action::Quit)
-        );
+        assert_eq!(km.resolve(Mode::Command, KeyCombo::ctrl('c')), Some(Action::Quit));
     }
 }

@@ -1,13 +1,13 @@
 //! Filtering and sorting of table rows. Pure and shared by the fold (to clamp the
-//! selection) and the views (to pick the visible slice).
+//! selection and resolve `enter`) and the views (to build the visible slice only).
 
 use std::cmp::Ordering;
 
-use super::state::{State, View, ViewEntry};
-use crate::model::{NamespaceInfo, PodInfo};
+use super::state::{NamespaceEntry, PodEntry, State, View, ViewEntry};
+use crate::mesh::detect::{self, ControlPlane};
 
 /// A parsed `/` filter: whitespace-separated terms that must all match.
-/// `field=value` matches a named column (case-insensitive substring, `field==value` is exact);
+/// `field=value` matches a named column (case-insensitive substring, `field==value` exact);
 /// any other term is a substring of the row's name or namespace.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Filter {
@@ -17,11 +17,7 @@ pub struct Filter {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Term {
     Text(String),
-    Field {
-        name: String,
-        value: String,
-        exact: bool,
-    },
+    Field { name: String, value: String, exact: bool },
 }
 
 impl Filter {
@@ -31,13 +27,13 @@ impl Filter {
             .map(|t| {
                 if let Some((name, value)) = t.split_once("==") {
                     Term::Field {
-                        name: name.to_lowercase(),
+                        name: alias(&name.to_lowercase()).into(),
                         value: value.to_lowercase(),
                         exact: true,
                     }
                 } else if let Some((name, value)) = t.split_once('=') {
                     Term::Field {
-                        name: name.to_lowercase(),
+                        name: alias(&name.to_lowercase()).into(),
                         value: value.to_lowercase(),
                         exact: false,
                     }
@@ -49,12 +45,16 @@ impl Filter {
         Filter { terms }
     }
 
-    /// `fields` are (column name, value) pairs; the first two are matched by plain text terms.
+    pub fn is_empty(&self) -> bool {
+        self.terms.is_empty()
+    }
+
+    /// `text` is what plain terms search; `fields` are (column name, value) pairs.
     pub fn matches(&self, text: &[&str], fields: &[(&str, &str)]) -> bool {
         self.terms.iter().all(|term| match term {
             Term::Text(t) => text.iter().any(|s| contains_ci(s, t)),
             Term::Field { name, value, exact } => fields.iter().any(|(n, v)| {
-                (n == name || alias(name) == *n)
+                n == name
                     && if *exact {
                         v.eq_ignore_ascii_case(value)
                     } else {
@@ -68,72 +68,112 @@ impl Filter {
 fn alias(name: &str) -> &str {
     match name {
         "ns" => "namespace",
-        "node" => "node",
         "status" => "phase",
+        "rev" => "revision",
         other => other,
     }
 }
 
 fn contains_ci(haystack: &str, lower_needle: &str) -> bool {
-    if lower_needle.is_empty() {
-        return true;
-    }
-    haystack.to_lowercase().contains(lower_needle)
+    lower_needle.is_empty() || haystack.to_lowercase().contains(lower_needle)
 }
 
 pub const POD_COLUMNS: &[&str] = &[
     "NAMESPACE",
     "NAME",
-    "PHASE",
+    "MESH",
+    "MODEL",
+    "PROXY",
     "READY",
     "RESTARTS",
     "NODE",
     "IP",
+    "METRICS",
     "AGE",
 ];
-pub const NAMESPACE_COLUMNS: &[&str] = &["NAME", "PHASE", "PODS", "RUNNING", "AGE"];
+pub const NAMESPACE_COLUMNS: &[&str] = &["NAME", "INJECTION", "MESHED", "PODS", "COVERAGE", "MISSING", "AGE"];
+pub const CONTROL_PLANE_COLUMNS: &[&str] = &[
+    "MESH",
+    "NAMESPACE",
+    "REVISION",
+    "VERSION",
+    "COMPONENTS",
+    "HEALTH",
+    "AGE",
+];
 
-pub fn columns(view: View) -> &'static [&'static str] {
+pub fn columns(view: &View) -> &'static [&'static str] {
     match view {
         View::Pods => POD_COLUMNS,
         View::Namespaces => NAMESPACE_COLUMNS,
+        View::ControlPlanes => CONTROL_PLANE_COLUMNS,
+        View::Overview | View::PodDetail { .. } => &[],
     }
 }
 
+/// Text shown for an absent mesh value in tables.
+pub const NONE: &str = "<none>";
+
+/// Why a pod expected in the mesh has no proxy, if it is one of those.
+pub fn missing_proxy(state: &State, p: &PodEntry) -> Option<String> {
+    let injection = state
+        .namespaces
+        .get(&p.info.namespace)
+        .map_or(&[][..], |n| &n.injection[..]);
+    detect::missing_proxy(&p.info, &p.mesh, injection)
+}
+
+fn pod_fields<'a>(p: &'a PodEntry) -> [(&'static str, &'a str); 8] {
+    let i = &p.info;
+    [
+        ("namespace", &i.namespace),
+        ("name", &i.name),
+        ("mesh", p.mesh.mesh.map_or("none", |m| m.as_str())),
+        ("model", p.mesh.model.as_str()),
+        ("phase", &i.phase),
+        ("node", i.node.as_deref().unwrap_or("")),
+        ("ip", i.ip.as_deref().unwrap_or("")),
+        ("proxy", p.mesh.proxy.as_ref().map_or("", |x| x.container.as_str())),
+    ]
+}
+
 /// Pods matching the entry's filter, in the entry's sort order.
-pub fn pods<'a>(state: &'a State, entry: &ViewEntry) -> Vec<&'a PodInfo> {
+pub fn pods<'a>(state: &'a State, entry: &ViewEntry) -> Vec<&'a PodEntry> {
     let filter = Filter::parse(&entry.filter);
-    let mut rows: Vec<&PodInfo> = state
+    let mut rows: Vec<&PodEntry> = state
         .pods
         .values()
-        .filter(|p| {
-            filter.matches(
-                &[&p.name, &p.namespace],
-                &[
-                    ("namespace", &p.namespace),
-                    ("name", &p.name),
-                    ("phase", &p.phase),
-                    ("node", p.node.as_deref().unwrap_or("")),
-                    ("ip", p.ip.as_deref().unwrap_or("")),
-                ],
-            )
-        })
+        .filter(|p| filter.is_empty() || filter.matches(&[&p.info.name, &p.info.namespace], &pod_fields(p)))
         .collect();
     // The map is already ordered by (namespace, name): only sort for other columns.
     if entry.sort_column != 0 || entry.sort_reverse {
         rows.sort_by(|a, b| {
+            let (x, y) = (&a.info, &b.info);
             let o = match entry.sort_column {
-                1 => a.name.cmp(&b.name),
-                2 => a.phase.cmp(&b.phase),
-                3 => (a.ready, a.containers).cmp(&(b.ready, b.containers)),
-                4 => a.restarts.cmp(&b.restarts),
-                5 => a.node.cmp(&b.node),
-                6 => cmp_ip(a.ip.as_deref(), b.ip.as_deref()),
-                // Age ascending means youngest first, as `kubectl get --sort-by` users expect of AGE.
-                7 => b.created.cmp(&a.created),
+                1 => x.name.cmp(&y.name),
+                2 => a.mesh.mesh.cmp(&b.mesh.mesh),
+                3 => a.mesh.model.cmp(&b.mesh.model),
+                4 => a
+                    .mesh
+                    .proxy
+                    .as_ref()
+                    .map(|p| &p.version)
+                    .cmp(&b.mesh.proxy.as_ref().map(|p| &p.version)),
+                5 => (x.ready, x.containers).cmp(&(y.ready, y.containers)),
+                6 => x.restarts.cmp(&y.restarts),
+                7 => x.node.cmp(&y.node),
+                8 => cmp_ip(x.ip.as_deref(), y.ip.as_deref()),
+                9 => a
+                    .mesh
+                    .proxy
+                    .as_ref()
+                    .map(|p| p.metrics_port)
+                    .cmp(&b.mesh.proxy.as_ref().map(|p| p.metrics_port)),
+                // Age ascending means youngest first, as with `kubectl get --sort-by`.
+                10 => y.created.cmp(&x.created),
                 _ => Ordering::Equal,
             };
-            let o = o.then_with(|| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+            let o = o.then_with(|| (&x.namespace, &x.name).cmp(&(&y.namespace, &y.name)));
             if entry.sort_reverse { o.reverse() } else { o }
         });
     }
@@ -148,9 +188,47 @@ fn cmp_ip(a: Option<&str>, b: Option<&str>) -> Ordering {
 /// A namespace with its pod counts, derived at query time.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NamespaceRow<'a> {
-    pub ns: &'a NamespaceInfo,
+    pub ns: &'a NamespaceEntry,
     pub pods: usize,
-    pub running: usize,
+    pub meshed: usize,
+    /// Pods the namespace's injection setting expects in the mesh but that are not.
+    pub missing: usize,
+}
+
+impl NamespaceRow<'_> {
+    pub fn coverage_percent(&self) -> Option<u32> {
+        (self.pods > 0).then(|| (self.meshed * 100 / self.pods) as u32)
+    }
+
+    pub fn injection_text(&self) -> String {
+        if self.ns.injection.is_empty() {
+            return NONE.into();
+        }
+        self.ns
+            .injection
+            .iter()
+            .map(|i| format!("{} {}", i.mesh.as_str(), i.setting))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+pub fn namespace_row<'a>(state: &'a State, ns: &'a NamespaceEntry) -> NamespaceRow<'a> {
+    let (mut pods, mut meshed, mut missing) = (0, 0, 0);
+    for ((pns, _), p) in state.pods.range((ns.info.name.clone(), String::new())..) {
+        if *pns != ns.info.name {
+            break;
+        }
+        pods += 1;
+        meshed += usize::from(p.mesh.mesh.is_some());
+        missing += usize::from(detect::missing_proxy(&p.info, &p.mesh, &ns.injection).is_some());
+    }
+    NamespaceRow {
+        ns,
+        pods,
+        meshed,
+        missing,
+    }
 }
 
 pub fn namespaces<'a>(state: &'a State, entry: &ViewEntry) -> Vec<NamespaceRow<'a>> {
@@ -158,30 +236,67 @@ pub fn namespaces<'a>(state: &'a State, entry: &ViewEntry) -> Vec<NamespaceRow<'
     let mut rows: Vec<NamespaceRow<'a>> = state
         .namespaces
         .values()
-        .filter(|n| filter.matches(&[&n.name], &[("name", &n.name), ("phase", &n.phase)]))
-        .map(|ns| {
-            let range = state.pods.range((ns.name.clone(), String::new())..);
-            let (mut pods, mut running) = (0, 0);
-            for ((pns, _), p) in range {
-                if *pns != ns.name {
-                    break;
-                }
-                pods += 1;
-                running += usize::from(p.phase == "Running");
+        .filter(|n| {
+            let inj = n
+                .injection
+                .iter()
+                .map(|i| i.mesh.as_str())
+                .collect::<Vec<_>>()
+                .join(",");
+            filter.matches(
+                &[&n.info.name],
+                &[("name", &n.info.name), ("phase", &n.info.phase), ("mesh", &inj)],
+            )
+        })
+        .map(|ns| namespace_row(state, ns))
+        .collect();
+    if entry.sort_column != 0 || entry.sort_reverse {
+        rows.sort_by(|a, b| {
+            let o = match entry.sort_column {
+                1 => a.injection_text().cmp(&b.injection_text()),
+                2 => a.meshed.cmp(&b.meshed),
+                3 => a.pods.cmp(&b.pods),
+                4 => a.coverage_percent().cmp(&b.coverage_percent()),
+                5 => a.missing.cmp(&b.missing),
+                6 => b.ns.info.created.cmp(&a.ns.info.created),
+                _ => Ordering::Equal,
             }
-            NamespaceRow { ns, pods, running }
+            .then_with(|| a.ns.info.name.cmp(&b.ns.info.name));
+            if entry.sort_reverse { o.reverse() } else { o }
+        });
+    }
+    rows
+}
+
+pub fn control_planes<'a>(state: &'a State, entry: &ViewEntry) -> Vec<&'a ControlPlane> {
+    let filter = Filter::parse(&entry.filter);
+    let mut rows: Vec<&ControlPlane> = state
+        .control_planes
+        .iter()
+        .filter(|c| {
+            filter.matches(
+                &[c.mesh.as_str(), &c.namespace],
+                &[
+                    ("mesh", c.mesh.as_str()),
+                    ("namespace", &c.namespace),
+                    ("revision", c.revision.as_deref().unwrap_or("")),
+                    ("version", c.version.as_deref().unwrap_or("")),
+                ],
+            )
         })
         .collect();
     if entry.sort_column != 0 || entry.sort_reverse {
         rows.sort_by(|a, b| {
             let o = match entry.sort_column {
-                1 => a.ns.phase.cmp(&b.ns.phase),
-                2 => a.pods.cmp(&b.pods),
-                3 => a.running.cmp(&b.running),
-                4 => b.ns.created.cmp(&a.ns.created),
+                1 => a.namespace.cmp(&b.namespace),
+                2 => a.revision.cmp(&b.revision),
+                3 => a.version.cmp(&b.version),
+                4 => a.components.len().cmp(&b.components.len()),
+                5 => a.healthy.cmp(&b.healthy),
+                6 => b.created.cmp(&a.created),
                 _ => Ordering::Equal,
             }
-            .then_with(|| a.ns.name.cmp(&b.ns.name));
+            .then_with(|| (a.mesh, &a.namespace, &a.revision).cmp(&(b.mesh, &b.namespace, &b.revision)));
             if entry.sort_reverse { o.reverse() } else { o }
         });
     }
@@ -194,6 +309,8 @@ pub fn row_count(state: &State) -> usize {
     match entry.view {
         View::Pods => pods(state, entry).len(),
         View::Namespaces => namespaces(state, entry).len(),
+        View::ControlPlanes => control_planes(state, entry).len(),
+        View::Overview | View::PodDetail { .. } => 0,
     }
 }
 
@@ -210,6 +327,81 @@ mod tests {
         let exact = Filter::parse("phase==running");
         assert!(exact.matches(&[], &[("phase", "Running")]));
         assert!(!Filter::parse("phase==run").matches(&[], &[("phase", "Running")]));
+        assert!(Filter::parse("mesh=istio").matches(&[], &[("mesh", "istio")]));
         assert!(Filter::parse("").matches(&[], &[]));
     }
+}
+
+/// One mesh as the overview shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MeshSummary<'a> {
+    pub mesh: crate::mesh::Mesh,
+    pub name: &'a str,
+    pub control_planes: Vec<&'a ControlPlane>,
+    /// CRD groups and APIServices that show the mesh is installed.
+    pub evidence: Vec<String>,
+    /// Pods per data-plane model (sidecar, ambient, node, gateway), mesh components included.
+    pub by_model: std::collections::BTreeMap<crate::mesh::Model, usize>,
+    /// Namespaces whose injection setting names this mesh (with the setting).
+    pub injected_namespaces: Vec<(&'a str, &'a str)>,
+    /// Pods in those namespaces, and how many of them are in the mesh.
+    pub injected_pods: usize,
+    pub injected_meshed: usize,
+    pub missing: usize,
+}
+
+impl MeshSummary<'_> {
+    pub fn healthy(&self) -> bool {
+        !self.control_planes.is_empty() && self.control_planes.iter().all(|c| c.healthy)
+    }
+}
+
+/// Every mesh with any sign of life: a control plane, CRDs, or pods.
+pub fn mesh_summaries(state: &State) -> Vec<MeshSummary<'_>> {
+    use crate::mesh::rules;
+    let groups: std::collections::BTreeSet<String> = state.crds.values().cloned().collect();
+    let services: std::collections::BTreeSet<String> = state.api_services.keys().cloned().collect();
+    let evidence = detect::installed_by_crds(&groups, &services);
+    let mut out: Vec<MeshSummary<'_>> = rules::all()
+        .iter()
+        .map(|r| MeshSummary {
+            mesh: r.mesh,
+            name: &r.name,
+            control_planes: state.control_planes.iter().filter(|c| c.mesh == r.mesh).collect(),
+            evidence: evidence.get(&r.mesh).cloned().unwrap_or_default(),
+            by_model: Default::default(),
+            injected_namespaces: state
+                .namespaces
+                .values()
+                .flat_map(|n| {
+                    n.injection
+                        .iter()
+                        .filter(|i| i.mesh == r.mesh)
+                        .map(|i| (n.info.name.as_str(), i.setting.as_str()))
+                })
+                .collect(),
+            injected_pods: 0,
+            injected_meshed: 0,
+            missing: 0,
+        })
+        .collect();
+    for p in state.pods.values() {
+        if let Some(m) = p.mesh.mesh
+            && let Some(s) = out.iter_mut().find(|s| s.mesh == m)
+        {
+            *s.by_model.entry(p.mesh.model).or_default() += 1;
+        }
+        let Some(ns) = state.namespaces.get(&p.info.namespace) else {
+            continue;
+        };
+        for inj in &ns.injection {
+            if let Some(s) = out.iter_mut().find(|s| s.mesh == inj.mesh) {
+                s.injected_pods += 1;
+                s.injected_meshed += usize::from(p.mesh.mesh == Some(inj.mesh));
+                s.missing += usize::from(detect::missing_proxy(&p.info, &p.mesh, &ns.injection).is_some());
+            }
+        }
+    }
+    out.retain(|s| !s.control_planes.is_empty() || !s.evidence.is_empty() || !s.by_model.is_empty());
+    out
 }

@@ -4,20 +4,40 @@ use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::app::keymap::Keymap;
-use crate::model::{ClusterInfo, ErrorKind, NamespaceInfo, PodInfo, Resource, UnixMillis};
+use crate::mesh::detect::{ControlPlane, Injection, PodMesh, WorkloadInfo};
+use crate::model::{ApiServiceInfo, ClusterInfo, ErrorKind, NamespaceInfo, PodInfo, Resource, UnixMillis};
 use crate::ui::theme::Theme;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum View {
-    Pods,
+    /// One card per mesh: control-plane health, data-plane coverage and model.
+    Overview,
+    ControlPlanes,
     Namespaces,
+    Pods,
+    PodDetail {
+        namespace: String,
+        name: String,
+    },
 }
 
 impl View {
-    pub fn title(self) -> &'static str {
+    pub fn title(&self) -> String {
         match self {
-            View::Pods => "pods",
-            View::Namespaces => "namespaces",
+            View::Overview => "meshes".into(),
+            View::ControlPlanes => "control planes".into(),
+            View::Namespaces => "namespaces".into(),
+            View::Pods => "pods".into(),
+            View::PodDetail { namespace, name } => format!("{namespace}/{name}"),
+        }
+    }
+
+    /// The resource whose watch feeds this view, for "why is it empty" messages.
+    pub fn resource(&self) -> Resource {
+        match self {
+            View::Overview | View::ControlPlanes => Resource::Deployments,
+            View::Namespaces => Resource::Namespaces,
+            View::Pods | View::PodDetail { .. } => Resource::Pods,
         }
     }
 }
@@ -54,6 +74,20 @@ impl ViewEntry {
     }
 }
 
+/// A pod with its mesh classification, computed once when the pod changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PodEntry {
+    pub info: PodInfo,
+    pub mesh: PodMesh,
+}
+
+/// A namespace with its injection settings, derived from its labels and annotations.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamespaceEntry {
+    pub info: NamespaceInfo,
+    pub injection: Vec<Injection>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourceErr {
     pub kind: ErrorKind,
@@ -70,13 +104,22 @@ pub struct State {
     pub last_update: Option<UnixMillis>,
     /// The session clock: the newest timestamp seen, so replays show recorded ages.
     pub now: UnixMillis,
-    pub namespaces: BTreeMap<String, NamespaceInfo>,
-    pub pods: BTreeMap<(String, String), PodInfo>,
+    pub namespaces: BTreeMap<String, NamespaceEntry>,
+    pub pods: BTreeMap<(String, String), PodEntry>,
+    /// Keyed by (kind, namespace, name).
+    pub workloads: BTreeMap<(String, String, String), WorkloadInfo>,
+    /// Derived from `workloads` whenever one changes.
+    pub control_planes: Vec<ControlPlane>,
+    /// CRD name → API group.
+    pub crds: BTreeMap<String, String>,
+    pub api_services: BTreeMap<String, ApiServiceInfo>,
     /// Resources whose initial list has completed.
     pub synced: BTreeSet<Resource>,
-    /// Keys seen since a re-list started; whatever is missing at `ListDone` was deleted meanwhile.
-    pub relisting: BTreeMap<Resource, BTreeSet<(String, String)>>,
-    pub errors: BTreeMap<Resource, SourceErr>,
+    /// Keys seen since a (re-)list of (resource, namespace) started; what is missing at
+    /// `ListDone` was deleted meanwhile.
+    pub relisting: BTreeMap<(Resource, Option<String>), BTreeSet<String>>,
+    /// Errors by (resource, namespace); namespace is None for cluster-wide failures.
+    pub errors: BTreeMap<(Resource, Option<String>), SourceErr>,
 
     // --- ui ---
     pub stack: Vec<ViewEntry>,
@@ -88,6 +131,8 @@ pub struct State {
     pub themes: Vec<Theme>,
     pub theme: usize,
     pub keymap: Keymap,
+    /// kubeconfig contexts, for `:ctx` completion and switching.
+    pub contexts: Vec<String>,
     /// First visible row of the current table. Render keeps it so the selection stays in view.
     pub scroll: Cell<usize>,
     /// Rows the last rendered table could show; paging keys move by this much.
@@ -105,10 +150,14 @@ impl State {
             now: 0,
             namespaces: BTreeMap::new(),
             pods: BTreeMap::new(),
+            workloads: BTreeMap::new(),
+            control_planes: Vec::new(),
+            crds: BTreeMap::new(),
+            api_services: BTreeMap::new(),
             synced: BTreeSet::new(),
             relisting: BTreeMap::new(),
             errors: BTreeMap::new(),
-            stack: vec![ViewEntry::new(View::Pods)],
+            stack: vec![ViewEntry::new(View::Overview)],
             mode: Mode::Normal,
             input: String::new(),
             show_help: false,
@@ -116,6 +165,7 @@ impl State {
             themes,
             theme,
             keymap,
+            contexts: Vec::new(),
             scroll: Cell::new(0),
             last_page: Cell::new(20),
             dirty: true,
@@ -127,12 +177,18 @@ impl State {
     }
 
     pub fn entry_mut(&mut self) -> &mut ViewEntry {
-        self.stack
-            .last_mut()
-            .expect("the view stack is never empty")
+        self.stack.last_mut().expect("the view stack is never empty")
     }
 
     pub fn theme(&self) -> &Theme {
         &self.themes[self.theme]
+    }
+
+    /// The first error about this resource, cluster-wide or in any namespace.
+    pub fn error_for(&self, resource: Resource) -> Option<(&Option<String>, &SourceErr)> {
+        self.errors
+            .iter()
+            .find(|((r, _), _)| *r == resource)
+            .map(|((_, ns), e)| (ns, e))
     }
 }

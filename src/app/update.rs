@@ -3,7 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{ClusterInfo, ErrorKind, NamespaceInfo, PodInfo, Resource, UnixMillis};
+use crate::mesh::detect::WorkloadInfo;
+use crate::model::{ApiServiceInfo, ClusterInfo, ErrorKind, NamespaceInfo, PodInfo, Resource, UnixMillis};
 
 /// One update and the wall-clock time the source observed it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -34,13 +35,17 @@ pub enum Update {
     ApiLatency {
         millis: u32,
     },
-    /// A watch starts a fresh list: everything previously known for `resource` is replaced
-    /// by the objects that follow until `ListDone`.
+    /// A watch starts a fresh list: everything previously known for `resource` (in
+    /// `namespace`, when set) is replaced by the objects that follow until `ListDone`.
     ListStarted {
         resource: Resource,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        namespace: Option<String>,
     },
     ListDone {
         resource: Resource,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        namespace: Option<String>,
     },
     NamespaceApplied {
         namespace: NamespaceInfo,
@@ -55,13 +60,40 @@ pub enum Update {
         namespace: String,
         name: String,
     },
+    WorkloadApplied {
+        workload: WorkloadInfo,
+    },
+    WorkloadDeleted {
+        kind: String,
+        namespace: String,
+        name: String,
+    },
+    /// A CustomResourceDefinition, by name (`virtualservices.networking.istio.io`) and group.
+    CrdApplied {
+        name: String,
+        group: String,
+    },
+    CrdDeleted {
+        name: String,
+    },
+    ApiServiceApplied {
+        api_service: ApiServiceInfo,
+    },
+    ApiServiceDeleted {
+        name: String,
+    },
     /// A source failed. It keeps retrying; the error stays shown until `SourceRecovered`.
+    /// `namespace` is set when only that namespace failed (per-namespace fallback under RBAC).
     SourceError {
         resource: Resource,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        namespace: Option<String>,
         kind: ErrorKind,
         message: String,
     },
     SourceRecovered {
         resource: Resource,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        namespace: Option<String>,
     },
 }

@@ -3,7 +3,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-
 use serde::{Deserialize, Serialize};
 
 use super::rules::{self, MeshRules, Role, glob};
@@ -30,7 +29,13 @@ pub struct PodMesh {
 }
 
 impl PodMesh {
-    pub const NONE: PodMesh = PodMesh { mesh: None, model: Model::None, role: None, proxy: None, revision: None };
+    pub const NONE: PodMesh = PodMesh {
+        mesh: None,
+        model: Model::None,
+        role: None,
+        proxy: None,
+        revision: None,
+    };
 }
 
 /// The workload a pod belongs to, for matching component rules: (kind, name).
@@ -42,7 +47,8 @@ fn workload_of(pod: &PodInfo) -> (&str, &str) {
 }
 
 fn labels_match(want: &BTreeMap<String, String>, have: &BTreeMap<String, String>) -> bool {
-    want.iter().all(|(k, v)| have.get(k).is_some_and(|hv| v == "*" || hv == v))
+    want.iter()
+        .all(|(k, v)| have.get(k).is_some_and(|hv| v == "*" || hv == v))
 }
 
 /// The first component rule of any mesh matching this workload.
@@ -79,13 +85,20 @@ pub fn classify_pod_with(all: &[MeshRules], pod: &PodInfo) -> PodMesh {
     // Components first: a ztunnel pod has an `istio-proxy` container but is no sidecar.
     if let Some((r, c)) = match_component(all, kind, name, &pod.labels) {
         let revision = c.revision_key.as_ref().and_then(|k| meta_value(pod, k));
-        let sidecar = r.sidecar.as_ref().and_then(|s| proxy_container(pod, &s.containers).map(|c| (s, c)));
+        let sidecar = r
+            .sidecar
+            .as_ref()
+            .and_then(|s| proxy_container(pod, &s.containers).map(|c| (s, c)));
         let (model, proxy) = match (c.role, sidecar) {
             (Role::NodeProxy | Role::Gateway, _) => {
                 let container = sidecar
                     .map(|(_, c)| c)
                     .or_else(|| pod.containers_info.iter().find(|c| c.kind == ContainerKind::Main));
-                let model = if c.role == Role::NodeProxy { Model::Node } else { Model::Gateway };
+                let model = if c.role == Role::NodeProxy {
+                    Model::Node
+                } else {
+                    Model::Gateway
+                };
                 let proxy = container.map(|ct| ProxyInfo {
                     container: ct.name.clone(),
                     version: ct.image_tag().map(str::to_owned),
@@ -98,7 +111,13 @@ pub fn classify_pod_with(all: &[MeshRules], pod: &PodInfo) -> PodMesh {
             (_, Some((s, ct))) => (Model::Sidecar, Some(sidecar_proxy(pod, s, ct))),
             (_, None) => (Model::None, None),
         };
-        return PodMesh { mesh: Some(r.mesh), model, role: Some(c.role), proxy, revision };
+        return PodMesh {
+            mesh: Some(r.mesh),
+            model,
+            role: Some(c.role),
+            proxy,
+            revision,
+        };
     }
     for r in all {
         for g in &r.gateways {
@@ -121,7 +140,9 @@ pub fn classify_pod_with(all: &[MeshRules], pod: &PodInfo) -> PodMesh {
     }
     for r in all {
         let Some(s) = &r.sidecar else { continue };
-        let Some(ct) = proxy_container(pod, &s.containers) else { continue };
+        let Some(ct) = proxy_container(pod, &s.containers) else {
+            continue;
+        };
         if s.corroborate && !corroborated(pod, s) {
             continue;
         }
@@ -138,7 +159,13 @@ pub fn classify_pod_with(all: &[MeshRules], pod: &PodInfo) -> PodMesh {
         if let Some(a) = &r.ambient
             && pod.annotations.get(&a.pod_annotation) == Some(&a.pod_annotation_value)
         {
-            return PodMesh { mesh: Some(r.mesh), model: Model::Ambient, role: None, proxy: None, revision: None };
+            return PodMesh {
+                mesh: Some(r.mesh),
+                model: Model::Ambient,
+                role: None,
+                proxy: None,
+                revision: None,
+            };
         }
     }
     PodMesh::NONE
@@ -150,7 +177,9 @@ fn meta_value(pod: &PodInfo, key: &str) -> Option<String> {
 }
 
 fn corroborated(pod: &PodInfo, s: &rules::SidecarRule) -> bool {
-    pod.containers_info.iter().any(|c| c.kind == ContainerKind::Init && s.init_containers.contains(&c.name))
+    pod.containers_info
+        .iter()
+        .any(|c| c.kind == ContainerKind::Init && s.init_containers.contains(&c.name))
         || s.labels.iter().any(|l| pod.labels.contains_key(l))
         || s.annotations.iter().any(|a| pod.annotations.contains_key(a))
 }
@@ -186,7 +215,10 @@ impl Injection {
     }
 }
 
-pub fn namespace_injection(labels: &BTreeMap<String, String>, annotations: &BTreeMap<String, String>) -> Vec<Injection> {
+pub fn namespace_injection(
+    labels: &BTreeMap<String, String>,
+    annotations: &BTreeMap<String, String>,
+) -> Vec<Injection> {
     let mut out = Vec::new();
     for r in rules::all() {
         if let Some(a) = &r.ambient
@@ -215,7 +247,11 @@ pub fn namespace_injection(labels: &BTreeMap<String, String>, annotations: &BTre
             } else {
                 continue;
             };
-            out.push(Injection { mesh: r.mesh, setting, source: format!("{key}={value}") });
+            out.push(Injection {
+                mesh: r.mesh,
+                setting,
+                source: format!("{key}={value}"),
+            });
             break;
         }
     }
@@ -224,14 +260,18 @@ pub fn namespace_injection(labels: &BTreeMap<String, String>, annotations: &BTre
 
 /// Whether the pod opted out of its namespace's injection.
 pub fn opted_out(mesh: Mesh, pod: &PodInfo) -> bool {
-    rules::all().iter().filter(|r| r.mesh == mesh).flat_map(|r| &r.opt_out).any(|o| {
-        let v = match (&o.label, &o.annotation) {
-            (Some(l), _) => pod.labels.get(l),
-            (None, Some(a)) => pod.annotations.get(a),
-            _ => None,
-        };
-        v.is_some_and(|v| o.values.contains(v))
-    })
+    rules::all()
+        .iter()
+        .filter(|r| r.mesh == mesh)
+        .flat_map(|r| &r.opt_out)
+        .any(|o| {
+            let v = match (&o.label, &o.annotation) {
+                (Some(l), _) => pod.labels.get(l),
+                (None, Some(a)) => pod.annotations.get(a),
+                _ => None,
+            };
+            v.is_some_and(|v| o.values.contains(v))
+        })
 }
 
 /// Why a pod that should be in the mesh is not, or None when all is as expected.
@@ -251,7 +291,12 @@ pub fn missing_proxy(pod: &PodInfo, class: &PodMesh, injections: &[Injection]) -
         if opted_out(inj.mesh, pod) {
             return None;
         }
-        return Some(format!("namespace has {} but the pod has no {} {}", inj.source, inj.mesh.as_str(), expected.as_str()));
+        return Some(format!(
+            "namespace has {} but the pod has no {} {}",
+            inj.source,
+            inj.mesh.as_str(),
+            expected.as_str()
+        ));
     }
     None
 }
@@ -296,10 +341,20 @@ pub fn control_planes<'a>(workloads: impl IntoIterator<Item = &'a WorkloadInfo>)
     let mut groups: BTreeMap<(Mesh, String, Option<String>), (Vec<Component>, Vec<String>, Option<UnixMillis>)> =
         BTreeMap::new();
     for w in workloads {
-        let Some((r, c)) = match_component(all, &w.kind, &w.name, &w.labels) else { continue };
-        let revision = c.revision_key.as_ref().and_then(|l| w.labels.get(l).cloned());
+        let Some((r, c)) = match_component(all, &w.kind, &w.name, &w.labels) else {
+            continue;
+        };
+        // "default" is what a revision-less install is called; components without a
+        // revision (ztunnel, istio-cni) belong with it.
+        let revision = c.revision_key.as_ref().and_then(|l| w.labels.get(l).cloned()).filter(|r| r != "default");
         let g = groups.entry((r.mesh, w.namespace.clone(), revision)).or_default();
-        g.0.push(Component { kind: w.kind.clone(), name: w.name.clone(), role: c.role, ready: w.ready, desired: w.desired });
+        g.0.push(Component {
+            kind: w.kind.clone(),
+            name: w.name.clone(),
+            role: c.role,
+            ready: w.ready,
+            desired: w.desired,
+        });
         if c.role == Role::Control {
             g.1.extend(w.images.iter().cloned());
         }
@@ -313,7 +368,15 @@ pub fn control_planes<'a>(workloads: impl IntoIterator<Item = &'a WorkloadInfo>)
         .map(|((mesh, namespace, revision), (mut components, images, created))| {
             components.sort_by(|a, b| (a.role, &a.name).cmp(&(b.role, &b.name)));
             let healthy = components.iter().all(|c| c.desired > 0 && c.ready >= c.desired);
-            ControlPlane { mesh, namespace, revision, version: common_tag(&images), components, healthy, created }
+            ControlPlane {
+                mesh,
+                namespace,
+                revision,
+                version: common_tag(&images),
+                components,
+                healthy,
+                created,
+            }
         })
         .collect()
 }
@@ -327,11 +390,17 @@ fn common_tag(images: &[String]) -> Option<String> {
         }
     }
     // Most frequent; ties go to the alphabetically first tag so the answer is stable.
-    counts.into_iter().max_by(|a, b| a.1.cmp(&b.1).then_with(|| b.0.cmp(&a.0))).map(|(t, _)| t)
+    counts
+        .into_iter()
+        .max_by(|a, b| a.1.cmp(&b.1).then_with(|| b.0.cmp(&a.0)))
+        .map(|(t, _)| t)
 }
 
 /// Meshes whose CRD groups or APIServices are installed, with that evidence.
-pub fn installed_by_crds(crd_groups: &BTreeSet<String>, api_services: &BTreeSet<String>) -> BTreeMap<Mesh, Vec<String>> {
+pub fn installed_by_crds(
+    crd_groups: &BTreeSet<String>,
+    api_services: &BTreeSet<String>,
+) -> BTreeMap<Mesh, Vec<String>> {
     let mut out: BTreeMap<Mesh, Vec<String>> = BTreeMap::new();
     for r in rules::all() {
         for g in &r.crd_groups {

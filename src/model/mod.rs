@@ -31,8 +31,23 @@ pub struct ClusterInfo {
 pub struct NamespaceInfo {
     pub name: String,
     pub phase: String,
-    pub labels: Vec<(String, String)>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
     pub created: Option<UnixMillis>,
+}
+
+/// An aggregated API registration (e.g. `v1alpha1.tap.linkerd.io`, `v1beta1.metrics.k8s.io`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiServiceInfo {
+    pub name: String,
+    pub group: String,
+    /// `namespace/name` of the backing Service; None for APIs served by kube-apiserver itself.
+    pub service: Option<String>,
+    pub available: bool,
+    /// The Available condition's message when not available.
+    pub message: Option<String>,
 }
 
 /// A pod as meshtop needs it: enough of the spec to classify its mesh, and its status.
@@ -122,6 +137,11 @@ pub enum Resource {
     Cluster,
     Namespaces,
     Pods,
+    Deployments,
+    DaemonSets,
+    StatefulSets,
+    Crds,
+    ApiServices,
 }
 
 impl Resource {
@@ -130,6 +150,11 @@ impl Resource {
             Resource::Cluster => "cluster",
             Resource::Namespaces => "namespaces",
             Resource::Pods => "pods",
+            Resource::Deployments => "deployments",
+            Resource::DaemonSets => "daemonsets",
+            Resource::StatefulSets => "statefulsets",
+            Resource::Crds => "customresourcedefinitions",
+            Resource::ApiServices => "apiservices",
         }
     }
 }

@@ -5,14 +5,20 @@ use std::time::{Duration, Instant};
 
 use color_eyre::eyre::{Result, WrapErr};
 use futures::{Stream, StreamExt};
-use k8s_openapi::api::core::v1::{Namespace, Pod};
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
+use k8s_openapi::api::core::v1::{Namespace, Pod, PodTemplateSpec};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::kube_aggregator::pkg::apis::apiregistration::v1::APIService;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::runtime::watcher;
-use kube::{Api, Client, Config, Resource as _};
+use kube::{Api, Client, Config, Resource as _, ResourceExt};
+use serde::de::DeserializeOwned;
 
 use super::UpdateTx;
 use crate::app::{Stamped, Update};
-use crate::model::{ClusterInfo, ErrorKind, NamespaceInfo, PodInfo, Resource, UnixMillis};
+use crate::mesh::detect::WorkloadInfo;
+use crate::model::{ApiServiceInfo, ClusterInfo, ErrorKind, NamespaceInfo, PodInfo, Resource, UnixMillis};
 
 /// Where and what to watch.
 #[derive(Debug, Clone, Default)]
@@ -37,8 +43,7 @@ pub async fn connect(target: &KubeTarget) -> Result<Connection> {
     };
     let (config, context, cluster) = match &target.kubeconfig {
         Some(path) => {
-            let kc = Kubeconfig::read_from(path)
-                .wrap_err_with(|| format!("reading kubeconfig {}", path.display()))?;
+            let kc = Kubeconfig::read_from(path).wrap_err_with(|| format!("reading kubeconfig {}", path.display()))?;
             let (ctx, cl) = names(&kc, target.context.as_deref());
             let config = Config::from_custom_kubeconfig(kc, &options)
                 .await
@@ -49,17 +54,14 @@ pub async fn connect(target: &KubeTarget) -> Result<Connection> {
             Ok(kc) => {
                 let (ctx, cl) = names(&kc, target.context.as_deref());
                 (
-                    Config::from_kubeconfig(&options)
-                        .await
-                        .wrap_err("loading kubeconfig")?,
+                    Config::from_kubeconfig(&options).await.wrap_err("loading kubeconfig")?,
                     ctx,
                     cl,
                 )
             }
             Err(_) => {
-                let config = Config::incluster().wrap_err(
-                    "no kubeconfig found (set --kubeconfig or $KUBECONFIG) and not running in a cluster",
-                )?;
+                let config = Config::incluster()
+                    .wrap_err("no kubeconfig found (set --kubeconfig or $KUBECONFIG) and not running in a cluster")?;
                 (config, "in-cluster".to_string(), None)
             }
         },
@@ -99,7 +101,7 @@ pub async fn run(target: KubeTarget, tx: UpdateTx) {
                 // A broken kubeconfig will not fix itself quickly; say so and retry slowly.
                 if !send(
                     &tx,
-                    source_error(Resource::Cluster, ErrorKind::Api, format!("{e:#}")),
+                    source_error(Resource::Cluster, None, ErrorKind::Api, format!("{e:#}")),
                 )
                 .await
                 {
@@ -110,30 +112,128 @@ pub async fn run(target: KubeTarget, tx: UpdateTx) {
         }
     };
     let client = conn.client.clone();
-    let pods: Api<Pod> = match &target.namespace {
-        Some(ns) => Api::namespaced(client.clone(), ns),
-        None => Api::all(client.clone()),
-    };
-    let namespaces: Api<Namespace> = Api::all(client.clone());
-    let ns_config = match &target.namespace {
+    let ns = target.namespace.as_deref();
+    let ns_config = match ns {
         Some(ns) => watcher::Config::default().fields(&format!("metadata.name={ns}")),
         None => watcher::Config::default(),
     };
     tokio::join!(
         probe(conn, tx.clone()),
         pump(
-            watcher(pods, watcher::Config::default()),
-            Resource::Pods,
-            tx.clone(),
-            pod_update
+            watcher(Api::<Namespace>::all(client.clone()), ns_config),
+            None,
+            tx.clone()
         ),
         pump(
-            watcher(namespaces, ns_config),
-            Resource::Namespaces,
-            tx.clone(),
-            namespace_update
+            watcher(Api::<CustomResourceDefinition>::all(client.clone()), Default::default()),
+            None,
+            tx.clone()
         ),
+        pump(
+            watcher(Api::<APIService>::all(client.clone()), Default::default()),
+            None,
+            tx.clone()
+        ),
+        namespaced::<Pod>(client.clone(), ns, tx.clone()),
+        namespaced::<Deployment>(client.clone(), ns, tx.clone()),
+        namespaced::<DaemonSet>(client.clone(), ns, tx.clone()),
+        namespaced::<StatefulSet>(client.clone(), ns, tx.clone()),
     );
+}
+
+/// How a watched Kubernetes type becomes updates.
+pub trait Watched: kube::Resource + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static {
+    const RESOURCE: Resource;
+    fn applied(self) -> Update;
+    fn deleted(&self) -> Update;
+}
+
+/// Watches a namespaced type across the cluster (or in one namespace). When RBAC forbids
+/// the cluster-wide list, falls back to one watch per namespace, so the namespaces the user
+/// may read still work and each forbidden one is reported with the API's reason.
+async fn namespaced<K>(client: Client, only: Option<&str>, tx: UpdateTx)
+where
+    K: Watched<Scope = k8s_openapi::NamespaceResourceScope>,
+    K::DynamicType: Default,
+{
+    if let Some(ns) = only {
+        pump(
+            watcher(Api::<K>::namespaced(client, ns), Default::default()),
+            Some(ns.to_string()),
+            tx,
+        )
+        .await;
+        return;
+    }
+    // Cluster-wide first; stop at the first Forbidden before the initial list completes.
+    let mut stream = std::pin::pin!(watcher(Api::<K>::all(client.clone()), Default::default()));
+    let mut listed = false;
+    while let Some(ev) = stream.next().await {
+        match ev {
+            Err(e) if !listed && classify_watch(&e).0 == ErrorKind::Forbidden => {
+                let (_, reason) = classify_watch(&e);
+                let msg = format!("{reason} (watching each namespace instead)");
+                if !send(&tx, source_error(K::RESOURCE, None, ErrorKind::Forbidden, msg)).await {
+                    return;
+                }
+                per_namespace::<K>(client, tx).await;
+                return;
+            }
+            other => {
+                listed |= matches!(other, Ok(watcher::Event::InitDone));
+                let update = event_update::<K>(other, None);
+                if !send(&tx, Stamped::now(update)).await {
+                    return;
+                }
+                if listed {
+                    break;
+                }
+            }
+        }
+    }
+    // Listed fine: keep following the same stream with backoff from here on.
+    let rest = kube::runtime::WatchStreamExt::default_backoff(stream);
+    forward::<K, _>(rest, None, tx).await;
+}
+
+/// One watch per namespace, started and stopped as the namespace watch reports them.
+async fn per_namespace<K>(client: Client, tx: UpdateTx)
+where
+    K: Watched<Scope = k8s_openapi::NamespaceResourceScope>,
+    K::DynamicType: Default,
+{
+    let mut tasks: std::collections::BTreeMap<String, tokio::task::JoinHandle<()>> = Default::default();
+    let namespaces = kube::runtime::WatchStreamExt::default_backoff(watcher(
+        Api::<Namespace>::all(client.clone()),
+        Default::default(),
+    ));
+    let mut namespaces = std::pin::pin!(namespaces);
+    while let Some(ev) = namespaces.next().await {
+        let (added, removed): (Vec<String>, Vec<String>) = match ev {
+            Ok(watcher::Event::InitApply(n) | watcher::Event::Apply(n)) => (vec![n.name_any()], vec![]),
+            Ok(watcher::Event::Delete(n)) => (vec![], vec![n.name_any()]),
+            Ok(_) => (vec![], vec![]),
+            // Cannot even list namespaces: the error is already reported by the namespace source.
+            Err(_) => (vec![], vec![]),
+        };
+        for ns in added {
+            tasks.entry(ns.clone()).or_insert_with(|| {
+                let api = Api::<K>::namespaced(client.clone(), &ns);
+                tokio::spawn(pump(watcher(api, Default::default()), Some(ns), tx.clone()))
+            });
+        }
+        for ns in removed {
+            if let Some(t) = tasks.remove(&ns) {
+                t.abort();
+            }
+        }
+        if tx.is_closed() {
+            break;
+        }
+    }
+    for (_, t) in tasks {
+        t.abort();
+    }
 }
 
 /// Learns the server version, then measures API latency every few seconds. Reports
@@ -144,27 +244,20 @@ async fn probe(conn: Connection, tx: UpdateTx) {
     let mut backoff = Duration::from_secs(1);
     loop {
         let started = Instant::now();
-        let result =
-            tokio::time::timeout(Duration::from_secs(10), conn.client.apiserver_version()).await;
+        let result = tokio::time::timeout(Duration::from_secs(10), conn.client.apiserver_version()).await;
         let millis = started.elapsed().as_millis().min(u32::MAX as u128) as u32;
         let ok = match result {
             Ok(Ok(v)) => {
                 if !connected || info.version != v.git_version {
                     info.version = v.git_version;
                     connected = true;
-                    if !send(
-                        &tx,
-                        Stamped::now(Update::Connected {
-                            cluster: info.clone(),
-                        }),
-                    )
-                    .await
-                    {
+                    if !send(&tx, Stamped::now(Update::Connected { cluster: info.clone() })).await {
                         return;
                     }
                     let _ = tx
                         .send(Stamped::now(Update::SourceRecovered {
                             resource: Resource::Cluster,
+                            namespace: None,
                         }))
                         .await;
                 }
@@ -176,6 +269,7 @@ async fn probe(conn: Connection, tx: UpdateTx) {
                     &tx,
                     source_error(
                         Resource::Cluster,
+                        None,
                         classify(&e),
                         format!("{}: {}", info.server, describe(&e)),
                     ),
@@ -185,11 +279,7 @@ async fn probe(conn: Connection, tx: UpdateTx) {
             Err(_) => {
                 connected = false;
                 let msg = format!("{} did not answer /version within 10s", info.server);
-                send(
-                    &tx,
-                    source_error(Resource::Cluster, ErrorKind::Unreachable, msg),
-                )
-                .await
+                send(&tx, source_error(Resource::Cluster, None, ErrorKind::Unreachable, msg)).await
             }
         };
         if !ok {
@@ -204,57 +294,58 @@ async fn probe(conn: Connection, tx: UpdateTx) {
     }
 }
 
-/// Forwards one watcher's events as updates.
-async fn pump<K, S>(stream: S, resource: Resource, tx: UpdateTx, convert: fn(K) -> Update)
+/// Forwards one watcher's events as updates, retrying with backoff.
+async fn pump<K, S>(stream: S, namespace: Option<String>, tx: UpdateTx)
 where
-    S: Stream<Item = Result<watcher::Event<K>, watcher::Error>>,
+    K: Watched,
+    S: Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send,
 {
     // The default backoff retries failed lists and watches forever, with jitter.
-    let mut stream = std::pin::pin!(kube::runtime::WatchStreamExt::default_backoff(stream));
+    forward::<K, _>(kube::runtime::WatchStreamExt::default_backoff(stream), namespace, tx).await
+}
+
+async fn forward<K, S>(stream: S, namespace: Option<String>, tx: UpdateTx)
+where
+    K: Watched,
+    S: Stream<Item = Result<watcher::Event<K>, watcher::Error>>,
+{
+    let mut stream = std::pin::pin!(stream);
     let mut failing = false;
     while let Some(event) = stream.next().await {
-        let update = match event {
-            Ok(ev) => {
-                if failing {
-                    failing = false;
-                    if !send(&tx, Stamped::now(Update::SourceRecovered { resource })).await {
-                        return;
-                    }
-                }
-                match ev {
-                    watcher::Event::Init => Update::ListStarted { resource },
-                    watcher::Event::InitApply(o) | watcher::Event::Apply(o) => convert(o),
-                    watcher::Event::InitDone => Update::ListDone { resource },
-                    watcher::Event::Delete(o) => deleted(convert(o)),
-                }
+        if event.is_ok() && failing {
+            failing = false;
+            let recovered = Update::SourceRecovered {
+                resource: K::RESOURCE,
+                namespace: namespace.clone(),
+            };
+            if !send(&tx, Stamped::now(recovered)).await {
+                return;
             }
-            Err(e) => {
-                failing = true;
-                let (kind, message) = classify_watch(&e);
-                Update::SourceError {
-                    resource,
-                    kind,
-                    message,
-                }
-            }
-        };
-        if !send(&tx, Stamped::now(update)).await {
+        }
+        failing |= event.is_err();
+        if !send(&tx, Stamped::now(event_update(event, namespace.as_deref()))).await {
             return;
         }
     }
 }
 
-/// The delete event for an object, from its converted "applied" form.
-fn deleted(applied: Update) -> Update {
-    match applied {
-        Update::PodApplied { pod } => Update::PodDeleted {
-            namespace: pod.namespace,
-            name: pod.name,
-        },
-        Update::NamespaceApplied { namespace } => Update::NamespaceDeleted {
-            name: namespace.name,
-        },
-        other => other,
+fn event_update<K: Watched>(event: Result<watcher::Event<K>, watcher::Error>, namespace: Option<&str>) -> Update {
+    let resource = K::RESOURCE;
+    let namespace = namespace.map(str::to_owned);
+    match event {
+        Ok(watcher::Event::Init) => Update::ListStarted { resource, namespace },
+        Ok(watcher::Event::InitApply(o) | watcher::Event::Apply(o)) => o.applied(),
+        Ok(watcher::Event::InitDone) => Update::ListDone { resource, namespace },
+        Ok(watcher::Event::Delete(o)) => o.deleted(),
+        Err(e) => {
+            let (kind, message) = classify_watch(&e);
+            Update::SourceError {
+                resource,
+                namespace,
+                kind,
+                message,
+            }
+        }
     }
 }
 
@@ -262,9 +353,10 @@ async fn send(tx: &UpdateTx, s: Stamped) -> bool {
     tx.send(s).await.is_ok()
 }
 
-fn source_error(resource: Resource, kind: ErrorKind, message: String) -> Stamped {
+fn source_error(resource: Resource, namespace: Option<String>, kind: ErrorKind, message: String) -> Stamped {
     Stamped::now(Update::SourceError {
         resource,
+        namespace,
         kind,
         message,
     })
@@ -281,9 +373,9 @@ fn classify(e: &kube::Error) -> ErrorKind {
 /// Turns a watcher error into a kind and the API's own reason.
 fn classify_watch(e: &watcher::Error) -> (ErrorKind, String) {
     match e {
-        watcher::Error::InitialListFailed(k)
-        | watcher::Error::WatchStartFailed(k)
-        | watcher::Error::WatchFailed(k) => (classify(k), describe(k)),
+        watcher::Error::InitialListFailed(k) | watcher::Error::WatchStartFailed(k) | watcher::Error::WatchFailed(k) => {
+            (classify(k), describe(k))
+        }
         watcher::Error::WatchError(s) => (
             if s.code == 403 {
                 ErrorKind::Forbidden
@@ -315,12 +407,6 @@ fn millis(t: &k8s_openapi::apimachinery::pkg::apis::meta::v1::Time) -> UnixMilli
     t.0.as_millisecond()
 }
 
-pub fn namespace_update(ns: Namespace) -> Update {
-    Update::NamespaceApplied {
-        namespace: namespace_info(&ns),
-    }
-}
-
 pub fn namespace_info(ns: &Namespace) -> NamespaceInfo {
     let meta = ns.meta();
     NamespaceInfo {
@@ -330,19 +416,178 @@ pub fn namespace_info(ns: &Namespace) -> NamespaceInfo {
             .as_ref()
             .and_then(|s| s.phase.clone())
             .unwrap_or_else(|| "Active".into()),
-        labels: meta
-            .labels
-            .clone()
-            .unwrap_or_default()
-            .into_iter()
-            .collect(),
+        labels: meta.labels.clone().unwrap_or_default(),
+        annotations: meta.annotations.clone().unwrap_or_default(),
         created: meta.creation_timestamp.as_ref().map(millis),
     }
 }
 
-pub fn pod_update(pod: Pod) -> Update {
-    Update::PodApplied {
-        pod: pod_info(&pod),
+impl Watched for Namespace {
+    const RESOURCE: Resource = Resource::Namespaces;
+    fn applied(self) -> Update {
+        Update::NamespaceApplied {
+            namespace: namespace_info(&self),
+        }
+    }
+    fn deleted(&self) -> Update {
+        Update::NamespaceDeleted { name: self.name_any() }
+    }
+}
+
+impl Watched for Pod {
+    const RESOURCE: Resource = Resource::Pods;
+    fn applied(self) -> Update {
+        Update::PodApplied { pod: pod_info(&self) }
+    }
+    fn deleted(&self) -> Update {
+        Update::PodDeleted {
+            namespace: self.namespace().unwrap_or_default(),
+            name: self.name_any(),
+        }
+    }
+}
+
+impl Watched for CustomResourceDefinition {
+    const RESOURCE: Resource = Resource::Crds;
+    fn applied(self) -> Update {
+        Update::CrdApplied {
+            name: self.name_any(),
+            group: self.spec.group,
+        }
+    }
+    fn deleted(&self) -> Update {
+        Update::CrdDeleted { name: self.name_any() }
+    }
+}
+
+impl Watched for APIService {
+    const RESOURCE: Resource = Resource::ApiServices;
+    fn applied(self) -> Update {
+        let spec = self.spec.as_ref();
+        let available = self
+            .status
+            .as_ref()
+            .and_then(|s| s.conditions.as_ref())
+            .and_then(|cs| cs.iter().find(|c| c.type_ == "Available"));
+        Update::ApiServiceApplied {
+            api_service: ApiServiceInfo {
+                name: self.name_any(),
+                group: spec.and_then(|s| s.group.clone()).unwrap_or_default(),
+                service: spec.and_then(|s| s.service.as_ref()).map(|r| {
+                    format!(
+                        "{}/{}",
+                        r.namespace.clone().unwrap_or_default(),
+                        r.name.clone().unwrap_or_default()
+                    )
+                }),
+                available: available.is_some_and(|c| c.status == "True"),
+                message: available.filter(|c| c.status != "True").and_then(|c| c.message.clone()),
+            },
+        }
+    }
+    fn deleted(&self) -> Update {
+        Update::ApiServiceDeleted { name: self.name_any() }
+    }
+}
+
+fn workload(
+    kind: &str,
+    meta: &ObjectMeta,
+    template: Option<&PodTemplateSpec>,
+    ready: Option<i32>,
+    desired: Option<i32>,
+) -> Update {
+    let mut labels = meta.labels.clone().unwrap_or_default();
+    let spec = template.and_then(|t| t.spec.as_ref());
+    if let Some(tl) = template
+        .and_then(|t| t.metadata.as_ref())
+        .and_then(|m| m.labels.as_ref())
+    {
+        labels.extend(tl.clone());
+    }
+    let images = spec
+        .map(|s| {
+            s.init_containers
+                .iter()
+                .flatten()
+                .chain(s.containers.iter())
+                .filter_map(|c| c.image.clone())
+                .collect()
+        })
+        .unwrap_or_default();
+    Update::WorkloadApplied {
+        workload: WorkloadInfo {
+            kind: kind.into(),
+            namespace: meta.namespace.clone().unwrap_or_default(),
+            name: meta.name.clone().unwrap_or_default(),
+            labels,
+            ready: ready.unwrap_or(0).max(0) as u32,
+            desired: desired.unwrap_or(0).max(0) as u32,
+            images,
+            created: meta.creation_timestamp.as_ref().map(millis),
+        },
+    }
+}
+
+fn workload_deleted(kind: &str, o: &impl kube::Resource) -> Update {
+    Update::WorkloadDeleted {
+        kind: kind.into(),
+        namespace: o.namespace().unwrap_or_default(),
+        name: o.name_any(),
+    }
+}
+
+impl Watched for Deployment {
+    const RESOURCE: Resource = Resource::Deployments;
+    fn applied(self) -> Update {
+        let spec = self.spec.as_ref();
+        let ready = self.status.as_ref().and_then(|s| s.ready_replicas);
+        workload(
+            "Deployment",
+            &self.metadata,
+            spec.map(|s| &s.template),
+            ready,
+            Some(spec.and_then(|s| s.replicas).unwrap_or(1)),
+        )
+    }
+    fn deleted(&self) -> Update {
+        workload_deleted("Deployment", self)
+    }
+}
+
+impl Watched for DaemonSet {
+    const RESOURCE: Resource = Resource::DaemonSets;
+    fn applied(self) -> Update {
+        let st = self.status.as_ref();
+        let template = self.spec.as_ref().map(|s| &s.template);
+        workload(
+            "DaemonSet",
+            &self.metadata,
+            template,
+            st.map(|s| s.number_ready),
+            st.map(|s| s.desired_number_scheduled),
+        )
+    }
+    fn deleted(&self) -> Update {
+        workload_deleted("DaemonSet", self)
+    }
+}
+
+impl Watched for StatefulSet {
+    const RESOURCE: Resource = Resource::StatefulSets;
+    fn applied(self) -> Update {
+        let spec = self.spec.as_ref();
+        let ready = self.status.as_ref().and_then(|s| s.ready_replicas);
+        workload(
+            "StatefulSet",
+            &self.metadata,
+            spec.map(|s| &s.template),
+            ready,
+            Some(spec.and_then(|s| s.replicas).unwrap_or(1)),
+        )
+    }
+    fn deleted(&self) -> Update {
+        workload_deleted("StatefulSet", self)
     }
 }
 
@@ -354,7 +599,13 @@ pub fn pod_info(pod: &Pod) -> PodInfo {
     let spec = pod.spec.as_ref();
     let status = pod.status.as_ref();
     let statuses: Vec<&k8s_openapi::api::core::v1::ContainerStatus> = status
-        .map(|s| s.container_statuses.iter().flatten().chain(s.init_container_statuses.iter().flatten()).collect())
+        .map(|s| {
+            s.container_statuses
+                .iter()
+                .flatten()
+                .chain(s.init_container_statuses.iter().flatten())
+                .collect()
+        })
         .unwrap_or_default();
     let convert = |c: &k8s_openapi::api::core::v1::Container, kind: ContainerKind| {
         let st = statuses.iter().find(|s| s.name == c.name);
@@ -366,7 +617,12 @@ pub fn pod_info(pod: &Pod) -> PodInfo {
                 .ports
                 .iter()
                 .flatten()
-                .filter_map(|p| Some(PortInfo { name: p.name.clone(), port: u16::try_from(p.container_port).ok()? }))
+                .filter_map(|p| {
+                    Some(PortInfo {
+                        name: p.name.clone(),
+                        port: u16::try_from(p.container_port).ok()?,
+                    })
+                })
                 .collect(),
             ready: st.is_some_and(|s| s.ready),
             restarts: st.map_or(0, |s| s.restart_count.max(0) as u32),
@@ -384,23 +640,34 @@ pub fn pod_info(pod: &Pod) -> PodInfo {
         }
         containers_info.extend(spec.containers.iter().map(|c| convert(c, ContainerKind::Main)));
     }
-    let running: Vec<&ContainerInfo> = containers_info.iter().filter(|c| c.kind != ContainerKind::Init).collect();
+    let running: Vec<&ContainerInfo> = containers_info
+        .iter()
+        .filter(|c| c.kind != ContainerKind::Init)
+        .collect();
     let phase = if meta.deletion_timestamp.is_some() {
         "Terminating".to_string()
     } else {
         status.and_then(|s| s.phase.clone()).unwrap_or_else(|| "Pending".into())
     };
     let labels = meta.labels.clone().unwrap_or_default();
-    let owner = meta.owner_references.iter().flatten().find(|o| o.controller == Some(true)).map(|o| {
-        // A Deployment's pods are owned by a ReplicaSet named <deployment>-<pod-template-hash>.
-        match (o.kind.as_str(), labels.get("pod-template-hash")) {
-            ("ReplicaSet", Some(hash)) if o.name.ends_with(&format!("-{hash}")) => OwnerRef {
-                kind: "Deployment".into(),
-                name: o.name[..o.name.len() - hash.len() - 1].to_string(),
-            },
-            _ => OwnerRef { kind: o.kind.clone(), name: o.name.clone() },
-        }
-    });
+    let owner = meta
+        .owner_references
+        .iter()
+        .flatten()
+        .find(|o| o.controller == Some(true))
+        .map(|o| {
+            // A Deployment's pods are owned by a ReplicaSet named <deployment>-<pod-template-hash>.
+            match (o.kind.as_str(), labels.get("pod-template-hash")) {
+                ("ReplicaSet", Some(hash)) if o.name.ends_with(&format!("-{hash}")) => OwnerRef {
+                    kind: "Deployment".into(),
+                    name: o.name[..o.name.len() - hash.len() - 1].to_string(),
+                },
+                _ => OwnerRef {
+                    kind: o.kind.clone(),
+                    name: o.name.clone(),
+                },
+            }
+        });
     let mut annotations = meta.annotations.clone().unwrap_or_default();
     // Large and irrelevant to meshtop; dropping it keeps 10,000-pod states and recordings small.
     annotations.remove("kubectl.kubernetes.io/last-applied-configuration");

@@ -31,10 +31,7 @@ pub fn render(state: &State, frame: &mut Frame, area: Rect) {
     )));
     for (names, what) in COMMANDS {
         lines.push(Line::from(vec![
-            Span::styled(
-                format!("  :{:<27}", names.join(" :")),
-                Style::default().fg(t.help_key),
-            ),
+            Span::styled(format!("  :{:<27}", names.join(" :")), Style::default().fg(t.help_key)),
             Span::raw(*what),
         ]));
     }

@@ -1,7 +1,9 @@
 //! Views: pure functions from `&State` to a frame. No I/O happens here.
 
+pub mod detail;
 pub mod format;
 pub mod help;
+pub mod overview;
 pub mod status;
 pub mod table;
 pub mod theme;
@@ -11,16 +13,13 @@ use ratatui::layout::{Constraint, Layout};
 use ratatui::style::Style;
 use ratatui::widgets::Block;
 
-use crate::app::State;
+use crate::app::{State, View};
 
 /// Draws the whole screen.
 pub fn render(state: &State, frame: &mut Frame) {
     let theme = state.theme();
     let area = frame.area();
-    frame.render_widget(
-        Block::default().style(Style::default().fg(theme.fg).bg(theme.bg)),
-        area,
-    );
+    frame.render_widget(Block::default().style(Style::default().fg(theme.fg).bg(theme.bg)), area);
     let [header, body, prompt, status_area] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Min(3),
@@ -29,7 +28,11 @@ pub fn render(state: &State, frame: &mut Frame) {
     ])
     .areas(area);
     status::header(state, frame, header);
-    table::render(state, frame, body);
+    match &state.entry().view {
+        View::Overview => overview::render(state, frame, body),
+        View::PodDetail { namespace, name } => detail::render(state, frame, body, namespace, name),
+        _ => table::render(state, frame, body),
+    }
     status::prompt(state, frame, prompt);
     status::status_line(state, frame, status_area);
     if state.show_help {

@@ -40,24 +40,17 @@ pub fn prompt(state: &State, frame: &mut Frame, area: Rect) {
     let t = state.theme();
     let line = match state.mode {
         Mode::Filter => Line::from(vec![
-            Span::styled(
-                "/",
-                Style::default().fg(t.accent).add_modifier(Modifier::BOLD),
-            ),
+            Span::styled("/", Style::default().fg(t.accent).add_modifier(Modifier::BOLD)),
             Span::raw(state.input.clone()),
             Span::styled("▏", Style::default().fg(t.accent)),
         ]),
         Mode::Command => {
-            let hint = crate::app::fold::complete_command(&state.input)
-                .and_then(|c| c.strip_prefix(state.input.trim()))
-                .unwrap_or("");
+            let full = crate::app::fold::complete_command(state, &state.input).unwrap_or_default();
+            let hint = full.strip_prefix(state.input.trim_start()).unwrap_or("").to_string();
             Line::from(vec![
-                Span::styled(
-                    ":",
-                    Style::default().fg(t.accent).add_modifier(Modifier::BOLD),
-                ),
+                Span::styled(":", Style::default().fg(t.accent).add_modifier(Modifier::BOLD)),
                 Span::raw(state.input.clone()),
-                Span::styled(hint.to_string(), Style::default().fg(t.dim)),
+                Span::styled(hint, Style::default().fg(t.dim)),
                 Span::styled("▏", Style::default().fg(t.accent)),
             ])
         }
@@ -81,26 +74,17 @@ pub fn status_line(state: &State, frame: &mut Frame, area: Rect) {
                 format!(" ctx {} ", c.context),
                 base.add_modifier(Modifier::BOLD),
             ));
-            spans.push(Span::styled(
-                format!("· cluster {} · {} ", c.cluster, c.version),
-                base,
-            ));
+            spans.push(Span::styled(format!("· cluster {} · {} ", c.cluster, c.version), base));
         }
-        None if state.errors.contains_key(&Resource::Cluster) => spans.push(Span::styled(
+        None if state.errors.contains_key(&(Resource::Cluster, None)) => spans.push(Span::styled(
             " not connected ",
             base.fg(t.error).add_modifier(Modifier::BOLD),
         )),
-        None => spans.push(Span::styled(
-            " connecting to the API server… ",
-            base.fg(t.warn),
-        )),
+        None => spans.push(Span::styled(" connecting to the API server… ", base.fg(t.warn))),
     }
     match state.api_latency_ms {
         Some(ms) => spans.push(Span::styled(format!("· API {ms}ms "), base)),
-        None => spans.push(Span::styled(
-            "· API latency not measured yet ",
-            base.fg(t.dim),
-        )),
+        None => spans.push(Span::styled("· API latency not measured yet ", base.fg(t.dim))),
     }
     match state.last_update {
         Some(at) => spans.push(Span::styled(
@@ -115,14 +99,22 @@ pub fn status_line(state: &State, frame: &mut Frame, area: Rect) {
         }
     } else {
         // An unreachable cluster explains every other failure: show it alone.
-        let shown: Vec<_> = match state.errors.get(&Resource::Cluster) {
-            Some(e) => vec![(Resource::Cluster, e)],
-            None => state.errors.iter().map(|(r, e)| (*r, e)).collect(),
+        let shown: Vec<_> = match state.errors.get_key_value(&(Resource::Cluster, None)) {
+            Some(one) => vec![one],
+            None => state.errors.iter().collect(),
         };
-        for (res, e) in shown {
+        let many = shown.len() > 2;
+        for ((res, ns), e) in shown.into_iter().take(2) {
+            let scope = ns.as_ref().map(|n| format!(" in {n}")).unwrap_or_default();
             spans.push(Span::styled(
-                format!("· {} {}: {} ", res.as_str(), e.kind.label(), e.message),
+                format!("· {}{scope} {}: {} ", res.as_str(), e.kind.label(), e.message),
                 base.fg(t.error).add_modifier(Modifier::BOLD),
+            ));
+        }
+        if many {
+            spans.push(Span::styled(
+                format!("· {} source errors in all ", state.errors.len()),
+                base.fg(t.error),
             ));
         }
     }

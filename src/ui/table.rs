@@ -1,14 +1,18 @@
-//! The main table. Only the visible slice of rows is turned into widgets.
+//! The table views (control planes, namespaces, pods). Only the visible slice of rows
+//! is turned into cells and widgets.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
-use ratatui::style::{Modifier, Style};
+use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Row, Table};
 
 use super::format::age;
-use crate::app::query;
+use crate::app::query::{self, NONE};
 use crate::app::{State, View};
+
+/// A row's cells and, when it needs attention, the colour to draw it in.
+type Cells = (Vec<String>, Option<Color>);
 
 pub fn render(state: &State, frame: &mut Frame, area: Rect) {
     let theme = state.theme();
@@ -17,23 +21,44 @@ pub fn render(state: &State, frame: &mut Frame, area: Rect) {
     let page = area.height.saturating_sub(3) as usize;
     state.last_page.set(page.max(1));
 
-    let (total, rows): (usize, Vec<Vec<String>>) = match entry.view {
+    let (total, rows): (usize, Vec<Cells>) = match entry.view {
         View::Pods => {
             let pods = query::pods(state, entry);
             let (start, end) = window(state, pods.len(), page);
             let rows = pods[start..end]
                 .iter()
                 .map(|p| {
-                    vec![
-                        p.namespace.clone(),
-                        p.name.clone(),
-                        p.phase.clone(),
-                        format!("{}/{}", p.ready, p.containers),
-                        p.restarts.to_string(),
-                        p.node.clone().unwrap_or_else(|| "<unscheduled>".into()),
-                        p.ip.clone().unwrap_or_else(|| "<none>".into()),
-                        age(state.now, p.created),
-                    ]
+                    let i = &p.info;
+                    let missing = query::missing_proxy(state, p).is_some();
+                    let proxy = p.mesh.proxy.as_ref();
+                    let cells = vec![
+                        i.namespace.clone(),
+                        i.name.clone(),
+                        p.mesh.mesh.map_or(NONE, |m| m.as_str()).to_string(),
+                        if missing {
+                            "none!".into()
+                        } else {
+                            p.mesh.model.as_str().into()
+                        },
+                        proxy.map_or_else(
+                            || NONE.into(),
+                            |x| format!("{}:{}", x.container, x.version.as_deref().unwrap_or("?")),
+                        ),
+                        format!("{}/{}", i.ready, i.containers),
+                        i.restarts.to_string(),
+                        i.node.clone().unwrap_or_else(|| "<unscheduled>".into()),
+                        i.ip.clone().unwrap_or_else(|| NONE.into()),
+                        metrics_cell(p),
+                        age(state.now, i.created),
+                    ];
+                    let colour = if missing {
+                        Some(theme.warn)
+                    } else if !matches!(i.phase.as_str(), "Running" | "Succeeded") {
+                        Some(theme.dim)
+                    } else {
+                        None
+                    };
+                    (cells, colour)
                 })
                 .collect();
             (pods.len(), rows)
@@ -44,20 +69,51 @@ pub fn render(state: &State, frame: &mut Frame, area: Rect) {
             let rows = nss[start..end]
                 .iter()
                 .map(|r| {
-                    vec![
-                        r.ns.name.clone(),
-                        r.ns.phase.clone(),
+                    let cells = vec![
+                        r.ns.info.name.clone(),
+                        r.injection_text(),
+                        r.meshed.to_string(),
                         r.pods.to_string(),
-                        r.running.to_string(),
-                        age(state.now, r.ns.created),
-                    ]
+                        r.coverage_percent()
+                            .map_or_else(|| "no pods".into(), |p| format!("{p}%")),
+                        r.missing.to_string(),
+                        age(state.now, r.ns.info.created),
+                    ];
+                    (cells, (r.missing > 0).then_some(theme.warn))
                 })
                 .collect();
             (nss.len(), rows)
         }
+        View::ControlPlanes => {
+            let cps = query::control_planes(state, entry);
+            let (start, end) = window(state, cps.len(), page);
+            let rows = cps[start..end]
+                .iter()
+                .map(|c| {
+                    let components = c
+                        .components
+                        .iter()
+                        .map(|x| format!("{} {}/{}", x.name, x.ready, x.desired))
+                        .collect::<Vec<_>>()
+                        .join("  ");
+                    let cells = vec![
+                        c.mesh.as_str().to_string(),
+                        c.namespace.clone(),
+                        c.revision.clone().unwrap_or_else(|| "default".into()),
+                        c.version.clone().unwrap_or_else(|| "unknown (no image tag)".into()),
+                        components,
+                        if c.healthy { "healthy".into() } else { "DEGRADED".into() },
+                        age(state.now, c.created),
+                    ];
+                    (cells, (!c.healthy).then_some(theme.error))
+                })
+                .collect();
+            (cps.len(), rows)
+        }
+        View::Overview | View::PodDetail { .. } => unreachable!("not a table view"),
     };
 
-    let columns = query::columns(entry.view);
+    let columns = query::columns(&entry.view);
     let widths = column_widths(columns, &rows);
     let header = Row::new(columns.iter().enumerate().map(|(i, c)| {
         let mark = match (i == entry.sort_column, entry.sort_reverse) {
@@ -75,10 +131,12 @@ pub fn render(state: &State, frame: &mut Frame, area: Rect) {
     );
 
     let offset = state.scroll.get();
-    let body = rows.into_iter().enumerate().map(|(i, cells)| {
+    let body = rows.into_iter().enumerate().map(|(i, (cells, colour))| {
         let row = Row::new(cells);
         if offset + i == entry.selected {
             row.style(Style::default().fg(theme.selected_fg).bg(theme.selected_bg))
+        } else if let Some(c) = colour {
+            row.style(Style::default().fg(c))
         } else {
             row
         }
@@ -92,9 +150,7 @@ pub fn render(state: &State, frame: &mut Frame, area: Rect) {
     let title = Line::from(vec![
         Span::styled(
             format!(" {}", entry.view.title()),
-            Style::default()
-                .fg(theme.title)
-                .add_modifier(Modifier::BOLD),
+            Style::default().fg(theme.title).add_modifier(Modifier::BOLD),
         ),
         Span::styled(filter, Style::default().fg(theme.accent)),
         Span::styled(format!(" [{total}] "), Style::default().fg(theme.title)),
@@ -109,22 +165,42 @@ pub fn render(state: &State, frame: &mut Frame, area: Rect) {
             Style::default().fg(theme.dim),
         )));
     }
-    let table = Table::new(body, widths)
-        .header(header)
-        .block(block)
-        .column_spacing(1);
+    let table = Table::new(body, widths).header(header).block(block).column_spacing(1);
     frame.render_widget(table, area);
+}
+
+/// The data-plane model; mesh components without a proxy show as "control", and pods
+/// missing an expected proxy as "none!".
+fn model_cell(p: &crate::app::state::PodEntry, missing: bool) -> String {
+    use crate::mesh::{Model, rules::Role};
+    match (p.mesh.model, p.mesh.role) {
+        _ if missing => "none!".into(),
+        (Model::None, Some(Role::Control | Role::Addon)) => "control".into(),
+        (m, _) => m.as_str().into(),
+    }
+}
+
+/// The proxy's metrics endpoint, or why none is known.
+fn metrics_cell(p: &crate::app::state::PodEntry) -> String {
+    match &p.mesh.proxy {
+        None => NONE.into(),
+        Some(x) => match (x.metrics_port, &x.metrics_path) {
+            (Some(port), Some(path)) => format!(":{port}{path}"),
+            (Some(port), None) => format!(":{port}"),
+            _ => "unknown port".into(),
+        },
+    }
 }
 
 /// Sizes columns to the widest visible cell (plus the sort mark), like k9s; the last
 /// column takes what is left so the table always spans the screen.
-fn column_widths(columns: &[&str], rows: &[Vec<String>]) -> Vec<Constraint> {
+fn column_widths(columns: &[&str], rows: &[Cells]) -> Vec<Constraint> {
     let n = columns.len();
     (0..n)
         .map(|i| {
             let widest = rows
                 .iter()
-                .map(|r| r[i].chars().count())
+                .map(|r| r.0[i].chars().count())
                 .chain([columns[i].len() + 1])
                 .max()
                 .unwrap_or(1);
@@ -151,18 +227,18 @@ fn window(state: &State, len: usize, page: usize) -> (usize, usize) {
 }
 
 /// Why a table is empty, so the user never stares at a blank box.
-fn empty_reason(state: &State) -> String {
+pub fn empty_reason(state: &State) -> String {
     let entry = state.entry();
-    let resource = match entry.view {
-        View::Pods => crate::model::Resource::Pods,
-        View::Namespaces => crate::model::Resource::Namespaces,
-    };
-    if let Some(e) = state.errors.get(&resource) {
-        format!(" {} {}: {} ", resource.as_str(), e.kind.label(), e.message)
+    let resource = entry.view.resource();
+    if let Some((ns, e)) = state.error_for(resource) {
+        let scope = ns.as_ref().map(|n| format!(" in {n}")).unwrap_or_default();
+        format!(" {}{scope} {}: {} ", resource.as_str(), e.kind.label(), e.message)
     } else if !state.synced.contains(&resource) {
         format!(" loading {}… ", resource.as_str())
     } else if !entry.filter.is_empty() {
         " nothing matches the filter (esc clears it) ".into()
+    } else if entry.view == View::ControlPlanes {
+        " no mesh control plane found in the watched namespaces ".into()
     } else {
         format!(" no {} ", resource.as_str())
     }

@@ -57,23 +57,17 @@ theme_keys! {
 pub const BUILTIN: &[(&str, &str)] = &[
     ("dark", include_str!("../../themes/dark.toml")),
     ("light", include_str!("../../themes/light.toml")),
-    (
-        "presentation",
-        include_str!("../../themes/presentation.toml"),
-    ),
+    ("presentation", include_str!("../../themes/presentation.toml")),
 ];
 
 impl Theme {
     /// A built-in theme by name. Built-ins must set every key (a unit test checks).
     pub fn builtin(name: &str) -> Result<Theme> {
-        let (_, text) = BUILTIN.iter().find(|(n, _)| *n == name).ok_or_else(|| {
-            eyre!("no built-in theme named {name:?} (built-ins: dark, light, presentation)")
-        })?;
-        Theme::parse(
-            text,
-            &format!("built-in theme {name}"),
-            Some(Theme::blank(name)),
-        )
+        let (_, text) = BUILTIN
+            .iter()
+            .find(|(n, _)| *n == name)
+            .ok_or_else(|| eyre!("no built-in theme named {name:?} (built-ins: dark, light, presentation)"))?;
+        Theme::parse(text, &format!("built-in theme {name}"), Some(Theme::blank(name)))
     }
 
     pub fn all_builtin() -> Vec<Theme> {
@@ -90,21 +84,16 @@ impl Theme {
         }
         let path = Path::new(spec);
         if !path.exists() && !spec.contains('/') && !spec.ends_with(".toml") {
-            bail!(
-                "unknown theme {spec:?}: not a built-in (dark, light, presentation) and no such file"
-            );
+            bail!("unknown theme {spec:?}: not a built-in (dark, light, presentation) and no such file");
         }
-        let text = std::fs::read_to_string(path)
-            .wrap_err_with(|| format!("reading theme file {}", path.display()))?;
+        let text = std::fs::read_to_string(path).wrap_err_with(|| format!("reading theme file {}", path.display()))?;
         Theme::parse(&text, &path.display().to_string(), None)
     }
 
     /// Parses theme TOML. With `base` = None the file's `base` key (default "dark") is
     /// the starting point and keys it omits keep the base's colours.
     fn parse(text: &str, origin: &str, base: Option<Theme>) -> Result<Theme> {
-        let doc: toml::Table = text
-            .parse()
-            .map_err(|e: toml::de::Error| eyre!("{origin}: {e}"))?;
+        let doc: toml::Table = text.parse().map_err(|e: toml::de::Error| eyre!("{origin}: {e}"))?;
         let strict = base.is_some();
         let mut theme = match base {
             Some(b) => b,
@@ -112,10 +101,7 @@ impl Theme {
                 let base_name = match doc.get("base") {
                     None => "dark",
                     Some(toml::Value::String(s)) => s.as_str(),
-                    Some(other) => bail!(
-                        "{origin}: base: expected a theme name string, got {}",
-                        other.type_str()
-                    ),
+                    Some(other) => bail!("{origin}: base: expected a theme name string, got {}", other.type_str()),
                 };
                 let mut t = Theme::builtin(base_name).map_err(|e| eyre!("{origin}: base: {e}"))?;
                 t.name = Path::new(origin)
@@ -137,10 +123,7 @@ impl Theme {
                 (_, toml::Value::Table(keys)) => {
                     for (key, v) in keys {
                         let slot = theme.slot(section, key).ok_or_else(|| {
-                            eyre!(
-                                "{origin}: [{section}] {key}: unknown key (known: {})",
-                                known_keys()
-                            )
+                            eyre!("{origin}: [{section}] {key}: unknown key (known: {})", known_keys())
                         })?;
                         let s = v.as_str().ok_or_else(|| {
                             eyre!(
@@ -148,14 +131,11 @@ impl Theme {
                                 v.type_str()
                             )
                         })?;
-                        *slot = parse_color(s)
-                            .map_err(|e| eyre!("{origin}: [{section}] {key}: {e}"))?;
+                        *slot = parse_color(s).map_err(|e| eyre!("{origin}: [{section}] {key}: {e}"))?;
                         set += 1;
                     }
                 }
-                _ => bail!(
-                    "{origin}: {section}: unknown top-level key (expected base, name or a [section])"
-                ),
+                _ => bail!("{origin}: {section}: unknown top-level key (expected base, name or a [section])"),
             }
         }
         if strict && set != Theme::KEYS.len() {
@@ -187,9 +167,8 @@ pub fn parse_color(s: &str) -> Result<Color> {
     if let Ok(i) = s.parse::<u8>() {
         return Ok(Color::Indexed(i));
     }
-    s.parse::<Color>().map_err(|_| {
-        eyre!("invalid colour {s:?} (use a name like \"blue\", \"#rrggbb\", \"reset\" or 0-255)")
-    })
+    s.parse::<Color>()
+        .map_err(|_| eyre!("invalid colour {s:?} (use a name like \"blue\", \"#rrggbb\", \"reset\" or 0-255)"))
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 //! that is already up), once per test binary. Each test gets its own namespace.
 #![allow(dead_code)]
 
+pub mod scenario;
 pub mod tmux;
 
 use std::path::{Path, PathBuf};
@@ -41,17 +42,14 @@ pub fn kubeconfig() -> PathBuf {
         let line = stdout
             .lines()
             .find_map(|l| l.strip_prefix("KUBECONFIG="))
-            .unwrap_or_else(|| {
-                panic!("scripts/testbed up printed no KUBECONFIG= line: {stdout:?}")
-            });
+            .unwrap_or_else(|| panic!("scripts/testbed up printed no KUBECONFIG= line: {stdout:?}"));
         PathBuf::from(line.trim())
     })
     .clone()
 }
 
 pub async fn client() -> Client {
-    let kc =
-        kube::config::Kubeconfig::read_from(kubeconfig()).expect("reading the test bed kubeconfig");
+    let kc = kube::config::Kubeconfig::read_from(kubeconfig()).expect("reading the test bed kubeconfig");
     let config = Config::from_custom_kubeconfig(kc, &Default::default())
         .await
         .expect("kubeconfig");
@@ -84,10 +82,7 @@ pub async fn namespace(client: &Client, test: &str) -> String {
 /// Creates every object of a (multi-document) YAML in `ns`, like `kubectl create -n ns -f`.
 /// Returns (kind, name) of each object created.
 pub async fn create_yaml(client: &Client, ns: &str, yaml: &str) -> Vec<(String, String)> {
-    let discovery = Discovery::new(client.clone())
-        .run()
-        .await
-        .expect("API discovery");
+    let discovery = Discovery::new(client.clone()).run().await.expect("API discovery");
     let mut created = Vec::new();
     for doc in serde_yaml::Deserializer::from_str(yaml) {
         let value = serde_yaml::Value::deserialize(doc).expect("valid YAML");
@@ -164,10 +159,7 @@ pub fn real_fixtures() -> Option<PathBuf> {
         return Some(dir);
     }
     if std::env::var("CI").as_deref() == Ok("true") {
-        panic!(
-            "real fixtures not found at {} (required under CI=true)",
-            dir.display()
-        );
+        panic!("real fixtures not found at {} (required under CI=true)", dir.display());
     }
     eprintln!(
         "SKIP: real fixtures not found at {}; set MESHTOP_FIXTURES",

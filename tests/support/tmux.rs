@@ -66,20 +66,15 @@ impl Tmux {
     }
 
     pub fn screen(&self) -> String {
-        String::from_utf8_lossy(&self.tmux(&["capture-pane", "-p", "-t", "main"]).stdout)
-            .into_owned()
+        String::from_utf8_lossy(&self.tmux(&["capture-pane", "-p", "-t", "main"]).stdout).into_owned()
     }
 
     /// A tmux format variable of the pane, e.g. `alternate_on`, `cursor_flag`.
     pub fn pane_var(&self, name: &str) -> String {
         let f = format!("#{{{name}}}");
-        String::from_utf8_lossy(
-            &self
-                .tmux(&["display-message", "-p", "-t", "main", &f])
-                .stdout,
-        )
-        .trim()
-        .to_string()
+        String::from_utf8_lossy(&self.tmux(&["display-message", "-p", "-t", "main", &f]).stdout)
+            .trim()
+            .to_string()
     }
 
     /// Waits until the screen satisfies `pred`; panics with the screen after `limit`.
@@ -90,10 +85,7 @@ impl Tmux {
             if pred(&s) {
                 return s;
             }
-            assert!(
-                start.elapsed() < limit,
-                "timed out waiting for {what}; screen:\n{s}"
-            );
+            assert!(start.elapsed() < limit, "timed out waiting for {what}; screen:\n{s}");
             std::thread::sleep(Duration::from_millis(100));
         }
     }
@@ -119,11 +111,7 @@ fn rand_suffix() -> u32 {
 /// After the program exits: normal screen, cursor visible, and the tty back in cooked
 /// mode with echo (checked with `stty -a` in the same pane).
 pub fn assert_terminal_restored(t: &Tmux) {
-    assert_eq!(
-        t.pane_var("alternate_on"),
-        "0",
-        "still on the alternate screen"
-    );
+    assert_eq!(t.pane_var("alternate_on"), "0", "still on the alternate screen");
     assert_eq!(t.pane_var("cursor_flag"), "1", "cursor hidden");
     t.run("clear; stty -a | tr ' ' '\\n' | grep -E '^-?(icanon|echo|isig)$' | tr '\\n' ' '; echo; echo STTY_DONE");
     let s = t.wait_text("STTY_DONE", Duration::from_secs(10));

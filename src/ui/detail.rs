@@ -1,0 +1,173 @@
+//! Pod detail: containers, the annotations that matter to the mesh, and the proxy summary.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
+
+use super::format::age;
+use crate::app::{State, query};
+use crate::model::ContainerKind;
+
+/// Annotation and label prefixes worth showing: mesh, injection and scrape settings.
+const RELEVANT: &[&str] = &[
+    "sidecar.istio.io/",
+    "istio.io/",
+    "ambient.istio.io/",
+    "proxy.istio.io/",
+    "security.istio.io/",
+    "linkerd.io/",
+    "config.linkerd.io/",
+    "viz.linkerd.io/",
+    "consul.hashicorp.com/",
+    "kuma.io/",
+    "openservicemesh.io/",
+    "injector.nsm.nginx.com/",
+    "prometheus.io/",
+    "gateway.istio.io/",
+    "gateway.networking.k8s.io/",
+];
+
+pub fn render(state: &State, frame: &mut Frame, area: Rect, namespace: &str, name: &str) {
+    let t = state.theme();
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(Style::default().fg(t.border))
+        .title(Span::styled(
+            format!(" pod {namespace}/{name} "),
+            Style::default().fg(t.title).add_modifier(Modifier::BOLD),
+        ));
+    let Some(p) = state.pods.get(&(namespace.to_string(), name.to_string())) else {
+        let msg = " this pod no longer exists (deleted since it was opened); esc goes back";
+        frame.render_widget(
+            Paragraph::new(Span::styled(msg, Style::default().fg(t.warn))).block(block),
+            area,
+        );
+        return;
+    };
+    let i = &p.info;
+    let head = |s: &str| {
+        Line::from(Span::styled(
+            s.to_string(),
+            Style::default().fg(t.title).add_modifier(Modifier::BOLD),
+        ))
+    };
+    let kv = |k: &str, v: String| {
+        Line::from(vec![
+            Span::styled(format!("  {k:<16}"), Style::default().fg(t.dim)),
+            Span::raw(v),
+        ])
+    };
+    let mut lines = vec![
+        kv(
+            "phase",
+            format!(
+                "{}  ready {}/{}  restarts {}",
+                i.phase, i.ready, i.containers, i.restarts
+            ),
+        ),
+        kv(
+            "node / ip",
+            format!(
+                "{} / {}",
+                i.node.as_deref().unwrap_or("<unscheduled>"),
+                i.ip.as_deref().unwrap_or("<none>")
+            ),
+        ),
+        kv(
+            "owner",
+            i.owner
+                .as_ref()
+                .map_or_else(|| "<none>".into(), |o| format!("{} {}", o.kind, o.name)),
+        ),
+        kv("age", age(state.now, i.created)),
+        Line::default(),
+        head("MESH"),
+        kv("mesh", p.mesh.mesh.map_or("<none>", |m| m.as_str()).to_string()),
+        kv("data plane", p.mesh.model.as_str().to_string()),
+    ];
+    if let Some(role) = p.mesh.role {
+        lines.push(kv("role", format!("{role:?} component of the mesh").to_lowercase()));
+    }
+    if let Some(rev) = &p.mesh.revision {
+        lines.push(kv("revision", rev.clone()));
+    }
+    match &p.mesh.proxy {
+        Some(x) => {
+            lines.push(kv(
+                "proxy",
+                format!(
+                    "{} ({})",
+                    x.container,
+                    x.version.as_deref().unwrap_or("version unknown")
+                ),
+            ));
+            lines.push(kv(
+                "metrics",
+                match (x.metrics_port, &x.metrics_path) {
+                    (Some(port), path) => format!(":{port}{}", path.as_deref().unwrap_or("")),
+                    _ => "no metrics port known for this proxy".into(),
+                },
+            ));
+        }
+        None => lines.push(kv("proxy", "<none>".into())),
+    }
+    if let Some(why) = query::missing_proxy(state, p) {
+        lines.push(Line::from(Span::styled(
+            format!("  ! {why}"),
+            Style::default().fg(t.warn).add_modifier(Modifier::BOLD),
+        )));
+    }
+    lines.push(Line::default());
+    lines.push(head("CONTAINERS"));
+    for c in &i.containers_info {
+        let kind = match c.kind {
+            ContainerKind::Main => "container",
+            ContainerKind::Init => "init",
+            ContainerKind::NativeSidecar => "native sidecar",
+        };
+        let ports = c.ports.iter().map(|p| match &p.name {
+            Some(n) => format!("{}/{n}", p.port),
+            None => p.port.to_string(),
+        });
+        let ports = ports.collect::<Vec<_>>().join(",");
+        let proxy = p.mesh.proxy.as_ref().is_some_and(|x| x.container == c.name);
+        lines.push(Line::from(vec![
+            Span::styled(
+                format!("  {:<24}", c.name),
+                if proxy {
+                    Style::default().fg(t.accent)
+                } else {
+                    Style::default()
+                },
+            ),
+            Span::styled(format!("{kind:<15}"), Style::default().fg(t.dim)),
+            Span::raw(format!(
+                "{}  {}  restarts {}{}",
+                c.image,
+                if c.ready { "ready" } else { "not ready" },
+                c.restarts,
+                if ports.is_empty() {
+                    String::new()
+                } else {
+                    format!("  ports {ports}")
+                }
+            )),
+        ]));
+    }
+    let relevant: Vec<(&String, &String)> = i
+        .labels
+        .iter()
+        .chain(i.annotations.iter())
+        .filter(|(k, _)| RELEVANT.iter().any(|r| k.starts_with(r)))
+        .collect();
+    if !relevant.is_empty() {
+        lines.push(Line::default());
+        lines.push(head("MESH LABELS AND ANNOTATIONS"));
+        for (k, v) in relevant {
+            lines.push(kv(k, super::format::fit(v, 120)));
+        }
+    }
+    frame.render_widget(Paragraph::new(lines).block(block).wrap(Wrap { trim: false }), area);
+}
