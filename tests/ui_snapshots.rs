@@ -1,7 +1,6 @@
 //! Snapshot tests: drive the fold with a fixed scenario and keys, render to a TestBackend.
 //! Re-bless with `INSTA_UPDATE=always cargo test --test ui_snapshots`.
 
-#[allow(dead_code)]
 mod support;
 
 use meshtop::app::{Action, Keymap, Stamped, State, Update, View, apply_action, fold};

@@ -123,7 +123,7 @@ pub fn missing_proxy(state: &State, p: &PodEntry) -> Option<String> {
     detect::missing_proxy(&p.info, &p.mesh, injection)
 }
 
-fn pod_fields<'a>(p: &'a PodEntry) -> [(&'static str, &'a str); 8] {
+fn pod_fields(p: &PodEntry) -> [(&'static str, &str); 8] {
     let i = &p.info;
     [
         ("namespace", &i.namespace),

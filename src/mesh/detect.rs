@@ -338,8 +338,9 @@ pub struct ControlPlane {
 /// Groups mesh workloads into control planes by (mesh, namespace, revision).
 pub fn control_planes<'a>(workloads: impl IntoIterator<Item = &'a WorkloadInfo>) -> Vec<ControlPlane> {
     let all = rules::all();
-    let mut groups: BTreeMap<(Mesh, String, Option<String>), (Vec<Component>, Vec<String>, Option<UnixMillis>)> =
-        BTreeMap::new();
+    // (mesh, namespace, revision) → (components, control-plane images, oldest creation).
+    type Group = (Vec<Component>, Vec<String>, Option<UnixMillis>);
+    let mut groups: BTreeMap<(Mesh, String, Option<String>), Group> = BTreeMap::new();
     for w in workloads {
         let Some((r, c)) = match_component(all, &w.kind, &w.name, &w.labels) else {
             continue;

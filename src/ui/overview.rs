@@ -139,14 +139,9 @@ fn card(state: &State, frame: &mut Frame, area: Rect, s: &MeshSummary<'_>) {
             models.join(" · ")
         }),
     ]));
-    let coverage = if s.injected_pods > 0 {
-        format!(
-            "{}% of {} pods in injected namespaces",
-            s.injected_meshed * 100 / s.injected_pods,
-            s.injected_pods
-        )
-    } else {
-        "no pods in injected namespaces".into()
+    let coverage = match (s.injected_meshed * 100).checked_div(s.injected_pods) {
+        Some(pct) => format!("{pct}% of {} pods in injected namespaces", s.injected_pods),
+        None => "no pods in injected namespaces".into(),
     };
     lines.push(Line::from(vec![
         label("injection"),

@@ -35,11 +35,7 @@ pub fn render(state: &State, frame: &mut Frame, area: Rect) {
                         i.namespace.clone(),
                         i.name.clone(),
                         p.mesh.mesh.map_or(NONE, |m| m.as_str()).to_string(),
-                        if missing {
-                            "none!".into()
-                        } else {
-                            p.mesh.model.as_str().into()
-                        },
+                        model_cell(p, missing),
                         proxy.map_or_else(
                             || NONE.into(),
                             |x| format!("{}:{}", x.container, x.version.as_deref().unwrap_or("?")),
