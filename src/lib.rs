@@ -7,6 +7,7 @@
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod discover;
 pub mod mesh;
 pub mod model;
 pub mod run;

@@ -1,7 +1,7 @@
 use clap::Parser;
 use color_eyre::eyre::Result;
 
-use meshtop::cli::Cli;
+use meshtop::cli::{Cli, Command};
 
 fn main() -> Result<()> {
     meshtop::term::install_hooks()?;
@@ -9,7 +9,14 @@ fn main() -> Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = Cli::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let result = runtime.block_on(meshtop::run::run_live(&cli.global));
+    let result = runtime.block_on(async {
+        match cli.command {
+            None => meshtop::run::run_live(&cli.global).await,
+            Some(Command::Discover { output, timeout }) => {
+                meshtop::discover::run(meshtop::run::kube_target(&cli.global), output, timeout).await
+            }
+        }
+    });
     // Sources may be blocked in network calls; do not wait for them on exit.
     runtime.shutdown_timeout(std::time::Duration::from_millis(200));
     result

@@ -50,6 +50,15 @@ fn kubeconfig_contexts(args: &GlobalArgs) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// What the global flags say to watch.
+pub fn kube_target(args: &GlobalArgs) -> source::kube::KubeTarget {
+    source::kube::KubeTarget {
+        kubeconfig: args.kubeconfig.clone(),
+        context: args.context.clone(),
+        namespace: if args.all_namespaces { None } else { args.namespace.clone() },
+    }
+}
+
 /// Opens the TUI against the cluster and runs until the user quits.
 pub async fn run_live(args: &GlobalArgs) -> Result<()> {
     let (state, config) = initial_state(args)?;

@@ -386,7 +386,9 @@ pub fn mesh_summaries(state: &State) -> Vec<MeshSummary<'_>> {
         })
         .collect();
     for p in state.pods.values() {
+        // Control-plane pods without a proxy are counted as control planes, not data plane.
         if let Some(m) = p.mesh.mesh
+            && p.mesh.model != crate::mesh::Model::None
             && let Some(s) = out.iter_mut().find(|s| s.mesh == m)
         {
             *s.by_model.entry(p.mesh.model).or_default() += 1;

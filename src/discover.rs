@@ -1,0 +1,321 @@
+//! `meshtop discover`: the discovery model, headless, as table, JSON or YAML.
+
+use std::time::Duration;
+
+use color_eyre::eyre::{Result, bail};
+use serde::Serialize;
+use tokio::sync::mpsc;
+
+use crate::app::query::{self, NONE};
+use crate::app::{Keymap, State, fold};
+use crate::mesh::detect::{Injection, ProxyInfo};
+use crate::mesh::rules::Role;
+use crate::model::{ClusterInfo, Resource};
+use crate::source::{self, CHANNEL_CAPACITY, kube::KubeTarget};
+use crate::ui::theme::Theme;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+    Yaml,
+}
+
+#[derive(Debug, Serialize, PartialEq)]
+pub struct Discovery {
+    pub cluster: Option<ClusterInfo>,
+    pub meshes: Vec<MeshOut>,
+    pub control_planes: Vec<ControlPlaneOut>,
+    pub namespaces: Vec<NamespaceOut>,
+    pub pods: Vec<PodOut>,
+    pub errors: Vec<ErrorOut>,
+}
+
+#[derive(Debug, Serialize, PartialEq)]
+pub struct MeshOut {
+    pub mesh: &'static str,
+    pub name: String,
+    pub healthy: bool,
+    /// Pods per data-plane model.
+    pub pods: std::collections::BTreeMap<&'static str, usize>,
+    pub evidence: Vec<String>,
+}
+
+#[derive(Debug, Serialize, PartialEq)]
+pub struct ControlPlaneOut {
+    pub mesh: &'static str,
+    pub namespace: String,
+    pub revision: Option<String>,
+    pub version: Option<String>,
+    pub healthy: bool,
+    pub components: Vec<ComponentOut>,
+}
+
+#[derive(Debug, Serialize, PartialEq)]
+pub struct ComponentOut {
+    pub kind: String,
+    pub name: String,
+    pub role: Role,
+    pub ready: u32,
+    pub desired: u32,
+}
+
+#[derive(Debug, Serialize, PartialEq)]
+pub struct NamespaceOut {
+    pub name: String,
+    pub injection: Vec<Injection>,
+    pub meshed_pods: usize,
+    pub pods: usize,
+    pub missing_proxy: usize,
+}
+
+#[derive(Debug, Serialize, PartialEq)]
+pub struct PodOut {
+    pub namespace: String,
+    pub name: String,
+    pub mesh: Option<&'static str>,
+    pub model: &'static str,
+    pub role: Option<Role>,
+    pub proxy: Option<ProxyInfo>,
+    pub revision: Option<String>,
+    pub phase: String,
+    /// Every container (native sidecars included) ready.
+    pub ready: bool,
+    pub containers_ready: String,
+    pub restarts: u32,
+    pub node: Option<String>,
+    pub ip: Option<String>,
+    /// Why the pod should be in the mesh but is not.
+    pub missing_proxy: Option<String>,
+}
+
+#[derive(Debug, Serialize, PartialEq)]
+pub struct ErrorOut {
+    pub resource: &'static str,
+    pub namespace: Option<String>,
+    pub kind: &'static str,
+    pub message: String,
+}
+
+/// Builds the discovery model from a folded state. Pure: tests call it on scenarios.
+pub fn model(state: &State) -> Discovery {
+    let meshes = query::mesh_summaries(state)
+        .iter()
+        .map(|s| MeshOut {
+            mesh: s.mesh.as_str(),
+            name: s.name.to_string(),
+            healthy: s.healthy(),
+            pods: s.by_model.iter().map(|(m, n)| (m.as_str(), *n)).collect(),
+            evidence: s.evidence.clone(),
+        })
+        .collect();
+    let control_planes = state
+        .control_planes
+        .iter()
+        .map(|c| ControlPlaneOut {
+            mesh: c.mesh.as_str(),
+            namespace: c.namespace.clone(),
+            revision: c.revision.clone(),
+            version: c.version.clone(),
+            healthy: c.healthy,
+            components: c
+                .components
+                .iter()
+                .map(|x| ComponentOut { kind: x.kind.clone(), name: x.name.clone(), role: x.role, ready: x.ready, desired: x.desired })
+                .collect(),
+        })
+        .collect();
+    let namespaces = state
+        .namespaces
+        .values()
+        .map(|n| {
+            let row = query::namespace_row(state, n);
+            NamespaceOut {
+                name: n.info.name.clone(),
+                injection: n.injection.clone(),
+                meshed_pods: row.meshed,
+                pods: row.pods,
+                missing_proxy: row.missing,
+            }
+        })
+        .collect();
+    let pods = state
+        .pods
+        .values()
+        .map(|p| PodOut {
+            namespace: p.info.namespace.clone(),
+            name: p.info.name.clone(),
+            mesh: p.mesh.mesh.map(|m| m.as_str()),
+            model: p.mesh.model.as_str(),
+            role: p.mesh.role,
+            proxy: p.mesh.proxy.clone(),
+            revision: p.mesh.revision.clone(),
+            phase: p.info.phase.clone(),
+            ready: p.info.containers > 0 && p.info.ready == p.info.containers,
+            containers_ready: format!("{}/{}", p.info.ready, p.info.containers),
+            restarts: p.info.restarts,
+            node: p.info.node.clone(),
+            ip: p.info.ip.clone(),
+            missing_proxy: query::missing_proxy(state, p),
+        })
+        .collect();
+    let errors = state
+        .errors
+        .iter()
+        .map(|((r, ns), e)| ErrorOut { resource: r.as_str(), namespace: ns.clone(), kind: e.kind.label(), message: e.message.clone() })
+        .collect();
+    Discovery { cluster: state.cluster.clone(), meshes, control_planes, namespaces, pods, errors }
+}
+
+/// Resources whose initial list (or failure) discovery waits for.
+const NEEDED: &[Resource] = &[
+    Resource::Namespaces,
+    Resource::Pods,
+    Resource::Deployments,
+    Resource::DaemonSets,
+    Resource::StatefulSets,
+    Resource::Crds,
+    Resource::ApiServices,
+];
+
+/// Runs the kube source until every resource is listed (or has failed), then prints.
+pub async fn run(target: KubeTarget, format: Format, timeout: Duration) -> Result<()> {
+    let (tx, mut rx) = mpsc::channel(CHANNEL_CAPACITY);
+    let task = tokio::spawn(source::kube::run(target, tx));
+    let mut state = State::new(vec![Theme::builtin("dark")?], 0, Keymap::default());
+    let done = |s: &State| {
+        s.cluster.is_some()
+            && NEEDED.iter().all(|r| s.synced.contains(r) || s.errors.keys().any(|(er, ns)| er == r && ns.is_none()))
+    };
+    let finished = tokio::time::timeout(timeout, async {
+        while !done(&state) {
+            match rx.recv().await {
+                Some(u) => fold(&mut state, u),
+                None => break,
+            }
+        }
+    })
+    .await
+    .is_ok();
+    task.abort();
+    if state.cluster.is_none() {
+        let why = state
+            .errors
+            .get(&(Resource::Cluster, None))
+            .map_or_else(|| "no answer from the API server".to_string(), |e| e.message.clone());
+        bail!("cannot reach the cluster: {why}");
+    }
+    if !finished {
+        let pending: Vec<&str> = NEEDED.iter().filter(|r| !state.synced.contains(r)).map(|r| r.as_str()).collect();
+        eprintln!("meshtop: warning: timed out after {timeout:?} waiting for {}", pending.join(", "));
+    }
+    let d = model(&state);
+    let out = match format {
+        Format::Json => serde_json::to_string_pretty(&d)? + "\n",
+        Format::Yaml => serde_yaml::to_string(&d)?,
+        Format::Table => table(&d),
+    };
+    print!("{out}");
+    Ok(())
+}
+
+/// kubectl-style text: one aligned table per section.
+pub fn table(d: &Discovery) -> String {
+    let mut out = String::new();
+    if let Some(c) = &d.cluster {
+        out += &format!("CLUSTER {} (context {}, {}, {})\n\n", c.cluster, c.context, c.server, c.version);
+    }
+    let opt = |s: &Option<String>| s.clone().unwrap_or_else(|| NONE.to_string());
+    out += &columns(
+        &["MESH", "HEALTH", "PODS", "EVIDENCE"],
+        d.meshes.iter().map(|m| {
+            vec![
+                m.name.clone(),
+                if m.healthy { "healthy".into() } else { "not healthy".into() },
+                m.pods.iter().map(|(k, v)| format!("{v} {k}")).collect::<Vec<_>>().join(", "),
+                m.evidence.join(", "),
+            ]
+        }),
+    );
+    out += "\n";
+    out += &columns(
+        &["MESH", "NAMESPACE", "REVISION", "VERSION", "HEALTH", "COMPONENTS"],
+        d.control_planes.iter().map(|c| {
+            vec![
+                c.mesh.into(),
+                c.namespace.clone(),
+                c.revision.clone().unwrap_or_else(|| "default".into()),
+                opt(&c.version),
+                if c.healthy { "healthy".into() } else { "DEGRADED".into() },
+                c.components.iter().map(|x| format!("{} {}/{}", x.name, x.ready, x.desired)).collect::<Vec<_>>().join(" "),
+            ]
+        }),
+    );
+    out += "\n";
+    out += &columns(
+        &["NAMESPACE", "INJECTION", "MESHED", "PODS", "MISSING"],
+        d.namespaces.iter().map(|n| {
+            let inj = n.injection.iter().map(|i| format!("{} {}", i.mesh.as_str(), i.setting)).collect::<Vec<_>>();
+            vec![
+                n.name.clone(),
+                if inj.is_empty() { NONE.into() } else { inj.join(",") },
+                n.meshed_pods.to_string(),
+                n.pods.to_string(),
+                n.missing_proxy.to_string(),
+            ]
+        }),
+    );
+    out += "\n";
+    out += &columns(
+        &["NAMESPACE", "NAME", "MESH", "MODEL", "PROXY", "METRICS", "PHASE", "READY"],
+        d.pods.iter().map(|p| {
+            vec![
+                p.namespace.clone(),
+                p.name.clone(),
+                p.mesh.unwrap_or(NONE).into(),
+                if p.missing_proxy.is_some() { "none!".into() } else { p.model.into() },
+                p.proxy.as_ref().map_or_else(
+                    || NONE.into(),
+                    |x| format!("{}:{}", x.container, x.version.as_deref().unwrap_or("?")),
+                ),
+                p.proxy.as_ref().and_then(|x| x.metrics_port.map(|port| format!(":{port}{}", x.metrics_path.as_deref().unwrap_or("")))).unwrap_or_else(|| NONE.into()),
+                p.phase.clone(),
+                p.containers_ready.clone(),
+            ]
+        }),
+    );
+    for e in &d.errors {
+        let scope = e.namespace.as_ref().map(|n| format!(" in {n}")).unwrap_or_default();
+        out += &format!("\nERROR {}{scope} {}: {}", e.resource, e.kind, e.message);
+    }
+    if !d.errors.is_empty() {
+        out += "\n";
+    }
+    out
+}
+
+fn columns(header: &[&str], rows: impl Iterator<Item = Vec<String>>) -> String {
+    let rows: Vec<Vec<String>> = rows.collect();
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for r in &rows {
+        for (w, c) in widths.iter_mut().zip(r) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let line = |cells: Vec<String>| {
+        let mut l = String::new();
+        for (i, (c, w)) in cells.iter().zip(&widths).enumerate() {
+            if i + 1 == cells.len() {
+                l += c;
+            } else {
+                l += &format!("{c:<w$}   ");
+            }
+        }
+        l.trim_end().to_string() + "\n"
+    };
+    let mut out = line(header.iter().map(|h| h.to_string()).collect());
+    for r in rows {
+        out += &line(r);
+    }
+    out
+}

@@ -1,0 +1,80 @@
+//! The `discover` model (what `-o json` prints) built from the fixed scenario.
+
+mod support;
+
+use meshtop::app::{Keymap, State, fold};
+use meshtop::ui::theme::Theme;
+
+fn scenario_json() -> serde_json::Value {
+    let mut s = State::new(Theme::all_builtin(), 0, Keymap::default());
+    for u in support::scenario::updates() {
+        fold(&mut s, u);
+    }
+    serde_json::to_value(meshtop::discover::model(&s)).unwrap()
+}
+
+#[test]
+fn json_has_the_documented_shape_and_values() {
+    let j = scenario_json();
+    let cps = j["control_planes"].as_array().unwrap();
+    assert_eq!(cps.len(), 2);
+    assert_eq!(
+        cps[0],
+        serde_json::json!({
+            "mesh": "istio", "namespace": "istio-system", "revision": null, "version": "1.24.0", "healthy": true,
+            "components": [
+                {"kind": "Deployment", "name": "istiod", "role": "control", "ready": 1, "desired": 1},
+                {"kind": "DaemonSet", "name": "ztunnel", "role": "node-proxy", "ready": 2, "desired": 2}
+            ]
+        })
+    );
+    assert_eq!(cps[1]["mesh"], "linkerd");
+    assert_eq!(cps[1]["healthy"], false);
+
+    let ns = |name: &str| j["namespaces"].as_array().unwrap().iter().find(|n| n["name"] == name).unwrap().clone();
+    assert_eq!(ns("bookinfo")["injection"], serde_json::json!([{"mesh": "istio", "setting": "enabled", "source": "istio-injection=enabled"}]));
+    assert_eq!((ns("bookinfo")["meshed_pods"].as_u64(), ns("bookinfo")["pods"].as_u64()), (Some(2), Some(2)));
+    assert_eq!(ns("emojivoto")["injection"][0]["source"], "linkerd.io/inject=enabled");
+    assert_eq!(ns("ambient-demo")["injection"][0]["setting"], "ambient");
+    assert_eq!(ns("legacy")["missing_proxy"], 1);
+    assert_eq!(ns("default")["injection"], serde_json::json!([]));
+
+    let pod = |name: &str| j["pods"].as_array().unwrap().iter().find(|p| p["name"] == name).unwrap().clone();
+    let pp = pod("productpage-v1-5d7f-q2");
+    assert_eq!(
+        (pp["mesh"].as_str(), pp["model"].as_str(), pp["phase"].as_str(), pp["ready"].as_bool()),
+        (Some("istio"), Some("sidecar"), Some("Running"), Some(true))
+    );
+    assert_eq!(
+        pp["proxy"],
+        serde_json::json!({"container": "istio-proxy", "version": "1.24.0", "metrics_port": 15020, "metrics_path": "/stats/prometheus"})
+    );
+    assert_eq!(pod("ratings-v1-6f5c-z9")["model"], "ambient");
+    assert_eq!(pod("ratings-v1-6f5c-z9")["proxy"], serde_json::Value::Null);
+    assert_eq!(pod("ztunnel-abcde")["model"], "node");
+    assert_eq!(pod("toolbox")["mesh"], serde_json::Value::Null);
+    assert_eq!(pod("toolbox")["model"], "none");
+    assert_eq!(
+        pod("old-batch-job")["missing_proxy"],
+        "namespace has istio-injection=enabled but the pod has no istio sidecar"
+    );
+    assert_eq!(
+        j["errors"],
+        serde_json::json!([{
+            "resource": "pods", "namespace": "secret-team", "kind": "forbidden",
+            "message": "pods is forbidden: User \"viewer\" cannot list resource \"pods\" in the namespace \"secret-team\""
+        }])
+    );
+    let meshes: Vec<&str> = j["meshes"].as_array().unwrap().iter().map(|m| m["mesh"].as_str().unwrap()).collect();
+    assert_eq!(meshes, ["istio", "linkerd"]);
+    assert_eq!(j["meshes"][0]["pods"], serde_json::json!({"sidecar": 2, "ambient": 1, "node": 1}));
+}
+
+#[test]
+fn table_output_lists_every_section() {
+    let mut s = State::new(Theme::all_builtin(), 0, Keymap::default());
+    for u in support::scenario::updates() {
+        fold(&mut s, u);
+    }
+    insta::assert_snapshot!("discover_table", meshtop::discover::table(&meshtop::discover::model(&s)));
+}
