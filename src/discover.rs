@@ -121,7 +121,13 @@ pub fn model(state: &State) -> Discovery {
             components: c
                 .components
                 .iter()
-                .map(|x| ComponentOut { kind: x.kind.clone(), name: x.name.clone(), role: x.role, ready: x.ready, desired: x.desired })
+                .map(|x| ComponentOut {
+                    kind: x.kind.clone(),
+                    name: x.name.clone(),
+                    role: x.role,
+                    ready: x.ready,
+                    desired: x.desired,
+                })
                 .collect(),
         })
         .collect();
@@ -162,9 +168,21 @@ pub fn model(state: &State) -> Discovery {
     let errors = state
         .errors
         .iter()
-        .map(|((r, ns), e)| ErrorOut { resource: r.as_str(), namespace: ns.clone(), kind: e.kind.label(), message: e.message.clone() })
+        .map(|((r, ns), e)| ErrorOut {
+            resource: r.as_str(),
+            namespace: ns.clone(),
+            kind: e.kind.label(),
+            message: e.message.clone(),
+        })
         .collect();
-    Discovery { cluster: state.cluster.clone(), meshes, control_planes, namespaces, pods, errors }
+    Discovery {
+        cluster: state.cluster.clone(),
+        meshes,
+        control_planes,
+        namespaces,
+        pods,
+        errors,
+    }
 }
 
 /// Resources whose initial list (or failure) discovery waits for.
@@ -183,10 +201,7 @@ pub async fn run(target: KubeTarget, format: Format, timeout: Duration) -> Resul
     let (tx, mut rx) = mpsc::channel(CHANNEL_CAPACITY);
     let task = tokio::spawn(source::kube::run(target, tx));
     let mut state = State::new(vec![Theme::builtin("dark")?], 0, Keymap::default());
-    let done = |s: &State| {
-        s.cluster.is_some()
-            && NEEDED.iter().all(|r| s.synced.contains(r) || s.errors.keys().any(|(er, ns)| er == r && ns.is_none()))
-    };
+    let done = |s: &State| s.cluster.is_some() && s.listed(Resource::Namespaces) && NEEDED.iter().all(|r| s.listed(*r));
     let finished = tokio::time::timeout(timeout, async {
         while !done(&state) {
             match rx.recv().await {
@@ -206,8 +221,15 @@ pub async fn run(target: KubeTarget, format: Format, timeout: Duration) -> Resul
         bail!("cannot reach the cluster: {why}");
     }
     if !finished {
-        let pending: Vec<&str> = NEEDED.iter().filter(|r| !state.synced.contains(r)).map(|r| r.as_str()).collect();
-        eprintln!("meshtop: warning: timed out after {timeout:?} waiting for {}", pending.join(", "));
+        let pending: Vec<&str> = NEEDED
+            .iter()
+            .filter(|r| !state.listed(**r))
+            .map(|r| r.as_str())
+            .collect();
+        eprintln!(
+            "meshtop: warning: timed out after {timeout:?} waiting for {}",
+            pending.join(", ")
+        );
     }
     let d = model(&state);
     let out = match format {
@@ -223,7 +245,10 @@ pub async fn run(target: KubeTarget, format: Format, timeout: Duration) -> Resul
 pub fn table(d: &Discovery) -> String {
     let mut out = String::new();
     if let Some(c) = &d.cluster {
-        out += &format!("CLUSTER {} (context {}, {}, {})\n\n", c.cluster, c.context, c.server, c.version);
+        out += &format!(
+            "CLUSTER {} (context {}, {}, {})\n\n",
+            c.cluster, c.context, c.server, c.version
+        );
     }
     let opt = |s: &Option<String>| s.clone().unwrap_or_else(|| NONE.to_string());
     out += &columns(
@@ -231,8 +256,16 @@ pub fn table(d: &Discovery) -> String {
         d.meshes.iter().map(|m| {
             vec![
                 m.name.clone(),
-                if m.healthy { "healthy".into() } else { "not healthy".into() },
-                m.pods.iter().map(|(k, v)| format!("{v} {k}")).collect::<Vec<_>>().join(", "),
+                if m.healthy {
+                    "healthy".into()
+                } else {
+                    "not healthy".into()
+                },
+                m.pods
+                    .iter()
+                    .map(|(k, v)| format!("{v} {k}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 m.evidence.join(", "),
             ]
         }),
@@ -247,7 +280,11 @@ pub fn table(d: &Discovery) -> String {
                 c.revision.clone().unwrap_or_else(|| "default".into()),
                 opt(&c.version),
                 if c.healthy { "healthy".into() } else { "DEGRADED".into() },
-                c.components.iter().map(|x| format!("{} {}/{}", x.name, x.ready, x.desired)).collect::<Vec<_>>().join(" "),
+                c.components
+                    .iter()
+                    .map(|x| format!("{} {}/{}", x.name, x.ready, x.desired))
+                    .collect::<Vec<_>>()
+                    .join(" "),
             ]
         }),
     );
@@ -255,7 +292,11 @@ pub fn table(d: &Discovery) -> String {
     out += &columns(
         &["NAMESPACE", "INJECTION", "MESHED", "PODS", "MISSING"],
         d.namespaces.iter().map(|n| {
-            let inj = n.injection.iter().map(|i| format!("{} {}", i.mesh.as_str(), i.setting)).collect::<Vec<_>>();
+            let inj = n
+                .injection
+                .iter()
+                .map(|i| format!("{} {}", i.mesh.as_str(), i.setting))
+                .collect::<Vec<_>>();
             vec![
                 n.name.clone(),
                 if inj.is_empty() { NONE.into() } else { inj.join(",") },
@@ -267,18 +308,37 @@ pub fn table(d: &Discovery) -> String {
     );
     out += "\n";
     out += &columns(
-        &["NAMESPACE", "NAME", "MESH", "MODEL", "PROXY", "METRICS", "PHASE", "READY"],
+        &[
+            "NAMESPACE",
+            "NAME",
+            "MESH",
+            "MODEL",
+            "PROXY",
+            "METRICS",
+            "PHASE",
+            "READY",
+        ],
         d.pods.iter().map(|p| {
             vec![
                 p.namespace.clone(),
                 p.name.clone(),
                 p.mesh.unwrap_or(NONE).into(),
-                if p.missing_proxy.is_some() { "none!".into() } else { p.model.into() },
+                if p.missing_proxy.is_some() {
+                    "none!".into()
+                } else {
+                    p.model.into()
+                },
                 p.proxy.as_ref().map_or_else(
                     || NONE.into(),
                     |x| format!("{}:{}", x.container, x.version.as_deref().unwrap_or("?")),
                 ),
-                p.proxy.as_ref().and_then(|x| x.metrics_port.map(|port| format!(":{port}{}", x.metrics_path.as_deref().unwrap_or("")))).unwrap_or_else(|| NONE.into()),
+                p.proxy
+                    .as_ref()
+                    .and_then(|x| {
+                        x.metrics_port
+                            .map(|port| format!(":{port}{}", x.metrics_path.as_deref().unwrap_or("")))
+                    })
+                    .unwrap_or_else(|| NONE.into()),
                 p.phase.clone(),
                 p.containers_ready.clone(),
             ]

@@ -55,7 +55,11 @@ pub fn kube_target(args: &GlobalArgs) -> source::kube::KubeTarget {
     source::kube::KubeTarget {
         kubeconfig: args.kubeconfig.clone(),
         context: args.context.clone(),
-        namespace: if args.all_namespaces { None } else { args.namespace.clone() },
+        namespace: if args.all_namespaces {
+            None
+        } else {
+            args.namespace.clone()
+        },
     }
 }
 

@@ -31,18 +31,45 @@ fn json_has_the_documented_shape_and_values() {
     assert_eq!(cps[1]["mesh"], "linkerd");
     assert_eq!(cps[1]["healthy"], false);
 
-    let ns = |name: &str| j["namespaces"].as_array().unwrap().iter().find(|n| n["name"] == name).unwrap().clone();
-    assert_eq!(ns("bookinfo")["injection"], serde_json::json!([{"mesh": "istio", "setting": "enabled", "source": "istio-injection=enabled"}]));
-    assert_eq!((ns("bookinfo")["meshed_pods"].as_u64(), ns("bookinfo")["pods"].as_u64()), (Some(2), Some(2)));
+    let ns = |name: &str| {
+        j["namespaces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|n| n["name"] == name)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(
+        ns("bookinfo")["injection"],
+        serde_json::json!([{"mesh": "istio", "setting": "enabled", "source": "istio-injection=enabled"}])
+    );
+    assert_eq!(
+        (ns("bookinfo")["meshed_pods"].as_u64(), ns("bookinfo")["pods"].as_u64()),
+        (Some(2), Some(2))
+    );
     assert_eq!(ns("emojivoto")["injection"][0]["source"], "linkerd.io/inject=enabled");
     assert_eq!(ns("ambient-demo")["injection"][0]["setting"], "ambient");
     assert_eq!(ns("legacy")["missing_proxy"], 1);
     assert_eq!(ns("default")["injection"], serde_json::json!([]));
 
-    let pod = |name: &str| j["pods"].as_array().unwrap().iter().find(|p| p["name"] == name).unwrap().clone();
+    let pod = |name: &str| {
+        j["pods"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap()
+            .clone()
+    };
     let pp = pod("productpage-v1-5d7f-q2");
     assert_eq!(
-        (pp["mesh"].as_str(), pp["model"].as_str(), pp["phase"].as_str(), pp["ready"].as_bool()),
+        (
+            pp["mesh"].as_str(),
+            pp["model"].as_str(),
+            pp["phase"].as_str(),
+            pp["ready"].as_bool()
+        ),
         (Some("istio"), Some("sidecar"), Some("Running"), Some(true))
     );
     assert_eq!(
@@ -65,9 +92,17 @@ fn json_has_the_documented_shape_and_values() {
             "message": "pods is forbidden: User \"viewer\" cannot list resource \"pods\" in the namespace \"secret-team\""
         }])
     );
-    let meshes: Vec<&str> = j["meshes"].as_array().unwrap().iter().map(|m| m["mesh"].as_str().unwrap()).collect();
+    let meshes: Vec<&str> = j["meshes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["mesh"].as_str().unwrap())
+        .collect();
     assert_eq!(meshes, ["istio", "linkerd"]);
-    assert_eq!(j["meshes"][0]["pods"], serde_json::json!({"sidecar": 2, "ambient": 1, "node": 1}));
+    assert_eq!(
+        j["meshes"][0]["pods"],
+        serde_json::json!({"sidecar": 2, "ambient": 1, "node": 1})
+    );
 }
 
 #[test]
@@ -76,5 +111,8 @@ fn table_output_lists_every_section() {
     for u in support::scenario::updates() {
         fold(&mut s, u);
     }
-    insta::assert_snapshot!("discover_table", meshtop::discover::table(&meshtop::discover::model(&s)));
+    insta::assert_snapshot!(
+        "discover_table",
+        meshtop::discover::table(&meshtop::discover::model(&s))
+    );
 }

@@ -54,38 +54,51 @@ fn bad_theme_file_is_a_clear_error_before_the_screen_changes() {
     assert!(!err.contains("panicked"), "{err}");
 }
 
-/// Against the real test bed: open, `:pods`, filter by a name, help, quit.
+/// Against the real test bed: open, `:pods`, filter by a name, open the pod's detail,
+/// `esc`, help, `q`, and the terminal is restored.
 #[tokio::test(flavor = "multi_thread")]
 async fn drives_the_tui_against_the_test_bed() {
     support::install_crypto();
     let client = support::client().await;
     let ns = support::namespace(&client, "e2e").await;
+    support::label_namespace(&client, &ns, "istio-injection", "enabled").await;
+    let pods = "apiVersion: v1\nkind: Pod\nmetadata: {name: alpha-web}\nspec:\n  containers: [{name: a, image: a}, {name: istio-proxy, image: docker.io/istio/proxyv2:1.24.0}]\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: beta-api}\nspec:\n  containers: [{name: a, image: a}]\n";
+    support::create_yaml(&client, &ns, pods).await;
     for name in ["alpha-web", "beta-api"] {
-        support::create_yaml(
-            &client,
-            &ns,
-            &format!("apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\nspec:\n  containers:\n  - name: a\n    image: a\n"),
-        )
-        .await;
         support::running_pod(&client, &ns, name).await;
     }
     let kc = support::kubeconfig();
     let t = Tmux::start(160, 40);
     t.run(&format!("{BIN} --kubeconfig {} -n {ns}; echo EXIT=$?", kc.display()));
+    // The overview: one Istio card with the sidecar pod and the pod that lacks one.
     t.wait_text("ctx meshtop-testbed", Duration::from_secs(30));
-    t.wait_text("beta-api", Duration::from_secs(30));
+    let s = t.wait_text("1 pods should be in the mesh but are not", Duration::from_secs(30));
+    assert!(s.contains("Istio") && s.contains("1 sidecar"), "{s}");
 
     t.keys(&[":"]);
     t.keys(&["-l", "po"]);
     t.wait_text(":po", Duration::from_secs(5));
     t.keys(&["Tab", "Enter"]);
+    let s = t.wait_text("pods [2]", Duration::from_secs(5));
+    assert!(
+        s.contains("alpha-web") && s.contains("beta-api") && s.contains("none!"),
+        "{s}"
+    );
     t.keys(&["/"]);
     t.keys(&["-l", "alpha"]);
     let s = t.wait_text("pods /alpha [1]", Duration::from_secs(5));
     assert!(s.contains("alpha-web") && !s.contains("beta-api"), "{s}");
-    t.keys(&["Enter", "Escape"]);
-    let s = t.wait_text("pods [2]", Duration::from_secs(5));
-    assert!(s.contains("alpha-web") && s.contains("beta-api"), "{s}");
+    t.keys(&["Enter"]);
+    t.keys(&["Enter"]);
+    let s = t.wait_text(&format!("pod {ns}/alpha-web"), Duration::from_secs(5));
+    assert!(
+        s.contains("istio-proxy (1.24.0)") && s.contains(":15020/stats/prometheus"),
+        "{s}"
+    );
+    t.keys(&["Escape"]);
+    t.wait_text("pods /alpha [1]", Duration::from_secs(5));
+    t.keys(&["Escape"]);
+    t.wait_text("pods [2]", Duration::from_secs(5));
 
     t.keys(&["?"]);
     let s = t.wait_text("help · any key closes", Duration::from_secs(5));

@@ -32,7 +32,14 @@ pub fn fold(state: &mut State, stamped: Stamped) {
             if let Some(seen) = state.relisting.remove(&(resource, namespace.clone())) {
                 prune(state, resource, namespace.as_deref(), &seen);
             }
-            state.synced.insert(resource);
+            match &namespace {
+                Some(ns) => {
+                    state.synced_ns.insert((resource, ns.clone()));
+                }
+                None => {
+                    state.synced.insert(resource);
+                }
+            }
             state.errors.remove(&(resource, namespace));
         }
         Update::NamespaceApplied { namespace } => {
@@ -384,6 +391,7 @@ impl State {
         self.crds.clear();
         self.api_services.clear();
         self.synced.clear();
+        self.synced_ns.clear();
         self.relisting.clear();
         self.errors.clear();
         self.dirty = true;

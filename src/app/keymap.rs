@@ -162,8 +162,11 @@ impl Default for Keymap {
                 ),
                 b(Action::Back, &[k(Esc)], "back / clear filter", "general"),
                 b(Action::NextTheme, &[c('T')], "next theme", "general"),
-                b(Action::ShowPods, &[c('1')], "pods view", "views"),
-                b(Action::ShowNamespaces, &[c('2')], "namespaces view", "views"),
+                b(Action::Select, &[k(Enter)], "open / drill down", "views"),
+                b(Action::ShowOverview, &[c('1')], "meshes overview", "views"),
+                b(Action::ShowControlPlanes, &[c('2')], "control planes", "views"),
+                b(Action::ShowNamespaces, &[c('3')], "namespaces", "views"),
+                b(Action::ShowPods, &[c('4')], "pods", "views"),
                 b(Action::Up, &[c('k'), k(Up)], "up", "navigation"),
                 b(Action::Down, &[c('j'), k(Down)], "down", "navigation"),
                 b(
@@ -294,6 +297,48 @@ mod tests {
         o.insert("toggle-help".to_string(), vec!["q".to_string()]);
         let e = km.remap(&o).unwrap_err().to_string();
         assert_eq!(e, "[keys] key \"q\" is bound to both quit and toggle-help");
+    }
+
+    #[test]
+    fn every_remappable_action_has_a_key() {
+        use Action::*;
+        let km = Keymap::default();
+        let all = [
+            Quit,
+            ToggleHelp,
+            Up,
+            Down,
+            PageUp,
+            PageDown,
+            Top,
+            Bottom,
+            Back,
+            StartFilter,
+            StartCommand,
+            NextTheme,
+            Select,
+            ShowOverview,
+            ShowControlPlanes,
+            ShowNamespaces,
+            ShowPods,
+            SortNext,
+            SortReverse,
+        ];
+        for a in all.clone() {
+            let b = km
+                .bindings()
+                .iter()
+                .find(|b| b.action == a)
+                .unwrap_or_else(|| panic!("{a:?} has no binding"));
+            assert!(!b.keys.is_empty(), "{a:?}");
+            assert_eq!(km.resolve(Mode::Normal, b.keys[0]), Some(a));
+        }
+        assert_eq!(km.bindings().len(), all.len());
+        assert_eq!(
+            km.resolve(Mode::Normal, KeyCombo::plain(KeyCode::Enter)),
+            Some(Action::Select)
+        );
+        assert_eq!(km.resolve(Mode::Normal, KeyCombo::ch('4')), Some(Action::ShowPods));
     }
 
     #[test]

@@ -115,6 +115,8 @@ pub struct State {
     pub api_services: BTreeMap<String, ApiServiceInfo>,
     /// Resources whose initial list has completed.
     pub synced: BTreeSet<Resource>,
+    /// Per-namespace lists completed (when RBAC forced one watch per namespace).
+    pub synced_ns: BTreeSet<(Resource, String)>,
     /// Keys seen since a (re-)list of (resource, namespace) started; what is missing at
     /// `ListDone` was deleted meanwhile.
     pub relisting: BTreeMap<(Resource, Option<String>), BTreeSet<String>>,
@@ -155,6 +157,7 @@ impl State {
             crds: BTreeMap::new(),
             api_services: BTreeMap::new(),
             synced: BTreeSet::new(),
+            synced_ns: BTreeSet::new(),
             relisting: BTreeMap::new(),
             errors: BTreeMap::new(),
             stack: vec![ViewEntry::new(View::Overview)],
@@ -182,6 +185,27 @@ impl State {
 
     pub fn theme(&self) -> &Theme {
         &self.themes[self.theme]
+    }
+
+    /// Whether the first list of `resource` is complete: cluster-wide, or, after a forbidden
+    /// cluster-wide list, in every known namespace (listed or itself forbidden).
+    pub fn listed(&self, resource: Resource) -> bool {
+        if self
+            .errors
+            .get(&(resource, None))
+            .is_some_and(|e| e.kind == ErrorKind::Forbidden)
+        {
+            let namespaced = matches!(
+                resource,
+                Resource::Pods | Resource::Deployments | Resource::DaemonSets | Resource::StatefulSets
+            );
+            return !namespaced
+                || self.namespaces.keys().all(|ns| {
+                    self.synced_ns.contains(&(resource, ns.clone()))
+                        || self.errors.contains_key(&(resource, Some(ns.clone())))
+                });
+        }
+        self.synced.contains(&resource)
     }
 
     /// The first error about this resource, cluster-wide or in any namespace.

@@ -285,7 +285,9 @@ pub fn missing_proxy(pod: &PodInfo, class: &PodMesh, injections: &[Injection]) -
             _ if inj.expects_sidecar() => Model::Sidecar,
             _ => continue,
         };
-        if class.mesh == Some(inj.mesh) && class.model == expected {
+        // Any proxy at all (another mesh's, or ambient in a sidecar namespace) is a deliberate
+        // choice, not a missing injection.
+        if class.mesh.is_some() {
             return None;
         }
         if opted_out(inj.mesh, pod) {
@@ -347,7 +349,11 @@ pub fn control_planes<'a>(workloads: impl IntoIterator<Item = &'a WorkloadInfo>)
         };
         // "default" is what a revision-less install is called; components without a
         // revision (ztunnel, istio-cni) belong with it.
-        let revision = c.revision_key.as_ref().and_then(|l| w.labels.get(l).cloned()).filter(|r| r != "default");
+        let revision = c
+            .revision_key
+            .as_ref()
+            .and_then(|l| w.labels.get(l).cloned())
+            .filter(|r| r != "default");
         let g = groups.entry((r.mesh, w.namespace.clone(), revision)).or_default();
         g.0.push(Component {
             kind: w.kind.clone(),
@@ -363,6 +369,26 @@ pub fn control_planes<'a>(workloads: impl IntoIterator<Item = &'a WorkloadInfo>)
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
+    }
+    // Revision-less components (ztunnel, istio-cni) serve every revision; when a namespace
+    // has exactly one revisioned control plane, they are part of it.
+    let keys: Vec<_> = groups.keys().cloned().collect();
+    for (mesh, ns, rev) in &keys {
+        if rev.is_some() {
+            continue;
+        }
+        let revisioned: Vec<_> = keys
+            .iter()
+            .filter(|(m, n, r)| m == mesh && n == ns && r.is_some())
+            .collect();
+        if let [only] = revisioned.as_slice()
+            && let Some(shared) = groups.remove(&(*mesh, ns.clone(), None))
+        {
+            let g = groups.get_mut(only).expect("key listed above");
+            g.0.extend(shared.0);
+            g.1.extend(shared.1);
+            g.2 = g.2.min(shared.2).or(g.2).or(shared.2);
+        }
     }
     groups
         .into_iter()

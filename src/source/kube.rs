@@ -157,12 +157,8 @@ where
     K::DynamicType: Default,
 {
     if let Some(ns) = only {
-        pump(
-            watcher(Api::<K>::namespaced(client, ns), Default::default()),
-            Some(ns.to_string()),
-            tx,
-        )
-        .await;
+        // The whole watch is this namespace: its list is the resource's complete list.
+        pump(watcher(Api::<K>::namespaced(client, ns), Default::default()), None, tx).await;
         return;
     }
     // Cluster-wide first; stop at the first Forbidden before the initial list completes.

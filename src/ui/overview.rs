@@ -28,9 +28,10 @@ pub fn render(state: &State, frame: &mut Frame, area: Rect) {
     let [summary, cards] = Layout::vertical([Constraint::Length(2), Constraint::Min(0)]).areas(inner);
 
     let unmeshed = state.pods.len() - meshed;
-    let line = if !state.synced.contains(&crate::model::Resource::Pods) {
+    let pods_failing = state.pods.is_empty() && state.error_for(crate::model::Resource::Pods).is_some();
+    let line = if pods_failing || !state.listed(crate::model::Resource::Pods) {
         Line::from(Span::styled(
-            super::table::empty_reason(state),
+            super::table::empty_reason(state, crate::model::Resource::Pods),
             Style::default().fg(t.dim),
         ))
     } else {
@@ -52,7 +53,7 @@ pub fn render(state: &State, frame: &mut Frame, area: Rect) {
     frame.render_widget(Paragraph::new(line), summary);
 
     if meshes.is_empty() {
-        let msg = if state.synced.contains(&crate::model::Resource::Pods) {
+        let msg = if state.listed(crate::model::Resource::Pods) {
             " No service mesh found: no control-plane workloads, mesh CRDs or proxied pods."
         } else {
             ""

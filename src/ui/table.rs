@@ -157,7 +157,7 @@ pub fn render(state: &State, frame: &mut Frame, area: Rect) {
         .title(title);
     if total == 0 {
         block = block.title_bottom(Line::from(Span::styled(
-            empty_reason(state),
+            empty_reason(state, entry.view.resource()),
             Style::default().fg(theme.dim),
         )));
     }
@@ -223,13 +223,12 @@ fn window(state: &State, len: usize, page: usize) -> (usize, usize) {
 }
 
 /// Why a table is empty, so the user never stares at a blank box.
-pub fn empty_reason(state: &State) -> String {
+pub fn empty_reason(state: &State, resource: crate::model::Resource) -> String {
     let entry = state.entry();
-    let resource = entry.view.resource();
     if let Some((ns, e)) = state.error_for(resource) {
         let scope = ns.as_ref().map(|n| format!(" in {n}")).unwrap_or_default();
         format!(" {}{scope} {}: {} ", resource.as_str(), e.kind.label(), e.message)
-    } else if !state.synced.contains(&resource) {
+    } else if !state.listed(resource) {
         format!(" loading {}… ", resource.as_str())
     } else if !entry.filter.is_empty() {
         " nothing matches the filter (esc clears it) ".into()

@@ -76,6 +76,14 @@ pub async fn namespace(client: &Client, test: &str) -> String {
         .create(&PostParams::default(), &ns)
         .await
         .expect("creating test namespace");
+    // ServiceAccount admission is on, as in real clusters: pods are rejected until the
+    // controller manager has created the namespace's default ServiceAccount.
+    let sas: Api<k8s_openapi::api::core::v1::ServiceAccount> = Api::namespaced(client.clone(), &name);
+    wait_for("the default ServiceAccount", Duration::from_secs(30), || {
+        let sas = sas.clone();
+        async move { sas.get_opt("default").await.ok().flatten() }
+    })
+    .await;
     name
 }
 
@@ -224,4 +232,26 @@ pub async fn api_get(client: &Client, path: &str) -> (u16, String) {
         Err(kube::Error::Api(s)) => (s.code, s.message.clone()),
         Err(e) => panic!("GET {path}: {e}"),
     }
+}
+
+/// Sets a label on a namespace (merge patch).
+pub async fn label_namespace(client: &Client, ns: &str, key: &str, value: &str) {
+    let patch = serde_json::json!({"metadata": {"labels": {key: value}}});
+    Api::<Namespace>::all(client.clone())
+        .patch(ns, &kube::api::PatchParams::default(), &kube::api::Patch::Merge(&patch))
+        .await
+        .expect("labelling namespace");
+}
+
+/// A copy of the test bed's admin kubeconfig that impersonates `user` (the API server
+/// then authorizes every request as that user, exactly as for a real restricted user).
+pub fn impersonating_kubeconfig(dir: &Path, user: &str) -> PathBuf {
+    let text = read(&kubeconfig());
+    let mut doc: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+    for u in doc["users"].as_sequence_mut().expect("users") {
+        u["user"]["as"] = serde_yaml::Value::String(user.to_string());
+    }
+    let path = dir.join("restricted.kubeconfig");
+    std::fs::write(&path, serde_yaml::to_string(&doc).unwrap()).unwrap();
+    path
 }
