@@ -138,14 +138,16 @@ async fn own_manifests_for_every_mesh_shape_are_classified_on_the_test_bed() {
     // Wait for the control plane to be fully ready (KCM creates the pods, kwok runs them).
     let kc = kubeconfig();
     let j = wait_for(
-        "istiod-canary ready and every pod listed",
+        "istiod-canary ready and every pod Running",
         Duration::from_secs(90),
         || {
             let j = discover(&kc, &ns);
             let cp_ready = j["control_planes"]
                 .as_array()
                 .is_some_and(|c| c.len() == 2 && c.iter().all(|c| c["healthy"] == true));
-            let pods = j["pods"].as_array().map_or(0, |p| p.len());
+            let pods = j["pods"]
+                .as_array()
+                .map_or(0, |p| p.iter().filter(|p| p["phase"] == "Running").count());
             // 9 pods from the manifest, istiod 1, ztunnel 2, cilium-envoy 2.
             async move { (cp_ready && pods == 14).then_some(j) }
         },

@@ -212,8 +212,9 @@ async fn kube_source_folds_live_pod_changes_into_state() {
         .unwrap_or_else(|_| panic!("timed out waiting for {what}"));
     }
 
-    fold_until(&mut state, &mut rx, "initial pod list", |s| {
-        s.synced.contains(&Resource::Pods)
+    // The version probe and the watches are separate tasks: wait for both.
+    fold_until(&mut state, &mut rx, "initial pod list and server version", |s| {
+        s.synced.contains(&Resource::Pods) && s.synced.contains(&Resource::Namespaces) && s.cluster.is_some()
     })
     .await;
     assert!(state.pods.is_empty());
