@@ -21,8 +21,16 @@ fn pod(i: usize) -> PodInfo {
     }];
     // One pod in ten carries an Istio sidecar, one in ten a Linkerd one.
     match i % 10 {
-        0 => containers.push(ContainerInfo { name: "istio-proxy".into(), image: "docker.io/istio/proxyv2:1.24.0".into(), ..containers[0].clone() }),
-        1 => containers.push(ContainerInfo { name: "linkerd-proxy".into(), image: "cr.l5d.io/linkerd/proxy:stable-2.14.10".into(), ..containers[0].clone() }),
+        0 => containers.push(ContainerInfo {
+            name: "istio-proxy".into(),
+            image: "docker.io/istio/proxyv2:1.24.0".into(),
+            ..containers[0].clone()
+        }),
+        1 => containers.push(ContainerInfo {
+            name: "linkerd-proxy".into(),
+            image: "cr.l5d.io/linkerd/proxy:stable-2.14.10".into(),
+            ..containers[0].clone()
+        }),
         _ => {}
     }
     PodInfo {
@@ -45,13 +53,20 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 
 fn main() {
     let mut state = State::new(Theme::all_builtin(), 0, Keymap::default());
-    let updates: Vec<Stamped> =
-        (0..10_000).map(|i| Stamped { at: 1_790_000_000_000, update: Update::PodApplied { pod: pod(i) } }).collect();
+    let updates: Vec<Stamped> = (0..10_000)
+        .map(|i| Stamped {
+            at: 1_790_000_000_000,
+            update: Update::PodApplied { pod: pod(i) },
+        })
+        .collect();
     let t = Instant::now();
     for u in updates {
         fold(&mut state, u);
     }
-    println!("fold of 10,000 pod updates (with mesh classification): {:.1} ms", t.elapsed().as_secs_f64() * 1e3);
+    println!(
+        "fold of 10,000 pod updates (with mesh classification): {:.1} ms",
+        t.elapsed().as_secs_f64() * 1e3
+    );
 
     let mut term = Terminal::new(TestBackend::new(200, 60)).unwrap();
     for (label, action) in [("overview", Action::ShowOverview), ("pods", Action::ShowPods)] {

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod discover;
 pub mod mesh;
+pub mod metrics;
 pub mod model;
 pub mod run;
 pub mod source;

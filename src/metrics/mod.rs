@@ -1,0 +1,4 @@
+//! Metrics: exposition parsing (zero-copy), and later the maths on top of it.
+
+pub mod exposition;
+pub mod quantile;
