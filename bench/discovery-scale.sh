@@ -51,11 +51,12 @@ python3 -c "import json; j=json.load(open('/tmp/meshtop-scale.json')); print('po
 
 echo "== TUI in tmux (200x60) =="
 tmux -L meshtop-bench kill-server 2>/dev/null || true
+total=$(K get pods -A --no-headers | wc -l)
 start=$(date +%s.%N)
 tmux -L meshtop-bench new-session -d -s b -x 200 -y 60 "$BIN"
-for _ in $(seq 600); do
-  tmux -L meshtop-bench capture-pane -p -t b | grep -q "$((PODS + $(K get pods -A --no-headers | grep -vc '^scale-'))) pods in" && break
-  sleep 0.05
+for _ in $(seq 1200); do
+  tmux -L meshtop-bench capture-pane -p -t b | grep -q "$total pods in" && break
+  sleep 0.02
 done
 echo "time to complete overview: $(python3 -c "import time; print(round(time.time() - $start, 2))") s"
 pid=$(pgrep -f "^$BIN$" | head -1)

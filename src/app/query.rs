@@ -78,19 +78,8 @@ fn contains_ci(haystack: &str, lower_needle: &str) -> bool {
     lower_needle.is_empty() || haystack.to_lowercase().contains(lower_needle)
 }
 
-pub const POD_COLUMNS: &[&str] = &[
-    "NAMESPACE",
-    "NAME",
-    "MESH",
-    "MODEL",
-    "PROXY",
-    "READY",
-    "RESTARTS",
-    "NODE",
-    "IP",
-    "METRICS",
-    "AGE",
-];
+pub const POD_COLUMNS: &[&str] =
+    &["NAMESPACE", "NAME", "MESH", "MODEL", "PROXY", "READY", "STATUS", "RESTARTS", "NODE", "IP", "METRICS", "AGE"];
 pub const NAMESPACE_COLUMNS: &[&str] = &["NAME", "INJECTION", "MESHED", "PODS", "COVERAGE", "MISSING", "AGE"];
 pub const CONTROL_PLANE_COLUMNS: &[&str] = &[
     "MESH",
@@ -160,17 +149,18 @@ pub fn pods<'a>(state: &'a State, entry: &ViewEntry) -> Vec<&'a PodEntry> {
                     .map(|p| &p.version)
                     .cmp(&b.mesh.proxy.as_ref().map(|p| &p.version)),
                 5 => (x.ready, x.containers).cmp(&(y.ready, y.containers)),
-                6 => x.restarts.cmp(&y.restarts),
-                7 => x.node.cmp(&y.node),
-                8 => cmp_ip(x.ip.as_deref(), y.ip.as_deref()),
-                9 => a
+                6 => x.phase.cmp(&y.phase),
+                7 => x.restarts.cmp(&y.restarts),
+                8 => x.node.cmp(&y.node),
+                9 => cmp_ip(x.ip.as_deref(), y.ip.as_deref()),
+                10 => a
                     .mesh
                     .proxy
                     .as_ref()
                     .map(|p| p.metrics_port)
                     .cmp(&b.mesh.proxy.as_ref().map(|p| p.metrics_port)),
                 // Age ascending means youngest first, as with `kubectl get --sort-by`.
-                10 => y.created.cmp(&x.created),
+                11 => y.created.cmp(&x.created),
                 _ => Ordering::Equal,
             };
             let o = o.then_with(|| (&x.namespace, &x.name).cmp(&(&y.namespace, &y.name)));

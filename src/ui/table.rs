@@ -41,6 +41,7 @@ pub fn render(state: &State, frame: &mut Frame, area: Rect) {
                             |x| format!("{}:{}", x.container, x.version.as_deref().unwrap_or("?")),
                         ),
                         format!("{}/{}", i.ready, i.containers),
+                        i.phase.clone(),
                         i.restarts.to_string(),
                         i.node.clone().unwrap_or_else(|| "<unscheduled>".into()),
                         i.ip.clone().unwrap_or_else(|| NONE.into()),
