@@ -72,11 +72,11 @@ tmux -L meshtop-bench send-keys -t b ':' ; tmux -L meshtop-bench send-keys -t b 
 sleep 1
 t=$(date +%s.%N)
 K -n scale-000 run late-arrival --image=x --restart=Never --overrides='{"spec":{"nodeName":"kwok-node-0"}}' >/dev/null
-until tmux -L meshtop-bench capture-pane -p -t b | grep -q "late-arrival.*Running"; do sleep 0.02; done
+for _ in $(seq 1500); do tmux -L meshtop-bench capture-pane -p -t b | grep -q "late-arrival.*Running" && break; sleep 0.02; done
 echo "pod created -> shown Running: $(python3 -c "import time; print(round(time.time() - $t, 2))") s (includes kwok making it Running)"
 t=$(date +%s.%N)
 K -n scale-000 delete pod late-arrival --grace-period=0 --force >/dev/null 2>&1
-until ! tmux -L meshtop-bench capture-pane -p -t b | grep -q "late-arrival"; do sleep 0.02; done
+for _ in $(seq 1500); do tmux -L meshtop-bench capture-pane -p -t b | grep -q "late-arrival" || break; sleep 0.02; done
 echo "pod deleted -> gone: $(python3 -c "import time; print(round(time.time() - $t, 2))") s"
 tmux -L meshtop-bench send-keys -t b q
 tmux -L meshtop-bench kill-server 2>/dev/null || true
