@@ -17,6 +17,9 @@ pub struct Cli {
 #[derive(Debug, Clone, clap::Subcommand)]
 pub enum Command {
     /// Print the meshes, control planes, namespaces and pods found, without the TUI.
+    /// Offline tools for Prometheus exposition dumps.
+    #[command(subcommand)]
+    Metrics(MetricsCommand),
     Discover {
         /// Output format.
         #[arg(short = 'o', long, value_enum, default_value = "table")]
@@ -24,6 +27,25 @@ pub enum Command {
         /// Give up waiting for the initial lists after this long (e.g. 30s, 2m).
         #[arg(long, default_value = "30s", value_parser = parse_duration)]
         timeout: std::time::Duration,
+    },
+}
+
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum MetricsCommand {
+    /// Golden signals from one dump (totals) or two (rates over --interval): requests,
+    /// success ratio, latency quantiles from the buckets, mTLS share, open connections.
+    Parse {
+        /// One or two exposition files (e.g. `curl pod:15020/stats/prometheus > a.txt`).
+        #[arg(required = true, num_args = 1..=2)]
+        files: Vec<std::path::PathBuf>,
+        /// Time between the two dumps.
+        #[arg(long, default_value = "10s", value_parser = parse_duration)]
+        interval: std::time::Duration,
+        /// Metric dialect; auto detects it from the metric names.
+        #[arg(long, value_enum, default_value = "auto")]
+        mesh: crate::metrics::report::MeshArg,
+        #[arg(short = 'o', long, value_enum, default_value = "table")]
+        output: crate::metrics::report::Format,
     },
 }
 

@@ -1,7 +1,7 @@
 use clap::Parser;
 use color_eyre::eyre::Result;
 
-use meshtop::cli::{Cli, Command};
+use meshtop::cli::{Cli, Command, MetricsCommand};
 
 fn main() -> Result<()> {
     meshtop::term::install_hooks()?;
@@ -12,6 +12,12 @@ fn main() -> Result<()> {
     let result = runtime.block_on(async {
         match cli.command {
             None => meshtop::run::run_live(&cli.global).await,
+            Some(Command::Metrics(MetricsCommand::Parse {
+                files,
+                interval,
+                mesh,
+                output,
+            })) => meshtop::metrics::report::run(&files, interval, mesh, output),
             Some(Command::Discover { output, timeout }) => {
                 meshtop::discover::run(meshtop::run::kube_target(&cli.global), output, timeout).await
             }

@@ -78,8 +78,20 @@ fn contains_ci(haystack: &str, lower_needle: &str) -> bool {
     lower_needle.is_empty() || haystack.to_lowercase().contains(lower_needle)
 }
 
-pub const POD_COLUMNS: &[&str] =
-    &["NAMESPACE", "NAME", "MESH", "MODEL", "PROXY", "READY", "STATUS", "RESTARTS", "NODE", "IP", "METRICS", "AGE"];
+pub const POD_COLUMNS: &[&str] = &[
+    "NAMESPACE",
+    "NAME",
+    "MESH",
+    "MODEL",
+    "PROXY",
+    "READY",
+    "STATUS",
+    "RESTARTS",
+    "NODE",
+    "IP",
+    "METRICS",
+    "AGE",
+];
 pub const NAMESPACE_COLUMNS: &[&str] = &["NAME", "INJECTION", "MESHED", "PODS", "COVERAGE", "MISSING", "AGE"];
 pub const CONTROL_PLANE_COLUMNS: &[&str] = &[
     "MESH",

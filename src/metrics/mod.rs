@@ -1,4 +1,6 @@
 //! Metrics: exposition parsing (zero-copy), and later the maths on top of it.
 
 pub mod exposition;
+pub mod golden;
 pub mod quantile;
+pub mod report;

@@ -1,0 +1,260 @@
+//! Golden signals (requests, success, latency, mTLS, open connections) from one proxy's
+//! exposition, per mesh dialect, grouped by direction and workload (or authority).
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::exposition::{Exposition, Sample};
+use super::quantile::histogram_quantile;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Dialect {
+    /// `istio_requests_total`, `istio_request_duration_milliseconds` (Envoy in Istio, waypoints).
+    Istio,
+    /// linkerd2-proxy: `response_total`, `response_latency_ms`, `tcp_open_connections`.
+    Linkerd,
+    /// Plain Envoy stats: `envoy_cluster_upstream_rq_*` per cluster.
+    Envoy,
+}
+
+/// Which dialect an exposition speaks, by its metric names.
+pub fn detect(e: &Exposition) -> Option<Dialect> {
+    let has = |p: &str| e.samples.iter().any(|s| s.name.starts_with(p));
+    if has("istio_requests_total") || has("istio_request_duration_milliseconds") {
+        Some(Dialect::Istio)
+    } else if e
+        .samples
+        .iter()
+        .any(|s| s.name == "response_total" && s.label("direction").is_some())
+    {
+        Some(Dialect::Linkerd)
+    } else if has("envoy_cluster_upstream_rq") {
+        Some(Dialect::Envoy)
+    } else {
+        None
+    }
+}
+
+/// Where traffic is counted: `inbound` to the proxy's workload, `outbound` from it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct GroupKey {
+    pub direction: &'static str,
+    /// `namespace/workload`, `src → dst` for outbound edges, or an authority / cluster.
+    pub name: String,
+}
+
+/// Cumulative counters of one group (as scraped; rates come from two of these).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Totals {
+    pub requests: f64,
+    pub successes: f64,
+    pub mtls_requests: f64,
+    /// Cumulative histogram buckets (le, count), summed over the group's series.
+    pub latency_ms: Vec<(f64, f64)>,
+    pub tcp_open_connections: f64,
+}
+
+impl Totals {
+    pub fn success_ratio(&self) -> Option<f64> {
+        (self.requests > 0.0).then(|| self.successes / self.requests)
+    }
+
+    pub fn quantile_ms(&self, q: f64) -> Option<f64> {
+        let v = histogram_quantile(q, &self.latency_ms);
+        (!v.is_nan()).then_some(v)
+    }
+
+    fn add_bucket(&mut self, le: f64, count: f64) {
+        match self.latency_ms.iter_mut().find(|(b, _)| *b == le) {
+            Some(b) => b.1 += count,
+            None => self.latency_ms.push((le, count)),
+        }
+    }
+
+    /// `later - self` per counter, treating a decrease as a counter reset (the process
+    /// restarted, so the later value is everything since): Prometheus' `rate` rule.
+    pub fn delta_to(&self, later: &Totals) -> Totals {
+        let d = |a: f64, b: f64| if b >= a { b - a } else { b };
+        let mut latency_ms: Vec<(f64, f64)> = later
+            .latency_ms
+            .iter()
+            .map(|(le, b)| {
+                (
+                    *le,
+                    d(self.latency_ms.iter().find(|(x, _)| x == le).map_or(0.0, |x| x.1), *b),
+                )
+            })
+            .collect();
+        latency_ms.sort_by(|a, b| a.0.total_cmp(&b.0));
+        Totals {
+            requests: d(self.requests, later.requests),
+            successes: d(self.successes, later.successes),
+            mtls_requests: d(self.mtls_requests, later.mtls_requests),
+            latency_ms,
+            // A gauge: the later value is the current one.
+            tcp_open_connections: later.tcp_open_connections,
+        }
+    }
+}
+
+fn label(s: &Sample<'_>, name: &str) -> String {
+    s.label(name).map(|v| v.into_owned()).unwrap_or_default()
+}
+
+/// Totals per group for the given dialect.
+pub fn totals(e: &Exposition, dialect: Dialect) -> BTreeMap<GroupKey, Totals> {
+    let mut out: BTreeMap<GroupKey, Totals> = BTreeMap::new();
+    for s in &e.samples {
+        match dialect {
+            Dialect::Istio => istio(&mut out, s),
+            Dialect::Linkerd => linkerd(&mut out, s),
+            Dialect::Envoy => envoy(&mut out, s),
+        }
+    }
+    for t in out.values_mut() {
+        t.latency_ms.sort_by(|a, b| a.0.total_cmp(&b.0));
+    }
+    out
+}
+
+fn istio_key(s: &Sample<'_>) -> GroupKey {
+    let workload = |side: &str| {
+        format!(
+            "{}/{}",
+            label(s, &format!("{side}_workload_namespace")),
+            label(s, &format!("{side}_workload"))
+        )
+    };
+    if s.label("reporter").as_deref() == Some("source") {
+        let dst = s
+            .label("destination_service")
+            .or_else(|| s.label("destination_service_name"))
+            .unwrap_or_default();
+        GroupKey {
+            direction: "outbound",
+            name: format!("{} → {dst}", workload("source")),
+        }
+    } else {
+        GroupKey {
+            direction: "inbound",
+            name: workload("destination"),
+        }
+    }
+}
+
+fn istio(out: &mut BTreeMap<GroupKey, Totals>, s: &Sample<'_>) {
+    match s.name {
+        "istio_requests_total" => {
+            let t = out.entry(istio_key(s)).or_default();
+            t.requests += s.value;
+            // Istio's success: any response that is not a 5xx (0 means no response at all).
+            let code: u16 = s.label("response_code").and_then(|c| c.parse().ok()).unwrap_or(0);
+            if code != 0 && code < 500 {
+                t.successes += s.value;
+            }
+            if s.label("connection_security_policy").as_deref() == Some("mutual_tls") {
+                t.mtls_requests += s.value;
+            }
+        }
+        "istio_request_duration_milliseconds_bucket" => {
+            if let Some(le) = s.label("le").and_then(|l| super::exposition::parse_value(&l)) {
+                out.entry(istio_key(s)).or_default().add_bucket(le, s.value);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn linkerd_key(s: &Sample<'_>) -> GroupKey {
+    let direction = if s.label("direction").as_deref() == Some("outbound") {
+        "outbound"
+    } else {
+        "inbound"
+    };
+    let name = match (s.label("dst_namespace"), s.label("dst_deployment")) {
+        (Some(ns), Some(d)) => format!("{ns}/{d}"),
+        _ => s
+            .label("authority")
+            .or_else(|| s.label("target_addr"))
+            .map(|a| a.into_owned())
+            .unwrap_or_default(),
+    };
+    GroupKey { direction, name }
+}
+
+fn linkerd(out: &mut BTreeMap<GroupKey, Totals>, s: &Sample<'_>) {
+    match s.name {
+        // linkerd viz counts responses: a request that never got one is not in the RPS.
+        "response_total" => {
+            let t = out.entry(linkerd_key(s)).or_default();
+            t.requests += s.value;
+            if s.label("classification").as_deref() == Some("success") {
+                t.successes += s.value;
+            }
+            if s.label("tls").as_deref() == Some("true") {
+                t.mtls_requests += s.value;
+            }
+        }
+        "response_latency_ms_bucket" => {
+            if let Some(le) = s.label("le").and_then(|l| super::exposition::parse_value(&l)) {
+                out.entry(linkerd_key(s)).or_default().add_bucket(le, s.value);
+            }
+        }
+        "tcp_open_connections" => {
+            let direction = if s.label("direction").as_deref() == Some("outbound") {
+                "outbound"
+            } else {
+                "inbound"
+            };
+            let key = GroupKey {
+                direction,
+                name: "tcp".into(),
+            };
+            out.entry(key).or_default().tcp_open_connections += s.value;
+        }
+        _ => {}
+    }
+}
+
+fn envoy(out: &mut BTreeMap<GroupKey, Totals>, s: &Sample<'_>) {
+    // Istio renames envoy_cluster_name to cluster_name; plain Envoy keeps it.
+    let cluster = || {
+        s.label("envoy_cluster_name")
+            .or_else(|| s.label("cluster_name"))
+            .map(|c| c.into_owned())
+    };
+    let key = |c: String| GroupKey {
+        direction: "outbound",
+        name: c,
+    };
+    match s.name {
+        "envoy_cluster_upstream_rq_total" => {
+            if let Some(c) = cluster() {
+                let t = out.entry(key(c)).or_default();
+                t.requests += s.value;
+                t.successes += s.value;
+            }
+        }
+        "envoy_cluster_upstream_rq_xx" => {
+            let class = s
+                .label("envoy_response_code_class")
+                .or_else(|| s.label("response_code_class"));
+            if class.as_deref().is_some_and(|c| c.starts_with('5'))
+                && let Some(c) = cluster()
+            {
+                out.entry(key(c)).or_default().successes -= s.value;
+            }
+        }
+        "envoy_cluster_upstream_rq_time_bucket" => {
+            if let (Some(c), Some(le)) = (
+                cluster(),
+                s.label("le").and_then(|l| super::exposition::parse_value(&l)),
+            ) {
+                out.entry(key(c)).or_default().add_bucket(le, s.value);
+            }
+        }
+        _ => {}
+    }
+}

@@ -1,0 +1,183 @@
+//! `meshtop metrics parse`: golden signals from exposition dumps, offline.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use color_eyre::eyre::{Result, WrapErr, bail};
+use serde::Serialize;
+
+use super::exposition;
+use super::golden::{self, Dialect, GroupKey, Totals};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum MeshArg {
+    Auto,
+    Istio,
+    Linkerd,
+    Envoy,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Serialize, PartialEq)]
+pub struct Report {
+    pub dialect: Dialect,
+    /// Seconds between the two dumps, when two were given.
+    pub interval_s: Option<f64>,
+    pub groups: Vec<Row>,
+}
+
+#[derive(Debug, Serialize, PartialEq)]
+pub struct Row {
+    pub direction: &'static str,
+    pub name: String,
+    /// Requests counted (cumulative for one dump; over the interval for two).
+    pub requests: f64,
+    pub rps: Option<f64>,
+    pub success_ratio: Option<f64>,
+    pub mtls_ratio: Option<f64>,
+    pub latency_ms: Quantiles,
+    pub tcp_open_connections: f64,
+}
+
+#[derive(Debug, Serialize, PartialEq)]
+pub struct Quantiles {
+    pub p50: Option<f64>,
+    pub p90: Option<f64>,
+    pub p99: Option<f64>,
+}
+
+fn row(key: &GroupKey, t: &Totals, interval_s: Option<f64>) -> Row {
+    Row {
+        direction: key.direction,
+        name: key.name.clone(),
+        requests: t.requests,
+        rps: interval_s.map(|s| t.requests / s),
+        success_ratio: t.success_ratio(),
+        mtls_ratio: (t.requests > 0.0).then(|| t.mtls_requests / t.requests),
+        latency_ms: Quantiles {
+            p50: t.quantile_ms(0.5),
+            p90: t.quantile_ms(0.9),
+            p99: t.quantile_ms(0.99),
+        },
+        tcp_open_connections: t.tcp_open_connections,
+    }
+}
+
+/// Builds the report from one dump (cumulative totals) or two (rates over `interval`).
+pub fn report(first: &str, second: Option<&str>, interval: Duration, mesh: MeshArg) -> Result<Report> {
+    let a = exposition::parse(first);
+    let dialect = match mesh {
+        MeshArg::Istio => Dialect::Istio,
+        MeshArg::Linkerd => Dialect::Linkerd,
+        MeshArg::Envoy => Dialect::Envoy,
+        MeshArg::Auto => match golden::detect(&a) {
+            Some(d) => d,
+            None => bail!(
+                "no mesh request metrics recognised (looked for istio_requests_total, linkerd's response_total, \
+                 envoy_cluster_upstream_rq_*); pass --mesh to choose"
+            ),
+        },
+    };
+    let ta = golden::totals(&a, dialect);
+    let (groups, interval_s) = match second {
+        None => (ta.iter().map(|(k, t)| row(k, t, None)).collect(), None),
+        Some(text) => {
+            let b = exposition::parse(text);
+            let s = interval.as_secs_f64();
+            if s <= 0.0 {
+                bail!("--interval must be positive");
+            }
+            let tb = golden::totals(&b, dialect);
+            let empty = Totals::default();
+            (
+                tb.iter()
+                    .map(|(k, t)| row(k, &ta.get(k).unwrap_or(&empty).delta_to(t), Some(s)))
+                    .collect(),
+                Some(s),
+            )
+        }
+    };
+    Ok(Report {
+        dialect,
+        interval_s,
+        groups,
+    })
+}
+
+fn read(path: &Path) -> Result<String> {
+    let text = std::fs::read_to_string(path).wrap_err_with(|| format!("reading {}", path.display()))?;
+    let e = exposition::parse(&text);
+    if !e.errors.is_empty() {
+        // Bad lines are skipped, not fatal: say which, so the user can judge the numbers.
+        let first: Vec<String> = e.errors.iter().take(5).map(ToString::to_string).collect();
+        eprintln!(
+            "meshtop: {}: skipped {} malformed line(s): {}",
+            path.display(),
+            e.errors.len(),
+            first.join("; ")
+        );
+    }
+    Ok(text)
+}
+
+pub fn run(files: &[PathBuf], interval: Duration, mesh: MeshArg, format: Format) -> Result<()> {
+    let first = read(&files[0])?;
+    let second = files.get(1).map(|p| read(p)).transpose()?;
+    let r = report(&first, second.as_deref(), interval, mesh)?;
+    match format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&r)?),
+        Format::Table => print!("{}", table(&r)),
+    }
+    Ok(())
+}
+
+pub fn table(r: &Report) -> String {
+    let opt = |v: Option<f64>, digits: usize| v.map_or_else(|| "-".to_string(), |v| format!("{v:.digits$}"));
+    let pct = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |v| format!("{:.2}%", v * 100.0));
+    let mut rows = vec![vec![
+        "DIRECTION".to_string(),
+        "NAME".into(),
+        if r.interval_s.is_some() {
+            "RPS".into()
+        } else {
+            "REQUESTS".into()
+        },
+        "SUCCESS".into(),
+        "P50_MS".into(),
+        "P90_MS".into(),
+        "P99_MS".into(),
+        "MTLS".into(),
+        "TCP_CONN".into(),
+    ]];
+    for g in &r.groups {
+        rows.push(vec![
+            g.direction.into(),
+            g.name.clone(),
+            match g.rps {
+                Some(rps) => format!("{rps:.2}"),
+                None => format!("{}", g.requests),
+            },
+            pct(g.success_ratio),
+            opt(g.latency_ms.p50, 2),
+            opt(g.latency_ms.p90, 2),
+            opt(g.latency_ms.p99, 2),
+            pct(g.mtls_ratio),
+            format!("{}", g.tcp_open_connections),
+        ]);
+    }
+    let widths: Vec<usize> = (0..rows[0].len())
+        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut out = format!("dialect: {:?}\n", r.dialect).to_lowercase();
+    for r in rows {
+        let line: Vec<String> = r.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        out += line.join("  ").trim_end();
+        out += "\n";
+    }
+    out
+}
