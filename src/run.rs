@@ -66,16 +66,7 @@ pub fn kube_target(args: &GlobalArgs) -> source::kube::KubeTarget {
 /// Opens the TUI against the cluster and runs until the user quits.
 pub async fn run_live(args: &GlobalArgs) -> Result<()> {
     let (state, config) = initial_state(args)?;
-    let target = source::kube::KubeTarget {
-        kubeconfig: args.kubeconfig.clone(),
-        context: args.context.clone(),
-        namespace: if args.all_namespaces {
-            None
-        } else {
-            args.namespace.clone()
-        },
-    };
-    let mut live = LiveSources::start(target);
+    let mut live = LiveSources::start(kube_target(args));
     let rx = live.take_receiver();
     let result = run_tui(state, rx, config.max_fps, |ctx| live.switch_context(ctx)).await;
     live.stop();
