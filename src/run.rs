@@ -20,6 +20,9 @@ use crate::ui::theme::Theme;
 /// (a 10,000-pod initial list) never makes the UI unresponsive.
 const MAX_BATCH: usize = 2048;
 
+/// metrics-server refreshes every 15 s by default; polling faster only repeats values.
+const POD_METRICS_INTERVAL: Duration = Duration::from_secs(15);
+
 /// Builds the initial state from CLI flags and the config file. Errors name the file and key.
 pub fn initial_state(args: &GlobalArgs) -> Result<(State, Config)> {
     let config = Config::load(args.config.as_deref())?;
@@ -85,6 +88,11 @@ impl LiveSources {
         let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
         let tasks = vec![
             tokio::spawn(source::kube::run(target.clone(), tx.clone())),
+            tokio::spawn(source::podmetrics::run(
+                target.clone(),
+                POD_METRICS_INTERVAL,
+                tx.clone(),
+            )),
             tokio::spawn(clock(tx)),
         ];
         LiveSources {

@@ -193,9 +193,9 @@ fn only_visible_rows_are_built_and_selection_scrolls() {
         );
     }
     keys(&mut s, &[Action::ShowPods]);
-    let _ = render(&s, 100, 12);
+    let _ = render(&s, 220, 12);
     keys(&mut s, &[Action::Bottom]);
-    let screen = render(&s, 100, 12);
+    let screen = render(&s, 220, 12);
     assert_eq!(s.entry().selected, 9_999);
     // Last pod in (namespace, name) order is ns-199/pod-09999; it is on screen and selected.
     assert!(screen.contains("ns-199") && screen.contains("pod-09999"), "{screen}");

@@ -99,6 +99,14 @@ pub fn fold(state: &mut State, stamped: Stamped) {
         Update::ApiServiceDeleted { name } => {
             state.api_services.remove(&name);
         }
+        Update::PodUsage { usages } => {
+            state.usage = usages
+                .into_iter()
+                .map(|u| ((u.namespace.clone(), u.name.clone()), u))
+                .collect();
+            state.synced.insert(Resource::PodMetrics);
+            state.errors.remove(&(Resource::PodMetrics, None));
+        }
         Update::SourceError {
             resource,
             namespace,
@@ -153,7 +161,7 @@ fn prune(state: &mut State, resource: Resource, namespace: Option<&str>, seen: &
         }
         Resource::Crds => state.crds.retain(|name, _| seen.contains(name)),
         Resource::ApiServices => state.api_services.retain(|name, _| seen.contains(name)),
-        Resource::Cluster => {}
+        Resource::Cluster | Resource::PodMetrics => {}
     }
 }
 
@@ -390,6 +398,7 @@ impl State {
         self.control_planes.clear();
         self.crds.clear();
         self.api_services.clear();
+        self.usage.clear();
         self.synced.clear();
         self.synced_ns.clear();
         self.relisting.clear();

@@ -87,6 +87,8 @@ pub const POD_COLUMNS: &[&str] = &[
     "READY",
     "STATUS",
     "RESTARTS",
+    "CPU APP/PROXY",
+    "MEM APP/PROXY",
     "NODE",
     "IP",
     "METRICS",
@@ -163,16 +165,23 @@ pub fn pods<'a>(state: &'a State, entry: &ViewEntry) -> Vec<&'a PodEntry> {
                 5 => (x.ready, x.containers).cmp(&(y.ready, y.containers)),
                 6 => x.phase.cmp(&y.phase),
                 7 => x.restarts.cmp(&y.restarts),
-                8 => x.node.cmp(&y.node),
-                9 => cmp_ip(x.ip.as_deref(), y.ip.as_deref()),
-                10 => a
+                8 => {
+                    let cpu = |p| usage_split(state, p).map(|u| u.total_cpu());
+                    cpu(a).partial_cmp(&cpu(b)).unwrap_or(Ordering::Equal)
+                }
+                9 => usage_split(state, a)
+                    .map(|u| u.total_mem())
+                    .cmp(&usage_split(state, b).map(|u| u.total_mem())),
+                10 => x.node.cmp(&y.node),
+                11 => cmp_ip(x.ip.as_deref(), y.ip.as_deref()),
+                12 => a
                     .mesh
                     .proxy
                     .as_ref()
                     .map(|p| p.metrics_port)
                     .cmp(&b.mesh.proxy.as_ref().map(|p| p.metrics_port)),
                 // Age ascending means youngest first, as with `kubectl get --sort-by`.
-                11 => y.created.cmp(&x.created),
+                13 => y.created.cmp(&x.created),
                 _ => Ordering::Equal,
             };
             let o = o.then_with(|| (&x.namespace, &x.name).cmp(&(&y.namespace, &y.name)));
@@ -408,4 +417,45 @@ pub fn mesh_summaries(state: &State) -> Vec<MeshSummary<'_>> {
     }
     out.retain(|s| !s.control_planes.is_empty() || !s.evidence.is_empty() || !s.by_model.is_empty());
     out
+}
+
+/// A pod's CPU and memory with the proxy apart from the app containers.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct UsageSplit {
+    pub app_cpu_m: f64,
+    pub proxy_cpu_m: f64,
+    pub app_mem: u64,
+    pub proxy_mem: u64,
+}
+
+impl UsageSplit {
+    pub fn total_cpu(&self) -> f64 {
+        self.app_cpu_m + self.proxy_cpu_m
+    }
+    pub fn total_mem(&self) -> u64 {
+        self.app_mem + self.proxy_mem
+    }
+}
+
+/// Splits a pod's usage by its proxy container; a per-node proxy pod is all proxy.
+pub fn usage_split(state: &State, p: &PodEntry) -> Option<UsageSplit> {
+    let u = state.usage.get(&(p.info.namespace.clone(), p.info.name.clone()))?;
+    let proxy = p.mesh.proxy.as_ref().map(|x| x.container.as_str());
+    let all_proxy = p.mesh.model == crate::mesh::Model::Node;
+    let mut s = UsageSplit {
+        app_cpu_m: 0.0,
+        proxy_cpu_m: 0.0,
+        app_mem: 0,
+        proxy_mem: 0,
+    };
+    for c in &u.containers {
+        if all_proxy || Some(c.name.as_str()) == proxy {
+            s.proxy_cpu_m += c.cpu_millicores;
+            s.proxy_mem += c.memory_bytes;
+        } else {
+            s.app_cpu_m += c.cpu_millicores;
+            s.app_mem += c.memory_bytes;
+        }
+    }
+    Some(s)
 }

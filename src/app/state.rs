@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::app::keymap::Keymap;
 use crate::mesh::detect::{ControlPlane, Injection, PodMesh, WorkloadInfo};
-use crate::model::{ApiServiceInfo, ClusterInfo, ErrorKind, NamespaceInfo, PodInfo, Resource, UnixMillis};
+use crate::model::{ApiServiceInfo, ClusterInfo, ErrorKind, NamespaceInfo, PodInfo, PodUsage, Resource, UnixMillis};
 use crate::ui::theme::Theme;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,6 +113,8 @@ pub struct State {
     /// CRD name → API group.
     pub crds: BTreeMap<String, String>,
     pub api_services: BTreeMap<String, ApiServiceInfo>,
+    /// Latest CPU and memory per pod (metrics.k8s.io).
+    pub usage: BTreeMap<(String, String), PodUsage>,
     /// Resources whose initial list has completed.
     pub synced: BTreeSet<Resource>,
     /// Per-namespace lists completed (when RBAC forced one watch per namespace).
@@ -156,6 +158,7 @@ impl State {
             control_planes: Vec::new(),
             crds: BTreeMap::new(),
             api_services: BTreeMap::new(),
+            usage: BTreeMap::new(),
             synced: BTreeSet::new(),
             synced_ns: BTreeSet::new(),
             relisting: BTreeMap::new(),

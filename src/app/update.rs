@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::mesh::detect::WorkloadInfo;
-use crate::model::{ApiServiceInfo, ClusterInfo, ErrorKind, NamespaceInfo, PodInfo, Resource, UnixMillis};
+use crate::model::{ApiServiceInfo, ClusterInfo, ErrorKind, NamespaceInfo, PodInfo, PodUsage, Resource, UnixMillis};
 
 /// One update and the wall-clock time the source observed it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -81,6 +81,10 @@ pub enum Update {
     },
     ApiServiceDeleted {
         name: String,
+    },
+    /// The complete metrics.k8s.io list: per-container CPU and memory of every pod.
+    PodUsage {
+        usages: Vec<PodUsage>,
     },
     /// A source failed. It keeps retrying; the error stays shown until `SourceRecovered`.
     /// `namespace` is set when only that namespace failed (per-namespace fallback under RBAC).

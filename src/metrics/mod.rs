@@ -3,4 +3,5 @@
 pub mod exposition;
 pub mod golden;
 pub mod quantile;
+pub mod quantity;
 pub mod report;

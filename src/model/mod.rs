@@ -142,6 +142,8 @@ pub enum Resource {
     StatefulSets,
     Crds,
     ApiServices,
+    /// metrics.k8s.io PodMetrics (CPU and memory per container).
+    PodMetrics,
 }
 
 impl Resource {
@@ -155,6 +157,7 @@ impl Resource {
             Resource::StatefulSets => "statefulsets",
             Resource::Crds => "customresourcedefinitions",
             Resource::ApiServices => "apiservices",
+            Resource::PodMetrics => "pod metrics",
         }
     }
 }
@@ -179,4 +182,23 @@ impl ErrorKind {
             ErrorKind::Api => "error",
         }
     }
+}
+
+/// CPU and memory of one container, from metrics.k8s.io.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ContainerUsage {
+    pub name: String,
+    pub cpu_millicores: f64,
+    pub memory_bytes: u64,
+}
+
+/// One pod's usage sample.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PodUsage {
+    pub namespace: String,
+    pub name: String,
+    /// When metrics-server measured it, and over how long.
+    pub timestamp: Option<String>,
+    pub window_s: Option<f64>,
+    pub containers: Vec<ContainerUsage>,
 }

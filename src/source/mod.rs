@@ -1,6 +1,7 @@
 //! Sources: async tasks that each own one kind of I/O and emit `Stamped` updates.
 
 pub mod kube;
+pub mod podmetrics;
 
 use tokio::sync::mpsc;
 

@@ -133,6 +133,18 @@ pub fn render(state: &State, frame: &mut Frame, area: Rect, namespace: &str, nam
         });
         let ports = ports.collect::<Vec<_>>().join(",");
         let proxy = p.mesh.proxy.as_ref().is_some_and(|x| x.container == c.name);
+        let usage = state
+            .usage
+            .get(&(i.namespace.clone(), i.name.clone()))
+            .and_then(|u| u.containers.iter().find(|x| x.name == c.name))
+            .map(|u| {
+                format!(
+                    "  cpu {:.0}m mem {}",
+                    u.cpu_millicores,
+                    super::format::mib(u.memory_bytes)
+                )
+            })
+            .unwrap_or_default();
         lines.push(Line::from(vec![
             Span::styled(
                 format!("  {:<24}", c.name),
@@ -144,7 +156,7 @@ pub fn render(state: &State, frame: &mut Frame, area: Rect, namespace: &str, nam
             ),
             Span::styled(format!("{kind:<15}"), Style::default().fg(t.dim)),
             Span::raw(format!(
-                "{}  {}  restarts {}{}",
+                "{}  {}  restarts {}{}{usage}",
                 c.image,
                 if c.ready { "ready" } else { "not ready" },
                 c.restarts,

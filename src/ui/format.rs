@@ -16,6 +16,15 @@ pub fn age(now: UnixMillis, then: Option<UnixMillis>) -> String {
     }
 }
 
+/// Bytes as whole MiB (`64Mi`), or KiB below 1 MiB.
+pub fn mib(bytes: u64) -> String {
+    if bytes >= 1024 * 1024 {
+        format!("{}Mi", (bytes as f64 / 1_048_576.0).round() as u64)
+    } else {
+        format!("{}Ki", bytes / 1024)
+    }
+}
+
 /// Truncates to `width` characters with an ellipsis, for fixed-width columns.
 pub fn fit(s: &str, width: usize) -> String {
     if s.chars().count() <= width {

@@ -43,6 +43,8 @@ pub fn render(state: &State, frame: &mut Frame, area: Rect) {
                         format!("{}/{}", i.ready, i.containers),
                         i.phase.clone(),
                         i.restarts.to_string(),
+                        usage_cell(state, p, true),
+                        usage_cell(state, p, false),
                         i.node.clone().unwrap_or_else(|| "<unscheduled>".into()),
                         i.ip.clone().unwrap_or_else(|| NONE.into()),
                         metrics_cell(p),
@@ -174,6 +176,24 @@ fn model_cell(p: &crate::app::state::PodEntry, missing: bool) -> String {
         _ if missing => "none!".into(),
         (Model::None, Some(Role::Control | Role::Addon)) => "control".into(),
         (m, _) => m.as_str().into(),
+    }
+}
+
+/// `app/proxy` CPU (millicores) or memory; `-` when metrics.k8s.io has no sample (the
+/// reason is in the status line); the proxy side is `-` for pods without a proxy.
+fn usage_cell(state: &State, p: &crate::app::state::PodEntry, cpu: bool) -> String {
+    let Some(u) = query::usage_split(state, p) else {
+        return "-".into();
+    };
+    let (app, proxy) = if cpu {
+        (format!("{:.0}m", u.app_cpu_m), format!("{:.0}m", u.proxy_cpu_m))
+    } else {
+        (super::format::mib(u.app_mem), super::format::mib(u.proxy_mem))
+    };
+    if p.mesh.proxy.is_some() {
+        format!("{app}/{proxy}")
+    } else {
+        format!("{app}/-")
     }
 }
 

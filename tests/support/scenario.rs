@@ -5,7 +5,7 @@
 use k8s_openapi::api::core::v1::Pod;
 use meshtop::app::{Stamped, Update};
 use meshtop::mesh::detect::WorkloadInfo;
-use meshtop::model::{ClusterInfo, ErrorKind, NamespaceInfo, Resource};
+use meshtop::model::{ClusterInfo, ContainerUsage, ErrorKind, NamespaceInfo, PodUsage, Resource};
 use meshtop::source::kube::pod_info;
 
 pub const T0: i64 = 1_790_000_000_000;
@@ -138,6 +138,42 @@ pub fn updates() -> Vec<Stamped> {
             namespace: None,
         });
     }
+    let usage = |ns: &str, pod: &str, c: &[(&str, f64, u64)]| PodUsage {
+        namespace: ns.into(),
+        name: pod.into(),
+        timestamp: None,
+        window_s: Some(15.0),
+        containers: c
+            .iter()
+            .map(|(n, cpu, mem)| ContainerUsage {
+                name: n.to_string(),
+                cpu_millicores: *cpu,
+                memory_bytes: *mem,
+            })
+            .collect(),
+    };
+    const MI: u64 = 1024 * 1024;
+    u.push(Update::PodUsage {
+        usages: vec![
+            usage(
+                "bookinfo",
+                "productpage-v1-5d7f-q2",
+                &[("app", 120.4, 96 * MI), ("istio-proxy", 31.2, 48 * MI)],
+            ),
+            usage(
+                "bookinfo",
+                "reviews-v2-8c9d-k7",
+                &[("app", 80.0, 256 * MI), ("istio-proxy", 25.0, 44 * MI)],
+            ),
+            usage(
+                "emojivoto",
+                "web-5f86-58p7k",
+                &[("app", 12.0, 20 * MI), ("linkerd-proxy", 3.0, 12 * MI)],
+            ),
+            usage("istio-system", "ztunnel-abcde", &[("istio-proxy", 8.0, 30 * MI)]),
+            usage("default", "toolbox", &[("app", 1.0, 5 * MI)]),
+        ],
+    });
     u.push(Update::SourceError {
         resource: Resource::Pods,
         namespace: Some("secret-team".into()),

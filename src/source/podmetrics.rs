@@ -1,0 +1,173 @@
+//! metrics.k8s.io PodMetrics: per-container CPU and memory. The API has no watch, so this
+//! source lists every `interval`; one update carries the whole list.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use kube::Client;
+use serde::Deserialize;
+
+use super::UpdateTx;
+use crate::app::{Stamped, Update};
+use crate::metrics::quantity;
+use crate::model::{ContainerUsage, ErrorKind, PodUsage, Resource};
+
+#[derive(Deserialize)]
+struct List {
+    items: Vec<Item>,
+}
+
+#[derive(Deserialize)]
+struct Item {
+    metadata: Meta,
+    timestamp: Option<String>,
+    window: Option<String>,
+    containers: Vec<Container>,
+}
+
+#[derive(Deserialize)]
+struct Meta {
+    name: String,
+    namespace: String,
+}
+
+#[derive(Deserialize)]
+struct Container {
+    name: String,
+    usage: BTreeMap<String, String>,
+}
+
+/// Converts a PodMetricsList body. Containers with unparsable quantities are skipped.
+pub fn parse_list(body: &str) -> Result<Vec<PodUsage>, serde_json::Error> {
+    let list: List = serde_json::from_str(body)?;
+    Ok(list
+        .items
+        .into_iter()
+        .map(|i| PodUsage {
+            namespace: i.metadata.namespace,
+            name: i.metadata.name,
+            timestamp: i.timestamp,
+            window_s: i
+                .window
+                .as_deref()
+                .and_then(|w| w.strip_suffix('s'))
+                .and_then(|w| w.parse().ok()),
+            containers: i
+                .containers
+                .into_iter()
+                .filter_map(|c| {
+                    Some(ContainerUsage {
+                        cpu_millicores: quantity::cpu_millicores(c.usage.get("cpu")?)?,
+                        memory_bytes: quantity::bytes(c.usage.get("memory")?)?,
+                        name: c.name,
+                    })
+                })
+                .collect(),
+        })
+        .collect())
+}
+
+/// Why the metrics API failed, in the user's terms.
+fn explain(e: &kube::Error) -> (ErrorKind, String) {
+    match e {
+        kube::Error::Api(s) if s.code == 404 => (
+            ErrorKind::Api,
+            "metrics-server is not installed: the API server does not serve metrics.k8s.io".into(),
+        ),
+        kube::Error::Api(s) if s.code == 503 => {
+            (ErrorKind::Api, format!("metrics-server is unavailable: {}", s.message))
+        }
+        kube::Error::Api(s) if s.code == 403 => (ErrorKind::Forbidden, s.message.clone()),
+        other => (ErrorKind::Unreachable, super::kube::describe(other)),
+    }
+}
+
+/// Connects (retrying; the kube source reports connection problems) and polls.
+pub async fn run(target: super::kube::KubeTarget, interval: Duration, tx: UpdateTx) {
+    let client = loop {
+        match super::kube::connect(&target).await {
+            Ok(c) => break c.client,
+            Err(_) if !tx.is_closed() => tokio::time::sleep(Duration::from_secs(10)).await,
+            Err(_) => return,
+        }
+    };
+    poll(client, target.namespace, interval, tx).await
+}
+
+pub async fn poll(client: Client, namespace: Option<String>, interval: Duration, tx: UpdateTx) {
+    let path = match &namespace {
+        Some(ns) => format!("/apis/metrics.k8s.io/v1beta1/namespaces/{ns}/pods"),
+        None => "/apis/metrics.k8s.io/v1beta1/pods".to_string(),
+    };
+    let mut tick = tokio::time::interval(interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let req = http::Request::get(&path).body(Vec::new()).expect("static request");
+        let update = match tokio::time::timeout(Duration::from_secs(10), client.request_text(req)).await {
+            Ok(Ok(body)) => match parse_list(&body) {
+                Ok(usages) => Update::PodUsage { usages },
+                Err(e) => Update::SourceError {
+                    resource: Resource::PodMetrics,
+                    namespace: None,
+                    kind: ErrorKind::Api,
+                    message: format!("unexpected PodMetrics response: {e}"),
+                },
+            },
+            Ok(Err(e)) => {
+                let (kind, message) = explain(&e);
+                Update::SourceError {
+                    resource: Resource::PodMetrics,
+                    namespace: None,
+                    kind,
+                    message,
+                }
+            }
+            Err(_) => Update::SourceError {
+                resource: Resource::PodMetrics,
+                namespace: None,
+                kind: ErrorKind::Unreachable,
+                message: "metrics.k8s.io did not answer within 10s".into(),
+            },
+        };
+        if tx.send(Stamped::now(update)).await.is_err() {
+            return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_a_pod_metrics_list() {
+        let body = r#"{"kind":"PodMetricsList","apiVersion":"metrics.k8s.io/v1beta1","metadata":{},
+          "items":[{"metadata":{"name":"web","namespace":"shop"},"timestamp":"2026-11-24T20:00:00Z","window":"10.279s",
+          "containers":[{"name":"app","usage":{"cpu":"250001749n","memory":"64Mi"}},
+                        {"name":"istio-proxy","usage":{"cpu":"20m","memory":"16384Ki"}},
+                        {"name":"broken","usage":{"cpu":"lots","memory":"1Mi"}}]}]}"#;
+        let u = parse_list(body).unwrap();
+        assert_eq!(u.len(), 1);
+        assert_eq!(
+            (u[0].namespace.as_str(), u[0].name.as_str(), u[0].window_s),
+            ("shop", "web", Some(10.279))
+        );
+        assert_eq!(
+            u[0].containers,
+            vec![
+                ContainerUsage {
+                    name: "app".into(),
+                    cpu_millicores: 250.001749,
+                    memory_bytes: 67_108_864
+                },
+                ContainerUsage {
+                    name: "istio-proxy".into(),
+                    cpu_millicores: 20.0,
+                    memory_bytes: 16_777_216
+                },
+            ]
+        );
+        assert!(parse_list("<html>").is_err());
+    }
+}
