@@ -246,3 +246,66 @@ async fn kube_source_folds_live_pod_changes_into_state() {
     assert!(state.errors.is_empty(), "{:?}", state.errors);
     source.abort();
 }
+
+/// metrics-server's per-container usage (kwok emulates it from the annotations below)
+/// reaches the state and is split between the app and the proxy container.
+#[tokio::test]
+async fn pod_metrics_are_split_between_app_and_proxy() {
+    install_crypto();
+    let client = client().await;
+    let ns = namespace(&client, "usage").await;
+    create_yaml(
+        &client,
+        &ns,
+        r#"apiVersion: v1
+kind: Pod
+metadata:
+  name: shop
+  annotations:
+    meshtop.test/usage-cpu-app: 250m
+    meshtop.test/usage-memory-app: 64Mi
+    meshtop.test/usage-cpu-istio-proxy: 20m
+    meshtop.test/usage-memory-istio-proxy: 16Mi
+spec:
+  containers:
+  - {name: app, image: app:1}
+  - {name: istio-proxy, image: docker.io/istio/proxyv2:1.24.0}
+"#,
+    )
+    .await;
+    running_pod(&client, &ns, "shop").await;
+    let (tx, mut rx) = mpsc::channel(1024);
+    let target = KubeTarget {
+        kubeconfig: Some(kubeconfig()),
+        namespace: Some(ns.clone()),
+        ..Default::default()
+    };
+    let kube = tokio::spawn(meshtop::source::kube::run(target.clone(), tx.clone()));
+    let metrics = tokio::spawn(meshtop::source::podmetrics::run(target, Duration::from_secs(1), tx));
+    let mut state = State::new(Theme::all_builtin(), 0, Keymap::default());
+    let key = (ns.clone(), "shop".to_string());
+    let split = tokio::time::timeout(Duration::from_secs(90), async {
+        loop {
+            fold(&mut state, rx.recv().await.expect("sources alive"));
+            if let Some(p) = state.pods.get(&key)
+                && let Some(u) = meshtop::app::query::usage_split(&state, p)
+                && u.proxy_cpu_m > 0.0
+                && u.app_cpu_m > 0.0
+            {
+                break u;
+            }
+        }
+    })
+    .await
+    .expect("usage for shop within 90 s (metrics-server scrapes every 10 s)");
+    assert!((split.app_cpu_m - 250.0).abs() < 1.0, "{split:?}");
+    assert!((split.proxy_cpu_m - 20.0).abs() < 1.0, "{split:?}");
+    assert_eq!((split.app_mem, split.proxy_mem), (64 * 1024 * 1024, 16 * 1024 * 1024));
+    assert!(
+        !state.errors.contains_key(&(Resource::PodMetrics, None)),
+        "{:?}",
+        state.errors
+    );
+    kube.abort();
+    metrics.abort();
+}
