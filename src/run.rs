@@ -150,6 +150,7 @@ pub async fn run_tui(
     let mut last_draw = Instant::now() - frame;
     let mut terminate = signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut hangup = signal(tokio::signal::unix::SignalKind::hangup())?;
+    let mut sources_alive = true;
     loop {
         if state.dirty && last_draw.elapsed() >= frame {
             tui.terminal
@@ -165,7 +166,7 @@ pub async fn run_tui(
             Instant::now() + Duration::from_secs(3600)
         };
         tokio::select! {
-            update = rx.recv() => match update {
+            update = rx.recv(), if sources_alive => match update {
                 Some(u) => {
                     fold(&mut state, u);
                     for _ in 0..MAX_BATCH {
@@ -176,7 +177,7 @@ pub async fn run_tui(
                     }
                 }
                 // Every source ended (they only end when told to); keep serving keys.
-                None => rx = mpsc::channel(1).1,
+                None => sources_alive = false,
             },
             ev = keys.next() => match ev {
                 Some(Ok(Event::Key(k))) if k.kind != KeyEventKind::Release => {
@@ -185,6 +186,7 @@ pub async fn run_tui(
                             Some(Effect::Quit) => break,
                             Some(Effect::SwitchContext(ctx)) => {
                                 rx = switch_context(ctx);
+                                sources_alive = true;
                                 state.reset_world();
                             }
                             None => {}
