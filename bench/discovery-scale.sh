@@ -76,7 +76,7 @@ for _ in $(seq 1500); do tmux -L meshtop-bench capture-pane -p -t b | grep -q "l
 echo "pod created -> shown Running: $(python3 -c "import time; print(round(time.time() - $t, 2))") s (includes kwok making it Running)"
 t=$(date +%s.%N)
 K -n scale-000 delete pod late-arrival --grace-period=0 --force >/dev/null 2>&1
-for _ in $(seq 1500); do tmux -L meshtop-bench capture-pane -p -t b | grep -q "late-arrival" || break; sleep 0.02; done
+for _ in $(seq 1500); do tmux -L meshtop-bench capture-pane -p -t b | grep -q "scale-000 *late-arrival" || break; sleep 0.02; done
 echo "pod deleted -> gone: $(python3 -c "import time; print(round(time.time() - $t, 2))") s"
 tmux -L meshtop-bench send-keys -t b q
 tmux -L meshtop-bench kill-server 2>/dev/null || true
