@@ -23,6 +23,9 @@ const MAX_BATCH: usize = 2048;
 /// metrics-server refreshes every 15 s by default; polling faster only repeats values.
 const POD_METRICS_INTERVAL: Duration = Duration::from_secs(15);
 
+/// How often proxies are scraped (Prometheus' usual interval is 15 s; a live view wants more).
+const SCRAPE_INTERVAL: Duration = Duration::from_secs(5);
+
 /// Builds the initial state from CLI flags and the config file. Errors name the file and key.
 pub fn initial_state(args: &GlobalArgs) -> Result<(State, Config)> {
     let config = Config::load(args.config.as_deref())?;
@@ -93,6 +96,7 @@ impl LiveSources {
                 POD_METRICS_INTERVAL,
                 tx.clone(),
             )),
+            tokio::spawn(source::scrape::run(target.clone(), SCRAPE_INTERVAL, tx.clone())),
             tokio::spawn(clock(tx)),
         ];
         LiveSources {

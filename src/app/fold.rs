@@ -4,7 +4,7 @@ use super::action::{Action, Effect};
 use super::query;
 use std::collections::BTreeSet;
 
-use super::state::{Mode, NamespaceEntry, PodEntry, SourceErr, State, View, ViewEntry};
+use super::state::{Mode, NamespaceEntry, PodEntry, Rates, SourceErr, State, View, ViewEntry};
 use super::update::{Stamped, Update};
 use crate::mesh::detect;
 use crate::model::Resource;
@@ -107,6 +107,57 @@ pub fn fold(state: &mut State, stamped: Stamped) {
             state.synced.insert(Resource::PodMetrics);
             state.errors.remove(&(Resource::PodMetrics, None));
         }
+        Update::ProxyScraped {
+            namespace,
+            pod,
+            inbound,
+            outbound,
+            ..
+        } => {
+            state
+                .errors
+                .remove(&(Resource::ProxyScrape, Some(format!("{namespace}/{pod}"))));
+            // A pod's own traffic is what its proxy serves; a pure client only has outbound.
+            let totals = if inbound.requests > 0.0 || outbound.requests == 0.0 {
+                inbound
+            } else {
+                outbound
+            };
+            let t = state.traffic.entry((namespace, pod)).or_default();
+            if let Some((prev_at, prev)) = &t.last
+                && at > *prev_at
+            {
+                let d = prev.delta_to(&totals);
+                let window_s = (at - prev_at) as f64 / 1000.0;
+                t.rates = Some(Rates {
+                    rps: d.requests / window_s,
+                    success: d.success_ratio(),
+                    mtls: (d.requests > 0.0).then(|| d.mtls_requests / d.requests),
+                    p50_ms: d.quantile_ms(0.5),
+                    p90_ms: d.quantile_ms(0.9),
+                    p99_ms: d.quantile_ms(0.99),
+                    window_s,
+                    tcp_open: d.tcp_open_connections,
+                });
+            }
+            t.last = Some((at, totals));
+        }
+        Update::ScrapeFailed {
+            namespace,
+            pod,
+            message,
+        } => {
+            let key = (Resource::ProxyScrape, Some(format!("{namespace}/{pod}")));
+            let since = state.errors.get(&key).map_or(at, |e| e.since);
+            state.errors.insert(
+                key,
+                SourceErr {
+                    kind: crate::model::ErrorKind::Api,
+                    message,
+                    since,
+                },
+            );
+        }
         Update::SourceError {
             resource,
             namespace,
@@ -161,7 +212,7 @@ fn prune(state: &mut State, resource: Resource, namespace: Option<&str>, seen: &
         }
         Resource::Crds => state.crds.retain(|name, _| seen.contains(name)),
         Resource::ApiServices => state.api_services.retain(|name, _| seen.contains(name)),
-        Resource::Cluster | Resource::PodMetrics => {}
+        Resource::Cluster | Resource::PodMetrics | Resource::ProxyScrape => {}
     }
 }
 
@@ -399,6 +450,7 @@ impl State {
         self.crds.clear();
         self.api_services.clear();
         self.usage.clear();
+        self.traffic.clear();
         self.synced.clear();
         self.synced_ns.clear();
         self.relisting.clear();

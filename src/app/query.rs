@@ -87,6 +87,9 @@ pub const POD_COLUMNS: &[&str] = &[
     "READY",
     "STATUS",
     "RESTARTS",
+    "RPS",
+    "SUCCESS",
+    "P99",
     "CPU APP/PROXY",
     "MEM APP/PROXY",
     "NODE",
@@ -165,23 +168,32 @@ pub fn pods<'a>(state: &'a State, entry: &ViewEntry) -> Vec<&'a PodEntry> {
                 5 => (x.ready, x.containers).cmp(&(y.ready, y.containers)),
                 6 => x.phase.cmp(&y.phase),
                 7 => x.restarts.cmp(&y.restarts),
-                8 => {
+                8 => cmp_f64(rate(state, a).map(|r| r.rps), rate(state, b).map(|r| r.rps)),
+                9 => cmp_f64(
+                    rate(state, a).and_then(|r| r.success),
+                    rate(state, b).and_then(|r| r.success),
+                ),
+                10 => cmp_f64(
+                    rate(state, a).and_then(|r| r.p99_ms),
+                    rate(state, b).and_then(|r| r.p99_ms),
+                ),
+                11 => {
                     let cpu = |p| usage_split(state, p).map(|u| u.total_cpu());
                     cpu(a).partial_cmp(&cpu(b)).unwrap_or(Ordering::Equal)
                 }
-                9 => usage_split(state, a)
+                12 => usage_split(state, a)
                     .map(|u| u.total_mem())
                     .cmp(&usage_split(state, b).map(|u| u.total_mem())),
-                10 => x.node.cmp(&y.node),
-                11 => cmp_ip(x.ip.as_deref(), y.ip.as_deref()),
-                12 => a
+                13 => x.node.cmp(&y.node),
+                14 => cmp_ip(x.ip.as_deref(), y.ip.as_deref()),
+                15 => a
                     .mesh
                     .proxy
                     .as_ref()
                     .map(|p| p.metrics_port)
                     .cmp(&b.mesh.proxy.as_ref().map(|p| p.metrics_port)),
                 // Age ascending means youngest first, as with `kubectl get --sort-by`.
-                13 => y.created.cmp(&x.created),
+                16 => y.created.cmp(&x.created),
                 _ => Ordering::Equal,
             };
             let o = o.then_with(|| (&x.namespace, &x.name).cmp(&(&y.namespace, &y.name)));
@@ -458,4 +470,16 @@ pub fn usage_split(state: &State, p: &PodEntry) -> Option<UsageSplit> {
         }
     }
     Some(s)
+}
+
+/// The pod's traffic rates from its last two scrapes, if any.
+pub fn rate(state: &State, p: &PodEntry) -> Option<super::state::Rates> {
+    state
+        .traffic
+        .get(&(p.info.namespace.clone(), p.info.name.clone()))
+        .and_then(|t| t.rates)
+}
+
+fn cmp_f64(a: Option<f64>, b: Option<f64>) -> Ordering {
+    a.partial_cmp(&b).unwrap_or(Ordering::Equal)
 }

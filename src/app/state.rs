@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::app::keymap::Keymap;
 use crate::mesh::detect::{ControlPlane, Injection, PodMesh, WorkloadInfo};
+use crate::metrics::golden::Totals;
 use crate::model::{ApiServiceInfo, ClusterInfo, ErrorKind, NamespaceInfo, PodInfo, PodUsage, Resource, UnixMillis};
 use crate::ui::theme::Theme;
 
@@ -88,6 +89,25 @@ pub struct NamespaceEntry {
     pub injection: Vec<Injection>,
 }
 
+/// A pod's last scrape (cumulative) and the rates between its last two scrapes.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct PodTraffic {
+    pub last: Option<(UnixMillis, Totals)>,
+    pub rates: Option<Rates>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rates {
+    pub rps: f64,
+    pub success: Option<f64>,
+    pub mtls: Option<f64>,
+    pub p50_ms: Option<f64>,
+    pub p90_ms: Option<f64>,
+    pub p99_ms: Option<f64>,
+    pub window_s: f64,
+    pub tcp_open: f64,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourceErr {
     pub kind: ErrorKind,
@@ -115,6 +135,8 @@ pub struct State {
     pub api_services: BTreeMap<String, ApiServiceInfo>,
     /// Latest CPU and memory per pod (metrics.k8s.io).
     pub usage: BTreeMap<(String, String), PodUsage>,
+    /// Proxy traffic per pod, from direct scrapes.
+    pub traffic: BTreeMap<(String, String), PodTraffic>,
     /// Resources whose initial list has completed.
     pub synced: BTreeSet<Resource>,
     /// Per-namespace lists completed (when RBAC forced one watch per namespace).
@@ -159,6 +181,7 @@ impl State {
             crds: BTreeMap::new(),
             api_services: BTreeMap::new(),
             usage: BTreeMap::new(),
+            traffic: BTreeMap::new(),
             synced: BTreeSet::new(),
             synced_ns: BTreeSet::new(),
             relisting: BTreeMap::new(),

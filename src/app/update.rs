@@ -86,6 +86,22 @@ pub enum Update {
     PodUsage {
         usages: Vec<PodUsage>,
     },
+    /// A proxy's cumulative golden-signal counters, summed by direction.
+    ProxyScraped {
+        namespace: String,
+        pod: String,
+        dialect: crate::metrics::golden::Dialect,
+        inbound: crate::metrics::golden::Totals,
+        outbound: crate::metrics::golden::Totals,
+        /// Malformed lines skipped in the exposition.
+        bad_lines: usize,
+    },
+    /// A scrape of one pod failed (timeout, 403, oversized, not an exposition...).
+    ScrapeFailed {
+        namespace: String,
+        pod: String,
+        message: String,
+    },
     /// A source failed. It keeps retrying; the error stays shown until `SourceRecovered`.
     /// `namespace` is set when only that namespace failed (per-namespace fallback under RBAC).
     SourceError {

@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::exposition::{Exposition, Sample};
 use super::quantile::histogram_quantile;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Dialect {
     /// `istio_requests_total`, `istio_request_duration_milliseconds` (Envoy in Istio, waypoints).
@@ -46,7 +46,7 @@ pub struct GroupKey {
 }
 
 /// Cumulative counters of one group (as scraped; rates come from two of these).
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
 pub struct Totals {
     pub requests: f64,
     pub successes: f64,
@@ -64,6 +64,18 @@ impl Totals {
     pub fn quantile_ms(&self, q: f64) -> Option<f64> {
         let v = histogram_quantile(q, &self.latency_ms);
         (!v.is_nan()).then_some(v)
+    }
+
+    /// Adds another group's counters (bucket by bucket).
+    pub fn add(&mut self, other: &Totals) {
+        self.requests += other.requests;
+        self.successes += other.successes;
+        self.mtls_requests += other.mtls_requests;
+        self.tcp_open_connections += other.tcp_open_connections;
+        for (le, c) in &other.latency_ms {
+            self.add_bucket(*le, *c);
+        }
+        self.latency_ms.sort_by(|a, b| a.0.total_cmp(&b.0));
     }
 
     fn add_bucket(&mut self, le: f64, count: f64) {

@@ -144,6 +144,8 @@ pub enum Resource {
     ApiServices,
     /// metrics.k8s.io PodMetrics (CPU and memory per container).
     PodMetrics,
+    /// Direct scrapes of proxy metrics endpoints (errors are per pod: `namespace/pod`).
+    ProxyScrape,
 }
 
 impl Resource {
@@ -158,6 +160,7 @@ impl Resource {
             Resource::Crds => "customresourcedefinitions",
             Resource::ApiServices => "apiservices",
             Resource::PodMetrics => "pod metrics",
+            Resource::ProxyScrape => "proxy scrape",
         }
     }
 }

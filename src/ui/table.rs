@@ -43,6 +43,9 @@ pub fn render(state: &State, frame: &mut Frame, area: Rect) {
                         format!("{}/{}", i.ready, i.containers),
                         i.phase.clone(),
                         i.restarts.to_string(),
+                        rate_cell(state, p, |r| Some(format!("{:.1}", r.rps))),
+                        rate_cell(state, p, |r| r.success.map(|v| format!("{:.2}%", v * 100.0))),
+                        rate_cell(state, p, |r| r.p99_ms.map(|v| format!("{v:.0}ms"))),
                         usage_cell(state, p, true),
                         usage_cell(state, p, false),
                         i.node.clone().unwrap_or_else(|| "<unscheduled>".into()),
@@ -176,6 +179,20 @@ fn model_cell(p: &crate::app::state::PodEntry, missing: bool) -> String {
         _ if missing => "none!".into(),
         (Model::None, Some(Role::Control | Role::Addon)) => "control".into(),
         (m, _) => m.as_str().into(),
+    }
+}
+
+/// A traffic figure; `-` while a scraped proxy has no rate yet (or no requests), blank
+/// for pods without a metrics endpoint.
+fn rate_cell(
+    state: &State,
+    p: &crate::app::state::PodEntry,
+    f: impl Fn(crate::app::state::Rates) -> Option<String>,
+) -> String {
+    match query::rate(state, p) {
+        Some(r) => f(r).unwrap_or_else(|| "-".into()),
+        None if p.mesh.proxy.as_ref().is_some_and(|x| x.metrics_port.is_some()) => "-".into(),
+        None => String::new(),
     }
 }
 

@@ -5,6 +5,7 @@
 use k8s_openapi::api::core::v1::Pod;
 use meshtop::app::{Stamped, Update};
 use meshtop::mesh::detect::WorkloadInfo;
+use meshtop::metrics::golden::{Dialect, Totals};
 use meshtop::model::{ClusterInfo, ContainerUsage, ErrorKind, NamespaceInfo, PodUsage, Resource};
 use meshtop::source::kube::pod_info;
 
@@ -181,5 +182,43 @@ pub fn updates() -> Vec<Stamped> {
         message: "pods is forbidden: User \"viewer\" cannot list resource \"pods\" in the namespace \"secret-team\""
             .into(),
     });
-    u.into_iter().map(|update| Stamped { at: T0, update }).collect()
+    let mut out: Vec<Stamped> = u.into_iter().map(|update| Stamped { at: T0, update }).collect();
+    // Two scrapes of productpage's proxy 10 s apart: 1,000 requests, 5 of them 5xx, over mTLS.
+    let totals = |requests: f64, successes: f64, buckets: &[(f64, f64)]| Totals {
+        requests,
+        successes,
+        mtls_requests: requests,
+        latency_ms: buckets.to_vec(),
+        tcp_open_connections: 0.0,
+    };
+    let scraped = |t: Totals| Update::ProxyScraped {
+        namespace: "bookinfo".into(),
+        pod: "productpage-v1-5d7f-q2".into(),
+        dialect: Dialect::Istio,
+        inbound: t,
+        outbound: Totals::default(),
+        bad_lines: 0,
+    };
+    let before = totals(
+        4000.0,
+        3990.0,
+        &[(5.0, 3000.0), (10.0, 3900.0), (25.0, 3990.0), (f64::INFINITY, 4000.0)],
+    );
+    let after = totals(
+        5000.0,
+        4985.0,
+        &[(5.0, 3700.0), (10.0, 4800.0), (25.0, 4985.0), (f64::INFINITY, 5000.0)],
+    );
+    out.insert(
+        0,
+        Stamped {
+            at: T0 - 10_000,
+            update: scraped(before),
+        },
+    );
+    out.push(Stamped {
+        at: T0,
+        update: scraped(after),
+    });
+    out
 }

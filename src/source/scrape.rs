@@ -1,0 +1,195 @@
+//! Direct scrape of proxy metrics through the API server's pod proxy
+//! (`/api/v1/namespaces/{ns}/pods/{pod}:{port}/proxy{path}`). It keeps its own pod watch
+//! to know the targets (pods whose proxy has a known metrics port), scrapes them every
+//! `interval` with bounded concurrency, a timeout and a response-size cap, and emits the
+//! cumulative golden-signal totals per pod; the fold turns consecutive scrapes into rates.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::{AsyncReadExt, StreamExt};
+use k8s_openapi::api::core::v1::Pod;
+use kube::runtime::watcher;
+use kube::{Api, Client, ResourceExt};
+
+use super::UpdateTx;
+use crate::app::{Stamped, Update};
+use crate::mesh::Mesh;
+use crate::mesh::detect;
+use crate::metrics::golden::Dialect;
+use crate::metrics::{exposition, golden};
+
+/// Scrapes in flight at once: enough to cover 1,000 pods in a few seconds, few enough not
+/// to load the API server.
+pub const CONCURRENCY: usize = 16;
+pub const TIMEOUT: Duration = Duration::from_secs(5);
+/// Larger bodies are refused: a proxy exporting that much is misconfigured.
+pub const MAX_BYTES: u64 = 10 * 1024 * 1024;
+
+/// (namespace, pod) → (port, path, dialect) of the proxy's metrics endpoint.
+type Targets = Arc<Mutex<BTreeMap<(String, String), (u16, String, Option<Dialect>)>>>;
+
+/// The metric dialect a mesh's proxies speak, when known from the mesh alone.
+pub fn dialect_of(mesh: Option<Mesh>) -> Option<Dialect> {
+    match mesh? {
+        Mesh::Istio => Some(Dialect::Istio),
+        Mesh::Linkerd => Some(Dialect::Linkerd),
+        Mesh::Consul | Mesh::Kuma | Mesh::Osm => Some(Dialect::Envoy),
+        _ => None,
+    }
+}
+
+pub async fn run(target: super::kube::KubeTarget, interval: Duration, tx: UpdateTx) {
+    let client = loop {
+        match super::kube::connect(&target).await {
+            Ok(c) => break c.client,
+            Err(_) if !tx.is_closed() => tokio::time::sleep(Duration::from_secs(10)).await,
+            Err(_) => return,
+        }
+    };
+    let targets: Targets = Default::default();
+    let pods: Api<Pod> = match &target.namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    };
+    tokio::join!(track(pods, targets.clone()), scrape_loop(client, targets, interval, tx));
+}
+
+/// Keeps the target list current from a pod watch (errors are the kube source's to report).
+async fn track(pods: Api<Pod>, targets: Targets) {
+    let stream = kube::runtime::WatchStreamExt::default_backoff(watcher(pods, Default::default()));
+    let mut stream = std::pin::pin!(stream);
+    while let Some(ev) = stream.next().await {
+        let mut t = targets.lock().expect("targets lock");
+        match ev {
+            Ok(watcher::Event::Init) => t.clear(),
+            Ok(watcher::Event::InitApply(p) | watcher::Event::Apply(p)) => {
+                let key = (p.namespace().unwrap_or_default(), p.name_any());
+                let info = super::kube::pod_info(&p);
+                let class = detect::classify_pod(&info);
+                let dialect = dialect_of(class.mesh);
+                let endpoint = class.proxy.and_then(|x| {
+                    Some((
+                        x.metrics_port?,
+                        x.metrics_path.unwrap_or_else(|| "/metrics".into()),
+                        dialect,
+                    ))
+                });
+                match (endpoint, info.phase.as_str()) {
+                    (Some(e), "Running") => {
+                        t.insert(key, e);
+                    }
+                    _ => {
+                        t.remove(&key);
+                    }
+                }
+            }
+            Ok(watcher::Event::Delete(p)) => {
+                t.remove(&(p.namespace().unwrap_or_default(), p.name_any()));
+            }
+            Ok(watcher::Event::InitDone) | Err(_) => {}
+        }
+    }
+}
+
+async fn scrape_loop(client: Client, targets: Targets, interval: Duration, tx: UpdateTx) {
+    let mut tick = tokio::time::interval(interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let list: Vec<_> = targets
+            .lock()
+            .expect("targets lock")
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let mut results = futures::stream::iter(list)
+            .map(|((ns, pod), (port, path, dialect))| {
+                let client = client.clone();
+                async move {
+                    let update = scrape_one(&client, &ns, &pod, port, &path, dialect).await;
+                    Stamped::now(update)
+                }
+            })
+            .buffer_unordered(CONCURRENCY);
+        while let Some(u) = results.next().await {
+            if tx.send(u).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// Scrapes one pod; failures become a per-pod error update, never a panic or a stop.
+/// `dialect` comes from the pod's mesh; without it the exposition's metric names decide.
+pub async fn scrape_one(
+    client: &Client,
+    ns: &str,
+    pod: &str,
+    port: u16,
+    path: &str,
+    dialect: Option<Dialect>,
+) -> Update {
+    let url = format!("/api/v1/namespaces/{ns}/pods/{pod}:{port}/proxy{path}");
+    let fail = |message: String| Update::ScrapeFailed {
+        namespace: ns.into(),
+        pod: pod.into(),
+        message,
+    };
+    let body = match tokio::time::timeout(TIMEOUT, fetch(client, &url)).await {
+        Err(_) => return fail(format!("{url}: no answer within {}s", TIMEOUT.as_secs())),
+        Ok(Err(e)) => return fail(format!("{url}: {e}")),
+        Ok(Ok(body)) => body,
+    };
+    let e = exposition::parse(&body);
+    if e.samples.is_empty() && !e.errors.is_empty() {
+        return fail(format!(
+            "{url}: not a metrics exposition ({}; {} bad lines)",
+            e.errors[0],
+            e.errors.len()
+        ));
+    }
+    // A proxy that has served nothing yet exports no request series at all: zero, not an error.
+    let Some(dialect) = dialect.or_else(|| golden::detect(&e)) else {
+        return fail(format!("{url}: no mesh request metrics in the exposition"));
+    };
+    let (mut inbound, mut outbound) = (golden::Totals::default(), golden::Totals::default());
+    for (k, t) in golden::totals(&e, dialect) {
+        let side = if k.direction == "outbound" {
+            &mut outbound
+        } else {
+            &mut inbound
+        };
+        side.add(&t);
+    }
+    Update::ProxyScraped {
+        namespace: ns.into(),
+        pod: pod.into(),
+        dialect,
+        inbound,
+        outbound,
+        bad_lines: e.errors.len(),
+    }
+}
+
+async fn fetch(client: &Client, url: &str) -> Result<String, String> {
+    let req = http::Request::get(url).body(Vec::new()).map_err(|e| e.to_string())?;
+    let reader = client.request_stream(req).await.map_err(|e| match &e {
+        kube::Error::Api(s) => format!("{} ({})", s.message, s.code),
+        other => super::kube::describe(other),
+    })?;
+    let mut buf = Vec::new();
+    let mut limited = std::pin::pin!(reader.take(MAX_BYTES + 1));
+    limited
+        .read_to_end(&mut buf)
+        .await
+        .map_err(|e| format!("reading the response: {e}"))?;
+    if buf.len() as u64 > MAX_BYTES {
+        return Err(format!(
+            "response larger than {} MiB, not parsed",
+            MAX_BYTES / 1024 / 1024
+        ));
+    }
+    String::from_utf8(buf).map_err(|_| "response is not UTF-8 text".to_string())
+}

@@ -1,0 +1,193 @@
+//! Direct proxy scrapes through the API server's pod proxy, against a stand-in proxy
+//! (tests/standin/proxy.py) that forwards real HTTP traffic in a pod's network namespace
+//! and exports that traffic in Istio's and Linkerd's exact metric formats.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use meshtop::app::{Keymap, Stamped, State, Update, fold};
+use meshtop::metrics::golden::Dialect;
+use meshtop::source::kube::pod_info;
+use meshtop::source::scrape::scrape_one;
+use meshtop::ui::theme::Theme;
+use support::*;
+
+const REQUESTS: usize = 120;
+
+fn get(addr: &str) -> Option<String> {
+    let mut s = TcpStream::connect_timeout(&addr.parse().ok()?, Duration::from_secs(2)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    write!(s, "GET /index.html HTTP/1.1\r\nHost: web\r\nConnection: close\r\n\r\n").ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    Some(out)
+}
+
+/// Starts upstream + stand-in proxy in the pod's netns; returns the pod IP and processes.
+async fn standin(
+    client: &kube::Client,
+    ns: &str,
+    pod: &str,
+    format: &str,
+    metrics_port: u16,
+) -> (String, Vec<NetnsProcess>, tempfile::TempDir) {
+    let p = running_pod(client, ns, pod).await;
+    let ip = p.status.unwrap().pod_ip.unwrap();
+    let netns = pod_netns(ns, pod);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("index.html"), "hello\n").unwrap();
+    let script = repo().join("tests/standin/proxy.py");
+    let procs = vec![
+        spawn_in_netns(
+            &netns,
+            &[
+                "python3",
+                "-m",
+                "http.server",
+                "8080",
+                "--bind",
+                "127.0.0.1",
+                "--directory",
+                dir.path().to_str().unwrap(),
+            ],
+        ),
+        spawn_in_netns(
+            &netns,
+            &[
+                "python3",
+                script.to_str().unwrap(),
+                "--format",
+                format,
+                "--listen",
+                "15001",
+                "--upstream",
+                "http://127.0.0.1:8080",
+                "--metrics",
+                &metrics_port.to_string(),
+                "--namespace",
+                ns,
+                "--workload",
+                pod,
+            ],
+        ),
+    ];
+    let addr = format!("{ip}:15001");
+    wait_for("the stand-in proxy to forward", Duration::from_secs(20), || {
+        let ok = get(&addr).is_some_and(|r| r.starts_with("HTTP/1.1 200") || r.starts_with("HTTP/1.0 200"));
+        async move { ok.then_some(()) }
+    })
+    .await;
+    (ip, procs, dir)
+}
+
+/// Scrape, send REQUESTS real requests, scrape again 10 s later (by the update clock):
+/// the fold's rates must match the load that was sent.
+async fn check_rates(client: &kube::Client, ns: &str, pod: &str, port: u16, path: &str, dialect: Dialect, ip: &str) {
+    let mut state = State::new(Theme::all_builtin(), 0, Keymap::default());
+    let p: k8s_openapi::api::core::v1::Pod = kube::Api::namespaced(client.clone(), ns).get(pod).await.unwrap();
+    fold(
+        &mut state,
+        Stamped {
+            at: 0,
+            update: Update::PodApplied { pod: pod_info(&p) },
+        },
+    );
+    let before = scrape_one(client, ns, pod, port, path, Some(dialect)).await;
+    assert!(matches!(before, Update::ProxyScraped { .. }), "{before:?}");
+    fold(
+        &mut state,
+        Stamped {
+            at: 1_000_000,
+            update: before,
+        },
+    );
+    let addr = format!("{ip}:15001");
+    for _ in 0..REQUESTS {
+        assert!(
+            get(&addr).is_some_and(|r| r.contains(" 200 ")),
+            "request through the stand-in failed"
+        );
+    }
+    let after = scrape_one(client, ns, pod, port, path, Some(dialect)).await;
+    fold(
+        &mut state,
+        Stamped {
+            at: 1_010_000,
+            update: after,
+        },
+    );
+    let t = &state.traffic[&(ns.to_string(), pod.to_string())];
+    // The readiness probe in `standin` sent requests before the first scrape; only the
+    // difference counts, so the rate is exact.
+    let r = t.rates.expect("rates after two scrapes");
+    assert_eq!(r.window_s, 10.0);
+    assert_eq!(r.rps, REQUESTS as f64 / 10.0);
+    assert_eq!((r.success, r.mtls), (Some(1.0), Some(1.0)));
+    let p99 = r.p99_ms.unwrap();
+    // Loopback forwarding: well under a second, and never zero.
+    assert!(p99 > 0.0 && p99 <= 1000.0, "{r:?}");
+    assert!(r.p50_ms.unwrap() <= p99, "{r:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn istio_and_linkerd_metrics_through_the_pod_proxy_match_the_load() {
+    install_crypto();
+    let client = client().await;
+    let ns = namespace(&client, "scrape").await;
+    create_yaml(
+        &client,
+        &ns,
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  containers: [{name: app, image: app:1}, {name: istio-proxy, image: docker.io/istio/proxyv2:1.24.0}]\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: emoji, annotations: {linkerd.io/proxy-version: stable-2.14.10}}\nspec:\n  containers: [{name: app, image: app:1}, {name: linkerd-proxy, image: cr.l5d.io/linkerd/proxy:stable-2.14.10}]\n",
+    )
+    .await;
+    let (ip, _p1, _d1) = standin(&client, &ns, "web", "istio", 15020).await;
+    check_rates(&client, &ns, "web", 15020, "/stats/prometheus", Dialect::Istio, &ip).await;
+    let (ip, _p2, _d2) = standin(&client, &ns, "emoji", "linkerd", 4191).await;
+    check_rates(&client, &ns, "emoji", 4191, "/metrics", Dialect::Linkerd, &ip).await;
+
+    // Bad input, each a clear per-pod error and nothing else stops.
+    let failed = |u: Update| match u {
+        Update::ScrapeFailed { message, .. } => message,
+        other => panic!("expected a failure, got {other:?}"),
+    };
+    let garbage = failed(scrape_one(&client, &ns, "web", 15020, "/garbage", Some(Dialect::Istio)).await);
+    assert!(
+        garbage.ends_with("not a metrics exposition (line 1: expected a metric name; 1 bad lines)"),
+        "{garbage}"
+    );
+    let huge = failed(scrape_one(&client, &ns, "web", 15020, "/huge", Some(Dialect::Istio)).await);
+    assert!(huge.ends_with("response larger than 10 MiB, not parsed"), "{huge}");
+    let hang = failed(scrape_one(&client, &ns, "web", 15020, "/hang", Some(Dialect::Istio)).await);
+    assert!(hang.ends_with("no answer within 5s"), "{hang}");
+    let refused = failed(scrape_one(&client, &ns, "web", 9999, "/metrics", Some(Dialect::Istio)).await);
+    assert!(refused.contains("/pods/web:9999/proxy/metrics"), "{refused}");
+
+    // A user without pods/proxy permission: 403 with the API's reason.
+    let dir = tempfile::tempdir().unwrap();
+    let kc = impersonating_kubeconfig(dir.path(), "no-proxy-rights");
+    let kc = kube::config::Kubeconfig::read_from(kc).unwrap();
+    let restricted = kube::Client::try_from(
+        kube::Config::from_custom_kubeconfig(kc, &Default::default())
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    let forbidden = failed(
+        scrape_one(
+            &restricted,
+            &ns,
+            "web",
+            15020,
+            "/stats/prometheus",
+            Some(Dialect::Istio),
+        )
+        .await,
+    );
+    assert!(
+        forbidden.contains("forbidden") && forbidden.contains("(403)"),
+        "{forbidden}"
+    );
+}
