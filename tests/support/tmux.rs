@@ -113,8 +113,11 @@ fn rand_suffix() -> u32 {
 pub fn assert_terminal_restored(t: &Tmux) {
     assert_eq!(t.pane_var("alternate_on"), "0", "still on the alternate screen");
     assert_eq!(t.pane_var("cursor_flag"), "1", "cursor hidden");
-    t.run("clear; stty -a | tr ' ' '\\n' | grep -E '^-?(icanon|echo|isig)$' | tr '\\n' ' '; echo; echo STTY_DONE");
-    let s = t.wait_text("STTY_DONE", Duration::from_secs(10));
+    // The marker is split in the command so that only the output, not the typed line, matches.
+    t.run("clear; stty -a | tr ' ' '\\n' | grep -E '^-?(icanon|echo|isig)$' | tr '\\n' ' '; echo; echo STTY_''DONE");
+    let s = t.wait("the stty output", Duration::from_secs(10), |s| {
+        s.lines().any(|l| l.trim() == "STTY_DONE")
+    });
     let line = s.lines().find(|l| l.contains("icanon")).unwrap_or_default();
     assert_eq!(line.trim(), "isig icanon echo", "tty not restored: {s}");
 }
