@@ -16,10 +16,19 @@ pub struct Cli {
 
 #[derive(Debug, Clone, clap::Subcommand)]
 pub enum Command {
-    /// Print the meshes, control planes, namespaces and pods found, without the TUI.
     /// Offline tools for Prometheus exposition dumps.
     #[command(subcommand)]
     Metrics(MetricsCommand),
+    /// Golden signals and proxy cost per workload, once (scrapes every proxy twice,
+    /// --window apart, through the API server's pod proxy).
+    Top {
+        #[arg(short = 'o', long, value_enum, default_value = "table")]
+        output: crate::top::Format,
+        /// Time between the two scrapes the rates are computed from.
+        #[arg(long, default_value = "10s", value_parser = parse_duration)]
+        window: std::time::Duration,
+    },
+    /// Print the meshes, control planes, namespaces and pods found, without the TUI.
     Discover {
         /// Output format.
         #[arg(short = 'o', long, value_enum, default_value = "table")]

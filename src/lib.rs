@@ -14,4 +14,5 @@ pub mod model;
 pub mod run;
 pub mod source;
 pub mod term;
+pub mod top;
 pub mod ui;

@@ -18,6 +18,9 @@ fn main() -> Result<()> {
                 mesh,
                 output,
             })) => meshtop::metrics::report::run(&files, interval, mesh, output),
+            Some(Command::Top { output, window }) => {
+                meshtop::top::run(meshtop::run::kube_target(&cli.global), window, output).await
+            }
             Some(Command::Discover { output, timeout }) => {
                 meshtop::discover::run(meshtop::run::kube_target(&cli.global), output, timeout).await
             }

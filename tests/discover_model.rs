@@ -116,3 +116,35 @@ fn table_output_lists_every_section() {
         meshtop::discover::table(&meshtop::discover::model(&s))
     );
 }
+
+#[test]
+fn workloads_merge_traffic_and_cost() {
+    let mut s = State::new(Theme::all_builtin(), 0, Keymap::default());
+    for u in support::scenario::updates() {
+        fold(&mut s, u);
+    }
+    let rows = meshtop::app::query::workloads(&s);
+    let pp = rows.iter().find(|r| r.name == "productpage-v1-5d7f-q2").unwrap();
+    // 1,000 requests in 10 s, 995 not 5xx; bucket increases (5,700) (10,900) (25,995) (+Inf,1000):
+    // p99 = rank 990 in (10,25] = 10 + 15 * (990 - 900) / 95.
+    assert_eq!(
+        (pp.mesh, pp.rps, pp.success_rate),
+        (Some("istio"), Some(100.0), Some(0.995))
+    );
+    assert_eq!(pp.latency_ms.p99, Some(10.0 + 15.0 * 90.0 / 95.0));
+    assert_eq!(pp.latency_ms.p50, Some(5.0 * 500.0 / 700.0));
+    assert_eq!(
+        (pp.cpu_millicores.app, pp.cpu_millicores.proxy),
+        (Some(120.4), Some(31.2))
+    );
+    assert_eq!(
+        (pp.memory_bytes.app, pp.memory_bytes.proxy),
+        (Some(96 << 20), Some(48 << 20))
+    );
+    let toolbox = rows.iter().find(|r| r.name == "toolbox").unwrap();
+    assert_eq!(
+        (toolbox.mesh, toolbox.rps, toolbox.cpu_millicores.proxy),
+        (None, None, None)
+    );
+    insta::assert_snapshot!("top_table", meshtop::top::table(&rows));
+}

@@ -143,10 +143,53 @@ async fn istio_and_linkerd_metrics_through_the_pod_proxy_match_the_load() {
         "apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  containers: [{name: app, image: app:1}, {name: istio-proxy, image: docker.io/istio/proxyv2:1.24.0}]\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: emoji, annotations: {linkerd.io/proxy-version: stable-2.14.10}}\nspec:\n  containers: [{name: app, image: app:1}, {name: linkerd-proxy, image: cr.l5d.io/linkerd/proxy:stable-2.14.10}]\n",
     )
     .await;
-    let (ip, _p1, _d1) = standin(&client, &ns, "web", "istio", 15020).await;
-    check_rates(&client, &ns, "web", 15020, "/stats/prometheus", Dialect::Istio, &ip).await;
+    let (ip_web, _p1, _d1) = standin(&client, &ns, "web", "istio", 15020).await;
+    check_rates(&client, &ns, "web", 15020, "/stats/prometheus", Dialect::Istio, &ip_web).await;
     let (ip, _p2, _d2) = standin(&client, &ns, "emoji", "linkerd", 4191).await;
     check_rates(&client, &ns, "emoji", 4191, "/metrics", Dialect::Linkerd, &ip).await;
+
+    // `meshtop top` while traffic flows: the Istio workload shows live rates.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let load = {
+        let (stop, addr) = (stop.clone(), format!("{ip_web}:15001"));
+        std::thread::spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                get(&addr);
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        })
+    };
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_meshtop"))
+        .args(["top", "-o", "json", "--window", "3s", "-n", &ns, "--kubeconfig"])
+        .arg(kubeconfig())
+        .output()
+        .unwrap();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    load.join().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(j["window_s"], 3.0);
+    let web = j["workloads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["name"] == "web")
+        .expect("web workload");
+    assert_eq!(
+        (web["kind"].as_str(), web["mesh"].as_str(), web["pods"].as_u64()),
+        (Some("Pod"), Some("istio"), Some(1))
+    );
+    assert!(web["rps"].as_f64().unwrap() > 0.0, "{web:#}");
+    assert_eq!(web["success_rate"], 1.0);
+    assert!(web["latency_ms"]["p99"].as_f64().unwrap() > 0.0, "{web:#}");
+    let emoji = j["workloads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["name"] == "emoji")
+        .expect("emoji workload");
+    assert_eq!(emoji["mesh"], "linkerd");
+    assert_eq!(emoji["rps"], 0.0, "no traffic to emoji during the window");
 
     // Bad input, each a clear per-pod error and nothing else stops.
     let failed = |u: Update| match u {

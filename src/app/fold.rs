@@ -139,6 +139,7 @@ pub fn fold(state: &mut State, stamped: Stamped) {
                     window_s,
                     tcp_open: d.tcp_open_connections,
                 });
+                t.window = Some((window_s, d));
             }
             t.last = Some((at, totals));
         }

@@ -483,3 +483,102 @@ pub fn rate(state: &State, p: &PodEntry) -> Option<super::state::Rates> {
 fn cmp_f64(a: Option<f64>, b: Option<f64>) -> Ordering {
     a.partial_cmp(&b).unwrap_or(Ordering::Equal)
 }
+
+/// One workload (the pods' controller, or the pod itself) with its traffic and cost.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct WorkloadRow {
+    pub namespace: String,
+    pub name: String,
+    pub kind: String,
+    pub mesh: Option<&'static str>,
+    pub pods: usize,
+    /// None until two scrapes of at least one of its proxies.
+    pub rps: Option<f64>,
+    pub success_rate: Option<f64>,
+    pub latency_ms: WorkloadLatency,
+    pub cpu_millicores: AppProxy<f64>,
+    pub memory_bytes: AppProxy<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct WorkloadLatency {
+    pub p50: Option<f64>,
+    pub p90: Option<f64>,
+    pub p99: Option<f64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize)]
+pub struct AppProxy<T> {
+    pub app: Option<T>,
+    pub proxy: Option<T>,
+}
+
+/// Pods grouped by workload. Traffic merges the pods' last-window counter increases (so
+/// quantiles come from the summed buckets, not from averaging percentiles).
+pub fn workloads(state: &State) -> Vec<WorkloadRow> {
+    use crate::metrics::golden::Totals;
+    struct Acc {
+        kind: String,
+        mesh: Option<&'static str>,
+        pods: usize,
+        traffic: Option<(f64, Totals)>,
+        cpu: AppProxy<f64>,
+        mem: AppProxy<u64>,
+    }
+    let mut groups: std::collections::BTreeMap<(String, String), Acc> = Default::default();
+    for p in state.pods.values() {
+        let (kind, name) = match &p.info.owner {
+            Some(o) => (o.kind.clone(), o.name.clone()),
+            None => ("Pod".to_string(), p.info.name.clone()),
+        };
+        let acc = groups.entry((p.info.namespace.clone(), name)).or_insert(Acc {
+            kind,
+            mesh: None,
+            pods: 0,
+            traffic: None,
+            cpu: AppProxy::default(),
+            mem: AppProxy::default(),
+        });
+        acc.pods += 1;
+        acc.mesh = acc.mesh.or(p.mesh.mesh.map(|m| m.as_str()));
+        if let Some((secs, d)) = state
+            .traffic
+            .get(&(p.info.namespace.clone(), p.info.name.clone()))
+            .and_then(|t| t.window.as_ref())
+        {
+            let (s, t) = acc.traffic.get_or_insert_with(|| (*secs, Totals::default()));
+            *s = s.max(*secs);
+            t.add(d);
+        }
+        if let Some(u) = usage_split(state, p) {
+            acc.cpu.app = Some(acc.cpu.app.unwrap_or(0.0) + u.app_cpu_m);
+            acc.mem.app = Some(acc.mem.app.unwrap_or(0) + u.app_mem);
+            if p.mesh.proxy.is_some() {
+                acc.cpu.proxy = Some(acc.cpu.proxy.unwrap_or(0.0) + u.proxy_cpu_m);
+                acc.mem.proxy = Some(acc.mem.proxy.unwrap_or(0) + u.proxy_mem);
+            }
+        }
+    }
+    groups
+        .into_iter()
+        .map(|((namespace, name), a)| {
+            let t = a.traffic.as_ref();
+            WorkloadRow {
+                namespace,
+                name,
+                kind: a.kind,
+                mesh: a.mesh,
+                pods: a.pods,
+                rps: t.map(|(s, d)| d.requests / s),
+                success_rate: t.and_then(|(_, d)| d.success_ratio()),
+                latency_ms: WorkloadLatency {
+                    p50: t.and_then(|(_, d)| d.quantile_ms(0.5)),
+                    p90: t.and_then(|(_, d)| d.quantile_ms(0.9)),
+                    p99: t.and_then(|(_, d)| d.quantile_ms(0.99)),
+                },
+                cpu_millicores: a.cpu,
+                memory_bytes: a.mem,
+            }
+        })
+        .collect()
+}

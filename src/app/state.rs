@@ -94,6 +94,8 @@ pub struct NamespaceEntry {
 pub struct PodTraffic {
     pub last: Option<(UnixMillis, Totals)>,
     pub rates: Option<Rates>,
+    /// The counters' increase over the last window (seconds), for aggregating workloads.
+    pub window: Option<(f64, Totals)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
