@@ -356,7 +356,7 @@ mod tests {
 }
 
 /// One mesh as the overview shows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct MeshSummary<'a> {
     pub mesh: crate::mesh::Mesh,
     pub name: &'a str,
@@ -371,6 +371,29 @@ pub struct MeshSummary<'a> {
     pub injected_pods: usize,
     pub injected_meshed: usize,
     pub missing: usize,
+    /// What the mesh costs: its proxies (sidecars, node proxies, gateways) and its control plane.
+    pub cost: MeshCost,
+}
+
+/// CPU (millicores) and memory of a mesh's proxies and control plane, and the proxies'
+/// share of the pods they run in ("sidecar tax"). Zero where no pod reported usage.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct MeshCost {
+    pub proxy_cpu_m: f64,
+    pub proxy_mem: u64,
+    /// CPU and memory of the pods that carry those proxies, proxies included.
+    pub pods_cpu_m: f64,
+    pub pods_mem: u64,
+    pub control_cpu_m: f64,
+    pub control_mem: u64,
+    /// Pods that contributed a usage sample.
+    pub sampled: usize,
+}
+
+impl MeshCost {
+    pub fn proxy_cpu_share(&self) -> Option<f64> {
+        (self.pods_cpu_m > 0.0).then(|| self.proxy_cpu_m / self.pods_cpu_m)
+    }
 }
 
 impl MeshSummary<'_> {
@@ -406,6 +429,7 @@ pub fn mesh_summaries(state: &State) -> Vec<MeshSummary<'_>> {
             injected_pods: 0,
             injected_meshed: 0,
             missing: 0,
+            cost: MeshCost::default(),
         })
         .collect();
     for p in state.pods.values() {
@@ -415,6 +439,25 @@ pub fn mesh_summaries(state: &State) -> Vec<MeshSummary<'_>> {
             && let Some(s) = out.iter_mut().find(|s| s.mesh == m)
         {
             *s.by_model.entry(p.mesh.model).or_default() += 1;
+        }
+        if let Some(m) = p.mesh.mesh
+            && let Some(u) = usage_split(state, p)
+            && let Some(s) = out.iter_mut().find(|s| s.mesh == m)
+        {
+            let c = &mut s.cost;
+            c.sampled += 1;
+            if p.mesh.proxy.is_some() {
+                c.proxy_cpu_m += u.proxy_cpu_m;
+                c.proxy_mem += u.proxy_mem;
+                c.pods_cpu_m += u.total_cpu();
+                c.pods_mem += u.total_mem();
+            } else if matches!(
+                p.mesh.role,
+                Some(crate::mesh::rules::Role::Control | crate::mesh::rules::Role::Addon)
+            ) {
+                c.control_cpu_m += u.total_cpu();
+                c.control_mem += u.total_mem();
+            }
         }
         let Some(ns) = state.namespaces.get(&p.info.namespace) else {
             continue;

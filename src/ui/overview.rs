@@ -10,7 +10,7 @@ use crate::app::State;
 use crate::app::query::{MeshSummary, mesh_summaries};
 use crate::mesh::Model;
 
-const CARD_HEIGHT: u16 = 8;
+const CARD_HEIGHT: u16 = 9;
 
 pub fn render(state: &State, frame: &mut Frame, area: Rect) {
     let t = state.theme();
@@ -147,6 +147,28 @@ fn card(state: &State, frame: &mut Frame, area: Rect, s: &MeshSummary<'_>) {
     lines.push(Line::from(vec![
         label("injection"),
         Span::raw(format!("{} namespaces · {coverage}", s.injected_namespaces.len())),
+    ]));
+    let c = s.cost;
+    lines.push(Line::from(vec![
+        label("cost"),
+        if c.sampled == 0 {
+            let why = state
+                .errors
+                .get(&(crate::model::Resource::PodMetrics, None))
+                .map_or_else(|| "waiting for metrics.k8s.io".to_string(), |e| e.message.clone());
+            Span::styled(format!("no CPU/memory yet: {why}"), Style::default().fg(t.dim))
+        } else {
+            Span::raw(format!(
+                "proxies {:.0}m CPU {}{} · control plane {:.0}m {}",
+                c.proxy_cpu_m,
+                super::format::mib(c.proxy_mem),
+                c.proxy_cpu_share()
+                    .map(|x| format!(" ({:.0}% of their pods' CPU)", x * 100.0))
+                    .unwrap_or_default(),
+                c.control_cpu_m,
+                super::format::mib(c.control_mem),
+            ))
+        },
     ]));
     if s.missing > 0 {
         lines.push(Line::from(vec![
