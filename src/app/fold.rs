@@ -67,7 +67,10 @@ pub fn fold(state: &mut State, stamped: Stamped) {
             state.pods.insert(pod.key(), PodEntry { info: pod, mesh });
         }
         Update::PodDeleted { namespace, name } => {
-            state.pods.remove(&(namespace, name));
+            let key = (namespace, name);
+            state.pods.remove(&key);
+            state.traffic.remove(&key);
+            state.usage_history.remove(&key);
         }
         Update::WorkloadApplied { workload } => {
             let resource = workload_resource(&workload.kind);
@@ -104,6 +107,22 @@ pub fn fold(state: &mut State, stamped: Stamped) {
                 .into_iter()
                 .map(|u| ((u.namespace.clone(), u.name.clone()), u))
                 .collect();
+            // History needs the proxy split, so it follows the pods' classification.
+            let keys: Vec<(String, String)> = state.usage.keys().cloned().collect();
+            for key in keys {
+                let Some(p) = state.pods.get(&key) else { continue };
+                let Some(u) = super::query::usage_split(state, p) else {
+                    continue;
+                };
+                let h = state.usage_history.entry(key).or_default();
+                h.cpu_app.push(u.app_cpu_m);
+                h.cpu_proxy.push(u.proxy_cpu_m);
+                h.mem_app.push(u.app_mem as f64);
+                h.mem_proxy.push(u.proxy_mem as f64);
+            }
+            // Forget the history of pods that are gone, so memory stays bounded.
+            let pods = &state.pods;
+            state.usage_history.retain(|k, _| pods.contains_key(k));
             state.synced.insert(Resource::PodMetrics);
             state.errors.remove(&(Resource::PodMetrics, None));
         }
@@ -139,6 +158,10 @@ pub fn fold(state: &mut State, stamped: Stamped) {
                     window_s,
                     tcp_open: d.tcp_open_connections,
                 });
+                t.rps_history.push(d.requests / window_s);
+                if let Some(p99) = d.quantile_ms(0.99) {
+                    t.p99_history.push(p99);
+                }
                 t.window = Some((window_s, d));
             }
             t.last = Some((at, totals));
@@ -452,6 +475,7 @@ impl State {
         self.api_services.clear();
         self.usage.clear();
         self.traffic.clear();
+        self.usage_history.clear();
         self.synced.clear();
         self.synced_ns.clear();
         self.relisting.clear();

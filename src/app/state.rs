@@ -6,7 +6,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::app::keymap::Keymap;
 use crate::mesh::detect::{ControlPlane, Injection, PodMesh, WorkloadInfo};
 use crate::metrics::golden::Totals;
-use crate::model::{ApiServiceInfo, ClusterInfo, ErrorKind, NamespaceInfo, PodInfo, PodUsage, Resource, UnixMillis};
+use crate::model::{
+    ApiServiceInfo, ClusterInfo, ErrorKind, NamespaceInfo, PodInfo, PodUsage, Resource, Series, UnixMillis,
+};
 use crate::ui::theme::Theme;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,6 +98,17 @@ pub struct PodTraffic {
     pub rates: Option<Rates>,
     /// The counters' increase over the last window (seconds), for aggregating workloads.
     pub window: Option<(f64, Totals)>,
+    pub rps_history: Series,
+    pub p99_history: Series,
+}
+
+/// A pod's CPU (millicores) and memory (bytes) over time, app and proxy apart.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct UsageHistory {
+    pub cpu_app: Series,
+    pub cpu_proxy: Series,
+    pub mem_app: Series,
+    pub mem_proxy: Series,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -137,6 +150,8 @@ pub struct State {
     pub api_services: BTreeMap<String, ApiServiceInfo>,
     /// Latest CPU and memory per pod (metrics.k8s.io).
     pub usage: BTreeMap<(String, String), PodUsage>,
+    /// CPU and memory history per pod.
+    pub usage_history: BTreeMap<(String, String), UsageHistory>,
     /// Proxy traffic per pod, from direct scrapes.
     pub traffic: BTreeMap<(String, String), PodTraffic>,
     /// Resources whose initial list has completed.
@@ -184,6 +199,7 @@ impl State {
             api_services: BTreeMap::new(),
             usage: BTreeMap::new(),
             traffic: BTreeMap::new(),
+            usage_history: BTreeMap::new(),
             synced: BTreeSet::new(),
             synced_ns: BTreeSet::new(),
             relisting: BTreeMap::new(),

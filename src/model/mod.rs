@@ -205,3 +205,55 @@ pub struct PodUsage {
     pub window_s: Option<f64>,
     pub containers: Vec<ContainerUsage>,
 }
+
+/// A bounded ring buffer of samples: memory stays flat however long meshtop runs.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Series {
+    values: std::collections::VecDeque<f64>,
+}
+
+impl Series {
+    /// 10 minutes at one sample every 5 s.
+    pub const CAPACITY: usize = 120;
+
+    pub fn push(&mut self, v: f64) {
+        if self.values.len() == Self::CAPACITY {
+            self.values.pop_front();
+        }
+        self.values.push_back(v);
+    }
+
+    pub fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+
+    pub fn last(&self) -> Option<f64> {
+        self.values.back().copied()
+    }
+
+    /// The newest `n` samples, oldest first.
+    pub fn tail(&self, n: usize) -> impl Iterator<Item = f64> + '_ {
+        self.values.iter().skip(self.values.len().saturating_sub(n)).copied()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn series_is_bounded() {
+        let mut s = Series::default();
+        for i in 0..(Series::CAPACITY + 30) {
+            s.push(i as f64);
+        }
+        assert_eq!(s.len(), Series::CAPACITY);
+        assert_eq!(s.last(), Some((Series::CAPACITY + 29) as f64));
+        assert_eq!(s.tail(3).collect::<Vec<_>>(), [147.0, 148.0, 149.0]);
+        assert_eq!(s.tail(1000).next(), Some(30.0));
+    }
+}

@@ -1,14 +1,14 @@
 //! Pod detail: containers, the annotations that matter to the mesh, and the proxy summary.
 
 use ratatui::Frame;
-use ratatui::layout::Rect;
+use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
+use ratatui::widgets::{Block, Borders, Paragraph, Sparkline, Wrap};
 
 use super::format::age;
 use crate::app::{State, query};
-use crate::model::ContainerKind;
+use crate::model::{ContainerKind, Series};
 
 /// Annotation and label prefixes worth showing: mesh, injection and scrape settings.
 const RELEVANT: &[&str] = &[
@@ -181,5 +181,64 @@ pub fn render(state: &State, frame: &mut Frame, area: Rect, namespace: &str, nam
             lines.push(kv(k, super::format::fit(v, 120)));
         }
     }
-    frame.render_widget(Paragraph::new(lines).block(block).wrap(Wrap { trim: false }), area);
+    let key = (i.namespace.clone(), i.name.clone());
+    let traffic = state.traffic.get(&key);
+    let usage = state.usage_history.get(&key);
+    let mut charts: Vec<(&str, &Series, String)> = Vec::new();
+    if let Some(t) = traffic {
+        charts.push((
+            "RPS",
+            &t.rps_history,
+            format!("{:.1}", t.rps_history.last().unwrap_or(0.0)),
+        ));
+        charts.push((
+            "P99",
+            &t.p99_history,
+            t.p99_history.last().map_or("-".into(), |v| format!("{v:.0}ms")),
+        ));
+    }
+    if let Some(u) = usage {
+        let cpu = |s: &Series| format!("{:.0}m", s.last().unwrap_or(0.0));
+        let mem = |s: &Series| super::format::mib(s.last().unwrap_or(0.0) as u64);
+        charts.push(("CPU app", &u.cpu_app, cpu(&u.cpu_app)));
+        charts.push(("CPU proxy", &u.cpu_proxy, cpu(&u.cpu_proxy)));
+        charts.push(("MEM app", &u.mem_app, mem(&u.mem_app)));
+        charts.push(("MEM proxy", &u.mem_proxy, mem(&u.mem_proxy)));
+    }
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let chart_rows = if charts.is_empty() { 0 } else { charts.len() as u16 + 1 };
+    let [text, chart_area] = Layout::vertical([Constraint::Min(0), Constraint::Length(chart_rows)]).areas(inner);
+    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), text);
+    if charts.is_empty() {
+        return;
+    }
+    let header = Rect {
+        height: 1,
+        ..chart_area
+    };
+    frame.render_widget(
+        Paragraph::new(head(&format!("HISTORY (last {} samples at most)", Series::CAPACITY))),
+        header,
+    );
+    for (n, (label, series, last)) in charts.into_iter().enumerate() {
+        let row = Rect {
+            y: chart_area.y + 1 + n as u16,
+            height: 1,
+            ..chart_area
+        };
+        let [l, spark, v] =
+            Layout::horizontal([Constraint::Length(16), Constraint::Min(10), Constraint::Length(10)]).areas(row);
+        frame.render_widget(
+            Paragraph::new(Span::styled(format!("  {label}"), Style::default().fg(t.dim))),
+            l,
+        );
+        let width = spark.width as usize;
+        let data: Vec<u64> = series.tail(width).map(|x| x.max(0.0).round() as u64).collect();
+        frame.render_widget(
+            Sparkline::default().data(&data).style(Style::default().fg(t.accent)),
+            spark,
+        );
+        frame.render_widget(Paragraph::new(format!(" {last}")), v);
+    }
 }
