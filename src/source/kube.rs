@@ -77,6 +77,18 @@ pub async fn connect(target: &KubeTarget) -> Result<Connection> {
     Ok(Connection { client, info })
 }
 
+/// Connects, retrying every 10 s without reporting: for secondary sources, whose
+/// connection problems the main kube source already reports. None once the app has quit.
+pub async fn connect_quietly(target: &KubeTarget, tx: &UpdateTx) -> Option<Client> {
+    loop {
+        match connect(target).await {
+            Ok(c) => return Some(c.client),
+            Err(_) if !tx.is_closed() => tokio::time::sleep(Duration::from_secs(10)).await,
+            Err(_) => return None,
+        }
+    }
+}
+
 fn names(kc: &Kubeconfig, context: Option<&str>) -> (String, Option<String>) {
     let ctx = context
         .map(str::to_owned)

@@ -84,12 +84,8 @@ fn explain(e: &kube::Error) -> (ErrorKind, String) {
 
 /// Connects (retrying; the kube source reports connection problems) and polls.
 pub async fn run(target: super::kube::KubeTarget, interval: Duration, tx: UpdateTx) {
-    let client = loop {
-        match super::kube::connect(&target).await {
-            Ok(c) => break c.client,
-            Err(_) if !tx.is_closed() => tokio::time::sleep(Duration::from_secs(10)).await,
-            Err(_) => return,
-        }
+    let Some(client) = super::kube::connect_quietly(&target, &tx).await else {
+        return;
     };
     poll(client, target.namespace, interval, tx).await
 }

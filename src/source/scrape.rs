@@ -41,12 +41,8 @@ pub fn dialect_of(mesh: Option<Mesh>) -> Option<Dialect> {
 }
 
 pub async fn run(target: super::kube::KubeTarget, interval: Duration, tx: UpdateTx) {
-    let client = loop {
-        match super::kube::connect(&target).await {
-            Ok(c) => break c.client,
-            Err(_) if !tx.is_closed() => tokio::time::sleep(Duration::from_secs(10)).await,
-            Err(_) => return,
-        }
+    let Some(client) = super::kube::connect_quietly(&target, &tx).await else {
+        return;
     };
     let targets: Targets = Default::default();
     let pods: Api<Pod> = match &target.namespace {
