@@ -102,7 +102,8 @@ pub struct GlobalArgs {
     #[arg(short = 'A', long, global = true)]
     pub all_namespaces: bool,
 
-    /// Prometheus base URL for metrics queries, e.g. http://localhost:9090.
+    /// Prometheus base URL for metrics queries, e.g. http://localhost:9090. Not available
+    /// yet: meshtop scrapes the proxies directly, and says so if this is given.
     #[arg(long, global = true, value_name = "URL")]
     pub prometheus_url: Option<String>,
 
