@@ -97,6 +97,20 @@ pub const POD_COLUMNS: &[&str] = &[
     "METRICS",
     "AGE",
 ];
+/// Columns hidden first, in this order, when a table is wider than the terminal.
+pub const DROP_ORDER: &[&str] = &[
+    "METRICS",
+    "IP",
+    "NODE",
+    "RESTARTS",
+    "MEM APP/PROXY",
+    "AGE",
+    "P99",
+    "SUCCESS",
+    "PROXY",
+    "COVERAGE",
+];
+
 pub const NAMESPACE_COLUMNS: &[&str] = &["NAME", "INJECTION", "MESHED", "PODS", "COVERAGE", "MISSING", "AGE"];
 pub const CONTROL_PLANE_COLUMNS: &[&str] = &[
     "MESH",

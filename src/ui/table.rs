@@ -116,15 +116,23 @@ pub fn render(state: &State, frame: &mut Frame, area: Rect) {
     };
 
     let columns = query::columns(&entry.view);
-    let widths = column_widths(columns, &rows);
-    let header = Row::new(columns.iter().enumerate().map(|(i, c)| {
-        let mark = match (i == entry.sort_column, entry.sort_reverse) {
-            (true, false) => "↑",
-            (true, true) => "↓",
-            _ => "",
-        };
-        Cell::from(format!("{c}{mark}"))
-    }))
+    // Inside the borders, with one space between columns.
+    let keep = fitting_columns(columns, &rows, area.width.saturating_sub(2) as usize);
+    let widths = column_widths(columns, &rows, &keep);
+    let header = Row::new(
+        columns
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| keep.contains(i))
+            .map(|(i, c)| {
+                let mark = match (i == entry.sort_column, entry.sort_reverse) {
+                    (true, false) => "↑",
+                    (true, true) => "↓",
+                    _ => "",
+                };
+                Cell::from(format!("{c}{mark}"))
+            }),
+    )
     .style(
         Style::default()
             .fg(theme.header_fg)
@@ -134,6 +142,12 @@ pub fn render(state: &State, frame: &mut Frame, area: Rect) {
 
     let offset = state.scroll.get();
     let body = rows.into_iter().enumerate().map(|(i, (cells, colour))| {
+        let cells: Vec<String> = cells
+            .into_iter()
+            .enumerate()
+            .filter(|(c, _)| keep.contains(c))
+            .map(|(_, v)| v)
+            .collect();
         let row = Row::new(cells);
         if offset + i == entry.selected {
             row.style(Style::default().fg(theme.selected_fg).bg(theme.selected_bg))
@@ -226,22 +240,46 @@ fn metrics_cell(p: &crate::app::state::PodEntry) -> String {
     }
 }
 
-/// Sizes columns to the widest visible cell (plus the sort mark), like k9s; the last
-/// column takes what is left so the table always spans the screen.
-fn column_widths(columns: &[&str], rows: &[Cells]) -> Vec<Constraint> {
-    let n = columns.len();
-    (0..n)
+fn natural_widths(columns: &[&str], rows: &[Cells]) -> Vec<usize> {
+    (0..columns.len())
         .map(|i| {
-            let widest = rows
-                .iter()
+            rows.iter()
                 .map(|r| r.0[i].chars().count())
                 .chain([columns[i].len() + 1])
                 .max()
-                .unwrap_or(1);
-            if i + 1 == n {
+                .unwrap_or(1)
+        })
+        .collect()
+}
+
+/// Columns shown at this width: when the natural widths do not fit, the view's least
+/// important columns are hidden (METRICS, then IP, NODE...) instead of squeezing names.
+fn fitting_columns(columns: &[&str], rows: &[Cells], width: usize) -> Vec<usize> {
+    let natural = natural_widths(columns, rows);
+    let mut keep: Vec<usize> = (0..columns.len()).collect();
+    let total = |keep: &[usize]| keep.iter().map(|&i| natural[i] + 1).sum::<usize>();
+    for name in query::DROP_ORDER {
+        if total(&keep) <= width {
+            break;
+        }
+        if let Some(pos) = columns.iter().position(|c| c == name) {
+            keep.retain(|&i| i != pos);
+        }
+    }
+    keep
+}
+
+/// Sizes the shown columns to their widest visible cell (plus the sort mark), like k9s;
+/// the last takes what is left so the table spans the screen.
+fn column_widths(columns: &[&str], rows: &[Cells], keep: &[usize]) -> Vec<Constraint> {
+    let natural = natural_widths(columns, rows);
+    keep.iter()
+        .enumerate()
+        .map(|(n, &i)| {
+            if n + 1 == keep.len() {
                 Constraint::Fill(1)
             } else {
-                Constraint::Length(widest as u16)
+                Constraint::Length(natural[i] as u16)
             }
         })
         .collect()
