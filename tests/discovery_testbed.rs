@@ -130,9 +130,7 @@ spec:
 
 #[tokio::test]
 async fn own_manifests_for_every_mesh_shape_are_classified_on_the_test_bed() {
-    install_crypto();
-    let client = client().await;
-    let ns = namespace(&client, "own-meshes").await;
+    let (client, ns) = setup("own-meshes").await;
     label_namespace(&client, &ns, "istio-injection", "enabled").await;
     create_yaml(&client, &ns, OWN).await;
     // Wait for the control plane to be fully ready (KCM creates the pods, kwok runs them).

@@ -58,9 +58,7 @@ fn bad_theme_file_is_a_clear_error_before_the_screen_changes() {
 /// `esc`, help, `q`, and the terminal is restored.
 #[tokio::test(flavor = "multi_thread")]
 async fn drives_the_tui_against_the_test_bed() {
-    support::install_crypto();
-    let client = support::client().await;
-    let ns = support::namespace(&client, "e2e").await;
+    let (client, ns) = support::setup("e2e").await;
     support::label_namespace(&client, &ns, "istio-injection", "enabled").await;
     let pods = "apiVersion: v1\nkind: Pod\nmetadata: {name: alpha-web}\nspec:\n  containers: [{name: a, image: a}, {name: istio-proxy, image: docker.io/istio/proxyv2:1.24.0}]\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: beta-api}\nspec:\n  containers: [{name: a, image: a}]\n";
     support::create_yaml(&client, &ns, pods).await;

@@ -122,7 +122,7 @@ async fn check_rates(client: &kube::Client, ns: &str, pod: &str, port: u16, path
     let t = &state.traffic[&(ns.to_string(), pod.to_string())];
     // The readiness probe in `standin` sent requests before the first scrape; only the
     // difference counts, so the rate is exact.
-    let r = t.rates.expect("rates after two scrapes");
+    let r = t.rates().expect("rates after two scrapes");
     assert_eq!(r.window_s, 10.0);
     assert_eq!(r.rps, REQUESTS as f64 / 10.0);
     assert_eq!((r.success, r.mtls), (Some(1.0), Some(1.0)));
@@ -134,9 +134,7 @@ async fn check_rates(client: &kube::Client, ns: &str, pod: &str, port: u16, path
 
 #[tokio::test(flavor = "multi_thread")]
 async fn istio_and_linkerd_metrics_through_the_pod_proxy_match_the_load() {
-    install_crypto();
-    let client = client().await;
-    let ns = namespace(&client, "scrape").await;
+    let (client, ns) = setup("scrape").await;
     create_yaml(
         &client,
         &ns,

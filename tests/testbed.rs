@@ -89,9 +89,7 @@ async fn real_injected_istio_and_linkerd_pods_run_with_an_ip() {
 
 #[tokio::test]
 async fn a_process_in_the_pod_netns_answers_through_the_pod_proxy() {
-    install_crypto();
-    let client = client().await;
-    let ns = namespace(&client, "netns").await;
+    let (client, ns) = setup("netns").await;
     create_yaml(
         &client,
         &ns,
@@ -134,9 +132,7 @@ async fn a_process_in_the_pod_netns_answers_through_the_pod_proxy() {
 
 #[tokio::test]
 async fn metrics_api_returns_per_container_pod_metrics() {
-    install_crypto();
-    let client = client().await;
-    let ns = namespace(&client, "podmetrics").await;
+    let (client, ns) = setup("podmetrics").await;
     // kwok emulates usage from these annotations; metrics-server reads it from kwok's
     // kubelet-style /metrics/resource like from a real kubelet.
     create_yaml(
@@ -185,9 +181,7 @@ spec:
 /// The real source → fold path: pods added and deleted on the API appear and disappear in State.
 #[tokio::test]
 async fn kube_source_folds_live_pod_changes_into_state() {
-    install_crypto();
-    let client = client().await;
-    let ns = namespace(&client, "watch").await;
+    let (client, ns) = setup("watch").await;
     let (tx, mut rx) = mpsc::channel(1024);
     let target = KubeTarget {
         kubeconfig: Some(kubeconfig()),
@@ -251,9 +245,7 @@ async fn kube_source_folds_live_pod_changes_into_state() {
 /// reaches the state and is split between the app and the proxy container.
 #[tokio::test]
 async fn pod_metrics_are_split_between_app_and_proxy() {
-    install_crypto();
-    let client = client().await;
-    let ns = namespace(&client, "usage").await;
+    let (client, ns) = setup("usage").await;
     create_yaml(
         &client,
         &ns,

@@ -201,3 +201,16 @@ fn only_visible_rows_are_built_and_selection_scrolls() {
     assert!(screen.contains("ns-199") && screen.contains("pod-09999"), "{screen}");
     assert_eq!(s.scroll.get(), 10_000 - s.last_page.get());
 }
+
+#[test]
+fn a_context_switch_forgets_the_cluster_and_keeps_the_ui() {
+    let mut s = state_with("light");
+    keys(&mut s, &[Action::ShowPods, Action::StartFilter]);
+    keys(&mut s, &typed("web"));
+    keys(&mut s, &[Action::InputSubmit]);
+    s.reset_world();
+    assert!(s.pods.is_empty() && s.namespaces.is_empty() && s.control_planes.is_empty() && s.usage.is_empty());
+    assert!(s.traffic.is_empty() && s.errors.is_empty() && s.cluster.is_none() && s.synced.is_empty());
+    assert_eq!((s.entry().view.clone(), s.entry().filter.as_str()), (View::Pods, "web"));
+    assert_eq!((s.theme().name.as_str(), s.contexts.len(), s.now), ("light", 2, T0));
+}

@@ -4,7 +4,7 @@ use super::action::{Action, Effect};
 use super::query;
 use std::collections::BTreeSet;
 
-use super::state::{Mode, NamespaceEntry, PodEntry, Rates, SourceErr, State, View, ViewEntry};
+use super::state::{Mode, NamespaceEntry, PodEntry, SourceErr, State, View, ViewEntry};
 use super::update::{Stamped, Update};
 use crate::mesh::detect;
 use crate::model::Resource;
@@ -81,12 +81,21 @@ pub fn fold(state: &mut State, stamped: Stamped) {
                 format!("{}/{}", workload.namespace, workload.name),
             );
             let key = (workload.kind.clone(), workload.namespace.clone(), workload.name.clone());
-            state.workloads.insert(key, workload);
-            state.control_planes = detect::control_planes(state.workloads.values());
+            let matters = is_component(&workload);
+            let was = state.workloads.insert(key, workload).is_some_and(|w| is_component(&w));
+            // Most workloads are applications: regroup control planes only for mesh ones.
+            if matters || was {
+                state.control_planes = detect::control_planes(state.workloads.values());
+            }
         }
         Update::WorkloadDeleted { kind, namespace, name } => {
-            state.workloads.remove(&(kind, namespace, name));
-            state.control_planes = detect::control_planes(state.workloads.values());
+            if state
+                .workloads
+                .remove(&(kind, namespace, name))
+                .is_some_and(|w| is_component(&w))
+            {
+                state.control_planes = detect::control_planes(state.workloads.values());
+            }
         }
         Update::CrdApplied { name, group } => {
             seen(state, Resource::Crds, None, name.clone());
@@ -148,16 +157,6 @@ pub fn fold(state: &mut State, stamped: Stamped) {
             {
                 let d = prev.delta_to(&totals);
                 let window_s = (at - prev_at) as f64 / 1000.0;
-                t.rates = Some(Rates {
-                    rps: d.requests / window_s,
-                    success: d.success_ratio(),
-                    mtls: (d.requests > 0.0).then(|| d.mtls_requests / d.requests),
-                    p50_ms: d.quantile_ms(0.5),
-                    p90_ms: d.quantile_ms(0.9),
-                    p99_ms: d.quantile_ms(0.99),
-                    window_s,
-                    tcp_open: d.tcp_open_connections,
-                });
                 t.rps_history.push(d.requests / window_s);
                 if let Some(p99) = d.quantile_ms(0.99) {
                     t.p99_history.push(p99);
@@ -196,7 +195,12 @@ pub fn fold(state: &mut State, stamped: Stamped) {
             state.errors.remove(&(resource, namespace));
         }
     }
-    clamp_selection(state);
+    // No selection clamping here: that would re-filter the open table on every update
+    // (quadratic during a 10,000-pod list). Render clamps what it shows; keys clamp first.
+}
+
+fn is_component(w: &detect::WorkloadInfo) -> bool {
+    detect::match_component(crate::mesh::rules::all(), &w.kind, &w.name, &w.labels).is_some()
 }
 
 fn workload_resource(kind: &str) -> Resource {
@@ -257,6 +261,8 @@ pub fn apply_action(state: &mut State, action: Action) -> Option<Effect> {
     let rows = query::row_count(state);
     let page = state.page_rows();
     let entry = state.entry_mut();
+    // Rows may have gone since the last key: start from a selection that exists.
+    entry.selected = entry.selected.min(rows.saturating_sub(1));
     match action {
         Action::Quit => return Some(Effect::Quit),
         Action::ToggleHelp => state.show_help = !state.show_help,
@@ -463,23 +469,20 @@ impl State {
     }
 
     /// Forgets everything learned from the cluster (on a context switch); keeps UI state.
+    /// Built from a fresh state, so a new field of the world can never survive a switch.
     pub fn reset_world(&mut self) {
-        self.cluster = None;
-        self.api_latency_ms = None;
-        self.last_update = None;
-        self.namespaces.clear();
-        self.pods.clear();
-        self.workloads.clear();
-        self.control_planes.clear();
-        self.crds.clear();
-        self.api_services.clear();
-        self.usage.clear();
-        self.traffic.clear();
-        self.usage_history.clear();
-        self.synced.clear();
-        self.synced_ns.clear();
-        self.relisting.clear();
-        self.errors.clear();
-        self.dirty = true;
+        let old = std::mem::replace(self, State::new(Vec::new(), 0, Default::default()));
+        *self = State {
+            now: old.now,
+            stack: old.stack,
+            mode: old.mode,
+            input: old.input,
+            show_help: old.show_help,
+            flash: old.flash,
+            contexts: old.contexts,
+            scroll: old.scroll,
+            last_page: old.last_page,
+            ..State::new(old.themes, old.theme, old.keymap)
+        };
     }
 }

@@ -534,7 +534,7 @@ pub fn rate(state: &State, p: &PodEntry) -> Option<super::state::Rates> {
     state
         .traffic
         .get(&(p.info.namespace.clone(), p.info.name.clone()))
-        .and_then(|t| t.rates)
+        .and_then(|t| t.rates())
 }
 
 fn cmp_f64(a: Option<f64>, b: Option<f64>) -> Ordering {

@@ -91,15 +91,31 @@ pub struct NamespaceEntry {
     pub injection: Vec<Injection>,
 }
 
-/// A pod's last scrape (cumulative) and the rates between its last two scrapes.
+/// A pod's last scrape (cumulative), the increase over the window before it, and history.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct PodTraffic {
     pub last: Option<(UnixMillis, Totals)>,
-    pub rates: Option<Rates>,
     /// The counters' increase over the last window (seconds), for aggregating workloads.
     pub window: Option<(f64, Totals)>,
     pub rps_history: Series,
     pub p99_history: Series,
+}
+
+impl PodTraffic {
+    /// Rates over the last window (between the last two scrapes).
+    pub fn rates(&self) -> Option<Rates> {
+        let (window_s, d) = self.window.as_ref()?;
+        Some(Rates {
+            rps: d.requests / window_s,
+            success: d.success_ratio(),
+            mtls: (d.requests > 0.0).then(|| d.mtls_requests / d.requests),
+            p50_ms: d.quantile_ms(0.5),
+            p90_ms: d.quantile_ms(0.9),
+            p99_ms: d.quantile_ms(0.99),
+            window_s: *window_s,
+            tcp_open: d.tcp_open_connections,
+        })
+    }
 }
 
 /// A pod's CPU (millicores) and memory (bytes) over time, app and proxy apart.

@@ -141,6 +141,7 @@ pub fn render(state: &State, frame: &mut Frame, area: Rect) {
     );
 
     let offset = state.scroll.get();
+    let selected = entry.selected.min(total.saturating_sub(1));
     let body = rows.into_iter().enumerate().map(|(i, (cells, colour))| {
         let cells: Vec<String> = cells
             .into_iter()
@@ -149,7 +150,7 @@ pub fn render(state: &State, frame: &mut Frame, area: Rect) {
             .map(|(_, v)| v)
             .collect();
         let row = Row::new(cells);
-        if offset + i == entry.selected {
+        if offset + i == selected {
             row.style(Style::default().fg(theme.selected_fg).bg(theme.selected_bg))
         } else if let Some(c) = colour {
             row.style(Style::default().fg(c))
@@ -287,7 +288,8 @@ fn column_widths(columns: &[&str], rows: &[Cells], keep: &[usize]) -> Vec<Constr
 
 /// Picks the visible slice and keeps the selection inside it, scrolling as little as possible.
 fn window(state: &State, len: usize, page: usize) -> (usize, usize) {
-    let selected = state.entry().selected;
+    // Rows may have gone since the selection was made; the fold does not clamp it.
+    let selected = state.entry().selected.min(len.saturating_sub(1));
     let mut offset = state.scroll.get().min(len.saturating_sub(page));
     if selected < offset {
         offset = selected;

@@ -60,6 +60,14 @@ pub fn install_crypto() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
+/// The usual start of a test-bed test: TLS provider, client, and a fresh namespace.
+pub async fn setup(test: &str) -> (Client, String) {
+    install_crypto();
+    let client = client().await;
+    let ns = namespace(&client, test).await;
+    (client, ns)
+}
+
 /// A fresh namespace for one test, named after it.
 pub async fn namespace(client: &Client, test: &str) -> String {
     let suffix: u32 = std::process::id()

@@ -11,6 +11,15 @@ use meshtop::source::kube::pod_info;
 
 pub const T0: i64 = 1_790_000_000_000;
 
+/// The resources the scenario lists (and finishes listing).
+const LISTED: [Resource; 5] = [
+    Resource::Namespaces,
+    Resource::Pods,
+    Resource::Deployments,
+    Resource::DaemonSets,
+    Resource::Crds,
+];
+
 fn ns(name: &str, labels: &[(&str, &str)], annotations: &[(&str, &str)]) -> Update {
     Update::NamespaceApplied {
         namespace: NamespaceInfo {
@@ -89,13 +98,7 @@ pub fn updates() -> Vec<Stamped> {
         },
         Update::ApiLatency { millis: 3 },
     ];
-    for r in [
-        Resource::Namespaces,
-        Resource::Pods,
-        Resource::Deployments,
-        Resource::DaemonSets,
-        Resource::Crds,
-    ] {
+    for r in LISTED {
         u.push(Update::ListStarted {
             resource: r,
             namespace: None,
@@ -127,13 +130,7 @@ pub fn updates() -> Vec<Stamped> {
         pod("  name: old-batch-job\n  namespace: legacy", APP, 30, 90_000),
         pod("  name: toolbox\n  namespace: default", APP, 31, 120),
     ]);
-    for r in [
-        Resource::Namespaces,
-        Resource::Pods,
-        Resource::Deployments,
-        Resource::DaemonSets,
-        Resource::Crds,
-    ] {
+    for r in LISTED {
         u.push(Update::ListDone {
             resource: r,
             namespace: None,
