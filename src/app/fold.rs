@@ -17,12 +17,17 @@ pub fn fold(state: &mut State, stamped: Stamped) {
     // "Last update" means fresh data, not the clock or a failure report.
     if !matches!(
         update,
-        Update::Tick | Update::ListStarted { .. } | Update::SourceError { .. } | Update::SourceRecovered { .. }
+        Update::Tick
+            | Update::Marker { .. }
+            | Update::ListStarted { .. }
+            | Update::SourceError { .. }
+            | Update::SourceRecovered { .. }
     ) {
         state.last_update = Some(at);
     }
     match update {
         Update::Tick => {}
+        Update::Marker { name } => state.markers.push((at, name)),
         Update::Connected { cluster } => state.cluster = Some(cluster),
         Update::ApiLatency { millis } => state.api_latency_ms = Some(millis),
         Update::ListStarted { resource, namespace } => {

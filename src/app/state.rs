@@ -179,6 +179,8 @@ pub struct State {
     pub relisting: BTreeMap<(Resource, Option<String>), BTreeSet<String>>,
     /// Errors by (resource, namespace); namespace is None for cluster-wide failures.
     pub errors: BTreeMap<(Resource, Option<String>), SourceErr>,
+    /// Named points in the session, in order (recording bookmarks).
+    pub markers: Vec<(UnixMillis, String)>,
 
     // --- ui ---
     pub stack: Vec<ViewEntry>,
@@ -220,6 +222,7 @@ impl State {
             synced_ns: BTreeSet::new(),
             relisting: BTreeMap::new(),
             errors: BTreeMap::new(),
+            markers: Vec::new(),
             stack: vec![ViewEntry::new(View::Overview)],
             mode: Mode::Normal,
             input: String::new(),

@@ -116,4 +116,8 @@ pub enum Update {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         namespace: Option<String>,
     },
+    /// A named point in a session (a presenter's bookmark); replay can seek to it.
+    Marker {
+        name: String,
+    },
 }
