@@ -20,13 +20,14 @@ pub enum Command {
     #[command(subcommand)]
     Metrics(MetricsCommand),
     /// Golden signals and proxy cost per workload, once (scrapes every proxy twice,
-    /// --window apart, through the API server's pod proxy).
+    /// --window apart, through the API server's pod proxy; or asks --prometheus-url).
     Top {
         #[arg(short = 'o', long, value_enum, default_value = "table")]
         output: crate::top::Format,
-        /// Time between the two scrapes the rates are computed from.
-        #[arg(long, default_value = "10s", value_parser = parse_duration)]
-        window: std::time::Duration,
+        /// Time between the two scrapes (default 10s), or the PromQL rate range with
+        /// --prometheus-url (default 1m).
+        #[arg(long, value_parser = parse_duration)]
+        window: Option<std::time::Duration>,
     },
     /// Print the meshes, control planes, namespaces and pods found, without the TUI.
     Discover {
@@ -102,8 +103,9 @@ pub struct GlobalArgs {
     #[arg(short = 'A', long, global = true)]
     pub all_namespaces: bool,
 
-    /// Prometheus base URL for metrics queries, e.g. http://localhost:9090. Not available
-    /// yet: meshtop scrapes the proxies directly, and says so if this is given.
+    /// Take golden signals (and cAdvisor CPU/memory when metrics-server is missing) from
+    /// Prometheus instead of scraping every proxy: a URL such as http://localhost:9090, or
+    /// `auto` to find the mesh's Prometheus service and query it through the API server.
     #[arg(long, global = true, value_name = "URL")]
     pub prometheus_url: Option<String>,
 

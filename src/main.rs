@@ -8,14 +8,6 @@ fn main() -> Result<()> {
     // One TLS provider for kube and reqwest; ring avoids a C toolchain dependency.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = Cli::parse();
-    if let Some(url) = &cli.global.prometheus_url {
-        // Refuse rather than silently ignore: the user would trust numbers that did not
-        // come from their Prometheus.
-        color_eyre::eyre::bail!(
-            "--prometheus-url {url}: the Prometheus source is not available in this version; \
-             meshtop reads the proxies' metrics directly through the API server's pod proxy (omit the flag)"
-        );
-    }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let result = runtime.block_on(async {
         match cli.command {
@@ -27,7 +19,8 @@ fn main() -> Result<()> {
                 output,
             })) => meshtop::metrics::report::run(&files, interval, mesh, output),
             Some(Command::Top { output, window }) => {
-                meshtop::top::run(meshtop::run::kube_target(&cli.global), window, output).await
+                let prometheus = meshtop::run::prometheus_spec(&cli.global)?;
+                meshtop::top::run(meshtop::run::kube_target(&cli.global), window, output, prometheus).await
             }
             Some(Command::Discover { output, timeout }) => {
                 meshtop::discover::run(meshtop::run::kube_target(&cli.global), output, timeout).await

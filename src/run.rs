@@ -72,23 +72,47 @@ pub fn kube_target(args: &GlobalArgs) -> source::kube::KubeTarget {
 /// Opens the TUI against the cluster and runs until the user quits.
 pub async fn run_live(args: &GlobalArgs) -> Result<()> {
     let (state, config) = initial_state(args)?;
-    let mut live = LiveSources::start(kube_target(args));
+    let prometheus = prometheus_spec(args)?;
+    let mut live = LiveSources::start(kube_target(args), prometheus, state.window_s);
     let rx = live.take_receiver();
-    let result = run_tui(state, rx, config.max_fps, |ctx| live.switch_context(ctx)).await;
+    let result = run_tui(state, rx, config.max_fps, |effect| live.effect(effect)).await;
     live.stop();
     result
 }
 
-/// The live sources of one context: the kube source and the clock.
+/// `--prometheus-url`, checked before anything starts.
+pub fn prometheus_spec(args: &GlobalArgs) -> Result<Option<source::prometheus::Spec>> {
+    args.prometheus_url
+        .as_deref()
+        .map(source::prometheus::Spec::parse)
+        .transpose()
+        .map_err(|e| color_eyre::eyre::eyre!(e))
+}
+
+/// The live sources of one context: kube watches, usage, traffic (direct scrapes, or
+/// Prometheus when asked for) and the clock.
 struct LiveSources {
     target: source::kube::KubeTarget,
+    prometheus: Option<source::prometheus::Spec>,
+    window: tokio::sync::watch::Sender<u32>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     rx: Option<mpsc::Receiver<Stamped>>,
 }
 
 impl LiveSources {
-    fn start(target: source::kube::KubeTarget) -> Self {
+    fn start(target: source::kube::KubeTarget, prometheus: Option<source::prometheus::Spec>, window_s: u32) -> Self {
         let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
+        let (window, window_rx) = tokio::sync::watch::channel(window_s);
+        let traffic = match &prometheus {
+            Some(spec) => tokio::spawn(source::prometheus::run(
+                spec.clone(),
+                target.clone(),
+                window_rx,
+                SCRAPE_INTERVAL,
+                tx.clone(),
+            )),
+            None => tokio::spawn(source::scrape::run(target.clone(), SCRAPE_INTERVAL, tx.clone())),
+        };
         let tasks = vec![
             tokio::spawn(source::kube::run(target.clone(), tx.clone())),
             tokio::spawn(source::podmetrics::run(
@@ -96,13 +120,27 @@ impl LiveSources {
                 POD_METRICS_INTERVAL,
                 tx.clone(),
             )),
-            tokio::spawn(source::scrape::run(target.clone(), SCRAPE_INTERVAL, tx.clone())),
+            traffic,
             tokio::spawn(clock(tx)),
         ];
         LiveSources {
             target,
+            prometheus,
+            window,
             tasks,
             rx: Some(rx),
+        }
+    }
+
+    /// Carries out what the fold asked for; a new receiver means the world starts over.
+    fn effect(&mut self, effect: Effect) -> Option<mpsc::Receiver<Stamped>> {
+        match effect {
+            Effect::SwitchContext(ctx) => Some(self.switch_context(ctx)),
+            Effect::SetWindow(secs) => {
+                self.window.send_replace(secs);
+                None
+            }
+            Effect::Quit => None,
         }
     }
 
@@ -118,7 +156,8 @@ impl LiveSources {
             context: Some(context),
             ..self.target.clone()
         };
-        *self = LiveSources::start(target);
+        let window = *self.window.borrow();
+        *self = LiveSources::start(target, self.prometheus.clone(), window);
         self.take_receiver()
     }
 
@@ -146,7 +185,7 @@ pub async fn run_tui(
     mut state: State,
     mut rx: mpsc::Receiver<Stamped>,
     max_fps: u32,
-    mut switch_context: impl FnMut(String) -> mpsc::Receiver<Stamped>,
+    mut effect: impl FnMut(Effect) -> Option<mpsc::Receiver<Stamped>>,
 ) -> Result<()> {
     let mut tui = Tui::enter()?;
     let mut keys = EventStream::new();
@@ -188,10 +227,12 @@ pub async fn run_tui(
                     if let Some(action) = state.keymap.resolve(state.mode, KeyCombo::from_event(&k)) {
                         match apply_action(&mut state, action) {
                             Some(Effect::Quit) => break,
-                            Some(Effect::SwitchContext(ctx)) => {
-                                rx = switch_context(ctx);
-                                sources_alive = true;
-                                state.reset_world();
+                            Some(e) => {
+                                if let Some(fresh) = effect(e) {
+                                    rx = fresh;
+                                    sources_alive = true;
+                                    state.reset_world();
+                                }
                             }
                             None => {}
                         }

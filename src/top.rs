@@ -1,5 +1,6 @@
 //! `meshtop top`: golden signals and cost per workload, once, like `linkerd viz stat`.
-//! Scrapes every proxy twice, `--window` apart, through the API server's pod proxy.
+//! Scrapes every proxy twice, `--window` apart, through the API server's pod proxy; or,
+//! with `--prometheus-url`, asks Prometheus for the rates over `--window`.
 
 use std::time::Duration;
 
@@ -23,11 +24,22 @@ pub enum Format {
 #[derive(serde::Serialize)]
 struct Output<'a> {
     window_s: f64,
+    /// `proxy scrapes` or the Prometheus asked.
+    source: String,
     workloads: &'a [WorkloadRow],
+    edges: &'a [query::EdgeRow],
     errors: Vec<String>,
 }
 
-pub async fn run(target: KubeTarget, window: Duration, format: Format) -> Result<()> {
+pub async fn run(
+    target: KubeTarget,
+    window: Option<Duration>,
+    format: Format,
+    prometheus: Option<crate::source::prometheus::Spec>,
+) -> Result<()> {
+    // Two scrapes 10 s apart are enough for a live number; a PromQL rate needs a range
+    // covering several of Prometheus' own scrapes.
+    let window = window.unwrap_or(Duration::from_secs(if prometheus.is_some() { 60 } else { 10 }));
     let conn = source::kube::connect(&target).await?;
     let (tx, mut rx) = mpsc::channel(CHANNEL_CAPACITY);
     let tasks = [
@@ -56,6 +68,93 @@ pub async fn run(target: KubeTarget, window: Duration, format: Format) -> Result
             .map_or("no answer from the API server".into(), |e| e.message.clone());
         bail!("cannot list pods: {why}");
     }
+    state.window_s = window.as_secs().max(1) as u32;
+    let source = match prometheus {
+        Some(spec) => {
+            let endpoint = match spec {
+                crate::source::prometheus::Spec::Url(u) => {
+                    crate::source::prometheus::Endpoint::direct(&u).map_err(|e| color_eyre::eyre::eyre!(e))?
+                }
+                crate::source::prometheus::Spec::Auto => {
+                    crate::source::prometheus::discover(&conn.client, target.namespace.as_deref())
+                        .await
+                        .map_err(|(_, m)| color_eyre::eyre::eyre!("finding Prometheus: {m}"))?
+                        .ok_or_else(|| {
+                            color_eyre::eyre::eyre!(
+                                "no Prometheus service found in the cluster; pass --prometheus-url URL"
+                            )
+                        })?
+                }
+            };
+            let name = endpoint.describe();
+            let (pods, usages) = crate::source::prometheus::refresh(&endpoint, state.window_s)
+                .await
+                .map_err(|(_, m)| color_eyre::eyre::eyre!("querying Prometheus at {name}: {m}"))?;
+            // metrics-server's figures (already folded) win over cAdvisor's.
+            while let Ok(u) = rx.try_recv() {
+                fold(&mut state, u);
+            }
+            let window_s = state.window_s;
+            fold(
+                &mut state,
+                Stamped::now(crate::app::Update::PromTraffic {
+                    window_s,
+                    source: name.clone(),
+                    pods,
+                }),
+            );
+            if !usages.is_empty() {
+                fold(
+                    &mut state,
+                    Stamped::now(crate::app::Update::PodUsage {
+                        usages,
+                        origin: crate::model::UsageOrigin::Cadvisor,
+                    }),
+                );
+            }
+            format!("prometheus {name}")
+        }
+        None => {
+            scrape_twice(&mut state, &mut rx, conn.client.clone(), window).await;
+            "proxy scrapes".to_string()
+        }
+    };
+    for t in tasks {
+        t.abort();
+    }
+    let rows = query::workloads(&state);
+    let edges = query::edges(&state);
+    let errors: Vec<String> = state
+        .errors
+        .iter()
+        .map(|((r, ns), e)| {
+            let scope = ns.as_ref().map(|n| format!(" {n}")).unwrap_or_default();
+            format!("{}{scope}: {}", r.as_str(), e.message)
+        })
+        .collect();
+    match format {
+        Format::Json => {
+            let out = Output {
+                window_s: window.as_secs_f64(),
+                source,
+                workloads: &rows,
+                edges: &edges,
+                errors,
+            };
+            println!("{}", serde_json::to_string_pretty(&out)?);
+        }
+        Format::Table => {
+            print!("{}", table(&rows));
+            for e in errors {
+                eprintln!("meshtop: {e}");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Scrapes every running proxy, waits `window` (folding usage meanwhile), scrapes again.
+async fn scrape_twice(state: &mut State, rx: &mut mpsc::Receiver<Stamped>, client: kube::Client, window: Duration) {
     let targets: Vec<_> = state
         .pods
         .values()
@@ -85,51 +184,22 @@ pub async fn run(target: KubeTarget, window: Duration, format: Format) -> Result
                 .await
         }
     };
-    for u in scrape_all(conn.client.clone()).await {
-        fold(&mut state, u);
+    for u in scrape_all(client.clone()).await {
+        fold(state, u);
     }
     // Keep folding (CPU and memory arrive meanwhile) until the window has passed.
     let _ = tokio::time::timeout(window, async {
         while let Some(u) = rx.recv().await {
-            fold(&mut state, u);
+            fold(state, u);
         }
     })
     .await;
-    for u in scrape_all(conn.client.clone()).await {
-        fold(&mut state, u);
+    for u in scrape_all(client).await {
+        fold(state, u);
     }
     while let Ok(u) = rx.try_recv() {
-        fold(&mut state, u);
+        fold(state, u);
     }
-    for t in tasks {
-        t.abort();
-    }
-    let rows = query::workloads(&state);
-    let errors: Vec<String> = state
-        .errors
-        .iter()
-        .map(|((r, ns), e)| {
-            let scope = ns.as_ref().map(|n| format!(" {n}")).unwrap_or_default();
-            format!("{}{scope}: {}", r.as_str(), e.message)
-        })
-        .collect();
-    match format {
-        Format::Json => {
-            let out = Output {
-                window_s: window.as_secs_f64(),
-                workloads: &rows,
-                errors,
-            };
-            println!("{}", serde_json::to_string_pretty(&out)?);
-        }
-        Format::Table => {
-            print!("{}", table(&rows));
-            for e in errors {
-                eprintln!("meshtop: {e}");
-            }
-        }
-    }
-    Ok(())
 }
 
 pub fn table(rows: &[WorkloadRow]) -> String {
@@ -146,6 +216,8 @@ pub fn table(rows: &[WorkloadRow]) -> String {
             "P50",
             "P90",
             "P99",
+            "TCP",
+            "mTLS",
             "CPU APP",
             "CPU PROXY",
             "MEM APP",
@@ -166,6 +238,8 @@ pub fn table(rows: &[WorkloadRow]) -> String {
             f1(r.latency_ms.p50, "ms"),
             f1(r.latency_ms.p90, "ms"),
             f1(r.latency_ms.p99, "ms"),
+            r.tcp_open_connections.map_or_else(|| "-".into(), |v| format!("{v:.0}")),
+            r.mtls.map_or_else(|| "-".into(), |v| format!("{:.0}%", v * 100.0)),
             f1(r.cpu_millicores.app, "m"),
             f1(r.cpu_millicores.proxy, "m"),
             mi(r.memory_bytes.app),

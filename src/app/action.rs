@@ -23,6 +23,9 @@ pub enum Action {
     ShowControlPlanes,
     ShowNamespaces,
     ShowPods,
+    ShowWorkloads,
+    ShowEdges,
+    NextWindow,
     SortNext,
     SortReverse,
     // Text entry in filter and command mode; not remappable.
@@ -44,4 +47,6 @@ pub enum Effect {
     Quit,
     /// Reconnect to another kubeconfig context; the world state is reset.
     SwitchContext(String),
+    /// The rate window changed; sources that compute windows themselves (Prometheus) follow.
+    SetWindow(u32),
 }

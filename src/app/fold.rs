@@ -4,10 +4,12 @@ use super::action::{Action, Effect};
 use super::query;
 use std::collections::BTreeSet;
 
-use super::state::{Mode, NamespaceEntry, PodEntry, SourceErr, State, View, ViewEntry};
+use super::state::{Mode, NamespaceEntry, PodEntry, SourceErr, State, TrafficOrigin, View, ViewEntry};
+use super::traffic::{Counters, Window};
 use super::update::{Stamped, Update};
 use crate::mesh::detect;
 use crate::model::Resource;
+use crate::model::UsageOrigin;
 
 /// Folds one source update into the state.
 pub fn fold(state: &mut State, stamped: Stamped) {
@@ -116,7 +118,16 @@ pub fn fold(state: &mut State, stamped: Stamped) {
         Update::ApiServiceDeleted { name } => {
             state.api_services.remove(&name);
         }
-        Update::PodUsage { usages } => {
+        Update::PodUsage { usages, origin } => {
+            // cAdvisor figures only fill in while metrics-server has been silent for a minute.
+            if let Some((current, since)) = state.usage_origin
+                && current == UsageOrigin::MetricsServer
+                && origin == UsageOrigin::Cadvisor
+                && at - since < 60_000
+            {
+                return;
+            }
+            state.usage_origin = Some((origin, at));
             state.usage = usages
                 .into_iter()
                 .map(|u| ((u.namespace.clone(), u.name.clone()), u))
@@ -145,30 +156,41 @@ pub fn fold(state: &mut State, stamped: Stamped) {
             pod,
             inbound,
             outbound,
+            edges,
             ..
         } => {
             state
                 .errors
                 .remove(&(Resource::ProxyScrape, Some(format!("{namespace}/{pod}"))));
-            // A pod's own traffic is what its proxy serves; a pure client only has outbound.
-            let totals = if inbound.requests > 0.0 || outbound.requests == 0.0 {
-                inbound
-            } else {
-                outbound
-            };
-            let t = state.traffic.entry((namespace, pod)).or_default();
-            if let Some((prev_at, prev)) = &t.last
-                && at > *prev_at
-            {
-                let d = prev.delta_to(&totals);
-                let window_s = (at - prev_at) as f64 / 1000.0;
-                t.rps_history.push(d.requests / window_s);
-                if let Some(p99) = d.quantile_ms(0.99) {
-                    t.p99_history.push(p99);
-                }
-                t.window = Some((window_s, d));
+            state.traffic_origin = Some(TrafficOrigin::Scrape);
+            let counters = Counters::from_directions(inbound, outbound, edges);
+            let window = state.window_s;
+            state
+                .traffic
+                .entry((namespace, pod))
+                .or_default()
+                .push_scrape(at, counters, window);
+        }
+        Update::PromTraffic { window_s, source, pods } => {
+            state.errors.remove(&(Resource::Prometheus, None));
+            state.traffic_origin = Some(TrafficOrigin::Prometheus { window_s, source });
+            let mut seen = BTreeSet::new();
+            for p in pods {
+                let key = (p.namespace, p.pod);
+                state.traffic.entry(key.clone()).or_default().set_window(p.window);
+                seen.insert(key);
             }
-            t.last = Some((at, totals));
+            // A pod missing from the answer had no traffic in the window: zero, not stale.
+            for (key, t) in state.traffic.iter_mut() {
+                if !seen.contains(key) && t.window.is_some() {
+                    t.set_window(Window {
+                        secs: f64::from(window_s),
+                        ..Window::default()
+                    });
+                }
+            }
+            let pods = &state.pods;
+            state.traffic.retain(|k, _| pods.contains_key(k));
         }
         Update::ScrapeFailed {
             namespace,
@@ -245,7 +267,7 @@ fn prune(state: &mut State, resource: Resource, namespace: Option<&str>, seen: &
         }
         Resource::Crds => state.crds.retain(|name, _| seen.contains(name)),
         Resource::ApiServices => state.api_services.retain(|name, _| seen.contains(name)),
-        Resource::Cluster | Resource::PodMetrics | Resource::ProxyScrape => {}
+        Resource::Cluster | Resource::PodMetrics | Resource::ProxyScrape | Resource::Prometheus => {}
     }
 }
 
@@ -299,6 +321,16 @@ pub fn apply_action(state: &mut State, action: Action) -> Option<Effect> {
         Action::ShowControlPlanes => push_view(state, View::ControlPlanes, ""),
         Action::ShowNamespaces => push_view(state, View::Namespaces, ""),
         Action::ShowPods => push_view(state, View::Pods, ""),
+        Action::ShowWorkloads => push_view(state, View::Workloads, ""),
+        Action::ShowEdges => push_view(state, View::Edges, ""),
+        Action::NextWindow => {
+            let windows = super::traffic::WINDOWS;
+            let next = windows
+                .iter()
+                .position(|w| *w == state.window_s)
+                .map_or(windows[0], |i| windows[(i + 1) % windows.len()]);
+            return Some(set_window(state, next));
+        }
         Action::SortNext => {
             let n = query::columns(&entry.view).len().max(1);
             entry.sort_column = (entry.sort_column + 1) % n;
@@ -358,6 +390,13 @@ fn select(state: &mut State) {
             .get(entry.selected)
             .map(|c| (View::Pods, format!("ns=={} mesh=={}", c.namespace, c.mesh.as_str()))),
         View::Overview => Some((View::ControlPlanes, String::new())),
+        View::Workloads => query::workloads_view(state, &entry)
+            .get(entry.selected)
+            .map(|w| (View::Pods, format!("ns=={} workload=={}", w.namespace, w.name))),
+        View::Edges => query::edges_view(state, &entry).get(entry.selected).and_then(|e| {
+            let (ns, wl) = e.source.split_once('/')?;
+            Some((View::Pods, format!("ns=={ns} workload=={wl}")))
+        }),
         View::PodDetail { .. } => None,
     };
     if let Some((view, filter)) = target {
@@ -384,6 +423,12 @@ pub const COMMANDS: &[(&[&str], &str)] = &[
         "namespaces; :ns NAME shows its pods",
     ),
     (&["pods", "po", "pod"], "pods; :pods FILTER filters them"),
+    (
+        &["workloads", "wl", "workload", "deploy"],
+        "workloads; :wl FILTER filters them",
+    ),
+    (&["edges", "edge"], "traffic between workloads"),
+    (&["window", "w"], "rate window: :window 30s|1m|5m"),
     (&["ctx", "context", "contexts"], "switch context: :ctx NAME"),
     (&["quit", "q"], "quit meshtop"),
 ];
@@ -417,7 +462,7 @@ fn run_command(state: &mut State, cmd: &str) -> Option<Effect> {
     let Some((names, _)) = COMMANDS.iter().find(|(names, _)| names.contains(&name)) else {
         if !cmd.is_empty() {
             state.flash = Some(format!(
-                "unknown command :{cmd} (try :meshes, :cp, :ns, :pods, :ctx, :quit)"
+                "unknown command :{cmd} (try :meshes, :cp, :ns, :pods, :wl, :edges, :window, :ctx, :quit)"
             ));
         }
         return None;
@@ -428,6 +473,17 @@ fn run_command(state: &mut State, cmd: &str) -> Option<Effect> {
         "namespaces" if !arg.is_empty() => push_view(state, View::Pods, &format!("ns=={arg}")),
         "namespaces" => push_view(state, View::Namespaces, ""),
         "pods" => push_view(state, View::Pods, arg),
+        "workloads" => push_view(state, View::Workloads, arg),
+        "edges" => push_view(state, View::Edges, arg),
+        "window" => {
+            let parsed = crate::cli::parse_duration(arg).ok().map(|d| d.as_secs() as u32);
+            match parsed.filter(|s| super::traffic::WINDOWS.contains(s)) {
+                Some(secs) => return Some(set_window(state, secs)),
+                None => {
+                    state.flash = Some(format!("window {arg:?}: choose 30s, 1m or 5m"));
+                }
+            }
+        }
         "ctx" if arg.is_empty() => {
             let current = state.cluster.as_ref().map(|c| c.context.as_str()).unwrap_or("unknown");
             state.flash = Some(format!(
@@ -461,6 +517,18 @@ fn push_view(state: &mut State, view: View, filter: &str) {
     state.scroll.set(0);
 }
 
+/// Switches the rate window; direct-scrape windows are recomputed from the kept samples.
+fn set_window(state: &mut State, secs: u32) -> Effect {
+    state.window_s = secs;
+    for t in state.traffic.values_mut() {
+        if t.samples() > 0 {
+            t.recompute(secs);
+        }
+    }
+    state.flash = Some(format!("rate window {}", super::traffic::window_label(secs)));
+    Effect::SetWindow(secs)
+}
+
 fn clamp_selection(state: &mut State) {
     let rows = query::row_count(state);
     let entry = state.entry_mut();
@@ -483,6 +551,7 @@ impl State {
             mode: old.mode,
             input: old.input,
             show_help: old.show_help,
+            window_s: old.window_s,
             flash: old.flash,
             contexts: old.contexts,
             scroll: old.scroll,

@@ -167,6 +167,9 @@ impl Default for Keymap {
                 b(Action::ShowControlPlanes, &[c('2')], "control planes", "views"),
                 b(Action::ShowNamespaces, &[c('3')], "namespaces", "views"),
                 b(Action::ShowPods, &[c('4')], "pods", "views"),
+                b(Action::ShowWorkloads, &[c('5')], "workloads", "views"),
+                b(Action::ShowEdges, &[c('6')], "edges (source → destination)", "views"),
+                b(Action::NextWindow, &[c('w')], "rate window 30s / 1m / 5m", "views"),
                 b(Action::Up, &[c('k'), k(Up)], "up", "navigation"),
                 b(Action::Down, &[c('j'), k(Down)], "down", "navigation"),
                 b(
@@ -321,6 +324,9 @@ mod tests {
             ShowControlPlanes,
             ShowNamespaces,
             ShowPods,
+            ShowWorkloads,
+            ShowEdges,
+            NextWindow,
             SortNext,
             SortReverse,
         ];

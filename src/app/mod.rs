@@ -5,6 +5,7 @@ pub mod fold;
 pub mod keymap;
 pub mod query;
 pub mod state;
+pub mod traffic;
 pub mod update;
 
 pub use action::{Action, Effect};

@@ -89,7 +89,11 @@ pub const POD_COLUMNS: &[&str] = &[
     "RESTARTS",
     "RPS",
     "SUCCESS",
+    "P50",
+    "P90",
     "P99",
+    "TCP",
+    "mTLS",
     "CPU APP/PROXY",
     "MEM APP/PROXY",
     "NODE",
@@ -97,14 +101,36 @@ pub const POD_COLUMNS: &[&str] = &[
     "METRICS",
     "AGE",
 ];
+pub const WORKLOAD_COLUMNS: &[&str] = &[
+    "NAMESPACE",
+    "NAME",
+    "KIND",
+    "MESH",
+    "PODS",
+    "RPS",
+    "SUCCESS",
+    "P50",
+    "P90",
+    "P99",
+    "TCP",
+    "mTLS",
+    "CPU APP/PROXY",
+    "MEM APP/PROXY",
+];
+pub const EDGE_COLUMNS: &[&str] = &["SOURCE", "DESTINATION", "RPS", "SUCCESS", "P50", "P90", "P99", "mTLS"];
 /// Columns hidden first, in this order, when a table is wider than the terminal.
 pub const DROP_ORDER: &[&str] = &[
     "METRICS",
     "IP",
     "NODE",
     "RESTARTS",
+    "P50",
+    "P90",
+    "TCP",
     "MEM APP/PROXY",
     "AGE",
+    "mTLS",
+    "KIND",
     "P99",
     "SUCCESS",
     "PROXY",
@@ -125,6 +151,8 @@ pub const CONTROL_PLANE_COLUMNS: &[&str] = &[
 pub fn columns(view: &View) -> &'static [&'static str] {
     match view {
         View::Pods => POD_COLUMNS,
+        View::Workloads => WORKLOAD_COLUMNS,
+        View::Edges => EDGE_COLUMNS,
         View::Namespaces => NAMESPACE_COLUMNS,
         View::ControlPlanes => CONTROL_PLANE_COLUMNS,
         View::Overview | View::PodDetail { .. } => &[],
@@ -143,7 +171,7 @@ pub fn missing_proxy(state: &State, p: &PodEntry) -> Option<String> {
     detect::missing_proxy(&p.info, &p.mesh, injection)
 }
 
-fn pod_fields(p: &PodEntry) -> [(&'static str, &str); 8] {
+fn pod_fields(p: &PodEntry) -> [(&'static str, &str); 9] {
     let i = &p.info;
     [
         ("namespace", &i.namespace),
@@ -154,6 +182,7 @@ fn pod_fields(p: &PodEntry) -> [(&'static str, &str); 8] {
         ("node", i.node.as_deref().unwrap_or("")),
         ("ip", i.ip.as_deref().unwrap_or("")),
         ("proxy", p.mesh.proxy.as_ref().map_or("", |x| x.container.as_str())),
+        ("workload", workload_of(p).1),
     ]
 }
 
@@ -167,54 +196,64 @@ pub fn pods<'a>(state: &'a State, entry: &ViewEntry) -> Vec<&'a PodEntry> {
         .collect();
     // The map is already ordered by (namespace, name): only sort for other columns.
     if entry.sort_column != 0 || entry.sort_reverse {
+        let column = POD_COLUMNS.get(entry.sort_column).copied().unwrap_or("");
         rows.sort_by(|a, b| {
             let (x, y) = (&a.info, &b.info);
-            let o = match entry.sort_column {
-                1 => x.name.cmp(&y.name),
-                2 => a.mesh.mesh.cmp(&b.mesh.mesh),
-                3 => a.mesh.model.cmp(&b.mesh.model),
-                4 => a
+            let r = |p| rate(state, p);
+            let o = match column {
+                "NAME" => x.name.cmp(&y.name),
+                "MESH" => a.mesh.mesh.cmp(&b.mesh.mesh),
+                "MODEL" => a.mesh.model.cmp(&b.mesh.model),
+                "PROXY" => a
                     .mesh
                     .proxy
                     .as_ref()
                     .map(|p| &p.version)
                     .cmp(&b.mesh.proxy.as_ref().map(|p| &p.version)),
-                5 => (x.ready, x.containers).cmp(&(y.ready, y.containers)),
-                6 => x.phase.cmp(&y.phase),
-                7 => x.restarts.cmp(&y.restarts),
-                8 => cmp_f64(rate(state, a).map(|r| r.rps), rate(state, b).map(|r| r.rps)),
-                9 => cmp_f64(
-                    rate(state, a).and_then(|r| r.success),
-                    rate(state, b).and_then(|r| r.success),
-                ),
-                10 => cmp_f64(
-                    rate(state, a).and_then(|r| r.p99_ms),
-                    rate(state, b).and_then(|r| r.p99_ms),
-                ),
-                11 => {
-                    let cpu = |p| usage_split(state, p).map(|u| u.total_cpu());
-                    cpu(a).partial_cmp(&cpu(b)).unwrap_or(Ordering::Equal)
-                }
-                12 => usage_split(state, a)
-                    .map(|u| u.total_mem())
-                    .cmp(&usage_split(state, b).map(|u| u.total_mem())),
-                13 => x.node.cmp(&y.node),
-                14 => cmp_ip(x.ip.as_deref(), y.ip.as_deref()),
-                15 => a
+                "READY" => (x.ready, x.containers).cmp(&(y.ready, y.containers)),
+                "STATUS" => x.phase.cmp(&y.phase),
+                "RESTARTS" => x.restarts.cmp(&y.restarts),
+                "NODE" => x.node.cmp(&y.node),
+                "IP" => cmp_ip(x.ip.as_deref(), y.ip.as_deref()),
+                "METRICS" => a
                     .mesh
                     .proxy
                     .as_ref()
                     .map(|p| p.metrics_port)
                     .cmp(&b.mesh.proxy.as_ref().map(|p| p.metrics_port)),
                 // Age ascending means youngest first, as with `kubectl get --sort-by`.
-                16 => y.created.cmp(&x.created),
-                _ => Ordering::Equal,
+                "AGE" => y.created.cmp(&x.created),
+                "CPU APP/PROXY" => {
+                    let cpu = |p| usage_split(state, p).map(|u| u.total_cpu());
+                    cmp_f64(cpu(a), cpu(b))
+                }
+                "MEM APP/PROXY" => usage_split(state, a)
+                    .map(|u| u.total_mem())
+                    .cmp(&usage_split(state, b).map(|u| u.total_mem())),
+                other => cmp_f64(
+                    r(a).and_then(|r| rate_column(&r, other)),
+                    r(b).and_then(|r| rate_column(&r, other)),
+                ),
             };
             let o = o.then_with(|| (&x.namespace, &x.name).cmp(&(&y.namespace, &y.name)));
             if entry.sort_reverse { o.reverse() } else { o }
         });
     }
     rows
+}
+
+/// The value of a traffic column (RPS, SUCCESS, P50, P90, P99, TCP, mTLS), for sorting.
+fn rate_column(r: &super::state::Rates, column: &str) -> Option<f64> {
+    match column {
+        "RPS" => Some(r.rps),
+        "SUCCESS" => r.success,
+        "P50" => r.p50_ms,
+        "P90" => r.p90_ms,
+        "P99" => r.p99_ms,
+        "TCP" => Some(r.tcp_open),
+        "mTLS" => r.mtls,
+        _ => None,
+    }
 }
 
 fn cmp_ip(a: Option<&str>, b: Option<&str>) -> Ordering {
@@ -347,6 +386,8 @@ pub fn row_count(state: &State) -> usize {
         View::Pods => pods(state, entry).len(),
         View::Namespaces => namespaces(state, entry).len(),
         View::ControlPlanes => control_planes(state, entry).len(),
+        View::Workloads => workloads_view(state, entry).len(),
+        View::Edges => edges_view(state, entry).len(),
         View::Overview | View::PodDetail { .. } => 0,
     }
 }
@@ -537,6 +578,40 @@ pub fn rate(state: &State, p: &PodEntry) -> Option<super::state::Rates> {
         .and_then(|t| t.rates())
 }
 
+/// Why a pod has no traffic figures, in the user's terms; None when it has them.
+pub fn traffic_gap(state: &State, p: &PodEntry) -> Option<String> {
+    let key = (p.info.namespace.clone(), p.info.name.clone());
+    let t = state.traffic.get(&key);
+    if t.is_some_and(|t| t.window.is_some()) {
+        return None;
+    }
+    let Some(proxy) = &p.mesh.proxy else {
+        return Some("no proxy: the pod is not in a mesh".into());
+    };
+    if let Some(e) = state.errors.get(&(crate::model::Resource::Prometheus, None)) {
+        return Some(format!("Prometheus {}: {}", e.kind.label(), e.message));
+    }
+    if matches!(
+        state.traffic_origin,
+        Some(super::state::TrafficOrigin::Prometheus { .. })
+    ) {
+        return Some("Prometheus has no request metrics for this pod in the window".into());
+    }
+    if proxy.metrics_port.is_none() {
+        return Some(format!("no known metrics port for the {} proxy", proxy.container));
+    }
+    if let Some(e) = state.errors.get(&(
+        crate::model::Resource::ProxyScrape,
+        Some(format!("{}/{}", key.0, key.1)),
+    )) {
+        return Some(format!("scrape failed: {}", e.message));
+    }
+    Some(match t {
+        Some(_) => "one scrape so far; rates need a second".into(),
+        None => "not scraped yet".into(),
+    })
+}
+
 fn cmp_f64(a: Option<f64>, b: Option<f64>) -> Ordering {
     a.partial_cmp(&b).unwrap_or(Ordering::Equal)
 }
@@ -549,12 +624,17 @@ pub struct WorkloadRow {
     pub kind: String,
     pub mesh: Option<&'static str>,
     pub pods: usize,
-    /// None until two scrapes of at least one of its proxies.
+    /// None until a window of at least one of its proxies is known.
     pub rps: Option<f64>,
     pub success_rate: Option<f64>,
     pub latency_ms: WorkloadLatency,
+    /// Share of requests that were mutual TLS.
+    pub mtls: Option<f64>,
+    pub tcp_open_connections: Option<f64>,
     pub cpu_millicores: AppProxy<f64>,
     pub memory_bytes: AppProxy<u64>,
+    /// Seconds the traffic figures cover.
+    pub window_s: Option<f64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
@@ -564,48 +644,75 @@ pub struct WorkloadLatency {
     pub p99: Option<f64>,
 }
 
+impl WorkloadLatency {
+    fn of(r: Option<&super::state::Rates>) -> Self {
+        WorkloadLatency {
+            p50: r.and_then(|r| r.p50_ms),
+            p90: r.and_then(|r| r.p90_ms),
+            p99: r.and_then(|r| r.p99_ms),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize)]
 pub struct AppProxy<T> {
     pub app: Option<T>,
     pub proxy: Option<T>,
 }
 
-/// Pods grouped by workload. Traffic merges the pods' last-window counter increases (so
-/// quantiles come from the summed buckets, not from averaging percentiles).
+/// The workload a pod belongs to: its controller, or the pod itself.
+pub fn workload_of(p: &PodEntry) -> (&str, &str) {
+    match &p.info.owner {
+        Some(o) => (o.kind.as_str(), o.name.as_str()),
+        None => ("Pod", p.info.name.as_str()),
+    }
+}
+
+/// Sums window increases; quantiles then come from the summed buckets, never from
+/// averaging the pods' percentiles.
+#[derive(Default)]
+struct TrafficAcc(Option<(f64, crate::metrics::golden::Totals)>);
+
+impl TrafficAcc {
+    fn add(&mut self, secs: f64, d: &crate::metrics::golden::Totals) {
+        let (s, t) = self.0.get_or_insert_with(|| (secs, Default::default()));
+        *s = s.max(secs);
+        t.add(d);
+    }
+    fn rates(&self) -> Option<super::state::Rates> {
+        self.0.as_ref().map(|(s, t)| super::state::Rates::of(*s, t))
+    }
+}
+
+/// Pods grouped by workload, with traffic merged over the current window.
 pub fn workloads(state: &State) -> Vec<WorkloadRow> {
-    use crate::metrics::golden::Totals;
     struct Acc {
         kind: String,
         mesh: Option<&'static str>,
         pods: usize,
-        traffic: Option<(f64, Totals)>,
+        traffic: TrafficAcc,
         cpu: AppProxy<f64>,
         mem: AppProxy<u64>,
     }
-    let mut groups: std::collections::BTreeMap<(String, String), Acc> = Default::default();
+    let mut groups: std::collections::BTreeMap<(&str, &str), Acc> = Default::default();
     for p in state.pods.values() {
-        let (kind, name) = match &p.info.owner {
-            Some(o) => (o.kind.clone(), o.name.clone()),
-            None => ("Pod".to_string(), p.info.name.clone()),
-        };
-        let acc = groups.entry((p.info.namespace.clone(), name)).or_insert(Acc {
-            kind,
+        let (kind, name) = workload_of(p);
+        let acc = groups.entry((&p.info.namespace, name)).or_insert_with(|| Acc {
+            kind: kind.to_string(),
             mesh: None,
             pods: 0,
-            traffic: None,
+            traffic: TrafficAcc::default(),
             cpu: AppProxy::default(),
             mem: AppProxy::default(),
         });
         acc.pods += 1;
         acc.mesh = acc.mesh.or(p.mesh.mesh.map(|m| m.as_str()));
-        if let Some((secs, d)) = state
+        if let Some(w) = state
             .traffic
             .get(&(p.info.namespace.clone(), p.info.name.clone()))
             .and_then(|t| t.window.as_ref())
         {
-            let (s, t) = acc.traffic.get_or_insert_with(|| (*secs, Totals::default()));
-            *s = s.max(*secs);
-            t.add(d);
+            acc.traffic.add(w.secs, &w.increase.own);
         }
         if let Some(u) = usage_split(state, p) {
             acc.cpu.app = Some(acc.cpu.app.unwrap_or(0.0) + u.app_cpu_m);
@@ -619,23 +726,158 @@ pub fn workloads(state: &State) -> Vec<WorkloadRow> {
     groups
         .into_iter()
         .map(|((namespace, name), a)| {
-            let t = a.traffic.as_ref();
+            let r = a.traffic.rates();
             WorkloadRow {
-                namespace,
-                name,
+                namespace: namespace.to_string(),
+                name: name.to_string(),
                 kind: a.kind,
                 mesh: a.mesh,
                 pods: a.pods,
-                rps: t.map(|(s, d)| d.requests / s),
-                success_rate: t.and_then(|(_, d)| d.success_ratio()),
-                latency_ms: WorkloadLatency {
-                    p50: t.and_then(|(_, d)| d.quantile_ms(0.5)),
-                    p90: t.and_then(|(_, d)| d.quantile_ms(0.9)),
-                    p99: t.and_then(|(_, d)| d.quantile_ms(0.99)),
-                },
+                rps: r.map(|r| r.rps),
+                success_rate: r.and_then(|r| r.success),
+                latency_ms: WorkloadLatency::of(r.as_ref()),
+                mtls: r.and_then(|r| r.mtls),
+                tcp_open_connections: r.map(|r| r.tcp_open),
                 cpu_millicores: a.cpu,
                 memory_bytes: a.mem,
+                window_s: r.map(|r| r.window_s),
             }
         })
         .collect()
+}
+
+fn workload_fields(w: &WorkloadRow) -> [(&'static str, &str); 4] {
+    [
+        ("namespace", &w.namespace),
+        ("name", &w.name),
+        ("kind", &w.kind),
+        ("mesh", w.mesh.unwrap_or("none")),
+    ]
+}
+
+fn workload_rates(w: &WorkloadRow) -> super::state::Rates {
+    super::state::Rates {
+        rps: w.rps.unwrap_or(f64::NAN),
+        success: w.success_rate,
+        mtls: w.mtls,
+        p50_ms: w.latency_ms.p50,
+        p90_ms: w.latency_ms.p90,
+        p99_ms: w.latency_ms.p99,
+        window_s: w.window_s.unwrap_or(0.0),
+        tcp_open: w.tcp_open_connections.unwrap_or(f64::NAN),
+    }
+}
+
+/// Workloads matching the entry's filter, in its sort order.
+pub fn workloads_view(state: &State, entry: &ViewEntry) -> Vec<WorkloadRow> {
+    let filter = Filter::parse(&entry.filter);
+    let mut rows: Vec<WorkloadRow> = workloads(state)
+        .into_iter()
+        .filter(|w| filter.is_empty() || filter.matches(&[&w.name, &w.namespace], &workload_fields(w)))
+        .collect();
+    if entry.sort_column != 0 || entry.sort_reverse {
+        let column = WORKLOAD_COLUMNS.get(entry.sort_column).copied().unwrap_or("");
+        let total = |a: &AppProxy<f64>| a.app.unwrap_or(0.0) + a.proxy.unwrap_or(0.0);
+        let total_mem = |a: &AppProxy<u64>| a.app.unwrap_or(0) + a.proxy.unwrap_or(0);
+        rows.sort_by(|a, b| {
+            let o = match column {
+                "NAME" => a.name.cmp(&b.name),
+                "KIND" => a.kind.cmp(&b.kind),
+                "MESH" => a.mesh.cmp(&b.mesh),
+                "PODS" => a.pods.cmp(&b.pods),
+                "CPU APP/PROXY" => cmp_f64(Some(total(&a.cpu_millicores)), Some(total(&b.cpu_millicores))),
+                "MEM APP/PROXY" => total_mem(&a.memory_bytes).cmp(&total_mem(&b.memory_bytes)),
+                other => cmp_f64(
+                    rate_column(&workload_rates(a), other).filter(|v| !v.is_nan()),
+                    rate_column(&workload_rates(b), other).filter(|v| !v.is_nan()),
+                ),
+            }
+            .then_with(|| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+            if entry.sort_reverse { o.reverse() } else { o }
+        });
+    }
+    rows
+}
+
+/// Traffic from one workload to one destination, summed over the source's pods.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct EdgeRow {
+    /// `namespace/workload` of the client side.
+    pub source: String,
+    /// Service, workload or authority, as the source's proxy names it.
+    pub destination: String,
+    pub rps: f64,
+    pub success_rate: Option<f64>,
+    pub latency_ms: WorkloadLatency,
+    pub mtls: Option<f64>,
+    pub window_s: f64,
+}
+
+/// Every (source workload → destination) pair seen by outbound proxies in the window.
+pub fn edges(state: &State) -> Vec<EdgeRow> {
+    let mut acc: std::collections::BTreeMap<(String, &str), TrafficAcc> = Default::default();
+    for (key, t) in &state.traffic {
+        let Some(w) = &t.window else { continue };
+        let source = match state.pods.get(key) {
+            Some(p) => format!("{}/{}", p.info.namespace, workload_of(p).1),
+            None => format!("{}/{}", key.0, key.1),
+        };
+        for (dst, d) in &w.increase.edges {
+            acc.entry((source.clone(), dst)).or_default().add(w.secs, d);
+        }
+    }
+    acc.into_iter()
+        .filter_map(|((source, destination), t)| {
+            let r = t.rates()?;
+            Some(EdgeRow {
+                source,
+                destination: destination.to_string(),
+                rps: r.rps,
+                success_rate: r.success,
+                latency_ms: WorkloadLatency::of(Some(&r)),
+                mtls: r.mtls,
+                window_s: r.window_s,
+            })
+        })
+        .collect()
+}
+
+pub fn edges_view(state: &State, entry: &ViewEntry) -> Vec<EdgeRow> {
+    let filter = Filter::parse(&entry.filter);
+    let mut rows: Vec<EdgeRow> = edges(state)
+        .into_iter()
+        .filter(|e| {
+            filter.is_empty()
+                || filter.matches(
+                    &[&e.source, &e.destination],
+                    &[
+                        ("source", &e.source),
+                        ("destination", &e.destination),
+                        ("dst", &e.destination),
+                    ],
+                )
+        })
+        .collect();
+    if entry.sort_column != 0 || entry.sort_reverse {
+        let column = EDGE_COLUMNS.get(entry.sort_column).copied().unwrap_or("");
+        rows.sort_by(|a, b| {
+            let rates = |e: &EdgeRow| super::state::Rates {
+                rps: e.rps,
+                success: e.success_rate,
+                mtls: e.mtls,
+                p50_ms: e.latency_ms.p50,
+                p90_ms: e.latency_ms.p90,
+                p99_ms: e.latency_ms.p99,
+                window_s: e.window_s,
+                tcp_open: 0.0,
+            };
+            let o = match column {
+                "DESTINATION" => a.destination.cmp(&b.destination),
+                other => cmp_f64(rate_column(&rates(a), other), rate_column(&rates(b), other)),
+            }
+            .then_with(|| (&a.source, &a.destination).cmp(&(&b.source, &b.destination)));
+            if entry.sort_reverse { o.reverse() } else { o }
+        });
+    }
+    rows
 }

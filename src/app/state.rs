@@ -3,9 +3,9 @@
 use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet};
 
+pub use super::traffic::{PodTraffic, Rates};
 use crate::app::keymap::Keymap;
 use crate::mesh::detect::{ControlPlane, Injection, PodMesh, WorkloadInfo};
-use crate::metrics::golden::Totals;
 use crate::model::{
     ApiServiceInfo, ClusterInfo, ErrorKind, NamespaceInfo, PodInfo, PodUsage, Resource, Series, UnixMillis,
 };
@@ -18,6 +18,10 @@ pub enum View {
     ControlPlanes,
     Namespaces,
     Pods,
+    /// Pods grouped by their controller, with traffic and cost summed.
+    Workloads,
+    /// Traffic between workloads (source → destination), from the sources' proxies.
+    Edges,
     PodDetail {
         namespace: String,
         name: String,
@@ -31,6 +35,8 @@ impl View {
             View::ControlPlanes => "control planes".into(),
             View::Namespaces => "namespaces".into(),
             View::Pods => "pods".into(),
+            View::Workloads => "workloads".into(),
+            View::Edges => "edges".into(),
             View::PodDetail { namespace, name } => format!("{namespace}/{name}"),
         }
     }
@@ -40,7 +46,8 @@ impl View {
         match self {
             View::Overview | View::ControlPlanes => Resource::Deployments,
             View::Namespaces => Resource::Namespaces,
-            View::Pods | View::PodDetail { .. } => Resource::Pods,
+            View::Pods | View::Workloads | View::PodDetail { .. } => Resource::Pods,
+            View::Edges => Resource::ProxyScrape,
         }
     }
 }
@@ -91,33 +98,6 @@ pub struct NamespaceEntry {
     pub injection: Vec<Injection>,
 }
 
-/// A pod's last scrape (cumulative), the increase over the window before it, and history.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct PodTraffic {
-    pub last: Option<(UnixMillis, Totals)>,
-    /// The counters' increase over the last window (seconds), for aggregating workloads.
-    pub window: Option<(f64, Totals)>,
-    pub rps_history: Series,
-    pub p99_history: Series,
-}
-
-impl PodTraffic {
-    /// Rates over the last window (between the last two scrapes).
-    pub fn rates(&self) -> Option<Rates> {
-        let (window_s, d) = self.window.as_ref()?;
-        Some(Rates {
-            rps: d.requests / window_s,
-            success: d.success_ratio(),
-            mtls: (d.requests > 0.0).then(|| d.mtls_requests / d.requests),
-            p50_ms: d.quantile_ms(0.5),
-            p90_ms: d.quantile_ms(0.9),
-            p99_ms: d.quantile_ms(0.99),
-            window_s: *window_s,
-            tcp_open: d.tcp_open_connections,
-        })
-    }
-}
-
 /// A pod's CPU (millicores) and memory (bytes) over time, app and proxy apart.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct UsageHistory {
@@ -127,16 +107,10 @@ pub struct UsageHistory {
     pub mem_proxy: Series,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Rates {
-    pub rps: f64,
-    pub success: Option<f64>,
-    pub mtls: Option<f64>,
-    pub p50_ms: Option<f64>,
-    pub p90_ms: Option<f64>,
-    pub p99_ms: Option<f64>,
-    pub window_s: f64,
-    pub tcp_open: f64,
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TrafficOrigin {
+    Scrape,
+    Prometheus { window_s: u32, source: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -168,8 +142,13 @@ pub struct State {
     pub usage: BTreeMap<(String, String), PodUsage>,
     /// CPU and memory history per pod.
     pub usage_history: BTreeMap<(String, String), UsageHistory>,
-    /// Proxy traffic per pod, from direct scrapes.
+    /// Proxy traffic per pod, from direct scrapes or Prometheus.
     pub traffic: BTreeMap<(String, String), PodTraffic>,
+    /// Where traffic figures came from last: None (nothing yet), direct scrapes, or
+    /// Prometheus with the window it computed.
+    pub traffic_origin: Option<TrafficOrigin>,
+    /// Where CPU and memory came from last, and when.
+    pub usage_origin: Option<(crate::model::UsageOrigin, UnixMillis)>,
     /// Resources whose initial list has completed.
     pub synced: BTreeSet<Resource>,
     /// Per-namespace lists completed (when RBAC forced one watch per namespace).
@@ -187,6 +166,8 @@ pub struct State {
     pub mode: Mode,
     pub input: String,
     pub show_help: bool,
+    /// The rate window in seconds (one of `traffic::WINDOWS`).
+    pub window_s: u32,
     /// A one-line message (unknown command, ...) shown until the next key.
     pub flash: Option<String>,
     pub themes: Vec<Theme>,
@@ -217,6 +198,8 @@ impl State {
             api_services: BTreeMap::new(),
             usage: BTreeMap::new(),
             traffic: BTreeMap::new(),
+            traffic_origin: None,
+            usage_origin: None,
             usage_history: BTreeMap::new(),
             synced: BTreeSet::new(),
             synced_ns: BTreeSet::new(),
@@ -227,6 +210,7 @@ impl State {
             mode: Mode::Normal,
             input: String::new(),
             show_help: false,
+            window_s: super::traffic::DEFAULT_WINDOW,
             flash: None,
             themes,
             theme,

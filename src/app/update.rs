@@ -6,6 +6,14 @@ use serde::{Deserialize, Serialize};
 use crate::mesh::detect::WorkloadInfo;
 use crate::model::{ApiServiceInfo, ClusterInfo, ErrorKind, NamespaceInfo, PodInfo, PodUsage, Resource, UnixMillis};
 
+/// One pod's traffic over a window, as the Prometheus source reports it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PodWindow {
+    pub namespace: String,
+    pub pod: String,
+    pub window: crate::app::traffic::Window,
+}
+
 /// One update and the wall-clock time the source observed it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Stamped {
@@ -85,6 +93,8 @@ pub enum Update {
     /// The complete metrics.k8s.io list: per-container CPU and memory of every pod.
     PodUsage {
         usages: Vec<PodUsage>,
+        #[serde(default)]
+        origin: crate::model::UsageOrigin,
     },
     /// A proxy's cumulative golden-signal counters, summed by direction.
     ProxyScraped {
@@ -93,8 +103,19 @@ pub enum Update {
         dialect: crate::metrics::golden::Dialect,
         inbound: crate::metrics::golden::Totals,
         outbound: crate::metrics::golden::Totals,
+        /// Outbound counters per destination (service, workload or authority).
+        #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+        edges: std::collections::BTreeMap<String, crate::metrics::golden::Totals>,
         /// Malformed lines skipped in the exposition.
         bad_lines: usize,
+    },
+    /// Every pod's traffic over the window, computed by Prometheus (`rate(...[window])`).
+    /// A complete list: pods not in it had no traffic in the window.
+    PromTraffic {
+        window_s: u32,
+        /// The Prometheus asked, as the status line names it.
+        source: String,
+        pods: Vec<PodWindow>,
     },
     /// A scrape of one pod failed (timeout, 403, oversized, not an exposition...).
     ScrapeFailed {

@@ -111,6 +111,34 @@ impl Totals {
     }
 }
 
+/// The destination of an outbound group: Istio's `src → dst` keys name the source too,
+/// which is the scraped pod's own workload. None for groups that are not an edge.
+pub fn edge_destination(k: &GroupKey) -> Option<&str> {
+    if k.direction != "outbound" || k.name == TCP_GROUP {
+        return None;
+    }
+    Some(k.name.split_once(" → ").map_or(k.name.as_str(), |(_, dst)| dst))
+}
+
+/// The group that holds Linkerd's per-direction open-connection gauges.
+pub const TCP_GROUP: &str = "tcp";
+
+/// Sums a proxy's groups into (inbound, outbound, outbound per destination).
+pub fn by_direction(groups: &BTreeMap<GroupKey, Totals>) -> (Totals, Totals, BTreeMap<String, Totals>) {
+    let (mut inbound, mut outbound, mut edges) = (Totals::default(), Totals::default(), BTreeMap::new());
+    for (k, t) in groups {
+        if k.direction == "outbound" {
+            outbound.add(t);
+            if let Some(dst) = edge_destination(k) {
+                edges.entry(dst.to_string()).or_insert_with(Totals::default).add(t);
+            }
+        } else {
+            inbound.add(t);
+        }
+    }
+    (inbound, outbound, edges)
+}
+
 fn label(s: &Sample<'_>, name: &str) -> String {
     s.label(name).map(|v| v.into_owned()).unwrap_or_default()
 }
@@ -170,6 +198,9 @@ fn istio(out: &mut BTreeMap<GroupKey, Totals>, s: &Sample<'_>) {
                 t.mtls_requests += s.value;
             }
         }
+        // Istio has no open-connections gauge: opened minus closed is what is open now.
+        "istio_tcp_connections_opened_total" => out.entry(istio_key(s)).or_default().tcp_open_connections += s.value,
+        "istio_tcp_connections_closed_total" => out.entry(istio_key(s)).or_default().tcp_open_connections -= s.value,
         "istio_request_duration_milliseconds_bucket" => {
             if let Some(le) = s.label("le").and_then(|l| super::exposition::parse_value(&l)) {
                 out.entry(istio_key(s)).or_default().add_bucket(le, s.value);
@@ -222,7 +253,7 @@ fn linkerd(out: &mut BTreeMap<GroupKey, Totals>, s: &Sample<'_>) {
             };
             let key = GroupKey {
                 direction,
-                name: "tcp".into(),
+                name: TCP_GROUP.into(),
             };
             out.entry(key).or_default().tcp_open_connections += s.value;
         }
@@ -257,6 +288,11 @@ fn envoy(out: &mut BTreeMap<GroupKey, Totals>, s: &Sample<'_>) {
                 && let Some(c) = cluster()
             {
                 out.entry(key(c)).or_default().successes -= s.value;
+            }
+        }
+        "envoy_cluster_upstream_cx_active" => {
+            if let Some(c) = cluster() {
+                out.entry(key(c)).or_default().tcp_open_connections += s.value;
             }
         }
         "envoy_cluster_upstream_rq_time_bucket" => {

@@ -1,7 +1,8 @@
-//! Metrics: exposition parsing (zero-copy), and later the maths on top of it.
+//! Metrics: exposition parsing (zero-copy), golden signals, quantiles and PromQL.
 
 pub mod exposition;
 pub mod golden;
+pub mod promql;
 pub mod quantile;
 pub mod quantity;
 pub mod report;

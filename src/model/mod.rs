@@ -146,6 +146,8 @@ pub enum Resource {
     PodMetrics,
     /// Direct scrapes of proxy metrics endpoints (errors are per pod: `namespace/pod`).
     ProxyScrape,
+    /// PromQL queries to a Prometheus server (golden signals, cAdvisor usage).
+    Prometheus,
 }
 
 impl Resource {
@@ -161,6 +163,7 @@ impl Resource {
             Resource::ApiServices => "apiservices",
             Resource::PodMetrics => "pod metrics",
             Resource::ProxyScrape => "proxy scrape",
+            Resource::Prometheus => "prometheus",
         }
     }
 }
@@ -193,6 +196,25 @@ pub struct ContainerUsage {
     pub name: String,
     pub cpu_millicores: f64,
     pub memory_bytes: u64,
+}
+
+/// Where CPU and memory figures come from. metrics-server is preferred (it is what
+/// `kubectl top` shows); cAdvisor series from Prometheus fill in when it is missing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UsageOrigin {
+    #[default]
+    MetricsServer,
+    Cadvisor,
+}
+
+impl UsageOrigin {
+    pub fn label(self) -> &'static str {
+        match self {
+            UsageOrigin::MetricsServer => "metrics-server",
+            UsageOrigin::Cadvisor => "cAdvisor via Prometheus",
+        }
+    }
 }
 
 /// One pod's usage sample.

@@ -2,6 +2,7 @@
 
 pub mod kube;
 pub mod podmetrics;
+pub mod prometheus;
 pub mod scrape;
 
 use tokio::sync::mpsc;

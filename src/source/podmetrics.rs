@@ -102,7 +102,10 @@ pub async fn poll(client: Client, namespace: Option<String>, interval: Duration,
         let req = http::Request::get(&path).body(Vec::new()).expect("static request");
         let update = match tokio::time::timeout(Duration::from_secs(10), client.request_text(req)).await {
             Ok(Ok(body)) => match parse_list(&body) {
-                Ok(usages) => Update::PodUsage { usages },
+                Ok(usages) => Update::PodUsage {
+                    usages,
+                    origin: crate::model::UsageOrigin::MetricsServer,
+                },
                 Err(e) => Update::SourceError {
                     resource: Resource::PodMetrics,
                     namespace: None,

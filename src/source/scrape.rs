@@ -150,21 +150,14 @@ pub async fn scrape_one(
     let Some(dialect) = dialect.or_else(|| golden::detect(&e)) else {
         return fail(format!("{url}: no mesh request metrics in the exposition"));
     };
-    let (mut inbound, mut outbound) = (golden::Totals::default(), golden::Totals::default());
-    for (k, t) in golden::totals(&e, dialect) {
-        let side = if k.direction == "outbound" {
-            &mut outbound
-        } else {
-            &mut inbound
-        };
-        side.add(&t);
-    }
+    let (inbound, outbound, edges) = golden::by_direction(&golden::totals(&e, dialect));
     Update::ProxyScraped {
         namespace: ns.into(),
         pod: pod.into(),
         dialect,
         inbound,
         outbound,
+        edges,
         bad_lines: e.errors.len(),
     }
 }

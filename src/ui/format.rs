@@ -25,6 +25,17 @@ pub fn mib(bytes: u64) -> String {
     }
 }
 
+/// A latency: `0.42ms` under 1 ms, `12ms`, `1.5s` from a second.
+pub fn millis(ms: f64) -> String {
+    if ms < 1.0 {
+        format!("{ms:.2}ms")
+    } else if ms < 1000.0 {
+        format!("{ms:.0}ms")
+    } else {
+        format!("{:.1}s", ms / 1000.0)
+    }
+}
+
 /// Truncates to `width` characters with an ellipsis, for fixed-width columns.
 pub fn fit(s: &str, width: usize) -> String {
     if s.chars().count() <= width {
@@ -48,6 +59,13 @@ mod tests {
         assert_eq!(age(400_000_000, Some(0)), "4d");
         assert_eq!(age(0, Some(5_000)), "0s");
         assert_eq!(age(0, None), "unknown");
+    }
+
+    #[test]
+    fn latencies() {
+        assert_eq!(millis(0.4249), "0.42ms");
+        assert_eq!(millis(12.4), "12ms");
+        assert_eq!(millis(1500.0), "1.5s");
     }
 
     #[test]

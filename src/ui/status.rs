@@ -86,6 +86,18 @@ pub fn status_line(state: &State, frame: &mut Frame, area: Rect) {
         Some(ms) => spans.push(Span::styled(format!("· API {ms}ms "), base)),
         None => spans.push(Span::styled("· API latency not measured yet ", base.fg(t.dim))),
     }
+    let window = crate::app::traffic::window_label(state.window_s);
+    let origin = match &state.traffic_origin {
+        Some(crate::app::state::TrafficOrigin::Prometheus { source, .. }) => format!("prometheus {source}"),
+        Some(crate::app::state::TrafficOrigin::Scrape) => "proxy scrapes".into(),
+        None => "no traffic data yet".into(),
+    };
+    spans.push(Span::styled(format!("· {window} window, {origin} "), base));
+    if let Some((o, _)) = state.usage_origin
+        && o != crate::model::UsageOrigin::MetricsServer
+    {
+        spans.push(Span::styled(format!("· usage from {} ", o.label()), base));
+    }
     match state.last_update {
         Some(at) => spans.push(Span::styled(
             format!("· updated {} ago ", age(state.now, Some(at))),

@@ -43,16 +43,17 @@ pub fn render(state: &State, frame: &mut Frame, area: Rect) {
                         format!("{}/{}", i.ready, i.containers),
                         i.phase.clone(),
                         i.restarts.to_string(),
-                        rate_cell(state, p, |r| Some(format!("{:.1}", r.rps))),
-                        rate_cell(state, p, |r| r.success.map(|v| format!("{:.2}%", v * 100.0))),
-                        rate_cell(state, p, |r| r.p99_ms.map(|v| format!("{v:.0}ms"))),
+                    ];
+                    let mut cells = cells;
+                    cells.extend(pod_traffic_cells(state, p));
+                    cells.extend([
                         usage_cell(state, p, true),
                         usage_cell(state, p, false),
                         i.node.clone().unwrap_or_else(|| "<unscheduled>".into()),
                         i.ip.clone().unwrap_or_else(|| NONE.into()),
                         metrics_cell(p),
                         age(state.now, i.created),
-                    ];
+                    ]);
                     let colour = if missing {
                         Some(theme.warn)
                     } else if !matches!(i.phase.as_str(), "Running" | "Succeeded") {
@@ -111,6 +112,70 @@ pub fn render(state: &State, frame: &mut Frame, area: Rect) {
                 })
                 .collect();
             (cps.len(), rows)
+        }
+        View::Workloads => {
+            let wls = query::workloads_view(state, entry);
+            let (start, end) = window(state, wls.len(), page);
+            let rows = wls[start..end]
+                .iter()
+                .map(|w| {
+                    let r = w.rps.map(|rps| crate::app::state::Rates {
+                        rps,
+                        success: w.success_rate,
+                        mtls: w.mtls,
+                        p50_ms: w.latency_ms.p50,
+                        p90_ms: w.latency_ms.p90,
+                        p99_ms: w.latency_ms.p99,
+                        window_s: w.window_s.unwrap_or(0.0),
+                        tcp_open: w.tcp_open_connections.unwrap_or(0.0),
+                    });
+                    let mut cells = vec![
+                        w.namespace.clone(),
+                        w.name.clone(),
+                        w.kind.clone(),
+                        w.mesh.unwrap_or(NONE).to_string(),
+                        w.pods.to_string(),
+                    ];
+                    cells.extend(traffic_cells(r.as_ref(), w.mesh.is_some()));
+                    cells.push(app_proxy(w.cpu_millicores, |v| format!("{v:.0}m")));
+                    cells.push(app_proxy(w.memory_bytes, super::format::mib));
+                    (cells, None)
+                })
+                .collect();
+            (wls.len(), rows)
+        }
+        View::Edges => {
+            let edges = query::edges_view(state, entry);
+            let (start, end) = window(state, edges.len(), page);
+            let rows = edges[start..end]
+                .iter()
+                .map(|e| {
+                    let r = crate::app::state::Rates {
+                        rps: e.rps,
+                        success: e.success_rate,
+                        mtls: e.mtls,
+                        p50_ms: e.latency_ms.p50,
+                        p90_ms: e.latency_ms.p90,
+                        p99_ms: e.latency_ms.p99,
+                        window_s: e.window_s,
+                        tcp_open: 0.0,
+                    };
+                    let t = traffic_cells(Some(&r), true);
+                    let cells = vec![
+                        e.source.clone(),
+                        e.destination.clone(),
+                        t[0].clone(),
+                        t[1].clone(),
+                        t[2].clone(),
+                        t[3].clone(),
+                        t[4].clone(),
+                        t[6].clone(),
+                    ];
+                    let failing = e.success_rate.is_some_and(|s| s < 0.95);
+                    (cells, failing.then_some(theme.error))
+                })
+                .collect();
+            (edges.len(), rows)
         }
         View::Overview | View::PodDetail { .. } => unreachable!("not a table view"),
     };
@@ -197,17 +262,42 @@ fn model_cell(p: &crate::app::state::PodEntry, missing: bool) -> String {
     }
 }
 
-/// A traffic figure; `-` while a scraped proxy has no rate yet (or no requests), blank
-/// for pods without a metrics endpoint.
-fn rate_cell(
-    state: &State,
-    p: &crate::app::state::PodEntry,
-    f: impl Fn(crate::app::state::Rates) -> Option<String>,
-) -> String {
-    match query::rate(state, p) {
-        Some(r) => f(r).unwrap_or_else(|| "-".into()),
-        None if p.mesh.proxy.as_ref().is_some_and(|x| x.metrics_port.is_some()) => "-".into(),
-        None => String::new(),
+/// RPS, SUCCESS, P50, P90, P99, TCP and mTLS of a pod: blank for pods without a metrics
+/// endpoint, `-` while there is no window yet (the status line says why).
+fn pod_traffic_cells(state: &State, p: &crate::app::state::PodEntry) -> [String; 7] {
+    let has_endpoint = p.mesh.proxy.as_ref().is_some_and(|x| x.metrics_port.is_some());
+    traffic_cells(query::rate(state, p).as_ref(), has_endpoint)
+}
+
+/// The traffic columns from rates over the window. A figure that needs requests (success,
+/// latency, mTLS share) is `-` when the window saw none.
+fn traffic_cells(r: Option<&crate::app::state::Rates>, expected: bool) -> [String; 7] {
+    let Some(r) = r else {
+        let dash = if expected { "-" } else { "" };
+        return std::array::from_fn(|_| dash.to_string());
+    };
+    let ms = |v: Option<f64>| v.map_or_else(|| "-".into(), super::format::millis);
+    let pct = |v: Option<f64>| v.map_or_else(|| "-".into(), |v| format!("{:.2}%", v * 100.0));
+    [
+        format!("{:.1}", r.rps),
+        pct(r.success),
+        ms(r.p50_ms),
+        ms(r.p90_ms),
+        ms(r.p99_ms),
+        format!("{:.0}", r.tcp_open),
+        pct(r.mtls),
+    ]
+}
+
+/// A workload's `app/proxy` sum; `-` for a side without samples.
+fn app_proxy<T: Copy>(v: query::AppProxy<T>, f: impl Fn(T) -> String) -> String {
+    match (v.app, v.proxy) {
+        (None, None) => "-".into(),
+        (a, p) => format!(
+            "{}/{}",
+            a.map_or_else(|| "-".into(), &f),
+            p.map_or_else(|| "-".into(), &f)
+        ),
     }
 }
 

@@ -1,0 +1,443 @@
+//! PromQL for the golden signals and for cAdvisor usage, and the assembly of the answers
+//! into the same per-pod windows the direct scrapes produce. Pure: no I/O.
+//!
+//! Counters and histogram buckets are asked for as `rate(...[window])` grouped by pod,
+//! direction and destination, and turned back into increases (rate × window). Quantiles
+//! are then computed by meshtop from the summed buckets (the same interpolation as
+//! `histogram_quantile`), so pods can be merged into workloads and edges correctly:
+//! averaging per-pod percentiles would be wrong.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use super::exposition::parse_value;
+use super::golden::{Dialect, Totals};
+use crate::app::traffic::{Counters, Window};
+use crate::app::update::PodWindow;
+use crate::model::{ContainerUsage, PodUsage};
+
+/// What a query's values add to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    Requests,
+    Successes,
+    /// Envoy counts 5xx apart; successes are requests minus these.
+    Failures,
+    Mtls,
+    Buckets,
+    TcpOpen,
+    /// Istio counts closed connections apart; open = opened − closed.
+    TcpClosed,
+}
+
+/// One instant-vector sample of an answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    pub labels: BTreeMap<String, String>,
+    pub value: f64,
+}
+
+impl Sample {
+    fn label(&self, name: &str) -> &str {
+        self.labels.get(name).map_or("", String::as_str)
+    }
+}
+
+/// The labels each dialect's answers are grouped by (besides `le` for buckets).
+fn group_labels(d: Dialect) -> &'static str {
+    match d {
+        Dialect::Istio => "namespace, pod, reporter, destination_service",
+        Dialect::Linkerd => "namespace, pod, direction, dst_namespace, dst_deployment, authority",
+        Dialect::Envoy => "namespace, pod, envoy_cluster_name, cluster_name",
+    }
+}
+
+/// The queries for one dialect over a window of `window_s` seconds.
+pub fn traffic_queries(d: Dialect, window_s: u32) -> Vec<(Part, String)> {
+    let by = group_labels(d);
+    let w = format!("{window_s}s");
+    let rate = |sel: &str| format!("sum by ({by}) (rate({sel}[{w}]))");
+    let buckets = |m: &str| format!("sum by ({by}, le) (rate({m}[{w}]))");
+    let gauge = |sel: &str| format!("sum by ({by}) ({sel})");
+    match d {
+        Dialect::Istio => vec![
+            (Part::Requests, rate("istio_requests_total")),
+            // Istio's success: a response that is not a 5xx (0 means none at all).
+            (Part::Successes, rate(r#"istio_requests_total{response_code!~"5..|0"}"#)),
+            (
+                Part::Mtls,
+                rate(r#"istio_requests_total{connection_security_policy="mutual_tls"}"#),
+            ),
+            (Part::Buckets, buckets("istio_request_duration_milliseconds_bucket")),
+            (Part::TcpOpen, gauge("istio_tcp_connections_opened_total")),
+            (Part::TcpClosed, gauge("istio_tcp_connections_closed_total")),
+        ],
+        Dialect::Linkerd => vec![
+            (Part::Requests, rate("response_total")),
+            (Part::Successes, rate(r#"response_total{classification="success"}"#)),
+            (Part::Mtls, rate(r#"response_total{tls="true"}"#)),
+            (Part::Buckets, buckets("response_latency_ms_bucket")),
+            (Part::TcpOpen, gauge("tcp_open_connections")),
+        ],
+        Dialect::Envoy => vec![
+            (Part::Requests, rate("envoy_cluster_upstream_rq_total")),
+            // Plain Envoy names the label envoy_response_code_class; Istio renames it.
+            (
+                Part::Failures,
+                format!(
+                    "{} or {}",
+                    rate(r#"envoy_cluster_upstream_rq_xx{envoy_response_code_class="5"}"#),
+                    rate(r#"envoy_cluster_upstream_rq_xx{response_code_class="5"}"#)
+                ),
+            ),
+            (Part::Buckets, buckets("envoy_cluster_upstream_rq_time_bucket")),
+            (Part::TcpOpen, gauge("envoy_cluster_upstream_cx_active")),
+        ],
+    }
+}
+
+/// Direction and, for outbound series, the destination a sample is about.
+fn direction(d: Dialect, s: &Sample) -> (bool, Option<String>) {
+    let non_empty = |v: &str| (!v.is_empty()).then(|| v.to_string());
+    match d {
+        Dialect::Istio => {
+            let outbound = s.label("reporter") == "source";
+            (
+                outbound,
+                outbound.then(|| non_empty(s.label("destination_service"))).flatten(),
+            )
+        }
+        Dialect::Linkerd => {
+            let outbound = s.label("direction") == "outbound";
+            let dst = match (s.label("dst_namespace"), s.label("dst_deployment")) {
+                (ns, d) if !ns.is_empty() && !d.is_empty() => Some(format!("{ns}/{d}")),
+                _ => non_empty(s.label("authority")),
+            };
+            (outbound, if outbound { dst } else { None })
+        }
+        Dialect::Envoy => (
+            true,
+            non_empty(s.label("envoy_cluster_name")).or_else(|| non_empty(s.label("cluster_name"))),
+        ),
+    }
+}
+
+#[derive(Default)]
+struct PodAcc {
+    inbound: Totals,
+    outbound: Totals,
+    edges: BTreeMap<String, Totals>,
+}
+
+/// Turns one dialect's answers into per-pod windows. Pods in `skip` (already answered
+/// by another dialect: an Istio sidecar also exports Envoy's stats) are left out.
+pub fn assemble(
+    d: Dialect,
+    window_s: u32,
+    answers: &[(Part, Vec<Sample>)],
+    skip: &std::collections::BTreeSet<(String, String)>,
+) -> Vec<PodWindow> {
+    let secs = f64::from(window_s);
+    let mut pods: BTreeMap<(String, String), PodAcc> = BTreeMap::new();
+    for (part, samples) in answers {
+        for s in samples {
+            let key = (s.label("namespace").to_string(), s.label("pod").to_string());
+            if key.1.is_empty() || skip.contains(&key) || !s.value.is_finite() {
+                continue;
+            }
+            let (outbound, dst) = direction(d, s);
+            let acc = pods.entry(key).or_default();
+            let mut targets: Vec<&mut Totals> = Vec::with_capacity(2);
+            let (side, edges) = if outbound {
+                (&mut acc.outbound, &mut acc.edges)
+            } else {
+                (&mut acc.inbound, &mut acc.edges)
+            };
+            targets.push(side);
+            if let Some(dst) = dst {
+                targets.push(edges.entry(dst).or_default());
+            }
+            // Rates back to increases over the window; gauges stay as they are.
+            let increase = s.value * secs;
+            for t in targets {
+                match part {
+                    Part::Requests => {
+                        t.requests += increase;
+                        if d == Dialect::Envoy {
+                            t.successes += increase;
+                        }
+                    }
+                    Part::Successes => t.successes += increase,
+                    Part::Failures => t.successes -= increase,
+                    Part::Mtls => t.mtls_requests += increase,
+                    Part::Buckets => {
+                        if let Some(le) = parse_value(s.label("le")) {
+                            add_bucket(t, le, increase);
+                        }
+                    }
+                    Part::TcpOpen => t.tcp_open_connections += s.value,
+                    Part::TcpClosed => t.tcp_open_connections -= s.value,
+                }
+            }
+        }
+    }
+    pods.into_iter()
+        .filter(|(_, a)| a.inbound != Totals::default() || a.outbound != Totals::default())
+        .map(|((namespace, pod), mut a)| {
+            for t in [&mut a.inbound, &mut a.outbound]
+                .into_iter()
+                .chain(a.edges.values_mut())
+            {
+                t.latency_ms.sort_by(|x, y| x.0.total_cmp(&y.0));
+            }
+            PodWindow {
+                namespace,
+                pod,
+                window: Window {
+                    secs,
+                    increase: Counters::from_directions(a.inbound, a.outbound, a.edges),
+                    partial: false,
+                },
+            }
+        })
+        .collect()
+}
+
+fn add_bucket(t: &mut Totals, le: f64, v: f64) {
+    match t.latency_ms.iter_mut().find(|(b, _)| *b == le) {
+        Some(b) => b.1 += v,
+        None => t.latency_ms.push((le, v)),
+    }
+}
+
+/// cAdvisor's per-container CPU (rate over `window_s`) and working-set memory, the
+/// figures `kubectl top` shows. The pause container ("POD") and pod totals ("") are left out.
+pub fn usage_queries(window_s: u32) -> [(bool, String); 2] {
+    let sel = r#"{container!="", container!="POD"}"#;
+    [
+        (
+            true,
+            format!("sum by (namespace, pod, container) (rate(container_cpu_usage_seconds_total{sel}[{window_s}s]))"),
+        ),
+        (
+            false,
+            format!("sum by (namespace, pod, container) (container_memory_working_set_bytes{sel})"),
+        ),
+    ]
+}
+
+/// Joins the CPU and memory answers into per-pod usage.
+pub fn assemble_usage(cpu: &[Sample], memory: &[Sample], window_s: u32) -> Vec<PodUsage> {
+    let mut pods: BTreeMap<(String, String), BTreeMap<String, (f64, u64)>> = BTreeMap::new();
+    let mut put = |s: &Sample, f: &dyn Fn(&mut (f64, u64))| {
+        let (ns, pod, c) = (s.label("namespace"), s.label("pod"), s.label("container"));
+        if pod.is_empty() || c.is_empty() || !s.value.is_finite() {
+            return;
+        }
+        let entry = pods
+            .entry((ns.to_string(), pod.to_string()))
+            .or_default()
+            .entry(c.to_string())
+            .or_default();
+        f(entry);
+    };
+    for s in cpu {
+        put(s, &|e| e.0 = s.value * 1000.0);
+    }
+    for s in memory {
+        put(s, &|e| e.1 = s.value.max(0.0) as u64);
+    }
+    pods.into_iter()
+        .map(|((namespace, name), containers)| PodUsage {
+            namespace,
+            name,
+            timestamp: None,
+            window_s: Some(f64::from(window_s)),
+            containers: containers
+                .into_iter()
+                .map(|(name, (cpu, mem))| ContainerUsage {
+                    name,
+                    cpu_millicores: cpu,
+                    memory_bytes: mem,
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+#[derive(Deserialize)]
+struct Response {
+    status: String,
+    #[serde(default)]
+    data: Option<Data>,
+    #[serde(default, rename = "errorType")]
+    error_type: Option<String>,
+    #[serde(default)]
+    error: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Data {
+    #[serde(rename = "resultType")]
+    result_type: String,
+    result: Vec<VectorSample>,
+}
+
+#[derive(Deserialize)]
+struct VectorSample {
+    metric: BTreeMap<String, String>,
+    value: (f64, String),
+}
+
+/// Parses an instant-query answer of the Prometheus HTTP API (`/api/v1/query`).
+pub fn parse_response(body: &[u8]) -> Result<Vec<Sample>, String> {
+    let r: Response = serde_json::from_slice(body).map_err(|e| {
+        let head = String::from_utf8_lossy(&body[..body.len().min(80)]).into_owned();
+        format!("not a Prometheus API answer ({e}): {head:?}")
+    })?;
+    if r.status != "success" {
+        return Err(format!(
+            "query failed: {}: {}",
+            r.error_type.unwrap_or_default(),
+            r.error.unwrap_or_default()
+        ));
+    }
+    let data = r.data.ok_or("answer without data")?;
+    if data.result_type != "vector" {
+        return Err(format!("expected a vector, got a {}", data.result_type));
+    }
+    Ok(data
+        .result
+        .into_iter()
+        .filter_map(|v| {
+            Some(Sample {
+                labels: v.metric,
+                value: parse_value(&v.value.1)?,
+            })
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(labels: &[(&str, &str)], value: f64) -> Sample {
+        Sample {
+            labels: labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            value,
+        }
+    }
+
+    #[test]
+    fn parses_the_api_answer_and_its_errors() {
+        let body = br#"{"status":"success","data":{"resultType":"vector","result":[
+            {"metric":{"namespace":"a","pod":"p"},"value":[1700000000.1,"2.5"]},
+            {"metric":{"namespace":"a","pod":"q"},"value":[1700000000.1,"NaN"]}]}}"#;
+        let s = parse_response(body).unwrap();
+        assert_eq!(s.len(), 2);
+        assert_eq!(s[0].value, 2.5);
+        assert_eq!(s[0].label("pod"), "p");
+        assert!(s[1].value.is_nan());
+        let err = br#"{"status":"error","errorType":"bad_data","error":"parse error at char 5"}"#;
+        assert_eq!(
+            parse_response(err).unwrap_err(),
+            "query failed: bad_data: parse error at char 5"
+        );
+        assert!(
+            parse_response(b"<html>502</html>")
+                .unwrap_err()
+                .starts_with("not a Prometheus API answer")
+        );
+        let matrix = br#"{"status":"success","data":{"resultType":"matrix","result":[]}}"#;
+        assert_eq!(parse_response(matrix).unwrap_err(), "expected a vector, got a matrix");
+    }
+
+    #[test]
+    fn istio_answers_become_pod_windows_with_edges() {
+        let inb = [("namespace", "shop"), ("pod", "web-1"), ("reporter", "destination")];
+        let out = [
+            ("namespace", "shop"),
+            ("pod", "web-1"),
+            ("reporter", "source"),
+            ("destination_service", "db.shop.svc.cluster.local"),
+        ];
+        let with_le = |base: &[(&str, &str)], le: &str, v: f64| {
+            let mut l = base.to_vec();
+            l.push(("le", le));
+            sample(&l, v)
+        };
+        let answers = vec![
+            (Part::Requests, vec![sample(&inb, 10.0), sample(&out, 4.0)]),
+            (Part::Successes, vec![sample(&inb, 9.0), sample(&out, 4.0)]),
+            (Part::Mtls, vec![sample(&inb, 10.0)]),
+            (
+                Part::Buckets,
+                vec![
+                    with_le(&inb, "10", 5.0),
+                    with_le(&inb, "100", 10.0),
+                    with_le(&inb, "+Inf", 10.0),
+                ],
+            ),
+            (Part::TcpOpen, vec![sample(&inb, 7.0)]),
+            (Part::TcpClosed, vec![sample(&inb, 3.0)]),
+        ];
+        let pods = assemble(Dialect::Istio, 30, &answers, &Default::default());
+        assert_eq!(pods.len(), 1);
+        let w = &pods[0].window;
+        assert_eq!(w.secs, 30.0);
+        let own = &w.increase.own;
+        assert_eq!(own.requests, 300.0);
+        assert_eq!(own.successes, 270.0);
+        assert_eq!(own.mtls_requests, 300.0);
+        assert_eq!(own.tcp_open_connections, 4.0);
+        assert_eq!(
+            own.latency_ms,
+            vec![(10.0, 150.0), (100.0, 300.0), (f64::INFINITY, 300.0)]
+        );
+        // Median: half of 300 falls exactly at the top of the first bucket.
+        assert_eq!(own.quantile_ms(0.5), Some(10.0));
+        assert_eq!(w.increase.edges["db.shop.svc.cluster.local"].requests, 120.0);
+        let skip = [("shop".to_string(), "web-1".to_string())].into();
+        assert!(assemble(Dialect::Istio, 30, &answers, &skip).is_empty());
+    }
+
+    #[test]
+    fn envoy_successes_are_requests_minus_5xx() {
+        let l = [("namespace", "a"), ("pod", "p"), ("envoy_cluster_name", "backend")];
+        let answers = vec![
+            (Part::Requests, vec![sample(&l, 2.0)]),
+            (Part::Failures, vec![sample(&l, 0.5)]),
+        ];
+        let pods = assemble(Dialect::Envoy, 10, &answers, &Default::default());
+        let own = &pods[0].window.increase.own;
+        assert_eq!((own.requests, own.successes), (20.0, 15.0));
+        assert_eq!(pods[0].window.increase.edges["backend"].requests, 20.0);
+    }
+
+    #[test]
+    fn usage_joins_cpu_and_memory_per_container() {
+        let c = |pod: &str, c: &str, v: f64| sample(&[("namespace", "a"), ("pod", pod), ("container", c)], v);
+        let u = assemble_usage(
+            &[c("p", "app", 0.25), c("p", "istio-proxy", 0.01)],
+            &[c("p", "app", 1048576.0), c("p", "istio-proxy", 2097152.0)],
+            60,
+        );
+        assert_eq!(u.len(), 1);
+        assert_eq!(u[0].containers.len(), 2);
+        assert_eq!(u[0].containers[0].name, "app");
+        assert_eq!(u[0].containers[0].cpu_millicores, 250.0);
+        assert_eq!(u[0].containers[1].memory_bytes, 2097152);
+    }
+
+    #[test]
+    fn queries_name_the_window() {
+        let q = traffic_queries(Dialect::Linkerd, 60);
+        assert_eq!(
+            q[0].1,
+            "sum by (namespace, pod, direction, dst_namespace, dst_deployment, authority) (rate(response_total[60s]))"
+        );
+        assert!(q.iter().any(|(p, _)| *p == Part::Buckets));
+    }
+}

@@ -1,0 +1,413 @@
+//! The Prometheus source: golden signals and cAdvisor usage by PromQL, for clusters too
+//! big to scrape every proxy. Reached directly (`--prometheus-url URL`) or through the API
+//! server's service proxy after finding the mesh's Prometheus (`--prometheus-url auto`).
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Service;
+use kube::{Api, Client};
+use tokio::sync::watch;
+
+use super::UpdateTx;
+use crate::app::update::PodWindow;
+use crate::app::{Stamped, Update};
+use crate::metrics::golden::Dialect;
+use crate::metrics::promql::{self, Part, Sample};
+use crate::model::{ErrorKind, PodUsage, Resource};
+
+/// Each query must answer within this; Prometheus evaluates these in milliseconds.
+pub const QUERY_TIMEOUT: Duration = Duration::from_secs(10);
+/// cAdvisor CPU is a rate over this window (metrics-server's is about 15 s).
+const USAGE_WINDOW_S: u32 = 60;
+/// Larger answers are refused rather than parsed.
+const MAX_BYTES: usize = 64 * 1024 * 1024;
+
+/// Where the user asked meshtop to find Prometheus.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Spec {
+    Url(String),
+    /// Look for the mesh's Prometheus service and reach it through the API server.
+    Auto,
+}
+
+impl Spec {
+    pub fn parse(s: &str) -> Result<Spec, String> {
+        if s == "auto" {
+            return Ok(Spec::Auto);
+        }
+        let url = reqwest::Url::parse(s)
+            .map_err(|e| format!("--prometheus-url {s:?}: {e} (expected e.g. http://localhost:9090, or auto)"))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(format!("--prometheus-url {s:?}: only http and https are supported"));
+        }
+        Ok(Spec::Url(s.trim_end_matches('/').to_string()))
+    }
+}
+
+/// A reachable Prometheus HTTP API.
+#[derive(Clone)]
+pub enum Endpoint {
+    Direct {
+        http: reqwest::Client,
+        base: String,
+    },
+    /// `/api/v1/namespaces/{ns}/services/{name}:{port}/proxy` on the API server.
+    ServiceProxy {
+        client: Client,
+        base: String,
+        name: String,
+    },
+}
+
+impl Endpoint {
+    pub fn direct(base: &str) -> Result<Endpoint, String> {
+        let http = reqwest::Client::builder()
+            .timeout(QUERY_TIMEOUT)
+            .build()
+            .map_err(|e| format!("building the HTTP client: {e}"))?;
+        Ok(Endpoint::Direct {
+            http,
+            base: base.trim_end_matches('/').to_string(),
+        })
+    }
+
+    /// How the status line names it.
+    pub fn describe(&self) -> String {
+        match self {
+            Endpoint::Direct { base, .. } => base.clone(),
+            Endpoint::ServiceProxy { name, .. } => format!("{name} (via the API server)"),
+        }
+    }
+
+    /// One instant query.
+    pub async fn query(&self, q: &str) -> Result<Vec<Sample>, (ErrorKind, String)> {
+        let body = match self {
+            Endpoint::Direct { http, base } => {
+                let encoded: String = url::form_urlencoded::byte_serialize(q.as_bytes()).collect();
+                let resp = http
+                    .get(format!("{base}/api/v1/query?query={encoded}"))
+                    .send()
+                    .await
+                    .map_err(|e| (ErrorKind::Unreachable, reqwest_error(&e)))?;
+                let status = resp.status();
+                let bytes = resp
+                    .bytes()
+                    .await
+                    .map_err(|e| (ErrorKind::Unreachable, reqwest_error(&e)))?;
+                // Prometheus answers bad queries with 400 and a JSON error body: parse it.
+                if !status.is_success() && !status.is_client_error() {
+                    return Err((ErrorKind::Api, format!("HTTP {status}")));
+                }
+                if status == reqwest::StatusCode::FORBIDDEN || status == reqwest::StatusCode::UNAUTHORIZED {
+                    return Err((ErrorKind::Forbidden, format!("HTTP {status}")));
+                }
+                bytes
+            }
+            Endpoint::ServiceProxy { client, base, .. } => {
+                let encoded: String = url::form_urlencoded::byte_serialize(q.as_bytes()).collect();
+                let req = http::Request::get(format!("{base}/api/v1/query?query={encoded}"))
+                    .body(Vec::new())
+                    .map_err(|e| (ErrorKind::Api, e.to_string()))?;
+                let text = tokio::time::timeout(QUERY_TIMEOUT, client.request_text(req))
+                    .await
+                    .map_err(|_| {
+                        (
+                            ErrorKind::Unreachable,
+                            format!("no answer within {}s", QUERY_TIMEOUT.as_secs()),
+                        )
+                    })?
+                    .map_err(|e| match &e {
+                        kube::Error::Api(s) if s.code == 403 => (ErrorKind::Forbidden, s.message.clone()),
+                        kube::Error::Api(s) => (ErrorKind::Api, format!("{} ({})", s.message, s.code)),
+                        other => (ErrorKind::Unreachable, super::kube::describe(other)),
+                    })?;
+                text.into_bytes().into()
+            }
+        };
+        if body.len() > MAX_BYTES {
+            return Err((ErrorKind::Api, format!("answer larger than {} MiB", MAX_BYTES >> 20)));
+        }
+        promql::parse_response(&body).map_err(|e| (ErrorKind::Api, e))
+    }
+}
+
+fn reqwest_error(e: &reqwest::Error) -> String {
+    let mut cause: &dyn std::error::Error = e;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    if e.is_timeout() {
+        format!("no answer within {}s", QUERY_TIMEOUT.as_secs())
+    } else {
+        format!("{e}: {cause}")
+    }
+}
+
+/// One refresh: every pod's traffic over the window, and cAdvisor usage when Prometheus
+/// has it (empty otherwise).
+pub async fn refresh(
+    endpoint: &Endpoint,
+    window_s: u32,
+) -> Result<(Vec<PodWindow>, Vec<PodUsage>), (ErrorKind, String)> {
+    let dialects = [Dialect::Istio, Dialect::Linkerd, Dialect::Envoy];
+    let plans: Vec<(Dialect, Vec<(Part, String)>)> = dialects
+        .iter()
+        .map(|d| (*d, promql::traffic_queries(*d, window_s)))
+        .collect();
+    let traffic = futures::future::try_join_all(plans.iter().map(|(_, qs)| {
+        futures::future::try_join_all(qs.iter().map(|(part, q)| async move {
+            endpoint
+                .query(q)
+                .await
+                .map(|s| (*part, s))
+                .map_err(|(k, m)| (k, format!("{m} (query: {q})")))
+        }))
+    }));
+    let [cpu_q, mem_q] = promql::usage_queries(USAGE_WINDOW_S);
+    let usage = futures::future::try_join(endpoint.query(&cpu_q.1), endpoint.query(&mem_q.1));
+    let (answers, (cpu, mem)) = futures::future::try_join(traffic, usage).await?;
+    // An Istio sidecar also exports Envoy's own stats: the first dialect that knows a pod wins.
+    let mut seen: BTreeSet<(String, String)> = BTreeSet::new();
+    let mut pods = Vec::new();
+    for ((dialect, _), answers) in plans.iter().zip(answers) {
+        let found = promql::assemble(*dialect, window_s, &answers, &seen);
+        seen.extend(found.iter().map(|p| (p.namespace.clone(), p.pod.clone())));
+        pods.extend(found);
+    }
+    Ok((pods, promql::assemble_usage(&cpu, &mem, USAGE_WINDOW_S)))
+}
+
+/// A Service that may be Prometheus, as discovery sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candidate {
+    pub namespace: String,
+    pub name: String,
+    pub app_label: Option<String>,
+    /// (port name, number)
+    pub ports: Vec<(Option<String>, i32)>,
+}
+
+/// Namespaces where meshes install their Prometheus, most specific first.
+const MESH_NAMESPACES: &[&str] = &[
+    "istio-system",
+    "linkerd-viz",
+    "linkerd",
+    "consul",
+    "kuma-system",
+    "kuma-metrics",
+    "osm-system",
+    "nginx-mesh",
+    "monitoring",
+    "prometheus",
+    "kube-system",
+];
+const NAMES: &[&str] = &[
+    "prometheus",
+    "prometheus-server",
+    "prometheus-k8s",
+    "prometheus-operated",
+    "kube-prometheus-stack-prometheus",
+];
+
+/// Picks the most likely Prometheus: a known name or `app=prometheus` label, in a mesh's
+/// namespace first. Returns (namespace, name, port) for the service proxy path.
+pub fn pick(candidates: &[Candidate]) -> Option<(String, String, String)> {
+    let is_prometheus =
+        |c: &&Candidate| NAMES.contains(&c.name.as_str()) || c.app_label.as_deref().is_some_and(|a| a == "prometheus");
+    let rank = |c: &Candidate| {
+        (
+            MESH_NAMESPACES
+                .iter()
+                .position(|n| *n == c.namespace)
+                .unwrap_or(MESH_NAMESPACES.len()),
+            NAMES.iter().position(|n| *n == c.name).unwrap_or(NAMES.len()),
+        )
+    };
+    let c = candidates.iter().filter(is_prometheus).min_by_key(|c| rank(c))?;
+    let port = c
+        .ports
+        .iter()
+        .find(|(n, _)| matches!(n.as_deref(), Some("web" | "http" | "http-web")))
+        .or_else(|| c.ports.iter().find(|(_, p)| *p == 9090))
+        .or_else(|| c.ports.first())?;
+    Some((c.namespace.clone(), c.name.clone(), port.1.to_string()))
+}
+
+/// Lists Services (cluster-wide, or the watched namespace) and picks Prometheus.
+pub async fn discover(client: &Client, namespace: Option<&str>) -> Result<Option<Endpoint>, (ErrorKind, String)> {
+    let api: Api<Service> = match namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    };
+    let list = api.list(&Default::default()).await.map_err(|e| match &e {
+        kube::Error::Api(s) if s.code == 403 => (ErrorKind::Forbidden, format!("listing services: {}", s.message)),
+        other => (ErrorKind::Unreachable, super::kube::describe(other)),
+    })?;
+    let candidates: Vec<Candidate> = list
+        .items
+        .iter()
+        .map(|s| Candidate {
+            namespace: s.metadata.namespace.clone().unwrap_or_default(),
+            name: s.metadata.name.clone().unwrap_or_default(),
+            app_label: s
+                .metadata
+                .labels
+                .as_ref()
+                .and_then(|l| l.get("app.kubernetes.io/name").or_else(|| l.get("app")).cloned()),
+            ports: s
+                .spec
+                .as_ref()
+                .and_then(|sp| sp.ports.as_ref())
+                .map(|ps| ps.iter().map(|p| (p.name.clone(), p.port)).collect())
+                .unwrap_or_default(),
+        })
+        .collect();
+    Ok(pick(&candidates).map(|(ns, name, port)| Endpoint::ServiceProxy {
+        client: client.clone(),
+        base: format!("/api/v1/namespaces/{ns}/services/{name}:{port}/proxy"),
+        name: format!("{ns}/{name}:{port}"),
+    }))
+}
+
+/// Resolves the spec to an endpoint, retrying discovery until a Prometheus appears.
+async fn endpoint(spec: &Spec, target: &super::kube::KubeTarget, tx: &UpdateTx) -> Option<Endpoint> {
+    match spec {
+        Spec::Url(u) => match Endpoint::direct(u) {
+            Ok(e) => Some(e),
+            Err(m) => {
+                let _ = tx.send(Stamped::now(error(ErrorKind::Api, m))).await;
+                None
+            }
+        },
+        Spec::Auto => {
+            let client = super::kube::connect_quietly(target, tx).await?;
+            loop {
+                let problem = match discover(&client, target.namespace.as_deref()).await {
+                    Ok(Some(e)) => return Some(e),
+                    Ok(None) => (
+                        ErrorKind::Api,
+                        format!(
+                            "no Prometheus service found (looked for {} or app=prometheus); pass --prometheus-url",
+                            NAMES.join(", ")
+                        ),
+                    ),
+                    Err(p) => p,
+                };
+                if tx.send(Stamped::now(error(problem.0, problem.1))).await.is_err() {
+                    return None;
+                }
+                tokio::time::sleep(Duration::from_secs(30)).await;
+            }
+        }
+    }
+}
+
+fn error(kind: ErrorKind, message: String) -> Update {
+    Update::SourceError {
+        resource: Resource::Prometheus,
+        namespace: None,
+        kind,
+        message,
+    }
+}
+
+/// Refreshes every `interval`, and at once when the user switches the window.
+pub async fn run(
+    spec: Spec,
+    target: super::kube::KubeTarget,
+    mut window: watch::Receiver<u32>,
+    interval: Duration,
+    tx: UpdateTx,
+) {
+    let Some(endpoint) = endpoint(&spec, &target, &tx).await else {
+        return;
+    };
+    let name = endpoint.describe();
+    let mut tick = tokio::time::interval(interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            changed = window.changed() => if changed.is_err() { return },
+        }
+        let window_s = *window.borrow_and_update();
+        let updates = match refresh(&endpoint, window_s).await {
+            Ok((pods, usages)) => {
+                let mut u = vec![Update::PromTraffic {
+                    window_s,
+                    source: name.clone(),
+                    pods,
+                }];
+                if !usages.is_empty() {
+                    u.push(Update::PodUsage {
+                        usages,
+                        origin: crate::model::UsageOrigin::Cadvisor,
+                    });
+                }
+                u
+            }
+            Err((kind, m)) => vec![error(kind, format!("{name}: {m}"))],
+        };
+        for u in updates {
+            if tx.send(Stamped::now(u)).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn svc(ns: &str, name: &str, app: Option<&str>, ports: &[(Option<&str>, i32)]) -> Candidate {
+        Candidate {
+            namespace: ns.into(),
+            name: name.into(),
+            app_label: app.map(Into::into),
+            ports: ports.iter().map(|(n, p)| (n.map(Into::into), *p)).collect(),
+        }
+    }
+
+    #[test]
+    fn picks_the_mesh_prometheus_and_its_web_port() {
+        let c = vec![
+            svc("default", "web", Some("web"), &[(Some("http"), 80)]),
+            svc(
+                "monitoring",
+                "prometheus-k8s",
+                None,
+                &[(Some("web"), 9090), (Some("reloader"), 8080)],
+            ),
+            svc(
+                "linkerd-viz",
+                "prometheus",
+                Some("prometheus"),
+                &[(Some("admin-http"), 9090)],
+            ),
+        ];
+        assert_eq!(
+            pick(&c),
+            Some(("linkerd-viz".into(), "prometheus".into(), "9090".into()))
+        );
+        assert_eq!(
+            pick(&c[..2]),
+            Some(("monitoring".into(), "prometheus-k8s".into(), "9090".into()))
+        );
+        assert_eq!(pick(&c[..1]), None);
+        let labelled = vec![svc("obs", "metrics", Some("prometheus"), &[(None, 80)])];
+        assert_eq!(pick(&labelled), Some(("obs".into(), "metrics".into(), "80".into())));
+    }
+
+    #[test]
+    fn specs() {
+        assert_eq!(Spec::parse("auto"), Ok(Spec::Auto));
+        assert_eq!(
+            Spec::parse("http://prom:9090/"),
+            Ok(Spec::Url("http://prom:9090".into()))
+        );
+        assert!(Spec::parse("prom:9090").unwrap_err().contains("only http and https"));
+        assert!(Spec::parse("not a url").is_err());
+    }
+}
