@@ -78,8 +78,65 @@ fn every_view_in_dark_and_light() {
         keys(&mut s, &[Action::StartFilter]);
         keys(&mut s, &typed("productpage"));
         keys(&mut s, &[Action::InputSubmit, Action::Select]);
-        insta::assert_snapshot!(format!("pod_detail_{theme}"), render(&s, 140, 30));
+        insta::assert_snapshot!(format!("pod_detail_{theme}"), render(&s, 140, 36));
     }
+}
+
+#[test]
+fn workloads_and_edges_views_with_window_switching() {
+    let mut s = state_with("dark");
+    keys(&mut s, &[Action::ShowWorkloads]);
+    assert_eq!(s.entry().view, View::Workloads);
+    insta::assert_snapshot!("workloads_dark", render(&s, 170, 16));
+    // Sort by RPS, busiest first.
+    let rps = meshtop::app::query::WORKLOAD_COLUMNS
+        .iter()
+        .position(|c| *c == "RPS")
+        .unwrap();
+    for _ in 0..rps {
+        keys(&mut s, &[Action::SortNext]);
+    }
+    keys(&mut s, &[Action::SortReverse]);
+    let rows = meshtop::app::query::workloads_view(&s, s.entry());
+    assert_eq!(rows[0].name, "productpage-v1-5d7f-q2");
+    // enter opens that workload's pods.
+    keys(&mut s, &[Action::Top, Action::Select]);
+    assert_eq!(
+        (s.entry().view.clone(), s.entry().filter.as_str()),
+        (View::Pods, "ns==bookinfo workload==productpage-v1-5d7f-q2")
+    );
+    assert_eq!(meshtop::app::query::pods(&s, s.entry()).len(), 1);
+
+    keys(&mut s, &[Action::ShowEdges]);
+    insta::assert_snapshot!("edges_dark", render(&s, 120, 8));
+    let edges = meshtop::app::query::edges(&s);
+    // 600 calls in 10 s, 580 not failed; p99 is rank 594 in (25, 50]: 25 + 25 * 94 / 100.
+    assert_eq!(edges.len(), 1);
+    assert_eq!(
+        (edges[0].source.as_str(), edges[0].destination.as_str()),
+        ("bookinfo/productpage-v1-5d7f-q2", "reviews.bookinfo.svc.cluster.local")
+    );
+    assert_eq!((edges[0].rps, edges[0].success_rate), (60.0, Some(580.0 / 600.0)));
+    assert_eq!(edges[0].latency_ms.p99, Some(25.0 + 25.0 * 94.0 / 100.0));
+
+    // w cycles 1m → 5m → 30s; `:window 30s` sets it directly; a bad value says what is allowed.
+    assert_eq!(s.window_s, 60);
+    assert_eq!(
+        meshtop::app::apply_action(&mut s, Action::NextWindow),
+        Some(meshtop::app::Effect::SetWindow(300))
+    );
+    keys(&mut s, &[Action::StartCommand]);
+    keys(&mut s, &typed("window 30s"));
+    assert_eq!(
+        meshtop::app::apply_action(&mut s, Action::InputSubmit),
+        Some(meshtop::app::Effect::SetWindow(30))
+    );
+    assert_eq!(s.window_s, 30);
+    keys(&mut s, &[Action::StartCommand]);
+    keys(&mut s, &typed("window 2m"));
+    keys(&mut s, &[Action::InputSubmit]);
+    assert_eq!(s.flash.as_deref(), Some("window \"2m\": choose 30s, 1m or 5m"));
+    assert_eq!(s.window_s, 30);
 }
 
 #[test]

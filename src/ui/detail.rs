@@ -120,6 +120,53 @@ pub fn render(state: &State, frame: &mut Frame, area: Rect, namespace: &str, nam
         )));
     }
     lines.push(Line::default());
+    lines.push(head(&format!(
+        "TRAFFIC (window {})",
+        crate::app::traffic::window_label(state.window_s)
+    )));
+    let window = state
+        .traffic
+        .get(&(i.namespace.clone(), i.name.clone()))
+        .and_then(|t| t.window.as_ref());
+    match (query::rate(state, p), window) {
+        (Some(r), Some(w)) => {
+            let ms = |v: Option<f64>| v.map_or_else(|| "-".into(), super::format::millis);
+            let pct = |v: Option<f64>| v.map_or_else(|| "no requests".into(), |v| format!("{:.2}%", v * 100.0));
+            lines.push(kv(
+                "requests",
+                format!(
+                    "{:.2} rps over {:.0}s{}  success {}  mTLS {}",
+                    r.rps,
+                    r.window_s,
+                    if w.partial { " (partial window)" } else { "" },
+                    pct(r.success),
+                    pct(r.mtls)
+                ),
+            ));
+            lines.push(kv(
+                "latency",
+                format!("p50 {}  p90 {}  p99 {}", ms(r.p50_ms), ms(r.p90_ms), ms(r.p99_ms)),
+            ));
+            lines.push(kv("tcp open", format!("{:.0}", r.tcp_open)));
+            for (dst, d) in &w.increase.edges {
+                let e = crate::app::state::Rates::of(w.secs, d);
+                lines.push(kv(
+                    "→ outbound",
+                    format!(
+                        "{dst}  {:.2} rps  success {}  p99 {}",
+                        e.rps,
+                        pct(e.success),
+                        ms(e.p99_ms)
+                    ),
+                ));
+            }
+        }
+        _ => lines.push(kv(
+            "no figures",
+            query::traffic_gap(state, p).unwrap_or_else(|| "no traffic data".into()),
+        )),
+    }
+    lines.push(Line::default());
     lines.push(head("CONTAINERS"));
     for c in &i.containers_info {
         let kind = match c.kind {
@@ -167,53 +214,6 @@ pub fn render(state: &State, frame: &mut Frame, area: Rect, namespace: &str, nam
                 }
             )),
         ]));
-    }
-    lines.push(Line::default());
-    lines.push(head(&format!(
-        "TRAFFIC (window {})",
-        crate::app::traffic::window_label(state.window_s)
-    )));
-    let window = state
-        .traffic
-        .get(&(i.namespace.clone(), i.name.clone()))
-        .and_then(|t| t.window.as_ref());
-    match (query::rate(state, p), window) {
-        (Some(r), Some(w)) => {
-            let ms = |v: Option<f64>| v.map_or_else(|| "-".into(), super::format::millis);
-            let pct = |v: Option<f64>| v.map_or_else(|| "no requests".into(), |v| format!("{:.2}%", v * 100.0));
-            lines.push(kv(
-                "requests",
-                format!(
-                    "{:.2} rps over {:.0}s{}  success {}  mTLS {}",
-                    r.rps,
-                    r.window_s,
-                    if w.partial { " (partial window)" } else { "" },
-                    pct(r.success),
-                    pct(r.mtls)
-                ),
-            ));
-            lines.push(kv(
-                "latency",
-                format!("p50 {}  p90 {}  p99 {}", ms(r.p50_ms), ms(r.p90_ms), ms(r.p99_ms)),
-            ));
-            lines.push(kv("tcp open", format!("{:.0}", r.tcp_open)));
-            for (dst, d) in &w.increase.edges {
-                let e = crate::app::state::Rates::of(w.secs, d);
-                lines.push(kv(
-                    "→ outbound",
-                    format!(
-                        "{dst}  {:.2} rps  success {}  p99 {}",
-                        e.rps,
-                        pct(e.success),
-                        ms(e.p99_ms)
-                    ),
-                ));
-            }
-        }
-        _ => lines.push(kv(
-            "no figures",
-            query::traffic_gap(state, p).unwrap_or_else(|| "no traffic data".into()),
-        )),
     }
     let relevant: Vec<(&String, &String)> = i
         .labels

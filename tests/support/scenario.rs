@@ -171,6 +171,7 @@ pub fn updates() -> Vec<Stamped> {
             usage("istio-system", "ztunnel-abcde", &[("istio-proxy", 8.0, 30 * MI)]),
             usage("default", "toolbox", &[("app", 1.0, 5 * MI)]),
         ],
+        origin: meshtop::model::UsageOrigin::MetricsServer,
     });
     u.push(Update::SourceError {
         resource: Resource::Pods,
@@ -188,14 +189,29 @@ pub fn updates() -> Vec<Stamped> {
         latency_ms: buckets.to_vec(),
         tcp_open_connections: 0.0,
     };
-    let scraped = |t: Totals| Update::ProxyScraped {
+    // Its calls to reviews: 600 in the window, 20 of them failed, p99 within 50 ms.
+    let scraped = |t: Totals, calls: Totals| Update::ProxyScraped {
         namespace: "bookinfo".into(),
         pod: "productpage-v1-5d7f-q2".into(),
         dialect: Dialect::Istio,
-        inbound: t,
-        outbound: Totals::default(),
+        inbound: Totals {
+            tcp_open_connections: 12.0,
+            ..t
+        },
+        outbound: calls.clone(),
+        edges: [("reviews.bookinfo.svc.cluster.local".to_string(), calls)].into(),
         bad_lines: 0,
     };
+    let calls_before = totals(
+        2000.0,
+        1990.0,
+        &[(25.0, 1900.0), (50.0, 2000.0), (f64::INFINITY, 2000.0)],
+    );
+    let calls_after = totals(
+        2600.0,
+        2570.0,
+        &[(25.0, 2400.0), (50.0, 2600.0), (f64::INFINITY, 2600.0)],
+    );
     let before = totals(
         4000.0,
         3990.0,
@@ -210,12 +226,12 @@ pub fn updates() -> Vec<Stamped> {
         0,
         Stamped {
             at: T0 - 10_000,
-            update: scraped(before),
+            update: scraped(before, calls_before),
         },
     );
     out.push(Stamped {
         at: T0,
-        update: scraped(after),
+        update: scraped(after, calls_after),
     });
     out
 }
