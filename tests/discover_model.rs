@@ -2,7 +2,7 @@
 
 mod support;
 
-use meshtop::app::{Keymap, State, fold};
+use meshtop::app::{Keymap, Stamped, State, Update, fold};
 use meshtop::ui::theme::Theme;
 
 fn scenario_json() -> serde_json::Value {
@@ -147,4 +147,57 @@ fn workloads_merge_traffic_and_cost() {
         (None, None, None)
     );
     insta::assert_snapshot!("top_table", meshtop::top::table(&rows));
+}
+
+#[test]
+fn cadvisor_usage_fills_in_only_while_metrics_server_is_silent() {
+    use meshtop::model::{ContainerUsage, PodUsage, UsageOrigin};
+    let usage = |cpu: f64, origin| Update::PodUsage {
+        usages: vec![PodUsage {
+            namespace: "shop".into(),
+            name: "web".into(),
+            timestamp: None,
+            window_s: None,
+            containers: vec![ContainerUsage {
+                name: "app".into(),
+                cpu_millicores: cpu,
+                memory_bytes: 1,
+            }],
+        }],
+        origin,
+    };
+    let mut s = State::new(Theme::all_builtin(), 0, Keymap::default());
+    let cpu = |s: &State| s.usage[&("shop".to_string(), "web".to_string())].containers[0].cpu_millicores;
+    fold(
+        &mut s,
+        Stamped {
+            at: 0,
+            update: usage(100.0, UsageOrigin::MetricsServer),
+        },
+    );
+    fold(
+        &mut s,
+        Stamped {
+            at: 30_000,
+            update: usage(999.0, UsageOrigin::Cadvisor),
+        },
+    );
+    assert_eq!(cpu(&s), 100.0, "metrics-server spoke 30 s ago: it wins");
+    fold(
+        &mut s,
+        Stamped {
+            at: 61_000,
+            update: usage(250.0, UsageOrigin::Cadvisor),
+        },
+    );
+    assert_eq!(cpu(&s), 250.0, "a minute of silence: cAdvisor fills in");
+    assert_eq!(s.usage_origin, Some((UsageOrigin::Cadvisor, 61_000)));
+    fold(
+        &mut s,
+        Stamped {
+            at: 62_000,
+            update: usage(120.0, UsageOrigin::MetricsServer),
+        },
+    );
+    assert_eq!(cpu(&s), 120.0, "metrics-server is back");
 }

@@ -186,7 +186,7 @@ impl PodTraffic {
 }
 
 pub fn window_label(secs: u32) -> String {
-    if secs % 60 == 0 {
+    if secs.is_multiple_of(60) {
         format!("{}m", secs / 60)
     } else {
         format!("{secs}s")

@@ -211,14 +211,16 @@ fn add_bucket(t: &mut Totals, le: f64, v: f64) {
     }
 }
 
-/// cAdvisor's per-container CPU (rate over `window_s`) and working-set memory, the
-/// figures `kubectl top` shows. The pause container ("POD") and pod totals ("") are left out.
+/// cAdvisor's per-container CPU and working-set memory, the figures `kubectl top` shows.
+/// CPU is `irate` (the last two samples within `window_s`): like metrics-server it shows
+/// current use, and unlike `rate` it does not understate a pod younger than the range.
+/// The pause container ("POD") and pod totals ("") are left out.
 pub fn usage_queries(window_s: u32) -> [(bool, String); 2] {
     let sel = r#"{container!="", container!="POD"}"#;
     [
         (
             true,
-            format!("sum by (namespace, pod, container) (rate(container_cpu_usage_seconds_total{sel}[{window_s}s]))"),
+            format!("sum by (namespace, pod, container) (irate(container_cpu_usage_seconds_total{sel}[{window_s}s]))"),
         ),
         (
             false,

@@ -18,8 +18,9 @@ use crate::model::{ErrorKind, PodUsage, Resource};
 
 /// Each query must answer within this; Prometheus evaluates these in milliseconds.
 pub const QUERY_TIMEOUT: Duration = Duration::from_secs(10);
-/// cAdvisor CPU is a rate over this window (metrics-server's is about 15 s).
-const USAGE_WINDOW_S: u32 = 60;
+/// cAdvisor CPU is the rate between the last two samples in this range: long enough
+/// for kubelets scraped every 30 s.
+const USAGE_WINDOW_S: u32 = 120;
 /// Larger answers are refused rather than parsed.
 const MAX_BYTES: usize = 64 * 1024 * 1024;
 
@@ -80,13 +81,24 @@ impl Endpoint {
         }
     }
 
-    /// One instant query.
+    /// One instant query, evaluated now.
     pub async fn query(&self, q: &str) -> Result<Vec<Sample>, (ErrorKind, String)> {
+        self.query_at(q, None).await
+    }
+
+    /// One instant query evaluated at `at` (Unix seconds): the queries of one refresh share
+    /// it, so their windows are the same and ratios between them stay consistent.
+    pub async fn query_at(&self, q: &str, at: Option<f64>) -> Result<Vec<Sample>, (ErrorKind, String)> {
+        let mut params: String = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("query", q)
+            .finish();
+        if let Some(t) = at {
+            params.push_str(&format!("&time={t:.3}"));
+        }
         let body = match self {
             Endpoint::Direct { http, base } => {
-                let encoded: String = url::form_urlencoded::byte_serialize(q.as_bytes()).collect();
                 let resp = http
-                    .get(format!("{base}/api/v1/query?query={encoded}"))
+                    .get(format!("{base}/api/v1/query?{params}"))
                     .send()
                     .await
                     .map_err(|e| (ErrorKind::Unreachable, reqwest_error(&e)))?;
@@ -105,8 +117,7 @@ impl Endpoint {
                 bytes
             }
             Endpoint::ServiceProxy { client, base, .. } => {
-                let encoded: String = url::form_urlencoded::byte_serialize(q.as_bytes()).collect();
-                let req = http::Request::get(format!("{base}/api/v1/query?query={encoded}"))
+                let req = http::Request::get(format!("{base}/api/v1/query?{params}"))
                     .body(Vec::new())
                     .map_err(|e| (ErrorKind::Api, e.to_string()))?;
                 let text = tokio::time::timeout(QUERY_TIMEOUT, client.request_text(req))
@@ -150,6 +161,7 @@ pub async fn refresh(
     endpoint: &Endpoint,
     window_s: u32,
 ) -> Result<(Vec<PodWindow>, Vec<PodUsage>), (ErrorKind, String)> {
+    let at = Some(crate::model::now_millis() as f64 / 1000.0);
     let dialects = [Dialect::Istio, Dialect::Linkerd, Dialect::Envoy];
     let plans: Vec<(Dialect, Vec<(Part, String)>)> = dialects
         .iter()
@@ -158,14 +170,14 @@ pub async fn refresh(
     let traffic = futures::future::try_join_all(plans.iter().map(|(_, qs)| {
         futures::future::try_join_all(qs.iter().map(|(part, q)| async move {
             endpoint
-                .query(q)
+                .query_at(q, at)
                 .await
                 .map(|s| (*part, s))
                 .map_err(|(k, m)| (k, format!("{m} (query: {q})")))
         }))
     }));
     let [cpu_q, mem_q] = promql::usage_queries(USAGE_WINDOW_S);
-    let usage = futures::future::try_join(endpoint.query(&cpu_q.1), endpoint.query(&mem_q.1));
+    let usage = futures::future::try_join(endpoint.query_at(&cpu_q.1, at), endpoint.query_at(&mem_q.1, at));
     let (answers, (cpu, mem)) = futures::future::try_join(traffic, usage).await?;
     // An Istio sidecar also exports Envoy's own stats: the first dialect that knows a pod wins.
     let mut seen: BTreeSet<(String, String)> = BTreeSet::new();

@@ -5,6 +5,7 @@ that traffic's metrics in Istio's or Linkerd's exact format (names, labels, buck
   proxy.py --format istio|linkerd --listen PORT --upstream http://127.0.0.1:8080 \
            --metrics PORT --namespace NS --workload NAME
 
+Requests to /status/NNN are answered with status NNN (an upstream error, for success ratios).
 Extra metrics paths for bad-input tests: /garbage (not an exposition), /huge (11 MiB),
 /hang (never answers).
 """
@@ -71,6 +72,11 @@ def linkerd_metrics(a):
     return "\n".join(out) + "\n"
 
 
+class StatusReply(Exception):
+    def __init__(self, code):
+        self.code = code
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--format", choices=["istio", "linkerd"], required=True)
@@ -89,9 +95,15 @@ def main():
             start = time.monotonic()
             conn = http.client.HTTPConnection(up.hostname, up.port, timeout=10)
             try:
+                if self.path.startswith("/status/"):
+                    # An upstream answering with this status (tests of success ratios).
+                    code = int(self.path.split("/")[2])
+                    raise StatusReply(code)
                 conn.request("GET", self.path)
                 r = conn.getresponse()
                 body, code = r.read(), r.status
+            except StatusReply as e:
+                body, code = b"status %d\n" % e.code, e.code
             except OSError:
                 body, code = b"upstream unreachable\n", 503
             finally:

@@ -1,0 +1,79 @@
+//! The stand-in mesh proxy (tests/standin/proxy.py) run in a pod's network namespace,
+//! forwarding real HTTP traffic to a real upstream, and a client for it.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use super::*;
+
+pub fn get(addr: &str) -> Option<String> {
+    get_path(addr, "/index.html")
+}
+
+/// One HTTP/1.1 GET of `path` through `addr`; the raw response, or None if it failed.
+pub fn get_path(addr: &str, path: &str) -> Option<String> {
+    let mut s = TcpStream::connect_timeout(&addr.parse().ok()?, Duration::from_secs(2)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    write!(s, "GET {path} HTTP/1.1\r\nHost: web\r\nConnection: close\r\n\r\n").ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    Some(out)
+}
+
+/// Starts upstream + stand-in proxy in the pod's netns; returns the pod IP and processes.
+pub async fn standin(
+    client: &kube::Client,
+    ns: &str,
+    pod: &str,
+    format: &str,
+    metrics_port: u16,
+) -> (String, Vec<NetnsProcess>, tempfile::TempDir) {
+    let p = running_pod(client, ns, pod).await;
+    let ip = p.status.unwrap().pod_ip.unwrap();
+    let netns = pod_netns(ns, pod);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("index.html"), "hello\n").unwrap();
+    let script = repo().join("tests/standin/proxy.py");
+    let procs = vec![
+        spawn_in_netns(
+            &netns,
+            &[
+                "python3",
+                "-m",
+                "http.server",
+                "8080",
+                "--bind",
+                "127.0.0.1",
+                "--directory",
+                dir.path().to_str().unwrap(),
+            ],
+        ),
+        spawn_in_netns(
+            &netns,
+            &[
+                "python3",
+                script.to_str().unwrap(),
+                "--format",
+                format,
+                "--listen",
+                "15001",
+                "--upstream",
+                "http://127.0.0.1:8080",
+                "--metrics",
+                &metrics_port.to_string(),
+                "--namespace",
+                ns,
+                "--workload",
+                pod,
+            ],
+        ),
+    ];
+    let addr = format!("{ip}:15001");
+    wait_for("the stand-in proxy to forward", Duration::from_secs(20), || {
+        let ok = get(&addr).is_some_and(|r| r.starts_with("HTTP/1.1 200") || r.starts_with("HTTP/1.0 200"));
+        async move { ok.then_some(()) }
+    })
+    .await;
+    (ip, procs, dir)
+}
