@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# CPU of live proxy scraping at scale, on the real test bed: 500 kwok pods with Istio
+# sidecars, every one answering /stats/prometheus on :15020 with the real 105 KB Istio
+# 1.11 merged dump (nginx, 1 worker, in one network namespace holding all 500 pod IPs).
+# meshtop runs its TUI in tmux and scrapes every pod every 5 s through the API server's
+# pod proxy. Prints meshtop's CPU and RSS over a minute, the API server's CPU for the
+# proxying, and the scrapes nginx served (to confirm the 100 scrapes/s pace).
+# Not a test: numbers vary with the machine. Usage: bench/scrape-500.sh [PODS] [SECONDS]
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+PODS=${1:-500}
+SECS=${2:-60}
+DUMP=${MESHTOP_FIXTURES:-../shared/fixtures/real}/istio/metrics/istio-1.11-merged-15020.txt
+[[ -r "$DUMP" ]] || { echo "needs the real Istio dump at $DUMP" >&2; exit 1; }
+DUMP=$(realpath "$DUMP")
+NS=scrape-bench
+NETNS=mt-scrape-bench
+VETH=mtsb0
+NODE_IP=10.77.0.1
+RUN=/tmp/meshtop-scrape-bench
+K() { scripts/testbed kubectl "$@"; }
+
+line=$(scripts/testbed up)
+export KUBECONFIG="${line#KUBECONFIG=}"
+cargo build --release --quiet
+BIN=$PWD/target/release/meshtop
+
+cleanup() {
+  tmux -L meshtop-scrape kill-server 2>/dev/null || true
+  [[ -f $RUN/nginx.pid ]] && kill "$(cat $RUN/nginx.pid)" 2>/dev/null || true
+  if [[ -f $RUN/ips ]]; then
+    sed "s|^|route del |; s|$|/32|" "$RUN/ips" | ip -batch - 2>/dev/null || true
+  fi
+  ip link del "$VETH" 2>/dev/null || true
+  ip netns del "$NETNS" 2>/dev/null || true
+  K delete ns "$NS" --wait=false >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+cleanup
+rm -rf "$RUN"; mkdir -p "$RUN"
+
+echo "creating $PODS pods with Istio sidecars..." >&2
+python3 - "$PODS" "$NS" >"$RUN/pods.yaml" <<'PY'
+import sys
+pods, ns = int(sys.argv[1]), sys.argv[2]
+out = [f"apiVersion: v1\nkind: Namespace\nmetadata: {{name: {ns}}}\n"]
+for i in range(pods):
+    out.append(
+        f"apiVersion: v1\nkind: Pod\nmetadata: {{name: web-{i:04d}, namespace: {ns}, labels: {{app: web}}}}\n"
+        f"spec: {{nodeName: kwok-node-{i % 2}, automountServiceAccountToken: false, containers: "
+        "[{name: app, image: app:1}, {name: istio-proxy, image: docker.io/istio/proxyv2:1.24.0}]}\n")
+print("---\n".join(out))
+PY
+K create -f "$RUN/pods.yaml" >/dev/null
+for _ in $(seq 300); do
+  K -n "$NS" get pods -o jsonpath='{range .items[*]}{.status.podIP}{"\n"}{end}' | grep -c . >"$RUN/count" || true
+  [[ $(cat "$RUN/count") -ge $PODS ]] && break
+  sleep 1
+done
+K -n "$NS" get pods -o jsonpath='{range .items[*]}{.status.podIP}{"\n"}{end}' | grep . >"$RUN/ips"
+echo "pods with IPs: $(wc -l <"$RUN/ips")" >&2
+
+# One namespace answers for every pod IP: routes from the root namespace, /32s inside.
+ip netns add "$NETNS"
+ip link add "$VETH" type veth peer name "${VETH}p"
+ip link set "${VETH}p" netns "$NETNS"
+ip netns exec "$NETNS" ip link set lo up
+ip netns exec "$NETNS" ip link set "${VETH}p" name eth0
+sed "s|^|addr add |; s|$|/32 dev eth0|" "$RUN/ips" | ip netns exec "$NETNS" ip -batch -
+ip netns exec "$NETNS" ip link set eth0 up
+ip netns exec "$NETNS" ip route add "$NODE_IP/32" dev eth0
+ip netns exec "$NETNS" ip route add default via "$NODE_IP" dev eth0
+ip link set "$VETH" up
+sed "s|^|route replace |; s|$|/32 dev $VETH src $NODE_IP|" "$RUN/ips" | ip -batch -
+
+cat >"$RUN/nginx.conf" <<EOF
+worker_processes 1;
+pid $RUN/nginx.pid;
+error_log $RUN/error.log;
+events { worker_connections 4096; }
+http {
+  access_log $RUN/access.log;
+  server {
+    listen 15020;
+    location = /stats/prometheus { default_type text/plain; alias $DUMP; }
+  }
+}
+EOF
+ip netns exec "$NETNS" nginx -c "$RUN/nginx.conf"
+sleep 1
+
+apiserver=$(pgrep -f "kube-apiserver.*--secure-port" | head -1)
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+hz=$(getconf CLK_TCK)
+
+tmux -L meshtop-scrape new-session -d -s b -x 200 -y 50 "$BIN -n $NS"
+sleep 3
+pid=$(pgrep -f "^$BIN -n $NS$" | head -1)
+# Open the pods view so the table with traffic columns is what gets drawn.
+tmux -L meshtop-scrape send-keys -t b 4
+echo "warming up for 15 s (the first scrapes, then rates)..." >&2
+sleep 15
+served0=$(wc -l <"$RUN/access.log")
+m0=$(ticks "$pid"); a0=$(ticks "$apiserver")
+sleep "$SECS"
+m1=$(ticks "$pid"); a1=$(ticks "$apiserver")
+served1=$(wc -l <"$RUN/access.log")
+pct() { python3 -c "print(round(($2 - $1) / $hz / $SECS * 100, 1))"; }
+echo "== scraping $PODS pods every 5 s for ${SECS}s (105 KB Istio dump each) =="
+echo "scrapes served: $((served1 - served0)) ($(python3 -c "print(round(($served1 - $served0) / $SECS, 1))")/s; ideal $(python3 -c "print($PODS / 5)")/s)"
+echo "meshtop CPU: $(pct "$m0" "$m1") % of one core; RSS $(awk '/VmRSS/ {print $2, $3}' /proc/$pid/status)"
+echo "kube-apiserver CPU meanwhile: $(pct "$a0" "$a1") % of one core (the pod proxy's share of the cost)"
+tmux -L meshtop-scrape capture-pane -p -t b | sed -n '3,6p'
+tmux -L meshtop-scrape capture-pane -p -t b | tail -1
