@@ -147,6 +147,17 @@ fn workloads_merge_traffic_and_cost() {
         (None, None, None)
     );
     insta::assert_snapshot!("top_table", meshtop::top::table(&rows));
+
+    // The sidecar tax per namespace: bookinfo's two sidecars against their pods.
+    let ns = &s.namespaces["bookinfo"];
+    let row = meshtop::app::query::namespace_row(&s, ns);
+    assert_eq!(row.cpu_millicores.app, Some(120.4 + 80.0));
+    assert_eq!(row.cpu_millicores.proxy, Some(31.2 + 25.0));
+    assert_eq!(
+        meshtop::app::query::tax(row.cpu_millicores).0,
+        Some((31.2 + 25.0) / (120.4 + 80.0 + 31.2 + 25.0))
+    );
+    assert_eq!(row.memory_bytes.proxy, Some(92 << 20));
 }
 
 #[test]

@@ -116,6 +116,7 @@ pub const WORKLOAD_COLUMNS: &[&str] = &[
     "mTLS",
     "CPU APP/PROXY",
     "MEM APP/PROXY",
+    "TAX CPU/MEM",
 ];
 pub const EDGE_COLUMNS: &[&str] = &["SOURCE", "DESTINATION", "RPS", "SUCCESS", "P50", "P90", "P99", "mTLS"];
 /// Columns hidden first, in this order, when a table is wider than the terminal.
@@ -127,6 +128,7 @@ pub const DROP_ORDER: &[&str] = &[
     "P50",
     "P90",
     "TCP",
+    "TAX CPU/MEM",
     "MEM APP/PROXY",
     "AGE",
     "mTLS",
@@ -137,7 +139,18 @@ pub const DROP_ORDER: &[&str] = &[
     "COVERAGE",
 ];
 
-pub const NAMESPACE_COLUMNS: &[&str] = &["NAME", "INJECTION", "MESHED", "PODS", "COVERAGE", "MISSING", "AGE"];
+pub const NAMESPACE_COLUMNS: &[&str] = &[
+    "NAME",
+    "INJECTION",
+    "MESHED",
+    "PODS",
+    "COVERAGE",
+    "MISSING",
+    "CPU APP/PROXY",
+    "MEM APP/PROXY",
+    "TAX CPU/MEM",
+    "AGE",
+];
 pub const CONTROL_PLANE_COLUMNS: &[&str] = &[
     "MESH",
     "NAMESPACE",
@@ -261,14 +274,16 @@ fn cmp_ip(a: Option<&str>, b: Option<&str>) -> Ordering {
     parse(a).cmp(&parse(b))
 }
 
-/// A namespace with its pod counts, derived at query time.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A namespace with its pod counts and cost, derived at query time.
+#[derive(Debug, Clone, PartialEq)]
 pub struct NamespaceRow<'a> {
     pub ns: &'a NamespaceEntry,
     pub pods: usize,
     pub meshed: usize,
     /// Pods the namespace's injection setting expects in the mesh but that are not.
     pub missing: usize,
+    pub cpu_millicores: AppProxy<f64>,
+    pub memory_bytes: AppProxy<u64>,
 }
 
 impl NamespaceRow<'_> {
@@ -291,6 +306,7 @@ impl NamespaceRow<'_> {
 
 pub fn namespace_row<'a>(state: &'a State, ns: &'a NamespaceEntry) -> NamespaceRow<'a> {
     let (mut pods, mut meshed, mut missing) = (0, 0, 0);
+    let mut cost = CostAcc::default();
     for ((pns, _), p) in state.pods.range((ns.info.name.clone(), String::new())..) {
         if *pns != ns.info.name {
             break;
@@ -298,12 +314,15 @@ pub fn namespace_row<'a>(state: &'a State, ns: &'a NamespaceEntry) -> NamespaceR
         pods += 1;
         meshed += usize::from(p.mesh.mesh.is_some());
         missing += usize::from(detect::missing_proxy(&p.info, &p.mesh, &ns.injection).is_some());
+        cost.add(state, p);
     }
     NamespaceRow {
         ns,
         pods,
         meshed,
         missing,
+        cpu_millicores: cost.cpu,
+        memory_bytes: cost.mem,
     }
 }
 
@@ -334,7 +353,10 @@ pub fn namespaces<'a>(state: &'a State, entry: &ViewEntry) -> Vec<NamespaceRow<'
                 3 => a.pods.cmp(&b.pods),
                 4 => a.coverage_percent().cmp(&b.coverage_percent()),
                 5 => a.missing.cmp(&b.missing),
-                6 => b.ns.info.created.cmp(&a.ns.info.created),
+                6 => cmp_f64(Some(total_cpu(&a.cpu_millicores)), Some(total_cpu(&b.cpu_millicores))),
+                7 => total_mem(&a.memory_bytes).cmp(&total_mem(&b.memory_bytes)),
+                8 => cmp_f64(tax(a.cpu_millicores).0, tax(b.cpu_millicores).0),
+                9 => b.ns.info.created.cmp(&a.ns.info.created),
                 _ => Ordering::Equal,
             }
             .then_with(|| a.ns.info.name.cmp(&b.ns.info.name));
@@ -660,6 +682,42 @@ pub struct AppProxy<T> {
     pub proxy: Option<T>,
 }
 
+fn total_cpu(a: &AppProxy<f64>) -> f64 {
+    a.app.unwrap_or(0.0) + a.proxy.unwrap_or(0.0)
+}
+
+fn total_mem(a: &AppProxy<u64>) -> u64 {
+    a.app.unwrap_or(0) + a.proxy.unwrap_or(0)
+}
+
+/// The sidecar tax: the proxies' share of what their pods use. `(share, proxy, total)`;
+/// None while nothing reported usage or there is no proxy.
+pub fn tax<T: Copy + Into<f64>>(a: AppProxy<T>) -> (Option<f64>, f64, f64) {
+    let proxy = a.proxy.map_or(0.0, Into::into);
+    let total = a.app.map_or(0.0, Into::into) + proxy;
+    ((a.proxy.is_some() && total > 0.0).then(|| proxy / total), proxy, total)
+}
+
+/// Sums the app and proxy usage of pods (the proxy side only for pods with a proxy).
+#[derive(Default)]
+struct CostAcc {
+    cpu: AppProxy<f64>,
+    mem: AppProxy<u64>,
+}
+
+impl CostAcc {
+    fn add(&mut self, state: &State, p: &PodEntry) {
+        if let Some(u) = usage_split(state, p) {
+            self.cpu.app = Some(self.cpu.app.unwrap_or(0.0) + u.app_cpu_m);
+            self.mem.app = Some(self.mem.app.unwrap_or(0) + u.app_mem);
+            if p.mesh.proxy.is_some() {
+                self.cpu.proxy = Some(self.cpu.proxy.unwrap_or(0.0) + u.proxy_cpu_m);
+                self.mem.proxy = Some(self.mem.proxy.unwrap_or(0) + u.proxy_mem);
+            }
+        }
+    }
+}
+
 /// The workload a pod belongs to: its controller, or the pod itself.
 pub fn workload_of(p: &PodEntry) -> (&str, &str) {
     match &p.info.owner {
@@ -691,8 +749,7 @@ pub fn workloads(state: &State) -> Vec<WorkloadRow> {
         mesh: Option<&'static str>,
         pods: usize,
         traffic: TrafficAcc,
-        cpu: AppProxy<f64>,
-        mem: AppProxy<u64>,
+        cost: CostAcc,
     }
     let mut groups: std::collections::BTreeMap<(&str, &str), Acc> = Default::default();
     for p in state.pods.values() {
@@ -702,8 +759,7 @@ pub fn workloads(state: &State) -> Vec<WorkloadRow> {
             mesh: None,
             pods: 0,
             traffic: TrafficAcc::default(),
-            cpu: AppProxy::default(),
-            mem: AppProxy::default(),
+            cost: CostAcc::default(),
         });
         acc.pods += 1;
         acc.mesh = acc.mesh.or(p.mesh.mesh.map(|m| m.as_str()));
@@ -714,14 +770,7 @@ pub fn workloads(state: &State) -> Vec<WorkloadRow> {
         {
             acc.traffic.add(w.secs, &w.increase.own);
         }
-        if let Some(u) = usage_split(state, p) {
-            acc.cpu.app = Some(acc.cpu.app.unwrap_or(0.0) + u.app_cpu_m);
-            acc.mem.app = Some(acc.mem.app.unwrap_or(0) + u.app_mem);
-            if p.mesh.proxy.is_some() {
-                acc.cpu.proxy = Some(acc.cpu.proxy.unwrap_or(0.0) + u.proxy_cpu_m);
-                acc.mem.proxy = Some(acc.mem.proxy.unwrap_or(0) + u.proxy_mem);
-            }
-        }
+        acc.cost.add(state, p);
     }
     groups
         .into_iter()
@@ -738,8 +787,8 @@ pub fn workloads(state: &State) -> Vec<WorkloadRow> {
                 latency_ms: WorkloadLatency::of(r.as_ref()),
                 mtls: r.and_then(|r| r.mtls),
                 tcp_open_connections: r.map(|r| r.tcp_open),
-                cpu_millicores: a.cpu,
-                memory_bytes: a.mem,
+                cpu_millicores: a.cost.cpu,
+                memory_bytes: a.cost.mem,
                 window_s: r.map(|r| r.window_s),
             }
         })
@@ -777,16 +826,15 @@ pub fn workloads_view(state: &State, entry: &ViewEntry) -> Vec<WorkloadRow> {
         .collect();
     if entry.sort_column != 0 || entry.sort_reverse {
         let column = WORKLOAD_COLUMNS.get(entry.sort_column).copied().unwrap_or("");
-        let total = |a: &AppProxy<f64>| a.app.unwrap_or(0.0) + a.proxy.unwrap_or(0.0);
-        let total_mem = |a: &AppProxy<u64>| a.app.unwrap_or(0) + a.proxy.unwrap_or(0);
         rows.sort_by(|a, b| {
             let o = match column {
                 "NAME" => a.name.cmp(&b.name),
                 "KIND" => a.kind.cmp(&b.kind),
                 "MESH" => a.mesh.cmp(&b.mesh),
                 "PODS" => a.pods.cmp(&b.pods),
-                "CPU APP/PROXY" => cmp_f64(Some(total(&a.cpu_millicores)), Some(total(&b.cpu_millicores))),
+                "CPU APP/PROXY" => cmp_f64(Some(total_cpu(&a.cpu_millicores)), Some(total_cpu(&b.cpu_millicores))),
                 "MEM APP/PROXY" => total_mem(&a.memory_bytes).cmp(&total_mem(&b.memory_bytes)),
+                "TAX CPU/MEM" => cmp_f64(tax(a.cpu_millicores).0, tax(b.cpu_millicores).0),
                 other => cmp_f64(
                     rate_column(&workload_rates(a), other).filter(|v| !v.is_nan()),
                     rate_column(&workload_rates(b), other).filter(|v| !v.is_nan()),

@@ -231,33 +231,45 @@ pub fn render(state: &State, frame: &mut Frame, area: Rect, namespace: &str, nam
     let key = (i.namespace.clone(), i.name.clone());
     let traffic = state.traffic.get(&key);
     let usage = state.usage_history.get(&key);
-    let mut charts: Vec<(&str, &Series, String)> = Vec::new();
+    // One row per sparkline; CPU and memory get taller stacked charts (app below, proxy on top).
+    const STACK_ROWS: u16 = 3;
+    let mut rows: Vec<(String, u16, Chart<'_>)> = Vec::new();
     if let Some(t) = traffic {
-        charts.push((
-            "RPS",
-            &t.rps_history,
-            format!("{:.1}", t.rps_history.last().unwrap_or(0.0)),
+        rows.push((
+            format!("RPS {:.1}", t.rps_history.last().unwrap_or(0.0)),
+            1,
+            Chart::Spark(&t.rps_history),
         ));
-        charts.push((
-            "P99",
-            &t.p99_history,
-            t.p99_history.last().map_or("-".into(), |v| format!("{v:.0}ms")),
+        rows.push((
+            format!("P99 {}", t.p99_history.last().map_or("-".into(), super::format::millis)),
+            1,
+            Chart::Spark(&t.p99_history),
         ));
     }
     if let Some(u) = usage {
-        let cpu = |s: &Series| format!("{:.0}m", s.last().unwrap_or(0.0));
-        let mem = |s: &Series| super::format::mib(s.last().unwrap_or(0.0) as u64);
-        charts.push(("CPU app", &u.cpu_app, cpu(&u.cpu_app)));
-        charts.push(("CPU proxy", &u.cpu_proxy, cpu(&u.cpu_proxy)));
-        charts.push(("MEM app", &u.mem_app, mem(&u.mem_app)));
-        charts.push(("MEM proxy", &u.mem_proxy, mem(&u.mem_proxy)));
+        let last = |s: &Series| s.last().unwrap_or(0.0);
+        rows.push((
+            format!("CPU {:.0}m/{:.0}m", last(&u.cpu_app), last(&u.cpu_proxy)),
+            STACK_ROWS,
+            Chart::Stack(&u.cpu_app, &u.cpu_proxy),
+        ));
+        let mib = |s: &Series| super::format::mib(last(s) as u64);
+        rows.push((
+            format!("MEM {}/{}", mib(&u.mem_app), mib(&u.mem_proxy)),
+            STACK_ROWS,
+            Chart::Stack(&u.mem_app, &u.mem_proxy),
+        ));
     }
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    let chart_rows = if charts.is_empty() { 0 } else { charts.len() as u16 + 1 };
+    let chart_rows = if rows.is_empty() {
+        0
+    } else {
+        rows.iter().map(|r| r.1).sum::<u16>() + 1
+    };
     let [text, chart_area] = Layout::vertical([Constraint::Min(0), Constraint::Length(chart_rows)]).areas(inner);
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), text);
-    if charts.is_empty() {
+    if rows.is_empty() {
         return;
     }
     let header = Rect {
@@ -265,27 +277,55 @@ pub fn render(state: &State, frame: &mut Frame, area: Rect, namespace: &str, nam
         ..chart_area
     };
     frame.render_widget(
-        Paragraph::new(head(&format!("HISTORY (last {} samples at most)", Series::CAPACITY))),
+        Paragraph::new(Line::from(vec![
+            Span::styled(
+                format!("HISTORY (last {} samples at most)  ", Series::CAPACITY),
+                Style::default().fg(t.title).add_modifier(Modifier::BOLD),
+            ),
+            Span::styled("█ app ", Style::default().fg(t.accent)),
+            Span::styled("█ proxy", Style::default().fg(t.warn)),
+        ])),
         header,
     );
-    for (n, (label, series, last)) in charts.into_iter().enumerate() {
+    let mut y = chart_area.y + 1;
+    for (label, height, chart) in rows {
         let row = Rect {
-            y: chart_area.y + 1 + n as u16,
-            height: 1,
+            y,
+            height,
             ..chart_area
         };
-        let [l, spark, v] =
-            Layout::horizontal([Constraint::Length(16), Constraint::Min(10), Constraint::Length(10)]).areas(row);
+        y += height;
+        let [l, plot] = Layout::horizontal([Constraint::Length(22), Constraint::Min(10)]).areas(row);
         frame.render_widget(
             Paragraph::new(Span::styled(format!("  {label}"), Style::default().fg(t.dim))),
             l,
         );
-        let width = spark.width as usize;
-        let data: Vec<u64> = series.tail(width).map(|x| x.max(0.0).round() as u64).collect();
-        frame.render_widget(
-            Sparkline::default().data(&data).style(Style::default().fg(t.accent)),
-            spark,
-        );
-        frame.render_widget(Paragraph::new(format!(" {last}")), v);
+        let width = plot.width as usize;
+        match chart {
+            Chart::Spark(series) => {
+                let data: Vec<u64> = series.tail(width).map(|x| x.max(0.0).round() as u64).collect();
+                frame.render_widget(
+                    Sparkline::default().data(&data).style(Style::default().fg(t.accent)),
+                    plot,
+                );
+            }
+            Chart::Stack(app, proxy) => {
+                let values: Vec<(f64, f64)> = app.tail(width).zip(proxy.tail(width)).collect();
+                frame.render_widget(
+                    super::stacked::Stacked {
+                        values: &values,
+                        app: t.accent,
+                        proxy: t.warn,
+                    },
+                    plot,
+                );
+            }
+        }
     }
+}
+
+enum Chart<'a> {
+    Spark(&'a Series),
+    /// App and proxy of the same samples.
+    Stack(&'a Series, &'a Series),
 }

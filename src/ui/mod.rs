@@ -4,6 +4,7 @@ pub mod detail;
 pub mod format;
 pub mod help;
 pub mod overview;
+pub mod stacked;
 pub mod status;
 pub mod table;
 pub mod theme;

@@ -80,6 +80,9 @@ pub fn render(state: &State, frame: &mut Frame, area: Rect) {
                         r.coverage_percent()
                             .map_or_else(|| "no pods".into(), |p| format!("{p}%")),
                         r.missing.to_string(),
+                        app_proxy(r.cpu_millicores, |v| format!("{v:.0}m")),
+                        app_proxy(r.memory_bytes, super::format::mib),
+                        tax_cell(r.cpu_millicores, r.memory_bytes),
                         age(state.now, r.ns.info.created),
                     ];
                     (cells, (r.missing > 0).then_some(theme.warn))
@@ -139,6 +142,7 @@ pub fn render(state: &State, frame: &mut Frame, area: Rect) {
                     cells.extend(traffic_cells(r.as_ref(), w.mesh.is_some()));
                     cells.push(app_proxy(w.cpu_millicores, |v| format!("{v:.0}m")));
                     cells.push(app_proxy(w.memory_bytes, super::format::mib));
+                    cells.push(tax_cell(w.cpu_millicores, w.memory_bytes));
                     (cells, None)
                 })
                 .collect();
@@ -287,6 +291,19 @@ fn traffic_cells(r: Option<&crate::app::state::Rates>, expected: bool) -> [Strin
         format!("{:.0}", r.tcp_open),
         pct(r.mtls),
     ]
+}
+
+/// The proxies' share of CPU and memory, `17%/33%`; `-` without a proxy or samples.
+fn tax_cell(cpu: query::AppProxy<f64>, mem: query::AppProxy<u64>) -> String {
+    let pct = |v: Option<f64>| v.map_or_else(|| "-".into(), |v| format!("{:.0}%", v * 100.0));
+    let mem = query::AppProxy {
+        app: mem.app.map(|v| v as f64),
+        proxy: mem.proxy.map(|v| v as f64),
+    };
+    match (query::tax(cpu).0, query::tax(mem).0) {
+        (None, None) => "-".into(),
+        (c, m) => format!("{}/{}", pct(c), pct(m)),
+    }
 }
 
 /// A workload's `app/proxy` sum; `-` for a side without samples.
