@@ -109,6 +109,11 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "URL")]
     pub prometheus_url: Option<String>,
 
+    /// Scrape proxies at their pod IPs instead of through the API server's pod proxy
+    /// (when meshtop runs inside the cluster network).
+    #[arg(long, global = true)]
+    pub scrape_direct: bool,
+
     /// Colour theme: dark, light, presentation, or a path to a .toml theme file.
     #[arg(long, global = true, value_name = "NAME|PATH")]
     pub theme: Option<String>,

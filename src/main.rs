@@ -20,7 +20,14 @@ fn main() -> Result<()> {
             })) => meshtop::metrics::report::run(&files, interval, mesh, output),
             Some(Command::Top { output, window }) => {
                 let prometheus = meshtop::run::prometheus_spec(&cli.global)?;
-                meshtop::top::run(meshtop::run::kube_target(&cli.global), window, output, prometheus).await
+                meshtop::top::run(
+                    meshtop::run::kube_target(&cli.global),
+                    window,
+                    output,
+                    prometheus,
+                    cli.global.scrape_direct,
+                )
+                .await
             }
             Some(Command::Discover { output, timeout }) => {
                 meshtop::discover::run(meshtop::run::kube_target(&cli.global), output, timeout).await

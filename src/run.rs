@@ -73,7 +73,7 @@ pub fn kube_target(args: &GlobalArgs) -> source::kube::KubeTarget {
 pub async fn run_live(args: &GlobalArgs) -> Result<()> {
     let (state, config) = initial_state(args)?;
     let prometheus = prometheus_spec(args)?;
-    let mut live = LiveSources::start(kube_target(args), prometheus, state.window_s);
+    let mut live = LiveSources::start(kube_target(args), prometheus, args.scrape_direct, state.window_s);
     let rx = live.take_receiver();
     let result = run_tui(state, rx, config.max_fps, |effect| live.effect(effect)).await;
     live.stop();
@@ -94,13 +94,19 @@ pub fn prometheus_spec(args: &GlobalArgs) -> Result<Option<source::prometheus::S
 struct LiveSources {
     target: source::kube::KubeTarget,
     prometheus: Option<source::prometheus::Spec>,
+    scrape_direct: bool,
     window: tokio::sync::watch::Sender<u32>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     rx: Option<mpsc::Receiver<Stamped>>,
 }
 
 impl LiveSources {
-    fn start(target: source::kube::KubeTarget, prometheus: Option<source::prometheus::Spec>, window_s: u32) -> Self {
+    fn start(
+        target: source::kube::KubeTarget,
+        prometheus: Option<source::prometheus::Spec>,
+        scrape_direct: bool,
+        window_s: u32,
+    ) -> Self {
         let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
         let (window, window_rx) = tokio::sync::watch::channel(window_s);
         let traffic = match &prometheus {
@@ -111,7 +117,12 @@ impl LiveSources {
                 SCRAPE_INTERVAL,
                 tx.clone(),
             )),
-            None => tokio::spawn(source::scrape::run(target.clone(), SCRAPE_INTERVAL, tx.clone())),
+            None => tokio::spawn(source::scrape::run(
+                target.clone(),
+                scrape_direct,
+                SCRAPE_INTERVAL,
+                tx.clone(),
+            )),
         };
         let tasks = vec![
             tokio::spawn(source::kube::run(target.clone(), tx.clone())),
@@ -126,6 +137,7 @@ impl LiveSources {
         LiveSources {
             target,
             prometheus,
+            scrape_direct,
             window,
             tasks,
             rx: Some(rx),
@@ -157,7 +169,7 @@ impl LiveSources {
             ..self.target.clone()
         };
         let window = *self.window.borrow();
-        *self = LiveSources::start(target, self.prometheus.clone(), window);
+        *self = LiveSources::start(target, self.prometheus.clone(), self.scrape_direct, window);
         self.take_receiver()
     }
 

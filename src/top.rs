@@ -36,6 +36,7 @@ pub async fn run(
     window: Option<Duration>,
     format: Format,
     prometheus: Option<crate::source::prometheus::Spec>,
+    scrape_direct: bool,
 ) -> Result<()> {
     // Two scrapes 10 s apart are enough for a live number; a PromQL rate needs a range
     // covering several of Prometheus' own scrapes.
@@ -115,7 +116,12 @@ pub async fn run(
             format!("prometheus {name}")
         }
         None => {
-            scrape_twice(&mut state, &mut rx, conn.client.clone(), window).await;
+            let via = if scrape_direct {
+                scrape::Via::direct().map_err(|e| color_eyre::eyre::eyre!(e))?
+            } else {
+                scrape::Via::PodProxy(conn.client.clone())
+            };
+            scrape_twice(&mut state, &mut rx, via, window).await;
             "proxy scrapes".to_string()
         }
     };
@@ -154,7 +160,7 @@ pub async fn run(
 }
 
 /// Scrapes every running proxy, waits `window` (folding usage meanwhile), scrapes again.
-async fn scrape_twice(state: &mut State, rx: &mut mpsc::Receiver<Stamped>, client: kube::Client, window: Duration) {
+async fn scrape_twice(state: &mut State, rx: &mut mpsc::Receiver<Stamped>, via: scrape::Via, window: Duration) {
     let targets: Vec<_> = state
         .pods
         .values()
@@ -165,26 +171,29 @@ async fn scrape_twice(state: &mut State, rx: &mut mpsc::Receiver<Stamped>, clien
             Some((
                 p.info.namespace.clone(),
                 p.info.name.clone(),
+                p.info.ip.clone(),
                 x.metrics_port?,
                 path,
                 scrape::dialect_of(p.mesh.mesh),
             ))
         })
         .collect();
-    let scrape_all = |client: kube::Client| {
+    let scrape_all = |via: scrape::Via| {
         let targets = targets.clone();
         async move {
             futures::stream::iter(targets)
-                .map(|(ns, pod, port, path, dialect)| {
-                    let client = client.clone();
-                    async move { Stamped::now(scrape::scrape_one(&client, &ns, &pod, port, &path, dialect).await) }
+                .map(|(ns, pod, ip, port, path, dialect)| {
+                    let via = via.clone();
+                    async move {
+                        Stamped::now(scrape::scrape_via(&via, &ns, &pod, ip.as_deref(), port, &path, dialect).await)
+                    }
                 })
                 .buffer_unordered(CONCURRENCY)
                 .collect::<Vec<_>>()
                 .await
         }
     };
-    for u in scrape_all(client.clone()).await {
+    for u in scrape_all(via.clone()).await {
         fold(state, u);
     }
     // Keep folding (CPU and memory arrive meanwhile) until the window has passed.
@@ -194,7 +203,7 @@ async fn scrape_twice(state: &mut State, rx: &mut mpsc::Receiver<Stamped>, clien
         }
     })
     .await;
-    for u in scrape_all(client).await {
+    for u in scrape_all(via).await {
         fold(state, u);
     }
     while let Ok(u) = rx.try_recv() {

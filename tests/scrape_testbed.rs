@@ -139,6 +139,45 @@ async fn istio_and_linkerd_metrics_through_the_pod_proxy_match_the_load() {
     let refused = failed(scrape_one(&client, &ns, "web", 9999, "/metrics", Some(Dialect::Istio)).await);
     assert!(refused.contains("/pods/web:9999/proxy/metrics"), "{refused}");
 
+    // --scrape-direct: the same endpoints at the pod IP, without the API server.
+    let via = meshtop::source::scrape::Via::direct().unwrap();
+    let direct = |path: &'static str, port: u16| {
+        let (via, ns, ip) = (via.clone(), ns.clone(), ip_web.clone());
+        async move {
+            meshtop::source::scrape::scrape_via(&via, &ns, "web", Some(&ip), port, path, Some(Dialect::Istio)).await
+        }
+    };
+    match direct("/stats/prometheus", 15020).await {
+        Update::ProxyScraped { inbound, .. } => assert!(inbound.requests >= REQUESTS as f64, "{inbound:?}"),
+        other => panic!("direct scrape failed: {other:?}"),
+    }
+    let huge = failed(direct("/huge", 15020).await);
+    assert_eq!(
+        huge,
+        format!("http://{ip_web}:15020/huge: response larger than 10 MiB, not parsed")
+    );
+    let refused = failed(direct("/metrics", 9999).await);
+    assert!(refused.contains("Connection refused"), "{refused}");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_meshtop"))
+        .args([
+            "top",
+            "-o",
+            "json",
+            "--window",
+            "1s",
+            "--scrape-direct",
+            "-n",
+            &ns,
+            "--kubeconfig",
+        ])
+        .arg(kubeconfig())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(j["source"], "proxy scrapes");
+    assert!(j["errors"].as_array().unwrap().is_empty(), "{j:#}");
+
     // A user without pods/proxy permission: 403 with the API's reason.
     let dir = tempfile::tempdir().unwrap();
     let kc = impersonating_kubeconfig(dir.path(), "no-proxy-rights");

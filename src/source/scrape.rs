@@ -1,5 +1,6 @@
 //! Direct scrape of proxy metrics through the API server's pod proxy
-//! (`/api/v1/namespaces/{ns}/pods/{pod}:{port}/proxy{path}`). It keeps its own pod watch
+//! (`/api/v1/namespaces/{ns}/pods/{pod}:{port}/proxy{path}`), or straight to the pod IP
+//! with `--scrape-direct` when meshtop runs in the cluster. It keeps its own pod watch
 //! to know the targets (pods whose proxy has a known metrics port), scrapes them every
 //! `interval` with bounded concurrency, a timeout and a response-size cap, and emits the
 //! cumulative golden-signal totals per pod; the fold turns consecutive scrapes into rates.
@@ -27,8 +28,27 @@ pub const TIMEOUT: Duration = Duration::from_secs(5);
 /// Larger bodies are refused: a proxy exporting that much is misconfigured.
 pub const MAX_BYTES: u64 = 10 * 1024 * 1024;
 
-/// (namespace, pod) → (port, path, dialect) of the proxy's metrics endpoint.
-type Targets = Arc<Mutex<BTreeMap<(String, String), (u16, String, Option<Dialect>)>>>;
+/// (namespace, pod) → (pod IP, port, path, dialect) of the proxy's metrics endpoint.
+type Targets = Arc<Mutex<BTreeMap<(String, String), (Option<String>, u16, String, Option<Dialect>)>>>;
+
+/// How scrapes reach the proxies.
+#[derive(Clone)]
+pub enum Via {
+    /// The API server's pod proxy: works from anywhere kubectl works.
+    PodProxy(Client),
+    /// The pod IP itself: for meshtop running inside the cluster network; spares the API server.
+    Direct(reqwest::Client),
+}
+
+impl Via {
+    pub fn direct() -> Result<Via, String> {
+        reqwest::Client::builder()
+            .timeout(TIMEOUT)
+            .build()
+            .map(Via::Direct)
+            .map_err(|e| format!("building the HTTP client: {e}"))
+    }
+}
 
 /// The metric dialect a mesh's proxies speak, when known from the mesh alone.
 pub fn dialect_of(mesh: Option<Mesh>) -> Option<Dialect> {
@@ -40,16 +60,34 @@ pub fn dialect_of(mesh: Option<Mesh>) -> Option<Dialect> {
     }
 }
 
-pub async fn run(target: super::kube::KubeTarget, interval: Duration, tx: UpdateTx) {
+pub async fn run(target: super::kube::KubeTarget, direct: bool, interval: Duration, tx: UpdateTx) {
     let Some(client) = super::kube::connect_quietly(&target, &tx).await else {
         return;
+    };
+    let via = if direct {
+        match Via::direct() {
+            Ok(v) => v,
+            Err(message) => {
+                let _ = tx
+                    .send(Stamped::now(Update::SourceError {
+                        resource: crate::model::Resource::ProxyScrape,
+                        namespace: None,
+                        kind: crate::model::ErrorKind::Api,
+                        message,
+                    }))
+                    .await;
+                return;
+            }
+        }
+    } else {
+        Via::PodProxy(client.clone())
     };
     let targets: Targets = Default::default();
     let pods: Api<Pod> = match &target.namespace {
         Some(ns) => Api::namespaced(client.clone(), ns),
         None => Api::all(client.clone()),
     };
-    tokio::join!(track(pods, targets.clone()), scrape_loop(client, targets, interval, tx));
+    tokio::join!(track(pods, targets.clone()), scrape_loop(via, targets, interval, tx));
 }
 
 /// Keeps the target list current from a pod watch (errors are the kube source's to report).
@@ -67,6 +105,7 @@ async fn track(pods: Api<Pod>, targets: Targets) {
                 let dialect = dialect_of(class.mesh);
                 let endpoint = class.proxy.and_then(|x| {
                     Some((
+                        info.ip.clone(),
                         x.metrics_port?,
                         x.metrics_path.unwrap_or_else(|| "/metrics".into()),
                         dialect,
@@ -89,7 +128,7 @@ async fn track(pods: Api<Pod>, targets: Targets) {
     }
 }
 
-async fn scrape_loop(client: Client, targets: Targets, interval: Duration, tx: UpdateTx) {
+async fn scrape_loop(via: Via, targets: Targets, interval: Duration, tx: UpdateTx) {
     let mut tick = tokio::time::interval(interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -101,10 +140,10 @@ async fn scrape_loop(client: Client, targets: Targets, interval: Duration, tx: U
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         let mut results = futures::stream::iter(list)
-            .map(|((ns, pod), (port, path, dialect))| {
-                let client = client.clone();
+            .map(|((ns, pod), (ip, port, path, dialect))| {
+                let via = via.clone();
                 async move {
-                    let update = scrape_one(&client, &ns, &pod, port, &path, dialect).await;
+                    let update = scrape_via(&via, &ns, &pod, ip.as_deref(), port, &path, dialect).await;
                     Stamped::now(update)
                 }
             })
@@ -127,13 +166,46 @@ pub async fn scrape_one(
     path: &str,
     dialect: Option<Dialect>,
 ) -> Update {
-    let url = format!("/api/v1/namespaces/{ns}/pods/{pod}:{port}/proxy{path}");
+    scrape_via(&Via::PodProxy(client.clone()), ns, pod, None, port, path, dialect).await
+}
+
+/// Scrapes one pod through the pod proxy or at its IP (`ip` is needed for the latter).
+pub async fn scrape_via(
+    via: &Via,
+    ns: &str,
+    pod: &str,
+    ip: Option<&str>,
+    port: u16,
+    path: &str,
+    dialect: Option<Dialect>,
+) -> Update {
     let fail = |message: String| Update::ScrapeFailed {
         namespace: ns.into(),
         pod: pod.into(),
         message,
     };
-    let body = match tokio::time::timeout(TIMEOUT, fetch(client, &url)).await {
+    let (url, fetched) = match via {
+        Via::PodProxy(client) => {
+            let url = format!("/api/v1/namespaces/{ns}/pods/{pod}:{port}/proxy{path}");
+            let body = tokio::time::timeout(TIMEOUT, fetch(client, &url)).await;
+            (url, body)
+        }
+        Via::Direct(http) => {
+            let Some(ip) = ip else {
+                return fail("the pod has no IP yet".into());
+            };
+            // IPv6 pod addresses need brackets in a URL.
+            let host = if ip.contains(':') {
+                format!("[{ip}]")
+            } else {
+                ip.to_string()
+            };
+            let url = format!("http://{host}:{port}{path}");
+            let body = tokio::time::timeout(TIMEOUT, fetch_direct(http, &url)).await;
+            (url, body)
+        }
+    };
+    let body = match fetched {
         Err(_) => return fail(format!("{url}: no answer within {}s", TIMEOUT.as_secs())),
         Ok(Err(e)) => return fail(format!("{url}: {e}")),
         Ok(Ok(body)) => body,
@@ -160,6 +232,31 @@ pub async fn scrape_one(
         edges,
         bad_lines: e.errors.len(),
     }
+}
+
+/// GET at the pod IP, reading at most `MAX_BYTES` (the body streams; nothing larger is kept).
+async fn fetch_direct(http: &reqwest::Client, url: &str) -> Result<String, String> {
+    let mut resp = http.get(url).send().await.map_err(|e| {
+        let mut cause: &dyn std::error::Error = &e;
+        while let Some(next) = cause.source() {
+            cause = next;
+        }
+        cause.to_string()
+    })?;
+    if !resp.status().is_success() {
+        return Err(format!("HTTP {}", resp.status()));
+    }
+    let mut buf = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(|e| format!("reading the response: {e}"))? {
+        buf.extend_from_slice(&chunk);
+        if buf.len() as u64 > MAX_BYTES {
+            return Err(format!(
+                "response larger than {} MiB, not parsed",
+                MAX_BYTES / 1024 / 1024
+            ));
+        }
+    }
+    String::from_utf8(buf).map_err(|_| "response is not UTF-8 text".to_string())
 }
 
 async fn fetch(client: &Client, url: &str) -> Result<String, String> {
