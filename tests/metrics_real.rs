@@ -54,14 +54,36 @@ fn istio_dumps() {
     let r = parse_one(&text);
     let total: f64 = r.groups.iter().map(|g| g.requests).sum();
     assert_eq!(total, scan_sum(&text, "istio_requests_total", &[]));
+    // Requests are all outbound; mongodb's own inbound side is TCP only: one connection
+    // opened and one closed, so none open now.
     assert!(
         r.groups
             .iter()
+            .filter(|g| g.requests > 0.0)
             .all(|g| g.direction == "outbound" && g.name.starts_with("default/mongodb-v1 → "))
+    );
+    let inbound: Vec<_> = r.groups.iter().filter(|g| g.direction == "inbound").collect();
+    assert_eq!(inbound.len(), 1);
+    assert_eq!(
+        (
+            inbound[0].name.as_str(),
+            inbound[0].requests,
+            inbound[0].tcp_open_connections
+        ),
+        ("default/mongodb-v1", 0.0, 0.0)
+    );
+    assert_eq!(
+        scan_sum(&text, "istio_tcp_connections_opened_total", &[])
+            - scan_sum(&text, "istio_tcp_connections_closed_total", &[]),
+        0.0
     );
     let fivexx = scan_sum(&text, "istio_requests_total", &["response_code=\"5"]);
     let ok = total - fivexx;
-    let got_ok: f64 = r.groups.iter().map(|g| g.requests * g.success_ratio.unwrap()).sum();
+    let got_ok: f64 = r
+        .groups
+        .iter()
+        .map(|g| g.requests * g.success_ratio.unwrap_or(0.0))
+        .sum();
     assert_eq!(got_ok, ok);
 
     // Merged 15020 dump: one destination-reported request to reviews-v1 over mTLS, in the

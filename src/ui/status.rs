@@ -82,29 +82,7 @@ pub fn status_line(state: &State, frame: &mut Frame, area: Rect) {
         )),
         None => spans.push(Span::styled(" connecting to the API server… ", base.fg(t.warn))),
     }
-    match state.api_latency_ms {
-        Some(ms) => spans.push(Span::styled(format!("· API {ms}ms "), base)),
-        None => spans.push(Span::styled("· API latency not measured yet ", base.fg(t.dim))),
-    }
-    let window = crate::app::traffic::window_label(state.window_s);
-    let origin = match &state.traffic_origin {
-        Some(crate::app::state::TrafficOrigin::Prometheus { source, .. }) => format!("prometheus {source}"),
-        Some(crate::app::state::TrafficOrigin::Scrape) => "proxy scrapes".into(),
-        None => "no traffic data yet".into(),
-    };
-    spans.push(Span::styled(format!("· {window} window, {origin} "), base));
-    if let Some((o, _)) = state.usage_origin
-        && o != crate::model::UsageOrigin::MetricsServer
-    {
-        spans.push(Span::styled(format!("· usage from {} ", o.label()), base));
-    }
-    match state.last_update {
-        Some(at) => spans.push(Span::styled(
-            format!("· updated {} ago ", age(state.now, Some(at))),
-            base,
-        )),
-        None => spans.push(Span::styled("· no data received yet ", base.fg(t.dim))),
-    }
+    // Errors come first after the cluster: they must survive a narrow terminal.
     if state.errors.is_empty() {
         if state.cluster.is_some() {
             spans.push(Span::styled("· ok", base.fg(t.ok)));
@@ -129,6 +107,34 @@ pub fn status_line(state: &State, frame: &mut Frame, area: Rect) {
                 base.fg(t.error),
             ));
         }
+    }
+    match state.api_latency_ms {
+        Some(ms) => spans.push(Span::styled(format!("· API {ms}ms "), base)),
+        None => spans.push(Span::styled("· API latency not measured yet ", base.fg(t.dim))),
+    }
+    if state.cluster.is_none() {
+        // Nothing below means anything before the first connection.
+        frame.render_widget(Paragraph::new(Line::from(spans)).style(base), area);
+        return;
+    }
+    let window = crate::app::traffic::window_label(state.window_s);
+    let origin = match &state.traffic_origin {
+        Some(crate::app::state::TrafficOrigin::Prometheus { source, .. }) => format!("prometheus {source}"),
+        Some(crate::app::state::TrafficOrigin::Scrape) => "proxy scrapes".into(),
+        None => "no traffic data yet".into(),
+    };
+    spans.push(Span::styled(format!("· {window} window, {origin} "), base));
+    if let Some((o, _)) = state.usage_origin
+        && o != crate::model::UsageOrigin::MetricsServer
+    {
+        spans.push(Span::styled(format!("· usage from {} ", o.label()), base));
+    }
+    match state.last_update {
+        Some(at) => spans.push(Span::styled(
+            format!("· updated {} ago ", age(state.now, Some(at))),
+            base,
+        )),
+        None => spans.push(Span::styled("· no data received yet ", base.fg(t.dim))),
     }
     frame.render_widget(Paragraph::new(Line::from(spans)).style(base), area);
 }
