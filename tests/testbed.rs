@@ -237,6 +237,35 @@ async fn kube_source_folds_live_pod_changes_into_state() {
         !s.pods.contains_key(&key)
     })
     .await;
+
+    // Services too (benchmark targets): ClusterIP and NodePort as the API allocated them.
+    create_yaml(
+        &client,
+        &ns,
+        "apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n  type: NodePort\n  selector: {app: web}\n  ports: [{name: http, port: 80, targetPort: 8080, nodePort: 30080}]\n",
+    )
+    .await;
+    let skey = (ns.clone(), "web".to_string());
+    fold_until(&mut state, &mut rx, "service web in state", |s| {
+        s.services.contains_key(&skey)
+    })
+    .await;
+    let svc = &state.services[&skey];
+    assert_eq!(svc.kind, "NodePort");
+    assert!(
+        svc.cluster_ip.as_deref().is_some_and(|ip| ip.starts_with("10.")),
+        "{svc:?}"
+    );
+    assert_eq!(
+        svc.ports,
+        vec![meshtop::model::ServicePort {
+            name: Some("http".into()),
+            port: 80,
+            node_port: Some(30080),
+            protocol: "TCP".into()
+        }]
+    );
+    assert_eq!(svc.selector.get("app").map(String::as_str), Some("web"));
     assert!(state.errors.is_empty(), "{:?}", state.errors);
     source.abort();
 }

@@ -118,6 +118,16 @@ pub fn fold(state: &mut State, stamped: Stamped) {
         Update::ApiServiceDeleted { name } => {
             state.api_services.remove(&name);
         }
+        Update::ServiceApplied { service } => {
+            let key = format!("{}/{}", service.namespace, service.name);
+            seen(state, Resource::Services, Some(&service.namespace), key);
+            state
+                .services
+                .insert((service.namespace.clone(), service.name.clone()), service);
+        }
+        Update::ServiceDeleted { namespace, name } => {
+            state.services.remove(&(namespace, name));
+        }
         Update::PodUsage { usages, origin } => {
             // cAdvisor figures only fill in while metrics-server has been silent for a minute.
             if let Some((current, since)) = state.usage_origin
@@ -267,6 +277,9 @@ fn prune(state: &mut State, resource: Resource, namespace: Option<&str>, seen: &
         }
         Resource::Crds => state.crds.retain(|name, _| seen.contains(name)),
         Resource::ApiServices => state.api_services.retain(|name, _| seen.contains(name)),
+        Resource::Services => state
+            .services
+            .retain(|(ns, name), _| !in_scope(ns) || seen.contains(&format!("{ns}/{name}"))),
         Resource::Cluster | Resource::PodMetrics | Resource::ProxyScrape | Resource::Prometheus => {}
     }
 }

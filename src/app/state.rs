@@ -138,6 +138,8 @@ pub struct State {
     /// CRD name → API group.
     pub crds: BTreeMap<String, String>,
     pub api_services: BTreeMap<String, ApiServiceInfo>,
+    /// Keyed by (namespace, name).
+    pub services: BTreeMap<(String, String), crate::model::ServiceInfo>,
     /// Latest CPU and memory per pod (metrics.k8s.io).
     pub usage: BTreeMap<(String, String), PodUsage>,
     /// CPU and memory history per pod.
@@ -196,6 +198,7 @@ impl State {
             control_planes: Vec::new(),
             crds: BTreeMap::new(),
             api_services: BTreeMap::new(),
+            services: BTreeMap::new(),
             usage: BTreeMap::new(),
             traffic: BTreeMap::new(),
             traffic_origin: None,
@@ -244,7 +247,11 @@ impl State {
         {
             let namespaced = matches!(
                 resource,
-                Resource::Pods | Resource::Deployments | Resource::DaemonSets | Resource::StatefulSets
+                Resource::Pods
+                    | Resource::Deployments
+                    | Resource::DaemonSets
+                    | Resource::StatefulSets
+                    | Resource::Services
             );
             return !namespaced
                 || self.namespaces.keys().all(|ns| {

@@ -90,6 +90,13 @@ pub enum Update {
     ApiServiceDeleted {
         name: String,
     },
+    ServiceApplied {
+        service: crate::model::ServiceInfo,
+    },
+    ServiceDeleted {
+        namespace: String,
+        name: String,
+    },
     /// The complete metrics.k8s.io list: per-container CPU and memory of every pod.
     PodUsage {
         usages: Vec<PodUsage>,

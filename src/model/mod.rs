@@ -50,6 +50,32 @@ pub struct ApiServiceInfo {
     pub message: Option<String>,
 }
 
+/// A Service, for benchmark targets: how to reach it from inside and outside the cluster.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ServiceInfo {
+    pub namespace: String,
+    pub name: String,
+    /// ClusterIP, NodePort, LoadBalancer or ExternalName.
+    pub kind: String,
+    /// None for headless services.
+    pub cluster_ip: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ports: Vec<ServicePort>,
+    /// Load-balancer ingress addresses (IP or hostname).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub external: Vec<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub selector: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ServicePort {
+    pub name: Option<String>,
+    pub port: i32,
+    pub node_port: Option<i32>,
+    pub protocol: String,
+}
+
 /// A pod as meshtop needs it: enough of the spec to classify its mesh, and its status.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct PodInfo {
@@ -142,6 +168,7 @@ pub enum Resource {
     StatefulSets,
     Crds,
     ApiServices,
+    Services,
     /// metrics.k8s.io PodMetrics (CPU and memory per container).
     PodMetrics,
     /// Direct scrapes of proxy metrics endpoints (errors are per pod: `namespace/pod`).
@@ -161,6 +188,7 @@ impl Resource {
             Resource::StatefulSets => "statefulsets",
             Resource::Crds => "customresourcedefinitions",
             Resource::ApiServices => "apiservices",
+            Resource::Services => "services",
             Resource::PodMetrics => "pod metrics",
             Resource::ProxyScrape => "proxy scrape",
             Resource::Prometheus => "prometheus",

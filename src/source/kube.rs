@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use color_eyre::eyre::{Result, WrapErr};
 use futures::{Stream, StreamExt};
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
-use k8s_openapi::api::core::v1::{Namespace, Pod, PodTemplateSpec};
+use k8s_openapi::api::core::v1::{Namespace, Pod, PodTemplateSpec, Service};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::kube_aggregator::pkg::apis::apiregistration::v1::APIService;
@@ -150,6 +150,7 @@ pub async fn run(target: KubeTarget, tx: UpdateTx) {
         namespaced::<Deployment>(client.clone(), ns, tx.clone()),
         namespaced::<DaemonSet>(client.clone(), ns, tx.clone()),
         namespaced::<StatefulSet>(client.clone(), ns, tx.clone()),
+        namespaced::<Service>(client.clone(), ns, tx.clone()),
     );
 }
 
@@ -452,6 +453,58 @@ impl Watched for Pod {
             namespace: self.namespace().unwrap_or_default(),
             name: self.name_any(),
         }
+    }
+}
+
+impl Watched for Service {
+    const RESOURCE: Resource = Resource::Services;
+    fn applied(self) -> Update {
+        Update::ServiceApplied {
+            service: service_info(&self),
+        }
+    }
+    fn deleted(&self) -> Update {
+        Update::ServiceDeleted {
+            namespace: self.namespace().unwrap_or_default(),
+            name: self.name_any(),
+        }
+    }
+}
+
+pub fn service_info(s: &Service) -> crate::model::ServiceInfo {
+    let spec = s.spec.as_ref();
+    crate::model::ServiceInfo {
+        namespace: s.namespace().unwrap_or_default(),
+        name: s.name_any(),
+        kind: spec.and_then(|s| s.type_.clone()).unwrap_or_else(|| "ClusterIP".into()),
+        cluster_ip: spec
+            .and_then(|s| s.cluster_ip.clone())
+            .filter(|ip| !ip.is_empty() && ip != "None"),
+        ports: spec
+            .and_then(|s| s.ports.as_ref())
+            .map(|ps| {
+                ps.iter()
+                    .map(|p| crate::model::ServicePort {
+                        name: p.name.clone(),
+                        port: p.port,
+                        node_port: p.node_port,
+                        protocol: p.protocol.clone().unwrap_or_else(|| "TCP".into()),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        external: s
+            .status
+            .as_ref()
+            .and_then(|st| st.load_balancer.as_ref())
+            .and_then(|lb| lb.ingress.as_ref())
+            .map(|is| {
+                is.iter()
+                    .filter_map(|i| i.ip.clone().or_else(|| i.hostname.clone()))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        selector: spec.and_then(|s| s.selector.clone()).unwrap_or_default(),
     }
 }
 
