@@ -138,16 +138,21 @@ pub fn check(slo: &Slo, r: &BenchResult) -> Vec<Verdict> {
         .iter()
         .map(|o| {
             let l = &r.latency;
-            let (actual, shown) = match o.metric {
-                Metric::Success => (r.success_ratio(), format!("{:.3}%", r.success_ratio() * 100.0)),
-                Metric::Errors => {
-                    let share = if r.requests == 0 {
-                        0.0
-                    } else {
-                        r.errors.total() as f64 / r.requests as f64
-                    };
-                    (share, format!("{:.3}%", share * 100.0))
+            // Percent as count*100/total: 999 of 1000 gives exactly the double nearest 99.9,
+            // the same as parsing "99.9", so `success>=99.9%` holds at the boundary.
+            let percent = |n: u64| {
+                if r.requests == 0 {
+                    0.0
+                } else {
+                    (n * 100) as f64 / r.requests as f64
                 }
+            };
+            let (actual, shown) = match o.metric {
+                Metric::Success => {
+                    let ok: u64 = r.status.iter().filter(|(code, _)| **code < 400).map(|(_, n)| n).sum();
+                    (percent(ok), format!("{:.3}%", percent(ok)))
+                }
+                Metric::Errors => (percent(r.errors.total()), format!("{:.3}%", percent(r.errors.total()))),
                 Metric::Rps => (r.achieved_rate, format!("{:.1} rps", r.achieved_rate)),
                 m => {
                     let us = match m {
