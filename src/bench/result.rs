@@ -92,6 +92,7 @@ pub struct Distribution {
     pub p50: u64,
     pub p75: u64,
     pub p90: u64,
+    pub p95: u64,
     pub p99: u64,
     pub p999: u64,
     pub p9999: u64,

@@ -9,6 +9,7 @@ pub enum Metric {
     P50,
     P75,
     P90,
+    P95,
     P99,
     P999,
     P9999,
@@ -50,8 +51,9 @@ pub struct Verdict {
     pub met: bool,
 }
 
-/// Parses `NAME OP VALUE[,...]`: NAME is min, mean, p50, p75, p90, p99, p99.9, p99.99,
-/// max (VALUE with us, ms or s), success or errors (VALUE in % or as a fraction) or rps.
+/// Parses `NAME OP VALUE[,...]`: NAME is min, mean, p50, p75, p90, p95, p99, p99.9,
+/// p99.99, max (VALUE with us, ms or s), success or errors (VALUE in % or as a
+/// fraction) or rps.
 pub fn parse(s: &str) -> Result<Slo, String> {
     let objectives = s
         .split(',')
@@ -82,6 +84,7 @@ fn parse_one(text: &str) -> Result<Objective, String> {
         "p50" => Metric::P50,
         "p75" => Metric::P75,
         "p90" => Metric::P90,
+        "p95" => Metric::P95,
         "p99" => Metric::P99,
         "p99.9" | "p999" => Metric::P999,
         "p99.99" | "p9999" => Metric::P9999,
@@ -91,7 +94,7 @@ fn parse_one(text: &str) -> Result<Objective, String> {
         "rps" => Metric::Rps,
         other => {
             return Err(format!(
-                "objective {text:?}: unknown measure {other:?} (min, mean, p50, p75, p90, p99, p99.9, p99.99, max, \
+                "objective {text:?}: unknown measure {other:?} (min, mean, p50, p75, p90, p95, p99, p99.9, p99.99, max, \
                  success, errors, rps)"
             ));
         }
@@ -161,6 +164,7 @@ pub fn check(slo: &Slo, r: &BenchResult) -> Vec<Verdict> {
                         Metric::P50 => l.p50 as f64,
                         Metric::P75 => l.p75 as f64,
                         Metric::P90 => l.p90 as f64,
+                        Metric::P95 => l.p95 as f64,
                         Metric::P99 => l.p99 as f64,
                         Metric::P999 => l.p999 as f64,
                         Metric::P9999 => l.p9999 as f64,
@@ -214,7 +218,7 @@ mod tests {
             "",
             "p99",
             "p99<50",
-            "p98<5ms",
+            "p97<5ms",
             "p99<fastms",
             "success>x%",
             "p99<5h",

@@ -150,6 +150,7 @@ pub fn distribution(h: &Histogram<u64>) -> Distribution {
         p50: h.value_at_quantile(0.50),
         p75: h.value_at_quantile(0.75),
         p90: h.value_at_quantile(0.90),
+        p95: h.value_at_quantile(0.95),
         p99: h.value_at_quantile(0.99),
         p999: h.value_at_quantile(0.999),
         p9999: h.value_at_quantile(0.9999),

@@ -22,13 +22,14 @@ fn bytes(n: u64) -> String {
     }
 }
 
-fn rows(d: &Distribution) -> [(&'static str, f64); 10] {
+fn rows(d: &Distribution) -> [(&'static str, f64); 11] {
     [
         ("min", d.min as f64),
         ("mean", d.mean),
         ("p50", d.p50 as f64),
         ("p75", d.p75 as f64),
         ("p90", d.p90 as f64),
+        ("p95", d.p95 as f64),
         ("p99", d.p99 as f64),
         ("p99.9", d.p999 as f64),
         ("p99.99", d.p9999 as f64),
