@@ -38,6 +38,81 @@ pub enum Command {
         #[arg(long, default_value = "30s", value_parser = parse_duration)]
         timeout: std::time::Duration,
     },
+    /// HTTP load test without the TUI: closed loop (-q 0) or constant rate, latency
+    /// corrected for coordinated omission; prints a report and saves the result.
+    Bench(Box<BenchArgs>),
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct BenchArgs {
+    /// Target URL (http:// or https://).
+    pub url: String,
+    /// Connections to open (each with one request in flight, or --streams with HTTP/2).
+    #[arg(short = 'c', long, default_value_t = 50)]
+    pub connections: u32,
+    /// Total requests per second; 0 = as fast as possible (closed loop).
+    #[arg(short = 'q', long, default_value_t = 0.0, allow_negative_numbers = true)]
+    pub rate: f64,
+    /// How long to run the main phase (default 10s unless -n is given).
+    #[arg(short = 'z', long, value_parser = parse_duration)]
+    pub duration: Option<std::time::Duration>,
+    /// Stop after this many requests (responses plus errors).
+    #[arg(short = 'n', long)]
+    pub requests: Option<u64>,
+    /// HTTP/2 (ALPN h2 for https://, prior knowledge h2c for http://).
+    #[arg(long)]
+    pub http2: bool,
+    /// Concurrent HTTP/2 streams per connection.
+    #[arg(long, default_value_t = 1, requires = "http2")]
+    pub streams: u32,
+    #[arg(short = 'm', long, default_value = "GET")]
+    pub method: String,
+    /// Request header `Name: value` (repeatable).
+    #[arg(short = 'H', long = "header", value_name = "NAME: VALUE")]
+    pub headers: Vec<String>,
+    /// Request body.
+    #[arg(short = 'd', long, conflicts_with = "body_file")]
+    pub body: Option<String>,
+    /// Request body read from a file.
+    #[arg(long, value_name = "FILE")]
+    pub body_file: Option<PathBuf>,
+    /// Per-request timeout (also bounds connect and TLS handshake).
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub timeout: std::time::Duration,
+    /// Load sent before measuring, excluded from the results.
+    #[arg(long, default_value = "0s", value_parser = parse_duration)]
+    pub warmup: std::time::Duration,
+    /// Rate steps before the main phase, e.g. `100:5s,500:5s` (needs -q).
+    #[arg(long, value_parser = crate::bench::config::parse_ramp)]
+    pub ramp: Option<crate::bench::config::Ramp>,
+    /// Name for the run (in the result file name and reports).
+    #[arg(long)]
+    pub label: Option<String>,
+    /// Do not verify the server's TLS certificate.
+    #[arg(short = 'k', long)]
+    pub insecure: bool,
+    /// Worker threads (default: one per core).
+    #[arg(long)]
+    pub threads: Option<u32>,
+    /// Report format on stdout (or --out).
+    #[arg(short = 'o', long, value_enum, default_value = "text")]
+    pub output: crate::bench::output::Format,
+    /// Write the report to this file instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Where the JSON result is saved (default: $XDG_DATA_HOME/meshtop/results).
+    #[arg(long, value_name = "DIR")]
+    pub results_dir: Option<PathBuf>,
+    /// Do not save the JSON result.
+    #[arg(long)]
+    pub no_save: bool,
+    /// Objectives, e.g. `p99<50ms,success>99.9%`; exit code 3 when one is missed.
+    #[arg(long, value_parser = crate::bench::slo::parse)]
+    pub slo: Option<crate::bench::slo::Slo>,
+    /// The global --namespace under its own id, so clap does not give this command the
+    /// global's `-n` (here `-n` is --requests). Unused by the benchmark.
+    #[arg(long = "namespace", id = "namespace", value_name = "NS", hide = true)]
+    pub namespace: Option<String>,
 }
 
 #[derive(Debug, Clone, clap::Subcommand)]

@@ -5,6 +5,7 @@
 //! render to a `TestBackend` without a cluster.
 
 pub mod app;
+pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod discover;

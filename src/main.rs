@@ -32,6 +32,7 @@ fn main() -> Result<()> {
             Some(Command::Discover { output, timeout }) => {
                 meshtop::discover::run(meshtop::run::kube_target(&cli.global), output, timeout).await
             }
+            Some(Command::Bench(args)) => meshtop::bench::headless::run(*args).await,
         }
     });
     // Sources may be blocked in network calls; do not wait for them on exit.

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod scenario;
+pub mod servers;
 pub mod standin;
 pub mod tmux;
 

@@ -1,0 +1,392 @@
+//! Starting, observing and stopping a run. A coordinator thread prepares the target,
+//! starts one worker per thread, merges their per-tick stats into totals and a
+//! per-second series, publishes a [`BenchProgress`] about every 200 ms, and builds the
+//! [`BenchResult`] when the workers are done.
+//!
+//! ```no_run
+//! # async fn demo() -> color_eyre::Result<()> {
+//! use meshtop::bench::{BenchConfig, engine};
+//! let run = engine::start(BenchConfig::new("http://127.0.0.1:8080/"))?;
+//! let mut progress = run.progress();
+//! let stop = run.canceller(); // stop.cancel() ends the run early, keeping what ran
+//! tokio::spawn(async move {
+//!     while progress.changed().await.is_ok() {
+//!         let p = progress.borrow_and_update().clone();
+//!         println!("{:.1}s {} req p99 {} us", p.elapsed_s, p.requests, p.p99_us);
+//!     }
+//! });
+//! let result = run.finish().await?;
+//! # let _ = (result, stop); Ok(()) }
+//! ```
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use color_eyre::eyre::{Result, WrapErr, bail, eyre};
+use hdrhistogram::Histogram;
+use tokio::sync::{oneshot, watch};
+
+use super::config::BenchConfig;
+use super::conn::Target;
+use super::result::{BenchProgress, BenchResult, Phase, RESULT_FORMAT, SecondStats};
+use super::schedule::RatePlan;
+use super::stats::{Stats, distribution, latency_histogram, live_bins};
+use super::worker::{self, Shared, TICK, WorkerMsg, WorkerSpec};
+
+const TICKS_PER_SECOND: u64 = 5;
+const LIVE_BINS: usize = 30;
+
+/// Stops a run early; cheap to clone and to send to another task or thread.
+#[derive(Clone)]
+pub struct Canceller(Arc<watch::Sender<bool>>);
+
+impl Canceller {
+    pub fn cancel(&self) {
+        self.0.send_replace(true);
+    }
+}
+
+/// A run in progress.
+pub struct BenchRun {
+    progress: watch::Receiver<BenchProgress>,
+    cancel: Canceller,
+    result: oneshot::Receiver<Result<BenchResult>>,
+}
+
+impl BenchRun {
+    /// Live snapshots; the last one has phase `Finished`.
+    pub fn progress(&self) -> watch::Receiver<BenchProgress> {
+        self.progress.clone()
+    }
+
+    pub fn canceller(&self) -> Canceller {
+        self.cancel.clone()
+    }
+
+    /// Waits for the result (partial when cancelled).
+    pub async fn finish(self) -> Result<BenchResult> {
+        self.result
+            .await
+            .map_err(|_| eyre!("the benchmark thread stopped without a result"))?
+    }
+}
+
+/// Validates `config` (nothing is sent when it is invalid) and starts the run on its
+/// own threads. Needs no runtime; [`BenchRun::finish`] is awaited on any.
+pub fn start(config: BenchConfig) -> Result<BenchRun> {
+    config.validate()?;
+    let (progress_tx, progress) = watch::channel(BenchProgress::starting(&config));
+    let (cancel_tx, cancel_rx) = watch::channel(false);
+    let (result_tx, result) = oneshot::channel();
+    std::thread::Builder::new()
+        .name("meshtop-bench".into())
+        .spawn(move || {
+            let outcome = coordinate(config, &progress_tx, cancel_rx);
+            let _ = result_tx.send(outcome);
+        })
+        .wrap_err("starting the benchmark thread")?;
+    Ok(BenchRun {
+        progress,
+        cancel: Canceller(Arc::new(cancel_tx)),
+        result,
+    })
+}
+
+/// Runs to the end, calling `observer` with every snapshot.
+pub async fn run(config: BenchConfig, mut observer: impl FnMut(&BenchProgress)) -> Result<BenchResult> {
+    let run = start(config)?;
+    let mut progress = run.progress();
+    while progress.changed().await.is_ok() {
+        let p = progress.borrow_and_update().clone();
+        observer(&p);
+        if p.phase == Phase::Finished {
+            break;
+        }
+    }
+    run.finish().await
+}
+
+fn coordinate(
+    config: BenchConfig,
+    progress: &watch::Sender<BenchProgress>,
+    cancel: watch::Receiver<bool>,
+) -> Result<BenchResult> {
+    let target = Target::prepare(&config)?;
+    let threads = config.worker_threads() as usize;
+    let ramp_time: Duration = config.ramp.iter().map(|s| s.duration).sum();
+    let shared = Arc::new(Shared {
+        target,
+        plan: RatePlan::new(config.warmup, &config.ramp, config.rate),
+        lanes: config.lanes(),
+        streams: config.streams,
+        warmup: config.warmup,
+        end: config.duration.map(|d| config.warmup + ramp_time + d),
+        limit: config.requests,
+        claimed: AtomicU64::new(0),
+    });
+    let (tx, rx) = mpsc::channel();
+    let mut starts = Vec::new();
+    let mut joins = Vec::new();
+    for index in 0..threads {
+        let connections = (0..config.connections)
+            .filter(|c| *c as usize % threads == index)
+            .collect();
+        let (start_tx, start_rx) = oneshot::channel();
+        let spec = WorkerSpec { index, connections };
+        let join = worker::spawn(spec, shared.clone(), tx.clone(), start_rx, cancel.clone())
+            .wrap_err("starting a benchmark worker thread")?;
+        starts.push(start_tx);
+        joins.push(join);
+    }
+    drop(tx);
+
+    let mut agg = Aggregate::new(threads);
+    // Connections first; then one start instant for all, so schedules line up.
+    let mut ready = 0;
+    while ready < threads {
+        match rx.recv() {
+            Ok(WorkerMsg::Ready { .. }) => ready += 1,
+            // Dropping the start signals on return stops the other workers.
+            Ok(WorkerMsg::Failed { message, .. }) => return Err(eyre!(message)),
+            Ok(msg) => {
+                ready += 1;
+                agg.take(msg);
+            }
+            Err(_) => bail!("benchmark workers stopped before the run started"),
+        }
+    }
+    let start = Instant::now() + Duration::from_millis(1);
+    let wall_start = crate::model::now_millis() + 1;
+    for s in starts {
+        let _ = s.send(start);
+    }
+    let measure_start = start + config.warmup;
+    let main_end = config.total_time().map(|t| start + t);
+
+    let mut next_publish = Instant::now() + TICK;
+    while !agg.all_done() {
+        let wait = next_publish.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(wait) {
+            Ok(msg) => agg.take(msg),
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+        let now = Instant::now();
+        if now >= next_publish {
+            next_publish = now + TICK;
+            let phase = if now < measure_start {
+                Phase::Warmup
+            } else if main_end.is_some_and(|e| now >= e) {
+                Phase::Draining
+            } else {
+                Phase::Running
+            };
+            let requested = shared.plan.as_ref().map(|p| p.rate_at(now - start));
+            progress.send_replace(agg.progress(&config, phase, now, measure_start, requested));
+        }
+    }
+    for j in joins {
+        let _ = j.join();
+    }
+    let cancelled = *cancel.borrow();
+    let result = agg.result(
+        &config,
+        &shared,
+        measure_start,
+        wall_start + config.warmup.as_millis() as i64,
+        cancelled,
+    );
+    let mut last = agg.progress(&config, Phase::Finished, Instant::now(), measure_start, None);
+    last.requested_rate = result.requested_rate;
+    progress.send_replace(last);
+    Ok(result)
+}
+
+/// Totals, open seconds of the series, and where each worker is.
+struct Aggregate {
+    totals: Stats,
+    last_tick: Vec<Option<u64>>,
+    done: Vec<bool>,
+    seconds: BTreeMap<u64, Second>,
+    series: Vec<SecondStats>,
+    tick_requests: BTreeMap<u64, u64>,
+}
+
+struct Second {
+    latency: Histogram<u64>,
+    requests: u64,
+    errors: u64,
+}
+
+impl Aggregate {
+    fn new(workers: usize) -> Aggregate {
+        Aggregate {
+            totals: Stats::default(),
+            last_tick: vec![None; workers],
+            done: vec![false; workers],
+            seconds: BTreeMap::new(),
+            series: Vec::new(),
+            tick_requests: BTreeMap::new(),
+        }
+    }
+
+    fn all_done(&self) -> bool {
+        self.done.iter().all(|d| *d)
+    }
+
+    fn take(&mut self, msg: WorkerMsg) {
+        let (worker, tick, stats, done) = match msg {
+            WorkerMsg::Tick { worker, tick, stats } => (worker, tick, stats, false),
+            WorkerMsg::Done { worker, tick, stats } => (worker, tick, stats, true),
+            WorkerMsg::Ready { .. } | WorkerMsg::Failed { .. } => return,
+        };
+        let second = self.seconds.entry(tick / TICKS_PER_SECOND).or_insert_with(|| Second {
+            latency: latency_histogram(),
+            requests: 0,
+            errors: 0,
+        });
+        let _ = second.latency.add(&stats.corrected);
+        second.requests += stats.requests();
+        second.errors += stats.errors.total();
+        *self.tick_requests.entry(tick).or_default() += stats.requests();
+        self.totals.merge(&stats);
+        self.last_tick[worker] = Some(tick);
+        self.done[worker] |= done;
+        self.close_seconds(false, None);
+    }
+
+    /// The tick every running worker has reported.
+    fn complete_tick(&self) -> Option<u64> {
+        self.last_tick
+            .iter()
+            .zip(&self.done)
+            .filter(|(_, done)| !**done)
+            .map(|(t, _)| *t)
+            .min()
+            .unwrap_or_else(|| self.last_tick.iter().flatten().max().copied())
+    }
+
+    /// Moves seconds no worker can still add to into the series; `all` at the end.
+    fn close_seconds(&mut self, all: bool, measured: Option<Duration>) {
+        let complete = self.complete_tick();
+        while let Some((&s, _)) = self.seconds.first_key_value() {
+            let closed = complete.is_some_and(|t| t + 1 >= (s + 1) * TICKS_PER_SECOND);
+            if !(all || closed) {
+                break;
+            }
+            let Some((_, sec)) = self.seconds.pop_first() else {
+                break;
+            };
+            // The run's last second may be shorter than a second.
+            let span = measured
+                .filter(|_| all && self.seconds.is_empty())
+                .map(|m| (m.as_secs_f64() - s as f64).clamp(0.001, 1.0))
+                .unwrap_or(1.0);
+            self.series.push(SecondStats {
+                second: s as u32,
+                requests: sec.requests,
+                errors: sec.errors,
+                rps: sec.requests as f64 / span,
+                p50_us: sec.latency.value_at_quantile(0.5),
+                p99_us: sec.latency.value_at_quantile(0.99),
+                max_us: sec.latency.max(),
+            });
+        }
+        if let Some(t) = complete {
+            self.tick_requests = self.tick_requests.split_off(&t.saturating_sub(2 * TICKS_PER_SECOND));
+        }
+    }
+
+    fn progress(
+        &self,
+        config: &BenchConfig,
+        phase: Phase,
+        now: Instant,
+        measure_start: Instant,
+        requested_rate: Option<f64>,
+    ) -> BenchProgress {
+        let t = &self.totals;
+        let current_rps = self.complete_tick().map_or(0.0, |last| {
+            let from = (last + 1).saturating_sub(TICKS_PER_SECOND);
+            let n: u64 = self.tick_requests.range(from..=last).map(|(_, n)| n).sum();
+            n as f64 / ((last + 1 - from) as f64 * TICK.as_secs_f64())
+        });
+        let mut p = BenchProgress::starting(config);
+        p.phase = phase;
+        p.elapsed_s = now.saturating_duration_since(measure_start).as_secs_f64();
+        p.warmup_left_s = measure_start.saturating_duration_since(now).as_secs_f64();
+        p.requests = t.requests();
+        p.responses = t.responses;
+        p.current_rps = current_rps;
+        p.requested_rate = requested_rate;
+        p.p50_us = t.corrected.value_at_quantile(0.5);
+        p.p90_us = t.corrected.value_at_quantile(0.9);
+        p.p99_us = t.corrected.value_at_quantile(0.99);
+        p.p999_us = t.corrected.value_at_quantile(0.999);
+        p.histogram = live_bins(&t.corrected, LIVE_BINS);
+        p.status = t.status.clone();
+        p.errors = t.errors;
+        p.bytes_sent = t.bytes_sent;
+        p.bytes_received = t.bytes_received;
+        p
+    }
+
+    fn result(
+        &mut self,
+        config: &BenchConfig,
+        shared: &Shared,
+        measure_start: Instant,
+        wall_start: i64,
+        cancelled: bool,
+    ) -> BenchResult {
+        let measured = self
+            .totals
+            .last_done
+            .map_or(Duration::ZERO, |d| d.saturating_duration_since(measure_start));
+        self.close_seconds(true, Some(measured));
+        let t = &self.totals;
+        let duration_s = measured.as_secs_f64();
+        let requests = t.requests();
+        BenchResult {
+            format: RESULT_FORMAT,
+            meshtop_version: env!("CARGO_PKG_VERSION").to_string(),
+            label: config.label.clone(),
+            url: config.url.clone(),
+            config: config.redacted(),
+            body_bytes: config.body.len() as u64,
+            protocol: if config.http2 { "HTTP/2" } else { "HTTP/1.1" }.to_string(),
+            threads: config.worker_threads(),
+            started_at: wall_start,
+            ended_at: wall_start + measured.as_millis() as i64,
+            duration_s,
+            cancelled,
+            requested_rate: config.open_loop().then_some(config.rate),
+            achieved_rate: if duration_s > 0.0 {
+                requests as f64 / duration_s
+            } else {
+                0.0
+            },
+            requests,
+            responses: t.responses,
+            warmup_requests: t.warmup_requests,
+            status: t.status.clone(),
+            errors: t.errors,
+            error_samples: t.error_samples.clone(),
+            latency: distribution(&t.corrected),
+            latency_uncorrected: distribution(&t.uncorrected),
+            schedule_lag: shared.plan.is_some().then(|| distribution(&t.lag)),
+            body_sizes: distribution(&t.body_sizes),
+            header_sizes: distribution(&t.header_sizes),
+            bytes_sent: t.bytes_sent,
+            bytes_received: t.bytes_received,
+            connections_opened: t.connections_opened,
+            reconnects: t.reconnects,
+            series: std::mem::take(&mut self.series),
+            environment: None,
+            mesh: None,
+        }
+    }
+}

@@ -1,0 +1,26 @@
+//! The load generator behind `meshtop bench` and the TUI's benchmark panel.
+//!
+//! - [`config`]: what to run ([`BenchConfig`]), checked before anything is sent.
+//! - [`engine`]: [`engine::start`] a run, watch its [`BenchProgress`], cancel it, and
+//!   get its [`BenchResult`].
+//! - [`schedule`]: open-loop send times and coordinated-omission correction (pure).
+//! - [`worker`], [`conn`], [`timer`], [`stats`]: the per-thread hot path.
+//! - [`output`], [`slo`], [`store`], [`headless`]: reports, objectives, saved results
+//!   and the command-line runner.
+
+pub mod config;
+pub mod conn;
+pub mod engine;
+pub mod headless;
+pub mod output;
+pub mod result;
+pub mod schedule;
+pub mod slo;
+pub mod stats;
+pub mod store;
+pub mod timer;
+pub mod worker;
+
+pub use config::BenchConfig;
+pub use engine::{BenchRun, Canceller, start};
+pub use result::{BenchProgress, BenchResult, Phase};

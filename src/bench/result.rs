@@ -1,0 +1,287 @@
+//! What a finished run reports, and what the live view sees while it runs. Plain,
+//! serialisable data: stored as JSON, carried in app updates, recorded and replayed.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::config::BenchConfig;
+use crate::model::UnixMillis;
+
+/// Bumped when a stored result changes incompatibly.
+pub const RESULT_FORMAT: u32 = 1;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// TCP connect failed (refused, unreachable) or the name did not resolve.
+    Connect,
+    /// No complete response within the timeout (or connect/handshake took longer).
+    Timeout,
+    /// The server closed or reset the connection before the response was complete.
+    Reset,
+    /// TLS handshake failed (certificate not trusted, protocol mismatch).
+    Tls,
+    Other,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorCounts {
+    pub connect: u64,
+    pub timeout: u64,
+    pub reset: u64,
+    pub tls: u64,
+    pub other: u64,
+}
+
+impl ErrorCounts {
+    pub fn total(&self) -> u64 {
+        self.connect + self.timeout + self.reset + self.tls + self.other
+    }
+
+    pub fn add(&mut self, kind: ErrorKind) {
+        *self.slot(kind) += 1;
+    }
+
+    pub fn merge(&mut self, other: &ErrorCounts) {
+        self.connect += other.connect;
+        self.timeout += other.timeout;
+        self.reset += other.reset;
+        self.tls += other.tls;
+        self.other += other.other;
+    }
+
+    pub fn get(&self, kind: ErrorKind) -> u64 {
+        match kind {
+            ErrorKind::Connect => self.connect,
+            ErrorKind::Timeout => self.timeout,
+            ErrorKind::Reset => self.reset,
+            ErrorKind::Tls => self.tls,
+            ErrorKind::Other => self.other,
+        }
+    }
+
+    fn slot(&mut self, kind: ErrorKind) -> &mut u64 {
+        match kind {
+            ErrorKind::Connect => &mut self.connect,
+            ErrorKind::Timeout => &mut self.timeout,
+            ErrorKind::Reset => &mut self.reset,
+            ErrorKind::Tls => &mut self.tls,
+            ErrorKind::Other => &mut self.other,
+        }
+    }
+}
+
+/// One histogram bin, `[start, end)`, in the owner's unit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Bin {
+    pub start: u64,
+    pub end: u64,
+    pub count: u64,
+}
+
+/// Summary of a recorded distribution, from an HdrHistogram with 3 significant
+/// figures: latencies in microseconds, sizes in bytes.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Distribution {
+    pub count: u64,
+    pub min: u64,
+    pub max: u64,
+    pub mean: f64,
+    pub stddev: f64,
+    pub p50: u64,
+    pub p75: u64,
+    pub p90: u64,
+    pub p95: u64,
+    pub p99: u64,
+    pub p999: u64,
+    pub p9999: u64,
+    /// Non-empty log-spaced bins (10 per decade), for charts and fortio's `Data`.
+    pub bins: Vec<Bin>,
+}
+
+/// One second of the measured run.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SecondStats {
+    /// Seconds since the measurement start (this row covers `[second, second+1)`).
+    pub second: u32,
+    pub requests: u64,
+    pub errors: u64,
+    /// Requests completed per second in this row (the last row may be shorter than 1 s).
+    pub rps: f64,
+    /// Corrected latency of the responses completed in this second.
+    pub p50_us: u64,
+    pub p99_us: u64,
+    pub max_us: u64,
+}
+
+/// Where the run ran, when the caller knows (the TUI does; the headless CLI does not).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Environment {
+    pub kubernetes_version: Option<String>,
+    #[serde(default)]
+    pub nodes: Vec<NodeInfo>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NodeInfo {
+    pub name: String,
+    pub cores: Option<u32>,
+    pub mem_mb: Option<u64>,
+}
+
+/// The mesh in the request path, when known.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MeshInfo {
+    /// meshtop's mesh name (`istio`, `linkerd`, ...).
+    pub name: String,
+    pub version: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BenchResult {
+    pub format: u32,
+    pub meshtop_version: String,
+    pub label: Option<String>,
+    pub url: String,
+    /// The run's configuration, credential headers redacted.
+    pub config: BenchConfig,
+    pub body_bytes: u64,
+    /// `HTTP/1.1` or `HTTP/2`.
+    pub protocol: String,
+    pub threads: u32,
+    /// Measurement start and end (after the warm-up).
+    pub started_at: UnixMillis,
+    pub ended_at: UnixMillis,
+    pub duration_s: f64,
+    /// Stopped before its planned end; the numbers cover what ran.
+    pub cancelled: bool,
+    /// Main-phase rate; None for a closed loop.
+    pub requested_rate: Option<f64>,
+    /// Measured requests (responses + errors) per second of measured time.
+    pub achieved_rate: f64,
+    /// Responses plus errors.
+    pub requests: u64,
+    pub responses: u64,
+    /// Sent during the warm-up and left out of everything else.
+    pub warmup_requests: u64,
+    pub status: BTreeMap<u16, u64>,
+    pub errors: ErrorCounts,
+    /// The first message seen for each kind of error, to say what went wrong.
+    #[serde(default)]
+    pub error_samples: BTreeMap<ErrorKind, String>,
+    /// From the intended send time (coordinated omission corrected). Equal to the
+    /// uncorrected one in a closed loop, where the intended time is the send time.
+    pub latency: Distribution,
+    /// From the actual send time.
+    pub latency_uncorrected: Distribution,
+    /// Actual minus intended send time; open loop only.
+    pub schedule_lag: Option<Distribution>,
+    pub body_sizes: Distribution,
+    /// Computed from the parsed response headers (`name: value` lines), not the wire.
+    pub header_sizes: Distribution,
+    /// Requests' serialised size (HTTP/1.1 wire size; uncompressed headers for HTTP/2).
+    pub bytes_sent: u64,
+    /// Response bodies plus computed header sizes.
+    pub bytes_received: u64,
+    pub connections_opened: u64,
+    /// Connections re-established after the server closed one (keep-alive limits).
+    pub reconnects: u64,
+    pub series: Vec<SecondStats>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<Environment>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mesh: Option<MeshInfo>,
+}
+
+impl BenchResult {
+    /// Responses with a status below 400, over all requests (errors count as failures).
+    pub fn success_ratio(&self) -> f64 {
+        if self.requests == 0 {
+            return 0.0;
+        }
+        let ok: u64 = self
+            .status
+            .iter()
+            .filter(|(code, _)| **code < 400)
+            .map(|(_, n)| n)
+            .sum();
+        ok as f64 / self.requests as f64
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// Resolving the target and opening the connections.
+    Connecting,
+    Warmup,
+    Running,
+    /// No new requests; waiting for those in flight.
+    Draining,
+    Finished,
+}
+
+/// A live snapshot, published about every 200 ms while a run goes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BenchProgress {
+    pub phase: Phase,
+    /// Seconds since the measurement start (0 during the warm-up).
+    pub elapsed_s: f64,
+    pub warmup_left_s: f64,
+    /// Ramp plus main phase, when bounded by time.
+    pub target_duration_s: Option<f64>,
+    pub target_requests: Option<u64>,
+    pub requests: u64,
+    pub responses: u64,
+    /// Over the last second.
+    pub current_rps: f64,
+    /// What the schedule asks for now (ramp step or main rate); None in a closed loop.
+    pub requested_rate: Option<f64>,
+    /// Corrected latency of all measured responses so far, in microseconds.
+    pub p50_us: u64,
+    pub p90_us: u64,
+    pub p99_us: u64,
+    pub p999_us: u64,
+    /// About 30 log-spaced bins between the fastest and slowest response so far (µs).
+    pub histogram: Vec<Bin>,
+    pub status: BTreeMap<u16, u64>,
+    pub errors: ErrorCounts,
+    pub bytes_sent: u64,
+    pub bytes_received: u64,
+}
+
+impl BenchProgress {
+    pub fn starting(config: &BenchConfig) -> BenchProgress {
+        BenchProgress {
+            phase: Phase::Connecting,
+            elapsed_s: 0.0,
+            warmup_left_s: config.warmup.as_secs_f64(),
+            target_duration_s: config.total_time().map(|t| (t - config.warmup).as_secs_f64()),
+            target_requests: config.requests,
+            requests: 0,
+            responses: 0,
+            current_rps: 0.0,
+            requested_rate: None,
+            p50_us: 0,
+            p90_us: 0,
+            p99_us: 0,
+            p999_us: 0,
+            histogram: Vec::new(),
+            status: BTreeMap::new(),
+            errors: ErrorCounts::default(),
+            bytes_sent: 0,
+            bytes_received: 0,
+        }
+    }
+
+    /// 0..=1 of the planned run, by time or by requests, whichever is further.
+    pub fn fraction_done(&self) -> f64 {
+        let by_time = self.target_duration_s.filter(|d| *d > 0.0).map(|d| self.elapsed_s / d);
+        let by_count = self
+            .target_requests
+            .filter(|n| *n > 0)
+            .map(|n| self.requests as f64 / n as f64);
+        by_time.into_iter().chain(by_count).fold(0.0, f64::max).clamp(0.0, 1.0)
+    }
+}

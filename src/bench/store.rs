@@ -1,0 +1,77 @@
+//! Results on disk: one JSON file per run, named by time and label.
+
+use std::path::{Path, PathBuf};
+
+use color_eyre::eyre::{Result, WrapErr, eyre};
+
+use super::output::{json, rfc3339};
+use super::result::BenchResult;
+
+/// `$XDG_DATA_HOME/meshtop/results` (usually `~/.local/share/meshtop/results`).
+pub fn default_dir() -> Result<PathBuf> {
+    dirs::data_dir()
+        .map(|d| d.join("meshtop").join("results"))
+        .ok_or_else(|| eyre!("no data directory (set XDG_DATA_HOME or HOME), or pass --results-dir"))
+}
+
+/// `2026-11-24T22-31-05Z_label.json`: sorts by time, safe on every file system.
+pub fn file_name(result: &BenchResult) -> String {
+    let time: String = rfc3339(result.started_at)
+        .chars()
+        .take(19)
+        .map(|c| if c == ':' { '-' } else { c })
+        .collect();
+    let label: String = result
+        .label
+        .as_deref()
+        .unwrap_or("bench")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(60)
+        .collect();
+    format!("{time}Z_{label}.json")
+}
+
+/// Writes the result into `dir` (created if needed) without replacing another run's file.
+pub fn save(dir: &Path, result: &BenchResult) -> Result<PathBuf> {
+    std::fs::create_dir_all(dir).wrap_err_with(|| format!("creating {}", dir.display()))?;
+    let name = file_name(result);
+    let stem = name.trim_end_matches(".json");
+    let path = (1..)
+        .map(|i| {
+            if i == 1 {
+                dir.join(&name)
+            } else {
+                dir.join(format!("{stem}-{i}.json"))
+            }
+        })
+        .find(|p| !p.exists())
+        .unwrap_or_else(|| dir.join(&name));
+    std::fs::write(&path, json::render(result)?).wrap_err_with(|| format!("writing {}", path.display()))?;
+    Ok(path)
+}
+
+pub fn load(path: &Path) -> Result<BenchResult> {
+    let text = std::fs::read_to_string(path).wrap_err_with(|| format!("reading {}", path.display()))?;
+    serde_json::from_str(&text).wrap_err_with(|| format!("{} is not a meshtop bench result", path.display()))
+}
+
+/// Saved results in `dir`, oldest first.
+pub fn list(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = match std::fs::read_dir(dir) {
+        Ok(entries) => entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .collect(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(e).wrap_err_with(|| format!("listing {}", dir.display())),
+    };
+    files.sort();
+    Ok(files)
+}

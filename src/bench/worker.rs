@@ -1,0 +1,472 @@
+//! One worker thread: a single-threaded tokio runtime that owns a share of the
+//! connections, runs their lanes, and hands its stats to the coordinator every tick.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use http_body_util::BodyExt;
+use hyper::client::conn::{http1, http2};
+use tokio::sync::{oneshot, watch};
+
+use super::conn::{Body, Failure, Target, header_bytes};
+use super::result::ErrorKind;
+use super::schedule::{LaneSchedule, RatePlan, Timing};
+use super::stats::{Response, Stats};
+use super::timer::{HrTimer, tighten_timer_slack};
+
+/// How often workers hand over their stats: the live view's refresh and the time
+/// series' resolution.
+pub const TICK: Duration = Duration::from_millis(200);
+
+/// What every worker shares, read-only except the request budget.
+pub struct Shared {
+    pub target: Target,
+    pub plan: Option<RatePlan>,
+    pub lanes: u32,
+    pub streams: u32,
+    pub warmup: Duration,
+    /// Offset from the run start after which no request starts.
+    pub end: Option<Duration>,
+    pub limit: Option<u64>,
+    pub claimed: AtomicU64,
+}
+
+impl Shared {
+    /// Takes one request from the `-n` budget; one atomic add, no lock.
+    fn claim(&self) -> bool {
+        self.limit
+            .is_none_or(|n| self.claimed.fetch_add(1, Ordering::Relaxed) < n)
+    }
+}
+
+pub enum WorkerMsg {
+    /// Connections are open (or failed, to be retried inside the run).
+    Ready { worker: usize },
+    /// Stats of ticks up to `tick` (ticks count from the measurement start).
+    Tick {
+        worker: usize,
+        tick: u64,
+        stats: Box<Stats>,
+    },
+    /// The worker's lanes are finished; its last stats.
+    Done {
+        worker: usize,
+        tick: u64,
+        stats: Box<Stats>,
+    },
+    /// The worker could not run at all.
+    Failed { worker: usize, message: String },
+}
+
+pub struct WorkerSpec {
+    pub index: usize,
+    /// Connection numbers this worker owns; connection c carries lanes c*streams.. (c+1)*streams.
+    pub connections: Vec<u32>,
+}
+
+/// Starts the worker thread. It waits for the run's start instant on `start`.
+pub fn spawn(
+    spec: WorkerSpec,
+    shared: Arc<Shared>,
+    tx: mpsc::Sender<WorkerMsg>,
+    start: oneshot::Receiver<Instant>,
+    cancel: watch::Receiver<bool>,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name(format!("meshtop-bench-{}", spec.index))
+        .spawn(move || {
+            let worker = spec.index;
+            tighten_timer_slack();
+            let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                Ok(rt) => rt,
+                Err(e) => {
+                    let _ = tx.send(WorkerMsg::Failed {
+                        worker,
+                        message: format!("worker runtime: {e}"),
+                    });
+                    return;
+                }
+            };
+            let local = tokio::task::LocalSet::new();
+            local.block_on(&runtime, run(spec, shared, tx, start, cancel));
+        })
+}
+
+struct Ctx {
+    shared: Arc<Shared>,
+    start: Instant,
+    stats: RefCell<Stats>,
+    /// The tick the stats being filled belong to.
+    tick: std::cell::Cell<u64>,
+    timer: HrTimer,
+}
+
+async fn cancelled(mut cancel: watch::Receiver<bool>) {
+    // A dropped canceller can no longer cancel: wait for ever then.
+    if cancel.wait_for(|c| *c).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+async fn run(
+    spec: WorkerSpec,
+    shared: Arc<Shared>,
+    tx: mpsc::Sender<WorkerMsg>,
+    start: oneshot::Receiver<Instant>,
+    cancel: watch::Receiver<bool>,
+) {
+    let worker = spec.index;
+    let timer = match HrTimer::new() {
+        Ok(t) => t,
+        Err(e) => {
+            let _ = tx.send(WorkerMsg::Failed {
+                worker,
+                message: format!("high-resolution timer (timerfd): {e}"),
+            });
+            return;
+        }
+    };
+    tokio::task::spawn_local(timer.clone().drive());
+    let mut stats = Stats::default();
+
+    // Connect before the clock starts, as wrk does, so the first requests are not
+    // charged a handshake. Failures are retried (and counted) inside the run.
+    let lanes = tokio::select! {
+        lanes = open_lanes(&spec, &shared, &mut stats) => lanes,
+        _ = cancelled(cancel.clone()) => {
+            let _ = tx.send(WorkerMsg::Done { worker, tick: 0, stats: Box::new(stats) });
+            return;
+        }
+    };
+    let _ = tx.send(WorkerMsg::Ready { worker });
+    let start = tokio::select! {
+        start = start => match start {
+            Ok(s) => s,
+            Err(_) => return,
+        },
+        _ = cancelled(cancel.clone()) => {
+            let _ = tx.send(WorkerMsg::Done { worker, tick: 0, stats: Box::new(stats) });
+            return;
+        }
+    };
+
+    // Every worker begins at the same instant, so offsets from `start` are never negative.
+    timer.sleep_until(start).await;
+    let ctx = Rc::new(Ctx {
+        shared,
+        start,
+        stats: RefCell::new(stats),
+        tick: Default::default(),
+        timer: timer.clone(),
+    });
+    let handles: Vec<_> = lanes
+        .into_iter()
+        .map(|(lane, conn)| tokio::task::spawn_local(run_lane(ctx.clone(), lane, conn)))
+        .collect();
+    let aborts: Vec<_> = handles.iter().map(|h| h.abort_handle()).collect();
+    let ticker = tokio::task::spawn_local(tick(ctx.clone(), tx.clone(), worker));
+    tokio::select! {
+        _ = futures::future::join_all(handles) => {}
+        _ = cancelled(cancel) => {
+            // Requests in flight are dropped uncounted; recorded ones stay in `stats`.
+            timer.cancel();
+            aborts.iter().for_each(|a| a.abort());
+        }
+    }
+    ticker.abort();
+    let stats = std::mem::take(&mut *ctx.stats.borrow_mut());
+    let _ = tx.send(WorkerMsg::Done {
+        worker,
+        tick: ctx.tick.get(),
+        stats: Box::new(stats),
+    });
+}
+
+async fn tick(ctx: Rc<Ctx>, tx: mpsc::Sender<WorkerMsg>, worker: usize) {
+    let measure_start = ctx.start + ctx.shared.warmup;
+    for k in 0u64.. {
+        tokio::time::sleep_until((measure_start + TICK * (k as u32 + 1)).into()).await;
+        let stats = std::mem::take(&mut *ctx.stats.borrow_mut());
+        ctx.tick.set(k + 1);
+        if tx
+            .send(WorkerMsg::Tick {
+                worker,
+                tick: k,
+                stats: Box::new(stats),
+            })
+            .is_err()
+        {
+            return;
+        }
+    }
+}
+
+/// A lane's way to the server: its own HTTP/1.1 connection, or a share of an HTTP/2 one.
+enum LaneConn {
+    H1(H1Conn),
+    H2(Rc<H2Conn>),
+}
+
+struct H1Conn {
+    sender: Option<http1::SendRequest<Body>>,
+    /// Responses on the current connection: a close after some is the server's keep-alive
+    /// limit (reconnect quietly); a close before any is an error.
+    served: u64,
+    ever_connected: bool,
+}
+
+struct H2Conn {
+    sender: RefCell<Option<http2::SendRequest<Body>>>,
+    connecting: tokio::sync::Mutex<()>,
+}
+
+async fn open_lanes(spec: &WorkerSpec, shared: &Shared, stats: &mut Stats) -> Vec<(u32, LaneConn)> {
+    let target = &shared.target;
+    let mut lanes = Vec::new();
+    if target.http2 {
+        let conns = futures::future::join_all(spec.connections.iter().map(|_| target.connect_h2())).await;
+        for (c, conn) in spec.connections.iter().zip(conns) {
+            stats.connections_opened += u64::from(conn.is_ok());
+            let shared_conn = Rc::new(H2Conn {
+                sender: RefCell::new(conn.ok()),
+                connecting: Default::default(),
+            });
+            for s in 0..shared.streams {
+                lanes.push((c * shared.streams + s, LaneConn::H2(shared_conn.clone())));
+            }
+        }
+    } else {
+        let conns = futures::future::join_all(spec.connections.iter().map(|_| target.connect_h1())).await;
+        for (c, conn) in spec.connections.iter().zip(conns) {
+            stats.connections_opened += u64::from(conn.is_ok());
+            let ever_connected = conn.is_ok();
+            lanes.push((
+                *c,
+                LaneConn::H1(H1Conn {
+                    sender: conn.ok(),
+                    served: 0,
+                    ever_connected,
+                }),
+            ));
+        }
+    }
+    lanes
+}
+
+async fn run_lane(ctx: Rc<Ctx>, lane: u32, mut conn: LaneConn) {
+    let shared = &ctx.shared;
+    let mut schedule = shared.plan.clone().map(|p| LaneSchedule::new(p, lane, shared.lanes));
+    let mut deadline = Box::pin(tokio::time::sleep(Duration::ZERO));
+    let mut failures_in_row = 0u32;
+    loop {
+        let intended = match &mut schedule {
+            Some(s) => {
+                let at = s.next_send();
+                if shared.end.is_some_and(|end| at >= end) {
+                    break;
+                }
+                ctx.timer.sleep_until(ctx.start + at).await;
+                Some(at)
+            }
+            None => {
+                if shared.end.is_some_and(|end| ctx.start.elapsed() >= end) {
+                    break;
+                }
+                None
+            }
+        };
+        let measured = intended.unwrap_or_else(|| ctx.start.elapsed()) >= shared.warmup;
+        if measured && !shared.claim() {
+            break;
+        }
+        let (sent, result) = match &mut conn {
+            LaneConn::H1(c) => send_h1(&ctx, c, deadline.as_mut()).await,
+            LaneConn::H2(c) => send_h2(&ctx, c, deadline.as_mut()).await,
+        };
+        let done = Instant::now();
+        let sent_at = sent.saturating_duration_since(ctx.start);
+        let timing = Timing {
+            // Closed loop: no schedule, so the intended time is the send time.
+            intended: intended.unwrap_or(sent_at),
+            sent: sent_at,
+            done: done.saturating_duration_since(ctx.start),
+        };
+        let connect_failed = matches!(&result, Err(f) if matches!(f.kind, ErrorKind::Connect | ErrorKind::Tls));
+        {
+            let mut stats = ctx.stats.borrow_mut();
+            if !measured {
+                stats.warmup_requests += 1;
+            } else {
+                match result {
+                    Ok(r) => {
+                        let bytes = shared.target.request_bytes;
+                        stats.record_response(&timing, done, schedule.is_some(), bytes, r)
+                    }
+                    Err(f) => stats.record_error(f.kind, &f.message, done),
+                }
+            }
+        }
+        // A closed loop against a refused port would spin; back off between failed
+        // connects (an open loop keeps its schedule instead).
+        if connect_failed && schedule.is_none() {
+            failures_in_row += 1;
+            let pause = Duration::from_millis(10u64 << failures_in_row.min(7)).min(Duration::from_secs(1));
+            tokio::time::sleep(pause).await;
+        } else {
+            failures_in_row = 0;
+        }
+    }
+}
+
+/// Sends on the lane's HTTP/1.1 connection, reconnecting when the server has closed it
+/// after serving requests. Returns when the request was sent and its outcome.
+async fn send_h1(
+    ctx: &Ctx,
+    conn: &mut H1Conn,
+    mut deadline: std::pin::Pin<&mut tokio::time::Sleep>,
+) -> (Instant, Result<Response, Failure>) {
+    let target = &ctx.shared.target;
+    for attempt in 0..2 {
+        if conn.sender.as_ref().is_none_or(|s| s.is_closed()) {
+            let reconnect = conn.ever_connected;
+            conn.sender = None;
+            match target.connect_h1().await {
+                Ok(s) => {
+                    conn.sender = Some(s);
+                    conn.served = 0;
+                    conn.ever_connected = true;
+                    let mut stats = ctx.stats.borrow_mut();
+                    stats.connections_opened += 1;
+                    stats.reconnects += u64::from(reconnect);
+                }
+                Err(f) => return (Instant::now(), Err(f)),
+            }
+        }
+        let Some(sender) = conn.sender.as_mut() else {
+            continue;
+        };
+        let sent = Instant::now();
+        deadline.as_mut().reset((sent + target.timeout).into());
+        let work = async {
+            match sender.try_send_request(target.request.clone()).await {
+                Ok(res) => read_response(res).await.map_err(Retry::No),
+                // Never written: the connection closed under us; safe to resend.
+                Err(e) if e.message().is_some() => Err(Retry::Yes(Failure::from_hyper(e.error()))),
+                Err(e) => Err(Retry::No(Failure::from_hyper(e.error()))),
+            }
+        };
+        let outcome = tokio::select! {
+            biased;
+            r = work => r,
+            _ = deadline.as_mut() => Err(Retry::No(timeout_failure(target.timeout))),
+        };
+        match outcome {
+            Ok((response, keep_alive)) => {
+                conn.served += 1;
+                if !keep_alive {
+                    conn.sender = None;
+                }
+                return (sent, Ok(response));
+            }
+            Err(Retry::Yes(f)) if attempt == 0 && conn.served > 0 => {
+                // The server's keep-alive limit raced our request: reconnect quietly.
+                let _ = f;
+                conn.sender = None;
+            }
+            Err(Retry::Yes(f) | Retry::No(f)) => {
+                // An HTTP/1.1 connection with an abandoned request cannot be reused.
+                conn.sender = None;
+                return (sent, Err(f));
+            }
+        }
+    }
+    (
+        Instant::now(),
+        Err(Failure::new(
+            ErrorKind::Reset,
+            "connection closed twice before the request was sent",
+        )),
+    )
+}
+
+enum Retry {
+    Yes(Failure),
+    No(Failure),
+}
+
+fn timeout_failure(timeout: Duration) -> Failure {
+    Failure::new(ErrorKind::Timeout, format!("no complete response within {timeout:?}"))
+}
+
+/// Counts the body's bytes frame by frame without keeping them. The flag says whether
+/// the connection stays open.
+async fn read_response(res: http::Response<hyper::body::Incoming>) -> Result<(Response, bool), Failure> {
+    let (parts, mut body) = res.into_parts();
+    let keep_alive = !parts
+        .headers
+        .get(http::header::CONNECTION)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"close"));
+    let mut body_bytes = 0u64;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| Failure::from_hyper(&e))?;
+        if let Some(data) = frame.data_ref() {
+            body_bytes += data.len() as u64;
+        }
+    }
+    let response = Response {
+        status: parts.status.as_u16(),
+        body_bytes,
+        header_bytes: header_bytes(&parts),
+    };
+    Ok((response, keep_alive))
+}
+
+async fn h2_sender(ctx: &Ctx, conn: &H2Conn) -> Result<http2::SendRequest<Body>, Failure> {
+    let usable = || conn.sender.borrow().as_ref().filter(|s| !s.is_closed()).cloned();
+    if let Some(s) = usable() {
+        return Ok(s);
+    }
+    // One lane reconnects; the connection's other lanes wait for it.
+    let _guard = conn.connecting.lock().await;
+    if let Some(s) = usable() {
+        return Ok(s);
+    }
+    let reconnect = conn.sender.borrow().is_some();
+    let s = ctx.shared.target.connect_h2().await?;
+    let mut stats = ctx.stats.borrow_mut();
+    stats.connections_opened += 1;
+    stats.reconnects += u64::from(reconnect);
+    *conn.sender.borrow_mut() = Some(s.clone());
+    Ok(s)
+}
+
+async fn send_h2(
+    ctx: &Ctx,
+    conn: &H2Conn,
+    mut deadline: std::pin::Pin<&mut tokio::time::Sleep>,
+) -> (Instant, Result<Response, Failure>) {
+    let target = &ctx.shared.target;
+    let mut sender = match h2_sender(ctx, conn).await {
+        Ok(s) => s,
+        Err(f) => return (Instant::now(), Err(f)),
+    };
+    let sent = Instant::now();
+    deadline.as_mut().reset((sent + target.timeout).into());
+    let work = async {
+        let res = sender
+            .send_request(target.request.clone())
+            .await
+            .map_err(|e| Failure::from_hyper(&e))?;
+        read_response(res).await
+    };
+    let outcome = tokio::select! {
+        biased;
+        r = work => r,
+        _ = deadline.as_mut() => Err(timeout_failure(target.timeout)),
+    };
+    (sent, outcome.map(|(response, _)| response))
+}

@@ -1,0 +1,403 @@
+//! `meshtop bench` end to end against real nginx and HAProxy started by the test, and
+//! against servers that refuse, stall or hang up. Counts, status codes and error kinds
+//! are exact; nothing here depends on how fast the machine is.
+
+mod support;
+
+use std::process::{Command, Output};
+
+use meshtop::bench::BenchResult;
+use serde_json::Value;
+use support::servers::{Behaviour, Haproxy, Misbehaving, Nginx, Witness, free_port};
+
+fn bench(args: &[&str]) -> Output {
+    let data = tempfile::tempdir().unwrap();
+    bench_in(data.path(), args)
+}
+
+fn bench_in(data_home: &std::path::Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_meshtop"))
+        .arg("bench")
+        .args(args)
+        .env("XDG_DATA_HOME", data_home)
+        .output()
+        .expect("running meshtop bench")
+}
+
+fn ok(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "meshtop bench failed ({}): {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout.clone()).unwrap()
+}
+
+fn result(args: &[&str]) -> BenchResult {
+    let mut all = vec!["-o", "json", "--no-save"];
+    all.extend_from_slice(args);
+    serde_json::from_str(&ok(&bench(&all))).expect("the JSON output is a BenchResult")
+}
+
+#[test]
+fn exact_count_of_200s_across_keepalive_limits() {
+    let nginx = Nginx::start();
+    // 2500 requests on 2 connections: nginx closes each after 1000 (keepalive_requests),
+    // and the generator reconnects without counting an error.
+    let r = result(&["-n", "2500", "-c", "2", "--threads", "2", &nginx.url("/")]);
+    assert_eq!(r.requests, 2500);
+    assert_eq!(r.responses, 2500);
+    assert_eq!(r.status.get(&200), Some(&2500), "{:?}", r.status);
+    assert_eq!(r.errors.total(), 0, "{:?}", r.error_samples);
+    assert!(
+        r.reconnects >= 1,
+        "nginx's keep-alive limit should have forced a reconnect"
+    );
+    assert_eq!(r.latency.count, 2500);
+    assert_eq!(r.body_sizes.min, 6);
+    assert_eq!(r.body_sizes.max, 6);
+    assert_eq!(r.series.iter().map(|s| s.requests).sum::<u64>(), 2500);
+}
+
+#[test]
+fn not_found_is_counted_by_status() {
+    let nginx = Nginx::start();
+    let r = result(&["-n", "300", "-c", "3", &nginx.url("/missing")]);
+    assert_eq!(r.status.get(&404), Some(&300), "{:?}", r.status);
+    assert_eq!(r.status.len(), 1);
+    assert_eq!(r.success_ratio(), 0.0);
+}
+
+#[test]
+fn open_loop_with_warmup_counts_only_measured_requests() {
+    let nginx = Nginx::start();
+    let r = result(&[
+        "-n",
+        "200",
+        "-q",
+        "400",
+        "-c",
+        "4",
+        "--warmup",
+        "300ms",
+        &nginx.url("/"),
+    ]);
+    assert_eq!(r.requests, 200);
+    assert_eq!(r.status.get(&200), Some(&200));
+    assert!(r.warmup_requests > 0, "the warm-up sent requests that are not counted");
+    assert_eq!(r.requested_rate, Some(400.0));
+    assert_eq!(r.schedule_lag.as_ref().map(|l| l.count), Some(200));
+    assert_eq!(r.latency_uncorrected.count, 200);
+}
+
+#[test]
+fn haproxy_answers_are_counted_exactly() {
+    let haproxy = Haproxy::start();
+    let url = format!("http://127.0.0.1:{}/", haproxy.port);
+    let r = result(&["-n", "1000", "-c", "8", &url]);
+    assert_eq!(r.status.get(&200), Some(&1000), "{:?} {:?}", r.status, r.error_samples);
+    assert_eq!(r.errors.total(), 0);
+    // POST with a body from a file.
+    let dir = tempfile::tempdir().unwrap();
+    let body = dir.path().join("body.json");
+    std::fs::write(&body, br#"{"hello":"world"}"#).unwrap();
+    let r = result(&[
+        "-n",
+        "50",
+        "-c",
+        "2",
+        "-m",
+        "post",
+        "--body-file",
+        body.to_str().unwrap(),
+        "-H",
+        "Content-Type: application/json",
+        &url,
+    ]);
+    assert_eq!(r.status.get(&200), Some(&50));
+    assert_eq!(r.body_bytes, 17);
+    assert_eq!(r.config.method, "POST");
+}
+
+#[test]
+fn http2_cleartext_and_over_tls() {
+    let nginx = Nginx::start();
+    let h2c = format!("http://127.0.0.1:{}/", nginx.h2c_port);
+    let r = result(&["-n", "400", "-c", "2", "--http2", "--streams", "4", &h2c]);
+    assert_eq!(r.protocol, "HTTP/2");
+    assert_eq!(r.status.get(&200), Some(&400), "{:?} {:?}", r.status, r.error_samples);
+    assert_eq!(r.connections_opened, 2);
+    let h2 = format!("https://127.0.0.1:{}/", nginx.tls_port);
+    let r = result(&["-n", "200", "-c", "2", "--http2", "--streams", "2", "--insecure", &h2]);
+    assert_eq!(r.status.get(&200), Some(&200), "{:?} {:?}", r.status, r.error_samples);
+}
+
+#[test]
+fn tls_self_signed_fails_verification_unless_insecure() {
+    let nginx = Nginx::start();
+    let url = format!("https://127.0.0.1:{}/", nginx.tls_port);
+    let r = result(&["-n", "4", "-c", "1", &url]);
+    assert_eq!(r.errors.tls, 4, "{:?} {:?}", r.errors, r.error_samples);
+    assert_eq!(r.responses, 0);
+    let r = result(&["-n", "300", "-c", "3", "--insecure", &url]);
+    assert_eq!(r.status.get(&200), Some(&300), "{:?}", r.error_samples);
+    assert_eq!(r.errors.total(), 0);
+}
+
+#[test]
+fn refused_connection_is_a_connect_error() {
+    let url = format!("http://127.0.0.1:{}/", free_port());
+    let r = result(&["-n", "5", "-c", "1", &url]);
+    assert_eq!(r.requests, 5);
+    assert_eq!(r.errors.connect, 5, "{:?}", r.errors);
+    assert_eq!(r.responses, 0);
+}
+
+#[test]
+fn server_that_never_answers_times_out() {
+    let server = Misbehaving::start(Behaviour::Stall);
+    let r = result(&["-n", "3", "-c", "1", "--timeout", "200ms", &server.url()]);
+    assert_eq!(r.errors.timeout, 3, "{:?} {:?}", r.errors, r.error_samples);
+    assert_eq!(r.responses, 0);
+}
+
+#[test]
+fn server_that_hangs_up_is_a_reset() {
+    let server = Misbehaving::start(Behaviour::HangUp);
+    let r = result(&["-n", "4", "-c", "1", &server.url()]);
+    assert_eq!(r.errors.reset, 4, "{:?} {:?}", r.errors, r.error_samples);
+    assert_eq!(r.requests, 4);
+}
+
+#[test]
+fn json_smp_fortio_and_csv_carry_the_same_numbers() {
+    let nginx = Nginx::start();
+    let url = nginx.url("/");
+    let data = tempfile::tempdir().unwrap();
+    let out = ok(&bench_in(
+        data.path(),
+        &["-n", "500", "-c", "5", "--label", "fmt check", "-o", "fortio", &url],
+    ));
+    let fortio: Value = serde_json::from_str(&out).expect("fortio output is JSON");
+    assert_eq!(fortio["RetCodes"]["200"], 500);
+    assert_eq!(fortio["DurationHistogram"]["Count"], 500);
+    assert_eq!(fortio["RequestedQPS"], "max");
+    assert_eq!(fortio["RequestedDuration"], "exactly 500 calls");
+    assert_eq!(fortio["Labels"], "fmt check");
+    assert_eq!(fortio["URL"], url);
+    let data_sum: u64 = fortio["DurationHistogram"]["Data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["Count"].as_u64().unwrap())
+        .sum();
+    assert_eq!(data_sum, 500);
+    let last = fortio["DurationHistogram"]["Data"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(last["Percent"], 100.0);
+    assert!(
+        fortio["DurationHistogram"]["Max"].as_f64().unwrap() < 10.0,
+        "seconds, not microseconds"
+    );
+
+    // The saved result (default directory under XDG_DATA_HOME) is the JSON report.
+    let saved = std::fs::read_dir(data.path().join("meshtop/results"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    assert!(
+        saved
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .ends_with("_fmt-check.json"),
+        "{saved:?}"
+    );
+    let stored: BenchResult = meshtop::bench::store::load(&saved).unwrap();
+    assert_eq!(stored.status.get(&200), Some(&500));
+    assert_eq!(stored.label.as_deref(), Some("fmt check"));
+
+    let smp: Value = serde_json::from_str(&ok(&bench(&[
+        "-n",
+        "200",
+        "-c",
+        "2",
+        "-q",
+        "1000",
+        "--no-save",
+        "-o",
+        "smp",
+        &url,
+    ])))
+    .unwrap();
+    let lat = &smp["latencies_ms"];
+    for k in ["min", "average", "p50", "p90", "p99", "max"] {
+        assert!(lat[k].as_f64().is_some(), "latencies_ms.{k}");
+    }
+    assert!(lat["min"].as_f64() <= lat["p50"].as_f64() && lat["p50"].as_f64() <= lat["max"].as_f64());
+    assert!(smp["actual_qps"].as_f64().unwrap() > 0.0);
+    assert_eq!(smp["config"]["clients"][0]["connections"], 2);
+    assert_eq!(smp["config"]["clients"][0]["rps"], 1000);
+    assert_eq!(smp["config"]["clients"][0]["endpoint_urls"][0], url);
+    // The headless run knows neither the cluster nor the mesh, and says nothing about them.
+    assert!(smp.get("environment").is_none() && smp.get("mesh").is_none());
+
+    let csv = ok(&bench(&["-n", "300", "-c", "3", "--no-save", "-o", "csv", &url]));
+    let mut lines = csv.lines();
+    assert_eq!(lines.next(), Some("second,requests,errors,rps,p50_ms,p99_ms,max_ms"));
+    let total: u64 = lines
+        .map(|l| l.split(',').nth(1).unwrap().parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(total, 300);
+
+    // --out writes the report to a file instead of stdout.
+    let file = data.path().join("report.txt");
+    let out = bench(&[
+        "-n",
+        "10",
+        "-c",
+        "1",
+        "--no-save",
+        "--out",
+        file.to_str().unwrap(),
+        &url,
+    ]);
+    assert!(ok(&out).is_empty());
+    assert!(std::fs::read_to_string(&file).unwrap().contains("200: 10"));
+}
+
+/// The fortio output has the shape of a real fortio result as Meshery stores it.
+#[test]
+fn fortio_output_matches_a_real_fortio_result() {
+    let Some(fixtures) = support::real_fixtures() else {
+        return;
+    };
+    let real: Value = serde_json::from_str(&support::read(&fixtures.join("smp/test-results.json"))).unwrap();
+    let runner = &real[0]["runner_results"][0];
+    let nginx = Nginx::start();
+    let ours: Value = serde_json::from_str(&ok(&bench(&[
+        "-n",
+        "100",
+        "-c",
+        "2",
+        "--no-save",
+        "-o",
+        "fortio",
+        &nginx.url("/"),
+    ])))
+    .unwrap();
+
+    fn kind(v: &Value) -> &'static str {
+        match v {
+            Value::Null => "null",
+            Value::Bool(_) => "bool",
+            Value::Number(_) => "number",
+            Value::String(_) => "string",
+            Value::Array(_) => "array",
+            Value::Object(_) => "object",
+        }
+    }
+    // Meshery's own additions: the cluster, which a headless run does not know.
+    for (key, value) in runner.as_object().unwrap() {
+        if key == "kubernetes" {
+            continue;
+        }
+        let mine = ours.get(key).unwrap_or_else(|| panic!("fortio output lacks {key}"));
+        assert_eq!(kind(mine), kind(value), "{key}: ours {mine}, real {value}");
+    }
+    for hist in ["DurationHistogram", "Sizes", "HeaderSizes"] {
+        let real_keys: Vec<&String> = runner[hist].as_object().unwrap().keys().collect();
+        let our_keys: Vec<&String> = ours[hist].as_object().unwrap().keys().collect();
+        assert_eq!(our_keys, real_keys, "{hist} keys");
+        let real_bin: Vec<&String> = runner[hist]["Data"][0].as_object().unwrap().keys().collect();
+        let our_bin: Vec<&String> = ours[hist]["Data"][0].as_object().unwrap().keys().collect();
+        assert_eq!(our_bin, real_bin, "{hist}.Data[] keys");
+    }
+    let real_pct: Vec<&String> = runner["DurationHistogram"]["Percentiles"][0]
+        .as_object()
+        .unwrap()
+        .keys()
+        .collect();
+    let our_pct: Vec<&String> = ours["DurationHistogram"]["Percentiles"][0]
+        .as_object()
+        .unwrap()
+        .keys()
+        .collect();
+    assert_eq!(our_pct, real_pct);
+    let pcts: Vec<f64> = ours["DurationHistogram"]["Percentiles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["Percentile"].as_f64().unwrap())
+        .collect();
+    assert_eq!(pcts, [50.0, 75.0, 90.0, 99.0, 99.9], "fortio's default percentiles");
+}
+
+#[test]
+fn slo_sets_the_exit_code() {
+    let nginx = Nginx::start();
+    let out = bench(&[
+        "-n",
+        "100",
+        "-c",
+        "2",
+        "--no-save",
+        "--slo",
+        "p99<60s,success>=100%",
+        &nginx.url("/"),
+    ]);
+    assert!(ok(&out).contains("SLO success>=100%"));
+    let out = bench(&[
+        "-n",
+        "100",
+        "-c",
+        "2",
+        "--no-save",
+        "--slo",
+        "p99<60s,success>99.9%",
+        &nginx.url("/missing"),
+    ]);
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("SLO missed: success>99.9%"));
+}
+
+#[test]
+fn bad_input_is_refused_before_anything_is_sent() {
+    let witness = Witness::start();
+    let url = witness.url();
+    let missing = "/nonexistent/meshtop-body";
+    for (args, needle) in [
+        (vec!["--slo", "p99<", url.as_str()], "slo"),
+        (vec!["--slo", "p97<5ms", url.as_str()], "unknown measure"),
+        (vec!["-q", "-5", url.as_str()], "rate"),
+        (vec!["--body-file", missing, url.as_str()], "body file"),
+        (vec!["-c", "0", url.as_str()], "connections"),
+        (vec!["-H", "no colon", url.as_str()], "Name: value"),
+        (vec!["--ramp", "100:5s", url.as_str()], "ramp"),
+        (vec!["not a url"], "URL"),
+        (vec!["ftp://127.0.0.1/"], "scheme"),
+    ] {
+        let out = bench(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} should fail");
+        assert_ne!(
+            out.status.code(),
+            Some(3),
+            "{args:?}: invalid input is not a missed SLO"
+        );
+        assert!(
+            stderr.contains(needle),
+            "{args:?}: stderr should mention {needle:?}: {stderr}"
+        );
+        assert!(out.stdout.is_empty(), "{args:?}: no report");
+    }
+    assert!(!witness.contacted(), "an invalid command must send nothing");
+}

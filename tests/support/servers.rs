@@ -1,0 +1,259 @@
+//! Real servers for the benchmark tests, started from the test on free loopback ports
+//! with temporary configs (nginx, HAProxy), and small misbehaving servers written here
+//! (one that never answers, one that hangs up at once). All stop when dropped.
+
+use std::io::Read;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// A port nothing listens on right now (bound, then released).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn wait_listening(port: u16, what: &str, child: &mut Child) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("{what} exited ({status}) before listening on {port}");
+        }
+        assert!(Instant::now() < deadline, "{what} did not listen on {port} within 10 s");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A self-signed certificate and key for 127.0.0.1/localhost, made with openssl.
+pub fn self_signed(dir: &Path) -> (PathBuf, PathBuf) {
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let out = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+        ])
+        .args([
+            "-days",
+            "2",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost,IP:127.0.0.1",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("running openssl (scripts/install-deps installs it)");
+    assert!(
+        out.status.success(),
+        "openssl: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (cert, key)
+}
+
+/// nginx with one worker and the default keepalive_requests (1000), answering on
+/// `port` (HTTP/1.1), `h2c_port` (HTTP/2 prior knowledge), `tls_port` (HTTPS, HTTP/1.1
+/// and h2 by ALPN, self-signed). `/` returns 200 "hello\n", `/missing` 404.
+pub struct Nginx {
+    pub port: u16,
+    pub h2c_port: u16,
+    pub tls_port: u16,
+    child: Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Nginx {
+    pub fn start() -> Nginx {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().display().to_string();
+        let (cert, key) = self_signed(dir.path());
+        let (port, h2c_port, tls_port) = (free_port(), free_port(), free_port());
+        let conf = format!(
+            r#"worker_processes 1;
+daemon off;
+pid {d}/nginx.pid;
+error_log {d}/error.log;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  client_body_temp_path {d}/body;
+  proxy_temp_path {d}/proxy;
+  fastcgi_temp_path {d}/fastcgi;
+  uwsgi_temp_path {d}/uwsgi;
+  scgi_temp_path {d}/scgi;
+  server {{
+    listen 127.0.0.1:{port};
+    listen 127.0.0.1:{h2c_port} http2;
+    listen 127.0.0.1:{tls_port} ssl http2;
+    ssl_certificate {cert};
+    ssl_certificate_key {key};
+    location = / {{ return 200 "hello\n"; }}
+    location = /missing {{ return 404; }}
+  }}
+}}
+"#,
+            cert = cert.display(),
+            key = key.display()
+        );
+        let path = dir.path().join("nginx.conf");
+        std::fs::write(&path, conf).unwrap();
+        let mut child = Command::new("nginx")
+            .arg("-c")
+            .arg(&path)
+            .arg("-p")
+            .arg(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("starting nginx (scripts/install-deps installs nginx-light)");
+        for p in [port, h2c_port, tls_port] {
+            wait_listening(p, "nginx", &mut child);
+        }
+        Nginx {
+            port,
+            h2c_port,
+            tls_port,
+            child,
+            _dir: dir,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// HAProxy answering every request itself with 200 (`http-request return`).
+pub struct Haproxy {
+    pub port: u16,
+    child: Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Haproxy {
+    pub fn start() -> Haproxy {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let conf = format!(
+            "global\n  maxconn 4096\ndefaults\n  mode http\n  timeout client 10s\n  timeout connect 5s\n  timeout server 10s\n\
+             frontend fe\n  bind 127.0.0.1:{port}\n  http-request return status 200 content-type text/plain string ok\n"
+        );
+        let path = dir.path().join("haproxy.cfg");
+        std::fs::write(&path, conf).unwrap();
+        let mut child = Command::new("haproxy")
+            .arg("-db")
+            .arg("-f")
+            .arg(&path)
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("starting haproxy (scripts/install-deps installs it)");
+        wait_listening(port, "haproxy", &mut child);
+        Haproxy { port, child, _dir: dir }
+    }
+}
+
+impl Drop for Haproxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// How a [`Misbehaving`] server treats each connection.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Behaviour {
+    /// Reads the request and never answers.
+    Stall,
+    /// Accepts, then closes at once without answering.
+    HangUp,
+}
+
+/// A thread-per-connection TCP server that misbehaves; counts the connections it
+/// accepted.
+pub struct Misbehaving {
+    pub addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    pub accepted: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Misbehaving {
+    pub fn start(behaviour: Behaviour) -> Misbehaving {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let accepted = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let (stop2, accepted2) = (stop.clone(), accepted.clone());
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            while !stop2.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((mut stream, _)) => {
+                        accepted2.fetch_add(1, Ordering::Relaxed);
+                        match behaviour {
+                            Behaviour::HangUp => drop(stream),
+                            Behaviour::Stall => {
+                                stream.set_nonblocking(true).unwrap();
+                                let mut buf = [0u8; 4096];
+                                let _ = stream.read(&mut buf);
+                                held.push(stream);
+                            }
+                        }
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(2)),
+                }
+            }
+        });
+        Misbehaving { addr, stop, accepted }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}/", self.addr)
+    }
+}
+
+impl Drop for Misbehaving {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// A listener that only records whether anyone connected: for "nothing was sent".
+pub struct Witness {
+    listener: TcpListener,
+}
+
+impl Witness {
+    pub fn start() -> Witness {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        Witness { listener }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}/", self.listener.local_addr().unwrap())
+    }
+
+    /// True when a connection is waiting in the accept queue.
+    pub fn contacted(&self) -> bool {
+        self.listener.accept().is_ok()
+    }
+}
