@@ -153,6 +153,11 @@ fn read_frames(bytes: &[u8], lines: &mut Lines) -> Result<(), ReadError> {
     let mut pos = 0;
     while pos < bytes.len() {
         let rest = &bytes[pos..];
+        if rest.len() < ZSTD_MAGIC.len() && ZSTD_MAGIC.starts_with(rest) {
+            // Cut inside the next frame's magic number.
+            lines.stop("truncated", "zstd stream ended mid-frame");
+            return lines.end_of_text();
+        }
         if !is_frame_start(rest) {
             let next = next_frame_start(bytes, pos + 1);
             let end = next.unwrap_or(bytes.len());
@@ -377,7 +382,13 @@ impl Lines {
             return Ok(());
         }
         let last = std::mem::take(&mut self.pending);
-        let problem = self.line(&last)?;
+        let problem = match self.line(&last) {
+            // A header line cut short does not parse: say it was cut, not that it is something else.
+            Err(ReadError::Header(HeaderError::NotARecording)) if self.header.is_none() && last.starts_with(b"{") => {
+                return Err(ReadError::NoHeader);
+            }
+            other => other?,
+        };
         if self.header.is_none() {
             return Err(ReadError::NoHeader);
         }
