@@ -10,7 +10,7 @@ use meshtop::app::{Keymap, Stamped, State, Update, fold};
 use meshtop::metrics::golden::{Dialect, Totals};
 use meshtop::model::{ErrorKind, Resource};
 use meshtop::record::cast::{CastMeta, write_cast};
-use meshtop::record::{ChunkPolicy, Header, ReadError, ReadProblem, Recorder, Recording};
+use meshtop::record::{FlushPolicy, Header, ReadError, ReadProblem, Recorder, Recording};
 use meshtop::ui::theme::Theme;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -24,11 +24,11 @@ fn header() -> Header {
 }
 
 /// Small chunks, so a modest session spans many frames.
-fn small_chunks() -> ChunkPolicy {
-    ChunkPolicy {
-        max_bytes: 1_500,
-        max_age: Duration::from_secs(3_600),
-        level: 3,
+fn small_frames() -> FlushPolicy {
+    FlushPolicy {
+        frame_bytes: 1_500,
+        frame_age: Duration::from_secs(3_600),
+        ..FlushPolicy::default()
     }
 }
 
@@ -78,7 +78,7 @@ fn session() -> Vec<Stamped> {
     out
 }
 
-fn record(entries: &[Stamped], policy: ChunkPolicy) -> Vec<u8> {
+fn record(entries: &[Stamped], policy: FlushPolicy) -> Vec<u8> {
     let mut r = Recorder::new(Vec::new(), &header(), policy).unwrap();
     for e in entries {
         r.write(e).unwrap();
@@ -138,7 +138,7 @@ fn write_then_read_gives_the_same_updates_to_the_millisecond() {
     assert_eq!(rec.seconds(n), 71.234);
 
     // Many small frames read the same.
-    let small = record(&entries, small_chunks());
+    let small = record(&entries, small_frames());
     assert!(frames(&small).len() > 10);
     assert_eq!(Recording::from_bytes(&small).unwrap().entries, entries);
 }
@@ -146,7 +146,7 @@ fn write_then_read_gives_the_same_updates_to_the_millisecond() {
 #[test]
 fn a_cut_file_replays_what_is_whole_and_says_where_it_stopped() {
     let entries = session();
-    let bytes = record(&entries, small_chunks());
+    let bytes = record(&entries, small_frames());
     let frames = frames(&bytes);
     let header_len = frames[0].1;
     for cut in (header_len..bytes.len()).step_by(97).chain([bytes.len() - 1]) {
@@ -186,9 +186,41 @@ fn a_cut_file_replays_what_is_whole_and_says_where_it_stopped() {
 }
 
 #[test]
+fn a_cut_inside_a_frame_loses_only_what_came_after_the_last_flush() {
+    let entries = session();
+    let every_write = FlushPolicy {
+        flush_every: Duration::ZERO,
+        ..FlushPolicy::default()
+    };
+    let mut r = Recorder::new(Vec::new(), &header(), every_write).unwrap();
+    // (file length after the flush, updates written by then)
+    let mut flushed = Vec::new();
+    for (i, e) in entries.iter().enumerate() {
+        r.write(e).unwrap();
+        flushed.push((r.stats().file_bytes as usize, i + 1));
+    }
+    let bytes = r.finish().unwrap();
+    let frames = frames(&bytes);
+    assert_eq!(frames.len(), 2, "the header's frame and one more");
+    for cut in (frames[1].0 + 1..bytes.len()).step_by(41) {
+        let rec = Recording::from_bytes(&bytes[..cut]).unwrap();
+        let n = rec.entries.len();
+        let on_disk = flushed
+            .iter()
+            .filter(|(len, _)| *len <= cut)
+            .map(|f| f.1)
+            .max()
+            .unwrap_or(0);
+        assert!(n >= on_disk, "cut at {cut}: {n} read, {on_disk} flushed before the cut");
+        assert_eq!(rec.entries[..], entries[..n], "cut at {cut}");
+        assert!(rec.stopped.is_some(), "cut at {cut}");
+    }
+}
+
+#[test]
 fn a_damaged_frame_is_skipped_and_the_frames_after_it_are_read() {
     let entries = session();
-    let bytes = record(&entries, small_chunks());
+    let bytes = record(&entries, small_frames());
     let frames = frames(&bytes);
     let k = frames.len() / 2;
     let (start, len, lost) = frames[k];
@@ -356,7 +388,7 @@ fn secrets_are_redacted_on_the_way_to_the_file() {
             update,
         })
         .collect();
-    let mut r = Recorder::new(Vec::new(), &header(), ChunkPolicy::default()).unwrap();
+    let mut r = Recorder::new(Vec::new(), &header(), FlushPolicy::default()).unwrap();
     for e in &entries {
         r.write(e).unwrap();
     }
@@ -404,7 +436,7 @@ fn a_replay_renders_what_the_live_session_rendered_and_exports_as_a_cast() {
     for e in &entries {
         fold(&mut live, e.clone());
     }
-    let rec = Recording::from_bytes(&record(&entries, ChunkPolicy::default())).unwrap();
+    let rec = Recording::from_bytes(&record(&entries, FlushPolicy::default())).unwrap();
     let mut replayed = state();
     let mut frames = Vec::new();
     for (i, e) in rec.entries.iter().enumerate() {
@@ -451,9 +483,9 @@ impl SplitMix {
 #[test]
 fn thousands_of_mutations_never_panic() {
     let entries = session();
-    let compressed = record(&entries, small_chunks());
+    let compressed = record(&entries, small_frames());
     let plain = zstd::decode_all(compressed.as_slice()).unwrap();
-    let mut rng = SplitMix(0x6d65_7368_746f_70);
+    let mut rng = SplitMix(0x006d_6573_6874_6f70);
     let (mut read, mut refused) = (0, 0);
     for round in 0..3_000 {
         let base = if round % 3 == 0 { &plain } else { &compressed };

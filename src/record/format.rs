@@ -3,9 +3,10 @@
 //! A recording is newline-delimited JSON: the [`Header`](super::Header) line, then one line per
 //! update, `[t_offset_seconds, update]`, where `update` is the [`Update`] JSON the live sources
 //! emit (after redaction) and the offset counts from the header's `recorded_at`, to the
-//! millisecond. The text is stored as a series of independent zstd frames, each holding whole
-//! lines, so a file cut anywhere still decodes up to its last whole frame. Uncompressed text is
-//! read as well, for hand-written fixtures.
+//! millisecond. The text is stored as a series of independent zstd frames (a new one every
+//! minute or so), each holding whole lines and flushed every second, so a file cut anywhere
+//! still decodes up to its last flush, and a damaged frame costs only its own lines.
+//! Uncompressed text is read as well, for hand-written fixtures.
 
 use serde_json::Value;
 

@@ -2,7 +2,7 @@
 //! replay, and exported as a screen cast for sharing.
 //!
 //! - [`Recorder`] tees updates to a file: redacted ([`redact`]), as NDJSON lines in
-//!   independent zstd frames ([`format`]), after a versioned [`Header`].
+//!   zstd frames flushed every second ([`format`]), after a versioned [`Header`].
 //! - [`Recording`] reads one back, keeping whatever is whole and saying what was not.
 //! - [`Player`] schedules replay against a monotonic clock; [`Keyframes`] rebuild state when
 //!   it seeks backwards.
@@ -19,4 +19,4 @@ pub mod writer;
 pub use header::{FORMAT_NAME, FORMAT_VERSION, FormatVersion, Header, HeaderError};
 pub use reader::{MarkerAt, ReadError, ReadProblem, Recording};
 pub use replay::{Keyframes, Player};
-pub use writer::{ChunkPolicy, RecordStats, Recorder};
+pub use writer::{FlushPolicy, RecordStats, Recorder};

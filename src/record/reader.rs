@@ -165,24 +165,22 @@ fn read_frames(bytes: &[u8], lines: &mut Lines) -> Result<(), ReadError> {
             pos = end;
             continue;
         }
-        let whole = zstd::zstd_safe::find_frame_compressed_size(rest).ok();
-        let next = next_frame_start(bytes, pos + 4);
-        if whole.is_none() && next.is_none() {
-            return read_tail(rest, pos, lines);
-        }
-        match whole.ok_or_else(|| "its block structure is broken".to_string()) {
+        let failure = match zstd::zstd_safe::find_frame_compressed_size(rest) {
             Ok(len) => match decode(&rest[..len]) {
                 (text, None) => {
                     lines.feed(&text, Some(pos as u64))?;
                     pos += len;
+                    continue;
                 }
-                (_, Some(e)) => {
-                    lines.lost_frame(pos, &e.to_string())?;
-                    pos = next.unwrap_or(bytes.len());
-                }
+                (_, Some(e)) => Some(e.to_string()),
             },
-            Err(e) => {
-                lines.lost_frame(pos, &e)?;
+            // zstd cannot tell where the frame ends: it is broken, or it is the file's cut end.
+            Err(_) => None,
+        };
+        match (next_frame_start(bytes, pos + ZSTD_MAGIC.len()), failure) {
+            (None, None) => return read_tail(rest, pos, lines),
+            (next, failure) => {
+                lines.lost_frame(pos, failure.as_deref().unwrap_or("its block structure is broken"))?;
                 pos = next.unwrap_or(bytes.len());
             }
         }
