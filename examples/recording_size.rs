@@ -362,7 +362,7 @@ fn main() {
             m.text as f64 / m.file as f64,
             m.cpu.as_secs_f64() * 1000.0 / minutes as f64,
         );
-        if (level, frame_s) == (3, 60) {
+        if (level, frame_s) == (6, 60) {
             let started = Instant::now();
             let rec = Recording::from_bytes(&bytes).expect("reading back");
             assert_eq!(rec.entries.len(), entries.len());
