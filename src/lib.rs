@@ -12,6 +12,7 @@ pub mod discover;
 pub mod mesh;
 pub mod metrics;
 pub mod model;
+pub mod record;
 pub mod run;
 pub mod source;
 pub mod term;

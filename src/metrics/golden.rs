@@ -48,11 +48,16 @@ pub struct GroupKey {
 /// Cumulative counters of one group (as scraped; rates come from two of these).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
 pub struct Totals {
+    #[serde(with = "json_float")]
     pub requests: f64,
+    #[serde(with = "json_float")]
     pub successes: f64,
+    #[serde(with = "json_float")]
     pub mtls_requests: f64,
     /// Cumulative histogram buckets (le, count), summed over the group's series.
+    #[serde(with = "json_float::pairs")]
     pub latency_ms: Vec<(f64, f64)>,
+    #[serde(with = "json_float")]
     pub tcp_open_connections: f64,
 }
 
@@ -304,5 +309,106 @@ fn envoy(out: &mut BTreeMap<GroupKey, Totals>, s: &Sample<'_>) {
             }
         }
         _ => {}
+    }
+}
+
+/// JSON has no infinities or NaN: serde_json writes them as `null`, which then fails to read back,
+/// yet every histogram ends in the `+Inf` bucket and a gauge can be `NaN`. So recordings carry
+/// non-finite values as the exposition spells them (`"+Inf"`, `"-Inf"`, `"NaN"`).
+mod json_float {
+    use serde::de::{Error, Visitor};
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+        Float(*v).serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        Float::deserialize(d).map(|f| f.0)
+    }
+
+    /// The same for a list of pairs, such as histogram buckets `(le, count)`.
+    pub mod pairs {
+        use super::*;
+
+        pub fn serialize<S: Serializer>(v: &[(f64, f64)], s: S) -> Result<S::Ok, S::Error> {
+            s.collect_seq(v.iter().map(|&(a, b)| (Float(a), Float(b))))
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<(f64, f64)>, D::Error> {
+            let v = Vec::<(Float, Float)>::deserialize(d)?;
+            Ok(v.into_iter().map(|(a, b)| (a.0, b.0)).collect())
+        }
+    }
+
+    struct Float(f64);
+
+    impl Serialize for Float {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            match self.0 {
+                v if v.is_finite() => s.serialize_f64(v),
+                v if v.is_nan() => s.serialize_str("NaN"),
+                v if v > 0.0 => s.serialize_str("+Inf"),
+                _ => s.serialize_str("-Inf"),
+            }
+        }
+    }
+
+    impl<'de> Deserialize<'de> for Float {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V;
+            impl Visitor<'_> for V {
+                type Value = Float;
+
+                fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                    f.write_str("a number, \"+Inf\", \"-Inf\" or \"NaN\"")
+                }
+
+                fn visit_f64<E: Error>(self, v: f64) -> Result<Float, E> {
+                    Ok(Float(v))
+                }
+
+                fn visit_i64<E: Error>(self, v: i64) -> Result<Float, E> {
+                    Ok(Float(v as f64))
+                }
+
+                fn visit_u64<E: Error>(self, v: u64) -> Result<Float, E> {
+                    Ok(Float(v as f64))
+                }
+
+                fn visit_str<E: Error>(self, v: &str) -> Result<Float, E> {
+                    super::super::exposition::parse_value(v)
+                        .filter(|f| !f.is_finite())
+                        .map(Float)
+                        .ok_or_else(|| E::invalid_value(serde::de::Unexpected::Str(v), &self))
+                }
+            }
+            d.deserialize_any(V)
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::super::Totals;
+
+        #[test]
+        fn infinite_buckets_and_nan_round_trip_through_json() {
+            let t = Totals {
+                requests: 7.0,
+                tcp_open_connections: f64::NAN,
+                latency_ms: vec![(5.0, 3.0), (f64::INFINITY, 7.0)],
+                ..Totals::default()
+            };
+            let json = serde_json::to_string(&t).unwrap();
+            assert_eq!(
+                json,
+                r#"{"requests":7.0,"successes":0.0,"mtls_requests":0.0,"latency_ms":[[5.0,3.0],["+Inf",7.0]],"tcp_open_connections":"NaN"}"#
+            );
+            let back: Totals = serde_json::from_str(&json).unwrap();
+            assert_eq!(back.latency_ms, t.latency_ms);
+            assert!(back.tcp_open_connections.is_nan());
+            let bad = serde_json::from_str::<Totals>(&json.replace("\"NaN\"", "\"7\""));
+            assert!(bad.is_err(), "a finite number spelled as text is not accepted");
+        }
     }
 }

@@ -1,0 +1,572 @@
+//! Takes secrets out of an update before it is written down.
+//!
+//! It works on the update's JSON rather than on `Update` itself, so variants added later
+//! (bench configs with headers and URLs, tap samples with paths) are covered without anyone
+//! remembering to extend it. What counts as a secret:
+//! - the value of any key named like a credential (`token`, `secret`, `password`, `api_key`,
+//!   `Authorization`, `Cookie`...);
+//! - header pairs, as `["Authorization", "Bearer x"]`, `{"name": "Cookie", "value": "..."}` or
+//!   lines of text `Authorization: Bearer x`;
+//! - `name=value` pairs with a credential-like name, as in URL queries and form bodies;
+//! - `Bearer <token>` anywhere in text, and the password of `scheme://user:password@host`.
+//!
+//! Only strings are replaced, by `<redacted>`: numbers and booleans keep their place, so the
+//! redacted JSON still has the update's shape and replays. It errs towards hiding: a harmless
+//! value under a credential-like name (`session: "none"`) is lost rather than a secret kept.
+
+use std::borrow::Cow;
+
+use serde_json::{Map, Value};
+
+/// What a secret is replaced with.
+pub const REDACTED: &str = "<redacted>";
+
+/// Redacts `value` in place; true when anything was replaced.
+pub fn redact(value: &mut Value) -> bool {
+    match value {
+        Value::String(s) => match redact_text(s) {
+            Some(r) => {
+                *s = r;
+                true
+            }
+            None => false,
+        },
+        Value::Array(items) => {
+            if let [Value::String(name), Value::String(v)] = items.as_mut_slice()
+                && is_field_name(name)
+                && is_credential_name(name)
+            {
+                return blank_string(v);
+            }
+            items.iter_mut().fold(false, |changed, v| redact(v) | changed)
+        }
+        Value::Object(map) => redact_object(map),
+        Value::Null | Value::Bool(_) | Value::Number(_) => false,
+    }
+}
+
+/// Keys that name the other half of a name/value pair object, e.g. `{"name": "Cookie", "value": "x"}`
+/// (HAR headers, Kubernetes env vars).
+const PAIR_NAME_KEYS: [&str; 4] = ["name", "key", "header", "field"];
+const PAIR_VALUE_KEYS: [&str; 2] = ["value", "values"];
+
+fn redact_object(map: &mut Map<String, Value>) -> bool {
+    let is_pair = PAIR_VALUE_KEYS.iter().any(|k| map.contains_key(*k));
+    let secret_pair = is_pair
+        && PAIR_NAME_KEYS
+            .iter()
+            .filter_map(|k| map.get(*k).and_then(Value::as_str))
+            .any(is_credential_name);
+    let mut changed = false;
+    for (k, v) in map.iter_mut() {
+        let role_is_name = is_pair && PAIR_NAME_KEYS.contains(&k.as_str());
+        let role_is_value = PAIR_VALUE_KEYS.contains(&k.as_str());
+        changed |= if (secret_pair && role_is_value) || (!role_is_name && is_credential_name(k)) {
+            blank(v)
+        } else if role_is_name && v.is_string() {
+            // A pair's name is a header or variable name, not a secret (even when it is "key").
+            false
+        } else {
+            redact(v)
+        };
+    }
+    changed
+}
+
+/// Replaces every string under `value`.
+fn blank(value: &mut Value) -> bool {
+    match value {
+        Value::String(s) => blank_string(s),
+        Value::Array(items) => items.iter_mut().fold(false, |changed, v| blank(v) | changed),
+        Value::Object(map) => map.values_mut().fold(false, |changed, v| blank(v) | changed),
+        Value::Null | Value::Bool(_) | Value::Number(_) => false,
+    }
+}
+
+fn blank_string(s: &mut String) -> bool {
+    if s.is_empty() || s == REDACTED {
+        return false;
+    }
+    *s = REDACTED.to_string();
+    true
+}
+
+/// Redacts secrets in free text; None when there were none.
+pub fn redact_text(s: &str) -> Option<String> {
+    if !s.contains([':', '=', '{', '[']) && find_bearer(s, 0).is_none() {
+        return None;
+    }
+    if let Some(json) = redact_embedded_json(s) {
+        return Some(json);
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut changed = false;
+    for line in s.split_inclusive('\n') {
+        let redacted = match redact_header_line(line) {
+            Some(l) => Cow::Owned(l),
+            None => {
+                let l = redact_userinfo(line);
+                let l = redact_bearer(&l).map_or(l, Cow::Owned);
+                redact_assignments(&l).map_or(l, Cow::Owned)
+            }
+        };
+        changed |= matches!(redacted, Cow::Owned(_));
+        out.push_str(&redacted);
+    }
+    changed.then_some(out)
+}
+
+/// JSON kept inside a string (annotations such as `sidecar.istio.io/status` hold some) is
+/// redacted as JSON; it is rewritten only when something in it was secret.
+fn redact_embedded_json(s: &str) -> Option<String> {
+    let t = s.trim();
+    let looks = (t.starts_with('{') && t.ends_with('}')) || (t.starts_with('[') && t.ends_with(']'));
+    if !looks {
+        return None;
+    }
+    let mut v: Value = serde_json::from_str(t).ok()?;
+    redact(&mut v).then(|| v.to_string())
+}
+
+/// `Authorization: Bearer x` → `Authorization: <redacted>`, for a credential-like header name.
+fn redact_header_line(line: &str) -> Option<String> {
+    let body = line.trim_end_matches(['\r', '\n']);
+    let indent = body.len() - body.trim_start_matches([' ', '\t']).len();
+    let (name, rest) = body[indent..].split_once(':')?;
+    let value = rest.trim_start_matches([' ', '\t']);
+    if !is_field_name(name) || !is_credential_name(name) || value.trim().is_empty() || value == REDACTED {
+        return None;
+    }
+    let keep = body.len() - value.len();
+    Some(format!("{}{REDACTED}{}", &body[..keep], &line[body.len()..]))
+}
+
+/// `scheme://user:password@host` → `scheme://user:<redacted>@host`.
+fn redact_userinfo(s: &str) -> Cow<'_, str> {
+    let mut out = String::new();
+    let mut last = 0;
+    let mut from = 0;
+    while let Some(p) = s[from..].find("://").map(|p| p + from + 3) {
+        let end = s[p..]
+            .find(|c: char| c.is_whitespace() || "/?#\"'<>".contains(c))
+            .map_or(s.len(), |e| e + p);
+        if let Some(at) = s[p..end].rfind('@').map(|a| a + p)
+            && let Some(colon) = s[p..at].find(':').map(|c| c + p + 1)
+            && colon < at
+            && &s[colon..at] != REDACTED
+        {
+            out.push_str(&s[last..colon]);
+            out.push_str(REDACTED);
+            last = at;
+        }
+        from = end.max(p);
+    }
+    if last == 0 {
+        return Cow::Borrowed(s);
+    }
+    out.push_str(&s[last..]);
+    Cow::Owned(out)
+}
+
+/// The byte offset of a `bearer` word (any case) at or after `from`.
+fn find_bearer(s: &str, from: usize) -> Option<usize> {
+    let b = s.as_bytes();
+    (from..b.len().saturating_sub(5)).find(|&i| {
+        b[i..i + 6].eq_ignore_ascii_case(b"bearer")
+            && (i == 0 || !b[i - 1].is_ascii_alphanumeric())
+            && b.get(i + 6).is_some_and(|c| *c == b' ' || *c == b'\t')
+    })
+}
+
+/// `Bearer abc.def` → `Bearer <redacted>` wherever it appears.
+fn redact_bearer(s: &str) -> Option<String> {
+    let mut out = String::new();
+    let mut last = 0;
+    let mut from = 0;
+    while let Some(i) = find_bearer(s, from) {
+        let token_start = i + 6 + s[i + 6..].len() - s[i + 6..].trim_start_matches([' ', '\t']).len();
+        let token_end = s[token_start..]
+            .find(|c: char| c.is_whitespace() || "\"',;)]}".contains(c))
+            .map_or(s.len(), |e| e + token_start);
+        let token = &s[token_start..token_end];
+        if !token.is_empty() && token != REDACTED {
+            out.push_str(&s[last..token_start]);
+            out.push_str(REDACTED);
+            last = token_end;
+        }
+        from = token_end.max(i + 6);
+    }
+    (last > 0).then(|| out + &s[last..])
+}
+
+/// `token=abc` → `token=<redacted>` for credential-like names: URL queries, form bodies, text.
+fn redact_assignments(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let mut out = String::new();
+    let mut last = 0;
+    let mut from = 0;
+    while let Some(eq) = s[from..].find('=').map(|e| e + from) {
+        let name_start = s[..eq]
+            .rfind(|c: char| !(c.is_ascii_alphanumeric() || "_-.".contains(c)))
+            .map_or(0, |p| p + 1);
+        let value_end = (eq + 1..b.len())
+            .find(|&i| b[i].is_ascii_whitespace() || b"&;,\"'#<>)]}".contains(&b[i]))
+            .unwrap_or(b.len());
+        if value_end > eq + 1 && is_credential_name(&s[name_start..eq]) {
+            out.push_str(&s[last..eq + 1]);
+            out.push_str(REDACTED);
+            last = value_end;
+        }
+        from = value_end.max(eq + 1);
+    }
+    (last > 0).then(|| out + &s[last..])
+}
+
+/// A header, parameter or variable name: one token, no spaces.
+fn is_field_name(name: &str) -> bool {
+    !name.is_empty() && name.len() <= 128 && name.bytes().all(|c| c.is_ascii_alphanumeric() || b"_-.".contains(&c))
+}
+
+/// Words that are credentials on their own.
+const CREDENTIAL_WORDS: [&str; 24] = [
+    "apikey",
+    "auth",
+    "authn",
+    "authorization",
+    "authz",
+    "bearer",
+    "cookie",
+    "cookies",
+    "credential",
+    "credentials",
+    "csrf",
+    "jwt",
+    "key",
+    "otp",
+    "passphrase",
+    "passwd",
+    "password",
+    "secret",
+    "session",
+    "sessionid",
+    "sig",
+    "signature",
+    "token",
+    "xsrf",
+];
+
+/// Words that make a credential at the end of a longer word (`accesstoken`, `oauth`).
+const CREDENTIAL_ENDINGS: [&str; 11] = [
+    "token",
+    "secret",
+    "password",
+    "passwd",
+    "passphrase",
+    "signature",
+    "credential",
+    "credentials",
+    "cookie",
+    "sessionid",
+    "auth",
+];
+
+/// Words that make a credential at the start of a longer word (`secrets`, `tokenid`).
+const CREDENTIAL_STARTS: [&str; 5] = ["password", "passwd", "secret", "token", "credential"];
+
+/// What comes before `key` in a word that names one (`apikey`, `accesskey`); `monkey` is not one.
+const KEY_KINDS: [&str; 12] = [
+    "api",
+    "access",
+    "secret",
+    "private",
+    "client",
+    "signing",
+    "master",
+    "encryption",
+    "session",
+    "auth",
+    "account",
+    "subscription",
+];
+
+/// Whether a key, header or parameter name looks like it holds a credential. The name is split
+/// into words (`X-Api-Key`, `api_key`, `accessToken`, `APIKey`), so `authority` or `monkey`
+/// are not taken for `auth` or `key`.
+pub fn is_credential_name(name: &str) -> bool {
+    words(name).iter().any(|w| {
+        let w = w.as_str();
+        CREDENTIAL_WORDS.contains(&w)
+            || CREDENTIAL_ENDINGS.iter().any(|e| w.len() > e.len() && w.ends_with(e))
+            || CREDENTIAL_STARTS.iter().any(|e| w.len() > e.len() && w.starts_with(e))
+            || w.strip_suffix("key").is_some_and(|kind| KEY_KINDS.contains(&kind))
+    })
+}
+
+/// Lower-case words of a name, split at punctuation and camelCase boundaries.
+fn words(name: &str) -> Vec<String> {
+    let chars: Vec<char> = name.chars().collect();
+    let mut words = Vec::new();
+    let mut word = String::new();
+    for (i, &c) in chars.iter().enumerate() {
+        if !c.is_alphanumeric() {
+            if !word.is_empty() {
+                words.push(std::mem::take(&mut word));
+            }
+            continue;
+        }
+        if c.is_uppercase() && !word.is_empty() {
+            let prev = chars[i - 1];
+            let next_is_lower = chars.get(i + 1).is_some_and(|n| n.is_lowercase());
+            if !prev.is_uppercase() || next_is_lower {
+                words.push(std::mem::take(&mut word));
+            }
+        }
+        word.extend(c.to_lowercase());
+    }
+    if !word.is_empty() {
+        words.push(word);
+    }
+    words
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn redacted(mut v: Value) -> Value {
+        redact(&mut v);
+        v
+    }
+
+    fn text(s: &str) -> String {
+        redact_text(s).unwrap_or_else(|| s.to_string())
+    }
+
+    #[test]
+    fn names_are_split_into_words() {
+        assert_eq!(words("X-Api-Key"), ["x", "api", "key"]);
+        assert_eq!(words("accessToken"), ["access", "token"]);
+        assert_eq!(words("APIKey"), ["api", "key"]);
+        assert_eq!(words("XAuthToken"), ["x", "auth", "token"]);
+        assert_eq!(words("oauth2Token"), ["oauth2", "token"]);
+        assert_eq!(words("sidecar.istio.io/status"), ["sidecar", "istio", "io", "status"]);
+    }
+
+    #[test]
+    fn credential_names() {
+        for yes in [
+            "Authorization",
+            "Proxy-Authorization",
+            "Cookie",
+            "Set-Cookie",
+            "token",
+            "access_token",
+            "accessToken",
+            "refreshtoken",
+            "X-Auth-Token",
+            "X-Amz-Security-Token",
+            "secret",
+            "client_secret",
+            "secrets",
+            "password",
+            "DB_PASSWORD",
+            "passwd",
+            "api_key",
+            "apikey",
+            "X-Api-Key",
+            "key",
+            "access_key",
+            "AWSAccessKey",
+            "secretkey",
+            "auth",
+            "oauth",
+            "session",
+            "sessionid",
+            "JSESSIONID",
+            "signature",
+            "X-Goog-Signature",
+            "sig",
+            "credential",
+            "credentials",
+            "X-CSRF-Token",
+        ] {
+            assert!(is_credential_name(yes), "{yes}");
+        }
+        for no in [
+            "authority",
+            ":authority",
+            "author",
+            "monkey",
+            "keyboard",
+            "name",
+            "namespace",
+            "requests",
+            "latency_ms",
+            "mtls_requests",
+            "pod-template-hash",
+            "sidecar.istio.io/status",
+            "security.istio.io/tlsMode",
+            "signal",
+            "design",
+            "message",
+            "image",
+            "labels",
+        ] {
+            assert!(!is_credential_name(no), "{no}");
+        }
+    }
+
+    #[test]
+    fn values_of_credential_keys_are_replaced_keeping_the_shape() {
+        let v = json!({
+            "type": "bench_config",
+            "url": "https://svc/",
+            "token": "abc",
+            "api_key": 12345,
+            "session": null,
+            "tls": {"verify": true, "password": "hunter2", "client_secret": ["a", "b"]},
+            "auth": {"user": "bob", "retries": 3},
+        });
+        assert_eq!(
+            redacted(v),
+            json!({
+                "type": "bench_config",
+                "url": "https://svc/",
+                "token": "<redacted>",
+                "api_key": 12345,
+                "session": null,
+                "tls": {"verify": true, "password": "<redacted>", "client_secret": ["<redacted>", "<redacted>"]},
+                "auth": {"user": "<redacted>", "retries": 3},
+            })
+        );
+    }
+
+    #[test]
+    fn header_maps_pairs_and_lines() {
+        let v = json!({
+            "headers": {"authorization": "Bearer abc", "Cookie": "a=1; b=2", "accept": "text/plain",
+                        "Set-Cookie": ["id=1", "theme=dark"], "X-Request-Id": "r1"},
+            "list": [["Authorization", "Basic dXNlcjpwYXNz"], ["Accept", "*/*"], ["Proxy-Authorization", "x"]],
+            "har": [{"name": "Cookie", "value": "sid=9"}, {"name": "Host", "value": "svc"}],
+            "env": [{"name": "DB_PASSWORD", "value": "hunter2"}, {"name": "LOG_LEVEL", "value": "debug"},
+                    {"key": "api_key", "value": "k1"}],
+            "raw": "GET / HTTP/1.1\r\nHost: svc\r\nAuthorization: Bearer abc.def\r\ncookie:a=b\r\n\r\n",
+        });
+        assert_eq!(
+            redacted(v),
+            json!({
+                "headers": {"authorization": "<redacted>", "Cookie": "<redacted>", "accept": "text/plain",
+                            "Set-Cookie": ["<redacted>", "<redacted>"], "X-Request-Id": "r1"},
+                "list": [["Authorization", "<redacted>"], ["Accept", "*/*"], ["Proxy-Authorization", "<redacted>"]],
+                "har": [{"name": "Cookie", "value": "<redacted>"}, {"name": "Host", "value": "svc"}],
+                "env": [{"name": "DB_PASSWORD", "value": "<redacted>"}, {"name": "LOG_LEVEL", "value": "debug"},
+                        {"key": "api_key", "value": "<redacted>"}],
+                "raw": "GET / HTTP/1.1\r\nHost: svc\r\nAuthorization: <redacted>\r\ncookie:<redacted>\r\n\r\n",
+            })
+        );
+    }
+
+    #[test]
+    fn urls_paths_and_queries() {
+        assert_eq!(
+            text("https://svc:8443/api?token=abc&limit=5&X-Amz-Signature=f00#frag"),
+            "https://svc:8443/api?token=<redacted>&limit=5&X-Amz-Signature=<redacted>#frag"
+        );
+        assert_eq!(
+            text("/healthz?api_key=k&sig=s1;session=x"),
+            "/healthz?api_key=<redacted>&sig=<redacted>;session=<redacted>"
+        );
+        assert_eq!(text("/search?q=monkey&author=me"), "/search?q=monkey&author=me");
+        assert_eq!(
+            text("GET /pay?amount=3&password=p%40ss failed: 403"),
+            "GET /pay?amount=3&password=<redacted> failed: 403"
+        );
+        assert_eq!(text("sig=YWJj=="), "sig=<redacted>");
+        assert_eq!(
+            text("postgres://admin:s3cr3t@db:5432/app"),
+            "postgres://admin:<redacted>@db:5432/app"
+        );
+        assert_eq!(text("https://svc:8443/x"), "https://svc:8443/x");
+        assert_eq!(text("ssh://git@github.com/x"), "ssh://git@github.com/x");
+    }
+
+    #[test]
+    fn bearer_tokens_anywhere() {
+        assert_eq!(
+            text("request failed (bearer eyJhbGci.eyJzdWIi.sig) after 3 tries"),
+            "request failed (bearer <redacted>) after 3 tries"
+        );
+        assert_eq!(
+            text("got BEARER abc, then Bearer\tdef"),
+            "got BEARER <redacted>, then Bearer\t<redacted>"
+        );
+        assert_eq!(text("a bearer of bad news"), "a bearer <redacted> bad news");
+        assert_eq!(text("bearers and Bearer"), "bearers and Bearer");
+    }
+
+    #[test]
+    fn plain_values_are_left_alone() {
+        for s in [
+            "docker.io/istio/proxyv2:1.22.1",
+            "ghcr.io/acme/token-service:1.0",
+            "error: connection refused",
+            "scrape of default/web-1 failed: timeout after 2s",
+            "app=web,tier=frontend",
+            "{\"sidecar\":\"istio-proxy\",\"initContainers\":[\"istio-init\"]}",
+            "",
+        ] {
+            assert_eq!(redact_text(s), None, "{s}");
+        }
+    }
+
+    #[test]
+    fn json_in_strings_is_redacted_as_json() {
+        assert_eq!(
+            text(r#"{"image": "x", "env": [{"name": "TOKEN", "value": "t"}]}"#),
+            r#"{"env":[{"name":"TOKEN","value":"<redacted>"}],"image":"x"}"#
+        );
+    }
+
+    #[test]
+    fn redaction_is_idempotent() {
+        let v = json!({
+            "a": "Authorization: Bearer x\ncookie: y",
+            "b": "https://u:p@h/?token=t Bearer z",
+            "c": [["Set-Cookie", "q"]],
+            "password": "p",
+        });
+        let once = redacted(v);
+        let mut twice = once.clone();
+        assert!(!redact(&mut twice), "{once}");
+        assert_eq!(
+            once,
+            json!({
+                "a": "Authorization: <redacted>\ncookie: <redacted>",
+                "b": "https://u:<redacted>@h/?token=<redacted> Bearer <redacted>",
+                "c": [["Set-Cookie", "<redacted>"]],
+                "password": "<redacted>",
+            })
+        );
+    }
+
+    #[test]
+    fn real_updates_come_through_unchanged() {
+        use crate::app::Update;
+        use crate::model::PodInfo;
+        let pod = PodInfo {
+            namespace: "shop".into(),
+            name: "web-7d9f-x2".into(),
+            phase: "Running".into(),
+            labels: [("app".to_string(), "web".to_string())].into(),
+            annotations: [(
+                "sidecar.istio.io/status".to_string(),
+                r#"{"containers":["istio-proxy"]}"#.to_string(),
+            )]
+            .into(),
+            ..PodInfo::default()
+        };
+        let v = serde_json::to_value(Update::PodApplied { pod }).unwrap();
+        assert_eq!(redacted(v.clone()), v);
+    }
+}
