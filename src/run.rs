@@ -96,6 +96,7 @@ struct LiveSources {
     prometheus: Option<source::prometheus::Spec>,
     scrape_direct: bool,
     window: tokio::sync::watch::Sender<u32>,
+    benches: BenchRunner,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     rx: Option<mpsc::Receiver<Stamped>>,
 }
@@ -124,6 +125,7 @@ impl LiveSources {
                 tx.clone(),
             )),
         };
+        let benches = BenchRunner::new(tx.clone());
         let tasks = vec![
             tokio::spawn(source::kube::run(target.clone(), tx.clone())),
             tokio::spawn(source::podmetrics::run(
@@ -139,6 +141,7 @@ impl LiveSources {
             prometheus,
             scrape_direct,
             window,
+            benches,
             tasks,
             rx: Some(rx),
         }
@@ -150,6 +153,14 @@ impl LiveSources {
             Effect::SwitchContext(ctx) => Some(self.switch_context(ctx)),
             Effect::SetWindow(secs) => {
                 self.window.send_replace(secs);
+                None
+            }
+            Effect::StartBench { id, config, target } => {
+                self.benches.start(id, *config, target);
+                None
+            }
+            Effect::StopBench(id) => {
+                self.benches.stop(id);
                 None
             }
             Effect::Quit => None,
@@ -176,6 +187,100 @@ impl LiveSources {
     fn stop(&mut self) {
         for t in self.tasks.drain(..) {
             t.abort();
+        }
+        self.benches.stop_all();
+    }
+}
+
+/// Runs benchmarks for the TUI: the engine on its own threads, its snapshots forwarded
+/// as updates (so they are folded, recorded and replayed like any other source).
+pub struct BenchRunner {
+    tx: source::UpdateTx,
+    running: std::collections::BTreeMap<u32, crate::bench::Canceller>,
+}
+
+impl BenchRunner {
+    pub fn new(tx: source::UpdateTx) -> Self {
+        BenchRunner {
+            tx,
+            running: Default::default(),
+        }
+    }
+
+    pub fn start(&mut self, id: u32, config: crate::bench::BenchConfig, target: crate::app::bench::BenchTarget) {
+        let tx = self.tx.clone();
+        let started = Update::BenchStarted {
+            id,
+            config: Box::new(config.redacted()),
+            target,
+        };
+        let run = crate::bench::engine::start(config);
+        if let Ok(run) = &run {
+            self.running.insert(id, run.canceller());
+        }
+        tokio::spawn(async move {
+            let send = |u: Update| tx.send(Stamped::now(u));
+            if send(started).await.is_err() {
+                return;
+            }
+            let run = match run {
+                Ok(run) => run,
+                Err(e) => {
+                    let _ = send(Update::BenchFailed {
+                        id,
+                        message: format!("{e:#}"),
+                    })
+                    .await;
+                    return;
+                }
+            };
+            let mut progress = run.progress();
+            while progress.changed().await.is_ok() {
+                let p = progress.borrow_and_update().clone();
+                let finished = p.phase == crate::bench::Phase::Finished;
+                if send(Update::BenchProgress {
+                    id,
+                    progress: Box::new(p),
+                })
+                .await
+                .is_err()
+                {
+                    return;
+                }
+                if finished {
+                    break;
+                }
+            }
+            let update = match run.finish().await {
+                Ok(result) => {
+                    // Kept like `meshtop bench` keeps its results; a failure to save is not
+                    // a failed run, so it only goes to the log of the result itself.
+                    if let Ok(dir) = crate::bench::store::default_dir() {
+                        let _ = crate::bench::store::save(&dir, &result);
+                    }
+                    Update::BenchFinished {
+                        id,
+                        result: Box::new(result),
+                    }
+                }
+                Err(e) => Update::BenchFailed {
+                    id,
+                    message: format!("{e:#}"),
+                },
+            };
+            let _ = send(update).await;
+        });
+    }
+
+    pub fn stop(&mut self, id: u32) {
+        if let Some(c) = self.running.remove(&id) {
+            c.cancel();
+        }
+    }
+
+    fn stop_all(&mut self) {
+        for (_, c) in std::mem::take(&mut self.running) {
+            c.cancel();
         }
     }
 }

@@ -59,7 +59,20 @@ fn session() -> Vec<Stamped> {
                 ],
                 tcp_open_connections: 3.0,
             },
-            outbound: Totals::default(),
+            outbound: Totals {
+                requests: 10.0 * i as f64,
+                successes: 10.0 * i as f64,
+                ..Totals::default()
+            },
+            edges: [(
+                "reviews.bookinfo.svc.cluster.local".to_string(),
+                Totals {
+                    requests: 10.0 * i as f64,
+                    successes: 10.0 * i as f64,
+                    ..Totals::default()
+                },
+            )]
+            .into(),
             bad_lines: 0,
         };
         out.push(Stamped {

@@ -26,6 +26,15 @@ pub enum Action {
     ShowWorkloads,
     ShowEdges,
     NextWindow,
+    /// Opens the benchmark form on the selected pod, workload or service (or empty).
+    NewBench,
+    ShowBench,
+    StopBench,
+    // Form navigation; not remappable.
+    #[serde(skip)]
+    FormNext,
+    #[serde(skip)]
+    FormPrev,
     SortNext,
     SortReverse,
     // Text entry in filter and command mode; not remappable.
@@ -42,11 +51,19 @@ pub enum Action {
 }
 
 /// Work the fold asks the main loop to do, because it involves I/O or ends the program.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
     Quit,
     /// Reconnect to another kubeconfig context; the world state is reset.
     SwitchContext(String),
     /// The rate window changed; sources that compute windows themselves (Prometheus) follow.
     SetWindow(u32),
+    /// Start a benchmark run with this id.
+    StartBench {
+        id: u32,
+        config: Box<crate::bench::BenchConfig>,
+        target: crate::app::bench::BenchTarget,
+    },
+    /// Stop a run, keeping its partial result.
+    StopBench(u32),
 }

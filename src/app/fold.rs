@@ -30,6 +30,35 @@ pub fn fold(state: &mut State, stamped: Stamped) {
     match update {
         Update::Tick => {}
         Update::Marker { name } => state.markers.push((at, name)),
+        Update::BenchStarted { id, config, target } => {
+            if !state.benches.iter().any(|b| b.id == id) {
+                state.benches.push(super::bench::BenchSession {
+                    id,
+                    config: *config,
+                    target,
+                    started: at,
+                    progress: None,
+                    result: None,
+                    error: None,
+                    usage: Vec::new(),
+                });
+            }
+        }
+        Update::BenchProgress { id, progress } => {
+            if let Some(b) = state.benches.iter_mut().find(|b| b.id == id) {
+                b.progress = Some(*progress);
+            }
+        }
+        Update::BenchFinished { id, result } => {
+            if let Some(b) = state.benches.iter_mut().find(|b| b.id == id) {
+                b.result = Some(result);
+            }
+        }
+        Update::BenchFailed { id, message } => {
+            if let Some(b) = state.benches.iter_mut().find(|b| b.id == id) {
+                b.error = Some(message);
+            }
+        }
         Update::Connected { cluster } => state.cluster = Some(cluster),
         Update::ApiLatency { millis } => state.api_latency_ms = Some(millis),
         Update::ListStarted { resource, namespace } => {
@@ -158,6 +187,14 @@ pub fn fold(state: &mut State, stamped: Stamped) {
             // Forget the history of pods that are gone, so memory stays bounded.
             let pods = &state.pods;
             state.usage_history.retain(|k, _| pods.contains_key(k));
+            // Running benchmarks keep their target pods' usage over the run.
+            for i in 0..state.benches.len() {
+                if state.benches[i].running()
+                    && let Some(u) = super::bench::target_usage(state, &state.benches[i].target)
+                {
+                    state.benches[i].usage.push(u);
+                }
+            }
             state.synced.insert(Resource::PodMetrics);
             state.errors.remove(&(Resource::PodMetrics, None));
         }
@@ -349,6 +386,39 @@ pub fn apply_action(state: &mut State, action: Action) -> Option<Effect> {
             entry.sort_column = (entry.sort_column + 1) % n;
         }
         Action::SortReverse => entry.sort_reverse = !entry.sort_reverse,
+        Action::ShowBench => push_view(state, View::Bench, ""),
+        Action::NewBench => open_bench_form(state),
+        Action::StopBench => {
+            let entry = state.entry();
+            let selected = (entry.view == View::Bench)
+                .then(|| state.benches.get(entry.selected))
+                .flatten()
+                .filter(|b| b.running());
+            match selected.or_else(|| state.benches.iter().rev().find(|b| b.running())) {
+                Some(b) => return Some(Effect::StopBench(b.id)),
+                None => state.flash = Some("no benchmark is running".into()),
+            }
+        }
+        Action::FormNext | Action::FormPrev => {
+            if let Some(f) = state.bench_form.as_mut() {
+                f.next(action == Action::FormNext);
+            }
+        }
+        Action::InputChar(c) if state.mode == Mode::Form => {
+            if let Some(f) = state.bench_form.as_mut() {
+                f.type_char(c);
+            }
+        }
+        Action::InputBackspace if state.mode == Mode::Form => {
+            if let Some(f) = state.bench_form.as_mut() {
+                f.backspace();
+            }
+        }
+        Action::InputCancel if state.mode == Mode::Form => {
+            state.bench_form = None;
+            state.mode = Mode::Normal;
+        }
+        Action::InputSubmit if state.mode == Mode::Form => return submit_bench_form(state),
         Action::InputChar(c) => {
             state.input.push(c);
             live_filter(state);
@@ -383,6 +453,77 @@ pub fn apply_action(state: &mut State, action: Action) -> Option<Effect> {
     None
 }
 
+/// Opens the form on what is selected: a pod (its IP and port), a workload (its first
+/// pod's address, all its pods' usage), or nothing (an empty URL).
+fn open_bench_form(state: &mut State) {
+    let entry = state.entry().clone();
+    let (url, target, note) = match &entry.view {
+        View::Pods => query::pods(state, &entry)
+            .get(entry.selected)
+            .map(|p| super::bench::pod_target(p)),
+        View::PodDetail { namespace, name } => state
+            .pods
+            .get(&(namespace.clone(), name.clone()))
+            .map(super::bench::pod_target),
+        View::Workloads => query::workloads_view(state, &entry).get(entry.selected).and_then(|w| {
+            let pods: Vec<&super::state::PodEntry> = state
+                .pods
+                .values()
+                .filter(|p| p.info.namespace == w.namespace && query::workload_of(p).1 == w.name)
+                .collect();
+            let (url, _, note) = super::bench::pod_target(pods.first()?);
+            Some((
+                url,
+                super::bench::BenchTarget {
+                    origin: format!("workload {}/{}", w.namespace, w.name),
+                    pods: pods
+                        .iter()
+                        .map(|p| (p.info.namespace.clone(), p.info.name.clone()))
+                        .collect(),
+                },
+                note,
+            ))
+        }),
+        _ => None,
+    }
+    .unwrap_or_else(|| (String::from("http://"), super::bench::BenchTarget::default(), None));
+    open_form_with(state, url, target, note);
+}
+
+fn open_form_with(state: &mut State, url: String, mut target: super::bench::BenchTarget, note: Option<String>) {
+    if target.origin.is_empty() {
+        target.origin = "url".into();
+    }
+    state.bench_form = Some(super::bench::BenchForm::new(url, target, note));
+    state.mode = Mode::Form;
+}
+
+/// Validates the form; a valid one starts a run and shows its panel, an invalid one says
+/// which field is wrong and stays open.
+fn submit_bench_form(state: &mut State) -> Option<Effect> {
+    let form = state.bench_form.as_mut()?;
+    match form.config() {
+        Err(e) => {
+            form.error = Some(e);
+            None
+        }
+        Ok(config) => {
+            let target = form.target.clone();
+            state.bench_form = None;
+            state.mode = Mode::Normal;
+            let id = state.benches.iter().map(|b| b.id).max().unwrap_or(0) + 1;
+            push_view(state, View::Bench, "");
+            // The run's panel opens on it as soon as it starts (the list gains a row).
+            state.entry_mut().selected = state.benches.len();
+            Some(Effect::StartBench {
+                id,
+                config: Box::new(config),
+                target,
+            })
+        }
+    }
+}
+
 /// `enter`: drill down from the selected row.
 fn select(state: &mut State) {
     let entry = state.entry().clone();
@@ -410,7 +551,7 @@ fn select(state: &mut State) {
             let (ns, wl) = e.source.split_once('/')?;
             Some((View::Pods, format!("ns=={ns} workload=={wl}")))
         }),
-        View::PodDetail { .. } => None,
+        View::PodDetail { .. } | View::Bench => None,
     };
     if let Some((view, filter)) = target {
         push_view(state, view, &filter);
@@ -442,6 +583,10 @@ pub const COMMANDS: &[(&[&str], &str)] = &[
     ),
     (&["edges", "edge"], "traffic between workloads"),
     (&["window", "w"], "rate window: :window 30s|1m|5m"),
+    (
+        &["bench", "benchmark"],
+        "benchmark: :bench URL, :bench svc NS/NAME, or the runs list",
+    ),
     (&["ctx", "context", "contexts"], "switch context: :ctx NAME"),
     (&["quit", "q"], "quit meshtop"),
 ];
@@ -488,6 +633,27 @@ fn run_command(state: &mut State, cmd: &str) -> Option<Effect> {
         "pods" => push_view(state, View::Pods, arg),
         "workloads" => push_view(state, View::Workloads, arg),
         "edges" => push_view(state, View::Edges, arg),
+        "bench" if arg.is_empty() => push_view(state, View::Bench, ""),
+        "bench" => {
+            if let Some(svc) = arg.strip_prefix("svc ").or_else(|| arg.strip_prefix("service ")) {
+                let (ns, name) = svc.trim().split_once('/').unwrap_or(("default", svc.trim()));
+                match state.services.get(&(ns.to_string(), name.to_string())).cloned() {
+                    Some(s) => {
+                        let (url, target, note) = super::bench::service_target(state, &s);
+                        open_form_with(state, url, target, note);
+                    }
+                    None => {
+                        state.flash = Some(format!(
+                            "no service {ns}/{name} (known: {} services)",
+                            state.services.len()
+                        ))
+                    }
+                }
+            } else {
+                open_form_with(state, arg.to_string(), Default::default(), None);
+            }
+            return None;
+        }
         "window" => {
             let parsed = crate::cli::parse_duration(arg).ok().map(|d| d.as_secs() as u32);
             match parsed.filter(|s| super::traffic::WINDOWS.contains(s)) {

@@ -170,6 +170,14 @@ impl Default for Keymap {
                 b(Action::ShowWorkloads, &[c('5')], "workloads", "views"),
                 b(Action::ShowEdges, &[c('6')], "edges (source → destination)", "views"),
                 b(Action::NextWindow, &[c('w')], "rate window 30s / 1m / 5m", "views"),
+                b(Action::ShowBench, &[c('7')], "benchmark runs", "bench"),
+                b(
+                    Action::NewBench,
+                    &[c('b')],
+                    "benchmark the selected pod / workload / service",
+                    "bench",
+                ),
+                b(Action::StopBench, &[c('x')], "stop the running benchmark", "bench"),
                 b(Action::Up, &[c('k'), k(Up)], "up", "navigation"),
                 b(Action::Down, &[c('j'), k(Down)], "down", "navigation"),
                 b(
@@ -230,6 +238,16 @@ impl Keymap {
     /// Resolves a key in the given mode. In text-entry modes only editing keys are special.
     pub fn resolve(&self, mode: Mode, key: KeyCombo) -> Option<Action> {
         match mode {
+            Mode::Form => match (key.code, key.ctrl) {
+                (KeyCode::Char('c'), true) => Some(Action::Quit),
+                (KeyCode::Esc, _) => Some(Action::InputCancel),
+                (KeyCode::Enter, _) => Some(Action::InputSubmit),
+                (KeyCode::Backspace, _) => Some(Action::InputBackspace),
+                (KeyCode::Tab | KeyCode::Down, _) => Some(Action::FormNext),
+                (KeyCode::BackTab | KeyCode::Up, _) => Some(Action::FormPrev),
+                (KeyCode::Char(c), false) if !key.alt => Some(Action::InputChar(c)),
+                _ => None,
+            },
             Mode::Filter | Mode::Command => match (key.code, key.ctrl) {
                 (KeyCode::Char('c'), true) => Some(Action::Quit),
                 (KeyCode::Esc, _) => Some(Action::InputCancel),
@@ -327,6 +345,9 @@ mod tests {
             ShowWorkloads,
             ShowEdges,
             NextWindow,
+            ShowBench,
+            NewBench,
+            StopBench,
             SortNext,
             SortReverse,
         ];

@@ -1,6 +1,7 @@
 //! The application core: updates in, state out. Nothing here does I/O.
 
 pub mod action;
+pub mod bench;
 pub mod fold;
 pub mod keymap;
 pub mod query;

@@ -118,6 +118,9 @@ pub const WORKLOAD_COLUMNS: &[&str] = &[
     "MEM APP/PROXY",
     "TAX CPU/MEM",
 ];
+pub const BENCH_COLUMNS: &[&str] = &[
+    "#", "STATUS", "TARGET", "MODE", "RPS", "P50", "P99", "P99.9", "SUCCESS", "ERRORS",
+];
 pub const EDGE_COLUMNS: &[&str] = &["SOURCE", "DESTINATION", "RPS", "SUCCESS", "P50", "P90", "P99", "mTLS"];
 /// Columns hidden first, in this order, when a table is wider than the terminal.
 pub const DROP_ORDER: &[&str] = &[
@@ -169,6 +172,7 @@ pub fn columns(view: &View) -> &'static [&'static str] {
         View::Namespaces => NAMESPACE_COLUMNS,
         View::ControlPlanes => CONTROL_PLANE_COLUMNS,
         View::Overview | View::PodDetail { .. } => &[],
+        View::Bench => BENCH_COLUMNS,
     }
 }
 
@@ -410,6 +414,7 @@ pub fn row_count(state: &State) -> usize {
         View::ControlPlanes => control_planes(state, entry).len(),
         View::Workloads => workloads_view(state, entry).len(),
         View::Edges => edges_view(state, entry).len(),
+        View::Bench => state.benches.len(),
         View::Overview | View::PodDetail { .. } => 0,
     }
 }

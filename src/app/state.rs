@@ -26,6 +26,8 @@ pub enum View {
         namespace: String,
         name: String,
     },
+    /// Benchmark runs of the session: the selected run's live panel and the list.
+    Bench,
 }
 
 impl View {
@@ -38,6 +40,7 @@ impl View {
             View::Workloads => "workloads".into(),
             View::Edges => "edges".into(),
             View::PodDetail { namespace, name } => format!("{namespace}/{name}"),
+            View::Bench => "bench".into(),
         }
     }
 
@@ -48,6 +51,7 @@ impl View {
             View::Namespaces => Resource::Namespaces,
             View::Pods | View::Workloads | View::PodDetail { .. } => Resource::Pods,
             View::Edges => Resource::ProxyScrape,
+            View::Bench => Resource::Pods,
         }
     }
 }
@@ -59,6 +63,8 @@ pub enum Mode {
     Normal,
     Filter,
     Command,
+    /// Filling in the benchmark form.
+    Form,
 }
 
 /// One entry of the breadcrumb stack: a view with its own filter, selection and sort,
@@ -160,6 +166,8 @@ pub struct State {
     pub relisting: BTreeMap<(Resource, Option<String>), BTreeSet<String>>,
     /// Errors by (resource, namespace); namespace is None for cluster-wide failures.
     pub errors: BTreeMap<(Resource, Option<String>), SourceErr>,
+    /// Benchmark runs of the session, oldest first.
+    pub benches: Vec<super::bench::BenchSession>,
     /// Named points in the session, in order (recording bookmarks).
     pub markers: Vec<(UnixMillis, String)>,
 
@@ -168,6 +176,8 @@ pub struct State {
     pub mode: Mode,
     pub input: String,
     pub show_help: bool,
+    /// The benchmark form while it is open.
+    pub bench_form: Option<super::bench::BenchForm>,
     /// The rate window in seconds (one of `traffic::WINDOWS`).
     pub window_s: u32,
     /// A one-line message (unknown command, ...) shown until the next key.
@@ -209,6 +219,8 @@ impl State {
             relisting: BTreeMap::new(),
             errors: BTreeMap::new(),
             markers: Vec::new(),
+            benches: Vec::new(),
+            bench_form: None,
             stack: vec![ViewEntry::new(View::Overview)],
             mode: Mode::Normal,
             input: String::new(),

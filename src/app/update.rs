@@ -144,6 +144,27 @@ pub enum Update {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         namespace: Option<String>,
     },
+    /// A benchmark run started (its configuration with secrets redacted, and its target).
+    BenchStarted {
+        id: u32,
+        config: Box<crate::bench::BenchConfig>,
+        target: crate::app::bench::BenchTarget,
+    },
+    /// A live snapshot of a run (about every 200 ms).
+    BenchProgress {
+        id: u32,
+        progress: Box<crate::bench::BenchProgress>,
+    },
+    /// A run ended (completed, or stopped with its partial result).
+    BenchFinished {
+        id: u32,
+        result: Box<crate::bench::BenchResult>,
+    },
+    /// A run could not start or failed.
+    BenchFailed {
+        id: u32,
+        message: String,
+    },
     /// A named point in a session (a presenter's bookmark); replay can seek to it.
     Marker {
         name: String,

@@ -165,6 +165,7 @@ pub struct BenchResult {
     pub responses: u64,
     /// Sent during the warm-up and left out of everything else.
     pub warmup_requests: u64,
+    #[serde(with = "status_codes")]
     pub status: BTreeMap<u16, u64>,
     pub errors: ErrorCounts,
     /// The first message seen for each kind of error, to say what went wrong.
@@ -245,6 +246,7 @@ pub struct BenchProgress {
     pub p999_us: u64,
     /// About 30 log-spaced bins between the fastest and slowest response so far (µs).
     pub histogram: Vec<Bin>,
+    #[serde(with = "status_codes")]
     pub status: BTreeMap<u16, u64>,
     pub errors: ErrorCounts,
     pub bytes_sent: u64,
@@ -283,5 +285,32 @@ impl BenchProgress {
             .filter(|n| *n > 0)
             .map(|n| self.requests as f64 / n as f64);
         by_time.into_iter().chain(by_count).fold(0.0, f64::max).clamp(0.0, 1.0)
+    }
+}
+
+/// Status counts as a JSON object with string keys, read back explicitly: serde cannot
+/// turn `"200"` into a u16 key inside an internally tagged enum (as in app updates and
+/// recordings), so the conversion is done here.
+mod status_codes {
+    use std::collections::BTreeMap;
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(m: &BTreeMap<u16, u64>, s: S) -> Result<S::Ok, S::Error> {
+        m.iter()
+            .map(|(k, v)| (k.to_string(), *v))
+            .collect::<BTreeMap<String, u64>>()
+            .serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<u16, u64>, D::Error> {
+        BTreeMap::<String, u64>::deserialize(d)?
+            .into_iter()
+            .map(|(k, v)| {
+                k.parse::<u16>()
+                    .map(|k| (k, v))
+                    .map_err(|_| serde::de::Error::custom(format!("status code {k:?} is not a number")))
+            })
+            .collect()
     }
 }

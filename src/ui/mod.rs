@@ -1,5 +1,6 @@
 //! Views: pure functions from `&State` to a frame. No I/O happens here.
 
+pub mod bench;
 pub mod detail;
 pub mod format;
 pub mod help;
@@ -32,10 +33,12 @@ pub fn render(state: &State, frame: &mut Frame) {
     match &state.entry().view {
         View::Overview => overview::render(state, frame, body),
         View::PodDetail { namespace, name } => detail::render(state, frame, body, namespace, name),
+        View::Bench => bench::render(state, frame, body),
         _ => table::render(state, frame, body),
     }
     status::prompt(state, frame, prompt);
     status::status_line(state, frame, status_area);
+    bench::render_form(state, frame);
     if state.show_help {
         help::render(state, frame, area);
     }

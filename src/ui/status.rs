@@ -54,6 +54,10 @@ pub fn prompt(state: &State, frame: &mut Frame, area: Rect) {
                 Span::styled("▏", Style::default().fg(t.accent)),
             ])
         }
+        Mode::Form => Line::from(Span::styled(
+            "tab/↓ next field · shift-tab/↑ previous · space toggles a choice · enter starts · esc cancels",
+            Style::default().fg(t.dim),
+        )),
         Mode::Normal => match &state.flash {
             Some(msg) => Line::from(Span::styled(msg.clone(), Style::default().fg(t.warn))),
             None => Line::default(),

@@ -181,7 +181,7 @@ pub fn render(state: &State, frame: &mut Frame, area: Rect) {
                 .collect();
             (edges.len(), rows)
         }
-        View::Overview | View::PodDetail { .. } => unreachable!("not a table view"),
+        View::Overview | View::PodDetail { .. } | View::Bench => unreachable!("not a table view"),
     };
 
     let columns = query::columns(&entry.view);

@@ -1,0 +1,412 @@
+//! Benchmarks in the TUI: the runs of this session as the fold knows them, the form that
+//! builds a run's configuration, and where a pod or service can be reached from here.
+//! Pure: the engine runs in `run.rs`, and only its updates come back here.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::state::{PodEntry, State};
+use crate::bench::{BenchConfig, BenchProgress, BenchResult};
+use crate::model::{ServiceInfo, UnixMillis};
+
+/// What a run measures, beyond its URL: the pods whose CPU and memory the panel shows
+/// next to the latencies, and where the target came from.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct BenchTarget {
+    /// `pod ns/name`, `service ns/name`, `workload ns/name` or `url`.
+    pub origin: String,
+    /// (namespace, pod) of the pods serving the target, when known.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pods: Vec<(String, String)>,
+}
+
+/// One run of the session.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BenchSession {
+    pub id: u32,
+    pub config: BenchConfig,
+    pub target: BenchTarget,
+    pub started: UnixMillis,
+    pub progress: Option<BenchProgress>,
+    pub result: Option<Box<BenchResult>>,
+    /// Why the run could not start or stopped with an error.
+    pub error: Option<String>,
+    /// Summed CPU (millicores) and memory of the target pods at each usage sample during
+    /// the run: (app cpu, proxy cpu, app mem, proxy mem).
+    pub usage: Vec<(f64, f64, f64, f64)>,
+}
+
+impl BenchSession {
+    pub fn running(&self) -> bool {
+        self.result.is_none() && self.error.is_none()
+    }
+
+    pub fn status(&self) -> &'static str {
+        match (&self.result, &self.error) {
+            (Some(r), _) if r.cancelled => "stopped",
+            (Some(_), _) => "done",
+            (None, Some(_)) => "failed",
+            (None, None) => "running",
+        }
+    }
+}
+
+/// The fields of the form, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    Url,
+    Mode,
+    Rate,
+    Connections,
+    Duration,
+    Http,
+    Headers,
+    Body,
+}
+
+pub const FIELDS: [Field; 8] = [
+    Field::Url,
+    Field::Mode,
+    Field::Rate,
+    Field::Connections,
+    Field::Duration,
+    Field::Http,
+    Field::Headers,
+    Field::Body,
+];
+
+impl Field {
+    pub fn label(self) -> &'static str {
+        match self {
+            Field::Url => "URL",
+            Field::Mode => "mode",
+            Field::Rate => "rate (req/s)",
+            Field::Connections => "connections",
+            Field::Duration => "duration",
+            Field::Http => "HTTP version",
+            Field::Headers => "headers",
+            Field::Body => "body",
+        }
+    }
+
+    /// Fields chosen with space rather than typed.
+    pub fn is_choice(self) -> bool {
+        matches!(self, Field::Mode | Field::Http)
+    }
+}
+
+/// The benchmark form: text per field, the focused field, and the last validation error.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BenchForm {
+    pub values: BTreeMap<&'static str, String>,
+    pub focus: usize,
+    pub error: Option<String>,
+    pub target: BenchTarget,
+    /// Said under the URL: where this address works from.
+    pub note: Option<String>,
+}
+
+pub const MODE_RATE: &str = "rate (open loop, latency corrected)";
+pub const MODE_CONNECTIONS: &str = "connections (closed loop, as fast as possible)";
+
+impl BenchForm {
+    pub fn new(url: String, target: BenchTarget, note: Option<String>) -> Self {
+        let mut values = BTreeMap::new();
+        for (f, v) in [
+            (Field::Url, url.as_str()),
+            (Field::Mode, MODE_RATE),
+            (Field::Rate, "100"),
+            (Field::Connections, "10"),
+            (Field::Duration, "30s"),
+            (Field::Http, "1.1"),
+            (Field::Headers, ""),
+            (Field::Body, ""),
+        ] {
+            values.insert(f.label(), v.to_string());
+        }
+        BenchForm {
+            values,
+            focus: 0,
+            error: None,
+            target,
+            note,
+        }
+    }
+
+    pub fn value(&self, f: Field) -> &str {
+        self.values.get(f.label()).map_or("", String::as_str)
+    }
+
+    pub fn focused(&self) -> Field {
+        FIELDS[self.focus]
+    }
+
+    pub fn type_char(&mut self, c: char) {
+        let f = self.focused();
+        if f.is_choice() {
+            if c == ' ' {
+                self.toggle();
+            }
+            return;
+        }
+        self.values.entry(f.label()).or_default().push(c);
+        self.error = None;
+    }
+
+    pub fn backspace(&mut self) {
+        let f = self.focused();
+        if !f.is_choice() {
+            self.values.entry(f.label()).or_default().pop();
+        }
+    }
+
+    fn toggle(&mut self) {
+        let f = self.focused();
+        let next = match (f, self.value(f)) {
+            (Field::Mode, MODE_RATE) => MODE_CONNECTIONS,
+            (Field::Mode, _) => MODE_RATE,
+            (Field::Http, "1.1") => "2",
+            (Field::Http, _) => "1.1",
+            _ => return,
+        };
+        self.values.insert(f.label(), next.to_string());
+    }
+
+    pub fn next(&mut self, forward: bool) {
+        let n = FIELDS.len();
+        self.focus = if forward {
+            (self.focus + 1) % n
+        } else {
+            (self.focus + n - 1) % n
+        };
+    }
+
+    /// The configuration the form describes, or what is wrong with it (nothing is sent).
+    pub fn config(&self) -> Result<BenchConfig, String> {
+        let url = self.value(Field::Url).trim();
+        let mut c = BenchConfig::new(url);
+        let number = |f: Field| -> Result<f64, String> {
+            let v = self.value(f).trim();
+            v.parse::<f64>()
+                .map_err(|_| format!("{}: {v:?} is not a number", f.label()))
+        };
+        if self.value(Field::Mode) == MODE_RATE {
+            c.rate = number(Field::Rate)?;
+            if c.rate <= 0.0 {
+                return Err(
+                    "rate (req/s): must be above 0 in rate mode (use connections mode for as fast as possible)".into(),
+                );
+            }
+        } else {
+            c.rate = 0.0;
+        }
+        let conns = number(Field::Connections)?;
+        if conns < 1.0 || conns.fract() != 0.0 {
+            return Err(format!("connections: {conns} is not a whole number of at least 1"));
+        }
+        c.connections = conns as u32;
+        c.duration =
+            Some(crate::cli::parse_duration(self.value(Field::Duration)).map_err(|e| format!("duration: {e}"))?);
+        if c.duration == Some(Duration::ZERO) {
+            return Err("duration: must be longer than 0".into());
+        }
+        c.http2 = self.value(Field::Http) == "2";
+        c.headers = parse_headers(self.value(Field::Headers))?;
+        let body = self.value(Field::Body);
+        if !body.is_empty() {
+            c.method = "POST".into();
+            c.body = bytes::Bytes::from(body.to_string());
+        }
+        c.label = Some(self.target.origin.clone()).filter(|o| o != "url");
+        c.validate().map_err(|e| format!("{e:#}"))?;
+        Ok(c)
+    }
+}
+
+/// `Name: value; Other: value` → pairs.
+pub fn parse_headers(s: &str) -> Result<Vec<(String, String)>, String> {
+    s.split(';')
+        .map(str::trim)
+        .filter(|h| !h.is_empty())
+        .map(|h| {
+            let (k, v) = h
+                .split_once(':')
+                .ok_or_else(|| format!("headers: {h:?} is not `Name: value` (separate headers with ;)"))?;
+            Ok((k.trim().to_string(), v.trim().to_string()))
+        })
+        .collect()
+}
+
+/// The URL and pods a benchmark of this pod would use: its IP and first TCP port.
+pub fn pod_target(p: &PodEntry) -> (String, BenchTarget, Option<String>) {
+    let port = p
+        .info
+        .containers_info
+        .iter()
+        .filter(|c| p.mesh.proxy.as_ref().is_none_or(|x| x.container != c.name))
+        .flat_map(|c| c.ports.iter())
+        .map(|port| port.port)
+        .next()
+        .unwrap_or(80);
+    let ip = p.info.ip.clone().unwrap_or_else(|| "<no IP yet>".into());
+    (
+        format!("http://{ip}:{port}/"),
+        BenchTarget {
+            origin: format!("pod {}/{}", p.info.namespace, p.info.name),
+            pods: vec![(p.info.namespace.clone(), p.info.name.clone())],
+        },
+        Some(IN_CLUSTER_NOTE.into()),
+    )
+}
+
+pub const IN_CLUSTER_NOTE: &str = "a pod or ClusterIP address: reachable only from inside the cluster network. \
+From outside, use an ingress, a NodePort or `kubectl port-forward`; never the API server's proxy, \
+which would measure the API server.";
+
+/// The URL and pods for a service: a load-balancer address when it has one, else its
+/// ClusterIP; the pods are those its selector picks.
+pub fn service_target(state: &State, s: &ServiceInfo) -> (String, BenchTarget, Option<String>) {
+    let port = s.ports.iter().find(|p| p.protocol == "TCP").map_or(80, |p| p.port);
+    let pods = state
+        .pods
+        .values()
+        .filter(|p| {
+            p.info.namespace == s.namespace
+                && !s.selector.is_empty()
+                && s.selector.iter().all(|(k, v)| p.info.labels.get(k) == Some(v))
+        })
+        .map(|p| (p.info.namespace.clone(), p.info.name.clone()))
+        .collect();
+    let target = BenchTarget {
+        origin: format!("service {}/{}", s.namespace, s.name),
+        pods,
+    };
+    if let Some(ext) = s.external.first() {
+        return (format!("http://{ext}:{port}/"), target, None);
+    }
+    let node_port = s.ports.iter().find_map(|p| p.node_port);
+    let note = match node_port {
+        Some(np) => format!("{IN_CLUSTER_NOTE} This service also listens on every node at port {np} (NodePort)."),
+        None => IN_CLUSTER_NOTE.to_string(),
+    };
+    let ip = s.cluster_ip.clone().unwrap_or_else(|| "<headless>".into());
+    (format!("http://{ip}:{port}/"), target, Some(note))
+}
+
+/// Said plainly when a run could not connect to an in-cluster address.
+pub fn reachability_hint(state: &State, session: &BenchSession) -> Option<String> {
+    let errors = match (&session.result, &session.progress) {
+        (Some(r), _) => (r.errors.connect, r.responses),
+        (None, Some(p)) => (p.errors.connect, p.responses),
+        _ => return None,
+    };
+    if errors.0 == 0 || errors.1 > 0 {
+        return None;
+    }
+    let host = session
+        .config
+        .url
+        .split("://")
+        .nth(1)
+        .and_then(|rest| rest.split(['/', ':']).next())
+        .unwrap_or("");
+    let what = if let Some(p) = state.pods.values().find(|p| p.info.ip.as_deref() == Some(host)) {
+        format!("{host} is the IP of pod {}/{}", p.info.namespace, p.info.name)
+    } else if let Some(s) = state.services.values().find(|s| s.cluster_ip.as_deref() == Some(host)) {
+        format!("{host} is the ClusterIP of service {}/{}", s.namespace, s.name)
+    } else {
+        return Some(format!(
+            "nothing answered at {host}: check the address, or whether a firewall is in the way"
+        ));
+    };
+    Some(format!(
+        "{what}, and it is not reachable from this machine: {IN_CLUSTER_NOTE}"
+    ))
+}
+
+/// The target pods' summed usage now: (app cpu, proxy cpu, app mem, proxy mem).
+pub fn target_usage(state: &State, target: &BenchTarget) -> Option<(f64, f64, f64, f64)> {
+    let mut sum: Option<(f64, f64, f64, f64)> = None;
+    for key in &target.pods {
+        let Some(p) = state.pods.get(key) else { continue };
+        let Some(u) = super::query::usage_split(state, p) else {
+            continue;
+        };
+        let s = sum.get_or_insert((0.0, 0.0, 0.0, 0.0));
+        s.0 += u.app_cpu_m;
+        s.1 += u.proxy_cpu_m;
+        s.2 += u.app_mem as f64;
+        s.3 += u.proxy_mem as f64;
+    }
+    sum
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_form_builds_a_validated_config() {
+        let mut f = BenchForm::new("http://10.0.0.5:8080/".into(), BenchTarget::default(), None);
+        let c = f.config().unwrap();
+        assert_eq!(
+            (c.rate, c.connections, c.duration),
+            (100.0, 10, Some(Duration::from_secs(30)))
+        );
+        assert!(!c.http2);
+        // Connections mode is a closed loop; HTTP/2 toggles with space.
+        f.focus = 1;
+        f.type_char(' ');
+        f.focus = 5;
+        f.type_char(' ');
+        f.focus = 6;
+        for ch in "X-Test: 1; Authorization: Bearer t".chars() {
+            f.type_char(ch);
+        }
+        let c = f.config().unwrap();
+        assert_eq!(c.rate, 0.0);
+        assert!(c.http2);
+        assert_eq!(
+            c.headers,
+            vec![
+                ("X-Test".into(), "1".into()),
+                ("Authorization".into(), "Bearer t".into())
+            ]
+        );
+        f.focus = 4;
+        f.backspace();
+        f.backspace();
+        f.backspace();
+        f.type_char('x');
+        assert_eq!(
+            f.config().unwrap_err(),
+            "duration: invalid duration \"x\" (use e.g. 500ms, 30s, 2m)"
+        );
+    }
+
+    #[test]
+    fn bad_input_is_refused_with_the_field_named() {
+        let form = |url: &str| BenchForm::new(url.into(), BenchTarget::default(), None);
+        assert!(
+            form("not a url").config().unwrap_err().contains("URL"),
+            "{:?}",
+            form("not a url").config()
+        );
+        let mut f = form("http://x/");
+        f.values.insert("rate (req/s)", "-5".into());
+        assert!(f.config().unwrap_err().starts_with("rate (req/s): must be above 0"));
+        f.values.insert("rate (req/s)", "lots".into());
+        assert_eq!(f.config().unwrap_err(), "rate (req/s): \"lots\" is not a number");
+        let mut f = form("http://x/");
+        f.values.insert("connections", "2.5".into());
+        assert_eq!(
+            f.config().unwrap_err(),
+            "connections: 2.5 is not a whole number of at least 1"
+        );
+        let mut f = form("http://x/");
+        f.values.insert("headers", "NoColon".into());
+        assert!(f.config().unwrap_err().starts_with("headers: \"NoColon\""));
+    }
+}

@@ -1,0 +1,439 @@
+//! The benchmark panel (progress, throughput against the target rate, live corrected
+//! percentiles, the latency histogram, status codes and errors by kind, and the target
+//! pods' CPU and memory with app and proxy apart), the session's runs, and the form.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Gauge, Paragraph, Row, Table, Wrap};
+
+use super::format::{mib, millis};
+use super::stacked::Stacked;
+use crate::app::State;
+use crate::app::bench::{self, BenchSession, FIELDS};
+use crate::bench::{BenchProgress, Phase};
+
+fn us(v: u64) -> String {
+    millis(v as f64 / 1000.0)
+}
+
+pub fn render(state: &State, frame: &mut Frame, area: Rect) {
+    let t = state.theme();
+    let runs = &state.benches;
+    if runs.is_empty() {
+        let block = Block::default()
+            .borders(Borders::ALL)
+            .border_style(Style::default().fg(t.border))
+            .title(Span::styled(
+                " bench ",
+                Style::default().fg(t.title).add_modifier(Modifier::BOLD),
+            ));
+        let text = vec![
+            Line::from("No benchmark run yet in this session."),
+            Line::from(""),
+            Line::from("  b            on a pod or workload: benchmark it (its IP and port, its pods' CPU and memory)"),
+            Line::from("  :bench URL   any URL reachable from this machine"),
+            Line::from("  :bench svc NS/NAME   a service (load-balancer address or ClusterIP)"),
+        ];
+        frame.render_widget(Paragraph::new(text).block(block), area);
+        return;
+    }
+    let selected = state.entry().selected.min(runs.len() - 1);
+    let list_height = (runs.len() as u16 + 3).min(8).min(area.height / 3).max(4);
+    let [panel, list] = Layout::vertical([Constraint::Min(10), Constraint::Length(list_height)]).areas(area);
+    render_panel(state, frame, panel, &runs[selected]);
+    render_list(state, frame, list, selected);
+}
+
+fn render_panel(state: &State, frame: &mut Frame, area: Rect, s: &BenchSession) {
+    let t = state.theme();
+    let mode = if s.config.rate > 0.0 {
+        format!("{} req/s over {} conns", s.config.rate, s.config.connections)
+    } else {
+        format!("{} conns, closed loop", s.config.connections)
+    };
+    let http = if s.config.http2 { "HTTP/2" } else { "HTTP/1.1" };
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(Style::default().fg(t.border))
+        .title(Line::from(vec![
+            Span::styled(
+                format!(" bench #{} {} ", s.id, s.status()),
+                Style::default().fg(t.title).add_modifier(Modifier::BOLD),
+            ),
+            Span::styled(
+                format!("{} {} ", s.config.method, s.config.url),
+                Style::default().fg(t.accent),
+            ),
+            Span::styled(
+                format!("· {mode} · {http} · {} ", s.target.origin),
+                Style::default().fg(t.dim),
+            ),
+        ]));
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let p = s.progress.clone().unwrap_or_else(|| BenchProgress::starting(&s.config));
+    let [gauge, numbers, charts, hint] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(7),
+        Constraint::Min(4),
+        Constraint::Length(2),
+    ])
+    .areas(inner);
+
+    // Progress: time (or requests) done of the run.
+    let (ratio, label) = match (p.target_duration_s, p.target_requests) {
+        _ if p.phase == Phase::Warmup => (0.0, format!("warm-up, {:.1}s left", p.warmup_left_s)),
+        (Some(total), _) if total > 0.0 => (
+            (p.elapsed_s / total).clamp(0.0, 1.0),
+            format!("{:.1}s / {:.0}s", p.elapsed_s.min(total), total),
+        ),
+        (_, Some(n)) if n > 0 => (
+            (p.requests as f64 / n as f64).clamp(0.0, 1.0),
+            format!("{} / {n} requests", p.requests),
+        ),
+        _ => (0.0, "starting".into()),
+    };
+    let ratio = if s.result.is_some() { 1.0 } else { ratio };
+    let phase = match (&s.result, p.phase) {
+        (Some(r), _) if r.cancelled => "stopped (partial result kept)".to_string(),
+        (Some(_), _) => "done".to_string(),
+        (None, phase) => format!("{phase:?}").to_lowercase(),
+    };
+    frame.render_widget(
+        Gauge::default()
+            .gauge_style(Style::default().fg(t.accent).bg(t.bg))
+            .ratio(ratio)
+            .label(format!("{phase} · {label}")),
+        gauge,
+    );
+
+    let [thr, lat, codes] = Layout::horizontal([
+        Constraint::Percentage(34),
+        Constraint::Percentage(33),
+        Constraint::Percentage(33),
+    ])
+    .areas(numbers);
+    let kv = |k: &str, v: String| {
+        Line::from(vec![
+            Span::styled(format!("{k:<14}"), Style::default().fg(t.dim)),
+            Span::raw(v),
+        ])
+    };
+    let head = |s: &str| {
+        Line::from(Span::styled(
+            s.to_string(),
+            Style::default().fg(t.title).add_modifier(Modifier::BOLD),
+        ))
+    };
+    let r = s.result.as_deref();
+    let rps_line = match (r, p.requested_rate) {
+        (Some(r), Some(want)) => format!("{:.1} of {want:.0} req/s", r.achieved_rate),
+        (Some(r), None) => format!("{:.1} req/s", r.achieved_rate),
+        (None, Some(want)) => format!("{:.1} of {want:.0} req/s", p.current_rps),
+        (None, None) => format!("{:.1} req/s", p.current_rps),
+    };
+    let throughput = vec![
+        head("THROUGHPUT"),
+        kv("rate", rps_line),
+        kv("requests", format!("{} sent, {} answered", p.requests, p.responses)),
+        kv(
+            "bytes",
+            format!("{} out, {} in", mib(p.bytes_sent), mib(p.bytes_received)),
+        ),
+        kv(
+            "connections",
+            r.map_or_else(
+                || s.config.connections.to_string(),
+                |r| format!("{} opened, {} reconnects", r.connections_opened, r.reconnects),
+            ),
+        ),
+    ];
+    frame.render_widget(Paragraph::new(throughput), thr);
+    let mut latency = vec![
+        head("LATENCY (corrected)"),
+        kv("p50 / p90", format!("{} / {}", us(p.p50_us), us(p.p90_us))),
+        kv("p99 / p99.9", format!("{} / {}", us(p.p99_us), us(p.p999_us))),
+    ];
+    if let Some(r) = r {
+        latency.push(kv("max", us(r.latency.max)));
+        latency.push(kv(
+            "uncorrected",
+            format!(
+                "p50 {} p99 {}",
+                us(r.latency_uncorrected.p50),
+                us(r.latency_uncorrected.p99)
+            ),
+        ));
+    }
+    frame.render_widget(Paragraph::new(latency), lat);
+    let mut status = vec![head("STATUS · ERRORS")];
+    let codes_line = p
+        .status
+        .iter()
+        .map(|(c, n)| format!("{c}: {n}"))
+        .collect::<Vec<_>>()
+        .join("  ");
+    status.push(kv(
+        "status",
+        if codes_line.is_empty() {
+            "none yet".into()
+        } else {
+            codes_line
+        },
+    ));
+    let e = &p.errors;
+    let err_style = if e.total() > 0 {
+        Style::default().fg(t.error)
+    } else {
+        Style::default()
+    };
+    status.push(Line::from(vec![
+        Span::styled(format!("{:<14}", "errors"), Style::default().fg(t.dim)),
+        Span::styled(
+            format!(
+                "connect {} timeout {} reset {} tls {} other {}",
+                e.connect, e.timeout, e.reset, e.tls, e.other
+            ),
+            err_style,
+        ),
+    ]));
+    if let Some(r) = r {
+        status.push(kv("success", format!("{:.2}%", r.success_ratio() * 100.0)));
+    }
+    frame.render_widget(Paragraph::new(status).wrap(Wrap { trim: true }), codes);
+
+    // The histogram and the target pods' cost, side by side.
+    let [hist, cost] = Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(charts);
+    let [hist_title, hist_plot, hist_axis] =
+        Layout::vertical([Constraint::Length(1), Constraint::Min(1), Constraint::Length(1)]).areas(hist);
+    frame.render_widget(
+        Paragraph::new(head("LATENCY HISTOGRAM (count per bin, log-spaced)")),
+        hist_title,
+    );
+    let bins = &p.histogram;
+    let values: Vec<(f64, f64)> = bins.iter().map(|b| (b.count as f64, 0.0)).collect();
+    let width = (values.len() as u16).min(hist_plot.width);
+    // Stretch each bin over several columns when there is room.
+    let per = if width > 0 {
+        (hist_plot.width / width.max(1)).max(1)
+    } else {
+        1
+    };
+    let stretched: Vec<(f64, f64)> = values
+        .iter()
+        .flat_map(|v| std::iter::repeat_n(*v, per as usize))
+        .collect();
+    frame.render_widget(
+        Stacked {
+            values: &stretched,
+            app: t.accent,
+            proxy: t.accent,
+        },
+        hist_plot,
+    );
+    if let (Some(first), Some(last)) = (bins.first(), bins.last()) {
+        let left = us(first.start);
+        let right = us(last.end);
+        let pad = (stretched.len() as u16).saturating_sub((left.len() + right.len()) as u16) as usize;
+        frame.render_widget(
+            Paragraph::new(Span::styled(
+                format!("{left}{}{right}", " ".repeat(pad)),
+                Style::default().fg(t.dim),
+            )),
+            hist_axis,
+        );
+    }
+
+    let [cost_title, cost_now, cost_cpu, cost_mem] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(1),
+        Constraint::Fill(1),
+        Constraint::Fill(1),
+    ])
+    .areas(cost);
+    frame.render_widget(
+        Paragraph::new(Line::from(vec![
+            Span::styled(
+                format!("TARGET PODS ({})  ", s.target.pods.len()),
+                Style::default().fg(t.title).add_modifier(Modifier::BOLD),
+            ),
+            Span::styled("█ app ", Style::default().fg(t.accent)),
+            Span::styled("█ proxy", Style::default().fg(t.warn)),
+        ])),
+        cost_title,
+    );
+    let now = bench::target_usage(state, &s.target);
+    let now_text = match now {
+        Some((ac, pc, am, pm)) => format!("cpu {ac:.0}m / {pc:.0}m   mem {} / {}", mib(am as u64), mib(pm as u64)),
+        None if s.target.pods.is_empty() => "no pods known for this URL (open the form from a pod or workload)".into(),
+        None => "no CPU/memory samples for these pods yet (metrics-server or cAdvisor)".into(),
+    };
+    frame.render_widget(
+        Paragraph::new(Span::styled(now_text, Style::default().fg(t.dim))),
+        cost_now,
+    );
+    let cpu: Vec<(f64, f64)> = s.usage.iter().map(|u| (u.0, u.1)).collect();
+    let mem: Vec<(f64, f64)> = s.usage.iter().map(|u| (u.2, u.3)).collect();
+    frame.render_widget(
+        Stacked {
+            values: &cpu,
+            app: t.accent,
+            proxy: t.warn,
+        },
+        cost_cpu,
+    );
+    frame.render_widget(
+        Stacked {
+            values: &mem,
+            app: t.accent,
+            proxy: t.warn,
+        },
+        cost_mem,
+    );
+
+    let message = s.error.clone().or_else(|| bench::reachability_hint(state, s));
+    if let Some(m) = message {
+        frame.render_widget(
+            Paragraph::new(Span::styled(
+                m,
+                Style::default().fg(t.warn).add_modifier(Modifier::BOLD),
+            ))
+            .wrap(Wrap { trim: true }),
+            hint,
+        );
+    }
+}
+
+fn render_list(state: &State, frame: &mut Frame, area: Rect, selected: usize) {
+    let t = state.theme();
+    let header = Row::new(crate::app::query::BENCH_COLUMNS.iter().copied()).style(
+        Style::default()
+            .fg(t.header_fg)
+            .bg(t.header_bg)
+            .add_modifier(Modifier::BOLD),
+    );
+    let page = area.height.saturating_sub(3) as usize;
+    let start = selected.saturating_sub(page.saturating_sub(1));
+    let rows = state
+        .benches
+        .iter()
+        .enumerate()
+        .skip(start)
+        .take(page.max(1))
+        .map(|(i, s)| {
+            let p = s.progress.as_ref();
+            let r = s.result.as_deref();
+            let rps = r.map(|r| r.achieved_rate).or(p.map(|p| p.current_rps)).unwrap_or(0.0);
+            let pct = |f: fn(&BenchProgress) -> u64, g: fn(&crate::bench::BenchResult) -> u64| {
+                r.map(g).or(p.map(f)).map_or_else(|| "-".into(), us)
+            };
+            let cells = vec![
+                s.id.to_string(),
+                s.status().to_string(),
+                format!("{} {}", s.target.origin, s.config.url),
+                if s.config.rate > 0.0 {
+                    format!("{} rps", s.config.rate)
+                } else {
+                    format!("{} conns", s.config.connections)
+                },
+                format!("{rps:.1}"),
+                pct(|p| p.p50_us, |r| r.latency.p50),
+                pct(|p| p.p99_us, |r| r.latency.p99),
+                pct(|p| p.p999_us, |r| r.latency.p999),
+                r.map_or_else(|| "-".into(), |r| format!("{:.2}%", r.success_ratio() * 100.0)),
+                p.map_or(0, |p| p.errors.total()).to_string(),
+            ];
+            let row = Row::new(cells);
+            if i == selected {
+                row.style(Style::default().fg(t.selected_fg).bg(t.selected_bg))
+            } else {
+                row
+            }
+        });
+    let widths = [
+        Constraint::Length(3),
+        Constraint::Length(8),
+        Constraint::Fill(1),
+        Constraint::Length(12),
+        Constraint::Length(9),
+        Constraint::Length(8),
+        Constraint::Length(8),
+        Constraint::Length(8),
+        Constraint::Length(8),
+        Constraint::Length(7),
+    ];
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(Style::default().fg(t.border))
+        .title(Span::styled(
+            format!(
+                " runs this session [{}]  b new · x stop · ↑↓ select ",
+                state.benches.len()
+            ),
+            Style::default().fg(t.title),
+        ));
+    frame.render_widget(Table::new(rows, widths).header(header).block(block), area);
+}
+
+/// The form, drawn over whatever view is open.
+pub fn render_form(state: &State, frame: &mut Frame) {
+    let Some(form) = &state.bench_form else { return };
+    let t = state.theme();
+    let full = frame.area();
+    let width = full.width.saturating_sub(8).min(110);
+    let height = (FIELDS.len() as u16 + 8).min(full.height);
+    let area = Rect {
+        x: full.x + (full.width - width) / 2,
+        y: full.y + (full.height - height) / 2,
+        width,
+        height,
+    };
+    frame.render_widget(Clear, area);
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(Style::default().fg(t.accent))
+        .title(Span::styled(
+            format!(" new benchmark · {} ", form.target.origin),
+            Style::default().fg(t.title).add_modifier(Modifier::BOLD),
+        ));
+    let mut lines = Vec::new();
+    for (i, f) in FIELDS.iter().enumerate() {
+        let focused = i == form.focus;
+        let mut value = form.value(*f).to_string();
+        if f.is_choice() {
+            value = format!("‹ {value} ›");
+        }
+        if focused && !f.is_choice() {
+            value.push('▏');
+        }
+        let style = if focused {
+            Style::default().fg(t.selected_fg).bg(t.selected_bg)
+        } else {
+            Style::default()
+        };
+        lines.push(Line::from(vec![
+            Span::styled(format!(" {:<14}", f.label()), Style::default().fg(t.dim)),
+            Span::styled(value, style),
+        ]));
+    }
+    lines.push(Line::default());
+    lines.push(Line::from(Span::styled(
+        " headers: `Name: value; Other: value` · a body makes it a POST",
+        Style::default().fg(t.dim),
+    )));
+    if let Some(note) = &form.note {
+        lines.push(Line::from(Span::styled(
+            format!(" {note}"),
+            Style::default().fg(t.warn),
+        )));
+    }
+    if let Some(e) = &form.error {
+        lines.push(Line::from(Span::styled(
+            format!(" ✗ {e}"),
+            Style::default().fg(t.error).add_modifier(Modifier::BOLD),
+        )));
+    }
+    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }).block(block), area);
+}
