@@ -242,6 +242,7 @@ fn session(minutes: i64) -> Vec<Stamped> {
         // A fifth of the pods each second: every pod every 5 s.
         for i in (0..PODS).filter(|i| (*i as i64) % 5 == second % 5) {
             let p = pod(i, 0, true);
+            let out = totals(&mut rng, &mut outbound[i]);
             push(
                 t + 10 + i as i64 / 5 * 9,
                 Update::ProxyScraped {
@@ -249,7 +250,9 @@ fn session(minutes: i64) -> Vec<Stamped> {
                     pod: p.name,
                     dialect: Dialect::Istio,
                     inbound: totals(&mut rng, &mut inbound[i]),
-                    outbound: totals(&mut rng, &mut outbound[i]),
+                    outbound: out.clone(),
+                    // One destination per pod: its outbound traffic is that edge.
+                    edges: [(format!("backend-{}.shop.svc.cluster.local", i % 20), out)].into(),
                     bad_lines: 0,
                 },
             );
@@ -278,7 +281,13 @@ fn session(minutes: i64) -> Vec<Stamped> {
                     }
                 })
                 .collect();
-            push(t + 950, Update::PodUsage { usages });
+            push(
+                t + 950,
+                Update::PodUsage {
+                    usages,
+                    origin: meshtop::model::UsageOrigin::MetricsServer,
+                },
+            );
         }
         // ~5 pod changes a second: readiness flaps and restarts, a few hundred a minute.
         for k in 0..5 {
