@@ -29,6 +29,36 @@ pub enum Command {
         #[arg(long, value_parser = parse_duration)]
         window: Option<std::time::Duration>,
     },
+    /// Record the live session (every update the sources emit) to a file, headless.
+    Record {
+        /// The recording file (zstd-compressed NDJSON).
+        #[arg(short = 'o', long, value_name = "FILE")]
+        output: PathBuf,
+        /// Stop after this long (default: until interrupted).
+        #[arg(long, value_parser = parse_duration)]
+        duration: Option<std::time::Duration>,
+        /// A part that was emulated (repeatable), e.g. "proxies: tests/standin/proxy.py".
+        #[arg(long)]
+        emulated: Vec<String>,
+    },
+    /// Replay a recording in the TUI: space pauses, -/+ speed, ←/→ seek, [/] markers, L loops.
+    Replay {
+        file: PathBuf,
+        /// Playback speed: 0.5, 1, 2, 4 or 8.
+        #[arg(long, default_value = "1")]
+        speed: f64,
+        /// Start again at the end.
+        #[arg(long = "loop")]
+        looping: bool,
+        /// Write the replay as an asciicast v2 file instead of showing it.
+        #[arg(long, value_name = "FILE")]
+        export_cast: Option<PathBuf>,
+        /// Terminal size of the exported cast.
+        #[arg(long, default_value = "120x36")]
+        size: String,
+    },
+    /// Replay the bundled demo recording, looping; no cluster needed.
+    Demo,
     /// Print the meshes, control planes, namespaces and pods found, without the TUI.
     Discover {
         /// Output format.
@@ -188,6 +218,11 @@ pub struct GlobalArgs {
     /// (when meshtop runs inside the cluster network).
     #[arg(long, global = true)]
     pub scrape_direct: bool,
+
+    /// What is real and what is stood in, written into recordings (`meshtop record`, or R
+    /// in the TUI) and shown when they are replayed.
+    #[arg(long, global = true, default_value = "live session", value_name = "TEXT")]
+    pub provenance: String,
 
     /// Colour theme: dark, light, presentation, or a path to a .toml theme file.
     #[arg(long, global = true, value_name = "NAME|PATH")]

@@ -13,6 +13,8 @@ pub mod mesh;
 pub mod metrics;
 pub mod model;
 pub mod record;
+pub mod record_cmd;
+pub mod replay;
 pub mod run;
 pub mod source;
 pub mod term;

@@ -29,6 +29,44 @@ fn main() -> Result<()> {
                 )
                 .await
             }
+            Some(Command::Record {
+                output,
+                duration,
+                emulated,
+            }) => meshtop::record_cmd::run(&cli.global, &output, duration, &cli.global.provenance, &emulated).await,
+            Some(Command::Replay {
+                file,
+                speed,
+                looping,
+                export_cast,
+                size,
+            }) => {
+                if !meshtop::record::replay::SPEEDS.contains(&speed) {
+                    color_eyre::eyre::bail!("--speed {speed}: choose 0.5, 1, 2, 4 or 8");
+                }
+                let (w, h) = meshtop::replay::parse_size(&size).map_err(|e| color_eyre::eyre::eyre!(e))?;
+                let rec = meshtop::replay::open(&file)?;
+                match export_cast {
+                    Some(out) => {
+                        meshtop::replay::export_cast(
+                            &cli.global,
+                            rec,
+                            &out,
+                            w,
+                            h,
+                            std::time::Duration::from_millis(500),
+                        )?;
+                        eprintln!(
+                            "meshtop: wrote {} (play it with `asciinema play {}`)",
+                            out.display(),
+                            out.display()
+                        );
+                        Ok(())
+                    }
+                    None => meshtop::replay::run(&cli.global, rec, speed, looping).await,
+                }
+            }
+            Some(Command::Demo) => meshtop::replay::demo(&cli.global).await,
             Some(Command::Discover { output, timeout }) => {
                 meshtop::discover::run(meshtop::run::kube_target(&cli.global), output, timeout).await
             }

@@ -74,8 +74,9 @@ pub async fn run_live(args: &GlobalArgs) -> Result<()> {
     let (state, config) = initial_state(args)?;
     let prometheus = prometheus_spec(args)?;
     let mut live = LiveSources::start(kube_target(args), prometheus, args.scrape_direct, state.window_s);
+    live.provenance = args.provenance.clone();
     let rx = live.take_receiver();
-    let result = run_tui(state, rx, config.max_fps, |effect| live.effect(effect)).await;
+    let result = run_tui(state, rx, config.max_fps, &mut live).await;
     live.stop();
     result
 }
@@ -89,20 +90,36 @@ pub fn prometheus_spec(args: &GlobalArgs) -> Result<Option<source::prometheus::S
         .map_err(|e| color_eyre::eyre::eyre!(e))
 }
 
+/// What drives the TUI loop besides keys: live sources, or a recording being replayed.
+pub trait Driver {
+    /// Carries out an effect the fold asked for. A returned receiver replaces the update
+    /// channel and means the world starts over (a context switch).
+    fn effect(&mut self, effect: Effect, state: &mut State) -> Option<mpsc::Receiver<Stamped>>;
+    /// Every update from the channel, before it is folded (the recording tee).
+    fn observe(&mut self, _update: &Stamped, _state: &mut State) {}
+    /// Called every turn of the loop; may fold (a replay) and says when to wake next.
+    fn tick(&mut self, _state: &mut State) -> Option<Instant> {
+        None
+    }
+}
+
 /// The live sources of one context: kube watches, usage, traffic (direct scrapes, or
-/// Prometheus when asked for) and the clock.
-struct LiveSources {
+/// Prometheus when asked for) and the clock; and the recording, when one is on.
+pub(crate) struct LiveSources {
     target: source::kube::KubeTarget,
     prometheus: Option<source::prometheus::Spec>,
     scrape_direct: bool,
     window: tokio::sync::watch::Sender<u32>,
     benches: BenchRunner,
+    recorder: Option<crate::record::Recorder>,
+    /// For the header of recordings started with R.
+    pub(crate) provenance: String,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     rx: Option<mpsc::Receiver<Stamped>>,
 }
 
 impl LiveSources {
-    fn start(
+    pub(crate) fn start(
         target: source::kube::KubeTarget,
         prometheus: Option<source::prometheus::Spec>,
         scrape_direct: bool,
@@ -142,15 +159,45 @@ impl LiveSources {
             scrape_direct,
             window,
             benches,
+            recorder: None,
+            provenance: "live session".into(),
             tasks,
             rx: Some(rx),
         }
     }
+}
 
-    /// Carries out what the fold asked for; a new receiver means the world starts over.
-    fn effect(&mut self, effect: Effect) -> Option<mpsc::Receiver<Stamped>> {
+impl Driver for LiveSources {
+    fn effect(&mut self, effect: Effect, state: &mut State) -> Option<mpsc::Receiver<Stamped>> {
         match effect {
-            Effect::SwitchContext(ctx) => Some(self.switch_context(ctx)),
+            Effect::SwitchContext(ctx) => {
+                // A recording covers one cluster: stop it rather than mix two.
+                self.stop_recording(state);
+                Some(self.switch_context(ctx))
+            }
+            Effect::ToggleRecording => {
+                if self.recorder.is_some() {
+                    self.stop_recording(state);
+                } else {
+                    self.start_recording(state);
+                }
+                None
+            }
+            Effect::Mark(name) => {
+                let marker = Stamped::now(Update::Marker { name: name.clone() });
+                self.observe(&marker, state);
+                fold(state, marker);
+                state.flash = Some(format!(
+                    "marker {name:?}{}",
+                    if self.recorder.is_some() {
+                        " recorded"
+                    } else {
+                        " (not recording: R starts)"
+                    }
+                ));
+                None
+            }
+            Effect::Replay(_) => None,
             Effect::SetWindow(secs) => {
                 self.window.send_replace(secs);
                 None
@@ -167,7 +214,65 @@ impl LiveSources {
         }
     }
 
-    fn take_receiver(&mut self) -> mpsc::Receiver<Stamped> {
+    fn observe(&mut self, update: &Stamped, state: &mut State) {
+        let Some(r) = self.recorder.as_mut() else { return };
+        if let Err(e) = r.write(update) {
+            // A full disk must not take the session down: stop recording and say why.
+            self.recorder = None;
+            state.recording = None;
+            state.flash = Some(format!("recording stopped: {e:#}"));
+            return;
+        }
+        if let Some(s) = state.recording.as_mut() {
+            s.entries += 1;
+        }
+    }
+
+    fn tick(&mut self, _state: &mut State) -> Option<Instant> {
+        if let Some(r) = self.recorder.as_mut() {
+            let _ = r.flush_if_due();
+            // Wake to flush at least every second while recording.
+            return Some(Instant::now() + Duration::from_secs(1));
+        }
+        None
+    }
+}
+
+impl LiveSources {
+    fn start_recording(&mut self, state: &mut State) {
+        let context = state
+            .cluster
+            .as_ref()
+            .map_or("unknown".to_string(), |c| c.context.clone());
+        match crate::record_cmd::open_recorder(None, &context, &self.provenance) {
+            Ok((path, mut recorder)) => {
+                // The recording starts with what is known now, so it replays from a full picture.
+                for u in crate::record_cmd::snapshot_updates(state) {
+                    let _ = recorder.write(&u);
+                }
+                state.recording = Some(crate::app::state::RecordingStatus {
+                    path: path.display().to_string(),
+                    since: crate::model::now_millis(),
+                    entries: 0,
+                });
+                state.flash = Some(format!("recording to {}", path.display()));
+                self.recorder = Some(recorder);
+            }
+            Err(e) => state.flash = Some(format!("cannot record: {e:#}")),
+        }
+    }
+
+    fn stop_recording(&mut self, state: &mut State) {
+        if let Some(r) = self.recorder.take() {
+            let path = state.recording.take().map(|s| s.path).unwrap_or_default();
+            state.flash = Some(match r.finish() {
+                Ok(_) => format!("recording saved: {path} (meshtop replay {path})"),
+                Err(e) => format!("recording {path} ended with an error: {e:#}"),
+            });
+        }
+    }
+
+    pub(crate) fn take_receiver(&mut self) -> mpsc::Receiver<Stamped> {
         self.rx.take().expect("receiver taken once")
     }
 
@@ -180,15 +285,20 @@ impl LiveSources {
             ..self.target.clone()
         };
         let window = *self.window.borrow();
+        let provenance = std::mem::take(&mut self.provenance);
         *self = LiveSources::start(target, self.prometheus.clone(), self.scrape_direct, window);
+        self.provenance = provenance;
         self.take_receiver()
     }
 
-    fn stop(&mut self) {
+    pub(crate) fn stop(&mut self) {
         for t in self.tasks.drain(..) {
             t.abort();
         }
         self.benches.stop_all();
+        if let Some(r) = self.recorder.take() {
+            let _ = r.finish();
+        }
     }
 }
 
@@ -302,7 +412,7 @@ pub async fn run_tui(
     mut state: State,
     mut rx: mpsc::Receiver<Stamped>,
     max_fps: u32,
-    mut effect: impl FnMut(Effect) -> Option<mpsc::Receiver<Stamped>>,
+    driver: &mut dyn Driver,
 ) -> Result<()> {
     let mut tui = Tui::enter()?;
     let mut keys = EventStream::new();
@@ -312,6 +422,7 @@ pub async fn run_tui(
     let mut hangup = signal(tokio::signal::unix::SignalKind::hangup())?;
     let mut sources_alive = true;
     loop {
+        let driver_wake = driver.tick(&mut state);
         if state.dirty && last_draw.elapsed() >= frame {
             tui.terminal
                 .draw(|f| crate::ui::render(&state, f))
@@ -320,18 +431,25 @@ pub async fn run_tui(
             last_draw = Instant::now();
         }
         // Sleep until the next allowed frame only when there is something to draw.
-        let wake = if state.dirty {
+        let mut wake = if state.dirty {
             last_draw + frame
         } else {
             Instant::now() + Duration::from_secs(3600)
         };
+        if let Some(w) = driver_wake {
+            wake = wake.min(w);
+        }
         tokio::select! {
             update = rx.recv(), if sources_alive => match update {
                 Some(u) => {
+                    driver.observe(&u, &mut state);
                     fold(&mut state, u);
                     for _ in 0..MAX_BATCH {
                         match rx.try_recv() {
-                            Ok(u) => fold(&mut state, u),
+                            Ok(u) => {
+                                driver.observe(&u, &mut state);
+                                fold(&mut state, u);
+                            }
                             Err(_) => break,
                         }
                     }
@@ -345,7 +463,7 @@ pub async fn run_tui(
                         match apply_action(&mut state, action) {
                             Some(Effect::Quit) => break,
                             Some(e) => {
-                                if let Some(fresh) = effect(e) {
+                                if let Some(fresh) = driver.effect(e, &mut state) {
                                     rx = fresh;
                                     sources_alive = true;
                                     state.reset_world();

@@ -6,8 +6,6 @@ mod support;
 
 use meshtop::app::{Action, Keymap, Stamped, State, Update, View, apply_action, fold};
 use meshtop::ui::theme::Theme;
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
 
 const FIXTURE: &str = "tests/fixtures/bench-run.ndjson";
 
@@ -20,15 +18,7 @@ fn recorded() -> Vec<Stamped> {
 }
 
 fn render(state: &State, w: u16, h: u16) -> String {
-    let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
-    term.draw(|f| meshtop::ui::render(state, f)).unwrap();
-    let buf = term.backend().buffer().clone();
-    (0..h)
-        .map(|y| {
-            let line: String = (0..w).map(|x| buf[(x, y)].symbol().to_string()).collect();
-            line.trim_end().to_string() + "\n"
-        })
-        .collect()
+    support::render_text(state, w, h)
 }
 
 fn state() -> State {

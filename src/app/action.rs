@@ -30,6 +30,16 @@ pub enum Action {
     NewBench,
     ShowBench,
     StopBench,
+    ToggleRecording,
+    AddMarker,
+    ReplayPause,
+    ReplaySlower,
+    ReplayFaster,
+    ReplayBack,
+    ReplayForward,
+    ReplayPreviousMarker,
+    ReplayNextMarker,
+    ReplayLoop,
     // Form navigation; not remappable.
     #[serde(skip)]
     FormNext,
@@ -66,4 +76,23 @@ pub enum Effect {
     },
     /// Stop a run, keeping its partial result.
     StopBench(u32),
+    /// Start or stop teeing the session's updates into a recording file.
+    ToggleRecording,
+    /// Add a named marker to the session (and the recording).
+    Mark(String),
+    /// Move the replay (no effect in a live session).
+    Replay(ReplayCommand),
+}
+
+/// What the replay controls ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplayCommand {
+    TogglePause,
+    Slower,
+    Faster,
+    /// Seconds of recording time, backwards when negative.
+    Skip(i64),
+    PreviousMarker,
+    NextMarker,
+    ToggleLoop,
 }

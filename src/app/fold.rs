@@ -1,6 +1,6 @@
 //! The reducer: the only place state changes. No I/O, so live, replay and tests share it.
 
-use super::action::{Action, Effect};
+use super::action::{Action, Effect, ReplayCommand};
 use super::query;
 use std::collections::BTreeSet;
 
@@ -387,6 +387,18 @@ pub fn apply_action(state: &mut State, action: Action) -> Option<Effect> {
         }
         Action::SortReverse => entry.sort_reverse = !entry.sort_reverse,
         Action::ShowBench => push_view(state, View::Bench, ""),
+        Action::ToggleRecording => return Some(Effect::ToggleRecording),
+        Action::AddMarker => {
+            return Some(Effect::Mark(format!("marker {}", state.markers.len() + 1)));
+        }
+        Action::ReplayPause => return replay(state, ReplayCommand::TogglePause),
+        Action::ReplaySlower => return replay(state, ReplayCommand::Slower),
+        Action::ReplayFaster => return replay(state, ReplayCommand::Faster),
+        Action::ReplayBack => return replay(state, ReplayCommand::Skip(-10)),
+        Action::ReplayForward => return replay(state, ReplayCommand::Skip(10)),
+        Action::ReplayPreviousMarker => return replay(state, ReplayCommand::PreviousMarker),
+        Action::ReplayNextMarker => return replay(state, ReplayCommand::NextMarker),
+        Action::ReplayLoop => return replay(state, ReplayCommand::ToggleLoop),
         Action::NewBench => open_bench_form(state),
         Action::StopBench => {
             let entry = state.entry();
@@ -451,6 +463,15 @@ pub fn apply_action(state: &mut State, action: Action) -> Option<Effect> {
     }
     clamp_selection(state);
     None
+}
+
+/// Replay controls only mean something in a replay; live, say so instead.
+fn replay(state: &mut State, command: ReplayCommand) -> Option<Effect> {
+    if state.replay.is_none() {
+        state.flash = Some("replay controls work in `meshtop replay FILE` and `meshtop demo`".into());
+        return None;
+    }
+    Some(Effect::Replay(command))
 }
 
 /// Opens the form on what is selected: a pod (its IP and port), a workload (its first
@@ -583,6 +604,7 @@ pub const COMMANDS: &[(&[&str], &str)] = &[
     ),
     (&["edges", "edge"], "traffic between workloads"),
     (&["window", "w"], "rate window: :window 30s|1m|5m"),
+    (&["mark", "marker"], "add a named marker: :mark NAME"),
     (
         &["bench", "benchmark"],
         "benchmark: :bench URL, :bench svc NS/NAME, or the runs list",
@@ -633,6 +655,14 @@ fn run_command(state: &mut State, cmd: &str) -> Option<Effect> {
         "pods" => push_view(state, View::Pods, arg),
         "workloads" => push_view(state, View::Workloads, arg),
         "edges" => push_view(state, View::Edges, arg),
+        "mark" => {
+            let name = if arg.is_empty() {
+                format!("marker {}", state.markers.len() + 1)
+            } else {
+                arg.to_string()
+            };
+            return Some(Effect::Mark(name));
+        }
         "bench" if arg.is_empty() => push_view(state, View::Bench, ""),
         "bench" => {
             if let Some(svc) = arg.strip_prefix("svc ").or_else(|| arg.strip_prefix("service ")) {
@@ -723,19 +753,30 @@ impl State {
     /// Forgets everything learned from the cluster (on a context switch); keeps UI state.
     /// Built from a fresh state, so a new field of the world can never survive a switch.
     pub fn reset_world(&mut self) {
-        let old = std::mem::replace(self, State::new(Vec::new(), 0, Default::default()));
-        *self = State {
-            now: old.now,
-            stack: old.stack,
-            mode: old.mode,
-            input: old.input,
-            show_help: old.show_help,
-            window_s: old.window_s,
-            flash: old.flash,
-            contexts: old.contexts,
-            scroll: old.scroll,
-            last_page: old.last_page,
-            ..State::new(old.themes, old.theme, old.keymap)
-        };
+        let now = self.now;
+        self.adopt_world(State::new(Vec::new(), 0, Default::default()));
+        self.now = now;
+    }
+
+    /// Takes the world (everything sources told) from `world` and keeps this state's UI:
+    /// a replay seeking back restores a snapshot without moving the user's view.
+    pub fn adopt_world(&mut self, world: State) {
+        let ui = std::mem::replace(self, world);
+        self.stack = ui.stack;
+        self.mode = ui.mode;
+        self.input = ui.input;
+        self.show_help = ui.show_help;
+        self.window_s = ui.window_s;
+        self.flash = ui.flash;
+        self.themes = ui.themes;
+        self.theme = ui.theme;
+        self.keymap = ui.keymap;
+        self.contexts = ui.contexts;
+        self.scroll = ui.scroll;
+        self.last_page = ui.last_page;
+        self.bench_form = ui.bench_form;
+        self.replay = ui.replay;
+        self.recording = ui.recording;
+        self.dirty = true;
     }
 }

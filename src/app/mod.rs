@@ -9,7 +9,7 @@ pub mod state;
 pub mod traffic;
 pub mod update;
 
-pub use action::{Action, Effect};
+pub use action::{Action, Effect, ReplayCommand};
 pub use fold::{apply_action, fold};
 pub use keymap::{KeyBinding, Keymap};
 pub use state::{State, View};

@@ -113,6 +113,26 @@ pub struct UsageHistory {
     pub mem_proxy: Series,
 }
 
+/// Replay position and controls, for the status line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReplayStatus {
+    pub position_s: f64,
+    pub duration_s: f64,
+    pub speed: f64,
+    pub paused: bool,
+    pub looping: bool,
+    /// Where the recording came from, as its header says.
+    pub source: String,
+    pub provenance: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordingStatus {
+    pub path: String,
+    pub since: UnixMillis,
+    pub entries: u64,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TrafficOrigin {
     Scrape,
@@ -126,7 +146,7 @@ pub struct SourceErr {
     pub since: UnixMillis,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct State {
     // --- world ---
     pub cluster: Option<ClusterInfo>,
@@ -176,6 +196,10 @@ pub struct State {
     pub mode: Mode,
     pub input: String,
     pub show_help: bool,
+    /// Set while replaying a recording: where the replay is, for the status line.
+    pub replay: Option<ReplayStatus>,
+    /// Set while the session is being recorded.
+    pub recording: Option<RecordingStatus>,
     /// The benchmark form while it is open.
     pub bench_form: Option<super::bench::BenchForm>,
     /// The rate window in seconds (one of `traffic::WINDOWS`).
@@ -221,6 +245,8 @@ impl State {
             markers: Vec::new(),
             benches: Vec::new(),
             bench_form: None,
+            replay: None,
+            recording: None,
             stack: vec![ViewEntry::new(View::Overview)],
             mode: Mode::Normal,
             input: String::new(),

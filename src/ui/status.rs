@@ -72,6 +72,26 @@ pub fn status_line(state: &State, frame: &mut Frame, area: Rect) {
     let t = state.theme();
     let base = Style::default().fg(t.status_fg).bg(t.status_bg);
     let mut spans = Vec::new();
+    if let Some(r) = &state.replay {
+        let state_mark = if r.paused { "⏸" } else { "▶" };
+        spans.push(Span::styled(
+            format!(
+                " REPLAY {state_mark} {:.1}s/{:.1}s {}x{} from {} ",
+                r.position_s,
+                r.duration_s,
+                r.speed,
+                if r.looping { " loop" } else { "" },
+                r.source
+            ),
+            base.fg(t.status_bg).bg(t.accent).add_modifier(Modifier::BOLD),
+        ));
+    }
+    if let Some(r) = &state.recording {
+        spans.push(Span::styled(
+            format!(" ● REC {} · {} updates ", age(state.now, Some(r.since)), r.entries),
+            base.fg(t.status_bg).bg(t.error).add_modifier(Modifier::BOLD),
+        ));
+    }
     match &state.cluster {
         Some(c) => {
             spans.push(Span::styled(
@@ -89,7 +109,7 @@ pub fn status_line(state: &State, frame: &mut Frame, area: Rect) {
     // Errors come first after the cluster: they must survive a narrow terminal.
     if state.errors.is_empty() {
         if state.cluster.is_some() {
-            spans.push(Span::styled("· ok", base.fg(t.ok)));
+            spans.push(Span::styled("· ok ", base.fg(t.ok)));
         }
     } else {
         // An unreachable cluster explains every other failure: show it alone.
@@ -139,6 +159,9 @@ pub fn status_line(state: &State, frame: &mut Frame, area: Rect) {
             base,
         )),
         None => spans.push(Span::styled("· no data received yet ", base.fg(t.dim))),
+    }
+    if let Some(r) = &state.replay {
+        spans.push(Span::styled(format!("· {} ", r.provenance), base.fg(t.dim)));
     }
     frame.render_widget(Paragraph::new(Line::from(spans)).style(base), area);
 }

@@ -265,3 +265,16 @@ pub fn impersonating_kubeconfig(dir: &Path, user: &str) -> PathBuf {
     std::fs::write(&path, serde_yaml::to_string(&doc).unwrap()).unwrap();
     path
 }
+
+/// The screen meshtop draws for `state` at this size, as text (trailing spaces trimmed).
+pub fn render_text(state: &meshtop::app::State, w: u16, h: u16) -> String {
+    let mut term = ratatui::Terminal::new(ratatui::backend::TestBackend::new(w, h)).unwrap();
+    term.draw(|f| meshtop::ui::render(state, f)).unwrap();
+    let buf = term.backend().buffer().clone();
+    (0..h)
+        .map(|y| {
+            let line: String = (0..w).map(|x| buf[(x, y)].symbol().to_string()).collect();
+            line.trim_end().to_string() + "\n"
+        })
+        .collect()
+}

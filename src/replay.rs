@@ -1,0 +1,265 @@
+//! `meshtop replay FILE` and `meshtop demo`: a recording fed back through the same fold and
+//! views as a live session, with pause, speed, seek (by keyframes), markers and loop; and
+//! the export of a replay to an asciicast v2 file.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use color_eyre::eyre::{Result, WrapErr, bail};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use tokio::sync::mpsc;
+
+use crate::app::state::ReplayStatus;
+use crate::app::{Effect, ReplayCommand, Stamped, State, fold};
+use crate::record::Recording;
+use crate::record::cast::CastMeta;
+use crate::record::replay::{Keyframes, Player};
+use crate::run::Driver;
+
+/// The demo shipped inside the binary, so `meshtop demo` works from the repo, after
+/// `cargo install`, and from a release archive alike.
+pub const DEMO: &[u8] = include_bytes!("../recordings/demo.mtrec");
+
+/// Snapshots every 10 s of recording time, at most 256 (then spaced wider).
+const KEYFRAME_INTERVAL: Duration = Duration::from_secs(10);
+const KEYFRAMES_MAX: usize = 256;
+
+/// Replays a recording into the state; the loop calls [`Driver::tick`] every turn.
+pub struct ReplayDriver {
+    entries: Vec<Stamped>,
+    player: Player,
+    keyframes: Keyframes<State>,
+    held: usize,
+    source: String,
+    provenance: String,
+}
+
+impl ReplayDriver {
+    /// `initial` is the state before any entry (themes, keys); it becomes the first keyframe.
+    pub fn new(recording: Recording, initial: &State, looping: bool) -> ReplayDriver {
+        let mut player = Player::new(&recording);
+        player.set_looping(looping);
+        player.play(Instant::now());
+        ReplayDriver {
+            player,
+            keyframes: Keyframes::new(initial.clone(), KEYFRAME_INTERVAL, KEYFRAMES_MAX),
+            held: 0,
+            source: recording.header.source.clone(),
+            provenance: recording.header.provenance.clone(),
+            entries: recording.entries,
+        }
+    }
+
+    pub fn player(&mut self) -> &mut Player {
+        &mut self.player
+    }
+
+    /// Folds what is due at `now` (rewinding from a keyframe after a seek back or a loop).
+    pub fn advance(&mut self, state: &mut State, now: Instant) {
+        let due = self.player.due(now);
+        if due.start < self.held {
+            let snapshot = self
+                .keyframes
+                .rewind(due.start, &self.entries, |s, e| fold(s, e.clone()));
+            state.adopt_world(snapshot);
+            self.held = due.start;
+        }
+        let end = due.end.min(self.entries.len());
+        for i in self.held..end {
+            fold(state, self.entries[i].clone());
+            self.keyframes.record(i + 1, self.player.due_at(i), state);
+        }
+        self.held = self.held.max(end);
+        let status = ReplayStatus {
+            position_s: self.player.position().as_secs_f64(),
+            duration_s: self.player.duration().as_secs_f64(),
+            speed: self.player.speed(),
+            paused: self.player.is_paused(),
+            looping: self.player.is_looping(),
+            source: self.source.clone(),
+            provenance: self.provenance.clone(),
+        };
+        // The position moves every tenth of a second; redraw only when it shows a change.
+        let shown = |s: &ReplayStatus| ((s.position_s * 10.0) as i64, s.paused, s.speed.to_bits(), s.looping);
+        if state.replay.as_ref().is_none_or(|old| shown(old) != shown(&status)) {
+            state.dirty = true;
+        }
+        state.replay = Some(status);
+    }
+
+    pub fn command(&mut self, command: ReplayCommand, state: &mut State, now: Instant) {
+        let p = &mut self.player;
+        match command {
+            ReplayCommand::TogglePause => p.toggle_pause(now),
+            ReplayCommand::Slower => {
+                if !p.slower(now) {
+                    state.flash = Some("already at the slowest speed (0.5x)".into());
+                }
+            }
+            ReplayCommand::Faster => {
+                if !p.faster(now) {
+                    state.flash = Some("already at the fastest speed (8x)".into());
+                }
+            }
+            ReplayCommand::Skip(secs) => p.skip(secs * 1000, now),
+            ReplayCommand::NextMarker => {
+                if p.next_marker(now).is_none() {
+                    state.flash = Some("no marker ahead".into());
+                }
+            }
+            ReplayCommand::PreviousMarker => {
+                if p.previous_marker(now).is_none() {
+                    state.flash = Some("no marker before this point".into());
+                }
+            }
+            ReplayCommand::ToggleLoop => {
+                let looping = !p.is_looping();
+                p.set_looping(looping);
+            }
+        }
+        self.advance(state, now);
+    }
+}
+
+impl Driver for ReplayDriver {
+    fn effect(&mut self, effect: Effect, state: &mut State) -> Option<mpsc::Receiver<Stamped>> {
+        match effect {
+            Effect::Replay(c) => self.command(c, state, Instant::now()),
+            Effect::SwitchContext(_) => state.flash = Some("a replay has no cluster to switch to".into()),
+            Effect::StartBench { .. } => {
+                state.flash = Some("benchmarks run against live targets; start meshtop without replay".into())
+            }
+            Effect::ToggleRecording | Effect::Mark(_) => {
+                state.flash = Some("this is a replay: record live sessions (R in meshtop, or meshtop record)".into())
+            }
+            Effect::SetWindow(_) | Effect::StopBench(_) | Effect::Quit => {}
+        }
+        None
+    }
+
+    fn tick(&mut self, state: &mut State) -> Option<tokio::time::Instant> {
+        self.advance(state, Instant::now());
+        (!self.player.is_paused() && !self.player.is_finished())
+            .then(|| tokio::time::Instant::now() + Duration::from_millis(100))
+    }
+}
+
+/// Reads a recording, saying what could not be read (the rest still replays).
+pub fn open(path: &Path) -> Result<Recording> {
+    let rec = Recording::open(path)?;
+    report_problems(&rec, &path.display().to_string());
+    Ok(rec)
+}
+
+fn report_problems(rec: &Recording, name: &str) {
+    for p in rec.problems.iter().take(5) {
+        eprintln!("meshtop: {name}: {p}");
+    }
+    if rec.problems.len() > 5 {
+        eprintln!("meshtop: {name}: {} more problems", rec.problems.len() - 5);
+    }
+    if let Some(s) = &rec.stopped {
+        eprintln!("meshtop: {name}: {s}; replaying what is whole");
+    }
+}
+
+fn problems_flash(rec: &Recording) -> Option<String> {
+    match (&rec.stopped, rec.problems.len()) {
+        (Some(s), _) => Some(format!("recording damaged: {s}; replaying what is whole")),
+        (None, 0) => None,
+        (None, n) => Some(format!("{n} unreadable parts skipped (first: {})", rec.problems[0])),
+    }
+}
+
+/// `meshtop replay FILE` (or the demo): the TUI on the recording.
+pub async fn run(args: &crate::cli::GlobalArgs, rec: Recording, speed: f64, looping: bool) -> Result<()> {
+    if rec.entries.is_empty() {
+        bail!("the recording holds no updates to replay");
+    }
+    let (mut state, config) = crate::run::initial_state(args)?;
+    state.flash = problems_flash(&rec);
+    let mut driver = ReplayDriver::new(rec, &state, looping);
+    set_speed(&mut driver, speed);
+    // No sources: the channel stays open but silent; the replay driver feeds the fold.
+    let (_tx, rx) = mpsc::channel(1);
+    crate::run::run_tui(state, rx, config.max_fps, &mut driver).await
+}
+
+fn set_speed(driver: &mut ReplayDriver, speed: f64) {
+    let now = Instant::now();
+    while driver.player().speed() < speed && driver.player().faster(now) {}
+    while driver.player().speed() > speed && driver.player().slower(now) {}
+}
+
+/// `meshtop demo`: the embedded recording, looping.
+pub async fn demo(args: &crate::cli::GlobalArgs) -> Result<()> {
+    let rec = Recording::from_bytes(DEMO).map_err(|e| color_eyre::eyre::eyre!("the embedded demo: {e}"))?;
+    report_problems(&rec, "embedded demo");
+    run(args, rec, 1.0, true).await
+}
+
+/// Renders the replay as it would play at normal speed, a frame every `step` of recording
+/// time (only frames that changed are written), into an asciicast v2 file.
+pub fn export_cast(
+    args: &crate::cli::GlobalArgs,
+    rec: Recording,
+    out: &Path,
+    width: u16,
+    height: u16,
+    step: Duration,
+) -> Result<()> {
+    let (mut state, _) = crate::run::initial_state(args)?;
+    let title = format!("meshtop replay: {}", rec.header.source);
+    let timestamp = Some(rec.header.recorded_at / 1000);
+    let markers: Vec<(f64, String)> = rec
+        .markers()
+        .into_iter()
+        .map(|m| (m.seconds, m.name.to_string()))
+        .collect();
+    let offsets: Vec<f64> = (0..rec.entries.len()).map(|i| rec.seconds(i)).collect();
+    let end = offsets.last().copied().unwrap_or(0.0);
+    let mut term = Terminal::new(TestBackend::new(width, height)).wrap_err("creating the frame buffer")?;
+    let mut frames = Vec::new();
+    let (mut next, mut t) = (0usize, 0.0f64);
+    loop {
+        while next < rec.entries.len() && offsets[next] <= t {
+            fold(&mut state, rec.entries[next].clone());
+            next += 1;
+        }
+        if state.dirty || frames.is_empty() {
+            term.draw(|f| crate::ui::render(&state, f))
+                .wrap_err("rendering a frame")?;
+            state.dirty = false;
+            frames.push((t, term.backend().buffer().clone()));
+        }
+        if t >= end {
+            break;
+        }
+        t += step.as_secs_f64();
+    }
+    let file = std::fs::File::create(out).wrap_err_with(|| format!("creating {}", out.display()))?;
+    crate::record::cast::write_cast(
+        std::io::BufWriter::new(file),
+        &CastMeta {
+            title: Some(title),
+            timestamp,
+        },
+        frames,
+        &markers,
+    )
+    .wrap_err_with(|| format!("writing {}", out.display()))?;
+    Ok(())
+}
+
+/// `120x36` → (120, 36).
+pub fn parse_size(s: &str) -> Result<(u16, u16), String> {
+    let (w, h) = s
+        .split_once('x')
+        .ok_or_else(|| format!("size {s:?}: expected WIDTHxHEIGHT, e.g. 120x36"))?;
+    let n = |v: &str| v.parse::<u16>().ok().filter(|n| *n >= 20);
+    match (n(w), n(h)) {
+        (Some(w), Some(h)) => Ok((w, h)),
+        _ => Err(format!("size {s:?}: width and height must be numbers of at least 20")),
+    }
+}

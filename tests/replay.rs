@@ -1,0 +1,235 @@
+//! Replay: the bundled demo through the same fold and views, seeking back by keyframes,
+//! bad recordings replayed as far as they are whole, and `meshtop demo` in a terminal.
+
+mod support;
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use meshtop::app::{Keymap, ReplayCommand, State, fold};
+use meshtop::record::Recording;
+use meshtop::replay::{DEMO, ReplayDriver};
+use meshtop::ui::theme::Theme;
+use support::tmux::{Tmux, assert_terminal_restored};
+
+const BIN: &str = env!("CARGO_BIN_EXE_meshtop");
+
+fn demo() -> Recording {
+    Recording::from_bytes(DEMO).expect("the embedded demo reads")
+}
+
+fn render(state: &State, w: u16, h: u16) -> String {
+    support::render_text(state, w, h)
+}
+
+fn state(theme: &str) -> State {
+    let themes = Theme::all_builtin();
+    let i = themes.iter().position(|t| t.name == theme).unwrap();
+    State::new(themes, i, Keymap::default())
+}
+
+/// The world after folding the first `n` entries.
+fn folded(rec: &Recording, n: usize, theme: &str) -> State {
+    let mut s = state(theme);
+    for e in &rec.entries[..n] {
+        fold(&mut s, e.clone());
+    }
+    s
+}
+
+#[test]
+fn the_demo_is_whole_and_tells_its_story() {
+    let rec = demo();
+    assert!(
+        rec.problems.is_empty() && rec.stopped.is_none(),
+        "{:?} {:?}",
+        rec.problems,
+        rec.stopped
+    );
+    assert!(rec.header.provenance.contains("kwok") && rec.header.provenance.contains("stand"));
+    let names: Vec<&str> = rec.markers().iter().map(|m| m.name).collect();
+    assert_eq!(
+        names,
+        [
+            "meshes overview",
+            "namespaces and coverage",
+            "golden signals per pod",
+            "workloads and sidecar tax",
+            "baseline benchmark: the app without proxy",
+            "the same load through the proxy",
+            "runs side by side",
+        ]
+    );
+    let end = folded(&rec, rec.entries.len(), "dark");
+    let meshes: Vec<&str> = end.control_planes.iter().map(|c| c.mesh.as_str()).collect();
+    assert!(meshes.contains(&"istio") && meshes.contains(&"linkerd"), "{meshes:?}");
+    assert_eq!(end.benches.len(), 2, "baseline and proxied runs");
+    for b in &end.benches {
+        let r = b.result.as_ref().expect("both runs finished");
+        assert_eq!(r.errors.total(), 0);
+        assert!(r.responses >= 900, "{}", r.responses);
+    }
+    let web = end
+        .traffic
+        .get(&("shop".to_string(), "web".to_string()))
+        .and_then(|t| t.rates());
+    assert!(web.is_some_and(|r| r.rps > 0.0), "live golden signals for shop/web");
+}
+
+#[test]
+fn first_screens_of_the_demo_in_dark_and_presentation() {
+    let rec = demo();
+    let first = rec.markers()[0].index + 1;
+    for theme in ["dark", "presentation"] {
+        let s = folded(&rec, first, theme);
+        insta::assert_snapshot!(format!("demo_overview_{theme}"), render(&s, 120, 36));
+    }
+    // Pods at the golden-signals marker.
+    let at = rec.markers()[2].index + 1;
+    let mut s = folded(&rec, at, "dark");
+    meshtop::app::apply_action(&mut s, meshtop::app::Action::ShowPods);
+    insta::assert_snapshot!("demo_pods_dark", render(&s, 160, 20));
+}
+
+#[test]
+fn seeking_back_rebuilds_from_keyframes_exactly() {
+    let rec = demo();
+    let straight: Vec<String> = rec
+        .markers()
+        .iter()
+        .map(|m| render(&folded(&rec, m.index + 1, "dark"), 120, 30))
+        .collect();
+    let initial = state("dark");
+    let mut s = initial.clone();
+    let mut d = ReplayDriver::new(rec.clone(), &initial, false);
+    let now = Instant::now();
+    // Run to the end at once (seek past it), then walk the markers backwards.
+    d.player().seek(Duration::from_secs(3600), now);
+    d.advance(&mut s, now);
+    let markers = rec.markers();
+    for (i, m) in markers.iter().enumerate().rev() {
+        d.player().seek(Duration::from_secs_f64(m.seconds), now);
+        d.player().pause(now);
+        d.advance(&mut s, now);
+        // The same world as a straight fold to the marker's time; only the REPLAY status differs.
+        let mut at_marker = s.clone();
+        at_marker.replay = None;
+        let held: usize = (0..rec.entries.len())
+            .take_while(|j| rec.seconds(*j) <= m.seconds)
+            .count();
+        assert_eq!(
+            render(&at_marker, 120, 30),
+            render(&folded(&rec, held, "dark"), 120, 30),
+            "marker {i} {:?}",
+            m.name
+        );
+        assert!(held > m.index, "{held} {}", m.index);
+    }
+    // Forward again with the controls: next marker from the start.
+    d.player().seek(Duration::ZERO, now);
+    d.command(ReplayCommand::NextMarker, &mut s, now);
+    assert!(s.markers.iter().any(|(_, n)| n == "meshes overview"));
+    assert_eq!(straight.len(), markers.len());
+}
+
+fn write(dir: &std::path::Path, name: &str, bytes: &[u8]) -> std::path::PathBuf {
+    let p = dir.join(name);
+    std::fs::File::create(&p).unwrap().write_all(bytes).unwrap();
+    p
+}
+
+fn replay_export(path: &std::path::Path) -> std::process::Output {
+    let out = path.with_extension("cast");
+    std::process::Command::new(BIN)
+        .args([
+            "replay",
+            path.to_str().unwrap(),
+            "--export-cast",
+            out.to_str().unwrap(),
+            "--size",
+            "100x30",
+        ])
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn bad_recordings_say_what_is_wrong_and_replay_what_is_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    // Truncated: the first half of the demo.
+    let cut = write(dir.path(), "cut.mtrec", &DEMO[..DEMO.len() / 2]);
+    let out = replay_export(&cut);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("truncated after") && err.contains("replaying what is whole"),
+        "{err}"
+    );
+    let cast = std::fs::read_to_string(cut.with_extension("cast")).unwrap();
+    let header: serde_json::Value = serde_json::from_str(cast.lines().next().unwrap()).unwrap();
+    assert_eq!(
+        (header["version"].as_u64(), header["width"].as_u64()),
+        (Some(2), Some(100))
+    );
+    assert!(cast.lines().count() > 2);
+
+    // A corrupt zstd frame: bytes flipped in the middle.
+    let mut bad = DEMO.to_vec();
+    let mid = bad.len() / 2;
+    for b in &mut bad[mid..mid + 64] {
+        *b ^= 0x5a;
+    }
+    let out = replay_export(&write(dir.path(), "flipped.mtrec", &bad));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("byte "), "the damage is located: {err}");
+
+    // A newer major version is refused, with what to do.
+    let newer = b"{\"format\":\"meshtop-recording\",\"version\":\"2.0\",\"meshtop_version\":\"9.0.0\",\"recorded_at\":0,\"source\":\"x\",\"provenance\":\"y\"}\n[0.0,{\"type\":\"tick\"}]\n";
+    let out = replay_export(&write(dir.path(), "newer.mtrec", newer));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("recorded by a newer meshtop (format 2.0)"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+
+    // A line that does not parse is skipped and named; the rest replays.
+    let mut text = String::from(
+        "{\"format\":\"meshtop-recording\",\"version\":\"1.0\",\"meshtop_version\":\"0.1.0\",\"recorded_at\":0,\"source\":\"x\",\"provenance\":\"y\"}\n",
+    );
+    text.push_str("[0.0,{\"type\":\"tick\"}]\nthis is not json\n[1.0,{\"type\":\"marker\",\"name\":\"end\"}]\n");
+    let out = replay_export(&write(dir.path(), "badline.mtrec", text.as_bytes()));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("line 3:"), "{err}");
+
+    // Not a recording at all, and a bad speed: clear errors, nothing else.
+    let out = replay_export(&write(dir.path(), "random.mtrec", b"\x00\x01\x02garbage"));
+    assert!(!out.status.success());
+    let out = std::process::Command::new(BIN)
+        .args(["replay", cut.to_str().unwrap(), "--speed", "3"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--speed 3: choose 0.5, 1, 2, 4 or 8"));
+}
+
+/// The README's first command, as a person runs it: it starts, shows the overview, seeks
+/// to a marker, and quits with the terminal restored.
+#[test]
+fn meshtop_demo_in_a_terminal() {
+    let t = Tmux::start(140, 40);
+    t.run(&format!("{BIN} demo; echo EXIT=$?"));
+    t.wait_text("REPLAY", Duration::from_secs(30));
+    let s = t.wait_text("Istio", Duration::from_secs(30));
+    assert!(s.contains("from meshtop-testbed"), "{s}");
+    t.keys(&["]"]);
+    t.keys(&["]"]);
+    t.wait("the second marker reached", Duration::from_secs(10), |s| {
+        s.contains("<meshes>") && s.contains("REPLAY")
+    });
+    t.keys(&["-l", " "]);
+    t.wait_text("⏸", Duration::from_secs(10));
+    t.keys(&["q"]);
+    t.wait_text("EXIT=0", Duration::from_secs(10));
+    assert_terminal_restored(&t);
+}
