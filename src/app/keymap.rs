@@ -346,13 +346,13 @@ mod tests {
     fn remap_replaces_keys_and_help_follows() {
         let mut km = Keymap::default();
         let mut o = BTreeMap::new();
-        o.insert("quit".to_string(), vec!["x".to_string()]);
+        o.insert("quit".to_string(), vec!["Z".to_string()]);
         km.remap(&o).unwrap();
-        assert_eq!(km.resolve(Mode::Normal, KeyCombo::ch('x')), Some(Action::Quit));
+        assert_eq!(km.resolve(Mode::Normal, KeyCombo::ch('Z')), Some(Action::Quit));
         assert_eq!(km.resolve(Mode::Normal, KeyCombo::ch('q')), None);
         let general = &km.help()[0];
         assert_eq!(general.0, "general");
-        assert_eq!(general.1[0], ("x".to_string(), "quit"));
+        assert_eq!(general.1[0], ("Z".to_string(), "quit"));
     }
 
     #[test]
