@@ -103,6 +103,7 @@ impl ReplayDriver {
                 }
             }
             ReplayCommand::Skip(secs) => p.skip(secs * 1000, now),
+            ReplayCommand::SeekTo(ms) => p.seek(Duration::from_millis(ms), now),
             ReplayCommand::NextMarker => {
                 if p.next_marker(now).is_none() {
                     state.flash = Some("no marker ahead".into());

@@ -125,6 +125,26 @@ fn seeking_back_rebuilds_from_keyframes_exactly() {
         );
         assert!(held > m.index, "{held} {}", m.index);
     }
+    // `:seek` goes to a time, like a person types it.
+    s.replay = Some(meshtop::app::state::ReplayStatus {
+        position_s: 0.0,
+        duration_s: 0.0,
+        speed: 1.0,
+        paused: true,
+        looping: false,
+        source: String::new(),
+        provenance: String::new(),
+    });
+    s.mode = meshtop::app::state::Mode::Command;
+    s.input = "seek 20s".into();
+    match meshtop::app::apply_action(&mut s, meshtop::app::Action::InputSubmit) {
+        Some(meshtop::app::Effect::Replay(c)) => {
+            assert_eq!(c, ReplayCommand::SeekTo(20_000));
+            d.command(c, &mut s, now);
+        }
+        other => panic!("expected a seek, got {other:?}"),
+    }
+    assert_eq!(d.player().position(), Duration::from_secs(20));
     // Forward again with the controls: next marker from the start.
     d.player().seek(Duration::ZERO, now);
     d.command(ReplayCommand::NextMarker, &mut s, now);

@@ -92,6 +92,8 @@ pub enum ReplayCommand {
     Faster,
     /// Seconds of recording time, backwards when negative.
     Skip(i64),
+    /// To this many milliseconds from the start of the recording.
+    SeekTo(u64),
     PreviousMarker,
     NextMarker,
     ToggleLoop,

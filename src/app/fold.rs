@@ -605,6 +605,7 @@ pub const COMMANDS: &[(&[&str], &str)] = &[
     (&["edges", "edge"], "traffic between workloads"),
     (&["window", "w"], "rate window: :window 30s|1m|5m"),
     (&["mark", "marker"], "add a named marker: :mark NAME"),
+    (&["seek"], "replay: go to a time, :seek 1m30s"),
     (
         &["bench", "benchmark"],
         "benchmark: :bench URL, :bench svc NS/NAME, or the runs list",
@@ -655,6 +656,15 @@ fn run_command(state: &mut State, cmd: &str) -> Option<Effect> {
         "pods" => push_view(state, View::Pods, arg),
         "workloads" => push_view(state, View::Workloads, arg),
         "edges" => push_view(state, View::Edges, arg),
+        "seek" => {
+            return match crate::cli::parse_duration(arg) {
+                Ok(d) => replay(state, ReplayCommand::SeekTo(d.as_millis() as u64)),
+                Err(e) => {
+                    state.flash = Some(format!(":seek {e}"));
+                    None
+                }
+            };
+        }
         "mark" => {
             let name = if arg.is_empty() {
                 format!("marker {}", state.markers.len() + 1)
