@@ -3,14 +3,14 @@
 # against the same local nginx (1 worker, default keepalive_requests), same
 # connections and duration, in interleaved rounds; prints each round, the medians and
 # meshtop's ratios. Not a test: numbers depend on the machine and what else runs.
-#   C=50 D=10 ROUNDS=3 bench/loadgen-vs.sh
+#   C=50 D=10 ROUNDS=3 THREADS=$(nproc) bench/loadgen-vs.sh
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source bench/loadgen-lib.sh
 C=${C:-50}
 D=${D:-10}
 ROUNDS=${ROUNDS:-3}
-THREADS=$(nproc)
+THREADS=${THREADS:-$(nproc)}
 
 build_meshtop
 ensure_oha

@@ -1,6 +1,6 @@
 //! The target, prepared once (address, TLS, the request), and connections to it:
-//! TCP with TCP_NODELAY, optional TLS, an HTTP/1.1 or HTTP/2 handshake, and what an
-//! error means for the report.
+//! TCP with TCP_NODELAY, optional TLS, then the HTTP/1.1 fast path ([`super::h1`]) or
+//! an HTTP/2 handshake, and what an error means for the report.
 
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -14,7 +14,7 @@ use color_eyre::eyre::{Result, WrapErr, bail, eyre};
 use http::header::{CONTENT_LENGTH, HOST, HeaderName, HeaderValue, USER_AGENT};
 use http::{Request, Uri};
 use http_body_util::Full;
-use hyper::client::conn::{http1, http2};
+use hyper::client::conn::http2;
 use hyper_util::rt::TokioIo;
 use rustls::pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -22,6 +22,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
 use super::config::BenchConfig;
+use super::h1::{RawConn, RequestShape};
 use super::result::ErrorKind;
 
 pub type Body = Full<Bytes>;
@@ -32,8 +33,12 @@ pub struct Target {
     server_name: ServerName<'static>,
     tls: Option<TlsConnector>,
     pub http2: bool,
-    /// Cloned per request: the URI and body are reference-counted, only the header map is copied.
+    /// HTTP/2: cloned per request (the URI and body are reference-counted, only the
+    /// header map is copied).
     pub request: Request<Body>,
+    /// HTTP/1.1: the request as written on the wire, every time.
+    pub raw_request: Vec<u8>,
+    pub shape: RequestShape,
     /// Serialised request size (HTTP/1.1 wire format).
     pub request_bytes: u64,
     pub timeout: Duration,
@@ -63,13 +68,25 @@ impl Target {
         } else {
             None
         };
-        let (request, request_bytes) = build_request(config, &uri)?;
+        let request = build_request(config, &uri)?;
+        let raw_request = super::h1::serialize(&request);
+        let shape = RequestShape {
+            head: request.method() == http::Method::HEAD,
+            close: request.headers().get_all(http::header::CONNECTION).iter().any(|v| {
+                v.as_bytes()
+                    .split(|b| *b == b',')
+                    .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close"))
+            }),
+        };
+        let request_bytes = raw_request.len() as u64;
         Ok(Target {
             addr,
             server_name,
             tls,
             http2: config.http2,
-            request,
+            request: request.map(Full::new),
+            raw_request,
+            shape,
             request_bytes,
             timeout: config.timeout,
         })
@@ -107,16 +124,8 @@ impl Target {
         }
     }
 
-    pub async fn connect_h1(&self) -> Result<http1::SendRequest<Body>, Failure> {
-        let io = self.open().await?;
-        let (send, conn) = http1::handshake(TokioIo::new(io))
-            .await
-            .map_err(|e| Failure::from_hyper(&e))?;
-        // The connection's errors reach the lane through its next request.
-        tokio::task::spawn_local(async move {
-            let _ = conn.await;
-        });
-        Ok(send)
+    pub async fn connect_h1(&self) -> Result<RawConn, Failure> {
+        Ok(RawConn::new(self.open().await?))
     }
 
     pub async fn connect_h2(&self) -> Result<http2::SendRequest<Body>, Failure> {
@@ -146,7 +155,7 @@ where
     }
 }
 
-fn build_request(config: &BenchConfig, uri: &Uri) -> Result<(Request<Body>, u64)> {
+fn build_request(config: &BenchConfig, uri: &Uri) -> Result<Request<Bytes>> {
     let method = http::Method::from_bytes(config.method.as_bytes()).map_err(|_| eyre!("invalid method"))?;
     let path = uri.path_and_query().map_or("/", |p| p.as_str()).to_string();
     // HTTP/1.1 sends origin-form; HTTP/2 takes :scheme and :authority from an absolute URI.
@@ -180,17 +189,7 @@ fn build_request(config: &BenchConfig, uri: &Uri) -> Result<(Request<Body>, u64)
         let name = HeaderName::from_bytes(name.as_bytes()).wrap_err_with(|| format!("header name {name:?}"))?;
         headers.append(name, HeaderValue::from_str(value).wrap_err("header value")?);
     }
-    let head = format!("{} {path} HTTP/1.1\r\n", config.method).len()
-        + headers
-            .iter()
-            .map(|(n, v)| n.as_str().len() + v.len() + 4)
-            .sum::<usize>()
-        + 2;
-    let bytes = (head + config.body.len()) as u64;
-    let req = req
-        .body(Full::new(config.body.clone()))
-        .wrap_err("building the request")?;
-    Ok((req, bytes))
+    req.body(config.body.clone()).wrap_err("building the request")
 }
 
 /// Header block size as parsed: the status line and `name: value` lines.
@@ -320,7 +319,7 @@ pub fn classify(e: &hyper::Error) -> ErrorKind {
     ErrorKind::Other
 }
 
-fn io_kind(e: &io::Error) -> ErrorKind {
+pub fn io_kind(e: &io::Error) -> ErrorKind {
     match e.kind() {
         io::ErrorKind::ConnectionRefused | io::ErrorKind::HostUnreachable | io::ErrorKind::NetworkUnreachable => {
             ErrorKind::Connect

@@ -4,13 +4,14 @@
 //! - [`engine`]: [`engine::start`] a run, watch its [`BenchProgress`], cancel it, and
 //!   get its [`BenchResult`].
 //! - [`schedule`]: open-loop send times and coordinated-omission correction (pure).
-//! - [`worker`], [`conn`], [`timer`], [`stats`]: the per-thread hot path.
+//! - [`worker`], [`conn`], [`h1`], [`timer`], [`stats`]: the per-thread hot path.
 //! - [`output`], [`slo`], [`store`], [`headless`]: reports, objectives, saved results
 //!   and the command-line runner.
 
 pub mod config;
 pub mod conn;
 pub mod engine;
+pub mod h1;
 pub mod headless;
 pub mod output;
 pub mod result;

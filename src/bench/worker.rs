@@ -9,10 +9,11 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use http_body_util::BodyExt;
-use hyper::client::conn::{http1, http2};
+use hyper::client::conn::http2;
 use tokio::sync::{oneshot, watch};
 
 use super::conn::{Body, Failure, Target, header_bytes};
+use super::h1::{RawConn, RawError};
 use super::result::ErrorKind;
 use super::schedule::{LaneSchedule, RatePlan, Timing};
 use super::stats::{Response, Stats};
@@ -212,7 +213,7 @@ enum LaneConn {
 }
 
 struct H1Conn {
-    sender: Option<http1::SendRequest<Body>>,
+    sender: Option<RawConn>,
     /// Responses on the current connection: a close after some is the server's keep-alive
     /// limit (reconnect quietly); a close before any is an error.
     served: u64,
@@ -262,6 +263,9 @@ async fn run_lane(ctx: Rc<Ctx>, lane: u32, mut conn: LaneConn) {
     let mut schedule = shared.plan.clone().map(|p| LaneSchedule::new(p, lane, shared.lanes));
     let mut deadline = Box::pin(tokio::time::sleep(Duration::ZERO));
     let mut failures_in_row = 0u32;
+    // The previous request's completion stands in for "now" at the top of a closed
+    // loop: one clock read per request start and end, no more.
+    let mut last_done: Option<Instant> = None;
     loop {
         let intended = match &mut schedule {
             Some(s) => {
@@ -272,14 +276,19 @@ async fn run_lane(ctx: Rc<Ctx>, lane: u32, mut conn: LaneConn) {
                 ctx.timer.sleep_until(ctx.start + at).await;
                 Some(at)
             }
+            None => None,
+        };
+        let measured = match intended {
+            Some(at) => at >= shared.warmup,
             None => {
-                if shared.end.is_some_and(|end| ctx.start.elapsed() >= end) {
+                let now = last_done.take().unwrap_or_else(Instant::now);
+                let elapsed = now.saturating_duration_since(ctx.start);
+                if shared.end.is_some_and(|end| elapsed >= end) {
                     break;
                 }
-                None
+                elapsed >= shared.warmup
             }
         };
-        let measured = intended.unwrap_or_else(|| ctx.start.elapsed()) >= shared.warmup;
         if measured && !shared.claim() {
             break;
         }
@@ -288,6 +297,7 @@ async fn run_lane(ctx: Rc<Ctx>, lane: u32, mut conn: LaneConn) {
             LaneConn::H2(c) => send_h2(&ctx, c, deadline.as_mut()).await,
         };
         let done = Instant::now();
+        last_done = Some(done);
         let sent_at = sent.saturating_duration_since(ctx.start);
         let timing = Timing {
             // Closed loop: no schedule, so the intended time is the send time.
@@ -316,6 +326,7 @@ async fn run_lane(ctx: Rc<Ctx>, lane: u32, mut conn: LaneConn) {
             failures_in_row += 1;
             let pause = Duration::from_millis(10u64 << failures_in_row.min(7)).min(Duration::from_secs(1));
             tokio::time::sleep(pause).await;
+            last_done = None;
         } else {
             failures_in_row = 0;
         }
@@ -331,9 +342,8 @@ async fn send_h1(
 ) -> (Instant, Result<Response, Failure>) {
     let target = &ctx.shared.target;
     for attempt in 0..2 {
-        if conn.sender.as_ref().is_none_or(|s| s.is_closed()) {
+        if conn.sender.is_none() {
             let reconnect = conn.ever_connected;
-            conn.sender = None;
             match target.connect_h1().await {
                 Ok(s) => {
                     conn.sender = Some(s);
@@ -350,19 +360,10 @@ async fn send_h1(
             continue;
         };
         let sent = Instant::now();
-        deadline.as_mut().reset((sent + target.timeout).into());
-        let work = async {
-            match sender.try_send_request(target.request.clone()).await {
-                Ok(res) => read_response(res).await.map_err(Retry::No),
-                // Never written: the connection closed under us; safe to resend.
-                Err(e) if e.message().is_some() => Err(Retry::Yes(Failure::from_hyper(e.error()))),
-                Err(e) => Err(Retry::No(Failure::from_hyper(e.error()))),
-            }
-        };
         let outcome = tokio::select! {
             biased;
-            r = work => r,
-            _ = deadline.as_mut() => Err(Retry::No(timeout_failure(target.timeout))),
+            r = sender.round_trip(&target.raw_request, target.shape) => r,
+            _ = expire(deadline.as_mut(), sent + target.timeout) => Err(RawError::Failed(timeout_failure(target.timeout))),
         };
         match outcome {
             Ok((response, keep_alive)) => {
@@ -372,12 +373,12 @@ async fn send_h1(
                 }
                 return (sent, Ok(response));
             }
-            Err(Retry::Yes(f)) if attempt == 0 && conn.served > 0 => {
-                // The server's keep-alive limit raced our request: reconnect quietly.
+            Err(RawError::Closed(f)) if attempt == 0 && conn.served > 0 => {
+                // The server's keep-alive close raced our request: reconnect quietly.
                 let _ = f;
                 conn.sender = None;
             }
-            Err(Retry::Yes(f) | Retry::No(f)) => {
+            Err(RawError::Closed(f) | RawError::Failed(f)) => {
                 // An HTTP/1.1 connection with an abandoned request cannot be reused.
                 conn.sender = None;
                 return (sent, Err(f));
@@ -393,9 +394,17 @@ async fn send_h1(
     )
 }
 
-enum Retry {
-    Yes(Failure),
-    No(Failure),
+/// Completes at `due`. The tokio timer is moved only when it fires early, not once per
+/// request: in the common case a request finishes long before its timeout and the
+/// timer, still set for an earlier request's deadline, is left alone.
+async fn expire(mut deadline: std::pin::Pin<&mut tokio::time::Sleep>, due: Instant) {
+    loop {
+        deadline.as_mut().await;
+        if Instant::now() >= due {
+            return;
+        }
+        deadline.as_mut().reset(due.into());
+    }
 }
 
 fn timeout_failure(timeout: Duration) -> Failure {
@@ -455,7 +464,6 @@ async fn send_h2(
         Err(f) => return (Instant::now(), Err(f)),
     };
     let sent = Instant::now();
-    deadline.as_mut().reset((sent + target.timeout).into());
     let work = async {
         let res = sender
             .send_request(target.request.clone())
@@ -466,7 +474,7 @@ async fn send_h2(
     let outcome = tokio::select! {
         biased;
         r = work => r,
-        _ = deadline.as_mut() => Err(timeout_failure(target.timeout)),
+        _ = expire(deadline.as_mut(), sent + target.timeout) => Err(timeout_failure(target.timeout)),
     };
     (sent, outcome.map(|(response, _)| response))
 }
