@@ -242,7 +242,7 @@ async fn kube_source_folds_live_pod_changes_into_state() {
     create_yaml(
         &client,
         &ns,
-        "apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n  type: NodePort\n  selector: {app: web}\n  ports: [{name: http, port: 80, targetPort: 8080, nodePort: 30080}]\n",
+        "apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n  type: NodePort\n  selector: {app: web}\n  ports: [{name: http, port: 80, targetPort: 8080}]\n",
     )
     .await;
     let skey = (ns.clone(), "web".to_string());
@@ -256,12 +256,15 @@ async fn kube_source_folds_live_pod_changes_into_state() {
         svc.cluster_ip.as_deref().is_some_and(|ip| ip.starts_with("10.")),
         "{svc:?}"
     );
+    // The API allocates the NodePort (a fixed one could clash with an earlier run's).
+    let node_port = svc.ports[0].node_port.expect("a NodePort allocated");
+    assert!((30000..=32767).contains(&node_port), "{node_port}");
     assert_eq!(
         svc.ports,
         vec![meshtop::model::ServicePort {
             name: Some("http".into()),
             port: 80,
-            node_port: Some(30080),
+            node_port: Some(node_port),
             protocol: "TCP".into()
         }]
     );
