@@ -48,8 +48,7 @@ fn live_panel_then_finished_run() {
     assert!(live.running());
     let p = live.progress.as_ref().unwrap();
     assert!(p.requests > 0 && p.p99_us >= p.p50_us);
-    // Mask the figures that differ from run to run? No: the fixture is fixed, so the
-    // snapshot is exact.
+    // The fixture is fixed, so the snapshot is exact.
     insta::assert_snapshot!("bench_live", render(&s, 140, 34));
     for u in &updates[middle + 1..] {
         fold(&mut s, u.clone());

@@ -94,11 +94,6 @@ fn first_screens_of_the_demo_in_dark_and_presentation() {
 #[test]
 fn seeking_back_rebuilds_from_keyframes_exactly() {
     let rec = demo();
-    let straight: Vec<String> = rec
-        .markers()
-        .iter()
-        .map(|m| render(&folded(&rec, m.index + 1, "dark"), 120, 30))
-        .collect();
     let initial = state("dark");
     let mut s = initial.clone();
     let mut d = ReplayDriver::new(rec.clone(), &initial, false);
@@ -149,7 +144,6 @@ fn seeking_back_rebuilds_from_keyframes_exactly() {
     d.player().seek(Duration::ZERO, now);
     d.command(ReplayCommand::NextMarker, &mut s, now);
     assert!(s.markers.iter().any(|(_, n)| n == "meshes overview"));
-    assert_eq!(straight.len(), markers.len());
 }
 
 fn write(dir: &std::path::Path, name: &str, bytes: &[u8]) -> std::path::PathBuf {

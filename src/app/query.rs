@@ -809,19 +809,6 @@ fn workload_fields(w: &WorkloadRow) -> [(&'static str, &str); 4] {
     ]
 }
 
-fn workload_rates(w: &WorkloadRow) -> super::state::Rates {
-    super::state::Rates {
-        rps: w.rps.unwrap_or(f64::NAN),
-        success: w.success_rate,
-        mtls: w.mtls,
-        p50_ms: w.latency_ms.p50,
-        p90_ms: w.latency_ms.p90,
-        p99_ms: w.latency_ms.p99,
-        window_s: w.window_s.unwrap_or(0.0),
-        tcp_open: w.tcp_open_connections.unwrap_or(f64::NAN),
-    }
-}
-
 /// Workloads matching the entry's filter, in its sort order.
 pub fn workloads_view(state: &State, entry: &ViewEntry) -> Vec<WorkloadRow> {
     let filter = Filter::parse(&entry.filter);
@@ -841,8 +828,8 @@ pub fn workloads_view(state: &State, entry: &ViewEntry) -> Vec<WorkloadRow> {
                 "MEM APP/PROXY" => total_mem(&a.memory_bytes).cmp(&total_mem(&b.memory_bytes)),
                 "TAX CPU/MEM" => cmp_f64(tax(a.cpu_millicores).0, tax(b.cpu_millicores).0),
                 other => cmp_f64(
-                    rate_column(&workload_rates(a), other).filter(|v| !v.is_nan()),
-                    rate_column(&workload_rates(b), other).filter(|v| !v.is_nan()),
+                    a.rates().and_then(|r| rate_column(&r, other)),
+                    b.rates().and_then(|r| rate_column(&r, other)),
                 ),
             }
             .then_with(|| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
@@ -850,6 +837,22 @@ pub fn workloads_view(state: &State, entry: &ViewEntry) -> Vec<WorkloadRow> {
         });
     }
     rows
+}
+
+impl WorkloadRow {
+    /// The traffic figures as `Rates`, for the shared cells and sorting; None before a window.
+    pub fn rates(&self) -> Option<super::state::Rates> {
+        Some(super::state::Rates {
+            rps: self.rps?,
+            success: self.success_rate,
+            mtls: self.mtls,
+            p50_ms: self.latency_ms.p50,
+            p90_ms: self.latency_ms.p90,
+            p99_ms: self.latency_ms.p99,
+            window_s: self.window_s.unwrap_or(0.0),
+            tcp_open: self.tcp_open_connections.unwrap_or(0.0),
+        })
+    }
 }
 
 /// Traffic from one workload to one destination, summed over the source's pods.
@@ -864,6 +867,22 @@ pub struct EdgeRow {
     pub latency_ms: WorkloadLatency,
     pub mtls: Option<f64>,
     pub window_s: f64,
+}
+
+impl EdgeRow {
+    /// The traffic figures as `Rates` (edges carry no connection count).
+    pub fn rates(&self) -> super::state::Rates {
+        super::state::Rates {
+            rps: self.rps,
+            success: self.success_rate,
+            mtls: self.mtls,
+            p50_ms: self.latency_ms.p50,
+            p90_ms: self.latency_ms.p90,
+            p99_ms: self.latency_ms.p99,
+            window_s: self.window_s,
+            tcp_open: 0.0,
+        }
+    }
 }
 
 /// Every (source workload → destination) pair seen by outbound proxies in the window.
@@ -914,19 +933,9 @@ pub fn edges_view(state: &State, entry: &ViewEntry) -> Vec<EdgeRow> {
     if entry.sort_column != 0 || entry.sort_reverse {
         let column = EDGE_COLUMNS.get(entry.sort_column).copied().unwrap_or("");
         rows.sort_by(|a, b| {
-            let rates = |e: &EdgeRow| super::state::Rates {
-                rps: e.rps,
-                success: e.success_rate,
-                mtls: e.mtls,
-                p50_ms: e.latency_ms.p50,
-                p90_ms: e.latency_ms.p90,
-                p99_ms: e.latency_ms.p99,
-                window_s: e.window_s,
-                tcp_open: 0.0,
-            };
             let o = match column {
                 "DESTINATION" => a.destination.cmp(&b.destination),
-                other => cmp_f64(rate_column(&rates(a), other), rate_column(&rates(b), other)),
+                other => cmp_f64(rate_column(&a.rates(), other), rate_column(&b.rates(), other)),
             }
             .then_with(|| (&a.source, &a.destination).cmp(&(&b.source, &b.destination)));
             if entry.sort_reverse { o.reverse() } else { o }

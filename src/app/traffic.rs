@@ -29,19 +29,20 @@ pub struct Counters {
 impl Counters {
     /// A pod's own traffic is what its proxy serves; a pure client only has outbound.
     pub fn from_directions(inbound: Totals, outbound: Totals, edges: BTreeMap<String, Totals>) -> Self {
-        let own = if inbound.requests > 0.0 || outbound.requests == 0.0 {
-            Totals {
-                // Connections are open in both directions; show them all.
-                tcp_open_connections: inbound.tcp_open_connections + outbound.tcp_open_connections,
-                ..inbound
-            }
+        // Connections are open in both directions; show them all.
+        let tcp_open_connections = inbound.tcp_open_connections + outbound.tcp_open_connections;
+        let side = if inbound.requests > 0.0 || outbound.requests == 0.0 {
+            inbound
         } else {
-            Totals {
-                tcp_open_connections: inbound.tcp_open_connections + outbound.tcp_open_connections,
-                ..outbound
-            }
+            outbound
         };
-        Counters { own, edges }
+        Counters {
+            own: Totals {
+                tcp_open_connections,
+                ..side
+            },
+            edges,
+        }
     }
 
     fn add(&mut self, other: &Counters) {

@@ -122,16 +122,7 @@ pub fn render(state: &State, frame: &mut Frame, area: Rect) {
             let rows = wls[start..end]
                 .iter()
                 .map(|w| {
-                    let r = w.rps.map(|rps| crate::app::state::Rates {
-                        rps,
-                        success: w.success_rate,
-                        mtls: w.mtls,
-                        p50_ms: w.latency_ms.p50,
-                        p90_ms: w.latency_ms.p90,
-                        p99_ms: w.latency_ms.p99,
-                        window_s: w.window_s.unwrap_or(0.0),
-                        tcp_open: w.tcp_open_connections.unwrap_or(0.0),
-                    });
+                    let r = w.rates();
                     let mut cells = vec![
                         w.namespace.clone(),
                         w.name.clone(),
@@ -154,16 +145,7 @@ pub fn render(state: &State, frame: &mut Frame, area: Rect) {
             let rows = edges[start..end]
                 .iter()
                 .map(|e| {
-                    let r = crate::app::state::Rates {
-                        rps: e.rps,
-                        success: e.success_rate,
-                        mtls: e.mtls,
-                        p50_ms: e.latency_ms.p50,
-                        p90_ms: e.latency_ms.p90,
-                        p99_ms: e.latency_ms.p99,
-                        window_s: e.window_s,
-                        tcp_open: 0.0,
-                    };
+                    let r = e.rates();
                     let t = traffic_cells(Some(&r), true);
                     let cells = vec![
                         e.source.clone(),
