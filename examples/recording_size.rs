@@ -187,6 +187,7 @@ fn session(minutes: i64) -> Vec<Stamped> {
             Update::ListStarted {
                 resource: r,
                 namespace: None,
+                seen: Vec::new(),
             },
         );
     }

@@ -1,47 +1,167 @@
-//! Command-line interface. Only commands that work are listed.
+//! Command-line interface. Only commands that work are listed, and each command takes only
+//! the flags that apply to it: observation commands (the TUI, `discover`, `top`, `record`)
+//! follow kubectl (`-n/--namespace`); load commands (`bench`) follow oha and hey
+//! (`-n/--requests`).
 
 use std::path::PathBuf;
+use std::time::Duration;
 
-use clap::Parser;
+use clap::{Args, Parser, Subcommand};
+
+use crate::input::flag;
+
+/// The exit codes every command uses, shown in each command's help.
+pub const EXIT_CODES: &str = "\
+Exit status:
+  0  success
+  1  a failure at run time (cluster unreachable, I/O)
+  2  bad usage or bad input (a flag, a file that is not what it should be)
+  3  an objective was missed (bench --slo)";
 
 #[derive(Debug, Clone, Parser)]
-#[command(name = "meshtop", version, about = "See what your service mesh costs, live.", long_about = None)]
+#[command(
+    name = "meshtop",
+    version,
+    about = "See what your service mesh costs, live.",
+    long_about = "See what your service mesh costs, live.\n\nWithout a command, opens the TUI on the \
+                  cluster of the current kubeconfig context. `meshtop demo` replays a recorded session \
+                  without a cluster.",
+    after_help = EXIT_CODES,
+    args_conflicts_with_subcommands = true
+)]
 pub struct Cli {
     #[command(flatten)]
-    pub global: GlobalArgs,
+    pub tui: TuiArgs,
 
     #[command(subcommand)]
     pub command: Option<Command>,
 }
 
-#[derive(Debug, Clone, clap::Subcommand)]
+/// The TUI's flags (no command given).
+#[derive(Debug, Clone, Args)]
+pub struct TuiArgs {
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+    #[command(flatten)]
+    pub traffic: TrafficArgs,
+    #[command(flatten)]
+    pub ui: UiArgs,
+    #[command(flatten)]
+    pub provenance: ProvenanceArgs,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+/// Which cluster and namespaces to watch (observation commands).
+#[derive(Debug, Clone, Default, Args)]
+pub struct ClusterArgs {
+    /// Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config, then in-cluster).
+    #[arg(long, env = "KUBECONFIG", value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+
+    /// kubeconfig context to use (default: the current context).
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
+
+    /// Only watch this namespace (-n as in kubectl).
+    #[arg(short = 'n', long, value_name = "NS", conflicts_with = "all_namespaces")]
+    pub namespace: Option<String>,
+
+    /// Watch all namespaces (the default unless --namespace is given).
+    #[arg(short = 'A', long)]
+    pub all_namespaces: bool,
+}
+
+/// Where golden signals come from.
+#[derive(Debug, Clone, Default, Args)]
+pub struct TrafficArgs {
+    /// Take golden signals (and cAdvisor CPU/memory when metrics-server is missing) from
+    /// Prometheus instead of scraping every proxy: a URL such as http://localhost:9090, or
+    /// `auto` to find the mesh's Prometheus service and query it through the API server.
+    #[arg(long, value_name = "URL")]
+    pub prometheus_url: Option<String>,
+
+    /// Scrape proxies at their pod IPs instead of through the API server's pod proxy
+    /// (when meshtop runs inside the cluster network).
+    #[arg(long)]
+    pub scrape_direct: bool,
+}
+
+/// How the TUI looks and which keys it takes.
+#[derive(Debug, Clone, Default, Args)]
+pub struct UiArgs {
+    /// Colour theme: dark, light, presentation, or a path to a .toml theme file.
+    /// NO_COLOR in the environment turns colours off.
+    #[arg(long, value_name = "NAME|PATH")]
+    pub theme: Option<String>,
+
+    /// Config file (default: $XDG_CONFIG_HOME/meshtop/config.toml).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ProvenanceArgs {
+    /// What is real and what is stood in, written into recordings (`meshtop record`, or R
+    /// in the TUI) and shown when they are replayed.
+    #[arg(long, default_value = "live session", value_name = "TEXT")]
+    pub provenance: String,
+}
+
+/// Flags every command takes.
+#[derive(Debug, Clone, Default, Args)]
+pub struct CommonArgs {
+    /// Write a debug log here, for bug reports (level from $MESHTOP_LOG, default info;
+    /// secrets redacted as in recordings). Off unless given.
+    #[arg(long, value_name = "FILE")]
+    pub log_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Subcommand)]
 pub enum Command {
     /// Offline tools for Prometheus exposition dumps.
     #[command(subcommand)]
     Metrics(MetricsCommand),
     /// Golden signals and proxy cost per workload, once (scrapes every proxy twice,
     /// --window apart, through the API server's pod proxy; or asks --prometheus-url).
+    #[command(after_help = EXIT_CODES)]
     Top {
+        #[command(flatten)]
+        cluster: ClusterArgs,
+        #[command(flatten)]
+        traffic: TrafficArgs,
         #[arg(short = 'o', long, value_enum, default_value = "table")]
-        output: crate::top::Format,
+        output: crate::cmd::top::Format,
         /// Time between the two scrapes (default 10s), or the PromQL rate range with
         /// --prometheus-url (default 1m).
-        #[arg(long, value_parser = parse_duration)]
-        window: Option<std::time::Duration>,
+        #[arg(long, value_parser = flag::run_duration)]
+        window: Option<Duration>,
+        #[command(flatten)]
+        common: CommonArgs,
     },
     /// Record the live session (every update the sources emit) to a file, headless.
+    #[command(after_help = EXIT_CODES)]
     Record {
+        #[command(flatten)]
+        cluster: ClusterArgs,
+        #[command(flatten)]
+        traffic: TrafficArgs,
         /// The recording file (zstd-compressed NDJSON).
         #[arg(short = 'o', long, value_name = "FILE")]
         output: PathBuf,
         /// Stop after this long (default: until interrupted).
-        #[arg(long, value_parser = parse_duration)]
-        duration: Option<std::time::Duration>,
+        #[arg(long, value_parser = flag::run_duration)]
+        duration: Option<Duration>,
+        #[command(flatten)]
+        provenance: ProvenanceArgs,
         /// A part that was emulated (repeatable), e.g. "proxies: tests/standin/proxy.py".
         #[arg(long)]
         emulated: Vec<String>,
+        #[command(flatten)]
+        common: CommonArgs,
     },
     /// Replay a recording in the TUI: space pauses, -/+ speed, ←/→ seek, [/] markers, L loops.
+    #[command(after_help = EXIT_CODES)]
     Replay {
         file: PathBuf,
         /// Playback speed: 0.5, 1, 2, 4 or 8.
@@ -56,50 +176,79 @@ pub enum Command {
         /// Terminal size of the exported cast.
         #[arg(long, default_value = "120x36")]
         size: String,
+        #[command(flatten)]
+        ui: UiArgs,
+        #[command(flatten)]
+        common: CommonArgs,
     },
     /// Replay the bundled demo recording, looping; no cluster needed.
-    Demo,
+    #[command(after_help = EXIT_CODES)]
+    Demo {
+        #[command(flatten)]
+        ui: UiArgs,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
     /// Print the meshes, control planes, namespaces and pods found, without the TUI.
+    #[command(after_help = EXIT_CODES)]
     Discover {
+        #[command(flatten)]
+        cluster: ClusterArgs,
         /// Output format.
         #[arg(short = 'o', long, value_enum, default_value = "table")]
-        output: crate::discover::Format,
+        output: crate::cmd::discover::Format,
         /// Give up waiting for the initial lists after this long (e.g. 30s, 2m).
-        #[arg(long, default_value = "30s", value_parser = parse_duration)]
-        timeout: std::time::Duration,
+        #[arg(long, default_value = "30s", value_parser = flag::run_duration)]
+        timeout: Duration,
+        #[command(flatten)]
+        common: CommonArgs,
     },
     /// HTTP load test without the TUI: closed loop (-q 0) or constant rate, latency
     /// corrected for coordinated omission; prints a report and saves the result.
+    #[command(after_help = EXIT_CODES)]
     Bench(Box<BenchArgs>),
+    /// Shell completions on stdout, e.g. `meshtop completions bash > ~/.local/share/bash-completion/completions/meshtop`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Manual pages (roff): meshtop(1) on stdout, or with --dir one page per command,
+    /// e.g. `meshtop man --dir ~/.local/share/man/man1`.
+    Man {
+        /// Write meshtop.1 and meshtop-COMMAND.1 into this directory instead.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
 }
 
-#[derive(Debug, Clone, clap::Args)]
+#[derive(Debug, Clone, Args)]
 pub struct BenchArgs {
     /// Target URL (http:// or https://).
     pub url: String,
     /// Connections to open (each with one request in flight, or --streams with HTTP/2).
-    #[arg(short = 'c', long, default_value_t = 50)]
+    #[arg(short = 'c', long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub connections: u32,
     /// Total requests per second; 0 = as fast as possible (closed loop).
-    #[arg(short = 'q', long, default_value_t = 0.0, allow_negative_numbers = true)]
+    #[arg(short = 'q', long, default_value = "0", value_parser = flag::rate, allow_negative_numbers = true)]
     pub rate: f64,
     /// How long to run the main phase (default 10s unless -n is given).
-    #[arg(short = 'z', long, value_parser = parse_duration)]
-    pub duration: Option<std::time::Duration>,
-    /// Stop after this many requests (responses plus errors).
-    #[arg(short = 'n', long)]
+    #[arg(short = 'z', long, value_parser = flag::run_duration)]
+    pub duration: Option<Duration>,
+    /// Stop after this many requests (responses plus errors). -n as in oha and hey; the
+    /// observation commands use -n for the namespace.
+    #[arg(short = 'n', long, value_parser = clap::value_parser!(u64).range(1..))]
     pub requests: Option<u64>,
     /// HTTP/2 (ALPN h2 for https://, prior knowledge h2c for http://).
     #[arg(long)]
     pub http2: bool,
     /// Concurrent HTTP/2 streams per connection.
-    #[arg(long, default_value_t = 1, requires = "http2")]
+    #[arg(long, default_value_t = 1, requires = "http2", value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub streams: u32,
     #[arg(short = 'm', long, default_value = "GET")]
     pub method: String,
     /// Request header `Name: value` (repeatable).
-    #[arg(short = 'H', long = "header", value_name = "NAME: VALUE")]
-    pub headers: Vec<String>,
+    #[arg(short = 'H', long = "header", value_name = "NAME: VALUE", value_parser = flag::header)]
+    pub headers: Vec<(String, String)>,
     /// Request body.
     #[arg(short = 'd', long, conflicts_with = "body_file")]
     pub body: Option<String>,
@@ -107,11 +256,11 @@ pub struct BenchArgs {
     #[arg(long, value_name = "FILE")]
     pub body_file: Option<PathBuf>,
     /// Per-request timeout (also bounds connect and TLS handshake).
-    #[arg(long, default_value = "10s", value_parser = parse_duration)]
-    pub timeout: std::time::Duration,
+    #[arg(long, default_value = "10s", value_parser = flag::timeout)]
+    pub timeout: Duration,
     /// Load sent before measuring, excluded from the results.
-    #[arg(long, default_value = "0s", value_parser = parse_duration)]
-    pub warmup: std::time::Duration,
+    #[arg(long, default_value = "0s", value_parser = flag::offset)]
+    pub warmup: Duration,
     /// Rate steps before the main phase, e.g. `100:5s,500:5s` (needs -q).
     #[arg(long, value_parser = crate::bench::config::parse_ramp)]
     pub ramp: Option<crate::bench::config::Ramp>,
@@ -122,7 +271,7 @@ pub struct BenchArgs {
     #[arg(short = 'k', long)]
     pub insecure: bool,
     /// Worker threads (default: one per core).
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub threads: Option<u32>,
     /// Report format on stdout (or --out).
     #[arg(short = 'o', long, value_enum, default_value = "text")]
@@ -139,96 +288,70 @@ pub struct BenchArgs {
     /// Objectives, e.g. `p99<50ms,success>99.9%`; exit code 3 when one is missed.
     #[arg(long, value_parser = crate::bench::slo::parse)]
     pub slo: Option<crate::bench::slo::Slo>,
-    /// The global --namespace under its own id, so clap does not give this command the
-    /// global's `-n` (here `-n` is --requests). Unused by the benchmark.
-    #[arg(long = "namespace", id = "namespace", value_name = "NS", hide = true)]
-    pub namespace: Option<String>,
+    #[command(flatten)]
+    pub common: CommonArgs,
 }
 
-#[derive(Debug, Clone, clap::Subcommand)]
+#[derive(Debug, Clone, Subcommand)]
 pub enum MetricsCommand {
     /// Golden signals from one dump (totals) or two (rates over --interval): requests,
     /// success ratio, latency quantiles from the buckets, mTLS share, open connections.
+    #[command(after_help = EXIT_CODES)]
     Parse {
         /// One or two exposition files (e.g. `curl pod:15020/stats/prometheus > a.txt`).
         #[arg(required = true, num_args = 1..=2)]
-        files: Vec<std::path::PathBuf>,
+        files: Vec<PathBuf>,
         /// Time between the two dumps.
-        #[arg(long, default_value = "10s", value_parser = parse_duration)]
-        interval: std::time::Duration,
+        #[arg(long, default_value = "10s", value_parser = flag::run_duration)]
+        interval: Duration,
         /// Metric dialect; auto detects it from the metric names.
         #[arg(long, value_enum, default_value = "auto")]
         mesh: crate::metrics::report::MeshArg,
         #[arg(short = 'o', long, value_enum, default_value = "table")]
-        output: crate::metrics::report::Format,
+        output: crate::cmd::metrics::Format,
+        #[command(flatten)]
+        common: CommonArgs,
     },
 }
 
-/// `500ms`, `30s`, `2m`, `1h`.
-pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
-    let (num, unit) = s.trim().split_at(
-        s.trim()
-            .find(|c: char| !c.is_ascii_digit() && c != '.')
-            .unwrap_or(s.len()),
-    );
-    let n: f64 = num
-        .parse()
-        .map_err(|_| format!("invalid duration {s:?} (use e.g. 500ms, 30s, 2m)"))?;
-    let secs = match unit {
-        "ms" => n / 1000.0,
-        "s" | "" => n,
-        "m" => n * 60.0,
-        "h" => n * 3600.0,
-        _ => return Err(format!("invalid duration unit in {s:?} (use ms, s, m or h)")),
-    };
-    Ok(std::time::Duration::from_secs_f64(secs))
+impl Command {
+    /// The log file a command was asked to write, if any.
+    pub fn common(&self) -> Option<&CommonArgs> {
+        match self {
+            Command::Metrics(MetricsCommand::Parse { common, .. })
+            | Command::Top { common, .. }
+            | Command::Record { common, .. }
+            | Command::Replay { common, .. }
+            | Command::Demo { common, .. }
+            | Command::Discover { common, .. } => Some(common),
+            Command::Bench(b) => Some(&b.common),
+            Command::Completions { .. } | Command::Man { .. } => None,
+        }
+    }
 }
 
-#[derive(Debug, Clone, clap::Args)]
-pub struct GlobalArgs {
-    /// Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config, then in-cluster).
-    #[arg(long, global = true, env = "KUBECONFIG", value_name = "FILE")]
-    pub kubeconfig: Option<PathBuf>,
-
-    /// kubeconfig context to use (default: the current context).
-    #[arg(long, global = true, value_name = "NAME")]
-    pub context: Option<String>,
-
-    /// Only watch this namespace.
-    #[arg(
-        short = 'n',
-        long,
-        global = true,
-        value_name = "NS",
-        conflicts_with = "all_namespaces"
-    )]
-    pub namespace: Option<String>,
-
-    /// Watch all namespaces (the default unless --namespace is given).
-    #[arg(short = 'A', long, global = true)]
-    pub all_namespaces: bool,
-
-    /// Take golden signals (and cAdvisor CPU/memory when metrics-server is missing) from
-    /// Prometheus instead of scraping every proxy: a URL such as http://localhost:9090, or
-    /// `auto` to find the mesh's Prometheus service and query it through the API server.
-    #[arg(long, global = true, value_name = "URL")]
-    pub prometheus_url: Option<String>,
-
-    /// Scrape proxies at their pod IPs instead of through the API server's pod proxy
-    /// (when meshtop runs inside the cluster network).
-    #[arg(long, global = true)]
-    pub scrape_direct: bool,
-
-    /// What is real and what is stood in, written into recordings (`meshtop record`, or R
-    /// in the TUI) and shown when they are replayed.
-    #[arg(long, global = true, default_value = "live session", value_name = "TEXT")]
-    pub provenance: String,
-
-    /// Colour theme: dark, light, presentation, or a path to a .toml theme file.
-    #[arg(long, global = true, value_name = "NAME|PATH")]
-    pub theme: Option<String>,
-
-    /// Config file (default: $XDG_CONFIG_HOME/meshtop/config.toml).
-    #[arg(long, global = true, value_name = "FILE")]
-    pub config: Option<PathBuf>,
+impl ClusterArgs {
+    /// What to watch. A kubeconfig named by the flag (or a single path in $KUBECONFIG) that
+    /// is not there is bad input; a `$KUBECONFIG` list is left to the client to merge.
+    pub fn target(&self) -> color_eyre::Result<crate::source::kube::KubeTarget> {
+        let kubeconfig = match &self.kubeconfig {
+            Some(p) if !p.exists() && p.to_string_lossy().contains(':') => None,
+            Some(p) if !p.exists() => {
+                return Err(crate::exit::bad_input(format!(
+                    "kubeconfig {}: no such file (from --kubeconfig or $KUBECONFIG)",
+                    p.display()
+                )));
+            }
+            other => other.clone(),
+        };
+        Ok(crate::source::kube::KubeTarget {
+            kubeconfig,
+            context: self.context.clone(),
+            namespace: if self.all_namespaces {
+                None
+            } else {
+                self.namespace.clone()
+            },
+        })
+    }
 }

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use color_eyre::eyre::{Result, WrapErr, eyre};
+use color_eyre::eyre::{Result, eyre};
 use serde::Deserialize;
 
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
@@ -41,17 +41,30 @@ impl Config {
                 _ => return Ok(Config::default()),
             },
         };
-        let text =
-            std::fs::read_to_string(&path).wrap_err_with(|| format!("reading config file {}", path.display()))?;
-        Config::parse(&text).map_err(|e| eyre!("{}: {e}", path.display()))
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| crate::exit::bad_input(format!("reading config file {}: {e}", path.display())))?;
+        Config::parse(&text).map_err(|e| crate::exit::bad_input(format!("{}: {e}", path.display())))
     }
 
     pub fn parse(text: &str) -> Result<Config> {
-        let c: Config = toml::from_str(text)?;
+        let c: Config = toml::from_str(text).map_err(|e| eyre!("{}", toml_error(text, &e)))?;
         if !(1..=240).contains(&c.max_fps) {
             return Err(eyre!("max_fps must be between 1 and 240, got {}", c.max_fps));
         }
         Ok(c)
+    }
+}
+
+/// A TOML error on one line: `line 3: unknown field ...` (the crate's own message spans
+/// several lines with a drawing of the input).
+pub fn toml_error(text: &str, e: &toml::de::Error) -> String {
+    let message = e.message().trim().replace('\n', " ");
+    match e.span() {
+        Some(span) => {
+            let line = text.get(..span.start).map_or(1, |t| t.matches('\n').count() + 1);
+            format!("line {line}: {message}")
+        }
+        None => message,
     }
 }
 

@@ -3,20 +3,24 @@
 //! Data flows one way: sources → [`app::Update`] → fold into [`app::State`] → view.
 //! The library exposes every layer so tests can drive the fold with updates and
 //! render to a `TestBackend` without a cluster.
+//!
+//! Layers, lowest first: `model`, `input`, `redact` ← `mesh`, `metrics` ← `bench`,
+//! `source`, `record` ← `app` ← `ui` ← `run`, `cmd`, `cli`. Nothing imports a layer above it.
 
 pub mod app;
 pub mod bench;
 pub mod cli;
+pub mod cmd;
 pub mod config;
-pub mod discover;
+pub mod exit;
+pub mod input;
+pub mod log;
 pub mod mesh;
 pub mod metrics;
 pub mod model;
 pub mod record;
-pub mod record_cmd;
-pub mod replay;
+pub mod redact;
 pub mod run;
 pub mod source;
 pub mod term;
-pub mod top;
 pub mod ui;

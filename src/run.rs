@@ -9,12 +9,13 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::app::keymap::KeyCombo;
-use crate::app::{Effect, Keymap, Stamped, State, Update, apply_action, fold};
-use crate::cli::GlobalArgs;
+use crate::app::{Effect, Keymap, Stamped, State, Update, apply_action, fold, fold_all};
+use crate::cli::{ClusterArgs, TrafficArgs, TuiArgs, UiArgs};
 use crate::config::Config;
 use crate::source::{self, CHANNEL_CAPACITY};
 use crate::term::Tui;
-use crate::ui::theme::Theme;
+use crate::ui::Ui;
+use crate::ui::theme::{Colors, Theme};
 
 /// Most updates folded before the loop checks keys and draws again, so a burst
 /// (a 10,000-pod initial list) never makes the UI unresponsive.
@@ -26,11 +27,15 @@ const POD_METRICS_INTERVAL: Duration = Duration::from_secs(15);
 /// How often proxies are scraped (Prometheus' usual interval is 15 s; a live view wants more).
 const SCRAPE_INTERVAL: Duration = Duration::from_secs(5);
 
-/// Builds the initial state from CLI flags and the config file. Errors name the file and key.
-pub fn initial_state(args: &GlobalArgs) -> Result<(State, Config)> {
+/// Builds the initial state and the UI from the flags and the config file. Errors name
+/// the file and key. `kubeconfig` offers its contexts to `:ctx`.
+pub fn initial_state(args: &UiArgs, kubeconfig: Option<&std::path::Path>) -> Result<(State, Ui, Config)> {
     let config = Config::load(args.config.as_deref())?;
     let mut keymap = Keymap::default();
-    keymap.remap(&config.keys).wrap_err("in the config file")?;
+    keymap
+        .remap(&config.keys)
+        .map_err(|e| crate::exit::bad_input(format!("{e:#}")))
+        .wrap_err_with(|| format!("in the config file {}", config_name(args)))?;
     let mut themes = Theme::all_builtin();
     let spec = args.theme.as_deref().or(config.theme.as_deref()).unwrap_or("dark");
     let chosen = Theme::load(spec)?;
@@ -41,14 +46,23 @@ pub fn initial_state(args: &GlobalArgs) -> Result<(State, Config)> {
             themes.len() - 1
         }
     };
-    let mut state = State::new(themes, index, keymap);
-    state.contexts = kubeconfig_contexts(args);
-    Ok((state, config))
+    let count = themes.len();
+    let ui = Ui::new(themes, Colors::from_env());
+    let mut state = State::new(keymap).with_themes(count, index);
+    state.contexts = kubeconfig_contexts(kubeconfig);
+    Ok((state, ui, config))
+}
+
+fn config_name(args: &UiArgs) -> String {
+    args.config
+        .clone()
+        .or_else(crate::config::default_path)
+        .map_or_else(|| "config.toml".into(), |p| p.display().to_string())
 }
 
 /// Context names for `:ctx`; an unreadable kubeconfig just means no names to offer.
-fn kubeconfig_contexts(args: &GlobalArgs) -> Vec<String> {
-    let kc = match &args.kubeconfig {
+fn kubeconfig_contexts(path: Option<&std::path::Path>) -> Vec<String> {
+    let kc = match path {
         Some(p) => kube::config::Kubeconfig::read_from(p),
         None => kube::config::Kubeconfig::read(),
     };
@@ -56,38 +70,35 @@ fn kubeconfig_contexts(args: &GlobalArgs) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// What the global flags say to watch.
-pub fn kube_target(args: &GlobalArgs) -> source::kube::KubeTarget {
-    source::kube::KubeTarget {
-        kubeconfig: args.kubeconfig.clone(),
-        context: args.context.clone(),
-        namespace: if args.all_namespaces {
-            None
-        } else {
-            args.namespace.clone()
-        },
-    }
-}
-
 /// Opens the TUI against the cluster and runs until the user quits.
-pub async fn run_live(args: &GlobalArgs) -> Result<()> {
-    let (state, config) = initial_state(args)?;
-    let prometheus = prometheus_spec(args)?;
-    let mut live = LiveSources::start(kube_target(args), prometheus, args.scrape_direct, state.window_s);
-    live.provenance = args.provenance.clone();
+pub async fn run_live(args: &TuiArgs) -> Result<()> {
+    let (state, ui, config) = initial_state(&args.ui, args.cluster.kubeconfig.as_deref())?;
+    let prometheus = prometheus_spec(&args.traffic)?;
+    let mut live = LiveSources::start(
+        args.cluster.target()?,
+        prometheus,
+        args.traffic.scrape_direct,
+        state.window_s,
+    );
+    live.provenance = args.provenance.provenance.clone();
     let rx = live.take_receiver();
-    let result = run_tui(state, rx, config.max_fps, &mut live).await;
+    let result = run_tui(state, &ui, rx, config.max_fps, &mut live).await;
     live.stop();
     result
 }
 
 /// `--prometheus-url`, checked before anything starts.
-pub fn prometheus_spec(args: &GlobalArgs) -> Result<Option<source::prometheus::Spec>> {
+pub fn prometheus_spec(args: &TrafficArgs) -> Result<Option<source::prometheus::Spec>> {
     args.prometheus_url
         .as_deref()
         .map(source::prometheus::Spec::parse)
         .transpose()
-        .map_err(|e| color_eyre::eyre::eyre!(e))
+        .map_err(crate::exit::bad_input)
+}
+
+/// What the cluster flags say to watch.
+pub fn kube_target(args: &ClusterArgs) -> Result<source::kube::KubeTarget> {
+    args.target()
 }
 
 /// What drives the TUI loop besides keys: live sources, or a recording being replayed.
@@ -244,10 +255,10 @@ impl LiveSources {
             .cluster
             .as_ref()
             .map_or("unknown".to_string(), |c| c.context.clone());
-        match crate::record_cmd::open_recorder(None, &context, &self.provenance) {
+        match crate::cmd::record::open_recorder(None, &context, &self.provenance) {
             Ok((path, mut recorder)) => {
                 // The recording starts with what is known now, so it replays from a full picture.
-                for u in crate::record_cmd::snapshot_updates(state) {
+                for u in crate::app::snapshot::snapshot(state) {
                     let _ = recorder.write(&u);
                 }
                 state.recording = Some(crate::app::state::RecordingStatus {
@@ -321,7 +332,7 @@ impl BenchRunner {
         let tx = self.tx.clone();
         let started = Update::BenchStarted {
             id,
-            config: Box::new(config.redacted()),
+            config: Box::new(config.redacted_spec()),
             target,
         };
         let run = crate::bench::engine::start(config);
@@ -410,6 +421,7 @@ async fn clock(tx: source::UpdateTx) {
 /// The one task that folds updates and key actions into the state and draws it.
 pub async fn run_tui(
     mut state: State,
+    ui: &Ui,
     mut rx: mpsc::Receiver<Stamped>,
     max_fps: u32,
     driver: &mut dyn Driver,
@@ -425,7 +437,7 @@ pub async fn run_tui(
         let driver_wake = driver.tick(&mut state);
         if state.dirty && last_draw.elapsed() >= frame {
             tui.terminal
-                .draw(|f| crate::ui::render(&state, f))
+                .draw(|f| ui.render(&state, f))
                 .wrap_err("drawing the screen")?;
             state.dirty = false;
             last_draw = Instant::now();
@@ -443,23 +455,26 @@ pub async fn run_tui(
             update = rx.recv(), if sources_alive => match update {
                 Some(u) => {
                     driver.observe(&u, &mut state);
-                    fold(&mut state, u);
+                    let mut batch = vec![u];
                     for _ in 0..MAX_BATCH {
                         match rx.try_recv() {
                             Ok(u) => {
                                 driver.observe(&u, &mut state);
-                                fold(&mut state, u);
+                                batch.push(u);
                             }
                             Err(_) => break,
                         }
                     }
+                    // Aggregates are recomputed once per batch, not once per update.
+                    fold_all(&mut state, batch);
                 }
                 // Every source ended (they only end when told to); keep serving keys.
                 None => sources_alive = false,
             },
             ev = keys.next() => match ev {
                 Some(Ok(Event::Key(k))) if k.kind != KeyEventKind::Release => {
-                    if let Some(action) = state.keymap.resolve(state.mode, KeyCombo::from_event(&k)) {
+                    let view = state.entry().view.kind();
+                    if let Some(action) = state.keymap.resolve(state.mode, view, KeyCombo::from_event(&k)) {
                         match apply_action(&mut state, action) {
                             Some(Effect::Quit) => break,
                             Some(e) => {

@@ -12,9 +12,9 @@ use support::servers::Nginx;
 async fn progress_snapshots_then_cancel_keeps_the_partial_result() {
     let nginx = Nginx::start();
     let mut config = BenchConfig::new(nginx.url("/"));
-    config.connections = 4;
-    config.threads = 2;
-    config.duration = Some(Duration::from_secs(600));
+    config.spec.connections = 4;
+    config.spec.threads = 2;
+    config.spec.duration = Some(Duration::from_secs(600));
     let run = engine::start(config).unwrap();
     let mut progress = run.progress();
     let stop = run.canceller();
@@ -71,9 +71,9 @@ async fn progress_snapshots_then_cancel_keeps_the_partial_result() {
 async fn run_calls_the_observer_until_finished() {
     let nginx = Nginx::start();
     let mut config = BenchConfig::new(nginx.url("/"));
-    config.connections = 2;
-    config.duration = None;
-    config.requests = Some(500);
+    config.spec.connections = 2;
+    config.spec.duration = None;
+    config.spec.requests = Some(500);
     let mut phases = Vec::new();
     let result = engine::run(config, |p| phases.push(p.phase)).await.unwrap();
     assert_eq!(result.status.get(&200), Some(&500));
@@ -84,6 +84,6 @@ async fn run_calls_the_observer_until_finished() {
 #[test]
 fn invalid_config_starts_nothing() {
     let mut config = BenchConfig::new("http://127.0.0.1:9/");
-    config.rate = -1.0;
+    config.spec.rate = -1.0;
     assert!(engine::start(config).is_err());
 }

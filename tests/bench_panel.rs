@@ -5,7 +5,6 @@
 mod support;
 
 use meshtop::app::{Action, Keymap, Stamped, State, Update, View, apply_action, fold};
-use meshtop::ui::theme::Theme;
 
 const FIXTURE: &str = "tests/fixtures/bench-run.ndjson";
 
@@ -22,7 +21,7 @@ fn render(state: &State, w: u16, h: u16) -> String {
 }
 
 fn state() -> State {
-    let mut s = State::new(Theme::all_builtin(), 0, Keymap::default());
+    let mut s = State::new(Keymap::default());
     for u in support::scenario::updates() {
         fold(&mut s, u);
     }
@@ -88,7 +87,7 @@ fn form_validates_and_starts_a_run_on_the_selected_pod() {
             .error
             .as_deref()
             .unwrap()
-            .starts_with("rate (req/s): must be above 0")
+            .starts_with("rate (req/s): \"-1\" is below 0")
     );
     apply_action(&mut s, Action::InputBackspace);
     apply_action(&mut s, Action::InputBackspace);
@@ -99,7 +98,7 @@ fn form_validates_and_starts_a_run_on_the_selected_pod() {
         Some(meshtop::app::Effect::StartBench { id, config, target }) => {
             assert_eq!(id, 1);
             assert_eq!(
-                (config.url.as_str(), config.rate, config.connections),
+                (config.spec.url.as_str(), config.spec.rate, config.spec.connections),
                 ("http://10.77.16.10:80/", 250.0, 10)
             );
             assert_eq!(
@@ -150,10 +149,10 @@ fn an_unreachable_pod_ip_is_said_plainly() {
 async fn regenerate() {
     let nginx = support::servers::Nginx::start();
     let mut config = meshtop::bench::BenchConfig::new(nginx.url("/"));
-    config.rate = 200.0;
-    config.connections = 4;
-    config.duration = Some(std::time::Duration::from_secs(3));
-    config.label = Some("nginx".into());
+    config.spec.rate = 200.0;
+    config.spec.connections = 4;
+    config.spec.duration = Some(std::time::Duration::from_secs(3));
+    config.spec.label = Some("nginx".into());
     let target = meshtop::app::bench::BenchTarget {
         origin: "url".into(),
         pods: vec![],
@@ -162,7 +161,7 @@ async fn regenerate() {
         at: 1_795_600_000_000,
         update: Update::BenchStarted {
             id: 1,
-            config: Box::new(config.redacted()),
+            config: Box::new(config.redacted_spec()),
             target,
         },
     }];

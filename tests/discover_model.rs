@@ -3,14 +3,13 @@
 mod support;
 
 use meshtop::app::{Keymap, Stamped, State, Update, fold};
-use meshtop::ui::theme::Theme;
 
 fn scenario_json() -> serde_json::Value {
-    let mut s = State::new(Theme::all_builtin(), 0, Keymap::default());
+    let mut s = State::new(Keymap::default());
     for u in support::scenario::updates() {
         fold(&mut s, u);
     }
-    serde_json::to_value(meshtop::discover::model(&s)).unwrap()
+    serde_json::to_value(meshtop::cmd::discover::model(&s)).unwrap()
 }
 
 #[test]
@@ -107,23 +106,24 @@ fn json_has_the_documented_shape_and_values() {
 
 #[test]
 fn table_output_lists_every_section() {
-    let mut s = State::new(Theme::all_builtin(), 0, Keymap::default());
+    let mut s = State::new(Keymap::default());
     for u in support::scenario::updates() {
         fold(&mut s, u);
     }
     insta::assert_snapshot!(
         "discover_table",
-        meshtop::discover::table(&meshtop::discover::model(&s))
+        meshtop::cmd::discover::table(&meshtop::cmd::discover::model(&s))
     );
 }
 
 #[test]
 fn workloads_merge_traffic_and_cost() {
-    let mut s = State::new(Theme::all_builtin(), 0, Keymap::default());
+    let mut s = State::new(Keymap::default());
     for u in support::scenario::updates() {
         fold(&mut s, u);
     }
-    let rows = meshtop::app::query::workloads(&s);
+    let out = meshtop::cmd::top::output(&s, std::time::Duration::from_secs(10), "test".into(), vec![]);
+    let rows = &out.workloads;
     let pp = rows.iter().find(|r| r.name == "productpage-v1-5d7f-q2").unwrap();
     // 1,000 requests in 10 s, 995 not 5xx; bucket increases (5,700) (10,900) (25,995) (+Inf,1000):
     // p99 = rank 990 in (10,25] = 10 + 15 * (990 - 900) / 95.
@@ -146,18 +146,21 @@ fn workloads_merge_traffic_and_cost() {
         (toolbox.mesh, toolbox.rps, toolbox.cpu_millicores.proxy),
         (None, None, None)
     );
-    insta::assert_snapshot!("top_table", meshtop::top::table(&rows));
+    assert_eq!(serde_json::to_value(&out).unwrap()["schema_version"], 1);
+    insta::assert_snapshot!("top_table", meshtop::cmd::top::table(&s));
 
     // The sidecar tax per namespace: bookinfo's two sidecars against their pods.
-    let ns = &s.namespaces["bookinfo"];
-    let row = meshtop::app::query::namespace_row(&s, ns);
-    assert_eq!(row.cpu_millicores.app, Some(120.4 + 80.0));
-    assert_eq!(row.cpu_millicores.proxy, Some(31.2 + 25.0));
+    let cost = s.namespaces["bookinfo"].figures.cost;
+    assert_eq!(cost.cpu.app, Some(120.4 + 80.0));
+    assert_eq!(cost.cpu.proxy, Some(31.2 + 25.0));
     assert_eq!(
-        meshtop::app::query::tax(row.cpu_millicores).0,
-        Some((31.2 + 25.0) / (120.4 + 80.0 + 31.2 + 25.0))
+        cost.tax,
+        meshtop::app::figures::Tax::Share {
+            cpu: Some((31.2 + 25.0) / (120.4 + 80.0 + 31.2 + 25.0)),
+            mem: Some((92u64 << 20) as f64 / ((96u64 + 48 + 256 + 44) << 20) as f64),
+        }
     );
-    assert_eq!(row.memory_bytes.proxy, Some(92 << 20));
+    assert_eq!(cost.mem.proxy, Some(92 << 20));
 }
 
 #[test]
@@ -177,7 +180,7 @@ fn cadvisor_usage_fills_in_only_while_metrics_server_is_silent() {
         }],
         origin,
     };
-    let mut s = State::new(Theme::all_builtin(), 0, Keymap::default());
+    let mut s = State::new(Keymap::default());
     let cpu = |s: &State| s.usage[&("shop".to_string(), "web".to_string())].containers[0].cpu_millicores;
     fold(
         &mut s,

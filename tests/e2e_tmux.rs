@@ -43,9 +43,10 @@ fn bad_theme_file_is_a_clear_error_before_the_screen_changes() {
     std::fs::write(&theme, "[table]\nselected_bg = \"purplish\"\n").unwrap();
     let out = std::process::Command::new(BIN)
         .args(["--theme", theme.to_str().unwrap(), "--kubeconfig", "/nonexistent"])
+        .env_remove("RUST_BACKTRACE")
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2), "a theme file that is not one is bad input");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("[table] selected_bg: invalid colour \"purplish\""),

@@ -19,7 +19,6 @@ use meshtop::metrics::golden::Dialect;
 use meshtop::source::kube::pod_info;
 use meshtop::source::prometheus::{self, Endpoint};
 use meshtop::source::scrape::scrape_one;
-use meshtop::ui::theme::Theme;
 use support::standin::{get, get_path, standin};
 use support::*;
 
@@ -154,7 +153,7 @@ async fn prometheus_source_agrees_with_direct_scrapes() {
     tokio::time::sleep(Duration::from_secs(3)).await;
 
     // meshtop's own direct scrapes around the load, folded at their real times.
-    let mut state = State::new(Theme::all_builtin(), 0, Keymap::default());
+    let mut state = State::new(Keymap::default());
     state.window_s = WINDOW_S;
     for name in ["web", "emoji"] {
         let p: k8s_openapi::api::core::v1::Pod = kube::Api::namespaced(client.clone(), &ns).get(name).await.unwrap();
@@ -277,7 +276,7 @@ async fn prometheus_source_agrees_with_direct_scrapes() {
         }),
     );
     let web_pod = &state.pods[&(ns.clone(), "web".to_string())];
-    let split = meshtop::app::query::usage_split(&state, web_pod).unwrap();
+    let split = web_pod.usage.unwrap();
     assert_eq!((split.app_mem, split.proxy_mem), (100 * MIB, 30 * MIB));
 
     // `meshtop top --prometheus-url auto`: the CLI on the same numbers, found by itself.

@@ -11,7 +11,6 @@ use meshtop::metrics::golden::{Dialect, Totals};
 use meshtop::model::{ErrorKind, Resource};
 use meshtop::record::cast::{CastMeta, write_cast};
 use meshtop::record::{FlushPolicy, Header, ReadError, ReadProblem, Recorder, Recording};
-use meshtop::ui::theme::Theme;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
@@ -432,13 +431,12 @@ fn secrets_are_redacted_on_the_way_to_the_file() {
 }
 
 fn state() -> State {
-    let themes = Theme::all_builtin();
-    State::new(themes, 0, Keymap::default())
+    State::new(Keymap::default())
 }
 
 fn render(state: &State) -> Buffer {
     let mut term = Terminal::new(TestBackend::new(100, 30)).unwrap();
-    term.draw(|f| meshtop::ui::render(state, f)).unwrap();
+    term.draw(|f| meshtop::ui::Ui::builtin().render(state, f)).unwrap();
     term.backend().buffer().clone()
 }
 

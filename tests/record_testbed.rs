@@ -8,7 +8,6 @@ use std::time::Duration;
 use meshtop::app::{Keymap, Stamped, State, Update, fold};
 use meshtop::record::{Header, Recorder, Recording};
 use meshtop::source::kube::KubeTarget;
-use meshtop::ui::theme::Theme;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use tokio::sync::mpsc;
@@ -18,7 +17,7 @@ fn screen(state: &State) -> String {
     let mut s = state.clone();
     s.stack = vec![meshtop::app::state::ViewEntry::new(meshtop::app::View::Pods)];
     let mut term = Terminal::new(TestBackend::new(160, 20)).unwrap();
-    term.draw(|f| meshtop::ui::render(&s, f)).unwrap();
+    term.draw(|f| meshtop::ui::Ui::builtin().render(&s, f)).unwrap();
     format!("{:?}", term.backend().buffer())
 }
 
@@ -40,7 +39,7 @@ async fn a_recording_replays_to_the_live_state_at_every_marker() {
         meshtop::model::now_millis(),
     );
     let mut rec = Recorder::create(&path, &header).unwrap();
-    let mut live = State::new(Theme::all_builtin(), 0, Keymap::default());
+    let mut live = State::new(Keymap::default());
     let mut at_markers: Vec<(String, String, usize)> = Vec::new();
 
     // Folds and records until `done`, then drops a marker and keeps the live screen.
@@ -106,7 +105,7 @@ async fn a_recording_replays_to_the_live_state_at_every_marker() {
         markers.iter().map(|m| m.name).collect::<Vec<_>>(),
         ["listed", "two pods", "one deleted"]
     );
-    let mut state = State::new(Theme::all_builtin(), 0, Keymap::default());
+    let mut state = State::new(Keymap::default());
     let mut next = 0;
     for (m, (name, live_screen, live_pods)) in markers.iter().zip(&at_markers) {
         while next <= m.index {

@@ -7,8 +7,8 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use meshtop::app::{Keymap, ReplayCommand, State, fold};
+use meshtop::cmd::replay::{DEMO, ReplayDriver};
 use meshtop::record::Recording;
-use meshtop::replay::{DEMO, ReplayDriver};
 use meshtop::ui::theme::Theme;
 use support::tmux::{Tmux, assert_terminal_restored};
 
@@ -25,7 +25,7 @@ fn render(state: &State, w: u16, h: u16) -> String {
 fn state(theme: &str) -> State {
     let themes = Theme::all_builtin();
     let i = themes.iter().position(|t| t.name == theme).unwrap();
-    State::new(themes, i, Keymap::default())
+    State::new(Keymap::default()).with_themes(themes.len(), i)
 }
 
 /// The world after folding the first `n` entries.
@@ -72,7 +72,7 @@ fn the_demo_is_whole_and_tells_its_story() {
     let web = end
         .traffic
         .get(&("shop".to_string(), "web".to_string()))
-        .and_then(|t| t.rates());
+        .and_then(|t| t.rates);
     assert!(web.is_some_and(|r| r.rps > 0.0), "live golden signals for shop/web");
 }
 
@@ -163,6 +163,7 @@ fn replay_export(path: &std::path::Path) -> std::process::Output {
             "--size",
             "100x30",
         ])
+        .env_remove("RUST_BACKTRACE")
         .output()
         .unwrap()
 }
@@ -202,7 +203,11 @@ fn bad_recordings_say_what_is_wrong_and_replay_what_is_whole() {
     let newer = b"{\"format\":\"meshtop-recording\",\"version\":\"2.0\",\"meshtop_version\":\"9.0.0\",\"recorded_at\":0,\"source\":\"x\",\"provenance\":\"y\"}\n[0.0,{\"type\":\"tick\"}]\n";
     let out = replay_export(&write(dir.path(), "newer.mtrec", newer));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a file that is not what it should be: {err}"
+    );
     assert!(err.contains("recorded by a newer meshtop (format 2.0)"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
 
@@ -218,13 +223,18 @@ fn bad_recordings_say_what_is_wrong_and_replay_what_is_whole() {
 
     // Not a recording at all, and a bad speed: clear errors, nothing else.
     let out = replay_export(&write(dir.path(), "random.mtrec", b"\x00\x01\x02garbage"));
-    assert!(!out.status.success());
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(String::from_utf8_lossy(&out.stderr).lines().count(), 1, "one line");
     let out = std::process::Command::new(BIN)
         .args(["replay", cut.to_str().unwrap(), "--speed", "3"])
+        .env_remove("RUST_BACKTRACE")
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--speed 3: choose 0.5, 1, 2, 4 or 8"));
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "meshtop: --speed 3: choose 0.5, 1, 2, 4 or 8\n"
+    );
 }
 
 /// The README's first command, as a person runs it: it starts, shows the overview, seeks

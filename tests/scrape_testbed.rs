@@ -10,7 +10,6 @@ use meshtop::app::{Keymap, Stamped, State, Update, fold};
 use meshtop::metrics::golden::Dialect;
 use meshtop::source::kube::pod_info;
 use meshtop::source::scrape::scrape_one;
-use meshtop::ui::theme::Theme;
 use support::standin::{get, standin};
 use support::*;
 
@@ -19,7 +18,7 @@ const REQUESTS: usize = 120;
 /// Scrape, send REQUESTS real requests, scrape again 10 s later (by the update clock):
 /// the fold's rates must match the load that was sent.
 async fn check_rates(client: &kube::Client, ns: &str, pod: &str, port: u16, path: &str, dialect: Dialect, ip: &str) {
-    let mut state = State::new(Theme::all_builtin(), 0, Keymap::default());
+    let mut state = State::new(Keymap::default());
     let p: k8s_openapi::api::core::v1::Pod = kube::Api::namespaced(client.clone(), ns).get(pod).await.unwrap();
     fold(
         &mut state,
@@ -55,7 +54,7 @@ async fn check_rates(client: &kube::Client, ns: &str, pod: &str, port: u16, path
     let t = &state.traffic[&(ns.to_string(), pod.to_string())];
     // The readiness probe in `standin` sent requests before the first scrape; only the
     // difference counts, so the rate is exact.
-    let r = t.rates().expect("rates after two scrapes");
+    let r = t.rates.expect("rates after two scrapes");
     assert_eq!(r.window_s, 10.0);
     assert_eq!(r.rps, REQUESTS as f64 / 10.0);
     assert_eq!((r.success, r.mtls), (Some(1.0), Some(1.0)));

@@ -12,7 +12,6 @@ use kube::api::DeleteParams;
 use meshtop::app::{Keymap, State, fold};
 use meshtop::model::Resource;
 use meshtop::source::kube::{KubeTarget, connect, pod_info};
-use meshtop::ui::theme::Theme;
 use support::*;
 use tokio::sync::mpsc;
 
@@ -189,7 +188,7 @@ async fn kube_source_folds_live_pod_changes_into_state() {
         ..Default::default()
     };
     let source = tokio::spawn(meshtop::source::kube::run(target, tx));
-    let mut state = State::new(Theme::all_builtin(), 0, Keymap::default());
+    let mut state = State::new(Keymap::default());
 
     async fn fold_until(
         state: &mut State,
@@ -306,13 +305,13 @@ spec:
     };
     let kube = tokio::spawn(meshtop::source::kube::run(target.clone(), tx.clone()));
     let metrics = tokio::spawn(meshtop::source::podmetrics::run(target, Duration::from_secs(1), tx));
-    let mut state = State::new(Theme::all_builtin(), 0, Keymap::default());
+    let mut state = State::new(Keymap::default());
     let key = (ns.clone(), "shop".to_string());
     let split = tokio::time::timeout(Duration::from_secs(90), async {
         loop {
             fold(&mut state, rx.recv().await.expect("sources alive"));
             if let Some(p) = state.pods.get(&key)
-                && let Some(u) = meshtop::app::query::usage_split(&state, p)
+                && let Some(u) = p.usage
                 && u.proxy_cpu_m > 0.0
                 && u.app_cpu_m > 0.0
             {

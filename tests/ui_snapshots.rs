@@ -3,6 +3,7 @@
 
 mod support;
 
+use meshtop::app::table::{self, Table, pods::Pods, workloads::Workloads};
 use meshtop::app::{Action, Keymap, Stamped, State, Update, View, apply_action, fold};
 use meshtop::model::{ErrorKind, PodInfo, Resource};
 use meshtop::ui::theme::Theme;
@@ -14,7 +15,7 @@ use support::scenario::{self, T0};
 fn state_with(theme: &str) -> State {
     let themes = Theme::all_builtin();
     let index = themes.iter().position(|t| t.name == theme).unwrap();
-    let mut s = State::new(themes, index, Keymap::default());
+    let mut s = State::new(Keymap::default()).with_themes(themes.len(), index);
     s.contexts = vec!["meshtop-testbed".into(), "prod-eu".into()];
     for u in scenario::updates() {
         fold(&mut s, u);
@@ -24,7 +25,7 @@ fn state_with(theme: &str) -> State {
 
 fn render(state: &State, w: u16, h: u16) -> String {
     let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
-    term.draw(|f| meshtop::ui::render(state, f)).unwrap();
+    term.draw(|f| meshtop::ui::Ui::builtin().render(state, f)).unwrap();
     buffer_text(term.backend().buffer())
 }
 
@@ -41,7 +42,7 @@ fn buffer_text(buf: &Buffer) -> String {
 /// The colours of a cell, so theme differences are part of the snapshot.
 fn colours_at(state: &State, w: u16, h: u16, x: u16, y: u16) -> String {
     let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
-    term.draw(|f| meshtop::ui::render(state, f)).unwrap();
+    term.draw(|f| meshtop::ui::Ui::builtin().render(state, f)).unwrap();
     let cell = &term.backend().buffer()[(x, y)];
     format!("cell ({x},{y}) fg={:?} bg={:?}", cell.fg, cell.bg)
 }
@@ -89,15 +90,12 @@ fn workloads_and_edges_views_with_window_switching() {
     assert_eq!(s.entry().view, View::Workloads);
     insta::assert_snapshot!("workloads_dark", render(&s, 170, 16));
     // Sort by RPS, busiest first.
-    let rps = meshtop::app::query::WORKLOAD_COLUMNS
-        .iter()
-        .position(|c| *c == "RPS")
-        .unwrap();
-    for _ in 0..rps {
+    let rps = Workloads::columns().iter().position(|c| c.header == "RPS").unwrap();
+    while s.entry().sort_column != rps {
         keys(&mut s, &[Action::SortNext]);
     }
     keys(&mut s, &[Action::SortReverse]);
-    let rows = meshtop::app::query::workloads_view(&s, s.entry());
+    let rows = table::rows::<Workloads>(&s, s.entry());
     assert_eq!(rows[0].name, "productpage-v1-5d7f-q2");
     // enter opens that workload's pods.
     keys(&mut s, &[Action::Top, Action::Select]);
@@ -105,19 +103,22 @@ fn workloads_and_edges_views_with_window_switching() {
         (s.entry().view.clone(), s.entry().filter.as_str()),
         (View::Pods, "ns==bookinfo workload==productpage-v1-5d7f-q2")
     );
-    assert_eq!(meshtop::app::query::pods(&s, s.entry()).len(), 1);
+    assert_eq!(table::rows::<Pods>(&s, s.entry()).len(), 1);
 
     keys(&mut s, &[Action::ShowEdges]);
     insta::assert_snapshot!("edges_dark", render(&s, 120, 8));
-    let edges = meshtop::app::query::edges(&s);
+    let edges: Vec<_> = s.edges.values().collect();
     // 600 calls in 10 s, 580 not failed; p99 is rank 594 in (25, 50]: 25 + 25 * 94 / 100.
     assert_eq!(edges.len(), 1);
     assert_eq!(
         (edges[0].source.as_str(), edges[0].destination.as_str()),
         ("bookinfo/productpage-v1-5d7f-q2", "reviews.bookinfo.svc.cluster.local")
     );
-    assert_eq!((edges[0].rps, edges[0].success_rate), (60.0, Some(580.0 / 600.0)));
-    assert_eq!(edges[0].latency_ms.p99, Some(25.0 + 25.0 * 94.0 / 100.0));
+    assert_eq!(
+        (edges[0].rates.rps, edges[0].rates.success),
+        (60.0, Some(580.0 / 600.0))
+    );
+    assert_eq!(edges[0].rates.p99_ms, Some(25.0 + 25.0 * 94.0 / 100.0));
 
     // w cycles 1m → 5m → 30s; `:window 30s` sets it directly; a bad value says what is allowed.
     assert_eq!(s.window_s, 60);
@@ -214,7 +215,7 @@ fn forbidden_and_unreachable_say_why() {
         screen.contains("pods in secret-team forbidden: pods is forbidden: User \"viewer\" cannot list resource"),
         "{screen}"
     );
-    let mut empty = State::new(Theme::all_builtin(), 0, Keymap::default());
+    let mut empty = State::new(Keymap::default());
     fold(
         &mut empty,
         Stamped {
@@ -232,23 +233,20 @@ fn forbidden_and_unreachable_say_why() {
 
 #[test]
 fn only_visible_rows_are_built_and_selection_scrolls() {
-    let mut s = State::new(Theme::all_builtin(), 0, Keymap::default());
-    for i in 0..10_000 {
-        let pod = PodInfo {
-            namespace: format!("ns-{:03}", i % 200),
-            name: format!("pod-{i:05}"),
-            phase: "Running".into(),
-            created: Some(T0),
-            ..Default::default()
-        };
-        fold(
-            &mut s,
-            Stamped {
-                at: T0,
-                update: Update::PodApplied { pod },
+    let mut s = State::new(Keymap::default());
+    let pods = (0..10_000).map(|i| Stamped {
+        at: T0,
+        update: Update::PodApplied {
+            pod: PodInfo {
+                namespace: format!("ns-{:03}", i % 200),
+                name: format!("pod-{i:05}"),
+                phase: "Running".into(),
+                created: Some(T0),
+                ..Default::default()
             },
-        );
-    }
+        },
+    });
+    meshtop::app::fold_all(&mut s, pods);
     keys(&mut s, &[Action::ShowPods]);
     let _ = render(&s, 220, 12);
     keys(&mut s, &[Action::Bottom]);
@@ -269,5 +267,48 @@ fn a_context_switch_forgets_the_cluster_and_keeps_the_ui() {
     assert!(s.pods.is_empty() && s.namespaces.is_empty() && s.control_planes.is_empty() && s.usage.is_empty());
     assert!(s.traffic.is_empty() && s.errors.is_empty() && s.cluster.is_none() && s.synced.is_empty());
     assert_eq!((s.entry().view.clone(), s.entry().filter.as_str()), (View::Pods, "web"));
-    assert_eq!((s.theme().name.as_str(), s.contexts.len(), s.now), ("light", 2, T0));
+    assert_eq!((s.theme, s.contexts.len(), s.now), (1, 2, T0));
+}
+
+/// NO_COLOR: not one coloured cell, and every colour-coded figure still reads as text:
+/// the selection in reverse video, a missing proxy as `none!`, a degraded control plane as
+/// DEGRADED, the proxy's part of the charts shaded.
+#[test]
+fn no_color_draws_without_colour_and_keeps_the_meaning() {
+    use meshtop::ui::Ui;
+    use meshtop::ui::theme::Colors;
+    use ratatui::style::{Color, Modifier};
+    let ui = Ui::new(Theme::all_builtin(), Colors::None);
+    let draw = |s: &State, w: u16, h: u16| {
+        let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
+        term.draw(|f| ui.render(s, f)).unwrap();
+        term.backend().buffer().clone()
+    };
+    let mut s = state_with("dark");
+    for view in [Action::ShowOverview, Action::ShowControlPlanes, Action::ShowPods] {
+        keys(&mut s, std::slice::from_ref(&view));
+        let buf = draw(&s, 180, 16);
+        for y in 0..buf.area.height {
+            for x in 0..buf.area.width {
+                let c = &buf[(x, y)];
+                assert_eq!((c.fg, c.bg), (Color::Reset, Color::Reset), "({x},{y}) {:?}", c.symbol());
+            }
+        }
+        let text = buffer_text(&buf);
+        match view {
+            Action::ShowControlPlanes => assert!(text.contains("DEGRADED"), "{text}"),
+            Action::ShowPods => {
+                assert!(text.contains("none!"), "{text}");
+                // The selected row (the first) is in reverse video.
+                assert!(buf[(3, 3)].modifier.contains(Modifier::REVERSED));
+                assert!(!buf[(3, 4)].modifier.contains(Modifier::REVERSED));
+            }
+            _ => {}
+        }
+    }
+    keys(&mut s, &[Action::StartFilter]);
+    keys(&mut s, &typed("productpage"));
+    keys(&mut s, &[Action::InputSubmit, Action::Select]);
+    let detail = buffer_text(&draw(&s, 140, 40));
+    assert!(detail.contains("█ app ▒ proxy"), "{detail}");
 }

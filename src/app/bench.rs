@@ -3,12 +3,12 @@
 //! Pure: the engine runs in `run.rs`, and only its updates come back here.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use super::state::{PodEntry, State};
-use crate::bench::{BenchConfig, BenchProgress, BenchResult};
+use crate::bench::BenchConfig;
+use crate::model::bench::{BenchProgress, BenchResult, BenchSpec};
 use crate::model::{ServiceInfo, UnixMillis};
 
 /// What a run measures, beyond its URL: the pods whose CPU and memory the panel shows
@@ -23,10 +23,10 @@ pub struct BenchTarget {
 }
 
 /// One run of the session.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BenchSession {
     pub id: u32,
-    pub config: BenchConfig,
+    pub config: BenchSpec,
     pub target: BenchTarget,
     pub started: UnixMillis,
     pub progress: Option<BenchProgress>,
@@ -184,60 +184,43 @@ impl BenchForm {
     }
 
     /// The configuration the form describes, or what is wrong with it (nothing is sent).
+    /// Each error starts with the field's label.
     pub fn config(&self) -> Result<BenchConfig, String> {
+        use crate::input;
+        let field = |f: Field, e: String| format!("{}: {e}", f.label());
         let url = self.value(Field::Url).trim();
         let mut c = BenchConfig::new(url);
-        let number = |f: Field| -> Result<f64, String> {
-            let v = self.value(f).trim();
-            v.parse::<f64>()
-                .map_err(|_| format!("{}: {v:?} is not a number", f.label()))
-        };
+        let s = &mut c.spec;
         if self.value(Field::Mode) == MODE_RATE {
-            c.rate = number(Field::Rate)?;
-            if c.rate <= 0.0 {
+            s.rate = input::number(self.value(Field::Rate), 0.0).map_err(|e| field(Field::Rate, e))?;
+            if s.rate == 0.0 {
                 return Err(
                     "rate (req/s): must be above 0 in rate mode (use connections mode for as fast as possible)".into(),
                 );
             }
         } else {
-            c.rate = 0.0;
+            s.rate = 0.0;
         }
-        let conns = number(Field::Connections)?;
-        if conns < 1.0 || conns.fract() != 0.0 {
-            return Err(format!("connections: {conns} is not a whole number of at least 1"));
-        }
-        c.connections = conns as u32;
-        c.duration =
-            Some(crate::cli::parse_duration(self.value(Field::Duration)).map_err(|e| format!("duration: {e}"))?);
-        if c.duration == Some(Duration::ZERO) {
-            return Err("duration: must be longer than 0".into());
-        }
-        c.http2 = self.value(Field::Http) == "2";
-        c.headers = parse_headers(self.value(Field::Headers))?;
+        s.connections = input::count(self.value(Field::Connections), 1, MAX_CONNECTIONS)
+            .map_err(|e| field(Field::Connections, e))? as u32;
+        s.duration = Some(
+            input::duration(self.value(Field::Duration), input::Bounds::RUN).map_err(|e| field(Field::Duration, e))?,
+        );
+        s.http2 = self.value(Field::Http) == "2";
+        s.headers = input::headers(self.value(Field::Headers)).map_err(|e| field(Field::Headers, e))?;
         let body = self.value(Field::Body);
         if !body.is_empty() {
-            c.method = "POST".into();
+            s.method = "POST".into();
             c.body = bytes::Bytes::from(body.to_string());
         }
-        c.label = Some(self.target.origin.clone()).filter(|o| o != "url");
+        c.spec.label = Some(self.target.origin.clone()).filter(|o| o != "url");
         c.validate().map_err(|e| format!("{e:#}"))?;
         Ok(c)
     }
 }
 
-/// `Name: value; Other: value` → pairs.
-pub fn parse_headers(s: &str) -> Result<Vec<(String, String)>, String> {
-    s.split(';')
-        .map(str::trim)
-        .filter(|h| !h.is_empty())
-        .map(|h| {
-            let (k, v) = h
-                .split_once(':')
-                .ok_or_else(|| format!("headers: {h:?} is not `Name: value` (separate headers with ;)"))?;
-            Ok((k.trim().to_string(), v.trim().to_string()))
-        })
-        .collect()
-}
+/// More connections than this is a typo, not a benchmark.
+pub const MAX_CONNECTIONS: u64 = 100_000;
 
 /// The URL and pods a benchmark of this pod would use: its IP and first TCP port.
 pub fn pod_target(p: &PodEntry) -> (String, BenchTarget, Option<String>) {
@@ -330,8 +313,7 @@ pub fn reachability_hint(state: &State, session: &BenchSession) -> Option<String
 pub fn target_usage(state: &State, target: &BenchTarget) -> Option<(f64, f64, f64, f64)> {
     let mut sum: Option<(f64, f64, f64, f64)> = None;
     for key in &target.pods {
-        let Some(p) = state.pods.get(key) else { continue };
-        let Some(u) = super::query::usage_split(state, p) else {
+        let Some(u) = state.pods.get(key).and_then(|p| p.usage) else {
             continue;
         };
         let s = sum.get_or_insert((0.0, 0.0, 0.0, 0.0));
@@ -346,11 +328,12 @@ pub fn target_usage(state: &State, target: &BenchTarget) -> Option<(f64, f64, f6
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn the_form_builds_a_validated_config() {
         let mut f = BenchForm::new("http://10.0.0.5:8080/".into(), BenchTarget::default(), None);
-        let c = f.config().unwrap();
+        let c = f.config().unwrap().spec;
         assert_eq!(
             (c.rate, c.connections, c.duration),
             (100.0, 10, Some(Duration::from_secs(30)))
@@ -365,7 +348,7 @@ mod tests {
         for ch in "X-Test: 1; Authorization: Bearer t".chars() {
             f.type_char(ch);
         }
-        let c = f.config().unwrap();
+        let c = f.config().unwrap().spec;
         assert_eq!(c.rate, 0.0);
         assert!(c.http2);
         assert_eq!(
@@ -379,10 +362,17 @@ mod tests {
         f.backspace();
         f.backspace();
         f.backspace();
+        for ch in "1m30s".chars() {
+            f.type_char(ch);
+        }
+        assert_eq!(f.config().unwrap().spec.duration, Some(Duration::from_secs(90)));
         f.type_char('x');
         assert_eq!(
             f.config().unwrap_err(),
-            "duration: invalid duration \"x\" (use e.g. 500ms, 30s, 2m)"
+            format!(
+                "duration: \"1m30sx\" is not a duration ({})",
+                crate::input::DURATION_FORMS
+            )
         );
     }
 
@@ -396,17 +386,29 @@ mod tests {
         );
         let mut f = form("http://x/");
         f.values.insert("rate (req/s)", "-5".into());
+        assert_eq!(f.config().unwrap_err(), "rate (req/s): \"-5\" is below 0");
+        f.values.insert("rate (req/s)", "0".into());
         assert!(f.config().unwrap_err().starts_with("rate (req/s): must be above 0"));
         f.values.insert("rate (req/s)", "lots".into());
         assert_eq!(f.config().unwrap_err(), "rate (req/s): \"lots\" is not a number");
+        f.values.insert("rate (req/s)", "0.0001".into());
+        assert!(f.config().unwrap_err().contains("schedules no request"));
         let mut f = form("http://x/");
         f.values.insert("connections", "2.5".into());
         assert_eq!(
             f.config().unwrap_err(),
-            "connections: 2.5 is not a whole number of at least 1"
+            "connections: \"2.5\" is not a whole number between 1 and 100000"
+        );
+        f.values.insert("connections", "99999999999".into());
+        assert_eq!(
+            f.config().unwrap_err(),
+            "connections: \"99999999999\" is not between 1 and 100000"
         );
         let mut f = form("http://x/");
         f.values.insert("headers", "NoColon".into());
         assert!(f.config().unwrap_err().starts_with("headers: \"NoColon\""));
+        let mut f = form("http://x/");
+        f.values.insert("duration", "25h".into());
+        assert_eq!(f.config().unwrap_err(), "duration: \"25h\" is too long (at most 24h)");
     }
 }

@@ -8,7 +8,7 @@ use color_eyre::eyre::{Result, bail, eyre};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::action::Action;
-use super::state::Mode;
+use super::state::{Mode, ViewKind};
 
 /// A key with modifiers, parsed from and printed as strings like `ctrl-c`, `G`, `pgdn`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -123,7 +123,31 @@ pub struct KeyBinding {
     pub keys: Vec<KeyCombo>,
     pub label: &'static str,
     pub group: &'static str,
+    /// The views the binding works in; empty means every view. A key may be bound once
+    /// per view, so views can reuse each other's keys.
+    pub views: &'static [ViewKind],
 }
+
+impl KeyBinding {
+    fn applies(&self, view: ViewKind) -> bool {
+        self.views.is_empty() || self.views.contains(&view)
+    }
+
+    /// Two bindings that could both apply in some view.
+    fn overlaps(&self, other: &KeyBinding) -> bool {
+        self.views.is_empty() || other.views.is_empty() || self.views.iter().any(|v| other.views.contains(v))
+    }
+}
+
+/// Where drilling down and benchmarking a selection mean something.
+const SELECTABLE: &[ViewKind] = &[
+    ViewKind::Overview,
+    ViewKind::ControlPlanes,
+    ViewKind::Namespaces,
+    ViewKind::Pods,
+    ViewKind::Workloads,
+    ViewKind::Edges,
+];
 
 /// Action name as written in the config file, e.g. `toggle-help`.
 pub fn action_name(action: &Action) -> String {
@@ -146,7 +170,9 @@ impl Default for Keymap {
             keys: keys.to_vec(),
             label,
             group,
+            views: &[],
         };
+        let only = |views: &'static [ViewKind], binding: KeyBinding| KeyBinding { views, ..binding };
         let k = KeyCombo::plain;
         let c = KeyCombo::ch;
         Keymap {
@@ -162,7 +188,7 @@ impl Default for Keymap {
                 ),
                 b(Action::Back, &[k(Esc)], "back / clear filter", "general"),
                 b(Action::NextTheme, &[c('T')], "next theme", "general"),
-                b(Action::Select, &[k(Enter)], "open / drill down", "views"),
+                only(SELECTABLE, b(Action::Select, &[k(Enter)], "open / drill down", "views")),
                 b(Action::ShowOverview, &[c('1')], "meshes overview", "views"),
                 b(Action::ShowControlPlanes, &[c('2')], "control planes", "views"),
                 b(Action::ShowNamespaces, &[c('3')], "namespaces", "views"),
@@ -174,10 +200,18 @@ impl Default for Keymap {
                 b(
                     Action::NewBench,
                     &[c('b')],
-                    "benchmark the selected pod / workload / service",
+                    "benchmark the selected pod / workload (or a URL)",
                     "bench",
                 ),
-                b(Action::StopBench, &[c('x')], "stop the running benchmark", "bench"),
+                only(
+                    &[ViewKind::Bench],
+                    b(
+                        Action::StopBench,
+                        &[c('x')],
+                        "stop the selected (or running) run",
+                        "bench",
+                    ),
+                ),
                 b(
                     Action::ToggleRecording,
                     &[c('R')],
@@ -244,8 +278,14 @@ impl Default for Keymap {
                 ),
                 b(Action::Top, &[c('g'), k(Home)], "top", "navigation"),
                 b(Action::Bottom, &[c('G'), k(End)], "bottom", "navigation"),
-                b(Action::SortNext, &[c('s')], "sort by next column", "table"),
-                b(Action::SortReverse, &[c('S')], "reverse sort", "table"),
+                only(
+                    ViewKind::TABLES,
+                    b(Action::SortNext, &[c('s')], "sort by next column", "table"),
+                ),
+                only(
+                    ViewKind::TABLES,
+                    b(Action::SortReverse, &[c('S')], "reverse sort", "table"),
+                ),
             ],
         }
     }
@@ -270,13 +310,19 @@ impl Keymap {
                 .map(|k| KeyCombo::parse(k).map_err(|e| eyre!("[keys] {name}: {e}")))
                 .collect::<Result<_>>()?;
         }
-        // A key bound twice would make one action unreachable: refuse it.
-        let mut seen: BTreeMap<String, String> = BTreeMap::new();
-        for b in &self.bindings {
-            for k in &b.keys {
-                if let Some(other) = seen.insert(k.to_string(), action_name(&b.action)) {
+        self.check()
+    }
+
+    /// A key bound twice where both bindings apply would make one unreachable: refuse it.
+    fn check(&self) -> Result<()> {
+        for (i, a) in self.bindings.iter().enumerate() {
+            for b in &self.bindings[i + 1..] {
+                if let Some(k) = a.keys.iter().find(|k| b.keys.contains(k))
+                    && a.overlaps(b)
+                {
                     bail!(
-                        "[keys] key \"{k}\" is bound to both {other} and {}",
+                        "[keys] key \"{k}\" is bound to both {} and {}",
+                        action_name(&a.action),
                         action_name(&b.action)
                     );
                 }
@@ -285,8 +331,16 @@ impl Keymap {
         Ok(())
     }
 
-    /// Resolves a key in the given mode. In text-entry modes only editing keys are special.
-    pub fn resolve(&self, mode: Mode, key: KeyCombo) -> Option<Action> {
+    /// A keymap of exactly these bindings, checked.
+    pub fn from_bindings(bindings: Vec<KeyBinding>) -> Result<Keymap> {
+        let km = Keymap { bindings };
+        km.check()?;
+        Ok(km)
+    }
+
+    /// Resolves a key in the given mode and view. In text-entry modes only editing keys are
+    /// special.
+    pub fn resolve(&self, mode: Mode, view: ViewKind, key: KeyCombo) -> Option<Action> {
         match mode {
             Mode::Form => match (key.code, key.ctrl) {
                 (KeyCode::Char('c'), true) => Some(Action::Quit),
@@ -310,19 +364,36 @@ impl Keymap {
             Mode::Normal => self
                 .bindings
                 .iter()
-                .find(|b| b.keys.contains(&key))
+                .find(|b| b.applies(view) && b.keys.contains(&key))
                 .map(|b| b.action.clone()),
         }
     }
 
-    /// Help rows grouped in registry order: (group, [(keys, label)]).
-    pub fn help(&self) -> Vec<(&'static str, Vec<(String, &'static str)>)> {
-        let mut groups: Vec<(&'static str, Vec<(String, &'static str)>)> = Vec::new();
-        for b in &self.bindings {
+    /// Help rows for `view`: the keys that only this view has first, then every other key
+    /// that works here, grouped in registry order: (group, [(keys, label)]).
+    pub fn help(&self, view: ViewKind) -> Vec<(String, Vec<(String, &'static str)>)> {
+        let row = |b: &KeyBinding| {
             let keys = b.keys.iter().map(ToString::to_string).collect::<Vec<_>>().join(" ");
-            match groups.iter_mut().find(|(g, _)| *g == b.group) {
-                Some((_, rows)) => rows.push((keys, b.label)),
-                None => groups.push((b.group, vec![(keys, b.label)])),
+            (keys, b.label)
+        };
+        let mut groups: Vec<(String, Vec<(String, &'static str)>)> = Vec::new();
+        let own: Vec<_> = self
+            .bindings
+            .iter()
+            .filter(|b| b.views.len() == 1 && b.views[0] == view)
+            .map(row)
+            .collect();
+        if !own.is_empty() {
+            groups.push((format!("{} view", view.name()), own));
+        }
+        for b in self
+            .bindings
+            .iter()
+            .filter(|b| b.applies(view) && !(b.views.len() == 1 && b.views[0] == view))
+        {
+            match groups.iter_mut().find(|(g, _)| g == b.group) {
+                Some((_, rows)) => rows.push(row(b)),
+                None => groups.push((b.group.to_string(), vec![row(b)])),
             }
         }
         groups
@@ -348,9 +419,10 @@ mod tests {
         let mut o = BTreeMap::new();
         o.insert("quit".to_string(), vec!["Z".to_string()]);
         km.remap(&o).unwrap();
-        assert_eq!(km.resolve(Mode::Normal, KeyCombo::ch('Z')), Some(Action::Quit));
-        assert_eq!(km.resolve(Mode::Normal, KeyCombo::ch('q')), None);
-        let general = &km.help()[0];
+        let pods = ViewKind::Pods;
+        assert_eq!(km.resolve(Mode::Normal, pods, KeyCombo::ch('Z')), Some(Action::Quit));
+        assert_eq!(km.resolve(Mode::Normal, pods, KeyCombo::ch('q')), None);
+        let general = &km.help(pods)[0];
         assert_eq!(general.0, "general");
         assert_eq!(general.1[0], ("Z".to_string(), "quit"));
     }
@@ -418,23 +490,80 @@ mod tests {
                 .find(|b| b.action == a)
                 .unwrap_or_else(|| panic!("{a:?} has no binding"));
             assert!(!b.keys.is_empty(), "{a:?}");
-            assert_eq!(km.resolve(Mode::Normal, b.keys[0]), Some(a));
+            let view = b.views.first().copied().unwrap_or(ViewKind::Pods);
+            assert_eq!(km.resolve(Mode::Normal, view, b.keys[0]), Some(a));
         }
         assert_eq!(km.bindings().len(), all.len());
         assert_eq!(
-            km.resolve(Mode::Normal, KeyCombo::plain(KeyCode::Enter)),
+            km.resolve(Mode::Normal, ViewKind::Pods, KeyCombo::plain(KeyCode::Enter)),
             Some(Action::Select)
         );
-        assert_eq!(km.resolve(Mode::Normal, KeyCombo::ch('4')), Some(Action::ShowPods));
+        assert_eq!(
+            km.resolve(Mode::Normal, ViewKind::Overview, KeyCombo::ch('4')),
+            Some(Action::ShowPods)
+        );
+        // Keys scoped to views: x stops a run only in the bench view, s sorts only tables.
+        assert_eq!(
+            km.resolve(Mode::Normal, ViewKind::Bench, KeyCombo::ch('x')),
+            Some(StopBench)
+        );
+        assert_eq!(km.resolve(Mode::Normal, ViewKind::Pods, KeyCombo::ch('x')), None);
+        assert_eq!(km.resolve(Mode::Normal, ViewKind::Overview, KeyCombo::ch('s')), None);
     }
 
     #[test]
     fn text_modes_capture_characters() {
         let km = Keymap::default();
         assert_eq!(
-            km.resolve(Mode::Filter, KeyCombo::ch('q')),
+            km.resolve(Mode::Filter, ViewKind::Pods, KeyCombo::ch('q')),
             Some(Action::InputChar('q'))
         );
-        assert_eq!(km.resolve(Mode::Command, KeyCombo::ctrl('c')), Some(Action::Quit));
+        assert_eq!(
+            km.resolve(Mode::Command, ViewKind::Pods, KeyCombo::ctrl('c')),
+            Some(Action::Quit)
+        );
+    }
+
+    #[test]
+    fn views_can_share_a_key_and_help_shows_the_views_keys_first() {
+        let b = |action, key, views: &'static [ViewKind]| KeyBinding {
+            action,
+            keys: vec![KeyCombo::ch(key)],
+            label: "l",
+            group: "g",
+            views,
+        };
+        // The same key in two views that never overlap: each view resolves its own.
+        let km = Keymap::from_bindings(vec![
+            b(Action::StopBench, 'd', &[ViewKind::Bench]),
+            b(Action::ShowEdges, 'd', &[ViewKind::Pods]),
+            b(Action::Quit, 'q', &[]),
+        ])
+        .unwrap();
+        assert_eq!(
+            km.resolve(Mode::Normal, ViewKind::Bench, KeyCombo::ch('d')),
+            Some(Action::StopBench)
+        );
+        assert_eq!(
+            km.resolve(Mode::Normal, ViewKind::Pods, KeyCombo::ch('d')),
+            Some(Action::ShowEdges)
+        );
+        assert_eq!(km.resolve(Mode::Normal, ViewKind::Edges, KeyCombo::ch('d')), None);
+        let help = km.help(ViewKind::Bench);
+        assert_eq!(help[0].0, "bench view");
+        assert_eq!(
+            help.len(),
+            2,
+            "the pods view's d is not listed in the bench view: {help:?}"
+        );
+        // The same key in overlapping scopes is refused.
+        let clash = Keymap::from_bindings(vec![
+            b(Action::StopBench, 'q', &[ViewKind::Bench]),
+            b(Action::Quit, 'q', &[]),
+        ]);
+        assert_eq!(
+            clash.unwrap_err().to_string(),
+            "[keys] key \"q\" is bound to both stop-bench and quit"
+        );
     }
 }

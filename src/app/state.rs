@@ -3,13 +3,13 @@
 use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet};
 
+pub use super::figures::{EdgeRow, MeshSummary, NamespaceFigures, UsageSplit, WorkloadKey, WorkloadRow};
 pub use super::traffic::{PodTraffic, Rates};
 use crate::app::keymap::Keymap;
 use crate::mesh::detect::{ControlPlane, Injection, PodMesh, WorkloadInfo};
 use crate::model::{
     ApiServiceInfo, ClusterInfo, ErrorKind, NamespaceInfo, PodInfo, PodUsage, Resource, Series, UnixMillis,
 };
-use crate::ui::theme::Theme;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum View {
@@ -30,7 +30,58 @@ pub enum View {
     Bench,
 }
 
+/// A view without its arguments: what key bindings are scoped to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ViewKind {
+    Overview,
+    ControlPlanes,
+    Namespaces,
+    Pods,
+    Workloads,
+    Edges,
+    PodDetail,
+    Bench,
+}
+
+impl ViewKind {
+    /// The views that are tables.
+    pub const TABLES: &'static [ViewKind] = &[
+        ViewKind::ControlPlanes,
+        ViewKind::Namespaces,
+        ViewKind::Pods,
+        ViewKind::Workloads,
+        ViewKind::Edges,
+        ViewKind::Bench,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ViewKind::Overview => "meshes",
+            ViewKind::ControlPlanes => "control planes",
+            ViewKind::Namespaces => "namespaces",
+            ViewKind::Pods => "pods",
+            ViewKind::Workloads => "workloads",
+            ViewKind::Edges => "edges",
+            ViewKind::PodDetail => "pod detail",
+            ViewKind::Bench => "bench",
+        }
+    }
+}
+
 impl View {
+    pub fn kind(&self) -> ViewKind {
+        match self {
+            View::Overview => ViewKind::Overview,
+            View::ControlPlanes => ViewKind::ControlPlanes,
+            View::Namespaces => ViewKind::Namespaces,
+            View::Pods => ViewKind::Pods,
+            View::Workloads => ViewKind::Workloads,
+            View::Edges => ViewKind::Edges,
+            View::PodDetail { .. } => ViewKind::PodDetail,
+            View::Bench => ViewKind::Bench,
+        }
+    }
+
     pub fn title(&self) -> String {
         match self {
             View::Overview => "meshes".into(),
@@ -90,18 +141,38 @@ impl ViewEntry {
     }
 }
 
-/// A pod with its mesh classification, computed once when the pod changes.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A pod with its mesh classification and its figures, computed when their inputs change.
+#[derive(Debug, Clone, PartialEq)]
 pub struct PodEntry {
     pub info: PodInfo,
     pub mesh: PodMesh,
+    /// Why the pod should be in the mesh but is not (its namespace's injection setting).
+    pub missing: Option<String>,
+    /// Traffic over the current window, from its proxy.
+    pub rates: Option<Rates>,
+    /// CPU and memory, app and proxy apart, from the last usage list.
+    pub usage: Option<UsageSplit>,
 }
 
-/// A namespace with its injection settings, derived from its labels and annotations.
-#[derive(Debug, Clone, PartialEq, Eq)]
+impl PodEntry {
+    pub fn new(info: PodInfo, mesh: PodMesh) -> Self {
+        PodEntry {
+            info,
+            mesh,
+            missing: None,
+            rates: None,
+            usage: None,
+        }
+    }
+}
+
+/// A namespace with its injection settings (from its labels and annotations) and the
+/// counts and cost of its pods.
+#[derive(Debug, Clone, PartialEq)]
 pub struct NamespaceEntry {
     pub info: NamespaceInfo,
     pub injection: Vec<Injection>,
+    pub figures: NamespaceFigures,
 }
 
 /// A pod's CPU (millicores) and memory (bytes) over time, app and proxy apart.
@@ -111,6 +182,38 @@ pub struct UsageHistory {
     pub cpu_proxy: Series,
     pub mem_app: Series,
     pub mem_proxy: Series,
+}
+
+/// A pod's usage history written down, for restoring a session.
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+pub struct UsageSnapshot {
+    pub cpu_app: Vec<f64>,
+    pub cpu_proxy: Vec<f64>,
+    pub mem_app: Vec<f64>,
+    pub mem_proxy: Vec<f64>,
+}
+
+impl From<&UsageHistory> for UsageSnapshot {
+    fn from(h: &UsageHistory) -> Self {
+        let all = |s: &Series| s.tail(Series::CAPACITY).collect();
+        UsageSnapshot {
+            cpu_app: all(&h.cpu_app),
+            cpu_proxy: all(&h.cpu_proxy),
+            mem_app: all(&h.mem_app),
+            mem_proxy: all(&h.mem_proxy),
+        }
+    }
+}
+
+impl From<UsageSnapshot> for UsageHistory {
+    fn from(s: UsageSnapshot) -> Self {
+        UsageHistory {
+            cpu_app: s.cpu_app.into_iter().collect(),
+            cpu_proxy: s.cpu_proxy.into_iter().collect(),
+            mem_app: s.mem_app.into_iter().collect(),
+            mem_proxy: s.mem_proxy.into_iter().collect(),
+        }
+    }
 }
 
 /// Replay position and controls, for the status line.
@@ -133,7 +236,8 @@ pub struct RecordingStatus {
     pub entries: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum TrafficOrigin {
     Scrape,
     Prometheus { window_s: u32, source: String },
@@ -191,6 +295,15 @@ pub struct State {
     /// Named points in the session, in order (recording bookmarks).
     pub markers: Vec<(UnixMillis, String)>,
 
+    // --- figures derived from the world, computed in the fold (see `figures`) ---
+    /// Pods grouped by workload, with traffic merged over the window and cost summed.
+    pub workload_rows: BTreeMap<WorkloadKey, WorkloadRow>,
+    /// (source workload, destination) → traffic, from the sources' proxies.
+    pub edges: BTreeMap<(String, String), EdgeRow>,
+    /// The meshes overview.
+    pub meshes: Vec<MeshSummary>,
+    pub derived: super::figures::Derived,
+
     // --- ui ---
     pub stack: Vec<ViewEntry>,
     pub mode: Mode,
@@ -206,8 +319,9 @@ pub struct State {
     pub window_s: u32,
     /// A one-line message (unknown command, ...) shown until the next key.
     pub flash: Option<String>,
-    pub themes: Vec<Theme>,
+    /// The chosen theme, as an index into the UI's list; the UI resolves it, `T` cycles.
     pub theme: usize,
+    pub theme_count: usize,
     pub keymap: Keymap,
     /// kubeconfig contexts, for `:ctx` completion and switching.
     pub contexts: Vec<String>,
@@ -215,12 +329,15 @@ pub struct State {
     pub scroll: Cell<usize>,
     /// Rows the last rendered table could show; paging keys move by this much.
     pub last_page: Cell<usize>,
+    /// The open table's filtered, sorted rows, kept until the rows, figures, filter or sort change.
+    pub row_cache: super::table::RowCache,
     /// Set by every change; the main loop clears it after drawing.
     pub dirty: bool,
 }
 
 impl State {
-    pub fn new(themes: Vec<Theme>, theme: usize, keymap: Keymap) -> Self {
+    /// A state that knows nothing yet; the UI's theme choice and keys come from the caller.
+    pub fn new(keymap: Keymap) -> Self {
         State {
             cluster: None,
             api_latency_ms: None,
@@ -244,6 +361,10 @@ impl State {
             errors: BTreeMap::new(),
             markers: Vec::new(),
             benches: Vec::new(),
+            workload_rows: BTreeMap::new(),
+            edges: BTreeMap::new(),
+            meshes: Vec::new(),
+            derived: Default::default(),
             bench_form: None,
             replay: None,
             recording: None,
@@ -253,12 +374,13 @@ impl State {
             show_help: false,
             window_s: super::traffic::DEFAULT_WINDOW,
             flash: None,
-            themes,
-            theme,
+            theme: 0,
+            theme_count: 1,
             keymap,
             contexts: Vec::new(),
             scroll: Cell::new(0),
             last_page: Cell::new(20),
+            row_cache: Default::default(),
             dirty: true,
         }
     }
@@ -271,8 +393,11 @@ impl State {
         self.stack.last_mut().expect("the view stack is never empty")
     }
 
-    pub fn theme(&self) -> &Theme {
-        &self.themes[self.theme]
+    /// Uses theme `chosen` of `count` the UI offers (`T` cycles through them).
+    pub fn with_themes(mut self, count: usize, chosen: usize) -> Self {
+        self.theme_count = count.max(1);
+        self.theme = chosen.min(self.theme_count - 1);
+        self
     }
 
     /// Whether the first list of `resource` is complete: cluster-wide, or, after a forbidden

@@ -3,11 +3,9 @@
 //! by pair so a counter reset inside the window is handled as Prometheus' `rate` does.
 //! The Prometheus source hands over the window's increase directly.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 
-use serde::{Deserialize, Serialize};
-
-use crate::metrics::golden::Totals;
+pub use crate::metrics::window::{Counters, Rates, Window};
 use crate::model::{Series, UnixMillis};
 
 /// The windows the user can switch between, in seconds.
@@ -17,95 +15,13 @@ pub const DEFAULT_WINDOW: u32 = 60;
 /// whatever the scrape interval.
 const MAX_SAMPLES: usize = 128;
 
-/// What one proxy counted: its own traffic (served, or sent for a pure client) and its
-/// outbound traffic per destination.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Counters {
-    pub own: Totals,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub edges: BTreeMap<String, Totals>,
-}
-
-impl Counters {
-    /// A pod's own traffic is what its proxy serves; a pure client only has outbound.
-    pub fn from_directions(inbound: Totals, outbound: Totals, edges: BTreeMap<String, Totals>) -> Self {
-        // Connections are open in both directions; show them all.
-        let tcp_open_connections = inbound.tcp_open_connections + outbound.tcp_open_connections;
-        let side = if inbound.requests > 0.0 || outbound.requests == 0.0 {
-            inbound
-        } else {
-            outbound
-        };
-        Counters {
-            own: Totals {
-                tcp_open_connections,
-                ..side
-            },
-            edges,
-        }
-    }
-
-    fn add(&mut self, other: &Counters) {
-        self.own.add(&other.own);
-        for (dst, t) in &other.edges {
-            self.edges.entry(dst.clone()).or_default().add(t);
-        }
-    }
-
-    fn delta_to(&self, later: &Counters) -> Counters {
-        let empty = Totals::default();
-        Counters {
-            own: self.own.delta_to(&later.own),
-            edges: later
-                .edges
-                .iter()
-                .map(|(dst, t)| (dst.clone(), self.edges.get(dst).unwrap_or(&empty).delta_to(t)))
-                .collect(),
-        }
-    }
-}
-
-/// The counters' increase over a window of `secs` seconds.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-pub struct Window {
-    pub secs: f64,
-    pub increase: Counters,
-    /// Fewer seconds of data than the window asked for (meshtop started recently).
-    pub partial: bool,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Rates {
-    pub rps: f64,
-    pub success: Option<f64>,
-    pub mtls: Option<f64>,
-    pub p50_ms: Option<f64>,
-    pub p90_ms: Option<f64>,
-    pub p99_ms: Option<f64>,
-    pub window_s: f64,
-    pub tcp_open: f64,
-}
-
-impl Rates {
-    pub fn of(secs: f64, d: &Totals) -> Self {
-        Rates {
-            rps: if secs > 0.0 { d.requests / secs } else { 0.0 },
-            success: d.success_ratio(),
-            mtls: (d.requests > 0.0).then(|| d.mtls_requests / d.requests),
-            p50_ms: d.quantile_ms(0.5),
-            p90_ms: d.quantile_ms(0.9),
-            p99_ms: d.quantile_ms(0.99),
-            window_s: secs,
-            tcp_open: d.tcp_open_connections,
-        }
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct PodTraffic {
     /// Cumulative counters per direct scrape, oldest first.
     samples: VecDeque<(UnixMillis, Counters)>,
     pub window: Option<Window>,
+    /// The window's figures, computed when the window changes.
+    pub rates: Option<Rates>,
     /// Rates at each update (per scrape interval, or per Prometheus refresh), for charts.
     pub rps_history: Series,
     pub p99_history: Series,
@@ -146,6 +62,7 @@ impl PodTraffic {
         let from = base.unwrap_or(0);
         if from + 1 >= self.samples.len() {
             self.window = None;
+            self.rates = None;
             return;
         }
         let mut increase = Counters::default();
@@ -158,11 +75,13 @@ impl PodTraffic {
         for (dst, t) in increase.edges.iter_mut() {
             t.tcp_open_connections = last.edges.get(dst).map_or(0.0, |l| l.tcp_open_connections);
         }
-        self.window = Some(Window {
+        let w = Window {
             secs: (last_at - self.samples[from].0) as f64 / 1000.0,
             increase,
             partial: base.is_none(),
-        });
+        };
+        self.rates = Some(Rates::of(w.secs, &w.increase.own));
+        self.window = Some(w);
     }
 
     /// A window computed elsewhere (by Prometheus).
@@ -173,16 +92,49 @@ impl PodTraffic {
             self.p99_history.push(p99);
         }
         self.samples.clear();
+        self.rates = Some(r);
         self.window = Some(w);
-    }
-
-    pub fn rates(&self) -> Option<Rates> {
-        let w = self.window.as_ref()?;
-        Some(Rates::of(w.secs, &w.increase.own))
     }
 
     pub fn samples(&self) -> usize {
         self.samples.len()
+    }
+}
+
+/// A pod's traffic written down: what a recording started mid-session opens with.
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+pub struct TrafficSnapshot {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub samples: Vec<(UnixMillis, Counters)>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<Window>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rps_history: Vec<f64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub p99_history: Vec<f64>,
+}
+
+impl From<&PodTraffic> for TrafficSnapshot {
+    fn from(t: &PodTraffic) -> Self {
+        TrafficSnapshot {
+            samples: t.samples.iter().cloned().collect(),
+            window: t.window.clone(),
+            rps_history: t.rps_history.tail(Series::CAPACITY).collect(),
+            p99_history: t.p99_history.tail(Series::CAPACITY).collect(),
+        }
+    }
+}
+
+impl From<Box<TrafficSnapshot>> for PodTraffic {
+    fn from(s: Box<TrafficSnapshot>) -> Self {
+        let s = *s;
+        PodTraffic {
+            rates: s.window.as_ref().map(|w| Rates::of(w.secs, &w.increase.own)),
+            samples: s.samples.into_iter().take(MAX_SAMPLES).collect(),
+            window: s.window,
+            rps_history: s.rps_history.into_iter().collect(),
+            p99_history: s.p99_history.into_iter().collect(),
+        }
     }
 }
 
@@ -197,6 +149,8 @@ pub fn window_label(secs: u32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::metrics::golden::Totals;
+    use std::collections::BTreeMap;
 
     fn c(requests: f64, successes: f64) -> Counters {
         Counters {
@@ -227,13 +181,13 @@ mod tests {
         assert!(!w.partial);
         assert_eq!(w.increase.own.requests, 300.0);
         assert_eq!(w.increase.edges["b"].requests, 150.0);
-        let r = t.rates().unwrap();
+        let r = t.rates.unwrap();
         assert_eq!(r.rps, 10.0);
         assert_eq!(r.success, Some(0.9));
         t.recompute(300);
         let w = t.window.clone().unwrap();
         assert_eq!((w.secs, w.partial), (120.0, true));
-        assert_eq!(t.rates().unwrap().rps, 10.0);
+        assert_eq!(t.rates.unwrap().rps, 10.0);
         t.recompute(60);
         assert_eq!(t.window.as_ref().unwrap().secs, 60.0);
     }
@@ -270,7 +224,7 @@ mod tests {
     fn out_of_order_scrapes_are_ignored_and_one_scrape_has_no_rate() {
         let mut t = PodTraffic::default();
         t.push_scrape(5000, c(10.0, 10.0), 30);
-        assert_eq!(t.rates(), None);
+        assert_eq!(t.rates, None);
         t.push_scrape(4000, c(5.0, 5.0), 30);
         assert_eq!(t.samples(), 1);
     }

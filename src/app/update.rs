@@ -6,13 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::mesh::detect::WorkloadInfo;
 use crate::model::{ApiServiceInfo, ClusterInfo, ErrorKind, NamespaceInfo, PodInfo, PodUsage, Resource, UnixMillis};
 
-/// One pod's traffic over a window, as the Prometheus source reports it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PodWindow {
-    pub namespace: String,
-    pub pod: String,
-    pub window: crate::app::traffic::Window,
-}
+pub use crate::metrics::window::PodWindow;
 
 /// One update and the wall-clock time the source observed it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -49,6 +43,9 @@ pub enum Update {
         resource: Resource,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         namespace: Option<String>,
+        /// Keys already seen in this list (a snapshot taken while it was under way).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        seen: Vec<String>,
     },
     ListDone {
         resource: Resource,
@@ -147,18 +144,18 @@ pub enum Update {
     /// A benchmark run started (its configuration with secrets redacted, and its target).
     BenchStarted {
         id: u32,
-        config: Box<crate::bench::BenchConfig>,
+        config: Box<crate::model::bench::BenchSpec>,
         target: crate::app::bench::BenchTarget,
     },
     /// A live snapshot of a run (about every 200 ms).
     BenchProgress {
         id: u32,
-        progress: Box<crate::bench::BenchProgress>,
+        progress: Box<crate::model::bench::BenchProgress>,
     },
     /// A run ended (completed, or stopped with its partial result).
     BenchFinished {
         id: u32,
-        result: Box<crate::bench::BenchResult>,
+        result: Box<crate::model::bench::BenchResult>,
     },
     /// A run could not start or failed.
     BenchFailed {
@@ -168,5 +165,30 @@ pub enum Update {
     /// A named point in a session (a presenter's bookmark); replay can seek to it.
     Marker {
         name: String,
+    },
+    // --- Restoring a session: a recording started mid-session opens with these, after the
+    // lists, so it replays to exactly the world the TUI knew (see `app::snapshot`). ---
+    /// A pod's traffic as it was: the kept scrapes, the window and the charts' history.
+    TrafficRestored {
+        namespace: String,
+        pod: String,
+        traffic: Box<super::traffic::TrafficSnapshot>,
+    },
+    /// A pod's CPU and memory history, for its charts.
+    UsageHistoryRestored {
+        namespace: String,
+        pod: String,
+        history: super::state::UsageSnapshot,
+    },
+    /// A benchmark run of the session as it was (running, finished or failed).
+    BenchRestored {
+        session: Box<super::bench::BenchSession>,
+    },
+    /// What the status line knew: freshness, API latency, where figures came from.
+    SessionRestored {
+        last_update: Option<UnixMillis>,
+        api_latency_ms: Option<u32>,
+        traffic_origin: Option<super::state::TrafficOrigin>,
+        usage_origin: Option<(crate::model::UsageOrigin, UnixMillis)>,
     },
 }

@@ -1,136 +1,78 @@
-//! What a benchmark run does: target, request, load model and limits. Plain data, so
-//! the TUI can build one and a result can carry the one it came from.
+//! What a benchmark run does: the recorded [`BenchSpec`] (target, request, load model,
+//! limits) plus what is never stored (the body), checked before anything is sent.
 
 use std::time::Duration;
 
 use bytes::Bytes;
 use color_eyre::eyre::{Result, bail, eyre};
-use serde::{Deserialize, Serialize};
 
-/// One rate step of a ramp: `rate` requests/s for `duration`.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct RateStep {
-    pub rate: f64,
-    #[serde(with = "secs")]
-    pub duration: Duration,
-}
+pub use crate::model::bench::{BenchSpec, RateStep};
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// The engine's input: the spec, and the request body (only its length is kept in results).
+#[derive(Debug, Clone, PartialEq)]
 pub struct BenchConfig {
-    /// `http://` or `https://` URL.
-    pub url: String,
-    pub method: String,
-    /// Extra request headers, in order. `Host` is derived from the URL unless given here.
-    #[serde(default)]
-    pub headers: Vec<(String, String)>,
-    /// Request body, sent as is. Not kept in stored results (only its length is).
-    #[serde(skip)]
+    pub spec: BenchSpec,
     pub body: Bytes,
-    pub connections: u32,
-    /// Concurrent HTTP/2 streams per connection (1 for HTTP/1.1).
-    pub streams: u32,
-    /// Worker threads, each a single-threaded runtime owning a share of the connections.
-    pub threads: u32,
-    /// Total requests/s across all connections; 0 = closed loop (as fast as possible).
-    pub rate: f64,
-    /// Rate steps run after the warm-up and before the main phase at `rate`.
-    #[serde(default)]
-    pub ramp: Vec<RateStep>,
-    /// Length of the main phase (after the ramp); None = until `requests` are done.
-    #[serde(with = "opt_secs")]
-    pub duration: Option<Duration>,
-    /// Stop after this many measured requests (responses and errors).
-    pub requests: Option<u64>,
-    /// Sent but excluded from the results.
-    #[serde(with = "secs")]
-    pub warmup: Duration,
-    /// Per request, from send to the last body byte; also bounds connect and TLS handshake.
-    #[serde(with = "secs")]
-    pub timeout: Duration,
-    pub http2: bool,
-    /// Skip TLS certificate verification.
-    pub insecure: bool,
-    pub label: Option<String>,
 }
 
 impl BenchConfig {
-    /// A closed-loop GET with the CLI's defaults.
+    /// A closed-loop GET for 10 s over 50 connections: the CLI's defaults.
     pub fn new(url: impl Into<String>) -> Self {
         BenchConfig {
-            url: url.into(),
-            method: "GET".into(),
-            headers: Vec::new(),
+            spec: BenchSpec {
+                url: url.into(),
+                method: "GET".into(),
+                headers: Vec::new(),
+                connections: 50,
+                streams: 1,
+                threads: default_threads(),
+                rate: 0.0,
+                ramp: Vec::new(),
+                duration: Some(Duration::from_secs(10)),
+                requests: None,
+                warmup: Duration::ZERO,
+                timeout: Duration::from_secs(10),
+                http2: false,
+                insecure: false,
+                label: None,
+            },
             body: Bytes::new(),
-            connections: 50,
-            streams: 1,
-            threads: default_threads(),
-            rate: 0.0,
-            ramp: Vec::new(),
-            duration: Some(Duration::from_secs(10)),
-            requests: None,
-            warmup: Duration::ZERO,
-            timeout: Duration::from_secs(10),
-            http2: false,
-            insecure: false,
-            label: None,
         }
-    }
-
-    pub fn open_loop(&self) -> bool {
-        self.rate > 0.0
-    }
-
-    /// Concurrent request slots: each has its own schedule and one request in flight.
-    pub fn lanes(&self) -> u32 {
-        self.connections * self.streams
-    }
-
-    /// Threads actually used: never more than connections.
-    pub fn worker_threads(&self) -> u32 {
-        self.threads.clamp(1, self.connections.max(1))
-    }
-
-    /// Warm-up, ramp and main phase, when the run is bounded by time.
-    pub fn total_time(&self) -> Option<Duration> {
-        let ramp: Duration = self.ramp.iter().map(|s| s.duration).sum();
-        self.duration.map(|d| self.warmup + ramp + d)
     }
 
     /// Checks everything that can be checked without the network, so a bad config sends nothing.
     pub fn validate(&self) -> Result<()> {
-        let uri: http::Uri = self.url.parse().map_err(|e| eyre!("invalid URL {:?}: {e}", self.url))?;
+        let s = &self.spec;
+        let uri: http::Uri = s.url.parse().map_err(|e| eyre!("invalid URL {:?}: {e}", s.url))?;
         match uri.scheme_str() {
             Some("http") | Some("https") => {}
-            Some(other) => bail!("invalid URL {:?}: scheme {other:?} (use http:// or https://)", self.url),
-            None => bail!("invalid URL {:?}: no scheme (use http:// or https://)", self.url),
+            Some(other) => bail!("invalid URL {:?}: scheme {other:?} (use http:// or https://)", s.url),
+            None => bail!("invalid URL {:?}: no scheme (use http:// or https://)", s.url),
         }
         if uri.host().is_none_or(str::is_empty) {
-            bail!("invalid URL {:?}: no host", self.url);
+            bail!("invalid URL {:?}: no host", s.url);
         }
-        http::Method::from_bytes(self.method.as_bytes()).map_err(|_| eyre!("invalid method {:?}", self.method))?;
-        for (name, value) in &self.headers {
+        http::Method::from_bytes(s.method.as_bytes()).map_err(|_| eyre!("invalid method {:?}", s.method))?;
+        for (name, value) in &s.headers {
             http::HeaderName::from_bytes(name.as_bytes()).map_err(|_| eyre!("invalid header name {name:?}"))?;
             http::HeaderValue::from_str(value).map_err(|_| eyre!("invalid value for header {name}: {value:?}"))?;
         }
-        if self.connections == 0 {
+        if s.connections == 0 {
             bail!("connections must be at least 1");
         }
-        if self.streams == 0 {
+        if s.streams == 0 {
             bail!("streams must be at least 1");
         }
-        if self.streams > 1 && !self.http2 {
+        if s.streams > 1 && !s.http2 {
             bail!("several streams per connection need HTTP/2 (--http2)");
         }
-        if !self.rate.is_finite() || self.rate < 0.0 {
-            bail!(
-                "rate must be a number >= 0 (0 = as fast as possible), not {}",
-                self.rate
-            );
+        if !s.rate.is_finite() || s.rate < 0.0 {
+            bail!("rate must be a number >= 0 (0 = as fast as possible), not {}", s.rate);
         }
-        if !self.ramp.is_empty() && !self.open_loop() {
+        if !s.ramp.is_empty() && !s.open_loop() {
             bail!("a ramp needs a target rate for the main phase (--rate > 0)");
         }
-        for step in &self.ramp {
+        for step in &s.ramp {
             if !step.rate.is_finite() || step.rate <= 0.0 {
                 bail!("ramp step rate must be > 0, not {}", step.rate);
             }
@@ -138,45 +80,39 @@ impl BenchConfig {
                 bail!("ramp step of {} rps has no duration", step.rate);
             }
         }
-        match (self.duration, self.requests) {
+        match (s.duration, s.requests) {
             (None, None) => bail!("set a duration or a number of requests"),
             (Some(d), _) if d.is_zero() => bail!("duration must be more than 0"),
             (_, Some(0)) => bail!("requests must be at least 1"),
             _ => {}
         }
-        if self.timeout.is_zero() {
+        // A rate that schedules no request in the run would report a meaningless figure.
+        if let (true, Some(d)) = (s.open_loop(), s.duration) {
+            let scheduled = s.rate * d.as_secs_f64();
+            if scheduled < 1.0 {
+                bail!(
+                    "rate {} req/s for {} schedules no request (only {scheduled:.3}); raise the rate or the duration",
+                    s.rate,
+                    crate::input::human(d)
+                );
+            }
+        }
+        if s.timeout.is_zero() {
             bail!("timeout must be more than 0");
         }
         Ok(())
     }
 
-    /// A copy safe to store: values of credential-like headers replaced.
-    pub fn redacted(&self) -> BenchConfig {
-        let mut c = self.clone();
-        for (name, value) in &mut c.headers {
-            if is_secret_header(name) {
-                *value = "<redacted>".into();
+    /// The spec as it may be recorded and stored: credential-like header values replaced.
+    pub fn redacted_spec(&self) -> BenchSpec {
+        let mut s = self.spec.clone();
+        for (name, value) in &mut s.headers {
+            if crate::redact::is_credential_name(name) {
+                *value = crate::redact::REDACTED.into();
             }
         }
-        c
+        s
     }
-}
-
-/// Authorization, cookies, and anything named like a token, key, secret or password.
-pub fn is_secret_header(name: &str) -> bool {
-    let n = name.to_ascii_lowercase();
-    [
-        "authorization",
-        "cookie",
-        "token",
-        "secret",
-        "password",
-        "api-key",
-        "apikey",
-        "x-api-key",
-    ]
-    .iter()
-    .any(|w| n.contains(w))
 }
 
 pub fn default_threads() -> u32 {
@@ -196,48 +132,19 @@ pub fn parse_ramp(s: &str) -> std::result::Result<Ramp, String> {
             let (rate, dur) = part
                 .split_once(':')
                 .ok_or_else(|| format!("ramp step {part:?}: use RATE:DURATION, e.g. 500:10s"))?;
-            let rate: f64 = rate
-                .trim()
-                .parse()
-                .map_err(|_| format!("ramp step {part:?}: invalid rate"))?;
-            let duration = crate::cli::parse_duration(dur)?;
+            let rate = crate::input::number(rate, 0.0).map_err(|e| format!("ramp step {part:?}: rate {e}"))?;
+            if rate == 0.0 {
+                return Err(format!("ramp step {part:?}: rate must be above 0"));
+            }
+            let duration = crate::input::duration(dur, crate::input::Bounds::RUN)
+                .map_err(|e| format!("ramp step {part:?}: {e}"))?;
             Ok(RateStep { rate, duration })
         })
         .collect::<std::result::Result<Vec<_>, String>>()?;
     if steps.is_empty() {
-        return Err("empty ramp".into());
+        return Err("empty ramp (use RATE:DURATION, e.g. 100:5s,500:5s)".into());
     }
     Ok(Ramp(steps))
-}
-
-mod secs {
-    use serde::{Deserialize, Deserializer, Serializer};
-    use std::time::Duration;
-
-    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_f64(d.as_secs_f64())
-    }
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        let v = f64::deserialize(d)?;
-        Duration::try_from_secs_f64(v).map_err(serde::de::Error::custom)
-    }
-}
-
-mod opt_secs {
-    use serde::{Deserialize, Deserializer, Serializer};
-    use std::time::Duration;
-
-    pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
-        match d {
-            Some(d) => s.serialize_some(&d.as_secs_f64()),
-            None => s.serialize_none(),
-        }
-    }
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-        Option::<f64>::deserialize(d)?
-            .map(|v| Duration::try_from_secs_f64(v).map_err(serde::de::Error::custom))
-            .transpose()
-    }
 }
 
 #[cfg(test)]
@@ -248,11 +155,9 @@ mod tests {
     fn rejects_bad_input() {
         let ok = BenchConfig::new("http://127.0.0.1:8080/");
         ok.validate().unwrap();
-        for (change, needle) in [
-            (
-                Box::new(|c: &mut BenchConfig| c.url = "not a url".into()) as Box<dyn Fn(&mut BenchConfig)>,
-                "URL",
-            ),
+        type Change = Box<dyn Fn(&mut BenchSpec)>;
+        let cases: Vec<(Change, &str)> = vec![
+            (Box::new(|c| c.url = "not a url".into()), "URL"),
             (Box::new(|c| c.url = "ftp://x/".into()), "scheme"),
             (Box::new(|c| c.url = "/path".into()), "scheme"),
             (Box::new(|c| c.rate = -1.0), "rate"),
@@ -275,12 +180,25 @@ mod tests {
             ),
             (Box::new(|c| c.duration = None), "duration"),
             (Box::new(|c| c.requests = Some(0)), "requests"),
-        ] {
+        ];
+        for (change, needle) in cases {
             let mut c = ok.clone();
-            change(&mut c);
+            change(&mut c.spec);
             let err = c.validate().unwrap_err().to_string();
             assert!(err.contains(needle), "{err:?} should mention {needle}");
         }
+    }
+
+    #[test]
+    fn a_rate_that_schedules_nothing_is_refused() {
+        let mut c = BenchConfig::new("http://h/");
+        c.spec.rate = 0.0001;
+        assert_eq!(
+            c.validate().unwrap_err().to_string(),
+            "rate 0.0001 req/s for 10s schedules no request (only 0.001); raise the rate or the duration"
+        );
+        c.spec.rate = 0.1;
+        c.validate().unwrap();
     }
 
     #[test]
@@ -289,23 +207,31 @@ mod tests {
         assert_eq!(ramp.len(), 2);
         assert_eq!(ramp[1].rate, 500.0);
         let mut c = BenchConfig::new("http://h/");
-        c.rate = 1000.0;
-        c.ramp = ramp;
-        c.warmup = Duration::from_secs(1);
-        assert_eq!(c.total_time(), Some(Duration::from_secs(18)));
+        c.spec.rate = 1000.0;
+        c.spec.ramp = ramp;
+        c.spec.warmup = Duration::from_secs(1);
+        assert_eq!(c.spec.total_time(), Some(Duration::from_secs(18)));
         assert!(parse_ramp("100").is_err());
         assert!(parse_ramp("x:5s").is_err());
+        assert_eq!(
+            parse_ramp("100:30 ").unwrap().0[0].duration,
+            Duration::from_secs(30),
+            "a bare number is seconds"
+        );
+        assert!(parse_ramp("0:5s").unwrap_err().contains("above 0"));
     }
 
     #[test]
     fn redacts_credentials() {
         let mut c = BenchConfig::new("http://h/");
-        c.headers = vec![
+        c.spec.headers = vec![
             ("Authorization".into(), "Bearer x".into()),
             ("Accept".into(), "*/*".into()),
+            ("X-Api-Key".into(), "k".into()),
         ];
-        let r = c.redacted();
-        assert_eq!(r.headers[0].1, "<redacted>");
+        let r = c.redacted_spec();
+        assert_eq!(r.headers[0].1, crate::redact::REDACTED);
         assert_eq!(r.headers[1].1, "*/*");
+        assert_eq!(r.headers[2].1, crate::redact::REDACTED);
     }
 }

@@ -23,7 +23,7 @@ use tokio_rustls::TlsConnector;
 
 use super::config::BenchConfig;
 use super::h1::{RawConn, RequestShape};
-use super::result::ErrorKind;
+use crate::model::bench::ErrorKind;
 
 pub type Body = Full<Bytes>;
 
@@ -48,7 +48,7 @@ impl Target {
     /// Resolves the host (blocking) and builds the TLS client and the request.
     pub fn prepare(config: &BenchConfig) -> Result<Target> {
         config.validate()?;
-        let uri: Uri = config.url.parse().wrap_err("parsing the URL")?;
+        let uri: Uri = config.spec.url.parse().wrap_err("parsing the URL")?;
         let https = uri.scheme_str() == Some("https");
         let host = uri
             .host()
@@ -64,7 +64,10 @@ impl Target {
             .ok_or_else(|| eyre!("{host} resolved to no address"))?;
         let server_name = ServerName::try_from(host.clone()).wrap_err_with(|| format!("TLS server name {host:?}"))?;
         let tls = if https {
-            Some(TlsConnector::from(Arc::new(tls_config(config.insecure, config.http2)?)))
+            Some(TlsConnector::from(Arc::new(tls_config(
+                config.spec.insecure,
+                config.spec.http2,
+            )?)))
         } else {
             None
         };
@@ -83,12 +86,12 @@ impl Target {
             addr,
             server_name,
             tls,
-            http2: config.http2,
+            http2: config.spec.http2,
             request: request.map(Full::new),
             raw_request,
             shape,
             request_bytes,
-            timeout: config.timeout,
+            timeout: config.spec.timeout,
         })
     }
 
@@ -156,10 +159,10 @@ where
 }
 
 fn build_request(config: &BenchConfig, uri: &Uri) -> Result<Request<Bytes>> {
-    let method = http::Method::from_bytes(config.method.as_bytes()).map_err(|_| eyre!("invalid method"))?;
+    let method = http::Method::from_bytes(config.spec.method.as_bytes()).map_err(|_| eyre!("invalid method"))?;
     let path = uri.path_and_query().map_or("/", |p| p.as_str()).to_string();
     // HTTP/1.1 sends origin-form; HTTP/2 takes :scheme and :authority from an absolute URI.
-    let target: Uri = if config.http2 {
+    let target: Uri = if config.spec.http2 {
         uri.clone()
     } else {
         path.parse().wrap_err("request path")?
@@ -168,11 +171,12 @@ fn build_request(config: &BenchConfig, uri: &Uri) -> Result<Request<Bytes>> {
     let headers = req.headers_mut().ok_or_else(|| eyre!("building the request"))?;
     let given = |name: &HeaderName| {
         config
+            .spec
             .headers
             .iter()
             .any(|(n, _)| n.eq_ignore_ascii_case(name.as_str()))
     };
-    if !config.http2 && !given(&HOST) {
+    if !config.spec.http2 && !given(&HOST) {
         let authority = uri.authority().map_or("", |a| a.as_str());
         headers.insert(HOST, HeaderValue::from_str(authority).wrap_err("Host header")?);
     }
@@ -185,7 +189,7 @@ fn build_request(config: &BenchConfig, uri: &Uri) -> Result<Request<Bytes>> {
     if !config.body.is_empty() && !given(&CONTENT_LENGTH) {
         headers.insert(CONTENT_LENGTH, HeaderValue::from(config.body.len()));
     }
-    for (name, value) in &config.headers {
+    for (name, value) in &config.spec.headers {
         let name = HeaderName::from_bytes(name.as_bytes()).wrap_err_with(|| format!("header name {name:?}"))?;
         headers.append(name, HeaderValue::from_str(value).wrap_err("header value")?);
     }

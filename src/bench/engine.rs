@@ -31,10 +31,10 @@ use tokio::sync::{oneshot, watch};
 
 use super::config::BenchConfig;
 use super::conn::Target;
-use super::result::{BenchProgress, BenchResult, Phase, RESULT_FORMAT, SecondStats};
 use super::schedule::RatePlan;
 use super::stats::{Stats, distribution, latency_histogram, live_bins};
 use super::worker::{self, Shared, TICK, WorkerMsg, WorkerSpec};
+use crate::model::bench::{BenchProgress, BenchResult, Phase, SCHEMA_VERSION, SecondStats};
 
 const TICKS_PER_SECOND: u64 = 5;
 const LIVE_BINS: usize = 30;
@@ -78,7 +78,7 @@ impl BenchRun {
 /// own threads. Needs no runtime; [`BenchRun::finish`] is awaited on any.
 pub fn start(config: BenchConfig) -> Result<BenchRun> {
     config.validate()?;
-    let (progress_tx, progress) = watch::channel(BenchProgress::starting(&config));
+    let (progress_tx, progress) = watch::channel(BenchProgress::starting(&config.spec));
     let (cancel_tx, cancel_rx) = watch::channel(false);
     let (result_tx, result) = oneshot::channel();
     std::thread::Builder::new()
@@ -115,23 +115,23 @@ fn coordinate(
     cancel: watch::Receiver<bool>,
 ) -> Result<BenchResult> {
     let target = Target::prepare(&config)?;
-    let threads = config.worker_threads() as usize;
-    let ramp_time: Duration = config.ramp.iter().map(|s| s.duration).sum();
+    let threads = config.spec.worker_threads() as usize;
+    let ramp_time: Duration = config.spec.ramp.iter().map(|s| s.duration).sum();
     let shared = Arc::new(Shared {
         target,
-        plan: RatePlan::new(config.warmup, &config.ramp, config.rate),
-        lanes: config.lanes(),
-        streams: config.streams,
-        warmup: config.warmup,
-        end: config.duration.map(|d| config.warmup + ramp_time + d),
-        limit: config.requests,
+        plan: RatePlan::new(config.spec.warmup, &config.spec.ramp, config.spec.rate),
+        lanes: config.spec.lanes(),
+        streams: config.spec.streams,
+        warmup: config.spec.warmup,
+        end: config.spec.duration.map(|d| config.spec.warmup + ramp_time + d),
+        limit: config.spec.requests,
         claimed: AtomicU64::new(0),
     });
     let (tx, rx) = mpsc::channel();
     let mut starts = Vec::new();
     let mut joins = Vec::new();
     for index in 0..threads {
-        let connections = (0..config.connections)
+        let connections = (0..config.spec.connections)
             .filter(|c| *c as usize % threads == index)
             .collect();
         let (start_tx, start_rx) = oneshot::channel();
@@ -163,8 +163,8 @@ fn coordinate(
     for s in starts {
         let _ = s.send(start);
     }
-    let measure_start = start + config.warmup;
-    let main_end = config.total_time().map(|t| start + t);
+    let measure_start = start + config.spec.warmup;
+    let main_end = config.spec.total_time().map(|t| start + t);
 
     let mut next_publish = Instant::now() + TICK;
     while !agg.all_done() {
@@ -196,7 +196,7 @@ fn coordinate(
         &config,
         &shared,
         measure_start,
-        wall_start + config.warmup.as_millis() as i64,
+        wall_start + config.spec.warmup.as_millis() as i64,
         cancelled,
     );
     let mut last = agg.progress(&config, Phase::Finished, Instant::now(), measure_start, None);
@@ -314,7 +314,7 @@ impl Aggregate {
             let n: u64 = self.tick_requests.range(from..=last).map(|(_, n)| n).sum();
             n as f64 / ((last + 1 - from) as f64 * TICK.as_secs_f64())
         });
-        let mut p = BenchProgress::starting(config);
+        let mut p = BenchProgress::starting(&config.spec);
         p.phase = phase;
         p.elapsed_s = now.saturating_duration_since(measure_start).as_secs_f64();
         p.warmup_left_s = measure_start.saturating_duration_since(now).as_secs_f64();
@@ -351,19 +351,19 @@ impl Aggregate {
         let duration_s = measured.as_secs_f64();
         let requests = t.requests();
         BenchResult {
-            format: RESULT_FORMAT,
+            schema_version: SCHEMA_VERSION,
             meshtop_version: env!("CARGO_PKG_VERSION").to_string(),
-            label: config.label.clone(),
-            url: config.url.clone(),
-            config: config.redacted(),
+            label: config.spec.label.clone(),
+            url: config.spec.url.clone(),
+            config: config.redacted_spec(),
             body_bytes: config.body.len() as u64,
-            protocol: if config.http2 { "HTTP/2" } else { "HTTP/1.1" }.to_string(),
-            threads: config.worker_threads(),
+            protocol: if config.spec.http2 { "HTTP/2" } else { "HTTP/1.1" }.to_string(),
+            threads: config.spec.worker_threads(),
             started_at: wall_start,
             ended_at: wall_start + measured.as_millis() as i64,
             duration_s,
             cancelled,
-            requested_rate: config.open_loop().then_some(config.rate),
+            requested_rate: config.spec.open_loop().then_some(config.spec.rate),
             achieved_rate: if duration_s > 0.0 {
                 requests as f64 / duration_s
             } else {

@@ -10,8 +10,8 @@ use std::io;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::conn::{Failure, Io, io_kind};
-use super::result::ErrorKind;
 use super::stats::Response;
+use crate::model::bench::ErrorKind;
 
 const INITIAL_BUF: usize = 16 * 1024;
 /// Largest response head accepted, as hyper's default (~400 KiB).

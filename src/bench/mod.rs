@@ -5,16 +5,16 @@
 //!   get its [`BenchResult`].
 //! - [`schedule`]: open-loop send times and coordinated-omission correction (pure).
 //! - [`worker`], [`conn`], [`h1`], [`timer`], [`stats`]: the per-thread hot path.
-//! - [`output`], [`slo`], [`store`], [`headless`]: reports, objectives, saved results
-//!   and the command-line runner.
+//! - [`output`], [`slo`], [`store`]: reports, objectives and saved results.
+//!
+//! It reports in the wire types of [`crate::model::bench`], converted from its own state
+//! (`stats`) at its edge.
 
 pub mod config;
 pub mod conn;
 pub mod engine;
 pub mod h1;
-pub mod headless;
 pub mod output;
-pub mod result;
 pub mod schedule;
 pub mod slo;
 pub mod stats;
@@ -22,6 +22,6 @@ pub mod store;
 pub mod timer;
 pub mod worker;
 
+pub use crate::model::bench::{BenchProgress, BenchResult, BenchSpec, Phase};
 pub use config::BenchConfig;
 pub use engine::{BenchRun, Canceller, start};
-pub use result::{BenchProgress, BenchResult, Phase};

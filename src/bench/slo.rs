@@ -1,6 +1,6 @@
 //! Service-level objectives checked against a result: `p99<50ms,success>99.9%`.
 
-use super::result::BenchResult;
+use crate::model::bench::BenchResult;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Metric {
@@ -100,13 +100,7 @@ fn parse_one(text: &str) -> Result<Objective, String> {
         }
     };
     let value = value.trim();
-    let number = |v: &str| -> Result<f64, String> {
-        v.trim()
-            .parse::<f64>()
-            .ok()
-            .filter(|n| n.is_finite() && *n >= 0.0)
-            .ok_or_else(|| format!("objective {text:?}: {v:?} is not a number >= 0"))
-    };
+    let number = |v: &str| crate::input::number(v, 0.0).map_err(|e| format!("objective {text:?}: {e}"));
     let threshold = match metric {
         Metric::Success | Metric::Errors => match value.strip_suffix('%') {
             Some(pct) => number(pct)?,
@@ -114,18 +108,13 @@ fn parse_one(text: &str) -> Result<Objective, String> {
         },
         Metric::Rps => number(value)?,
         _ => {
-            let split = value
-                .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-                .unwrap_or(value.len());
-            let (n, unit) = value.split_at(split);
-            let scale = match unit.trim() {
-                "us" | "µs" => 1.0,
-                "ms" => 1e3,
-                "s" => 1e6,
-                "" => return Err(format!("objective {text:?}: give a unit (us, ms or s)")),
-                u => return Err(format!("objective {text:?}: unknown unit {u:?} (us, ms or s)")),
-            };
-            number(n)? * scale
+            // A latency needs its unit: a bare number would be read as seconds.
+            if crate::input::number(value, f64::MIN).is_ok() {
+                return Err(format!("objective {text:?}: give a unit (e.g. 800us, 50ms, 2s)"));
+            }
+            let d = crate::input::duration(value, crate::input::Bounds::OFFSET)
+                .map_err(|e| format!("objective {text:?}: {e}"))?;
+            d.as_nanos() as f64 / 1000.0
         }
     };
     Ok(Objective {
@@ -221,7 +210,8 @@ mod tests {
             "p97<5ms",
             "p99<fastms",
             "success>x%",
-            "p99<5h",
+            "p99<5x",
+            "p99<25h",
             "p99<-1ms",
         ] {
             assert!(parse(bad).is_err(), "{bad:?} should not parse");

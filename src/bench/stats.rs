@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 
-use super::result::{Bin, Distribution, ErrorCounts, ErrorKind};
 use super::schedule::Timing;
+use crate::model::bench::{Bin, Distribution, ErrorCounts, ErrorKind};
 
 /// Latencies are kept in microseconds up to an hour, to 3 significant figures.
 const LATENCY_MAX_US: u64 = 3_600_000_000;

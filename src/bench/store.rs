@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use color_eyre::eyre::{Result, WrapErr, eyre};
 
 use super::output::{json, rfc3339};
-use super::result::BenchResult;
+use crate::model::bench::BenchResult;
 
 /// `$XDG_DATA_HOME/meshtop/results` (usually `~/.local/share/meshtop/results`).
 pub fn default_dir() -> Result<PathBuf> {

@@ -14,10 +14,10 @@ use tokio::sync::{oneshot, watch};
 
 use super::conn::{Body, Failure, Target, header_bytes};
 use super::h1::{RawConn, RawError};
-use super::result::ErrorKind;
 use super::schedule::{LaneSchedule, RatePlan, Timing};
 use super::stats::{Response, Stats};
 use super::timer::{HrTimer, tighten_timer_slack};
+use crate::model::bench::ErrorKind;
 
 /// How often workers hand over their stats: the live view's refresh and the time
 /// series' resolution.

@@ -42,6 +42,14 @@ pub struct MeshRules {
     pub injection: Vec<InjectionRule>,
     #[serde(default)]
     pub opt_out: Vec<OptOutRule>,
+    /// How the mesh's proxies name their request metrics; None when meshtop reads none.
+    pub dialect: Option<crate::metrics::golden::Dialect>,
+    /// Label and annotation prefixes that configure the mesh (shown in pod detail).
+    #[serde(default)]
+    pub key_prefixes: Vec<String>,
+    /// Namespaces where the mesh installs its Prometheus, most specific first.
+    #[serde(default)]
+    pub prometheus_namespaces: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, serde::Serialize)]

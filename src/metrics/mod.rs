@@ -6,3 +6,4 @@ pub mod promql;
 pub mod quantile;
 pub mod quantity;
 pub mod report;
+pub mod window;

@@ -13,8 +13,7 @@ use serde::Deserialize;
 
 use super::exposition::parse_value;
 use super::golden::{Dialect, Totals};
-use crate::app::traffic::{Counters, Window};
-use crate::app::update::PodWindow;
+use super::window::{Counters, PodWindow, Window};
 use crate::model::{ContainerUsage, PodUsage};
 
 /// What a query's values add to.

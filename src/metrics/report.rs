@@ -1,9 +1,9 @@
-//! `meshtop metrics parse`: golden signals from exposition dumps, offline.
+//! The report of `meshtop metrics parse`: golden signals from exposition dumps, offline.
+//! Pure: the command reads the files and prints.
 
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use color_eyre::eyre::{Result, WrapErr, bail};
+use color_eyre::eyre::{Result, bail};
 use serde::Serialize;
 
 use super::exposition;
@@ -17,14 +17,12 @@ pub enum MeshArg {
     Envoy,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    Table,
-    Json,
-}
+/// Version of the JSON shape: fields are added, never renamed or removed, within a major version.
+pub const SCHEMA_VERSION: u32 = 1;
 
 #[derive(Debug, Serialize, PartialEq)]
 pub struct Report {
+    pub schema_version: u32,
     pub dialect: Dialect,
     /// Seconds between the two dumps, when two were given.
     pub interval_s: Option<f64>,
@@ -103,37 +101,11 @@ pub fn report(first: &str, second: Option<&str>, interval: Duration, mesh: MeshA
         }
     };
     Ok(Report {
+        schema_version: SCHEMA_VERSION,
         dialect,
         interval_s,
         groups,
     })
-}
-
-fn read(path: &Path) -> Result<String> {
-    let text = std::fs::read_to_string(path).wrap_err_with(|| format!("reading {}", path.display()))?;
-    let e = exposition::parse(&text);
-    if !e.errors.is_empty() {
-        // Bad lines are skipped, not fatal: say which, so the user can judge the numbers.
-        let first: Vec<String> = e.errors.iter().take(5).map(ToString::to_string).collect();
-        eprintln!(
-            "meshtop: {}: skipped {} malformed line(s): {}",
-            path.display(),
-            e.errors.len(),
-            first.join("; ")
-        );
-    }
-    Ok(text)
-}
-
-pub fn run(files: &[PathBuf], interval: Duration, mesh: MeshArg, format: Format) -> Result<()> {
-    let first = read(&files[0])?;
-    let second = files.get(1).map(|p| read(p)).transpose()?;
-    let r = report(&first, second.as_deref(), interval, mesh)?;
-    match format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&r)?),
-        Format::Table => print!("{}", table(&r)),
-    }
-    Ok(())
 }
 
 pub fn table(r: &Report) -> String {

@@ -1,6 +1,8 @@
 //! Domain types with no I/O. Sources convert API objects into these, so the fold,
 //! the views and recordings never depend on the Kubernetes client types.
 
+pub mod bench;
+
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -286,8 +288,19 @@ impl Series {
     }
 
     /// The newest `n` samples, oldest first.
+    /// (A series also collects from an iterator, keeping the newest `CAPACITY`.)
     pub fn tail(&self, n: usize) -> impl Iterator<Item = f64> + '_ {
         self.values.iter().skip(self.values.len().saturating_sub(n)).copied()
+    }
+}
+
+impl FromIterator<f64> for Series {
+    fn from_iter<I: IntoIterator<Item = f64>>(iter: I) -> Self {
+        let mut s = Series::default();
+        for v in iter {
+            s.push(v);
+        }
+        s
     }
 }
 

@@ -1,7 +1,7 @@
 //! Recordings: the session's update stream written down with its context, read back for
 //! replay, and exported as a screen cast for sharing.
 //!
-//! - [`Recorder`] tees updates to a file: redacted ([`redact`]), as NDJSON lines in
+//! - [`Recorder`] tees updates to a file: redacted ([`crate::redact`]), as NDJSON lines in
 //!   zstd frames flushed every second ([`format`]), after a versioned [`Header`].
 //! - [`Recording`] reads one back, keeping whatever is whole and saying what was not.
 //! - [`Player`] schedules replay against a monotonic clock; [`Keyframes`] rebuild state when
@@ -12,7 +12,6 @@ pub mod cast;
 pub mod format;
 pub mod header;
 pub mod reader;
-pub mod redact;
 pub mod replay;
 pub mod writer;
 

@@ -276,16 +276,21 @@ impl<S: Clone> Keyframes<S> {
         }
     }
 
+    /// Whether a snapshot is due once the first `held` entries are folded, the last due at `at`.
+    pub fn due(&self, held: usize, at: Duration) -> bool {
+        let at = u64::try_from(at.as_millis()).unwrap_or(u64::MAX);
+        self.frames
+            .last()
+            .is_some_and(|&(last_held, last_at, _)| held > last_held && at >= last_at.saturating_add(self.interval_ms))
+    }
+
     /// Called after folding, when `state` holds the first `held` entries and the last of them
     /// is due at `at`: keeps a snapshot if one is due.
     pub fn record(&mut self, held: usize, at: Duration, state: &S) {
-        let at = u64::try_from(at.as_millis()).unwrap_or(u64::MAX);
-        let Some(&(last_held, last_at, _)) = self.frames.last() else {
-            return;
-        };
-        if held <= last_held || at < last_at.saturating_add(self.interval_ms) {
+        if !self.due(held, at) {
             return;
         }
+        let at = u64::try_from(at.as_millis()).unwrap_or(u64::MAX);
         self.frames.push((held, at, state.clone()));
         if self.frames.len() > self.max {
             let mut i = 0;

@@ -16,9 +16,9 @@ use color_eyre::eyre::{Result, WrapErr, eyre};
 
 use super::format::encode_entry;
 use super::header::Header;
-use super::redact::redact;
 use crate::app::{Stamped, Update};
 use crate::model::UnixMillis;
+use crate::redact::redact;
 
 /// When the recorder hands data to the file and starts a new frame, and how hard it compresses.
 #[derive(Debug, Clone, Copy, PartialEq)]

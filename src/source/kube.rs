@@ -16,6 +16,7 @@ use kube::{Api, Client, Config, Resource as _, ResourceExt};
 use serde::de::DeserializeOwned;
 
 use super::UpdateTx;
+use super::errors::{kube_error, watch_error};
 use crate::app::{Stamped, Update};
 use crate::mesh::detect::WorkloadInfo;
 use crate::model::{ApiServiceInfo, ClusterInfo, ErrorKind, NamespaceInfo, PodInfo, Resource, UnixMillis};
@@ -110,6 +111,7 @@ pub async fn run(target: KubeTarget, tx: UpdateTx) {
         match connect(&target).await {
             Ok(c) => break c,
             Err(e) => {
+                tracing::warn!("connecting: {e:#}");
                 // A broken kubeconfig will not fix itself quickly; say so and retry slowly.
                 if !send(
                     &tx,
@@ -179,8 +181,8 @@ where
     let mut listed = false;
     while let Some(ev) = stream.next().await {
         match ev {
-            Err(e) if !listed && classify_watch(&e).0 == ErrorKind::Forbidden => {
-                let (_, reason) = classify_watch(&e);
+            Err(e) if !listed && watch_error(K::RESOURCE, &e).0 == ErrorKind::Forbidden => {
+                let (_, reason) = watch_error(K::RESOURCE, &e);
                 let msg = format!("{reason} (watching each namespace instead)");
                 if !send(&tx, source_error(K::RESOURCE, None, ErrorKind::Forbidden, msg)).await {
                     return;
@@ -274,14 +276,11 @@ async fn probe(conn: Connection, tx: UpdateTx) {
             }
             Ok(Err(e)) => {
                 connected = false;
+                let (kind, why) = kube_error(Resource::Cluster, &e);
+                tracing::warn!(server = %info.server, %why, "API server not answering");
                 send(
                     &tx,
-                    source_error(
-                        Resource::Cluster,
-                        None,
-                        classify(&e),
-                        format!("{}: {}", info.server, describe(&e)),
-                    ),
+                    source_error(Resource::Cluster, None, kind, format!("{}: {why}", info.server)),
                 )
                 .await
             }
@@ -342,12 +341,17 @@ fn event_update<K: Watched>(event: Result<watcher::Event<K>, watcher::Error>, na
     let resource = K::RESOURCE;
     let namespace = namespace.map(str::to_owned);
     match event {
-        Ok(watcher::Event::Init) => Update::ListStarted { resource, namespace },
+        Ok(watcher::Event::Init) => Update::ListStarted {
+            resource,
+            namespace,
+            seen: Vec::new(),
+        },
         Ok(watcher::Event::InitApply(o) | watcher::Event::Apply(o)) => o.applied(),
         Ok(watcher::Event::InitDone) => Update::ListDone { resource, namespace },
         Ok(watcher::Event::Delete(o)) => o.deleted(),
         Err(e) => {
-            let (kind, message) = classify_watch(&e);
+            let (kind, message) = watch_error(resource, &e);
+            tracing::debug!(resource = resource.as_str(), ?namespace, %message, "watch failed");
             Update::SourceError {
                 resource,
                 namespace,
@@ -369,47 +373,6 @@ fn source_error(resource: Resource, namespace: Option<String>, kind: ErrorKind, 
         kind,
         message,
     })
-}
-
-fn classify(e: &kube::Error) -> ErrorKind {
-    match e {
-        kube::Error::Api(s) if s.code == 403 => ErrorKind::Forbidden,
-        kube::Error::Api(_) => ErrorKind::Api,
-        _ => ErrorKind::Unreachable,
-    }
-}
-
-/// Turns a watcher error into a kind and the API's own reason.
-fn classify_watch(e: &watcher::Error) -> (ErrorKind, String) {
-    match e {
-        watcher::Error::InitialListFailed(k) | watcher::Error::WatchStartFailed(k) | watcher::Error::WatchFailed(k) => {
-            (classify(k), describe(k))
-        }
-        watcher::Error::WatchError(s) => (
-            if s.code == 403 {
-                ErrorKind::Forbidden
-            } else {
-                ErrorKind::Api
-            },
-            s.message.clone(),
-        ),
-        other => (ErrorKind::Api, other.to_string()),
-    }
-}
-
-/// The API's own reason for API errors; otherwise the innermost cause (e.g. "Connection
-/// refused"), which says more than the wrapper ("ServiceError: client error (Connect)").
-pub fn describe(e: &kube::Error) -> String {
-    if let kube::Error::Api(s) = e {
-        return s.message.clone();
-    }
-    let mut cause: &dyn std::error::Error = e;
-    while let Some(next) = cause.source() {
-        cause = next;
-    }
-    let root = cause.to_string();
-    let top = e.to_string();
-    if root == top { top } else { root }
 }
 
 fn millis(t: &k8s_openapi::apimachinery::pkg::apis::meta::v1::Time) -> UnixMillis {

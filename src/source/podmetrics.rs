@@ -67,21 +67,6 @@ pub fn parse_list(body: &str) -> Result<Vec<PodUsage>, serde_json::Error> {
         .collect())
 }
 
-/// Why the metrics API failed, in the user's terms.
-fn explain(e: &kube::Error) -> (ErrorKind, String) {
-    match e {
-        kube::Error::Api(s) if s.code == 404 => (
-            ErrorKind::Api,
-            "metrics-server is not installed: the API server does not serve metrics.k8s.io".into(),
-        ),
-        kube::Error::Api(s) if s.code == 503 => {
-            (ErrorKind::Api, format!("metrics-server is unavailable: {}", s.message))
-        }
-        kube::Error::Api(s) if s.code == 403 => (ErrorKind::Forbidden, s.message.clone()),
-        other => (ErrorKind::Unreachable, super::kube::describe(other)),
-    }
-}
-
 /// Connects (retrying; the kube source reports connection problems) and polls.
 pub async fn run(target: super::kube::KubeTarget, interval: Duration, tx: UpdateTx) {
     let Some(client) = super::kube::connect_quietly(&target, &tx).await else {
@@ -90,16 +75,37 @@ pub async fn run(target: super::kube::KubeTarget, interval: Duration, tx: Update
     poll(client, target.namespace, interval, tx).await
 }
 
-pub async fn poll(client: Client, namespace: Option<String>, interval: Duration, tx: UpdateTx) {
-    let path = match &namespace {
+/// The PodMetrics list request for one namespace or all. A namespace that cannot be part
+/// of a path (typed by the user with `-n`) is an error, not a panic.
+pub fn list_request(namespace: Option<&str>) -> Result<http::Request<Vec<u8>>, String> {
+    let path = match namespace {
         Some(ns) => format!("/apis/metrics.k8s.io/v1beta1/namespaces/{ns}/pods"),
         None => "/apis/metrics.k8s.io/v1beta1/pods".to_string(),
     };
+    http::Request::get(&path)
+        .body(Vec::new())
+        .map_err(|e| format!("namespace {:?} cannot be asked for: {e}", namespace.unwrap_or("")))
+}
+
+pub async fn poll(client: Client, namespace: Option<String>, interval: Duration, tx: UpdateTx) {
     let mut tick = tokio::time::interval(interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        let req = http::Request::get(&path).body(Vec::new()).expect("static request");
+        let req = match list_request(namespace.as_deref()) {
+            Ok(r) => r,
+            Err(message) => {
+                let _ = tx
+                    .send(Stamped::now(Update::SourceError {
+                        resource: Resource::PodMetrics,
+                        namespace: None,
+                        kind: ErrorKind::Api,
+                        message,
+                    }))
+                    .await;
+                return;
+            }
+        };
         let update = match tokio::time::timeout(Duration::from_secs(10), client.request_text(req)).await {
             Ok(Ok(body)) => match parse_list(&body) {
                 Ok(usages) => Update::PodUsage {
@@ -114,7 +120,7 @@ pub async fn poll(client: Client, namespace: Option<String>, interval: Duration,
                 },
             },
             Ok(Err(e)) => {
-                let (kind, message) = explain(&e);
+                let (kind, message) = super::errors::kube_error(Resource::PodMetrics, &e);
                 Update::SourceError {
                     resource: Resource::PodMetrics,
                     namespace: None,
@@ -168,5 +174,13 @@ mod tests {
             ]
         );
         assert!(parse_list("<html>").is_err());
+    }
+
+    #[test]
+    fn a_namespace_that_is_not_a_path_is_an_error() {
+        assert!(list_request(Some("shop")).is_ok());
+        assert!(list_request(None).is_ok());
+        let e = list_request(Some("prod ünïcode")).unwrap_err();
+        assert!(e.starts_with("namespace \"prod ünïcode\" cannot be asked for"), "{e}");
     }
 }

@@ -108,11 +108,8 @@ impl Endpoint {
                     .await
                     .map_err(|e| (ErrorKind::Unreachable, reqwest_error(&e)))?;
                 // Prometheus answers bad queries with 400 and a JSON error body: parse it.
-                if !status.is_success() && !status.is_client_error() {
-                    return Err((ErrorKind::Api, format!("HTTP {status}")));
-                }
-                if status == reqwest::StatusCode::FORBIDDEN || status == reqwest::StatusCode::UNAUTHORIZED {
-                    return Err((ErrorKind::Forbidden, format!("HTTP {status}")));
+                if !status.is_success() && status != reqwest::StatusCode::BAD_REQUEST {
+                    return Err(super::errors::api_status(Resource::Prometheus, status.as_u16(), ""));
                 }
                 bytes
             }
@@ -128,11 +125,7 @@ impl Endpoint {
                             format!("no answer within {}s", QUERY_TIMEOUT.as_secs()),
                         )
                     })?
-                    .map_err(|e| match &e {
-                        kube::Error::Api(s) if s.code == 403 => (ErrorKind::Forbidden, s.message.clone()),
-                        kube::Error::Api(s) => (ErrorKind::Api, format!("{} ({})", s.message, s.code)),
-                        other => (ErrorKind::Unreachable, super::kube::describe(other)),
-                    })?;
+                    .map_err(|e| super::errors::kube_error(Resource::Prometheus, &e))?;
                 text.into_bytes().into()
             }
         };
@@ -200,40 +193,20 @@ pub struct Candidate {
     pub ports: Vec<(Option<String>, i32)>,
 }
 
-/// Namespaces where meshes install their Prometheus, most specific first.
-const MESH_NAMESPACES: &[&str] = &[
-    "istio-system",
-    "linkerd-viz",
-    "linkerd",
-    "consul",
-    "kuma-system",
-    "kuma-metrics",
-    "osm-system",
-    "nginx-mesh",
-    "monitoring",
-    "prometheus",
-    "kube-system",
-];
-const NAMES: &[&str] = &[
-    "prometheus",
-    "prometheus-server",
-    "prometheus-k8s",
-    "prometheus-operated",
-    "kube-prometheus-stack-prometheus",
-];
-
 /// Picks the most likely Prometheus: a known name or `app=prometheus` label, in a mesh's
 /// namespace first. Returns (namespace, name, port) for the service proxy path.
 pub fn pick(candidates: &[Candidate]) -> Option<(String, String, String)> {
+    let names = crate::mesh::PROMETHEUS_SERVICES;
+    let namespaces = crate::mesh::prometheus_namespaces();
     let is_prometheus =
-        |c: &&Candidate| NAMES.contains(&c.name.as_str()) || c.app_label.as_deref().is_some_and(|a| a == "prometheus");
+        |c: &&Candidate| names.contains(&c.name.as_str()) || c.app_label.as_deref().is_some_and(|a| a == "prometheus");
     let rank = |c: &Candidate| {
         (
-            MESH_NAMESPACES
+            namespaces
                 .iter()
                 .position(|n| *n == c.namespace)
-                .unwrap_or(MESH_NAMESPACES.len()),
-            NAMES.iter().position(|n| *n == c.name).unwrap_or(NAMES.len()),
+                .unwrap_or(namespaces.len()),
+            names.iter().position(|n| *n == c.name).unwrap_or(names.len()),
         )
     };
     let c = candidates.iter().filter(is_prometheus).min_by_key(|c| rank(c))?;
@@ -252,9 +225,9 @@ pub async fn discover(client: &Client, namespace: Option<&str>) -> Result<Option
         Some(ns) => Api::namespaced(client.clone(), ns),
         None => Api::all(client.clone()),
     };
-    let list = api.list(&Default::default()).await.map_err(|e| match &e {
-        kube::Error::Api(s) if s.code == 403 => (ErrorKind::Forbidden, format!("listing services: {}", s.message)),
-        other => (ErrorKind::Unreachable, super::kube::describe(other)),
+    let list = api.list(&Default::default()).await.map_err(|e| {
+        let (kind, why) = super::errors::kube_error(Resource::Services, &e);
+        (kind, format!("listing services: {why}"))
     })?;
     let candidates: Vec<Candidate> = list
         .items
@@ -282,36 +255,55 @@ pub async fn discover(client: &Client, namespace: Option<&str>) -> Result<Option
     }))
 }
 
-/// Resolves the spec to an endpoint, retrying discovery until a Prometheus appears.
-async fn endpoint(spec: &Spec, target: &super::kube::KubeTarget, tx: &UpdateTx) -> Option<Endpoint> {
+/// The one resolver of `--prometheus-url`: the URL itself, or the mesh's Prometheus found
+/// in the cluster (`auto`). The TUI retries it; `meshtop top` asks once.
+pub async fn resolve(
+    spec: &Spec,
+    client: Option<&Client>,
+    namespace: Option<&str>,
+) -> Result<Endpoint, (ErrorKind, String)> {
     match spec {
-        Spec::Url(u) => match Endpoint::direct(u) {
-            Ok(e) => Some(e),
-            Err(m) => {
-                let _ = tx.send(Stamped::now(error(ErrorKind::Api, m))).await;
-                None
-            }
-        },
+        Spec::Url(u) => Endpoint::direct(u).map_err(|m| (ErrorKind::Api, m)),
         Spec::Auto => {
-            let client = super::kube::connect_quietly(target, tx).await?;
-            loop {
-                let problem = match discover(&client, target.namespace.as_deref()).await {
-                    Ok(Some(e)) => return Some(e),
-                    Ok(None) => (
-                        ErrorKind::Api,
-                        format!(
-                            "no Prometheus service found (looked for {} or app=prometheus); pass --prometheus-url",
-                            NAMES.join(", ")
-                        ),
+            let Some(client) = client else {
+                return Err((
+                    ErrorKind::Unreachable,
+                    "no cluster connection to look for Prometheus in".into(),
+                ));
+            };
+            discover(client, namespace).await?.ok_or_else(|| {
+                (
+                    ErrorKind::Api,
+                    format!(
+                        "no Prometheus service found (looked for {} or app=prometheus); pass --prometheus-url URL",
+                        crate::mesh::PROMETHEUS_SERVICES.join(", ")
                     ),
-                    Err(p) => p,
-                };
-                if tx.send(Stamped::now(error(problem.0, problem.1))).await.is_err() {
-                    return None;
-                }
-                tokio::time::sleep(Duration::from_secs(30)).await;
-            }
+                )
+            })
         }
+    }
+}
+
+/// Resolves the spec for the TUI, retrying every 30 s until a Prometheus appears.
+async fn endpoint(spec: &Spec, target: &super::kube::KubeTarget, tx: &UpdateTx) -> Option<Endpoint> {
+    let client = match spec {
+        Spec::Auto => Some(super::kube::connect_quietly(target, tx).await?),
+        Spec::Url(_) => None,
+    };
+    loop {
+        let problem = match resolve(spec, client.as_ref(), target.namespace.as_deref()).await {
+            Ok(e) => return Some(e),
+            Err(p) => p,
+        };
+        tracing::warn!(problem = %problem.1, "Prometheus not found");
+        if tx.send(Stamped::now(error(problem.0, problem.1))).await.is_err() {
+            return None;
+        }
+        // A bad URL does not get better with time.
+        if matches!(spec, Spec::Url(_)) {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_secs(30)).await;
     }
 }
 

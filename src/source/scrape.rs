@@ -16,7 +16,6 @@ use kube::{Api, Client, ResourceExt};
 
 use super::UpdateTx;
 use crate::app::{Stamped, Update};
-use crate::mesh::Mesh;
 use crate::mesh::detect;
 use crate::metrics::golden::Dialect;
 use crate::metrics::{exposition, golden};
@@ -28,8 +27,38 @@ pub const TIMEOUT: Duration = Duration::from_secs(5);
 /// Larger bodies are refused: a proxy exporting that much is misconfigured.
 pub const MAX_BYTES: u64 = 10 * 1024 * 1024;
 
-/// (namespace, pod) → (pod IP, port, path, dialect) of the proxy's metrics endpoint.
-type Targets = Arc<Mutex<BTreeMap<(String, String), (Option<String>, u16, String, Option<Dialect>)>>>;
+/// A proxy's metrics endpoint, as the mesh rules give it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub namespace: String,
+    pub pod: String,
+    /// Needed with `--scrape-direct`.
+    pub ip: Option<String>,
+    pub port: u16,
+    pub path: String,
+    /// From the pod's mesh; None lets the exposition's metric names decide.
+    pub dialect: Option<Dialect>,
+}
+
+/// The one scrape-target selector, for the TUI's scraper and `meshtop top`: a running pod
+/// whose proxy has a known metrics port.
+pub fn target_of(info: &crate::model::PodInfo, mesh: &detect::PodMesh) -> Option<Target> {
+    if info.phase != "Running" {
+        return None;
+    }
+    let proxy = mesh.proxy.as_ref()?;
+    Some(Target {
+        namespace: info.namespace.clone(),
+        pod: info.name.clone(),
+        ip: info.ip.clone(),
+        port: proxy.metrics_port?,
+        path: proxy.metrics_path.clone().unwrap_or_else(|| "/metrics".into()),
+        dialect: crate::mesh::dialect(mesh.mesh),
+    })
+}
+
+/// (namespace, pod) → where its proxy's metrics are.
+type Targets = Arc<Mutex<BTreeMap<(String, String), Target>>>;
 
 /// How scrapes reach the proxies.
 #[derive(Clone)]
@@ -47,16 +76,6 @@ impl Via {
             .build()
             .map(Via::Direct)
             .map_err(|e| format!("building the HTTP client: {e}"))
-    }
-}
-
-/// The metric dialect a mesh's proxies speak, when known from the mesh alone.
-pub fn dialect_of(mesh: Option<Mesh>) -> Option<Dialect> {
-    match mesh? {
-        Mesh::Istio => Some(Dialect::Istio),
-        Mesh::Linkerd => Some(Dialect::Linkerd),
-        Mesh::Consul | Mesh::Kuma | Mesh::Osm => Some(Dialect::Envoy),
-        _ => None,
     }
 }
 
@@ -95,27 +114,18 @@ async fn track(pods: Api<Pod>, targets: Targets) {
     let stream = kube::runtime::WatchStreamExt::default_backoff(watcher(pods, Default::default()));
     let mut stream = std::pin::pin!(stream);
     while let Some(ev) = stream.next().await {
-        let mut t = targets.lock().expect("targets lock");
+        // A poisoned lock means a scrape task panicked; the list itself is still whole.
+        let mut t = targets.lock().unwrap_or_else(|e| e.into_inner());
         match ev {
             Ok(watcher::Event::Init) => t.clear(),
             Ok(watcher::Event::InitApply(p) | watcher::Event::Apply(p)) => {
                 let key = (p.namespace().unwrap_or_default(), p.name_any());
                 let info = super::kube::pod_info(&p);
-                let class = detect::classify_pod(&info);
-                let dialect = dialect_of(class.mesh);
-                let endpoint = class.proxy.and_then(|x| {
-                    Some((
-                        info.ip.clone(),
-                        x.metrics_port?,
-                        x.metrics_path.unwrap_or_else(|| "/metrics".into()),
-                        dialect,
-                    ))
-                });
-                match (endpoint, info.phase.as_str()) {
-                    (Some(e), "Running") => {
-                        t.insert(key, e);
+                match target_of(&info, &detect::classify_pod(&info)) {
+                    Some(target) => {
+                        t.insert(key, target);
                     }
-                    _ => {
+                    None => {
                         t.remove(&key);
                     }
                 }
@@ -133,27 +143,39 @@ async fn scrape_loop(via: Via, targets: Targets, interval: Duration, tx: UpdateT
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        let list: Vec<_> = targets
+        let list: Vec<Target> = targets
             .lock()
-            .expect("targets lock")
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .cloned()
             .collect();
-        let mut results = futures::stream::iter(list)
-            .map(|((ns, pod), (ip, port, path, dialect))| {
-                let via = via.clone();
-                async move {
-                    let update = scrape_via(&via, &ns, &pod, ip.as_deref(), port, &path, dialect).await;
-                    Stamped::now(update)
-                }
-            })
-            .buffer_unordered(CONCURRENCY);
+        let mut results = scrape_all(&via, list);
         while let Some(u) = results.next().await {
             if tx.send(u).await.is_err() {
                 return;
             }
         }
     }
+}
+
+/// Scrapes every target, `CONCURRENCY` at a time, as the answers come.
+pub fn scrape_all(via: &Via, targets: Vec<Target>) -> impl futures::Stream<Item = Stamped> + use<> {
+    let via = via.clone();
+    futures::stream::iter(targets)
+        .map(move |t| {
+            let via = via.clone();
+            async move { Stamped::now(scrape(&via, &t).await) }
+        })
+        .buffer_unordered(CONCURRENCY)
+}
+
+/// Scrapes one target.
+pub async fn scrape(via: &Via, t: &Target) -> Update {
+    let u = scrape_via(via, &t.namespace, &t.pod, t.ip.as_deref(), t.port, &t.path, t.dialect).await;
+    if let Update::ScrapeFailed { message, .. } = &u {
+        tracing::debug!(namespace = %t.namespace, pod = %t.pod, %message, "scrape failed");
+    }
+    u
 }
 
 /// Scrapes one pod; failures become a per-pod error update, never a panic or a stop.
@@ -261,10 +283,10 @@ async fn fetch_direct(http: &reqwest::Client, url: &str) -> Result<String, Strin
 
 async fn fetch(client: &Client, url: &str) -> Result<String, String> {
     let req = http::Request::get(url).body(Vec::new()).map_err(|e| e.to_string())?;
-    let reader = client.request_stream(req).await.map_err(|e| match &e {
-        kube::Error::Api(s) => format!("{} ({})", s.message, s.code),
-        other => super::kube::describe(other),
-    })?;
+    let reader = client
+        .request_stream(req)
+        .await
+        .map_err(|e| super::errors::kube_error(crate::model::Resource::ProxyScrape, &e).1)?;
     let mut buf = Vec::new();
     let mut limited = std::pin::pin!(reader.take(MAX_BYTES + 1));
     limited

@@ -6,20 +6,21 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Clear, Gauge, Paragraph, Row, Table, Wrap};
+use ratatui::widgets::{Block, Borders, Clear, Gauge, Paragraph, Wrap};
 
-use super::format::{mib, millis};
-use super::stacked::Stacked;
+use super::stacked::{self, Stacked};
+use super::theme::Theme;
 use crate::app::State;
 use crate::app::bench::{self, BenchSession, FIELDS};
-use crate::bench::{BenchProgress, Phase};
+use crate::app::format::{mib, millis};
+use crate::app::table::{self, bench_runs::BenchRuns};
+use crate::model::bench::{BenchProgress, Phase};
 
 fn us(v: u64) -> String {
     millis(v as f64 / 1000.0)
 }
 
-pub fn render(state: &State, frame: &mut Frame, area: Rect) {
-    let t = state.theme();
+pub fn render(state: &State, t: &Theme, frame: &mut Frame, area: Rect) {
     let runs = &state.benches;
     if runs.is_empty() {
         let block = Block::default()
@@ -39,15 +40,33 @@ pub fn render(state: &State, frame: &mut Frame, area: Rect) {
         frame.render_widget(Paragraph::new(text).block(block), area);
         return;
     }
-    let selected = state.entry().selected.min(runs.len() - 1);
+    let entry = state.entry();
+    let rows = table::rows::<BenchRuns>(state, entry);
     let list_height = (runs.len() as u16 + 3).min(8).min(area.height / 3).max(4);
     let [panel, list] = Layout::vertical([Constraint::Min(10), Constraint::Length(list_height)]).areas(area);
-    render_panel(state, frame, panel, &runs[selected]);
-    render_list(state, frame, list, selected);
+    match rows.get(entry.selected.min(rows.len().saturating_sub(1))) {
+        Some(run) => render_panel(state, t, frame, panel, run),
+        None => frame.render_widget(
+            Paragraph::new(Span::styled(
+                " no run matches the filter (esc clears it)",
+                Style::default().fg(t.dim),
+            )),
+            panel,
+        ),
+    }
+    super::table::draw::<BenchRuns>(
+        state,
+        t,
+        frame,
+        list,
+        &rows,
+        entry,
+        "runs this session · b new · x stop · ↑↓ select",
+        None,
+    );
 }
 
-fn render_panel(state: &State, frame: &mut Frame, area: Rect, s: &BenchSession) {
-    let t = state.theme();
+fn render_panel(state: &State, t: &Theme, frame: &mut Frame, area: Rect, s: &BenchSession) {
     let mode = if s.config.rate > 0.0 {
         format!("{} req/s over {} conns", s.config.rate, s.config.connections)
     } else {
@@ -184,20 +203,25 @@ fn render_panel(state: &State, frame: &mut Frame, area: Rect, s: &BenchSession) 
         },
     ));
     let e = &p.errors;
-    let err_style = if e.total() > 0 {
-        Style::default().fg(t.error)
-    } else {
-        Style::default()
-    };
+    // Only the kinds that happened, so the line fits its column.
+    let kinds: Vec<String> = [
+        ("connect", e.connect),
+        ("timeout", e.timeout),
+        ("reset", e.reset),
+        ("tls", e.tls),
+        ("other", e.other),
+    ]
+    .iter()
+    .filter(|(_, n)| *n > 0)
+    .map(|(k, n)| format!("{k} {n}"))
+    .collect();
     status.push(Line::from(vec![
         Span::styled(format!("{:<14}", "errors"), Style::default().fg(t.dim)),
-        Span::styled(
-            format!(
-                "connect {} timeout {} reset {} tls {} other {}",
-                e.connect, e.timeout, e.reset, e.tls, e.other
-            ),
-            err_style,
-        ),
+        if kinds.is_empty() {
+            Span::raw("none")
+        } else {
+            Span::styled(kinds.join(" · "), t.tone(crate::app::table::Tone::Error))
+        },
     ]));
     if let Some(r) = r {
         status.push(kv("success", format!("{:.2}%", r.success_ratio() * 100.0)));
@@ -230,6 +254,7 @@ fn render_panel(state: &State, frame: &mut Frame, area: Rect, s: &BenchSession) 
             values: &stretched,
             app: t.accent,
             proxy: t.accent,
+            mono: false,
         },
         hist_plot,
     );
@@ -248,50 +273,40 @@ fn render_panel(state: &State, frame: &mut Frame, area: Rect, s: &BenchSession) 
 
     let [cost_title, cost_now, cost_cpu, cost_mem] = Layout::vertical([
         Constraint::Length(1),
-        Constraint::Length(1),
+        Constraint::Length(2),
         Constraint::Fill(1),
         Constraint::Fill(1),
     ])
     .areas(cost);
-    frame.render_widget(
-        Paragraph::new(Line::from(vec![
-            Span::styled(
-                format!("TARGET PODS ({})  ", s.target.pods.len()),
-                Style::default().fg(t.title).add_modifier(Modifier::BOLD),
-            ),
-            Span::styled("█ app ", Style::default().fg(t.accent)),
-            Span::styled("█ proxy", Style::default().fg(t.warn)),
-        ])),
-        cost_title,
-    );
+    let mut title = vec![Span::styled(
+        format!("TARGET PODS ({})  ", s.target.pods.len()),
+        Style::default().fg(t.title).add_modifier(Modifier::BOLD),
+    )];
+    title.extend(stacked::legend(t));
+    frame.render_widget(Paragraph::new(Line::from(title)), cost_title);
     let now = bench::target_usage(state, &s.target);
     let now_text = match now {
-        Some((ac, pc, am, pm)) => format!("cpu {ac:.0}m / {pc:.0}m   mem {} / {}", mib(am as u64), mib(pm as u64)),
-        None if s.target.pods.is_empty() => "no pods known for this URL (open the form from a pod or workload)".into(),
-        None => "no CPU/memory samples for these pods yet (metrics-server or cAdvisor)".into(),
+        Some((ac, pc, am, pm)) => format!(
+            "cpu {ac:.0}m app / {pc:.0}m proxy   mem {} app / {} proxy",
+            mib(am as u64),
+            mib(pm as u64)
+        ),
+        None if s.target.pods.is_empty() => {
+            "no pods known for this URL: start the run with b on a pod or workload to see their CPU and memory".into()
+        }
+        None => format!(
+            "no CPU/memory for these pods yet: {}",
+            crate::app::figures::usage_gap(state)
+        ),
     };
     frame.render_widget(
-        Paragraph::new(Span::styled(now_text, Style::default().fg(t.dim))),
+        Paragraph::new(Span::styled(now_text, Style::default().fg(t.dim))).wrap(Wrap { trim: true }),
         cost_now,
     );
     let cpu: Vec<(f64, f64)> = s.usage.iter().map(|u| (u.0, u.1)).collect();
     let mem: Vec<(f64, f64)> = s.usage.iter().map(|u| (u.2, u.3)).collect();
-    frame.render_widget(
-        Stacked {
-            values: &cpu,
-            app: t.accent,
-            proxy: t.warn,
-        },
-        cost_cpu,
-    );
-    frame.render_widget(
-        Stacked {
-            values: &mem,
-            app: t.accent,
-            proxy: t.warn,
-        },
-        cost_mem,
-    );
+    frame.render_widget(stacked::app_proxy(t, &cpu), cost_cpu);
+    frame.render_widget(stacked::app_proxy(t, &mem), cost_mem);
 
     let message = s.error.clone().or_else(|| bench::reachability_hint(state, s));
     if let Some(m) = message {
@@ -306,81 +321,9 @@ fn render_panel(state: &State, frame: &mut Frame, area: Rect, s: &BenchSession) 
     }
 }
 
-fn render_list(state: &State, frame: &mut Frame, area: Rect, selected: usize) {
-    let t = state.theme();
-    let header = Row::new(crate::app::query::BENCH_COLUMNS.iter().copied()).style(
-        Style::default()
-            .fg(t.header_fg)
-            .bg(t.header_bg)
-            .add_modifier(Modifier::BOLD),
-    );
-    let page = area.height.saturating_sub(3) as usize;
-    let start = selected.saturating_sub(page.saturating_sub(1));
-    let rows = state
-        .benches
-        .iter()
-        .enumerate()
-        .skip(start)
-        .take(page.max(1))
-        .map(|(i, s)| {
-            let p = s.progress.as_ref();
-            let r = s.result.as_deref();
-            let rps = r.map(|r| r.achieved_rate).or(p.map(|p| p.current_rps)).unwrap_or(0.0);
-            let pct = |f: fn(&BenchProgress) -> u64, g: fn(&crate::bench::BenchResult) -> u64| {
-                r.map(g).or(p.map(f)).map_or_else(|| "-".into(), us)
-            };
-            let cells = vec![
-                s.id.to_string(),
-                s.status().to_string(),
-                format!("{} {}", s.target.origin, s.config.url),
-                if s.config.rate > 0.0 {
-                    format!("{} rps", s.config.rate)
-                } else {
-                    format!("{} conns", s.config.connections)
-                },
-                format!("{rps:.1}"),
-                pct(|p| p.p50_us, |r| r.latency.p50),
-                pct(|p| p.p99_us, |r| r.latency.p99),
-                pct(|p| p.p999_us, |r| r.latency.p999),
-                r.map_or_else(|| "-".into(), |r| format!("{:.2}%", r.success_ratio() * 100.0)),
-                p.map_or(0, |p| p.errors.total()).to_string(),
-            ];
-            let row = Row::new(cells);
-            if i == selected {
-                row.style(Style::default().fg(t.selected_fg).bg(t.selected_bg))
-            } else {
-                row
-            }
-        });
-    let widths = [
-        Constraint::Length(3),
-        Constraint::Length(8),
-        Constraint::Fill(1),
-        Constraint::Length(12),
-        Constraint::Length(9),
-        Constraint::Length(8),
-        Constraint::Length(8),
-        Constraint::Length(8),
-        Constraint::Length(8),
-        Constraint::Length(7),
-    ];
-    let block = Block::default()
-        .borders(Borders::ALL)
-        .border_style(Style::default().fg(t.border))
-        .title(Span::styled(
-            format!(
-                " runs this session [{}]  b new · x stop · ↑↓ select ",
-                state.benches.len()
-            ),
-            Style::default().fg(t.title),
-        ));
-    frame.render_widget(Table::new(rows, widths).header(header).block(block), area);
-}
-
 /// The form, drawn over whatever view is open.
-pub fn render_form(state: &State, frame: &mut Frame) {
+pub fn render_form(state: &State, t: &Theme, frame: &mut Frame) {
     let Some(form) = &state.bench_form else { return };
-    let t = state.theme();
     let full = frame.area();
     let width = full.width.saturating_sub(8).min(110);
     let height = (FIELDS.len() as u16 + 8).min(full.height);

@@ -6,31 +6,13 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Sparkline, Wrap};
 
-use super::format::age;
-use crate::app::{State, query};
+use super::theme::Theme;
+use crate::app::State;
+use crate::app::figures::traffic_gap;
+use crate::app::format::age;
 use crate::model::{ContainerKind, Series};
 
-/// Annotation and label prefixes worth showing: mesh, injection and scrape settings.
-const RELEVANT: &[&str] = &[
-    "sidecar.istio.io/",
-    "istio.io/",
-    "ambient.istio.io/",
-    "proxy.istio.io/",
-    "security.istio.io/",
-    "linkerd.io/",
-    "config.linkerd.io/",
-    "viz.linkerd.io/",
-    "consul.hashicorp.com/",
-    "kuma.io/",
-    "openservicemesh.io/",
-    "injector.nsm.nginx.com/",
-    "prometheus.io/",
-    "gateway.istio.io/",
-    "gateway.networking.k8s.io/",
-];
-
-pub fn render(state: &State, frame: &mut Frame, area: Rect, namespace: &str, name: &str) {
-    let t = state.theme();
+pub fn render(state: &State, t: &Theme, frame: &mut Frame, area: Rect, namespace: &str, name: &str) {
     let block = Block::default()
         .borders(Borders::ALL)
         .border_style(Style::default().fg(t.border))
@@ -113,7 +95,7 @@ pub fn render(state: &State, frame: &mut Frame, area: Rect, namespace: &str, nam
         }
         None => lines.push(kv("proxy", "<none>".into())),
     }
-    if let Some(why) = query::missing_proxy(state, p) {
+    if let Some(why) = &p.missing {
         lines.push(Line::from(Span::styled(
             format!("  ! {why}"),
             Style::default().fg(t.warn).add_modifier(Modifier::BOLD),
@@ -128,9 +110,9 @@ pub fn render(state: &State, frame: &mut Frame, area: Rect, namespace: &str, nam
         .traffic
         .get(&(i.namespace.clone(), i.name.clone()))
         .and_then(|t| t.window.as_ref());
-    match (query::rate(state, p), window) {
+    match (p.rates, window) {
         (Some(r), Some(w)) => {
-            let ms = |v: Option<f64>| v.map_or_else(|| "-".into(), super::format::millis);
+            let ms = |v: Option<f64>| v.map_or_else(|| "-".into(), crate::app::format::millis);
             let pct = |v: Option<f64>| v.map_or_else(|| "no requests".into(), |v| format!("{:.2}%", v * 100.0));
             lines.push(kv(
                 "requests",
@@ -163,7 +145,7 @@ pub fn render(state: &State, frame: &mut Frame, area: Rect, namespace: &str, nam
         }
         _ => lines.push(kv(
             "no figures",
-            query::traffic_gap(state, p).unwrap_or_else(|| "no traffic data".into()),
+            traffic_gap(state, p).unwrap_or_else(|| "no traffic data".into()),
         )),
     }
     lines.push(Line::default());
@@ -188,7 +170,7 @@ pub fn render(state: &State, frame: &mut Frame, area: Rect, namespace: &str, nam
                 format!(
                     "  cpu {:.0}m mem {}",
                     u.cpu_millicores,
-                    super::format::mib(u.memory_bytes)
+                    crate::app::format::mib(u.memory_bytes)
                 )
             })
             .unwrap_or_default();
@@ -219,13 +201,13 @@ pub fn render(state: &State, frame: &mut Frame, area: Rect, namespace: &str, nam
         .labels
         .iter()
         .chain(i.annotations.iter())
-        .filter(|(k, _)| RELEVANT.iter().any(|r| k.starts_with(r)))
+        .filter(|(k, _)| crate::mesh::is_mesh_key(k))
         .collect();
     if !relevant.is_empty() {
         lines.push(Line::default());
         lines.push(head("MESH LABELS AND ANNOTATIONS"));
         for (k, v) in relevant {
-            lines.push(kv(k, super::format::fit(v, 120)));
+            lines.push(kv(k, crate::app::format::fit(v, 120)));
         }
     }
     let key = (i.namespace.clone(), i.name.clone());
@@ -241,7 +223,10 @@ pub fn render(state: &State, frame: &mut Frame, area: Rect, namespace: &str, nam
             Chart::Spark(&t.rps_history),
         ));
         rows.push((
-            format!("P99 {}", t.p99_history.last().map_or("-".into(), super::format::millis)),
+            format!(
+                "P99 {}",
+                t.p99_history.last().map_or("-".into(), crate::app::format::millis)
+            ),
             1,
             Chart::Spark(&t.p99_history),
         ));
@@ -253,7 +238,7 @@ pub fn render(state: &State, frame: &mut Frame, area: Rect, namespace: &str, nam
             STACK_ROWS,
             Chart::Stack(&u.cpu_app, &u.cpu_proxy),
         ));
-        let mib = |s: &Series| super::format::mib(last(s) as u64);
+        let mib = |s: &Series| crate::app::format::mib(last(s) as u64);
         rows.push((
             format!("MEM {}/{}", mib(&u.mem_app), mib(&u.mem_proxy)),
             STACK_ROWS,
@@ -277,14 +262,15 @@ pub fn render(state: &State, frame: &mut Frame, area: Rect, namespace: &str, nam
         ..chart_area
     };
     frame.render_widget(
-        Paragraph::new(Line::from(vec![
-            Span::styled(
+        Paragraph::new(Line::from(
+            vec![Span::styled(
                 format!("HISTORY (last {} samples at most)  ", Series::CAPACITY),
                 Style::default().fg(t.title).add_modifier(Modifier::BOLD),
-            ),
-            Span::styled("█ app ", Style::default().fg(t.accent)),
-            Span::styled("█ proxy", Style::default().fg(t.warn)),
-        ])),
+            )]
+            .into_iter()
+            .chain(super::stacked::legend(t))
+            .collect::<Vec<_>>(),
+        )),
         header,
     );
     let mut y = chart_area.y + 1;
@@ -311,14 +297,7 @@ pub fn render(state: &State, frame: &mut Frame, area: Rect, namespace: &str, nam
             }
             Chart::Stack(app, proxy) => {
                 let values: Vec<(f64, f64)> = app.tail(width).zip(proxy.tail(width)).collect();
-                frame.render_widget(
-                    super::stacked::Stacked {
-                        values: &values,
-                        app: t.accent,
-                        proxy: t.warn,
-                    },
-                    plot,
-                );
+                frame.render_widget(super::stacked::app_proxy(t, &values), plot);
             }
         }
     }

@@ -6,13 +6,13 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 
+use super::theme::Theme;
 use crate::app::State;
-use crate::app::fold::COMMANDS;
+use crate::app::actions::COMMANDS;
 
-pub fn render(state: &State, frame: &mut Frame, area: Rect) {
-    let t = state.theme();
+pub fn render(state: &State, t: &Theme, frame: &mut Frame, area: Rect) {
     let mut lines = Vec::new();
-    for (group, rows) in state.keymap.help() {
+    for (group, rows) in state.keymap.help(state.entry().view.kind()) {
         lines.push(Line::from(Span::styled(
             group.to_uppercase(),
             Style::default().fg(t.title).add_modifier(Modifier::BOLD),

@@ -1,8 +1,8 @@
-//! Views: pure functions from `&State` to a frame. No I/O happens here.
+//! Views: pure functions from `&State` to a frame. No I/O happens here. The state says
+//! which theme was chosen; [`Ui`] holds the themes and resolves the choice.
 
 pub mod bench;
 pub mod detail;
-pub mod format;
 pub mod help;
 pub mod overview;
 pub mod stacked;
@@ -16,30 +16,68 @@ use ratatui::style::Style;
 use ratatui::widgets::Block;
 
 use crate::app::{State, View};
+use crate::with_table;
+use theme::{Colors, Theme};
 
-/// Draws the whole screen.
-pub fn render(state: &State, frame: &mut Frame) {
-    let theme = state.theme();
-    let area = frame.area();
-    frame.render_widget(Block::default().style(Style::default().fg(theme.fg).bg(theme.bg)), area);
-    let [header, body, prompt, status_area] = Layout::vertical([
-        Constraint::Length(1),
-        Constraint::Min(3),
-        Constraint::Length(1),
-        Constraint::Length(1),
-    ])
-    .areas(area);
-    status::header(state, frame, header);
-    match &state.entry().view {
-        View::Overview => overview::render(state, frame, body),
-        View::PodDetail { namespace, name } => detail::render(state, frame, body, namespace, name),
-        View::Bench => bench::render(state, frame, body),
-        _ => table::render(state, frame, body),
+/// What the views draw with: the themes `T` cycles through, fitted to the terminal.
+#[derive(Debug, Clone)]
+pub struct Ui {
+    themes: Vec<Theme>,
+}
+
+impl Ui {
+    /// `themes` must not be empty; each is fitted to what the terminal can show.
+    pub fn new(themes: Vec<Theme>, colors: Colors) -> Ui {
+        let mut themes: Vec<Theme> = themes.into_iter().map(|t| t.for_colors(colors)).collect();
+        if themes.is_empty() {
+            themes.push(Theme::all_builtin().remove(0).for_colors(colors));
+        }
+        Ui { themes }
     }
-    status::prompt(state, frame, prompt);
-    status::status_line(state, frame, status_area);
-    bench::render_form(state, frame);
-    if state.show_help {
-        help::render(state, frame, area);
+
+    /// The built-in themes, full colour: tests and benchmarks.
+    pub fn builtin() -> Ui {
+        Ui::new(Theme::all_builtin(), Colors::True)
+    }
+
+    pub fn themes(&self) -> &[Theme] {
+        &self.themes
+    }
+
+    /// The theme the state chose.
+    pub fn theme(&self, state: &State) -> &Theme {
+        &self.themes[state.theme.min(self.themes.len() - 1)]
+    }
+
+    /// Index of the built-in theme named `name`, for `State::with_themes`.
+    pub fn position(&self, name: &str) -> Option<usize> {
+        self.themes.iter().position(|t| t.name == name)
+    }
+
+    /// Draws the whole screen.
+    pub fn render(&self, state: &State, frame: &mut Frame) {
+        let t = self.theme(state);
+        let area = frame.area();
+        frame.render_widget(Block::default().style(Style::default().fg(t.fg).bg(t.bg)), area);
+        let [header, body, prompt, status_area] = Layout::vertical([
+            Constraint::Length(1),
+            Constraint::Min(3),
+            Constraint::Length(1),
+            Constraint::Length(1),
+        ])
+        .areas(area);
+        status::header(state, t, frame, header);
+        match &state.entry().view {
+            View::Overview => overview::render(state, t, frame, body),
+            View::PodDetail { namespace, name } => detail::render(state, t, frame, body, namespace, name),
+            View::Bench => bench::render(state, t, frame, body),
+            view => with_table!(view, T => table::render::<T>(state, t, frame, body), _ => {}),
+        }
+        status::prompt(state, t, frame, prompt);
+        status::status_line(state, t, frame, status_area);
+        bench::render_form(state, t, frame);
+        if state.show_help {
+            help::render(state, t, frame, area);
+        }
     }
 }

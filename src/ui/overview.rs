@@ -4,18 +4,20 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
+use ratatui::widgets::{Block, Borders, Paragraph};
 
+use super::theme::Theme;
 use crate::app::State;
-use crate::app::query::{MeshSummary, mesh_summaries};
+use crate::app::figures::{MeshSummary, usage_gap};
+use crate::app::format::{mib, plural};
 use crate::mesh::Model;
 
-const CARD_HEIGHT: u16 = 9;
+/// Borders and up to eight lines (two control planes, a `+N more`, five facts).
+const CARD_HEIGHT: u16 = 10;
 
-pub fn render(state: &State, frame: &mut Frame, area: Rect) {
-    let t = state.theme();
-    let meshes = mesh_summaries(state);
-    let meshed = state.pods.values().filter(|p| p.mesh.mesh.is_some()).count();
+pub fn render(state: &State, t: &Theme, frame: &mut Frame, area: Rect) {
+    let meshes = &state.meshes;
+    let meshed: usize = state.namespaces.values().map(|n| n.figures.meshed).sum();
     let block = Block::default()
         .borders(Borders::ALL)
         .border_style(Style::default().fg(t.border))
@@ -27,7 +29,7 @@ pub fn render(state: &State, frame: &mut Frame, area: Rect) {
     frame.render_widget(block, area);
     let [summary, cards] = Layout::vertical([Constraint::Length(2), Constraint::Min(0)]).areas(inner);
 
-    let unmeshed = state.pods.len() - meshed;
+    let unmeshed = state.pods.len().saturating_sub(meshed);
     let pods_failing = state.pods.is_empty() && state.error_for(crate::model::Resource::Pods).is_some();
     let line = if pods_failing || !state.listed(crate::model::Resource::Pods) {
         Line::from(Span::styled(
@@ -37,9 +39,9 @@ pub fn render(state: &State, frame: &mut Frame, area: Rect) {
     } else {
         Line::from(vec![
             Span::raw(format!(
-                " {} pods in {} namespaces: ",
-                state.pods.len(),
-                state.namespaces.len()
+                " {} in {}: ",
+                plural(state.pods.len(), "pod"),
+                plural(state.namespaces.len(), "namespace")
             )),
             Span::styled(format!("{meshed} in a mesh"), Style::default().fg(t.ok)),
             Span::raw(", "),
@@ -77,14 +79,13 @@ pub fn render(state: &State, frame: &mut Frame, area: Rect) {
         };
         let cols = Layout::horizontal(vec![Constraint::Ratio(1, per_row as u32); per_row]).split(row);
         for (summary, col) in chunk.iter().zip(cols.iter()) {
-            card(state, frame, *col, summary);
+            card(state, t, frame, *col, summary);
         }
         y += CARD_HEIGHT;
     }
 }
 
-fn card(state: &State, frame: &mut Frame, area: Rect, s: &MeshSummary<'_>) {
-    let t = state.theme();
+fn card(state: &State, t: &Theme, frame: &mut Frame, area: Rect, s: &MeshSummary) {
     let (health, colour) = if s.control_planes.is_empty() {
         ("no control plane found", t.warn)
     } else if s.healthy() {
@@ -105,82 +106,141 @@ fn card(state: &State, frame: &mut Frame, area: Rect, s: &MeshSummary<'_>) {
                 Style::default().fg(colour).add_modifier(Modifier::BOLD),
             ),
         ]));
-    let label = |l: &str| Span::styled(format!("{l:<14}"), Style::default().fg(t.dim));
-    let mut lines = Vec::new();
+    // (label, value, style): values wrap under themselves, never under the labels.
+    let mut rows: Vec<(&str, String, Style)> = Vec::new();
+    let plain = Style::default();
     for cp in s.control_planes.iter().take(2) {
         let ready: u32 = cp.components.iter().map(|c| c.ready).sum();
         let desired: u32 = cp.components.iter().map(|c| c.desired).sum();
-        lines.push(Line::from(vec![
-            label("control plane"),
-            Span::raw(format!(
-                "{}{} {}  {} component{}, {ready}/{desired} ready",
+        rows.push((
+            "control plane",
+            format!(
+                "{}{} {}  {}, {ready}/{desired} ready",
                 cp.namespace,
                 cp.revision.as_ref().map(|r| format!(" rev {r}")).unwrap_or_default(),
                 cp.version.as_deref().unwrap_or("version unknown"),
-                cp.components.len(),
-                if cp.components.len() == 1 { "" } else { "s" },
-            )),
-        ]));
+                plural(cp.components.len(), "component"),
+            ),
+            plain,
+        ));
     }
     if s.control_planes.len() > 2 {
-        lines.push(Line::from(vec![
-            label(""),
-            Span::raw(format!("+{} more", s.control_planes.len() - 2)),
-        ]));
+        rows.push(("", format!("+{} more", s.control_planes.len() - 2), plain));
     }
     let models = [Model::Sidecar, Model::Ambient, Model::Node, Model::Gateway]
         .iter()
         .filter_map(|m| s.by_model.get(m).map(|n| format!("{n} {}", m.as_str())))
         .collect::<Vec<_>>();
-    lines.push(Line::from(vec![
-        label("data plane"),
-        Span::raw(if models.is_empty() {
+    rows.push((
+        "data plane",
+        if models.is_empty() {
             "no proxied pods".into()
         } else {
             models.join(" · ")
-        }),
-    ]));
+        },
+        plain,
+    ));
     let coverage = match (s.injected_meshed * 100).checked_div(s.injected_pods) {
-        Some(pct) => format!("{pct}% of {} pods in injected namespaces", s.injected_pods),
+        Some(pct) => format!("{pct}% of {} in injected namespaces", plural(s.injected_pods, "pod")),
         None => "no pods in injected namespaces".into(),
     };
-    lines.push(Line::from(vec![
-        label("injection"),
-        Span::raw(format!("{} namespaces · {coverage}", s.injected_namespaces.len())),
-    ]));
+    rows.push((
+        "injection",
+        format!("{} · {coverage}", plural(s.injected_namespaces.len(), "namespace")),
+        plain,
+    ));
     let c = s.cost;
-    lines.push(Line::from(vec![
-        label("cost"),
-        if c.sampled == 0 {
-            let why = state
-                .errors
-                .get(&(crate::model::Resource::PodMetrics, None))
-                .map_or_else(|| "waiting for metrics.k8s.io".to_string(), |e| e.message.clone());
-            Span::styled(format!("no CPU/memory yet: {why}"), Style::default().fg(t.dim))
-        } else {
-            Span::raw(format!(
-                "proxies {:.0}m CPU {}{} · control plane {:.0}m {}",
+    let dim = Style::default().fg(t.dim);
+    rows.push(match c.sampled {
+        0 => ("proxy cost", format!("not measured: {}", usage_gap(state)), dim),
+        _ => (
+            "proxy cost",
+            format!(
+                "{:.0}m CPU {}{}",
                 c.proxy_cpu_m,
-                super::format::mib(c.proxy_mem),
+                mib(c.proxy_mem),
                 c.proxy_cpu_share()
-                    .map(|x| format!(" ({:.0}% of their pods' CPU)", x * 100.0))
+                    .map(|x| format!(" · sidecars {:.0}% of their pods' CPU", x * 100.0))
                     .unwrap_or_default(),
-                c.control_cpu_m,
-                super::format::mib(c.control_mem),
-            ))
-        },
-    ]));
-    if s.missing > 0 {
-        lines.push(Line::from(vec![
-            label("missing proxy"),
-            Span::styled(
-                format!("{} pods should be in the mesh but are not", s.missing),
-                Style::default().fg(t.warn),
             ),
-        ]));
+            plain,
+        ),
+    });
+    rows.push(match (c.control_pods, c.control_sampled) {
+        (0, _) => (
+            "control cost",
+            "no control-plane pod in the watched namespaces".into(),
+            dim,
+        ),
+        (_, 0) => ("control cost", format!("not measured: {}", usage_gap(state)), dim),
+        (_, _) => (
+            "control cost",
+            format!("{:.0}m CPU {}", c.control_cpu_m, mib(c.control_mem)),
+            plain,
+        ),
+    });
+    if s.missing > 0 {
+        let text = if s.missing == 1 {
+            "1 pod should be in the mesh but is not".to_string()
+        } else {
+            format!("{} pods should be in the mesh but are not", s.missing)
+        };
+        rows.push(("missing proxy", text, Style::default().fg(t.warn)));
     }
     if !s.evidence.is_empty() {
-        lines.push(Line::from(vec![label("installed"), Span::raw(s.evidence.join(", "))]));
+        rows.push(("installed", s.evidence.join(", "), plain));
     }
-    frame.render_widget(Paragraph::new(lines).block(block).wrap(Wrap { trim: true }), area);
+    let width = area.width.saturating_sub(2) as usize;
+    let mut lines = Vec::new();
+    for (label, value, style) in rows {
+        for (i, part) in hang(&value, width.saturating_sub(LABEL)).into_iter().enumerate() {
+            let label = if i == 0 { label } else { "" };
+            lines.push(Line::from(vec![
+                Span::styled(format!("{label:<LABEL$}"), dim),
+                Span::styled(part, style),
+            ]));
+        }
+    }
+    frame.render_widget(Paragraph::new(lines).block(block), area);
+}
+
+/// Width of the labels on the cards.
+const LABEL: usize = 14;
+
+/// Splits `text` into lines of at most `width` characters at spaces (a longer word is cut).
+fn hang(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(8);
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for word in text.split(' ') {
+        let len = line.chars().count();
+        if len > 0 && len + 1 + word.chars().count() > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+        while line.chars().count() > width {
+            let head: String = line.chars().take(width).collect();
+            line = line.chars().skip(width).collect();
+            lines.push(head);
+        }
+    }
+    if !line.is_empty() || lines.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::hang;
+
+    #[test]
+    fn values_wrap_at_spaces() {
+        assert_eq!(hang("a bb ccc dddd", 8), ["a bb ccc", "dddd"]);
+        assert_eq!(hang("", 10), [""]);
+        assert_eq!(hang("abcdefghijk", 8), ["abcdefgh", "ijk"]);
+    }
 }

@@ -6,14 +6,14 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use super::format::age;
+use super::theme::Theme;
 use crate::app::State;
+use crate::app::format::age;
 use crate::app::state::Mode;
 use crate::model::Resource;
 
 /// `meshtop │ <pods> <namespaces>` breadcrumbs, newest last.
-pub fn header(state: &State, frame: &mut Frame, area: Rect) {
-    let t = state.theme();
+pub fn header(state: &State, t: &Theme, frame: &mut Frame, area: Rect) {
     let mut spans = vec![Span::styled(
         " meshtop ",
         Style::default().fg(t.accent).add_modifier(Modifier::BOLD),
@@ -36,8 +36,7 @@ pub fn header(state: &State, frame: &mut Frame, area: Rect) {
 }
 
 /// The filter or command being typed, else a flash message, else nothing.
-pub fn prompt(state: &State, frame: &mut Frame, area: Rect) {
-    let t = state.theme();
+pub fn prompt(state: &State, t: &Theme, frame: &mut Frame, area: Rect) {
     let line = match state.mode {
         Mode::Filter => Line::from(vec![
             Span::styled("/", Style::default().fg(t.accent).add_modifier(Modifier::BOLD)),
@@ -45,7 +44,7 @@ pub fn prompt(state: &State, frame: &mut Frame, area: Rect) {
             Span::styled("▏", Style::default().fg(t.accent)),
         ]),
         Mode::Command => {
-            let full = crate::app::fold::complete_command(state, &state.input).unwrap_or_default();
+            let full = crate::app::actions::complete_command(state, &state.input).unwrap_or_default();
             let hint = full.strip_prefix(state.input.trim_start()).unwrap_or("").to_string();
             Line::from(vec![
                 Span::styled(":", Style::default().fg(t.accent).add_modifier(Modifier::BOLD)),
@@ -68,8 +67,7 @@ pub fn prompt(state: &State, frame: &mut Frame, area: Rect) {
 
 /// Cluster, context, API latency, freshness and source errors. Every field says what it
 /// knows or why it does not know; nothing is a bare "n/a".
-pub fn status_line(state: &State, frame: &mut Frame, area: Rect) {
-    let t = state.theme();
+pub fn status_line(state: &State, t: &Theme, frame: &mut Frame, area: Rect) {
     let base = Style::default().fg(t.status_fg).bg(t.status_bg);
     let mut spans = Vec::new();
     if let Some(r) = &state.replay {

@@ -3,8 +3,10 @@
 
 use std::path::Path;
 
-use color_eyre::eyre::{Result, WrapErr, bail, eyre};
-use ratatui::style::Color;
+use color_eyre::eyre::{Result, bail, eyre};
+use ratatui::style::{Color, Modifier, Style};
+
+use crate::app::table::Tone;
 
 macro_rules! theme_keys {
     ($($section:literal . $key:literal => $field:ident),* $(,)?) => {
@@ -12,6 +14,9 @@ macro_rules! theme_keys {
         pub struct Theme {
             pub name: String,
             $(pub $field: Color,)*
+            /// No colours at all (NO_COLOR): selection, headers and charts use reverse
+            /// video, bold and glyphs instead.
+            pub mono: bool,
         }
 
         impl Theme {
@@ -26,7 +31,14 @@ macro_rules! theme_keys {
             }
 
             fn blank(name: &str) -> Self {
-                Theme { name: name.to_string(), $($field: Color::Reset,)* }
+                Theme { name: name.to_string(), $($field: Color::Reset,)* mono: false }
+            }
+
+            /// The same theme within what the terminal can show.
+            pub fn for_colors(mut self, colors: Colors) -> Theme {
+                $(self.$field = colors.fit(self.$field);)*
+                self.mono = colors == Colors::None;
+                self
             }
         }
     };
@@ -51,6 +63,138 @@ theme_keys! {
     "status"."warn" => warn,
     "status"."error" => error,
     "help"."key" => help_key,
+}
+
+/// What the terminal can show, from the environment as terminals and users set it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Colors {
+    /// `NO_COLOR` is set (https://no-color.org): no colours at all.
+    None,
+    /// The 16 ANSI colours (a plain `xterm`, the Linux console).
+    Ansi16,
+    /// The 256-colour palette (`TERM=*-256color`).
+    Indexed,
+    /// 24-bit colour (`COLORTERM=truecolor` or `24bit`).
+    True,
+}
+
+/// The xterm values of the 16 ANSI colours, to find the nearest one.
+const ANSI: [(Color, (u8, u8, u8)); 16] = [
+    (Color::Black, (0, 0, 0)),
+    (Color::Red, (205, 0, 0)),
+    (Color::Green, (0, 205, 0)),
+    (Color::Yellow, (205, 205, 0)),
+    (Color::Blue, (0, 0, 238)),
+    (Color::Magenta, (205, 0, 205)),
+    (Color::Cyan, (0, 205, 205)),
+    (Color::Gray, (229, 229, 229)),
+    (Color::DarkGray, (127, 127, 127)),
+    (Color::LightRed, (255, 0, 0)),
+    (Color::LightGreen, (0, 255, 0)),
+    (Color::LightYellow, (255, 255, 0)),
+    (Color::LightBlue, (92, 92, 255)),
+    (Color::LightMagenta, (255, 0, 255)),
+    (Color::LightCyan, (0, 255, 255)),
+    (Color::White, (255, 255, 255)),
+];
+
+impl Colors {
+    /// `NO_COLOR` (any non-empty value) wins; then `COLORTERM`, then `TERM`.
+    pub fn detect(no_color: Option<&str>, colorterm: Option<&str>, term: Option<&str>) -> Colors {
+        if no_color.is_some_and(|v| !v.is_empty()) {
+            return Colors::None;
+        }
+        if colorterm.is_some_and(|c| matches!(c, "truecolor" | "24bit")) {
+            return Colors::True;
+        }
+        if term.is_some_and(|t| t.contains("256color") || t.contains("direct")) {
+            return Colors::Indexed;
+        }
+        Colors::Ansi16
+    }
+
+    pub fn from_env() -> Colors {
+        let var = |k: &str| std::env::var(k).ok();
+        Colors::detect(
+            var("NO_COLOR").as_deref(),
+            var("COLORTERM").as_deref(),
+            var("TERM").as_deref(),
+        )
+    }
+
+    /// The nearest colour this terminal shows (the terminal's own colour is always fine).
+    pub fn fit(self, c: Color) -> Color {
+        match (self, c) {
+            (_, Color::Reset) | (Colors::True, _) => c,
+            (Colors::None, _) => Color::Reset,
+            (Colors::Indexed, Color::Rgb(r, g, b)) => Color::Indexed(nearest_256(r, g, b)),
+            (Colors::Indexed, _) => c,
+            (Colors::Ansi16, Color::Rgb(r, g, b)) => nearest_16((r, g, b)),
+            (Colors::Ansi16, Color::Indexed(i)) if i >= 16 => nearest_16(rgb_of_256(i)),
+            (Colors::Ansi16, Color::Indexed(i)) => ANSI[i as usize].0,
+            (Colors::Ansi16, _) => c,
+        }
+    }
+}
+
+fn distance(a: (u8, u8, u8), b: (u8, u8, u8)) -> u32 {
+    let d = |x: u8, y: u8| (i32::from(x) - i32::from(y)).unsigned_abs().pow(2);
+    d(a.0, b.0) + d(a.1, b.1) + d(a.2, b.2)
+}
+
+fn nearest_16(rgb: (u8, u8, u8)) -> Color {
+    ANSI.iter()
+        .min_by_key(|(_, v)| distance(*v, rgb))
+        .map_or(Color::Reset, |(c, _)| *c)
+}
+
+/// The RGB value of a palette index 16-255 (the 6x6x6 cube, then 24 greys).
+fn rgb_of_256(i: u8) -> (u8, u8, u8) {
+    if i >= 232 {
+        let v = 8 + (i - 232) * 10;
+        return (v, v, v);
+    }
+    let i = i - 16;
+    let level = |n: u8| if n == 0 { 0 } else { 55 + n * 40 };
+    (level(i / 36), level(i / 6 % 6), level(i % 6))
+}
+
+fn nearest_256(r: u8, g: u8, b: u8) -> u8 {
+    (16..=255u8)
+        .min_by_key(|i| distance(rgb_of_256(*i), (r, g, b)))
+        .unwrap_or(16)
+}
+
+impl Theme {
+    /// The header row of tables.
+    pub fn header(&self) -> Style {
+        let s = Style::default().add_modifier(Modifier::BOLD);
+        if self.mono {
+            s.add_modifier(Modifier::UNDERLINED)
+        } else {
+            s.fg(self.header_fg).bg(self.header_bg)
+        }
+    }
+
+    /// The selected row: reverse video when there are no colours.
+    pub fn selected(&self) -> Style {
+        if self.mono {
+            Style::default().add_modifier(Modifier::REVERSED)
+        } else {
+            Style::default().fg(self.selected_fg).bg(self.selected_bg)
+        }
+    }
+
+    /// A row that draws attention; the text in it says why as well.
+    pub fn tone(&self, t: Tone) -> Style {
+        match (t, self.mono) {
+            (Tone::Warn, false) => Style::default().fg(self.warn),
+            (Tone::Error, false) => Style::default().fg(self.error),
+            (Tone::Dim, false) => Style::default().fg(self.dim),
+            (Tone::Warn | Tone::Error, true) => Style::default().add_modifier(Modifier::BOLD),
+            (Tone::Dim, true) => Style::default().add_modifier(Modifier::DIM),
+        }
+    }
 }
 
 /// Built-in themes, in the order `T` cycles through them.
@@ -84,16 +228,21 @@ impl Theme {
         }
         let path = Path::new(spec);
         if !path.exists() && !spec.contains('/') && !spec.ends_with(".toml") {
-            bail!("unknown theme {spec:?}: not a built-in (dark, light, presentation) and no such file");
+            return Err(crate::exit::bad_input(format!(
+                "unknown theme {spec:?}: not a built-in (dark, light, presentation) and no such file"
+            )));
         }
-        let text = std::fs::read_to_string(path).wrap_err_with(|| format!("reading theme file {}", path.display()))?;
-        Theme::parse(&text, &path.display().to_string(), None)
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| crate::exit::bad_input(format!("reading theme file {}: {e}", path.display())))?;
+        Theme::parse(&text, &path.display().to_string(), None).map_err(|e| crate::exit::bad_input(format!("{e:#}")))
     }
 
     /// Parses theme TOML. With `base` = None the file's `base` key (default "dark") is
     /// the starting point and keys it omits keep the base's colours.
     fn parse(text: &str, origin: &str, base: Option<Theme>) -> Result<Theme> {
-        let doc: toml::Table = text.parse().map_err(|e: toml::de::Error| eyre!("{origin}: {e}"))?;
+        let doc: toml::Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| eyre!("{origin}: {}", crate::config::toml_error(text, &e)))?;
         let strict = base.is_some();
         let mut theme = match base {
             Some(b) => b,
@@ -184,6 +333,36 @@ mod tests {
         );
         assert_ne!(all[0], all[1]);
         assert_ne!(all[0], all[2]);
+    }
+
+    #[test]
+    fn colours_follow_the_terminal() {
+        assert_eq!(
+            Colors::detect(Some("1"), Some("truecolor"), Some("xterm-256color")),
+            Colors::None
+        );
+        assert_eq!(Colors::detect(Some(""), Some("truecolor"), None), Colors::True);
+        assert_eq!(Colors::detect(None, None, Some("xterm-256color")), Colors::Indexed);
+        assert_eq!(Colors::detect(None, None, Some("linux")), Colors::Ansi16);
+        assert_eq!(Colors::Ansi16.fit(Color::Rgb(250, 10, 10)), Color::LightRed);
+        assert_eq!(Colors::Ansi16.fit(Color::Indexed(196)), Color::LightRed);
+        assert_eq!(Colors::Ansi16.fit(Color::Indexed(1)), Color::Red);
+        assert_eq!(Colors::Indexed.fit(Color::Rgb(255, 0, 0)), Color::Indexed(196));
+        assert_eq!(Colors::None.fit(Color::Blue), Color::Reset);
+        for t in Theme::all_builtin() {
+            let mono = t.clone().for_colors(Colors::None);
+            assert!(mono.mono);
+            assert_eq!(mono.selected(), Style::default().add_modifier(Modifier::REVERSED));
+            let ansi = t.for_colors(Colors::Ansi16);
+            for (section, key) in Theme::KEYS {
+                let c = *ansi.clone().slot(section, key).unwrap();
+                assert!(
+                    !matches!(c, Color::Rgb(..)) && !matches!(c, Color::Indexed(i) if i >= 16),
+                    "{}: [{section}] {key} = {c:?} is not one of the 16 colours",
+                    ansi.name
+                );
+            }
+        }
     }
 
     #[test]

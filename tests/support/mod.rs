@@ -269,7 +269,7 @@ pub fn impersonating_kubeconfig(dir: &Path, user: &str) -> PathBuf {
 /// The screen meshtop draws for `state` at this size, as text (trailing spaces trimmed).
 pub fn render_text(state: &meshtop::app::State, w: u16, h: u16) -> String {
     let mut term = ratatui::Terminal::new(ratatui::backend::TestBackend::new(w, h)).unwrap();
-    term.draw(|f| meshtop::ui::render(state, f)).unwrap();
+    term.draw(|f| meshtop::ui::Ui::builtin().render(state, f)).unwrap();
     let buf = term.backend().buffer().clone();
     (0..h)
         .map(|y| {

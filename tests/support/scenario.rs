@@ -100,6 +100,7 @@ pub fn updates() -> Vec<Stamped> {
     ];
     for r in LISTED {
         u.push(Update::ListStarted {
+            seen: Vec::new(),
             resource: r,
             namespace: None,
         });

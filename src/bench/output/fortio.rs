@@ -8,7 +8,7 @@ use color_eyre::eyre::{Result, WrapErr};
 use serde_json::{Value, json};
 
 use super::{go_duration, rfc3339};
-use crate::bench::result::{BenchResult, Distribution};
+use crate::model::bench::{BenchResult, Distribution};
 
 /// `scale` turns the distribution's unit into fortio's (1e-6 for µs → s, 1 for bytes).
 fn histogram(d: &Distribution, scale: f64, percentiles: bool) -> Value {

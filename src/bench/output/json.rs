@@ -2,7 +2,7 @@
 
 use color_eyre::eyre::{Result, WrapErr};
 
-use crate::bench::result::BenchResult;
+use crate::model::bench::BenchResult;
 
 pub fn render(result: &BenchResult) -> Result<String> {
     let mut s = serde_json::to_string_pretty(result).wrap_err("serialising the result")?;

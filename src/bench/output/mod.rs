@@ -8,8 +8,8 @@ pub mod text;
 
 use color_eyre::eyre::Result;
 
-use super::result::BenchResult;
 use super::slo::Verdict;
+use crate::model::bench::BenchResult;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {

@@ -10,7 +10,7 @@ use color_eyre::eyre::{Result, WrapErr};
 use serde_json::{Value, json};
 
 use super::{go_duration, rfc3339};
-use crate::bench::result::BenchResult;
+use crate::model::bench::BenchResult;
 
 /// SMP's `ServiceMesh.Type` enum name for meshtop's mesh names.
 pub fn mesh_type(name: &str) -> &'static str {

@@ -2,8 +2,8 @@
 
 use std::fmt::Write;
 
-use crate::bench::result::{BenchResult, Distribution, ErrorKind};
 use crate::bench::slo::Verdict;
+use crate::model::bench::{BenchResult, Distribution, ErrorKind};
 
 fn ms(us: f64) -> String {
     if us >= 1e6 {
@@ -62,7 +62,7 @@ pub fn render(r: &BenchResult, verdicts: &[Verdict]) -> String {
     );
     let _ = writeln!(
         o,
-        "  {:.2}s measured{}: {} requests, {:.1} req/s",
+        "  {:.2}s measured{}: {} request{}, {:.1} req/s",
         r.duration_s,
         if r.warmup_requests > 0 {
             format!(" after {} warm-up requests", r.warmup_requests)
@@ -70,6 +70,7 @@ pub fn render(r: &BenchResult, verdicts: &[Verdict]) -> String {
             String::new()
         },
         r.requests,
+        if r.requests == 1 { "" } else { "s" },
         r.achieved_rate
     );
     let statuses: Vec<String> = r.status.iter().map(|(code, n)| format!("{code}: {n}")).collect();

@@ -1,4 +1,5 @@
-//! Small text formatters shared by views.
+//! How figures are written, everywhere: tables, panels, headless output. One place, so a
+//! latency or a memory size reads the same in the TUI and in `meshtop top`.
 
 use crate::model::UnixMillis;
 
@@ -36,6 +37,30 @@ pub fn millis(ms: f64) -> String {
     }
 }
 
+/// A share as a percentage with two decimals, `99.50%`; `-` when unknown.
+pub fn pct(v: Option<f64>) -> String {
+    v.map_or_else(|| "-".into(), |v| format!("{:.2}%", v * 100.0))
+}
+
+/// A latency in milliseconds, or `-` when unknown.
+pub fn opt_millis(v: Option<f64>) -> String {
+    v.map_or_else(|| "-".into(), millis)
+}
+
+/// CPU in millicores, `250m`.
+pub fn millicores(v: f64) -> String {
+    format!("{v:.0}m")
+}
+
+/// `n thing` or `n things`.
+pub fn plural(n: usize, thing: &str) -> String {
+    if n == 1 {
+        format!("1 {thing}")
+    } else {
+        format!("{n} {thing}s")
+    }
+}
+
 /// Truncates to `width` characters with an ellipsis, for fixed-width columns.
 pub fn fit(s: &str, width: usize) -> String {
     if s.chars().count() <= width {
@@ -66,6 +91,14 @@ mod tests {
         assert_eq!(millis(0.4249), "0.42ms");
         assert_eq!(millis(12.4), "12ms");
         assert_eq!(millis(1500.0), "1.5s");
+    }
+
+    #[test]
+    fn plurals_and_shares() {
+        assert_eq!(plural(1, "namespace"), "1 namespace");
+        assert_eq!(plural(9, "namespace"), "9 namespaces");
+        assert_eq!(pct(Some(0.995)), "99.50%");
+        assert_eq!(pct(None), "-");
     }
 
     #[test]

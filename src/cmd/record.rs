@@ -1,12 +1,13 @@
-//! `meshtop record`, and what recording from the TUI shares with it: where recordings go,
-//! their header, and the updates that open a recording started mid-session.
+//! `meshtop record`, and what recording from the TUI shares with it: where recordings go
+//! and their header. (A recording started mid-session opens with `app::snapshot`.)
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use color_eyre::eyre::{Result, WrapErr};
 
-use crate::app::{Stamped, State, Update, fold};
+use crate::app::{Keymap, State, fold_all};
+use crate::cli::{ClusterArgs, TrafficArgs};
 use crate::model::{Resource, now_millis};
 use crate::record::{Header, Recorder};
 
@@ -37,117 +38,21 @@ pub fn open_recorder(path: Option<&Path>, context: &str, provenance: &str) -> Re
     Ok((path, recorder))
 }
 
-/// Updates that rebuild the world as `state` knows it: complete lists of every resource,
-/// the latest usage, the connection. Traffic windows refill from the next scrapes.
-pub fn snapshot_updates(state: &State) -> Vec<Stamped> {
-    let at = state.now.max(now_millis());
-    let mut out = Vec::new();
-    let mut push = |update| out.push(Stamped { at, update });
-    if let Some(c) = &state.cluster {
-        push(Update::Connected { cluster: c.clone() });
-    }
-    let list = |resource: Resource, items: Vec<Update>, push: &mut dyn FnMut(Update)| {
-        push(Update::ListStarted {
-            resource,
-            namespace: None,
-        });
-        for u in items {
-            push(u);
-        }
-        push(Update::ListDone {
-            resource,
-            namespace: None,
-        });
-    };
-    list(
-        Resource::Namespaces,
-        state
-            .namespaces
-            .values()
-            .map(|n| Update::NamespaceApplied {
-                namespace: n.info.clone(),
-            })
-            .collect(),
-        &mut push,
-    );
-    list(
-        Resource::Pods,
-        state
-            .pods
-            .values()
-            .map(|p| Update::PodApplied { pod: p.info.clone() })
-            .collect(),
-        &mut push,
-    );
-    for (resource, kind) in [
-        (Resource::Deployments, "Deployment"),
-        (Resource::DaemonSets, "DaemonSet"),
-        (Resource::StatefulSets, "StatefulSet"),
-    ] {
-        list(
-            resource,
-            state
-                .workloads
-                .values()
-                .filter(|w| w.kind == kind)
-                .map(|w| Update::WorkloadApplied { workload: w.clone() })
-                .collect(),
-            &mut push,
-        );
-    }
-    list(
-        Resource::Services,
-        state
-            .services
-            .values()
-            .map(|s| Update::ServiceApplied { service: s.clone() })
-            .collect(),
-        &mut push,
-    );
-    list(
-        Resource::Crds,
-        state
-            .crds
-            .iter()
-            .map(|(name, group)| Update::CrdApplied {
-                name: name.clone(),
-                group: group.clone(),
-            })
-            .collect(),
-        &mut push,
-    );
-    list(
-        Resource::ApiServices,
-        state
-            .api_services
-            .values()
-            .map(|a| Update::ApiServiceApplied { api_service: a.clone() })
-            .collect(),
-        &mut push,
-    );
-    if let Some((origin, _)) = state.usage_origin {
-        push(Update::PodUsage {
-            usages: state.usage.values().cloned().collect(),
-            origin,
-        });
-    }
-    out
-}
-
 /// `meshtop record`: the live sources, headless, into a file until `duration` or a signal.
 pub async fn run(
-    args: &crate::cli::GlobalArgs,
+    cluster: &ClusterArgs,
+    traffic: &TrafficArgs,
     output: &Path,
     duration: Option<Duration>,
     provenance: &str,
     emulated: &[String],
 ) -> Result<()> {
-    let target = crate::run::kube_target(args);
+    let target = cluster.target()?;
     let context = target
         .context
         .clone()
         .or_else(|| {
-            let kc = match &args.kubeconfig {
+            let kc = match &cluster.kubeconfig {
                 Some(p) => kube::config::Kubeconfig::read_from(p).ok(),
                 None => kube::config::Kubeconfig::read().ok(),
             };
@@ -162,15 +67,15 @@ pub async fn run(
         header = header.setting("namespace", ns.clone());
     }
     let mut recorder = Recorder::create(output, &header).wrap_err_with(|| format!("creating {}", output.display()))?;
-    let prometheus = crate::run::prometheus_spec(args)?;
+    let prometheus = crate::run::prometheus_spec(traffic)?;
     let mut live = crate::run::LiveSources::start(
         target,
         prometheus,
-        args.scrape_direct,
+        traffic.scrape_direct,
         crate::app::traffic::DEFAULT_WINDOW,
     );
     let mut rx = live.take_receiver();
-    let mut state = State::new(vec![crate::ui::theme::Theme::builtin("dark")?], 0, Default::default());
+    let mut state = State::new(Keymap::default());
     let started = std::time::Instant::now();
     let deadline = tokio::time::sleep(duration.unwrap_or(Duration::from_secs(u64::MAX / 4)));
     tokio::pin!(deadline);
@@ -182,9 +87,13 @@ pub async fn run(
         tokio::select! {
             u = rx.recv() => match u {
                 Some(u) => {
-                    recorder.write(&u).wrap_err("writing the recording")?;
-                    entries += 1;
-                    fold(&mut state, u);
+                    let mut batch = vec![u];
+                    batch.extend(std::iter::from_fn(|| rx.try_recv().ok()));
+                    for u in &batch {
+                        recorder.write(u).wrap_err("writing the recording")?;
+                    }
+                    entries += batch.len() as u64;
+                    fold_all(&mut state, batch);
                 }
                 None => break,
             },

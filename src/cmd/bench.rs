@@ -5,58 +5,49 @@
 use std::io::{IsTerminal, Write};
 
 use bytes::Bytes;
-use color_eyre::eyre::{Result, WrapErr, eyre};
+use color_eyre::eyre::{Result, WrapErr};
 
-use super::config::{BenchConfig, default_threads};
-use super::result::{BenchProgress, Phase};
-use super::{engine, output, slo, store};
+use crate::bench::config::{BenchConfig, default_threads};
+use crate::bench::{engine, output, slo, store};
 use crate::cli::BenchArgs;
-
-/// Exit code when the run finished but missed an objective.
-pub const SLO_MISSED: i32 = 3;
+use crate::exit::{ObjectiveMissed, bad_input};
+use crate::model::bench::{BenchProgress, BenchSpec, Phase};
 
 /// Everything the command line says, checked; nothing has been sent yet.
 pub fn config_from_args(args: &BenchArgs) -> Result<BenchConfig> {
     let body = match (&args.body, &args.body_file) {
         (Some(b), _) => Bytes::from(b.clone()),
         (None, Some(path)) => {
-            Bytes::from(std::fs::read(path).wrap_err_with(|| format!("reading the body file {}", path.display()))?)
+            Bytes::from(std::fs::read(path).map_err(|e| bad_input(format!("--body-file {}: {e}", path.display())))?)
         }
         (None, None) => Bytes::new(),
     };
-    let headers = args
-        .headers
-        .iter()
-        .map(|h| {
-            h.split_once(':')
-                .map(|(n, v)| (n.trim().to_string(), v.trim().to_string()))
-                .ok_or_else(|| eyre!("header {h:?}: use \"Name: value\""))
-        })
-        .collect::<Result<Vec<_>>>()?;
     let config = BenchConfig {
-        url: args.url.clone(),
-        method: args.method.to_ascii_uppercase(),
-        headers,
-        body,
-        connections: args.connections,
-        streams: args.streams,
-        threads: args.threads.unwrap_or_else(default_threads),
-        rate: args.rate,
-        ramp: args.ramp.clone().map(|r| r.0).unwrap_or_default(),
-        // -n alone runs until the count is reached; neither means 10 s.
-        duration: match (args.duration, args.requests) {
-            (None, Some(_)) => None,
-            (None, None) => Some(std::time::Duration::from_secs(10)),
-            (d, _) => d,
+        spec: BenchSpec {
+            url: args.url.clone(),
+            method: args.method.to_ascii_uppercase(),
+            headers: args.headers.clone(),
+            connections: args.connections,
+            streams: args.streams,
+            threads: args.threads.unwrap_or_else(default_threads),
+            rate: args.rate,
+            ramp: args.ramp.clone().map(|r| r.0).unwrap_or_default(),
+            // -n alone runs until the count is reached; neither means 10 s.
+            duration: match (args.duration, args.requests) {
+                (None, Some(_)) => None,
+                (None, None) => Some(std::time::Duration::from_secs(10)),
+                (d, _) => d,
+            },
+            requests: args.requests,
+            warmup: args.warmup,
+            timeout: args.timeout,
+            http2: args.http2,
+            insecure: args.insecure,
+            label: args.label.clone(),
         },
-        requests: args.requests,
-        warmup: args.warmup,
-        timeout: args.timeout,
-        http2: args.http2,
-        insecure: args.insecure,
-        label: args.label.clone(),
+        body,
     };
-    config.validate()?;
+    config.validate().map_err(|e| bad_input(format!("{e:#}")))?;
     Ok(config)
 }
 
@@ -67,6 +58,7 @@ pub async fn run(args: BenchArgs) -> Result<()> {
         (Some(d), false) => Some(d.clone()),
         (None, false) => Some(store::default_dir()?),
     };
+    tracing::info!(url = %config.spec.url, rate = config.spec.rate, connections = config.spec.connections, "benchmark starting");
     let run = engine::start(config)?;
 
     let stop = run.canceller();
@@ -92,6 +84,12 @@ pub async fn run(args: BenchArgs) -> Result<()> {
         eprint!("\r\x1b[2K");
     }
     let result = result?;
+    tracing::info!(
+        requests = result.requests,
+        rps = result.achieved_rate,
+        p99_us = result.latency.p99,
+        "benchmark finished"
+    );
 
     let verdicts = args.slo.as_ref().map(|s| slo::check(s, &result)).unwrap_or_default();
     let report = output::render(args.output, &result, &verdicts)?;
@@ -107,12 +105,13 @@ pub async fn run(args: BenchArgs) -> Result<()> {
         let path = store::save(&dir, &result)?;
         eprintln!("result saved to {}", path.display());
     }
-    let missed: Vec<_> = verdicts.iter().filter(|v| !v.met).collect();
+    let missed: Vec<String> = verdicts
+        .iter()
+        .filter(|v| !v.met)
+        .map(|v| format!("{} (measured {})", v.objective, v.actual))
+        .collect();
     if !missed.is_empty() {
-        for v in &missed {
-            eprintln!("SLO missed: {} (measured {})", v.objective, v.actual);
-        }
-        std::process::exit(SLO_MISSED);
+        return Err(ObjectiveMissed(missed).into());
     }
     Ok(())
 }

@@ -10,8 +10,12 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use tokio::sync::mpsc;
 
+use crate::app::figures::settle;
+use crate::app::fold::apply;
 use crate::app::state::ReplayStatus;
-use crate::app::{Effect, ReplayCommand, Stamped, State, fold};
+use crate::app::{Effect, ReplayCommand, Stamped, State};
+use crate::cli::UiArgs;
+use crate::exit::bad_input;
 use crate::record::Recording;
 use crate::record::cast::CastMeta;
 use crate::record::replay::{Keyframes, Player};
@@ -19,7 +23,7 @@ use crate::run::Driver;
 
 /// The demo shipped inside the binary, so `meshtop demo` works from the repo, after
 /// `cargo install`, and from a release archive alike.
-pub const DEMO: &[u8] = include_bytes!("../recordings/demo.mtrec");
+pub const DEMO: &[u8] = include_bytes!("../../recordings/demo.mtrec");
 
 /// Snapshots every 10 s of recording time, at most 256 (then spaced wider).
 const KEYFRAME_INTERVAL: Duration = Duration::from_secs(10);
@@ -59,17 +63,23 @@ impl ReplayDriver {
     pub fn advance(&mut self, state: &mut State, now: Instant) {
         let due = self.player.due(now);
         if due.start < self.held {
-            let snapshot = self
+            let mut snapshot = self
                 .keyframes
-                .rewind(due.start, &self.entries, |s, e| fold(s, e.clone()));
+                .rewind(due.start, &self.entries, |s, e| apply(s, e.clone()));
+            settle(&mut snapshot);
             state.adopt_world(snapshot);
             self.held = due.start;
         }
         let end = due.end.min(self.entries.len());
         for i in self.held..end {
-            fold(state, self.entries[i].clone());
-            self.keyframes.record(i + 1, self.player.due_at(i), state);
+            apply(state, self.entries[i].clone());
+            // Keyframes hold settled states: seeking back shows current aggregates at once.
+            if self.keyframes.due(i + 1, self.player.due_at(i)) {
+                settle(state);
+                self.keyframes.record(i + 1, self.player.due_at(i), state);
+            }
         }
+        settle(state);
         self.held = self.held.max(end);
         let status = ReplayStatus {
             position_s: self.player.position().as_secs_f64(),
@@ -146,9 +156,10 @@ impl Driver for ReplayDriver {
     }
 }
 
-/// Reads a recording, saying what could not be read (the rest still replays).
+/// Reads a recording, saying what could not be read (the rest still replays). A file
+/// that is no recording at all is bad input.
 pub fn open(path: &Path) -> Result<Recording> {
-    let rec = Recording::open(path)?;
+    let rec = Recording::open(path).map_err(|e| bad_input(format!("{e:#}")))?;
     report_problems(&rec, &path.display().to_string());
     Ok(rec)
 }
@@ -173,18 +184,46 @@ fn problems_flash(rec: &Recording) -> Option<String> {
     }
 }
 
+/// `meshtop replay FILE [--export-cast OUT]`.
+pub async fn command(
+    ui: &UiArgs,
+    file: &Path,
+    speed: f64,
+    looping: bool,
+    export: Option<&Path>,
+    size: &str,
+) -> Result<()> {
+    if !crate::record::replay::SPEEDS.contains(&speed) {
+        return Err(bad_input(format!("--speed {speed}: choose 0.5, 1, 2, 4 or 8")));
+    }
+    let (w, h) = parse_size(size).map_err(bad_input)?;
+    let rec = open(file)?;
+    match export {
+        Some(out) => {
+            export_cast(ui, rec, out, w, h, Duration::from_millis(500))?;
+            eprintln!(
+                "meshtop: wrote {} (play it with `asciinema play {}`)",
+                out.display(),
+                out.display()
+            );
+            Ok(())
+        }
+        None => run(ui, rec, speed, looping).await,
+    }
+}
+
 /// `meshtop replay FILE` (or the demo): the TUI on the recording.
-pub async fn run(args: &crate::cli::GlobalArgs, rec: Recording, speed: f64, looping: bool) -> Result<()> {
+pub async fn run(args: &UiArgs, rec: Recording, speed: f64, looping: bool) -> Result<()> {
     if rec.entries.is_empty() {
         bail!("the recording holds no updates to replay");
     }
-    let (mut state, config) = crate::run::initial_state(args)?;
+    let (mut state, ui, config) = crate::run::initial_state(args, None)?;
     state.flash = problems_flash(&rec);
     let mut driver = ReplayDriver::new(rec, &state, looping);
     set_speed(&mut driver, speed);
     // No sources: the channel stays open but silent; the replay driver feeds the fold.
     let (_tx, rx) = mpsc::channel(1);
-    crate::run::run_tui(state, rx, config.max_fps, &mut driver).await
+    crate::run::run_tui(state, &ui, rx, config.max_fps, &mut driver).await
 }
 
 fn set_speed(driver: &mut ReplayDriver, speed: f64) {
@@ -194,7 +233,7 @@ fn set_speed(driver: &mut ReplayDriver, speed: f64) {
 }
 
 /// `meshtop demo`: the embedded recording, looping.
-pub async fn demo(args: &crate::cli::GlobalArgs) -> Result<()> {
+pub async fn demo(args: &UiArgs) -> Result<()> {
     let rec = Recording::from_bytes(DEMO).map_err(|e| color_eyre::eyre::eyre!("the embedded demo: {e}"))?;
     report_problems(&rec, "embedded demo");
     run(args, rec, 1.0, true).await
@@ -202,15 +241,8 @@ pub async fn demo(args: &crate::cli::GlobalArgs) -> Result<()> {
 
 /// Renders the replay as it would play at normal speed, a frame every `step` of recording
 /// time (only frames that changed are written), into an asciicast v2 file.
-pub fn export_cast(
-    args: &crate::cli::GlobalArgs,
-    rec: Recording,
-    out: &Path,
-    width: u16,
-    height: u16,
-    step: Duration,
-) -> Result<()> {
-    let (mut state, _) = crate::run::initial_state(args)?;
+pub fn export_cast(args: &UiArgs, rec: Recording, out: &Path, width: u16, height: u16, step: Duration) -> Result<()> {
+    let (mut state, ui, _) = crate::run::initial_state(args, None)?;
     let title = format!("meshtop replay: {}", rec.header.source);
     let timestamp = Some(rec.header.recorded_at / 1000);
     let markers: Vec<(f64, String)> = rec
@@ -225,12 +257,12 @@ pub fn export_cast(
     let (mut next, mut t) = (0usize, 0.0f64);
     loop {
         while next < rec.entries.len() && offsets[next] <= t {
-            fold(&mut state, rec.entries[next].clone());
+            apply(&mut state, rec.entries[next].clone());
             next += 1;
         }
+        settle(&mut state);
         if state.dirty || frames.is_empty() {
-            term.draw(|f| crate::ui::render(&state, f))
-                .wrap_err("rendering a frame")?;
+            term.draw(|f| ui.render(&state, f)).wrap_err("rendering a frame")?;
             state.dirty = false;
             frames.push((t, term.backend().buffer().clone()));
         }

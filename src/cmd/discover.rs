@@ -6,13 +6,16 @@ use color_eyre::eyre::{Result, bail};
 use serde::Serialize;
 use tokio::sync::mpsc;
 
-use crate::app::query::{self, NONE};
-use crate::app::{Keymap, State, fold};
+use crate::app::table::pods::NONE;
+use crate::app::{Keymap, State, fold_all};
 use crate::mesh::detect::{Injection, ProxyInfo};
 use crate::mesh::rules::Role;
 use crate::model::{ClusterInfo, Resource};
 use crate::source::{self, CHANNEL_CAPACITY, kube::KubeTarget};
-use crate::ui::theme::Theme;
+
+/// Version of the JSON/YAML shape: fields are added, never renamed or removed, within a
+/// major version.
+pub const SCHEMA_VERSION: u32 = 1;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -23,6 +26,7 @@ pub enum Format {
 
 #[derive(Debug, Serialize, PartialEq)]
 pub struct Discovery {
+    pub schema_version: u32,
     pub cluster: Option<ClusterInfo>,
     pub meshes: Vec<MeshOut>,
     pub control_planes: Vec<ControlPlaneOut>,
@@ -99,7 +103,8 @@ pub struct ErrorOut {
 
 /// Builds the discovery model from a folded state. Pure: tests call it on scenarios.
 pub fn model(state: &State) -> Discovery {
-    let meshes = query::mesh_summaries(state)
+    let meshes = state
+        .meshes
         .iter()
         .map(|s| MeshOut {
             mesh: s.mesh.as_str(),
@@ -134,15 +139,12 @@ pub fn model(state: &State) -> Discovery {
     let namespaces = state
         .namespaces
         .values()
-        .map(|n| {
-            let row = query::namespace_row(state, n);
-            NamespaceOut {
-                name: n.info.name.clone(),
-                injection: n.injection.clone(),
-                meshed_pods: row.meshed,
-                pods: row.pods,
-                missing_proxy: row.missing,
-            }
+        .map(|n| NamespaceOut {
+            name: n.info.name.clone(),
+            injection: n.injection.clone(),
+            meshed_pods: n.figures.meshed,
+            pods: n.figures.pods,
+            missing_proxy: n.figures.missing,
         })
         .collect();
     let pods = state
@@ -162,7 +164,7 @@ pub fn model(state: &State) -> Discovery {
             restarts: p.info.restarts,
             node: p.info.node.clone(),
             ip: p.info.ip.clone(),
-            missing_proxy: query::missing_proxy(state, p),
+            missing_proxy: p.missing.clone(),
         })
         .collect();
     let errors = state
@@ -176,6 +178,7 @@ pub fn model(state: &State) -> Discovery {
         })
         .collect();
     Discovery {
+        schema_version: SCHEMA_VERSION,
         cluster: state.cluster.clone(),
         meshes,
         control_planes,
@@ -200,12 +203,19 @@ const NEEDED: &[Resource] = &[
 pub async fn run(target: KubeTarget, format: Format, timeout: Duration) -> Result<()> {
     let (tx, mut rx) = mpsc::channel(CHANNEL_CAPACITY);
     let task = tokio::spawn(source::kube::run(target, tx));
-    let mut state = State::new(vec![Theme::builtin("dark")?], 0, Keymap::default());
+    let mut state = State::new(Keymap::default());
     let done = |s: &State| s.cluster.is_some() && s.listed(Resource::Namespaces) && NEEDED.iter().all(|r| s.listed(*r));
     let finished = tokio::time::timeout(timeout, async {
         while !done(&state) {
             match rx.recv().await {
-                Some(u) => fold(&mut state, u),
+                Some(u) => {
+                    // What else is queued is folded with it: aggregates settle once per batch.
+                    let mut batch = vec![u];
+                    while let Ok(u) = rx.try_recv() {
+                        batch.push(u);
+                    }
+                    fold_all(&mut state, batch);
+                }
                 None => break,
             }
         }

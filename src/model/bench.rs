@@ -1,15 +1,84 @@
-//! What a finished run reports, and what the live view sees while it runs. Plain,
-//! serialisable data: stored as JSON, carried in app updates, recorded and replayed.
+//! A benchmark run as it is recorded, stored and reported: what was asked ([`BenchSpec`]),
+//! live snapshots ([`BenchProgress`]) and the result ([`BenchResult`]). These are wire
+//! types: the load generator converts its own state into them at its edge, so the engine
+//! can change without changing recordings or saved results. Version-1 recordings and
+//! results read as they were written.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::config::BenchConfig;
-use crate::model::UnixMillis;
+use super::UnixMillis;
 
-/// Bumped when a stored result changes incompatibly.
-pub const RESULT_FORMAT: u32 = 1;
+/// One rate step of a ramp: `rate` requests/s for `duration`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct RateStep {
+    pub rate: f64,
+    #[serde(with = "secs")]
+    pub duration: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BenchSpec {
+    /// `http://` or `https://` URL.
+    pub url: String,
+    pub method: String,
+    /// Extra request headers, in order. `Host` is derived from the URL unless given here.
+    #[serde(default)]
+    pub headers: Vec<(String, String)>,
+    pub connections: u32,
+    /// Concurrent HTTP/2 streams per connection (1 for HTTP/1.1).
+    pub streams: u32,
+    /// Worker threads, each a single-threaded runtime owning a share of the connections.
+    pub threads: u32,
+    /// Total requests/s across all connections; 0 = closed loop (as fast as possible).
+    pub rate: f64,
+    /// Rate steps run after the warm-up and before the main phase at `rate`.
+    #[serde(default)]
+    pub ramp: Vec<RateStep>,
+    /// Length of the main phase (after the ramp); None = until `requests` are done.
+    #[serde(with = "opt_secs")]
+    pub duration: Option<Duration>,
+    /// Stop after this many measured requests (responses and errors).
+    pub requests: Option<u64>,
+    /// Sent but excluded from the results.
+    #[serde(with = "secs")]
+    pub warmup: Duration,
+    /// Per request, from send to the last body byte; also bounds connect and TLS handshake.
+    #[serde(with = "secs")]
+    pub timeout: Duration,
+    pub http2: bool,
+    /// Skip TLS certificate verification.
+    pub insecure: bool,
+    pub label: Option<String>,
+}
+
+impl BenchSpec {
+    pub fn open_loop(&self) -> bool {
+        self.rate > 0.0
+    }
+
+    /// Concurrent request slots: each has its own schedule and one request in flight.
+    pub fn lanes(&self) -> u32 {
+        self.connections.saturating_mul(self.streams)
+    }
+
+    /// Threads actually used: never more than connections.
+    pub fn worker_threads(&self) -> u32 {
+        self.threads.clamp(1, self.connections.max(1))
+    }
+
+    /// Warm-up, ramp and main phase, when the run is bounded by time.
+    pub fn total_time(&self) -> Option<Duration> {
+        let ramp: Duration = self.ramp.iter().map(|s| s.duration).sum();
+        self.duration.map(|d| self.warmup + ramp + d)
+    }
+}
+
+/// Version of the stored and printed result's shape: fields are added, never renamed or
+/// removed, within a major version.
+pub const SCHEMA_VERSION: u32 = 1;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -140,12 +209,14 @@ pub struct MeshInfo {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BenchResult {
-    pub format: u32,
+    /// Written as `schema_version`; results saved before it was named read as `format`.
+    #[serde(alias = "format")]
+    pub schema_version: u32,
     pub meshtop_version: String,
     pub label: Option<String>,
     pub url: String,
     /// The run's configuration, credential headers redacted.
-    pub config: BenchConfig,
+    pub config: BenchSpec,
     pub body_bytes: u64,
     /// `HTTP/1.1` or `HTTP/2`.
     pub protocol: String,
@@ -254,7 +325,7 @@ pub struct BenchProgress {
 }
 
 impl BenchProgress {
-    pub fn starting(config: &BenchConfig) -> BenchProgress {
+    pub fn starting(config: &BenchSpec) -> BenchProgress {
         BenchProgress {
             phase: Phase::Connecting,
             elapsed_s: 0.0,
@@ -312,5 +383,35 @@ mod status_codes {
                     .map_err(|_| serde::de::Error::custom(format!("status code {k:?} is not a number")))
             })
             .collect()
+    }
+}
+
+mod secs {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(d.as_secs_f64())
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let v = f64::deserialize(d)?;
+        Duration::try_from_secs_f64(v).map_err(serde::de::Error::custom)
+    }
+}
+
+mod opt_secs {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+
+    pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => s.serialize_some(&d.as_secs_f64()),
+            None => s.serialize_none(),
+        }
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        Option::<f64>::deserialize(d)?
+            .map(|v| Duration::try_from_secs_f64(v).map_err(serde::de::Error::custom))
+            .transpose()
     }
 }

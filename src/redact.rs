@@ -1,6 +1,7 @@
-//! Takes secrets out of an update before it is written down.
+//! The one redaction policy: takes secrets out of what meshtop writes down (recordings,
+//! stored benchmark configs, the debug log).
 //!
-//! It works on the update's JSON rather than on `Update` itself, so variants added later
+//! On updates it works on the JSON rather than on `Update` itself, so variants added later
 //! (bench configs with headers and URLs, tap samples with paths) are covered without anyone
 //! remembering to extend it. What counts as a secret:
 //! - the value of any key named like a credential (`token`, `secret`, `password`, `api_key`,
@@ -216,8 +217,11 @@ fn redact_assignments(s: &str) -> Option<String> {
             out.push_str(&s[last..eq + 1]);
             out.push_str(REDACTED);
             last = value_end;
+            from = value_end;
+        } else {
+            // The value may hold assignments of its own: `url=http://h/?token=x`.
+            from = eq + 1;
         }
-        from = value_end.max(eq + 1);
     }
     (last > 0).then(|| out + &s[last..])
 }
@@ -465,6 +469,15 @@ mod tests {
                 "raw": "GET / HTTP/1.1\r\nHost: svc\r\nAuthorization: <redacted>\r\ncookie:<redacted>\r\n\r\n",
             })
         );
+    }
+
+    #[test]
+    fn assignments_inside_values() {
+        assert_eq!(
+            redact_text("url=http://h:9/?api_key=hunter2 rate=0").as_deref(),
+            Some("url=http://h:9/?api_key=<redacted> rate=0")
+        );
+        assert_eq!(redact_text("a=b c=d"), None);
     }
 
     #[test]

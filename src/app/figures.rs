@@ -1,0 +1,569 @@
+//! Figures derived from the world: each pod's rates, usage split (app and proxy) and why it
+//! misses a proxy; workload and edge aggregates; namespace counts and cost; the meshes
+//! overview. The fold computes them when their inputs change (a pod, a scrape, a usage
+//! list, the window) and stores them; views and sorting only read them.
+//!
+//! Per-pod figures are computed at once. Aggregates are marked dirty and recomputed by
+//! [`settle`], once per batch of updates, so a 30,000-pod list is not quadratic.
+//!
+//! Where p99 comes from: a proxy's cumulative histogram buckets (`metrics::golden`), their
+//! increase over the window (`app::traffic`, pair by pair), summed over pods for workloads
+//! and edges, then `metrics::window::Rates::of` → `metrics::quantile`.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+
+use super::state::{PodEntry, State};
+use super::traffic::Rates;
+use crate::mesh::detect::{self, ControlPlane};
+use crate::mesh::{Mesh, Model};
+use crate::metrics::golden::Totals;
+use crate::model::{PodUsage, Resource};
+
+/// (namespace, pod).
+pub type PodKey = (String, String);
+/// (namespace, workload name): the pods' controller, or the pod itself.
+pub type WorkloadKey = (String, String);
+
+/// A value for the app containers and for the proxy, each known or not.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
+pub struct AppProxy<T> {
+    pub app: Option<T>,
+    pub proxy: Option<T>,
+}
+
+impl<T: Copy + Default + std::ops::Add<Output = T>> AppProxy<T> {
+    /// App plus proxy; None when neither is known.
+    pub fn total(&self) -> Option<T> {
+        match (self.app, self.proxy) {
+            (None, None) => None,
+            (a, p) => Some(a.unwrap_or_default() + p.unwrap_or_default()),
+        }
+    }
+}
+
+/// A pod's CPU (millicores) and memory (bytes), the proxy apart from the app containers.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct UsageSplit {
+    pub app_cpu_m: f64,
+    pub proxy_cpu_m: f64,
+    pub app_mem: u64,
+    pub proxy_mem: u64,
+}
+
+impl UsageSplit {
+    pub fn total_cpu(&self) -> f64 {
+        self.app_cpu_m + self.proxy_cpu_m
+    }
+    pub fn total_mem(&self) -> u64 {
+        self.app_mem + self.proxy_mem
+    }
+
+    /// Splits a pod's usage by its proxy container; a per-node proxy or a gateway is all proxy.
+    pub fn of(p: &PodEntry, u: &PodUsage) -> UsageSplit {
+        let proxy = p.mesh.proxy.as_ref().map(|x| x.container.as_str());
+        let all_proxy = is_infrastructure(p);
+        let mut s = UsageSplit {
+            app_cpu_m: 0.0,
+            proxy_cpu_m: 0.0,
+            app_mem: 0,
+            proxy_mem: 0,
+        };
+        for c in &u.containers {
+            if all_proxy || Some(c.name.as_str()) == proxy {
+                s.proxy_cpu_m += c.cpu_millicores;
+                s.proxy_mem += c.memory_bytes;
+            } else {
+                s.app_cpu_m += c.cpu_millicores;
+                s.app_mem += c.memory_bytes;
+            }
+        }
+        s
+    }
+}
+
+/// A pod that is itself a mesh proxy (a node proxy such as ztunnel, or a gateway): it has
+/// no app for its proxy to tax.
+pub fn is_infrastructure(p: &PodEntry) -> bool {
+    matches!(p.mesh.model, Model::Node | Model::Gateway) && p.mesh.proxy.is_some()
+}
+
+/// The sidecars' share of what the pods use (the "sidecar tax").
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub enum Tax {
+    /// No usage sample, or no sidecar among the pods.
+    #[default]
+    Unknown,
+    /// Every pod is a mesh proxy itself (node proxies, gateways): nothing to tax.
+    Infrastructure(Model),
+    Share {
+        cpu: Option<f64>,
+        mem: Option<f64>,
+    },
+}
+
+/// What some pods use: app and proxy apart, and the sidecar tax they imply.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Cost {
+    pub cpu: AppProxy<f64>,
+    pub mem: AppProxy<u64>,
+    pub tax: Tax,
+}
+
+/// Sums pods' usage into a [`Cost`].
+#[derive(Default)]
+struct CostAcc {
+    cost: Cost,
+    sidecar: (f64, u64),
+    taxed: (f64, u64),
+    sidecars: usize,
+    infrastructure: Option<Model>,
+    apps: usize,
+}
+
+impl CostAcc {
+    fn add(&mut self, p: &PodEntry) {
+        let Some(u) = p.usage else { return };
+        let c = &mut self.cost;
+        if is_infrastructure(p) {
+            c.cpu.proxy = Some(c.cpu.proxy.unwrap_or(0.0) + u.proxy_cpu_m);
+            c.mem.proxy = Some(c.mem.proxy.unwrap_or(0) + u.proxy_mem);
+            self.infrastructure = Some(p.mesh.model);
+            return;
+        }
+        self.apps += 1;
+        c.cpu.app = Some(c.cpu.app.unwrap_or(0.0) + u.app_cpu_m);
+        c.mem.app = Some(c.mem.app.unwrap_or(0) + u.app_mem);
+        self.taxed.0 += u.app_cpu_m;
+        self.taxed.1 += u.app_mem;
+        if p.mesh.proxy.is_some() {
+            self.sidecars += 1;
+            c.cpu.proxy = Some(c.cpu.proxy.unwrap_or(0.0) + u.proxy_cpu_m);
+            c.mem.proxy = Some(c.mem.proxy.unwrap_or(0) + u.proxy_mem);
+            self.sidecar.0 += u.proxy_cpu_m;
+            self.sidecar.1 += u.proxy_mem;
+            self.taxed.0 += u.proxy_cpu_m;
+            self.taxed.1 += u.proxy_mem;
+        }
+    }
+
+    fn finish(mut self) -> Cost {
+        self.cost.tax = match (self.apps, self.infrastructure, self.sidecars) {
+            (0, Some(model), _) => Tax::Infrastructure(model),
+            (_, _, 0) => Tax::Unknown,
+            _ => Tax::Share {
+                cpu: (self.taxed.0 > 0.0).then(|| self.sidecar.0 / self.taxed.0),
+                mem: (self.taxed.1 > 0).then(|| self.sidecar.1 as f64 / self.taxed.1 as f64),
+            },
+        };
+        self.cost
+    }
+}
+
+/// One workload (the pods' controller, or the pod itself) with its traffic and cost.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkloadRow {
+    pub namespace: String,
+    pub name: String,
+    pub kind: String,
+    pub mesh: Option<Mesh>,
+    pub pods: usize,
+    /// None until a window of at least one of its proxies is known.
+    pub rates: Option<Rates>,
+    pub cost: Cost,
+}
+
+/// Traffic from one workload to one destination, summed over the source's pods.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EdgeRow {
+    /// `namespace/workload` of the client side.
+    pub source: String,
+    /// Service, workload or authority, as the source's proxy names it.
+    pub destination: String,
+    pub rates: Rates,
+}
+
+/// A namespace's pods and what they cost.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct NamespaceFigures {
+    pub pods: usize,
+    pub meshed: usize,
+    /// Pods the namespace's injection setting expects in the mesh but that are not.
+    pub missing: usize,
+    pub cost: Cost,
+}
+
+impl NamespaceFigures {
+    pub fn coverage_percent(&self) -> Option<u32> {
+        (self.pods > 0).then(|| (self.meshed * 100 / self.pods) as u32)
+    }
+}
+
+/// One mesh as the overview shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MeshSummary {
+    pub mesh: Mesh,
+    pub name: String,
+    pub control_planes: Vec<ControlPlane>,
+    /// CRD groups and APIServices that show the mesh is installed.
+    pub evidence: Vec<String>,
+    /// Pods per data-plane model (sidecar, ambient, node, gateway), mesh components included.
+    pub by_model: BTreeMap<Model, usize>,
+    /// Namespaces whose injection setting names this mesh (with the setting).
+    pub injected_namespaces: Vec<(String, String)>,
+    /// Pods in those namespaces, and how many of them are in the mesh.
+    pub injected_pods: usize,
+    pub injected_meshed: usize,
+    pub missing: usize,
+    /// What the mesh costs: its proxies (sidecars, node proxies, gateways) and its control plane.
+    pub cost: MeshCost,
+}
+
+impl MeshSummary {
+    pub fn healthy(&self) -> bool {
+        !self.control_planes.is_empty() && self.control_planes.iter().all(|c| c.healthy)
+    }
+}
+
+/// CPU (millicores) and memory of a mesh's proxies and control plane, and the proxies'
+/// share of the pods they run in. Counts say what was measured.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct MeshCost {
+    pub proxy_cpu_m: f64,
+    pub proxy_mem: u64,
+    /// The sidecars alone, and the pods that carry them (sidecars included).
+    pub sidecar_cpu_m: f64,
+    pub pods_cpu_m: f64,
+    pub pods_mem: u64,
+    pub control_cpu_m: f64,
+    pub control_mem: u64,
+    /// Proxied pods that reported usage.
+    pub sampled: usize,
+    /// Control-plane pods, and how many of them reported usage.
+    pub control_pods: usize,
+    pub control_sampled: usize,
+}
+
+impl MeshCost {
+    pub fn proxy_cpu_share(&self) -> Option<f64> {
+        (self.pods_cpu_m > 0.0).then(|| self.sidecar_cpu_m / self.pods_cpu_m)
+    }
+}
+
+/// What changed since the aggregates were last computed, and the counters the row cache
+/// keys on.
+#[derive(Debug, Clone, Default)]
+pub struct Derived {
+    /// The pods of each workload, so one workload is recomputed without scanning every pod.
+    pub workload_pods: BTreeMap<WorkloadKey, BTreeSet<String>>,
+    dirty_workloads: BTreeSet<WorkloadKey>,
+    dirty_namespaces: BTreeSet<String>,
+    dirty_meshes: bool,
+    /// Bumped when rows appear, go or change what they are (names, status).
+    pub rows_generation: u64,
+    /// Bumped when traffic or usage figures change.
+    pub figures_generation: u64,
+}
+
+impl Derived {
+    pub fn rows_changed(&mut self) {
+        self.rows_generation += 1;
+    }
+    pub fn figures_changed(&mut self) {
+        self.figures_generation += 1;
+    }
+    pub fn workload(&mut self, key: WorkloadKey) {
+        self.dirty_workloads.insert(key);
+    }
+    pub fn namespace(&mut self, ns: &str) {
+        if !self.dirty_namespaces.contains(ns) {
+            self.dirty_namespaces.insert(ns.to_string());
+        }
+    }
+    pub fn meshes(&mut self) {
+        self.dirty_meshes = true;
+    }
+    fn is_clean(&self) -> bool {
+        self.dirty_workloads.is_empty() && self.dirty_namespaces.is_empty() && !self.dirty_meshes
+    }
+}
+
+/// The workload a pod belongs to: its controller, or the pod itself. (kind, name).
+pub fn workload_of(p: &PodEntry) -> (&str, &str) {
+    match &p.info.owner {
+        Some(o) => (o.kind.as_str(), o.name.as_str()),
+        None => ("Pod", p.info.name.as_str()),
+    }
+}
+
+pub fn workload_key(p: &PodEntry) -> WorkloadKey {
+    (p.info.namespace.clone(), workload_of(p).1.to_string())
+}
+
+/// Recomputes a pod's own figures from the maps: traffic rates, usage split, missing proxy.
+pub fn refresh_pod(state: &mut State, key: &PodKey) {
+    let rates = state.traffic.get(key).and_then(|t| t.rates);
+    let injection = state
+        .namespaces
+        .get(&key.0)
+        .map(|n| n.injection.clone())
+        .unwrap_or_default();
+    let usage = state.usage.get(key).cloned();
+    if let Some(p) = state.pods.get_mut(key) {
+        p.rates = rates;
+        p.usage = usage.as_ref().map(|u| UsageSplit::of(p, u));
+        p.missing = detect::missing_proxy(&p.info, &p.mesh, &injection);
+    }
+}
+
+/// Folds the pod's traffic rates into its entry and marks its workload for recomputing.
+pub fn traffic_changed(state: &mut State, key: &PodKey) {
+    let rates = state.traffic.get(key).and_then(|t| t.rates);
+    if let Some(p) = state.pods.get_mut(key) {
+        p.rates = rates;
+        let wl = workload_key(p);
+        state.derived.workload(wl);
+    }
+    state.derived.figures_changed();
+}
+
+/// Recomputes what is dirty. Cheap when nothing is.
+pub fn settle(state: &mut State) {
+    if state.derived.is_clean() {
+        return;
+    }
+    for key in std::mem::take(&mut state.derived.dirty_workloads) {
+        settle_workload(state, key);
+    }
+    for ns in std::mem::take(&mut state.derived.dirty_namespaces) {
+        settle_namespace(state, &ns);
+    }
+    if std::mem::take(&mut state.derived.dirty_meshes) {
+        state.meshes = mesh_summaries(state);
+    }
+}
+
+/// Sums window increases; quantiles then come from the summed buckets, never from
+/// averaging the pods' percentiles.
+#[derive(Default)]
+struct TrafficAcc(Option<(f64, Totals)>);
+
+impl TrafficAcc {
+    fn add(&mut self, secs: f64, d: &Totals) {
+        let (s, t) = self.0.get_or_insert_with(|| (secs, Totals::default()));
+        *s = s.max(secs);
+        t.add(d);
+    }
+    fn rates(&self) -> Option<Rates> {
+        self.0.as_ref().map(|(s, t)| Rates::of(*s, t))
+    }
+}
+
+fn settle_workload(state: &mut State, key: WorkloadKey) {
+    let source = format!("{}/{}", key.0, key.1);
+    // The edges of this source are rebuilt below.
+    let old: Vec<(String, String)> = state
+        .edges
+        .range((source.clone(), String::new())..)
+        .take_while(|((s, _), _)| *s == source)
+        .map(|(k, _)| k.clone())
+        .collect();
+    for k in old {
+        state.edges.remove(&k);
+    }
+    let Some(names) = state.derived.workload_pods.get(&key) else {
+        state.workload_rows.remove(&key);
+        return;
+    };
+    let mut row = WorkloadRow {
+        namespace: key.0.clone(),
+        name: key.1.clone(),
+        kind: String::new(),
+        mesh: None,
+        pods: 0,
+        rates: None,
+        cost: Cost::default(),
+    };
+    let mut traffic = TrafficAcc::default();
+    let mut edges: BTreeMap<&str, TrafficAcc> = BTreeMap::new();
+    let mut cost = CostAcc::default();
+    for name in names {
+        let pk = (key.0.clone(), name.clone());
+        let Some(p) = state.pods.get(&pk) else { continue };
+        if row.pods == 0 {
+            row.kind = workload_of(p).0.to_string();
+        }
+        row.pods += 1;
+        row.mesh = row.mesh.or(p.mesh.mesh);
+        cost.add(p);
+        if let Some(w) = state.traffic.get(&pk).and_then(|t| t.window.as_ref()) {
+            traffic.add(w.secs, &w.increase.own);
+            for (dst, d) in &w.increase.edges {
+                edges.entry(dst).or_default().add(w.secs, d);
+            }
+        }
+    }
+    row.rates = traffic.rates();
+    row.cost = cost.finish();
+    let new_edges: Vec<((String, String), EdgeRow)> = edges
+        .into_iter()
+        .filter_map(|(dst, t)| {
+            Some((
+                (source.clone(), dst.to_string()),
+                EdgeRow {
+                    source: source.clone(),
+                    destination: dst.to_string(),
+                    rates: t.rates()?,
+                },
+            ))
+        })
+        .collect();
+    state.edges.extend(new_edges);
+    if row.pods == 0 {
+        state.workload_rows.remove(&key);
+    } else {
+        state.workload_rows.insert(key, row);
+    }
+}
+
+fn settle_namespace(state: &mut State, ns: &str) {
+    let mut f = NamespaceFigures::default();
+    let mut cost = CostAcc::default();
+    for ((pns, _), p) in state.pods.range((ns.to_string(), String::new())..) {
+        if pns != ns {
+            break;
+        }
+        f.pods += 1;
+        f.meshed += usize::from(p.mesh.mesh.is_some());
+        f.missing += usize::from(p.missing.is_some());
+        cost.add(p);
+    }
+    f.cost = cost.finish();
+    if let Some(n) = state.namespaces.get_mut(ns) {
+        n.figures = f;
+    }
+}
+
+/// Every mesh with any sign of life: a control plane, CRDs, or pods.
+fn mesh_summaries(state: &State) -> Vec<MeshSummary> {
+    use crate::mesh::rules::{self, Role};
+    let groups: BTreeSet<String> = state.crds.values().cloned().collect();
+    let services: BTreeSet<String> = state.api_services.keys().cloned().collect();
+    let evidence = detect::installed_by_crds(&groups, &services);
+    let mut out: Vec<MeshSummary> = rules::all()
+        .iter()
+        .map(|r| MeshSummary {
+            mesh: r.mesh,
+            name: r.name.clone(),
+            control_planes: state
+                .control_planes
+                .iter()
+                .filter(|c| c.mesh == r.mesh)
+                .cloned()
+                .collect(),
+            evidence: evidence.get(&r.mesh).cloned().unwrap_or_default(),
+            by_model: Default::default(),
+            injected_namespaces: state
+                .namespaces
+                .values()
+                .flat_map(|n| {
+                    n.injection
+                        .iter()
+                        .filter(|i| i.mesh == r.mesh)
+                        .map(|i| (n.info.name.clone(), i.setting.clone()))
+                })
+                .collect(),
+            injected_pods: 0,
+            injected_meshed: 0,
+            missing: 0,
+            cost: MeshCost::default(),
+        })
+        .collect();
+    let at = |m: Mesh| rules::all().iter().position(|r| r.mesh == m);
+    for p in state.pods.values() {
+        if let Some(s) = p.mesh.mesh.and_then(at).map(|i| &mut out[i]) {
+            // Control-plane pods without a proxy are counted as control planes, not data plane.
+            if p.mesh.model != Model::None {
+                *s.by_model.entry(p.mesh.model).or_default() += 1;
+            }
+            // A control-plane pod may carry a proxy (Linkerd's do): its app containers
+            // are the control plane, its proxy counts with the proxies.
+            let control = matches!(p.mesh.role, Some(Role::Control | Role::Addon));
+            let c = &mut s.cost;
+            c.control_pods += usize::from(control);
+            if let Some(u) = p.usage {
+                if p.mesh.proxy.is_some() {
+                    c.sampled += 1;
+                    c.proxy_cpu_m += u.proxy_cpu_m;
+                    c.proxy_mem += u.proxy_mem;
+                    if !is_infrastructure(p) {
+                        c.sidecar_cpu_m += u.proxy_cpu_m;
+                        c.pods_cpu_m += u.total_cpu();
+                        c.pods_mem += u.total_mem();
+                    }
+                }
+                if control {
+                    c.control_sampled += 1;
+                    c.control_cpu_m += u.app_cpu_m;
+                    c.control_mem += u.app_mem;
+                }
+            }
+        }
+        let Some(ns) = state.namespaces.get(&p.info.namespace) else {
+            continue;
+        };
+        for inj in &ns.injection {
+            if let Some(s) = at(inj.mesh).map(|i| &mut out[i]) {
+                s.injected_pods += 1;
+                s.injected_meshed += usize::from(p.mesh.mesh == Some(inj.mesh));
+                s.missing += usize::from(p.missing.is_some());
+            }
+        }
+    }
+    out.retain(|s| !s.control_planes.is_empty() || !s.evidence.is_empty() || !s.by_model.is_empty());
+    out
+}
+
+/// Why a pod has no traffic figures, in the user's terms; None when it has them.
+pub fn traffic_gap(state: &State, p: &PodEntry) -> Option<String> {
+    let key = (p.info.namespace.clone(), p.info.name.clone());
+    let t = state.traffic.get(&key);
+    if t.is_some_and(|t| t.window.is_some()) {
+        return None;
+    }
+    let Some(proxy) = &p.mesh.proxy else {
+        return Some("no proxy: the pod is not in a mesh".into());
+    };
+    if let Some(e) = state.errors.get(&(Resource::Prometheus, None)) {
+        return Some(format!("Prometheus {}: {}", e.kind.label(), e.message));
+    }
+    if matches!(
+        state.traffic_origin,
+        Some(super::state::TrafficOrigin::Prometheus { .. })
+    ) {
+        return Some("Prometheus has no request metrics for this pod in the window".into());
+    }
+    if proxy.metrics_port.is_none() {
+        return Some(format!("no known metrics port for the {} proxy", proxy.container));
+    }
+    if let Some(e) = state
+        .errors
+        .get(&(Resource::ProxyScrape, Some(format!("{}/{}", key.0, key.1))))
+    {
+        return Some(format!("scrape failed: {}", e.message));
+    }
+    Some(match t {
+        Some(_) => "one scrape so far; rates need a second".into(),
+        None => "not scraped yet".into(),
+    })
+}
+
+/// Why CPU and memory are missing, in the user's terms.
+pub fn usage_gap(state: &State) -> String {
+    match state.errors.get(&(Resource::PodMetrics, None)) {
+        Some(e) => e.message.clone(),
+        None if state.usage_origin.is_none() => "waiting for metrics.k8s.io".into(),
+        None => "no sample for these pods in the last usage list".into(),
+    }
+}

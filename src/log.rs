@@ -1,0 +1,126 @@
+//! The debug log for bug reports: `--log-file FILE`, level from `$MESHTOP_LOG` (an
+//! `EnvFilter` such as `debug` or `meshtop=trace`), off unless asked for. Every line goes
+//! through the recordings' redaction policy before it reaches the file.
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use color_eyre::eyre::Result;
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::MakeWriter;
+
+/// meshtop's own events at info, its libraries' only when they warn.
+const DEFAULT_FILTER: &str = "meshtop=info,warn";
+
+/// Starts logging to `path` when given. Errors name the file or the bad `MESHTOP_LOG`.
+pub fn init(path: Option<&Path>) -> Result<()> {
+    let Some(path) = path else { return Ok(()) };
+    let filter = match std::env::var("MESHTOP_LOG") {
+        Ok(spec) if !spec.trim().is_empty() => EnvFilter::try_new(&spec).map_err(|e| {
+            crate::exit::bad_input(format!(
+                "MESHTOP_LOG={spec:?}: {e} (use a level such as debug, or meshtop=trace)"
+            ))
+        })?,
+        _ => EnvFilter::new(DEFAULT_FILTER),
+    };
+    let file = std::fs::File::create(path)
+        .map_err(|e| crate::exit::bad_input(format!("--log-file {}: {e}", path.display())))?;
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(false)
+        .with_writer(Redacting::new(file))
+        .try_init()
+        .map_err(|e| color_eyre::eyre::eyre!("starting the log: {e}"))?;
+    tracing::info!(version = env!("CARGO_PKG_VERSION"), args = ?std::env::args().collect::<Vec<_>>(), "meshtop started");
+    Ok(())
+}
+
+/// Hands the formatter one buffer per event and writes it, redacted, when the event ends.
+#[derive(Clone)]
+pub struct Redacting<W: Write + Send> {
+    out: Arc<Mutex<W>>,
+}
+
+impl<W: Write + Send> Redacting<W> {
+    pub fn new(out: W) -> Self {
+        Redacting {
+            out: Arc::new(Mutex::new(out)),
+        }
+    }
+}
+
+pub struct EventBuffer<W: Write + Send> {
+    buf: Vec<u8>,
+    out: Arc<Mutex<W>>,
+}
+
+impl<W: Write + Send> Write for EventBuffer<W> {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<W: Write + Send> Drop for EventBuffer<W> {
+    fn drop(&mut self) {
+        let text = String::from_utf8_lossy(&self.buf);
+        let line = crate::redact::redact_text(&text).unwrap_or_else(|| text.into_owned());
+        // A poisoned lock or a full disk must not take the program down: the log is best effort.
+        if let Ok(mut out) = self.out.lock() {
+            let _ = out.write_all(line.as_bytes());
+            let _ = out.flush();
+        }
+    }
+}
+
+impl<'a, W: Write + Send + 'static> MakeWriter<'a> for Redacting<W> {
+    type Writer = EventBuffer<W>;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        EventBuffer {
+            buf: Vec::new(),
+            out: self.out.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tracing_subscriber::fmt;
+
+    #[derive(Clone, Default)]
+    struct Shared(Arc<Mutex<Vec<u8>>>);
+    impl Write for Shared {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn secrets_never_reach_the_log() {
+        let sink = Shared::default();
+        let subscriber = fmt()
+            .with_ansi(false)
+            .with_writer(Redacting::new(sink.clone()))
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::info!("request header Authorization: Bearer abc.def.ghi");
+            tracing::info!(url = "http://u:hunter2@h/p?token=s3cret", "scraping");
+        });
+        let text = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(text.lines().count(), 2, "{text}");
+        for secret in ["abc.def.ghi", "hunter2", "s3cret"] {
+            assert!(!text.contains(secret), "{secret} leaked: {text}");
+        }
+        assert!(text.contains("scraping"), "{text}");
+    }
+}

@@ -1,0 +1,87 @@
+//! The one mapping from Kubernetes client errors to what meshtop says: a coarse kind for
+//! the status line and the API's own reason (or the innermost cause of a connection
+//! failure, e.g. "Connection refused"), with hints where a resource has a known story.
+
+use kube::runtime::watcher;
+
+use crate::model::{ErrorKind, Resource};
+
+/// Why a request about `resource` failed, in the user's terms.
+pub fn kube_error(resource: Resource, e: &kube::Error) -> (ErrorKind, String) {
+    match e {
+        kube::Error::Api(s) => api_status(resource, s.code, &s.message),
+        other => (ErrorKind::Unreachable, innermost(other)),
+    }
+}
+
+/// The same for a watch's errors.
+pub fn watch_error(resource: Resource, e: &watcher::Error) -> (ErrorKind, String) {
+    match e {
+        watcher::Error::InitialListFailed(k) | watcher::Error::WatchStartFailed(k) | watcher::Error::WatchFailed(k) => {
+            kube_error(resource, k)
+        }
+        watcher::Error::WatchError(s) => api_status(resource, s.code, &s.message),
+        other => (ErrorKind::Api, other.to_string()),
+    }
+}
+
+/// An HTTP status from the API server (or a service behind its proxy).
+pub fn api_status(resource: Resource, code: u16, message: &str) -> (ErrorKind, String) {
+    match (resource, code) {
+        (_, 401 | 403) if message.is_empty() => (ErrorKind::Forbidden, format!("HTTP {code}")),
+        (_, 401) => (ErrorKind::Forbidden, format!("unauthorized (401): {message}")),
+        (_, 403) => (ErrorKind::Forbidden, message.to_string()),
+        (Resource::PodMetrics, 404) => (
+            ErrorKind::Api,
+            "metrics-server is not installed: the API server does not serve metrics.k8s.io".into(),
+        ),
+        (Resource::PodMetrics, 503) => (ErrorKind::Api, format!("metrics-server is unavailable: {message}")),
+        _ if message.is_empty() => (ErrorKind::Api, format!("HTTP {code}")),
+        _ => (ErrorKind::Api, format!("{message} ({code})")),
+    }
+}
+
+/// The innermost cause, which says more than the wrapper ("ServiceError: client error
+/// (Connect)" hides "Connection refused").
+fn innermost(e: &kube::Error) -> String {
+    let mut cause: &dyn std::error::Error = e;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    let root = cause.to_string();
+    let top = e.to_string();
+    if root == top { top } else { root }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_say_why() {
+        assert_eq!(
+            api_status(Resource::Pods, 403, "pods is forbidden"),
+            (ErrorKind::Forbidden, "pods is forbidden".into())
+        );
+        assert_eq!(
+            api_status(Resource::PodMetrics, 404, "not found").1,
+            "metrics-server is not installed: the API server does not serve metrics.k8s.io"
+        );
+        assert_eq!(
+            api_status(Resource::PodMetrics, 503, "no endpoints"),
+            (ErrorKind::Api, "metrics-server is unavailable: no endpoints".into())
+        );
+        assert_eq!(
+            api_status(Resource::ProxyScrape, 502, "bad gateway"),
+            (ErrorKind::Api, "bad gateway (502)".into())
+        );
+        assert_eq!(
+            api_status(Resource::Prometheus, 500, ""),
+            (ErrorKind::Api, "HTTP 500".into())
+        );
+        assert_eq!(
+            api_status(Resource::Prometheus, 403, ""),
+            (ErrorKind::Forbidden, "HTTP 403".into())
+        );
+    }
+}

@@ -1,0 +1,221 @@
+//! Typed input never panics: every parser of what a user types, fed near-valid input (one
+//! mutation away from a valid value, huge numbers, signs, multibyte and Unicode digits,
+//! stray spaces) and arbitrary text. The TUI's parsers are driven through the fold, as a
+//! typing user reaches them, and the screen is drawn after every submit.
+
+mod support;
+
+use std::time::Duration;
+
+use meshtop::app::{Action, Keymap, State, View, apply_action, fold_all};
+use meshtop::input::{self, Bounds};
+use proptest::prelude::*;
+
+/// Characters users mistype durations, rates and names with.
+const NOISE: &[char] = &[
+    ' ', '\t', '-', '+', '.', ',', 'e', 'E', 'm', 's', 'h', 'd', 'µ', 'u', '٣', '٠', '৫', '１', '½', 'ß', '🚀', ':',
+    '=', ';', '/', '0', '9', '\u{0}', '\u{200b}',
+];
+
+/// A valid value with up to two mutations: a character inserted, removed or replaced.
+fn near(valid: &'static [&'static str]) -> impl Strategy<Value = String> {
+    (
+        prop::sample::select(valid),
+        prop::collection::vec((0usize..16, prop::sample::select(NOISE), 0u8..3), 0..3),
+    )
+        .prop_map(|(v, edits)| {
+            let mut chars: Vec<char> = v.chars().collect();
+            for (at, c, op) in edits {
+                let at = at.min(chars.len());
+                match op {
+                    0 => chars.insert(at, c),
+                    1 if at < chars.len() => {
+                        chars.remove(at);
+                    }
+                    _ if at < chars.len() => chars[at] = c,
+                    _ => chars.push(c),
+                }
+            }
+            chars.into_iter().collect()
+        })
+}
+
+/// Near-valid input, huge numbers and anything at all.
+fn typed(valid: &'static [&'static str]) -> impl Strategy<Value = String> {
+    prop_oneof![
+        4 => near(valid),
+        1 => "[0-9]{15,40}(\\.[0-9]{0,5})?(ms|s|m|h|)",
+        1 => "-?[0-9]{1,3}(\\.[0-9]{1,3})?[eE][+-]?[0-9]{1,4}[a-z]{0,2}",
+        2 => any::<String>(),
+    ]
+}
+
+const DURATIONS: &[&str] = &[
+    "1m30s", "90s", "1.5m", "250ms", " 30 ", "2h", "1h 5m", "PT1M", "0", "10",
+];
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+
+    #[test]
+    fn durations_never_panic_and_stay_in_bounds(s in typed(DURATIONS)) {
+        for bounds in [Bounds::RUN, Bounds::OFFSET, Bounds::TIMEOUT] {
+            match input::duration(&s, bounds) {
+                Ok(d) => {
+                    prop_assert!(d <= bounds.max, "{s:?} gave {d:?}");
+                    prop_assert!(bounds.zero || !d.is_zero(), "{s:?} gave zero");
+                }
+                Err(e) => prop_assert!(!e.is_empty()),
+            }
+        }
+    }
+
+    #[test]
+    fn numbers_counts_headers_ramps_slos_and_sizes_never_panic(s in typed(&[
+        "100", "0.5", "1e3", "-1", "p99<50ms", "success>99.9%", "100:5s,500:5s", "X-A: b", "120x36", "ctrl-c",
+    ])) {
+        if let Ok(v) = input::number(&s, 0.0) {
+            prop_assert!(v.is_finite() && v >= 0.0);
+        }
+        if let Ok(n) = input::count(&s, 1, 100) {
+            prop_assert!((1..=100).contains(&n));
+        }
+        let _ = input::header(&s);
+        let _ = input::headers(&s);
+        let _ = input::flag::rate(&s);
+        let _ = meshtop::bench::config::parse_ramp(&s);
+        if let Ok(slo) = meshtop::bench::slo::parse(&s) {
+            prop_assert!(slo.0.iter().all(|o| o.threshold.is_finite() && o.threshold >= 0.0));
+        }
+        let _ = meshtop::cmd::replay::parse_size(&s);
+        let _ = meshtop::app::keymap::KeyCombo::parse(&s);
+        let _ = meshtop::source::prometheus::Spec::parse(&s);
+    }
+}
+
+fn scenario() -> State {
+    let mut s = State::new(Keymap::default());
+    fold_all(&mut s, support::scenario::updates());
+    s
+}
+
+fn chars(s: &mut State, text: &str) {
+    for c in text.chars() {
+        apply_action(s, Action::InputChar(c));
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 150, ..ProptestConfig::default() })]
+
+    /// `/` then any text, in every table view; the table draws whatever was typed.
+    #[test]
+    fn filters_typed_in_the_tui(text in typed(&["web", "ns=prod", "mesh==istio model=sidecar", "workload==a", "=", "=="]),
+                                view in prop::sample::select(&[Action::ShowPods, Action::ShowWorkloads, Action::ShowEdges,
+                                    Action::ShowNamespaces, Action::ShowControlPlanes, Action::ShowBench][..])) {
+        let mut s = scenario();
+        apply_action(&mut s, view);
+        apply_action(&mut s, Action::StartFilter);
+        chars(&mut s, &text);
+        let _ = support::render_text(&s, 120, 20);
+        apply_action(&mut s, Action::InputSubmit);
+        for a in [Action::SortNext, Action::SortReverse, Action::Bottom, Action::Select] {
+            apply_action(&mut s, a);
+        }
+        let _ = support::render_text(&s, 60, 12);
+    }
+
+    /// `:` then any command line, completed with tab, submitted.
+    #[test]
+    fn commands_typed_in_the_tui(text in typed(&["seek 1m10s", "window 5m", "pods web", "bench http://h/", "bench svc a/b",
+                                                 "ctx prod", "mark x", "ns default", "wl", "w 30", "q x"])) {
+        let mut s = scenario();
+        apply_action(&mut s, Action::StartCommand);
+        chars(&mut s, &text);
+        apply_action(&mut s, Action::InputComplete);
+        let _ = support::render_text(&s, 100, 10);
+        let effect = apply_action(&mut s, Action::InputSubmit);
+        if let Some(meshtop::app::Effect::SetWindow(w)) = effect {
+            prop_assert!(meshtop::app::traffic::WINDOWS.contains(&w));
+        }
+        if let Some(meshtop::app::Effect::Replay(meshtop::app::ReplayCommand::SeekTo(ms))) = effect {
+            prop_assert!(ms <= Duration::from_secs(86_400).as_millis() as u64);
+        }
+        let _ = support::render_text(&s, 100, 10);
+    }
+
+    /// The benchmark form: any text in any field, submitted; a valid form is a valid config.
+    #[test]
+    fn bench_form_fields_typed_in_the_tui(
+        field in 0usize..8,
+        text in typed(&["100", "10", "30s", "1m30s", "X-A: 1; B: 2", "body", "http://10.0.0.1:8080/", "0.0001"]),
+        toggles in 0u8..3,
+    ) {
+        let mut s = scenario();
+        apply_action(&mut s, Action::StartCommand);
+        chars(&mut s, "bench http://10.0.0.1:8080/");
+        apply_action(&mut s, Action::InputSubmit);
+        prop_assert!(s.bench_form.is_some());
+        for _ in 0..field {
+            apply_action(&mut s, Action::FormNext);
+        }
+        for _ in 0..12 {
+            apply_action(&mut s, Action::InputBackspace);
+        }
+        chars(&mut s, &text);
+        for _ in 0..toggles {
+            apply_action(&mut s, Action::InputChar(' '));
+        }
+        let _ = support::render_text(&s, 120, 30);
+        match apply_action(&mut s, Action::InputSubmit) {
+            Some(meshtop::app::Effect::StartBench { config, .. }) => {
+                prop_assert!(config.validate().is_ok());
+                prop_assert_eq!(s.entry().view.clone(), View::Bench);
+            }
+            _ => {
+                let form = s.bench_form.as_ref().expect("an invalid form stays open");
+                prop_assert!(form.error.as_deref().is_some_and(|e| !e.is_empty()));
+            }
+        }
+        let _ = support::render_text(&s, 120, 30);
+    }
+}
+
+/// The cases the issue named, each once, exactly.
+#[test]
+fn the_reported_crashes_are_errors_or_values() {
+    assert_eq!(input::flag::run_duration("30 "), Ok(Duration::from_secs(30)));
+    let mut s = scenario();
+    s.replay = Some(meshtop::app::state::ReplayStatus {
+        position_s: 0.0,
+        duration_s: 120.0,
+        speed: 1.0,
+        paused: false,
+        looping: false,
+        source: "t".into(),
+        provenance: "t".into(),
+    });
+    apply_action(&mut s, Action::StartCommand);
+    chars(&mut s, "seek 1m10s");
+    assert_eq!(
+        apply_action(&mut s, Action::InputSubmit),
+        Some(meshtop::app::Effect::Replay(meshtop::app::ReplayCommand::SeekTo(
+            70_000
+        )))
+    );
+    apply_action(&mut s, Action::StartCommand);
+    chars(&mut s, "seek 30 ");
+    assert_eq!(
+        apply_action(&mut s, Action::InputSubmit),
+        Some(meshtop::app::Effect::Replay(meshtop::app::ReplayCommand::SeekTo(
+            30_000
+        )))
+    );
+    apply_action(&mut s, Action::StartCommand);
+    chars(&mut s, "seek 1e999");
+    assert_eq!(apply_action(&mut s, Action::InputSubmit), None);
+    assert_eq!(
+        s.flash.as_deref(),
+        Some(":seek \"1e999\" is not a duration (e.g. 30s, 1m30s, 1.5m, 250ms, 2h, or a number of seconds)")
+    );
+}
