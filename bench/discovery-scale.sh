@@ -16,7 +16,7 @@ K() { scripts/testbed kubectl "$@"; }
 line=$(scripts/testbed up)
 export KUBECONFIG="${line#KUBECONFIG=}"
 cargo build --release --quiet
-BIN=$PWD/target/release/meshtop
+BIN=$(scripts/target-dir)/release/meshtop
 
 echo "creating $PODS pods in $NSS namespaces..." >&2
 python3 - "$PODS" "$NSS" >/tmp/meshtop-scale.yaml <<'PY'

@@ -21,8 +21,8 @@ log() { echo "[bench] $*" >&2; }
 build_meshtop() {
   log "building meshtop (release)"
   cargo build --release --quiet --bin meshtop --example stall_server
-  MESHTOP=$PWD/target/release/meshtop
-  STALL=$PWD/target/release/examples/stall_server
+  MESHTOP=$(scripts/target-dir)/release/meshtop
+  STALL=$(scripts/target-dir)/release/examples/stall_server
 }
 
 ensure_oha() {

@@ -23,7 +23,7 @@ K() { scripts/testbed kubectl "$@"; }
 line=$(scripts/testbed up)
 export KUBECONFIG="${line#KUBECONFIG=}"
 cargo build --release --quiet
-BIN=$PWD/target/release/meshtop
+BIN=$(scripts/target-dir)/release/meshtop
 
 cleanup() {
   tmux -L meshtop-scrape kill-server 2>/dev/null || true

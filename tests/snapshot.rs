@@ -235,6 +235,7 @@ fn folding_the_snapshot_gives_back_every_world_field() {
         mode: _,
         input: _,
         show_help: _,
+        help_scroll: _,
         replay: _,
         recording: _,
         bench_form: _,

@@ -205,6 +205,17 @@ fn help_is_generated_from_the_keymap() {
     let mut s = state_with("dark");
     keys(&mut s, &[Action::ToggleHelp]);
     insta::assert_snapshot!("help", render(&s, 80, 44));
+    // Taller than the terminal: it scrolls to the commands, and another key closes it.
+    keys(&mut s, &[Action::Bottom]);
+    let end = render(&s, 80, 44);
+    assert!(end.contains("COMMANDS") && end.contains(":quit :q"), "{end}");
+    assert!(s.show_help);
+    keys(&mut s, &[Action::ShowPods]);
+    assert!(!s.show_help && s.entry().view == View::Overview, "the key closed help and did nothing else");
+    // In the bench view, its own key comes first.
+    keys(&mut s, &[Action::ShowBench, Action::ToggleHelp]);
+    let bench = render(&s, 100, 12);
+    assert!(bench.contains("BENCH VIEW") && bench.contains("stop the selected (or running) run"), "{bench}");
 }
 
 #[test]

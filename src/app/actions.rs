@@ -16,8 +16,19 @@ pub fn apply_action(state: &mut State, action: Action) -> Option<Effect> {
         state.flash = None;
     }
     if state.show_help && !matches!(action, Action::Quit | Action::ToggleHelp) {
-        // Any other key closes help first, like k9s; it does not also act.
-        state.show_help = false;
+        // Moving keys scroll a help taller than the terminal; any other key closes it,
+        // like k9s, and does not also act.
+        let at = state.help_scroll.get();
+        let page = state.page_rows();
+        match action {
+            Action::Down => state.help_scroll.set(at + 1),
+            Action::Up => state.help_scroll.set(at.saturating_sub(1)),
+            Action::PageDown => state.help_scroll.set(at + page),
+            Action::PageUp => state.help_scroll.set(at.saturating_sub(page)),
+            Action::Top => state.help_scroll.set(0),
+            Action::Bottom => state.help_scroll.set(usize::MAX / 2),
+            _ => state.show_help = false,
+        }
         return None;
     }
     let rows = table::row_count(state);
@@ -27,7 +38,10 @@ pub fn apply_action(state: &mut State, action: Action) -> Option<Effect> {
     entry.selected = entry.selected.min(rows.saturating_sub(1));
     match action {
         Action::Quit => return Some(Effect::Quit),
-        Action::ToggleHelp => state.show_help = !state.show_help,
+        Action::ToggleHelp => {
+            state.show_help = !state.show_help;
+            state.help_scroll.set(0);
+        }
         Action::Up => entry.selected = entry.selected.saturating_sub(1),
         Action::Down => entry.selected = (entry.selected + 1).min(rows.saturating_sub(1)),
         Action::PageUp => entry.selected = entry.selected.saturating_sub(page),

@@ -303,18 +303,52 @@ pub fn workload_key(p: &PodEntry) -> WorkloadKey {
 
 /// Recomputes a pod's own figures from the maps: traffic rates, usage split, missing proxy.
 pub fn refresh_pod(state: &mut State, key: &PodKey) {
-    let rates = state.traffic.get(key).and_then(|t| t.rates);
-    let injection = state
-        .namespaces
-        .get(&key.0)
-        .map(|n| n.injection.clone())
-        .unwrap_or_default();
-    let usage = state.usage.get(key).cloned();
-    if let Some(p) = state.pods.get_mut(key) {
-        p.rates = rates;
-        p.usage = usage.as_ref().map(|u| UsageSplit::of(p, u));
-        p.missing = detect::missing_proxy(&p.info, &p.mesh, &injection);
+    let State {
+        pods,
+        traffic,
+        usage,
+        namespaces,
+        ..
+    } = state;
+    if let Some(p) = pods.get_mut(key) {
+        refresh(p, key, traffic, usage, namespaces);
     }
+}
+
+/// Recomputes the figures of every pod (a new usage list), or of one namespace's pods (its
+/// injection setting changed), without copying the maps.
+pub fn refresh_pods(state: &mut State, namespace: Option<&str>) {
+    let State {
+        pods,
+        traffic,
+        usage,
+        namespaces,
+        ..
+    } = state;
+    let range = match namespace {
+        Some(ns) => pods.range_mut((ns.to_string(), String::new())..),
+        None => pods.range_mut(..),
+    };
+    for (key, p) in range {
+        if namespace.is_some_and(|ns| key.0 != ns) {
+            break;
+        }
+        refresh(p, key, traffic, usage, namespaces);
+    }
+}
+
+fn refresh(
+    p: &mut PodEntry,
+    key: &PodKey,
+    traffic: &BTreeMap<PodKey, super::traffic::PodTraffic>,
+    usage: &BTreeMap<PodKey, PodUsage>,
+    namespaces: &BTreeMap<String, super::state::NamespaceEntry>,
+) {
+    p.rates = traffic.get(key).and_then(|t| t.rates);
+    let split = usage.get(key).map(|u| UsageSplit::of(p, u));
+    p.usage = split;
+    let injection = namespaces.get(&key.0).map_or(&[][..], |n| &n.injection[..]);
+    p.missing = detect::missing_proxy(&p.info, &p.mesh, injection);
 }
 
 /// Folds the pod's traffic rates into its entry and marks its workload for recomputing.

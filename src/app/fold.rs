@@ -379,15 +379,7 @@ fn forget_pod(state: &mut State, key: &PodKey) {
 
 /// A namespace's injection setting decides which of its pods miss a proxy.
 fn namespace_changed(state: &mut State, ns: &str) {
-    let keys: Vec<PodKey> = state
-        .pods
-        .range((ns.to_string(), String::new())..)
-        .take_while(|((pns, _), _)| pns == ns)
-        .map(|(k, _)| k.clone())
-        .collect();
-    for key in &keys {
-        figures::refresh_pod(state, key);
-    }
+    figures::refresh_pods(state, Some(ns));
     state.derived.namespace(ns);
     state.derived.meshes();
     state.derived.rows_changed();
@@ -395,10 +387,7 @@ fn namespace_changed(state: &mut State, ns: &str) {
 
 /// A new usage list: every pod's split, and every aggregate that sums them.
 fn usage_changed(state: &mut State) {
-    let keys: Vec<PodKey> = state.pods.keys().cloned().collect();
-    for key in &keys {
-        figures::refresh_pod(state, key);
-    }
+    figures::refresh_pods(state, None);
     let workloads: Vec<_> = state.derived.workload_pods.keys().cloned().collect();
     for wl in workloads {
         state.derived.workload(wl);
@@ -523,6 +512,7 @@ impl State {
         self.mode = ui.mode;
         self.input = ui.input;
         self.show_help = ui.show_help;
+        self.help_scroll = ui.help_scroll;
         self.window_s = ui.window_s;
         self.flash = ui.flash;
         self.theme = ui.theme;

@@ -309,6 +309,8 @@ pub struct State {
     pub mode: Mode,
     pub input: String,
     pub show_help: bool,
+    /// First line of the help overlay shown; render keeps it in range.
+    pub help_scroll: Cell<usize>,
     /// Set while replaying a recording: where the replay is, for the status line.
     pub replay: Option<ReplayStatus>,
     /// Set while the session is being recorded.
@@ -372,6 +374,7 @@ impl State {
             mode: Mode::Normal,
             input: String::new(),
             show_help: false,
+            help_scroll: Cell::new(0),
             window_s: super::traffic::DEFAULT_WINDOW,
             flash: None,
             theme: 0,

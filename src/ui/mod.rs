@@ -81,3 +81,42 @@ impl Ui {
         }
     }
 }
+
+/// Splits `text` into lines of at most `width` characters at spaces (a longer word is cut),
+/// so values wrap under themselves and never under their labels.
+pub fn hang(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(8);
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for word in text.split(' ') {
+        let len = line.chars().count();
+        if len > 0 && len + 1 + word.chars().count() > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+        while line.chars().count() > width {
+            let head: String = line.chars().take(width).collect();
+            line = line.chars().skip(width).collect();
+            lines.push(head);
+        }
+    }
+    if !line.is_empty() || lines.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::hang;
+
+    #[test]
+    fn values_wrap_at_spaces() {
+        assert_eq!(hang("a bb ccc dddd", 8), ["a bb ccc", "dddd"]);
+        assert_eq!(hang("", 10), [""]);
+        assert_eq!(hang("abcdefghijk", 8), ["abcdefgh", "ijk"]);
+    }
+}

@@ -237,6 +237,11 @@ impl Theme {
         Theme::parse(&text, &path.display().to_string(), None).map_err(|e| crate::exit::bad_input(format!("{e:#}")))
     }
 
+    /// A user's theme file, already read: `origin` names it in errors.
+    pub fn parse_user(text: &str, origin: &str) -> Result<Theme> {
+        Theme::parse(text, origin, None)
+    }
+
     /// Parses theme TOML. With `base` = None the file's `base` key (default "dark") is
     /// the starting point and keys it omits keep the base's colours.
     fn parse(text: &str, origin: &str, base: Option<Theme>) -> Result<Theme> {
