@@ -334,6 +334,13 @@ impl ClusterArgs {
     /// What to watch. A kubeconfig named by the flag (or a single path in $KUBECONFIG) that
     /// is not there is bad input; a `$KUBECONFIG` list is left to the client to merge.
     pub fn target(&self) -> color_eyre::Result<crate::source::kube::KubeTarget> {
+        if let Some(ns) = &self.namespace
+            && !is_namespace_name(ns)
+        {
+            return Err(crate::exit::bad_input(format!(
+                "-n {ns:?}: not a namespace name (lowercase letters, digits and '-', at most 63)"
+            )));
+        }
         let kubeconfig = match &self.kubeconfig {
             Some(p) if !p.exists() && p.to_string_lossy().contains(':') => None,
             Some(p) if !p.exists() => {
@@ -353,5 +360,29 @@ impl ClusterArgs {
                 self.namespace.clone()
             },
         })
+    }
+}
+
+/// A Kubernetes namespace name: a DNS-1123 label.
+fn is_namespace_name(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && b.len() <= 63
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+        && b[0] != b'-'
+        && b[b.len() - 1] != b'-'
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn namespace_names() {
+        for ok in ["default", "kube-system", "a", "team-42"] {
+            assert!(super::is_namespace_name(ok), "{ok}");
+        }
+        for bad in ["", "-a", "a-", "Prod", "prod ü", "a/b", "x?y", &"a".repeat(64)] {
+            assert!(!super::is_namespace_name(bad), "{bad}");
+        }
     }
 }

@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use color_eyre::eyre::{Result, eyre};
 use serde::Deserialize;
 
+use crate::ui::theme::Theme;
+
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
@@ -27,6 +29,43 @@ impl Default for Config {
     }
 }
 
+/// Reads a file the user named, as text, refusing what is too big for its kind (a
+/// `--theme /dev/zero` must not eat the memory): errors name the file and are bad input.
+pub fn read_user_file(path: &Path, what: &str, max: u64) -> Result<String> {
+    let bytes = read_user_bytes(path, what, max)?;
+    String::from_utf8(bytes).map_err(|_| crate::exit::bad_input(format!("{what} {}: not a text file", path.display())))
+}
+
+/// The same for files of any content (a request body).
+pub fn read_user_bytes(path: &Path, what: &str, max: u64) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let bad = |e: String| crate::exit::bad_input(format!("{what} {}: {e}", path.display()));
+    let file = std::fs::File::open(path).map_err(|e| bad(e.to_string()))?;
+    let mut bytes = Vec::new();
+    file.take(max + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| bad(e.to_string()))?;
+    if bytes.len() as u64 > max {
+        return Err(bad(format!("larger than {} KiB; is it the right file?", max / 1024)));
+    }
+    Ok(bytes)
+}
+
+/// `--theme NAME|PATH`: a built-in name, or a path to a (possibly partial) TOML file.
+pub fn load_theme(spec: &str) -> Result<Theme> {
+    if crate::ui::theme::BUILTIN.iter().any(|(n, _)| *n == spec) {
+        return Theme::builtin(spec);
+    }
+    let path = Path::new(spec);
+    if !path.exists() && !spec.contains('/') && !spec.ends_with(".toml") {
+        return Err(crate::exit::bad_input(format!(
+            "unknown theme {spec:?}: not a built-in (dark, light, presentation) and no such file"
+        )));
+    }
+    let text = read_user_file(path, "theme file", 1 << 20)?;
+    Theme::parse_user(&text, &path.display().to_string()).map_err(|e| crate::exit::bad_input(format!("{e:#}")))
+}
+
 pub fn default_path() -> Option<PathBuf> {
     dirs::config_dir().map(|d| d.join("meshtop").join("config.toml"))
 }
@@ -41,13 +80,12 @@ impl Config {
                 _ => return Ok(Config::default()),
             },
         };
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| crate::exit::bad_input(format!("reading config file {}: {e}", path.display())))?;
+        let text = read_user_file(&path, "config file", 1 << 20)?;
         Config::parse(&text).map_err(|e| crate::exit::bad_input(format!("{}: {e}", path.display())))
     }
 
     pub fn parse(text: &str) -> Result<Config> {
-        let c: Config = toml::from_str(text).map_err(|e| eyre!("{}", toml_error(text, &e)))?;
+        let c: Config = toml::from_str(text).map_err(|e| eyre!("{}", crate::input::toml_error(text, &e)))?;
         if !(1..=240).contains(&c.max_fps) {
             return Err(eyre!("max_fps must be between 1 and 240, got {}", c.max_fps));
         }
@@ -55,22 +93,33 @@ impl Config {
     }
 }
 
-/// A TOML error on one line: `line 3: unknown field ...` (the crate's own message spans
-/// several lines with a drawing of the input).
-pub fn toml_error(text: &str, e: &toml::de::Error) -> String {
-    let message = e.message().trim().replace('\n', " ");
-    match e.span() {
-        Some(span) => {
-            let line = text.get(..span.start).map_or(1, |t| t.matches('\n').count() + 1);
-            format!("line {line}: {message}")
-        }
-        None => message,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn user_files_are_read_with_a_limit_and_named_in_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("mine.toml");
+        std::fs::write(&p, "base = \"light\"\n").unwrap();
+        assert_eq!(load_theme(p.to_str().unwrap()).unwrap().name, "mine");
+        assert_eq!(
+            load_theme("nosuch").unwrap_err().to_string(),
+            "unknown theme \"nosuch\": not a built-in (dark, light, presentation) and no such file"
+        );
+        std::fs::write(&p, vec![b'#'; 2 << 20]).unwrap();
+        assert_eq!(
+            load_theme(p.to_str().unwrap()).unwrap_err().to_string(),
+            format!(
+                "theme file {}: larger than 1024 KiB; is it the right file?",
+                p.display()
+            )
+        );
+        assert_eq!(
+            crate::exit::code(&load_theme(p.to_str().unwrap()).unwrap_err()),
+            crate::exit::BAD_INPUT
+        );
+    }
 
     #[test]
     fn parses_keys_and_rejects_unknown_fields() {

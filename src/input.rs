@@ -26,7 +26,7 @@ impl Bounds {
 }
 
 /// The forms a duration may take, for error messages.
-pub const DURATION_FORMS: &str = "e.g. 30s, 1m30s, 1.5m, 250ms, 2h, or a number of seconds";
+pub const DURATION_FORMS: &str = "e.g. 30s, 1m30s, 1.5m, 250ms, 2h, 1d, or a number of seconds";
 
 /// Parses a duration: jiff's friendly format (`1m30s`, `90s`, `1.5m`, `250ms`, `1h 5m`,
 /// `2 minutes`) or ISO 8601 (`PT1M`), or a bare number of seconds; spaces around it are
@@ -48,8 +48,14 @@ pub fn duration(s: &str, bounds: Bounds) -> Result<Duration, String> {
             Duration::try_from_secs_f64(secs).map_err(|_| format!("{t:?} is not a duration ({DURATION_FORMS})"))?
         }
         None => {
+            // Days and weeks are calendar units to jiff's SignedDuration; as a Span with
+            // 24-hour days they read as users mean them.
             let signed: jiff::SignedDuration = t
                 .parse()
+                .or_else(|_| {
+                    t.parse::<jiff::Span>()
+                        .and_then(|s| s.to_duration(jiff::SpanRelativeTo::days_are_24_hours()))
+                })
                 .map_err(|_| format!("{t:?} is not a duration ({DURATION_FORMS})"))?;
             if signed.is_negative() {
                 return Err(format!("{t:?} is negative ({DURATION_FORMS})"));
@@ -146,6 +152,19 @@ pub fn headers(s: &str) -> Result<Vec<(String, String)>, String> {
         .collect()
 }
 
+/// A TOML error on one line: `line 3: unknown field ...` (the crate's own message spans
+/// several lines with a drawing of the input).
+pub fn toml_error(text: &str, e: &toml::de::Error) -> String {
+    let message = e.message().trim().replace('\n', " ");
+    match e.span() {
+        Some(span) => {
+            let line = text.get(..span.start).map_or(1, |t| t.matches('\n').count() + 1);
+            format!("line {line}: {message}")
+        }
+        None => message,
+    }
+}
+
 /// clap value parsers: clap names the flag, these name the accepted forms.
 pub mod flag {
     use super::*;
@@ -190,6 +209,8 @@ mod tests {
         assert_eq!(run("1h 5m"), secs(3900.0));
         assert_eq!(run("2 minutes"), secs(120.0));
         assert_eq!(run("PT1M"), secs(60.0));
+        assert_eq!(run("1d"), secs(86_400.0), "a day is the longest run");
+        assert_eq!(run("12h 30m"), secs(45_000.0));
     }
 
     #[test]
@@ -207,6 +228,9 @@ mod tests {
         assert_eq!(run("0s").unwrap_err(), "\"0s\": must be more than 0");
         assert_eq!(duration("0", Bounds::OFFSET), Ok(Duration::ZERO));
         assert_eq!(run("25h").unwrap_err(), "\"25h\" is too long (at most 24h)");
+        assert_eq!(run("2d").unwrap_err(), "\"2d\" is too long (at most 24h)");
+        assert_eq!(run("1 week").unwrap_err(), "\"1 week\" is too long (at most 24h)");
+        assert!(run("1 month").unwrap_err().contains("is not a duration"));
         assert_eq!(
             run("1e300").unwrap_err(),
             "\"1e300\" is not a duration (e.g. 30s, 1m30s, 1.5m, 250ms, 2h, or a number of seconds)"

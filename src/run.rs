@@ -38,7 +38,7 @@ pub fn initial_state(args: &UiArgs, kubeconfig: Option<&std::path::Path>) -> Res
         .wrap_err_with(|| format!("in the config file {}", config_name(args)))?;
     let mut themes = Theme::all_builtin();
     let spec = args.theme.as_deref().or(config.theme.as_deref()).unwrap_or("dark");
-    let chosen = Theme::load(spec)?;
+    let chosen = crate::config::load_theme(spec)?;
     let index = match themes.iter().position(|t| *t == chosen) {
         Some(i) => i,
         None => {
@@ -47,7 +47,13 @@ pub fn initial_state(args: &UiArgs, kubeconfig: Option<&std::path::Path>) -> Res
         }
     };
     let count = themes.len();
-    let ui = Ui::new(themes, Colors::from_env());
+    let var = |k: &str| std::env::var(k).ok();
+    let colors = Colors::detect(
+        var("NO_COLOR").as_deref(),
+        var("COLORTERM").as_deref(),
+        var("TERM").as_deref(),
+    );
+    let ui = Ui::new(themes, colors);
     let mut state = State::new(keymap).with_themes(count, index);
     state.contexts = kubeconfig_contexts(kubeconfig);
     Ok((state, ui, config))

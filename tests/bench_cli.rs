@@ -392,6 +392,10 @@ fn bad_input_is_refused_before_anything_is_sent() {
         (vec!["--slo", "p97<5ms", url.as_str()], "unknown measure"),
         (vec!["-q", "-5", url.as_str()], "rate"),
         (vec!["-q", "0.0001", url.as_str()], "schedules no request"),
+        (
+            vec!["-q", "1e-300", "-n", "5", url.as_str()],
+            "less than one request a day",
+        ),
         (vec!["-z", "30 ", "-q", "-1", url.as_str()], "rate"),
         (vec!["-z", "-5s", url.as_str()], "negative"),
         (vec!["-z", "2d", url.as_str()], "too long"),

@@ -232,4 +232,18 @@ fn the_debug_log_is_redacted_and_off_by_default() {
         .unwrap();
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("MESHTOP_LOG=\"meshtop=loud\""), "{}", stderr(&o));
+    assert!(
+        !dir.path().join("other.log").exists(),
+        "nothing is written before the level is known"
+    );
+    // Without --log-file, a run leaves nothing behind where it ran.
+    let cwd = tempfile::tempdir().unwrap();
+    let o = Command::new(BIN)
+        .args(["metrics", "parse", "/nonexistent"])
+        .current_dir(cwd.path())
+        .env("MESHTOP_LOG", "trace")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(std::fs::read_dir(cwd.path()).unwrap().count(), 0);
 }

@@ -99,15 +99,17 @@ fn a_column_declared_once_is_rendered_sorted_filtered_and_dropped() {
     entry.sort_column = 2;
     entry.sort_reverse = true;
     let names: Vec<&str> = table::rows::<Octets>(&s, &entry)
-        .iter()
+        .all()
+        .into_iter()
         .map(|p| p.info.name.as_str())
         .collect();
     assert_eq!(names[0], "toolbox", "10.77.16.31 is the highest");
     assert_eq!(names[1], "old-batch-job", "then .30");
     assert_eq!(names.last(), Some(&"istiod-7d4b9c-x1"), ".2 is the lowest");
     let octets: Vec<u8> = table::rows::<Octets>(&s, &entry)
-        .iter()
-        .filter_map(|p| octet(p))
+        .all()
+        .into_iter()
+        .filter_map(octet)
         .collect();
     assert!(octets.windows(2).all(|w| w[0] >= w[1]), "{octets:?}");
     assert!(draw::<Octets>(&s, &entry, 70).contains("IP OCTET↓"));
@@ -115,7 +117,7 @@ fn a_column_declared_once_is_rendered_sorted_filtered_and_dropped() {
     entry.filter = "octet==12".into();
     let rows = table::rows::<Octets>(&s, &entry);
     assert_eq!(
-        rows.iter().map(|p| p.info.name.as_str()).collect::<Vec<_>>(),
+        rows.all().iter().map(|p| p.info.name.as_str()).collect::<Vec<_>>(),
         ["ratings-v1-6f5c-z9"]
     );
     entry.filter = "octet=2".into();

@@ -110,10 +110,7 @@ fn table_output_lists_every_section() {
     for u in support::scenario::updates() {
         fold(&mut s, u);
     }
-    insta::assert_snapshot!(
-        "discover_table",
-        meshtop::cmd::discover::table(&meshtop::cmd::discover::model(&s))
-    );
+    insta::assert_snapshot!("discover_table", meshtop::cmd::discover::table(&s));
 }
 
 #[test]

@@ -30,7 +30,22 @@ fn offending(dirs: &[&str], needles: &[&str]) -> Vec<String> {
             let text = std::fs::read_to_string(&f).unwrap();
             let code = text.split("#[cfg(test)]").next().unwrap_or("");
             for (i, line) in code.lines().enumerate() {
-                if needles.iter().any(|n| line.contains(n)) && !line.trim_start().starts_with("//") {
+                if line.trim_start().starts_with("//") {
+                    continue;
+                }
+                // `crate::app::x`, and grouped imports such as `use crate::{app, ui};`.
+                let grouped = line.split_once("crate::{").map(|(_, rest)| {
+                    rest.split(|c: char| !(c.is_alphanumeric() || c == '_'))
+                        .map(|t| format!("crate::{t}"))
+                        .collect::<Vec<_>>()
+                });
+                let hit = needles.iter().any(|n| {
+                    line.contains(n)
+                        || grouped
+                            .as_ref()
+                            .is_some_and(|g| g.iter().any(|t| t == n.trim_end_matches("::")))
+                });
+                if hit {
                     hits.push(format!("{}:{}: {}", f.display(), i + 1, line.trim()));
                 }
             }

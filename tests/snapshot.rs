@@ -104,6 +104,22 @@ fn rich() -> Vec<Stamped> {
             namespace: Some("bookinfo".into()),
         },
     ));
+    // Pods, listed cluster-wide by the scenario, also listed in one namespace.
+    u.push(at(
+        T0 + 7_500,
+        Update::ListStarted {
+            resource: Resource::Pods,
+            namespace: Some("legacy".into()),
+            seen: vec!["legacy/old-batch-job".into()],
+        },
+    ));
+    u.push(at(
+        T0 + 7_500,
+        Update::ListDone {
+            resource: Resource::Pods,
+            namespace: Some("legacy".into()),
+        },
+    ));
     u.push(at(
         T0 + 8_000,
         Update::ListStarted {
@@ -228,7 +244,7 @@ fn folding_the_snapshot_gives_back_every_world_field() {
         markers,
         workload_rows,
         edges,
-        meshes,
+        overview,
         derived,
         // UI state, not the world: a recording does not carry it.
         stack: _,
@@ -274,7 +290,7 @@ fn folding_the_snapshot_gives_back_every_world_field() {
     assert_eq!(markers, &back.markers);
     assert_eq!(workload_rows, &back.workload_rows);
     assert_eq!(edges, &back.edges);
-    assert_eq!(meshes, &back.meshes);
+    assert_eq!(overview, &back.overview);
     // The generations key the row cache; only the index is the world.
     assert_eq!(derived.workload_pods, back.derived.workload_pods);
 
@@ -292,8 +308,9 @@ fn folding_the_snapshot_gives_back_every_world_field() {
     assert_eq!(live.markers.len(), 2);
     assert!(live.relisting.contains_key(&(Resource::Deployments, None)));
     assert!(live.synced_ns.contains(&(Resource::Services, "bookinfo".into())));
+    assert!(live.synced_ns.contains(&(Resource::Pods, "legacy".into())) && live.synced.contains(&Resource::Pods));
     assert_eq!(live.errors.len(), 3, "{:?}", live.errors.keys().collect::<Vec<_>>());
-    assert!(!live.edges.is_empty() && !live.workload_rows.is_empty() && !live.meshes.is_empty());
+    assert!(!live.edges.is_empty() && !live.workload_rows.is_empty() && !live.overview.meshes.is_empty());
 }
 
 #[test]

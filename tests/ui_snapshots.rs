@@ -96,7 +96,7 @@ fn workloads_and_edges_views_with_window_switching() {
     }
     keys(&mut s, &[Action::SortReverse]);
     let rows = table::rows::<Workloads>(&s, s.entry());
-    assert_eq!(rows[0].name, "productpage-v1-5d7f-q2");
+    assert_eq!(rows.get(0).unwrap().name, "productpage-v1-5d7f-q2");
     // enter opens that workload's pods.
     keys(&mut s, &[Action::Top, Action::Select]);
     assert_eq!(
@@ -211,11 +211,17 @@ fn help_is_generated_from_the_keymap() {
     assert!(end.contains("COMMANDS") && end.contains(":quit :q"), "{end}");
     assert!(s.show_help);
     keys(&mut s, &[Action::ShowPods]);
-    assert!(!s.show_help && s.entry().view == View::Overview, "the key closed help and did nothing else");
+    assert!(
+        !s.show_help && s.entry().view == View::Overview,
+        "the key closed help and did nothing else"
+    );
     // In the bench view, its own key comes first.
     keys(&mut s, &[Action::ShowBench, Action::ToggleHelp]);
     let bench = render(&s, 100, 12);
-    assert!(bench.contains("BENCH VIEW") && bench.contains("stop the selected (or running) run"), "{bench}");
+    assert!(
+        bench.contains("BENCH VIEW") && bench.contains("stop the selected (or running) run"),
+        "{bench}"
+    );
 }
 
 #[test]

@@ -3,7 +3,7 @@
 
 use super::action::{Action, Effect, ReplayCommand};
 use super::state::{Mode, State, View, ViewEntry};
-use super::table;
+use super::table::{self, Table};
 use crate::with_table;
 
 /// Applies a user action. Returns an effect when the main loop must act (I/O, exit).
@@ -102,7 +102,7 @@ pub fn apply_action(state: &mut State, action: Action) -> Option<Effect> {
             let entry = state.entry();
             let runs = table::rows::<table::bench_runs::BenchRuns>(state, entry);
             let selected = (entry.view == View::Bench)
-                .then(|| runs.get(entry.selected).copied())
+                .then(|| runs.get(entry.selected))
                 .flatten()
                 .filter(|b| b.running());
             match selected.or_else(|| state.benches.iter().rev().find(|b| b.running())) {
@@ -177,42 +177,17 @@ fn replay(state: &mut State, command: ReplayCommand) -> Option<Effect> {
 /// pod's address, all its pods' usage), or nothing (an empty URL).
 fn open_bench_form(state: &mut State) {
     let entry = state.entry().clone();
-    let (url, target, note) = match &entry.view {
-        View::Pods => table::rows::<table::pods::Pods>(state, &entry)
-            .get(entry.selected)
-            .map(|p| super::bench::pod_target(p)),
+    let found = match &entry.view {
         View::PodDetail { namespace, name } => state
             .pods
             .get(&(namespace.clone(), name.clone()))
             .map(super::bench::pod_target),
-        View::Workloads => table::rows::<table::workloads::Workloads>(state, &entry)
+        view => with_table!(view, T => table::rows::<T>(state, &entry)
             .get(entry.selected)
-            .and_then(|w| {
-                let key = (w.namespace.clone(), w.name.clone());
-                let pods: Vec<&super::state::PodEntry> = state
-                    .derived
-                    .workload_pods
-                    .get(&key)
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|name| state.pods.get(&(w.namespace.clone(), name.clone())))
-                    .collect();
-                let (url, _, note) = super::bench::pod_target(pods.first()?);
-                Some((
-                    url,
-                    super::bench::BenchTarget {
-                        origin: format!("workload {}/{}", w.namespace, w.name),
-                        pods: pods
-                            .iter()
-                            .map(|p| (p.info.namespace.clone(), p.info.name.clone()))
-                            .collect(),
-                    },
-                    note,
-                ))
-            }),
-        _ => None,
-    }
-    .unwrap_or_else(|| (String::from("http://"), super::bench::BenchTarget::default(), None));
+            .and_then(|r| T::bench_target(state, r)), _ => None),
+    };
+    let (url, target, note) =
+        found.unwrap_or_else(|| (String::from("http://"), super::bench::BenchTarget::default(), None));
     open_form_with(state, url, target, note);
 }
 
@@ -254,34 +229,10 @@ fn submit_bench_form(state: &mut State) -> Option<Effect> {
 fn select(state: &mut State) {
     let entry = state.entry().clone();
     let target = match &entry.view {
-        View::Pods => table::rows::<table::pods::Pods>(state, &entry)
-            .get(entry.selected)
-            .map(|p| {
-                (
-                    View::PodDetail {
-                        namespace: p.info.namespace.clone(),
-                        name: p.info.name.clone(),
-                    },
-                    String::new(),
-                )
-            }),
-        View::Namespaces => table::rows::<table::namespaces::Namespaces>(state, &entry)
-            .get(entry.selected)
-            .map(|n| (View::Pods, format!("ns=={}", n.info.name))),
-        View::ControlPlanes => table::rows::<table::control_planes::ControlPlanes>(state, &entry)
-            .get(entry.selected)
-            .map(|c| (View::Pods, format!("ns=={} mesh=={}", c.namespace, c.mesh.as_str()))),
         View::Overview => Some((View::ControlPlanes, String::new())),
-        View::Workloads => table::rows::<table::workloads::Workloads>(state, &entry)
+        view => with_table!(view, T => table::rows::<T>(state, &entry)
             .get(entry.selected)
-            .map(|w| (View::Pods, format!("ns=={} workload=={}", w.namespace, w.name))),
-        View::Edges => table::rows::<table::edges::Edges>(state, &entry)
-            .get(entry.selected)
-            .and_then(|e| {
-                let (ns, wl) = e.source.split_once('/')?;
-                Some((View::Pods, format!("ns=={ns} workload=={wl}")))
-            }),
-        View::PodDetail { .. } | View::Bench => None,
+            .and_then(T::open), _ => None),
     };
     if let Some((view, filter)) = target {
         push_view(state, view, &filter);

@@ -222,8 +222,36 @@ impl BenchForm {
 /// More connections than this is a typo, not a benchmark.
 pub const MAX_CONNECTIONS: u64 = 100_000;
 
+/// What a benchmark of a selection would use: the URL, its target (origin and pods), and a
+/// note on where the URL can be reached from.
+pub type Target = (String, BenchTarget, Option<String>);
+
+/// A workload's first pod's address; all its pods count for CPU and memory.
+pub fn workload_target(state: &State, namespace: &str, name: &str) -> Option<Target> {
+    let pods: Vec<&PodEntry> = state
+        .derived
+        .workload_pods
+        .get(&(namespace.to_string(), name.to_string()))
+        .into_iter()
+        .flatten()
+        .filter_map(|pod| state.pods.get(&(namespace.to_string(), pod.clone())))
+        .collect();
+    let (url, _, note) = pod_target(pods.first()?);
+    Some((
+        url,
+        BenchTarget {
+            origin: format!("workload {namespace}/{name}"),
+            pods: pods
+                .iter()
+                .map(|p| (p.info.namespace.clone(), p.info.name.clone()))
+                .collect(),
+        },
+        note,
+    ))
+}
+
 /// The URL and pods a benchmark of this pod would use: its IP and first TCP port.
-pub fn pod_target(p: &PodEntry) -> (String, BenchTarget, Option<String>) {
+pub fn pod_target(p: &PodEntry) -> Target {
     let port = p
         .info
         .containers_info
@@ -250,7 +278,7 @@ which would measure the API server.";
 
 /// The URL and pods for a service: a load-balancer address when it has one, else its
 /// ClusterIP; the pods are those its selector picks.
-pub fn service_target(state: &State, s: &ServiceInfo) -> (String, BenchTarget, Option<String>) {
+pub fn service_target(state: &State, s: &ServiceInfo) -> Target {
     let port = s.ports.iter().find(|p| p.protocol == "TCP").map_or(80, |p| p.port);
     let pods = state
         .pods

@@ -200,6 +200,13 @@ impl NamespaceFigures {
     }
 }
 
+/// The meshes overview: a summary per mesh, and how many pods are in any mesh.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Overview {
+    pub meshes: Vec<MeshSummary>,
+    pub meshed_pods: usize,
+}
+
 /// One mesh as the overview shows it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MeshSummary {
@@ -238,7 +245,8 @@ pub struct MeshCost {
     pub pods_mem: u64,
     pub control_cpu_m: f64,
     pub control_mem: u64,
-    /// Proxied pods that reported usage.
+    /// Pods with a proxy, and how many of them reported usage.
+    pub proxies: usize,
     pub sampled: usize,
     /// Control-plane pods, and how many of them reported usage.
     pub control_pods: usize,
@@ -374,7 +382,7 @@ pub fn settle(state: &mut State) {
         settle_namespace(state, &ns);
     }
     if std::mem::take(&mut state.derived.dirty_meshes) {
-        state.meshes = mesh_summaries(state);
+        state.overview = overview(state);
     }
 }
 
@@ -479,8 +487,8 @@ fn settle_namespace(state: &mut State, ns: &str) {
     }
 }
 
-/// Every mesh with any sign of life: a control plane, CRDs, or pods.
-fn mesh_summaries(state: &State) -> Vec<MeshSummary> {
+/// Every mesh with any sign of life (a control plane, CRDs, or pods), and the meshed pods.
+fn overview(state: &State) -> Overview {
     use crate::mesh::rules::{self, Role};
     let groups: BTreeSet<String> = state.crds.values().cloned().collect();
     let services: BTreeSet<String> = state.api_services.keys().cloned().collect();
@@ -515,7 +523,9 @@ fn mesh_summaries(state: &State) -> Vec<MeshSummary> {
         })
         .collect();
     let at = |m: Mesh| rules::all().iter().position(|r| r.mesh == m);
+    let mut meshed_pods = 0;
     for p in state.pods.values() {
+        meshed_pods += usize::from(p.mesh.mesh.is_some());
         if let Some(s) = p.mesh.mesh.and_then(at).map(|i| &mut out[i]) {
             // Control-plane pods without a proxy are counted as control planes, not data plane.
             if p.mesh.model != Model::None {
@@ -526,6 +536,7 @@ fn mesh_summaries(state: &State) -> Vec<MeshSummary> {
             let control = matches!(p.mesh.role, Some(Role::Control | Role::Addon));
             let c = &mut s.cost;
             c.control_pods += usize::from(control);
+            c.proxies += usize::from(p.mesh.proxy.is_some());
             if let Some(u) = p.usage {
                 if p.mesh.proxy.is_some() {
                     c.sampled += 1;
@@ -556,7 +567,10 @@ fn mesh_summaries(state: &State) -> Vec<MeshSummary> {
         }
     }
     out.retain(|s| !s.control_planes.is_empty() || !s.evidence.is_empty() || !s.by_model.is_empty());
-    out
+    Overview {
+        meshes: out,
+        meshed_pods,
+    }
 }
 
 /// Why a pod has no traffic figures, in the user's terms; None when it has them.
@@ -598,6 +612,6 @@ pub fn usage_gap(state: &State) -> String {
     match state.errors.get(&(Resource::PodMetrics, None)) {
         Some(e) => e.message.clone(),
         None if state.usage_origin.is_none() => "waiting for metrics.k8s.io".into(),
-        None => "no sample for these pods in the last usage list".into(),
+        None => "no CPU/memory sample for them yet".into(),
     }
 }

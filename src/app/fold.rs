@@ -156,12 +156,7 @@ pub fn apply(state: &mut State, stamped: Stamped) {
             state.derived.meshes();
             state.derived.rows_changed();
         }
-        Update::PodDeleted { namespace, name } => {
-            let key = (namespace, name);
-            forget_pod(state, &key);
-            state.traffic.remove(&key);
-            state.usage_history.remove(&key);
-        }
+        Update::PodDeleted { namespace, name } => delete_pod(state, &(namespace, name)),
         Update::WorkloadApplied { workload } => {
             let resource = workload_resource(&workload.kind);
             seen(
@@ -272,9 +267,14 @@ pub fn apply(state: &mut State, stamped: Stamped) {
                 .errors
                 .remove(&(Resource::ProxyScrape, Some(format!("{namespace}/{pod}"))));
             state.traffic_origin = Some(TrafficOrigin::Scrape);
+            let key = (namespace, pod);
+            // Once the pods are listed, a scrape of a pod meshtop does not know raced its
+            // deletion: keeping it would leak an entry no list removes.
+            if !state.pods.contains_key(&key) && state.listed(Resource::Pods) {
+                return;
+            }
             let counters = Counters::from_directions(inbound, outbound, edges);
             let window = state.window_s;
-            let key = (namespace, pod);
             state
                 .traffic
                 .entry(key.clone())
@@ -359,6 +359,13 @@ pub fn apply(state: &mut State, stamped: Stamped) {
     }
     // No selection clamping here: that would re-filter the open table on every update
     // (quadratic during a 10,000-pod list). Render clamps what it shows; keys clamp first.
+}
+
+/// A pod is gone: with its traffic and its charts' history.
+fn delete_pod(state: &mut State, key: &PodKey) {
+    forget_pod(state, key);
+    state.traffic.remove(key);
+    state.usage_history.remove(key);
 }
 
 /// Takes a pod out of the world and the indexes, marking what depended on it.
@@ -459,8 +466,13 @@ fn prune(state: &mut State, resource: Resource, namespace: Option<&str>, seen: &
                 .cloned()
                 .collect();
             for key in gone {
-                forget_pod(state, &key);
+                delete_pod(state, &key);
             }
+            // Traffic of pods the complete list does not have (a scrape that raced a deletion).
+            let pods = &state.pods;
+            state
+                .traffic
+                .retain(|(ns, name), _| !in_scope(ns) || pods.contains_key(&(ns.clone(), name.clone())));
         }
         Resource::Namespaces => {
             let gone: Vec<String> = state
@@ -507,6 +519,7 @@ impl State {
     /// Takes the world (everything sources told) from `world` and keeps this state's UI:
     /// a replay seeking back restores a snapshot without moving the user's view.
     pub fn adopt_world(&mut self, world: State) {
+        let adopted_window = world.window_s;
         let ui = std::mem::replace(self, world);
         self.stack = ui.stack;
         self.mode = ui.mode;
@@ -527,6 +540,10 @@ impl State {
         // The cache keys on generations the adopted world may repeat: start it afresh.
         self.row_cache = Default::default();
         self.derived.rows_changed();
+        // Its traffic windows were computed for the window of its time; show the user's.
+        if adopted_window != self.window_s {
+            window_changed(self);
+        }
         self.dirty = true;
     }
 }

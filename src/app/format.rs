@@ -97,6 +97,8 @@ mod tests {
     fn plurals_and_shares() {
         assert_eq!(plural(1, "namespace"), "1 namespace");
         assert_eq!(plural(9, "namespace"), "9 namespaces");
+        assert_eq!(plural(2, "node proxy"), "2 node proxies");
+        assert_eq!(plural(2, "gateway"), "2 gateways");
         assert_eq!(pct(Some(0.995)), "99.50%");
         assert_eq!(pct(None), "-");
     }

@@ -41,10 +41,17 @@ pub fn snapshot(state: &State) -> Vec<Stamped> {
     }
     for resource in LISTED {
         let items = items(state, resource);
+        // Namespaces listed on their own (RBAC forbade the cluster-wide list, or both ran).
+        let listed: Vec<&String> = state
+            .synced_ns
+            .iter()
+            .filter(|(r, _)| *r == resource)
+            .map(|(_, ns)| ns)
+            .collect();
         if state.synced.contains(&resource) {
             push(at, list_started(resource, None, Vec::new()));
-            for (_, u) in items {
-                push(at, u);
+            for (_, u) in &items {
+                push(at, u.clone());
             }
             push(
                 at,
@@ -53,17 +60,17 @@ pub fn snapshot(state: &State) -> Vec<Stamped> {
                     namespace: None,
                 },
             );
-            continue;
+        } else {
+            // Not listed yet (or only per namespace): the items as they came, no list.
+            for (_, u) in items
+                .iter()
+                .filter(|(n, _)| n.as_ref().is_none_or(|n| !listed.contains(&n)))
+            {
+                push(at, u.clone());
+            }
         }
-        // Listed namespace by namespace (RBAC forbade the cluster-wide list), or not yet.
-        let listed: Vec<&String> = state
-            .synced_ns
-            .iter()
-            .filter(|(r, _)| *r == resource)
-            .map(|(_, ns)| ns)
-            .collect();
-        for ns in &listed {
-            push(at, list_started(resource, Some((*ns).clone()), Vec::new()));
+        for ns in listed {
+            push(at, list_started(resource, Some(ns.clone()), Vec::new()));
             for (_, u) in items.iter().filter(|(n, _)| n.as_deref() == Some(ns.as_str())) {
                 push(at, u.clone());
             }
@@ -71,15 +78,9 @@ pub fn snapshot(state: &State) -> Vec<Stamped> {
                 at,
                 Update::ListDone {
                     resource,
-                    namespace: Some((*ns).clone()),
+                    namespace: Some(ns.clone()),
                 },
             );
-        }
-        for (_, u) in items
-            .into_iter()
-            .filter(|(n, _)| n.as_ref().is_none_or(|n| !listed.contains(&n)))
-        {
-            push(at, u);
         }
     }
     for ((namespace, pod), t) in &state.traffic {

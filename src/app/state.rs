@@ -3,7 +3,7 @@
 use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet};
 
-pub use super::figures::{EdgeRow, MeshSummary, NamespaceFigures, UsageSplit, WorkloadKey, WorkloadRow};
+pub use super::figures::{EdgeRow, NamespaceFigures, UsageSplit, WorkloadKey, WorkloadRow};
 pub use super::traffic::{PodTraffic, Rates};
 use crate::app::keymap::Keymap;
 use crate::mesh::detect::{ControlPlane, Injection, PodMesh, WorkloadInfo};
@@ -301,7 +301,7 @@ pub struct State {
     /// (source workload, destination) → traffic, from the sources' proxies.
     pub edges: BTreeMap<(String, String), EdgeRow>,
     /// The meshes overview.
-    pub meshes: Vec<MeshSummary>,
+    pub overview: super::figures::Overview,
     pub derived: super::figures::Derived,
 
     // --- ui ---
@@ -365,7 +365,7 @@ impl State {
             benches: Vec::new(),
             workload_rows: BTreeMap::new(),
             edges: BTreeMap::new(),
-            meshes: Vec::new(),
+            overview: Default::default(),
             derived: Default::default(),
             bench_form: None,
             replay: None,

@@ -3,7 +3,7 @@
 //! by pair so a counter reset inside the window is handled as Prometheus' `rate` does.
 //! The Prometheus source hands over the window's increase directly.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 
 pub use crate::metrics::window::{Counters, Rates, Window};
 use crate::model::{Series, UnixMillis};
@@ -20,8 +20,10 @@ pub struct PodTraffic {
     /// Cumulative counters per direct scrape, oldest first.
     samples: VecDeque<(UnixMillis, Counters)>,
     pub window: Option<Window>,
-    /// The window's figures, computed when the window changes.
+    /// The window's figures, computed when the window changes: the pod's own, and per
+    /// outbound destination.
     pub rates: Option<Rates>,
+    pub edge_rates: BTreeMap<String, Rates>,
     /// Rates at each update (per scrape interval, or per Prometheus refresh), for charts.
     pub rps_history: Series,
     pub p99_history: Series,
@@ -61,8 +63,7 @@ impl PodTraffic {
         let base = self.samples.iter().rposition(|(t, _)| *t <= start);
         let from = base.unwrap_or(0);
         if from + 1 >= self.samples.len() {
-            self.window = None;
-            self.rates = None;
+            self.set_figures(None);
             return;
         }
         let mut increase = Counters::default();
@@ -80,8 +81,23 @@ impl PodTraffic {
             increase,
             partial: base.is_none(),
         };
-        self.rates = Some(Rates::of(w.secs, &w.increase.own));
-        self.window = Some(w);
+        self.set_figures(Some(w));
+    }
+
+    /// Takes the window and computes its figures once.
+    fn set_figures(&mut self, w: Option<Window>) {
+        self.rates = w.as_ref().map(|w| Rates::of(w.secs, &w.increase.own));
+        self.edge_rates = w
+            .as_ref()
+            .map(|w| {
+                w.increase
+                    .edges
+                    .iter()
+                    .map(|(dst, d)| (dst.clone(), Rates::of(w.secs, d)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        self.window = w;
     }
 
     /// A window computed elsewhere (by Prometheus).
@@ -92,8 +108,7 @@ impl PodTraffic {
             self.p99_history.push(p99);
         }
         self.samples.clear();
-        self.rates = Some(r);
-        self.window = Some(w);
+        self.set_figures(Some(w));
     }
 
     pub fn samples(&self) -> usize {
@@ -128,13 +143,14 @@ impl From<&PodTraffic> for TrafficSnapshot {
 impl From<Box<TrafficSnapshot>> for PodTraffic {
     fn from(s: Box<TrafficSnapshot>) -> Self {
         let s = *s;
-        PodTraffic {
-            rates: s.window.as_ref().map(|w| Rates::of(w.secs, &w.increase.own)),
+        let mut t = PodTraffic {
             samples: s.samples.into_iter().take(MAX_SAMPLES).collect(),
-            window: s.window,
             rps_history: s.rps_history.into_iter().collect(),
             p99_history: s.p99_history.into_iter().collect(),
-        }
+            ..PodTraffic::default()
+        };
+        t.set_figures(s.window);
+        t
     }
 }
 

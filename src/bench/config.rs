@@ -63,18 +63,32 @@ impl BenchConfig {
         if s.streams == 0 {
             bail!("streams must be at least 1");
         }
+        if s.lanes() > MAX_LANES {
+            bail!(
+                "{} connections x {} streams is {} requests in flight; at most {MAX_LANES}",
+                s.connections,
+                s.streams,
+                s.lanes()
+            );
+        }
         if s.streams > 1 && !s.http2 {
             bail!("several streams per connection need HTTP/2 (--http2)");
         }
         if !s.rate.is_finite() || s.rate < 0.0 {
             bail!("rate must be a number >= 0 (0 = as fast as possible), not {}", s.rate);
         }
+        if s.open_loop() && s.rate < MIN_RATE {
+            bail!("rate {} req/s is less than one request a day", shown(s.rate));
+        }
         if !s.ramp.is_empty() && !s.open_loop() {
             bail!("a ramp needs a target rate for the main phase (--rate > 0)");
         }
         for step in &s.ramp {
-            if !step.rate.is_finite() || step.rate <= 0.0 {
-                bail!("ramp step rate must be > 0, not {}", step.rate);
+            if !step.rate.is_finite() || step.rate < MIN_RATE {
+                bail!(
+                    "ramp step rate must be at least one request a day, not {}",
+                    shown(step.rate)
+                );
             }
             if step.duration.is_zero() {
                 bail!("ramp step of {} rps has no duration", step.rate);
@@ -92,13 +106,25 @@ impl BenchConfig {
             if scheduled < 1.0 {
                 bail!(
                     "rate {} req/s for {} schedules no request (only {scheduled:.3}); raise the rate or the duration",
-                    s.rate,
+                    shown(s.rate),
                     crate::input::human(d)
                 );
             }
         }
         if s.timeout.is_zero() {
             bail!("timeout must be more than 0");
+        }
+        // The run as a whole, warm-up and ramp included, is at most a day too.
+        if let Some(total) = s.total_time().filter(|t| *t > DAY) {
+            bail!(
+                "warm-up, ramp and duration add up to {}: at most a day",
+                crate::input::human(total)
+            );
+        }
+        if let (true, None, Some(n)) = (s.open_loop(), s.duration, s.requests)
+            && n as f64 / s.rate > DAY.as_secs_f64()
+        {
+            bail!("{n} requests at {} req/s would take more than a day", shown(s.rate));
         }
         Ok(())
     }
@@ -114,6 +140,22 @@ impl BenchConfig {
         s
     }
 }
+
+/// A rate as users read it: `0.5`, and `1e-300` rather than 300 zeros.
+fn shown(v: f64) -> String {
+    if v != 0.0 && v.abs() < 1e-6 {
+        format!("{v:e}")
+    } else {
+        format!("{v}")
+    }
+}
+
+/// More requests in flight than this is a typo, not a benchmark (each is a task).
+const MAX_LANES: u32 = 100_000;
+const DAY: Duration = Duration::from_secs(86_400);
+
+/// One request a day: below it a schedule never sends.
+const MIN_RATE: f64 = 1.0 / 86_400.0;
 
 pub fn default_threads() -> u32 {
     std::thread::available_parallelism().map_or(1, |n| n.get() as u32)
@@ -180,6 +222,21 @@ mod tests {
             ),
             (Box::new(|c| c.duration = None), "duration"),
             (Box::new(|c| c.requests = Some(0)), "requests"),
+            (
+                Box::new(|c| {
+                    c.connections = 100_000;
+                    c.streams = 1000;
+                    c.http2 = true
+                }),
+                "at most 100000",
+            ),
+            (
+                Box::new(|c| {
+                    c.warmup = Duration::from_secs(3600);
+                    c.duration = Some(Duration::from_secs(86_400))
+                }),
+                "at most a day",
+            ),
         ];
         for (change, needle) in cases {
             let mut c = ok.clone();
@@ -199,6 +256,14 @@ mod tests {
         );
         c.spec.rate = 0.1;
         c.validate().unwrap();
+        // Bounded by requests, not time: still at least one request a day.
+        c.spec.duration = None;
+        c.spec.requests = Some(10);
+        c.spec.rate = 1e-300;
+        assert_eq!(
+            c.validate().unwrap_err().to_string(),
+            "rate 1e-300 req/s is less than one request a day"
+        );
     }
 
     #[test]

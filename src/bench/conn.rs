@@ -23,7 +23,7 @@ use tokio_rustls::TlsConnector;
 
 use super::config::BenchConfig;
 use super::h1::{RawConn, RequestShape};
-use crate::model::bench::ErrorKind;
+use super::stats::FailureKind;
 
 pub type Body = Full<Bytes>;
 
@@ -100,7 +100,7 @@ impl Target {
         let work = async {
             let tcp = TcpStream::connect(self.addr)
                 .await
-                .map_err(|e| Failure::new(ErrorKind::Connect, format!("connect {}: {e}", self.addr)))?;
+                .map_err(|e| Failure::new(FailureKind::Connect, format!("connect {}: {e}", self.addr)))?;
             // Requests are small writes that must leave at once.
             let _ = tcp.set_nodelay(true);
             let Some(tls) = &self.tls else {
@@ -112,7 +112,7 @@ impl Target {
                 .map_err(|e| Failure::new(tls_error_kind(&e), format!("TLS handshake: {e}")))?;
             if self.http2 && stream.get_ref().1.alpn_protocol() != Some(b"h2") {
                 return Err(Failure::new(
-                    ErrorKind::Tls,
+                    FailureKind::Tls,
                     "the server did not agree to HTTP/2 (ALPN h2)",
                 ));
             }
@@ -121,7 +121,7 @@ impl Target {
         match tokio::time::timeout(self.timeout, work).await {
             Ok(r) => r,
             Err(_) => Err(Failure::new(
-                ErrorKind::Timeout,
+                FailureKind::Timeout,
                 format!("connect: no connection within {:?}", self.timeout),
             )),
         }
@@ -136,7 +136,7 @@ impl Target {
         let handshake = http2::handshake(LocalExec, TokioIo::new(io));
         let (send, conn) = match tokio::time::timeout(self.timeout, handshake).await {
             Ok(r) => r.map_err(|e| Failure::from_hyper(&e))?,
-            Err(_) => return Err(Failure::new(ErrorKind::Timeout, "HTTP/2 handshake timed out")),
+            Err(_) => return Err(Failure::new(FailureKind::Timeout, "HTTP/2 handshake timed out")),
         };
         tokio::task::spawn_local(async move {
             let _ = conn.await;
@@ -271,12 +271,12 @@ impl rustls::client::danger::ServerCertVerifier for NoVerification {
 /// A failed request or connection, sorted into the report's error kinds.
 #[derive(Debug, Clone)]
 pub struct Failure {
-    pub kind: ErrorKind,
+    pub kind: FailureKind,
     pub message: String,
 }
 
 impl Failure {
-    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Failure {
+    pub fn new(kind: FailureKind, message: impl Into<String>) -> Failure {
         Failure {
             kind,
             message: message.into(),
@@ -300,9 +300,9 @@ fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
 }
 
 /// What a hyper error means for the report.
-pub fn classify(e: &hyper::Error) -> ErrorKind {
+pub fn classify(e: &hyper::Error) -> FailureKind {
     if e.is_timeout() {
-        return ErrorKind::Timeout;
+        return FailureKind::Timeout;
     }
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(s) = source {
@@ -312,39 +312,39 @@ pub fn classify(e: &hyper::Error) -> ErrorKind {
         if let Some(h2) = s.downcast_ref::<h2::Error>()
             && (h2.is_reset() || h2.is_go_away() || h2.is_io() || h2.is_remote())
         {
-            return ErrorKind::Reset;
+            return FailureKind::Reset;
         }
         source = s.source();
     }
     // Closed before the response was complete, or the connection went away under a request.
     if e.is_incomplete_message() || e.is_closed() || e.is_canceled() {
-        return ErrorKind::Reset;
+        return FailureKind::Reset;
     }
-    ErrorKind::Other
+    FailureKind::Other
 }
 
-pub fn io_kind(e: &io::Error) -> ErrorKind {
+pub fn io_kind(e: &io::Error) -> FailureKind {
     match e.kind() {
         io::ErrorKind::ConnectionRefused | io::ErrorKind::HostUnreachable | io::ErrorKind::NetworkUnreachable => {
-            ErrorKind::Connect
+            FailureKind::Connect
         }
-        io::ErrorKind::TimedOut => ErrorKind::Timeout,
+        io::ErrorKind::TimedOut => FailureKind::Timeout,
         io::ErrorKind::ConnectionReset
         | io::ErrorKind::ConnectionAborted
         | io::ErrorKind::BrokenPipe
-        | io::ErrorKind::UnexpectedEof => ErrorKind::Reset,
-        _ => ErrorKind::Other,
+        | io::ErrorKind::UnexpectedEof => FailureKind::Reset,
+        _ => FailureKind::Other,
     }
 }
 
 /// A handshake failure is a TLS error unless the peer simply hung up.
-fn tls_error_kind(e: &io::Error) -> ErrorKind {
+fn tls_error_kind(e: &io::Error) -> FailureKind {
     if e.get_ref().is_some_and(|inner| inner.is::<rustls::Error>()) {
-        return ErrorKind::Tls;
+        return FailureKind::Tls;
     }
     match io_kind(e) {
-        ErrorKind::Reset | ErrorKind::Timeout => io_kind(e),
-        _ => ErrorKind::Tls,
+        FailureKind::Reset | FailureKind::Timeout => io_kind(e),
+        _ => FailureKind::Tls,
     }
 }
 

@@ -328,7 +328,7 @@ impl Aggregate {
         p.p999_us = t.corrected.value_at_quantile(0.999);
         p.histogram = live_bins(&t.corrected, LIVE_BINS);
         p.status = t.status.clone();
-        p.errors = t.errors;
+        p.errors = t.errors.counts();
         p.bytes_sent = t.bytes_sent;
         p.bytes_received = t.bytes_received;
         p
@@ -352,6 +352,7 @@ impl Aggregate {
         let requests = t.requests();
         BenchResult {
             schema_version: SCHEMA_VERSION,
+            format: SCHEMA_VERSION,
             meshtop_version: env!("CARGO_PKG_VERSION").to_string(),
             label: config.spec.label.clone(),
             url: config.spec.url.clone(),
@@ -373,8 +374,8 @@ impl Aggregate {
             responses: t.responses,
             warmup_requests: t.warmup_requests,
             status: t.status.clone(),
-            errors: t.errors,
-            error_samples: t.error_samples.clone(),
+            errors: t.errors.counts(),
+            error_samples: t.errors.samples(),
             latency: distribution(&t.corrected),
             latency_uncorrected: distribution(&t.uncorrected),
             schedule_lag: shared.plan.is_some().then(|| distribution(&t.lag)),

@@ -10,8 +10,8 @@ use std::io;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::conn::{Failure, Io, io_kind};
+use super::stats::FailureKind;
 use super::stats::Response;
-use crate::model::bench::ErrorKind;
 
 const INITIAL_BUF: usize = 16 * 1024;
 /// Largest response head accepted, as hyper's default (~400 KiB).
@@ -71,8 +71,8 @@ impl RawConn {
         self.end = 0;
         if let Err(e) = self.write(request).await {
             return Err(match io_kind(&e) {
-                ErrorKind::Reset => {
-                    RawError::Closed(Failure::new(ErrorKind::Reset, format!("writing the request: {e}")))
+                FailureKind::Reset => {
+                    RawError::Closed(Failure::new(FailureKind::Reset, format!("writing the request: {e}")))
                 }
                 kind => RawError::Failed(Failure::new(kind, format!("writing the request: {e}"))),
             });
@@ -89,15 +89,15 @@ impl RawConn {
                 match self.fill_head().await {
                     Ok(0) if !got_any => {
                         return Err(RawError::Closed(Failure::new(
-                            ErrorKind::Reset,
+                            FailureKind::Reset,
                             "connection closed before the response began",
                         )));
                     }
                     Ok(0) => return Err(RawError::Failed(incomplete())),
                     Ok(_) => got_any = true,
-                    Err(e) if !got_any && io_kind(&e) == ErrorKind::Reset => {
+                    Err(e) if !got_any && io_kind(&e) == FailureKind::Reset => {
                         return Err(RawError::Closed(Failure::new(
-                            ErrorKind::Reset,
+                            FailureKind::Reset,
                             format!("reading the response: {e}"),
                         )));
                     }
@@ -145,7 +145,7 @@ impl RawConn {
         let n = match res.parse(&self.buf[self.start..self.end]) {
             Ok(httparse::Status::Complete(n)) => n,
             Ok(httparse::Status::Partial) => return Ok(None),
-            Err(e) => return Err(Failure::new(ErrorKind::Other, format!("invalid HTTP response: {e}"))),
+            Err(e) => return Err(Failure::new(FailureKind::Other, format!("invalid HTTP response: {e}"))),
         };
         let status = res.code.unwrap_or(0);
         let http11 = res.version == Some(1);
@@ -160,10 +160,10 @@ impl RawConn {
                 let v = std::str::from_utf8(h.value)
                     .ok()
                     .and_then(|s| s.trim().parse::<u64>().ok())
-                    .ok_or_else(|| Failure::new(ErrorKind::Other, "invalid HTTP response: bad content-length"))?;
+                    .ok_or_else(|| Failure::new(FailureKind::Other, "invalid HTTP response: bad content-length"))?;
                 if length.is_some_and(|l| l != v) {
                     return Err(Failure::new(
-                        ErrorKind::Other,
+                        FailureKind::Other,
                         "invalid HTTP response: conflicting content-length",
                     ));
                 }
@@ -341,11 +341,11 @@ struct Head {
 }
 
 fn incomplete() -> Failure {
-    Failure::new(ErrorKind::Reset, "connection closed before the message completed")
+    Failure::new(FailureKind::Reset, "connection closed before the message completed")
 }
 
 fn invalid(what: &str) -> Failure {
-    Failure::new(ErrorKind::Other, format!("invalid HTTP response: {what}"))
+    Failure::new(FailureKind::Other, format!("invalid HTTP response: {what}"))
 }
 
 fn read_failure(e: &io::Error) -> Failure {
@@ -452,7 +452,7 @@ mod tests {
         let addr = server(vec![b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"]).await;
         let mut c = conn(addr).await;
         match c.round_trip(b"GET / HTTP/1.1\r\n\r\n", GET).await {
-            Err(RawError::Failed(f)) => assert_eq!(f.kind, ErrorKind::Reset),
+            Err(RawError::Failed(f)) => assert_eq!(f.kind, FailureKind::Reset),
             _ => panic!("a truncated body is a reset"),
         }
         let addr = server(vec![b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n"]).await;

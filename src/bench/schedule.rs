@@ -65,7 +65,8 @@ impl LaneSchedule {
 
     /// The next intended send time, as an offset from the run start.
     pub fn next_send(&mut self) -> Duration {
-        let at = Duration::from_secs_f64(self.next);
+        // A rate so low that the next send lies beyond Duration's range never sends again.
+        let at = Duration::try_from_secs_f64(self.next).unwrap_or(Duration::MAX);
         self.next += self.lanes / self.plan.rate_at(at);
         at
     }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 
 use super::schedule::Timing;
-use crate::model::bench::{Bin, Distribution, ErrorCounts, ErrorKind};
+use crate::model::bench::{self, Bin, Distribution};
 
 /// Latencies are kept in microseconds up to an hour, to 3 significant figures.
 const LATENCY_MAX_US: u64 = 3_600_000_000;
@@ -26,6 +26,84 @@ fn micros(d: Duration) -> u64 {
     d.as_micros().min(u64::MAX as u128) as u64
 }
 
+/// Why a request failed, as the engine tells it. Converted to the wire's
+/// `model::bench::ErrorKind` at the edge ([`Failures::counts`], [`Failures::samples`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum FailureKind {
+    Connect,
+    Timeout,
+    Reset,
+    Tls,
+    Other,
+}
+
+impl FailureKind {
+    const ALL: [FailureKind; 5] = [
+        FailureKind::Connect,
+        FailureKind::Timeout,
+        FailureKind::Reset,
+        FailureKind::Tls,
+        FailureKind::Other,
+    ];
+
+    fn wire(self) -> bench::ErrorKind {
+        match self {
+            FailureKind::Connect => bench::ErrorKind::Connect,
+            FailureKind::Timeout => bench::ErrorKind::Timeout,
+            FailureKind::Reset => bench::ErrorKind::Reset,
+            FailureKind::Tls => bench::ErrorKind::Tls,
+            FailureKind::Other => bench::ErrorKind::Other,
+        }
+    }
+}
+
+/// Failures by kind, and the first message of each kind (to say what went wrong).
+#[derive(Debug, Clone, Default)]
+pub struct Failures {
+    counts: [u64; FailureKind::ALL.len()],
+    samples: BTreeMap<FailureKind, String>,
+}
+
+impl Failures {
+    pub fn add(&mut self, kind: FailureKind, message: &str) {
+        self.counts[kind as usize] += 1;
+        self.samples.entry(kind).or_insert_with(|| message.to_string());
+    }
+
+    pub fn total(&self) -> u64 {
+        self.counts.iter().sum()
+    }
+
+    pub fn merge(&mut self, other: &Failures) {
+        for (a, b) in self.counts.iter_mut().zip(other.counts) {
+            *a += b;
+        }
+        for (kind, message) in &other.samples {
+            self.samples.entry(*kind).or_insert_with(|| message.clone());
+        }
+    }
+
+    /// The counts as the wire reports them.
+    pub fn counts(&self) -> bench::ErrorCounts {
+        bench::ErrorCounts {
+            connect: self.get(FailureKind::Connect),
+            timeout: self.get(FailureKind::Timeout),
+            reset: self.get(FailureKind::Reset),
+            tls: self.get(FailureKind::Tls),
+            other: self.get(FailureKind::Other),
+        }
+    }
+
+    /// The first message of each kind, as the wire reports them.
+    pub fn samples(&self) -> BTreeMap<bench::ErrorKind, String> {
+        self.samples.iter().map(|(k, m)| (k.wire(), m.clone())).collect()
+    }
+
+    pub fn get(&self, kind: FailureKind) -> u64 {
+        self.counts[kind as usize]
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Stats {
     pub corrected: Histogram<u64>,
@@ -34,8 +112,7 @@ pub struct Stats {
     pub body_sizes: Histogram<u64>,
     pub header_sizes: Histogram<u64>,
     pub status: BTreeMap<u16, u64>,
-    pub errors: ErrorCounts,
-    pub error_samples: BTreeMap<ErrorKind, String>,
+    pub errors: Failures,
     pub responses: u64,
     pub warmup_requests: u64,
     pub bytes_sent: u64,
@@ -55,8 +132,7 @@ impl Default for Stats {
             body_sizes: size_histogram(),
             header_sizes: size_histogram(),
             status: BTreeMap::new(),
-            errors: ErrorCounts::default(),
-            error_samples: BTreeMap::new(),
+            errors: Failures::default(),
             responses: 0,
             warmup_requests: 0,
             bytes_sent: 0,
@@ -97,9 +173,8 @@ impl Stats {
     }
 
     /// Errors are counted, not timed: there is no response to time.
-    pub fn record_error(&mut self, kind: ErrorKind, message: &str, done: Instant) {
-        self.errors.add(kind);
-        self.error_samples.entry(kind).or_insert_with(|| message.to_string());
+    pub fn record_error(&mut self, kind: FailureKind, message: &str, done: Instant) {
+        self.errors.add(kind, message);
         self.last_done = Some(done);
     }
 
@@ -114,9 +189,6 @@ impl Stats {
             *self.status.entry(*code).or_default() += n;
         }
         self.errors.merge(&other.errors);
-        for (kind, message) in &other.error_samples {
-            self.error_samples.entry(*kind).or_insert_with(|| message.clone());
-        }
         self.responses += other.responses;
         self.warmup_requests += other.warmup_requests;
         self.bytes_sent += other.bytes_sent;
@@ -251,12 +323,13 @@ mod tests {
         a.record_response(&t, now, true, 50, r);
         let mut b = Stats::default();
         b.record_response(&t, now, true, 50, Response { status: 404, ..r });
-        b.record_error(ErrorKind::Timeout, "no response", now);
+        b.record_error(FailureKind::Timeout, "no response", now);
         a.merge(&b);
         assert_eq!(a.requests(), 3);
         assert_eq!(a.status[&200], 1);
         assert_eq!(a.status[&404], 1);
-        assert_eq!(a.errors.timeout, 1);
+        assert_eq!(a.errors.get(FailureKind::Timeout), 1);
+        assert_eq!(a.errors.counts().timeout, 1);
         assert_eq!(a.corrected.len(), 2);
         assert_eq!(a.corrected.max(), 60);
         assert_eq!(a.uncorrected.max(), 50);

@@ -15,9 +15,9 @@ use tokio::sync::{oneshot, watch};
 use super::conn::{Body, Failure, Target, header_bytes};
 use super::h1::{RawConn, RawError};
 use super::schedule::{LaneSchedule, RatePlan, Timing};
+use super::stats::FailureKind;
 use super::stats::{Response, Stats};
 use super::timer::{HrTimer, tighten_timer_slack};
-use crate::model::bench::ErrorKind;
 
 /// How often workers hand over their stats: the live view's refresh and the time
 /// series' resolution.
@@ -305,7 +305,7 @@ async fn run_lane(ctx: Rc<Ctx>, lane: u32, mut conn: LaneConn) {
             sent: sent_at,
             done: done.saturating_duration_since(ctx.start),
         };
-        let connect_failed = matches!(&result, Err(f) if matches!(f.kind, ErrorKind::Connect | ErrorKind::Tls));
+        let connect_failed = matches!(&result, Err(f) if matches!(f.kind, FailureKind::Connect | FailureKind::Tls));
         {
             let mut stats = ctx.stats.borrow_mut();
             if !measured {
@@ -388,7 +388,7 @@ async fn send_h1(
     (
         Instant::now(),
         Err(Failure::new(
-            ErrorKind::Reset,
+            FailureKind::Reset,
             "connection closed twice before the request was sent",
         )),
     )
@@ -408,7 +408,7 @@ async fn expire(mut deadline: std::pin::Pin<&mut tokio::time::Sleep>, due: Insta
 }
 
 fn timeout_failure(timeout: Duration) -> Failure {
-    Failure::new(ErrorKind::Timeout, format!("no complete response within {timeout:?}"))
+    Failure::new(FailureKind::Timeout, format!("no complete response within {timeout:?}"))
 }
 
 /// Counts the body's bytes frame by frame without keeping them. The flag says whether

@@ -13,13 +13,14 @@ use crate::cli::BenchArgs;
 use crate::exit::{ObjectiveMissed, bad_input};
 use crate::model::bench::{BenchProgress, BenchSpec, Phase};
 
+/// Every request carries the body; more than this is not a request body.
+const MAX_BODY: u64 = 64 << 20;
+
 /// Everything the command line says, checked; nothing has been sent yet.
 pub fn config_from_args(args: &BenchArgs) -> Result<BenchConfig> {
     let body = match (&args.body, &args.body_file) {
         (Some(b), _) => Bytes::from(b.clone()),
-        (None, Some(path)) => {
-            Bytes::from(std::fs::read(path).map_err(|e| bad_input(format!("--body-file {}: {e}", path.display())))?)
-        }
+        (None, Some(path)) => Bytes::from(crate::config::read_user_bytes(path, "--body-file", MAX_BODY)?),
         (None, None) => Bytes::new(),
     };
     let config = BenchConfig {

@@ -6,7 +6,7 @@ use color_eyre::eyre::{Result, bail};
 use serde::Serialize;
 use tokio::sync::mpsc;
 
-use crate::app::table::pods::NONE;
+use crate::app::table::Table;
 use crate::app::{Keymap, State, fold_all};
 use crate::mesh::detect::{Injection, ProxyInfo};
 use crate::mesh::rules::Role;
@@ -104,6 +104,7 @@ pub struct ErrorOut {
 /// Builds the discovery model from a folded state. Pure: tests call it on scenarios.
 pub fn model(state: &State) -> Discovery {
     let meshes = state
+        .overview
         .meshes
         .iter()
         .map(|s| MeshOut {
@@ -241,18 +242,19 @@ pub async fn run(target: KubeTarget, format: Format, timeout: Duration) -> Resul
             pending.join(", ")
         );
     }
-    let d = model(&state);
     let out = match format {
-        Format::Json => serde_json::to_string_pretty(&d)? + "\n",
-        Format::Yaml => serde_yaml::to_string(&d)?,
-        Format::Table => table(&d),
+        Format::Json => serde_json::to_string_pretty(&model(&state))? + "\n",
+        Format::Yaml => serde_yaml::to_string(&model(&state))?,
+        Format::Table => table(&state),
     };
     print!("{out}");
     Ok(())
 }
 
-/// kubectl-style text: one aligned table per section.
-pub fn table(d: &Discovery) -> String {
+/// kubectl-style text: one aligned table per section, with the TUI's columns and cells.
+pub fn table(state: &State) -> String {
+    use crate::app::table::{align, control_planes::ControlPlanes, namespaces::Namespaces, plain_columns, pods::Pods};
+    let d = model(state);
     let mut out = String::new();
     if let Some(c) = &d.cluster {
         out += &format!(
@@ -260,64 +262,36 @@ pub fn table(d: &Discovery) -> String {
             c.cluster, c.context, c.server, c.version
         );
     }
-    let opt = |s: &Option<String>| s.clone().unwrap_or_else(|| NONE.to_string());
-    out += &columns(
-        &["MESH", "HEALTH", "PODS", "EVIDENCE"],
-        d.meshes.iter().map(|m| {
-            vec![
-                m.name.clone(),
-                if m.healthy {
-                    "healthy".into()
-                } else {
-                    "not healthy".into()
-                },
-                m.pods
-                    .iter()
-                    .map(|(k, v)| format!("{v} {k}"))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                m.evidence.join(", "),
-            ]
-        }),
-    );
-    out += "\n";
-    out += &columns(
-        &["MESH", "NAMESPACE", "REVISION", "VERSION", "HEALTH", "COMPONENTS"],
-        d.control_planes.iter().map(|c| {
-            vec![
-                c.mesh.into(),
-                c.namespace.clone(),
-                c.revision.clone().unwrap_or_else(|| "default".into()),
-                opt(&c.version),
-                if c.healthy { "healthy".into() } else { "DEGRADED".into() },
-                c.components
-                    .iter()
-                    .map(|x| format!("{} {}/{}", x.name, x.ready, x.desired))
-                    .collect::<Vec<_>>()
-                    .join(" "),
-            ]
-        }),
-    );
-    out += "\n";
-    out += &columns(
-        &["NAMESPACE", "INJECTION", "MESHED", "PODS", "MISSING"],
-        d.namespaces.iter().map(|n| {
-            let inj = n
-                .injection
+    let mut meshes = vec![["MESH", "HEALTH", "PODS", "EVIDENCE"].map(String::from).to_vec()];
+    meshes.extend(d.meshes.iter().map(|m| {
+        vec![
+            m.name.clone(),
+            if m.healthy { "healthy" } else { "DEGRADED" }.to_string(),
+            m.pods
                 .iter()
-                .map(|i| format!("{} {}", i.mesh.as_str(), i.setting))
-                .collect::<Vec<_>>();
-            vec![
-                n.name.clone(),
-                if inj.is_empty() { NONE.into() } else { inj.join(",") },
-                n.meshed_pods.to_string(),
-                n.pods.to_string(),
-                n.missing_proxy.to_string(),
-            ]
-        }),
-    );
+                .map(|(k, v)| format!("{v} {k}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            m.evidence.join(", "),
+        ]
+    }));
+    out += &align(&meshes);
     out += "\n";
-    out += &columns(
+    let cps: Vec<_> = state.control_planes.iter().collect();
+    let all: Vec<&str> = ControlPlanes::columns()
+        .iter()
+        .map(|c| c.header)
+        .filter(|h| *h != "AGE")
+        .collect();
+    out += &plain_columns::<ControlPlanes>(state, &cps, &all);
+    out += "\n";
+    let nss: Vec<_> = state.namespaces.values().collect();
+    out += &plain_columns::<Namespaces>(state, &nss, &["NAME", "INJECTION", "MESHED", "PODS", "MISSING"]);
+    out += "\n";
+    let pods: Vec<_> = state.pods.values().collect();
+    out += &plain_columns::<Pods>(
+        state,
+        &pods,
         &[
             "NAMESPACE",
             "NAME",
@@ -325,34 +299,9 @@ pub fn table(d: &Discovery) -> String {
             "MODEL",
             "PROXY",
             "METRICS",
-            "PHASE",
+            "STATUS",
             "READY",
         ],
-        d.pods.iter().map(|p| {
-            vec![
-                p.namespace.clone(),
-                p.name.clone(),
-                p.mesh.unwrap_or(NONE).into(),
-                if p.missing_proxy.is_some() {
-                    "none!".into()
-                } else {
-                    p.model.into()
-                },
-                p.proxy.as_ref().map_or_else(
-                    || NONE.into(),
-                    |x| format!("{}:{}", x.container, x.version.as_deref().unwrap_or("?")),
-                ),
-                p.proxy
-                    .as_ref()
-                    .and_then(|x| {
-                        x.metrics_port
-                            .map(|port| format!(":{port}{}", x.metrics_path.as_deref().unwrap_or("")))
-                    })
-                    .unwrap_or_else(|| NONE.into()),
-                p.phase.clone(),
-                p.containers_ready.clone(),
-            ]
-        }),
     );
     for e in &d.errors {
         let scope = e.namespace.as_ref().map(|n| format!(" in {n}")).unwrap_or_default();
@@ -360,32 +309,6 @@ pub fn table(d: &Discovery) -> String {
     }
     if !d.errors.is_empty() {
         out += "\n";
-    }
-    out
-}
-
-fn columns(header: &[&str], rows: impl Iterator<Item = Vec<String>>) -> String {
-    let rows: Vec<Vec<String>> = rows.collect();
-    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
-    for r in &rows {
-        for (w, c) in widths.iter_mut().zip(r) {
-            *w = (*w).max(c.chars().count());
-        }
-    }
-    let line = |cells: Vec<String>| {
-        let mut l = String::new();
-        for (i, (c, w)) in cells.iter().zip(&widths).enumerate() {
-            if i + 1 == cells.len() {
-                l += c;
-            } else {
-                l += &format!("{c:<w$}   ");
-            }
-        }
-        l.trim_end().to_string() + "\n"
-    };
-    let mut out = line(header.iter().map(|h| h.to_string()).collect());
-    for r in rows {
-        out += &line(r);
     }
     out
 }

@@ -11,7 +11,7 @@ use serde::Serialize;
 use tokio::sync::mpsc;
 
 use crate::app::figures::{AppProxy, EdgeRow, WorkloadRow};
-use crate::app::table::{self, Table, workloads::Workloads};
+use crate::app::table::{self, Table, edges::Edges, workloads::Workloads};
 use crate::app::traffic::Rates;
 use crate::app::{Keymap, Stamped, State, Update, fold_all};
 use crate::cli::{ClusterArgs, TrafficArgs};
@@ -239,10 +239,17 @@ pub fn output(state: &State, window: Duration, source: String, errors: Vec<Strin
     }
 }
 
-/// The workloads table, with the TUI's workload columns.
+/// The workloads table, with the TUI's workload columns, then the edges (if any) with
+/// the edges view's.
 pub fn table(state: &State) -> String {
     let rows: Vec<&<Workloads as Table>::Row> = state.workload_rows.values().collect();
-    table::plain::<Workloads>(state, &rows)
+    let mut out = table::plain::<Workloads>(state, &rows);
+    let edges: Vec<&<Edges as Table>::Row> = state.edges.values().collect();
+    if !edges.is_empty() {
+        out.push('\n');
+        out += &table::plain::<Edges>(state, &edges);
+    }
+    out
 }
 
 /// Scrapes every running proxy, waits `window` (folding usage meanwhile), scrapes again.

@@ -41,7 +41,7 @@ pub fn is_mesh_key(key: &str) -> bool {
 }
 
 /// The metric dialect of a mesh's proxies, when the mesh alone says it.
-pub fn dialect(mesh: Option<Mesh>) -> Option<crate::metrics::golden::Dialect> {
+pub fn dialect(mesh: Option<Mesh>) -> Option<crate::model::Dialect> {
     let mesh = mesh?;
     rules::all().iter().find(|r| r.mesh == mesh)?.dialect
 }
@@ -104,7 +104,7 @@ impl Model {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metrics::golden::Dialect;
+    use crate::model::Dialect;
 
     #[test]
     fn per_mesh_facts_come_from_the_rules() {

@@ -43,7 +43,7 @@ pub struct MeshRules {
     #[serde(default)]
     pub opt_out: Vec<OptOutRule>,
     /// How the mesh's proxies name their request metrics; None when meshtop reads none.
-    pub dialect: Option<crate::metrics::golden::Dialect>,
+    pub dialect: Option<crate::model::Dialect>,
     /// Label and annotation prefixes that configure the mesh (shown in pod detail).
     #[serde(default)]
     pub key_prefixes: Vec<String>,

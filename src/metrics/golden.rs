@@ -8,16 +8,7 @@ use serde::Serialize;
 use super::exposition::{Exposition, Sample};
 use super::quantile::histogram_quantile;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum Dialect {
-    /// `istio_requests_total`, `istio_request_duration_milliseconds` (Envoy in Istio, waypoints).
-    Istio,
-    /// linkerd2-proxy: `response_total`, `response_latency_ms`, `tcp_open_connections`.
-    Linkerd,
-    /// Plain Envoy stats: `envoy_cluster_upstream_rq_*` per cluster.
-    Envoy,
-}
+pub use crate::model::Dialect;
 
 /// Which dialect an exposition speaks, by its metric names.
 pub fn detect(e: &Exposition) -> Option<Dialect> {

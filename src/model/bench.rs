@@ -80,6 +80,10 @@ impl BenchSpec {
 /// removed, within a major version.
 pub const SCHEMA_VERSION: u32 = 1;
 
+fn first_version() -> u32 {
+    1
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorKind {
@@ -108,18 +112,6 @@ impl ErrorCounts {
         self.connect + self.timeout + self.reset + self.tls + self.other
     }
 
-    pub fn add(&mut self, kind: ErrorKind) {
-        *self.slot(kind) += 1;
-    }
-
-    pub fn merge(&mut self, other: &ErrorCounts) {
-        self.connect += other.connect;
-        self.timeout += other.timeout;
-        self.reset += other.reset;
-        self.tls += other.tls;
-        self.other += other.other;
-    }
-
     pub fn get(&self, kind: ErrorKind) -> u64 {
         match kind {
             ErrorKind::Connect => self.connect,
@@ -127,16 +119,6 @@ impl ErrorCounts {
             ErrorKind::Reset => self.reset,
             ErrorKind::Tls => self.tls,
             ErrorKind::Other => self.other,
-        }
-    }
-
-    fn slot(&mut self, kind: ErrorKind) -> &mut u64 {
-        match kind {
-            ErrorKind::Connect => &mut self.connect,
-            ErrorKind::Timeout => &mut self.timeout,
-            ErrorKind::Reset => &mut self.reset,
-            ErrorKind::Tls => &mut self.tls,
-            ErrorKind::Other => &mut self.other,
         }
     }
 }
@@ -209,9 +191,13 @@ pub struct MeshInfo {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BenchResult {
-    /// Written as `schema_version`; results saved before it was named read as `format`.
-    #[serde(alias = "format")]
+    /// The shape's version, as every JSON output of meshtop says it.
+    #[serde(default = "first_version")]
     pub schema_version: u32,
+    /// The same number under the name results had before `schema_version`: kept, since
+    /// fields are never removed.
+    #[serde(default = "first_version")]
+    pub format: u32,
     pub meshtop_version: String,
     pub label: Option<String>,
     pub url: String,

@@ -158,6 +158,18 @@ impl PodInfo {
     }
 }
 
+/// How a proxy names its request metrics (a fact of the mesh rules, read by `metrics`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Dialect {
+    /// `istio_requests_total`, `istio_request_duration_milliseconds` (Envoy in Istio, waypoints).
+    Istio,
+    /// linkerd2-proxy: `response_total`, `response_latency_ms`, `tcp_open_connections`.
+    Linkerd,
+    /// Plain Envoy stats: `envoy_cluster_upstream_rq_*` per cluster.
+    Envoy,
+}
+
 /// Which resource a source watches or lists, used to attribute errors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

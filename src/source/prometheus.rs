@@ -155,7 +155,13 @@ pub async fn refresh(
     window_s: u32,
 ) -> Result<(Vec<PodWindow>, Vec<PodUsage>), (ErrorKind, String)> {
     let at = Some(crate::model::now_millis() as f64 / 1000.0);
-    let dialects = [Dialect::Istio, Dialect::Linkerd, Dialect::Envoy];
+    // In the rules' order: Istio before plain Envoy, whose stats an Istio sidecar exports too.
+    let mut dialects: Vec<Dialect> = Vec::new();
+    for d in crate::mesh::rules::all().iter().filter_map(|r| r.dialect) {
+        if !dialects.contains(&d) {
+            dialects.push(d);
+        }
+    }
     let plans: Vec<(Dialect, Vec<(Part, String)>)> = dialects
         .iter()
         .map(|d| (*d, promql::traffic_queries(*d, window_s)))

@@ -194,16 +194,16 @@ fn render_panel(state: &State, t: &Theme, frame: &mut Frame, area: Rect, s: &Ben
         .map(|(c, n)| format!("{c}: {n}"))
         .collect::<Vec<_>>()
         .join("  ");
-    status.push(kv(
-        "status",
-        if codes_line.is_empty() {
-            "none yet".into()
-        } else {
-            codes_line
-        },
-    ));
+    let width = codes.width as usize;
+    let dim = Style::default().fg(t.dim);
+    let codes_line = if codes_line.is_empty() {
+        "none yet".to_string()
+    } else {
+        codes_line
+    };
+    status.extend(super::labelled("status", 14, &codes_line, width, dim, Style::default()));
     let e = &p.errors;
-    // Only the kinds that happened, so the line fits its column.
+    // Only the kinds that happened; each stays whole, wrapping under the others.
     let kinds: Vec<String> = [
         ("connect", e.connect),
         ("timeout", e.timeout),
@@ -213,20 +213,18 @@ fn render_panel(state: &State, t: &Theme, frame: &mut Frame, area: Rect, s: &Ben
     ]
     .iter()
     .filter(|(_, n)| *n > 0)
-    .map(|(k, n)| format!("{k} {n}"))
+    .map(|(k, n)| format!("{k}\u{a0}{n}"))
     .collect();
-    status.push(Line::from(vec![
-        Span::styled(format!("{:<14}", "errors"), Style::default().fg(t.dim)),
-        if kinds.is_empty() {
-            Span::raw("none")
-        } else {
-            Span::styled(kinds.join(" · "), t.tone(crate::app::table::Tone::Error))
-        },
-    ]));
+    if kinds.is_empty() {
+        status.extend(super::labelled("errors", 14, "none", width, dim, Style::default()));
+    } else {
+        let style = t.tone(crate::app::table::Tone::Error);
+        status.extend(super::labelled("errors", 14, &kinds.join(" · "), width, dim, style));
+    }
     if let Some(r) = r {
         status.push(kv("success", format!("{:.2}%", r.success_ratio() * 100.0)));
     }
-    frame.render_widget(Paragraph::new(status).wrap(Wrap { trim: true }), codes);
+    frame.render_widget(Paragraph::new(status), codes);
 
     // The histogram and the target pods' cost, side by side.
     let [hist, cost] = Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(charts);
@@ -326,14 +324,6 @@ pub fn render_form(state: &State, t: &Theme, frame: &mut Frame) {
     let Some(form) = &state.bench_form else { return };
     let full = frame.area();
     let width = full.width.saturating_sub(8).min(110);
-    let height = (FIELDS.len() as u16 + 8).min(full.height);
-    let area = Rect {
-        x: full.x + (full.width - width) / 2,
-        y: full.y + (full.height - height) / 2,
-        width,
-        height,
-    };
-    frame.render_widget(Clear, area);
     let block = Block::default()
         .borders(Borders::ALL)
         .border_style(Style::default().fg(t.accent))
@@ -366,17 +356,30 @@ pub fn render_form(state: &State, t: &Theme, frame: &mut Frame) {
         " headers: `Name: value; Other: value` · a body makes it a POST",
         Style::default().fg(t.dim),
     )));
+    // Inside the borders; notes and errors wrap under themselves.
+    let inner = width.saturating_sub(2) as usize;
     if let Some(note) = &form.note {
-        lines.push(Line::from(Span::styled(
-            format!(" {note}"),
+        lines.extend(super::labelled(
+            "",
+            1,
+            note,
+            inner,
+            Style::default(),
             Style::default().fg(t.warn),
-        )));
+        ));
     }
     if let Some(e) = &form.error {
-        lines.push(Line::from(Span::styled(
-            format!(" ✗ {e}"),
-            Style::default().fg(t.error).add_modifier(Modifier::BOLD),
-        )));
+        let style = Style::default().fg(t.error).add_modifier(Modifier::BOLD);
+        lines.extend(super::labelled(" ✗", 3, e, inner, style, style));
     }
-    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }).block(block), area);
+    // As tall as what it says.
+    let height = (lines.len() as u16 + 2).min(full.height);
+    let area = Rect {
+        x: full.x + (full.width - width) / 2,
+        y: full.y + (full.height - height) / 2,
+        width,
+        height,
+    };
+    frame.render_widget(Clear, area);
+    frame.render_widget(Paragraph::new(lines).block(block), area);
 }

@@ -106,12 +106,9 @@ pub fn render(state: &State, t: &Theme, frame: &mut Frame, area: Rect, namespace
         "TRAFFIC (window {})",
         crate::app::traffic::window_label(state.window_s)
     )));
-    let window = state
-        .traffic
-        .get(&(i.namespace.clone(), i.name.clone()))
-        .and_then(|t| t.window.as_ref());
-    match (p.rates, window) {
-        (Some(r), Some(w)) => {
+    let traffic = state.traffic.get(&(i.namespace.clone(), i.name.clone()));
+    match (p.rates, traffic.and_then(|t| t.window.as_ref().map(|w| (t, w)))) {
+        (Some(r), Some((t, w))) => {
             let ms = |v: Option<f64>| v.map_or_else(|| "-".into(), crate::app::format::millis);
             let pct = |v: Option<f64>| v.map_or_else(|| "no requests".into(), |v| format!("{:.2}%", v * 100.0));
             lines.push(kv(
@@ -130,8 +127,7 @@ pub fn render(state: &State, t: &Theme, frame: &mut Frame, area: Rect, namespace
                 format!("p50 {}  p90 {}  p99 {}", ms(r.p50_ms), ms(r.p90_ms), ms(r.p99_ms)),
             ));
             lines.push(kv("tcp open", format!("{:.0}", r.tcp_open)));
-            for (dst, d) in &w.increase.edges {
-                let e = crate::app::state::Rates::of(w.secs, d);
+            for (dst, e) in &t.edge_rates {
                 lines.push(kv(
                     "→ outbound",
                     format!(

@@ -22,7 +22,11 @@ pub fn render(state: &State, t: &Theme, frame: &mut Frame, area: Rect) {
         .map(|(names, what)| (format!(":{}", names.join(" :")), *what))
         .collect();
     let column = |keys: &mut dyn Iterator<Item = usize>| keys.max().unwrap_or(0) + 4;
-    let key_width = column(&mut groups.iter().flat_map(|(_, rows)| rows.iter().map(|(k, _)| k.chars().count())));
+    let key_width = column(
+        &mut groups
+            .iter()
+            .flat_map(|(_, rows)| rows.iter().map(|(k, _)| k.chars().count())),
+    );
     let command_width = column(&mut commands.iter().map(|(k, _)| k.chars().count()));
     let width = area.width.min(MAX_WIDTH);
     let head = |s: &str| {
@@ -38,7 +42,10 @@ pub fn render(state: &State, t: &Theme, frame: &mut Frame, area: Rect) {
         for (i, part) in super::hang(label, label_width).into_iter().enumerate() {
             let keys = if i == 0 { keys } else { "" };
             lines.push(Line::from(vec![
-                Span::styled(format!("  {keys:<w$}", w = key_width - 2), Style::default().fg(t.help_key)),
+                Span::styled(
+                    format!("  {keys:<w$}", w = key_width - 2),
+                    Style::default().fg(t.help_key),
+                ),
                 Span::raw(part),
             ]));
         }
@@ -59,8 +66,12 @@ pub fn render(state: &State, t: &Theme, frame: &mut Frame, area: Rect) {
     let offset = state.help_scroll.get().min(lines.len().saturating_sub(inner));
     state.help_scroll.set(offset);
     let height = (lines.len() as u16 + 2).min(area.height);
-    let [popup] = Layout::vertical([Constraint::Length(height)]).flex(Flex::Center).areas(area);
-    let [popup] = Layout::horizontal([Constraint::Length(width)]).flex(Flex::Center).areas(popup);
+    let [popup] = Layout::vertical([Constraint::Length(height)])
+        .flex(Flex::Center)
+        .areas(area);
+    let [popup] = Layout::horizontal([Constraint::Length(width)])
+        .flex(Flex::Center)
+        .areas(popup);
     frame.render_widget(Clear, popup);
     let title = if scrollable {
         format!(

@@ -82,6 +82,30 @@ impl Ui {
     }
 }
 
+/// `label  value` lines: the value wraps under itself at `width` (the whole line's), never
+/// under the label.
+pub fn labelled(
+    label: &str,
+    label_width: usize,
+    value: &str,
+    width: usize,
+    label_style: ratatui::style::Style,
+    value_style: ratatui::style::Style,
+) -> Vec<ratatui::text::Line<'static>> {
+    use ratatui::text::{Line, Span};
+    hang(value, width.saturating_sub(label_width))
+        .into_iter()
+        .enumerate()
+        .map(|(i, part)| {
+            let label = if i == 0 { label } else { "" };
+            Line::from(vec![
+                Span::styled(format!("{label:<label_width$}"), label_style),
+                Span::styled(part, value_style),
+            ])
+        })
+        .collect()
+}
+
 /// Splits `text` into lines of at most `width` characters at spaces (a longer word is cut),
 /// so values wrap under themselves and never under their labels.
 pub fn hang(text: &str, width: usize) -> Vec<String> {

@@ -16,8 +16,8 @@ use crate::mesh::Model;
 const CARD_HEIGHT: u16 = 10;
 
 pub fn render(state: &State, t: &Theme, frame: &mut Frame, area: Rect) {
-    let meshes = &state.meshes;
-    let meshed: usize = state.namespaces.values().map(|n| n.figures.meshed).sum();
+    let meshes = &state.overview.meshes;
+    let meshed = state.overview.meshed_pods;
     let block = Block::default()
         .borders(Borders::ALL)
         .border_style(Style::default().fg(t.border))
@@ -127,10 +127,15 @@ fn card(state: &State, t: &Theme, frame: &mut Frame, area: Rect, s: &MeshSummary
     if s.control_planes.len() > 2 {
         rows.push(("", format!("+{} more", s.control_planes.len() - 2), plain));
     }
-    let models = [Model::Sidecar, Model::Ambient, Model::Node, Model::Gateway]
-        .iter()
-        .filter_map(|m| s.by_model.get(m).map(|n| format!("{n} {}", m.as_str())))
-        .collect::<Vec<_>>();
+    let models = [
+        (Model::Sidecar, "sidecar"),
+        (Model::Ambient, "ambient pod"),
+        (Model::Node, "node proxy"),
+        (Model::Gateway, "gateway"),
+    ]
+    .iter()
+    .filter_map(|(m, what)| s.by_model.get(m).map(|n| plural(*n, what)))
+    .collect::<Vec<_>>();
     rows.push((
         "data plane",
         if models.is_empty() {
@@ -156,12 +161,18 @@ fn card(state: &State, t: &Theme, frame: &mut Frame, area: Rect, s: &MeshSummary
         _ => (
             "proxy cost",
             format!(
-                "{:.0}m CPU {}{}",
+                "{:.0}m CPU {}{}{}",
                 c.proxy_cpu_m,
                 mib(c.proxy_mem),
                 c.proxy_cpu_share()
                     .map(|x| format!(" · sidecars {:.0}% of their pods' CPU", x * 100.0))
                     .unwrap_or_default(),
+                // A partial sum says so.
+                if c.sampled < c.proxies {
+                    format!(" · {} of {} proxies measured", c.sampled, c.proxies)
+                } else {
+                    String::new()
+                },
             ),
             plain,
         ),
@@ -191,16 +202,10 @@ fn card(state: &State, t: &Theme, frame: &mut Frame, area: Rect, s: &MeshSummary
         rows.push(("installed", s.evidence.join(", "), plain));
     }
     let width = area.width.saturating_sub(2) as usize;
-    let mut lines = Vec::new();
-    for (label, value, style) in rows {
-        for (i, part) in super::hang(&value, width.saturating_sub(LABEL)).into_iter().enumerate() {
-            let label = if i == 0 { label } else { "" };
-            lines.push(Line::from(vec![
-                Span::styled(format!("{label:<LABEL$}"), dim),
-                Span::styled(part, style),
-            ]));
-        }
-    }
+    let lines: Vec<Line> = rows
+        .into_iter()
+        .flat_map(|(label, value, style)| super::labelled(label, LABEL, &value, width, dim, style))
+        .collect();
     frame.render_widget(Paragraph::new(lines).block(block), area);
 }
 

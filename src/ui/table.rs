@@ -11,26 +11,27 @@ use ratatui::widgets::{Block, Borders, Row, Table as TableWidget};
 use super::theme::Theme;
 use crate::app::State;
 use crate::app::state::ViewEntry;
-use crate::app::table::{self, Column, Table, Tone, Width};
+use crate::app::table::{self, Column, Rows, Table, Tone, Width};
 
 /// Draws table `T` for the open view entry, with its title, filter and why it is empty.
 pub fn render<T: Table>(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     let entry = state.entry();
     let rows = table::rows::<T>(state, entry);
     let title = entry.view.title();
-    let empty = (rows.is_empty()).then(|| empty_reason(state, entry.view.resource()));
+    let empty = rows.is_empty().then(|| empty_reason(state, entry.view.resource()));
     draw::<T>(state, theme, frame, area, &rows, entry, &title, empty);
 }
 
 /// Draws `rows` (already filtered and sorted) of table `T` in a bordered box; `entry` gives
-/// the selection and sort mark. The box keeps the selection in view.
+/// the selection and sort mark. The box keeps the selection in view; only the rows on
+/// screen are looked up and turned into cells.
 #[allow(clippy::too_many_arguments)]
 pub fn draw<T: Table>(
     state: &State,
     theme: &Theme,
     frame: &mut Frame,
     area: Rect,
-    rows: &[&T::Row],
+    rows: &Rows<'_, T>,
     entry: &ViewEntry,
     title: &str,
     empty: Option<String>,
@@ -40,8 +41,9 @@ pub fn draw<T: Table>(
     state.last_page.set(page.max(1));
     let columns = T::columns();
     let (start, end) = window(state, entry.selected, rows.len(), page);
-    let cells: Vec<(Vec<String>, Option<Tone>)> = rows[start..end]
-        .iter()
+    let cells: Vec<(Vec<String>, Option<Tone>)> = rows
+        .slice(start, end)
+        .into_iter()
         .map(|r| (columns.iter().map(|c| (c.cell)(state, r)).collect(), T::tone(state, r)))
         .collect();
     let sort = entry.sort_column.min(columns.len().saturating_sub(1));

@@ -113,15 +113,6 @@ impl Colors {
         Colors::Ansi16
     }
 
-    pub fn from_env() -> Colors {
-        let var = |k: &str| std::env::var(k).ok();
-        Colors::detect(
-            var("NO_COLOR").as_deref(),
-            var("COLORTERM").as_deref(),
-            var("TERM").as_deref(),
-        )
-    }
-
     /// The nearest colour this terminal shows (the terminal's own colour is always fine).
     pub fn fit(self, c: Color) -> Color {
         match (self, c) {
@@ -221,22 +212,6 @@ impl Theme {
             .collect()
     }
 
-    /// `--theme NAME|PATH`: a built-in name, or a path to a (possibly partial) TOML file.
-    pub fn load(spec: &str) -> Result<Theme> {
-        if BUILTIN.iter().any(|(n, _)| *n == spec) {
-            return Theme::builtin(spec);
-        }
-        let path = Path::new(spec);
-        if !path.exists() && !spec.contains('/') && !spec.ends_with(".toml") {
-            return Err(crate::exit::bad_input(format!(
-                "unknown theme {spec:?}: not a built-in (dark, light, presentation) and no such file"
-            )));
-        }
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| crate::exit::bad_input(format!("reading theme file {}: {e}", path.display())))?;
-        Theme::parse(&text, &path.display().to_string(), None).map_err(|e| crate::exit::bad_input(format!("{e:#}")))
-    }
-
     /// A user's theme file, already read: `origin` names it in errors.
     pub fn parse_user(text: &str, origin: &str) -> Result<Theme> {
         Theme::parse(text, origin, None)
@@ -247,7 +222,7 @@ impl Theme {
     fn parse(text: &str, origin: &str, base: Option<Theme>) -> Result<Theme> {
         let doc: toml::Table = text
             .parse()
-            .map_err(|e: toml::de::Error| eyre!("{origin}: {}", crate::config::toml_error(text, &e)))?;
+            .map_err(|e: toml::de::Error| eyre!("{origin}: {}", crate::input::toml_error(text, &e)))?;
         let strict = base.is_some();
         let mut theme = match base {
             Some(b) => b,
@@ -372,10 +347,7 @@ mod tests {
 
     #[test]
     fn partial_user_theme_overrides_only_its_keys() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("mine.toml");
-        std::fs::write(&p, "base = \"light\"\n[table]\nselected_bg = \"#102030\"\n").unwrap();
-        let t = Theme::load(p.to_str().unwrap()).unwrap();
+        let t = Theme::parse_user("base = \"light\"\n[table]\nselected_bg = \"#102030\"\n", "mine.toml").unwrap();
         let light = Theme::builtin("light").unwrap();
         assert_eq!(t.selected_bg, Color::Rgb(0x10, 0x20, 0x30));
         assert_eq!(t.name, "mine");
@@ -391,29 +363,23 @@ mod tests {
 
     #[test]
     fn bad_theme_errors_name_the_key_or_line() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("bad.toml");
-        let o = p.display().to_string();
-        std::fs::write(&p, "[table]\nselected_bg = \"blu\"\n").unwrap();
+        let o = "bad.toml";
         assert_eq!(
-            Theme::load(&o).unwrap_err().to_string(),
+            Theme::parse_user("[table]\nselected_bg = \"blu\"\n", o)
+                .unwrap_err()
+                .to_string(),
             format!(
                 "{o}: [table] selected_bg: invalid colour \"blu\" (use a name like \"blue\", \"#rrggbb\", \"reset\" or 0-255)"
             )
         );
-        std::fs::write(&p, "[tabel]\nfg = \"red\"\n").unwrap();
         assert!(
-            Theme::load(&o)
+            Theme::parse_user("[tabel]\nfg = \"red\"\n", o)
                 .unwrap_err()
                 .to_string()
                 .starts_with(&format!("{o}: [tabel] fg: unknown key"))
         );
-        std::fs::write(&p, "[table]\nfg = \n").unwrap();
-        let e = Theme::load(&o).unwrap_err().to_string();
-        assert!(e.contains("line 2"), "{e}");
-        assert_eq!(
-            Theme::load("nosuch").unwrap_err().to_string(),
-            "unknown theme \"nosuch\": not a built-in (dark, light, presentation) and no such file"
-        );
+        let e = Theme::parse_user("[table]\nfg = \n", o).unwrap_err().to_string();
+        assert!(e.starts_with("bad.toml: line 2: "), "{e}");
+        assert_eq!(e.lines().count(), 1, "one line: {e}");
     }
 }

@@ -2,16 +2,22 @@
 
 use std::borrow::Cow;
 
-use super::{Column, SortKey, Table, Tone, Width};
-use crate::app::format;
-use crate::app::state::State;
+use super::{Column, SortKey, Table, Tone, common};
+use crate::app::state::{State, View};
 use crate::mesh::detect::ControlPlane;
 
 pub struct ControlPlanes;
 
+impl common::Created for ControlPlane {
+    fn created(&self) -> Option<crate::model::UnixMillis> {
+        self.created
+    }
+}
+
 static COLUMNS: &[Column<ControlPlane>] = &[
     Column {
-        sort: Some(|c| SortKey::Text(c.mesh.as_str())),
+        // The rows come in the meshes' order (as the rules list them); sort the same way.
+        sort: Some(|c| SortKey::Int(c.mesh as u128)),
         filter: Some((&["mesh"], |c| Cow::Borrowed(c.mesh.as_str()))),
         search: true,
         ..Column::new("MESH", |_, c| c.mesh.as_str().to_string())
@@ -55,16 +61,7 @@ static COLUMNS: &[Column<ControlPlane>] = &[
             |_, c| if c.healthy { "healthy".into() } else { "DEGRADED".into() },
         )
     },
-    Column {
-        width: Width::Fill,
-        drop: 7,
-        sort: Some(|c| {
-            c.created.map_or(SortKey::Missing, |t| {
-                SortKey::Int((i128::from(i64::MAX) - i128::from(t)) as u128)
-            })
-        }),
-        ..Column::new("AGE", |s, c| format::age(s.now, c.created))
-    },
+    common::age(),
 ];
 
 impl Table for ControlPlanes {
@@ -86,6 +83,9 @@ impl Table for ControlPlanes {
             .control_planes
             .iter()
             .find(|c| c.mesh == key.0 && c.namespace == key.1 && c.revision == key.2)
+    }
+    fn open(c: &ControlPlane) -> Option<(View, String)> {
+        Some((View::Pods, format!("ns=={} mesh=={}", c.namespace, c.mesh.as_str())))
     }
     fn tone(_: &State, c: &ControlPlane) -> Option<Tone> {
         (!c.healthy).then_some(Tone::Error)

@@ -2,11 +2,17 @@
 
 use std::borrow::Cow;
 
-use super::{Column, SortKey, Table, Tone, Width, traffic};
+use super::{Column, SortKey, Table, Tone, Width, common};
 use crate::app::figures::EdgeRow;
-use crate::app::state::State;
+use crate::app::state::{State, View};
 
 pub struct Edges;
+
+impl common::Traffic for EdgeRow {
+    fn rates(&self) -> Option<&crate::app::traffic::Rates> {
+        Some(&self.rates)
+    }
+}
 
 /// Below this success rate an edge is drawn as failing (the SUCCESS cell shows the figure).
 pub const FAILING: f64 = 0.95;
@@ -24,41 +30,14 @@ static COLUMNS: &[Column<EdgeRow>] = &[
         search: true,
         ..Column::new("DESTINATION", |_, e| e.destination.clone())
     },
-    Column {
-        sort: Some(|e| SortKey::Num(e.rates.rps)),
-        live: true,
-        ..Column::new("RPS", |_, e| traffic::rps(&e.rates))
-    },
-    Column {
-        drop: 3,
-        sort: Some(|e| SortKey::num(e.rates.success)),
-        live: true,
-        ..Column::new("SUCCESS", |_, e| traffic::success(&e.rates))
-    },
-    Column {
-        drop: 12,
-        sort: Some(|e| SortKey::num(e.rates.p50_ms)),
-        live: true,
-        ..Column::new("P50", |_, e| traffic::p50(&e.rates))
-    },
-    Column {
-        drop: 11,
-        sort: Some(|e| SortKey::num(e.rates.p90_ms)),
-        live: true,
-        ..Column::new("P90", |_, e| traffic::p90(&e.rates))
-    },
-    Column {
-        drop: 4,
-        sort: Some(|e| SortKey::num(e.rates.p99_ms)),
-        live: true,
-        ..Column::new("P99", |_, e| traffic::p99(&e.rates))
-    },
+    common::rps(),
+    common::success(),
+    common::p50(),
+    common::p90(),
+    common::p99(),
     Column {
         width: Width::Fill,
-        drop: 6,
-        sort: Some(|e| SortKey::num(e.rates.mtls)),
-        live: true,
-        ..Column::new("mTLS", |_, e| traffic::mtls(&e.rates))
+        ..common::mtls()
     },
 ];
 
@@ -78,6 +57,11 @@ impl Table for Edges {
     }
     fn get<'a>(state: &'a State, key: &(String, String)) -> Option<&'a EdgeRow> {
         state.edges.get(key)
+    }
+    /// The source workload's pods.
+    fn open(e: &EdgeRow) -> Option<(View, String)> {
+        let (ns, wl) = e.source.split_once('/')?;
+        Some((View::Pods, format!("ns=={ns} workload=={wl}")))
     }
     fn tone(_: &State, e: &EdgeRow) -> Option<Tone> {
         e.rates.success.is_some_and(|s| s < FAILING).then_some(Tone::Error)

@@ -6,6 +6,7 @@
 //! `pods.rs`.
 
 pub mod bench_runs;
+pub mod common;
 pub mod control_planes;
 pub mod edges;
 pub mod namespaces;
@@ -16,6 +17,7 @@ use std::any::{Any, TypeId};
 use std::borrow::Cow;
 use std::cell::RefCell;
 use std::cmp::Ordering;
+use std::rc::Rc;
 
 use super::state::{State, ViewEntry};
 
@@ -129,6 +131,15 @@ pub trait Table: 'static {
     fn tone(_state: &State, _row: &Self::Row) -> Option<Tone> {
         None
     }
+    /// Where `enter` on a row leads: a view and the filter it opens with.
+    fn open(_row: &Self::Row) -> Option<(super::state::View, String)> {
+        None
+    }
+    /// What `b` on a row benchmarks: a URL, the pods whose cost the panel shows, and where
+    /// the URL can be reached from.
+    fn bench_target(_state: &State, _row: &Self::Row) -> Option<super::bench::Target> {
+        None
+    }
     /// The rows appear or go with traffic figures (edges), not only with the world's objects.
     const LIVE_ROWS: bool = false;
 }
@@ -213,7 +224,7 @@ fn contains_ci(haystack: &str, lower_needle: &str) -> bool {
 }
 
 /// The open table's rows, filtered and sorted, kept while nothing they depend on changes:
-/// scrolling a 30,000-pod table re-sorts nothing.
+/// scrolling a 30,000-pod table re-sorts nothing and looks up only the rows it draws.
 #[derive(Default)]
 pub struct RowCache(RefCell<Option<Cached>>);
 
@@ -224,7 +235,8 @@ struct Cached {
     reverse: bool,
     rows_generation: u64,
     figures_generation: u64,
-    keys: Box<dyn Any>,
+    /// An `Rc<Vec<T::Key>>`: handed out by reference count, so no borrow outlives a call.
+    keys: Rc<dyn Any>,
 }
 
 impl Clone for RowCache {
@@ -240,8 +252,44 @@ impl std::fmt::Debug for RowCache {
     }
 }
 
+/// A table's rows under a filter and sort order: how many, and any of them by position,
+/// without touching the others.
+pub struct Rows<'a, T: Table> {
+    state: &'a State,
+    keys: Rc<Vec<T::Key>>,
+}
+
+impl<'a, T: Table> Rows<'a, T> {
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// The row at `index` in this order.
+    pub fn get(&self, index: usize) -> Option<&'a T::Row> {
+        self.keys.get(index).and_then(|k| T::get(self.state, k))
+    }
+
+    /// The rows from `start` up to `end` (clamped), e.g. those on screen.
+    pub fn slice(&self, start: usize, end: usize) -> Vec<&'a T::Row> {
+        let end = end.min(self.keys.len());
+        self.keys[start.min(end)..end]
+            .iter()
+            .filter_map(|k| T::get(self.state, k))
+            .collect()
+    }
+
+    /// Every row, in order (headless output and tests).
+    pub fn all(&self) -> Vec<&'a T::Row> {
+        self.slice(0, self.len())
+    }
+}
+
 /// The rows of table `T` that the view entry's filter lets through, in its sort order.
-pub fn rows<'a, T: Table>(state: &'a State, entry: &ViewEntry) -> Vec<&'a T::Row> {
+pub fn rows<'a, T: Table>(state: &'a State, entry: &ViewEntry) -> Rows<'a, T> {
     let columns = T::columns();
     let sort = entry.sort_column.min(columns.len().saturating_sub(1));
     let live = T::LIVE_ROWS || columns.get(sort).is_some_and(|c| c.live);
@@ -254,22 +302,30 @@ pub fn rows<'a, T: Table>(state: &'a State, entry: &ViewEntry) -> Vec<&'a T::Row
             && c.rows_generation == state.derived.rows_generation
             && c.figures_generation == figures_generation
     };
-    if let Some(c) = state.row_cache.0.borrow().as_ref().filter(|c| hit(c))
-        && let Some(keys) = c.keys.downcast_ref::<Vec<T::Key>>()
-    {
-        return keys.iter().filter_map(|k| T::get(state, k)).collect();
-    }
-    let rows = compute::<T>(state, entry, sort);
-    *state.row_cache.0.borrow_mut() = Some(Cached {
-        table: TypeId::of::<T>(),
-        filter: entry.filter.clone(),
-        sort,
-        reverse: entry.sort_reverse,
-        rows_generation: state.derived.rows_generation,
-        figures_generation,
-        keys: Box::new(rows.iter().map(|r| T::key(r)).collect::<Vec<T::Key>>()),
-    });
-    rows
+    let cached = state
+        .row_cache
+        .0
+        .borrow()
+        .as_ref()
+        .filter(|c| hit(c))
+        .and_then(|c| c.keys.clone().downcast::<Vec<T::Key>>().ok());
+    let keys = match cached {
+        Some(keys) => keys,
+        None => {
+            let keys: Rc<Vec<T::Key>> = Rc::new(compute::<T>(state, entry, sort).iter().map(|r| T::key(r)).collect());
+            *state.row_cache.0.borrow_mut() = Some(Cached {
+                table: TypeId::of::<T>(),
+                filter: entry.filter.clone(),
+                sort,
+                reverse: entry.sort_reverse,
+                rows_generation: state.derived.rows_generation,
+                figures_generation,
+                keys: keys.clone(),
+            });
+            keys
+        }
+    };
+    Rows { state, keys }
 }
 
 fn compute<'a, T: Table>(state: &'a State, entry: &ViewEntry, sort: usize) -> Vec<&'a T::Row> {
@@ -340,17 +396,39 @@ pub fn next_sortable<T: Table>(from: usize) -> usize {
         .unwrap_or(0)
 }
 
-/// The text table `meshtop top` and `discover` print: the same columns and cells as the
-/// TUI, every column, aligned with two spaces.
+/// The text tables of `meshtop top` and `discover`: the TUI's columns and cells, every
+/// column, aligned with two spaces.
 pub fn plain<T: Table>(state: &State, rows: &[&T::Row]) -> String {
-    let columns = T::columns();
+    let all: Vec<&str> = T::columns().iter().map(|c| c.header).collect();
+    plain_columns::<T>(state, rows, &all)
+}
+
+/// The same with only the columns named (in that order); unknown names are skipped.
+pub fn plain_columns<T: Table>(state: &State, rows: &[&T::Row], headers: &[&str]) -> String {
+    let columns: Vec<&Column<T::Row>> = headers
+        .iter()
+        .filter_map(|h| T::columns().iter().find(|c| c.header == *h))
+        .collect();
     let mut lines: Vec<Vec<String>> = vec![columns.iter().map(|c| c.header.to_string()).collect()];
     lines.extend(
         rows.iter()
             .map(|r| columns.iter().map(|c| (c.cell)(state, r)).collect()),
     );
-    let widths: Vec<usize> = (0..columns.len())
-        .map(|i| lines.iter().map(|l| l[i].chars().count()).max().unwrap_or(0))
+    align(&lines)
+}
+
+/// Lines of cells, each column as wide as its widest cell, two spaces apart.
+pub fn align(lines: &[Vec<String>]) -> String {
+    let columns = lines.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..columns)
+        .map(|i| {
+            lines
+                .iter()
+                .filter_map(|l| l.get(i))
+                .map(|c| c.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     lines
         .iter()
@@ -359,95 +437,6 @@ pub fn plain<T: Table>(state: &State, rows: &[&T::Row]) -> String {
             cells.join("  ").trim_end().to_string() + "\n"
         })
         .collect()
-}
-
-/// Shared cells and keys of the traffic columns (pods, workloads, edges).
-pub mod traffic {
-    use super::SortKey;
-    use crate::app::format;
-    use crate::app::traffic::Rates;
-
-    /// The traffic columns, blank for rows that cannot have figures, `-` while there is no
-    /// window yet (the pod's detail and the status line say why).
-    pub fn cell(r: Option<&Rates>, expected: bool, f: fn(&Rates) -> String) -> String {
-        match r {
-            Some(r) => f(r),
-            None if expected => "-".into(),
-            None => String::new(),
-        }
-    }
-
-    pub fn rps(r: &Rates) -> String {
-        format!("{:.1}", r.rps)
-    }
-    pub fn success(r: &Rates) -> String {
-        format::pct(r.success)
-    }
-    pub fn p50(r: &Rates) -> String {
-        format::opt_millis(r.p50_ms)
-    }
-    pub fn p90(r: &Rates) -> String {
-        format::opt_millis(r.p90_ms)
-    }
-    pub fn p99(r: &Rates) -> String {
-        format::opt_millis(r.p99_ms)
-    }
-    pub fn tcp(r: &Rates) -> String {
-        format!("{:.0}", r.tcp_open)
-    }
-    pub fn mtls(r: &Rates) -> String {
-        format::pct(r.mtls)
-    }
-
-    pub fn key(r: Option<&Rates>, f: fn(&Rates) -> Option<f64>) -> SortKey<'static> {
-        SortKey::num(r.and_then(f))
-    }
-}
-
-/// Shared cells and keys of the cost columns (pods, workloads, namespaces).
-pub mod cost {
-    use crate::app::figures::{AppProxy, Cost, Tax};
-    use crate::app::format;
-    use crate::mesh::Model;
-
-    /// `app/proxy`; `-` for a side without samples.
-    pub fn app_proxy<T: Copy>(v: AppProxy<T>, f: impl Fn(T) -> String) -> String {
-        match (v.app, v.proxy) {
-            (None, None) => "-".into(),
-            (a, p) => format!(
-                "{}/{}",
-                a.map_or_else(|| "-".into(), &f),
-                p.map_or_else(|| "-".into(), &f)
-            ),
-        }
-    }
-
-    pub fn cpu(c: &Cost) -> String {
-        app_proxy(c.cpu, format::millicores)
-    }
-
-    pub fn mem(c: &Cost) -> String {
-        app_proxy(c.mem, format::mib)
-    }
-
-    /// The sidecars' share of CPU and memory, `17%/33%`; says what a mesh proxy is rather
-    /// than taxing it; `-` without a sidecar or samples.
-    pub fn tax(c: &Cost) -> String {
-        let pct = |v: Option<f64>| v.map_or_else(|| "-".into(), |v| format!("{:.0}%", v * 100.0));
-        match c.tax {
-            Tax::Unknown => "-".into(),
-            Tax::Infrastructure(Model::Gateway) => "gateway".into(),
-            Tax::Infrastructure(_) => "node proxy".into(),
-            Tax::Share { cpu, mem } => format!("{}/{}", pct(cpu), pct(mem)),
-        }
-    }
-
-    pub fn tax_key(c: &Cost) -> Option<f64> {
-        match c.tax {
-            Tax::Share { cpu, .. } => cpu,
-            _ => None,
-        }
-    }
 }
 
 #[cfg(test)]

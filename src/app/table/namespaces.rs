@@ -2,11 +2,22 @@
 
 use std::borrow::Cow;
 
-use super::{Column, SortKey, Table, Tone, Width, cost};
-use crate::app::format;
-use crate::app::state::{NamespaceEntry, State};
+use super::{Column, SortKey, Table, Tone, common};
+use crate::app::state::{NamespaceEntry, State, View};
 
 pub struct Namespaces;
+
+impl common::Costed for NamespaceEntry {
+    fn cost(&self) -> &crate::app::figures::Cost {
+        &self.figures.cost
+    }
+}
+
+impl common::Created for NamespaceEntry {
+    fn created(&self) -> Option<crate::model::UnixMillis> {
+        self.info.created
+    }
+}
 
 fn injection(n: &NamespaceEntry) -> String {
     if n.injection.is_empty() {
@@ -56,39 +67,12 @@ static COLUMNS: &[Column<NamespaceEntry>] = &[
         sort: Some(|n| SortKey::Int(n.figures.missing as u128)),
         ..Column::new("MISSING", |_, n| n.figures.missing.to_string())
     },
+    common::cpu(),
+    common::mem(),
+    common::tax(),
     Column {
-        sort: Some(|n| SortKey::num(n.figures.cost.cpu.total())),
-        live: true,
-        ..Column::new("CPU APP/PROXY", |_, n| cost::cpu(&n.figures.cost))
-    },
-    Column {
-        drop: 8,
-        sort: Some(|n| {
-            n.figures
-                .cost
-                .mem
-                .total()
-                .map_or(SortKey::Missing, |m| SortKey::Int(u128::from(m)))
-        }),
-        live: true,
-        ..Column::new("MEM APP/PROXY", |_, n| cost::mem(&n.figures.cost))
-    },
-    Column {
-        drop: 9,
-        sort: Some(|n| SortKey::num(cost::tax_key(&n.figures.cost))),
-        live: true,
-        ..Column::new("TAX CPU/MEM", |_, n| cost::tax(&n.figures.cost))
-    },
-    Column {
-        width: Width::Fill,
-        drop: 7,
-        sort: Some(|n| {
-            n.info.created.map_or(SortKey::Missing, |c| {
-                SortKey::Int((i128::from(i64::MAX) - i128::from(c)) as u128)
-            })
-        }),
         filter: Some((&["phase", "status"], |n| Cow::Borrowed(&n.info.phase))),
-        ..Column::new("AGE", |s, n| format::age(s.now, n.info.created))
+        ..common::age()
     },
 ];
 
@@ -107,6 +91,9 @@ impl Table for Namespaces {
     }
     fn get<'a>(state: &'a State, key: &String) -> Option<&'a NamespaceEntry> {
         state.namespaces.get(key)
+    }
+    fn open(n: &NamespaceEntry) -> Option<(View, String)> {
+        Some((View::Pods, format!("ns=={}", n.info.name)))
     }
     fn tone(_: &State, n: &NamespaceEntry) -> Option<Tone> {
         (n.figures.missing > 0).then_some(Tone::Warn)

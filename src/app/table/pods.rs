@@ -2,10 +2,10 @@
 
 use std::borrow::Cow;
 
-use super::{Column, SortKey, Table, Tone, Width, traffic};
-use crate::app::figures::{is_infrastructure, workload_of};
+use super::{Column, SortKey, Table, Tone, common};
+use crate::app::figures::{AppProxy, is_infrastructure, workload_of};
 use crate::app::format;
-use crate::app::state::{PodEntry, State};
+use crate::app::state::{PodEntry, State, View};
 use crate::app::traffic::Rates;
 use crate::mesh::{Model, rules::Role};
 
@@ -18,17 +18,28 @@ fn has_endpoint(p: &PodEntry) -> bool {
     p.mesh.proxy.as_ref().is_some_and(|x| x.metrics_port.is_some())
 }
 
-fn t(p: &PodEntry, f: fn(&Rates) -> String) -> String {
-    traffic::cell(p.rates.as_ref(), has_endpoint(p), f)
+impl common::Traffic for PodEntry {
+    fn rates(&self) -> Option<&Rates> {
+        self.rates.as_ref()
+    }
+    fn expected(&self) -> bool {
+        has_endpoint(self)
+    }
+}
+
+impl common::Created for PodEntry {
+    fn created(&self) -> Option<crate::model::UnixMillis> {
+        self.info.created
+    }
 }
 
 /// The data-plane model; mesh components without a proxy show as "control", and pods
 /// missing an expected proxy as "none!".
-fn model(p: &PodEntry) -> Cow<'_, str> {
+fn model(p: &PodEntry) -> &'static str {
     match (p.mesh.model, p.mesh.role) {
-        _ if p.missing.is_some() => "none!".into(),
-        (Model::None, Some(Role::Control | Role::Addon)) => "control".into(),
-        (m, _) => m.as_str().into(),
+        _ if p.missing.is_some() => "none!",
+        (Model::None, Some(Role::Control | Role::Addon)) => "control",
+        (m, _) => m.as_str(),
     }
 }
 
@@ -36,16 +47,26 @@ fn model(p: &PodEntry) -> Cow<'_, str> {
 /// a usage sample (the status line says why).
 fn usage(p: &PodEntry, cpu: bool) -> String {
     let Some(u) = p.usage else { return "-".into() };
-    let (app, proxy) = if cpu {
-        (format::millicores(u.app_cpu_m), format::millicores(u.proxy_cpu_m))
+    // A node proxy or gateway is all proxy (no app side to show as zero); a pod without a
+    // proxy has no proxy side.
+    let app = !is_infrastructure(p);
+    let proxy = p.mesh.proxy.is_some();
+    if cpu {
+        common::app_proxy(
+            AppProxy {
+                app: app.then_some(u.app_cpu_m),
+                proxy: proxy.then_some(u.proxy_cpu_m),
+            },
+            format::millicores,
+        )
     } else {
-        (format::mib(u.app_mem), format::mib(u.proxy_mem))
-    };
-    match (is_infrastructure(p), p.mesh.proxy.is_some()) {
-        // A node proxy or gateway is all proxy: it has no app side to show as zero.
-        (true, _) => format!("-/{proxy}"),
-        (false, true) => format!("{app}/{proxy}"),
-        (false, false) => format!("{app}/-"),
+        common::app_proxy(
+            AppProxy {
+                app: app.then_some(u.app_mem),
+                proxy: proxy.then_some(u.proxy_mem),
+            },
+            format::mib,
+        )
     }
 }
 
@@ -87,9 +108,9 @@ static COLUMNS: &[Column<PodEntry>] = &[
         ..Column::new("MESH", |_, p| p.mesh.mesh.map_or(NONE, |m| m.as_str()).to_string())
     },
     Column {
-        sort: Some(|p| SortKey::Text(p.mesh.model.as_str())),
-        filter: Some((&["model"], model)),
-        ..Column::new("MODEL", |_, p| model(p).into_owned())
+        sort: Some(|p| SortKey::Text(model(p))),
+        filter: Some((&["model"], |p| Cow::Borrowed(model(p)))),
+        ..Column::new("MODEL", |_, p| model(p).to_string())
     },
     Column {
         drop: 2,
@@ -118,47 +139,13 @@ static COLUMNS: &[Column<PodEntry>] = &[
         sort: Some(|p| SortKey::Int(u128::from(p.info.restarts))),
         ..Column::new("RESTARTS", |_, p| p.info.restarts.to_string())
     },
-    Column {
-        sort: Some(|p| traffic::key(p.rates.as_ref(), |r| Some(r.rps))),
-        live: true,
-        ..Column::new("RPS", |_, p| t(p, traffic::rps))
-    },
-    Column {
-        drop: 3,
-        sort: Some(|p| traffic::key(p.rates.as_ref(), |r| r.success)),
-        live: true,
-        ..Column::new("SUCCESS", |_, p| t(p, traffic::success))
-    },
-    Column {
-        drop: 12,
-        sort: Some(|p| traffic::key(p.rates.as_ref(), |r| r.p50_ms)),
-        live: true,
-        ..Column::new("P50", |_, p| t(p, traffic::p50))
-    },
-    Column {
-        drop: 11,
-        sort: Some(|p| traffic::key(p.rates.as_ref(), |r| r.p90_ms)),
-        live: true,
-        ..Column::new("P90", |_, p| t(p, traffic::p90))
-    },
-    Column {
-        drop: 4,
-        sort: Some(|p| traffic::key(p.rates.as_ref(), |r| r.p99_ms)),
-        live: true,
-        ..Column::new("P99", |_, p| t(p, traffic::p99))
-    },
-    Column {
-        drop: 10,
-        sort: Some(|p| traffic::key(p.rates.as_ref(), |r| Some(r.tcp_open))),
-        live: true,
-        ..Column::new("TCP", |_, p| t(p, traffic::tcp))
-    },
-    Column {
-        drop: 6,
-        sort: Some(|p| traffic::key(p.rates.as_ref(), |r| r.mtls)),
-        live: true,
-        ..Column::new("mTLS", |_, p| t(p, traffic::mtls))
-    },
+    common::rps(),
+    common::success(),
+    common::p50(),
+    common::p90(),
+    common::p99(),
+    common::tcp(),
+    common::mtls(),
     Column {
         sort: Some(|p| SortKey::num(p.usage.map(|u| u.total_cpu()))),
         live: true,
@@ -198,17 +185,7 @@ static COLUMNS: &[Column<PodEntry>] = &[
         }),
         ..Column::new("METRICS", |_, p| metrics(p))
     },
-    Column {
-        width: Width::Fill,
-        drop: 7,
-        // Age ascending means youngest first, as with `kubectl get --sort-by`.
-        sort: Some(|p| {
-            p.info.created.map_or(SortKey::Missing, |c| {
-                SortKey::Int((i128::from(i64::MAX) - i128::from(c)) as u128)
-            })
-        }),
-        ..Column::new("AGE", |s, p| format::age(s.now, p.info.created))
-    },
+    common::age(),
 ];
 
 impl Table for Pods {
@@ -229,6 +206,13 @@ impl Table for Pods {
     }
     fn extra_filters() -> &'static [(&'static str, super::FilterValue<PodEntry>)] {
         &[("workload", |p| Cow::Borrowed(workload_of(p).1))]
+    }
+    fn open(p: &PodEntry) -> Option<(View, String)> {
+        let (namespace, name) = (p.info.namespace.clone(), p.info.name.clone());
+        Some((View::PodDetail { namespace, name }, String::new()))
+    }
+    fn bench_target(_: &State, p: &PodEntry) -> Option<crate::app::bench::Target> {
+        Some(crate::app::bench::pod_target(p))
     }
     fn tone(_: &State, p: &PodEntry) -> Option<Tone> {
         if p.missing.is_some() {

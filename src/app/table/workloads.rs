@@ -3,15 +3,27 @@
 
 use std::borrow::Cow;
 
-use super::{Column, SortKey, Table, Width, cost, traffic};
+use super::{Column, SortKey, Table, Width, common};
 use crate::app::figures::{WorkloadKey, WorkloadRow};
-use crate::app::state::State;
+use crate::app::state::{State, View};
 use crate::app::traffic::Rates;
 
 pub struct Workloads;
 
-fn t(w: &WorkloadRow, f: fn(&Rates) -> String) -> String {
-    traffic::cell(w.rates.as_ref(), w.mesh.is_some(), f)
+impl common::Traffic for WorkloadRow {
+    fn rates(&self) -> Option<&Rates> {
+        self.rates.as_ref()
+    }
+    /// Only meshed workloads have proxies to count their traffic.
+    fn expected(&self) -> bool {
+        self.mesh.is_some()
+    }
+}
+
+impl common::Costed for WorkloadRow {
+    fn cost(&self) -> &crate::app::figures::Cost {
+        &self.cost
+    }
 }
 
 static COLUMNS: &[Column<WorkloadRow>] = &[
@@ -44,69 +56,18 @@ static COLUMNS: &[Column<WorkloadRow>] = &[
         sort: Some(|w| SortKey::Int(w.pods as u128)),
         ..Column::new("PODS", |_, w| w.pods.to_string())
     },
-    Column {
-        sort: Some(|w| traffic::key(w.rates.as_ref(), |r| Some(r.rps))),
-        live: true,
-        ..Column::new("RPS", |_, w| t(w, traffic::rps))
-    },
-    Column {
-        drop: 3,
-        sort: Some(|w| traffic::key(w.rates.as_ref(), |r| r.success)),
-        live: true,
-        ..Column::new("SUCCESS", |_, w| t(w, traffic::success))
-    },
-    Column {
-        drop: 12,
-        sort: Some(|w| traffic::key(w.rates.as_ref(), |r| r.p50_ms)),
-        live: true,
-        ..Column::new("P50", |_, w| t(w, traffic::p50))
-    },
-    Column {
-        drop: 11,
-        sort: Some(|w| traffic::key(w.rates.as_ref(), |r| r.p90_ms)),
-        live: true,
-        ..Column::new("P90", |_, w| t(w, traffic::p90))
-    },
-    Column {
-        drop: 4,
-        sort: Some(|w| traffic::key(w.rates.as_ref(), |r| r.p99_ms)),
-        live: true,
-        ..Column::new("P99", |_, w| t(w, traffic::p99))
-    },
-    Column {
-        drop: 10,
-        sort: Some(|w| traffic::key(w.rates.as_ref(), |r| Some(r.tcp_open))),
-        live: true,
-        ..Column::new("TCP", |_, w| t(w, traffic::tcp))
-    },
-    Column {
-        drop: 6,
-        sort: Some(|w| traffic::key(w.rates.as_ref(), |r| r.mtls)),
-        live: true,
-        ..Column::new("mTLS", |_, w| t(w, traffic::mtls))
-    },
-    Column {
-        sort: Some(|w| SortKey::num(w.cost.cpu.total())),
-        live: true,
-        ..Column::new("CPU APP/PROXY", |_, w| cost::cpu(&w.cost))
-    },
-    Column {
-        drop: 8,
-        sort: Some(|w| {
-            w.cost
-                .mem
-                .total()
-                .map_or(SortKey::Missing, |m| SortKey::Int(u128::from(m)))
-        }),
-        live: true,
-        ..Column::new("MEM APP/PROXY", |_, w| cost::mem(&w.cost))
-    },
+    common::rps(),
+    common::success(),
+    common::p50(),
+    common::p90(),
+    common::p99(),
+    common::tcp(),
+    common::mtls(),
+    common::cpu(),
+    common::mem(),
     Column {
         width: Width::Fill,
-        drop: 9,
-        sort: Some(|w| SortKey::num(cost::tax_key(&w.cost))),
-        live: true,
-        ..Column::new("TAX CPU/MEM", |_, w| cost::tax(&w.cost))
+        ..common::tax()
     },
 ];
 
@@ -125,5 +86,11 @@ impl Table for Workloads {
     }
     fn get<'a>(state: &'a State, key: &WorkloadKey) -> Option<&'a WorkloadRow> {
         state.workload_rows.get(key)
+    }
+    fn open(w: &WorkloadRow) -> Option<(View, String)> {
+        Some((View::Pods, format!("ns=={} workload=={}", w.namespace, w.name)))
+    }
+    fn bench_target(state: &State, w: &WorkloadRow) -> Option<crate::app::bench::Target> {
+        crate::app::bench::workload_target(state, &w.namespace, &w.name)
     }
 }
