@@ -233,7 +233,7 @@ mod tests {
         assert!(run("1 month").unwrap_err().contains("is not a duration"));
         assert_eq!(
             run("1e300").unwrap_err(),
-            "\"1e300\" is not a duration (e.g. 30s, 1m30s, 1.5m, 250ms, 2h, or a number of seconds)"
+            format!("\"1e300\" is not a duration ({DURATION_FORMS})")
         );
         assert_eq!(
             run("99999999999999999999").unwrap_err(),

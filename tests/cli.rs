@@ -97,6 +97,11 @@ fn bad_usage_and_bad_input_exit_2_with_one_line() {
         ),
         (vec!["demo", "--theme", "nosuch"], "unknown theme \"nosuch\""),
         (vec!["replay", not_a_recording.to_str().unwrap()], "x.mtrec"),
+        (vec!["replay", "/dev/zero"], "/dev/zero is not a file"),
+        (
+            vec!["demo", "--theme", "/dev/zero"],
+            "theme file /dev/zero: larger than",
+        ),
         (
             vec!["metrics", "parse", not_a_dump.to_str().unwrap()],
             "not a text file",

@@ -313,7 +313,12 @@ pub fn apply(state: &mut State, stamped: Stamped) {
             traffic,
         } => {
             let key = (namespace, pod);
-            state.traffic.insert(key.clone(), traffic.into());
+            let mut t: super::traffic::PodTraffic = traffic.into();
+            // The window the recording was made with may not be the one shown now.
+            if t.samples() > 0 {
+                t.recompute(state.window_s);
+            }
+            state.traffic.insert(key.clone(), t);
             figures::traffic_changed(state, &key);
         }
         Update::ScrapeFailed {

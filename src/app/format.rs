@@ -54,10 +54,10 @@ pub fn millicores(v: f64) -> String {
 
 /// `n thing` or `n things`.
 pub fn plural(n: usize, thing: &str) -> String {
-    if n == 1 {
-        format!("1 {thing}")
-    } else {
-        format!("{n} {thing}s")
+    match (n, thing.strip_suffix('y')) {
+        (1, _) => format!("1 {thing}"),
+        (n, Some(stem)) if !stem.ends_with(['a', 'e', 'o', 'u']) => format!("{n} {stem}ies"),
+        (n, _) => format!("{n} {thing}s"),
     }
 }
 

@@ -377,20 +377,13 @@ impl Keymap {
             (keys, b.label)
         };
         let mut groups: Vec<(String, Vec<(String, &'static str)>)> = Vec::new();
-        let own: Vec<_> = self
-            .bindings
-            .iter()
-            .filter(|b| b.views.len() == 1 && b.views[0] == view)
-            .map(row)
-            .collect();
+        // Keys scoped to views that include this one: what this view does that others may not.
+        let scoped = |b: &&KeyBinding| !b.views.is_empty() && b.views.contains(&view);
+        let own: Vec<_> = self.bindings.iter().filter(scoped).map(row).collect();
         if !own.is_empty() {
             groups.push((format!("{} view", view.name()), own));
         }
-        for b in self
-            .bindings
-            .iter()
-            .filter(|b| b.applies(view) && !(b.views.len() == 1 && b.views[0] == view))
-        {
+        for b in self.bindings.iter().filter(|b| b.views.is_empty()) {
             match groups.iter_mut().find(|(g, _)| g == b.group) {
                 Some((_, rows)) => rows.push(row(b)),
                 None => groups.push((b.group.to_string(), vec![row(b)])),
@@ -422,9 +415,11 @@ mod tests {
         let pods = ViewKind::Pods;
         assert_eq!(km.resolve(Mode::Normal, pods, KeyCombo::ch('Z')), Some(Action::Quit));
         assert_eq!(km.resolve(Mode::Normal, pods, KeyCombo::ch('q')), None);
-        let general = &km.help(pods)[0];
-        assert_eq!(general.0, "general");
-        assert_eq!(general.1[0], ("Z".to_string(), "quit"));
+        let help = km.help(pods);
+        assert_eq!(help[0].0, "pods view", "its own keys first: enter, s, S");
+        assert_eq!(help[0].1.len(), 3);
+        assert_eq!(help[1].0, "general");
+        assert_eq!(help[1].1[0], ("Z".to_string(), "quit"));
     }
 
     #[test]

@@ -81,6 +81,11 @@ pub struct MarkerAt<'a> {
 impl Recording {
     pub fn open(path: impl AsRef<Path>) -> Result<Recording> {
         let path = path.as_ref();
+        // A device or a pipe would be read forever: a recording is a file.
+        let meta = std::fs::metadata(path).wrap_err_with(|| format!("reading recording {}", path.display()))?;
+        if !meta.is_file() {
+            color_eyre::eyre::bail!("{} is not a file (a recording is a .mtrec file)", path.display());
+        }
         let bytes = std::fs::read(path).wrap_err_with(|| format!("reading recording {}", path.display()))?;
         Recording::from_bytes(&bytes).wrap_err_with(|| format!("reading recording {}", path.display()))
     }

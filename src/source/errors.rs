@@ -30,7 +30,7 @@ pub fn api_status(resource: Resource, code: u16, message: &str) -> (ErrorKind, S
     match (resource, code) {
         (_, 401 | 403) if message.is_empty() => (ErrorKind::Forbidden, format!("HTTP {code}")),
         (_, 401) => (ErrorKind::Forbidden, format!("unauthorized (401): {message}")),
-        (_, 403) => (ErrorKind::Forbidden, message.to_string()),
+        (_, 403) => (ErrorKind::Forbidden, format!("{message} (403)")),
         (Resource::PodMetrics, 404) => (
             ErrorKind::Api,
             "metrics-server is not installed: the API server does not serve metrics.k8s.io".into(),
@@ -61,7 +61,7 @@ mod tests {
     fn statuses_say_why() {
         assert_eq!(
             api_status(Resource::Pods, 403, "pods is forbidden"),
-            (ErrorKind::Forbidden, "pods is forbidden".into())
+            (ErrorKind::Forbidden, "pods is forbidden (403)".into())
         );
         assert_eq!(
             api_status(Resource::PodMetrics, 404, "not found").1,
