@@ -68,6 +68,13 @@ impl Totals {
         self.successes += other.successes;
         self.mtls_requests += other.mtls_requests;
         self.tcp_open_connections += other.tcp_open_connections;
+        // The same buckets (one dialect's, always): add in place, in one pass.
+        if same_buckets(&self.latency_ms, &other.latency_ms) {
+            for (mine, theirs) in self.latency_ms.iter_mut().zip(&other.latency_ms) {
+                mine.1 += theirs.1;
+            }
+            return;
+        }
         for (le, c) in &other.latency_ms {
             self.add_bucket(*le, *c);
         }
@@ -85,17 +92,26 @@ impl Totals {
     /// restarted, so the later value is everything since): Prometheus' `rate` rule.
     pub fn delta_to(&self, later: &Totals) -> Totals {
         let d = |a: f64, b: f64| if b >= a { b - a } else { b };
-        let mut latency_ms: Vec<(f64, f64)> = later
-            .latency_ms
-            .iter()
-            .map(|(le, b)| {
-                (
-                    *le,
-                    d(self.latency_ms.iter().find(|(x, _)| x == le).map_or(0.0, |x| x.1), *b),
-                )
-            })
-            .collect();
-        latency_ms.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let latency_ms: Vec<(f64, f64)> = if same_buckets(&self.latency_ms, &later.latency_ms) {
+            self.latency_ms
+                .iter()
+                .zip(&later.latency_ms)
+                .map(|(a, b)| (b.0, d(a.1, b.1)))
+                .collect()
+        } else {
+            let mut v: Vec<(f64, f64)> = later
+                .latency_ms
+                .iter()
+                .map(|(le, b)| {
+                    (
+                        *le,
+                        d(self.latency_ms.iter().find(|(x, _)| x == le).map_or(0.0, |x| x.1), *b),
+                    )
+                })
+                .collect();
+            v.sort_by(|a, b| a.0.total_cmp(&b.0));
+            v
+        };
         Totals {
             requests: d(self.requests, later.requests),
             successes: d(self.successes, later.successes),
@@ -105,6 +121,13 @@ impl Totals {
             tcp_open_connections: later.tcp_open_connections,
         }
     }
+}
+
+/// Whether two histograms have the same bucket bounds in the same (ascending) order.
+fn same_buckets(a: &[(f64, f64)], b: &[(f64, f64)]) -> bool {
+    a.len() == b.len()
+        && a.iter().zip(b).all(|(x, y)| x.0 == y.0)
+        && a.windows(2).all(|w| w[0].0 < w[1].0)
 }
 
 /// The destination of an outbound group: Istio's `src → dst` keys name the source too,
@@ -401,5 +424,38 @@ mod json_float {
             let bad = serde_json::from_str::<Totals>(&json.replace("\"NaN\"", "\"7\""));
             assert!(bad.is_err(), "a finite number spelled as text is not accepted");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(buckets: &[(f64, f64)]) -> Totals {
+        Totals {
+            requests: buckets.last().map_or(0.0, |b| b.1),
+            latency_ms: buckets.to_vec(),
+            ..Totals::default()
+        }
+    }
+
+    #[test]
+    fn buckets_add_and_subtract_by_bound_whatever_the_bounds() {
+        const INF: f64 = f64::INFINITY;
+        let a = t(&[(5.0, 1.0), (10.0, 3.0), (INF, 4.0)]);
+        // Same bounds: the one-pass path.
+        let mut s = a.clone();
+        s.add(&t(&[(5.0, 2.0), (10.0, 2.0), (INF, 5.0)]));
+        assert_eq!(s.latency_ms, [(5.0, 3.0), (10.0, 5.0), (INF, 9.0)]);
+        assert_eq!(s.requests, 9.0);
+        // Other bounds: merged by bound, in order.
+        let mut m = a.clone();
+        m.add(&t(&[(1.0, 1.0), (10.0, 1.0), (INF, 2.0)]));
+        assert_eq!(m.latency_ms, [(1.0, 1.0), (5.0, 1.0), (10.0, 4.0), (INF, 6.0)]);
+        // Deltas, with a reset (a lower later count is everything since).
+        let later = t(&[(5.0, 3.0), (10.0, 2.0), (INF, 7.0)]);
+        assert_eq!(a.delta_to(&later).latency_ms, [(5.0, 2.0), (10.0, 2.0), (INF, 3.0)]);
+        let other = t(&[(1.0, 1.0), (5.0, 2.0), (INF, 9.0)]);
+        assert_eq!(a.delta_to(&other).latency_ms, [(1.0, 1.0), (5.0, 1.0), (INF, 5.0)]);
     }
 }
