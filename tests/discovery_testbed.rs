@@ -347,14 +347,14 @@ async fn forbidden_namespaces_are_reported_not_fatal() {
     assert_eq!(
         cluster_wide["message"],
         format!(
-            "pods is forbidden: User \"{user}\" cannot list resource \"pods\" in API group \"\" at the cluster scope (watching each namespace instead)"
+            "pods is forbidden: User \"{user}\" cannot list resource \"pods\" in API group \"\" at the cluster scope (403); watching each namespace instead"
         )
     );
     let per_ns = err("pods", Some(&closed));
     assert_eq!(
         per_ns["message"],
         format!(
-            "pods is forbidden: User \"{user}\" cannot list resource \"pods\" in API group \"\" in the namespace \"{closed}\""
+            "pods is forbidden: User \"{user}\" cannot list resource \"pods\" in API group \"\" in the namespace \"{closed}\" (403)"
         )
     );
     assert_eq!(err("customresourcedefinitions", None)["kind"], "forbidden");

@@ -1,7 +1,9 @@
 //! A pod's proxy traffic over a selectable window. Direct scrapes give cumulative
-//! counters: a bounded ring of them turns into the increase over the window, summed pair
+//! counters: a bounded ring of them turns into the increase over the window, counted pair
 //! by pair so a counter reset inside the window is handled as Prometheus' `rate` does.
-//! The Prometheus source hands over the window's increase directly.
+//! Each sample also keeps the running sum of those pair increases, so a window's increase
+//! is one subtraction however many scrapes it spans. The Prometheus source hands over the
+//! window's increase directly.
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -15,10 +17,20 @@ pub const DEFAULT_WINDOW: u32 = 60;
 /// whatever the scrape interval.
 const MAX_SAMPLES: usize = 128;
 
+#[derive(Debug, Clone, PartialEq)]
+struct Sample {
+    at: UnixMillis,
+    /// The counters as scraped.
+    counters: Counters,
+    /// The sum of the increases between consecutive samples up to this one (resets
+    /// handled), from the ring's first: never decreases, so any two subtract.
+    running: Counters,
+}
+
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct PodTraffic {
-    /// Cumulative counters per direct scrape, oldest first.
-    samples: VecDeque<(UnixMillis, Counters)>,
+    /// Direct scrapes, oldest first.
+    samples: VecDeque<Sample>,
     pub window: Option<Window>,
     /// The window's figures, computed when the window changes: the pod's own, and per
     /// outbound destination.
@@ -32,52 +44,65 @@ pub struct PodTraffic {
 impl PodTraffic {
     /// Adds a direct scrape and recomputes the window ending at it.
     pub fn push_scrape(&mut self, at: UnixMillis, counters: Counters, window_s: u32) {
-        if let Some((prev_at, prev)) = self.samples.back() {
-            if at <= *prev_at {
+        if let Some(prev) = self.samples.back() {
+            if at <= prev.at {
                 return; // out of order: the newer scrape already counts
             }
-            let d = prev.own.delta_to(&counters.own);
-            let secs = (at - prev_at) as f64 / 1000.0;
+            let d = prev.counters.own.delta_to(&counters.own);
+            let secs = (at - prev.at) as f64 / 1000.0;
             self.rps_history.push(d.requests / secs);
             if let Some(p99) = d.quantile_ms(0.99) {
                 self.p99_history.push(p99);
             }
         }
-        self.samples.push_back((at, counters));
+        self.push_sample(at, counters);
         // Keep one sample at or before the start of the longest window.
         let horizon = at - i64::from(WINDOWS[WINDOWS.len() - 1]) * 1000;
-        while self.samples.len() > MAX_SAMPLES || self.samples.get(1).is_some_and(|(t, _)| *t <= horizon) {
+        while self.samples.len() > MAX_SAMPLES || self.samples.get(1).is_some_and(|s| s.at <= horizon) {
             self.samples.pop_front();
         }
         self.recompute(window_s);
+    }
+
+    fn push_sample(&mut self, at: UnixMillis, counters: Counters) {
+        let running = match self.samples.back() {
+            Some(prev) => {
+                let mut running = prev.running.clone();
+                running.add(&prev.counters.delta_to(&counters));
+                running
+            }
+            None => Counters::default(),
+        };
+        self.samples.push_back(Sample { at, counters, running });
     }
 
     /// The increase over the window ending at the last scrape: the sum of the increases
     /// between consecutive scrapes, from the newest scrape at or before the window's start
     /// (or the oldest one, then marked partial).
     pub fn recompute(&mut self, window_s: u32) {
-        let Some((last_at, _)) = self.samples.back() else {
+        let Some(last) = self.samples.back() else {
             return;
         };
-        let start = last_at - i64::from(window_s) * 1000;
-        let base = self.samples.iter().rposition(|(t, _)| *t <= start);
+        let start = last.at - i64::from(window_s) * 1000;
+        let base = self.samples.iter().rposition(|s| s.at <= start);
         let from = base.unwrap_or(0);
         if from + 1 >= self.samples.len() {
             self.set_figures(None);
             return;
         }
-        let mut increase = Counters::default();
-        for i in from..self.samples.len() - 1 {
-            increase.add(&self.samples[i].1.delta_to(&self.samples[i + 1].1));
-        }
+        let first = &self.samples[from];
+        let mut increase = first.running.delta_to(&last.running);
+        // Destinations that only had traffic before the window are not part of it.
+        increase
+            .edges
+            .retain(|dst, t| t.requests > 0.0 || last.counters.edges.contains_key(dst));
         // Open connections are a gauge: the newest value, not a sum over the pairs.
-        let last = &self.samples[self.samples.len() - 1].1;
-        increase.own.tcp_open_connections = last.own.tcp_open_connections;
+        increase.own.tcp_open_connections = last.counters.own.tcp_open_connections;
         for (dst, t) in increase.edges.iter_mut() {
-            t.tcp_open_connections = last.edges.get(dst).map_or(0.0, |l| l.tcp_open_connections);
+            t.tcp_open_connections = last.counters.edges.get(dst).map_or(0.0, |l| l.tcp_open_connections);
         }
         let w = Window {
-            secs: (last_at - self.samples[from].0) as f64 / 1000.0,
+            secs: (last.at - first.at) as f64 / 1000.0,
             increase,
             partial: base.is_none(),
         };
@@ -132,7 +157,7 @@ pub struct TrafficSnapshot {
 impl From<&PodTraffic> for TrafficSnapshot {
     fn from(t: &PodTraffic) -> Self {
         TrafficSnapshot {
-            samples: t.samples.iter().cloned().collect(),
+            samples: t.samples.iter().map(|s| (s.at, s.counters.clone())).collect(),
             window: t.window.clone(),
             rps_history: t.rps_history.tail(Series::CAPACITY).collect(),
             p99_history: t.p99_history.tail(Series::CAPACITY).collect(),
@@ -144,11 +169,16 @@ impl From<Box<TrafficSnapshot>> for PodTraffic {
     fn from(s: Box<TrafficSnapshot>) -> Self {
         let s = *s;
         let mut t = PodTraffic {
-            samples: s.samples.into_iter().take(MAX_SAMPLES).collect(),
             rps_history: s.rps_history.into_iter().collect(),
             p99_history: s.p99_history.into_iter().collect(),
             ..PodTraffic::default()
         };
+        for (at, counters) in s.samples.into_iter().take(MAX_SAMPLES) {
+            // A recording is outside data: keep only the increasing times push_scrape would.
+            if t.samples.back().is_none_or(|prev| at > prev.at) {
+                t.push_sample(at, counters);
+            }
+        }
         t.set_figures(s.window);
         t
     }
@@ -243,6 +273,75 @@ mod tests {
         assert_eq!(t.rates, None);
         t.push_scrape(4000, c(5.0, 5.0), 30);
         assert_eq!(t.samples(), 1);
+    }
+
+    #[test]
+    fn a_destination_seen_only_before_the_window_is_not_in_it() {
+        let mut t = PodTraffic::default();
+        let with = |requests: f64, dst: &str| Counters {
+            own: Totals {
+                requests,
+                ..Totals::default()
+            },
+            edges: BTreeMap::from([(
+                dst.to_string(),
+                Totals {
+                    requests,
+                    ..Totals::default()
+                },
+            )]),
+        };
+        t.push_scrape(0, with(10.0, "old"), 30);
+        t.push_scrape(10_000, with(20.0, "old"), 30);
+        // The proxy restarted and now calls "new" only.
+        t.push_scrape(20_000, with(5.0, "new"), 30);
+        t.push_scrape(40_000, with(15.0, "new"), 30);
+        t.push_scrape(50_000, with(25.0, "new"), 30);
+        let w = t.window.clone().unwrap();
+        assert_eq!(w.increase.own.requests, 20.0);
+        assert_eq!(w.increase.edges.keys().collect::<Vec<_>>(), ["new"]);
+        assert_eq!(w.increase.edges["new"].requests, 20.0);
+        // The 300 s window spans both.
+        t.recompute(300);
+        let w = t.window.unwrap();
+        assert_eq!(w.increase.edges["old"].requests, 10.0);
+        assert_eq!(w.increase.edges["new"].requests, 5.0 + 20.0);
+    }
+
+    proptest::proptest! {
+        /// The running sums give what summing each pair's increase over the window gives.
+        #[test]
+        fn the_window_is_the_sum_of_its_pairs(
+            steps in proptest::collection::vec((1i64..40, 0u32..50, proptest::bool::weighted(0.1)), 1..80),
+            window in proptest::sample::select(WINDOWS.to_vec()),
+        ) {
+            let mut t = PodTraffic::default();
+            let (mut at, mut n) = (0i64, 0.0);
+            let mut all = Vec::new();
+            for (dt, add, reset) in steps {
+                at += dt * 1000;
+                n = if reset { f64::from(add) } else { n + f64::from(add) };
+                all.push((at, c(n, n)));
+                t.push_scrape(at, c(n, n), window);
+            }
+            // What the ring still holds: the last samples.len() scrapes.
+            let kept = &all[all.len() - t.samples()..];
+            let start = at - i64::from(window) * 1000;
+            let from = kept.iter().rposition(|(t, _)| *t <= start).unwrap_or(0);
+            let mut expected = Counters::default();
+            for pair in kept[from..].windows(2) {
+                expected.add(&pair[0].1.delta_to(&pair[1].1));
+            }
+            match &t.window {
+                None => proptest::prop_assert_eq!(kept.len() - from, 1),
+                Some(w) => {
+                    proptest::prop_assert_eq!(w.increase.own.requests, expected.own.requests);
+                    proptest::prop_assert_eq!(w.increase.own.successes, expected.own.successes);
+                    proptest::prop_assert_eq!(w.increase.edges["b"].requests, expected.edges["b"].requests);
+                    proptest::prop_assert_eq!(w.secs, (at - kept[from].0) as f64 / 1000.0);
+                }
+            }
+        }
     }
 
     #[test]

@@ -125,9 +125,7 @@ impl Totals {
 
 /// Whether two histograms have the same bucket bounds in the same (ascending) order.
 fn same_buckets(a: &[(f64, f64)], b: &[(f64, f64)]) -> bool {
-    a.len() == b.len()
-        && a.iter().zip(b).all(|(x, y)| x.0 == y.0)
-        && a.windows(2).all(|w| w[0].0 < w[1].0)
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.0 == y.0) && a.windows(2).all(|w| w[0].0 < w[1].0)
 }
 
 /// The destination of an outbound group: Istio's `src → dst` keys name the source too,

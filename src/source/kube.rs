@@ -183,7 +183,7 @@ where
         match ev {
             Err(e) if !listed && watch_error(K::RESOURCE, &e).0 == ErrorKind::Forbidden => {
                 let (_, reason) = watch_error(K::RESOURCE, &e);
-                let msg = format!("{reason} (watching each namespace instead)");
+                let msg = format!("{reason}; watching each namespace instead");
                 if !send(&tx, source_error(K::RESOURCE, None, ErrorKind::Forbidden, msg)).await {
                     return;
                 }

@@ -225,18 +225,32 @@ fn contains_ci(haystack: &str, lower_needle: &str) -> bool {
 
 /// The open table's rows, filtered and sorted, kept while nothing they depend on changes:
 /// scrolling a 30,000-pod table re-sorts nothing and looks up only the rows it draws.
+///
+/// Two levels, because they change at different rates: the rows' keys in their own order
+/// (rebuilt only when rows appear, go or change what they are), and the order under the
+/// view's filter and sort as positions into those keys (rebuilt when the filter, the sort
+/// or, for a live column, the figures change). A scrape round therefore re-sorts numbers
+/// and clones no key.
 #[derive(Default)]
 pub struct RowCache(RefCell<Option<Cached>>);
 
 struct Cached {
     table: TypeId,
+    /// `rows_generation`, and `figures_generation` for tables whose rows come and go with
+    /// the figures.
+    generations: (u64, u64),
+    /// An `Rc<Vec<T::Key>>` in the order of [`Table::all`]: handed out by reference
+    /// count, so no borrow outlives a call.
+    keys: Rc<dyn Any>,
+    order: Option<Order>,
+}
+
+struct Order {
     filter: String,
     sort: usize,
     reverse: bool,
-    rows_generation: u64,
     figures_generation: u64,
-    /// An `Rc<Vec<T::Key>>`: handed out by reference count, so no borrow outlives a call.
-    keys: Rc<dyn Any>,
+    positions: Rc<Vec<u32>>,
 }
 
 impl Clone for RowCache {
@@ -257,28 +271,33 @@ impl std::fmt::Debug for RowCache {
 pub struct Rows<'a, T: Table> {
     state: &'a State,
     keys: Rc<Vec<T::Key>>,
+    positions: Rc<Vec<u32>>,
 }
 
 impl<'a, T: Table> Rows<'a, T> {
     pub fn len(&self) -> usize {
-        self.keys.len()
+        self.positions.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.keys.is_empty()
+        self.positions.is_empty()
+    }
+
+    fn lookup(&self, position: u32) -> Option<&'a T::Row> {
+        self.keys.get(position as usize).and_then(|k| T::get(self.state, k))
     }
 
     /// The row at `index` in this order.
     pub fn get(&self, index: usize) -> Option<&'a T::Row> {
-        self.keys.get(index).and_then(|k| T::get(self.state, k))
+        self.positions.get(index).and_then(|&p| self.lookup(p))
     }
 
     /// The rows from `start` up to `end` (clamped), e.g. those on screen.
     pub fn slice(&self, start: usize, end: usize) -> Vec<&'a T::Row> {
-        let end = end.min(self.keys.len());
-        self.keys[start.min(end)..end]
+        let end = end.min(self.positions.len());
+        self.positions[start.min(end)..end]
             .iter()
-            .filter_map(|k| T::get(self.state, k))
+            .filter_map(|&p| self.lookup(p))
             .collect()
     }
 
@@ -294,55 +313,114 @@ pub fn rows<'a, T: Table>(state: &'a State, entry: &ViewEntry) -> Rows<'a, T> {
     let sort = entry.sort_column.min(columns.len().saturating_sub(1));
     let live = T::LIVE_ROWS || columns.get(sort).is_some_and(|c| c.live);
     let figures_generation = if live { state.derived.figures_generation } else { 0 };
-    let hit = |c: &Cached| {
-        c.table == TypeId::of::<T>()
-            && c.filter == entry.filter
-            && c.sort == sort
-            && c.reverse == entry.sort_reverse
-            && c.rows_generation == state.derived.rows_generation
-            && c.figures_generation == figures_generation
-    };
+    let generations = (
+        state.derived.rows_generation,
+        if T::LIVE_ROWS {
+            state.derived.figures_generation
+        } else {
+            0
+        },
+    );
+    // Taken out while computing, so no borrow is held across the table's code.
     let cached = state
         .row_cache
         .0
-        .borrow()
-        .as_ref()
-        .filter(|c| hit(c))
-        .and_then(|c| c.keys.clone().downcast::<Vec<T::Key>>().ok());
-    let keys = match cached {
-        Some(keys) => keys,
-        None => {
-            let keys: Rc<Vec<T::Key>> = Rc::new(compute::<T>(state, entry, sort).iter().map(|r| T::key(r)).collect());
-            *state.row_cache.0.borrow_mut() = Some(Cached {
-                table: TypeId::of::<T>(),
-                filter: entry.filter.clone(),
-                sort,
-                reverse: entry.sort_reverse,
-                rows_generation: state.derived.rows_generation,
-                figures_generation,
-                keys: keys.clone(),
-            });
-            keys
-        }
+        .borrow_mut()
+        .take()
+        .filter(|c| c.table == TypeId::of::<T>() && c.generations == generations);
+    let (keys, order) = match cached.and_then(|c| Some((c.keys.downcast::<Vec<T::Key>>().ok()?, c.order))) {
+        Some(hit) => hit,
+        None => (Rc::new(T::all(state).map(T::key).collect::<Vec<_>>()), None),
     };
-    Rows { state, keys }
+    let order = order.filter(|o| {
+        o.filter == entry.filter
+            && o.sort == sort
+            && o.reverse == entry.sort_reverse
+            && o.figures_generation == figures_generation
+    });
+    let positions = match order {
+        Some(o) => o.positions,
+        None => Rc::new(order_of::<T>(state, entry, sort, keys.len())),
+    };
+    *state.row_cache.0.borrow_mut() = Some(Cached {
+        table: TypeId::of::<T>(),
+        generations,
+        keys: keys.clone(),
+        order: Some(Order {
+            filter: entry.filter.clone(),
+            sort,
+            reverse: entry.sort_reverse,
+            figures_generation,
+            positions: positions.clone(),
+        }),
+    });
+    Rows { state, keys, positions }
 }
 
-fn compute<'a, T: Table>(state: &'a State, entry: &ViewEntry, sort: usize) -> Vec<&'a T::Row> {
+/// The positions (in [`Table::all`]'s order) of the rows the filter lets through, sorted.
+fn order_of<T: Table>(state: &State, entry: &ViewEntry, sort: usize, len: usize) -> Vec<u32> {
     let filter = Filter::parse(&entry.filter);
-    let rows = T::all(state).filter(|r| filter.is_empty() || filter.matches::<T>(r));
+    // `len` keys were taken from the same rows; `take` keeps positions inside them even if
+    // a table forgot to bump a generation when its rows changed.
+    let rows = T::all(state)
+        .take(len)
+        .enumerate()
+        .filter(|(_, r)| filter.is_empty() || filter.matches::<T>(r))
+        .map(|(i, r)| (i as u32, r));
     // The rows come in column 0's ascending order: only other orders need sorting.
-    if sort == 0 && !entry.sort_reverse {
-        return rows.collect();
-    }
-    let Some(key) = T::columns().get(sort).and_then(|c| c.sort) else {
-        return rows.collect();
+    let key = T::columns().get(sort).and_then(|c| c.sort);
+    let key = match key {
+        Some(key) if sort != 0 || entry.sort_reverse => key,
+        _ => return rows.map(|(i, _)| i).collect(),
     };
-    // Keys are taken once per row, not per comparison; the sort is stable, so ties keep
-    // the rows' own order.
-    let mut keyed: Vec<(SortKey<'a>, &'a T::Row)> = rows.map(|r| (key(r), r)).collect();
+    // Keys are taken once per row, not per comparison; ties keep the rows' own order.
+    let keyed: Vec<(SortKey<'_>, u32)> = rows.map(|(i, r)| (key(r), i)).collect();
+    if let Some(order) = by_rank(&keyed, entry.sort_reverse) {
+        return order;
+    }
+    let mut keyed = keyed;
     keyed.sort_by(|a, b| a.0.cmp(&b.0, entry.sort_reverse));
-    keyed.into_iter().map(|(_, r)| r).collect()
+    keyed.into_iter().map(|(_, i)| i).collect()
+}
+
+/// The order [`SortKey::cmp`] gives (stable), for columns of numbers only: sorted as plain
+/// integers, which is several times faster than comparing enums. None for text, or for a
+/// column that mixes floats and integers.
+fn by_rank(keyed: &[(SortKey<'_>, u32)], reverse: bool) -> Option<Vec<u32>> {
+    // XOR with all ones reverses an unsigned order.
+    let flip = if reverse { u64::MAX } else { 0 };
+    let mut floats = false;
+    let mut ints = false;
+    let mut ranked = Vec::with_capacity(keyed.len());
+    // Missing sorts last either way, in the rows' own order.
+    let mut missing = Vec::new();
+    for &(key, i) in keyed {
+        let rank = match key {
+            SortKey::Missing => {
+                missing.push(i);
+                continue;
+            }
+            // f64's total order (as `total_cmp`) in unsigned bits: negatives have every
+            // bit flipped, the rest only the sign.
+            SortKey::Num(v) => {
+                floats = true;
+                let b = v.to_bits();
+                if b >> 63 == 1 { !b } else { b | 1 << 63 }
+            }
+            SortKey::Int(v) => {
+                ints = true;
+                u64::try_from(v).ok()?
+            }
+            SortKey::Text(_) => return None,
+        };
+        // The position breaks ties, as a stable sort keeps the rows' own order.
+        ranked.push((rank ^ flip, i));
+    }
+    if floats && ints {
+        return None;
+    }
+    ranked.sort_unstable();
+    Some(ranked.into_iter().map(|(_, i)| i).chain(missing).collect())
 }
 
 /// The one place that says which table a view shows: runs `$body` with `$T` bound to the
@@ -442,6 +520,7 @@ pub fn align(lines: &[Vec<String>]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     #[test]
     fn missing_keys_sort_last_both_ways() {
@@ -453,5 +532,75 @@ mod tests {
             assert_eq!(k[0], SortKey::Num(if reverse { 2.0 } else { 1.0 }));
         }
         assert_eq!(SortKey::num(Some(f64::NAN)), SortKey::Missing);
+    }
+
+    /// The general sort: what `by_rank` must agree with.
+    fn by_cmp(keyed: &[(SortKey<'_>, u32)], reverse: bool) -> Vec<u32> {
+        let mut k = keyed.to_vec();
+        k.sort_by(|a, b| a.0.cmp(&b.0, reverse));
+        k.into_iter().map(|(_, i)| i).collect()
+    }
+
+    fn float() -> impl Strategy<Value = f64> {
+        prop_oneof![
+            Just(0.0),
+            Just(-0.0),
+            Just(f64::INFINITY),
+            Just(f64::NEG_INFINITY),
+            Just(f64::NAN),
+            Just(-f64::NAN),
+            Just(f64::MIN_POSITIVE),
+            Just(1.0),
+            Just(1.0 + f64::EPSILON),
+            any::<f64>(),
+            (-3i32..3).prop_map(f64::from),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn numbers_sort_by_rank_as_by_cmp(
+            keys in proptest::collection::vec(proptest::option::weighted(0.8, float()), 0..60),
+            reverse: bool,
+        ) {
+            let keyed: Vec<_> = keys
+                .iter()
+                .enumerate()
+                .map(|(i, k)| (k.map_or(SortKey::Missing, SortKey::Num), i as u32))
+                .collect();
+            prop_assert_eq!(by_rank(&keyed, reverse), Some(by_cmp(&keyed, reverse)));
+        }
+
+        #[test]
+        fn integers_sort_by_rank_as_by_cmp(
+            keys in proptest::collection::vec(proptest::option::weighted(0.8, prop_oneof![0u128..4, any::<u64>().prop_map(u128::from)]), 0..60),
+            reverse: bool,
+        ) {
+            let keyed: Vec<_> = keys
+                .iter()
+                .enumerate()
+                .map(|(i, k)| (k.map_or(SortKey::Missing, SortKey::Int), i as u32))
+                .collect();
+            prop_assert_eq!(by_rank(&keyed, reverse), Some(by_cmp(&keyed, reverse)));
+        }
+    }
+
+    #[test]
+    fn text_huge_integers_and_mixed_columns_take_the_general_sort() {
+        let text = [(SortKey::Text("b"), 0), (SortKey::Text("a"), 1)];
+        assert_eq!(by_rank(&text, false), None);
+        let huge = [(SortKey::Int(u128::MAX), 0), (SortKey::Int(1), 1)];
+        assert_eq!(by_rank(&huge, false), None);
+        let mixed = [(SortKey::Int(2), 0), (SortKey::Num(1.5), 1)];
+        assert_eq!(by_rank(&mixed, false), None);
+        // Ties keep the rows' own order in both directions; Missing stays last.
+        let ties = [
+            (SortKey::Missing, 0),
+            (SortKey::Num(1.0), 1),
+            (SortKey::Num(1.0), 2),
+            (SortKey::Num(3.0), 3),
+        ];
+        assert_eq!(by_rank(&ties, false), Some(vec![1, 2, 3, 0]));
+        assert_eq!(by_rank(&ties, true), Some(vec![3, 1, 2, 0]));
     }
 }
