@@ -16,7 +16,7 @@ Exit status:
   0  success
   1  a failure at run time (cluster unreachable, I/O)
   2  bad usage or bad input (a flag, a file that is not what it should be)
-  3  an objective was missed (bench --slo)";
+  3  an objective was missed (bench --slo, sweep --max-slowdown, --max-added)";
 
 #[derive(Debug, Clone, Parser)]
 #[command(
@@ -207,6 +207,15 @@ pub enum Command {
     /// corrected for coordinated omission; prints a report and saves the result.
     #[command(after_help = EXIT_CODES)]
     Bench(Box<BenchArgs>),
+    /// The overhead question: runs a baseline and the routes to compare with it (e.g.
+    /// direct, and through the mesh) at each step of connections or rates, interleaved,
+    /// and prints the slowdown table (ratios to the baseline and added milliseconds).
+    #[command(after_help = SWEEP_HELP)]
+    Sweep(Box<SweepArgs>),
+    /// Compares saved runs (bench or sweep results): side by side with deltas and a
+    /// verdict line for two, a table against the first for more.
+    #[command(after_help = EXIT_CODES)]
+    Compare(CompareArgs),
     /// Shell completions on stdout, e.g. `meshtop completions bash > ~/.local/share/bash-completion/completions/meshtop`.
     Completions {
         #[arg(value_enum)]
@@ -292,6 +301,120 @@ pub struct BenchArgs {
     pub common: CommonArgs,
 }
 
+const SWEEP_HELP: &str = "\
+Examples:
+  meshtop sweep --target direct=http://10.0.0.5:8080/ --target mesh=http://web.shop/ \\
+      --connections 8,16,32,100 -z 30s --repeat 3
+  meshtop sweep --target direct=URL --target mesh=URL --rates 100,500,1000 -c 32 \\
+      --max-slowdown 'p99<1.5' -o md
+  meshtop sweep -f experiment.yaml      (targets, connections or rates, duration, ... as YAML)
+
+With --connections only, each step is a closed loop unless -q sets a rate; with --rates,
+each step runs at that rate over -c connections (default 50).
+
+Exit status:
+  0  success
+  1  a failure at run time (I/O)
+  2  bad usage or bad input (a flag, a file that is not what it should be)
+  3  an objective was missed (--max-slowdown, --max-added)";
+
+/// A list given as one flag value (`8,16,32`, `p50<1.2,p99<1.5`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Steps<T>(pub Vec<T>);
+
+#[derive(Debug, Clone, Args)]
+pub struct SweepArgs {
+    /// A route to the service, NAME=URL (repeatable). The first is the baseline unless
+    /// --baseline names another.
+    #[arg(long = "target", value_name = "NAME=URL", value_parser = crate::sweep::plan::target)]
+    pub targets: Vec<crate::sweep::Target>,
+    /// A YAML experiment file; flags given here override it.
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// The target the others are compared with.
+    #[arg(long, value_name = "NAME")]
+    pub baseline: Option<String>,
+    /// Connections per step, e.g. 8,16,32,100; with --rates, one number: the connections of every step.
+    #[arg(short = 'c', long, value_name = "N,N,...", value_parser = |s: &str| crate::sweep::plan::connections_list(s).map(Steps))]
+    pub connections: Option<Steps<u32>>,
+    /// Requests per second per step, e.g. 100,500,1000.
+    #[arg(long, value_name = "R,R,...", value_parser = |s: &str| crate::sweep::plan::rates_list(s).map(Steps))]
+    pub rates: Option<Steps<f64>>,
+    /// Fixed rate of a connections sweep (default 0: closed loop).
+    #[arg(short = 'q', long, value_parser = flag::rate, allow_negative_numbers = true)]
+    pub rate: Option<f64>,
+    /// Length of each run (default 30s).
+    #[arg(short = 'z', long, value_parser = flag::run_duration)]
+    pub duration: Option<Duration>,
+    /// Load sent before each run is measured (default 5s).
+    #[arg(long, value_parser = flag::offset)]
+    pub warmup: Option<Duration>,
+    /// Runs of each target per step; the table shows medians and their min-max (default 1).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub repeat: Option<u32>,
+    /// Pause between runs (default 2s).
+    #[arg(long, value_parser = flag::offset)]
+    pub cooldown: Option<Duration>,
+    /// HTTP/2 (ALPN h2 for https://, prior knowledge h2c for http://).
+    #[arg(long)]
+    pub http2: bool,
+    #[arg(short = 'm', long)]
+    pub method: Option<String>,
+    /// Request header `Name: value` (repeatable).
+    #[arg(short = 'H', long = "header", value_name = "NAME: VALUE", value_parser = flag::header)]
+    pub headers: Vec<(String, String)>,
+    /// Per-request timeout (default 10s).
+    #[arg(long, value_parser = flag::timeout)]
+    pub timeout: Option<Duration>,
+    /// Do not verify the server's TLS certificate.
+    #[arg(short = 'k', long)]
+    pub insecure: bool,
+    /// Worker threads (default: one per core).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub threads: Option<u32>,
+    /// Name for the sweep (in the result file name).
+    #[arg(long)]
+    pub label: Option<String>,
+    /// Exit with status 3 when a target's ratio to the baseline breaks a limit, e.g. 'p99<1.5'.
+    #[arg(long, value_name = "LIMITS", value_parser = |s: &str| crate::sweep::gate::parse_slowdown(s).map(Steps))]
+    pub max_slowdown: Option<Steps<crate::sweep::gate::Gate>>,
+    /// Exit with status 3 when a target adds more than this to the baseline, e.g. 'p99<5ms'.
+    #[arg(long, value_name = "LIMITS", value_parser = |s: &str| crate::sweep::gate::parse_added(s).map(Steps))]
+    pub max_added: Option<Steps<crate::sweep::gate::Gate>>,
+    /// Report format on stdout (or --out).
+    #[arg(short = 'o', long, value_enum, default_value = "table")]
+    pub output: crate::sweep::output::Format,
+    /// Write the report to this file instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Where the JSON result is saved (default: $XDG_DATA_HOME/meshtop/results).
+    #[arg(long, value_name = "DIR")]
+    pub results_dir: Option<PathBuf>,
+    /// Do not save the JSON result.
+    #[arg(long)]
+    pub no_save: bool,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CompareArgs {
+    /// Saved results (`meshtop bench -o json`, `meshtop sweep -o json`, or files in the
+    /// results directory); the first is what the others are compared with.
+    #[arg(value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Compare the N newest saved results instead (oldest first).
+    #[arg(long, value_name = "N", conflicts_with = "files", value_parser = clap::value_parser!(u32).range(2..=100))]
+    pub last: Option<u32>,
+    /// Where saved results are (default: $XDG_DATA_HOME/meshtop/results).
+    #[arg(long, value_name = "DIR")]
+    pub results_dir: Option<PathBuf>,
+    #[arg(short = 'o', long, value_enum, default_value = "text")]
+    pub output: crate::compare::Format,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
 #[derive(Debug, Clone, Subcommand)]
 pub enum MetricsCommand {
     /// Golden signals from one dump (totals) or two (rates over --interval): requests,
@@ -325,6 +448,8 @@ impl Command {
             | Command::Demo { common, .. }
             | Command::Discover { common, .. } => Some(common),
             Command::Bench(b) => Some(&b.common),
+            Command::Sweep(s) => Some(&s.common),
+            Command::Compare(c) => Some(&c.common),
             Command::Completions { .. } | Command::Man { .. } => None,
         }
     }
@@ -335,7 +460,7 @@ impl ClusterArgs {
     /// is not there is bad input; a `$KUBECONFIG` list is left to the client to merge.
     pub fn target(&self) -> color_eyre::Result<crate::source::kube::KubeTarget> {
         if let Some(ns) = &self.namespace
-            && !is_namespace_name(ns)
+            && !crate::input::is_namespace_name(ns)
         {
             return Err(crate::exit::bad_input(format!(
                 "-n {ns:?}: not a namespace name (lowercase letters, digits and '-', at most 63)"
@@ -363,26 +488,15 @@ impl ClusterArgs {
     }
 }
 
-/// A Kubernetes namespace name: a DNS-1123 label.
-fn is_namespace_name(s: &str) -> bool {
-    let b = s.as_bytes();
-    !b.is_empty()
-        && b.len() <= 63
-        && b.iter()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
-        && b[0] != b'-'
-        && b[b.len() - 1] != b'-'
-}
-
 #[cfg(test)]
 mod tests {
     #[test]
     fn namespace_names() {
         for ok in ["default", "kube-system", "a", "team-42"] {
-            assert!(super::is_namespace_name(ok), "{ok}");
+            assert!(crate::input::is_namespace_name(ok), "{ok}");
         }
         for bad in ["", "-a", "a-", "Prod", "prod ü", "a/b", "x?y", &"a".repeat(64)] {
-            assert!(!super::is_namespace_name(bad), "{bad}");
+            assert!(!crate::input::is_namespace_name(bad), "{bad}");
         }
     }
 }

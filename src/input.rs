@@ -165,6 +165,17 @@ pub fn toml_error(text: &str, e: &toml::de::Error) -> String {
     }
 }
 
+/// A Kubernetes namespace name: a DNS-1123 label.
+pub fn is_namespace_name(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && b.len() <= 63
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+        && b[0] != b'-'
+        && b[b.len() - 1] != b'-'
+}
+
 /// clap value parsers: clap names the flag, these name the accepted forms.
 pub mod flag {
     use super::*;

@@ -4,13 +4,14 @@
 //! The library exposes every layer so tests can drive the fold with updates and
 //! render to a `TestBackend` without a cluster.
 //!
-//! Layers, lowest first: `model`, `input`, `redact` ← `mesh`, `metrics` ← `bench`,
-//! `source`, `record` ← `app` ← `ui` ← `run`, `cmd`, `cli`. Nothing imports a layer above it.
+//! Layers, lowest first: `model`, `input`, `redact`, `text` ← `mesh`, `metrics` ← `bench`,
+//! `source`, `record` ← `sweep`, `compare` ← `app` ← `ui` ← `run`, `cmd`, `cli`. Nothing imports a layer above it.
 
 pub mod app;
 pub mod bench;
 pub mod cli;
 pub mod cmd;
+pub mod compare;
 pub mod config;
 pub mod exit;
 pub mod input;
@@ -22,5 +23,7 @@ pub mod record;
 pub mod redact;
 pub mod run;
 pub mod source;
+pub mod sweep;
 pub mod term;
+pub mod text;
 pub mod ui;

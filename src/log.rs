@@ -32,7 +32,15 @@ pub fn init(path: Option<&Path>) -> Result<()> {
         .with_writer(Redacting::new(file))
         .try_init()
         .map_err(|e| color_eyre::eyre::eyre!("starting the log: {e}"))?;
-    tracing::info!(version = env!("CARGO_PKG_VERSION"), args = ?std::env::args().collect::<Vec<_>>(), "meshtop started");
+    // Each argument redacted on its own (a header given with -H starts its own "line"), and
+    // read as OS strings: an argument that is not UTF-8 is shown lossily, never a panic.
+    let args: Vec<String> = std::env::args_os()
+        .map(|a| {
+            let a = a.to_string_lossy();
+            crate::redact::redact_text(&a).unwrap_or_else(|| a.into_owned())
+        })
+        .collect();
+    tracing::info!(version = env!("CARGO_PKG_VERSION"), ?args, "meshtop started");
     Ok(())
 }
 

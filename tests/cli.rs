@@ -204,7 +204,19 @@ fn the_debug_log_is_redacted_and_off_by_default() {
     let log = dir.path().join("meshtop.log");
     let o = Command::new(BIN)
         .args(["bench", "-n", "1", "-c", "1", "--no-save", "--timeout", "2s"])
-        .args(["-H", "Authorization: Bearer sekrit-token-123", "--log-file"])
+        .args([
+            "-H",
+            "Authorization: Bearer sekrit-token-123",
+            "-H",
+            "Authorization: Basic dXNlcjpwYXNz",
+        ])
+        .args([
+            "-H",
+            "X-Api-Key: keyvalue-456",
+            "-H",
+            "Cookie: session=cookie-789",
+            "--log-file",
+        ])
         .arg(&log)
         .arg("http://127.0.0.1:9/?api_key=hunter2")
         .env("MESHTOP_LOG", "debug")
@@ -224,7 +236,15 @@ fn the_debug_log_is_redacted_and_off_by_default() {
     );
     assert!(text.contains("benchmark finished"), "{text}");
     assert!(
-        !text.contains("sekrit-token-123") && !text.contains("hunter2"),
+        [
+            "sekrit-token-123",
+            "hunter2",
+            "dXNlcjpwYXNz",
+            "keyvalue-456",
+            "cookie-789"
+        ]
+        .iter()
+        .all(|secret| !text.contains(secret)),
         "{text}"
     );
     // A bad level is bad input; without --log-file nothing is written anywhere.

@@ -65,14 +65,18 @@ proptest! {
                     prop_assert!(d <= bounds.max, "{s:?} gave {d:?}");
                     prop_assert!(bounds.zero || !d.is_zero(), "{s:?} gave zero");
                 }
-                Err(e) => prop_assert!(!e.is_empty()),
+                // Every refusal says what is accepted or which bound was broken.
+                Err(e) => prop_assert!(
+                    e.contains("e.g.") || e.contains("more than 0") || e.contains("at most"),
+                    "{s:?}: {e}"
+                ),
             }
         }
     }
 
     #[test]
     fn numbers_counts_headers_ramps_slos_and_sizes_never_panic(s in typed(&[
-        "100", "0.5", "1e3", "-1", "p99<50ms", "success>99.9%", "100:5s,500:5s", "X-A: b", "120x36", "ctrl-c",
+        "100", "0.5", "1e3", "-1", "p99<50ms", "success>99.9%", "success>1e307", "rps>1e308", "100:5s,500:5s", "X-A: b", "120x36", "ctrl-c",
     ])) {
         if let Ok(v) = input::number(&s, 0.0) {
             prop_assert!(v.is_finite() && v >= 0.0);
@@ -87,9 +91,32 @@ proptest! {
         if let Ok(slo) = meshtop::bench::slo::parse(&s) {
             prop_assert!(slo.0.iter().all(|o| o.threshold.is_finite() && o.threshold >= 0.0));
         }
+        if let Ok((w, h)) = meshtop::cmd::replay::parse_size(&s) {
+            prop_assert!((20..=1000).contains(&w) && (20..=500).contains(&h));
+        }
         let _ = meshtop::cmd::replay::parse_size(&s);
         let _ = meshtop::app::keymap::KeyCombo::parse(&s);
         let _ = meshtop::source::prometheus::Spec::parse(&s);
+    }
+
+    #[test]
+    fn sweep_targets_steps_and_gates_never_panic(s in typed(&[
+        "direct=http://10.0.0.5:8080/", "mesh = http://web.shop/", "8,16,32,100", "100,500,1000", "2.5",
+        "p99<1.5", "p50<=1.2x,p99<2", "p99<5ms", "p90<=800us",
+    ])) {
+        if let Ok(t) = meshtop::sweep::plan::target(&s) {
+            prop_assert!(!t.name.is_empty() && !t.url.is_empty() && t.name.chars().count() <= 40);
+        }
+        if let Ok(c) = meshtop::sweep::plan::connections_list(&s) {
+            prop_assert!(!c.is_empty() && c.iter().all(|n| (1..=100_000).contains(n)));
+        }
+        if let Ok(r) = meshtop::sweep::plan::rates_list(&s) {
+            prop_assert!(!r.is_empty() && r.iter().all(|v| v.is_finite() && *v > 0.0));
+        }
+        for gates in [meshtop::sweep::gate::parse_slowdown(&s), meshtop::sweep::gate::parse_added(&s)].into_iter().flatten() {
+            prop_assert!(!gates.is_empty() && gates.iter().all(|g| g.limit.is_finite() && g.limit >= 0.0));
+        }
+        let _ = meshtop::sweep::plan::Experiment::parse(&s);
     }
 }
 
@@ -127,8 +154,14 @@ proptest! {
 
     /// `:` then any command line, completed with tab, submitted.
     #[test]
-    fn commands_typed_in_the_tui(text in typed(&["seek 1m10s", "window 5m", "pods web", "bench http://h/", "bench svc a/b",
-                                                 "ctx prod", "mark x", "ns default", "wl", "w 30", "q x"])) {
+    fn commands_typed_in_the_tui(text in prop_oneof![
+        4 => typed(&["seek 1m10s", "window 5m", "pods web", "bench http://h/", "bench svc a/b",
+                     "ctx prod", "mark x", "ns default", "wl", "w 30", "q x"]),
+        // Huge and odd numbers behind the commands that take them.
+        1 => "(seek|window|w) [0-9]{15,40}(\\.[0-9]{0,5})?(ms|s|m|h|)",
+        1 => "(seek|window) -?[0-9]{1,3}(\\.[0-9]{1,3})?[eE][+-]?[0-9]{1,4}[a-z]{0,2}",
+        1 => "bench http://h:[0-9]{1,7}/",
+    ]) {
         let mut s = scenario();
         // A replay, so `:seek` reaches its parser and effect.
         s.replay = Some(replaying());
@@ -161,7 +194,9 @@ proptest! {
         for _ in 0..field {
             apply_action(&mut s, Action::FormNext);
         }
-        for _ in 0..12 {
+        // Clear the field whole (the URL is the longest default), so the typed text is
+        // the field's value: a URL one mutation away from valid reaches the parser.
+        for _ in 0..64 {
             apply_action(&mut s, Action::InputBackspace);
         }
         chars(&mut s, &text);
@@ -171,7 +206,13 @@ proptest! {
         let _ = support::render_text(&s, 120, 30);
         match apply_action(&mut s, Action::InputSubmit) {
             Some(meshtop::app::Effect::StartBench { config, .. }) => {
-                prop_assert!(config.validate().is_ok());
+                // What the form let through is what the engine can run: a real port, a
+                // finite rate, a bounded run.
+                let spec = &config.spec;
+                let uri: http::Uri = spec.url.parse().unwrap();
+                prop_assert!(uri.port().is_none_or(|p| p.as_str().parse::<u16>().is_ok_and(|p| p > 0)), "{}", spec.url);
+                prop_assert!(spec.rate.is_finite() && spec.connections >= 1);
+                prop_assert!(spec.duration.is_none_or(|d| d <= Duration::from_secs(86_400)));
                 // What the engine does first with it: schedule the last lane's sends.
                 let spec = &config.spec;
                 if let Some(plan) = meshtop::bench::schedule::RatePlan::new(spec.warmup, &spec.ramp, spec.rate) {

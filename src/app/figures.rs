@@ -272,6 +272,13 @@ pub struct Derived {
     pub rows_generation: u64,
     /// Bumped when traffic or usage figures change.
     pub figures_generation: u64,
+    /// The figures generation that live sort orders follow: caught up with
+    /// `figures_generation` at most once a second (of update time). Scrapes arrive a few
+    /// at a time, and re-sorting 30,000 rows for each batch would be per-frame work that
+    /// grows with the rows not shown; cells always show the current figures, only the
+    /// order lags, by a second at most (the clock ticks every second).
+    pub sort_generation: u64,
+    sorted_at: Option<i64>,
 }
 
 impl Derived {
@@ -280,6 +287,13 @@ impl Derived {
     }
     pub fn figures_changed(&mut self) {
         self.figures_generation += 1;
+    }
+    /// Lets live orders catch up with the figures, if a second has passed since they last did.
+    fn publish_order(&mut self, now: i64) {
+        if self.sort_generation != self.figures_generation && self.sorted_at.is_none_or(|t| now - t >= 1000) {
+            self.sort_generation = self.figures_generation;
+            self.sorted_at = Some(now);
+        }
     }
     pub fn workload(&mut self, key: WorkloadKey) {
         self.dirty_workloads.insert(key);
@@ -372,6 +386,8 @@ pub fn traffic_changed(state: &mut State, key: &PodKey) {
 
 /// Recomputes what is dirty. Cheap when nothing is.
 pub fn settle(state: &mut State) {
+    let now = state.now;
+    state.derived.publish_order(now);
     if state.derived.is_clean() {
         return;
     }

@@ -52,6 +52,17 @@ impl BenchConfig {
         if uri.host().is_none_or(str::is_empty) {
             bail!("invalid URL {:?}: no host", s.url);
         }
+        // The URL parser keeps any digits as the port; a typo such as :80800 would
+        // otherwise fall back to the scheme's port and load the wrong service.
+        if let Some(port) = uri.port()
+            && !port.as_str().parse::<u16>().is_ok_and(|p| p > 0)
+        {
+            bail!(
+                "invalid URL {:?}: port {} is not between 1 and 65535",
+                s.url,
+                port.as_str()
+            );
+        }
         http::Method::from_bytes(s.method.as_bytes()).map_err(|_| eyre!("invalid method {:?}", s.method))?;
         for (name, value) in &s.headers {
             http::HeaderName::from_bytes(name.as_bytes()).map_err(|_| eyre!("invalid header name {name:?}"))?;

@@ -102,10 +102,18 @@ fn parse_one(text: &str) -> Result<Objective, String> {
     let value = value.trim();
     let number = |v: &str| crate::input::number(v, 0.0).map_err(|e| format!("objective {text:?}: {e}"));
     let threshold = match metric {
-        Metric::Success | Metric::Errors => match value.strip_suffix('%') {
-            Some(pct) => number(pct)?,
-            None => number(value)? * 100.0,
-        },
+        Metric::Success | Metric::Errors => {
+            let pct = match value.strip_suffix('%') {
+                Some(pct) => number(pct)?,
+                None => number(value)? * 100.0,
+            };
+            if pct > 100.0 {
+                return Err(format!(
+                    "objective {text:?}: a share is at most 100% (e.g. 99.9% or 0.999)"
+                ));
+            }
+            pct
+        }
         Metric::Rps => number(value)?,
         _ => {
             // A latency needs its unit: a bare number would be read as seconds.
@@ -213,6 +221,9 @@ mod tests {
             "p99<5x",
             "p99<25h",
             "p99<-1ms",
+            "success>1e307",
+            "success>150%",
+            "errors<2",
         ] {
             assert!(parse(bad).is_err(), "{bad:?} should not parse");
         }

@@ -16,15 +16,17 @@ pub fn default_dir() -> Result<PathBuf> {
 
 /// `2026-11-24T22-31-05Z_label.json`: sorts by time, safe on every file system.
 pub fn file_name(result: &BenchResult) -> String {
-    let time: String = rfc3339(result.started_at)
+    name_for(result.started_at, result.label.as_deref().unwrap_or("bench"))
+}
+
+/// The file name for anything saved at `started_at` under `label`.
+pub fn name_for(started_at: i64, label: &str) -> String {
+    let time: String = rfc3339(started_at)
         .chars()
         .take(19)
         .map(|c| if c == ':' { '-' } else { c })
         .collect();
-    let label: String = result
-        .label
-        .as_deref()
-        .unwrap_or("bench")
+    let label: String = label
         .chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || "._-".contains(c) {
@@ -40,20 +42,24 @@ pub fn file_name(result: &BenchResult) -> String {
 
 /// Writes the result into `dir` (created if needed) without replacing another run's file.
 pub fn save(dir: &Path, result: &BenchResult) -> Result<PathBuf> {
+    save_text(dir, &file_name(result), &json::render(result)?)
+}
+
+/// Writes `text` as `name` into `dir` (created if needed); `-2`, `-3`... when taken.
+pub fn save_text(dir: &Path, name: &str, text: &str) -> Result<PathBuf> {
     std::fs::create_dir_all(dir).wrap_err_with(|| format!("creating {}", dir.display()))?;
-    let name = file_name(result);
     let stem = name.trim_end_matches(".json");
     let path = (1..)
         .map(|i| {
             if i == 1 {
-                dir.join(&name)
+                dir.join(name)
             } else {
                 dir.join(format!("{stem}-{i}.json"))
             }
         })
         .find(|p| !p.exists())
-        .unwrap_or_else(|| dir.join(&name));
-    std::fs::write(&path, json::render(result)?).wrap_err_with(|| format!("writing {}", path.display()))?;
+        .unwrap_or_else(|| dir.join(name));
+    std::fs::write(&path, text).wrap_err_with(|| format!("writing {}", path.display()))?;
     Ok(path)
 }
 

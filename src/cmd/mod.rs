@@ -2,10 +2,12 @@
 //! This is the top layer: nothing below it imports `cli` or `cmd`.
 
 pub mod bench;
+pub mod compare;
 pub mod discover;
 pub mod metrics;
 pub mod record;
 pub mod replay;
+pub mod sweep;
 pub mod top;
 
 use clap::CommandFactory;
@@ -57,6 +59,8 @@ pub async fn run(cli: Cli) -> Result<()> {
             ..
         }) => discover::run(cluster.target()?, output, timeout).await,
         Some(Command::Bench(args)) => bench::run(*args).await,
+        Some(Command::Sweep(args)) => sweep::run(*args).await,
+        Some(Command::Compare(args)) => compare::run(&args),
         Some(Command::Completions { shell }) => {
             clap_complete::generate(shell, &mut Cli::command(), "meshtop", &mut std::io::stdout());
             Ok(())

@@ -290,9 +290,12 @@ pub fn parse_size(s: &str) -> Result<(u16, u16), String> {
     let (w, h) = s
         .split_once('x')
         .ok_or_else(|| format!("size {s:?}: expected WIDTHxHEIGHT, e.g. 120x36"))?;
-    let n = |v: &str| v.parse::<u16>().ok().filter(|n| *n >= 20);
-    match (n(w), n(h)) {
+    // Every frame is a buffer of width x height cells: bounded like a very large screen.
+    let n = |v: &str, max: u16| v.trim().parse::<u16>().ok().filter(|n| (20..=max).contains(n));
+    match (n(w, 1000), n(h, 500)) {
         (Some(w), Some(h)) => Ok((w, h)),
-        _ => Err(format!("size {s:?}: width and height must be numbers of at least 20")),
+        _ => Err(format!(
+            "size {s:?}: width from 20 to 1000 and height from 20 to 500, e.g. 120x36"
+        )),
     }
 }

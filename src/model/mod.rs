@@ -2,6 +2,7 @@
 //! the views and recordings never depend on the Kubernetes client types.
 
 pub mod bench;
+pub mod sweep;
 
 use std::collections::BTreeMap;
 

@@ -266,7 +266,7 @@ async fn fetch_direct(http: &reqwest::Client, url: &str) -> Result<String, Strin
         cause.to_string()
     })?;
     if !resp.status().is_success() {
-        return Err(format!("HTTP {}", resp.status()));
+        return Err(super::errors::api_status(crate::model::Resource::ProxyScrape, resp.status().as_u16(), "").1);
     }
     let mut buf = Vec::new();
     while let Some(chunk) = resp.chunk().await.map_err(|e| format!("reading the response: {e}"))? {

@@ -187,6 +187,81 @@ impl Haproxy {
     }
 }
 
+impl Haproxy {
+    /// HAProxy as one hop in front of `upstream_port` on loopback (keep-alive both sides).
+    pub fn forward_to(upstream_port: u16) -> Haproxy {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let conf = format!(
+            "global\n  maxconn 4096\ndefaults\n  mode http\n  option http-keep-alive\n  timeout client 10s\n  timeout connect 5s\n  timeout server 10s\n\
+             frontend fe\n  bind 127.0.0.1:{port}\n  default_backend be\nbackend be\n  server up 127.0.0.1:{upstream_port}\n"
+        );
+        let path = dir.path().join("haproxy.cfg");
+        std::fs::write(&path, conf).unwrap();
+        let mut child = Command::new("haproxy")
+            .arg("-db")
+            .arg("-f")
+            .arg(&path)
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("starting haproxy (scripts/install-deps installs it)");
+        wait_listening(port, "haproxy", &mut child);
+        Haproxy { port, child, _dir: dir }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+}
+
+/// The stand-in mesh proxy (tests/standin/proxy.py) on loopback, forwarding real traffic
+/// to `upstream_port` and exporting it in Istio's format.
+pub struct Standin {
+    pub port: u16,
+    pub metrics_port: u16,
+    child: Child,
+}
+
+impl Standin {
+    pub fn start(upstream_port: u16) -> Standin {
+        let (port, metrics_port) = (free_port(), free_port());
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/standin/proxy.py");
+        let mut child = Command::new("python3")
+            .arg(script)
+            .args(["--format", "istio", "--listen", &port.to_string()])
+            .args(["--upstream", &format!("http://127.0.0.1:{upstream_port}")])
+            .args([
+                "--metrics",
+                &metrics_port.to_string(),
+                "--namespace",
+                "shop",
+                "--workload",
+                "web",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starting the stand-in proxy (python3)");
+        wait_listening(port, "stand-in proxy", &mut child);
+        Standin {
+            port,
+            metrics_port,
+            child,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+}
+
+impl Drop for Standin {
+    fn drop(&mut self) {
+        stop(&mut self.child);
+    }
+}
+
 impl Drop for Haproxy {
     fn drop(&mut self) {
         stop(&mut self.child);

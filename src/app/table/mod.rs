@@ -312,14 +312,12 @@ pub fn rows<'a, T: Table>(state: &'a State, entry: &ViewEntry) -> Rows<'a, T> {
     let columns = T::columns();
     let sort = entry.sort_column.min(columns.len().saturating_sub(1));
     let live = T::LIVE_ROWS || columns.get(sort).is_some_and(|c| c.live);
-    let figures_generation = if live { state.derived.figures_generation } else { 0 };
+    // Live orders (and rows that come and go with the figures) follow the published
+    // generation, so they are rebuilt at most once a second however often scrapes land.
+    let figures_generation = if live { state.derived.sort_generation } else { 0 };
     let generations = (
         state.derived.rows_generation,
-        if T::LIVE_ROWS {
-            state.derived.figures_generation
-        } else {
-            0
-        },
+        if T::LIVE_ROWS { state.derived.sort_generation } else { 0 },
     );
     // Taken out while computing, so no borrow is held across the table's code.
     let cached = state
@@ -495,27 +493,7 @@ pub fn plain_columns<T: Table>(state: &State, rows: &[&T::Row], headers: &[&str]
     align(&lines)
 }
 
-/// Lines of cells, each column as wide as its widest cell, two spaces apart.
-pub fn align(lines: &[Vec<String>]) -> String {
-    let columns = lines.iter().map(Vec::len).max().unwrap_or(0);
-    let widths: Vec<usize> = (0..columns)
-        .map(|i| {
-            lines
-                .iter()
-                .filter_map(|l| l.get(i))
-                .map(|c| c.chars().count())
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    lines
-        .iter()
-        .map(|l| {
-            let cells: Vec<String> = l.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
-            cells.join("  ").trim_end().to_string() + "\n"
-        })
-        .collect()
-}
+pub use crate::text::align;
 
 #[cfg(test)]
 mod tests {

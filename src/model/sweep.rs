@@ -1,0 +1,449 @@
+//! A sweep's result: the overhead question answered as a table. Each step (a number of
+//! connections or a rate) ran every target, repeated; each target's figures in a step are
+//! the medians over its repeats, and its slowdown is the ratio of its medians to the
+//! baseline's (a ratio of medians, not a median of ratios). Pure: the runner fills
+//! [`RunFigures`] and [`SweepResult::settle`] derives everything else, so a saved sweep can
+//! be checked by recomputing it from its own runs.
+
+use serde::{Deserialize, Serialize};
+
+use super::UnixMillis;
+use super::bench::BenchResult;
+
+/// The shape's version; fields are added, never renamed or removed, within a major version.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// What one run of one target measured, as the sweep keeps it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunFigures {
+    /// Measured requests (responses plus errors) per second.
+    pub rps: f64,
+    pub requests: u64,
+    pub responses: u64,
+    pub errors: u64,
+    /// Corrected latency (from the intended send time) in milliseconds.
+    pub p50_ms: f64,
+    pub p90_ms: f64,
+    pub p99_ms: f64,
+    pub p999_ms: f64,
+    pub started_at: UnixMillis,
+    pub duration_s: f64,
+}
+
+impl RunFigures {
+    pub fn of(r: &BenchResult) -> RunFigures {
+        let ms = |us: u64| us as f64 / 1e3;
+        RunFigures {
+            rps: r.achieved_rate,
+            requests: r.requests,
+            responses: r.responses,
+            errors: r.errors.total(),
+            p50_ms: ms(r.latency.p50),
+            p90_ms: ms(r.latency.p90),
+            p99_ms: ms(r.latency.p99),
+            p999_ms: ms(r.latency.p999),
+            started_at: r.started_at,
+            duration_s: r.duration_s,
+        }
+    }
+}
+
+/// p50, p90 and p99 of something derived (a ratio, added milliseconds).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Quantiles<T> {
+    pub p50: T,
+    pub p90: T,
+    pub p99: T,
+}
+
+/// The smallest and largest value over the repeats.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Range {
+    pub min: f64,
+    pub max: f64,
+}
+
+/// Min and max over the repeats of the figures the table shows.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Spread {
+    pub rps: Range,
+    pub p50_ms: Range,
+    pub p90_ms: Range,
+    pub p99_ms: Range,
+}
+
+/// CPU and memory of a target's pods during a step, when a cluster was watched.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Resources {
+    pub pods: u32,
+    pub app_cpu_millis: Stat,
+    pub proxy_cpu_millis: Stat,
+    pub app_memory_mib: Stat,
+    pub proxy_memory_mib: Stat,
+    /// Proxy CPU (millicores, mean) per 1,000 requests/s of the step's median rate.
+    pub proxy_cpu_millis_per_1k_rps: Option<f64>,
+    /// Proxy memory (MiB, mean) per 1,000 requests/s.
+    pub proxy_memory_mib_per_1k_rps: Option<f64>,
+    pub control_plane_cpu_millis: Option<Stat>,
+    pub control_plane_memory_mib: Option<Stat>,
+}
+
+/// Mean and max of the samples taken during a step.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Stat {
+    pub mean: f64,
+    pub max: f64,
+}
+
+/// One target in one step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TargetStep {
+    pub name: String,
+    pub url: String,
+    /// Medians over the repeats.
+    pub rps: f64,
+    /// Totals over the repeats, so an error in one repeat is never hidden by a median.
+    pub requests: u64,
+    pub errors: u64,
+    pub p50_ms: f64,
+    pub p90_ms: f64,
+    pub p99_ms: f64,
+    pub p999_ms: f64,
+    /// Against the baseline in the same step; `null` when it cannot be computed (`note`).
+    pub slowdown: Quantiles<Option<f64>>,
+    pub added_ms: Quantiles<Option<f64>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// Present with two repeats or more.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spread: Option<Spread>,
+    /// `null` when no cluster was watched (`SweepResult::resources_note` says why).
+    pub resources: Option<Resources>,
+    /// Every repeat, in the order run: what the medians and ratios come from.
+    pub runs: Vec<RunFigures>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepResult {
+    /// The step's connections (a connections sweep) or the fixed connections of a rate sweep.
+    pub connections: Option<u32>,
+    /// The step's rate (a rate sweep) or the fixed rate of a connections sweep; null = closed loop.
+    pub rate: Option<f64>,
+    pub targets: Vec<TargetStep>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SweepResult {
+    pub schema_version: u32,
+    /// Tells a saved sweep from a saved bench result.
+    pub kind: String,
+    pub meshtop_version: String,
+    pub label: Option<String>,
+    pub started_at: UnixMillis,
+    pub ended_at: UnixMillis,
+    pub baseline: String,
+    /// `connections` or `rate`: what the steps vary.
+    pub varies: String,
+    pub duration_s: f64,
+    pub warmup_s: f64,
+    pub cooldown_s: f64,
+    pub repeat: u32,
+    pub protocol: String,
+    /// Why `resources` is null (e.g. "no cluster").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources_note: Option<String>,
+    /// Stopped before its last run; the steps hold what ran.
+    pub cancelled: bool,
+    pub steps: Vec<StepResult>,
+}
+
+pub const KIND: &str = "sweep";
+
+/// The median of the values (the mean of the two middle ones for an even count); None
+/// for none.
+pub fn median(values: &[f64]) -> Option<f64> {
+    let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    Some(if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    })
+}
+
+fn range(values: impl Iterator<Item = f64>) -> Range {
+    let (min, max) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    Range { min, max }
+}
+
+impl TargetStep {
+    /// A target's figures from its runs (at least one); slowdowns are filled by [`StepResult::settle`].
+    pub fn from_runs(name: &str, url: &str, runs: Vec<RunFigures>, resources: Option<Resources>) -> TargetStep {
+        let med = |f: fn(&RunFigures) -> f64| median(&runs.iter().map(f).collect::<Vec<_>>()).unwrap_or(0.0);
+        let spread = (runs.len() >= 2).then(|| Spread {
+            rps: range(runs.iter().map(|r| r.rps)),
+            p50_ms: range(runs.iter().map(|r| r.p50_ms)),
+            p90_ms: range(runs.iter().map(|r| r.p90_ms)),
+            p99_ms: range(runs.iter().map(|r| r.p99_ms)),
+        });
+        TargetStep {
+            name: name.to_string(),
+            url: url.to_string(),
+            rps: med(|r| r.rps),
+            requests: runs.iter().map(|r| r.requests).sum(),
+            errors: runs.iter().map(|r| r.errors).sum(),
+            p50_ms: med(|r| r.p50_ms),
+            p90_ms: med(|r| r.p90_ms),
+            p99_ms: med(|r| r.p99_ms),
+            p999_ms: med(|r| r.p999_ms),
+            slowdown: Quantiles::default(),
+            added_ms: Quantiles::default(),
+            note: None,
+            spread,
+            resources,
+            runs,
+        }
+    }
+
+    /// Whether any repeat of this target got a response (latency figures mean something).
+    pub fn answered(&self) -> bool {
+        self.runs.iter().any(|r| r.responses > 0)
+    }
+}
+
+impl StepResult {
+    /// Fills each target's slowdown and added milliseconds against `baseline` (by name).
+    /// Ratios are `null` with a note when the baseline had no response in this step or its
+    /// figure is 0; never infinity or NaN.
+    pub fn settle(&mut self, baseline: &str) {
+        let Some(base) = self.targets.iter().find(|t| t.name == baseline).cloned() else {
+            for t in &mut self.targets {
+                t.slowdown = Quantiles::default();
+                t.added_ms = Quantiles::default();
+                t.note = Some(format!("the baseline {baseline:?} did not run in this step"));
+            }
+            return;
+        };
+        for t in &mut self.targets {
+            let mut notes = Vec::new();
+            if !base.answered() {
+                notes.push(format!("the baseline {baseline:?} got no response in this step"));
+            }
+            if !t.answered() {
+                notes.push(format!("{:?} got no response in this step", t.name));
+            }
+            let usable = notes.is_empty();
+            let pair = |mine: f64, theirs: f64, q: &str, notes: &mut Vec<String>| -> (Option<f64>, Option<f64>) {
+                if !usable {
+                    return (None, None);
+                }
+                let added = Some(mine - theirs);
+                if theirs > 0.0 {
+                    (Some(mine / theirs), added)
+                } else {
+                    notes.push(format!("the baseline's {q} is 0 ms, so no ratio"));
+                    (None, added)
+                }
+            };
+            let (s50, a50) = pair(t.p50_ms, base.p50_ms, "p50", &mut notes);
+            let (s90, a90) = pair(t.p90_ms, base.p90_ms, "p90", &mut notes);
+            let (s99, a99) = pair(t.p99_ms, base.p99_ms, "p99", &mut notes);
+            t.slowdown = Quantiles {
+                p50: s50,
+                p90: s90,
+                p99: s99,
+            };
+            t.added_ms = Quantiles {
+                p50: a50,
+                p90: a90,
+                p99: a99,
+            };
+            t.note = (!notes.is_empty()).then(|| notes.join("; "));
+        }
+    }
+
+    /// `c=32`, `100 rps` or `c=50, 100 rps`: how the step is named in tables and errors.
+    pub fn name(&self, varies: &str) -> String {
+        match (varies, self.connections, self.rate) {
+            ("rate", _, Some(r)) => format!("{} rps", trim_number(r)),
+            (_, Some(c), _) => format!("c={c}"),
+            (_, None, Some(r)) => format!("{} rps", trim_number(r)),
+            _ => "step".into(),
+        }
+    }
+}
+
+/// `100`, `2.5`: a rate without trailing zeros.
+pub fn trim_number(v: f64) -> String {
+    let s = format!("{v:.3}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+impl SweepResult {
+    /// Recomputes every step's slowdowns from its targets' medians.
+    pub fn settle(&mut self) {
+        let baseline = self.baseline.clone();
+        for step in &mut self.steps {
+            step.settle(&baseline);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(p50: f64, p90: f64, p99: f64, rps: f64, responses: u64) -> RunFigures {
+        RunFigures {
+            rps,
+            requests: responses,
+            responses,
+            errors: 0,
+            p50_ms: p50,
+            p90_ms: p90,
+            p99_ms: p99,
+            p999_ms: p99 * 2.0,
+            started_at: 0,
+            duration_s: 1.0,
+        }
+    }
+
+    #[test]
+    fn medians_of_odd_and_even_counts() {
+        assert_eq!(median(&[]), None);
+        assert_eq!(median(&[3.0]), Some(3.0));
+        assert_eq!(median(&[5.0, 1.0, 3.0]), Some(3.0));
+        assert_eq!(median(&[4.0, 1.0, 3.0, 2.0]), Some(2.5));
+        assert_eq!(median(&[f64::NAN, 2.0]), Some(2.0));
+    }
+
+    #[test]
+    fn slowdown_is_a_ratio_of_medians() {
+        // Ratios per repeat would be 2.0, 1.0, 4.0 (median 2.0); the ratio of medians is 1.5.
+        let base = TargetStep::from_runs(
+            "direct",
+            "u",
+            vec![
+                run(1.0, 2.0, 4.0, 100.0, 10),
+                run(2.0, 2.0, 4.0, 90.0, 10),
+                run(1.0, 2.0, 4.0, 80.0, 10),
+            ],
+            None,
+        );
+        let mesh = TargetStep::from_runs(
+            "mesh",
+            "u",
+            vec![
+                run(2.0, 3.0, 5.0, 90.0, 10),
+                run(2.0, 3.0, 6.0, 70.0, 10),
+                run(4.0, 3.0, 7.0, 60.0, 10),
+            ],
+            None,
+        );
+        let mut step = StepResult {
+            connections: Some(8),
+            rate: None,
+            targets: vec![base, mesh],
+        };
+        step.settle("direct");
+        let (b, m) = (&step.targets[0], &step.targets[1]);
+        assert_eq!(
+            b.slowdown,
+            Quantiles {
+                p50: Some(1.0),
+                p90: Some(1.0),
+                p99: Some(1.0)
+            }
+        );
+        assert_eq!(
+            b.added_ms,
+            Quantiles {
+                p50: Some(0.0),
+                p90: Some(0.0),
+                p99: Some(0.0)
+            }
+        );
+        assert_eq!(m.p50_ms, 2.0);
+        assert_eq!(
+            m.slowdown,
+            Quantiles {
+                p50: Some(2.0),
+                p90: Some(1.5),
+                p99: Some(1.5)
+            }
+        );
+        assert_eq!(
+            m.added_ms,
+            Quantiles {
+                p50: Some(1.0),
+                p90: Some(1.0),
+                p99: Some(2.0)
+            }
+        );
+        assert_eq!(m.rps, 70.0);
+        assert_eq!(m.requests, 30);
+        let s = m.spread.unwrap();
+        assert_eq!(
+            (s.rps.min, s.rps.max, s.p99_ms.min, s.p99_ms.max),
+            (60.0, 90.0, 5.0, 7.0)
+        );
+        assert_eq!(m.note, None);
+    }
+
+    #[test]
+    fn no_ratio_without_a_baseline_figure() {
+        let zero = TargetStep::from_runs("direct", "u", vec![run(0.0, 1.0, 2.0, 1.0, 1)], None);
+        let mesh = TargetStep::from_runs("mesh", "u", vec![run(1.0, 2.0, 4.0, 1.0, 1)], None);
+        let mut step = StepResult {
+            connections: Some(8),
+            rate: None,
+            targets: vec![zero, mesh],
+        };
+        step.settle("direct");
+        let m = &step.targets[1];
+        assert_eq!(
+            m.slowdown,
+            Quantiles {
+                p50: None,
+                p90: Some(2.0),
+                p99: Some(2.0)
+            }
+        );
+        assert_eq!(m.added_ms.p50, Some(1.0));
+        assert_eq!(m.note.as_deref(), Some("the baseline's p50 is 0 ms, so no ratio"));
+
+        let silent = TargetStep::from_runs("direct", "u", vec![run(0.0, 0.0, 0.0, 0.0, 0)], None);
+        let mesh = TargetStep::from_runs("mesh", "u", vec![run(1.0, 2.0, 4.0, 1.0, 1)], None);
+        let mut step = StepResult {
+            connections: Some(8),
+            rate: None,
+            targets: vec![silent, mesh],
+        };
+        step.settle("direct");
+        let m = &step.targets[1];
+        assert_eq!(m.slowdown, Quantiles::default());
+        assert_eq!(m.added_ms, Quantiles::default());
+        assert_eq!(
+            m.note.as_deref(),
+            Some("the baseline \"direct\" got no response in this step")
+        );
+        let json = serde_json::to_value(m).unwrap();
+        assert_eq!(json["slowdown"]["p99"], serde_json::Value::Null);
+    }
+
+    #[test]
+    fn steps_are_named_by_what_varies() {
+        let step = |c, r| StepResult {
+            connections: c,
+            rate: r,
+            targets: vec![],
+        };
+        assert_eq!(step(Some(32), None).name("connections"), "c=32");
+        assert_eq!(step(Some(50), Some(2.5)).name("rate"), "2.5 rps");
+        assert_eq!(step(Some(50), Some(1000.0)).name("rate"), "1000 rps");
+    }
+}

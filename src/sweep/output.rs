@@ -1,0 +1,230 @@
+//! The slowdown table: text (aligned), Markdown, CSV and JSON. One row per step and
+//! target; ratios against the baseline (1.00x) and milliseconds added to it.
+
+use color_eyre::eyre::{Result, WrapErr};
+
+use crate::model::sweep::{Quantiles, Range, Stat, SweepResult, TargetStep};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// Aligned text table.
+    Table,
+    /// Markdown table, for tickets and pull requests.
+    Md,
+    /// meshtop's own result (what is saved in the results directory).
+    Json,
+    /// One line per step and target.
+    Csv,
+}
+
+pub fn render(format: Format, r: &SweepResult) -> Result<String> {
+    Ok(match format {
+        Format::Table => table(r),
+        Format::Md => markdown(r),
+        Format::Json => serde_json::to_string_pretty(r).wrap_err("encoding the sweep result")? + "\n",
+        Format::Csv => csv(r),
+    })
+}
+
+const HEADERS: [&str; 14] = [
+    "STEP",
+    "TARGET",
+    "RPS",
+    "P50",
+    "P90",
+    "P99",
+    "P99.9",
+    "P50 X",
+    "P90 X",
+    "P99 X",
+    "+P50",
+    "+P99",
+    "ERRORS",
+    "PROXY CPU/1K RPS",
+];
+
+fn ms(v: f64) -> String {
+    format!("{v:.2}ms")
+}
+
+fn ratio(v: Option<f64>) -> String {
+    v.map_or("-".into(), |v| format!("{v:.2}x"))
+}
+
+fn added(v: Option<f64>) -> String {
+    v.map_or("-".into(), |v| format!("{v:+.2}ms"))
+}
+
+/// `2.41ms (2.30-2.60)` when there were repeats.
+fn with_range(v: f64, range: Option<Range>, fmt: fn(f64) -> String) -> String {
+    match range {
+        Some(r) if r.min != r.max => format!("{} ({}-{})", fmt(v), fmt(r.min).trim_end_matches("ms"), fmt(r.max)),
+        _ => fmt(v),
+    }
+}
+
+fn rps(v: f64) -> String {
+    format!("{v:.0}")
+}
+
+fn cpu_per_1k(r: &SweepResult, t: &TargetStep) -> String {
+    match &t.resources {
+        Some(res) => res
+            .proxy_cpu_millis_per_1k_rps
+            .map_or("no proxy".into(), |v| format!("{v:.0}m")),
+        None if r.resources_note.as_deref().is_some_and(|n| n.starts_with("no cluster")) => "no cluster".into(),
+        None => "not measured".into(),
+    }
+}
+
+fn cells(r: &SweepResult, step: &str, t: &TargetStep) -> Vec<String> {
+    let s = t.spread;
+    vec![
+        step.to_string(),
+        if t.name == r.baseline {
+            format!("{} (baseline)", t.name)
+        } else {
+            t.name.clone()
+        },
+        with_range(t.rps, s.map(|s| s.rps), rps),
+        with_range(t.p50_ms, s.map(|s| s.p50_ms), ms),
+        with_range(t.p90_ms, s.map(|s| s.p90_ms), ms),
+        with_range(t.p99_ms, s.map(|s| s.p99_ms), ms),
+        ms(t.p999_ms),
+        ratio(t.slowdown.p50),
+        ratio(t.slowdown.p90),
+        ratio(t.slowdown.p99),
+        added(t.added_ms.p50),
+        added(t.added_ms.p99),
+        t.errors.to_string(),
+        cpu_per_1k(r, t),
+    ]
+}
+
+fn rows(r: &SweepResult) -> Vec<Vec<String>> {
+    r.steps
+        .iter()
+        .flat_map(|step| {
+            let name = step.name(&r.varies);
+            step.targets.iter().map(move |t| cells(r, &name, t))
+        })
+        .collect()
+}
+
+/// What the table is about, and the notes that explain its dashes.
+fn preamble(r: &SweepResult) -> String {
+    let fixed = match r.varies.as_str() {
+        "rate" => format!(
+            "rate sweep at {} connections",
+            r.steps.first().and_then(|s| s.connections).unwrap_or(0)
+        ),
+        _ => match r.steps.first().and_then(|s| s.rate) {
+            Some(rate) => format!("connections sweep at {} rps", crate::model::sweep::trim_number(rate)),
+            None => "connections sweep, closed loop".into(),
+        },
+    };
+    let repeats = if r.repeat > 1 {
+        format!(", medians of {} repeats (min-max)", r.repeat)
+    } else {
+        String::new()
+    };
+    format!(
+        "{fixed}, {}s per run after {}s warm-up, {}{repeats}; baseline {}; latency corrected for coordinated omission",
+        crate::model::sweep::trim_number(r.duration_s),
+        crate::model::sweep::trim_number(r.warmup_s),
+        r.protocol,
+        r.baseline
+    )
+}
+
+fn notes(r: &SweepResult) -> Vec<String> {
+    let mut out = Vec::new();
+    if r.cancelled {
+        out.push("cancelled: the table holds the runs that finished".to_string());
+    }
+    for step in &r.steps {
+        for t in &step.targets {
+            if let Some(n) = &t.note {
+                out.push(format!("{}, {}: {n}", step.name(&r.varies), t.name));
+            }
+        }
+    }
+    if let Some(n) = &r.resources_note {
+        out.push(n.clone());
+    }
+    out
+}
+
+pub fn table(r: &SweepResult) -> String {
+    let mut lines = vec![HEADERS.map(String::from).to_vec()];
+    lines.extend(rows(r));
+    let mut out = preamble(r) + "\n\n" + &crate::text::align(&lines);
+    for n in notes(r) {
+        out += &format!("note: {n}\n");
+    }
+    out
+}
+
+pub fn markdown(r: &SweepResult) -> String {
+    let escape = |c: &String| c.replace('|', "\\|");
+    let mut out = format!("{}\n\n", preamble(r));
+    out += &format!("| {} |\n", HEADERS.join(" | "));
+    out += &format!("|{}\n", "---|".repeat(HEADERS.len()));
+    for row in rows(r) {
+        out += &format!("| {} |\n", row.iter().map(escape).collect::<Vec<_>>().join(" | "));
+    }
+    let notes = notes(r);
+    if !notes.is_empty() {
+        out += "\n";
+        for n in notes {
+            out += &format!("- {}\n", n.replace('|', "\\|"));
+        }
+    }
+    out
+}
+
+pub fn csv(r: &SweepResult) -> String {
+    let mut out = String::from(
+        "step,connections,rate,target,baseline,rps,requests,errors,p50_ms,p90_ms,p99_ms,p999_ms,\
+         slowdown_p50,slowdown_p90,slowdown_p99,added_p50_ms,added_p90_ms,added_p99_ms,\
+         proxy_cpu_millis_mean,proxy_memory_mib_mean,proxy_cpu_millis_per_1k_rps,note\n",
+    );
+    let opt = |v: Option<f64>| v.map_or(String::new(), |v| format!("{v}"));
+    let quoted = |s: &str| {
+        if s.contains([',', '"', '\n']) {
+            format!("\"{}\"", s.replace('"', "\"\""))
+        } else {
+            s.to_string()
+        }
+    };
+    for step in &r.steps {
+        for t in &step.targets {
+            let q = |q: &Quantiles<Option<f64>>| [opt(q.p50), opt(q.p90), opt(q.p99)].join(",");
+            let stat = |s: Option<&Stat>| opt(s.map(|s| s.mean));
+            let res = t.resources.as_ref();
+            out += &format!(
+                "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
+                quoted(&step.name(&r.varies)),
+                step.connections.map_or(String::new(), |c| c.to_string()),
+                opt(step.rate),
+                quoted(&t.name),
+                t.name == r.baseline,
+                t.rps,
+                t.requests,
+                t.errors,
+                t.p50_ms,
+                t.p90_ms,
+                t.p99_ms,
+                t.p999_ms,
+                q(&t.slowdown),
+                q(&t.added_ms),
+                stat(res.map(|r| &r.proxy_cpu_millis)),
+                stat(res.map(|r| &r.proxy_memory_mib)),
+                opt(res.and_then(|r| r.proxy_cpu_millis_per_1k_rps)),
+                quoted(t.note.as_deref().unwrap_or("")),
+            );
+        }
+    }
+    out
+}
