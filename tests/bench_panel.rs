@@ -188,3 +188,93 @@ async fn regenerate() {
     let text: String = out.iter().map(|u| serde_json::to_string(u).unwrap() + "\n").collect();
     std::fs::write(support::repo().join(FIXTURE), text).unwrap();
 }
+
+/// Two recorded runs marked with `c` in the bench view and compared in the Compare view
+/// (8): the second is the first made twice as slow at 80 % of the throughput, on another
+/// target, so the verdict and the differences are known exactly.
+#[test]
+fn marked_runs_are_compared_in_the_compare_view() {
+    let updates = recorded();
+    let mut s = state();
+    let mut second = Vec::new();
+    for u in &updates {
+        match &u.update {
+            Update::BenchStarted { config, target, .. } => {
+                let mut config = config.clone();
+                config.url = "http://10.77.16.99:80/".into();
+                second.push(Stamped {
+                    at: u.at + 10_000,
+                    update: Update::BenchStarted {
+                        id: 2,
+                        config,
+                        target: target.clone(),
+                    },
+                });
+            }
+            Update::BenchFinished { result, .. } => {
+                let mut r = result.clone();
+                r.url = "http://10.77.16.99:80/".into();
+                let d = &mut r.latency;
+                d.p50 *= 2;
+                d.p90 *= 2;
+                d.p99 *= 2;
+                d.p999 *= 2;
+                r.achieved_rate *= 0.8;
+                second.push(Stamped {
+                    at: u.at + 10_000,
+                    update: Update::BenchFinished { id: 2, result: r },
+                });
+            }
+            _ => {}
+        }
+        fold(&mut s, u.clone());
+    }
+    let first_id = s.benches[0].id;
+    assert_eq!(first_id, 1, "the fixture's run is #1");
+    for u in second {
+        fold(&mut s, u);
+    }
+    apply_action(&mut s, Action::ShowCompare);
+    assert_eq!(s.entry().view, View::Compare);
+    let screen = render(&s, 120, 12);
+    assert!(
+        screen.contains("mark two finished runs with c in the bench view (7)"),
+        "{screen}"
+    );
+    apply_action(&mut s, Action::ShowBench);
+    apply_action(&mut s, Action::ToggleCompareMark);
+    assert_eq!(
+        s.flash.as_deref(),
+        Some("run #1 marked: mark another with c, then 8 compares them")
+    );
+    apply_action(&mut s, Action::Down);
+    apply_action(&mut s, Action::ToggleCompareMark);
+    assert_eq!(s.flash.as_deref(), Some("run #2 marked (2 marked): 8 compares them"));
+    assert_eq!(s.compare_marks, [1, 2]);
+    let r1 = s.benches[0].result.as_ref().unwrap();
+    let c = &s.comparison;
+    assert_eq!(c.rows.len(), 2);
+    assert_eq!(c.rows[1].run.p99_ms, 2.0 * r1.latency.p99 as f64 / 1e3);
+    let verdict = &c.verdicts[0];
+    assert!(verdict.starts_with("#2 vs #1: p99 +"), "{verdict}");
+    assert!(
+        verdict.contains("(+100%), p50 +") && verdict.ends_with("throughput -20%"),
+        "{verdict}"
+    );
+    assert_eq!(
+        c.differences,
+        ["#2 vs #1: target http://10.77.16.99:80/ vs http://127.0.0.1:41791/"]
+    );
+    apply_action(&mut s, Action::ShowCompare);
+    insta::assert_snapshot!("compare_view", render(&s, 120, 12));
+    // Back in the bench view the first run is selected: unmarking it leaves one run,
+    // nothing to compare, and the view says so.
+    apply_action(&mut s, Action::ShowBench);
+    apply_action(&mut s, Action::ToggleCompareMark);
+    assert_eq!(s.flash.as_deref(), Some("run #1 unmarked (1 marked)"));
+    assert_eq!(s.comparison.rows.len(), 0);
+    assert_eq!(
+        s.comparison.note.as_deref(),
+        Some("one run marked: mark another finished run with c in the bench view (7)")
+    );
+}

@@ -255,6 +255,9 @@ fn folding_the_snapshot_gives_back_every_world_field() {
         replay: _,
         recording: _,
         bench_form: _,
+        // The runs a user marked to compare, and their comparison: a choice made in the UI.
+        compare_marks: _,
+        comparison: _,
         window_s: _,
         flash: _,
         theme: _,

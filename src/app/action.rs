@@ -29,6 +29,10 @@ pub enum Action {
     /// Opens the benchmark form on the selected pod, workload or service (or empty).
     NewBench,
     ShowBench,
+    /// The Compare view (8): the runs marked with `c`.
+    ShowCompare,
+    /// Marks or unmarks the selected run for the Compare view.
+    ToggleCompareMark,
     StopBench,
     ToggleRecording,
     AddMarker,

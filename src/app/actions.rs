@@ -85,6 +85,19 @@ pub fn apply_action(state: &mut State, action: Action) -> Option<Effect> {
         }
         Action::SortReverse => entry.sort_reverse = !entry.sort_reverse,
         Action::ShowBench => push_view(state, View::Bench, ""),
+        Action::ShowCompare => push_view(state, View::Compare, ""),
+        Action::ToggleCompareMark => {
+            let entry = state.entry();
+            let runs = table::rows::<table::bench_runs::BenchRuns>(state, entry);
+            let selected = (entry.view == View::Bench)
+                .then(|| runs.get(entry.selected))
+                .flatten()
+                .map(|b| b.id);
+            state.flash = Some(match selected {
+                Some(id) => super::compare::toggle(state, id),
+                None => "no run selected: start one with b, or :bench URL".into(),
+            });
+        }
         Action::ToggleRecording => return Some(Effect::ToggleRecording),
         Action::AddMarker => {
             return Some(Effect::Mark(format!("marker {}", state.markers.len() + 1)));
@@ -270,6 +283,7 @@ pub const COMMANDS: &[(&[&str], &str)] = &[
         &["bench", "benchmark"],
         "benchmark: :bench URL, :bench svc NS/NAME, or the runs list",
     ),
+    (&["compare", "cmp"], "compare the runs marked with c in the bench view"),
     (&["ctx", "context", "contexts"], "switch context: :ctx NAME"),
     (&["quit", "q"], "quit meshtop"),
 ];
@@ -337,6 +351,7 @@ fn run_command(state: &mut State, cmd: &str) -> Option<Effect> {
             return Some(Effect::Mark(name));
         }
         "bench" if arg.is_empty() => push_view(state, View::Bench, ""),
+        "compare" => push_view(state, View::Compare, ""),
         "bench" => {
             if let Some(svc) = arg.strip_prefix("svc ").or_else(|| arg.strip_prefix("service ")) {
                 let (ns, name) = svc.trim().split_once('/').unwrap_or(("default", svc.trim()));

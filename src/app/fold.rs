@@ -73,6 +73,9 @@ pub fn apply(state: &mut State, stamped: Stamped) {
                 b.result = Some(result);
                 state.derived.rows_changed();
             }
+            if state.compare_marks.contains(&id) {
+                super::compare::recompute(state);
+            }
         }
         Update::BenchFailed { id, message } => {
             if let Some(b) = state.benches.iter_mut().find(|b| b.id == id) {

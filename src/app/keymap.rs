@@ -197,6 +197,16 @@ impl Default for Keymap {
                 b(Action::ShowEdges, &[c('6')], "edges (source → destination)", "views"),
                 b(Action::NextWindow, &[c('w')], "rate window 30s / 1m / 5m", "views"),
                 b(Action::ShowBench, &[c('7')], "benchmark runs", "bench"),
+                b(Action::ShowCompare, &[c('8')], "compare the marked runs", "bench"),
+                only(
+                    &[ViewKind::Bench],
+                    b(
+                        Action::ToggleCompareMark,
+                        &[c('c')],
+                        "mark / unmark the selected run to compare (8)",
+                        "bench",
+                    ),
+                ),
                 b(
                     Action::NewBench,
                     &[c('b')],
@@ -463,6 +473,8 @@ mod tests {
             ShowEdges,
             NextWindow,
             ShowBench,
+            ShowCompare,
+            ToggleCompareMark,
             NewBench,
             StopBench,
             ToggleRecording,

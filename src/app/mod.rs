@@ -9,6 +9,7 @@
 pub mod action;
 pub mod actions;
 pub mod bench;
+pub mod compare;
 pub mod figures;
 pub mod fold;
 pub mod format;

@@ -28,6 +28,8 @@ pub enum View {
     },
     /// Benchmark runs of the session: the selected run's live panel and the list.
     Bench,
+    /// The runs marked in the bench view, each against the first.
+    Compare,
 }
 
 /// A view without its arguments: what key bindings are scoped to.
@@ -41,6 +43,7 @@ pub enum ViewKind {
     Edges,
     PodDetail,
     Bench,
+    Compare,
 }
 
 impl ViewKind {
@@ -52,6 +55,7 @@ impl ViewKind {
         ViewKind::Workloads,
         ViewKind::Edges,
         ViewKind::Bench,
+        ViewKind::Compare,
     ];
 
     pub fn name(self) -> &'static str {
@@ -64,6 +68,7 @@ impl ViewKind {
             ViewKind::Edges => "edges",
             ViewKind::PodDetail => "pod detail",
             ViewKind::Bench => "bench",
+            ViewKind::Compare => "compare",
         }
     }
 }
@@ -79,6 +84,7 @@ impl View {
             View::Edges => ViewKind::Edges,
             View::PodDetail { .. } => ViewKind::PodDetail,
             View::Bench => ViewKind::Bench,
+            View::Compare => ViewKind::Compare,
         }
     }
 
@@ -92,6 +98,7 @@ impl View {
             View::Edges => "edges".into(),
             View::PodDetail { namespace, name } => format!("{namespace}/{name}"),
             View::Bench => "bench".into(),
+            View::Compare => "compare".into(),
         }
     }
 
@@ -102,7 +109,7 @@ impl View {
             View::Namespaces => Resource::Namespaces,
             View::Pods | View::Workloads | View::PodDetail { .. } => Resource::Pods,
             View::Edges => Resource::ProxyScrape,
-            View::Bench => Resource::Pods,
+            View::Bench | View::Compare => Resource::Pods,
         }
     }
 }
@@ -317,6 +324,10 @@ pub struct State {
     pub recording: Option<RecordingStatus>,
     /// The benchmark form while it is open.
     pub bench_form: Option<super::bench::BenchForm>,
+    /// Runs marked with `c` in the bench view, in marking order, and their comparison
+    /// (recomputed when the marks change or a marked run ends).
+    pub compare_marks: Vec<u32>,
+    pub comparison: super::compare::Comparison,
     /// The rate window in seconds (one of `traffic::WINDOWS`).
     pub window_s: u32,
     /// A one-line message (unknown command, ...) shown until the next key.
@@ -368,6 +379,8 @@ impl State {
             overview: Default::default(),
             derived: Default::default(),
             bench_form: None,
+            compare_marks: Vec::new(),
+            comparison: Default::default(),
             replay: None,
             recording: None,
             stack: vec![ViewEntry::new(View::Overview)],

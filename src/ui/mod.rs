@@ -2,6 +2,7 @@
 //! which theme was chosen; [`Ui`] holds the themes and resolves the choice.
 
 pub mod bench;
+pub mod compare;
 pub mod detail;
 pub mod help;
 pub mod overview;
@@ -71,6 +72,7 @@ impl Ui {
             View::Overview => overview::render(state, t, frame, body),
             View::PodDetail { namespace, name } => detail::render(state, t, frame, body, namespace, name),
             View::Bench => bench::render(state, t, frame, body),
+            View::Compare => compare::render(state, t, frame, body),
             view => with_table!(view, T => table::render::<T>(state, t, frame, body), _ => {}),
         }
         status::prompt(state, t, frame, prompt);

@@ -7,6 +7,7 @@
 
 pub mod bench_runs;
 pub mod common;
+pub mod compare;
 pub mod control_planes;
 pub mod edges;
 pub mod namespaces;
@@ -450,6 +451,10 @@ macro_rules! with_table {
             }
             V::Bench => {
                 type $T = $crate::app::table::bench_runs::BenchRuns;
+                $body
+            }
+            V::Compare => {
+                type $T = $crate::app::table::compare::Compare;
                 $body
             }
             V::Overview | V::PodDetail { .. } => $otherwise,
