@@ -19,6 +19,12 @@ trap cleanup EXIT
 log() { echo "[bench] $*" >&2; }
 
 build_meshtop() {
+  # MESHTOP_BIN=path uses a release binary built earlier (no rebuild).
+  if [[ -n ${MESHTOP_BIN:-} ]]; then
+    MESHTOP=$MESHTOP_BIN
+    STALL=$(dirname "$MESHTOP_BIN")/examples/stall_server
+    return
+  fi
   log "building meshtop (release)"
   cargo build --release --quiet --bin meshtop --example stall_server
   MESHTOP=$(scripts/target-dir)/release/meshtop

@@ -216,6 +216,10 @@ pub enum Command {
     /// verdict line for two, a table against the first for more.
     #[command(after_help = EXIT_CODES)]
     Compare(CompareArgs),
+    /// Draws saved results as SVG: bench results as latency by percentile (one curve per
+    /// run), a sweep as each target's slowdown by step.
+    #[command(after_help = EXIT_CODES)]
+    Report(ReportArgs),
     /// Shell completions on stdout, e.g. `meshtop completions bash > ~/.local/share/bash-completion/completions/meshtop`.
     Completions {
         #[arg(value_enum)]
@@ -415,6 +419,18 @@ pub struct CompareArgs {
     pub common: CommonArgs,
 }
 
+#[derive(Debug, Clone, Args)]
+pub struct ReportArgs {
+    /// Saved bench results (any number) or one saved sweep.
+    #[arg(value_name = "FILE", required = true)]
+    pub files: Vec<PathBuf>,
+    /// Where to write the SVG picture.
+    #[arg(long, value_name = "OUT.svg", required = true)]
+    pub svg: PathBuf,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
 #[derive(Debug, Clone, Subcommand)]
 pub enum MetricsCommand {
     /// Golden signals from one dump (totals) or two (rates over --interval): requests,
@@ -450,6 +466,7 @@ impl Command {
             Command::Bench(b) => Some(&b.common),
             Command::Sweep(s) => Some(&s.common),
             Command::Compare(c) => Some(&c.common),
+            Command::Report(r) => Some(&r.common),
             Command::Completions { .. } | Command::Man { .. } => None,
         }
     }

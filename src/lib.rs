@@ -5,7 +5,7 @@
 //! render to a `TestBackend` without a cluster.
 //!
 //! Layers, lowest first: `model`, `input`, `redact`, `text` ← `mesh`, `metrics` ← `bench`,
-//! `source`, `record` ← `sweep`, `compare` ← `app` ← `ui` ← `run`, `cmd`, `cli`. Nothing imports a layer above it.
+//! `source`, `record` ← `sweep`, `compare`, `report` ← `app` ← `ui` ← `run`, `cmd`, `cli`. Nothing imports a layer above it.
 
 pub mod app;
 pub mod bench;
@@ -21,6 +21,7 @@ pub mod metrics;
 pub mod model;
 pub mod record;
 pub mod redact;
+pub mod report;
 pub mod run;
 pub mod source;
 pub mod sweep;

@@ -71,7 +71,7 @@ fn lower_layers_do_not_import_upper_ones() {
     assert_eq!(
         offending(
             &[
-                "app", "bench", "metrics", "mesh", "model", "source", "record", "ui", "sweep", "compare"
+                "app", "bench", "metrics", "mesh", "model", "source", "record", "ui", "sweep", "compare", "report"
             ],
             &["crate::cmd", "crate::cli"]
         ),
@@ -79,7 +79,10 @@ fn lower_layers_do_not_import_upper_ones() {
     );
     // Sweeps and comparisons sit beside the load generator: no TUI, no app state.
     assert_eq!(
-        offending(&["sweep", "compare"], &["crate::app", "crate::ui", "crate::run"]),
+        offending(
+            &["sweep", "compare", "report"],
+            &["crate::app", "crate::ui", "crate::run"]
+        ),
         Vec::<String>::new()
     );
     assert_eq!(
@@ -92,7 +95,7 @@ fn lower_layers_do_not_import_upper_ones() {
 fn pure_layers_do_no_io_and_print_nothing() {
     assert_eq!(
         offending(
-            &["app", "metrics", "mesh", "model", "compare", "ui"],
+            &["app", "metrics", "mesh", "model", "compare", "report", "ui"],
             &["std::fs", "println!", "eprintln!", "std::io::stdout"]
         ),
         Vec::<String>::new()

@@ -329,3 +329,102 @@ fn bad_input_names_the_culprit_writes_nothing_and_exits_2() {
         assert!(!data.path().join("meshtop").exists(), "{args:?} saved a result");
     }
 }
+
+/// `meshtop report --svg`: well-formed SVG with the series, axis titles and units, for
+/// bench results and for a sweep (parsed as XML, never byte-compared).
+#[test]
+fn report_draws_bench_runs_and_sweeps_as_svg() {
+    let nginx = Nginx::start();
+    let data = tempfile::tempdir().unwrap();
+    for label in ["1-direct", "2-again"] {
+        ok(&meshtop(
+            data.path(),
+            &["bench", "-n", "400", "-c", "2", "--label", label, &nginx.url("/")],
+        ));
+    }
+    let direct = format!("direct={}", nginx.url("/"));
+    let again = format!("again={}", nginx.url("/"));
+    ok(&meshtop(
+        data.path(),
+        &[
+            "sweep",
+            "--target",
+            &direct,
+            "--target",
+            &again,
+            "-c",
+            "1,2",
+            "-z",
+            "300ms",
+            "--warmup",
+            "0s",
+            "--cooldown",
+            "0s",
+        ],
+    ));
+    let mut files: Vec<String> = std::fs::read_dir(data.path().join("meshtop/results"))
+        .unwrap()
+        .map(|e| e.unwrap().path().display().to_string())
+        .collect();
+    files.sort();
+    let (benches, sweeps): (Vec<String>, Vec<String>) = files.into_iter().partition(|f| !f.contains("_sweep-"));
+    assert_eq!((benches.len(), sweeps.len()), (2, 1));
+
+    let texts = |svg: &Path| -> Vec<String> {
+        let text = std::fs::read_to_string(svg).unwrap();
+        let doc = roxmltree::Document::parse(&text).expect("well-formed SVG");
+        assert_eq!(doc.root_element().tag_name().name(), "svg");
+        doc.descendants()
+            .filter(|n| n.has_tag_name("text"))
+            .filter_map(|n| n.text())
+            .map(|t| t.trim().to_string())
+            .collect()
+    };
+    let out = data.path().join("spectrum.svg");
+    let mut args = vec!["report", "--svg", out.to_str().unwrap()];
+    args.extend(benches.iter().map(String::as_str));
+    ok(&meshtop(data.path(), &args));
+    let t = texts(&out);
+    for expected in [
+        "Latency by percentile (corrected for coordinated omission)",
+        "percentile",
+        "latency (ms)",
+        "90%",
+        "99%",
+    ] {
+        assert!(t.iter().any(|x| x == expected), "{expected:?} not in {t:?}");
+    }
+    assert!(
+        t.iter().any(|x| x.ends_with("_1-direct")) && t.iter().any(|x| x.ends_with("_2-again")),
+        "{t:?}"
+    );
+
+    let out = data.path().join("sweep.svg");
+    ok(&meshtop(
+        data.path(),
+        &["report", "--svg", out.to_str().unwrap(), &sweeps[0]],
+    ));
+    let t = texts(&out);
+    for expected in [
+        "Slowdown against direct by connections",
+        "connections",
+        "latency / baseline's latency (x)",
+        "c=1",
+        "c=2",
+        "direct p99",
+        "again p50",
+        "again p99",
+    ] {
+        assert!(t.iter().any(|x| x == expected), "{expected:?} not in {t:?}");
+    }
+
+    // Mixing kinds, or a file that is not a result, is bad input and writes nothing.
+    let out = data.path().join("mixed.svg");
+    let o = meshtop(
+        data.path(),
+        &["report", "--svg", out.to_str().unwrap(), &benches[0], &sweeps[0]],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("not both"), "{}", stderr(&o));
+    assert!(!out.exists());
+}

@@ -7,6 +7,7 @@ pub mod discover;
 pub mod metrics;
 pub mod record;
 pub mod replay;
+pub mod report;
 pub mod sweep;
 pub mod top;
 
@@ -61,6 +62,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Some(Command::Bench(args)) => bench::run(*args).await,
         Some(Command::Sweep(args)) => sweep::run(*args).await,
         Some(Command::Compare(args)) => compare::run(&args),
+        Some(Command::Report(args)) => report::run(&args),
         Some(Command::Completions { shell }) => {
             clap_complete::generate(shell, &mut Cli::command(), "meshtop", &mut std::io::stdout());
             Ok(())

@@ -1,0 +1,221 @@
+//! Pictures of saved results for slides and tickets (`meshtop report FILE... --svg OUT`):
+//! for bench results, each run's latency by percentile on HdrHistogram's "1/(1-q)" axis;
+//! for sweeps, each target's p50 and p99 slowdown by step. Pure: results in, SVG text out.
+
+use plotters::prelude::*;
+
+use crate::compare::Saved;
+use crate::model::bench::BenchResult;
+use crate::model::sweep::SweepResult;
+
+const SIZE: (u32, u32) = (960, 540);
+
+/// Series colours, readable on white and in print.
+const PALETTE: [RGBColor; 6] = [
+    RGBColor(31, 119, 180),
+    RGBColor(214, 39, 40),
+    RGBColor(44, 160, 44),
+    RGBColor(255, 127, 14),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+];
+
+/// One SVG document for the files: a percentile spectrum when they are bench results,
+/// the slowdown by step when it is one sweep.
+pub fn svg(files: &[(String, Saved)]) -> Result<String, String> {
+    match files {
+        [] => Err("no result to draw".into()),
+        [(_, Saved::Sweep(s))] => sweep_svg(s),
+        _ if files.iter().all(|(_, s)| matches!(s, Saved::Bench(_))) => {
+            let runs: Vec<(&str, &BenchResult)> = files
+                .iter()
+                .filter_map(|(n, s)| match s {
+                    Saved::Bench(b) => Some((n.as_str(), &**b)),
+                    Saved::Sweep(_) => None,
+                })
+                .collect();
+            spectrum_svg(&runs)
+        }
+        _ => Err("draw either bench results (any number) or one sweep, not both".into()),
+    }
+}
+
+/// (x = 1/(1-q), latency ms) points of a run's corrected latency, from its histogram bins.
+pub fn spectrum(r: &BenchResult) -> Vec<(f64, f64)> {
+    let d = &r.latency;
+    let total: u64 = d.bins.iter().map(|b| b.count).sum();
+    if total == 0 {
+        return Vec::new();
+    }
+    let mut seen = 0u64;
+    let mut points = Vec::new();
+    for b in &d.bins {
+        seen += b.count;
+        // The last bin holds the slowest response: q = 1 has no place on a 1/(1-q) axis, so
+        // it is drawn at the resolution the run's size allows.
+        let q = (seen as f64 / total as f64).min(1.0 - 1.0 / (total as f64 + 1.0));
+        points.push((1.0 / (1.0 - q), b.end as f64 / 1e3));
+    }
+    points
+}
+
+fn spectrum_svg(runs: &[(&str, &BenchResult)]) -> Result<String, String> {
+    let curves: Vec<(&str, Vec<(f64, f64)>)> = runs.iter().map(|(n, r)| (*n, spectrum(r))).collect();
+    let points = curves.iter().flat_map(|(_, p)| p.iter());
+    let x_max = points.clone().map(|p| p.0).fold(10.0_f64, f64::max) * 1.5;
+    let y_max = points.clone().map(|p| p.1).fold(0.01_f64, f64::max) * 1.5;
+    let y_min = points.map(|p| p.1).filter(|v| *v > 0.0).fold(y_max, f64::min) / 1.5;
+    let mut out = String::new();
+    {
+        let root = SVGBackend::with_string(&mut out, SIZE).into_drawing_area();
+        root.fill(&WHITE).map_err(draw_error)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(
+                "Latency by percentile (corrected for coordinated omission)",
+                ("sans-serif", 22),
+            )
+            .margin(16)
+            .x_label_area_size(48)
+            .y_label_area_size(72)
+            .build_cartesian_2d((1.0..x_max).log_scale(), (y_min.max(0.001)..y_max).log_scale())
+            .map_err(draw_error)?;
+        chart
+            .configure_mesh()
+            .x_desc("percentile")
+            .y_desc("latency (ms)")
+            .x_label_formatter(&|x| percentile_label(*x))
+            .y_label_formatter(&|y| format!("{y:.3}"))
+            .draw()
+            .map_err(draw_error)?;
+        for (i, (name, pts)) in curves.iter().enumerate() {
+            let color = PALETTE[i % PALETTE.len()];
+            chart
+                .draw_series(LineSeries::new(pts.iter().copied(), color.stroke_width(2)))
+                .map_err(draw_error)?
+                .label(name.to_string())
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .background_style(WHITE.mix(0.9))
+            .border_style(BLACK)
+            .draw()
+            .map_err(draw_error)?;
+        root.present().map_err(draw_error)?;
+    }
+    Ok(out)
+}
+
+/// `50%`, `90%`, `99%`, `99.9%` at 2, 10, 100, 1000 on the 1/(1-q) axis.
+fn percentile_label(x: f64) -> String {
+    let q = (1.0 - 1.0 / x) * 100.0;
+    let s = format!("{q:.4}");
+    format!("{}%", s.trim_end_matches('0').trim_end_matches('.'))
+}
+
+fn sweep_svg(s: &SweepResult) -> Result<String, String> {
+    if s.steps.is_empty() {
+        return Err("the sweep has no finished step".into());
+    }
+    let names: Vec<String> = s.steps.iter().map(|st| st.name(&s.varies)).collect();
+    let mut targets: Vec<&str> = Vec::new();
+    for st in &s.steps {
+        for t in &st.targets {
+            if !targets.contains(&t.name.as_str()) {
+                targets.push(&t.name);
+            }
+        }
+    }
+    // Per target and quantile: (label, target's colour, is p99, points (step index, ratio)).
+    type Series = (String, usize, bool, Vec<(f64, f64)>);
+    let mut series: Vec<Series> = Vec::new();
+    for (ti, name) in targets.iter().enumerate() {
+        for (p99, label) in [(false, "p50"), (true, "p99")] {
+            let pts: Vec<(f64, f64)> = s
+                .steps
+                .iter()
+                .enumerate()
+                .filter_map(|(i, st)| {
+                    let t = st.targets.iter().find(|t| t.name == *name)?;
+                    let v = if p99 { t.slowdown.p99 } else { t.slowdown.p50 }?;
+                    v.is_finite().then_some((i as f64, v))
+                })
+                .collect();
+            series.push((format!("{name} {label}"), ti, p99, pts));
+        }
+    }
+    let y_max = series
+        .iter()
+        .flat_map(|(_, _, _, p)| p.iter().map(|p| p.1))
+        .fold(1.0_f64, f64::max)
+        * 1.15;
+    let x_max = (names.len() as f64 - 1.0).max(1.0);
+    let mut out = String::new();
+    {
+        let root = SVGBackend::with_string(&mut out, SIZE).into_drawing_area();
+        root.fill(&WHITE).map_err(draw_error)?;
+        let title = format!("Slowdown against {} by {}", s.baseline, s.varies);
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 22))
+            .margin(16)
+            .x_label_area_size(48)
+            .y_label_area_size(72)
+            .build_cartesian_2d(-0.3..x_max + 0.3, 0.0..y_max)
+            .map_err(draw_error)?;
+        let step_names = names.clone();
+        chart
+            .configure_mesh()
+            .x_desc(match s.varies.as_str() {
+                "rate" => "requested rate (req/s)",
+                _ => "connections",
+            })
+            .y_desc("latency / baseline's latency (x)")
+            .x_labels(names.len() + 1)
+            .x_label_formatter(&move |x| {
+                let i = x.round();
+                if (x - i).abs() < 1e-6 && i >= 0.0 {
+                    step_names.get(i as usize).cloned().unwrap_or_default()
+                } else {
+                    String::new()
+                }
+            })
+            .draw()
+            .map_err(draw_error)?;
+        for (label, ti, p99, pts) in &series {
+            let color = PALETTE[ti % PALETTE.len()];
+            let style = color.stroke_width(if *p99 { 3 } else { 1 });
+            chart
+                .draw_series(LineSeries::new(pts.iter().copied(), style).point_size(if *p99 { 4 } else { 2 }))
+                .map_err(draw_error)?
+                .label(label.clone())
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .background_style(WHITE.mix(0.9))
+            .border_style(BLACK)
+            .draw()
+            .map_err(draw_error)?;
+        root.present().map_err(draw_error)?;
+    }
+    Ok(out)
+}
+
+fn draw_error<E: std::fmt::Display>(e: E) -> String {
+    format!("drawing the chart: {e}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentile_axis_labels() {
+        assert_eq!(percentile_label(2.0), "50%");
+        assert_eq!(percentile_label(10.0), "90%");
+        assert_eq!(percentile_label(100.0), "99%");
+        assert_eq!(percentile_label(1000.0), "99.9%");
+    }
+}
