@@ -345,7 +345,7 @@ pub struct SweepArgs {
     #[arg(long, value_name = "R,R,...", value_parser = |s: &str| crate::sweep::plan::rates_list(s).map(Steps))]
     pub rates: Option<Steps<f64>>,
     /// Fixed rate of a connections sweep (default 0: closed loop).
-    #[arg(short = 'q', long, value_parser = flag::rate, allow_negative_numbers = true)]
+    #[arg(short = 'q', long, value_parser = flag::rate, allow_negative_numbers = true, conflicts_with = "rates")]
     pub rate: Option<f64>,
     /// Length of each run (default 30s).
     #[arg(short = 'z', long, value_parser = flag::run_duration)]

@@ -5,7 +5,9 @@
 //! render to a `TestBackend` without a cluster.
 //!
 //! Layers, lowest first: `model`, `input`, `redact`, `text` ← `mesh`, `metrics` ← `bench`,
-//! `source`, `record` ← `sweep`, `compare`, `report` ← `app` ← `ui` ← `run`, `cmd`, `cli`. Nothing imports a layer above it.
+//! `source`, `record` ← `sweep`, `compare`, `report` ← `app` ← `ui` ← `run`, `cmd`, `cli`. Nothing imports a layer above it, with one
+//! exception: `source` and `record` speak `app::Update` (with `Stamped`), the one type
+//! through which everything reaches the fold.
 
 pub mod app;
 pub mod bench;

@@ -37,11 +37,23 @@ pub fn init(path: Option<&Path>) -> Result<()> {
     let args: Vec<String> = std::env::args_os()
         .map(|a| {
             let a = a.to_string_lossy();
-            crate::redact::redact_text(&a).unwrap_or_else(|| a.into_owned())
+            crate::redact::redact_text(&a)
+                .or_else(|| redact_flag_value(&a))
+                .unwrap_or_else(|| a.into_owned())
         })
         .collect();
     tracing::info!(version = env!("CARGO_PKG_VERSION"), ?args, "meshtop started");
     Ok(())
+}
+
+/// A value written into its flag (`--header=Authorization: x`, `-HCookie: x`) redacted
+/// as if it stood alone.
+fn redact_flag_value(arg: &str) -> Option<String> {
+    if let Some((flag, value)) = arg.split_once('=').filter(|(f, _)| f.starts_with('-')) {
+        return crate::redact::redact_text(value).map(|v| format!("{flag}={v}"));
+    }
+    let value = arg.strip_prefix("-H").filter(|v| !v.is_empty())?;
+    crate::redact::redact_text(value).map(|v| format!("-H{v}"))
 }
 
 /// Hands the formatter one buffer per event and writes it, redacted, when the event ends.

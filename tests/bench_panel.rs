@@ -277,4 +277,45 @@ fn marked_runs_are_compared_in_the_compare_view() {
         s.comparison.note.as_deref(),
         Some("one run marked: mark another finished run with c in the bench view (7)")
     );
+    // A marked run that fails is said to have failed, not to be running.
+    let started = updates
+        .iter()
+        .find(|u| matches!(u.update, Update::BenchStarted { .. }))
+        .unwrap();
+    if let Update::BenchStarted { config, target, .. } = &started.update {
+        fold(
+            &mut s,
+            Stamped {
+                at: started.at + 20_000,
+                update: Update::BenchStarted {
+                    id: 3,
+                    config: config.clone(),
+                    target: target.clone(),
+                },
+            },
+        );
+    }
+    apply_action(&mut s, Action::ShowBench);
+    apply_action(&mut s, Action::Down);
+    apply_action(&mut s, Action::Down);
+    apply_action(&mut s, Action::ToggleCompareMark);
+    assert_eq!(s.compare_marks, [2, 3]);
+    assert_eq!(
+        s.comparison.note.as_deref(),
+        Some("1 marked run(s) still running: the comparison appears when they end")
+    );
+    fold(
+        &mut s,
+        Stamped {
+            at: started.at + 21_000,
+            update: Update::BenchFailed {
+                id: 3,
+                message: "connection refused".into(),
+            },
+        },
+    );
+    assert_eq!(
+        s.comparison.note.as_deref(),
+        Some("marked run(s) #3 failed, with no result to compare: mark finished runs")
+    );
 }

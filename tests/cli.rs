@@ -209,6 +209,8 @@ fn the_debug_log_is_redacted_and_off_by_default() {
             "Authorization: Bearer sekrit-token-123",
             "-H",
             "Authorization: Basic dXNlcjpwYXNz",
+            "--header=Authorization: Basic aW5saW5lOnNlY3JldA==",
+            "-HX-Api-Key: attached-222",
         ])
         .args([
             "-H",
@@ -241,7 +243,9 @@ fn the_debug_log_is_redacted_and_off_by_default() {
             "hunter2",
             "dXNlcjpwYXNz",
             "keyvalue-456",
-            "cookie-789"
+            "cookie-789",
+            "aW5saW5lOnNlY3JldA",
+            "attached-222"
         ]
         .iter()
         .all(|secret| !text.contains(secret)),

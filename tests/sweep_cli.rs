@@ -10,6 +10,14 @@ use std::process::{Command, Output};
 use meshtop::model::sweep::{SweepResult, median};
 use support::servers::{Haproxy, Nginx, Standin};
 
+/// The tests of this file take turns: each loads real servers on this small machine, and
+/// the p50 comparisons must not measure the other tests' load.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn turn() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn meshtop(data_home: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_meshtop"))
         .args(args)
@@ -35,6 +43,7 @@ fn stderr(out: &Output) -> String {
 
 #[test]
 fn three_real_targets_ratios_recomputed_from_the_runs() {
+    let _turn = turn();
     let nginx = Nginx::start();
     let haproxy = Haproxy::forward_to(nginx.port);
     let standin = Standin::start(nginx.port);
@@ -100,6 +109,7 @@ fn three_real_targets_ratios_recomputed_from_the_runs() {
             assert_eq!(t.slowdown.p90, Some(t.p90_ms / base.p90_ms));
             assert_eq!(t.slowdown.p99, Some(t.p99_ms / base.p99_ms));
             assert_eq!(t.added_ms.p50, Some(t.p50_ms - base.p50_ms));
+            assert_eq!(t.added_ms.p90, Some(t.p90_ms - base.p90_ms));
             assert_eq!(t.added_ms.p99, Some(t.p99_ms - base.p99_ms));
             assert_eq!(t.resources, None);
         }
@@ -188,6 +198,7 @@ fn three_real_targets_ratios_recomputed_from_the_runs() {
 
 #[test]
 fn compare_two_bench_runs_gives_a_verdict() {
+    let _turn = turn();
     let nginx = Nginx::start();
     let data = tempfile::tempdir().unwrap();
     // Saved in the same second, the names sort by label.
@@ -334,6 +345,7 @@ fn bad_input_names_the_culprit_writes_nothing_and_exits_2() {
 /// bench results and for a sweep (parsed as XML, never byte-compared).
 #[test]
 fn report_draws_bench_runs_and_sweeps_as_svg() {
+    let _turn = turn();
     let nginx = Nginx::start();
     let data = tempfile::tempdir().unwrap();
     for label in ["1-direct", "2-again"] {

@@ -161,6 +161,7 @@ proptest! {
         1 => "(seek|window|w) [0-9]{15,40}(\\.[0-9]{0,5})?(ms|s|m|h|)",
         1 => "(seek|window) -?[0-9]{1,3}(\\.[0-9]{1,3})?[eE][+-]?[0-9]{1,4}[a-z]{0,2}",
         1 => "bench http://h:[0-9]{1,7}/",
+        1 => "bench http://10.0.0.1:8080[0-9]{1,2}/",
     ]) {
         let mut s = scenario();
         // A replay, so `:seek` reaches its parser and effect.
@@ -210,7 +211,8 @@ proptest! {
                 // finite rate, a bounded run.
                 let spec = &config.spec;
                 let uri: http::Uri = spec.url.parse().unwrap();
-                prop_assert!(uri.port().is_none_or(|p| p.as_str().parse::<u16>().is_ok_and(|p| p > 0)), "{}", spec.url);
+                let written = uri.authority().and_then(|a| meshtop::bench::config::explicit_port(a.as_str()));
+                prop_assert!(written.is_none_or(|p| p.parse::<u16>().is_ok_and(|p| p > 0)), "{}", spec.url);
                 prop_assert!(spec.rate.is_finite() && spec.connections >= 1);
                 prop_assert!(spec.duration.is_none_or(|d| d <= Duration::from_secs(86_400)));
                 // What the engine does first with it: schedule the last lane's sends.

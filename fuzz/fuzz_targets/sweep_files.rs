@@ -1,6 +1,6 @@
-//! Any bytes as the files sweeps and comparisons read: an experiment file (YAML), a saved
-//! sweep or bench result given to `meshtop compare`. Each parses, renders and compares,
-//! or is an error; nothing panics.
+//! Any bytes as the files sweeps, comparisons and reports read: an experiment file (YAML),
+//! a saved sweep or bench result given to `meshtop compare` or `meshtop report`. Each
+//! parses, renders, compares and draws, or is an error; nothing panics.
 
 #![no_main]
 
@@ -19,7 +19,9 @@ fuzz_target!(|data: &[u8]| {
             let _ = output::render(f, &s);
         }
     }
+    let _ = meshtop::report::svg(&[("a".to_string(), saved.clone())]);
     let files = vec![("a".to_string(), saved.clone()), ("b".to_string(), saved)];
+    let _ = meshtop::report::svg(&files);
     if let Ok(c) = compare::compare(&files) {
         for f in [Format::Text, Format::Md, Format::Json] {
             let _ = compare::render(f, &c);

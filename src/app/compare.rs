@@ -58,13 +58,27 @@ pub fn recompute(state: &mut State) {
                 .map(|r| (format!("#{}", b.id), Saved::Bench(r.clone())))
         })
         .collect();
-    let waiting = state.compare_marks.len() - files.len();
+    let marked: Vec<&super::bench::BenchSession> = state
+        .compare_marks
+        .iter()
+        .filter_map(|id| state.benches.iter().find(|b| b.id == *id))
+        .collect();
+    let waiting = marked.iter().filter(|b| b.running()).count();
+    let failed: Vec<String> = marked
+        .iter()
+        .filter(|b| b.result.is_none() && !b.running())
+        .map(|b| format!("#{}", b.id))
+        .collect();
     state.comparison = if files.len() < 2 {
         Comparison {
             note: Some(match (state.compare_marks.len(), waiting) {
                 (0, _) => "no runs marked: mark two finished runs with c in the bench view (7)".into(),
-                (_, 0) => "one run marked: mark another finished run with c in the bench view (7)".into(),
-                (_, w) => format!("{w} marked run(s) still running: the comparison appears when they end"),
+                (_, w) if w > 0 => format!("{w} marked run(s) still running: the comparison appears when they end"),
+                _ if !failed.is_empty() => format!(
+                    "marked run(s) {} failed, with no result to compare: mark finished runs",
+                    failed.join(", ")
+                ),
+                _ => "one run marked: mark another finished run with c in the bench view (7)".into(),
             }),
             ..Comparison::default()
         }
@@ -96,7 +110,11 @@ pub fn recompute(state: &mut State) {
                     rows,
                     verdicts: c.pairs.iter().map(|p| p.verdict.clone()).collect(),
                     differences,
-                    note: (waiting > 0).then(|| format!("{waiting} marked run(s) still running")),
+                    note: match (waiting, failed.is_empty()) {
+                        (0, true) => None,
+                        (0, false) => Some(format!("marked run(s) {} failed and are left out", failed.join(", "))),
+                        (w, _) => Some(format!("{w} marked run(s) still running")),
+                    },
                 }
             }
             Err(e) => Comparison {

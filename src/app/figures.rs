@@ -288,6 +288,10 @@ impl Derived {
     pub fn figures_changed(&mut self) {
         self.figures_generation += 1;
     }
+    /// Lets live orders catch up with the figures now (the clock's tick, once a second).
+    pub fn catch_up_order(&mut self) {
+        self.sort_generation = self.figures_generation;
+    }
     /// Lets live orders catch up with the figures, if a second has passed since they last did.
     fn publish_order(&mut self, now: i64) {
         if self.sort_generation != self.figures_generation && self.sorted_at.is_none_or(|t| now - t >= 1000) {

@@ -45,7 +45,8 @@ pub fn apply(state: &mut State, stamped: Stamped) {
         state.last_update = Some(at);
     }
     match update {
-        Update::Tick => {}
+        // The clock's second: live orders catch up with the figures whatever else arrived.
+        Update::Tick => state.derived.catch_up_order(),
         Update::Marker { name } => state.markers.push((at, name)),
         Update::BenchStarted { id, config, target } => {
             if !state.benches.iter().any(|b| b.id == id) {
@@ -81,6 +82,9 @@ pub fn apply(state: &mut State, stamped: Stamped) {
             if let Some(b) = state.benches.iter_mut().find(|b| b.id == id) {
                 b.error = Some(message);
                 state.derived.rows_changed();
+            }
+            if state.compare_marks.contains(&id) {
+                super::compare::recompute(state);
             }
         }
         Update::BenchRestored { session } => {
@@ -543,11 +547,14 @@ impl State {
         self.scroll = ui.scroll;
         self.last_page = ui.last_page;
         self.bench_form = ui.bench_form;
+        // The marks are the user's; the runs they name come with the adopted world.
+        self.compare_marks = ui.compare_marks;
         self.replay = ui.replay;
         self.recording = ui.recording;
         // The cache keys on generations the adopted world may repeat: start it afresh.
         self.row_cache = Default::default();
         self.derived.rows_changed();
+        super::compare::recompute(self);
         // Its traffic windows were computed for the window of its time; show the user's.
         if adopted_window != self.window_s {
             window_changed(self);

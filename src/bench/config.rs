@@ -8,6 +8,17 @@ use color_eyre::eyre::{Result, bail, eyre};
 
 pub use crate::model::bench::{BenchSpec, RateStep};
 
+/// The port of an authority (`user@host:port`, `[::1]:port`) as written, if one is given.
+pub fn explicit_port(authority: &str) -> Option<&str> {
+    let host_port = authority.rsplit('@').next().unwrap_or(authority);
+    let (host, port) = host_port.rsplit_once(':')?;
+    // `[::1]` alone: the colons are the address's.
+    if host.starts_with('[') && !host.ends_with(']') {
+        return None;
+    }
+    Some(port)
+}
+
 /// The engine's input: the spec, and the request body (only its length is kept in results).
 #[derive(Debug, Clone, PartialEq)]
 pub struct BenchConfig {
@@ -52,16 +63,12 @@ impl BenchConfig {
         if uri.host().is_none_or(str::is_empty) {
             bail!("invalid URL {:?}: no host", s.url);
         }
-        // The URL parser keeps any digits as the port; a typo such as :80800 would
-        // otherwise fall back to the scheme's port and load the wrong service.
-        if let Some(port) = uri.port()
-            && !port.as_str().parse::<u16>().is_ok_and(|p| p > 0)
+        // A typo such as :80800 parses (the port is then simply absent) and would fall
+        // back to the scheme's port, loading the wrong service: read the port as written.
+        if let Some(port) = uri.authority().and_then(|a| explicit_port(a.as_str()))
+            && !port.parse::<u16>().is_ok_and(|p| p > 0)
         {
-            bail!(
-                "invalid URL {:?}: port {} is not between 1 and 65535",
-                s.url,
-                port.as_str()
-            );
+            bail!("invalid URL {:?}: port {port} is not between 1 and 65535", s.url);
         }
         http::Method::from_bytes(s.method.as_bytes()).map_err(|_| eyre!("invalid method {:?}", s.method))?;
         for (name, value) in &s.headers {
@@ -205,6 +212,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn ports_as_written() {
+        assert_eq!(explicit_port("h:80800"), Some("80800"));
+        assert_eq!(explicit_port("user:pw@h:8080"), Some("8080"));
+        assert_eq!(explicit_port("[::1]:9"), Some("9"));
+        assert_eq!(explicit_port("[::1]"), None);
+        assert_eq!(explicit_port("h"), None);
+        for ok in ["http://[::1]:8080/", "http://u:p@h/", "https://h:443/x"] {
+            BenchConfig::new(ok).validate().unwrap();
+        }
+    }
+
+    #[test]
     fn rejects_bad_input() {
         let ok = BenchConfig::new("http://127.0.0.1:8080/");
         ok.validate().unwrap();
@@ -213,6 +232,11 @@ mod tests {
             (Box::new(|c| c.url = "not a url".into()), "URL"),
             (Box::new(|c| c.url = "ftp://x/".into()), "scheme"),
             (Box::new(|c| c.url = "/path".into()), "scheme"),
+            (
+                Box::new(|c| c.url = "http://10.0.0.5:80800/".into()),
+                "port 80800 is not between 1 and 65535",
+            ),
+            (Box::new(|c| c.url = "http://u:p@10.0.0.5:0/".into()), "port 0 is not"),
             (Box::new(|c| c.rate = -1.0), "rate"),
             (Box::new(|c| c.rate = f64::NAN), "rate"),
             (Box::new(|c| c.connections = 0), "connections"),

@@ -70,7 +70,7 @@ pub fn load(path: &Path) -> Result<BenchResult> {
 
 /// Saved results in `dir`, oldest first.
 pub fn list(dir: &Path) -> Result<Vec<PathBuf>> {
-    let mut files: Vec<PathBuf> = match std::fs::read_dir(dir) {
+    let files: Vec<PathBuf> = match std::fs::read_dir(dir) {
         Ok(entries) => entries
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| p.extension().is_some_and(|x| x == "json"))
@@ -78,6 +78,34 @@ pub fn list(dir: &Path) -> Result<Vec<PathBuf>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
         Err(e) => return Err(e).wrap_err_with(|| format!("listing {}", dir.display())),
     };
-    files.sort();
-    Ok(files)
+    // By name (time first), and by modification time among names of the same second, so
+    // `x-2.json` (saved after `x.json`) comes after it.
+    let modified = |p: &PathBuf| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let mut keyed: Vec<(String, Option<std::time::SystemTime>, PathBuf)> = files
+        .into_iter()
+        .map(|p| {
+            let second: String = p
+                .file_name()
+                .map(|n| n.to_string_lossy().chars().take(20).collect())
+                .unwrap_or_default();
+            (second, modified(&p), p)
+        })
+        .collect();
+    keyed.sort();
+    Ok(keyed.into_iter().map(|(_, _, p)| p).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn results_of_the_same_second_list_in_the_order_saved() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = save_text(dir.path(), "2026-11-30T04-00-00Z_run.json", "{}").unwrap();
+        let second = save_text(dir.path(), "2026-11-30T04-00-00Z_run.json", "{}").unwrap();
+        assert!(second.ends_with("2026-11-30T04-00-00Z_run-2.json"));
+        let earlier = save_text(dir.path(), "2026-11-30T03-59-59Z_zzz.json", "{}").unwrap();
+        assert_eq!(list(dir.path()).unwrap(), [earlier, first, second]);
+    }
 }

@@ -57,8 +57,8 @@ pub fn plan_from_args(args: &SweepArgs) -> Result<(SweepPlan, Vec<gate::Gate>)> 
     let varies = match (connections, rates) {
         (Some(c), Some(r)) => {
             if c.len() != 1 {
-                return Err(bad_input(format!(
-                    "--connections with --rates takes one number (the connections of every step), not {} steps",
+                return Err(in_file(format!(
+                    "connections given with rates must be one number (the connections of every rate step), not {} steps",
                     c.len()
                 )));
             }
@@ -172,6 +172,8 @@ pub async fn run(args: SweepArgs) -> Result<()> {
         if tokio::signal::ctrl_c().await.is_ok() {
             let _ = stop_tx.send(true);
         }
+        // Keep the sender: a dropped one is not a request to stop.
+        std::future::pending::<()>().await;
     });
     let quiet = args.output == output::Format::Json && args.out.is_none() && !std::io::stdout().is_terminal();
     let show = std::io::stderr().is_terminal() && !quiet;
@@ -193,15 +195,7 @@ pub async fn run(args: SweepArgs) -> Result<()> {
         "sweep finished"
     );
 
-    let report = output::render(args.output, &result)?;
-    match &args.out {
-        Some(path) => std::fs::write(path, report).wrap_err_with(|| format!("writing {}", path.display()))?,
-        None => {
-            let mut out = std::io::stdout().lock();
-            out.write_all(report.as_bytes()).wrap_err("writing the report")?;
-            out.flush().wrap_err("writing the report")?;
-        }
-    }
+    // Saved first: hours of runs survive a bad --out or a closed pipe.
     if let Some(dir) = results_dir {
         let name = store::name_for(
             result.started_at,
@@ -210,6 +204,15 @@ pub async fn run(args: SweepArgs) -> Result<()> {
         let text = output::render(output::Format::Json, &result)?;
         let path = store::save_text(&dir, &name, &text)?;
         eprintln!("result saved to {}", path.display());
+    }
+    let report = output::render(args.output, &result)?;
+    match &args.out {
+        Some(path) => std::fs::write(path, report).wrap_err_with(|| format!("writing {}", path.display()))?,
+        None => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(report.as_bytes()).wrap_err("writing the report")?;
+            out.flush().wrap_err("writing the report")?;
+        }
     }
     let missed = gate::check(&gates, &result);
     if !missed.is_empty() {

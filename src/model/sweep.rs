@@ -20,7 +20,12 @@ pub struct RunFigures {
     pub rps: f64,
     pub requests: u64,
     pub responses: u64,
+    /// Failed requests: transport errors plus responses with a status of 400 or more
+    /// (a fast 503 is not a fast success).
     pub errors: u64,
+    /// Of `errors`, the responses with a status of 400 or more.
+    #[serde(default)]
+    pub http_errors: u64,
     /// Corrected latency (from the intended send time) in milliseconds.
     pub p50_ms: f64,
     pub p90_ms: f64,
@@ -33,11 +38,13 @@ pub struct RunFigures {
 impl RunFigures {
     pub fn of(r: &BenchResult) -> RunFigures {
         let ms = |us: u64| us as f64 / 1e3;
+        let http_errors: u64 = r.status.iter().filter(|(code, _)| **code >= 400).map(|(_, n)| *n).sum();
         RunFigures {
             rps: r.achieved_rate,
             requests: r.requests,
             responses: r.responses,
-            errors: r.errors.total(),
+            errors: r.errors.total().saturating_add(http_errors),
+            http_errors,
             p50_ms: ms(r.latency.p50),
             p90_ms: ms(r.latency.p90),
             p99_ms: ms(r.latency.p99),
@@ -104,6 +111,7 @@ pub struct TargetStep {
     pub rps: f64,
     /// Totals over the repeats, so an error in one repeat is never hidden by a median.
     pub requests: u64,
+    /// Failed requests (transport errors and statuses of 400 or more), over the repeats.
     pub errors: u64,
     pub p50_ms: f64,
     pub p90_ms: f64,
@@ -121,6 +129,9 @@ pub struct TargetStep {
     pub resources: Option<Resources>,
     /// Every repeat, in the order run: what the medians and ratios come from.
     pub runs: Vec<RunFigures>,
+    /// Runs that could not be made at all (e.g. a name that does not resolve).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub run_errors: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -183,17 +194,21 @@ fn range(values: impl Iterator<Item = f64>) -> Range {
 impl TargetStep {
     /// A target's figures from its runs (at least one); slowdowns are filled by [`StepResult::settle`].
     pub fn from_runs(name: &str, url: &str, runs: Vec<RunFigures>, resources: Option<Resources>) -> TargetStep {
-        let med = |f: fn(&RunFigures) -> f64| median(&runs.iter().map(f).collect::<Vec<_>>()).unwrap_or(0.0);
-        let spread = (runs.len() >= 2).then(|| Spread {
+        // Latencies come from the repeats that got responses: a repeat without any has a
+        // p50 of 0, which would make a broken route look fast.
+        let answered: Vec<&RunFigures> = runs.iter().filter(|r| r.responses > 0).collect();
+        let med = |f: fn(&RunFigures) -> f64| median(&answered.iter().map(|r| f(r)).collect::<Vec<_>>()).unwrap_or(0.0);
+        let rps = median(&runs.iter().map(|r| r.rps).collect::<Vec<_>>()).unwrap_or(0.0);
+        let spread = (runs.len() >= 2 && !answered.is_empty()).then(|| Spread {
             rps: range(runs.iter().map(|r| r.rps)),
-            p50_ms: range(runs.iter().map(|r| r.p50_ms)),
-            p90_ms: range(runs.iter().map(|r| r.p90_ms)),
-            p99_ms: range(runs.iter().map(|r| r.p99_ms)),
+            p50_ms: range(answered.iter().map(|r| r.p50_ms)),
+            p90_ms: range(answered.iter().map(|r| r.p90_ms)),
+            p99_ms: range(answered.iter().map(|r| r.p99_ms)),
         });
         TargetStep {
             name: name.to_string(),
             url: url.to_string(),
-            rps: med(|r| r.rps),
+            rps,
             requests: runs.iter().map(|r| r.requests).sum(),
             errors: runs.iter().map(|r| r.errors).sum(),
             p50_ms: med(|r| r.p50_ms),
@@ -206,6 +221,7 @@ impl TargetStep {
             spread,
             resources,
             runs,
+            run_errors: Vec::new(),
         }
     }
 
@@ -236,7 +252,22 @@ impl StepResult {
             if !t.answered() {
                 notes.push(format!("{:?} got no response in this step", t.name));
             }
-            let usable = notes.is_empty();
+            let silent = t.runs.iter().filter(|r| r.responses == 0).count();
+            if silent > 0 && t.answered() {
+                notes.push(format!(
+                    "{} of {} repeats got no response; latencies are from the others",
+                    silent,
+                    t.runs.len()
+                ));
+            }
+            let http_errors: u64 = t.runs.iter().map(|r| r.http_errors).sum();
+            if http_errors > 0 {
+                notes.push(format!("{http_errors} responses with a status of 400 or more"));
+            }
+            for e in &t.run_errors {
+                notes.push(format!("a run failed: {e}"));
+            }
+            let usable = base.answered() && t.answered();
             let pair = |mine: f64, theirs: f64, q: &str, notes: &mut Vec<String>| -> (Option<f64>, Option<f64>) {
                 if !usable {
                     return (None, None);
@@ -303,6 +334,7 @@ mod tests {
             requests: responses,
             responses,
             errors: 0,
+            http_errors: 0,
             p50_ms: p50,
             p90_ms: p90,
             p99_ms: p99,
@@ -433,6 +465,34 @@ mod tests {
         );
         let json = serde_json::to_value(m).unwrap();
         assert_eq!(json["slowdown"]["p99"], serde_json::Value::Null);
+    }
+
+    #[test]
+    fn repeats_without_responses_do_not_make_a_route_look_fast() {
+        let base = TargetStep::from_runs("direct", "u", vec![run(1.0, 2.0, 4.0, 100.0, 10)], None);
+        let broken = TargetStep::from_runs(
+            "mesh",
+            "u",
+            vec![
+                run(0.0, 0.0, 0.0, 0.0, 0),
+                run(0.0, 0.0, 0.0, 0.0, 0),
+                run(5.0, 6.0, 8.0, 10.0, 10),
+            ],
+            None,
+        );
+        assert_eq!((broken.p50_ms, broken.p99_ms, broken.rps), (5.0, 8.0, 0.0));
+        let mut step = StepResult {
+            connections: Some(8),
+            rate: None,
+            targets: vec![base, broken],
+        };
+        step.settle("direct");
+        let m = &step.targets[1];
+        assert_eq!(m.slowdown.p99, Some(2.0));
+        assert_eq!(
+            m.note.as_deref(),
+            Some("2 of 3 repeats got no response; latencies are from the others")
+        );
     }
 
     #[test]

@@ -36,21 +36,22 @@ pub fn svg(files: &[(String, Saved)]) -> Result<String, String> {
                 .collect();
             spectrum_svg(&runs)
         }
-        _ => Err("draw either bench results (any number) or one sweep, not both".into()),
+        _ => Err("draw bench results (any number) or one sweep, not both and not several sweeps".into()),
     }
 }
 
 /// (x = 1/(1-q), latency ms) points of a run's corrected latency, from its histogram bins.
 pub fn spectrum(r: &BenchResult) -> Vec<(f64, f64)> {
     let d = &r.latency;
-    let total: u64 = d.bins.iter().map(|b| b.count).sum();
+    // Counts come from a file: added without overflowing.
+    let total: u64 = d.bins.iter().fold(0u64, |t, b| t.saturating_add(b.count));
     if total == 0 {
         return Vec::new();
     }
     let mut seen = 0u64;
     let mut points = Vec::new();
     for b in &d.bins {
-        seen += b.count;
+        seen = seen.saturating_add(b.count);
         // The last bin holds the slowest response: q = 1 has no place on a 1/(1-q) axis, so
         // it is drawn at the resolution the run's size allows.
         let q = (seen as f64 / total as f64).min(1.0 - 1.0 / (total as f64 + 1.0));
@@ -92,7 +93,7 @@ fn spectrum_svg(runs: &[(&str, &BenchResult)]) -> Result<String, String> {
             chart
                 .draw_series(LineSeries::new(pts.iter().copied(), color.stroke_width(2)))
                 .map_err(draw_error)?
-                .label(name.to_string())
+                .label(label(name))
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
         }
         chart
@@ -131,7 +132,7 @@ fn sweep_svg(s: &SweepResult) -> Result<String, String> {
     type Series = (String, usize, bool, Vec<(f64, f64)>);
     let mut series: Vec<Series> = Vec::new();
     for (ti, name) in targets.iter().enumerate() {
-        for (p99, label) in [(false, "p50"), (true, "p99")] {
+        for (p99, quantile) in [(false, "p50"), (true, "p99")] {
             let pts: Vec<(f64, f64)> = s
                 .steps
                 .iter()
@@ -142,7 +143,7 @@ fn sweep_svg(s: &SweepResult) -> Result<String, String> {
                     v.is_finite().then_some((i as f64, v))
                 })
                 .collect();
-            series.push((format!("{name} {label}"), ti, p99, pts));
+            series.push((label(&format!("{name} {quantile}")), ti, p99, pts));
         }
     }
     let y_max = series
@@ -155,7 +156,7 @@ fn sweep_svg(s: &SweepResult) -> Result<String, String> {
     {
         let root = SVGBackend::with_string(&mut out, SIZE).into_drawing_area();
         root.fill(&WHITE).map_err(draw_error)?;
-        let title = format!("Slowdown against {} by {}", s.baseline, s.varies);
+        let title = label(&format!("Slowdown against {} by {}", s.baseline, s.varies));
         let mut chart = ChartBuilder::on(&root)
             .caption(title, ("sans-serif", 22))
             .margin(16)
@@ -182,13 +183,13 @@ fn sweep_svg(s: &SweepResult) -> Result<String, String> {
             })
             .draw()
             .map_err(draw_error)?;
-        for (label, ti, p99, pts) in &series {
+        for (name, ti, p99, pts) in &series {
             let color = PALETTE[ti % PALETTE.len()];
             let style = color.stroke_width(if *p99 { 3 } else { 1 });
             chart
                 .draw_series(LineSeries::new(pts.iter().copied(), style).point_size(if *p99 { 4 } else { 2 }))
                 .map_err(draw_error)?
-                .label(label.clone())
+                .label(name.clone())
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
         }
         chart
@@ -201,6 +202,11 @@ fn sweep_svg(s: &SweepResult) -> Result<String, String> {
         root.present().map_err(draw_error)?;
     }
     Ok(out)
+}
+
+/// A name from a file as SVG text: control characters make ill-formed XML.
+fn label(name: &str) -> String {
+    name.chars().filter(|c| !c.is_control()).collect()
 }
 
 fn draw_error<E: std::fmt::Display>(e: E) -> String {

@@ -1,6 +1,6 @@
 //! Runs a [`SweepPlan`] with the load generator, one run at a time, and builds the result.
 
-use color_eyre::eyre::{Result, WrapErr};
+use color_eyre::eyre::Result;
 use tokio::sync::watch;
 
 use super::plan::SweepPlan;
@@ -21,8 +21,21 @@ pub struct Event {
     pub progress: Option<BenchProgress>,
 }
 
+/// Resolves when `stop` says true; never when its sender is gone (nobody can stop us then).
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    loop {
+        if *stop.borrow_and_update() {
+            return;
+        }
+        if stop.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
 /// Runs every step; `stop` set to true cancels the run in progress and ends the sweep
-/// with what ran (`cancelled`).
+/// with what ran (`cancelled`). A run that cannot be made (a name that does not resolve)
+/// is written down for its target and step, and the sweep goes on.
 pub async fn run(
     plan: &SweepPlan,
     mut stop: watch::Receiver<bool>,
@@ -31,6 +44,7 @@ pub async fn run(
     let started_at = crate::model::now_millis();
     let total = plan.runs();
     let mut runs: Vec<Vec<Vec<RunFigures>>> = vec![vec![Vec::new(); plan.targets.len()]; plan.varies.len()];
+    let mut failures: Vec<Vec<Vec<String>>> = vec![vec![Vec::new(); plan.targets.len()]; plan.varies.len()];
     let mut cancelled = false;
     for (index, (step, repeat, target)) in plan.order().enumerate() {
         if *stop.borrow() {
@@ -49,13 +63,19 @@ pub async fn run(
             observe(&event);
             tokio::select! {
                 _ = tokio::time::sleep(plan.cooldown) => {}
-                _ = stop.changed() => { cancelled = true; break; }
+                _ = stopped(&mut stop) => { cancelled = true; break; }
             }
         }
-        let what = || format!("target {:?}, {}", event.target, event.step);
-        let bench = engine::start(plan.config(step, target)).wrap_err_with(what)?;
+        let bench = match engine::start(plan.config(step, target)) {
+            Ok(b) => b,
+            Err(e) => {
+                failures[step][target].push(format!("{e:#}"));
+                continue;
+            }
+        };
         let canceller = bench.canceller();
         let mut progress = bench.progress();
+        let mut asked_to_stop = false;
         loop {
             tokio::select! {
                 changed = progress.changed() => {
@@ -66,16 +86,21 @@ pub async fn run(
                     observe(&event);
                     if finished { break; }
                 }
-                _ = stop.changed() => {
+                _ = stopped(&mut stop), if !asked_to_stop => {
                     canceller.cancel();
+                    asked_to_stop = true;
                     cancelled = true;
                 }
             }
         }
-        let result = bench.finish().await.wrap_err_with(what)?;
-        runs[step][target].push(RunFigures::of(&result));
-        if cancelled || result.cancelled {
-            cancelled = true;
+        match bench.finish().await {
+            Ok(result) => {
+                runs[step][target].push(RunFigures::of(&result));
+                cancelled |= result.cancelled;
+            }
+            Err(e) => failures[step][target].push(format!("{e:#}")),
+        }
+        if cancelled {
             break;
         }
     }
@@ -83,9 +108,14 @@ pub async fn run(
     for (step, per_target) in runs.into_iter().enumerate() {
         let targets: Vec<TargetStep> = per_target
             .into_iter()
+            .zip(std::mem::take(&mut failures[step]))
             .zip(&plan.targets)
-            .filter(|(r, _)| !r.is_empty())
-            .map(|(r, t)| TargetStep::from_runs(&t.name, &t.url, r, None))
+            .filter(|((r, f), _)| !r.is_empty() || !f.is_empty())
+            .map(|((r, f), t)| {
+                let mut ts = TargetStep::from_runs(&t.name, &t.url, r, None);
+                ts.run_errors = f;
+                ts
+            })
             .collect();
         if targets.is_empty() {
             continue;

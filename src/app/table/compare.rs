@@ -9,16 +9,16 @@ use crate::app::state::State;
 
 pub struct Compare;
 
-/// Two decimals up to 10 ms: side by side, 1.82 and 2.4 must not both read "2ms".
+/// As `meshtop compare` writes it: side by side, 1.82 and 2.4 must not both read "2ms".
 fn ms(v: f64) -> String {
-    if v < 10.0 {
-        format!("{v:.2}ms")
+    if v < 1000.0 {
+        crate::compare::latency(v)
     } else {
         format::millis(v)
     }
 }
 
-/// `+3.10ms (+42%)` against the first run.
+/// `+0.910ms (+100%)` against the first marked run.
 fn delta(r: &CompareRow, f: fn(&crate::compare::Run) -> f64) -> String {
     match &r.against {
         None => "-".into(),
@@ -29,7 +29,8 @@ fn delta(r: &CompareRow, f: fn(&crate::compare::Run) -> f64) -> String {
             } else {
                 String::new()
             };
-            format!("{:+.2}ms{pct}", y - x)
+            let sign = if y >= x { "+" } else { "" };
+            format!("{sign}{}{pct}", crate::compare::latency(y - x))
         }
     }
 }
@@ -84,11 +85,11 @@ static COLUMNS: &[Column<CompareRow>] = &[
     },
     Column {
         drop: 5,
-        ..Column::new("P99 VS #1", |_, r| delta(r, |x| x.p99_ms))
+        ..Column::new("P99 VS FIRST", |_, r| delta(r, |x| x.p99_ms))
     },
     Column {
         drop: 4,
-        ..Column::new("P50 VS #1", |_, r| delta(r, |x| x.p50_ms))
+        ..Column::new("P50 VS FIRST", |_, r| delta(r, |x| x.p50_ms))
     },
 ];
 
