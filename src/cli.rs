@@ -347,7 +347,11 @@ pub struct SweepArgs {
     /// Fixed rate of a connections sweep (default 0: closed loop).
     #[arg(short = 'q', long, value_parser = flag::rate, allow_negative_numbers = true, conflicts_with = "rates")]
     pub rate: Option<f64>,
-    /// Length of each run (default 30s).
+    /// Stop each run after this many requests (-n as in bench); alone, the count bounds
+    /// each run, with -z whichever comes first.
+    #[arg(short = 'n', long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub requests: Option<u64>,
+    /// Length of each run (default 30s unless -n is given).
     #[arg(short = 'z', long, value_parser = flag::run_duration)]
     pub duration: Option<Duration>,
     /// Load sent before each run is measured (default 5s).

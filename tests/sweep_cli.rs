@@ -366,8 +366,8 @@ fn report_draws_bench_runs_and_sweeps_as_svg() {
             &again,
             "-c",
             "1,2",
-            "-z",
-            "300ms",
+            "-n",
+            "120",
             "--warmup",
             "0s",
             "--cooldown",
@@ -381,6 +381,19 @@ fn report_draws_bench_runs_and_sweeps_as_svg() {
     files.sort();
     let (benches, sweeps): (Vec<String>, Vec<String>) = files.into_iter().partition(|f| !f.contains("_sweep-"));
     assert_eq!((benches.len(), sweeps.len()), (2, 1));
+    // -n alone bounds every run by its count, as in bench.
+    let sweep: SweepResult = serde_json::from_str(&std::fs::read_to_string(&sweeps[0]).unwrap()).unwrap();
+    assert_eq!((sweep.requests_per_run, sweep.duration_s), (Some(120), 0.0));
+    for step in &sweep.steps {
+        for t in &step.targets {
+            assert_eq!(
+                t.runs.iter().map(|r| r.requests).collect::<Vec<_>>(),
+                [120],
+                "{}",
+                t.name
+            );
+        }
+    }
 
     let texts = |svg: &Path| -> Vec<String> {
         let text = std::fs::read_to_string(svg).unwrap();

@@ -96,12 +96,18 @@ pub fn plan_from_args(args: &SweepArgs) -> Result<(SweepPlan, Vec<gate::Gate>)> 
     let file_duration = |field: &str, v: &Option<String>, b: Bounds| -> Result<Option<Duration>> {
         field_duration(field, v, b).map_err(in_file)
     };
-    if let Some(d) = args
+    let duration = args
         .duration
-        .or(file_duration("duration", &experiment.duration, Bounds::RUN)?)
-    {
+        .or(file_duration("duration", &experiment.duration, Bounds::RUN)?);
+    if let Some(d) = duration {
         plan.duration = d;
     }
+    plan.requests = args.requests.or(experiment.requests);
+    if plan.requests == Some(0) {
+        return Err(in_file("requests: at least 1".into()));
+    }
+    // -n alone bounds each run by its count, as in bench; with -z, whichever comes first.
+    plan.timed = duration.is_some() || plan.requests.is_none();
     if let Some(d) = args
         .warmup
         .or(file_duration("warmup", &experiment.warmup, Bounds::OFFSET)?)

@@ -98,7 +98,9 @@ pub fn runs(file: &str, saved: &Saved) -> Vec<Run> {
                     url: t.url.clone(),
                     connections: step.connections.unwrap_or(0),
                     rate: step.rate,
-                    duration_s: s.duration_s,
+                    // What the runs took (a sweep bounded by -n alone has no set length).
+                    duration_s: crate::model::sweep::median(&t.runs.iter().map(|r| r.duration_s).collect::<Vec<_>>())
+                        .unwrap_or(s.duration_s),
                     protocol: s.protocol.clone(),
                     rps: t.rps,
                     requests: t.requests,

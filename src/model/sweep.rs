@@ -155,7 +155,10 @@ pub struct SweepResult {
     pub baseline: String,
     /// `connections` or `rate`: what the steps vary.
     pub varies: String,
+    /// Length of each run; 0 when only `requests_per_run` bounded them.
     pub duration_s: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests_per_run: Option<u64>,
     pub warmup_s: f64,
     pub cooldown_s: f64,
     pub repeat: u32,

@@ -140,9 +140,16 @@ fn preamble(r: &SweepResult) -> String {
     } else {
         String::new()
     };
+    let length = match (r.duration_s > 0.0, r.requests_per_run) {
+        (true, Some(n)) => format!(
+            "{}s or {n} requests per run",
+            crate::model::sweep::trim_number(r.duration_s)
+        ),
+        (false, Some(n)) => format!("{n} requests per run"),
+        _ => format!("{}s per run", crate::model::sweep::trim_number(r.duration_s)),
+    };
     format!(
-        "{fixed}, {}s per run after {}s warm-up, {}{repeats}; baseline {}; latency corrected for coordinated omission",
-        crate::model::sweep::trim_number(r.duration_s),
+        "{fixed}, {length} after {}s warm-up, {}{repeats}; baseline {}; latency corrected for coordinated omission",
         crate::model::sweep::trim_number(r.warmup_s),
         r.protocol,
         r.baseline

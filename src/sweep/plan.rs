@@ -54,6 +54,10 @@ pub struct SweepPlan {
     /// Rate of a connections sweep (0 = closed loop).
     pub rate: f64,
     pub duration: Duration,
+    /// Whether runs end after `duration` (unless only `requests` bounds them).
+    pub timed: bool,
+    /// Stop each run after this many requests (`-n`, as in `bench`).
+    pub requests: Option<u64>,
     pub warmup: Duration,
     pub repeat: u32,
     pub cooldown: Duration,
@@ -137,6 +141,8 @@ pub struct Experiment {
     /// Fixed rate of a connections sweep (requests/s, 0 = closed loop).
     pub rate: Option<f64>,
     pub duration: Option<String>,
+    /// Requests per run.
+    pub requests: Option<u64>,
     pub warmup: Option<String>,
     pub cooldown: Option<String>,
     pub repeat: Option<u32>,
@@ -203,6 +209,8 @@ impl SweepPlan {
             connections: 50,
             rate: 0.0,
             duration: Duration::from_secs(30),
+            timed: true,
+            requests: None,
             warmup: Duration::from_secs(5),
             repeat: 1,
             cooldown: Duration::from_secs(2),
@@ -311,8 +319,8 @@ impl SweepPlan {
                 threads: self.threads,
                 rate: self.step_rate(step),
                 ramp: Vec::new(),
-                duration: Some(self.duration),
-                requests: None,
+                duration: self.timed.then_some(self.duration),
+                requests: self.requests,
                 warmup: self.warmup,
                 timeout: self.timeout,
                 http2: self.http2,
