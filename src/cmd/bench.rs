@@ -5,7 +5,7 @@
 use std::io::{IsTerminal, Write};
 
 use bytes::Bytes;
-use color_eyre::eyre::{Result, WrapErr};
+use color_eyre::eyre::Result;
 
 use crate::bench::config::{BenchConfig, default_threads};
 use crate::bench::{engine, output, slo, store};
@@ -94,18 +94,12 @@ pub async fn run(args: BenchArgs) -> Result<()> {
 
     let verdicts = args.slo.as_ref().map(|s| slo::check(s, &result)).unwrap_or_default();
     let report = output::render(args.output, &result, &verdicts)?;
-    match &args.out {
-        Some(path) => std::fs::write(path, report).wrap_err_with(|| format!("writing {}", path.display()))?,
-        None => {
-            let mut out = std::io::stdout().lock();
-            out.write_all(report.as_bytes()).wrap_err("writing the report")?;
-            out.flush().wrap_err("writing the report")?;
-        }
-    }
+    // Saved first, so a bad --out or a closed pipe does not lose the run.
     if let Some(dir) = results_dir {
         let path = store::save(&dir, &result)?;
         eprintln!("result saved to {}", path.display());
     }
+    super::write_report(args.out.as_deref(), &report)?;
     let missed: Vec<String> = verdicts
         .iter()
         .filter(|v| !v.met)

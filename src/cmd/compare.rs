@@ -1,9 +1,8 @@
 //! `meshtop compare A.json B.json [...]` and `meshtop compare --last 2`.
 
-use std::io::Write;
 use std::path::PathBuf;
 
-use color_eyre::eyre::{Result, WrapErr};
+use color_eyre::eyre::Result;
 
 use crate::bench::store;
 use crate::cli::CompareArgs;
@@ -43,10 +42,7 @@ pub fn run(args: &CompareArgs) -> Result<()> {
     }
     let comparison = compare::compare(&loaded).map_err(bad_input)?;
     let report = compare::render(args.output, &comparison).map_err(|e| color_eyre::eyre::eyre!(e))?;
-    let mut out = std::io::stdout().lock();
-    out.write_all(report.as_bytes()).wrap_err("writing the report")?;
-    out.flush().wrap_err("writing the report")?;
-    Ok(())
+    super::write_report(None, &report)
 }
 
 /// The file's name without `.json`: what the tables and the verdict call the run.

@@ -80,6 +80,20 @@ pub async fn run(cli: Cli) -> Result<()> {
     }
 }
 
+/// Writes a report to `out`, or to stdout.
+pub fn write_report(out: Option<&std::path::Path>, report: &str) -> Result<()> {
+    use color_eyre::eyre::WrapErr;
+    use std::io::Write;
+    match out {
+        Some(path) => std::fs::write(path, report).wrap_err_with(|| format!("writing {}", path.display())),
+        None => {
+            let mut stdout = std::io::stdout().lock();
+            stdout.write_all(report.as_bytes()).wrap_err("writing the report")?;
+            stdout.flush().wrap_err("writing the report")
+        }
+    }
+}
+
 /// Writes meshtop.1 and a page per command (meshtop-bench.1, ...), generated from the same
 /// clap definitions as `--help`. Returns the files written.
 pub fn man_pages(dir: &std::path::Path) -> Result<Vec<std::path::PathBuf>> {

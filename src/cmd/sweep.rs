@@ -5,7 +5,7 @@
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
-use color_eyre::eyre::{Result, WrapErr};
+use color_eyre::eyre::Result;
 
 use crate::bench::store;
 use crate::cli::SweepArgs;
@@ -212,14 +212,7 @@ pub async fn run(args: SweepArgs) -> Result<()> {
         eprintln!("result saved to {}", path.display());
     }
     let report = output::render(args.output, &result)?;
-    match &args.out {
-        Some(path) => std::fs::write(path, report).wrap_err_with(|| format!("writing {}", path.display()))?,
-        None => {
-            let mut out = std::io::stdout().lock();
-            out.write_all(report.as_bytes()).wrap_err("writing the report")?;
-            out.flush().wrap_err("writing the report")?;
-        }
-    }
+    super::write_report(args.out.as_deref(), &report)?;
     let missed = gate::check(&gates, &result);
     if !missed.is_empty() {
         return Err(ObjectiveMissed(missed).into());

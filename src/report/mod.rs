@@ -96,14 +96,7 @@ fn spectrum_svg(runs: &[(&str, &BenchResult)]) -> Result<String, String> {
                 .label(label(name))
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.9))
-            .border_style(BLACK)
-            .draw()
-            .map_err(draw_error)?;
-        root.present().map_err(draw_error)?;
+        legend_and_finish(chart, &root)?;
     }
     Ok(out)
 }
@@ -192,14 +185,7 @@ fn sweep_svg(s: &SweepResult) -> Result<String, String> {
                 .label(name.clone())
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.9))
-            .border_style(BLACK)
-            .draw()
-            .map_err(draw_error)?;
-        root.present().map_err(draw_error)?;
+        legend_and_finish(chart, &root)?;
     }
     Ok(out)
 }
@@ -207,6 +193,25 @@ fn sweep_svg(s: &SweepResult) -> Result<String, String> {
 /// A name from a file as SVG text: control characters make ill-formed XML.
 fn label(name: &str) -> String {
     name.chars().filter(|c| !c.is_control()).collect()
+}
+
+/// The legend, top left on a light box, and the document finished.
+fn legend_and_finish<'a, X, Y>(
+    mut chart: ChartContext<'a, SVGBackend<'a>, Cartesian2d<X, Y>>,
+    root: &DrawingArea<SVGBackend<'a>, plotters::coord::Shift>,
+) -> Result<(), String>
+where
+    X: plotters::coord::ranged1d::Ranged,
+    Y: plotters::coord::ranged1d::Ranged,
+{
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .background_style(WHITE.mix(0.9))
+        .border_style(BLACK)
+        .draw()
+        .map_err(draw_error)?;
+    root.present().map_err(draw_error)
 }
 
 fn draw_error<E: std::fmt::Display>(e: E) -> String {

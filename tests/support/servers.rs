@@ -166,38 +166,30 @@ pub struct Haproxy {
 
 impl Haproxy {
     pub fn start() -> Haproxy {
-        let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
-        let conf = format!(
-            "global\n  maxconn 4096\ndefaults\n  mode http\n  timeout client 10s\n  timeout connect 5s\n  timeout server 10s\n\
-             frontend fe\n  bind 127.0.0.1:{port}\n  http-request return status 200 content-type text/plain string ok\n"
-        );
-        let path = dir.path().join("haproxy.cfg");
-        std::fs::write(&path, conf).unwrap();
-        let mut child = Command::new("haproxy")
-            .arg("-db")
-            .arg("-f")
-            .arg(&path)
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("starting haproxy (scripts/install-deps installs it)");
-        wait_listening(port, "haproxy", &mut child);
-        Haproxy { port, child, _dir: dir }
+        Haproxy::with(|port| {
+            format!(
+                "global\n  maxconn 4096\ndefaults\n  mode http\n  timeout client 10s\n  timeout connect 5s\n  timeout server 10s\n\
+                 frontend fe\n  bind 127.0.0.1:{port}\n  http-request return status 200 content-type text/plain string ok\n"
+            )
+        })
     }
-}
 
-impl Haproxy {
     /// HAProxy as one hop in front of `upstream_port` on loopback (keep-alive both sides).
     pub fn forward_to(upstream_port: u16) -> Haproxy {
+        Haproxy::with(|port| {
+            format!(
+                "global\n  maxconn 4096\ndefaults\n  mode http\n  option http-keep-alive\n  timeout client 10s\n  timeout connect 5s\n  timeout server 10s\n\
+                 frontend fe\n  bind 127.0.0.1:{port}\n  default_backend be\nbackend be\n  server up 127.0.0.1:{upstream_port}\n"
+            )
+        })
+    }
+
+    /// HAProxy on a free port with the configuration `conf` writes for that port.
+    fn with(conf: impl FnOnce(u16) -> String) -> Haproxy {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
-        let conf = format!(
-            "global\n  maxconn 4096\ndefaults\n  mode http\n  option http-keep-alive\n  timeout client 10s\n  timeout connect 5s\n  timeout server 10s\n\
-             frontend fe\n  bind 127.0.0.1:{port}\n  default_backend be\nbackend be\n  server up 127.0.0.1:{upstream_port}\n"
-        );
         let path = dir.path().join("haproxy.cfg");
-        std::fs::write(&path, conf).unwrap();
+        std::fs::write(&path, conf(port)).unwrap();
         let mut child = Command::new("haproxy")
             .arg("-db")
             .arg("-f")
@@ -212,6 +204,12 @@ impl Haproxy {
 
     pub fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
+    }
+}
+
+impl Drop for Haproxy {
+    fn drop(&mut self) {
+        stop(&mut self.child);
     }
 }
 
@@ -257,12 +255,6 @@ impl Standin {
 }
 
 impl Drop for Standin {
-    fn drop(&mut self) {
-        stop(&mut self.child);
-    }
-}
-
-impl Drop for Haproxy {
     fn drop(&mut self) {
         stop(&mut self.child);
     }
