@@ -108,6 +108,31 @@ pub struct ProvenanceArgs {
     pub provenance: String,
 }
 
+/// Where a load command's report and result go (`bench`, `sweep`).
+#[derive(Debug, Clone, Default, Args)]
+pub struct SaveArgs {
+    /// Write the report to this file instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Where the JSON result is saved (default: $XDG_DATA_HOME/meshtop/results).
+    #[arg(long, value_name = "DIR")]
+    pub results_dir: Option<PathBuf>,
+    /// Do not save the JSON result.
+    #[arg(long)]
+    pub no_save: bool,
+}
+
+impl SaveArgs {
+    /// The directory results are saved in, or None with --no-save.
+    pub fn results_dir(&self) -> color_eyre::Result<Option<PathBuf>> {
+        match (&self.results_dir, self.no_save) {
+            (_, true) => Ok(None),
+            (Some(d), false) => Ok(Some(d.clone())),
+            (None, false) => crate::bench::store::default_dir().map(Some),
+        }
+    }
+}
+
 /// Flags every command takes.
 #[derive(Debug, Clone, Default, Args)]
 pub struct CommonArgs {
@@ -289,15 +314,8 @@ pub struct BenchArgs {
     /// Report format on stdout (or --out).
     #[arg(short = 'o', long, value_enum, default_value = "text")]
     pub output: crate::bench::output::Format,
-    /// Write the report to this file instead of stdout.
-    #[arg(long, value_name = "FILE")]
-    pub out: Option<PathBuf>,
-    /// Where the JSON result is saved (default: $XDG_DATA_HOME/meshtop/results).
-    #[arg(long, value_name = "DIR")]
-    pub results_dir: Option<PathBuf>,
-    /// Do not save the JSON result.
-    #[arg(long)]
-    pub no_save: bool,
+    #[command(flatten)]
+    pub save: SaveArgs,
     /// Objectives, e.g. `p99<50ms,success>99.9%`; exit code 3 when one is missed.
     #[arg(long, value_parser = crate::bench::slo::parse)]
     pub slo: Option<crate::bench::slo::Slo>,
@@ -392,15 +410,8 @@ pub struct SweepArgs {
     /// Report format on stdout (or --out).
     #[arg(short = 'o', long, value_enum, default_value = "table")]
     pub output: crate::sweep::output::Format,
-    /// Write the report to this file instead of stdout.
-    #[arg(long, value_name = "FILE")]
-    pub out: Option<PathBuf>,
-    /// Where the JSON result is saved (default: $XDG_DATA_HOME/meshtop/results).
-    #[arg(long, value_name = "DIR")]
-    pub results_dir: Option<PathBuf>,
-    /// Do not save the JSON result.
-    #[arg(long)]
-    pub no_save: bool,
+    #[command(flatten)]
+    pub save: SaveArgs,
     #[command(flatten)]
     pub common: CommonArgs,
 }

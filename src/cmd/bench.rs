@@ -54,11 +54,7 @@ pub fn config_from_args(args: &BenchArgs) -> Result<BenchConfig> {
 
 pub async fn run(args: BenchArgs) -> Result<()> {
     let config = config_from_args(&args)?;
-    let results_dir = match (&args.results_dir, args.no_save) {
-        (_, true) => None,
-        (Some(d), false) => Some(d.clone()),
-        (None, false) => Some(store::default_dir()?),
-    };
+    let results_dir = args.save.results_dir()?;
     tracing::info!(url = %config.spec.url, rate = config.spec.rate, connections = config.spec.connections, "benchmark starting");
     let run = engine::start(config)?;
 
@@ -99,7 +95,7 @@ pub async fn run(args: BenchArgs) -> Result<()> {
         let path = store::save(&dir, &result)?;
         eprintln!("result saved to {}", path.display());
     }
-    super::write_report(args.out.as_deref(), &report)?;
+    super::write_report(args.save.out.as_deref(), &report)?;
     let missed: Vec<String> = verdicts
         .iter()
         .filter(|v| !v.met)

@@ -167,11 +167,7 @@ pub fn plan_from_args(args: &SweepArgs) -> Result<(SweepPlan, Vec<gate::Gate>)> 
 
 pub async fn run(args: SweepArgs) -> Result<()> {
     let (plan, gates) = plan_from_args(&args)?;
-    let results_dir = match (&args.results_dir, args.no_save) {
-        (_, true) => None,
-        (Some(d), false) => Some(d.clone()),
-        (None, false) => Some(store::default_dir()?),
-    };
+    let results_dir = args.save.results_dir()?;
     tracing::info!(targets = plan.targets.len(), runs = plan.runs(), "sweep starting");
     let (stop_tx, stop) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
@@ -181,7 +177,7 @@ pub async fn run(args: SweepArgs) -> Result<()> {
         // Keep the sender: a dropped one is not a request to stop.
         std::future::pending::<()>().await;
     });
-    let quiet = args.output == output::Format::Json && args.out.is_none() && !std::io::stdout().is_terminal();
+    let quiet = args.output == output::Format::Json && args.save.out.is_none() && !std::io::stdout().is_terminal();
     let show = std::io::stderr().is_terminal() && !quiet;
     let result = run::run(&plan, stop, |e| {
         if show {
@@ -212,7 +208,7 @@ pub async fn run(args: SweepArgs) -> Result<()> {
         eprintln!("result saved to {}", path.display());
     }
     let report = output::render(args.output, &result)?;
-    super::write_report(args.out.as_deref(), &report)?;
+    super::write_report(args.save.out.as_deref(), &report)?;
     let missed = gate::check(&gates, &result);
     if !missed.is_empty() {
         return Err(ObjectiveMissed(missed).into());

@@ -136,7 +136,7 @@ pub fn status_line(state: &State, t: &Theme, frame: &mut Frame, area: Rect) {
     }
     if state.cluster.is_none() {
         // Nothing below means anything before the first connection.
-        frame.render_widget(Paragraph::new(Line::from(spans)).style(base), area);
+        frame.render_widget(Paragraph::new(fit(spans, area.width)).style(base), area);
         return;
     }
     let window = crate::app::traffic::window_label(state.window_s);
@@ -161,5 +161,41 @@ pub fn status_line(state: &State, t: &Theme, frame: &mut Frame, area: Rect) {
     if let Some(r) = &state.replay {
         spans.push(Span::styled(format!("· {} ", r.provenance), base.fg(t.dim)));
     }
-    frame.render_widget(Paragraph::new(Line::from(spans)).style(base), area);
+    frame.render_widget(Paragraph::new(fit(spans, area.width)).style(base), area);
+}
+
+/// The spans that fit in `width` columns; a line that does not fit ends in `…`, so a cut
+/// reads as a cut, not as the end of the message.
+fn fit(spans: Vec<Span<'static>>, width: u16) -> Line<'static> {
+    use unicode_width::UnicodeWidthStr;
+    let width = width as usize;
+    let total: usize = spans.iter().map(|s| s.content.width()).sum();
+    if total <= width || width == 0 {
+        return Line::from(spans);
+    }
+    let mut left = width - 1;
+    let mut out = Vec::new();
+    let mut last_style = Style::default();
+    for s in spans {
+        let w = s.content.width();
+        last_style = s.style;
+        if w <= left {
+            left -= w;
+            out.push(s);
+            continue;
+        }
+        let mut cut = String::new();
+        for c in s.content.chars() {
+            let cw = unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
+            if cw > left {
+                break;
+            }
+            left -= cw;
+            cut.push(c);
+        }
+        out.push(Span::styled(cut, s.style));
+        break;
+    }
+    out.push(Span::styled("…", last_style));
+    Line::from(out)
 }
