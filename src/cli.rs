@@ -411,9 +411,30 @@ pub struct SweepArgs {
     #[arg(short = 'o', long, value_enum, default_value = "table")]
     pub output: crate::sweep::output::Format,
     #[command(flatten)]
+    pub cluster: SweepClusterArgs,
+    #[command(flatten)]
     pub save: SaveArgs,
     #[command(flatten)]
     pub common: CommonArgs,
+}
+
+/// The cluster a sweep reads its targets' CPU and memory from. Read only: a sweep watches
+/// pods, services and metrics.k8s.io, and changes nothing.
+#[derive(Debug, Clone, Default, Args)]
+pub struct SweepClusterArgs {
+    /// kubeconfig of the cluster whose pods serve the targets (default: $KUBECONFIG, then
+    /// ~/.kube/config; without one, the table says "no cluster").
+    #[arg(long, env = "KUBECONFIG", value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// kubeconfig context (default: the current context).
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
+    /// Only look for the targets' pods in this namespace.
+    #[arg(long, value_name = "NS")]
+    pub namespace: Option<String>,
+    /// Watch no cluster even when a kubeconfig is there (no CPU or memory figures).
+    #[arg(long)]
+    pub no_cluster: bool,
 }
 
 #[derive(Debug, Clone, Args)]

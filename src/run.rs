@@ -129,6 +129,9 @@ pub(crate) struct LiveSources {
     window: tokio::sync::watch::Sender<u32>,
     benches: BenchRunner,
     recorder: Option<crate::record::Recorder>,
+    /// Sweeps saved to the results directory, and whether that was after their last
+    /// readings came in (they are saved when they end, and again then).
+    saved_sweeps: std::collections::BTreeMap<u32, bool>,
     /// For the header of recordings started with R.
     pub(crate) provenance: String,
     tasks: Vec<tokio::task::JoinHandle<()>>,
@@ -177,6 +180,7 @@ impl LiveSources {
             window,
             benches,
             recorder: None,
+            saved_sweeps: Default::default(),
             provenance: "live session".into(),
             tasks,
             rx: Some(rx),
@@ -227,6 +231,14 @@ impl Driver for LiveSources {
                 self.benches.stop(id);
                 None
             }
+            Effect::StartSweep(plan) => {
+                self.benches.start_sweep(*plan, state);
+                None
+            }
+            Effect::StopSweep(id) => {
+                self.benches.stop_sweep(id);
+                None
+            }
             Effect::Quit => None,
         }
     }
@@ -245,7 +257,8 @@ impl Driver for LiveSources {
         }
     }
 
-    fn tick(&mut self, _state: &mut State) -> Option<Instant> {
+    fn tick(&mut self, state: &mut State) -> Option<Instant> {
+        self.save_sweeps(state);
         if let Some(r) = self.recorder.as_mut() {
             let _ = r.flush_if_due();
             // Wake to flush at least every second while recording.
@@ -289,6 +302,28 @@ impl LiveSources {
         }
     }
 
+    /// Saves ended sweeps like `meshtop sweep` does, once when they end and once more when
+    /// the readings that come late are in (the same file).
+    fn save_sweeps(&mut self, state: &mut State) {
+        for s in &state.sweeps {
+            let Some(finished) = s.finished else { continue };
+            let settled = state.now - finished > crate::app::sweep::READING_GRACE_MS;
+            match self.saved_sweeps.get(&s.id) {
+                Some(true) => continue,
+                Some(false) if !settled => continue,
+                _ => {}
+            }
+            let first = !self.saved_sweeps.contains_key(&s.id);
+            self.saved_sweeps.insert(s.id, settled);
+            let saved = crate::bench::store::default_dir().and_then(|dir| crate::sweep::output::save(&dir, &s.result));
+            match saved {
+                Ok(path) if first => state.flash = Some(format!("sweep {} saved to {}", s.id, path.display())),
+                Ok(_) => {}
+                Err(e) => state.flash = Some(format!("sweep {} not saved: {e:#}", s.id)),
+            }
+        }
+    }
+
     pub(crate) fn take_receiver(&mut self) -> mpsc::Receiver<Stamped> {
         self.rx.take().expect("receiver taken once")
     }
@@ -324,6 +359,10 @@ impl LiveSources {
 pub struct BenchRunner {
     tx: source::UpdateTx,
     running: std::collections::BTreeMap<u32, crate::bench::Canceller>,
+    /// Running sweeps and what stops them.
+    sweeps: std::collections::BTreeMap<u32, tokio::sync::watch::Sender<bool>>,
+    /// The last sweep id given out (ids are not reused within a session).
+    last_sweep: u32,
 }
 
 impl BenchRunner {
@@ -331,6 +370,74 @@ impl BenchRunner {
         BenchRunner {
             tx,
             running: Default::default(),
+            sweeps: Default::default(),
+            last_sweep: 0,
+        }
+    }
+
+    /// Runs a sweep: its start, its runs (as benchmark updates tagged with the sweep) and
+    /// its end go to the update channel, so the fold builds its table, and a recording
+    /// keeps it. Each target's pods are those the watched cluster says serve its URL.
+    pub fn start_sweep(&mut self, plan: crate::sweep::SweepPlan, state: &mut State) {
+        self.sweeps.retain(|_, stop| !stop.is_closed());
+        if !self.sweeps.is_empty() {
+            state.flash = Some("a sweep is running: x in the bench view stops it".into());
+            return;
+        }
+        let id = self
+            .last_sweep
+            .max(state.sweeps.iter().map(|s| s.id).max().unwrap_or(0))
+            + 1;
+        self.last_sweep = id;
+        let pods: Vec<_> = plan
+            .targets
+            .iter()
+            .map(|t| crate::app::sweep::pods_for_url(state, &t.url))
+            .collect();
+        let spec = plan.spec(&pods);
+        let (stop_tx, stop) = tokio::sync::watch::channel(false);
+        self.sweeps.insert(id, stop_tx);
+        let tx = self.tx.clone();
+        state.flash = Some(format!(
+            "sweep {id}: {} runs; its table fills in the Compare view (8) step by step",
+            spec.runs()
+        ));
+        tokio::spawn(async move {
+            let started = Update::SweepStarted {
+                id,
+                spec: Box::new(spec.clone()),
+            };
+            if tx.send(Stamped::now(started)).await.is_err() {
+                return;
+            }
+            // The runner's callback cannot wait; a forwarding task keeps the order.
+            let (events_tx, mut events) = mpsc::unbounded_channel();
+            let forward = {
+                let tx = tx.clone();
+                tokio::spawn(async move {
+                    while let Some(u) = events.recv().await {
+                        if tx.send(Stamped::now(u)).await.is_err() {
+                            return;
+                        }
+                    }
+                })
+            };
+            let result = crate::sweep::run::run(&plan, stop, |e| {
+                if let Some(u) = crate::app::sweep::update_for(id, &spec, e) {
+                    let _ = events_tx.send(u);
+                }
+            })
+            .await;
+            drop(events_tx);
+            let _ = forward.await;
+            let cancelled = result.as_ref().map_or(true, |r| r.cancelled);
+            let _ = tx.send(Stamped::now(Update::SweepFinished { id, cancelled })).await;
+        });
+    }
+
+    pub fn stop_sweep(&mut self, id: u32) {
+        if let Some(stop) = self.sweeps.remove(&id) {
+            let _ = stop.send(true);
         }
     }
 
@@ -408,6 +515,9 @@ impl BenchRunner {
     fn stop_all(&mut self) {
         for (_, c) in std::mem::take(&mut self.running) {
             c.cancel();
+        }
+        for (_, stop) in std::mem::take(&mut self.sweeps) {
+            let _ = stop.send(true);
         }
     }
 }

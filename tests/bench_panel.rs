@@ -156,6 +156,7 @@ async fn regenerate() {
     let target = meshtop::app::bench::BenchTarget {
         origin: "url".into(),
         pods: vec![],
+        sweep: None,
     };
     let mut out = vec![Stamped {
         at: 1_795_600_000_000,
@@ -318,4 +319,213 @@ fn marked_runs_are_compared_in_the_compare_view() {
         s.comparison.note.as_deref(),
         Some("marked run(s) #3 failed, with no result to compare: mark finished runs")
     );
+}
+
+/// A sweep folded from updates: its runs (the recorded run, replayed as each target and
+/// step with the mesh route slower), readings of the meshed pod during and after them,
+/// and its end. The table, its resources and the Compare view come from the fold alone,
+/// and a recording started afterwards restores the same sweep.
+#[test]
+fn a_sweep_builds_its_table_and_resources_from_updates() {
+    use meshtop::app::sweep::{SweepRun, pods_for_url, run_id};
+    use meshtop::model::sweep::{Stat, SweepSpec, SweepTarget};
+    use meshtop::model::{ContainerUsage, PodUsage, UsageOrigin};
+
+    let updates = recorded();
+    let mut s = state();
+    let (started, progress, finished) = {
+        let find = |f: fn(&Update) -> bool| updates.iter().find(|u| f(&u.update)).unwrap().clone();
+        (
+            find(|u| matches!(u, Update::BenchStarted { .. })),
+            find(|u| matches!(u, Update::BenchProgress { .. })),
+            find(|u| matches!(u, Update::BenchFinished { .. })),
+        )
+    };
+    let (Update::BenchStarted { config, .. }, Update::BenchFinished { result, .. }) =
+        (&started.update, &finished.update)
+    else {
+        unreachable!()
+    };
+    let mesh_url = "http://10.77.16.10:80/";
+    let (pods, note) = pods_for_url(&s, mesh_url);
+    assert_eq!(pods, [("bookinfo".to_string(), "productpage-v1-5d7f-q2".to_string())]);
+    assert_eq!(note, None);
+    let (none, why) = pods_for_url(&s, "http://127.0.0.1:41791/");
+    assert!(none.is_empty() && why.unwrap().ends_with("nothing matched 127.0.0.1"));
+    let spec = SweepSpec {
+        label: Some("demo".into()),
+        baseline: "direct".into(),
+        varies: "connections".into(),
+        steps: vec![(4, 0.0), (8, 0.0)],
+        targets: vec![
+            SweepTarget {
+                name: "direct".into(),
+                url: "http://127.0.0.1:41791/".into(),
+                pods: vec![],
+                pods_note: why_not(&s),
+            },
+            SweepTarget {
+                name: "mesh".into(),
+                url: mesh_url.into(),
+                pods: pods.clone(),
+                pods_note: None,
+            },
+        ],
+        duration_s: 3.0,
+        requests_per_run: None,
+        warmup_s: 0.0,
+        cooldown_s: 0.0,
+        repeat: 1,
+        protocol: "HTTP/1.1".into(),
+    };
+    fn why_not(s: &State) -> Option<String> {
+        pods_for_url(s, "http://127.0.0.1:41791/").1
+    }
+    let t0 = finished.at + 60_000;
+    fold(
+        &mut s,
+        Stamped {
+            at: t0,
+            update: Update::SweepStarted {
+                id: 1,
+                spec: Box::new(spec.clone()),
+            },
+        },
+    );
+    let reading = |end: i64, proxy_cpu: f64| PodUsage {
+        namespace: "bookinfo".into(),
+        name: "productpage-v1-5d7f-q2".into(),
+        timestamp: Some(jiff::Timestamp::from_millisecond(end).unwrap().to_string()),
+        window_s: Some(2.0),
+        containers: vec![
+            ContainerUsage {
+                name: "app".into(),
+                cpu_millicores: 100.0,
+                memory_bytes: 64 << 20,
+            },
+            ContainerUsage {
+                name: "istio-proxy".into(),
+                cpu_millicores: proxy_cpu,
+                memory_bytes: 32 << 20,
+            },
+        ],
+    };
+    let istiod = PodUsage {
+        namespace: "istio-system".into(),
+        name: "istiod-7d4b9c-x1".into(),
+        timestamp: None,
+        window_s: None,
+        containers: vec![ContainerUsage {
+            name: "discovery".into(),
+            cpu_millicores: 35.0,
+            memory_bytes: 60 << 20,
+        }],
+    };
+    // Four runs, 10 s apart: step c=4 (direct, mesh), then c=8 (direct, mesh).
+    for index in 0..4u32 {
+        let at = t0 + 10_000 * i64::from(index);
+        let id = run_id(1, index as usize);
+        let mesh = index % 2 == 1;
+        let mut r = result.clone();
+        r.started_at = at;
+        r.ended_at = at + 3_000;
+        if mesh {
+            for q in [
+                &mut r.latency.p50,
+                &mut r.latency.p90,
+                &mut r.latency.p99,
+                &mut r.latency.p999,
+            ] {
+                *q = *q * 3 / 2;
+            }
+        }
+        let target = meshtop::app::bench::BenchTarget {
+            origin: format!("sweep 1 run {index}"),
+            pods: if mesh { pods.clone() } else { vec![] },
+            sweep: Some(SweepRun { sweep: 1, index }),
+        };
+        let mut out = vec![(
+            at,
+            Update::BenchStarted {
+                id,
+                config: config.clone(),
+                target,
+            },
+        )];
+        if let Update::BenchProgress { progress, .. } = &progress.update {
+            out.push((
+                at + 1_000,
+                Update::BenchProgress {
+                    id,
+                    progress: progress.clone(),
+                },
+            ));
+        }
+        // Readings arrive late: the one measured over the run comes after it ended.
+        out.push((at + 3_000, Update::BenchFinished { id, result: r }));
+        out.push((
+            at + 4_000,
+            Update::PodUsage {
+                usages: vec![reading(at + 2_500, if index < 2 { 40.0 } else { 80.0 }), istiod.clone()],
+                origin: UsageOrigin::MetricsServer,
+            },
+        ));
+        for (at, update) in out {
+            fold(&mut s, Stamped { at, update });
+        }
+    }
+    fold(
+        &mut s,
+        Stamped {
+            at: t0 + 40_000,
+            update: Update::SweepFinished {
+                id: 1,
+                cancelled: false,
+            },
+        },
+    );
+    let sweep = &s.sweeps[0];
+    assert!(!sweep.running());
+    assert_eq!(sweep.done(&s.benches), 4);
+    let r = &sweep.result;
+    support::sweep::assert_recomputed(r);
+    assert_eq!(r.steps.len(), 2);
+    for (step, proxy_cpu) in r.steps.iter().zip([40.0, 80.0]) {
+        let (direct, mesh) = (&step.targets[0], &step.targets[1]);
+        assert_eq!(mesh.slowdown.p50, Some(mesh.p50_ms / direct.p50_ms));
+        assert_eq!(direct.resources, None);
+        assert!(direct.resources_note.as_deref().unwrap().starts_with("no pods"));
+        let res = mesh.resources.as_ref().expect("the meshed pod's readings");
+        assert_eq!(res.proxy_cpu_millis.mean, proxy_cpu);
+        assert_eq!(res.app_cpu_millis.mean, 100.0);
+        assert_eq!(res.proxy_memory_mib.mean, 32.0);
+        assert_eq!(res.proxy_cpu_millis_per_1k_rps, Some(proxy_cpu / (mesh.rps / 1000.0)));
+        // istiod: the control plane of the pod's mesh.
+        assert_eq!(res.control_plane_cpu_millis, Some(Stat { mean: 35.0, max: 35.0 }));
+        assert_eq!(res.control_plane_memory_mib, Some(Stat { mean: 60.0, max: 60.0 }));
+    }
+    // With nothing marked, the Compare view shows the sweep, each target against its
+    // step's baseline.
+    apply_action(&mut s, Action::ShowCompare);
+    let c = &s.comparison;
+    assert_eq!(c.rows.len(), 4);
+    assert_eq!(c.verdicts.len(), 2);
+    assert!(
+        c.verdicts[0].starts_with("c=4 mesh vs direct: p99 +"),
+        "{:?}",
+        c.verdicts
+    );
+    assert!(
+        c.note
+            .as_deref()
+            .unwrap()
+            .starts_with("sweep 1: 4 runs; baseline direct")
+    );
+    insta::assert_snapshot!("compare_view_sweep", render(&s, 120, 14));
+    // A recording started now restores the same sweep.
+    let mut again = State::new(Keymap::default());
+    for u in meshtop::app::snapshot::snapshot(&s) {
+        fold(&mut again, u);
+    }
+    assert_eq!(again.sweeps, s.sweeps);
 }

@@ -30,6 +30,7 @@ fn rich() -> Vec<Stamped> {
     let target = BenchTarget {
         origin: "pod bookinfo/productpage-v1-5d7f-q2".into(),
         pods: vec![("bookinfo".into(), "productpage-v1-5d7f-q2".into())],
+        sweep: None,
     };
     u.push(at(
         T0 + 1_000,
@@ -241,6 +242,7 @@ fn folding_the_snapshot_gives_back_every_world_field() {
         relisting,
         errors,
         benches,
+        sweeps,
         markers,
         workload_rows,
         edges,
@@ -290,6 +292,7 @@ fn folding_the_snapshot_gives_back_every_world_field() {
     assert_eq!(relisting, &back.relisting);
     assert_eq!(errors, &back.errors);
     assert_eq!(benches, &back.benches);
+    assert_eq!(sweeps, &back.sweeps);
     assert_eq!(markers, &back.markers);
     assert_eq!(workload_rows, &back.workload_rows);
     assert_eq!(edges, &back.edges);

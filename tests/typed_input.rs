@@ -118,6 +118,21 @@ proptest! {
         }
         let _ = meshtop::sweep::plan::Experiment::parse(&s);
     }
+
+    /// `:sweep` in the TUI: whatever is typed, a checked plan or an error that names it.
+    #[test]
+    fn sweep_commands_never_panic(s in typed(&[
+        "a=http://127.0.0.1:1/ b=http://127.0.0.1:2/ -c 8,16", "--rates 100,500 -c 4", "-z 10s",
+        "--repeat 3", "--warmup=1s", "--baseline b", "--http2", "-q 50", "--cooldown", "x=", "-c",
+    ])) {
+        match meshtop::app::sweep::parse_command(&s) {
+            Ok(plan) => {
+                prop_assert!(plan.validate().is_ok());
+                prop_assert!(plan.runs() >= 1 && plan.runs() <= meshtop::sweep::plan::MAX_RUNS);
+            }
+            Err(e) => prop_assert!(!e.is_empty()),
+        }
+    }
 }
 
 fn scenario() -> State {

@@ -80,6 +80,10 @@ pub enum Effect {
     },
     /// Stop a run, keeping its partial result.
     StopBench(u32),
+    /// Start a sweep (checked); its runs show in the bench view, its table in the Compare view.
+    StartSweep(Box<crate::sweep::SweepPlan>),
+    /// Stop a sweep: its running run ends with its partial result, and no other starts.
+    StopSweep(u32),
     /// Start or stop teeing the session's updates into a recording file.
     ToggleRecording,
     /// Add a named marker to the session (and the recording).

@@ -119,7 +119,11 @@ pub fn apply_action(state: &mut State, action: Action) -> Option<Effect> {
                 .flatten()
                 .filter(|b| b.running());
             match selected.or_else(|| state.benches.iter().rev().find(|b| b.running())) {
-                Some(b) => return Some(Effect::StopBench(b.id)),
+                // A sweep's run stops the whole sweep: its next run would start otherwise.
+                Some(b) => match b.target.sweep {
+                    Some(s) => return Some(Effect::StopSweep(s.sweep)),
+                    None => return Some(Effect::StopBench(b.id)),
+                },
                 None => state.flash = Some("no benchmark is running".into()),
             }
         }
@@ -225,7 +229,15 @@ fn submit_bench_form(state: &mut State) -> Option<Effect> {
             let target = form.target.clone();
             state.bench_form = None;
             state.mode = Mode::Normal;
-            let id = state.benches.iter().map(|b| b.id).max().unwrap_or(0) + 1;
+            // Sweeps' runs have ids of their own (`sweep::run_id`), above these.
+            let id = state
+                .benches
+                .iter()
+                .map(|b| b.id)
+                .filter(|id| *id < 0x8000_0000)
+                .max()
+                .unwrap_or(0)
+                + 1;
             push_view(state, View::Bench, "");
             // The run's panel opens on it as soon as it starts (the list gains a row).
             state.entry_mut().selected = state.benches.len();
@@ -284,6 +296,10 @@ pub const COMMANDS: &[(&[&str], &str)] = &[
         "benchmark: :bench URL, :bench svc NS/NAME, or the runs list",
     ),
     (&["compare", "cmp"], "compare the runs marked with c in the bench view"),
+    (
+        &["sweep"],
+        "sweep: :sweep NAME=URL NAME=URL -c 8,16,32 [-z 30s] (the first is the baseline)",
+    ),
     (&["ctx", "context", "contexts"], "switch context: :ctx NAME"),
     (&["quit", "q"], "quit meshtop"),
 ];
@@ -352,6 +368,22 @@ fn run_command(state: &mut State, cmd: &str) -> Option<Effect> {
         }
         "bench" if arg.is_empty() => push_view(state, View::Bench, ""),
         "compare" => push_view(state, View::Compare, ""),
+        "sweep" => {
+            if state.sweeps.iter().any(|s| s.running()) {
+                state.flash = Some("a sweep is running: x in the bench view stops it".into());
+                return None;
+            }
+            return match super::sweep::parse_command(arg) {
+                Ok(plan) => {
+                    push_view(state, View::Bench, "");
+                    Some(Effect::StartSweep(Box::new(plan)))
+                }
+                Err(e) => {
+                    state.flash = Some(format!(":sweep {e}"));
+                    None
+                }
+            };
+        }
         "bench" => {
             if let Some(svc) = arg.strip_prefix("svc ").or_else(|| arg.strip_prefix("service ")) {
                 let (ns, name) = svc.trim().split_once('/').unwrap_or(("default", svc.trim()));
@@ -368,7 +400,15 @@ fn run_command(state: &mut State, cmd: &str) -> Option<Effect> {
                     }
                 }
             } else {
-                open_form_with(state, arg.to_string(), Default::default(), None);
+                // A URL the cluster knows (a pod IP, a ClusterIP, a service name): its pods'
+                // CPU and memory show beside the latencies.
+                let (pods, _) = super::sweep::pods_for_url(state, arg);
+                let target = super::bench::BenchTarget {
+                    origin: "url".into(),
+                    pods,
+                    sweep: None,
+                };
+                open_form_with(state, arg.to_string(), target, None);
             }
             return None;
         }

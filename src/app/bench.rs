@@ -20,6 +20,9 @@ pub struct BenchTarget {
     /// (namespace, pod) of the pods serving the target, when known.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pods: Vec<(String, String)>,
+    /// Set for a run made by a sweep.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sweep: Option<super::sweep::SweepRun>,
 }
 
 /// One run of the session.
@@ -36,6 +39,11 @@ pub struct BenchSession {
     /// Summed CPU (millicores) and memory of the target pods at each usage sample during
     /// the run: (app cpu, proxy cpu, app mem, proxy mem).
     pub usage: Vec<(f64, f64, f64, f64)>,
+    /// The target pods' usage readings with the windows they cover, taken while the run
+    /// was measured and shortly after (readings arrive late): what a sweep's resources are
+    /// computed from.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub samples: Vec<crate::model::sweep::UsageSample>,
 }
 
 impl BenchSession {
@@ -241,6 +249,7 @@ pub fn workload_target(state: &State, namespace: &str, name: &str) -> Option<Tar
         url,
         BenchTarget {
             origin: format!("workload {namespace}/{name}"),
+            sweep: None,
             pods: pods
                 .iter()
                 .map(|p| (p.info.namespace.clone(), p.info.name.clone()))
@@ -267,6 +276,7 @@ pub fn pod_target(p: &PodEntry) -> Target {
         BenchTarget {
             origin: format!("pod {}/{}", p.info.namespace, p.info.name),
             pods: vec![(p.info.namespace.clone(), p.info.name.clone())],
+            sweep: None,
         },
         Some(IN_CLUSTER_NOTE.into()),
     )
@@ -293,6 +303,7 @@ pub fn service_target(state: &State, s: &ServiceInfo) -> Target {
     let target = BenchTarget {
         origin: format!("service {}/{}", s.namespace, s.name),
         pods,
+        sweep: None,
     };
     if let Some(ext) = s.external.first() {
         return (format!("http://{ext}:{port}/"), target, None);

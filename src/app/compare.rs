@@ -46,8 +46,16 @@ pub fn toggle(state: &mut State, id: u32) -> String {
     message
 }
 
-/// Rebuilds the comparison from the marked runs that have a result.
+/// Rebuilds the comparison from the marked runs that have a result; with no run marked,
+/// the latest sweep's table, each target against the baseline of its step.
 pub fn recompute(state: &mut State) {
+    if state.compare_marks.is_empty()
+        && let Some(s) = state.sweeps.last()
+    {
+        state.comparison = of_sweep(s, &state.benches);
+        state.derived.rows_changed();
+        return;
+    }
     let files: Vec<(String, Saved)> = state
         .compare_marks
         .iter()
@@ -124,4 +132,67 @@ pub fn recompute(state: &mut State) {
         }
     };
     state.derived.rows_changed();
+}
+
+/// A sweep as the Compare view shows it: a row per step and target, each against its
+/// step's baseline, and a verdict per step for its slowest target.
+fn of_sweep(s: &super::sweep::SweepSession, benches: &[super::bench::BenchSession]) -> Comparison {
+    let r = &s.result;
+    let name = format!("sweep {}", s.id);
+    // Rows are named by step and target; the view's title lines name the sweep.
+    let all: Vec<Run> = compare::runs("", &Saved::Sweep(Box::new(r.clone())))
+        .into_iter()
+        .map(|mut run| {
+            run.name = run.name.trim_start().to_string();
+            run
+        })
+        .collect();
+    let mut rows = Vec::new();
+    let mut verdicts = Vec::new();
+    let mut at = 0;
+    for step in &r.steps {
+        let these = &all[at..at + step.targets.len()];
+        at += step.targets.len();
+        let base = step
+            .targets
+            .iter()
+            .position(|t| t.name == r.baseline)
+            .map(|i| these[i].clone());
+        let mut worst: Option<&Run> = None;
+        for (t, run) in step.targets.iter().zip(these) {
+            let is_base = t.name == r.baseline;
+            rows.push(CompareRow {
+                index: rows.len() as u32 + 1,
+                run: run.clone(),
+                against: if is_base { None } else { base.clone() },
+            });
+            if !is_base && worst.is_none_or(|w| run.p99_ms > w.p99_ms) {
+                worst = Some(run);
+            }
+        }
+        // `c=8 mesh vs direct: p99 +3.1 ms (+42%), ...`: the step is said once.
+        if let (Some(b), Some(w)) = (&base, worst) {
+            let mut b = b.clone();
+            b.name = r.baseline.clone();
+            verdicts.push(compare::verdict(&b, w));
+        }
+    }
+    let done = s.done(benches);
+    let total = s.spec.runs();
+    let state_line = match (s.running(), s.cancelled) {
+        (true, _) => format!("{name} running: {done} of {total} runs done, the table fills in step by step"),
+        (false, true) => format!("{name} stopped after {done} of {total} runs"),
+        (false, false) => format!("{name}: {total} runs"),
+    };
+    let mut notes = vec![state_line, format!("baseline {}", r.baseline)];
+    if let Some(n) = &r.resources_note {
+        notes.push(n.clone());
+    }
+    notes.push("c marks runs in the bench view to compare them instead".into());
+    Comparison {
+        rows,
+        verdicts,
+        differences: Vec::new(),
+        note: Some(notes.join("; ")),
+    }
 }

@@ -59,9 +59,18 @@ pub fn apply(state: &mut State, stamped: Stamped) {
                     result: None,
                     error: None,
                     usage: Vec::new(),
+                    samples: Vec::new(),
                 });
                 state.derived.rows_changed();
             }
+        }
+        Update::SweepStarted { id, spec } => super::sweep::started(state, id, *spec, at),
+        Update::SweepFinished { id, cancelled } => super::sweep::finished(state, id, cancelled, at),
+        Update::SweepRestored { session } => {
+            state.sweeps.retain(|s| s.id != session.id);
+            state.sweeps.push(*session);
+            state.sweeps.sort_by_key(|s| s.id);
+            super::compare::recompute(state);
         }
         Update::BenchProgress { id, progress } => {
             if let Some(b) = state.benches.iter_mut().find(|b| b.id == id) {
@@ -74,6 +83,7 @@ pub fn apply(state: &mut State, stamped: Stamped) {
                 b.result = Some(result);
                 state.derived.rows_changed();
             }
+            super::sweep::run_changed(state, id, at);
             if state.compare_marks.contains(&id) {
                 super::compare::recompute(state);
             }
@@ -83,6 +93,7 @@ pub fn apply(state: &mut State, stamped: Stamped) {
                 b.error = Some(message);
                 state.derived.rows_changed();
             }
+            super::sweep::run_changed(state, id, at);
             if state.compare_marks.contains(&id) {
                 super::compare::recompute(state);
             }
@@ -252,6 +263,7 @@ pub fn apply(state: &mut State, stamped: Stamped) {
                     state.benches[i].usage.push(u);
                 }
             }
+            super::sweep::usage_arrived(state, at);
             state.synced.insert(Resource::PodMetrics);
             state.errors.remove(&(Resource::PodMetrics, None));
         }

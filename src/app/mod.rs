@@ -5,6 +5,7 @@
 //! - `state`: the world plus UI state; `actions`, `keymap`: what keys do.
 //! - `table`: the column registry of every table; `format`: how figures are written.
 //! - `snapshot`: a state written back as updates (recordings started mid-session).
+//! - `bench`, `sweep`, `compare`: benchmark runs, sweeps built from them, and comparisons.
 
 pub mod action;
 pub mod actions;
@@ -16,6 +17,7 @@ pub mod format;
 pub mod keymap;
 pub mod snapshot;
 pub mod state;
+pub mod sweep;
 pub mod table;
 pub mod traffic;
 pub mod update;

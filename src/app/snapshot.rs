@@ -111,6 +111,14 @@ pub fn snapshot(state: &State) -> Vec<Stamped> {
             },
         );
     }
+    for s in &state.sweeps {
+        push(
+            s.started,
+            Update::SweepRestored {
+                session: Box::new(s.clone()),
+            },
+        );
+    }
     for (t, name) in &state.markers {
         push(*t, Update::Marker { name: name.clone() });
     }

@@ -299,6 +299,8 @@ pub struct State {
     pub errors: BTreeMap<(Resource, Option<String>), SourceErr>,
     /// Benchmark runs of the session, oldest first.
     pub benches: Vec<super::bench::BenchSession>,
+    /// Sweeps of the session, oldest first; their runs are in `benches`.
+    pub sweeps: Vec<super::sweep::SweepSession>,
     /// Named points in the session, in order (recording bookmarks).
     pub markers: Vec<(UnixMillis, String)>,
 
@@ -374,6 +376,7 @@ impl State {
             errors: BTreeMap::new(),
             markers: Vec::new(),
             benches: Vec::new(),
+            sweeps: Vec::new(),
             workload_rows: BTreeMap::new(),
             edges: BTreeMap::new(),
             overview: Default::default(),

@@ -162,6 +162,17 @@ pub enum Update {
         id: u32,
         message: String,
     },
+    /// A sweep starts: its plan. Its runs follow as benchmark runs tagged with the sweep
+    /// (`BenchTarget::sweep`), and its table is built from them.
+    SweepStarted {
+        id: u32,
+        spec: Box<crate::model::sweep::SweepSpec>,
+    },
+    /// A sweep ended (its last run, or stopped).
+    SweepFinished {
+        id: u32,
+        cancelled: bool,
+    },
     /// A named point in a session (a presenter's bookmark); replay can seek to it.
     Marker {
         name: String,
@@ -183,6 +194,10 @@ pub enum Update {
     /// A benchmark run of the session as it was (running, finished or failed).
     BenchRestored {
         session: Box<super::bench::BenchSession>,
+    },
+    /// A sweep of the session as it was.
+    SweepRestored {
+        session: Box<super::sweep::SweepSession>,
     },
     /// What the status line knew: freshness, API latency, where figures came from.
     SessionRestored {

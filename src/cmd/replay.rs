@@ -138,13 +138,13 @@ impl Driver for ReplayDriver {
         match effect {
             Effect::Replay(c) => self.command(c, state, Instant::now()),
             Effect::SwitchContext(_) => state.flash = Some("a replay has no cluster to switch to".into()),
-            Effect::StartBench { .. } => {
+            Effect::StartBench { .. } | Effect::StartSweep(_) => {
                 state.flash = Some("benchmarks run against live targets; start meshtop without replay".into())
             }
             Effect::ToggleRecording | Effect::Mark(_) => {
                 state.flash = Some("this is a replay: record live sessions (R in meshtop, or meshtop record)".into())
             }
-            Effect::SetWindow(_) | Effect::StopBench(_) | Effect::Quit => {}
+            Effect::SetWindow(_) | Effect::StopBench(_) | Effect::StopSweep(_) | Effect::Quit => {}
         }
         None
     }

@@ -5,13 +5,16 @@
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
-use color_eyre::eyre::Result;
+use color_eyre::eyre::{Result, WrapErr};
+use tokio::sync::{mpsc, watch};
 
-use crate::bench::store;
+use crate::app::{self, Keymap, Stamped, State, Update};
 use crate::cli::SweepArgs;
 use crate::exit::{ObjectiveMissed, bad_input};
 use crate::input::{self, Bounds};
 use crate::model::bench::Phase;
+use crate::model::sweep::SweepSpec;
+use crate::model::{Resource, UnixMillis};
 use crate::sweep::plan::{Experiment, field_duration};
 use crate::sweep::{SweepPlan, Target, Varies, gate, output, run};
 
@@ -168,8 +171,14 @@ pub fn plan_from_args(args: &SweepArgs) -> Result<(SweepPlan, Vec<gate::Gate>)> 
 pub async fn run(args: SweepArgs) -> Result<()> {
     let (plan, gates) = plan_from_args(&args)?;
     let results_dir = args.save.results_dir()?;
-    tracing::info!(targets = plan.targets.len(), runs = plan.runs(), "sweep starting");
-    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    let cluster = cluster_target(&args)?;
+    tracing::info!(
+        targets = plan.targets.len(),
+        runs = plan.runs(),
+        cluster = cluster.is_some(),
+        "sweep starting"
+    );
+    let (stop_tx, mut stop) = watch::channel(false);
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
             let _ = stop_tx.send(true);
@@ -179,18 +188,109 @@ pub async fn run(args: SweepArgs) -> Result<()> {
     });
     let quiet = args.output == output::Format::Json && args.save.out.is_none() && !std::io::stdout().is_terminal();
     let show = std::io::stderr().is_terminal() && !quiet;
-    let result = run::run(&plan, stop, |e| {
+
+    // The sweep's runs and the cluster's usage are folded into one state, as in the TUI:
+    // the table and each step's resources come from the same code there and here.
+    let mut state = State::new(Keymap::default());
+    let mut note = args
+        .cluster
+        .no_cluster
+        .then(|| format!("{} (--no-cluster)", crate::model::sweep::NO_CLUSTER));
+    let mut watched = match cluster {
+        Some(target) => match Watched::start(target, &mut state).await {
+            Ok(w) => Some(w),
+            Err(why) => {
+                if !quiet {
+                    eprintln!("sweeping without the cluster's figures: {why}");
+                }
+                note = Some(format!("{} ({why})", crate::model::sweep::NO_CLUSTER));
+                None
+            }
+        },
+        None => None,
+    };
+    let pods: Vec<crate::model::sweep::TargetPods> = plan
+        .targets
+        .iter()
+        .map(|t| match &watched {
+            Some(_) => app::sweep::pods_for_url(&state, &t.url),
+            None => (Vec::new(), None),
+        })
+        .collect();
+    for (t, (p, note)) in plan.targets.iter().zip(&pods) {
+        match (p.is_empty(), note, &watched) {
+            (false, _, _) => tracing::info!(target = %t.name, pods = p.len(), "target pods"),
+            (true, Some(n), Some(_)) if !quiet => eprintln!("{}: {n}", t.name),
+            _ => {}
+        }
+    }
+    let spec = plan.spec(&pods);
+    const ID: u32 = 1;
+    app::fold(
+        &mut state,
+        Stamped::now(Update::SweepStarted {
+            id: ID,
+            spec: Box::new(spec.clone()),
+        }),
+    );
+    let (events_tx, mut events) = mpsc::unbounded_channel();
+    let runner = {
+        let plan = plan.clone();
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            run::run(&plan, stop, |e| {
+                let _ = events_tx.send(e.clone());
+            })
+            .await
+        })
+    };
+    let mut last_end = None;
+    // Folds the runs' events and the cluster's updates until the last run has ended.
+    while let Some(e) = events.recv().await {
         if show {
             let mut err = std::io::stderr().lock();
-            let _ = write!(err, "\r\x1b[2K{}", progress_line(e));
+            let _ = write!(err, "\r\x1b[2K{}", progress_line(&e));
             let _ = err.flush();
         }
-    })
-    .await;
+        if let run::What::Finished(r) = &e.what {
+            last_end = Some(r.ended_at);
+        }
+        if let Some(u) = app::sweep::update_for(ID, &spec, &e) {
+            app::fold(&mut state, Stamped::now(u));
+        }
+        if let Some(w) = watched.as_mut() {
+            w.drain(&mut state);
+        }
+    }
+    let ran = runner.await.wrap_err("the sweep's runner")??;
+    // metrics-server reports a window late: wait (a bounded time) for the reading that
+    // covers the end of the last run, so the last step has its resources too.
+    if let (Some(w), Some(end)) = (watched.as_mut(), last_end)
+        && spec.targets.iter().any(|t| !t.pods.is_empty())
+        && !*stop.borrow()
+    {
+        if show {
+            eprint!("\r\x1b[2Kwaiting for the last usage reading (metrics-server reports each window late)");
+        }
+        w.settle(&mut state, &spec, end, &mut stop).await;
+    }
     if show {
         eprint!("\r\x1b[2K");
     }
-    let result = result?;
+    app::fold(
+        &mut state,
+        Stamped::now(Update::SweepFinished {
+            id: ID,
+            cancelled: ran.cancelled,
+        }),
+    );
+    if let Some(w) = watched.take() {
+        w.stop();
+    }
+    let mut result = state.sweeps.pop().map(|s| s.result).unwrap_or(ran);
+    if note.is_some() {
+        result.resources_note = note;
+    }
     tracing::info!(
         steps = result.steps.len(),
         cancelled = result.cancelled,
@@ -199,12 +299,7 @@ pub async fn run(args: SweepArgs) -> Result<()> {
 
     // Saved first: hours of runs survive a bad --out or a closed pipe.
     if let Some(dir) = results_dir {
-        let name = store::name_for(
-            result.started_at,
-            &format!("sweep-{}", result.label.as_deref().unwrap_or(&result.baseline)),
-        );
-        let text = output::render(output::Format::Json, &result)?;
-        let path = store::save_text(&dir, &name, &text)?;
+        let path = output::save(&dir, &result)?;
         eprintln!("result saved to {}", path.display());
     }
     let report = output::render(args.output, &result)?;
@@ -216,10 +311,114 @@ pub async fn run(args: SweepArgs) -> Result<()> {
     Ok(())
 }
 
+/// The cluster to watch for resources: the one the kubeconfig names, unless
+/// `--no-cluster`; none when there is no kubeconfig at all.
+fn cluster_target(args: &SweepArgs) -> Result<Option<crate::source::kube::KubeTarget>> {
+    if args.cluster.no_cluster {
+        return Ok(None);
+    }
+    let named = args.cluster.kubeconfig.is_some() || args.cluster.context.is_some();
+    let default = dirs::home_dir().is_some_and(|h| h.join(".kube/config").exists())
+        || std::env::var_os("KUBERNETES_SERVICE_HOST").is_some();
+    if !named && !default {
+        return Ok(None);
+    }
+    let target = crate::cli::ClusterArgs {
+        kubeconfig: args.cluster.kubeconfig.clone(),
+        context: args.cluster.context.clone(),
+        namespace: args.cluster.namespace.clone(),
+        all_namespaces: false,
+    }
+    .target()?;
+    Ok(Some(target))
+}
+
+/// The cluster's sources while a sweep runs: pods and services (to find each target's
+/// pods) and their usage, every few seconds.
+struct Watched {
+    rx: mpsc::Receiver<Stamped>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+/// How often usage is read during a sweep (metrics-server refreshes every 10-60 s).
+const USAGE_INTERVAL: Duration = Duration::from_secs(5);
+/// How long to wait for the first lists before sweeping without the cluster.
+const SYNC_LIMIT: Duration = Duration::from_secs(20);
+/// The longest wait for a reading that covers the last run.
+const SETTLE_LIMIT: Duration = Duration::from_secs(75);
+
+impl Watched {
+    /// Starts the sources and folds until pods and services are listed; the reason when
+    /// the cluster does not answer in time.
+    async fn start(target: crate::source::kube::KubeTarget, state: &mut State) -> Result<Watched, String> {
+        let (tx, rx) = mpsc::channel(1024);
+        let tasks = vec![
+            tokio::spawn(crate::source::kube::run(target.clone(), tx.clone())),
+            tokio::spawn(crate::source::podmetrics::run(target, USAGE_INTERVAL, tx)),
+        ];
+        let mut w = Watched { rx, tasks };
+        let synced = |s: &State| s.synced.contains(&Resource::Pods) && s.synced.contains(&Resource::Services);
+        let deadline = tokio::time::Instant::now() + SYNC_LIMIT;
+        while !synced(state) {
+            match tokio::time::timeout_at(deadline, w.rx.recv()).await {
+                Ok(Some(u)) => app::fold(state, u),
+                _ => break,
+            }
+        }
+        if synced(state) {
+            return Ok(w);
+        }
+        let why = state.errors.values().next().map_or_else(
+            || format!("no answer in {}s", SYNC_LIMIT.as_secs()),
+            |e| e.message.clone(),
+        );
+        w.stop();
+        state.cluster = None;
+        Err(why)
+    }
+
+    /// Folds whatever the sources sent since last time.
+    fn drain(&mut self, state: &mut State) {
+        while let Ok(u) = self.rx.try_recv() {
+            app::fold(state, u);
+        }
+    }
+
+    /// Folds until every target with pods has a reading whose window ends after `end`.
+    async fn settle(&mut self, state: &mut State, spec: &SweepSpec, end: UnixMillis, stop: &mut watch::Receiver<bool>) {
+        let covered = |state: &State| {
+            spec.targets
+                .iter()
+                .filter(|t| !t.pods.is_empty())
+                .all(|t| app::sweep::reading(state, &t.pods, 0).is_some_and(|r| r.end >= end))
+        };
+        let deadline = tokio::time::Instant::now() + SETTLE_LIMIT;
+        while !covered(state) {
+            tokio::select! {
+                u = tokio::time::timeout_at(deadline, self.rx.recv()) => match u {
+                    Ok(Some(u)) => app::fold(state, u),
+                    _ => return,
+                },
+                _ = stop.changed() => return,
+            }
+        }
+    }
+
+    fn stop(self) {
+        for t in self.tasks {
+            t.abort();
+        }
+    }
+}
+
 fn progress_line(e: &run::Event) -> String {
     let head = format!("[{}/{}] {} {}", e.index + 1, e.total, e.step, e.target);
-    let Some(p) = &e.progress else {
-        return format!("{head}: cooling down");
+    let p = match &e.what {
+        run::What::CoolingDown => return format!("{head}: cooling down"),
+        run::What::Started(_) => return format!("{head}: starting"),
+        run::What::Failed(m) => return format!("{head}: failed: {m}"),
+        run::What::Finished(_) => return format!("{head}: done"),
+        run::What::Progress(p) => p,
     };
     let what = match p.phase {
         Phase::Connecting => "connecting".to_string(),

@@ -255,8 +255,11 @@ pub fn verdict(a: &Run, b: &Run) -> String {
     if a.errors != b.errors {
         parts.push(format!("errors {} vs {}", b.errors, a.errors));
     }
-    if let (Some(x), Some(y)) = (a.proxy_cpu_millis_per_1k_rps, b.proxy_cpu_millis_per_1k_rps) {
-        parts.push(format!("proxy CPU {:+.0}m per 1k RPS", y - x));
+    match (a.proxy_cpu_millis_per_1k_rps, b.proxy_cpu_millis_per_1k_rps) {
+        (Some(x), Some(y)) => parts.push(format!("proxy CPU {:+.0}m per 1k RPS", y - x)),
+        // A baseline without a proxy: the whole figure is what the proxy adds.
+        (None, Some(y)) => parts.push(format!("proxy CPU {y:.0}m per 1k RPS")),
+        _ => {}
     }
     format!("{} vs {}: {}", b.name, a.name, parts.join(", "))
 }

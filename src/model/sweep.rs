@@ -125,8 +125,11 @@ pub struct TargetStep {
     /// Present with two repeats or more.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spread: Option<Spread>,
-    /// `null` when no cluster was watched (`SweepResult::resources_note` says why).
+    /// `null` when no cluster was watched (`SweepResult::resources_note` says why) or
+    /// nothing was measured for this target (`resources_note` says why).
     pub resources: Option<Resources>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources_note: Option<String>,
     /// Every repeat, in the order run: what the medians and ratios come from.
     pub runs: Vec<RunFigures>,
     /// Runs that could not be made at all (e.g. a name that does not resolve).
@@ -172,6 +175,9 @@ pub struct SweepResult {
 }
 
 pub const KIND: &str = "sweep";
+
+/// Why a sweep has no resource figures when no cluster was watched.
+pub const NO_CLUSTER: &str = "no cluster: this sweep watched no pods, so there are no CPU or memory figures";
 
 /// The median of the values (the mean of the two middle ones for an even count); None
 /// for none.
@@ -223,6 +229,7 @@ impl TargetStep {
             note: None,
             spread,
             resources,
+            resources_note: None,
             runs,
             run_errors: Vec::new(),
         }
@@ -315,6 +322,223 @@ impl StepResult {
 pub fn trim_number(v: f64) -> String {
     let s = format!("{v:.3}");
     s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+/// What a sweep will run, as its start is recorded: enough to name its runs and to build
+/// its result from them (credentials already redacted from the URLs and headers).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SweepSpec {
+    pub label: Option<String>,
+    pub baseline: String,
+    /// `connections` or `rate`.
+    pub varies: String,
+    /// (connections, rate) of each step; a rate of 0 is a closed loop.
+    pub steps: Vec<(u32, f64)>,
+    pub targets: Vec<SweepTarget>,
+    pub duration_s: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests_per_run: Option<u64>,
+    pub warmup_s: f64,
+    pub cooldown_s: f64,
+    pub repeat: u32,
+    pub protocol: String,
+}
+
+/// The pods (namespace, name) that serve a target's URL, and why there are none.
+pub type TargetPods = (Vec<(String, String)>, Option<String>);
+
+/// A target of a sweep and the pods that serve it (whose CPU and memory the step reports).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SweepTarget {
+    pub name: String,
+    pub url: String,
+    /// (namespace, pod); empty when no cluster was watched or none matched the URL.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pods: Vec<(String, String)>,
+    /// Why `pods` is empty, when a cluster was watched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pods_note: Option<String>,
+}
+
+impl SweepSpec {
+    pub fn runs(&self) -> usize {
+        self.steps.len() * self.targets.len() * self.repeat as usize
+    }
+
+    /// (step, repeat, target) of run `index`, in the order runs are made (each step runs
+    /// every target in turn, repeat after repeat).
+    pub fn run_at(&self, index: usize) -> Option<(usize, u32, usize)> {
+        let t = self.targets.len();
+        let per_step = t * self.repeat as usize;
+        (index < self.runs()).then(|| (index / per_step, ((index % per_step) / t) as u32, index % t))
+    }
+
+    pub fn step_name(&self, step: usize) -> String {
+        let (c, r) = self.steps.get(step).copied().unwrap_or((0, 0.0));
+        StepResult {
+            connections: Some(c),
+            rate: Some(r).filter(|r| *r > 0.0),
+            targets: Vec::new(),
+        }
+        .name(&self.varies)
+    }
+}
+
+/// One usage reading of a target's pods (summed), as metrics-server measured it: over the
+/// window that ends at `end`. Control-plane figures are those of the meshes the pods are in.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct UsageSample {
+    pub end: UnixMillis,
+    pub window_ms: u32,
+    pub app_cpu_m: f64,
+    pub proxy_cpu_m: f64,
+    pub app_mem: f64,
+    pub proxy_mem: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub control_cpu_m: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub control_mem: Option<f64>,
+}
+
+impl UsageSample {
+    /// The middle of what it measured: a reading belongs to a run when its middle falls
+    /// inside the run's measured period (so at least half of it is that run's load).
+    pub fn middle(&self) -> UnixMillis {
+        self.end - i64::from(self.window_ms / 2)
+    }
+}
+
+fn stat(values: &[f64]) -> Option<Stat> {
+    (!values.is_empty()).then(|| Stat {
+        mean: values.iter().sum::<f64>() / values.len() as f64,
+        max: values.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+    })
+}
+
+const MIB: f64 = 1024.0 * 1024.0;
+
+impl Resources {
+    /// A target's resources in a step from the readings taken while its runs were measured
+    /// (`periods`: start and end of each run). None when no reading fell inside any run.
+    pub fn from_samples(
+        samples: &[UsageSample],
+        periods: &[(UnixMillis, UnixMillis)],
+        pods: u32,
+        rps: f64,
+    ) -> Option<Resources> {
+        let mut seen = std::collections::BTreeSet::new();
+        let inside: Vec<&UsageSample> = samples
+            .iter()
+            .filter(|s| periods.iter().any(|(a, b)| (*a..=*b).contains(&s.middle())))
+            .filter(|s| seen.insert(s.end))
+            .collect();
+        let col = |f: fn(&UsageSample) -> f64| inside.iter().map(|s| f(s)).collect::<Vec<_>>();
+        let opt = |f: fn(&UsageSample) -> Option<f64>| inside.iter().filter_map(|s| f(s)).collect::<Vec<_>>();
+        let proxy_cpu = stat(&col(|s| s.proxy_cpu_m))?;
+        let proxy_mem = stat(&col(|s| s.proxy_mem / MIB))?;
+        let per_1k = |v: f64| (rps > 0.0).then(|| v / (rps / 1000.0));
+        Some(Resources {
+            pods,
+            app_cpu_millis: stat(&col(|s| s.app_cpu_m))?,
+            proxy_cpu_millis: proxy_cpu,
+            app_memory_mib: stat(&col(|s| s.app_mem / MIB))?,
+            proxy_memory_mib: proxy_mem,
+            proxy_cpu_millis_per_1k_rps: per_1k(proxy_cpu.mean),
+            proxy_memory_mib_per_1k_rps: per_1k(proxy_mem.mean),
+            control_plane_cpu_millis: stat(&opt(|s| s.control_cpu_m)),
+            control_plane_memory_mib: stat(&opt(|s| s.control_mem.map(|m| m / MIB))),
+        })
+    }
+}
+
+/// What a sweep's result is built from: every run's figures by step and target, and the
+/// runs that could not be made.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SweepRuns {
+    pub runs: Vec<Vec<Vec<RunFigures>>>,
+    pub failures: Vec<Vec<Vec<String>>>,
+}
+
+impl SweepRuns {
+    pub fn new(steps: usize, targets: usize) -> SweepRuns {
+        SweepRuns {
+            runs: vec![vec![Vec::new(); targets]; steps],
+            failures: vec![vec![Vec::new(); targets]; steps],
+        }
+    }
+
+    pub fn add(&mut self, step: usize, target: usize, run: RunFigures) {
+        if let Some(v) = self.runs.get_mut(step).and_then(|s| s.get_mut(target)) {
+            v.push(run);
+        }
+    }
+
+    pub fn fail(&mut self, step: usize, target: usize, message: String) {
+        if let Some(v) = self.failures.get_mut(step).and_then(|s| s.get_mut(target)) {
+            v.push(message);
+        }
+    }
+}
+
+impl SweepResult {
+    /// The result of what ran so far: steps in which nothing ran are left out, and
+    /// resources are filled in later (they come from the cluster, not the runs).
+    pub fn assemble(
+        spec: &SweepSpec,
+        runs: &SweepRuns,
+        started_at: UnixMillis,
+        ended_at: UnixMillis,
+        cancelled: bool,
+        resources_note: Option<String>,
+    ) -> SweepResult {
+        let mut steps = Vec::new();
+        for (step, &(connections, rate)) in spec.steps.iter().enumerate() {
+            let targets: Vec<TargetStep> = spec
+                .targets
+                .iter()
+                .enumerate()
+                .filter_map(|(i, t)| {
+                    let r = runs.runs.get(step)?.get(i)?;
+                    let f = runs.failures.get(step)?.get(i)?;
+                    if r.is_empty() && f.is_empty() {
+                        return None;
+                    }
+                    let mut ts = TargetStep::from_runs(&t.name, &t.url, r.clone(), None);
+                    ts.run_errors = f.clone();
+                    Some(ts)
+                })
+                .collect();
+            if targets.is_empty() {
+                continue;
+            }
+            steps.push(StepResult {
+                connections: Some(connections),
+                rate: Some(rate).filter(|r| *r > 0.0),
+                targets,
+            });
+        }
+        let mut result = SweepResult {
+            schema_version: SCHEMA_VERSION,
+            kind: KIND.into(),
+            meshtop_version: env!("CARGO_PKG_VERSION").into(),
+            label: spec.label.clone(),
+            started_at,
+            ended_at,
+            baseline: spec.baseline.clone(),
+            varies: spec.varies.clone(),
+            duration_s: spec.duration_s,
+            requests_per_run: spec.requests_per_run,
+            warmup_s: spec.warmup_s,
+            cooldown_s: spec.cooldown_s,
+            repeat: spec.repeat,
+            protocol: spec.protocol.clone(),
+            resources_note,
+            cancelled,
+            steps,
+        };
+        result.settle();
+        result
+    }
 }
 
 impl SweepResult {
@@ -508,5 +732,93 @@ mod tests {
         assert_eq!(step(Some(32), None).name("connections"), "c=32");
         assert_eq!(step(Some(50), Some(2.5)).name("rate"), "2.5 rps");
         assert_eq!(step(Some(50), Some(1000.0)).name("rate"), "1000 rps");
+    }
+
+    fn sample(end: UnixMillis, window_ms: u32, proxy_cpu_m: f64) -> UsageSample {
+        UsageSample {
+            end,
+            window_ms,
+            app_cpu_m: 10.0,
+            proxy_cpu_m,
+            app_mem: 20.0 * MIB,
+            proxy_mem: 40.0 * MIB,
+            control_cpu_m: Some(35.0),
+            control_mem: None,
+        }
+    }
+
+    #[test]
+    fn resources_come_from_readings_measured_during_the_runs() {
+        let samples = [
+            // Middle 5_000: before the run.
+            sample(10_000, 10_000, 999.0),
+            // Middles 15_000 and 25_000: inside it; the second is read twice.
+            sample(20_000, 10_000, 100.0),
+            sample(30_000, 10_000, 300.0),
+            sample(30_000, 10_000, 300.0),
+            // Middle 35_000: after it (its window is mostly the next run's).
+            sample(40_000, 10_000, 999.0),
+        ];
+        let r = Resources::from_samples(&samples, &[(12_000, 31_000)], 2, 500.0).unwrap();
+        assert_eq!(r.pods, 2);
+        assert_eq!(
+            r.proxy_cpu_millis,
+            Stat {
+                mean: 200.0,
+                max: 300.0
+            }
+        );
+        assert_eq!(r.app_cpu_millis, Stat { mean: 10.0, max: 10.0 });
+        assert_eq!(r.proxy_memory_mib, Stat { mean: 40.0, max: 40.0 });
+        assert_eq!(r.app_memory_mib.mean, 20.0);
+        // 200m at 500 rps is 400m per 1,000 rps; 40 MiB is 80 MiB per 1,000 rps.
+        assert_eq!(r.proxy_cpu_millis_per_1k_rps, Some(400.0));
+        assert_eq!(r.proxy_memory_mib_per_1k_rps, Some(80.0));
+        assert_eq!(r.control_plane_cpu_millis, Some(Stat { mean: 35.0, max: 35.0 }));
+        assert_eq!(r.control_plane_memory_mib, None);
+        // No reading inside any run, or no rate: nothing, or no per-1k figure.
+        assert_eq!(Resources::from_samples(&samples, &[(41_000, 50_000)], 1, 500.0), None);
+        let idle = Resources::from_samples(&samples, &[(12_000, 31_000)], 1, 0.0).unwrap();
+        assert_eq!(idle.proxy_cpu_millis_per_1k_rps, None);
+    }
+
+    #[test]
+    fn a_spec_names_its_runs_in_the_order_they_run() {
+        let target = |n: &str| SweepTarget {
+            name: n.into(),
+            url: format!("http://{n}/"),
+            pods: vec![],
+            pods_note: None,
+        };
+        let spec = SweepSpec {
+            label: None,
+            baseline: "a".into(),
+            varies: "connections".into(),
+            steps: vec![(8, 0.0), (16, 0.0)],
+            targets: vec![target("a"), target("b")],
+            duration_s: 1.0,
+            requests_per_run: None,
+            warmup_s: 0.0,
+            cooldown_s: 0.0,
+            repeat: 2,
+            protocol: "HTTP/1.1".into(),
+        };
+        assert_eq!(spec.runs(), 8);
+        let order: Vec<_> = (0..9).map(|i| spec.run_at(i)).collect();
+        assert_eq!(
+            order,
+            [
+                Some((0, 0, 0)),
+                Some((0, 0, 1)),
+                Some((0, 1, 0)),
+                Some((0, 1, 1)),
+                Some((1, 0, 0)),
+                Some((1, 0, 1)),
+                Some((1, 1, 0)),
+                Some((1, 1, 1)),
+                None
+            ]
+        );
+        assert_eq!(spec.step_name(1), "c=16");
     }
 }

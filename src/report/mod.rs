@@ -1,6 +1,7 @@
 //! Pictures of saved results for slides and tickets (`meshtop report FILE... --svg OUT`):
 //! for bench results, each run's latency by percentile on HdrHistogram's "1/(1-q)" axis;
-//! for sweeps, each target's p50 and p99 slowdown by step. Pure: results in, SVG text out.
+//! for sweeps, each target's p50 and p99 slowdown by step, and below it (when a cluster was
+//! watched) its pods' proxy and app CPU by step. Pure: results in, SVG text out.
 
 use plotters::prelude::*;
 
@@ -96,7 +97,8 @@ fn spectrum_svg(runs: &[(&str, &BenchResult)]) -> Result<String, String> {
                 .label(label(name))
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
         }
-        legend_and_finish(chart, &root)?;
+        legend(chart)?;
+        root.present().map_err(draw_error)?;
     }
     Ok(out)
 }
@@ -145,35 +147,58 @@ fn sweep_svg(s: &SweepResult) -> Result<String, String> {
         .fold(1.0_f64, f64::max)
         * 1.15;
     let x_max = (names.len() as f64 - 1.0).max(1.0);
+    // Per target with resources: (label, colour, is proxy, points (step index, millicores)).
+    let mut cpu: Vec<Series> = Vec::new();
+    for (ti, name) in targets.iter().enumerate() {
+        for (proxy, what) in [(true, "proxy"), (false, "app")] {
+            let pts: Vec<(f64, f64)> = s
+                .steps
+                .iter()
+                .enumerate()
+                .filter_map(|(i, st)| {
+                    let r = st.targets.iter().find(|t| t.name == *name)?.resources.as_ref()?;
+                    let v = if proxy {
+                        r.proxy_cpu_millis.mean
+                    } else {
+                        r.app_cpu_millis.mean
+                    };
+                    v.is_finite().then_some((i as f64, v))
+                })
+                .collect();
+            if !pts.is_empty() {
+                cpu.push((label(&format!("{name} {what}")), ti, proxy, pts));
+            }
+        }
+    }
+    let size = if cpu.is_empty() { SIZE } else { (SIZE.0, SIZE.1 * 3 / 2) };
+    let x_desc = match s.varies.as_str() {
+        "rate" => "requested rate (req/s)",
+        _ => "connections",
+    };
     let mut out = String::new();
     {
-        let root = SVGBackend::with_string(&mut out, SIZE).into_drawing_area();
+        let root = SVGBackend::with_string(&mut out, size).into_drawing_area();
         root.fill(&WHITE).map_err(draw_error)?;
+        let (top, bottom) = if cpu.is_empty() {
+            (root.clone(), None)
+        } else {
+            let (a, b) = root.split_vertically(SIZE.1);
+            (a, Some(b))
+        };
         let title = label(&format!("Slowdown against {} by {}", s.baseline, s.varies));
-        let mut chart = ChartBuilder::on(&root)
+        let mut chart = ChartBuilder::on(&top)
             .caption(title, ("sans-serif", 22))
             .margin(16)
             .x_label_area_size(48)
             .y_label_area_size(72)
             .build_cartesian_2d(-0.3..x_max + 0.3, 0.0..y_max)
             .map_err(draw_error)?;
-        let step_names = names.clone();
         chart
             .configure_mesh()
-            .x_desc(match s.varies.as_str() {
-                "rate" => "requested rate (req/s)",
-                _ => "connections",
-            })
+            .x_desc(x_desc)
             .y_desc("latency / baseline's latency (x)")
             .x_labels(names.len() + 1)
-            .x_label_formatter(&move |x| {
-                let i = x.round();
-                if (x - i).abs() < 1e-6 && i >= 0.0 {
-                    step_names.get(i as usize).cloned().unwrap_or_default()
-                } else {
-                    String::new()
-                }
-            })
+            .x_label_formatter(&|x| step_label(&names, *x))
             .draw()
             .map_err(draw_error)?;
         for (name, ti, p99, pts) in &series {
@@ -185,9 +210,55 @@ fn sweep_svg(s: &SweepResult) -> Result<String, String> {
                 .label(name.clone())
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
         }
-        legend_and_finish(chart, &root)?;
+        legend(chart)?;
+        if let Some(area) = bottom {
+            let y_max = cpu
+                .iter()
+                .flat_map(|(_, _, _, p)| p.iter().map(|p| p.1))
+                .fold(1.0_f64, f64::max)
+                * 1.15;
+            let mut chart = ChartBuilder::on(&area)
+                .caption(
+                    "CPU of each target's pods by step (millicores, mean)",
+                    ("sans-serif", 18),
+                )
+                .margin(16)
+                .x_label_area_size(48)
+                .y_label_area_size(72)
+                .build_cartesian_2d(-0.3..x_max + 0.3, 0.0..y_max)
+                .map_err(draw_error)?;
+            chart
+                .configure_mesh()
+                .x_desc(x_desc)
+                .y_desc("CPU (millicores)")
+                .x_labels(names.len() + 1)
+                .x_label_formatter(&|x| step_label(&names, *x))
+                .draw()
+                .map_err(draw_error)?;
+            for (name, ti, proxy, pts) in &cpu {
+                let color = PALETTE[ti % PALETTE.len()];
+                let style = color.stroke_width(if *proxy { 3 } else { 1 });
+                chart
+                    .draw_series(LineSeries::new(pts.iter().copied(), style).point_size(if *proxy { 4 } else { 2 }))
+                    .map_err(draw_error)?
+                    .label(name.clone())
+                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
+            }
+            legend(chart)?;
+        }
+        root.present().map_err(draw_error)?;
     }
     Ok(out)
+}
+
+/// The step's name under its tick; nothing between steps.
+fn step_label(names: &[String], x: f64) -> String {
+    let i = x.round();
+    if (x - i).abs() < 1e-6 && i >= 0.0 {
+        names.get(i as usize).cloned().unwrap_or_default()
+    } else {
+        String::new()
+    }
 }
 
 /// A name from a file as SVG text: control characters make ill-formed XML.
@@ -195,11 +266,8 @@ fn label(name: &str) -> String {
     name.chars().filter(|c| !c.is_control()).collect()
 }
 
-/// The legend, top left on a light box, and the document finished.
-fn legend_and_finish<'a, X, Y>(
-    mut chart: ChartContext<'a, SVGBackend<'a>, Cartesian2d<X, Y>>,
-    root: &DrawingArea<SVGBackend<'a>, plotters::coord::Shift>,
-) -> Result<(), String>
+/// The legend, top left on a light box.
+fn legend<'a, X, Y>(mut chart: ChartContext<'a, SVGBackend<'a>, Cartesian2d<X, Y>>) -> Result<(), String>
 where
     X: plotters::coord::ranged1d::Ranged,
     Y: plotters::coord::ranged1d::Ranged,
@@ -211,7 +279,7 @@ where
         .border_style(BLACK)
         .draw()
         .map_err(draw_error)?;
-    root.present().map_err(draw_error)
+    Ok(())
 }
 
 fn draw_error<E: std::fmt::Display>(e: E) -> String {

@@ -18,6 +18,16 @@ pub enum Format {
     Csv,
 }
 
+/// Saves a sweep's result (JSON) in the results directory; its name follows its start
+/// and label, so saving it again (with later resources) replaces the file.
+pub fn save(dir: &std::path::Path, r: &SweepResult) -> Result<std::path::PathBuf> {
+    let name = crate::bench::store::name_for(
+        r.started_at,
+        &format!("sweep-{}", r.label.as_deref().unwrap_or(&r.baseline)),
+    );
+    crate::bench::store::save_text(dir, &name, &render(Format::Json, r)?)
+}
+
 pub fn render(format: Format, r: &SweepResult) -> Result<String> {
     Ok(match format {
         Format::Table => table(r),
@@ -81,12 +91,104 @@ fn rps(v: f64) -> String {
 
 fn cpu_per_1k(r: &SweepResult, t: &TargetStep) -> String {
     match &t.resources {
-        Some(res) => res
-            .proxy_cpu_millis_per_1k_rps
-            .map_or("no proxy".into(), |v| format!("{v:.0}m")),
-        None if r.resources_note.as_deref().is_some_and(|n| n.starts_with("no cluster")) => "no cluster".into(),
-        None => "not measured".into(),
+        Some(res) if res.proxy_cpu_millis.max <= 0.0 => "no proxy".into(),
+        Some(res) => res.proxy_cpu_millis_per_1k_rps.map_or("-".into(), cpu),
+        None => missing(r, t),
     }
+}
+
+/// Why a target has no resource figures, in a word or two.
+fn missing(r: &SweepResult, t: &TargetStep) -> String {
+    if r.resources_note.as_deref().is_some_and(|n| n.starts_with("no cluster")) {
+        return "no cluster".into();
+    }
+    match t.resources_note.as_deref() {
+        Some(n) if n.starts_with("no pod") => "no pods".into(),
+        Some(n) if n.starts_with("no reading") => "no reading".into(),
+        _ => "not measured".into(),
+    }
+}
+
+/// Millicores: `12.5m` under 100, `180m` above.
+fn cpu(v: f64) -> String {
+    if v < 100.0 {
+        format!("{v:.1}m")
+    } else {
+        format!("{v:.0}m")
+    }
+}
+
+fn mib(v: f64) -> String {
+    if v < 100.0 {
+        format!("{v:.1}Mi")
+    } else {
+        format!("{v:.0}Mi")
+    }
+}
+
+/// `mean/max`, as the resources table shows a figure sampled over a step.
+fn mean_max(s: &Stat, f: fn(f64) -> String) -> String {
+    if (s.max - s.mean).abs() < 1e-9 {
+        f(s.mean)
+    } else {
+        format!("{}/{}", f(s.mean), f(s.max))
+    }
+}
+
+const RESOURCE_HEADERS: [&str; 10] = [
+    "STEP",
+    "TARGET",
+    "PODS",
+    "APP CPU",
+    "PROXY CPU",
+    "APP MEM",
+    "PROXY MEM",
+    "PROXY CPU/1K RPS",
+    "PROXY MEM/1K RPS",
+    "CONTROL PLANE",
+];
+
+/// The resources table: one row per step and target, means over the step (mean/max when
+/// they differ). None when no target has any figure (the notes say why).
+fn resource_rows(r: &SweepResult) -> Option<Vec<Vec<String>>> {
+    if r.steps.iter().all(|s| s.targets.iter().all(|t| t.resources.is_none())) {
+        return None;
+    }
+    let mut rows = Vec::new();
+    for step in &r.steps {
+        let name = step.name(&r.varies);
+        for t in &step.targets {
+            let mut row = vec![name.clone(), t.name.clone()];
+            match &t.resources {
+                Some(res) => {
+                    let cp = match (&res.control_plane_cpu_millis, &res.control_plane_memory_mib) {
+                        (Some(c), Some(m)) => format!("{} {}", cpu(c.mean), mib(m.mean)),
+                        _ => "-".into(),
+                    };
+                    row.extend([
+                        res.pods.to_string(),
+                        mean_max(&res.app_cpu_millis, cpu),
+                        mean_max(&res.proxy_cpu_millis, cpu),
+                        mean_max(&res.app_memory_mib, mib),
+                        mean_max(&res.proxy_memory_mib, mib),
+                        cpu_per_1k(r, t),
+                        match res.proxy_memory_mib_per_1k_rps {
+                            Some(_) if res.proxy_memory_mib.max <= 0.0 => "no proxy".into(),
+                            Some(v) => mib(v),
+                            None => "-".into(),
+                        },
+                        cp,
+                    ]);
+                }
+                None => {
+                    let why = missing(r, t);
+                    row.extend(std::iter::repeat_n(why, RESOURCE_HEADERS.len() - 2));
+                }
+            }
+            rows.push(row);
+        }
+    }
+    Some(rows)
 }
 
 fn cells(r: &SweepResult, step: &str, t: &TargetStep) -> Vec<String> {
@@ -166,6 +268,9 @@ fn notes(r: &SweepResult) -> Vec<String> {
             if let Some(n) = &t.note {
                 out.push(format!("{}, {}: {n}", step.name(&r.varies), t.name));
             }
+            if let Some(n) = &t.resources_note {
+                out.push(format!("{}, {}: {n}", step.name(&r.varies), t.name));
+            }
         }
     }
     if let Some(n) = &r.resources_note {
@@ -178,6 +283,14 @@ pub fn table(r: &SweepResult) -> String {
     let mut lines = vec![HEADERS.map(String::from).to_vec()];
     lines.extend(rows(r));
     let mut out = preamble(r) + "\n\n" + &crate::text::align(&lines);
+    if let Some(rows) = resource_rows(r) {
+        let mut lines = vec![RESOURCE_HEADERS.map(String::from).to_vec()];
+        lines.extend(rows);
+        out += &format!(
+            "\nresources of each target's pods during its runs (mean/max):\n\n{}",
+            crate::text::align(&lines)
+        );
+    }
     for n in notes(r) {
         out += &format!("note: {n}\n");
     }
@@ -191,6 +304,14 @@ pub fn markdown(r: &SweepResult) -> String {
     out += &format!("|{}\n", "---|".repeat(HEADERS.len()));
     for row in rows(r) {
         out += &format!("| {} |\n", row.iter().map(escape).collect::<Vec<_>>().join(" | "));
+    }
+    if let Some(rows) = resource_rows(r) {
+        out += "\nResources of each target's pods during its runs (mean/max):\n\n";
+        out += &format!("| {} |\n", RESOURCE_HEADERS.join(" | "));
+        out += &format!("|{}\n", "---|".repeat(RESOURCE_HEADERS.len()));
+        for row in rows {
+            out += &format!("| {} |\n", row.iter().map(escape).collect::<Vec<_>>().join(" | "));
+        }
     }
     let notes = notes(r);
     if !notes.is_empty() {
@@ -206,7 +327,9 @@ pub fn csv(r: &SweepResult) -> String {
     let mut out = String::from(
         "step,connections,rate,target,baseline,rps,requests,errors,p50_ms,p90_ms,p99_ms,p999_ms,\
          slowdown_p50,slowdown_p90,slowdown_p99,added_p50_ms,added_p90_ms,added_p99_ms,\
-         proxy_cpu_millis_mean,proxy_memory_mib_mean,proxy_cpu_millis_per_1k_rps,note\n",
+         proxy_cpu_millis_mean,proxy_memory_mib_mean,proxy_cpu_millis_per_1k_rps,\
+         proxy_cpu_millis_max,proxy_memory_mib_max,app_cpu_millis_mean,app_memory_mib_mean,\
+         proxy_memory_mib_per_1k_rps,control_plane_cpu_millis_mean,control_plane_memory_mib_mean,pods,note\n",
     );
     let opt = |v: Option<f64>| v.map_or(String::new(), |v| format!("{v}"));
     let quoted = |s: &str| {
@@ -222,7 +345,7 @@ pub fn csv(r: &SweepResult) -> String {
             let stat = |s: Option<&Stat>| opt(s.map(|s| s.mean));
             let res = t.resources.as_ref();
             out += &format!(
-                "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
+                "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
                 quoted(&step.name(&r.varies)),
                 step.connections.map_or(String::new(), |c| c.to_string()),
                 opt(step.rate),
@@ -240,7 +363,21 @@ pub fn csv(r: &SweepResult) -> String {
                 stat(res.map(|r| &r.proxy_cpu_millis)),
                 stat(res.map(|r| &r.proxy_memory_mib)),
                 opt(res.and_then(|r| r.proxy_cpu_millis_per_1k_rps)),
-                quoted(t.note.as_deref().unwrap_or("")),
+                opt(res.map(|r| r.proxy_cpu_millis.max)),
+                opt(res.map(|r| r.proxy_memory_mib.max)),
+                stat(res.map(|r| &r.app_cpu_millis)),
+                stat(res.map(|r| &r.app_memory_mib)),
+                opt(res.and_then(|r| r.proxy_memory_mib_per_1k_rps)),
+                stat(res.and_then(|r| r.control_plane_cpu_millis.as_ref())),
+                stat(res.and_then(|r| r.control_plane_memory_mib.as_ref())),
+                res.map_or(String::new(), |r| r.pods.to_string()),
+                quoted(
+                    &[t.note.as_deref(), t.resources_note.as_deref()]
+                        .into_iter()
+                        .flatten()
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ),
             );
         }
     }

@@ -5,20 +5,64 @@ use tokio::sync::watch;
 
 use super::plan::SweepPlan;
 use crate::bench::engine;
-use crate::model::bench::{BenchProgress, Phase};
-use crate::model::sweep::{self, RunFigures, StepResult, SweepResult, TargetStep};
+use crate::model::bench::{BenchProgress, BenchResult, BenchSpec, Phase};
+use crate::model::sweep::{RunFigures, SweepResult, SweepRuns, SweepSpec, SweepTarget, TargetPods};
 
-/// What the runner reports as it goes.
+/// What the runner reports as it goes. `index` is the run's place in the plan's order
+/// (of `total`), which [`SweepSpec::run_at`] turns back into step, repeat and target.
 #[derive(Debug, Clone)]
 pub struct Event {
-    /// 0-based index of the run, of `total`.
     pub index: usize,
     pub total: usize,
     pub step: String,
     pub target: String,
     pub repeat: u32,
-    /// None between runs (cooling down).
-    pub progress: Option<BenchProgress>,
+    pub what: What,
+}
+
+#[derive(Debug, Clone)]
+pub enum What {
+    /// Between runs.
+    CoolingDown,
+    /// A run starts with this configuration (credentials redacted).
+    Started(Box<BenchSpec>),
+    /// A live snapshot of the run (about every 200 ms).
+    Progress(Box<BenchProgress>),
+    Finished(Box<BenchResult>),
+    /// The run could not be made (e.g. a name that does not resolve); the sweep goes on.
+    Failed(String),
+}
+
+impl SweepPlan {
+    /// What is recorded of the plan when it starts; `pods` are each target's pods, when a
+    /// cluster is watched.
+    pub fn spec(&self, pods: &[TargetPods]) -> SweepSpec {
+        SweepSpec {
+            label: self.label.clone(),
+            baseline: self.baseline.clone(),
+            varies: self.varies.name().into(),
+            steps: (0..self.varies.len())
+                .map(|s| (self.step_connections(s), self.step_rate(s)))
+                .collect(),
+            targets: self
+                .targets
+                .iter()
+                .enumerate()
+                .map(|(i, t)| SweepTarget {
+                    name: t.name.clone(),
+                    url: crate::redact::redact_text(&t.url).unwrap_or_else(|| t.url.clone()),
+                    pods: pods.get(i).map(|p| p.0.clone()).unwrap_or_default(),
+                    pods_note: pods.get(i).and_then(|p| p.1.clone()),
+                })
+                .collect(),
+            duration_s: if self.timed { self.duration.as_secs_f64() } else { 0.0 },
+            requests_per_run: self.requests,
+            warmup_s: self.warmup.as_secs_f64(),
+            cooldown_s: self.cooldown.as_secs_f64(),
+            repeat: self.repeat,
+            protocol: if self.http2 { "HTTP/2" } else { "HTTP/1.1" }.into(),
+        }
+    }
 }
 
 /// Resolves when `stop` says true; never when its sender is gone (nobody can stop us then).
@@ -35,16 +79,17 @@ async fn stopped(stop: &mut watch::Receiver<bool>) {
 
 /// Runs every step; `stop` set to true cancels the run in progress and ends the sweep
 /// with what ran (`cancelled`). A run that cannot be made (a name that does not resolve)
-/// is written down for its target and step, and the sweep goes on.
+/// is written down for its target and step, and the sweep goes on. The result has no
+/// resources: they come from the cluster, folded beside the runs (see `app::sweep`).
 pub async fn run(
     plan: &SweepPlan,
     mut stop: watch::Receiver<bool>,
     mut observe: impl FnMut(&Event),
 ) -> Result<SweepResult> {
     let started_at = crate::model::now_millis();
+    let spec = plan.spec(&[]);
     let total = plan.runs();
-    let mut runs: Vec<Vec<Vec<RunFigures>>> = vec![vec![Vec::new(); plan.targets.len()]; plan.varies.len()];
-    let mut failures: Vec<Vec<Vec<String>>> = vec![vec![Vec::new(); plan.targets.len()]; plan.varies.len()];
+    let mut runs = SweepRuns::new(plan.varies.len(), plan.targets.len());
     let mut cancelled = false;
     for (index, (step, repeat, target)) in plan.order().enumerate() {
         if *stop.borrow() {
@@ -57,7 +102,7 @@ pub async fn run(
             step: plan.step_name(step),
             target: plan.targets[target].name.clone(),
             repeat,
-            progress: None,
+            what: What::CoolingDown,
         };
         if index > 0 && !plan.cooldown.is_zero() {
             observe(&event);
@@ -66,10 +111,16 @@ pub async fn run(
                 _ = stopped(&mut stop) => { cancelled = true; break; }
             }
         }
-        let bench = match engine::start(plan.config(step, target)) {
+        let config = plan.config(step, target);
+        event.what = What::Started(Box::new(config.redacted_spec()));
+        observe(&event);
+        let bench = match engine::start(config) {
             Ok(b) => b,
             Err(e) => {
-                failures[step][target].push(format!("{e:#}"));
+                let message = format!("{e:#}");
+                runs.fail(step, target, message.clone());
+                event.what = What::Failed(message);
+                observe(&event);
                 continue;
             }
         };
@@ -82,7 +133,7 @@ pub async fn run(
                     if changed.is_err() { break; }
                     let p = progress.borrow_and_update().clone();
                     let finished = p.phase == Phase::Finished;
-                    event.progress = Some(p);
+                    event.what = What::Progress(Box::new(p));
                     observe(&event);
                     if finished { break; }
                 }
@@ -95,59 +146,54 @@ pub async fn run(
         }
         match bench.finish().await {
             Ok(result) => {
-                runs[step][target].push(RunFigures::of(&result));
+                runs.add(step, target, RunFigures::of(&result));
                 cancelled |= result.cancelled;
+                event.what = What::Finished(Box::new(result));
             }
-            Err(e) => failures[step][target].push(format!("{e:#}")),
+            Err(e) => {
+                let message = format!("{e:#}");
+                runs.fail(step, target, message.clone());
+                event.what = What::Failed(message);
+            }
         }
+        observe(&event);
         if cancelled {
             break;
         }
     }
-    let mut steps = Vec::new();
-    for (step, per_target) in runs.into_iter().enumerate() {
-        let targets: Vec<TargetStep> = per_target
-            .into_iter()
-            .zip(std::mem::take(&mut failures[step]))
-            .zip(&plan.targets)
-            .filter(|((r, f), _)| !r.is_empty() || !f.is_empty())
-            .map(|((r, f), t)| {
-                let mut ts = TargetStep::from_runs(&t.name, &t.url, r, None);
-                ts.run_errors = f;
-                ts
-            })
-            .collect();
-        if targets.is_empty() {
-            continue;
-        }
-        steps.push(StepResult {
-            connections: Some(plan.step_connections(step)),
-            rate: Some(plan.step_rate(step)).filter(|r| *r > 0.0),
-            targets,
-        });
-    }
-    let mut result = SweepResult {
-        schema_version: sweep::SCHEMA_VERSION,
-        kind: sweep::KIND.into(),
-        meshtop_version: env!("CARGO_PKG_VERSION").into(),
-        label: plan.label.clone(),
+    Ok(SweepResult::assemble(
+        &spec,
+        &runs,
         started_at,
-        ended_at: crate::model::now_millis(),
-        baseline: plan.baseline.clone(),
-        varies: plan.varies.name().into(),
-        duration_s: if plan.timed { plan.duration.as_secs_f64() } else { 0.0 },
-        requests_per_run: plan.requests,
-        warmup_s: plan.warmup.as_secs_f64(),
-        cooldown_s: plan.cooldown.as_secs_f64(),
-        repeat: plan.repeat,
-        protocol: if plan.http2 { "HTTP/2" } else { "HTTP/1.1" }.into(),
-        resources_note: Some(NO_CLUSTER.into()),
+        crate::model::now_millis(),
         cancelled,
-        steps,
-    };
-    result.settle();
-    Ok(result)
+        Some(NO_CLUSTER.into()),
+    ))
 }
 
-/// Why a headless sweep has no resource figures.
-pub const NO_CLUSTER: &str = "no cluster: this sweep watched no pods, so there are no CPU or memory figures";
+pub use crate::model::sweep::NO_CLUSTER;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sweep::plan::{Target, Varies};
+
+    #[test]
+    fn the_spec_names_each_run_as_the_plan_orders_them() {
+        let t = |n: &str| Target {
+            name: n.into(),
+            url: format!("http://user:secret@{n}.example/"),
+        };
+        let mut plan = SweepPlan::new(vec![t("a"), t("b"), t("c")], Varies::Rates(vec![10.0, 20.0]));
+        plan.repeat = 3;
+        let spec = plan.spec(&[]);
+        assert_eq!(spec.runs(), plan.runs());
+        for (i, run) in plan.order().enumerate() {
+            assert_eq!(spec.run_at(i), Some(run), "run {i}");
+        }
+        assert_eq!(spec.run_at(plan.runs()), None);
+        assert_eq!(spec.steps, [(50, 10.0), (50, 20.0)]);
+        // Recorded and saved without the password.
+        assert!(!spec.targets[0].url.contains("secret"), "{}", spec.targets[0].url);
+    }
+}

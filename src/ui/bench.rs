@@ -54,16 +54,17 @@ pub fn render(state: &State, t: &Theme, frame: &mut Frame, area: Rect) {
             panel,
         ),
     }
-    super::table::draw::<BenchRuns>(
-        state,
-        t,
-        frame,
-        list,
-        &rows,
-        entry,
-        "runs this session · b new · x stop · ↑↓ select",
-        None,
-    );
+    // A running sweep says how far it is and where its table is.
+    let title = match state.sweeps.iter().rev().find(|s| s.running()) {
+        Some(s) => format!(
+            "sweep {}: {} of {} runs · 8 its table · x stops it · ↑↓ select",
+            s.id,
+            s.done(&state.benches),
+            s.spec.runs()
+        ),
+        None => "runs this session · b new · x stop · ↑↓ select".to_string(),
+    };
+    super::table::draw::<BenchRuns>(state, t, frame, list, &rows, entry, &title, None);
 }
 
 fn render_panel(state: &State, t: &Theme, frame: &mut Frame, area: Rect, s: &BenchSession) {

@@ -179,6 +179,8 @@ impl Theme {
     /// A row that draws attention; the text in it says why as well.
     pub fn tone(&self, t: Tone) -> Style {
         match (t, self.mono) {
+            (Tone::Good, false) => Style::default().fg(self.ok),
+            (Tone::Good, true) => Style::default(),
             (Tone::Warn, false) => Style::default().fg(self.warn),
             (Tone::Error, false) => Style::default().fg(self.error),
             (Tone::Dim, false) => Style::default().fg(self.dim),

@@ -7,7 +7,9 @@
 pub mod scenario;
 pub mod servers;
 pub mod standin;
+pub mod sweep;
 pub mod tmux;
+pub mod usage;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -193,6 +195,13 @@ pub fn read(path: &Path) -> String {
 /// A process running inside a pod's network namespace; killed when dropped.
 pub struct NetnsProcess {
     child: Child,
+}
+
+impl NetnsProcess {
+    /// The process itself: `ip netns exec` execs the command in place.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
 }
 
 impl Drop for NetnsProcess {

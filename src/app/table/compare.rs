@@ -1,4 +1,5 @@
-//! The Compare view's table: the marked runs, each against the first.
+//! The Compare view's table: the marked runs, each against the first; or a sweep's
+//! steps and targets, each against its step's baseline.
 
 use std::borrow::Cow;
 
@@ -85,11 +86,20 @@ static COLUMNS: &[Column<CompareRow>] = &[
     },
     Column {
         drop: 5,
-        ..Column::new("P99 VS FIRST", |_, r| delta(r, |x| x.p99_ms))
+        ..Column::new("P99 VS BASE", |_, r| delta(r, |x| x.p99_ms))
     },
     Column {
         drop: 4,
-        ..Column::new("P50 VS FIRST", |_, r| delta(r, |x| x.p50_ms))
+        ..Column::new("P50 VS BASE", |_, r| delta(r, |x| x.p50_ms))
+    },
+    Column {
+        drop: 9,
+        sort: Some(|r| SortKey::num(r.run.proxy_cpu_millis_per_1k_rps)),
+        ..Column::new("PROXY CPU/1K RPS", |_, r| {
+            r.run
+                .proxy_cpu_millis_per_1k_rps
+                .map_or_else(|| "-".into(), |v| format!("{v:.0}m"))
+        })
     },
 ];
 
@@ -109,12 +119,13 @@ impl Table for Compare {
     fn get<'a>(state: &'a State, key: &u32) -> Option<&'a CompareRow> {
         state.comparison.rows.iter().find(|r| r.index == *key)
     }
-    /// Slower than the first run by a fifth or more is worth a look; twice is a problem.
+    /// Green to red by p99 slowdown against the base: within a fifth is fine, slower by a
+    /// fifth or more is worth a look, twice is a problem.
     fn tone(_: &State, r: &CompareRow) -> Option<Tone> {
-        match ratio(r)? {
-            x if x >= 2.0 => Some(Tone::Error),
-            x if x >= 1.2 => Some(Tone::Warn),
-            _ => None,
-        }
+        Some(match ratio(r)? {
+            x if x >= 2.0 => Tone::Error,
+            x if x >= 1.2 => Tone::Warn,
+            _ => Tone::Good,
+        })
     }
 }

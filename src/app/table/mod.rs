@@ -67,6 +67,8 @@ impl SortKey<'_> {
 /// How the row draws attention (the UI picks the colour; the text says it too).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tone {
+    /// Good news where the row is judged (a slowdown near 1.00x).
+    Good,
     Warn,
     Error,
     Dim,
