@@ -460,9 +460,12 @@ pub struct ReportArgs {
     /// Saved bench results (any number) or one saved sweep.
     #[arg(value_name = "FILE", required = true)]
     pub files: Vec<PathBuf>,
-    /// Where to write the SVG picture.
-    #[arg(long, value_name = "OUT.svg", required = true)]
-    pub svg: PathBuf,
+    /// Where to write the picture as SVG.
+    #[arg(long, value_name = "OUT.svg")]
+    pub svg: Option<PathBuf>,
+    /// Where to write the picture as PNG (twice the SVG's size; needs a system font).
+    #[arg(long, value_name = "OUT.png")]
+    pub png: Option<PathBuf>,
     #[command(flatten)]
     pub common: CommonArgs,
 }

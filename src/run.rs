@@ -389,12 +389,7 @@ impl BenchRunner {
             .max(state.sweeps.iter().map(|s| s.id).max().unwrap_or(0))
             + 1;
         self.last_sweep = id;
-        let pods: Vec<_> = plan
-            .targets
-            .iter()
-            .map(|t| crate::app::sweep::pods_for_url(state, &t.url))
-            .collect();
-        let spec = plan.spec(&pods);
+        let spec = crate::app::sweep::describe(state, &plan);
         let (stop_tx, stop) = tokio::sync::watch::channel(false);
         self.sweeps.insert(id, stop_tx);
         let tx = self.tx.clone();

@@ -363,12 +363,16 @@ fn a_sweep_builds_its_table_and_resources_from_updates() {
                 url: "http://127.0.0.1:41791/".into(),
                 pods: vec![],
                 pods_note: why_not(&s),
+                mesh: None,
+                mesh_version: None,
             },
             SweepTarget {
                 name: "mesh".into(),
                 url: mesh_url.into(),
                 pods: pods.clone(),
                 pods_note: None,
+                mesh: Some("istio".into()),
+                mesh_version: Some("1.24.0".into()),
             },
         ],
         duration_s: 3.0,
@@ -377,6 +381,7 @@ fn a_sweep_builds_its_table_and_resources_from_updates() {
         cooldown_s: 0.0,
         repeat: 1,
         protocol: "HTTP/1.1".into(),
+        kubernetes_version: Some("v1.34.4".into()),
     };
     fn why_not(s: &State) -> Option<String> {
         pods_for_url(s, "http://127.0.0.1:41791/").1

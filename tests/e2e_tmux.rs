@@ -8,16 +8,15 @@ use support::tmux::{Tmux, assert_terminal_restored};
 
 const BIN: &str = env!("CARGO_BIN_EXE_meshtop");
 
+/// A cluster that refuses every connection.
+const DEAD_KUBECONFIG: &str = "apiVersion: v1\nkind: Config\ncurrent-context: dead\nclusters:\n- name: nowhere\n  cluster:\n    server: https://127.0.0.1:9\ncontexts:\n- name: dead\n  context:\n    cluster: nowhere\n    user: u\nusers:\n- name: u\n  user:\n    token: abc\n";
+
 /// No cluster at all: the TUI still opens, says why it has no data, and quits cleanly.
 #[test]
 fn dead_api_server_is_reported_and_q_restores_the_terminal() {
     let dir = tempfile::tempdir().unwrap();
     let kc = dir.path().join("dead.kubeconfig");
-    std::fs::write(
-        &kc,
-        "apiVersion: v1\nkind: Config\ncurrent-context: dead\nclusters:\n- name: nowhere\n  cluster:\n    server: https://127.0.0.1:9\ncontexts:\n- name: dead\n  context:\n    cluster: nowhere\n    user: u\nusers:\n- name: u\n  user:\n    token: abc\n",
-    )
-    .unwrap();
+    std::fs::write(&kc, DEAD_KUBECONFIG).unwrap();
     let t = Tmux::start(140, 20);
     t.run(&format!("{BIN} --kubeconfig {}; echo EXIT=$?", kc.display()));
     let s = t.wait_text("cluster unreachable", Duration::from_secs(30));
@@ -31,6 +30,49 @@ fn dead_api_server_is_reported_and_q_restores_the_terminal() {
         s.contains("pods unreachable: Connection refused"),
         "empty table says why: {s}"
     );
+    t.keys(&["q"]);
+    t.wait_text("EXIT=0", Duration::from_secs(10));
+    assert_terminal_restored(&t);
+}
+
+/// `:sweep` in the real TUI, against real nginx and a real HAProxy hop: its runs go by in
+/// the bench view, its slowdown table is in the Compare view (`8`), and it is saved.
+#[test]
+fn a_sweep_started_in_the_tui_fills_the_compare_view() {
+    let nginx = support::servers::Nginx::start();
+    let hop = support::servers::Haproxy::forward_to(nginx.port);
+    let dir = tempfile::tempdir().unwrap();
+    let kc = dir.path().join("dead.kubeconfig");
+    std::fs::write(&kc, DEAD_KUBECONFIG).unwrap();
+    let t = Tmux::start(150, 30);
+    t.run(&format!(
+        "XDG_DATA_HOME={} {BIN} --kubeconfig {}; echo EXIT=$?",
+        dir.path().display(),
+        kc.display()
+    ));
+    t.wait_text("not connected", Duration::from_secs(30));
+    t.keys(&[":"]);
+    t.keys(&[&format!(
+        "sweep nginx={} hop={} -c 2,4 -z 1s --warmup 0s --cooldown 0s",
+        nginx.url("/"),
+        hop.url("/")
+    )]);
+    t.keys(&["Enter"]);
+    t.wait_text("sweep 1: ", Duration::from_secs(10));
+    // 4 runs of a second; the runs list's title goes back to the session's when it ends.
+    t.wait_text("runs this session", Duration::from_secs(60));
+    t.keys(&["8"]);
+    let s = t.wait_text("c=4 hop vs nginx: p99", Duration::from_secs(10));
+    assert!(s.contains("c=2 hop vs nginx: p99"), "{s}");
+    assert!(s.contains("sweep 1: 4 runs; baseline nginx; no cluster"), "{s}");
+    assert!(s.contains("compare [4]"), "{s}");
+    let saved: Vec<_> = std::fs::read_dir(dir.path().join("meshtop/results"))
+        .map(|d| {
+            d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(saved.iter().any(|n| n.contains("_sweep-nginx")), "{saved:?}");
     t.keys(&["q"]);
     t.wait_text("EXIT=0", Duration::from_secs(10));
     assert_terminal_restored(&t);

@@ -432,6 +432,36 @@ fn report_draws_bench_runs_and_sweeps_as_svg() {
         assert!(t.iter().any(|x| x == expected), "{expected:?} not in {t:?}");
     }
 
+    // The same picture as PNG, twice the size, with its text drawn (the title band is
+    // only text: no text, no dark pixels there).
+    let png = data.path().join("sweep.png");
+    ok(&meshtop(
+        data.path(),
+        &["report", "--png", png.to_str().unwrap(), &sweeps[0]],
+    ));
+    let pixmap = resvg::tiny_skia::Pixmap::decode_png(&std::fs::read(&png).unwrap()).expect("a PNG");
+    assert_eq!((pixmap.width(), pixmap.height()), (1920, 1080));
+    let dark_in_title = (0..60u32)
+        .flat_map(|y| (0..1920u32).map(move |x| (x, y)))
+        .filter(|&(x, y)| {
+            pixmap
+                .pixel(x, y)
+                .is_some_and(|p| p.red() < 128 && p.green() < 128 && p.blue() < 128)
+        })
+        .count();
+    assert!(
+        dark_in_title > 200,
+        "the title was not drawn ({dark_in_title} dark pixels)"
+    );
+    // Neither --svg nor --png: nothing to do, said so.
+    let o = meshtop(data.path(), &["report", &sweeps[0]]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("--svg OUT.svg, --png OUT.png, or both"),
+        "{}",
+        stderr(&o)
+    );
+
     // Mixing kinds, or a file that is not a result, is bad input and writes nothing.
     let out = data.path().join("mixed.svg");
     let o = meshtop(

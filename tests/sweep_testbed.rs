@@ -77,11 +77,13 @@ async fn sweep_reports_the_real_usage_of_the_pods_behind_each_target() {
         "json",
     ];
     let args: Vec<String> = args.map(String::from).to_vec();
+    let shown = args.clone();
     let home = data.path().to_path_buf();
+    let data_home = home.clone();
     let out = tokio::task::spawn_blocking(move || {
         Command::new(env!("CARGO_BIN_EXE_meshtop"))
             .args(args)
-            .env("XDG_DATA_HOME", home)
+            .env("XDG_DATA_HOME", data_home)
             .output()
             .expect("running meshtop")
     })
@@ -93,6 +95,17 @@ async fn sweep_reports_the_real_usage_of_the_pods_behind_each_target() {
     support::sweep::assert_recomputed(&r);
     assert_eq!(r.resources_note, None, "a cluster was watched: {stderr}");
     assert_eq!(r.steps.len(), 2);
+    // What the cluster said about the targets: the stand-in's pod, its mesh and version.
+    assert_eq!(
+        r.kubernetes_version.as_deref().map(|v| v.starts_with("v1.")),
+        Some(true)
+    );
+    let planned = &r.targets[2];
+    assert_eq!(planned.pods, [(ns.clone(), "web".to_string())]);
+    assert_eq!(
+        (planned.mesh.as_deref(), planned.mesh_version.as_deref()),
+        (Some("istio"), Some("1.24.0"))
+    );
     let mut proxy_cpu = Vec::new();
     for step in &r.steps {
         let names: Vec<&str> = step.targets.iter().map(|t| t.name.as_str()).collect();
@@ -151,4 +164,44 @@ async fn sweep_reports_the_real_usage_of_the_pods_behind_each_target() {
         proxy_cpu[1]
     );
     eprintln!("stand-in proxy CPU: {proxy_cpu:?} millicores at 10 and 60 rps");
+    // For the README: the table as `-o md` writes it, and the command that made it.
+    eprintln!(
+        "meshtop {}\n\n{}",
+        shown.join(" "),
+        meshtop::sweep::output::render(meshtop::sweep::output::Format::Md, &r).unwrap()
+    );
+
+    // The saved sweep drawn: the slowdown, and the stand-in's CPU by step below it.
+    let saved: Vec<_> = std::fs::read_dir(home.join("meshtop/results"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(saved.len(), 1, "{saved:?}");
+    let svg = home.join("sweep.svg");
+    let out = Command::new(env!("CARGO_BIN_EXE_meshtop"))
+        .args(["report", "--svg", svg.to_str().unwrap(), saved[0].to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = std::fs::read_to_string(&svg).unwrap();
+    let doc = roxmltree::Document::parse(&text).expect("well-formed SVG");
+    let texts: Vec<&str> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("text"))
+        .filter_map(|n| n.text())
+        .map(str::trim)
+        .collect();
+    for expected in [
+        "Slowdown against nginx by rate",
+        "CPU of each target's pods by step (millicores, mean)",
+        "CPU (millicores)",
+        "standin-proxy proxy",
+        "standin-proxy app",
+        "10 rps",
+        "60 rps",
+    ] {
+        assert!(texts.contains(&expected), "{expected:?} not in {texts:?}");
+    }
+    // Loopback targets have no pods, so no CPU series.
+    assert!(!texts.iter().any(|t| t.starts_with("nginx proxy")), "{texts:?}");
 }

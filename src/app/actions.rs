@@ -220,6 +220,24 @@ fn open_form_with(state: &mut State, url: String, mut target: super::bench::Benc
 /// which field is wrong and stays open.
 fn submit_bench_form(state: &mut State) -> Option<Effect> {
     let form = state.bench_form.as_mut()?;
+    // Sweep steps make it a sweep (one at a time).
+    match form.sweep() {
+        Err(e) => {
+            form.error = Some(e);
+            return None;
+        }
+        Ok(Some(_)) if state.sweeps.iter().any(|s| s.running()) => {
+            form.error = Some("a sweep is running: x in the bench view stops it".into());
+            return None;
+        }
+        Ok(Some(plan)) => {
+            state.bench_form = None;
+            state.mode = Mode::Normal;
+            push_view(state, View::Bench, "");
+            return Some(Effect::StartSweep(Box::new(plan)));
+        }
+        Ok(None) => {}
+    }
     match form.config() {
         Err(e) => {
             form.error = Some(e);

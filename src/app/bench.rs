@@ -72,9 +72,11 @@ pub enum Field {
     Http,
     Headers,
     Body,
+    SweepSteps,
+    Baseline,
 }
 
-pub const FIELDS: [Field; 8] = [
+pub const FIELDS: [Field; 10] = [
     Field::Url,
     Field::Mode,
     Field::Rate,
@@ -83,6 +85,8 @@ pub const FIELDS: [Field; 8] = [
     Field::Http,
     Field::Headers,
     Field::Body,
+    Field::SweepSteps,
+    Field::Baseline,
 ];
 
 impl Field {
@@ -96,6 +100,8 @@ impl Field {
             Field::Http => "HTTP version",
             Field::Headers => "headers",
             Field::Body => "body",
+            Field::SweepSteps => "sweep steps",
+            Field::Baseline => "baseline URL",
         }
     }
 
@@ -131,6 +137,8 @@ impl BenchForm {
             (Field::Http, "1.1"),
             (Field::Headers, ""),
             (Field::Body, ""),
+            (Field::SweepSteps, ""),
+            (Field::Baseline, ""),
         ] {
             values.insert(f.label(), v.to_string());
         }
@@ -224,6 +232,53 @@ impl BenchForm {
         c.spec.label = Some(self.target.origin.clone()).filter(|o| o != "url");
         c.validate().map_err(|e| format!("{e:#}"))?;
         Ok(c)
+    }
+}
+
+impl BenchForm {
+    /// The sweep the form describes, when its sweep steps are filled in: this URL (named
+    /// `target`) at each step (connections, or rates in rate mode), after the baseline URL
+    /// (named `baseline`) when there is one. None for a single run.
+    pub fn sweep(&self) -> Result<Option<crate::sweep::SweepPlan>, String> {
+        use crate::sweep::plan::{self, SweepPlan, Target, Varies};
+        let steps = self.value(Field::SweepSteps).trim();
+        if steps.is_empty() {
+            return Ok(None);
+        }
+        let field = |f: Field, e: String| format!("{}: {e}", f.label());
+        let c = self.config()?;
+        let rate_mode = self.value(Field::Mode) == MODE_RATE;
+        let varies = if rate_mode {
+            Varies::Rates(plan::rates_list(steps).map_err(|e| field(Field::SweepSteps, e))?)
+        } else {
+            Varies::Connections(plan::connections_list(steps).map_err(|e| field(Field::SweepSteps, e))?)
+        };
+        let mut targets = Vec::new();
+        let baseline = self.value(Field::Baseline).trim();
+        if !baseline.is_empty() {
+            targets.push(Target {
+                name: "baseline".into(),
+                url: baseline.into(),
+            });
+        }
+        targets.push(Target {
+            name: "target".into(),
+            url: c.spec.url.clone(),
+        });
+        let mut p = SweepPlan::new(targets, varies);
+        p.connections = c.spec.connections;
+        p.rate = 0.0;
+        p.duration = c.spec.duration.unwrap_or(p.duration);
+        p.warmup = c.spec.warmup;
+        p.http2 = c.spec.http2;
+        p.method = c.spec.method.clone();
+        p.headers = c.spec.headers.clone();
+        p.body = c.body.clone();
+        p.validate().map_err(|e| match e.strip_prefix("target \"baseline\"") {
+            Some(rest) => format!("{}:{rest}", Field::Baseline.label()),
+            None => e,
+        })?;
+        Ok(Some(p))
     }
 }
 
@@ -413,6 +468,31 @@ mod tests {
                 crate::input::DURATION_FORMS
             )
         );
+    }
+
+    #[test]
+    fn sweep_steps_make_the_form_a_sweep() {
+        let mut f = BenchForm::new("http://10.0.0.5:15001/".into(), BenchTarget::default(), None);
+        assert_eq!(f.sweep(), Ok(None));
+        f.values.insert("sweep steps", "20,60".into());
+        f.values.insert("baseline URL", "http://10.0.0.5:8080/".into());
+        f.values.insert("duration", "12s".into());
+        let p = f.sweep().unwrap().unwrap();
+        let names: Vec<&str> = p.targets.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, ["baseline", "target"]);
+        assert_eq!(p.baseline, "baseline");
+        // Rate mode: the steps are rates, over the form's connections.
+        assert_eq!(p.varies, crate::sweep::Varies::Rates(vec![20.0, 60.0]));
+        assert_eq!((p.connections, p.duration), (10, Duration::from_secs(12)));
+        f.focus = 1;
+        f.type_char(' ');
+        let p = f.sweep().unwrap().unwrap();
+        assert_eq!(p.varies, crate::sweep::Varies::Connections(vec![20, 60]));
+        f.values.insert("sweep steps", "8,,x".into());
+        assert!(f.sweep().unwrap_err().starts_with("sweep steps: "), "{:?}", f.sweep());
+        f.values.insert("sweep steps", "8".into());
+        f.values.insert("baseline URL", "ftp://nope/".into());
+        assert!(f.sweep().unwrap_err().starts_with("baseline URL:"), "{:?}", f.sweep());
     }
 
     #[test]

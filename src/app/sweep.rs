@@ -299,6 +299,26 @@ pub fn pods_for_url(state: &State, url: &str) -> crate::model::sweep::TargetPods
     }
 }
 
+/// What the watched cluster says about a sweep's targets: the pods behind each URL, the
+/// mesh they are in and its version, and the cluster's Kubernetes version.
+pub fn describe(state: &State, plan: &crate::sweep::SweepPlan) -> SweepSpec {
+    let pods: Vec<_> = plan.targets.iter().map(|t| pods_for_url(state, &t.url)).collect();
+    let mut spec = plan.spec(&pods);
+    spec.kubernetes_version = state.cluster.as_ref().map(|c| c.version.clone());
+    for t in &mut spec.targets {
+        let mesh = t.pods.iter().find_map(|k| state.pods.get(k).and_then(|p| p.mesh.mesh));
+        t.mesh = mesh.map(|m| m.as_str().to_string());
+        t.mesh_version = mesh.and_then(|m| {
+            state
+                .control_planes
+                .iter()
+                .filter(|c| c.mesh == m)
+                .find_map(|c| c.version.clone())
+        });
+    }
+    spec
+}
+
 /// The update a sweep's event becomes (cooling down between runs is not one).
 pub fn update_for(id: u32, spec: &SweepSpec, e: &crate::sweep::run::Event) -> Option<super::Update> {
     use super::Update;

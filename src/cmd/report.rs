@@ -1,4 +1,4 @@
-//! `meshtop report FILE... --svg OUT.svg`: a picture of saved results.
+//! `meshtop report FILE... --svg OUT.svg --png OUT.png`: a picture of saved results.
 
 use color_eyre::eyre::{Result, WrapErr};
 
@@ -20,8 +20,24 @@ pub fn run(args: &ReportArgs) -> Result<()> {
             .unwrap_or_else(|| path.display().to_string());
         loaded.push((name, saved));
     }
+    if args.svg.is_none() && args.png.is_none() {
+        return Err(bad_input("say where to draw: --svg OUT.svg, --png OUT.png, or both"));
+    }
     let svg = crate::report::svg(&loaded).map_err(bad_input)?;
-    std::fs::write(&args.svg, svg).wrap_err_with(|| format!("writing {}", args.svg.display()))?;
-    eprintln!("wrote {}", args.svg.display());
+    // Both are made before either is written: a PNG that cannot be drawn writes nothing.
+    let png = args
+        .png
+        .as_ref()
+        .map(|_| crate::report::png(&svg))
+        .transpose()
+        .map_err(bad_input)?;
+    if let Some(path) = &args.svg {
+        std::fs::write(path, &svg).wrap_err_with(|| format!("writing {}", path.display()))?;
+        eprintln!("wrote {}", path.display());
+    }
+    if let (Some(path), Some(png)) = (&args.png, png) {
+        std::fs::write(path, png).wrap_err_with(|| format!("writing {}", path.display()))?;
+        eprintln!("wrote {}", path.display());
+    }
     Ok(())
 }

@@ -224,7 +224,10 @@ pub async fn run(args: SweepArgs) -> Result<()> {
             _ => {}
         }
     }
-    let spec = plan.spec(&pods);
+    let spec = match &watched {
+        Some(_) => app::sweep::describe(&state, &plan),
+        None => plan.spec(&pods),
+    };
     const ID: u32 = 1;
     app::fold(
         &mut state,

@@ -172,6 +172,12 @@ pub struct SweepResult {
     /// Stopped before its last run; the steps hold what ran.
     pub cancelled: bool,
     pub steps: Vec<StepResult>,
+    /// The targets as planned, with the pods and mesh found behind each (when a cluster
+    /// was watched).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<SweepTarget>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kubernetes_version: Option<String>,
 }
 
 pub const KIND: &str = "sweep";
@@ -342,6 +348,9 @@ pub struct SweepSpec {
     pub cooldown_s: f64,
     pub repeat: u32,
     pub protocol: String,
+    /// The watched cluster's Kubernetes version, when one was watched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kubernetes_version: Option<String>,
 }
 
 /// The pods (namespace, name) that serve a target's URL, and why there are none.
@@ -358,6 +367,12 @@ pub struct SweepTarget {
     /// Why `pods` is empty, when a cluster was watched.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pods_note: Option<String>,
+    /// The mesh the pods are in (`istio`, `linkerd`...) and its control plane's version,
+    /// as discovered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mesh: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mesh_version: Option<String>,
 }
 
 impl SweepSpec {
@@ -535,6 +550,8 @@ impl SweepResult {
             resources_note,
             cancelled,
             steps,
+            targets: spec.targets.clone(),
+            kubernetes_version: spec.kubernetes_version.clone(),
         };
         result.settle();
         result
@@ -789,6 +806,8 @@ mod tests {
             url: format!("http://{n}/"),
             pods: vec![],
             pods_note: None,
+            mesh: None,
+            mesh_version: None,
         };
         let spec = SweepSpec {
             label: None,
@@ -802,6 +821,7 @@ mod tests {
             cooldown_s: 0.0,
             repeat: 2,
             protocol: "HTTP/1.1".into(),
+            kubernetes_version: None,
         };
         assert_eq!(spec.runs(), 8);
         let order: Vec<_> = (0..9).map(|i| spec.run_at(i)).collect();

@@ -261,6 +261,53 @@ fn step_label(names: &[String], x: f64) -> String {
     }
 }
 
+/// The SVG rasterised (twice its size, for slides) to PNG bytes with resvg. Text needs a
+/// font from the system: a sans-serif face is chosen, and none at all is an error rather
+/// than a picture without its labels.
+pub fn png(svg: &str) -> Result<Vec<u8>, String> {
+    let mut fonts = resvg::usvg::fontdb::Database::new();
+    fonts.load_system_fonts();
+    let family = sans_family(&fonts).ok_or(
+        "no font on this system to draw the PNG's text (install one, e.g. Debian's fonts-dejavu-core), or use --svg",
+    )?;
+    fonts.set_sans_serif_family(family.clone());
+    let options = resvg::usvg::Options {
+        font_family: family,
+        fontdb: std::sync::Arc::new(fonts),
+        ..Default::default()
+    };
+    let tree = resvg::usvg::Tree::from_str(svg, &options).map_err(|e| format!("reading the SVG: {e}"))?;
+    let size = tree.size().to_int_size();
+    let mut pixmap =
+        resvg::tiny_skia::Pixmap::new(size.width() * 2, size.height() * 2).ok_or("the picture has no area")?;
+    resvg::render(
+        &tree,
+        resvg::tiny_skia::Transform::from_scale(2.0, 2.0),
+        &mut pixmap.as_mut(),
+    );
+    pixmap.encode_png().map_err(|e| format!("encoding the PNG: {e}"))
+}
+
+/// A sans-serif family the system has: DejaVu, Liberation, Helvetica or Arial when there,
+/// else any family with "Sans" in its name, else the first one.
+fn sans_family(fonts: &resvg::usvg::fontdb::Database) -> Option<String> {
+    let families: Vec<String> = fonts
+        .faces()
+        .flat_map(|f| f.families.iter().map(|(name, _)| name.clone()))
+        .collect();
+    ["DejaVu Sans", "Liberation Sans", "Helvetica", "Arial"]
+        .iter()
+        .find(|want| families.iter().any(|f| f == *want))
+        .map(|f| f.to_string())
+        .or_else(|| {
+            families
+                .iter()
+                .find(|f| f.contains("Sans") && !f.contains("Mono"))
+                .cloned()
+        })
+        .or_else(|| families.first().cloned())
+}
+
 /// A name from a file as SVG text: control characters make ill-formed XML.
 fn label(name: &str) -> String {
     name.chars().filter(|c| !c.is_control()).collect()

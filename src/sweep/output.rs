@@ -16,6 +16,8 @@ pub enum Format {
     Json,
     /// One line per step and target.
     Csv,
+    /// Service Mesh Performance results: one per target and step.
+    Smp,
 }
 
 /// Saves a sweep's result (JSON) in the results directory; its name follows its start
@@ -34,6 +36,7 @@ pub fn render(format: Format, r: &SweepResult) -> Result<String> {
         Format::Md => markdown(r),
         Format::Json => serde_json::to_string_pretty(r).wrap_err("encoding the sweep result")? + "\n",
         Format::Csv => csv(r),
+        Format::Smp => serde_json::to_string_pretty(&smp(r)).wrap_err("encoding the SMP results")? + "\n",
     })
 }
 
@@ -128,11 +131,8 @@ fn mib(v: f64) -> String {
 
 /// `mean/max`, as the resources table shows a figure sampled over a step.
 fn mean_max(s: &Stat, f: fn(f64) -> String) -> String {
-    if (s.max - s.mean).abs() < 1e-9 {
-        f(s.mean)
-    } else {
-        format!("{}/{}", f(s.mean), f(s.max))
-    }
+    let (mean, max) = (f(s.mean), f(s.max));
+    if mean == max { mean } else { format!("{mean}/{max}") }
 }
 
 const RESOURCE_HEADERS: [&str; 10] = [
@@ -180,9 +180,10 @@ fn resource_rows(r: &SweepResult) -> Option<Vec<Vec<String>>> {
                         cp,
                     ]);
                 }
+                // Said once, under PODS; the notes below the table say why in full.
                 None => {
-                    let why = missing(r, t);
-                    row.extend(std::iter::repeat_n(why, RESOURCE_HEADERS.len() - 2));
+                    row.push(missing(r, t));
+                    row.extend(std::iter::repeat_n("-".to_string(), RESOURCE_HEADERS.len() - 3));
                 }
             }
             rows.push(row);
@@ -268,8 +269,23 @@ fn notes(r: &SweepResult) -> Vec<String> {
             if let Some(n) = &t.note {
                 out.push(format!("{}, {}: {n}", step.name(&r.varies), t.name));
             }
-            if let Some(n) = &t.resources_note {
+        }
+    }
+    // Why a target has no resources is said once when it is the same in every step.
+    let mut said = std::collections::BTreeSet::new();
+    for step in &r.steps {
+        for t in &step.targets {
+            let Some(n) = &t.resources_note else { continue };
+            let everywhere = r.steps.iter().all(|s| {
+                s.targets
+                    .iter()
+                    .find(|x| x.name == t.name)
+                    .is_none_or(|x| x.resources_note.as_ref() == Some(n))
+            });
+            if !everywhere {
                 out.push(format!("{}, {}: {n}", step.name(&r.varies), t.name));
+            } else if said.insert(t.name.clone()) {
+                out.push(format!("{}: {n}", t.name));
             }
         }
     }
@@ -382,4 +398,255 @@ pub fn csv(r: &SweepResult) -> String {
         }
     }
     out
+}
+
+/// Service Mesh Performance `PerformanceTestResult`s (snake_case as in the protos), one
+/// per target and step, each with its `PerformanceTestConfig` under `config`, and when a
+/// cluster was watched its `ServiceMeshConfig` under `mesh_config` (mesh type and build as
+/// discovered, the target pods' sidecars and the control plane as measured during the step)
+/// and `EnvironmentConfig` under `environment`. As for `bench -o smp`, what meshtop does
+/// not know is left out rather than guessed: `smp_version` (the protos do not say which
+/// spec version they are), mTLS (a sweep does not observe it), node counts.
+pub fn smp(r: &SweepResult) -> serde_json::Value {
+    use crate::bench::output::{go_duration, rfc3339, smp::mesh_type};
+    use serde_json::json;
+    let mut out = Vec::new();
+    for step in &r.steps {
+        let step_name = step.name(&r.varies);
+        for t in &step.targets {
+            let planned = r.targets.iter().find(|p| p.name == t.name);
+            let start = t.runs.iter().map(|x| x.started_at).min().unwrap_or(r.started_at);
+            let end = t
+                .runs
+                .iter()
+                .map(|x| x.started_at + (x.duration_s * 1000.0) as i64)
+                .max()
+                .unwrap_or(r.ended_at);
+            let mut labels = std::collections::BTreeMap::new();
+            labels.insert("load_generator", "meshtop".to_string());
+            labels.insert("protocol", r.protocol.clone());
+            labels.insert("sweep_step", step_name.clone());
+            labels.insert("target", t.name.clone());
+            labels.insert("baseline", r.baseline.clone());
+            if let Some(l) = &r.label {
+                labels.insert("label", l.clone());
+            }
+            if let Some(x) = t.slowdown.p99 {
+                labels.insert("slowdown_p99", format!("{x:.4}"));
+            }
+            let mut v = json!({
+                "labels": labels,
+                "start_time": rfc3339(start),
+                "end_time": rfc3339(end),
+                "latencies_ms": {"p50": t.p50_ms, "p90": t.p90_ms, "p99": t.p99_ms},
+                "actual_qps": t.rps,
+                "config": {
+                    "name": format!("{} {step_name}", t.name),
+                    "labels": labels,
+                    "duration": go_duration(t.runs.first().map_or(r.duration_s, |x| x.duration_s)),
+                    "clients": [{
+                        "internal": false,
+                        "load_generator": "meshtop",
+                        "protocol": "HTTP",
+                        "connections": step.connections.unwrap_or(0),
+                        "rps": step.rate.map_or(0, |q| q.round() as i64),
+                        "endpoint_urls": [t.url],
+                    }],
+                },
+            });
+            let mut mesh = serde_json::Map::new();
+            if let Some(m) = planned.and_then(|p| p.mesh.as_deref()) {
+                mesh.insert("mesh_type".into(), json!(mesh_type(m)));
+            }
+            if let Some(version) = planned.and_then(|p| p.mesh_version.as_deref()) {
+                mesh.insert("mesh_build".into(), json!(version));
+            }
+            if let Some(res) = &t.resources {
+                mesh.insert(
+                    "sidecar".into(),
+                    json!({
+                        "count": res.pods,
+                        "cpu_mCores": res.proxy_cpu_millis.mean.round() as i64,
+                        "mem_mb": (res.proxy_memory_mib.mean * 1.048576).round() as i64,
+                        "rps": t.rps.round() as i64,
+                    }),
+                );
+                if let (Some(c), Some(m)) = (&res.control_plane_cpu_millis, &res.control_plane_memory_mib) {
+                    mesh.insert(
+                        "mesh_control_plane".into(),
+                        json!({"cpu_mCores": c.mean.round() as i64, "mem_mb": (m.mean * 1.048576).round() as i64}),
+                    );
+                }
+            }
+            if !mesh.is_empty() {
+                v["mesh_config"] = serde_json::Value::Object(mesh);
+            }
+            if let Some(k) = &r.kubernetes_version {
+                v["environment"] = json!({"kubernetes_version": k});
+            }
+            out.push(v);
+        }
+    }
+    serde_json::Value::Array(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::sweep::{Resources, RunFigures, SweepRuns, SweepSpec, SweepTarget};
+
+    fn run(p50: f64, rps: f64) -> RunFigures {
+        RunFigures {
+            rps,
+            requests: 1000,
+            responses: 1000,
+            errors: 0,
+            http_errors: 0,
+            p50_ms: p50,
+            p90_ms: p50 * 2.0,
+            p99_ms: p50 * 4.0,
+            p999_ms: p50 * 8.0,
+            started_at: 1_764_000_000_000,
+            duration_s: 30.0,
+        }
+    }
+
+    fn target(name: &str, mesh: Option<&str>) -> SweepTarget {
+        SweepTarget {
+            name: name.into(),
+            url: format!("http://{name}/"),
+            pods: vec![],
+            pods_note: None,
+            mesh: mesh.map(String::from),
+            mesh_version: mesh.map(|_| "1.24.0".into()),
+        }
+    }
+
+    /// A step of nginx directly and through a meshed pod, the meshed one with resources.
+    fn result() -> SweepResult {
+        let spec = SweepSpec {
+            label: None,
+            baseline: "direct".into(),
+            varies: "connections".into(),
+            steps: vec![(8, 0.0)],
+            targets: vec![target("direct", None), target("mesh", Some("istio"))],
+            duration_s: 30.0,
+            requests_per_run: None,
+            warmup_s: 5.0,
+            cooldown_s: 2.0,
+            repeat: 1,
+            protocol: "HTTP/1.1".into(),
+            kubernetes_version: Some("v1.34.4".into()),
+        };
+        let mut runs = SweepRuns::new(1, 2);
+        runs.add(0, 0, run(1.0, 2000.0));
+        runs.add(0, 1, run(2.5, 1600.0));
+        let mut r = SweepResult::assemble(&spec, &runs, 1_764_000_000_000, 1_764_000_070_000, false, None);
+        let stat = |mean, max| Stat { mean, max };
+        r.steps[0].targets[0].resources_note = Some("no pods: nothing in the cluster serves this URL".into());
+        r.steps[0].targets[1].resources = Some(Resources {
+            pods: 2,
+            app_cpu_millis: stat(300.0, 320.0),
+            proxy_cpu_millis: stat(160.0, 200.0),
+            app_memory_mib: stat(96.0, 96.0),
+            proxy_memory_mib: stat(50.0, 52.0),
+            proxy_cpu_millis_per_1k_rps: Some(100.0),
+            proxy_memory_mib_per_1k_rps: Some(31.25),
+            control_plane_cpu_millis: Some(stat(35.0, 35.0)),
+            control_plane_memory_mib: Some(stat(60.0, 60.0)),
+        });
+        r
+    }
+
+    #[test]
+    fn the_resources_table_follows_the_slowdown_table() {
+        let text = table(&result());
+        let lines: Vec<&str> = text.lines().collect();
+        let at = lines
+            .iter()
+            .position(|l| l.starts_with("resources of each target's pods during its runs"))
+            .unwrap_or_else(|| panic!("{text}"));
+        let header = lines[at + 2];
+        assert!(
+            header.starts_with("STEP  TARGET  PODS") && header.ends_with("CONTROL PLANE"),
+            "{header}"
+        );
+        let words = |l: &str| l.split_whitespace().map(String::from).collect::<Vec<_>>();
+        assert_eq!(
+            words(lines[at + 3]),
+            ["c=8", "direct", "no", "pods", "-", "-", "-", "-", "-", "-", "-"]
+        );
+        assert_eq!(
+            words(lines[at + 4]),
+            [
+                "c=8",
+                "mesh",
+                "2",
+                "300m/320m",
+                "160m/200m",
+                "96.0Mi",
+                "50.0Mi/52.0Mi",
+                "100m",
+                "31.2Mi",
+                "35.0m",
+                "60.0Mi"
+            ]
+        );
+        // The latency table's last column agrees.
+        assert!(lines[4].ends_with("100m"), "{}", lines[4]);
+        assert!(
+            text.contains("note: direct: no pods: nothing in the cluster serves this URL"),
+            "{text}"
+        );
+        let md = markdown(&result());
+        assert!(md.contains("| c=8 | mesh | 2 | 300m/320m | 160m/200m |"), "{md}");
+    }
+
+    #[test]
+    fn csv_carries_every_resource_figure() {
+        let text = csv(&result());
+        let mut lines = text.lines();
+        let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+        let mesh: Vec<&str> = lines.nth(1).unwrap().split(',').collect();
+        assert_eq!(header.len(), mesh.len());
+        let field = |name: &str| mesh[header.iter().position(|h| *h == name).unwrap()];
+        assert_eq!(field("proxy_cpu_millis_mean"), "160");
+        assert_eq!(field("proxy_cpu_millis_max"), "200");
+        assert_eq!(field("app_memory_mib_mean"), "96");
+        assert_eq!(field("proxy_memory_mib_per_1k_rps"), "31.25");
+        assert_eq!(field("control_plane_cpu_millis_mean"), "35");
+        assert_eq!(field("pods"), "2");
+        assert_eq!(field("slowdown_p50"), "2.5");
+    }
+
+    #[test]
+    fn smp_results_per_target_and_step() {
+        let v = smp(&result());
+        let all = v.as_array().unwrap();
+        assert_eq!(all.len(), 2);
+        let mesh = &all[1];
+        assert_eq!(mesh["labels"]["target"], "mesh");
+        assert_eq!(mesh["labels"]["sweep_step"], "c=8");
+        assert_eq!(mesh["latencies_ms"]["p50"], 2.5);
+        assert_eq!(mesh["actual_qps"], 1600.0);
+        assert_eq!(mesh["config"]["clients"][0]["connections"], 8);
+        assert_eq!(mesh["config"]["duration"], "30s");
+        assert_eq!(mesh["start_time"], "2025-11-24T16:00:00.000Z");
+        assert_eq!(mesh["end_time"], "2025-11-24T16:00:30.000Z");
+        let m = &mesh["mesh_config"];
+        assert_eq!(
+            (m["mesh_type"].as_str(), m["mesh_build"].as_str()),
+            (Some("ISTIO"), Some("1.24.0"))
+        );
+        assert_eq!(m["sidecar"]["count"], 2);
+        assert_eq!(m["sidecar"]["cpu_mCores"], 160);
+        // 50 MiB is 52 MB.
+        assert_eq!(m["sidecar"]["mem_mb"], 52);
+        assert_eq!(m["mesh_control_plane"]["cpu_mCores"], 35);
+        assert_eq!(mesh["environment"]["kubernetes_version"], "v1.34.4");
+        // Not known, so not written: no guessed spec version or mTLS.
+        assert!(mesh.get("smp_version").is_none() && m.get("mtls_enabled").is_none());
+        // The unmeshed baseline has no mesh config at all.
+        assert!(all[0].get("mesh_config").is_none());
+    }
 }

@@ -53,6 +53,8 @@ impl SweepPlan {
                     url: crate::redact::redact_text(&t.url).unwrap_or_else(|| t.url.clone()),
                     pods: pods.get(i).map(|p| p.0.clone()).unwrap_or_default(),
                     pods_note: pods.get(i).and_then(|p| p.1.clone()),
+                    mesh: None,
+                    mesh_version: None,
                 })
                 .collect(),
             duration_s: if self.timed { self.duration.as_secs_f64() } else { 0.0 },
@@ -61,6 +63,7 @@ impl SweepPlan {
             cooldown_s: self.cooldown.as_secs_f64(),
             repeat: self.repeat,
             protocol: if self.http2 { "HTTP/2" } else { "HTTP/1.1" }.into(),
+            kubernetes_version: None,
         }
     }
 }

@@ -357,6 +357,12 @@ pub fn render_form(state: &State, t: &Theme, frame: &mut Frame) {
         " headers: `Name: value; Other: value` · a body makes it a POST",
         Style::default().fg(t.dim),
     )));
+    for hint in [
+        " sweep steps: 8,16,32 (connections; rates in rate mode) make a sweep",
+        " baseline URL: run before this one in each step, its slowdown base",
+    ] {
+        lines.push(Line::from(Span::styled(hint, Style::default().fg(t.dim))));
+    }
     // Inside the borders; notes and errors wrap under themselves.
     let inner = width.saturating_sub(2) as usize;
     if let Some(note) = &form.note {
