@@ -429,7 +429,8 @@ pub struct SweepClusterArgs {
     /// kubeconfig context (default: the current context).
     #[arg(long, value_name = "NAME")]
     pub context: Option<String>,
-    /// Only look for the targets' pods in this namespace.
+    /// Only look for the targets' pods in this namespace (the control plane's figures then
+    /// need it to be there too).
     #[arg(long, value_name = "NS")]
     pub namespace: Option<String>,
     /// Watch no cluster even when a kubeconfig is there (no CPU or memory figures).

@@ -23,6 +23,9 @@ const MAX_BATCH: usize = 2048;
 
 /// metrics-server refreshes every 15 s by default; polling faster only repeats values.
 const POD_METRICS_INTERVAL: Duration = Duration::from_secs(15);
+/// While benchmarks run: metrics-server measures every 10-60 s, and reading each of its
+/// windows is what lets a run of 15 s have a reading measured while it ran.
+const BENCH_USAGE_INTERVAL: Duration = Duration::from_secs(5);
 
 /// How often proxies are scraped (Prometheus' usual interval is 15 s; a live view wants more).
 const SCRAPE_INTERVAL: Duration = Duration::from_secs(5);
@@ -127,6 +130,9 @@ pub(crate) struct LiveSources {
     prometheus: Option<source::prometheus::Spec>,
     scrape_direct: bool,
     window: tokio::sync::watch::Sender<u32>,
+    /// How often usage is read: more often while benchmarks run or have just ended, so a
+    /// short run gets readings measured while it ran.
+    usage_every: tokio::sync::watch::Sender<Duration>,
     benches: BenchRunner,
     recorder: Option<crate::record::Recorder>,
     /// Sweeps saved to the results directory, and whether that was after their last
@@ -147,6 +153,7 @@ impl LiveSources {
     ) -> Self {
         let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
         let (window, window_rx) = tokio::sync::watch::channel(window_s);
+        let (usage_every, usage_every_rx) = tokio::sync::watch::channel(POD_METRICS_INTERVAL);
         let traffic = match &prometheus {
             Some(spec) => tokio::spawn(source::prometheus::run(
                 spec.clone(),
@@ -165,9 +172,9 @@ impl LiveSources {
         let benches = BenchRunner::new(tx.clone());
         let tasks = vec![
             tokio::spawn(source::kube::run(target.clone(), tx.clone())),
-            tokio::spawn(source::podmetrics::run(
+            tokio::spawn(source::podmetrics::run_every(
                 target.clone(),
-                POD_METRICS_INTERVAL,
+                usage_every_rx,
                 tx.clone(),
             )),
             traffic,
@@ -178,6 +185,7 @@ impl LiveSources {
             prometheus,
             scrape_direct,
             window,
+            usage_every,
             benches,
             recorder: None,
             saved_sweeps: Default::default(),
@@ -194,6 +202,9 @@ impl Driver for LiveSources {
             Effect::SwitchContext(ctx) => {
                 // A recording covers one cluster: stop it rather than mix two.
                 self.stop_recording(state);
+                if let Some(s) = state.sweeps.iter().find(|s| s.running()) {
+                    state.flash = Some(format!("sweep {} stopped: its cluster is no longer watched", s.id));
+                }
                 Some(self.switch_context(ctx))
             }
             Effect::ToggleRecording => {
@@ -259,6 +270,19 @@ impl Driver for LiveSources {
 
     fn tick(&mut self, state: &mut State) -> Option<Instant> {
         self.save_sweeps(state);
+        let measuring = state.benches.iter().any(|b| {
+            b.running()
+                || b.result
+                    .as_ref()
+                    .is_some_and(|r| state.now - r.ended_at < crate::app::sweep::READING_GRACE_MS)
+        });
+        let every = if measuring {
+            BENCH_USAGE_INTERVAL
+        } else {
+            POD_METRICS_INTERVAL
+        };
+        self.usage_every
+            .send_if_modified(|e| std::mem::replace(e, every) != every);
         if let Some(r) = self.recorder.as_mut() {
             let _ = r.flush_if_due();
             // Wake to flush at least every second while recording.
@@ -338,8 +362,10 @@ impl LiveSources {
         };
         let window = *self.window.borrow();
         let provenance = std::mem::take(&mut self.provenance);
+        let last_sweep = self.benches.last_sweep;
         *self = LiveSources::start(target, self.prometheus.clone(), self.scrape_direct, window);
         self.provenance = provenance;
+        self.benches.last_sweep = last_sweep;
         self.take_receiver()
     }
 

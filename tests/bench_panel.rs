@@ -527,7 +527,100 @@ fn a_sweep_builds_its_table_and_resources_from_updates() {
             .starts_with("sweep 1: 4 runs; baseline direct")
     );
     insta::assert_snapshot!("compare_view_sweep", render(&s, 120, 14));
-    // A recording started now restores the same sweep.
+    // A second sweep, stopped: its first run fails to start, its second ends with no
+    // reading measured while it ran (the only one comes from long after).
+    let mut spec2 = spec.clone();
+    spec2.steps = vec![(4, 0.0)];
+    let t1 = t0 + 120_000;
+    let mut second = vec![(
+        t1,
+        Update::SweepStarted {
+            id: 2,
+            spec: Box::new(spec2),
+        },
+    )];
+    let tag = |index: u32| meshtop::app::bench::BenchTarget {
+        origin: format!("sweep 2 run {index}"),
+        pods: if index == 1 { pods.clone() } else { vec![] },
+        sweep: Some(SweepRun { sweep: 2, index }),
+    };
+    second.push((
+        t1,
+        Update::BenchStarted {
+            id: run_id(2, 0),
+            config: config.clone(),
+            target: tag(0),
+        },
+    ));
+    second.push((
+        t1,
+        Update::BenchFailed {
+            id: run_id(2, 0),
+            message: "connecting to 127.0.0.1:41791: refused".into(),
+        },
+    ));
+    let mut r = result.clone();
+    r.started_at = t1 + 1_000;
+    r.ended_at = t1 + 4_000;
+    second.push((
+        t1 + 1_000,
+        Update::BenchStarted {
+            id: run_id(2, 1),
+            config: config.clone(),
+            target: tag(1),
+        },
+    ));
+    second.push((
+        t1 + 4_000,
+        Update::BenchFinished {
+            id: run_id(2, 1),
+            result: r,
+        },
+    ));
+    second.push((
+        t1 + 30_000,
+        Update::PodUsage {
+            usages: vec![reading(t1 + 29_000, 50.0), istiod.clone()],
+            origin: UsageOrigin::MetricsServer,
+        },
+    ));
+    second.push((t1 + 31_000, Update::SweepFinished { id: 2, cancelled: true }));
+    for (at, update) in second {
+        fold(&mut s, Stamped { at, update });
+    }
+    let stopped = &s.sweeps[1];
+    assert!(stopped.cancelled && stopped.result.cancelled);
+    let step = &stopped.result.steps[0];
+    let (direct, mesh) = (&step.targets[0], &step.targets[1]);
+    assert_eq!(direct.run_errors, ["connecting to 127.0.0.1:41791: refused"]);
+    assert!(direct.runs.is_empty());
+    // No baseline response: no ratio, and the note says why.
+    assert_eq!(mesh.slowdown.p99, None);
+    assert!(
+        mesh.note
+            .as_deref()
+            .unwrap()
+            .contains("the baseline \"direct\" got no response"),
+        "{:?}",
+        mesh.note
+    );
+    assert_eq!(mesh.resources, None);
+    assert_eq!(mesh.resources_note.as_deref(), Some(meshtop::app::sweep::NO_READING));
+    // The Compare view now shows the latest sweep: nothing to set against, no verdict.
+    let c = &s.comparison;
+    assert_eq!(c.rows.len(), 2);
+    assert!(c.rows.iter().all(|r| r.against.is_none()), "{:?}", c.rows);
+    assert!(c.verdicts.is_empty(), "{:?}", c.verdicts);
+    assert!(
+        c.note
+            .as_deref()
+            .unwrap()
+            .starts_with("sweep 2 stopped after 2 of 2 runs"),
+        "{:?}",
+        c.note
+    );
+
+    // A recording started now restores the same sweeps.
     let mut again = State::new(Keymap::default());
     for u in meshtop::app::snapshot::snapshot(&s) {
         fold(&mut again, u);

@@ -55,19 +55,46 @@ fn the_demo_is_whole_and_tells_its_story() {
             "namespaces and coverage",
             "golden signals per pod",
             "workloads and sidecar tax",
-            "baseline benchmark: the app without proxy",
+            "baseline benchmark: b on the pod, the app without proxy",
             "the same load through the proxy",
             "runs side by side",
+            "the overhead sweep: the app directly vs through the proxy, at 20 and 60 req/s",
+            "slowdown table",
         ]
     );
     let end = folded(&rec, rec.entries.len(), "dark");
     let meshes: Vec<&str> = end.control_planes.iter().map(|c| c.mesh.as_str()).collect();
     assert!(meshes.contains(&"istio") && meshes.contains(&"linkerd"), "{meshes:?}");
-    assert_eq!(end.benches.len(), 2, "baseline and proxied runs");
+    assert_eq!(end.benches.len(), 6, "baseline and proxied runs, and the sweep's four");
     for b in &end.benches {
-        let r = b.result.as_ref().expect("both runs finished");
+        let r = b.result.as_ref().expect("every run finished");
         assert_eq!(r.errors.total(), 0);
-        assert!(r.responses >= 900, "{}", r.responses);
+        assert!(r.responses >= 200, "{}", r.responses);
+    }
+    // The run opened with b on the pod measured its pod: app and proxy CPU and memory.
+    let by_b = &end.benches[0];
+    assert_eq!(by_b.target.pods, [("shop".to_string(), "web".to_string())]);
+    assert!(!by_b.usage.is_empty() && !by_b.samples.is_empty(), "{by_b:?}");
+    // The sweep: both steps, both targets, each with its pod's resources.
+    assert_eq!(end.sweeps.len(), 1);
+    let sweep = &end.sweeps[0];
+    assert!(!sweep.running() && !sweep.cancelled);
+    assert_eq!(sweep.result.steps.len(), 2);
+    for step in &sweep.result.steps {
+        let names: Vec<&str> = step.targets.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, ["direct", "proxied"]);
+        for t in &step.targets {
+            let res = t
+                .resources
+                .as_ref()
+                .unwrap_or_else(|| panic!("{} {:?}: {:?}", t.name, step.rate, t.resources_note));
+            assert_eq!(res.pods, 1);
+        }
+        assert!(
+            step.targets[1].slowdown.p50.is_some_and(|x| x > 1.0),
+            "{:?}",
+            step.targets[1]
+        );
     }
     let web = end
         .traffic
@@ -84,6 +111,10 @@ fn first_screens_of_the_demo_in_dark_and_presentation() {
         let s = folded(&rec, first, theme);
         insta::assert_snapshot!(format!("demo_overview_{theme}"), render(&s, 120, 36));
     }
+    // The sweep's slowdown table in the Compare view, at the end.
+    let mut s = folded(&rec, rec.entries.len(), "dark");
+    meshtop::app::apply_action(&mut s, meshtop::app::Action::ShowCompare);
+    insta::assert_snapshot!("demo_compare_sweep_dark", render(&s, 120, 16));
     // Pods at the golden-signals marker.
     let at = rec.markers()[2].index + 1;
     let mut s = folded(&rec, at, "dark");

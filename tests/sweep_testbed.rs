@@ -193,7 +193,9 @@ async fn sweep_reports_the_real_usage_of_the_pods_behind_each_target() {
         .collect();
     for expected in [
         "Slowdown against nginx by rate",
-        "CPU of each target's pods by step (millicores, mean)",
+        "CPU by step (millicores, mean)",
+        "Memory by step (MiB, mean)",
+        "memory (MiB)",
         "CPU (millicores)",
         "standin-proxy proxy",
         "standin-proxy app",

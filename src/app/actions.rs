@@ -259,6 +259,9 @@ fn submit_bench_form(state: &mut State) -> Option<Effect> {
             push_view(state, View::Bench, "");
             // The run's panel opens on it as soon as it starts (the list gains a row).
             state.entry_mut().selected = state.benches.len();
+            if state.sweeps.iter().any(|s| s.running()) {
+                state.flash = Some("a sweep is running: this run shares the machine with it, and skews both".into());
+            }
             Some(Effect::StartBench {
                 id,
                 config: Box::new(config),

@@ -246,8 +246,13 @@ impl BenchForm {
             return Ok(None);
         }
         let field = |f: Field, e: String| format!("{}: {e}", f.label());
-        let c = self.config()?;
         let rate_mode = self.value(Field::Mode) == MODE_RATE;
+        // The steps are the rates: the single run's rate need not be filled in.
+        let mut single = self.clone();
+        if rate_mode {
+            single.values.insert(Field::Rate.label(), "1".into());
+        }
+        let c = single.config()?;
         let varies = if rate_mode {
             Varies::Rates(plan::rates_list(steps).map_err(|e| field(Field::SweepSteps, e))?)
         } else {
@@ -274,9 +279,15 @@ impl BenchForm {
         p.method = c.spec.method.clone();
         p.headers = c.spec.headers.clone();
         p.body = c.body.clone();
-        p.validate().map_err(|e| match e.strip_prefix("target \"baseline\"") {
-            Some(rest) => format!("{}:{rest}", Field::Baseline.label()),
-            None => e,
+        // Errors in the plan name the form's fields, not the sweep's target names.
+        p.validate().map_err(|e| {
+            if let Some(rest) = e.strip_prefix("target \"baseline\", ") {
+                format!("{}: {rest}", Field::Baseline.label())
+            } else if let Some(rest) = e.strip_prefix("target \"target\", ") {
+                format!("{}: {rest}", Field::Url.label())
+            } else {
+                e
+            }
         })?;
         Ok(Some(p))
     }

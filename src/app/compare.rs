@@ -92,7 +92,27 @@ pub fn recompute(state: &mut State) {
         }
     } else {
         match compare::compare(&files) {
-            Ok(c) => {
+            Ok(mut c) => {
+                // Runs on pods the cluster measured: their proxy CPU per 1k RPS, from the
+                // readings taken while they ran (a saved bench result has none).
+                let per_1k = |run: &mut Run| {
+                    let Some(b) = marked.iter().find(|b| format!("#{}", b.id) == run.name) else {
+                        return;
+                    };
+                    let Some(r) = &b.result else { return };
+                    run.proxy_cpu_millis_per_1k_rps = crate::model::sweep::Resources::from_samples(
+                        &b.samples,
+                        &[(r.started_at, r.ended_at)],
+                        b.target.pods.len() as u32,
+                        r.achieved_rate,
+                    )
+                    .and_then(|x| x.proxy_cpu_millis_per_1k_rps);
+                };
+                for p in &mut c.pairs {
+                    per_1k(&mut p.base);
+                    per_1k(&mut p.other);
+                    p.verdict = compare::verdict(&p.base, &p.other);
+                }
                 let first = c.pairs.first().map(|p| p.base.clone());
                 let mut rows: Vec<CompareRow> = first
                     .iter()
@@ -161,12 +181,15 @@ fn of_sweep(s: &super::sweep::SweepSession, benches: &[super::bench::BenchSessio
         let mut worst: Option<&Run> = None;
         for (t, run) in step.targets.iter().zip(these) {
             let is_base = t.name == r.baseline;
+            // Against the baseline only where the sweep itself has a ratio: not when the
+            // baseline or this target got no response (the sweep's note says which).
+            let comparable = !is_base && t.slowdown.p99.is_some();
             rows.push(CompareRow {
                 index: rows.len() as u32 + 1,
                 run: run.clone(),
-                against: if is_base { None } else { base.clone() },
+                against: if comparable { base.clone() } else { None },
             });
-            if !is_base && worst.is_none_or(|w| run.p99_ms > w.p99_ms) {
+            if comparable && worst.is_none_or(|w| run.p99_ms > w.p99_ms) {
                 worst = Some(run);
             }
         }

@@ -129,6 +129,15 @@ pub fn usage_arrived(state: &mut State, at: UnixMillis) {
     }
 }
 
+/// Whether every one of the pods that reports usage has a reading whose window ends at or
+/// after `end` (what a headless sweep waits for before its table is final).
+pub fn readings_cover(state: &State, pods: &[(String, String)], end: UnixMillis) -> bool {
+    pods.iter().all(|key| match state.usage.get(key) {
+        None => true,
+        Some(u) => u.timestamp.as_deref().and_then(millis_of).is_some_and(|t| t >= end),
+    })
+}
+
 fn millis_of(ts: &str) -> Option<UnixMillis> {
     ts.parse::<jiff::Timestamp>().ok().map(|t| t.as_millisecond())
 }
@@ -140,6 +149,7 @@ pub fn reading(state: &State, pods: &[(String, String)], at: UnixMillis) -> Opti
     let mut s = UsageSample {
         end: UnixMillis::MIN,
         window_ms: 0,
+        pods: 0,
         app_cpu_m: 0.0,
         proxy_cpu_m: 0.0,
         app_mem: 0.0,
@@ -153,6 +163,7 @@ pub fn reading(state: &State, pods: &[(String, String)], at: UnixMillis) -> Opti
         let Some(p) = state.pods.get(key) else { continue };
         let Some(u) = p.usage else { continue };
         any = true;
+        s.pods += 1;
         s.app_cpu_m += u.app_cpu_m;
         s.proxy_cpu_m += u.proxy_cpu_m;
         s.app_mem += u.app_mem as f64;
@@ -174,16 +185,19 @@ pub fn reading(state: &State, pods: &[(String, String)], at: UnixMillis) -> Opti
     if !any {
         return None;
     }
+    // The control plane: its components' whole pods (a Linkerd controller's own proxy is
+    // part of what the control plane costs); add-ons (CNI agents, dashboards, Prometheus)
+    // are not.
     if !meshes.is_empty() {
         let (mut cpu, mut mem, mut n) = (0.0, 0.0, 0);
         for p in state.pods.values() {
-            let control = matches!(p.mesh.role, Some(Role::Control | Role::Addon));
+            let control = matches!(p.mesh.role, Some(Role::Control));
             if control
                 && p.mesh.mesh.is_some_and(|m| meshes.contains(&m))
                 && let Some(u) = p.usage
             {
-                cpu += u.app_cpu_m;
-                mem += u.app_mem as f64;
+                cpu += u.total_cpu();
+                mem += u.total_mem() as f64;
                 n += 1;
             }
         }
@@ -265,10 +279,14 @@ pub fn pods_for_url(state: &State, url: &str) -> crate::model::sweep::TargetPods
     else {
         return (Vec::new(), Some(NO_PODS.into()));
     };
+    // A host-network pod shares its node's IP with every other one there: an address
+    // matching it says nothing about which of them serves the URL. Finished pods may keep
+    // an IP another pod now has.
     let by_ip: Vec<(String, String)> = state
         .pods
         .values()
         .filter(|p| p.info.ip.as_deref() == Some(host.as_str()))
+        .filter(|p| !p.info.host_network && !matches!(p.info.phase.as_str(), "Succeeded" | "Failed"))
         .map(|p| (p.info.namespace.clone(), p.info.name.clone()))
         .collect();
     if !by_ip.is_empty() {

@@ -25,12 +25,13 @@ pub fn run(args: &ReportArgs) -> Result<()> {
     }
     let svg = crate::report::svg(&loaded).map_err(bad_input)?;
     // Both are made before either is written: a PNG that cannot be drawn writes nothing.
+    // A PNG that cannot be drawn (no font on this system) is not bad input.
     let png = args
         .png
         .as_ref()
         .map(|_| crate::report::png(&svg))
         .transpose()
-        .map_err(bad_input)?;
+        .map_err(|e| color_eyre::eyre::eyre!(e))?;
     if let Some(path) = &args.svg {
         std::fs::write(path, &svg).wrap_err_with(|| format!("writing {}", path.display()))?;
         eprintln!("wrote {}", path.display());

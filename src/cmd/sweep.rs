@@ -175,7 +175,7 @@ pub async fn run(args: SweepArgs) -> Result<()> {
     tracing::info!(
         targets = plan.targets.len(),
         runs = plan.runs(),
-        cluster = cluster.is_some(),
+        cluster = cluster.is_ok(),
         "sweep starting"
     );
     let (stop_tx, mut stop) = watch::channel(false);
@@ -192,12 +192,16 @@ pub async fn run(args: SweepArgs) -> Result<()> {
     // The sweep's runs and the cluster's usage are folded into one state, as in the TUI:
     // the table and each step's resources come from the same code there and here.
     let mut state = State::new(Keymap::default());
-    let mut note = args
-        .cluster
-        .no_cluster
-        .then(|| format!("{} (--no-cluster)", crate::model::sweep::NO_CLUSTER));
+    let mut note = None;
+    if show && cluster.is_ok() {
+        eprint!("\r\x1b[2Kreading the cluster's pods and services (--no-cluster skips this)");
+    }
     let mut watched = match cluster {
-        Some(target) => match Watched::start(target, &mut state).await {
+        Err(why) => {
+            note = Some(format!("{} ({why})", crate::model::sweep::NO_CLUSTER));
+            None
+        }
+        Ok(target) => match Watched::start(target, &mut state).await {
             Ok(w) => Some(w),
             Err(why) => {
                 if !quiet {
@@ -207,7 +211,6 @@ pub async fn run(args: SweepArgs) -> Result<()> {
                 None
             }
         },
-        None => None,
     };
     let pods: Vec<crate::model::sweep::TargetPods> = plan
         .targets
@@ -316,15 +319,31 @@ pub async fn run(args: SweepArgs) -> Result<()> {
 
 /// The cluster to watch for resources: the one the kubeconfig names, unless
 /// `--no-cluster`; none when there is no kubeconfig at all.
-fn cluster_target(args: &SweepArgs) -> Result<Option<crate::source::kube::KubeTarget>> {
+/// The cluster to watch for resources, or why there is none: `--no-cluster`, no kubeconfig
+/// at all, or one that is not there (a stale $KUBECONFIG: a sweep needs no cluster, so
+/// that is said, not fatal).
+fn cluster_target(args: &SweepArgs) -> Result<Result<crate::source::kube::KubeTarget, String>> {
     if args.cluster.no_cluster {
-        return Ok(None);
+        return Ok(Err("--no-cluster".into()));
     }
     let named = args.cluster.kubeconfig.is_some() || args.cluster.context.is_some();
     let default = dirs::home_dir().is_some_and(|h| h.join(".kube/config").exists())
         || std::env::var_os("KUBERNETES_SERVICE_HOST").is_some();
     if !named && !default {
-        return Ok(None);
+        return Ok(Err("no kubeconfig".into()));
+    }
+    if let Some(ns) = &args.cluster.namespace
+        && !crate::input::is_namespace_name(ns)
+    {
+        return Err(bad_input(format!(
+            "--namespace {ns:?}: not a namespace name (lowercase letters, digits and '-', at most 63)"
+        )));
+    }
+    if let Some(path) = &args.cluster.kubeconfig
+        && !path.exists()
+        && !path.to_string_lossy().contains(':')
+    {
+        return Ok(Err(format!("kubeconfig {} not found", path.display())));
     }
     let target = crate::cli::ClusterArgs {
         kubeconfig: args.cluster.kubeconfig.clone(),
@@ -333,7 +352,7 @@ fn cluster_target(args: &SweepArgs) -> Result<Option<crate::source::kube::KubeTa
         all_namespaces: false,
     }
     .target()?;
-    Ok(Some(target))
+    Ok(Ok(target))
 }
 
 /// The cluster's sources while a sweep runs: pods and services (to find each target's
@@ -347,8 +366,9 @@ struct Watched {
 const USAGE_INTERVAL: Duration = Duration::from_secs(5);
 /// How long to wait for the first lists before sweeping without the cluster.
 const SYNC_LIMIT: Duration = Duration::from_secs(20);
-/// The longest wait for a reading that covers the last run.
-const SETTLE_LIMIT: Duration = Duration::from_secs(75);
+/// The longest wait for readings that cover the last run: as long as the TUI keeps
+/// collecting them, so both give the same table.
+const SETTLE_LIMIT: Duration = Duration::from_millis(app::sweep::READING_GRACE_MS as u64);
 
 impl Watched {
     /// Starts the sources and folds until pods and services are listed; the reason when
@@ -392,8 +412,7 @@ impl Watched {
         let covered = |state: &State| {
             spec.targets
                 .iter()
-                .filter(|t| !t.pods.is_empty())
-                .all(|t| app::sweep::reading(state, &t.pods, 0).is_some_and(|r| r.end >= end))
+                .all(|t| app::sweep::readings_cover(state, &t.pods, end))
         };
         let deadline = tokio::time::Instant::now() + SETTLE_LIMIT;
         while !covered(state) {

@@ -257,8 +257,8 @@ pub fn verdict(a: &Run, b: &Run) -> String {
     }
     match (a.proxy_cpu_millis_per_1k_rps, b.proxy_cpu_millis_per_1k_rps) {
         (Some(x), Some(y)) => parts.push(format!("proxy CPU {:+.0}m per 1k RPS", y - x)),
-        // A baseline without a proxy: the whole figure is what the proxy adds.
-        (None, Some(y)) => parts.push(format!("proxy CPU {y:.0}m per 1k RPS")),
+        // Nothing measured on the first: the figure is this run's, not a difference.
+        (None, Some(y)) => parts.push(format!("proxy CPU {y:.0}m per 1k RPS ({}: none)", a.name)),
         _ => {}
     }
     format!("{} vs {}: {}", b.name, a.name, parts.join(", "))

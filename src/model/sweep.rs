@@ -82,6 +82,8 @@ pub struct Spread {
 /// CPU and memory of a target's pods during a step, when a cluster was watched.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Resources {
+    /// Pods measured (in every reading used); fewer than serve the target when some did
+    /// not report usage, and then the sums cover only these.
     pub pods: u32,
     pub app_cpu_millis: Stat,
     pub proxy_cpu_millis: Stat,
@@ -405,6 +407,9 @@ impl SweepSpec {
 pub struct UsageSample {
     pub end: UnixMillis,
     pub window_ms: u32,
+    /// Of the target's pods, how many reported usage (the sums cover only these).
+    #[serde(default)]
+    pub pods: u32,
     pub app_cpu_m: f64,
     pub proxy_cpu_m: f64,
     pub app_mem: f64,
@@ -435,6 +440,8 @@ const MIB: f64 = 1024.0 * 1024.0;
 impl Resources {
     /// A target's resources in a step from the readings taken while its runs were measured
     /// (`periods`: start and end of each run). None when no reading fell inside any run.
+    /// `pods` is how many pods serve the target; `Resources::pods` says how many of them
+    /// reported usage in every reading used.
     pub fn from_samples(
         samples: &[UsageSample],
         periods: &[(UnixMillis, UnixMillis)],
@@ -452,8 +459,11 @@ impl Resources {
         let proxy_cpu = stat(&col(|s| s.proxy_cpu_m))?;
         let proxy_mem = stat(&col(|s| s.proxy_mem / MIB))?;
         let per_1k = |v: f64| (rps > 0.0).then(|| v / (rps / 1000.0));
+        // A reading that missed some of the pods would make the sums look low: the count
+        // says how many were measured (the fewest of any reading used).
+        let measured = inside.iter().map(|s| s.pods).min().unwrap_or(0);
         Some(Resources {
-            pods,
+            pods: if measured > 0 { measured.min(pods) } else { pods },
             app_cpu_millis: stat(&col(|s| s.app_cpu_m))?,
             proxy_cpu_millis: proxy_cpu,
             app_memory_mib: stat(&col(|s| s.app_mem / MIB))?,
@@ -755,6 +765,7 @@ mod tests {
         UsageSample {
             end,
             window_ms,
+            pods: 2,
             app_cpu_m: 10.0,
             proxy_cpu_m,
             app_mem: 20.0 * MIB,
@@ -797,6 +808,11 @@ mod tests {
         assert_eq!(Resources::from_samples(&samples, &[(41_000, 50_000)], 1, 500.0), None);
         let idle = Resources::from_samples(&samples, &[(12_000, 31_000)], 1, 0.0).unwrap();
         assert_eq!(idle.proxy_cpu_millis_per_1k_rps, None);
+        // One reading covered only one of the two pods: the count says so.
+        let mut partial = samples;
+        partial[1].pods = 1;
+        let r = Resources::from_samples(&partial, &[(12_000, 31_000)], 2, 500.0).unwrap();
+        assert_eq!(r.pods, 1);
     }
 
     #[test]

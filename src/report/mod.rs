@@ -1,7 +1,7 @@
 //! Pictures of saved results for slides and tickets (`meshtop report FILE... --svg OUT`):
 //! for bench results, each run's latency by percentile on HdrHistogram's "1/(1-q)" axis;
 //! for sweeps, each target's p50 and p99 slowdown by step, and below it (when a cluster was
-//! watched) its pods' proxy and app CPU by step. Pure: results in, SVG text out.
+//! watched) its pods' proxy and app CPU and memory by step. Pure: results in, SVG text out.
 
 use plotters::prelude::*;
 
@@ -124,7 +124,6 @@ fn sweep_svg(s: &SweepResult) -> Result<String, String> {
         }
     }
     // Per target and quantile: (label, target's colour, is p99, points (step index, ratio)).
-    type Series = (String, usize, bool, Vec<(f64, f64)>);
     let mut series: Vec<Series> = Vec::new();
     for (ti, name) in targets.iter().enumerate() {
         for (p99, quantile) in [(false, "p50"), (true, "p99")] {
@@ -148,29 +147,43 @@ fn sweep_svg(s: &SweepResult) -> Result<String, String> {
         * 1.15;
     let x_max = (names.len() as f64 - 1.0).max(1.0);
     // Per target with resources: (label, colour, is proxy, points (step index, millicores)).
-    let mut cpu: Vec<Series> = Vec::new();
-    for (ti, name) in targets.iter().enumerate() {
-        for (proxy, what) in [(true, "proxy"), (false, "app")] {
-            let pts: Vec<(f64, f64)> = s
-                .steps
-                .iter()
-                .enumerate()
-                .filter_map(|(i, st)| {
-                    let r = st.targets.iter().find(|t| t.name == *name)?.resources.as_ref()?;
-                    let v = if proxy {
-                        r.proxy_cpu_millis.mean
-                    } else {
-                        r.app_cpu_millis.mean
-                    };
-                    v.is_finite().then_some((i as f64, v))
-                })
-                .collect();
-            if !pts.is_empty() {
-                cpu.push((label(&format!("{name} {what}")), ti, proxy, pts));
+    // Per target with resources: (label, colour, is proxy, points (step index, value)).
+    let by_step = |pick: fn(&crate::model::sweep::Resources, bool) -> f64| -> Vec<Series> {
+        let mut out = Vec::new();
+        for (ti, name) in targets.iter().enumerate() {
+            for (proxy, what) in [(true, "proxy"), (false, "app")] {
+                let pts: Vec<(f64, f64)> = s
+                    .steps
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, st)| {
+                        let r = st.targets.iter().find(|t| t.name == *name)?.resources.as_ref()?;
+                        let v = pick(r, proxy);
+                        v.is_finite().then_some((i as f64, v))
+                    })
+                    .collect();
+                if !pts.is_empty() {
+                    out.push((label(&format!("{name} {what}")), ti, proxy, pts));
+                }
             }
         }
-    }
-    let size = if cpu.is_empty() { SIZE } else { (SIZE.0, SIZE.1 * 3 / 2) };
+        out
+    };
+    let cpu = by_step(|r, proxy| {
+        if proxy {
+            r.proxy_cpu_millis.mean
+        } else {
+            r.app_cpu_millis.mean
+        }
+    });
+    let mem = by_step(|r, proxy| {
+        if proxy {
+            r.proxy_memory_mib.mean
+        } else {
+            r.app_memory_mib.mean
+        }
+    });
+    let size = if cpu.is_empty() { SIZE } else { (SIZE.0, SIZE.1 * 2) };
     let x_desc = match s.varies.as_str() {
         "rate" => "requested rate (req/s)",
         _ => "connections",
@@ -183,7 +196,7 @@ fn sweep_svg(s: &SweepResult) -> Result<String, String> {
             (root.clone(), None)
         } else {
             let (a, b) = root.split_vertically(SIZE.1);
-            (a, Some(b))
+            (a, Some(b.split_horizontally(SIZE.0 / 2)))
         };
         let title = label(&format!("Slowdown against {} by {}", s.baseline, s.varies));
         let mut chart = ChartBuilder::on(&top)
@@ -211,45 +224,64 @@ fn sweep_svg(s: &SweepResult) -> Result<String, String> {
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
         }
         legend(chart)?;
-        if let Some(area) = bottom {
-            let y_max = cpu
-                .iter()
-                .flat_map(|(_, _, _, p)| p.iter().map(|p| p.1))
-                .fold(1.0_f64, f64::max)
-                * 1.15;
-            let mut chart = ChartBuilder::on(&area)
-                .caption(
-                    "CPU of each target's pods by step (millicores, mean)",
-                    ("sans-serif", 18),
-                )
-                .margin(16)
-                .x_label_area_size(48)
-                .y_label_area_size(72)
-                .build_cartesian_2d(-0.3..x_max + 0.3, 0.0..y_max)
-                .map_err(draw_error)?;
-            chart
-                .configure_mesh()
-                .x_desc(x_desc)
-                .y_desc("CPU (millicores)")
-                .x_labels(names.len() + 1)
-                .x_label_formatter(&|x| step_label(&names, *x))
-                .draw()
-                .map_err(draw_error)?;
-            for (name, ti, proxy, pts) in &cpu {
-                let color = PALETTE[ti % PALETTE.len()];
-                let style = color.stroke_width(if *proxy { 3 } else { 1 });
-                chart
-                    .draw_series(LineSeries::new(pts.iter().copied(), style).point_size(if *proxy { 4 } else { 2 }))
-                    .map_err(draw_error)?
-                    .label(name.clone())
-                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
+        if let Some((left, right)) = bottom {
+            let cpu_chart = ("CPU by step (millicores, mean)", "CPU (millicores)", &cpu);
+            let mem_chart = ("Memory by step (MiB, mean)", "memory (MiB)", &mem);
+            for (area, (title, y_desc, series)) in [(left, cpu_chart), (right, mem_chart)] {
+                step_chart(&area, title, x_desc, y_desc, &names, x_max, series)?;
             }
-            legend(chart)?;
         }
         root.present().map_err(draw_error)?;
     }
     Ok(out)
 }
+
+/// Resources by step: a line per target's proxy (thick) and app (thin), in the target's
+/// colour, with its legend.
+fn step_chart(
+    area: &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>,
+    title: &str,
+    x_desc: &str,
+    y_desc: &str,
+    names: &[String],
+    x_max: f64,
+    series: &[Series],
+) -> Result<(), String> {
+    let y_max = series
+        .iter()
+        .flat_map(|(_, _, _, p)| p.iter().map(|p| p.1))
+        .fold(1.0_f64, f64::max)
+        * 1.15;
+    let mut chart = ChartBuilder::on(area)
+        .caption(title, ("sans-serif", 18))
+        .margin(16)
+        .x_label_area_size(48)
+        .y_label_area_size(72)
+        .build_cartesian_2d(-0.3..x_max + 0.3, 0.0..y_max)
+        .map_err(draw_error)?;
+    chart
+        .configure_mesh()
+        .x_desc(x_desc)
+        .y_desc(y_desc)
+        .x_labels(names.len() + 1)
+        .x_label_formatter(&|x| step_label(names, *x))
+        .draw()
+        .map_err(draw_error)?;
+    for (name, ti, proxy, pts) in series {
+        let color = PALETTE[ti % PALETTE.len()];
+        let style = color.stroke_width(if *proxy { 3 } else { 1 });
+        chart
+            .draw_series(LineSeries::new(pts.iter().copied(), style).point_size(if *proxy { 4 } else { 2 }))
+            .map_err(draw_error)?
+            .label(name.clone())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
+    }
+    legend(chart)
+}
+
+/// A line of a sweep chart: its label, the target's colour index, whether it is drawn
+/// thick (p99, or the proxy), and its points (step index, value).
+type Series = (String, usize, bool, Vec<(f64, f64)>);
 
 /// The step's name under its tick; nothing between steps.
 fn step_label(names: &[String], x: f64) -> String {

@@ -69,6 +69,17 @@ pub fn parse_list(body: &str) -> Result<Vec<PodUsage>, serde_json::Error> {
 
 /// Connects (retrying; the kube source reports connection problems) and polls.
 pub async fn run(target: super::kube::KubeTarget, interval: Duration, tx: UpdateTx) {
+    let (_keep, interval) = tokio::sync::watch::channel(interval);
+    run_every(target, interval, tx).await
+}
+
+/// As [`run`], at an interval that may change: the TUI reads usage more often while a
+/// benchmark runs, so short runs get readings of their own.
+pub async fn run_every(
+    target: super::kube::KubeTarget,
+    interval: tokio::sync::watch::Receiver<Duration>,
+    tx: UpdateTx,
+) {
     let Some(client) = super::kube::connect_quietly(&target, &tx).await else {
         return;
     };
@@ -92,11 +103,28 @@ pub fn list_request(namespace: Option<&str>) -> Result<http::Request<Vec<u8>>, S
         .map_err(|e| format!("namespace {:?} cannot be asked for: {e}", namespace.unwrap_or("")))
 }
 
-pub async fn poll(client: Client, namespace: Option<String>, interval: Duration, tx: UpdateTx) {
-    let mut tick = tokio::time::interval(interval);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+pub async fn poll(
+    client: Client,
+    namespace: Option<String>,
+    mut interval: tokio::sync::watch::Receiver<Duration>,
+    tx: UpdateTx,
+) {
+    let mut first = true;
     loop {
-        tick.tick().await;
+        // The first list at once; then the current interval, or sooner when it shortens.
+        if !first {
+            let every = *interval.borrow_and_update();
+            tokio::select! {
+                _ = tokio::time::sleep(every) => {}
+                changed = interval.changed() => match changed {
+                    Ok(()) if *interval.borrow() > every => continue,
+                    Ok(()) => {}
+                    // Nobody can change it any more: keep to the last one.
+                    Err(_) => tokio::time::sleep(every).await,
+                }
+            }
+        }
+        first = false;
         let req = match list_request(namespace.as_deref()) {
             Ok(r) => r,
             Err(message) => {

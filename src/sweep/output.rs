@@ -94,7 +94,8 @@ fn rps(v: f64) -> String {
 
 fn cpu_per_1k(r: &SweepResult, t: &TargetStep) -> String {
     match &t.resources {
-        Some(res) if res.proxy_cpu_millis.max <= 0.0 => "no proxy".into(),
+        // A proxy container always holds memory, even when it idles at 0m CPU.
+        Some(res) if res.proxy_memory_mib.max <= 0.0 => "no proxy".into(),
         Some(res) => res.proxy_cpu_millis_per_1k_rps.map_or("-".into(), cpu),
         None => missing(r, t),
     }
@@ -149,9 +150,9 @@ const RESOURCE_HEADERS: [&str; 10] = [
 ];
 
 /// The resources table: one row per step and target, means over the step (mean/max when
-/// they differ). None when no target has any figure (the notes say why).
+/// they differ). Without a cluster its rows say so, rather than the table vanishing.
 fn resource_rows(r: &SweepResult) -> Option<Vec<Vec<String>>> {
-    if r.steps.iter().all(|s| s.targets.iter().all(|t| t.resources.is_none())) {
+    if r.steps.is_empty() {
         return None;
     }
     let mut rows = Vec::new();
@@ -461,7 +462,13 @@ pub fn smp(r: &SweepResult) -> serde_json::Value {
             if let Some(version) = planned.and_then(|p| p.mesh_version.as_deref()) {
                 mesh.insert("mesh_build".into(), json!(version));
             }
-            if let Some(res) = &t.resources {
+            // Sidecars and a control plane only for pods in a mesh: an unmeshed target's
+            // pods carry no mesh proxy, whatever their usage.
+            if let Some(res) = t
+                .resources
+                .as_ref()
+                .filter(|_| planned.is_some_and(|p| p.mesh.is_some()))
+            {
                 mesh.insert(
                     "sidecar".into(),
                     json!({
@@ -646,7 +653,10 @@ mod tests {
         assert_eq!(mesh["environment"]["kubernetes_version"], "v1.34.4");
         // Not known, so not written: no guessed spec version or mTLS.
         assert!(mesh.get("smp_version").is_none() && m.get("mtls_enabled").is_none());
-        // The unmeshed baseline has no mesh config at all.
+        // The unmeshed baseline has no mesh config at all, even with resources measured.
         assert!(all[0].get("mesh_config").is_none());
+        let mut r = result();
+        r.steps[0].targets[0].resources = r.steps[0].targets[1].resources.clone();
+        assert!(smp(&r)[0].get("mesh_config").is_none());
     }
 }

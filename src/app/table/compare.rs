@@ -36,9 +36,10 @@ fn delta(r: &CompareRow, f: fn(&crate::compare::Run) -> f64) -> String {
     }
 }
 
+/// No ratio for a run without a latency (it got no response): a route that fails is not fast.
 fn ratio(r: &CompareRow) -> Option<f64> {
     let a = r.against.as_ref()?;
-    (a.p99_ms > 0.0).then(|| r.run.p99_ms / a.p99_ms)
+    (a.p99_ms > 0.0 && r.run.p99_ms > 0.0).then(|| r.run.p99_ms / a.p99_ms)
 }
 
 static COLUMNS: &[Column<CompareRow>] = &[
