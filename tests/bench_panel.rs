@@ -365,6 +365,7 @@ fn a_sweep_builds_its_table_and_resources_from_updates() {
                 pods_note: why_not(&s),
                 mesh: None,
                 mesh_version: None,
+                mtls: None,
             },
             SweepTarget {
                 name: "mesh".into(),
@@ -373,6 +374,7 @@ fn a_sweep_builds_its_table_and_resources_from_updates() {
                 pods_note: None,
                 mesh: Some("istio".into()),
                 mesh_version: Some("1.24.0".into()),
+                mtls: None,
             },
         ],
         duration_s: 3.0,

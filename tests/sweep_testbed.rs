@@ -38,7 +38,7 @@ spec:
 async fn sweep_reports_the_real_usage_of_the_pods_behind_each_target() {
     let (client, ns) = setup("sweep").await;
     create_yaml(&client, &ns, OBJECTS).await;
-    let (ip, procs, _dir) = standin::standin(&client, &ns, "web", "istio", 15090).await;
+    let (ip, procs, _dir) = standin::standin(&client, &ns, "web", "istio", 15020).await;
     let _feeder = usage::feed(&ns, "web", &[("app", procs[0].pid()), ("istio-proxy", procs[1].pid())]);
     let nginx = Nginx::start();
     let haproxy = Haproxy::forward_to(nginx.port);
@@ -106,6 +106,8 @@ async fn sweep_reports_the_real_usage_of_the_pods_behind_each_target() {
         (planned.mesh.as_deref(), planned.mesh_version.as_deref()),
         (Some("istio"), Some("1.24.0"))
     );
+    // The stand-in reports every request as mutual TLS (Istio's connection_security_policy).
+    assert_eq!(planned.mtls, Some(1.0));
     let mut proxy_cpu = Vec::new();
     for step in &r.steps {
         let names: Vec<&str> = step.targets.iter().map(|t| t.name.as_str()).collect();

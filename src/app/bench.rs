@@ -47,6 +47,15 @@ pub struct BenchSession {
 }
 
 impl BenchSession {
+    /// How the run is named on screen: `#2`, or `s1.3` for a sweep's third run (a sweep
+    /// run's id is internal).
+    pub fn name(&self) -> String {
+        match self.target.sweep {
+            Some(w) => format!("s{}.{}", w.sweep, w.index + 1),
+            None => format!("#{}", self.id),
+        }
+    }
+
     pub fn running(&self) -> bool {
         self.result.is_none() && self.error.is_none()
     }

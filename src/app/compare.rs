@@ -29,16 +29,21 @@ pub struct Comparison {
 
 /// Marks or unmarks run `id` and recomputes the comparison; returns the flash message.
 pub fn toggle(state: &mut State, id: u32) -> String {
+    let name = state
+        .benches
+        .iter()
+        .find(|b| b.id == id)
+        .map_or_else(|| format!("#{id}"), |b| b.name());
     let message = match state.compare_marks.iter().position(|m| *m == id) {
         Some(at) => {
             state.compare_marks.remove(at);
-            format!("run #{id} unmarked ({} marked)", state.compare_marks.len())
+            format!("run {name} unmarked ({} marked)", state.compare_marks.len())
         }
         None => {
             state.compare_marks.push(id);
             match state.compare_marks.len() {
-                1 => format!("run #{id} marked: mark another with c, then 8 compares them"),
-                n => format!("run #{id} marked ({n} marked): 8 compares them"),
+                1 => format!("run {name} marked: mark another with c, then 8 compares them"),
+                n => format!("run {name} marked ({n} marked): 8 compares them"),
             }
         }
     };
@@ -60,11 +65,7 @@ pub fn recompute(state: &mut State) {
         .compare_marks
         .iter()
         .filter_map(|id| state.benches.iter().find(|b| b.id == *id))
-        .filter_map(|b| {
-            b.result
-                .as_ref()
-                .map(|r| (format!("#{}", b.id), Saved::Bench(r.clone())))
-        })
+        .filter_map(|b| b.result.as_ref().map(|r| (b.name(), Saved::Bench(r.clone()))))
         .collect();
     let marked: Vec<&super::bench::BenchSession> = state
         .compare_marks
@@ -75,7 +76,7 @@ pub fn recompute(state: &mut State) {
     let failed: Vec<String> = marked
         .iter()
         .filter(|b| b.result.is_none() && !b.running())
-        .map(|b| format!("#{}", b.id))
+        .map(|b| b.name())
         .collect();
     state.comparison = if files.len() < 2 {
         Comparison {
@@ -96,7 +97,7 @@ pub fn recompute(state: &mut State) {
                 // Runs on pods the cluster measured: their proxy CPU per 1k RPS, from the
                 // readings taken while they ran (a saved bench result has none).
                 let per_1k = |run: &mut Run| {
-                    let Some(b) = marked.iter().find(|b| format!("#{}", b.id) == run.name) else {
+                    let Some(b) = marked.iter().find(|b| b.name() == run.name) else {
                         return;
                     };
                     let Some(r) = &b.result else { return };

@@ -81,9 +81,31 @@ pub fn started(state: &mut State, id: u32, spec: SweepSpec, at: UnixMillis) {
 }
 
 pub fn finished(state: &mut State, id: u32, cancelled: bool, at: UnixMillis) {
-    if let Some(s) = state.sweeps.iter_mut().find(|s| s.id == id) {
-        s.finished = Some(at);
-        s.cancelled = cancelled;
+    let Some(i) = state.sweeps.iter().position(|s| s.id == id) else {
+        return;
+    };
+    // mTLS as observed: the share of the pods' requests over mTLS in the proxies' figures
+    // now (their rate window covers the last step's runs).
+    let observed: Vec<Option<f64>> = state.sweeps[i]
+        .spec
+        .targets
+        .iter()
+        .map(|t| {
+            let (mut requests, mut mtls) = (0.0, 0.0);
+            for r in t.pods.iter().filter_map(|k| state.pods.get(k)?.rates.as_ref()) {
+                if let Some(share) = r.mtls {
+                    requests += r.rps;
+                    mtls += r.rps * share;
+                }
+            }
+            (requests > 0.0).then(|| mtls / requests)
+        })
+        .collect();
+    let s = &mut state.sweeps[i];
+    s.finished = Some(at);
+    s.cancelled = cancelled;
+    for (t, m) in s.spec.targets.iter_mut().zip(observed) {
+        t.mtls = m;
     }
     rebuild(state, id, at);
 }

@@ -377,10 +377,20 @@ impl Watched {
         let (tx, rx) = mpsc::channel(1024);
         let tasks = vec![
             tokio::spawn(crate::source::kube::run(target.clone(), tx.clone())),
-            tokio::spawn(crate::source::podmetrics::run(target, USAGE_INTERVAL, tx)),
+            tokio::spawn(crate::source::podmetrics::run(
+                target.clone(),
+                USAGE_INTERVAL,
+                tx.clone(),
+            )),
+            // The proxies' own figures: mTLS as observed.
+            tokio::spawn(crate::source::scrape::run(target, false, USAGE_INTERVAL, tx)),
         ];
         let mut w = Watched { rx, tasks };
-        let synced = |s: &State| s.synced.contains(&Resource::Pods) && s.synced.contains(&Resource::Services);
+        // Connected carries the cluster's version (for the result); it may come after the
+        // lists of a small namespace.
+        let synced = |s: &State| {
+            s.cluster.is_some() && s.synced.contains(&Resource::Pods) && s.synced.contains(&Resource::Services)
+        };
         let deadline = tokio::time::Instant::now() + SYNC_LIMIT;
         while !synced(state) {
             match tokio::time::timeout_at(deadline, w.rx.recv()).await {

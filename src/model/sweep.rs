@@ -375,6 +375,10 @@ pub struct SweepTarget {
     pub mesh: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mesh_version: Option<String>,
+    /// The share of the pods' requests that came over mTLS, as their proxies reported it
+    /// over the rate window when the sweep ended (None: no proxy figures).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mtls: Option<f64>,
 }
 
 impl SweepSpec {
@@ -824,6 +828,7 @@ mod tests {
             pods_note: None,
             mesh: None,
             mesh_version: None,
+            mtls: None,
         };
         let spec = SweepSpec {
             label: None,

@@ -462,6 +462,16 @@ pub fn smp(r: &SweepResult) -> serde_json::Value {
             if let Some(version) = planned.and_then(|p| p.mesh_version.as_deref()) {
                 mesh.insert("mesh_build".into(), json!(version));
             }
+            // As observed: all requests over mTLS, or none; a mix is not "enabled".
+            match planned.and_then(|p| p.mtls) {
+                Some(share) if share >= 0.99 => {
+                    mesh.insert("mtls_enabled".into(), json!(true));
+                }
+                Some(share) if share <= 0.01 => {
+                    mesh.insert("mtls_enabled".into(), json!(false));
+                }
+                _ => {}
+            }
             // Sidecars and a control plane only for pods in a mesh: an unmeshed target's
             // pods carry no mesh proxy, whatever their usage.
             if let Some(res) = t
@@ -526,6 +536,7 @@ mod tests {
             pods_note: None,
             mesh: mesh.map(String::from),
             mesh_version: mesh.map(|_| "1.24.0".into()),
+            mtls: mesh.map(|_| 1.0),
         }
     }
 
@@ -651,8 +662,9 @@ mod tests {
         assert_eq!(m["sidecar"]["mem_mb"], 52);
         assert_eq!(m["mesh_control_plane"]["cpu_mCores"], 35);
         assert_eq!(mesh["environment"]["kubernetes_version"], "v1.34.4");
-        // Not known, so not written: no guessed spec version or mTLS.
-        assert!(mesh.get("smp_version").is_none() && m.get("mtls_enabled").is_none());
+        // mTLS as observed; the spec version is not known, so not written.
+        assert_eq!(m["mtls_enabled"], true);
+        assert!(mesh.get("smp_version").is_none());
         // The unmeshed baseline has no mesh config at all, even with resources measured.
         assert!(all[0].get("mesh_config").is_none());
         let mut r = result();

@@ -55,6 +55,7 @@ impl SweepPlan {
                     pods_note: pods.get(i).and_then(|p| p.1.clone()),
                     mesh: None,
                     mesh_version: None,
+                    mtls: None,
                 })
                 .collect(),
             duration_s: if self.timed { self.duration.as_secs_f64() } else { 0.0 },

@@ -44,7 +44,7 @@ fn errors(s: &BenchSession) -> u64 {
 static COLUMNS: &[Column<BenchSession>] = &[
     Column {
         sort: Some(|s| SortKey::Int(u128::from(s.id))),
-        ..Column::new("#", |_, s| s.id.to_string())
+        ..Column::new("#", |_, s| s.name().trim_start_matches('#').to_string())
     },
     Column {
         sort: Some(|s| SortKey::Text(s.status())),
