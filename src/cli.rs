@@ -419,7 +419,7 @@ pub struct SweepArgs {
 }
 
 /// The cluster a sweep reads its targets' CPU and memory from. Read only: a sweep watches
-/// pods, services and metrics.k8s.io, and changes nothing.
+/// pods, services and metrics.k8s.io and scrapes the proxies (for mTLS), and changes nothing.
 #[derive(Debug, Clone, Default, Args)]
 pub struct SweepClusterArgs {
     /// kubeconfig of the cluster whose pods serve the targets (default: $KUBECONFIG, then

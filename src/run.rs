@@ -137,7 +137,7 @@ pub(crate) struct LiveSources {
     recorder: Option<crate::record::Recorder>,
     /// Sweeps saved to the results directory, and whether that was after their last
     /// readings came in (they are saved when they end, and again then).
-    saved_sweeps: std::collections::BTreeMap<u32, bool>,
+    saved_sweeps: std::collections::BTreeMap<u32, (bool, Option<std::path::PathBuf>)>,
     /// For the header of recordings started with R.
     pub(crate) provenance: String,
     tasks: Vec<tokio::task::JoinHandle<()>>,
@@ -202,8 +202,13 @@ impl Driver for LiveSources {
             Effect::SwitchContext(ctx) => {
                 // A recording covers one cluster: stop it rather than mix two.
                 self.stop_recording(state);
+                // Said after whatever the recording said (its path), not instead of it.
                 if let Some(s) = state.sweeps.iter().find(|s| s.running()) {
-                    state.flash = Some(format!("sweep {} stopped: its cluster is no longer watched", s.id));
+                    let stopped = format!("sweep {} stopped: its cluster is no longer watched", s.id);
+                    state.flash = Some(match state.flash.take() {
+                        Some(before) => format!("{before} · {stopped}"),
+                        None => stopped,
+                    });
                 }
                 Some(self.switch_context(ctx))
             }
@@ -332,18 +337,30 @@ impl LiveSources {
         for s in &state.sweeps {
             let Some(finished) = s.finished else { continue };
             let settled = state.now - finished > crate::app::sweep::READING_GRACE_MS;
-            match self.saved_sweeps.get(&s.id) {
-                Some(true) => continue,
-                Some(false) if !settled => continue,
-                _ => {}
-            }
-            let first = !self.saved_sweeps.contains_key(&s.id);
-            self.saved_sweeps.insert(s.id, settled);
-            let saved = crate::bench::store::default_dir().and_then(|dir| crate::sweep::output::save(&dir, &s.result));
+            let earlier = match self.saved_sweeps.get(&s.id) {
+                Some((true, _)) => continue,
+                Some((false, _)) if !settled => continue,
+                Some((false, path)) => path.clone(),
+                None => None,
+            };
+            // The second save replaces the first file (it only adds late readings).
+            let saved = match &earlier {
+                Some(path) => crate::sweep::output::render(crate::sweep::output::Format::Json, &s.result)
+                    .and_then(|text| std::fs::write(path, text).wrap_err_with(|| format!("writing {}", path.display())))
+                    .map(|()| path.clone()),
+                None => crate::bench::store::default_dir().and_then(|dir| crate::sweep::output::save(&dir, &s.result)),
+            };
             match saved {
-                Ok(path) if first => state.flash = Some(format!("sweep {} saved to {}", s.id, path.display())),
-                Ok(_) => {}
-                Err(e) => state.flash = Some(format!("sweep {} not saved: {e:#}", s.id)),
+                Ok(path) => {
+                    if earlier.is_none() {
+                        state.flash = Some(format!("sweep {} saved to {}", s.id, path.display()));
+                    }
+                    self.saved_sweeps.insert(s.id, (settled, Some(path)));
+                }
+                Err(e) => {
+                    self.saved_sweeps.insert(s.id, (true, None));
+                    state.flash = Some(format!("sweep {} not saved: {e:#}", s.id));
+                }
             }
         }
     }

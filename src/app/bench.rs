@@ -44,6 +44,10 @@ pub struct BenchSession {
     /// computed from.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub samples: Vec<crate::model::sweep::UsageSample>,
+    /// The share of the target pods' requests over mTLS when the run ended, as their
+    /// proxies reported it over the rate window (None without proxy figures).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mtls: Option<f64>,
 }
 
 impl BenchSession {
@@ -260,6 +264,8 @@ impl BenchForm {
         let mut single = self.clone();
         if rate_mode {
             single.values.insert(Field::Rate.label(), "1".into());
+        } else {
+            single.values.insert(Field::Connections.label(), "1".into());
         }
         let c = single.config()?;
         let varies = if rate_mode {
@@ -293,7 +299,13 @@ impl BenchForm {
             if let Some(rest) = e.strip_prefix("target \"baseline\", ") {
                 format!("{}: {rest}", Field::Baseline.label())
             } else if let Some(rest) = e.strip_prefix("target \"target\", ") {
-                format!("{}: {rest}", Field::Url.label())
+                // A step that cannot run (a rate too low) is the steps' fault, not the URL's.
+                let field = if rest.to_ascii_lowercase().contains("url") {
+                    Field::Url
+                } else {
+                    Field::SweepSteps
+                };
+                format!("{}: {rest}", field.label())
             } else {
                 e
             }
@@ -372,6 +384,8 @@ pub fn service_target(state: &State, s: &ServiceInfo) -> Target {
             p.info.namespace == s.namespace
                 && !s.selector.is_empty()
                 && s.selector.iter().all(|(k, v)| p.info.labels.get(k) == Some(v))
+                // Evicted and completed pods keep their labels but serve nothing.
+                && !matches!(p.info.phase.as_str(), "Succeeded" | "Failed")
         })
         .map(|p| (p.info.namespace.clone(), p.info.name.clone()))
         .collect();

@@ -60,6 +60,7 @@ pub fn apply(state: &mut State, stamped: Stamped) {
                     error: None,
                     usage: Vec::new(),
                     samples: Vec::new(),
+                    mtls: None,
                 });
                 state.derived.rows_changed();
             }
@@ -79,8 +80,11 @@ pub fn apply(state: &mut State, stamped: Stamped) {
             }
         }
         Update::BenchFinished { id, result } => {
-            if let Some(b) = state.benches.iter_mut().find(|b| b.id == id) {
+            if let Some(i) = state.benches.iter().position(|b| b.id == id) {
+                let mtls = super::sweep::observed_mtls(state, &state.benches[i].target.pods);
+                let b = &mut state.benches[i];
                 b.result = Some(result);
+                b.mtls = mtls;
                 state.derived.rows_changed();
             }
             super::sweep::run_changed(state, id, at);

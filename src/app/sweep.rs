@@ -81,33 +81,25 @@ pub fn started(state: &mut State, id: u32, spec: SweepSpec, at: UnixMillis) {
 }
 
 pub fn finished(state: &mut State, id: u32, cancelled: bool, at: UnixMillis) {
-    let Some(i) = state.sweeps.iter().position(|s| s.id == id) else {
-        return;
-    };
-    // mTLS as observed: the share of the pods' requests over mTLS in the proxies' figures
-    // now (their rate window covers the last step's runs).
-    let observed: Vec<Option<f64>> = state.sweeps[i]
-        .spec
-        .targets
-        .iter()
-        .map(|t| {
-            let (mut requests, mut mtls) = (0.0, 0.0);
-            for r in t.pods.iter().filter_map(|k| state.pods.get(k)?.rates.as_ref()) {
-                if let Some(share) = r.mtls {
-                    requests += r.rps;
-                    mtls += r.rps * share;
-                }
-            }
-            (requests > 0.0).then(|| mtls / requests)
-        })
-        .collect();
-    let s = &mut state.sweeps[i];
-    s.finished = Some(at);
-    s.cancelled = cancelled;
-    for (t, m) in s.spec.targets.iter_mut().zip(observed) {
-        t.mtls = m;
+    if let Some(s) = state.sweeps.iter_mut().find(|s| s.id == id) {
+        s.finished = Some(at);
+        s.cancelled = cancelled;
     }
     rebuild(state, id, at);
+}
+
+/// The share of the pods' requests over mTLS, as their proxies reported it over the rate
+/// window (None without proxy figures). Taken when a run ends, so the window is mostly
+/// that run's traffic.
+pub fn observed_mtls(state: &State, pods: &[(String, String)]) -> Option<f64> {
+    let (mut requests, mut mtls) = (0.0, 0.0);
+    for r in pods.iter().filter_map(|k| state.pods.get(k)?.rates.as_ref()) {
+        if let Some(share) = r.mtls {
+            requests += r.rps;
+            mtls += r.rps * share;
+        }
+    }
+    (requests > 0.0).then(|| mtls / requests)
 }
 
 /// A run of a sweep ended, or took a reading: its sweep's table is rebuilt.
@@ -259,6 +251,15 @@ fn rebuild(state: &mut State, id: u32, at: UnixMillis) {
     let note = (!watched).then(|| crate::model::sweep::NO_CLUSTER.to_string());
     let ended = sweep.finished.unwrap_or(at);
     let mut result = SweepResult::assemble(spec, &runs, sweep.started, ended, sweep.cancelled, note);
+    // mTLS as observed at the end of each of a target's runs, averaged over them.
+    for (ti, t) in result.targets.iter_mut().enumerate() {
+        let seen: Vec<f64> = sessions
+            .iter()
+            .filter(|((_, target), _)| *target == ti)
+            .flat_map(|(_, b)| b.iter().filter_map(|b| b.mtls))
+            .collect();
+        t.mtls = (!seen.is_empty()).then(|| seen.iter().sum::<f64>() / seen.len() as f64);
+    }
     if watched {
         // The result leaves out steps in which nothing ran, as `assemble` does.
         let ran = (0..spec.steps.len())

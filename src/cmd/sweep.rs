@@ -198,12 +198,24 @@ pub async fn run(args: SweepArgs) -> Result<()> {
     }
     let mut watched = match cluster {
         Err(why) => {
+            // A kubeconfig that is not there is worth saying now, not hours later.
+            if why.starts_with("kubeconfig") && !quiet {
+                eprintln!("sweeping without the cluster's figures: {why}");
+            }
             note = Some(format!("{} ({why})", crate::model::sweep::NO_CLUSTER));
             None
         }
         Ok(target) => match Watched::start(target, &mut state).await {
-            Ok(w) => Some(w),
+            Ok(w) => {
+                if show {
+                    eprint!("\r\x1b[2K");
+                }
+                Some(w)
+            }
             Err(why) => {
+                if show {
+                    eprint!("\r\x1b[2K");
+                }
                 if !quiet {
                     eprintln!("sweeping without the cluster's figures: {why}");
                 }
@@ -317,12 +329,18 @@ pub async fn run(args: SweepArgs) -> Result<()> {
     Ok(())
 }
 
-/// The cluster to watch for resources: the one the kubeconfig names, unless
-/// `--no-cluster`; none when there is no kubeconfig at all.
 /// The cluster to watch for resources, or why there is none: `--no-cluster`, no kubeconfig
 /// at all, or one that is not there (a stale $KUBECONFIG: a sweep needs no cluster, so
 /// that is said, not fatal).
 fn cluster_target(args: &SweepArgs) -> Result<Result<crate::source::kube::KubeTarget, String>> {
+    // Checked whether or not a cluster is used: the same flags fail alike everywhere.
+    if let Some(ns) = &args.cluster.namespace
+        && !crate::input::is_namespace_name(ns)
+    {
+        return Err(bad_input(format!(
+            "--namespace {ns:?}: not a namespace name (lowercase letters, digits and '-', at most 63)"
+        )));
+    }
     if args.cluster.no_cluster {
         return Ok(Err("--no-cluster".into()));
     }
@@ -331,13 +349,6 @@ fn cluster_target(args: &SweepArgs) -> Result<Result<crate::source::kube::KubeTa
         || std::env::var_os("KUBERNETES_SERVICE_HOST").is_some();
     if !named && !default {
         return Ok(Err("no kubeconfig".into()));
-    }
-    if let Some(ns) = &args.cluster.namespace
-        && !crate::input::is_namespace_name(ns)
-    {
-        return Err(bad_input(format!(
-            "--namespace {ns:?}: not a namespace name (lowercase letters, digits and '-', at most 63)"
-        )));
     }
     if let Some(path) = &args.cluster.kubeconfig
         && !path.exists()

@@ -82,8 +82,8 @@ pub struct Spread {
 /// CPU and memory of a target's pods during a step, when a cluster was watched.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Resources {
-    /// Pods measured (in every reading used); fewer than serve the target when some did
-    /// not report usage, and then the sums cover only these.
+    /// Pods measured in the readings used; fewer than serve the target when some did not
+    /// report usage, and then the sums cover only these.
     pub pods: u32,
     pub app_cpu_millis: Stat,
     pub proxy_cpu_millis: Stat,
@@ -444,8 +444,8 @@ const MIB: f64 = 1024.0 * 1024.0;
 impl Resources {
     /// A target's resources in a step from the readings taken while its runs were measured
     /// (`periods`: start and end of each run). None when no reading fell inside any run.
-    /// `pods` is how many pods serve the target; `Resources::pods` says how many of them
-    /// reported usage in every reading used.
+    /// `pods` is how many pods serve the target; only the readings that covered the most
+    /// of them are used, and `Resources::pods` says how many that was.
     pub fn from_samples(
         samples: &[UsageSample],
         periods: &[(UnixMillis, UnixMillis)],
@@ -458,16 +458,18 @@ impl Resources {
             .filter(|s| periods.iter().any(|(a, b)| (*a..=*b).contains(&s.middle())))
             .filter(|s| seen.insert(s.end))
             .collect();
+        // Readings that missed some of the pods would pull the means down: only those
+        // that covered the most pods are used, and `pods` says how many that was.
+        let most = inside.iter().map(|s| s.pods).max().unwrap_or(0);
+        let inside: Vec<&UsageSample> = inside.into_iter().filter(|s| s.pods == most).collect();
         let col = |f: fn(&UsageSample) -> f64| inside.iter().map(|s| f(s)).collect::<Vec<_>>();
         let opt = |f: fn(&UsageSample) -> Option<f64>| inside.iter().filter_map(|s| f(s)).collect::<Vec<_>>();
         let proxy_cpu = stat(&col(|s| s.proxy_cpu_m))?;
         let proxy_mem = stat(&col(|s| s.proxy_mem / MIB))?;
         let per_1k = |v: f64| (rps > 0.0).then(|| v / (rps / 1000.0));
-        // A reading that missed some of the pods would make the sums look low: the count
-        // says how many were measured (the fewest of any reading used).
-        let measured = inside.iter().map(|s| s.pods).min().unwrap_or(0);
         Some(Resources {
-            pods: if measured > 0 { measured.min(pods) } else { pods },
+            // Readings from before the count was kept (0) count as all the pods.
+            pods: if most > 0 { most.min(pods) } else { pods },
             app_cpu_millis: stat(&col(|s| s.app_cpu_m))?,
             proxy_cpu_millis: proxy_cpu,
             app_memory_mib: stat(&col(|s| s.app_mem / MIB))?,
@@ -812,11 +814,26 @@ mod tests {
         assert_eq!(Resources::from_samples(&samples, &[(41_000, 50_000)], 1, 500.0), None);
         let idle = Resources::from_samples(&samples, &[(12_000, 31_000)], 1, 0.0).unwrap();
         assert_eq!(idle.proxy_cpu_millis_per_1k_rps, None);
-        // One reading covered only one of the two pods: the count says so.
+        // A reading that covered one of the two pods is left out (its sum would be low).
         let mut partial = samples;
         partial[1].pods = 1;
         let r = Resources::from_samples(&partial, &[(12_000, 31_000)], 2, 500.0).unwrap();
-        assert_eq!(r.pods, 1);
+        assert_eq!(
+            (r.pods, r.proxy_cpu_millis),
+            (
+                2,
+                Stat {
+                    mean: 300.0,
+                    max: 300.0
+                }
+            )
+        );
+        // When every reading missed one, the count says so.
+        for s in &mut partial {
+            s.pods = 1;
+        }
+        let r = Resources::from_samples(&partial, &[(12_000, 31_000)], 2, 500.0).unwrap();
+        assert_eq!((r.pods, r.proxy_cpu_millis.mean), (1, 200.0));
     }
 
     #[test]

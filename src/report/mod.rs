@@ -146,7 +146,6 @@ fn sweep_svg(s: &SweepResult) -> Result<String, String> {
         .fold(1.0_f64, f64::max)
         * 1.15;
     let x_max = (names.len() as f64 - 1.0).max(1.0);
-    // Per target with resources: (label, colour, is proxy, points (step index, millicores)).
     // Per target with resources: (label, colour, is proxy, points (step index, value)).
     let by_step = |pick: fn(&crate::model::sweep::Resources, bool) -> f64| -> Vec<Series> {
         let mut out = Vec::new();

@@ -404,10 +404,11 @@ pub fn csv(r: &SweepResult) -> String {
 /// Service Mesh Performance `PerformanceTestResult`s (snake_case as in the protos), one
 /// per target and step, each with its `PerformanceTestConfig` under `config`, and when a
 /// cluster was watched its `ServiceMeshConfig` under `mesh_config` (mesh type and build as
-/// discovered, the target pods' sidecars and the control plane as measured during the step)
-/// and `EnvironmentConfig` under `environment`. As for `bench -o smp`, what meshtop does
-/// not know is left out rather than guessed: `smp_version` (the protos do not say which
-/// spec version they are), mTLS (a sweep does not observe it), node counts.
+/// discovered, mTLS as the pods' proxies reported it, the target pods' sidecars and the
+/// control plane as measured during the step) and `EnvironmentConfig` under `environment`.
+/// As for `bench -o smp`, what meshtop does not know is left out rather than guessed:
+/// `smp_version` (the protos do not say which spec version they are), node counts, and
+/// `mtls_enabled` when only some requests were mutual TLS.
 pub fn smp(r: &SweepResult) -> serde_json::Value {
     use crate::bench::output::{go_duration, rfc3339, smp::mesh_type};
     use serde_json::json;
