@@ -15,11 +15,20 @@ fuzz_target!(|data: &[u8]| {
     if let Saved::Sweep(s) = &saved {
         let mut s = (**s).clone();
         s.settle();
-        for f in [output::Format::Table, output::Format::Md, output::Format::Csv, output::Format::Json] {
+        for f in [
+            output::Format::Table,
+            output::Format::Md,
+            output::Format::Csv,
+            output::Format::Json,
+            output::Format::Smp,
+        ] {
             let _ = output::render(f, &s);
         }
     }
-    let _ = meshtop::report::svg(&[("a".to_string(), saved.clone())]);
+    if let Ok(svg) = meshtop::report::svg(&[("a".to_string(), saved.clone())]) {
+        // The SVG meshtop drew is one resvg reads (no font needed to fail cleanly).
+        let _ = meshtop::report::png(&svg);
+    }
     let files = vec![("a".to_string(), saved.clone()), ("b".to_string(), saved)];
     let _ = meshtop::report::svg(&files);
     if let Ok(c) = compare::compare(&files) {

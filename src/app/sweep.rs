@@ -65,7 +65,13 @@ impl SweepSession {
 }
 
 pub fn started(state: &mut State, id: u32, spec: SweepSpec, at: UnixMillis) {
-    if state.sweeps.iter().any(|s| s.id == id) {
+    // meshtop plans at most MAX_RUNS runs; a recording that says more is not one of its
+    // sweeps (and its table would be steps x targets of allocations).
+    let cells = spec.steps.len().saturating_mul(spec.targets.len());
+    if state.sweeps.iter().any(|s| s.id == id)
+        || cells > crate::sweep::plan::MAX_RUNS
+        || spec.runs() > crate::sweep::plan::MAX_RUNS
+    {
         return;
     }
     let result = SweepResult::assemble(&spec, &SweepRuns::default(), at, at, false, None);
@@ -534,6 +540,39 @@ mod tests {
             let e = parse_command(args).unwrap_err();
             assert!(e.starts_with(error) || e.contains(error), "{args:?}: {e}");
         }
+    }
+
+    #[test]
+    fn a_recorded_sweep_bigger_than_meshtop_plans_is_ignored() {
+        let spec = |steps: usize, repeat: u32| SweepSpec {
+            label: None,
+            baseline: "a".into(),
+            varies: "connections".into(),
+            steps: vec![(1, 0.0); steps],
+            targets: vec![crate::model::sweep::SweepTarget {
+                name: "a".into(),
+                url: "http://a/".into(),
+                pods: vec![],
+                pods_note: None,
+                mesh: None,
+                mesh_version: None,
+                mtls: None,
+            }],
+            duration_s: 1.0,
+            requests_per_run: None,
+            warmup_s: 0.0,
+            cooldown_s: 0.0,
+            repeat,
+            protocol: "HTTP/1.1".into(),
+            kubernetes_version: None,
+        };
+        let mut state = State::new(Default::default());
+        started(&mut state, 1, spec(1_000_000, 1), 0);
+        started(&mut state, 2, spec(2, u32::MAX), 0);
+        assert!(state.sweeps.is_empty());
+        started(&mut state, 3, spec(3, 2), 0);
+        assert_eq!(state.sweeps.len(), 1);
+        assert_eq!(state.sweeps[0].result.steps.len(), 0, "nothing ran yet");
     }
 
     #[test]

@@ -383,7 +383,10 @@ pub struct SweepTarget {
 
 impl SweepSpec {
     pub fn runs(&self) -> usize {
-        self.steps.len() * self.targets.len() * self.repeat as usize
+        self.steps
+            .len()
+            .saturating_mul(self.targets.len())
+            .saturating_mul(self.repeat as usize)
     }
 
     /// (step, repeat, target) of run `index`, in the order runs are made (each step runs
