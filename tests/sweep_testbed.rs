@@ -106,6 +106,16 @@ async fn sweep_reports_the_real_usage_of_the_pods_behind_each_target() {
         (planned.mesh.as_deref(), planned.mesh_version.as_deref()),
         (Some("istio"), Some("1.24.0"))
     );
+    // The bed's two kwok nodes, as their capacity says (32 cores, 256Gi), for SMP.
+    let nodes: Vec<(&str, Option<u32>, Option<u64>)> =
+        r.nodes.iter().map(|n| (n.name.as_str(), n.cores, n.mem_mb)).collect();
+    assert_eq!(
+        nodes,
+        [
+            ("kwok-node-0", Some(32), Some(274_878)),
+            ("kwok-node-1", Some(32), Some(274_878))
+        ]
+    );
     // The stand-in reports every request as mutual TLS (Istio's connection_security_policy).
     assert_eq!(planned.mtls, Some(1.0));
     let mut proxy_cpu = Vec::new();

@@ -193,6 +193,7 @@ pub async fn run(args: SweepArgs) -> Result<()> {
     // the table and each step's resources come from the same code there and here.
     let mut state = State::new(Keymap::default());
     let mut note = None;
+    let cluster_for_nodes = cluster.as_ref().ok().cloned();
     if show && cluster.is_ok() {
         eprint!("\r\x1b[2Kreading the cluster's pods and services (--no-cluster skips this)");
     }
@@ -239,6 +240,12 @@ pub async fn run(args: SweepArgs) -> Result<()> {
             _ => {}
         }
     }
+    // The nodes, for SMP's EnvironmentConfig: listed once; a role that may not list them
+    // (403) leaves them out.
+    let nodes = match (&watched, &cluster_for_nodes) {
+        (Some(_), Some(target)) => list_nodes(target).await,
+        _ => Vec::new(),
+    };
     let spec = match &watched {
         Some(_) => app::sweep::describe(&state, &plan),
         None => plan.spec(&pods),
@@ -309,6 +316,7 @@ pub async fn run(args: SweepArgs) -> Result<()> {
     if note.is_some() {
         result.resources_note = note;
     }
+    result.nodes = nodes;
     tracing::info!(
         steps = result.steps.len(),
         cancelled = result.cancelled,
@@ -327,6 +335,34 @@ pub async fn run(args: SweepArgs) -> Result<()> {
         return Err(ObjectiveMissed(missed).into());
     }
     Ok(())
+}
+
+/// The cluster's nodes with their capacity; none when they cannot be listed.
+async fn list_nodes(target: &crate::source::kube::KubeTarget) -> Vec<crate::model::bench::NodeInfo> {
+    use k8s_openapi::api::core::v1::Node;
+    let Ok(conn) = crate::source::kube::connect(target).await else {
+        return Vec::new();
+    };
+    let api = kube::Api::<Node>::all(conn.client);
+    let Ok(Ok(list)) = tokio::time::timeout(Duration::from_secs(10), api.list(&Default::default())).await else {
+        return Vec::new();
+    };
+    list.items
+        .iter()
+        .map(|n| {
+            let capacity = n.status.as_ref().and_then(|s| s.capacity.as_ref());
+            let quantity = |key: &str| capacity.and_then(|c| c.get(key)).map(|q| q.0.as_str());
+            crate::model::bench::NodeInfo {
+                name: n.metadata.name.clone().unwrap_or_default(),
+                cores: quantity("cpu")
+                    .and_then(crate::metrics::quantity::cpu_millicores)
+                    .map(|m| (m / 1000.0).round() as u32),
+                mem_mb: quantity("memory")
+                    .and_then(crate::metrics::quantity::bytes)
+                    .map(|b| (b as f64 / 1e6).round() as u64),
+            }
+        })
+        .collect()
 }
 
 /// The cluster to watch for resources, or why there is none: `--no-cluster`, no kubeconfig

@@ -180,6 +180,9 @@ pub struct SweepResult {
     pub targets: Vec<SweepTarget>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kubernetes_version: Option<String>,
+    /// The watched cluster's nodes (name, cores, memory), when they could be listed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nodes: Vec<super::bench::NodeInfo>,
 }
 
 pub const KIND: &str = "sweep";
@@ -571,6 +574,7 @@ impl SweepResult {
             steps,
             targets: spec.targets.clone(),
             kubernetes_version: spec.kubernetes_version.clone(),
+            nodes: Vec::new(),
         };
         result.settle();
         result

@@ -407,8 +407,8 @@ pub fn csv(r: &SweepResult) -> String {
 /// discovered, mTLS as the pods' proxies reported it, the target pods' sidecars and the
 /// control plane as measured during the step) and `EnvironmentConfig` under `environment`.
 /// As for `bench -o smp`, what meshtop does not know is left out rather than guessed:
-/// `smp_version` (the protos do not say which spec version they are), node counts, and
-/// `mtls_enabled` when only some requests were mutual TLS.
+/// `smp_version` (the protos do not say which spec version they are), nodes when they
+/// could not be listed, and `mtls_enabled` when only some requests were mutual TLS.
 pub fn smp(r: &SweepResult) -> serde_json::Value {
     use crate::bench::output::{go_duration, rfc3339, smp::mesh_type};
     use serde_json::json;
@@ -501,6 +501,13 @@ pub fn smp(r: &SweepResult) -> serde_json::Value {
             }
             if let Some(k) = &r.kubernetes_version {
                 v["environment"] = json!({"kubernetes_version": k});
+                if !r.nodes.is_empty() {
+                    v["environment"]["node"] = r
+                        .nodes
+                        .iter()
+                        .map(|n| json!({"type": n.name, "cores": n.cores, "mem_mb": n.mem_mb}))
+                        .collect();
+                }
             }
             out.push(v);
         }
@@ -663,6 +670,21 @@ mod tests {
         assert_eq!(m["sidecar"]["mem_mb"], 52);
         assert_eq!(m["mesh_control_plane"]["cpu_mCores"], 35);
         assert_eq!(mesh["environment"]["kubernetes_version"], "v1.34.4");
+        assert!(
+            mesh["environment"].get("node").is_none(),
+            "no nodes listed, none written"
+        );
+        let mut r = result();
+        r.nodes = vec![crate::model::bench::NodeInfo {
+            name: "kwok-node-0".into(),
+            cores: Some(32),
+            mem_mb: Some(262_144),
+        }];
+        let node = &smp(&r)[1]["environment"]["node"];
+        assert_eq!(
+            node,
+            &serde_json::json!([{"type": "kwok-node-0", "cores": 32, "mem_mb": 262144}])
+        );
         // mTLS as observed; the spec version is not known, so not written.
         assert_eq!(m["mtls_enabled"], true);
         assert!(mesh.get("smp_version").is_none());
