@@ -257,6 +257,8 @@ fn json_smp_fortio_and_csv_carry_the_same_numbers() {
     }
     assert!(lat["min"].as_f64() <= lat["p50"].as_f64() && lat["p50"].as_f64() <= lat["max"].as_f64());
     assert!(smp["actual_qps"].as_f64().unwrap() > 0.0);
+    assert_eq!(smp["smp_version"], meshtop::bench::output::smp::SMP_VERSION);
+    assert_eq!(smp["config"]["smp_version"], meshtop::bench::output::smp::SMP_VERSION);
     assert_eq!(smp["config"]["clients"][0]["connections"], 2);
     assert_eq!(smp["config"]["clients"][0]["rps"], 1000);
     assert_eq!(smp["config"]["clients"][0]["endpoint_urls"][0], url);

@@ -406,11 +406,12 @@ pub fn csv(r: &SweepResult) -> String {
 /// cluster was watched its `ServiceMeshConfig` under `mesh_config` (mesh type and build as
 /// discovered, mTLS as the pods' proxies reported it, the target pods' sidecars and the
 /// control plane as measured during the step) and `EnvironmentConfig` under `environment`.
-/// As for `bench -o smp`, what meshtop does not know is left out rather than guessed:
-/// `smp_version` (the protos do not say which spec version they are), nodes when they
-/// could not be listed, and `mtls_enabled` when only some requests were mutual TLS.
+/// `smp_version` names the revision of the SMP protos followed (see `SMP_VERSION`). As
+/// for `bench -o smp`, what meshtop does not know is left out rather than guessed: nodes
+/// when they could not be listed, and `mtls_enabled` when only some requests were mutual
+/// TLS.
 pub fn smp(r: &SweepResult) -> serde_json::Value {
-    use crate::bench::output::{go_duration, rfc3339, smp::mesh_type};
+    use crate::bench::output::{go_duration, rfc3339, smp::SMP_VERSION, smp::mesh_type};
     use serde_json::json;
     let mut out = Vec::new();
     for step in &r.steps {
@@ -437,12 +438,14 @@ pub fn smp(r: &SweepResult) -> serde_json::Value {
                 labels.insert("slowdown_p99", format!("{x:.4}"));
             }
             let mut v = json!({
+                "smp_version": SMP_VERSION,
                 "labels": labels,
                 "start_time": rfc3339(start),
                 "end_time": rfc3339(end),
                 "latencies_ms": {"p50": t.p50_ms, "p90": t.p90_ms, "p99": t.p99_ms},
                 "actual_qps": t.rps,
                 "config": {
+                    "smp_version": SMP_VERSION,
                     "name": format!("{} {step_name}", t.name),
                     "labels": labels,
                     "duration": go_duration(t.runs.first().map_or(r.duration_s, |x| x.duration_s)),
@@ -497,10 +500,11 @@ pub fn smp(r: &SweepResult) -> serde_json::Value {
                 }
             }
             if !mesh.is_empty() {
+                mesh.insert("smp_version".into(), json!(SMP_VERSION));
                 v["mesh_config"] = serde_json::Value::Object(mesh);
             }
             if let Some(k) = &r.kubernetes_version {
-                v["environment"] = json!({"kubernetes_version": k});
+                v["environment"] = json!({"smp_version": SMP_VERSION, "kubernetes_version": k});
                 if !r.nodes.is_empty() {
                     v["environment"]["node"] = r
                         .nodes
@@ -685,9 +689,16 @@ mod tests {
             node,
             &serde_json::json!([{"type": "kwok-node-0", "cores": 32, "mem_mb": 262144}])
         );
-        // mTLS as observed; the spec version is not known, so not written.
+        // mTLS as observed; every message says which revision of the SMP protos it follows.
         assert_eq!(m["mtls_enabled"], true);
-        assert!(mesh.get("smp_version").is_none());
+        for v in [
+            &mesh["smp_version"],
+            &mesh["config"]["smp_version"],
+            &m["smp_version"],
+            &mesh["environment"]["smp_version"],
+        ] {
+            assert_eq!(v, "service-mesh-performance/protos@1a82110");
+        }
         // The unmeshed baseline has no mesh config at all, even with resources measured.
         assert!(all[0].get("mesh_config").is_none());
         let mut r = result();

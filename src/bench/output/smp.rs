@@ -12,6 +12,12 @@ use serde_json::{Value, json};
 use super::{go_duration, rfc3339};
 use crate::model::bench::BenchResult;
 
+/// What `smp_version` says. The SMP specification publishes no version number (its
+/// repository has no release of its protos, and its Go module is not served); this names
+/// the revision of `protos/service_mesh_performance.proto` whose field names these results
+/// follow, so a reader can check them against it.
+pub const SMP_VERSION: &str = "service-mesh-performance/protos@1a82110";
+
 /// SMP's `ServiceMesh.Type` enum name for meshtop's mesh names.
 pub fn mesh_type(name: &str) -> &'static str {
     match name.to_ascii_lowercase().as_str() {
@@ -50,6 +56,7 @@ pub fn to_value(r: &BenchResult) -> Value {
         (None, _) => go_duration(r.duration_s),
     };
     let mut v = json!({
+        "smp_version": SMP_VERSION,
         "labels": labels,
         "start_time": rfc3339(r.started_at),
         "end_time": rfc3339(r.ended_at),
@@ -63,6 +70,7 @@ pub fn to_value(r: &BenchResult) -> Value {
         },
         "actual_qps": r.achieved_rate,
         "config": {
+            "smp_version": SMP_VERSION,
             "name": r.label.clone().unwrap_or_default(),
             "labels": labels,
             "duration": duration,
