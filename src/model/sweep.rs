@@ -379,7 +379,8 @@ pub struct SweepTarget {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mesh_version: Option<String>,
     /// The share of the pods' requests that came over mTLS, as their proxies reported it
-    /// over the rate window when the sweep ended (None: no proxy figures).
+    /// over the rate window at the end of each of the target's runs, averaged (None: no
+    /// proxy figures).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mtls: Option<f64>,
 }

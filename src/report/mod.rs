@@ -140,11 +140,6 @@ fn sweep_svg(s: &SweepResult) -> Result<String, String> {
             series.push((label(&format!("{name} {quantile}")), ti, p99, pts));
         }
     }
-    let y_max = series
-        .iter()
-        .flat_map(|(_, _, _, p)| p.iter().map(|p| p.1))
-        .fold(1.0_f64, f64::max)
-        * 1.15;
     let x_max = (names.len() as f64 - 1.0).max(1.0);
     // Per target with resources: (label, colour, is proxy, points (step index, value)).
     let by_step = |pick: fn(&crate::model::sweep::Resources, bool) -> f64| -> Vec<Series> {
@@ -198,36 +193,13 @@ fn sweep_svg(s: &SweepResult) -> Result<String, String> {
             (a, Some(b.split_horizontally(SIZE.0 / 2)))
         };
         let title = label(&format!("Slowdown against {} by {}", s.baseline, s.varies));
-        let mut chart = ChartBuilder::on(&top)
-            .caption(title, ("sans-serif", 22))
-            .margin(16)
-            .x_label_area_size(48)
-            .y_label_area_size(72)
-            .build_cartesian_2d(-0.3..x_max + 0.3, 0.0..y_max)
-            .map_err(draw_error)?;
-        chart
-            .configure_mesh()
-            .x_desc(x_desc)
-            .y_desc("latency / baseline's latency (x)")
-            .x_labels(names.len() + 1)
-            .x_label_formatter(&|x| step_label(&names, *x))
-            .draw()
-            .map_err(draw_error)?;
-        for (name, ti, p99, pts) in &series {
-            let color = PALETTE[ti % PALETTE.len()];
-            let style = color.stroke_width(if *p99 { 3 } else { 1 });
-            chart
-                .draw_series(LineSeries::new(pts.iter().copied(), style).point_size(if *p99 { 4 } else { 2 }))
-                .map_err(draw_error)?
-                .label(name.clone())
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
-        }
-        legend(chart)?;
+        let y_desc = "latency / baseline's latency (x)";
+        step_chart(&top, (&title, 22), x_desc, y_desc, &names, x_max, &series)?;
         if let Some((left, right)) = bottom {
             let cpu_chart = ("CPU by step (millicores, mean)", "CPU (millicores)", &cpu);
             let mem_chart = ("Memory by step (MiB, mean)", "memory (MiB)", &mem);
             for (area, (title, y_desc, series)) in [(left, cpu_chart), (right, mem_chart)] {
-                step_chart(&area, title, x_desc, y_desc, &names, x_max, series)?;
+                step_chart(&area, (title, 18), x_desc, y_desc, &names, x_max, series)?;
             }
         }
         root.present().map_err(draw_error)?;
@@ -235,11 +207,12 @@ fn sweep_svg(s: &SweepResult) -> Result<String, String> {
     Ok(out)
 }
 
-/// Resources by step: a line per target's proxy (thick) and app (thin), in the target's
-/// colour, with its legend.
+/// A sweep chart by step: a line per series in its target's colour, thick for p99 (or the
+/// proxy) and thin for p50 (or the app), from 0 to above the largest value (at least 1),
+/// with its legend.
 fn step_chart(
     area: &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>,
-    title: &str,
+    (title, title_size): (&str, u32),
     x_desc: &str,
     y_desc: &str,
     names: &[String],
@@ -252,7 +225,7 @@ fn step_chart(
         .fold(1.0_f64, f64::max)
         * 1.15;
     let mut chart = ChartBuilder::on(area)
-        .caption(title, ("sans-serif", 18))
+        .caption(title, ("sans-serif", title_size))
         .margin(16)
         .x_label_area_size(48)
         .y_label_area_size(72)
