@@ -138,6 +138,8 @@ pub(crate) struct LiveSources {
     /// Sweeps saved to the results directory, and whether that was after their last
     /// readings came in (they are saved when they end, and again then).
     saved_sweeps: std::collections::BTreeMap<u32, (bool, Option<std::path::PathBuf>)>,
+    /// Sweep saves under way: (sweep, whether it is the last save, the write).
+    saving: Vec<(u32, bool, tokio::task::JoinHandle<Result<std::path::PathBuf>>)>,
     /// For the header of recordings started with R.
     pub(crate) provenance: String,
     tasks: Vec<tokio::task::JoinHandle<()>>,
@@ -189,6 +191,7 @@ impl LiveSources {
             benches,
             recorder: None,
             saved_sweeps: Default::default(),
+            saving: Vec::new(),
             provenance: "live session".into(),
             tasks,
             rx: Some(rx),
@@ -332,10 +335,40 @@ impl LiveSources {
     }
 
     /// Saves ended sweeps like `meshtop sweep` does, once when they end and once more when
-    /// the readings that come late are in (the same file).
+    /// the readings that come late are in (the same file). The writes run off the UI
+    /// task; what they did is said when they are done.
     fn save_sweeps(&mut self, state: &mut State) {
+        use futures::FutureExt;
+        // Writes that finished: their path (kept for the second save) or their error.
+        let mut i = 0;
+        while i < self.saving.len() {
+            if !self.saving[i].2.is_finished() {
+                i += 1;
+                continue;
+            }
+            let (id, settled, handle) = self.saving.swap_remove(i);
+            let first = !self.saved_sweeps.contains_key(&id);
+            match handle.now_or_never() {
+                Some(Ok(Ok(path))) => {
+                    if first {
+                        state.flash = Some(format!("sweep {id} saved to {}", path.display()));
+                    }
+                    self.saved_sweeps.insert(id, (settled, Some(path)));
+                }
+                Some(Ok(Err(e))) => {
+                    self.saved_sweeps.insert(id, (true, None));
+                    state.flash = Some(format!("sweep {id} not saved: {e:#}"));
+                }
+                _ => {
+                    self.saved_sweeps.insert(id, (true, None));
+                }
+            }
+        }
         for s in &state.sweeps {
             let Some(finished) = s.finished else { continue };
+            if self.saving.iter().any(|(id, _, _)| *id == s.id) {
+                continue;
+            }
             let settled = state.now - finished > crate::app::sweep::READING_GRACE_MS;
             let earlier = match self.saved_sweeps.get(&s.id) {
                 Some((true, _)) => continue,
@@ -343,25 +376,15 @@ impl LiveSources {
                 Some((false, path)) => path.clone(),
                 None => None,
             };
+            let result = s.result.clone();
             // The second save replaces the first file (it only adds late readings).
-            let saved = match &earlier {
-                Some(path) => crate::sweep::output::render(crate::sweep::output::Format::Json, &s.result)
+            let write = move || match &earlier {
+                Some(path) => crate::sweep::output::render(crate::sweep::output::Format::Json, &result)
                     .and_then(|text| std::fs::write(path, text).wrap_err_with(|| format!("writing {}", path.display())))
                     .map(|()| path.clone()),
-                None => crate::bench::store::default_dir().and_then(|dir| crate::sweep::output::save(&dir, &s.result)),
+                None => crate::bench::store::default_dir().and_then(|dir| crate::sweep::output::save(&dir, &result)),
             };
-            match saved {
-                Ok(path) => {
-                    if earlier.is_none() {
-                        state.flash = Some(format!("sweep {} saved to {}", s.id, path.display()));
-                    }
-                    self.saved_sweeps.insert(s.id, (settled, Some(path)));
-                }
-                Err(e) => {
-                    self.saved_sweeps.insert(s.id, (true, None));
-                    state.flash = Some(format!("sweep {} not saved: {e:#}", s.id));
-                }
-            }
+            self.saving.push((s.id, settled, tokio::task::spawn_blocking(write)));
         }
     }
 

@@ -67,13 +67,27 @@ fn a_sweep_started_in_the_tui_fills_the_compare_view() {
     assert!(s.contains("c=2 hop vs nginx: p99"), "{s}");
     assert!(s.contains("sweep 1: 4 runs; baseline nginx; no cluster"), "{s}");
     assert!(s.contains("compare [4]"), "{s}");
-    let saved: Vec<_> = std::fs::read_dir(dir.path().join("meshtop/results"))
-        .map(|d| {
-            d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    assert!(saved.iter().any(|n| n.contains("_sweep-nginx")), "{saved:?}");
+    // Saved off the UI task: the file appears shortly after the sweep ends.
+    let saved = || -> Vec<String> {
+        std::fs::read_dir(dir.path().join("meshtop/results"))
+            .map(|d| {
+                d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    for _ in 0..50 {
+        if saved().iter().any(|n| n.contains("_sweep-nginx")) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        saved().iter().filter(|n| n.contains("_sweep-nginx")).count(),
+        1,
+        "{:?}",
+        saved()
+    );
     t.keys(&["q"]);
     t.wait_text("EXIT=0", Duration::from_secs(10));
     assert_terminal_restored(&t);
