@@ -435,17 +435,24 @@ impl Watched {
         let mut w = Watched { rx, tasks };
         // Connected carries the cluster's version (for the result); it may come after the
         // lists of a small namespace.
-        let synced = |s: &State| {
+        // The control planes (and their versions) come from the deployments: waited for
+        // too, unless the role may not list them (their error ends the wait).
+        let workloads = |s: &State| {
+            s.synced.contains(&Resource::Deployments) || s.errors.keys().any(|(r, _)| *r == Resource::Deployments)
+        };
+        let needed = |s: &State| {
             s.cluster.is_some() && s.synced.contains(&Resource::Pods) && s.synced.contains(&Resource::Services)
         };
         let deadline = tokio::time::Instant::now() + SYNC_LIMIT;
-        while !synced(state) {
+        while !(needed(state) && workloads(state)) {
             match tokio::time::timeout_at(deadline, w.rx.recv()).await {
                 Ok(Some(u)) => app::fold(state, u),
                 _ => break,
             }
         }
-        if synced(state) {
+        // Slow deployments alone do not cost the sweep its cluster: only the control
+        // plane's version would be missing.
+        if needed(state) {
             return Ok(w);
         }
         let why = state.errors.values().next().map_or_else(

@@ -87,9 +87,11 @@ pub fn to_value(r: &BenchResult) -> Value {
         },
     });
     if let Some(env) = &r.environment {
+        // EnvironmentConfig: `repeated Node node = 5`.
         v["environment"] = json!({
+            "smp_version": SMP_VERSION,
             "kubernetes_version": env.kubernetes_version,
-            "nodes": env.nodes.iter().map(|n| json!({"type": n.name, "cores": n.cores, "mem_mb": n.mem_mb})).collect::<Vec<_>>(),
+            "node": env.nodes.iter().map(|n| json!({"type": n.name, "cores": n.cores, "mem_mb": n.mem_mb})).collect::<Vec<_>>(),
         });
     }
     if let Some(mesh) = &r.mesh {
