@@ -125,6 +125,7 @@ pub fn run_changed(state: &mut State, bench: u32, at: UnixMillis) {
 /// ago) take a reading of their target pods; the sweeps they belong to are rebuilt.
 pub fn usage_arrived(state: &mut State, at: UnixMillis) {
     let mut touched = std::collections::BTreeSet::new();
+    let mut control = None;
     for i in 0..state.benches.len() {
         let b = &state.benches[i];
         let ended = b.result.as_ref().map(|r| r.ended_at);
@@ -132,7 +133,8 @@ pub fn usage_arrived(state: &mut State, at: UnixMillis) {
         if !collecting || b.target.pods.is_empty() {
             continue;
         }
-        let Some(sample) = reading(state, &b.target.pods, at) else {
+        let control = control.get_or_insert_with(|| control_usage(state));
+        let Some(sample) = reading(state, &b.target.pods, at, control) else {
             continue;
         };
         let b = &mut state.benches[i];
@@ -164,8 +166,12 @@ fn millis_of(ts: &str) -> Option<UnixMillis> {
 
 /// The pods' summed usage now, with the window it was measured over (the latest pod's),
 /// and the control planes of the meshes the pods are in.
-pub fn reading(state: &State, pods: &[(String, String)], at: UnixMillis) -> Option<UsageSample> {
-    use crate::mesh::rules::Role;
+pub fn reading(
+    state: &State,
+    pods: &[(String, String)],
+    at: UnixMillis,
+    control: &std::collections::BTreeMap<crate::mesh::Mesh, (f64, f64)>,
+) -> Option<UsageSample> {
     let mut s = UsageSample {
         end: UnixMillis::MIN,
         window_ms: 0,
@@ -205,28 +211,29 @@ pub fn reading(state: &State, pods: &[(String, String)], at: UnixMillis) -> Opti
     if !any {
         return None;
     }
-    // The control plane: its components' whole pods (a Linkerd controller's own proxy is
-    // part of what the control plane costs); add-ons (CNI agents, dashboards, Prometheus)
-    // are not.
-    if !meshes.is_empty() {
-        let (mut cpu, mut mem, mut n) = (0.0, 0.0, 0);
-        for p in state.pods.values() {
-            let control = matches!(p.mesh.role, Some(Role::Control));
-            if control
-                && p.mesh.mesh.is_some_and(|m| meshes.contains(&m))
-                && let Some(u) = p.usage
-            {
-                cpu += u.total_cpu();
-                mem += u.total_mem() as f64;
-                n += 1;
-            }
-        }
-        if n > 0 {
-            s.control_cpu_m = Some(cpu);
-            s.control_mem = Some(mem);
+    for m in &meshes {
+        if let Some((cpu, mem)) = control.get(m) {
+            *s.control_cpu_m.get_or_insert(0.0) += cpu;
+            *s.control_mem.get_or_insert(0.0) += mem;
         }
     }
     Some(s)
+}
+
+/// Each mesh's control plane usage now: its control components' whole pods (a Linkerd
+/// controller's own proxy is part of what the control plane costs); add-ons (CNI agents,
+/// dashboards, Prometheus) are not. One pass over the pods per usage list.
+pub fn control_usage(state: &State) -> std::collections::BTreeMap<crate::mesh::Mesh, (f64, f64)> {
+    use crate::mesh::rules::Role;
+    let mut out = std::collections::BTreeMap::new();
+    for p in state.pods.values() {
+        if let (Some(Role::Control), Some(m), Some(u)) = (p.mesh.role, p.mesh.mesh, p.usage) {
+            let e: &mut (f64, f64) = out.entry(m).or_default();
+            e.0 += u.total_cpu();
+            e.1 += u.total_mem() as f64;
+        }
+    }
+    out
 }
 
 /// Rebuilds a sweep's table from its runs, and each target's resources from its runs'

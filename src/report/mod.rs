@@ -123,59 +123,49 @@ fn sweep_svg(s: &SweepResult) -> Result<String, String> {
             }
         }
     }
-    // Per target and quantile: (label, target's colour, is p99, points (step index, ratio)).
-    let mut series: Vec<Series> = Vec::new();
-    for (ti, name) in targets.iter().enumerate() {
-        for (p99, quantile) in [(false, "p50"), (true, "p99")] {
-            let pts: Vec<(f64, f64)> = s
-                .steps
-                .iter()
-                .enumerate()
-                .filter_map(|(i, st)| {
-                    let t = st.targets.iter().find(|t| t.name == *name)?;
-                    let v = if p99 { t.slowdown.p99 } else { t.slowdown.p50 }?;
-                    v.is_finite().then_some((i as f64, v))
-                })
-                .collect();
-            series.push((label(&format!("{name} {quantile}")), ti, p99, pts));
-        }
-    }
-    let x_max = (names.len() as f64 - 1.0).max(1.0);
-    // Per target with resources: (label, colour, is proxy, points (step index, value)).
-    let by_step = |pick: fn(&crate::model::sweep::Resources, bool) -> f64| -> Vec<Series> {
+    // Per target: a thick and a thin line (label suffix, value of a target in a step),
+    // in the target's colour; lines with no point are left out.
+    type Pick = fn(&crate::model::sweep::TargetStep, bool) -> Option<f64>;
+    let lines = |names: [&str; 2], pick: Pick| -> Vec<Series> {
         let mut out = Vec::new();
         for (ti, name) in targets.iter().enumerate() {
-            for (proxy, what) in [(true, "proxy"), (false, "app")] {
+            for (thick, what) in [(false, names[0]), (true, names[1])] {
                 let pts: Vec<(f64, f64)> = s
                     .steps
                     .iter()
                     .enumerate()
                     .filter_map(|(i, st)| {
-                        let r = st.targets.iter().find(|t| t.name == *name)?.resources.as_ref()?;
-                        let v = pick(r, proxy);
+                        let v = pick(st.targets.iter().find(|t| t.name == *name)?, thick)?;
                         v.is_finite().then_some((i as f64, v))
                     })
                     .collect();
                 if !pts.is_empty() {
-                    out.push((label(&format!("{name} {what}")), ti, proxy, pts));
+                    out.push((label(&format!("{name} {what}")), ti, thick, pts));
                 }
             }
         }
         out
     };
-    let cpu = by_step(|r, proxy| {
-        if proxy {
+    let series = lines(
+        ["p50", "p99"],
+        |t, p99| if p99 { t.slowdown.p99 } else { t.slowdown.p50 },
+    );
+    let x_max = (names.len() as f64 - 1.0).max(1.0);
+    let cpu = lines(["app", "proxy"], |t, proxy| {
+        let r = t.resources.as_ref()?;
+        Some(if proxy {
             r.proxy_cpu_millis.mean
         } else {
             r.app_cpu_millis.mean
-        }
+        })
     });
-    let mem = by_step(|r, proxy| {
-        if proxy {
+    let mem = lines(["app", "proxy"], |t, proxy| {
+        let r = t.resources.as_ref()?;
+        Some(if proxy {
             r.proxy_memory_mib.mean
         } else {
             r.app_memory_mib.mean
-        }
+        })
     });
     let size = if cpu.is_empty() { SIZE } else { (SIZE.0, SIZE.1 * 2) };
     let x_desc = match s.varies.as_str() {
