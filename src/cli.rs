@@ -237,6 +237,11 @@ pub enum Command {
     /// and prints the slowdown table (ratios to the baseline and added milliseconds).
     #[command(after_help = SWEEP_HELP)]
     Sweep(Box<SweepArgs>),
+    /// Individual requests, live: Linkerd's tap API for Linkerd pods, Envoy access logs
+    /// for Istio, Consul, Kuma and OSM; or access-log lines from a file (--log). Filters
+    /// apply after the fact, on the response too (--status 5xx, --min-latency 100ms).
+    #[command(after_help = TAP_HELP)]
+    Tap(Box<TapArgs>),
     /// Compares saved runs (bench or sweep results): side by side with deltas and a
     /// verdict line for two, a table against the first for more.
     #[command(after_help = EXIT_CODES)]
@@ -257,6 +262,71 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
     },
+}
+
+const TAP_HELP: &str = "\
+Examples:
+  meshtop tap deploy/web -n emojivoto
+  meshtop tap ns/shop --status 5xx --min-latency 100ms -o json
+  meshtop tap deploy/web -n emojivoto --summary
+  kubectl logs deploy/web -c istio-proxy | meshtop tap --log - --summary
+
+Exit status:
+  0  success (interrupted, --duration reached, or the end of --log)
+  1  the tap failed (forbidden, tap server unavailable, no access logs)
+  2  bad usage or bad input (a flag, a target, a file that is not there)";
+
+#[derive(Debug, Clone, Args)]
+pub struct TapArgs {
+    /// What to tap: deploy/NAME, sts/NAME, ds/NAME, pod/NAME or ns/NAME.
+    #[arg(required_unless_present = "log", conflicts_with = "log")]
+    pub target: Option<String>,
+    /// Read access-log lines from this file (`-` for stdin) instead of tapping a cluster.
+    #[arg(long, value_name = "FILE")]
+    pub log: Option<PathBuf>,
+    /// Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config).
+    #[arg(long, env = "KUBECONFIG", value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// kubeconfig context to use (default: the current context).
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
+    /// The target's namespace (-n as in kubectl; default: default).
+    #[arg(short = 'n', long, value_name = "NS", default_value = "default")]
+    pub namespace: String,
+    /// Events Linkerd's tap server inspects per second at most (its maxRps).
+    #[arg(long, default_value = "100", value_parser = crate::app::tap::max_rps_value)]
+    pub max_rps: f32,
+    /// Where requests come from: Linkerd's tap API, proxy access logs, or auto (by the
+    /// pods' mesh).
+    #[arg(long, value_enum, default_value = "auto")]
+    pub source: crate::model::tap::TapSourceChoice,
+    /// Only requests whose path starts with this.
+    #[arg(long, value_name = "PREFIX")]
+    pub path: Option<String>,
+    /// Only requests with this method.
+    #[arg(long)]
+    pub method: Option<String>,
+    /// Only responses with these statuses: 5xx, 503, 4xx,5xx.
+    #[arg(long, value_parser = crate::tap::StatusMatch::parse)]
+    pub status: Option<crate::tap::StatusMatch>,
+    /// Only requests that took at least this long (e.g. 100ms).
+    #[arg(long, value_name = "DURATION", value_parser = crate::tap::filter::latency)]
+    pub min_latency: Option<f64>,
+    /// Output format: one line per request, or one JSON object per line.
+    #[arg(short = 'o', long, value_enum, default_value = "text")]
+    pub output: crate::cmd::tap::Format,
+    /// Print the aggregate (count, success rate, best, worst, p99 per group) instead of
+    /// each request; refreshed while tapping live, once at the end of --log.
+    #[arg(long)]
+    pub summary: bool,
+    /// The live summary's window (default 1m).
+    #[arg(long, default_value = "1m", value_parser = flag::run_duration)]
+    pub window: Duration,
+    /// Stop after this long (default: until interrupted).
+    #[arg(long, value_parser = flag::run_duration)]
+    pub duration: Option<Duration>,
+    #[command(flatten)]
+    pub common: CommonArgs,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -505,6 +575,7 @@ impl Command {
             | Command::Discover { common, .. } => Some(common),
             Command::Bench(b) => Some(&b.common),
             Command::Sweep(s) => Some(&s.common),
+            Command::Tap(t) => Some(&t.common),
             Command::Compare(c) => Some(&c.common),
             Command::Report(r) => Some(&r.common),
             Command::Completions { .. } | Command::Man { .. } => None,

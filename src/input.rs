@@ -176,6 +176,17 @@ pub fn is_namespace_name(s: &str) -> bool {
         && b[b.len() - 1] != b'-'
 }
 
+/// A Kubernetes object name (DNS-1123 subdomain: pods, deployments).
+pub fn is_object_name(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && b.len() <= 253
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-' || *c == b'.')
+        && b[0].is_ascii_alphanumeric()
+        && b[b.len() - 1].is_ascii_alphanumeric()
+}
+
 /// clap value parsers: clap names the flag, these name the accepted forms.
 pub mod flag {
     use super::*;

@@ -4,7 +4,7 @@
 //! The library exposes every layer so tests can drive the fold with updates and
 //! render to a `TestBackend` without a cluster.
 //!
-//! Layers, lowest first: `model`, `input`, `redact`, `text` ← `mesh`, `metrics` ← `bench`,
+//! Layers, lowest first: `model`, `input`, `redact`, `text` ← `mesh`, `metrics` ← `tap` ← `bench`,
 //! `source`, `record` ← `sweep`, `compare`, `report` ← `app` ← `ui` ← `run`, `cmd`, `cli`. Nothing imports a layer above it, with one
 //! exception: `source` and `record` speak `app::Update` (with `Stamped`), the one type
 //! through which everything reaches the fold.
@@ -27,6 +27,7 @@ pub mod report;
 pub mod run;
 pub mod source;
 pub mod sweep;
+pub mod tap;
 pub mod term;
 pub mod text;
 pub mod ui;

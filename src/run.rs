@@ -143,6 +143,9 @@ pub(crate) struct LiveSources {
     /// For the header of recordings started with R.
     pub(crate) provenance: String,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// Live taps, and what stops them (each says so in its status when stopped).
+    taps: Vec<tokio::task::JoinHandle<()>>,
+    tap_stops: Vec<tokio::sync::watch::Sender<bool>>,
     rx: Option<mpsc::Receiver<Stamped>>,
 }
 
@@ -194,6 +197,8 @@ impl LiveSources {
             saving: Vec::new(),
             provenance: "live session".into(),
             tasks,
+            taps: Vec::new(),
+            tap_stops: Vec::new(),
             rx: Some(rx),
         }
     }
@@ -256,6 +261,26 @@ impl Driver for LiveSources {
             }
             Effect::StopSweep(id) => {
                 self.benches.stop_sweep(id);
+                None
+            }
+            Effect::StartTap(spec) => {
+                self.taps.retain(|t| !t.is_finished());
+                let (stop_tx, stop) = tokio::sync::watch::channel(false);
+                self.tap_stops.retain(|s| !s.is_closed());
+                self.tap_stops.push(stop_tx);
+                self.taps.push(tokio::spawn(source::tap::run(
+                    self.target.clone(),
+                    *spec,
+                    self.benches.tx.clone(),
+                    stop,
+                )));
+                None
+            }
+            Effect::StopTap => {
+                for s in self.tap_stops.drain(..) {
+                    let _ = s.send(true);
+                }
+                state.flash = Some("tap stopped".into());
                 None
             }
             Effect::Quit => None,
@@ -410,7 +435,7 @@ impl LiveSources {
     }
 
     pub(crate) fn stop(&mut self) {
-        for t in self.tasks.drain(..) {
+        for t in self.tasks.drain(..).chain(self.taps.drain(..)) {
             t.abort();
         }
         self.benches.stop_all();
@@ -423,7 +448,7 @@ impl LiveSources {
 /// Runs benchmarks for the TUI: the engine on its own threads, its snapshots forwarded
 /// as updates (so they are folded, recorded and replayed like any other source).
 pub struct BenchRunner {
-    tx: source::UpdateTx,
+    pub(crate) tx: source::UpdateTx,
     running: std::collections::BTreeMap<u32, crate::bench::Canceller>,
     /// Running sweeps and what stops them.
     sweeps: std::collections::BTreeMap<u32, tokio::sync::watch::Sender<bool>>,
@@ -504,9 +529,11 @@ impl BenchRunner {
 
     pub fn start(&mut self, id: u32, config: crate::bench::BenchConfig, target: crate::app::bench::BenchTarget) {
         let tx = self.tx.clone();
+        let spec = config.redacted_spec();
+        let url = spec.url.clone();
         let started = Update::BenchStarted {
             id,
-            config: Box::new(config.redacted_spec()),
+            config: Box::new(spec.clone()),
             target,
         };
         let run = crate::bench::engine::start(config);
@@ -530,9 +557,27 @@ impl BenchRunner {
                 }
             };
             let mut progress = run.progress();
+            let name = format!("bench #{id}");
+            let tap_status = |state| {
+                let mut s =
+                    crate::model::tap::TapSourceStatus::new(crate::model::tap::TapOrigin::Bench, url.clone(), state);
+                s.message = Some(format!(
+                    "{} sampled requests per second at most",
+                    crate::bench::engine::SAMPLES_PER_SECOND
+                ));
+                Update::TapSource {
+                    name: name.clone(),
+                    status: s,
+                }
+            };
+            let _ = send(tap_status(crate::model::tap::TapSourceState::Streaming)).await;
             while progress.changed().await.is_ok() {
                 let p = progress.borrow_and_update().clone();
                 let finished = p.phase == crate::bench::Phase::Finished;
+                let events = crate::bench::engine::tap_events(run.take_samples(), &spec, &name);
+                if !events.is_empty() && send(Update::TapEvents { events }).await.is_err() {
+                    return;
+                }
                 if send(Update::BenchProgress {
                     id,
                     progress: Box::new(p),
@@ -563,6 +608,7 @@ impl BenchRunner {
                     message: format!("{e:#}"),
                 },
             };
+            let _ = send(tap_status(crate::model::tap::TapSourceState::Ended)).await;
             let _ = send(update).await;
         });
     }

@@ -21,3 +21,23 @@ pub fn align(lines: &[Vec<String>]) -> String {
         })
         .collect()
 }
+
+/// `n thing` or `n things`.
+pub fn plural(n: usize, thing: &str) -> String {
+    match (n, thing.strip_suffix('y')) {
+        (1, _) => format!("1 {thing}"),
+        (n, Some(stem)) if !stem.ends_with(['a', 'e', 'o', 'u']) => format!("{n} {stem}ies"),
+        (n, _) => format!("{n} {thing}s"),
+    }
+}
+
+/// Truncates to `width` characters with an ellipsis, for fixed-width columns.
+pub fn fit(s: &str, width: usize) -> String {
+    if s.chars().count() <= width {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(width.saturating_sub(1)).collect();
+        t.push('…');
+        t
+    }
+}

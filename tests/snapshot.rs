@@ -198,6 +198,34 @@ fn rich() -> Vec<Stamped> {
             },
         ));
     }
+    // Tap: a source and a few requests.
+    u.push(at(
+        T0 + 39_000,
+        Update::TapSource {
+            name: "deploy/web in emojivoto".into(),
+            status: meshtop::model::tap::TapSourceStatus::new(
+                meshtop::model::tap::TapOrigin::Linkerd,
+                "deploy/web in emojivoto",
+                meshtop::model::tap::TapSourceState::Streaming,
+            ),
+        },
+    ));
+    let tap_events = (0..5u16)
+        .map(|i| {
+            let mut e = meshtop::model::tap::TapEvent::new(
+                T0 + 39_500,
+                meshtop::model::tap::TapOrigin::Linkerd,
+                "emojivoto/vote-bot-1".into(),
+                "emojivoto/web-5f86-58p7k".into(),
+            );
+            e.method = Some("GET".into());
+            e.path = Some(format!("/api/vote/{i}"));
+            e.status = Some(if i == 4 { 503 } else { 200 });
+            e.duration_ms = Some(f64::from(i) + 1.5);
+            e
+        })
+        .collect();
+    u.push(at(T0 + 39_600, Update::TapEvents { events: tap_events }));
     u.push(at(T0 + 41_000, Update::Marker { name: "after".into() }));
     u.push(at(T0 + 42_000, Update::Tick));
     u
@@ -244,6 +272,7 @@ fn folding_the_snapshot_gives_back_every_world_field() {
         benches,
         sweeps,
         markers,
+        tap,
         workload_rows,
         edges,
         overview,
@@ -294,6 +323,16 @@ fn folding_the_snapshot_gives_back_every_world_field() {
     assert_eq!(benches, &back.benches);
     assert_eq!(sweeps, &back.sweeps);
     assert_eq!(markers, &back.markers);
+    assert_eq!(tap.events, back.tap.events);
+    assert_eq!(tap.sources, back.tap.sources);
+    let groups = |t: &meshtop::app::tap::TapState| {
+        t.summary
+            .groups()
+            .map(|g| (g.key.clone(), g.count(), g.p99_ms()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(groups(tap), groups(&back.tap));
+    assert_eq!(tap.events.len(), 5);
     assert_eq!(workload_rows, &back.workload_rows);
     assert_eq!(edges, &back.edges);
     assert_eq!(overview, &back.overview);

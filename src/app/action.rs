@@ -44,6 +44,15 @@ pub enum Action {
     ReplayPreviousMarker,
     ReplayNextMarker,
     ReplayLoop,
+    /// The tap stream (9) and its summary (0).
+    ShowTap,
+    ShowTapSummary,
+    /// Taps the selected pod, workload or namespace.
+    TapSelected,
+    /// Holds the tap stream still (new requests are still kept), or lets it run again.
+    TapPause,
+    /// Stops every live tap.
+    StopTap,
     // Form navigation; not remappable.
     #[serde(skip)]
     FormNext,
@@ -90,6 +99,10 @@ pub enum Effect {
     Mark(String),
     /// Move the replay (no effect in a live session).
     Replay(ReplayCommand),
+    /// Start tapping (Linkerd's tap API or access logs, chosen by the spec).
+    StartTap(Box<crate::model::tap::TapSpec>),
+    /// Stop every live tap.
+    StopTap,
 }
 
 /// What the replay controls ask for.

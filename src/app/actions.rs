@@ -111,6 +111,24 @@ pub fn apply_action(state: &mut State, action: Action) -> Option<Effect> {
         Action::ReplayNextMarker => return replay(state, ReplayCommand::NextMarker),
         Action::ReplayLoop => return replay(state, ReplayCommand::ToggleLoop),
         Action::NewBench => open_bench_form(state),
+        Action::ShowTap => push_view(state, View::Tap, ""),
+        Action::ShowTapSummary => push_view(state, View::TapSummary, ""),
+        Action::TapPause => {
+            state.tap.toggle_pause();
+            state.flash = Some(if state.tap.paused_at.is_some() {
+                "tap paused: new requests are kept; p resumes".into()
+            } else {
+                "tap resumed".into()
+            });
+        }
+        Action::StopTap => {
+            if !state.tap.live() {
+                state.flash = Some("no tap is running".into());
+                return None;
+            }
+            return Some(Effect::StopTap);
+        }
+        Action::TapSelected => return tap_selected(state),
         Action::StopBench => {
             let entry = state.entry();
             let runs = table::rows::<table::bench_runs::BenchRuns>(state, entry);
@@ -192,6 +210,34 @@ fn replay(state: &mut State, command: ReplayCommand) -> Option<Effect> {
 
 /// Opens the form on what is selected: a pod (its IP and port), a workload (its first
 /// pod's address, all its pods' usage), or nothing (an empty URL).
+/// Taps what is selected: a pod (or the pod open in detail), a workload or a namespace.
+fn tap_selected(state: &mut State) -> Option<Effect> {
+    let entry = state.entry().clone();
+    let target = match &entry.view {
+        View::PodDetail { namespace, name } => Some(crate::model::tap::TapTarget {
+            namespace: namespace.clone(),
+            kind: "pod".into(),
+            name: name.clone(),
+        }),
+        view => with_table!(view, T => table::rows::<T>(state, &entry)
+            .get(entry.selected)
+            .and_then(T::tap_target), _ => None),
+    };
+    let Some(target) = target else {
+        state.flash = Some(
+            "nothing to tap here: select a pod, a workload (deployment, statefulset, daemonset) or a namespace".into(),
+        );
+        return None;
+    };
+    start_tap(state, super::tap::spec(target))
+}
+
+fn start_tap(state: &mut State, spec: crate::model::tap::TapSpec) -> Option<Effect> {
+    state.flash = Some(format!("tapping {}", spec.target.describe()));
+    push_view(state, View::Tap, "");
+    Some(Effect::StartTap(Box::new(spec)))
+}
+
 fn open_bench_form(state: &mut State) {
     let entry = state.entry().clone();
     let found = match &entry.view {
@@ -321,6 +367,14 @@ pub const COMMANDS: &[(&[&str], &str)] = &[
         &["sweep"],
         "sweep: :sweep NAME=URL NAME=URL -c 8,16,32 [-z 30s] (the first is the baseline)",
     ),
+    (
+        &["tap"],
+        "tap: :tap deploy/NAME|pod/NAME|ns/NAME [-n NS] [--source linkerd|logs] [--max-rps N], :tap stop, or the stream",
+    ),
+    (
+        &["summary", "tapsummary"],
+        "tap summary, grouped by source, destination, method and path",
+    ),
     (&["ctx", "context", "contexts"], "switch context: :ctx NAME"),
     (&["quit", "q"], "quit meshtop"),
 ];
@@ -389,6 +443,25 @@ fn run_command(state: &mut State, cmd: &str) -> Option<Effect> {
         }
         "bench" if arg.is_empty() => push_view(state, View::Bench, ""),
         "compare" => push_view(state, View::Compare, ""),
+        "tap" if arg.is_empty() => push_view(state, View::Tap, ""),
+        "tap" if arg == "stop" => {
+            return if state.tap.live() {
+                Some(Effect::StopTap)
+            } else {
+                state.flash = Some("no tap is running".into());
+                None
+            };
+        }
+        "tap" => {
+            return match super::tap::parse_command(arg) {
+                Ok(spec) => start_tap(state, spec),
+                Err(e) => {
+                    state.flash = Some(format!(":tap {e}"));
+                    None
+                }
+            };
+        }
+        "summary" => push_view(state, View::TapSummary, arg),
         "sweep" => {
             if state.sweeps.iter().any(|s| s.running()) {
                 state.flash = Some("a sweep is running: x in the bench view stops it".into());
@@ -483,6 +556,7 @@ fn push_view(state: &mut State, view: View, filter: &str) {
 fn set_window(state: &mut State, secs: u32) -> Effect {
     state.window_s = secs;
     super::fold::window_changed(state);
+    state.tap.set_window(secs);
     state.flash = Some(format!("rate window {}", super::traffic::window_label(secs)));
     Effect::SetWindow(secs)
 }

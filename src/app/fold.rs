@@ -46,7 +46,21 @@ pub fn apply(state: &mut State, stamped: Stamped) {
     }
     match update {
         // The clock's second: live orders catch up with the figures whatever else arrived.
-        Update::Tick => state.derived.catch_up_order(),
+        Update::Tick => {
+            state.derived.catch_up_order();
+            let before = state.tap.summary.generation;
+            state.tap.summary.rotate(state.now);
+            if state.tap.summary.generation != before {
+                state.derived.figures_changed();
+            }
+        }
+        Update::TapEvents { events } => {
+            state.tap.push(events, at);
+            state.derived.figures_changed();
+        }
+        Update::TapSource { name, status } => {
+            state.tap.sources.insert(name, status);
+        }
         Update::Marker { name } => state.markers.push((at, name)),
         Update::BenchStarted { id, config, target } => {
             if !state.benches.iter().any(|b| b.id == id) {
@@ -531,7 +545,12 @@ fn prune(state: &mut State, resource: Resource, namespace: Option<&str>, seen: &
         Resource::Services => state
             .services
             .retain(|(ns, name), _| !in_scope(ns) || seen.contains(&format!("{ns}/{name}"))),
-        Resource::Cluster | Resource::PodMetrics | Resource::ProxyScrape | Resource::Prometheus => {}
+        Resource::Cluster
+        | Resource::PodMetrics
+        | Resource::ProxyScrape
+        | Resource::Prometheus
+        | Resource::Tap
+        | Resource::Logs => {}
     }
 }
 

@@ -37,6 +37,27 @@ pub fn millis(ms: f64) -> String {
     }
 }
 
+/// A time of day in UTC with milliseconds, `21:26:18.409` (tap events).
+pub fn clock(at: UnixMillis) -> String {
+    let ms = at.rem_euclid(86_400_000);
+    format!(
+        "{:02}:{:02}:{:02}.{:03}",
+        ms / 3_600_000,
+        ms / 60_000 % 60,
+        ms / 1000 % 60,
+        ms % 1000
+    )
+}
+
+/// A byte count: `135B`, `4.2Ki`, `12Mi`.
+pub fn bytes(n: u64) -> String {
+    match n {
+        0..1024 => format!("{n}B"),
+        1024..1_048_576 => format!("{:.1}Ki", n as f64 / 1024.0),
+        _ => mib(n),
+    }
+}
+
 /// A share as a percentage with two decimals, `99.50%`; `-` when unknown.
 pub fn pct(v: Option<f64>) -> String {
     v.map_or_else(|| "-".into(), |v| format!("{:.2}%", v * 100.0))
@@ -52,25 +73,7 @@ pub fn millicores(v: f64) -> String {
     format!("{v:.0}m")
 }
 
-/// `n thing` or `n things`.
-pub fn plural(n: usize, thing: &str) -> String {
-    match (n, thing.strip_suffix('y')) {
-        (1, _) => format!("1 {thing}"),
-        (n, Some(stem)) if !stem.ends_with(['a', 'e', 'o', 'u']) => format!("{n} {stem}ies"),
-        (n, _) => format!("{n} {thing}s"),
-    }
-}
-
-/// Truncates to `width` characters with an ellipsis, for fixed-width columns.
-pub fn fit(s: &str, width: usize) -> String {
-    if s.chars().count() <= width {
-        s.to_string()
-    } else {
-        let mut t: String = s.chars().take(width.saturating_sub(1)).collect();
-        t.push('…');
-        t
-    }
-}
+pub use crate::text::{fit, plural};
 
 #[cfg(test)]
 mod tests {

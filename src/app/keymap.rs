@@ -147,6 +147,8 @@ const SELECTABLE: &[ViewKind] = &[
     ViewKind::Pods,
     ViewKind::Workloads,
     ViewKind::Edges,
+    ViewKind::Tap,
+    ViewKind::TapSummary,
 ];
 
 /// Action name as written in the config file, e.g. `toggle-help`.
@@ -198,6 +200,30 @@ impl Default for Keymap {
                 b(Action::NextWindow, &[c('w')], "rate window 30s / 1m / 5m", "views"),
                 b(Action::ShowBench, &[c('7')], "benchmark runs", "bench"),
                 b(Action::ShowCompare, &[c('8')], "compare the marked runs", "bench"),
+                b(Action::ShowTap, &[c('9')], "tap: requests as they flow", "tap"),
+                b(Action::ShowTapSummary, &[c('0')], "tap summary (top-style)", "tap"),
+                only(
+                    &[
+                        ViewKind::Pods,
+                        ViewKind::Workloads,
+                        ViewKind::Namespaces,
+                        ViewKind::PodDetail,
+                    ],
+                    b(
+                        Action::TapSelected,
+                        &[c('t')],
+                        "tap the selected pod / workload / namespace",
+                        "tap",
+                    ),
+                ),
+                only(
+                    &[ViewKind::Tap],
+                    b(Action::TapPause, &[c('p')], "pause / resume the stream", "tap"),
+                ),
+                only(
+                    &[ViewKind::Tap, ViewKind::TapSummary],
+                    b(Action::StopTap, &[c('x')], "stop tapping", "tap"),
+                ),
                 only(
                     &[ViewKind::Bench],
                     b(
@@ -426,8 +452,8 @@ mod tests {
         assert_eq!(km.resolve(Mode::Normal, pods, KeyCombo::ch('Z')), Some(Action::Quit));
         assert_eq!(km.resolve(Mode::Normal, pods, KeyCombo::ch('q')), None);
         let help = km.help(pods);
-        assert_eq!(help[0].0, "pods view", "its own keys first: enter, s, S");
-        assert_eq!(help[0].1.len(), 3);
+        assert_eq!(help[0].0, "pods view", "its own keys first: enter, t, s, S");
+        assert_eq!(help[0].1.len(), 4);
         assert_eq!(help[1].0, "general");
         assert_eq!(help[1].1[0], ("Z".to_string(), "quit"));
     }
@@ -489,6 +515,11 @@ mod tests {
             ReplayLoop,
             SortNext,
             SortReverse,
+            ShowTap,
+            ShowTapSummary,
+            TapSelected,
+            TapPause,
+            StopTap,
         ];
         for a in all.clone() {
             let b = km

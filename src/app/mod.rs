@@ -19,6 +19,7 @@ pub mod snapshot;
 pub mod state;
 pub mod sweep;
 pub mod table;
+pub mod tap;
 pub mod traffic;
 pub mod update;
 

@@ -122,6 +122,20 @@ pub fn snapshot(state: &State) -> Vec<Stamped> {
     for (t, name) in &state.markers {
         push(*t, Update::Marker { name: name.clone() });
     }
+    // Tap: its sources, and the kept events (the summary is rebuilt from them).
+    for (name, status) in &state.tap.sources {
+        push(
+            at,
+            Update::TapSource {
+                name: name.clone(),
+                status: status.clone(),
+            },
+        );
+    }
+    let events: Vec<_> = state.tap.events.iter().map(|e| e.event.clone()).collect();
+    for chunk in events.chunks(500) {
+        push(at, Update::TapEvents { events: chunk.to_vec() });
+    }
     // Lists under way when the snapshot was taken, with what they had seen.
     for ((resource, namespace), seen) in &state.relisting {
         push(
@@ -221,6 +235,11 @@ fn items(state: &State, resource: Resource) -> Vec<(Option<String>, Update)> {
             .values()
             .map(|a| (None, Update::ApiServiceApplied { api_service: a.clone() }))
             .collect(),
-        Resource::Cluster | Resource::PodMetrics | Resource::ProxyScrape | Resource::Prometheus => Vec::new(),
+        Resource::Cluster
+        | Resource::PodMetrics
+        | Resource::ProxyScrape
+        | Resource::Prometheus
+        | Resource::Tap
+        | Resource::Logs => Vec::new(),
     }
 }

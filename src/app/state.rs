@@ -30,6 +30,14 @@ pub enum View {
     Bench,
     /// The runs marked in the bench view, each against the first.
     Compare,
+    /// Requests as tap sources see them, newest first.
+    Tap,
+    /// Tap requests grouped by source, destination, method and path.
+    TapSummary,
+    /// One tap request in full.
+    TapEvent {
+        seq: u64,
+    },
 }
 
 /// A view without its arguments: what key bindings are scoped to.
@@ -44,6 +52,9 @@ pub enum ViewKind {
     PodDetail,
     Bench,
     Compare,
+    Tap,
+    TapSummary,
+    TapEvent,
 }
 
 impl ViewKind {
@@ -56,6 +67,8 @@ impl ViewKind {
         ViewKind::Edges,
         ViewKind::Bench,
         ViewKind::Compare,
+        ViewKind::Tap,
+        ViewKind::TapSummary,
     ];
 
     pub fn name(self) -> &'static str {
@@ -69,6 +82,9 @@ impl ViewKind {
             ViewKind::PodDetail => "pod detail",
             ViewKind::Bench => "bench",
             ViewKind::Compare => "compare",
+            ViewKind::Tap => "tap",
+            ViewKind::TapSummary => "tap summary",
+            ViewKind::TapEvent => "tap request",
         }
     }
 }
@@ -85,6 +101,9 @@ impl View {
             View::PodDetail { .. } => ViewKind::PodDetail,
             View::Bench => ViewKind::Bench,
             View::Compare => ViewKind::Compare,
+            View::Tap => ViewKind::Tap,
+            View::TapSummary => ViewKind::TapSummary,
+            View::TapEvent { .. } => ViewKind::TapEvent,
         }
     }
 
@@ -99,6 +118,9 @@ impl View {
             View::PodDetail { namespace, name } => format!("{namespace}/{name}"),
             View::Bench => "bench".into(),
             View::Compare => "compare".into(),
+            View::Tap => "tap".into(),
+            View::TapSummary => "tap summary".into(),
+            View::TapEvent { seq } => format!("tap request #{seq}"),
         }
     }
 
@@ -109,7 +131,7 @@ impl View {
             View::Namespaces => Resource::Namespaces,
             View::Pods | View::Workloads | View::PodDetail { .. } => Resource::Pods,
             View::Edges => Resource::ProxyScrape,
-            View::Bench | View::Compare => Resource::Pods,
+            View::Bench | View::Compare | View::Tap | View::TapSummary | View::TapEvent { .. } => Resource::Pods,
         }
     }
 }
@@ -303,6 +325,8 @@ pub struct State {
     pub sweeps: Vec<super::sweep::SweepSession>,
     /// Named points in the session, in order (recording bookmarks).
     pub markers: Vec<(UnixMillis, String)>,
+    /// Tap: the last requests seen, their summary, and the tap sources.
+    pub tap: super::tap::TapState,
 
     // --- figures derived from the world, computed in the fold (see `figures`) ---
     /// Pods grouped by workload, with traffic merged over the window and cost summed.
@@ -375,6 +399,7 @@ impl State {
             relisting: BTreeMap::new(),
             errors: BTreeMap::new(),
             markers: Vec::new(),
+            tap: Default::default(),
             benches: Vec::new(),
             sweeps: Vec::new(),
             workload_rows: BTreeMap::new(),

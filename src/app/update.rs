@@ -173,6 +173,16 @@ pub enum Update {
         id: u32,
         cancelled: bool,
     },
+    /// Requests seen by a tap source (Linkerd's tap, access logs, meshtop's own load),
+    /// already redacted.
+    TapEvents {
+        events: Vec<crate::model::tap::TapEvent>,
+    },
+    /// A tap source's state: streaming, failed (and why), lines that did not parse.
+    TapSource {
+        name: String,
+        status: crate::model::tap::TapSourceStatus,
+    },
     /// A named point in a session (a presenter's bookmark); replay can seek to it.
     Marker {
         name: String,

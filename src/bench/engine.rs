@@ -37,6 +37,70 @@ use super::worker::{self, Shared, TICK, WorkerMsg, WorkerSpec};
 use crate::model::bench::{BenchProgress, BenchResult, Phase, SCHEMA_VERSION, SecondStats};
 
 const TICKS_PER_SECOND: u64 = 5;
+/// Requests per second the run hands to tap (a uniform sample of each tick's requests).
+pub const SAMPLES_PER_SECOND: f64 = 100.0;
+use crate::model::tap::{TapEvent, TapOrigin};
+
+/// Samples kept for a reader that does not take them (`meshtop bench` alone).
+const SAMPLES_KEPT: usize = 1000;
+
+/// One request of the run, for tap: sampled, at most [`SAMPLES_PER_SECOND`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct RequestSample {
+    /// When it was sent (wall clock).
+    pub at: crate::model::UnixMillis,
+    pub latency_ms: f64,
+    pub status: Option<u16>,
+    pub bytes: u64,
+    pub error: Option<&'static str>,
+}
+
+/// Sampled requests as tap events: from `meshtop` to the URL's host, seen by `reporter`
+/// (`bench #3`). Query strings go through the one redaction policy like any tap event.
+pub fn tap_events(samples: Vec<RequestSample>, spec: &crate::model::bench::BenchSpec, reporter: &str) -> Vec<TapEvent> {
+    let url = url::Url::parse(&spec.url).ok();
+    let authority = url.as_ref().and_then(|u| {
+        let host = u.host_str()?;
+        Some(match u.port_or_known_default() {
+            Some(p) => format!("{host}:{p}"),
+            None => host.to_string(),
+        })
+    });
+    let path = url.as_ref().map(|u| match u.query() {
+        Some(q) => format!("{}?{q}", u.path()),
+        None => u.path().to_string(),
+    });
+    samples
+        .into_iter()
+        .map(|s| {
+            let mut e = TapEvent::new(
+                s.at,
+                TapOrigin::Bench,
+                "meshtop".into(),
+                authority.clone().unwrap_or_else(|| spec.url.clone()),
+            );
+            e.direction = Some(crate::model::tap::Direction::Outbound);
+            e.method = Some(spec.method.clone());
+            e.authority = authority.clone();
+            e.path = path.clone();
+            e.status = s.status;
+            e.duration_ms = Some(s.latency_ms);
+            e.bytes_sent = s.status.map(|_| s.bytes);
+            e.error = s.error.map(str::to_string);
+            e.reporter = Some(reporter.to_string());
+            e.details
+                .push(("protocol".into(), if spec.http2 { "HTTP/2" } else { "HTTP/1.1" }.into()));
+            for (name, value) in &spec.headers {
+                e.details
+                    .push((format!("header {}", name.to_ascii_lowercase()), value.clone()));
+            }
+            e.redact();
+            e
+        })
+        .collect()
+}
+
+type Samples = Arc<std::sync::Mutex<std::collections::VecDeque<RequestSample>>>;
 const LIVE_BINS: usize = 30;
 
 /// Stops a run early; cheap to clone and to send to another task or thread.
@@ -54,6 +118,7 @@ pub struct BenchRun {
     progress: watch::Receiver<BenchProgress>,
     cancel: Canceller,
     result: oneshot::Receiver<Result<BenchResult>>,
+    samples: Samples,
 }
 
 impl BenchRun {
@@ -64,6 +129,14 @@ impl BenchRun {
 
     pub fn canceller(&self) -> Canceller {
         self.cancel.clone()
+    }
+
+    /// The sampled requests since the last call (the newest [`SAMPLES_KEPT`] at most).
+    pub fn take_samples(&self) -> Vec<RequestSample> {
+        self.samples
+            .lock()
+            .map(|mut s| s.drain(..).collect())
+            .unwrap_or_default()
     }
 
     /// Waits for the result (partial when cancelled).
@@ -81,10 +154,12 @@ pub fn start(config: BenchConfig) -> Result<BenchRun> {
     let (progress_tx, progress) = watch::channel(BenchProgress::starting(&config.spec));
     let (cancel_tx, cancel_rx) = watch::channel(false);
     let (result_tx, result) = oneshot::channel();
+    let samples = Samples::default();
+    let kept = samples.clone();
     std::thread::Builder::new()
         .name("meshtop-bench".into())
         .spawn(move || {
-            let outcome = coordinate(config, &progress_tx, cancel_rx);
+            let outcome = coordinate(config, &progress_tx, cancel_rx, &kept);
             let _ = result_tx.send(outcome);
         })
         .wrap_err("starting the benchmark thread")?;
@@ -92,6 +167,7 @@ pub fn start(config: BenchConfig) -> Result<BenchRun> {
         progress,
         cancel: Canceller(Arc::new(cancel_tx)),
         result,
+        samples,
     })
 }
 
@@ -113,6 +189,7 @@ fn coordinate(
     config: BenchConfig,
     progress: &watch::Sender<BenchProgress>,
     cancel: watch::Receiver<bool>,
+    samples: &Samples,
 ) -> Result<BenchResult> {
     let target = Target::prepare(&config)?;
     let threads = config.spec.worker_threads() as usize;
@@ -126,6 +203,9 @@ fn coordinate(
         end: config.spec.duration.map(|d| config.spec.warmup + ramp_time + d),
         limit: config.spec.requests,
         claimed: AtomicU64::new(0),
+        sample_cap: (SAMPLES_PER_SECOND * TICK.as_secs_f64() / threads as f64)
+            .ceil()
+            .max(1.0) as usize,
     });
     let (tx, rx) = mpsc::channel();
     let mut starts = Vec::new();
@@ -170,7 +250,10 @@ fn coordinate(
     while !agg.all_done() {
         let wait = next_publish.saturating_duration_since(Instant::now());
         match rx.recv_timeout(wait) {
-            Ok(msg) => agg.take(msg),
+            Ok(mut msg) => {
+                keep_samples(&mut msg, wall_start, samples);
+                agg.take(msg);
+            }
             Err(mpsc::RecvTimeoutError::Timeout) => {}
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
         }
@@ -203,6 +286,29 @@ fn coordinate(
     last.requested_rate = result.requested_rate;
     progress.send_replace(last);
     Ok(result)
+}
+
+/// Moves a worker's sampled requests to the run's bounded list, on the wall clock.
+fn keep_samples(msg: &mut WorkerMsg, wall_start: crate::model::UnixMillis, samples: &Samples) {
+    let (WorkerMsg::Tick { stats, .. } | WorkerMsg::Done { stats, .. }) = msg else {
+        return;
+    };
+    if stats.samples.is_empty() {
+        return;
+    }
+    let Ok(mut kept) = samples.lock() else { return };
+    for s in stats.samples.drain(..) {
+        if kept.len() >= SAMPLES_KEPT {
+            kept.pop_front();
+        }
+        kept.push_back(RequestSample {
+            at: wall_start + s.sent.as_millis() as i64,
+            latency_ms: s.latency.as_secs_f64() * 1e3,
+            status: s.status,
+            bytes: s.bytes,
+            error: s.error.map(|e| e.label()),
+        });
+    }
 }
 
 /// Totals, open seconds of the series, and where each worker is.

@@ -46,6 +46,17 @@ impl FailureKind {
         FailureKind::Other,
     ];
 
+    /// How tap names the failure.
+    pub fn label(self) -> &'static str {
+        match self {
+            FailureKind::Connect => "connect error",
+            FailureKind::Timeout => "timeout",
+            FailureKind::Reset => "stream reset",
+            FailureKind::Tls => "TLS error",
+            FailureKind::Other => "request error",
+        }
+    }
+
     fn wire(self) -> bench::ErrorKind {
         match self {
             FailureKind::Connect => bench::ErrorKind::Connect,
@@ -121,6 +132,21 @@ pub struct Stats {
     pub reconnects: u64,
     /// Completion of the last measured request.
     pub last_done: Option<Instant>,
+    /// A uniform sample of this tick's requests (reservoir), for tap.
+    pub samples: Vec<Sampled>,
+    sample_seen: u64,
+}
+
+/// One request of the run, as tap shows it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sampled {
+    /// When it was sent, from the run's start.
+    pub sent: Duration,
+    pub latency: Duration,
+    pub status: Option<u16>,
+    /// Response bytes (headers and body).
+    pub bytes: u64,
+    pub error: Option<FailureKind>,
 }
 
 impl Default for Stats {
@@ -140,6 +166,8 @@ impl Default for Stats {
             connections_opened: 0,
             reconnects: 0,
             last_done: None,
+            samples: Vec::new(),
+            sample_seen: 0,
         }
     }
 }
@@ -173,6 +201,24 @@ impl Stats {
     }
 
     /// Errors are counted, not timed: there is no response to time.
+    /// Offers a request to the tick's sample: every request has the same chance of being
+    /// among the `cap` kept (reservoir sampling; the hash of the count stands in for a random
+    /// number, which is plenty for picking samples).
+    pub fn sample(&mut self, cap: usize, s: Sampled) {
+        self.sample_seen += 1;
+        if self.samples.len() < cap {
+            self.samples.push(s);
+            return;
+        }
+        let mut z = self.sample_seen.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        let j = ((z ^ (z >> 31)) % self.sample_seen) as usize;
+        if j < cap {
+            self.samples[j] = s;
+        }
+    }
+
     pub fn record_error(&mut self, kind: FailureKind, message: &str, done: Instant) {
         self.errors.add(kind, message);
         self.last_done = Some(done);

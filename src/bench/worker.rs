@@ -34,6 +34,8 @@ pub struct Shared {
     pub end: Option<Duration>,
     pub limit: Option<u64>,
     pub claimed: AtomicU64,
+    /// Requests each worker keeps per tick for tap (see `engine::SAMPLES_PER_SECOND`).
+    pub sample_cap: usize,
 }
 
 impl Shared {
@@ -311,6 +313,10 @@ async fn run_lane(ctx: Rc<Ctx>, lane: u32, mut conn: LaneConn) {
             if !measured {
                 stats.warmup_requests += 1;
             } else {
+                let (status, bytes, error) = match &result {
+                    Ok(r) => (Some(r.status), r.body_bytes + r.header_bytes, None),
+                    Err(f) => (None, 0, Some(f.kind)),
+                };
                 match result {
                     Ok(r) => {
                         let bytes = shared.target.request_bytes;
@@ -318,6 +324,14 @@ async fn run_lane(ctx: Rc<Ctx>, lane: u32, mut conn: LaneConn) {
                     }
                     Err(f) => stats.record_error(f.kind, &f.message, done),
                 }
+                let sample = super::stats::Sampled {
+                    sent: timing.sent,
+                    latency: timing.done.saturating_sub(timing.sent),
+                    status,
+                    bytes,
+                    error,
+                };
+                stats.sample(shared.sample_cap, sample);
             }
         }
         // A closed loop against a refused port would spin; back off between failed

@@ -9,6 +9,7 @@ pub mod record;
 pub mod replay;
 pub mod report;
 pub mod sweep;
+pub mod tap;
 pub mod top;
 
 use clap::CommandFactory;
@@ -61,6 +62,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         }) => discover::run(cluster.target()?, output, timeout).await,
         Some(Command::Bench(args)) => bench::run(*args).await,
         Some(Command::Sweep(args)) => sweep::run(*args).await,
+        Some(Command::Tap(args)) => tap::run(*args).await,
         Some(Command::Compare(args)) => compare::run(&args),
         Some(Command::Report(args)) => report::run(&args),
         Some(Command::Completions { shell }) => {

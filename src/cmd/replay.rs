@@ -141,6 +141,10 @@ impl Driver for ReplayDriver {
             Effect::StartBench { .. } | Effect::StartSweep(_) => {
                 state.flash = Some("benchmarks run against live targets; start meshtop without replay".into())
             }
+            Effect::StartTap(_) | Effect::StopTap => {
+                state.flash =
+                    Some("this is a replay: tap needs a live cluster (the recorded requests show in 9 and 0)".into())
+            }
             Effect::ToggleRecording | Effect::Mark(_) => {
                 state.flash = Some("this is a replay: record live sessions (R in meshtop, or meshtop record)".into())
             }

@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod sweep;
+pub mod tap;
 
 use std::collections::BTreeMap;
 
@@ -190,6 +191,10 @@ pub enum Resource {
     ProxyScrape,
     /// PromQL queries to a Prometheus server (golden signals, cAdvisor usage).
     Prometheus,
+    /// Linkerd's tap API (tap.linkerd.io, through the aggregation layer).
+    Tap,
+    /// Container logs (Envoy access logs for tap).
+    Logs,
 }
 
 impl Resource {
@@ -207,6 +212,8 @@ impl Resource {
             Resource::PodMetrics => "pod metrics",
             Resource::ProxyScrape => "proxy scrape",
             Resource::Prometheus => "prometheus",
+            Resource::Tap => "linkerd tap",
+            Resource::Logs => "pod logs",
         }
     }
 }

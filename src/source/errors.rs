@@ -28,6 +28,28 @@ pub fn watch_error(resource: Resource, e: &watcher::Error) -> (ErrorKind, String
 /// An HTTP status from the API server (or a service behind its proxy).
 pub fn api_status(resource: Resource, code: u16, message: &str) -> (ErrorKind, String) {
     match (resource, code) {
+        (Resource::Tap, 403) => (
+            ErrorKind::Forbidden,
+            format!(
+                "not allowed to tap: it needs the verb watch on tap.linkerd.io (e.g. bind the ClusterRole \
+                 linkerd-linkerd-viz-tap-admin): {message} (403)"
+            ),
+        ),
+        (Resource::Tap, 404) => (
+            ErrorKind::Api,
+            "the API server does not serve tap.linkerd.io: linkerd-viz is not installed (linkerd viz install)".into(),
+        ),
+        (Resource::Tap, 503) => (
+            ErrorKind::Api,
+            format!(
+                "Linkerd's tap APIService v1alpha1.tap.linkerd.io is unavailable (is the tap deployment in \
+                 linkerd-viz running?): {message}"
+            ),
+        ),
+        (Resource::Logs, 403) => (
+            ErrorKind::Forbidden,
+            format!("not allowed to read pod logs (get on pods/log): {message} (403)"),
+        ),
         (_, 401 | 403) if message.is_empty() => (ErrorKind::Forbidden, format!("HTTP {code}")),
         (_, 401) => (ErrorKind::Forbidden, format!("unauthorized (401): {message}")),
         (_, 403) => (ErrorKind::Forbidden, format!("{message} (403)")),

@@ -38,6 +38,12 @@ pub struct Connection {
 /// Builds a client from the kubeconfig (explicit path, $KUBECONFIG or ~/.kube/config),
 /// falling back to the in-cluster service account when no kubeconfig exists.
 pub async fn connect(target: &KubeTarget) -> Result<Connection> {
+    connect_with(target, true).await
+}
+
+/// The same; `retry` false turns off the client's own retries of 429, 503 and 504 (up to 15,
+/// over minutes): for a request that must say at once that a service is unavailable.
+pub async fn connect_with(target: &KubeTarget, retry: bool) -> Result<Connection> {
     let options = KubeConfigOptions {
         context: target.context.clone(),
         ..Default::default()
@@ -68,6 +74,8 @@ pub async fn connect(target: &KubeTarget) -> Result<Connection> {
         },
     };
     let server = config.cluster_url.to_string();
+    let mut config = config;
+    config.default_retry = retry;
     let client = Client::try_from(config).wrap_err("creating the Kubernetes client")?;
     let info = ClusterInfo {
         cluster: cluster.unwrap_or_else(|| server.clone()),

@@ -9,6 +9,7 @@ pub mod overview;
 pub mod stacked;
 pub mod status;
 pub mod table;
+pub mod tap;
 pub mod theme;
 
 use ratatui::Frame;
@@ -73,6 +74,9 @@ impl Ui {
             View::PodDetail { namespace, name } => detail::render(state, t, frame, body, namespace, name),
             View::Bench => bench::render(state, t, frame, body),
             View::Compare => compare::render(state, t, frame, body),
+            View::Tap => tap::render_stream(state, t, frame, body),
+            View::TapSummary => tap::render_summary(state, t, frame, body),
+            View::TapEvent { seq } => tap::render_event(state, t, frame, body, *seq),
             view => with_table!(view, T => table::render::<T>(state, t, frame, body), _ => {}),
         }
         status::prompt(state, t, frame, prompt);

@@ -6,11 +6,20 @@ that traffic's metrics in Istio's or Linkerd's exact format (names, labels, buck
            --metrics PORT --namespace NS --workload NAME
 
 Requests to /status/NNN are answered with status NNN (an upstream error, for success ratios).
+
+Tap: --access-log FILE writes one Envoy access-log line per request, in Istio's default TEXT
+format, its JSON encoding or Envoy's default format (--access-log-format), wrapped as the
+container runtime stores container logs (CRI: `TIME stdout F LINE`) so kwok serves them through
+the pod log API. --tap-feed FILE writes one JSON line per request for the fallback Linkerd tap
+server (tests/standin/tapserver.py).
 Extra metrics paths for bad-input tests: /garbage (not an exposition), /huge (11 MiB),
 /hang (never answers).
 """
 import argparse
+import datetime
 import http.client
+import json
+import uuid
 import threading
 import time
 import urllib.parse
@@ -72,6 +81,43 @@ def linkerd_metrics(a):
     return "\n".join(out) + "\n"
 
 
+def rfc3339(t):
+    d = datetime.datetime.fromtimestamp(t, datetime.timezone.utc)
+    return d.strftime("%Y-%m-%dT%H:%M:%S.") + "%03dZ" % (d.microsecond // 1000)
+
+
+def access_log_line(fmt, r):
+    """One access-log line for request `r`, in the format Istio (TEXT, JSON) or Envoy writes."""
+    q = lambda v: v if v not in (None, "") else "-"
+    if fmt == "json":
+        return json.dumps({
+            "authority": r["authority"], "bytes_received": 0, "bytes_sent": r["bytes"],
+            "connection_termination_details": None, "downstream_local_address": r["local"],
+            "downstream_remote_address": r["remote"], "duration": r["ms"], "method": r["method"],
+            "path": r["path"], "protocol": "HTTP/1.1", "request_id": r["id"], "requested_server_name": None,
+            "response_code": r["status"], "response_code_details": "via_upstream",
+            "response_flags": r["flags"], "route_name": "default", "start_time": rfc3339(r["start"]),
+            "upstream_cluster": r["cluster"], "upstream_host": r["upstream"],
+            "upstream_local_address": "127.0.0.6:%d" % r["remote_port"], "upstream_service_time": str(r["ms"]),
+            "upstream_transport_failure_reason": None, "user_agent": r["agent"], "x_forwarded_for": None,
+        })
+    if fmt == "envoy":
+        return '[%s] "%s %s HTTP/1.1" %d %s %d %d %d %d "-" "%s" "%s" "%s" "%s"' % (
+            rfc3339(r["start"]), r["method"], r["path"], r["status"], r["flags"], 0, r["bytes"], r["ms"],
+            r["ms"], q(r["agent"]), r["id"], r["authority"], r["upstream"])
+    return ('[%s] "%s %s HTTP/1.1" %d %s via_upstream - "-" %d %d %d %d "-" "%s" "%s" "%s" "%s" %s '
+            '127.0.0.6:%d %s %s - default') % (
+        rfc3339(r["start"]), r["method"], r["path"], r["status"], r["flags"], 0, r["bytes"], r["ms"],
+        r["ms"], q(r["agent"]), r["id"], r["authority"], r["upstream"], r["cluster"], r["remote_port"],
+        r["local"], r["remote"])
+
+
+def cri(line):
+    """A container log line as the runtime stores it (what the kubelet, here kwok, serves)."""
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f000Z")
+    return "%s stdout F %s\n" % (now, line)
+
+
 class StatusReply(Exception):
     def __init__(self, code):
         self.code = code
@@ -85,6 +131,9 @@ def main():
     p.add_argument("--metrics", type=int, required=True)
     p.add_argument("--namespace", required=True)
     p.add_argument("--workload", required=True)
+    p.add_argument("--access-log")
+    p.add_argument("--access-log-format", choices=["istio", "json", "envoy"], default="istio")
+    p.add_argument("--tap-feed")
     a = p.parse_args()
     up = urllib.parse.urlparse(a.upstream)
 
@@ -93,6 +142,7 @@ def main():
 
         def do_GET(self):
             start = time.monotonic()
+            wall = time.time()
             conn = http.client.HTTPConnection(up.hostname, up.port, timeout=10)
             try:
                 if self.path.startswith("/status/"):
@@ -108,14 +158,39 @@ def main():
                 body, code = b"upstream unreachable\n", 503
             finally:
                 conn.close()
+            first_byte = time.monotonic()
             self.send_response(code)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
-            ms = (time.monotonic() - start) * 1000
+            self.wfile.flush()
+            end = time.monotonic()
+            ms = (end - start) * 1000
             with lock:
                 counts[code] = counts.get(code, 0) + 1
                 latencies.append((code, ms))
+            local = self.connection.getsockname()
+            r = {
+                "start": wall, "method": self.command, "path": self.path, "status": code,
+                "flags": "-" if code < 500 else "URX", "bytes": len(body), "ms": int(ms),
+                "agent": self.headers.get("User-Agent", ""), "id": str(uuid.uuid4()),
+                "authority": self.headers.get("Host", "-"), "upstream": "127.0.0.1:%d" % up.port,
+                "cluster": "inbound|%d||" % a.listen, "local": "%s:%d" % (local[0], local[1]),
+                "remote": "%s:%d" % self.client_address, "remote_port": self.client_address[1],
+            }
+            with lock:
+                if a.access_log:
+                    with open(a.access_log, "a") as f:
+                        f.write(cri(access_log_line(a.access_log_format, r)))
+                if a.tap_feed:
+                    with open(a.tap_feed, "a") as f:
+                        f.write(json.dumps({
+                            "start_ms": int(wall * 1000), "pod": a.workload, "src": list(self.client_address),
+                            "dst": [local[0], local[1]], "method": self.command,
+                            "authority": r["authority"], "path": self.path, "status": code,
+                            "ttfb_ns": int((first_byte - start) * 1e9), "total_ns": int((end - start) * 1e9),
+                            "bytes": len(body), "headers": [[k, v] for k, v in self.headers.items()],
+                        }) + "\n")
 
         def log_message(self, *args):
             pass

@@ -13,9 +13,18 @@ pub fn get(addr: &str) -> Option<String> {
 
 /// One HTTP/1.1 GET of `path` through `addr`; the raw response, or None if it failed.
 pub fn get_path(addr: &str, path: &str) -> Option<String> {
+    get_with(addr, path, "")
+}
+
+/// The same with extra header lines (each ending in CRLF).
+pub fn get_with(addr: &str, path: &str, headers: &str) -> Option<String> {
     let mut s = TcpStream::connect_timeout(&addr.parse().ok()?, Duration::from_secs(2)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-    write!(s, "GET {path} HTTP/1.1\r\nHost: web\r\nConnection: close\r\n\r\n").ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: web\r\n{headers}Connection: close\r\n\r\n"
+    )
+    .ok()?;
     let mut out = String::new();
     s.read_to_string(&mut out).ok()?;
     Some(out)
@@ -29,12 +38,42 @@ pub async fn standin(
     format: &str,
     metrics_port: u16,
 ) -> (String, Vec<NetnsProcess>, tempfile::TempDir) {
+    standin_with(client, ns, pod, format, metrics_port, &[]).await
+}
+
+/// The same, with more arguments for the proxy (`--access-log FILE`, `--tap-feed FILE`).
+pub async fn standin_with(
+    client: &kube::Client,
+    ns: &str,
+    pod: &str,
+    format: &str,
+    metrics_port: u16,
+    extra: &[&str],
+) -> (String, Vec<NetnsProcess>, tempfile::TempDir) {
     let p = running_pod(client, ns, pod).await;
     let ip = p.status.unwrap().pod_ip.unwrap();
     let netns = pod_netns(ns, pod);
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("index.html"), "hello\n").unwrap();
     let script = repo().join("tests/standin/proxy.py");
+    let metrics = metrics_port.to_string();
+    let mut proxy = vec![
+        "python3",
+        script.to_str().unwrap(),
+        "--format",
+        format,
+        "--listen",
+        "15001",
+        "--upstream",
+        "http://127.0.0.1:8080",
+        "--metrics",
+        &metrics,
+        "--namespace",
+        ns,
+        "--workload",
+        pod,
+    ];
+    proxy.extend_from_slice(extra);
     let procs = vec![
         spawn_in_netns(
             &netns,
@@ -49,25 +88,7 @@ pub async fn standin(
                 dir.path().to_str().unwrap(),
             ],
         ),
-        spawn_in_netns(
-            &netns,
-            &[
-                "python3",
-                script.to_str().unwrap(),
-                "--format",
-                format,
-                "--listen",
-                "15001",
-                "--upstream",
-                "http://127.0.0.1:8080",
-                "--metrics",
-                &metrics_port.to_string(),
-                "--namespace",
-                ns,
-                "--workload",
-                pod,
-            ],
-        ),
+        spawn_in_netns(&netns, &proxy),
     ];
     let addr = format!("{ip}:15001");
     wait_for("the stand-in proxy to forward", Duration::from_secs(20), || {

@@ -12,6 +12,8 @@ pub mod control_planes;
 pub mod edges;
 pub mod namespaces;
 pub mod pods;
+pub mod tap;
+pub mod tap_summary;
 pub mod workloads;
 
 use std::any::{Any, TypeId};
@@ -143,9 +145,26 @@ pub trait Table: 'static {
     fn bench_target(_state: &State, _row: &Self::Row) -> Option<super::bench::Target> {
         None
     }
+    /// What `t` on a row taps.
+    fn tap_target(_row: &Self::Row) -> Option<crate::model::tap::TapTarget> {
+        None
+    }
     /// The rows appear or go with traffic figures (edges), not only with the world's objects.
     const LIVE_ROWS: bool = false;
+    /// A counter of the table's own rows, for tables fed faster than once a second (the
+    /// tap stream): its rows are rebuilt when it moves.
+    fn generation(_state: &State) -> u64 {
+        0
+    }
+    /// A `/` filter language of the table's own (the tap view's post-filters), instead of
+    /// the generic `field=value` one.
+    fn own_filter(_text: &str) -> Option<RowFilter<Self::Row>> {
+        None
+    }
 }
+
+/// A table's own filter: whether a row passes.
+pub type RowFilter<R> = Box<dyn Fn(&R) -> bool>;
 
 /// A parsed `/` filter: whitespace-separated terms that must all match.
 /// `field=value` matches a named column (case-insensitive substring, `field==value` exact);
@@ -239,9 +258,9 @@ pub struct RowCache(RefCell<Option<Cached>>);
 
 struct Cached {
     table: TypeId,
-    /// `rows_generation`, and `figures_generation` for tables whose rows come and go with
-    /// the figures.
-    generations: (u64, u64),
+    /// `rows_generation`, `figures_generation` for tables whose rows come and go with
+    /// the figures, and the table's own generation.
+    generations: (u64, u64, u64),
     /// An `Rc<Vec<T::Key>>` in the order of [`Table::all`]: handed out by reference
     /// count, so no borrow outlives a call.
     keys: Rc<dyn Any>,
@@ -321,6 +340,7 @@ pub fn rows<'a, T: Table>(state: &'a State, entry: &ViewEntry) -> Rows<'a, T> {
     let generations = (
         state.derived.rows_generation,
         if T::LIVE_ROWS { state.derived.sort_generation } else { 0 },
+        T::generation(state),
     );
     // Taken out while computing, so no borrow is held across the table's code.
     let cached = state
@@ -361,12 +381,21 @@ pub fn rows<'a, T: Table>(state: &'a State, entry: &ViewEntry) -> Rows<'a, T> {
 /// The positions (in [`Table::all`]'s order) of the rows the filter lets through, sorted.
 fn order_of<T: Table>(state: &State, entry: &ViewEntry, sort: usize, len: usize) -> Vec<u32> {
     let filter = Filter::parse(&entry.filter);
+    let own = if entry.filter.trim().is_empty() {
+        None
+    } else {
+        T::own_filter(&entry.filter)
+    };
+    let passes = |r: &T::Row| match &own {
+        Some(f) => f(r),
+        None => filter.is_empty() || filter.matches::<T>(r),
+    };
     // `len` keys were taken from the same rows; `take` keeps positions inside them even if
     // a table forgot to bump a generation when its rows changed.
     let rows = T::all(state)
         .take(len)
         .enumerate()
-        .filter(|(_, r)| filter.is_empty() || filter.matches::<T>(r))
+        .filter(|(_, r)| passes(r))
         .map(|(i, r)| (i as u32, r));
     // The rows come in column 0's ascending order: only other orders need sorting.
     let key = T::columns().get(sort).and_then(|c| c.sort);
@@ -459,7 +488,15 @@ macro_rules! with_table {
                 type $T = $crate::app::table::compare::Compare;
                 $body
             }
-            V::Overview | V::PodDetail { .. } => $otherwise,
+            V::Tap => {
+                type $T = $crate::app::table::tap::Tap;
+                $body
+            }
+            V::TapSummary => {
+                type $T = $crate::app::table::tap_summary::TapSummary;
+                $body
+            }
+            V::Overview | V::PodDetail { .. } | V::TapEvent { .. } => $otherwise,
         }
     }};
 }

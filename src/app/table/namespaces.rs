@@ -83,6 +83,13 @@ impl Table for Namespaces {
     fn columns() -> &'static [Column<NamespaceEntry>] {
         COLUMNS
     }
+    fn tap_target(n: &NamespaceEntry) -> Option<crate::model::tap::TapTarget> {
+        Some(crate::model::tap::TapTarget {
+            namespace: n.info.name.clone(),
+            kind: "namespace".into(),
+            name: n.info.name.clone(),
+        })
+    }
     fn all(state: &State) -> Box<dyn Iterator<Item = &NamespaceEntry> + '_> {
         Box::new(state.namespaces.values())
     }

@@ -195,6 +195,13 @@ impl Table for Pods {
     fn columns() -> &'static [Column<PodEntry>] {
         COLUMNS
     }
+    fn tap_target(p: &PodEntry) -> Option<crate::model::tap::TapTarget> {
+        Some(crate::model::tap::TapTarget {
+            namespace: p.info.namespace.clone(),
+            kind: "pod".into(),
+            name: p.info.name.clone(),
+        })
+    }
     fn all(state: &State) -> Box<dyn Iterator<Item = &PodEntry> + '_> {
         Box::new(state.pods.values())
     }

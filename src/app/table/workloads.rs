@@ -78,6 +78,21 @@ impl Table for Workloads {
     fn columns() -> &'static [Column<WorkloadRow>] {
         COLUMNS
     }
+    /// Deployments, StatefulSets and DaemonSets (what Linkerd's tap takes); a bare pod as itself.
+    fn tap_target(w: &WorkloadRow) -> Option<crate::model::tap::TapTarget> {
+        let kind = match w.kind.as_str() {
+            "Deployment" => "deployment",
+            "StatefulSet" => "statefulset",
+            "DaemonSet" => "daemonset",
+            "Pod" => "pod",
+            _ => return None,
+        };
+        Some(crate::model::tap::TapTarget {
+            namespace: w.namespace.clone(),
+            kind: kind.into(),
+            name: w.name.clone(),
+        })
+    }
     fn all(state: &State) -> Box<dyn Iterator<Item = &WorkloadRow> + '_> {
         Box::new(state.workload_rows.values())
     }

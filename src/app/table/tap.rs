@@ -1,0 +1,136 @@
+//! The tap stream: one row per request, newest first, with the post-filters of
+//! [`crate::tap::TapFilter`] as its `/` filter.
+
+use std::borrow::Cow;
+
+use super::{Column, RowFilter, SortKey, Table, Tone, Width};
+use crate::app::format;
+use crate::app::state::{State, View};
+use crate::app::tap::TapEntry;
+use crate::tap::TapFilter;
+
+pub struct Tap;
+
+fn opt(s: &Option<String>) -> &str {
+    s.as_deref().unwrap_or("-")
+}
+
+/// `GET`, or `TCP` for a TCP entry of an access log.
+pub fn method(e: &TapEntry) -> &str {
+    e.event.method.as_deref().unwrap_or("TCP")
+}
+
+/// The status, or why there is none.
+pub fn status(e: &TapEntry) -> String {
+    match (e.event.status, &e.event.error) {
+        (Some(s), _) => s.to_string(),
+        (None, Some(_)) => "error".into(),
+        (None, None) if e.event.method.is_none() => "-".into(),
+        (None, None) => "none".into(),
+    }
+}
+
+/// Authority and path together, as a URL without its scheme.
+pub fn target(e: &TapEntry) -> String {
+    match (&e.event.authority, &e.event.path) {
+        (Some(a), Some(p)) => format!("{a}{p}"),
+        (None, Some(p)) => p.clone(),
+        (Some(a), None) => a.clone(),
+        (None, None) => "-".into(),
+    }
+}
+
+static COLUMNS: &[Column<TapEntry>] = &[
+    Column {
+        // Newest first is the rows' own order.
+        sort: Some(|e| SortKey::Int(u128::from(u64::MAX - e.seq))),
+        ..Column::new("TIME", |_, e| format::clock(e.event.time))
+    },
+    Column {
+        drop: 6,
+        sort: Some(|e| SortKey::Text(e.event.direction.map_or("-", |d| d.as_str()))),
+        ..Column::new("DIR", |_, e| {
+            match e.event.direction {
+                Some(crate::model::tap::Direction::Inbound) => "in",
+                Some(crate::model::tap::Direction::Outbound) => "out",
+                None => "-",
+            }
+            .into()
+        })
+    },
+    Column {
+        drop: 3,
+        sort: Some(|e| SortKey::Text(&e.event.source)),
+        filter: Some((&["src"], |e| Cow::Borrowed(&e.event.source))),
+        ..Column::new("SOURCE", |_, e| e.event.source.clone())
+    },
+    Column {
+        drop: 2,
+        sort: Some(|e| SortKey::Text(&e.event.destination)),
+        filter: Some((&["dst"], |e| Cow::Borrowed(&e.event.destination))),
+        ..Column::new("DESTINATION", |_, e| e.event.destination.clone())
+    },
+    Column {
+        sort: Some(|e| SortKey::Text(method(e))),
+        ..Column::new("METHOD", |_, e| method(e).to_string())
+    },
+    Column {
+        width: Width::Fill,
+        sort: Some(|e| SortKey::Text(e.event.path.as_deref().unwrap_or("-"))),
+        ..Column::new("AUTHORITY/PATH", |_, e| target(e))
+    },
+    Column {
+        sort: Some(|e| SortKey::Int(e.event.status.map_or(1000, u128::from))),
+        ..Column::new("STATUS", |_, e| status(e))
+    },
+    Column {
+        sort: Some(|e| SortKey::num(e.event.duration_ms)),
+        ..Column::new("LATENCY", |_, e| format::opt_millis(e.event.duration_ms))
+    },
+    Column {
+        drop: 4,
+        sort: Some(|e| SortKey::Int(u128::from(e.event.bytes_sent.unwrap_or(0)))),
+        ..Column::new("BYTES", |_, e| {
+            e.event.bytes_sent.map_or_else(|| "-".into(), format::bytes)
+        })
+    },
+    Column {
+        drop: 5,
+        sort: Some(|e| SortKey::Text(opt(&e.event.response_flags))),
+        ..Column::new("FLAGS", |_, e| opt(&e.event.response_flags).to_string())
+    },
+];
+
+impl Table for Tap {
+    type Row = TapEntry;
+    type Key = u64;
+
+    fn columns() -> &'static [Column<TapEntry>] {
+        COLUMNS
+    }
+    fn all(state: &State) -> Box<dyn Iterator<Item = &TapEntry> + '_> {
+        Box::new(state.tap.shown())
+    }
+    fn key(e: &TapEntry) -> u64 {
+        e.seq
+    }
+    fn get<'a>(state: &'a State, seq: &u64) -> Option<&'a TapEntry> {
+        state.tap.get(*seq)
+    }
+    fn generation(state: &State) -> u64 {
+        state.tap.generation
+    }
+    fn own_filter(text: &str) -> Option<RowFilter<TapEntry>> {
+        // A filter that does not parse lets nothing through; the view says why.
+        Some(match TapFilter::parse(text) {
+            Ok(f) => Box::new(move |e: &TapEntry| f.matches(&e.event)),
+            Err(_) => Box::new(|_: &TapEntry| false),
+        })
+    }
+    fn open(e: &TapEntry) -> Option<(View, String)> {
+        Some((View::TapEvent { seq: e.seq }, String::new()))
+    }
+    fn tone(_: &State, e: &TapEntry) -> Option<Tone> {
+        (!e.event.success()).then_some(Tone::Error)
+    }
+}
