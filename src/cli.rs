@@ -276,6 +276,10 @@ Exit status:
   1  the tap failed (forbidden, tap server unavailable, no access logs)
   2  bad usage or bad input (a flag, a target, a file that is not there)";
 
+fn tap_source(s: &str) -> Result<crate::model::tap::TapSourceChoice, String> {
+    crate::app::tap::source_choice(s)
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct TapArgs {
     /// What to tap: deploy/NAME, sts/NAME, ds/NAME, pod/NAME or ns/NAME.
@@ -290,15 +294,15 @@ pub struct TapArgs {
     /// kubeconfig context to use (default: the current context).
     #[arg(long, value_name = "NAME")]
     pub context: Option<String>,
-    /// The target's namespace (-n as in kubectl; default: default).
-    #[arg(short = 'n', long, value_name = "NS", default_value = "default")]
-    pub namespace: String,
+    /// The target's namespace (-n as in kubectl; default: the context's namespace).
+    #[arg(short = 'n', long, value_name = "NS")]
+    pub namespace: Option<String>,
     /// Events Linkerd's tap server inspects per second at most (its maxRps).
     #[arg(long, default_value = "100", value_parser = crate::app::tap::max_rps_value)]
     pub max_rps: f32,
     /// Where requests come from: Linkerd's tap API, proxy access logs, or auto (by the
     /// pods' mesh).
-    #[arg(long, value_enum, default_value = "auto")]
+    #[arg(long, default_value = "auto", value_parser = tap_source)]
     pub source: crate::model::tap::TapSourceChoice,
     /// Only requests whose path starts with this.
     #[arg(long, value_name = "PREFIX")]
@@ -306,10 +310,11 @@ pub struct TapArgs {
     /// Only requests with this method.
     #[arg(long)]
     pub method: Option<String>,
-    /// Only responses with these statuses: 5xx, 503, 4xx,5xx.
+    /// Only responses with these statuses: 5xx, 503, 4xx,5xx, or fail (anything that did
+    /// not succeed: 5xx, no response, resets, gRPC errors).
     #[arg(long, value_parser = crate::tap::StatusMatch::parse)]
     pub status: Option<crate::tap::StatusMatch>,
-    /// Only requests that took at least this long (e.g. 100ms).
+    /// Only requests that took at least this long (100ms, 1.5s; a bare number is ms).
     #[arg(long, value_name = "DURATION", value_parser = crate::tap::filter::latency)]
     pub min_latency: Option<f64>,
     /// Output format: one line per request, or one JSON object per line.

@@ -145,7 +145,7 @@ pub(crate) struct LiveSources {
     tasks: Vec<tokio::task::JoinHandle<()>>,
     /// Live taps, and what stops them (each says so in its status when stopped).
     taps: Vec<tokio::task::JoinHandle<()>>,
-    tap_stops: Vec<tokio::sync::watch::Sender<bool>>,
+    tap_stops: std::collections::BTreeMap<String, tokio::sync::watch::Sender<bool>>,
     rx: Option<mpsc::Receiver<Stamped>>,
 }
 
@@ -198,7 +198,7 @@ impl LiveSources {
             provenance: "live session".into(),
             tasks,
             taps: Vec::new(),
-            tap_stops: Vec::new(),
+            tap_stops: Default::default(),
             rx: Some(rx),
         }
     }
@@ -265,9 +265,14 @@ impl Driver for LiveSources {
             }
             Effect::StartTap(spec) => {
                 self.taps.retain(|t| !t.is_finished());
+                // Tapping the same target again replaces the running tap (one source per name).
+                let name = source::tap::source_name(&spec);
+                if let Some(old) = self.tap_stops.remove(&name) {
+                    let _ = old.send(true);
+                }
+                self.tap_stops.retain(|_, s| !s.is_closed());
                 let (stop_tx, stop) = tokio::sync::watch::channel(false);
-                self.tap_stops.retain(|s| !s.is_closed());
-                self.tap_stops.push(stop_tx);
+                self.tap_stops.insert(name, stop_tx);
                 self.taps.push(tokio::spawn(source::tap::run(
                     self.target.clone(),
                     *spec,
@@ -277,7 +282,7 @@ impl Driver for LiveSources {
                 None
             }
             Effect::StopTap => {
-                for s in self.tap_stops.drain(..) {
+                for (_, s) in std::mem::take(&mut self.tap_stops) {
                     let _ = s.send(true);
                 }
                 state.flash = Some("tap stopped".into());
@@ -562,7 +567,7 @@ impl BenchRunner {
                 let mut s =
                     crate::model::tap::TapSourceStatus::new(crate::model::tap::TapOrigin::Bench, url.clone(), state);
                 s.message = Some(format!(
-                    "{} sampled requests per second at most",
+                    "about {} sampled requests a second",
                     crate::bench::engine::SAMPLES_PER_SECOND
                 ));
                 Update::TapSource {

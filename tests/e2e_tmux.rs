@@ -93,6 +93,52 @@ fn a_sweep_started_in_the_tui_fills_the_compare_view() {
     assert_terminal_restored(&t);
 }
 
+/// Tap with no mesh at all: a benchmark started in the TUI shows its sampled requests in the
+/// tap view (`9`) and their summary (`0`), filtered on the response with `/`.
+#[test]
+fn a_benchmark_shows_its_requests_in_the_tap_views() {
+    let nginx = support::servers::Nginx::start();
+    let dir = tempfile::tempdir().unwrap();
+    let kc = dir.path().join("dead.kubeconfig");
+    std::fs::write(&kc, DEAD_KUBECONFIG).unwrap();
+    let t = Tmux::start(160, 30);
+    t.run(&format!(
+        "XDG_DATA_HOME={} {BIN} --kubeconfig {}; echo EXIT=$?",
+        dir.path().display(),
+        kc.display()
+    ));
+    t.wait_text("not connected", Duration::from_secs(30));
+    let url = nginx.url("/?token=s3cret");
+    t.keys(&[":"]);
+    t.keys(&[&format!("bench {url}")]);
+    t.keys(&["Enter"]);
+    t.wait_text("enter starts", Duration::from_secs(10));
+    t.keys(&["Enter"]);
+    t.keys(&["9"]);
+    let authority = url.trim_start_matches("http://").split('/').next().unwrap().to_string();
+    let s = t.wait_text(&format!("{authority}/?token=<redacted>"), Duration::from_secs(20));
+    assert!(s.contains("bench #1: streaming"), "{s}");
+    assert!(
+        s.contains("meshtop") && s.contains(" GET ") && s.contains(" 200 "),
+        "{s}"
+    );
+    assert!(!s.contains("s3cret"), "redacted before it is shown: {s}");
+    // No 5xx in this run: the filter on the response leaves nothing.
+    t.keys(&["/"]);
+    t.keys(&["status=5xx"]);
+    t.keys(&["Enter"]);
+    t.wait_text("no request matches the filter", Duration::from_secs(10));
+    // Alone: a terminal reads ESC followed at once by 0 as alt-0.
+    t.keys(&["Escape"]);
+    std::thread::sleep(Duration::from_millis(300));
+    t.keys(&["0"]);
+    let s = t.wait_text("tap summary", Duration::from_secs(10));
+    assert!(s.contains("COUNT↓") && s.contains("100.00%"), "{s}");
+    t.keys(&["q"]);
+    t.wait_text("EXIT=0", Duration::from_secs(15));
+    assert_terminal_restored(&t);
+}
+
 #[test]
 fn bad_theme_file_is_a_clear_error_before_the_screen_changes() {
     let dir = tempfile::tempdir().unwrap();

@@ -291,3 +291,63 @@ fn the_reported_crashes_are_errors_or_values() {
         Some(format!(":seek \"1e999\" is not a duration ({})", meshtop::input::DURATION_FORMS).as_str())
     );
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    /// Tap's filters, statuses, targets, `--max-rps` and latencies: a value or an error that
+    /// names the culprit, never a panic.
+    #[test]
+    fn tap_filters_targets_and_flags_never_panic(s in typed(&[
+        "src=web dst=voting path=/api method=POST status=5xx latency>=100ms", "status=4xx,503", "latency>=1.5s",
+        "5xx", "429,5xx", "deploy/web", "ns/emojivoto", "pod/web-1.a", "sts/db", "100", "0.5", "250ms",
+    ])) {
+        match meshtop::tap::TapFilter::parse(&s) {
+            Ok(f) => prop_assert!(f.min_latency_ms.is_none_or(|l| l.is_finite() && l >= 0.0)),
+            Err(e) => prop_assert!(!e.is_empty()),
+        }
+        if let Ok(m) = meshtop::tap::StatusMatch::parse(&s) {
+            let mut e = meshtop::model::tap::TapEvent::new(0, meshtop::model::tap::TapOrigin::Bench, "a".into(), "b".into());
+            e.status = Some(503);
+            let _ = m.matches(&e);
+        }
+        if let Ok(t) = meshtop::model::tap::TapTarget::parse(&s, "default") {
+            prop_assert!(!t.name.is_empty() && !t.namespace.is_empty());
+            prop_assert!(["deployment", "statefulset", "daemonset", "pod", "namespace"].contains(&t.kind.as_str()));
+        }
+        if let Ok(v) = meshtop::app::tap::max_rps_value(&s) {
+            prop_assert!(v.is_finite() && v > 0.0 && v <= 100_000.0);
+        }
+        if let Ok(ms) = meshtop::tap::filter::latency(&s) {
+            prop_assert!(ms.is_finite() && ms >= 0.0);
+        }
+    }
+
+    /// `:tap ...` and `/` in the tap views: whatever is typed, a tap to start, a filter or an
+    /// error, and the views draw.
+    #[test]
+    fn tap_commands_and_filters_typed_in_the_tui(
+        text in typed(&["tap deploy/web -n emojivoto", "tap ns/shop --source logs", "tap pod/x --max-rps 5", "tap stop",
+                        "tap", "summary", "tap deploy/web -n", "tap --source"]),
+        filter in typed(&["status=5xx latency>=100ms", "src=vote dst=web", "path=/api method=get", "latency>=", "x"]),
+    ) {
+        let mut s = scenario();
+        apply_action(&mut s, Action::StartCommand);
+        chars(&mut s, &text);
+        apply_action(&mut s, Action::InputComplete);
+        if let Some(meshtop::app::Effect::StartTap(spec)) = apply_action(&mut s, Action::InputSubmit) {
+            prop_assert!(spec.max_rps > 0.0 && !spec.target.name.is_empty());
+        }
+        for view in [Action::ShowTap, Action::ShowTapSummary] {
+            apply_action(&mut s, view);
+            apply_action(&mut s, Action::StartFilter);
+            chars(&mut s, &filter);
+            let _ = support::render_text(&s, 100, 14);
+            apply_action(&mut s, Action::InputSubmit);
+            for a in [Action::SortNext, Action::SortReverse, Action::Bottom, Action::Select, Action::TapPause] {
+                apply_action(&mut s, a);
+            }
+            let _ = support::render_text(&s, 60, 12);
+        }
+    }
+}

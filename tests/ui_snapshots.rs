@@ -329,3 +329,222 @@ fn no_color_draws_without_colour_and_keeps_the_meaning() {
     let detail = buffer_text(&draw(&s, 140, 40));
     assert!(detail.contains("█ app ▒ proxy"), "{detail}");
 }
+
+/// Tap events and sources as sources emit them (and a recording keeps them).
+fn tap_updates() -> Vec<Stamped> {
+    use meshtop::model::tap::{Direction, TapEvent, TapOrigin, TapSourceState, TapSourceStatus};
+    let source = |name: &str, origin, state, f: &dyn Fn(&mut TapSourceStatus)| {
+        let mut s = TapSourceStatus::new(origin, name, state);
+        f(&mut s);
+        Stamped {
+            at: T0 + 50_000,
+            update: Update::TapSource {
+                name: name.into(),
+                status: s,
+            },
+        }
+    };
+    let ev = |ms: i64,
+              origin,
+              dir,
+              src: &str,
+              dst: &str,
+              method: Option<&str>,
+              path: &str,
+              status: Option<u16>,
+              lat: f64| {
+        let mut e = TapEvent::new(T0 + ms, origin, src.into(), dst.into());
+        e.direction = dir;
+        e.method = method.map(str::to_string);
+        e.authority = Some(
+            if dst.starts_with("emojivoto") {
+                "web-svc.emojivoto:80"
+            } else {
+                "reviews:9080"
+            }
+            .into(),
+        );
+        e.path = (!path.is_empty()).then(|| path.to_string());
+        e.status = status;
+        e.duration_ms = Some(lat);
+        e.bytes_sent = Some(512);
+        e.reporter = Some(dst.into());
+        e
+    };
+    let inbound = Some(Direction::Inbound);
+    let mut tcp = ev(
+        50_900,
+        TapOrigin::Logs,
+        Some(Direction::Outbound),
+        "bookinfo/reviews-v2-8c9d-k7",
+        "mysql.db:3306",
+        None,
+        "",
+        None,
+        3000.0,
+    );
+    tcp.bytes_received = Some(1200);
+    tcp.bytes_sent = Some(5600);
+    tcp.authority = None;
+    let mut failed = ev(
+        50_950,
+        TapOrigin::Logs,
+        inbound,
+        "10.1.0.4",
+        "bookinfo/reviews-v2-8c9d-k7",
+        Some("GET"),
+        "/reviews/7",
+        Some(503),
+        1500.0,
+    );
+    failed.response_flags = Some("UF,URX".into());
+    failed.upstream_cluster = Some("inbound|9080||".into());
+    failed.details = vec![
+        ("user agent".into(), "Mozilla/5.0 (X11; Linux x86_64)".into()),
+        ("request id".into(), "84961386-6d84".into()),
+    ];
+    vec![
+        source(
+            "deploy/web in emojivoto",
+            TapOrigin::Linkerd,
+            TapSourceState::Streaming,
+            &|_| {},
+        ),
+        source("ns/bookinfo", TapOrigin::Logs, TapSourceState::Streaming, &|s| {
+            s.message = Some("following the istio-proxy container of 2 pods".into());
+            s.lines = 40;
+            s.unparsed = 2;
+            s.last_unparsed = Some("no [START_TIME] or JSON object: 2026-11-30T09:00:00Z warning envoy".into());
+        }),
+        source(
+            "pod/details-v1 in bookinfo",
+            TapOrigin::Logs,
+            TapSourceState::Streaming,
+            &|s| {
+                s.lines = 3;
+                s.unparsed = 3;
+                s.hint =
+                    Some("no access-log entries yet: access logs may be off. Istio: apply a Telemetry resource".into());
+            },
+        ),
+        Stamped {
+            at: T0 + 51_000,
+            update: Update::TapEvents {
+                events: vec![
+                    ev(
+                        50_100,
+                        TapOrigin::Linkerd,
+                        inbound,
+                        "emojivoto/vote-bot-7d8f-jq2ht",
+                        "emojivoto/web-5f86-58p7k",
+                        Some("POST"),
+                        "/api/vote?choice=:doughnut:",
+                        Some(200),
+                        2.4,
+                    ),
+                    ev(
+                        50_200,
+                        TapOrigin::Linkerd,
+                        inbound,
+                        "emojivoto/vote-bot-7d8f-jq2ht",
+                        "emojivoto/web-5f86-58p7k",
+                        Some("POST"),
+                        "/api/vote?choice=:poop:",
+                        Some(500),
+                        11.0,
+                    ),
+                    ev(
+                        50_300,
+                        TapOrigin::Linkerd,
+                        inbound,
+                        "emojivoto/vote-bot-7d8f-jq2ht",
+                        "emojivoto/web-5f86-58p7k",
+                        Some("GET"),
+                        "/api/list",
+                        Some(200),
+                        1.1,
+                    ),
+                    ev(
+                        50_400,
+                        TapOrigin::Linkerd,
+                        inbound,
+                        "emojivoto/vote-bot-7d8f-jq2ht",
+                        "emojivoto/web-5f86-58p7k",
+                        Some("POST"),
+                        "/api/vote?choice=:doughnut:",
+                        Some(200),
+                        3.6,
+                    ),
+                    ev(
+                        50_500,
+                        TapOrigin::Logs,
+                        inbound,
+                        "10.1.0.4",
+                        "bookinfo/reviews-v2-8c9d-k7",
+                        Some("GET"),
+                        "/reviews/0",
+                        Some(200),
+                        22.0,
+                    ),
+                    ev(
+                        50_600,
+                        TapOrigin::Logs,
+                        inbound,
+                        "10.1.0.4",
+                        "bookinfo/reviews-v2-8c9d-k7",
+                        Some("GET"),
+                        "/reviews/1",
+                        Some(200),
+                        180.0,
+                    ),
+                    tcp,
+                    failed,
+                ],
+            },
+        },
+    ]
+}
+
+#[test]
+fn tap_stream_summary_filters_and_details() {
+    let mut s = state_with("dark");
+    // Nothing tapped yet: the view says how to start.
+    keys(&mut s, &[Action::ShowTap]);
+    insta::assert_snapshot!("tap_empty", render(&s, 120, 8));
+    for u in tap_updates() {
+        fold(&mut s, u);
+    }
+    insta::assert_snapshot!("tap_stream", render(&s, 150, 16));
+    // Post-filters on the response: 5xx only, then slow ones.
+    keys(&mut s, &[Action::StartFilter]);
+    keys(&mut s, &typed("status=5xx"));
+    keys(&mut s, &[Action::InputSubmit]);
+    assert_eq!(table::rows::<table::tap::Tap>(&s, s.entry()).len(), 2);
+    keys(&mut s, &[Action::Back, Action::StartFilter]);
+    keys(&mut s, &typed("latency>=100ms dst=reviews"));
+    keys(&mut s, &[Action::InputSubmit]);
+    // /reviews/1 (180 ms) and the failed one (1.5 s); the slower TCP entry goes to mysql.
+    assert_eq!(table::rows::<table::tap::Tap>(&s, s.entry()).len(), 2);
+    // A filter that does not parse says why and shows nothing.
+    keys(&mut s, &[Action::Back, Action::StartFilter]);
+    keys(&mut s, &typed("colour=red"));
+    keys(&mut s, &[Action::InputSubmit]);
+    insta::assert_snapshot!("tap_bad_filter", render(&s, 150, 7));
+    // The failed request in full.
+    keys(&mut s, &[Action::Back, Action::StartFilter]);
+    keys(&mut s, &typed("status=503"));
+    keys(&mut s, &[Action::InputSubmit, Action::Select]);
+    assert_eq!(s.entry().view, View::TapEvent { seq: 8 });
+    insta::assert_snapshot!("tap_request", render(&s, 100, 30));
+    // Paused: new requests are kept, not shown, and counted in the title.
+    keys(&mut s, &[Action::Back, Action::Back, Action::TapPause]);
+    fold(&mut s, tap_updates().pop().unwrap());
+    assert_eq!(table::rows::<table::tap::Tap>(&s, s.entry()).len(), 8);
+    assert_eq!(s.tap.unseen(), 8);
+    assert!(render(&s, 150, 16).contains("paused, 8 new (p resumes)"));
+    keys(&mut s, &[Action::TapPause]);
+    assert_eq!(table::rows::<table::tap::Tap>(&s, s.entry()).len(), 16);
+    // The summary: grouped, paths normalised (/reviews/{id}), most requests first by `s`.
+    keys(&mut s, &[Action::ShowTapSummary]);
+    insta::assert_snapshot!("tap_summary", render(&s, 150, 14));
+}

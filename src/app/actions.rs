@@ -112,7 +112,7 @@ pub fn apply_action(state: &mut State, action: Action) -> Option<Effect> {
         Action::ReplayLoop => return replay(state, ReplayCommand::ToggleLoop),
         Action::NewBench => open_bench_form(state),
         Action::ShowTap => push_view(state, View::Tap, ""),
-        Action::ShowTapSummary => push_view(state, View::TapSummary, ""),
+        Action::ShowTapSummary => show_summary(state, ""),
         Action::TapPause => {
             state.tap.toggle_pause();
             state.flash = Some(if state.tap.paused_at.is_some() {
@@ -121,13 +121,7 @@ pub fn apply_action(state: &mut State, action: Action) -> Option<Effect> {
                 "tap resumed".into()
             });
         }
-        Action::StopTap => {
-            if !state.tap.live() {
-                state.flash = Some("no tap is running".into());
-                return None;
-            }
-            return Some(Effect::StopTap);
-        }
+        Action::StopTap => return stop_tap(state),
         Action::TapSelected => return tap_selected(state),
         Action::StopBench => {
             let entry = state.entry();
@@ -208,8 +202,35 @@ fn replay(state: &mut State, command: ReplayCommand) -> Option<Effect> {
     Some(Effect::Replay(command))
 }
 
-/// Opens the form on what is selected: a pod (its IP and port), a workload (its first
-/// pod's address, all its pods' usage), or nothing (an empty URL).
+/// Stops the taps of the cluster; a benchmark's samples stop with its run.
+fn stop_tap(state: &mut State) -> Option<Effect> {
+    let taps = state
+        .tap
+        .sources
+        .values()
+        .any(|s| s.state.live() && s.origin != crate::model::tap::TapOrigin::Bench);
+    if taps {
+        return Some(Effect::StopTap);
+    }
+    state.flash = Some(if state.tap.live() {
+        "only a benchmark's samples are streaming: x in the bench view (7) stops the run".into()
+    } else {
+        "no tap is running".into()
+    });
+    None
+}
+
+/// The tap summary, busiest groups first (as `linkerd viz top`) when it opens.
+fn show_summary(state: &mut State, filter: &str) {
+    let fresh = !state.stack.iter().any(|e| e.view == View::TapSummary);
+    push_view(state, View::TapSummary, filter);
+    if fresh {
+        let entry = state.entry_mut();
+        entry.sort_column = table::tap_summary::COUNT;
+        entry.sort_reverse = true;
+    }
+}
+
 /// Taps what is selected: a pod (or the pod open in detail), a workload or a namespace.
 fn tap_selected(state: &mut State) -> Option<Effect> {
     let entry = state.entry().clone();
@@ -238,6 +259,8 @@ fn start_tap(state: &mut State, spec: crate::model::tap::TapSpec) -> Option<Effe
     Some(Effect::StartTap(Box::new(spec)))
 }
 
+/// Opens the form on what is selected: a pod (its IP and port), a workload (its first
+/// pod's address, all its pods' usage), or nothing (an empty URL).
 fn open_bench_form(state: &mut State) {
     let entry = state.entry().clone();
     let found = match &entry.view {
@@ -444,14 +467,7 @@ fn run_command(state: &mut State, cmd: &str) -> Option<Effect> {
         "bench" if arg.is_empty() => push_view(state, View::Bench, ""),
         "compare" => push_view(state, View::Compare, ""),
         "tap" if arg.is_empty() => push_view(state, View::Tap, ""),
-        "tap" if arg == "stop" => {
-            return if state.tap.live() {
-                Some(Effect::StopTap)
-            } else {
-                state.flash = Some("no tap is running".into());
-                None
-            };
-        }
+        "tap" if arg == "stop" => return stop_tap(state),
         "tap" => {
             return match super::tap::parse_command(arg) {
                 Ok(spec) => start_tap(state, spec),
@@ -461,7 +477,7 @@ fn run_command(state: &mut State, cmd: &str) -> Option<Effect> {
                 }
             };
         }
-        "summary" => push_view(state, View::TapSummary, arg),
+        "summary" => show_summary(state, arg),
         "sweep" => {
             if state.sweeps.iter().any(|s| s.running()) {
                 state.flash = Some("a sweep is running: x in the bench view stops it".into());

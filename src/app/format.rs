@@ -58,6 +58,17 @@ pub fn bytes(n: u64) -> String {
     }
 }
 
+/// A single request's latency, finer than [`millis`] below 100 ms: `3.62ms`, `41.5ms`, `180ms`.
+pub fn fine_millis(ms: f64) -> String {
+    if ms < 10.0 {
+        format!("{ms:.2}ms")
+    } else if ms < 100.0 {
+        format!("{ms:.1}ms")
+    } else {
+        millis(ms)
+    }
+}
+
 /// A share as a percentage with two decimals, `99.50%`; `-` when unknown.
 pub fn pct(v: Option<f64>) -> String {
     v.map_or_else(|| "-".into(), |v| format!("{:.2}%", v * 100.0))

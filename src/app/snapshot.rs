@@ -132,9 +132,25 @@ pub fn snapshot(state: &State) -> Vec<Stamped> {
             },
         );
     }
-    let events: Vec<_> = state.tap.events.iter().map(|e| e.event.clone()).collect();
-    for chunk in events.chunks(500) {
-        push(at, Update::TapEvents { events: chunk.to_vec() });
+    // Each batch at its arrival time, so the summary covers the same window as before.
+    let mut batch: Vec<crate::model::tap::TapEvent> = Vec::new();
+    let mut batch_at = None;
+    for e in &state.tap.events {
+        if batch_at != Some(e.at) || batch.len() >= 500 {
+            if let Some(t) = batch_at.filter(|_| !batch.is_empty()) {
+                push(
+                    t,
+                    Update::TapEvents {
+                        events: std::mem::take(&mut batch),
+                    },
+                );
+            }
+            batch_at = Some(e.at);
+        }
+        batch.push(e.event.clone());
+    }
+    if let Some(t) = batch_at.filter(|_| !batch.is_empty()) {
+        push(t, Update::TapEvents { events: batch });
     }
     // Lists under way when the snapshot was taken, with what they had seen.
     for ((resource, namespace), seen) in &state.relisting {

@@ -16,6 +16,8 @@ pub const BUFFER: usize = 10_000;
 pub struct TapEntry {
     /// Counts from 1 over the session; a row's stable key.
     pub seq: u64,
+    /// When it arrived (the session clock), so a snapshot replays it into the same window.
+    pub at: UnixMillis,
     pub event: TapEvent,
 }
 
@@ -26,7 +28,7 @@ pub struct TapState {
     /// The last seq given out.
     pub last_seq: u64,
     pub summary: Summary,
-    /// Per source (`linkerd deploy/web`, `logs ns/pod`, `bench #2`): its state and counts.
+    /// Per source (`deploy/web in emojivoto`, `ns/shop`, `bench #2`): its state and counts.
     pub sources: BTreeMap<String, TapSourceStatus>,
     /// While paused, the view shows events up to this seq; new ones are still kept.
     pub paused_at: Option<u64>,
@@ -63,6 +65,7 @@ impl TapState {
             }
             self.events.push_back(TapEntry {
                 seq: self.last_seq,
+                at,
                 event,
             });
         }
@@ -76,9 +79,19 @@ impl TapState {
         self.events.get(i).filter(|e| e.seq == seq)
     }
 
-    /// The newest seq the view shows.
+    /// The newest seq the view shows. A pause point that has left the buffer holds the view
+    /// at the oldest request kept.
     pub fn shown_upto(&self) -> u64 {
-        self.paused_at.unwrap_or(self.last_seq)
+        match (self.paused_at, self.events.front()) {
+            (Some(p), Some(first)) => p.max(first.seq),
+            (Some(p), None) => p,
+            (None, _) => self.last_seq,
+        }
+    }
+
+    /// Whether the requests shown when paused have left the buffer.
+    pub fn pause_overrun(&self) -> bool {
+        matches!((self.paused_at, self.events.front()), (Some(p), Some(first)) if p < first.seq)
     }
 
     /// Events the view shows, newest first.
@@ -141,14 +154,7 @@ pub fn parse_command(arg: &str) -> Result<TapSpec, String> {
         let mut value = |flag: &str| words.next().ok_or_else(|| format!("{flag} needs a value"));
         match w {
             "-n" | "--namespace" => namespace = value(w)?.to_string(),
-            "--source" => {
-                source = match value(w)? {
-                    "auto" => TapSourceChoice::Auto,
-                    "linkerd" => TapSourceChoice::Linkerd,
-                    "logs" => TapSourceChoice::Logs,
-                    other => return Err(format!("--source {other:?}: choose auto, linkerd or logs")),
-                }
-            }
+            "--source" => source = source_choice(value(w)?)?,
             "--max-rps" => max_rps = max_rps_value(value(w)?)?,
             flag if flag.starts_with('-') => return Err(format!("unknown flag {flag} (-n, --source, --max-rps)")),
             t if target.is_none() => target = Some(t.to_string()),
@@ -161,6 +167,16 @@ pub fn parse_command(arg: &str) -> Result<TapSpec, String> {
         max_rps,
         ..spec(TapTarget::parse(&target, &namespace)?)
     })
+}
+
+/// `--source`: auto, linkerd or logs.
+pub fn source_choice(s: &str) -> Result<TapSourceChoice, String> {
+    match s {
+        "auto" => Ok(TapSourceChoice::Auto),
+        "linkerd" => Ok(TapSourceChoice::Linkerd),
+        "logs" => Ok(TapSourceChoice::Logs),
+        other => Err(format!("--source {other:?}: choose auto, linkerd or logs")),
+    }
 }
 
 /// `--max-rps`: more than 0, at most 100,000 (Linkerd's tap server splits it across pods).
@@ -222,5 +238,10 @@ mod tests {
         t.toggle_pause();
         assert_eq!(t.shown().next().unwrap().seq, 6);
         assert_eq!(t.summary.events, 6);
+        // Paused for longer than the buffer holds: the view keeps the oldest request kept.
+        t.toggle_pause();
+        t.push((0..4).map(ev).collect(), 1200);
+        assert!(t.pause_overrun());
+        assert_eq!(t.shown().map(|e| e.seq).collect::<Vec<_>>(), [8]);
     }
 }

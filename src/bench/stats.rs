@@ -200,7 +200,6 @@ impl Stats {
         self.last_done = Some(done);
     }
 
-    /// Errors are counted, not timed: there is no response to time.
     /// Offers a request to the tick's sample: every request has the same chance of being
     /// among the `cap` kept (reservoir sampling; the hash of the count stands in for a random
     /// number, which is plenty for picking samples).
@@ -219,6 +218,7 @@ impl Stats {
         }
     }
 
+    /// Errors are counted, not timed: there is no response to time.
     pub fn record_error(&mut self, kind: FailureKind, message: &str, done: Instant) {
         self.errors.add(kind, message);
         self.last_done = Some(done);

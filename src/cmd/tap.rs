@@ -69,23 +69,31 @@ impl Printer {
         }
     }
 
-    /// The summary's table (or JSON lines), and the counts.
-    fn print_summary(&mut self, clear: bool) -> Result<()> {
+    /// The summary's table (or JSON lines). `refresh`: one of the live summary's prints, drawn
+    /// over the last one on a terminal (no flicker), or marked in JSON.
+    fn print_summary(&mut self, refresh: bool, tty: bool) -> Result<()> {
         let Some(s) = &self.summary else { return Ok(()) };
         let mut groups: Vec<&Group> = s.groups().collect();
         groups.sort_by(|a, b| b.count().cmp(&a.count()).then_with(|| a.key.cmp(&b.key)));
         match self.format {
             Format::Json => {
-                for g in groups {
+                for g in &groups {
                     writeln!(self.out, "{}", group_json(g, s.grouping()))?;
                 }
-            }
-            Format::Text => {
-                if clear {
-                    write!(self.out, "\x1b[H\x1b[2J")?;
+                if refresh {
+                    let at = jiff::Timestamp::now().to_string();
+                    writeln!(self.out, "{}", json!({"refresh": {"at": at, "groups": groups.len()}}))?;
                 }
-                writeln!(self.out, "{}", summary_table(&groups, s.grouping()))?;
             }
+            Format::Text if refresh && tty => {
+                // Home, each line over the old one, then clear what is left below.
+                write!(self.out, "\x1b[H")?;
+                for line in summary_table(&groups, s.grouping()).lines() {
+                    writeln!(self.out, "{line}\x1b[K")?;
+                }
+                write!(self.out, "\x1b[J")?;
+            }
+            Format::Text => writeln!(self.out, "{}", summary_table(&groups, s.grouping()))?,
         }
         self.out.flush()?;
         Ok(())
@@ -136,7 +144,7 @@ pub async fn run(args: TapArgs) -> Result<()> {
                 printer.summary = Some(Summary::new(Grouping::Authority, None, MAX_GROUPS));
             }
             read_log(path, &mut printer)?;
-            printer.print_summary(false)?;
+            printer.print_summary(false, false)?;
             printer.finish()
         }
         None => live(&args, printer).await,
@@ -166,9 +174,7 @@ fn read_log(path: &Path, p: &mut Printer) -> Result<()> {
         n += 1;
         let too_long = line.len() > accesslog::MAX_LINE && line.last() != Some(&b'\n');
         if too_long {
-            // Skip to the end of the long line.
-            let mut rest = Vec::new();
-            reader.read_until(b'\n', &mut rest).ok();
+            skip_line(&mut reader).wrap_err_with(|| format!("reading {}", path.display()))?;
         }
         let text = String::from_utf8_lossy(&line);
         if text.trim().is_empty() {
@@ -189,12 +195,31 @@ fn read_log(path: &Path, p: &mut Printer) -> Result<()> {
     }
 }
 
+/// Skips to the end of the current line without holding it.
+fn skip_line(reader: &mut dyn BufRead) -> std::io::Result<()> {
+    loop {
+        let buf = reader.fill_buf()?;
+        if buf.is_empty() {
+            return Ok(());
+        }
+        match buf.iter().position(|&b| b == b'\n') {
+            Some(i) => {
+                reader.consume(i + 1);
+                return Ok(());
+            }
+            None => {
+                let n = buf.len();
+                reader.consume(n);
+            }
+        }
+    }
+}
+
 async fn live(args: &TapArgs, mut p: Printer) -> Result<()> {
-    let target = TapTarget::parse(args.target.as_deref().unwrap_or_default(), &args.namespace).map_err(bad_input)?;
-    let kube = crate::source::kube::KubeTarget {
+    let mut kube = crate::source::kube::KubeTarget {
         kubeconfig: args.kubeconfig.clone(),
         context: args.context.clone(),
-        namespace: Some(target.namespace.clone()),
+        namespace: None,
     };
     if let Some(k) = &kube.kubeconfig
         && !k.exists()
@@ -202,6 +227,20 @@ async fn live(args: &TapArgs, mut p: Printer) -> Result<()> {
     {
         return Err(bad_input(format!("kubeconfig {}: no such file", k.display())));
     }
+    let target_text = args.target.as_deref().unwrap_or_default();
+    // A target that is not one fails before anything is asked of the cluster.
+    TapTarget::parse(target_text, "default").map_err(bad_input)?;
+    // Without -n, the context's namespace, as kubectl takes it (not needed for ns/NAME).
+    let namespace = match &args.namespace {
+        Some(ns) => ns.clone(),
+        None if target_text.starts_with("ns/") || target_text.starts_with("namespace") => "default".into(),
+        None => crate::source::kube::connect(&kube)
+            .await
+            .map(|c| c.client.default_namespace().to_string())
+            .unwrap_or_else(|_| "default".into()),
+    };
+    let target = TapTarget::parse(target_text, &namespace).map_err(bad_input)?;
+    kube.namespace = Some(target.namespace.clone());
     let spec = TapSpec {
         target,
         source: args.source,
@@ -280,7 +319,7 @@ async fn live(args: &TapArgs, mut p: Printer) -> Result<()> {
                 if let Some(s) = &mut p.summary {
                     s.rotate(crate::model::now_millis());
                 }
-                p.print_summary(clear)?;
+                p.print_summary(true, clear)?;
             }
             _ = &mut until => break,
             _ = tokio::signal::ctrl_c() => break,
@@ -288,7 +327,7 @@ async fn live(args: &TapArgs, mut p: Printer) -> Result<()> {
     }
     let _ = stop_tx.send(true);
     task.abort();
-    p.print_summary(false)?;
+    p.print_summary(false, false)?;
     p.finish()?;
     match failure {
         Some(f) => Err(eyre!(f)),

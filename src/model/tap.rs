@@ -89,7 +89,75 @@ pub struct TapEvent {
     pub details: Vec<(String, String)>,
 }
 
+/// Longest path kept (the rest is cut with `…`): a path is a group key and a row.
+pub const MAX_PATH: usize = 1024;
+/// Longest other text kept (authorities, header values, labels).
+pub const MAX_TEXT: usize = 512;
+
+/// Cuts `s` to at most `max` bytes at a character boundary, and replaces control characters
+/// (which would drive the terminal) with `?`.
+fn bound_text(s: &mut String, max: usize) {
+    if s.len() > max {
+        let mut end = max;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
+        s.push('…');
+    }
+    if s.chars().any(char::is_control) {
+        *s = s.chars().map(|c| if c.is_control() { '?' } else { c }).collect();
+    }
+}
+
+/// Detail fields whose values are addresses, numbers or Envoy's own codes.
+const SAFE_DETAILS: &[&str] = &[
+    "protocol",
+    "response code details",
+    "connection termination",
+    "upstream service time ms",
+    "request id",
+    "upstream local address",
+    "downstream local address",
+    "downstream remote address",
+    "requested server name",
+    "route",
+    "source address",
+    "destination address",
+    "time to first byte ms",
+    "scheme",
+];
+
 impl TapEvent {
+    /// Bounds every text field (memory stays bounded by the number of events kept, whatever
+    /// a proxy writes) and takes out control characters.
+    pub fn bound(&mut self) {
+        if let Some(p) = &mut self.path {
+            bound_text(p, MAX_PATH);
+        }
+        for s in [
+            &mut self.method,
+            &mut self.authority,
+            &mut self.upstream_host,
+            &mut self.upstream_cluster,
+            &mut self.response_flags,
+            &mut self.error,
+            &mut self.reporter,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            bound_text(s, MAX_TEXT);
+        }
+        bound_text(&mut self.source, MAX_TEXT);
+        bound_text(&mut self.destination, MAX_TEXT);
+        self.details.truncate(64);
+        for (k, v) in &mut self.details {
+            bound_text(k, MAX_TEXT);
+            bound_text(v, MAX_TEXT);
+        }
+    }
+
     /// An event with only its time, origin and endpoints; the rest is filled in by the source.
     pub fn new(time: UnixMillis, origin: TapOrigin, source: String, destination: String) -> Self {
         TapEvent {
@@ -131,6 +199,7 @@ impl TapEvent {
     /// policy: credential-looking query parameters and userinfo in paths and authorities,
     /// the values of credential-like headers (Authorization, Cookie, ...).
     pub fn redact(&mut self) {
+        self.bound();
         for s in [&mut self.path, &mut self.authority, &mut self.upstream_host]
             .into_iter()
             .flatten()
@@ -140,8 +209,16 @@ impl TapEvent {
             }
         }
         for (name, value) in &mut self.details {
-            // A header is kept as `header name` → value.
-            let header = name.strip_prefix("header ").unwrap_or(name);
+            // Addresses, sizes and Envoy's own words hold no secret; skipping them keeps the
+            // parse of an access-log line fast (they are most of its fields).
+            if SAFE_DETAILS.contains(&name.as_str()) {
+                continue;
+            }
+            // Headers are kept as `header NAME`, `response header NAME`, `trailer NAME`.
+            let header = ["header ", "response header ", "trailer "]
+                .iter()
+                .find_map(|p| name.strip_prefix(p))
+                .unwrap_or(name);
             if crate::redact::is_credential_name(header) {
                 *value = crate::redact::REDACTED.to_string();
             } else if let Some(r) = crate::redact::redact_text(value) {
@@ -208,7 +285,7 @@ impl TapSourceStatus {
 }
 
 /// Which source `meshtop tap` and `:tap` use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TapSourceChoice {
     /// Linkerd's tap API for Linkerd pods, access logs for Envoy meshes.
@@ -325,6 +402,17 @@ mod tests {
         assert!(t.success());
         t.response_flags = Some("UF".into());
         assert!(!t.success());
+    }
+
+    #[test]
+    fn long_fields_are_cut_and_control_characters_replaced() {
+        let mut e = ev();
+        e.path = Some(format!("/{}", "é".repeat(2000)));
+        e.authority = Some("web\u{1b}[2J:80".into());
+        e.redact();
+        let p = e.path.unwrap();
+        assert!(p.len() <= MAX_PATH + '…'.len_utf8() && p.ends_with('…'), "{}", p.len());
+        assert_eq!(e.authority.as_deref(), Some("web?[2J:80"));
     }
 
     #[test]

@@ -37,7 +37,9 @@ pub fn api_status(resource: Resource, code: u16, message: &str) -> (ErrorKind, S
         ),
         (Resource::Tap, 404) => (
             ErrorKind::Api,
-            "the API server does not serve tap.linkerd.io: linkerd-viz is not installed (linkerd viz install)".into(),
+            format!(
+                "the API server does not serve tap.linkerd.io: is linkerd-viz installed (linkerd viz install)? ({message})"
+            ),
         ),
         (Resource::Tap, 503) => (
             ErrorKind::Api,

@@ -138,6 +138,12 @@ pub async fn run(target: super::kube::KubeTarget, spec: TapSpec, tx: UpdateTx, m
 async fn tap(client: Client, spec: &TapSpec, r: &Reporter) {
     let pods = match pods_of(&client, spec).await {
         Ok(p) => p,
+        // Linkerd's tap needs only `watch` on tap.linkerd.io: asked for it, meshtop goes
+        // straight to the API when it may not read the pods (their checks are skipped).
+        Err(_) if spec.source == TapSourceChoice::Linkerd => {
+            r.update(|s| s.origin = TapOrigin::Linkerd);
+            return linkerd_tap(client, spec, r).await;
+        }
         Err(m) => return r.fail(m, None).await,
     };
     let classified: Vec<(PodInfo, PodMesh)> = pods
@@ -193,15 +199,17 @@ async fn tap(client: Client, spec: &TapSpec, r: &Reporter) {
         r.update(|s| s.origin = TapOrigin::Linkerd);
         let meshed: Vec<&PodInfo> = linkerd.iter().map(|(p, _)| p).collect();
         if !meshed.is_empty() && !meshed.iter().any(|p| p.annotations.contains_key(TAP_ENABLED)) {
-            let hint = format!(
-                "restart them so Linkerd's tap injector adds the tap server (e.g. kubectl rollout restart {} -n {})",
-                if spec.target.kind == "namespace" {
-                    "deploy".into()
-                } else {
-                    format!("{}/{}", spec.target.kind, spec.target.name)
-                },
-                spec.target.namespace
-            );
+            let hint = match spec.target.kind.as_str() {
+                "pod" | "namespace" => format!(
+                    "restart them so Linkerd's tap injector sets them up (kubectl rollout restart on their \
+                     deployments in {}, or delete the pods for their controllers to recreate)",
+                    spec.target.namespace
+                ),
+                kind => format!(
+                    "restart them so Linkerd's tap injector sets them up (kubectl rollout restart {kind}/{} -n {})",
+                    spec.target.name, spec.target.namespace
+                ),
+            };
             return r
                 .fail(
                     format!("the pods of {what} are not tap-enabled (no {TAP_ENABLED} annotation: they started before linkerd-viz)"),
@@ -362,8 +370,18 @@ async fn linkerd_tap(client: Client, spec: &TapSpec, r: &Reporter) {
                     loop {
                         match decoder.next_frame() {
                             Ok(Some(fr)) => match decode_event(fr) {
-                                Ok(ev) => batch.extend(joiner.push(ev, now)),
-                                Err(e) => { bad = Some(e.to_string()); break; }
+                                Ok(ev) if ev.event.is_some() => batch.extend(joiner.push(ev, now)),
+                                // The tap server reports a failure inside a stream as a framed
+                                // ApiError (linkerd2 protohttp).
+                                other => {
+                                    let said = api_error_text(fr);
+                                    bad = Some(match (said, other) {
+                                        (Some(t), _) => format!("the tap server said: {t}"),
+                                        (None, Err(e)) => e.to_string(),
+                                        (None, Ok(_)) => continue,
+                                    });
+                                    break;
+                                }
                             },
                             Ok(None) => break,
                             Err(e) => { bad = Some(e.to_string()); break; }
@@ -398,6 +416,15 @@ async fn linkerd_tap(client: Client, spec: &TapSpec, r: &Reporter) {
         }
         Err(e) => r.fail(e, None).await,
     }
+}
+
+/// The text of a frame that is an ApiError rather than a TapEvent: valid UTF-8 in field 1
+/// and nothing else.
+fn api_error_text(frame: &[u8]) -> Option<String> {
+    use prost::Message;
+    let e = crate::tap::linkerd::proto::ApiError::decode(frame).ok()?;
+    // Re-encoding gives back the frame only when it held nothing but the error text.
+    (!e.error.is_empty() && e.encode_to_vec() == frame).then_some(e.error)
 }
 
 /// At most `cap` bytes of a body (an error's text).
@@ -492,9 +519,22 @@ async fn follow_logs(client: Client, pods: Vec<(PodInfo, String, Mesh)>, r: &Rep
                     return;
                 }
                 let quiet = events == 0 && started.elapsed() >= HINT_AFTER && r.snapshot().is_some_and(|s| s.hint.is_none());
-                if quiet && let Some(how) = crate::tap::hints::enable_access_logs(mesh) {
-                    r.update(|s| s.hint = Some(format!("no access-log entries yet: access logs may be off. {how}")));
-                    changed = true;
+                if quiet {
+                    // Lines that come but never parse are a custom format, not logs turned off.
+                    let lines = r.snapshot().map_or(0, |s| s.lines);
+                    let hint = if lines > 0 {
+                        Some(format!(
+                            "{}, none in a known access-log format (Istio TEXT or JSON, Envoy's or Kuma's default): a custom accessLogFormat?",
+                            crate::text::plural(lines as usize, "log line")
+                        ))
+                    } else {
+                        crate::tap::hints::enable_access_logs(mesh)
+                            .map(|how| format!("no access-log entries yet: access logs may be off. {how}"))
+                    };
+                    if let Some(h) = hint {
+                        r.update(|s| s.hint = Some(h));
+                        changed = true;
+                    }
                 }
                 if events > 0 && r.snapshot().is_some_and(|s| s.hint.is_some()) {
                     r.update(|s| s.hint = None);

@@ -43,7 +43,10 @@ pub fn parse_line(line: &str, reporter: Option<&str>) -> Result<TapEvent, LineEr
     if let Some(r) = reporter {
         event.reporter = Some(r.to_string());
     }
-    ends(&mut event, reporter);
+    // Kuma names both ends itself (its services); the others are placed from the cluster.
+    if event.source.is_empty() {
+        ends(&mut event, reporter);
+    }
     event.redact();
     Ok(event)
 }
@@ -223,6 +226,15 @@ const ENVOY: Layout = Layout {
 
 fn text(line: &str) -> Result<TapEvent, LineError> {
     let f = fields(line)?;
+    // Kuma puts the mesh's name before the request line, and writes TCP entries as a sentence.
+    if f.len() >= 3 && !f[1].contains(' ') {
+        if matches!(f.len(), 17 | 18) && f[2].contains(' ') {
+            return kuma_http(&f);
+        }
+        if f.len() == 12 && f[4] == "took" {
+            return kuma_tcp(&f);
+        }
+    }
     let layout = match f.len() {
         22 => &ISTIO,
         21 => &ISTIO_MIXER,
@@ -266,6 +278,85 @@ fn text(line: &str) -> Result<TapEvent, LineError> {
         detail("route", Some(t + 5));
         e.upstream_cluster = opt_string(f[t]);
     }
+    Ok(e)
+}
+
+/// Kuma's default HTTP format (MeshAccessLog): `[START] MESH "REQ" CODE FLAGS RECEIVED SENT
+/// DURATION UPSTREAM_TIME "XFF" "UA" ["TRACE_ID"] "REQUEST_ID" "AUTHORITY" "SOURCE_SERVICE"
+/// "DESTINATION_SERVICE" "SOURCE_ADDRESS" "UPSTREAM_HOST"` (the trace id since Kuma 1.x).
+fn kuma_http(f: &[&str]) -> Result<TapEvent, LineError> {
+    let mut e = TapEvent::new(start_time(f[0])?, TapOrigin::Logs, String::new(), String::new());
+    e.details.push(("mesh".into(), f[1].to_string()));
+    request_line(f[2], &mut e)?;
+    let code = number(f[3], "RESPONSE_CODE is not a number")?;
+    e.status = match e.method {
+        None => None,
+        Some(_) => Some(u16::try_from(code.unwrap_or(0)).map_err(|_| LineError("RESPONSE_CODE out of range"))?),
+    };
+    e.response_flags = opt_string(f[4]);
+    e.bytes_received = number(f[5], "BYTES_RECEIVED is not a number")?;
+    e.bytes_sent = number(f[6], "BYTES_SENT is not a number")?;
+    e.duration_ms = number(f[7], "DURATION is not a number")?.map(|d| d as f64);
+    let rest = &f[f.len() - 6..];
+    let mut detail = |name: &str, v: &str| {
+        if let Some(v) = opt(v) {
+            e.details.push((name.to_string(), v.to_string()));
+        }
+    };
+    detail("upstream service time ms", f[8]);
+    detail("x-forwarded-for", f[9]);
+    detail("user agent", f[10]);
+    if f.len() == 18 {
+        detail("trace id", f[11]);
+    }
+    detail("request id", rest[0]);
+    detail("downstream remote address", rest[4]);
+    e.authority = opt_string(rest[1]);
+    e.upstream_host = opt_string(rest[5]);
+    let (src, dst) = (opt_string(rest[2]), opt_string(rest[3]));
+    e.details
+        .push(("kuma source service".into(), src.clone().unwrap_or_else(|| "-".into())));
+    e.details.push((
+        "kuma destination service".into(),
+        dst.clone().unwrap_or_else(|| "-".into()),
+    ));
+    e.source = src.or_else(|| opt_string(rest[4])).unwrap_or_else(|| "-".into());
+    e.destination = dst.or_else(|| e.authority.clone()).unwrap_or_else(|| "-".into());
+    Ok(e)
+}
+
+/// Kuma's default TCP format: `[START] FLAGS MESH SRC_ADDR(SRC_SVC)->UPSTREAM(DST_SVC) took
+/// 12ms, sent 100 bytes, received: 200 bytes`.
+fn kuma_tcp(f: &[&str]) -> Result<TapEvent, LineError> {
+    let bad = LineError("not Kuma's TCP format");
+    let mut e = TapEvent::new(start_time(f[0])?, TapOrigin::Logs, String::new(), String::new());
+    e.response_flags = opt_string(f[1]);
+    e.details.push(("mesh".into(), f[2].to_string()));
+    let (from, to) = f[3].split_once(")->").ok_or(bad.clone())?;
+    let svc = |s: &str| {
+        s.split_once('(')
+            .map(|(a, b)| (a.to_string(), b.trim_end_matches(')').to_string()))
+    };
+    let ((src_addr, src_svc), (upstream, dst_svc)) = (svc(from).ok_or(bad.clone())?, svc(to).ok_or(bad.clone())?);
+    let num = |s: &str, what| number(s.trim_end_matches([',', 's']).trim_end_matches('m'), what);
+    e.duration_ms = num(f[5], "DURATION is not a number")?.map(|d| d as f64);
+    e.bytes_sent = number(f[7], "BYTES_SENT is not a number")?;
+    e.bytes_received = number(f[10], "BYTES_RECEIVED is not a number")?;
+    if f[6] != "sent" || f[9] != "received:" {
+        return Err(bad);
+    }
+    e.upstream_host = opt_string(&upstream);
+    e.details.push(("downstream remote address".into(), src_addr.clone()));
+    e.source = if src_svc.is_empty() || src_svc == "-" {
+        src_addr
+    } else {
+        src_svc
+    };
+    e.destination = if dst_svc.is_empty() || dst_svc == "-" {
+        upstream
+    } else {
+        dst_svc
+    };
     Ok(e)
 }
 
@@ -524,6 +615,38 @@ mod tests {
         // kubectl logs --timestamps prefixes are taken off.
         let stamped = format!("2024-01-01T00:00:00.123456789Z {ISTIO_DOC}");
         assert_eq!(parse_line(&stamped, None).unwrap().status, Some(418));
+    }
+
+    #[test]
+    fn kuma_http_and_tcp_formats() {
+        let http = r#"[2024-05-01T10:00:00.000Z] default "GET /api/items?id=3 HTTP/1.1" 200 - 0 512 7 6 "-" "curl/8.5.0" "-" "f6b1c8b0-7c4a" "backend:3001" "demo-app_kuma-demo_svc_5000" "backend_kuma-demo_svc_3001" "10.42.0.15" "10.42.0.19:3001""#;
+        let e = parse_line(http, Some("kuma-demo/demo-app-1")).unwrap();
+        assert_eq!(
+            (e.method.as_deref(), e.status, e.duration_ms, e.bytes_sent),
+            (Some("GET"), Some(200), Some(7.0), Some(512))
+        );
+        assert_eq!(
+            (e.source.as_str(), e.destination.as_str()),
+            ("demo-app_kuma-demo_svc_5000", "backend_kuma-demo_svc_3001")
+        );
+        assert_eq!(e.authority.as_deref(), Some("backend:3001"));
+        assert_eq!(e.upstream_host.as_deref(), Some("10.42.0.19:3001"));
+        assert_eq!(detail(&e, "mesh"), Some("default"));
+        // Without the trace id (Kuma before 1.x).
+        let old = http.replace(r#" "-" "f6b1c8b0-7c4a""#, r#" "f6b1c8b0-7c4a""#);
+        assert_eq!(
+            parse_line(&old, None).unwrap().destination,
+            "backend_kuma-demo_svc_3001"
+        );
+        let tcp = "[2024-05-01T10:00:01.000Z] - default 10.42.0.15(demo-app_kuma-demo_svc_5000)->10.42.0.20:6379(redis_kuma-demo_svc_6379) took 12ms, sent 100 bytes, received: 200 bytes";
+        let t = parse_line(tcp, None).unwrap();
+        assert_eq!((t.method.as_deref(), t.status, t.duration_ms), (None, None, Some(12.0)));
+        assert_eq!((t.bytes_sent, t.bytes_received), (Some(100), Some(200)));
+        assert_eq!(
+            (t.source.as_str(), t.destination.as_str()),
+            ("demo-app_kuma-demo_svc_5000", "redis_kuma-demo_svc_6379")
+        );
+        assert!(t.success());
     }
 
     #[test]

@@ -4,20 +4,24 @@
 
 use crate::model::tap::TapEvent;
 
-/// Status codes to keep: classes (`5xx`) and exact codes (`503`), any of them.
+/// Status codes to keep: classes (`5xx`), exact codes (`503`) and `fail` (any request that
+/// did not succeed: 5xx, Envoy's 0 with UF/UH, resets, timeouts, gRPC errors), any of them.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct StatusMatch {
     classes: Vec<u8>,
     codes: Vec<u16>,
+    failed: bool,
 }
 
 impl StatusMatch {
-    /// `5xx`, `503`, `4xx,5xx`, `429,5xx`.
+    /// `5xx`, `503`, `4xx,5xx`, `429,5xx`, `fail`.
     pub fn parse(s: &str) -> Result<Self, String> {
         let mut m = StatusMatch::default();
         for part in s.split(',').map(str::trim) {
             let lower = part.to_ascii_lowercase();
-            if let Some(c) = lower.strip_suffix("xx")
+            if matches!(lower.as_str(), "fail" | "failed" | "err" | "error") {
+                m.failed = true;
+            } else if let Some(c) = lower.strip_suffix("xx")
                 && c.len() == 1
                 && let Some(d) = c.chars().next().and_then(|c| c.to_digit(10))
                 && (1..=5).contains(&d)
@@ -29,16 +33,20 @@ impl StatusMatch {
                 m.codes.push(code);
             } else {
                 return Err(format!(
-                    "{part:?} is not a status: give a class (1xx to 5xx) or a code (100 to 599), comma-separated"
+                    "{part:?} is not a status: give a class (1xx to 5xx), a code (100 to 599) or fail, comma-separated"
                 ));
             }
         }
         Ok(m)
     }
 
-    /// Events without a status (TCP entries, requests that got none) never match.
-    pub fn matches(&self, status: Option<u16>) -> bool {
-        let Some(s) = status else { return false };
+    /// Classes and codes look at the status (events without one never match them); `fail`
+    /// at whether the request succeeded.
+    pub fn matches(&self, e: &TapEvent) -> bool {
+        if self.failed && !e.success() {
+            return true;
+        }
+        let Some(s) = e.status else { return false };
         self.codes.contains(&s) || self.classes.iter().any(|&c| u16::from(c) == s / 100)
     }
 }
@@ -60,7 +68,7 @@ pub struct TapFilter {
 }
 
 /// The `/` filter's fields, for the help text and errors.
-pub const FIELDS: &str = "src=, dst=, path=, method=, status= (5xx, 503), latency>= (100ms), or words";
+pub const FIELDS: &str = "src=, dst=, path=, method=, status= (5xx, 503, fail), latency>= (100ms), or words";
 
 impl TapFilter {
     pub fn is_empty(&self) -> bool {
@@ -113,7 +121,7 @@ impl TapFilter {
                 .method
                 .as_deref()
                 .is_none_or(|m| e.method.as_deref().is_some_and(|em| em.eq_ignore_ascii_case(m)))
-            && self.status.as_ref().is_none_or(|s| s.matches(e.status))
+            && self.status.as_ref().is_none_or(|s| s.matches(e))
             && self
                 .min_latency_ms
                 .is_none_or(|min| e.duration_ms.is_some_and(|d| d >= min))
@@ -126,9 +134,20 @@ impl TapFilter {
     }
 }
 
-/// `100ms`, `1.5s`, `0`: a latency threshold, by the one duration parser.
+/// `100ms`, `1.5s`, `250`: a latency threshold, by the one duration parser; a bare number
+/// is milliseconds here (latencies are read in ms), not seconds as elsewhere.
 pub fn latency(s: &str) -> Result<f64, String> {
-    crate::input::duration(s, crate::input::Bounds::OFFSET)
+    let t = s.trim();
+    if let Ok(ms) = t.parse::<f64>() {
+        return if ms.is_finite() && (0.0..=86_400_000.0).contains(&ms) {
+            Ok(ms)
+        } else {
+            Err(format!(
+                "latency: {t:?} is not a number of milliseconds from 0 to a day"
+            ))
+        };
+    }
+    crate::input::duration(t, crate::input::Bounds::OFFSET)
         .map(|d| d.as_secs_f64() * 1e3)
         .map_err(|e| format!("latency: {e}"))
 }
@@ -154,13 +173,23 @@ mod tests {
 
     #[test]
     fn status_classes_and_codes() {
+        let with = |s: Option<u16>| ev(s, 1.0, "/");
         let m = StatusMatch::parse("429,5xx").unwrap();
-        assert!(m.matches(Some(429)) && m.matches(Some(500)) && m.matches(Some(599)));
-        assert!(!m.matches(Some(404)) && !m.matches(Some(200)) && !m.matches(None));
+        assert!(m.matches(&with(Some(429))) && m.matches(&with(Some(500))) && m.matches(&with(Some(599))));
+        assert!(!m.matches(&with(Some(404))) && !m.matches(&with(Some(200))) && !m.matches(&with(None)));
+        // `fail` is what did not succeed, with or without a status.
+        let f = StatusMatch::parse("fail").unwrap();
+        assert!(f.matches(&with(Some(0))) && f.matches(&with(Some(503))) && !f.matches(&with(Some(404))));
+        let mut reset = with(None);
+        reset.error = Some("stream reset".into());
+        assert!(f.matches(&reset) && !m.matches(&reset));
+        assert_eq!(latency("250"), Ok(250.0), "a bare number is milliseconds");
+        assert_eq!(latency("1.5s"), Ok(1500.0));
+        assert!(latency("-3").is_err() && latency("1e300").is_err());
         assert!(StatusMatch::parse("6xx").is_err());
         assert!(StatusMatch::parse("50").is_err());
         assert!(StatusMatch::parse("").is_err());
-        assert!(StatusMatch::parse("5XX").unwrap().matches(Some(503)));
+        assert!(StatusMatch::parse("5XX").unwrap().matches(&with(Some(503))));
     }
 
     #[test]

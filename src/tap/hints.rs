@@ -21,8 +21,8 @@ pub fn enable_access_logs(mesh: Mesh) -> Option<&'static str> {
              (targetRef: Mesh, to: [{targetRef: Mesh, default: {backends: [{type: File, file: {path: /dev/stdout}}]}}])"
         }
         Mesh::Osm => {
-            "OSM: Envoy access logs go to stdout by default; check that \
-             spec.observability.enableDebugServer and the sidecar log level in the MeshConfig did not turn them off"
+            "OSM: its Envoy writes JSON access logs to stdout by default; none came, so check that the \
+             pods' envoy container was injected by osm-injector and that traffic reaches them"
         }
         _ => return None,
     })

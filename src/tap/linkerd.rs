@@ -521,11 +521,12 @@ impl Joiner {
                     e.details.push(("scheme".into(), s));
                 }
                 push_headers(&mut e, "header", init.headers.as_ref());
-                if self.pending.len() >= self.capacity
-                    && let Some((old, _)) = self.order.pop_front()
-                    && let Some(p) = self.pending.remove(&old)
-                {
-                    out.push(gave_up(p, "dropped: too many requests in flight"));
+                // Keys of requests that already ended are skipped: the oldest live one goes.
+                while self.pending.len() >= self.capacity {
+                    let Some((old, _)) = self.order.pop_front() else { break };
+                    if let Some(p) = self.pending.remove(&old) {
+                        out.push(gave_up(p, "dropped: too many requests in flight"));
+                    }
                 }
                 self.order.push_back((key.clone(), now));
                 self.pending.insert(key, e);
@@ -572,8 +573,17 @@ impl Joiner {
             }
             let key = key.clone();
             self.order.pop_front();
-            if let Some(p) = self.pending.remove(&key) {
-                out.push(gave_up(p, "no response end within the time limit"));
+            if let Some(mut p) = self.pending.remove(&key) {
+                if p.status.is_some() {
+                    // A response that is still streaming (gRPC streams, websockets) is no
+                    // failure: it is shown with what is known so far.
+                    p.details
+                        .push(("stream".into(), "still open when tap stopped waiting (60 s)".into()));
+                    p.redact();
+                    out.push(p);
+                } else {
+                    out.push(gave_up(p, "no response within the time limit"));
+                }
             }
         }
         // Keys whose request already ended stay in `order` until they reach the front.
@@ -649,13 +659,22 @@ pub fn address(a: &proto::TcpAddress) -> String {
     }
 }
 
-/// `namespace/pod` from an endpoint's labels, else its address.
-fn endpoint(addr: Option<&proto::TcpAddress>, meta: Option<&proto::Meta>) -> String {
+/// `namespace/pod` from an endpoint's labels, else its address. A client's address is
+/// given without its (ephemeral) port, so each connection is not a group of its own.
+fn endpoint(addr: Option<&proto::TcpAddress>, meta: Option<&proto::Meta>, client: bool) -> String {
     let labels = meta.map(|m| &m.labels);
     let get = |k: &str| labels.and_then(|l| l.get(k)).filter(|v| !v.is_empty());
-    match (get("namespace"), get("pod")) {
-        (Some(ns), Some(pod)) => format!("{ns}/{pod}"),
-        _ => addr.map_or_else(|| "-".into(), address),
+    match (get("namespace"), get("pod"), addr) {
+        (Some(ns), Some(pod), _) => format!("{ns}/{pod}"),
+        (_, _, Some(a)) if client => {
+            let full = address(a);
+            match full.rsplit_once(':') {
+                Some((host, _)) => host.trim_start_matches('[').trim_end_matches(']').to_string(),
+                None => full,
+            }
+        }
+        (_, _, Some(a)) => address(a),
+        (_, _, None) => "-".into(),
     }
 }
 
@@ -663,8 +682,8 @@ fn endpoint(addr: Option<&proto::TcpAddress>, meta: Option<&proto::Meta>) -> Str
 /// source of an outbound one.
 fn reporter(ev: &proto::TapEvent) -> String {
     match ev.proxy_direction {
-        1 => endpoint(ev.destination.as_ref(), ev.destination_meta.as_ref()),
-        _ => endpoint(ev.source.as_ref(), ev.source_meta.as_ref()),
+        1 => endpoint(ev.destination.as_ref(), ev.destination_meta.as_ref(), false),
+        _ => endpoint(ev.source.as_ref(), ev.source_meta.as_ref(), true),
     }
 }
 
@@ -672,8 +691,8 @@ fn base_event(ev: &proto::TapEvent, now: UnixMillis) -> TapEvent {
     let mut e = TapEvent::new(
         now,
         TapOrigin::Linkerd,
-        endpoint(ev.source.as_ref(), ev.source_meta.as_ref()),
-        endpoint(ev.destination.as_ref(), ev.destination_meta.as_ref()),
+        endpoint(ev.source.as_ref(), ev.source_meta.as_ref(), true),
+        endpoint(ev.destination.as_ref(), ev.destination_meta.as_ref(), false),
     );
     e.direction = match ev.proxy_direction {
         1 => Some(Direction::Inbound),
@@ -798,7 +817,8 @@ mod tests {
         assert_eq!(e.duration_ms, Some(1000.5));
         assert_eq!(e.bytes_sent, Some(42));
         assert_eq!(e.direction, Some(Direction::Inbound));
-        assert_eq!(e.source, "10.0.0.1:40000");
+        assert_eq!(e.source, "10.0.0.1", "a client's ephemeral port is left out");
+        assert!(e.details.contains(&("source address".into(), "10.0.0.1:40000".into())));
         assert_eq!(e.destination, "emojivoto/web-1");
         assert_eq!(e.reporter.as_deref(), Some("emojivoto/web-1"));
         assert!(

@@ -25,9 +25,9 @@ pub enum Grouping {
     Authority,
 }
 
+/// Ordered by source first: the summary's rows in their own order.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct GroupKey {
-    pub direction: Option<Direction>,
     /// Empty when grouping by authority.
     pub source: String,
     /// The destination, or the authority when grouping by authority.
@@ -36,6 +36,7 @@ pub struct GroupKey {
     pub method: String,
     /// Normalised (see [`normalise_path`]).
     pub path: String,
+    pub direction: Option<Direction>,
 }
 
 impl GroupKey {
@@ -221,10 +222,19 @@ impl Group {
         }
     }
 
-    /// The quantile from the histogram, kept within the exact best and worst.
+    /// The quantile from the histogram; in the bucket of the exact best or worst, that
+    /// value itself (a bucket's middle would read as off by a few percent).
     pub fn quantile_ms(&self, q: f64) -> Option<f64> {
         let v = self.cur.hist.quantile_with(&self.prev.hist, q)?;
-        Some(v.clamp(self.min_ms()?, self.max_ms()?))
+        let (min, max) = (self.min_ms()?, self.max_ms()?);
+        let bucket = LogHist::bucket(v);
+        if bucket == LogHist::bucket(max) {
+            Some(max)
+        } else if bucket == LogHist::bucket(min) {
+            Some(min)
+        } else {
+            Some(v.clamp(min, max))
+        }
     }
 
     pub fn p99_ms(&self) -> Option<f64> {
@@ -240,6 +250,8 @@ pub struct Summary {
     /// None: everything since the start (a file read offline).
     window_ms: Option<i64>,
     half_start: UnixMillis,
+    /// Whether the `other` group exists (it does not count against the cap).
+    others: bool,
     /// Events taken.
     pub events: u64,
     /// Bumped when groups appear or go (rows of the summary view).
@@ -254,6 +266,7 @@ impl Summary {
             max_groups: max_groups.max(1),
             window_ms: window_ms.filter(|w| *w >= 2),
             half_start: 0,
+            others: false,
             events: 0,
             generation: 0,
         }
@@ -296,23 +309,29 @@ impl Summary {
     /// Takes one event that arrived at `at` (the session clock: access-log lines can be old).
     pub fn add(&mut self, e: &TapEvent, at: UnixMillis) {
         self.rotate(at);
-        let mut key = self.key(e);
-        if !self.groups.contains_key(&key) {
-            let others = self.groups.contains_key(&GroupKey::other());
-            if self.groups.len() - usize::from(others) >= self.max_groups {
-                key = GroupKey::other();
+        self.events += 1;
+        let key = self.key(e);
+        // One lookup for a known group (most events); the key is cloned only for a new one.
+        let g = match self.groups.get_mut(&key) {
+            Some(g) => g,
+            None => {
+                let key = if self.groups.len() - usize::from(self.others) >= self.max_groups {
+                    self.others = true;
+                    GroupKey::other()
+                } else {
+                    key
+                };
+                if !self.groups.contains_key(&key) {
+                    self.generation += 1;
+                }
+                self.groups.entry(key).or_insert_with_key(|k| Group::new(k.clone()))
             }
-            if !self.groups.contains_key(&key) {
-                self.generation += 1;
-            }
-        }
-        let g = self.groups.entry(key.clone()).or_insert_with(|| Group::new(key));
+        };
         g.cur.add(e.success(), e.duration_ms);
         if e.duration_ms.is_some() {
             g.last_ms = e.duration_ms;
         }
         g.last_at = e.time;
-        self.events += 1;
     }
 
     /// Moves the window to `now`: halves that fell out are dropped, and groups left empty go.
@@ -338,6 +357,7 @@ impl Summary {
         self.half_start += skipped * half;
         let before = self.groups.len();
         self.groups.retain(|_, g| g.count() > 0);
+        self.others = self.groups.contains_key(&GroupKey::other());
         if self.groups.len() != before {
             self.generation += 1;
         }

@@ -28,6 +28,9 @@ fn source_line(name: &str, s: &TapSourceStatus, t: &Theme, width: usize) -> Line
         TapSourceState::Failed => ("failed", Style::default().fg(t.error)),
     };
     let mut text = state.to_string();
+    if let Some(m) = &s.message {
+        text.push_str(&format!(" · {m}"));
+    }
     if s.unparsed > 0 {
         text.push_str(&format!(
             " · {} of {} log lines not access-log entries",
@@ -37,13 +40,11 @@ fn source_line(name: &str, s: &TapSourceStatus, t: &Theme, width: usize) -> Line
             text.push_str(&format!(" (last: {l})"));
         }
     }
-    if let Some(m) = &s.message {
-        text.push_str(&format!(" · {m}"));
-    }
-    if let Some(h) = &s.hint {
-        text.push_str(&format!(" · {h}"));
-    }
-    let head = format!(" {name}: ");
+    // A benchmark's name says what it is; the cluster's taps say where they read.
+    let head = match s.origin {
+        crate::model::tap::TapOrigin::Bench => format!(" {name}: "),
+        origin => format!(" {name} ({}): ", origin.as_str()),
+    };
     let room = width.saturating_sub(head.chars().count());
     Line::from(vec![
         Span::styled(head, Style::default().fg(t.title)),
@@ -68,11 +69,20 @@ fn sources(state: &State, t: &Theme, width: usize) -> Vec<Line<'static>> {
         TapSourceState::Ended => 2,
     });
     let more = all.len().saturating_sub(SOURCE_LINES);
-    let mut lines: Vec<_> = all
-        .into_iter()
-        .take(SOURCE_LINES)
-        .map(|(name, s)| source_line(name, s, t, width))
-        .collect();
+    let mut lines = Vec::new();
+    for (name, s) in all.into_iter().take(SOURCE_LINES) {
+        lines.push(source_line(name, s, t, width));
+        // What to do about it gets a line of its own, so the counts never cut it off.
+        if let Some(h) = &s.hint {
+            // Wrapped (at most three lines), so the second way of turning logs on is seen too.
+            for part in super::hang(h, width.saturating_sub(4)).into_iter().take(3) {
+                lines.push(Line::from(Span::styled(
+                    format!("   {part}"),
+                    Style::default().fg(t.warn),
+                )));
+            }
+        }
+    }
     if more > 0 {
         lines.push(Line::from(Span::styled(
             format!(" … and {}", format::plural(more, "more source")),
@@ -110,7 +120,9 @@ pub fn render_stream(state: &State, t: &Theme, frame: &mut Frame, area: Rect) {
     let entry = state.entry();
     let rows = crate::app::table::rows::<Tap>(state, entry);
     let mut title = "tap".to_string();
-    if state.tap.paused_at.is_some() {
+    if state.tap.pause_overrun() {
+        title.push_str(" · paused past the 10,000 kept: the oldest kept is shown (p resumes)");
+    } else if state.tap.paused_at.is_some() {
         title.push_str(&format!(" · paused, {} new (p resumes)", state.tap.unseen()));
     }
     // A filter that does not parse says so even when the table has rows to show.

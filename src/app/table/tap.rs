@@ -44,10 +44,9 @@ static COLUMNS: &[Column<TapEntry>] = &[
     Column {
         // Newest first is the rows' own order.
         sort: Some(|e| SortKey::Int(u128::from(u64::MAX - e.seq))),
-        ..Column::new("TIME", |_, e| format::clock(e.event.time))
+        ..Column::new("TIME (UTC)", |_, e| format::clock(e.event.time))
     },
     Column {
-        drop: 6,
         sort: Some(|e| SortKey::Text(e.event.direction.map_or("-", |d| d.as_str()))),
         ..Column::new("DIR", |_, e| {
             match e.event.direction {
@@ -85,7 +84,9 @@ static COLUMNS: &[Column<TapEntry>] = &[
     },
     Column {
         sort: Some(|e| SortKey::num(e.event.duration_ms)),
-        ..Column::new("LATENCY", |_, e| format::opt_millis(e.event.duration_ms))
+        ..Column::new("LATENCY", |_, e| {
+            e.event.duration_ms.map_or_else(|| "-".into(), format::fine_millis)
+        })
     },
     Column {
         drop: 4,

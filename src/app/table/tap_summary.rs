@@ -10,6 +10,13 @@ use crate::tap::summary::{Group, GroupKey};
 
 pub struct TapSummary;
 
+fn fine(v: Option<f64>) -> String {
+    v.map_or_else(|| "-".into(), format::fine_millis)
+}
+
+/// The COUNT column, the summary's first order.
+pub const COUNT: usize = 5;
+
 /// Below this success rate a group is drawn as failing.
 const FAILING: f64 = 0.95;
 
@@ -26,6 +33,18 @@ static COLUMNS: &[Column<Group>] = &[
         filter: Some((&["dst", "destination"], |g| Cow::Borrowed(&g.key.destination))),
         search: true,
         ..Column::new("DESTINATION", |_, g| g.key.destination.clone())
+    },
+    Column {
+        drop: 2,
+        sort: Some(|g| SortKey::Text(g.key.direction.map_or("-", |d| d.as_str()))),
+        ..Column::new("DIR", |_, g| {
+            match g.key.direction {
+                Some(crate::model::tap::Direction::Inbound) => "in",
+                Some(crate::model::tap::Direction::Outbound) => "out",
+                None => "-",
+            }
+            .into()
+        })
     },
     Column {
         sort: Some(|g| SortKey::Text(&g.key.method)),
@@ -53,24 +72,24 @@ static COLUMNS: &[Column<Group>] = &[
         drop: 3,
         live: true,
         sort: Some(|g| SortKey::num(g.min_ms())),
-        ..Column::new("BEST", |_, g| format::opt_millis(g.min_ms()))
+        ..Column::new("BEST", |_, g| fine(g.min_ms()))
     },
     Column {
         drop: 2,
         live: true,
         sort: Some(|g| SortKey::num(g.max_ms())),
-        ..Column::new("WORST", |_, g| format::opt_millis(g.max_ms()))
+        ..Column::new("WORST", |_, g| fine(g.max_ms()))
     },
     Column {
         drop: 4,
         live: true,
         sort: Some(|g| SortKey::num(g.last_ms)),
-        ..Column::new("LAST", |_, g| format::opt_millis(g.last_ms))
+        ..Column::new("LAST", |_, g| fine(g.last_ms))
     },
     Column {
         live: true,
         sort: Some(|g| SortKey::num(g.p99_ms())),
-        ..Column::new("P99", |_, g| format::opt_millis(g.p99_ms()))
+        ..Column::new("P99", |_, g| fine(g.p99_ms()))
     },
 ];
 
