@@ -207,9 +207,13 @@ fn redact_assignments(s: &str) -> Option<String> {
     let mut last = 0;
     let mut from = 0;
     while let Some(eq) = s[from..].find('=').map(|e| e + from) {
+        // After the last character that is not part of a name (which may be several bytes
+        // long: a `+ 1` would land inside it).
         let name_start = s[..eq]
-            .rfind(|c: char| !(c.is_ascii_alphanumeric() || "_-.".contains(c)))
-            .map_or(0, |p| p + 1);
+            .char_indices()
+            .rev()
+            .find(|&(_, c)| !(c.is_ascii_alphanumeric() || "_-.".contains(c)))
+            .map_or(0, |(p, c)| p + c.len_utf8());
         let value_end = (eq + 1..b.len())
             .find(|&i| b[i].is_ascii_whitespace() || b"&;,\"'#<>)]}".contains(&b[i]))
             .unwrap_or(b.len());
@@ -336,6 +340,13 @@ fn words(name: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_after_multibyte_characters() {
+        // Found by the access_log fuzz target: a name right after a 3-byte character.
+        assert_eq!(redact_text("a\u{fffd}token=abc").as_deref(), Some("a\u{fffd}token=<redacted>"));
+        assert_eq!(redact_text("é=1 ü=2"), None);
+    }
     use serde_json::json;
 
     fn redacted(mut v: Value) -> Value {
