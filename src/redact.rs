@@ -344,7 +344,10 @@ mod tests {
     #[test]
     fn names_after_multibyte_characters() {
         // Found by the access_log fuzz target: a name right after a 3-byte character.
-        assert_eq!(redact_text("a\u{fffd}token=abc").as_deref(), Some("a\u{fffd}token=<redacted>"));
+        assert_eq!(
+            redact_text("a\u{fffd}token=abc").as_deref(),
+            Some("a\u{fffd}token=<redacted>")
+        );
         assert_eq!(redact_text("é=1 ü=2"), None);
     }
     use serde_json::json;

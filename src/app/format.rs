@@ -59,8 +59,13 @@ pub fn bytes(n: u64) -> String {
 }
 
 /// A single request's latency, finer than [`millis`] below 100 ms: `3.62ms`, `41.5ms`, `180ms`.
+/// Whole milliseconds (Envoy's access logs count in them) stay whole, and Envoy's 0 is `<1ms`.
 pub fn fine_millis(ms: f64) -> String {
-    if ms < 10.0 {
+    if ms == 0.0 {
+        "<1ms".into()
+    } else if ms.fract() == 0.0 && ms < 1000.0 {
+        format!("{ms:.0}ms")
+    } else if ms < 10.0 {
         format!("{ms:.2}ms")
     } else if ms < 100.0 {
         format!("{ms:.1}ms")
