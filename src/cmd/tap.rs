@@ -337,16 +337,8 @@ async fn live(args: &TapArgs, mut p: Printer) -> Result<()> {
 
 /// `21:26:18.409  out  foo/sleep-1 -> httpbin.foo:8000  GET httpbin:8000/status/418  418  4ms  135B`
 pub fn text_line(e: &TapEvent) -> String {
-    let dir = e.direction.map_or("-  ", |d| match d {
-        crate::model::tap::Direction::Inbound => "in ",
-        crate::model::tap::Direction::Outbound => "out",
-    });
-    let target = match (&e.authority, &e.path) {
-        (Some(a), Some(p)) => format!("{a}{p}"),
-        (None, Some(p)) => p.clone(),
-        (Some(a), None) => a.clone(),
-        (None, None) => "-".into(),
-    };
+    let dir = format!("{:<3}", crate::model::tap::Direction::short(e.direction));
+    let target = e.target();
     let status = match (e.status, &e.error) {
         (Some(s), _) => s.to_string(),
         (None, Some(err)) => format!("error ({err})"),

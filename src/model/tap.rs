@@ -21,6 +21,15 @@ impl Direction {
             Direction::Outbound => "outbound",
         }
     }
+
+    /// `in` or `out`, for narrow columns; `-` when unknown.
+    pub fn short(d: Option<Direction>) -> &'static str {
+        match d {
+            Some(Direction::Inbound) => "in",
+            Some(Direction::Outbound) => "out",
+            None => "-",
+        }
+    }
 }
 
 /// Where a tap event came from.
@@ -155,6 +164,16 @@ impl TapEvent {
         for (k, v) in &mut self.details {
             bound_text(k, MAX_TEXT);
             bound_text(v, MAX_TEXT);
+        }
+    }
+
+    /// Authority and path together, as a URL without its scheme (`-` when neither is known).
+    pub fn target(&self) -> String {
+        match (&self.authority, &self.path) {
+            (Some(a), Some(p)) => format!("{a}{p}"),
+            (None, Some(p)) => p.clone(),
+            (Some(a), None) => a.clone(),
+            (None, None) => "-".into(),
         }
     }
 

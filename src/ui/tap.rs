@@ -12,7 +12,7 @@ use super::table;
 use super::theme::Theme;
 use crate::app::State;
 use crate::app::format;
-use crate::app::table::tap::{Tap, method, status, target};
+use crate::app::table::tap::{Tap, method, status};
 use crate::app::table::tap_summary::TapSummary;
 use crate::model::tap::{TapSourceState, TapSourceStatus};
 use crate::tap::TapFilter;
@@ -189,7 +189,7 @@ pub fn render_event(state: &State, t: &Theme, frame: &mut Frame, area: Rect, seq
     kv("source", e.source.clone());
     kv("destination", e.destination.clone());
     kv("method", method(entry).into());
-    kv("authority / path", target(entry));
+    kv("authority / path", e.target());
     kv("status", status(entry));
     kv("success", if e.success() { "yes".into() } else { "no".into() });
     kv("latency", format::opt_millis(e.duration_ms));

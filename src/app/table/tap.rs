@@ -7,6 +7,7 @@ use super::{Column, RowFilter, SortKey, Table, Tone, Width};
 use crate::app::format;
 use crate::app::state::{State, View};
 use crate::app::tap::TapEntry;
+use crate::model::tap::Direction;
 use crate::tap::TapFilter;
 
 pub struct Tap;
@@ -30,16 +31,6 @@ pub fn status(e: &TapEntry) -> String {
     }
 }
 
-/// Authority and path together, as a URL without its scheme.
-pub fn target(e: &TapEntry) -> String {
-    match (&e.event.authority, &e.event.path) {
-        (Some(a), Some(p)) => format!("{a}{p}"),
-        (None, Some(p)) => p.clone(),
-        (Some(a), None) => a.clone(),
-        (None, None) => "-".into(),
-    }
-}
-
 static COLUMNS: &[Column<TapEntry>] = &[
     Column {
         // Newest first is the rows' own order.
@@ -48,14 +39,7 @@ static COLUMNS: &[Column<TapEntry>] = &[
     },
     Column {
         sort: Some(|e| SortKey::Text(e.event.direction.map_or("-", |d| d.as_str()))),
-        ..Column::new("DIR", |_, e| {
-            match e.event.direction {
-                Some(crate::model::tap::Direction::Inbound) => "in",
-                Some(crate::model::tap::Direction::Outbound) => "out",
-                None => "-",
-            }
-            .into()
-        })
+        ..Column::new("DIR", |_, e| Direction::short(e.event.direction).into())
     },
     Column {
         drop: 3,
@@ -76,7 +60,7 @@ static COLUMNS: &[Column<TapEntry>] = &[
     Column {
         width: Width::Fill,
         sort: Some(|e| SortKey::Text(e.event.path.as_deref().unwrap_or("-"))),
-        ..Column::new("AUTHORITY/PATH", |_, e| target(e))
+        ..Column::new("AUTHORITY/PATH", |_, e| e.event.target())
     },
     Column {
         sort: Some(|e| SortKey::Int(e.event.status.map_or(1000, u128::from))),

@@ -38,12 +38,7 @@ static COLUMNS: &[Column<Group>] = &[
         drop: 2,
         sort: Some(|g| SortKey::Text(g.key.direction.map_or("-", |d| d.as_str()))),
         ..Column::new("DIR", |_, g| {
-            match g.key.direction {
-                Some(crate::model::tap::Direction::Inbound) => "in",
-                Some(crate::model::tap::Direction::Outbound) => "out",
-                None => "-",
-            }
-            .into()
+            crate::model::tap::Direction::short(g.key.direction).into()
         })
     },
     Column {
