@@ -114,6 +114,7 @@ fn totals(i: usize, round: usize, share: f64) -> Totals {
         mtls_requests: requests,
         latency_ms,
         tcp_open_connections: 4.0,
+        ..Totals::default()
     }
 }
 
@@ -140,6 +141,7 @@ fn scrape_round(pods: usize, round: usize) -> Vec<Stamped> {
                     inbound: totals(i, round, 1.0),
                     outbound: totals(i, round, 0.9),
                     edges,
+                    described: Default::default(),
                     bad_lines: 0,
                 },
             })

@@ -3,17 +3,23 @@
 //! format, Linkerd tap frames, bench samples), with over 10,000 distinct paths and 1%
 //! malformed lines. Prints events per second against the 50,000/s target, and the memory
 //! held after 200,000 and 1,000,000 inputs (bounded by the buffer and the group cap, not by
-//! the stream). Run: cargo bench --bench tap
+//! the stream), and the frame time (build + draw, 200x60) of the tap stream and summary
+//! views while the stream flows, one frame every 6 batches (about 3,000 events): about what
+//! the TUI's 30-frame cap draws at 90,000 events/s. Each row's frame figures are those of
+//! its own inputs. Run: cargo bench --bench tap
 
 use std::hint::black_box;
 use std::time::Instant;
 
-use meshtop::app::{Keymap, Stamped, State, Update, fold};
+use meshtop::app::{Action, Keymap, Stamped, State, Update, apply_action, fold};
 use meshtop::model::tap::{TapEvent, TapOrigin};
 use meshtop::tap::TapFilter;
 use meshtop::tap::accesslog::parse_line;
 use meshtop::tap::linkerd::{FrameDecoder, Joiner, MAX_FRAME, decode_event, proto};
+use meshtop::ui::Ui;
 use prost::Message;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
 
 const TARGET: f64 = 50_000.0;
 
@@ -189,6 +195,11 @@ struct Pipe {
     refused: u64,
     matched: u64,
     secs: f64,
+    /// Frames drawn while the stream flows: (stream view ms, summary view ms).
+    draw: Option<(Ui, Terminal<TestBackend>)>,
+    batches: u64,
+    stream_frames: Vec<f64>,
+    summary_frames: Vec<f64>,
 }
 
 impl Pipe {
@@ -202,12 +213,24 @@ impl Pipe {
             refused: 0,
             matched: 0,
             secs: 0.0,
+            draw: None,
+            batches: 0,
+            stream_frames: Vec::new(),
+            summary_frames: Vec::new(),
+        }
+    }
+
+    /// Draws a frame every 6 batches (3,000 events), alternating the stream and the summary.
+    fn drawing() -> Self {
+        Pipe {
+            draw: Some((Ui::builtin(), Terminal::new(TestBackend::new(200, 60)).unwrap())),
+            ..Pipe::new()
         }
     }
 
     /// Parse, filter, fold `inputs` (one chunk of the stream); only this is timed.
     fn run(&mut self, state: &mut State, inputs: &[Input], filter: &TapFilter) {
-        let start = Instant::now();
+        let mut start = Instant::now();
         for (i, input) in inputs.iter().enumerate() {
             match input {
                 Input::Line(l) => match parse_line(l, Some("bookinfo/reviews-v2")) {
@@ -238,11 +261,49 @@ impl Pipe {
                         },
                     },
                 );
+                self.batches += 1;
+                if let Some((ui, term)) = &mut self.draw
+                    && self.batches.is_multiple_of(6)
+                {
+                    // Frames are timed apart from the pipeline.
+                    self.secs += start.elapsed().as_secs_f64();
+                    let summary = self.batches.is_multiple_of(12);
+                    apply_action(
+                        state,
+                        if summary {
+                            Action::ShowTapSummary
+                        } else {
+                            Action::ShowTap
+                        },
+                    );
+                    let t = Instant::now();
+                    term.draw(|f| ui.render(state, f)).unwrap();
+                    let ms = t.elapsed().as_secs_f64() * 1e3;
+                    if summary {
+                        &mut self.summary_frames
+                    } else {
+                        &mut self.stream_frames
+                    }
+                    .push(ms);
+                    start = Instant::now();
+                }
             }
         }
         self.secs += start.elapsed().as_secs_f64();
         black_box(self.matched);
     }
+}
+
+/// The p50 and p99 of frame times, in ms.
+fn p50_p99(v: &[f64]) -> String {
+    let mut v = v.to_vec();
+    v.sort_by(f64::total_cmp);
+    let at = |q: f64| {
+        v.get(((v.len() as f64 - 1.0) * q).round() as usize)
+            .copied()
+            .unwrap_or(0.0)
+    };
+    format!("{:.2}/{:.2}", at(0.5), at(0.99))
 }
 
 /// Inputs made this many at a time, so memory holds the state and one chunk only.
@@ -252,15 +313,24 @@ fn main() {
     let filter = TapFilter::parse("status=5xx latency>=100ms").unwrap();
     println!("tap pipeline (parse + filter + summary + fold), one core");
     println!(
-        "{:>9} {:>9} {:>8} {:>12} {:>9} {:>8} {:>7} {:>12}",
-        "inputs", "paths", "refused", "events/s", "vs 50k/s", "kept", "groups", "RSS MiB"
+        "{:>9} {:>9} {:>8} {:>10} {:>9} {:>7} {:>7} {:>8} {:>16} {:>16}",
+        "inputs",
+        "paths",
+        "refused",
+        "events/s",
+        "vs 50k/s",
+        "kept",
+        "groups",
+        "RSS MiB",
+        "stream p50/p99",
+        "summary p50/p99"
     );
     // Warm-up.
     let (warm, _) = stream(CHUNK, 3);
     Pipe::new().run(&mut State::new(Keymap::default()), &warm, &filter);
     drop(warm);
     let mut state = State::new(Keymap::default());
-    let mut pipe = Pipe::new();
+    let mut pipe = Pipe::drawing();
     let mut paths = std::collections::HashSet::new();
     let mut done = 0;
     for (upto, seed) in [(200_000usize, 7u64), (1_000_000, 11)] {
@@ -271,15 +341,21 @@ fn main() {
             pipe.run(&mut state, &chunk, &filter);
             done += CHUNK;
         }
+        let (stream_frames, summary_frames) = (
+            p50_p99(&std::mem::take(&mut pipe.stream_frames)),
+            p50_p99(&std::mem::take(&mut pipe.summary_frames)),
+        );
         println!(
-            "{done:>9} {:>9} {:>8} {:>12.0} {:>8.2}x {:>8} {:>7} {:>12.1}",
+            "{done:>9} {:>9} {:>8} {:>10.0} {:>8.2}x {:>7} {:>7} {:>8.1} {:>13} ms {:>13} ms",
             paths.len(),
             pipe.refused,
             pipe.events as f64 / pipe.secs,
             pipe.events as f64 / pipe.secs / TARGET,
             state.tap.events.len(),
             state.tap.summary.len(),
-            rss_kib() as f64 / 1024.0
+            rss_kib() as f64 / 1024.0,
+            stream_frames,
+            summary_frames
         );
     }
 }

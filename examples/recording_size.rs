@@ -162,6 +162,7 @@ fn totals(rng: &mut Rng, requests: &mut f64) -> Totals {
         mtls_requests: r,
         latency_ms,
         tcp_open_connections: (1 + rng.below(12)) as f64,
+        ..Totals::default()
     }
 }
 
@@ -178,6 +179,7 @@ fn session(minutes: i64) -> Vec<Stamped> {
                 cluster: "prod-eu-1".into(),
                 server: "https://10.0.0.1:6443".into(),
                 version: "v1.34.2".into(),
+                namespace: "default".into(),
             },
         },
     );
@@ -254,6 +256,7 @@ fn session(minutes: i64) -> Vec<Stamped> {
                     outbound: out.clone(),
                     // One destination per pod: its outbound traffic is that edge.
                     edges: [(format!("backend-{}.shop.svc.cluster.local", i % 20), out)].into(),
+                    described: Default::default(),
                     bad_lines: 0,
                 },
             );

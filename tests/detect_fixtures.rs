@@ -249,6 +249,38 @@ fn own_manifests_cover_other_meshes_and_shapes() {
     let w = class(WAYPOINT);
     assert_eq!((w.mesh, w.model), (Some(Mesh::Istio), Model::Gateway));
 
+    // ztunnel whose DaemonSet is not visible: a bare pod, found by its image (its container
+    // is named istio-proxy, so without this it would pass for a sidecar); or by its label
+    // alone, from a private mirror.
+    let bare = ZTUNNEL.replace(
+        "  ownerReferences: [{apiVersion: apps/v1, kind: DaemonSet, name: ztunnel, uid: u1, controller: true}]\n",
+        "",
+    );
+    let b = class(&bare.replace("{app: ztunnel, ", "{"));
+    assert_eq!(
+        (b.mesh, b.model, b.role),
+        (
+            Some(Mesh::Istio),
+            Model::Node,
+            Some(meshtop::mesh::rules::Role::NodeProxy)
+        )
+    );
+    assert_eq!(b.proxy.unwrap().metrics_port, Some(15020));
+    let l = class(&bare.replace(
+        "docker.io/istio/ztunnel:1.24.0-distroless",
+        "registry.corp/mesh/zt:1.24.0",
+    ));
+    assert_eq!((l.mesh, l.model), (Some(Mesh::Istio), Model::Node));
+    // A waypoint seen by istiod's istio.io/gateway-name label only.
+    let g = class(&WAYPOINT.replace(
+        "{gateway.istio.io/managed: istio.io-mesh-controller, gateway.networking.k8s.io/gateway-name: waypoint}",
+        "{istio.io/gateway-name: waypoint}",
+    ));
+    assert_eq!(
+        (g.mesh, g.model, g.proxy.map(|p| p.metrics_port)),
+        (Some(Mesh::Istio), Model::Gateway, Some(Some(15020)))
+    );
+
     let r = class(ISTIO_REVISION);
     assert_eq!((r.model, r.revision.as_deref()), (Model::Sidecar, Some("canary")));
     assert_eq!(r.proxy.unwrap().version.as_deref(), Some("1.23.2"));

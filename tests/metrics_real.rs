@@ -41,9 +41,188 @@ fn linkerd_proxy_dump() {
         (g.latency_ms.p50, g.latency_ms.p90, g.latency_ms.p99),
         (Some(0.5), Some(0.9), Some(0.99))
     );
-    // Open connections (a gauge) by direction.
-    let tcp: f64 = r.groups.iter().map(|g| g.tcp_open_connections).sum();
-    assert_eq!(tcp, scan_sum(&text, "tcp_open_connections", &[]));
+    // TCP: only the workload's own connections count, inbound from its clients (peer="src")
+    // and outbound to its servers (peer="dst"). The proxy's loopback legs (outbound
+    // peer="src") carry the same bytes again, and port 4191 is the proxy's admin server.
+    let own = |metric: &str| {
+        scan_sum(&text, metric, &["direction=\"outbound\",peer=\"dst\""])
+            + scan_sum(&text, metric, &["direction=\"inbound\",peer=\"src\""])
+            - scan_sum(
+                &text,
+                metric,
+                &["direction=\"inbound\",peer=\"src\"", "target_port=\"4191\""],
+            )
+    };
+    let sum = |f: fn(&meshtop::metrics::report::Row) -> f64| r.groups.iter().map(f).sum::<f64>();
+    assert_eq!(sum(|g| g.tcp_open_connections), own("tcp_open_connections"));
+    assert_eq!(sum(|g| g.tcp_opened), own("tcp_open_total"));
+    assert_eq!(sum(|g| g.bytes_received), own("tcp_read_bytes_total"));
+    assert_eq!(sum(|g| g.bytes_sent), own("tcp_write_bytes_total"));
+    // The dump's one app connection: to opaque-pod, 8,323 bytes read (its answers) and 3,763
+    // written; nothing of the admin port's 63,256 written bytes.
+    let opaque = r
+        .groups
+        .iter()
+        .find(|g| g.name == "linkerd-opaque-ports-test/opaque-pod")
+        .unwrap();
+    assert_eq!(
+        (
+            opaque.direction,
+            opaque.protocol,
+            opaque.bytes_received,
+            opaque.bytes_sent,
+            opaque.tcp_open
+        ),
+        ("outbound", "tcp", 8323.0, 3763.0, 1.0)
+    );
+    assert_eq!(sum(|g| g.bytes_sent), 3763.0);
+}
+
+#[test]
+fn ztunnel_dump_gives_l4_figures() {
+    let Some(dir) = support::real_fixtures() else { return };
+    // ztunnel (Istio 1.24): TCP families only, no labels at all.
+    let text = support::read(&dir.join("istio/metrics/ztunnel-minimal.txt"));
+    let r = parse_one(&text);
+    assert_eq!(format!("{:?}", r.dialect), "Istio");
+    assert!(r.found[0].starts_with("ztunnel 1.24.0 "), "{:?}", r.found);
+    assert!(
+        r.found.iter().any(|f| f.contains("L4 (TCP) figures only")),
+        "{:?}",
+        r.found
+    );
+    assert_eq!(r.groups.len(), 1);
+    let g = &r.groups[0];
+    assert_eq!(
+        (g.direction, g.name.as_str(), g.protocol, g.requests),
+        ("inbound", "unknown", "tcp", 0.0)
+    );
+    let v = |m: &str| scan_sum(&text, m, &[]);
+    // Unreported side counts as the destination's: received bytes are what it read.
+    assert_eq!(
+        (g.tcp_opened, g.tcp_closed, g.tcp_open, g.bytes_received, g.bytes_sent),
+        (
+            v("istio_tcp_connections_opened_total"),
+            v("istio_tcp_connections_closed_total"),
+            v("istio_tcp_connections_opened_total") - v("istio_tcp_connections_closed_total"),
+            v("istio_tcp_received_bytes_total"),
+            v("istio_tcp_sent_bytes_total"),
+        )
+    );
+    assert_eq!((g.tcp_open, g.bytes_received), (2.0, 2048.0));
+}
+
+#[test]
+fn istio_sidecar_tcp_bytes_by_side() {
+    let Some(dir) = support::real_fixtures() else { return };
+    // mongodb-v1's sidecar: ratings-v2 → mongodb over TCP, reported by the destination.
+    let text = support::read(&dir.join("istio/metrics/istio-1.11-envoy-15090.txt"));
+    let r = parse_one(&text);
+    let g = r.groups.iter().find(|g| g.direction == "inbound").unwrap();
+    let dst = ["reporter=\"destination\""];
+    assert_eq!(
+        (g.protocol, g.bytes_received, g.bytes_sent, g.tcp_opened, g.tcp_closed),
+        (
+            "tcp",
+            scan_sum(&text, "istio_tcp_received_bytes_total", &dst),
+            scan_sum(&text, "istio_tcp_sent_bytes_total", &dst),
+            scan_sum(&text, "istio_tcp_connections_opened_total", &dst),
+            scan_sum(&text, "istio_tcp_connections_closed_total", &dst),
+        )
+    );
+    assert_eq!((g.bytes_received, g.bytes_sent), (341.0, 429.0));
+    // Its HTTP calls out (apt mirrors): no TCP bytes, but body sizes; the source read the
+    // answers (response bytes) and wrote the requests.
+    let out: Vec<_> = r.groups.iter().filter(|g| g.direction == "outbound").collect();
+    let sum = |f: fn(&meshtop::metrics::report::Row) -> f64| out.iter().map(|g| f(g)).sum::<f64>();
+    assert_eq!(
+        sum(|g| g.bytes_received),
+        scan_sum(&text, "istio_response_bytes_sum", &["reporter=\"source\""])
+    );
+    assert_eq!(
+        sum(|g| g.bytes_sent),
+        scan_sum(&text, "istio_request_bytes_sum", &["reporter=\"source\""])
+    );
+    assert_eq!(sum(|g| g.bytes_sent), 9100.0 + 6150.0 + 57250.0 + 2300.0 + 1150.0 * 3.0);
+    // The same dump read as plain Envoy: per-cluster upstream bytes and connections.
+    let r = report(&text, None, Duration::from_secs(10), MeshArg::Envoy).unwrap();
+    let xds = r.groups.iter().find(|g| g.name == "xds-grpc").unwrap();
+    let c = ["cluster_name=\"xds-grpc\""];
+    assert_eq!(
+        (xds.bytes_received, xds.bytes_sent, xds.tcp_opened),
+        (
+            scan_sum(&text, "envoy_cluster_upstream_cx_rx_bytes_total", &c),
+            scan_sum(&text, "envoy_cluster_upstream_cx_tx_bytes_total", &c),
+            scan_sum(&text, "envoy_cluster_upstream_cx_total", &c),
+        )
+    );
+    assert_eq!((xds.bytes_received, xds.tcp_opened), (1_183_252.0, 2.0));
+}
+
+/// A ztunnel exposition as Istio 1.24's ztunnel writes it (OpenMetrics: `# UNIT`, `_total`
+/// samples under a `counter` family, `# EOF`), with both sides of one connection: the
+/// source's ztunnel reports `reporter="source"`, the destination's `reporter="destination"`.
+const ZTUNNEL: &str = r#"# HELP istio_tcp_connections_opened The total number of TCP connections opened.
+# TYPE istio_tcp_connections_opened counter
+istio_tcp_connections_opened_total{reporter="destination",source_workload="sleep",source_workload_namespace="ambient",destination_workload="httpbin",destination_workload_namespace="ambient",destination_service="httpbin.ambient.svc.cluster.local",request_protocol="tcp",connection_security_policy="mutual_tls"} 12
+istio_tcp_connections_opened_total{reporter="source",source_workload="sleep",source_workload_namespace="ambient",destination_workload="httpbin",destination_workload_namespace="ambient",destination_service="httpbin.ambient.svc.cluster.local",request_protocol="tcp",connection_security_policy="mutual_tls"} 12
+# HELP istio_tcp_connections_closed The total number of TCP connections closed.
+# TYPE istio_tcp_connections_closed counter
+istio_tcp_connections_closed_total{reporter="destination",source_workload="sleep",source_workload_namespace="ambient",destination_workload="httpbin",destination_workload_namespace="ambient",destination_service="httpbin.ambient.svc.cluster.local",request_protocol="tcp",connection_security_policy="mutual_tls"} 10
+istio_tcp_connections_closed_total{reporter="source",source_workload="sleep",source_workload_namespace="ambient",destination_workload="httpbin",destination_workload_namespace="ambient",destination_service="httpbin.ambient.svc.cluster.local",request_protocol="tcp",connection_security_policy="mutual_tls"} 10
+# HELP istio_tcp_received_bytes The size of total bytes received during request in case of a TCP connection.
+# TYPE istio_tcp_received_bytes counter
+# UNIT istio_tcp_received_bytes bytes
+istio_tcp_received_bytes_total{reporter="destination",source_workload="sleep",source_workload_namespace="ambient",destination_workload="httpbin",destination_workload_namespace="ambient",destination_service="httpbin.ambient.svc.cluster.local",request_protocol="tcp",connection_security_policy="mutual_tls"} 4800
+istio_tcp_received_bytes_total{reporter="source",source_workload="sleep",source_workload_namespace="ambient",destination_workload="httpbin",destination_workload_namespace="ambient",destination_service="httpbin.ambient.svc.cluster.local",request_protocol="tcp",connection_security_policy="mutual_tls"} 4800
+# HELP istio_tcp_sent_bytes The size of total bytes sent during response in case of a TCP connection.
+# TYPE istio_tcp_sent_bytes counter
+# UNIT istio_tcp_sent_bytes bytes
+istio_tcp_sent_bytes_total{reporter="destination",source_workload="sleep",source_workload_namespace="ambient",destination_workload="httpbin",destination_workload_namespace="ambient",destination_service="httpbin.ambient.svc.cluster.local",request_protocol="tcp",connection_security_policy="mutual_tls"} 96000
+istio_tcp_sent_bytes_total{reporter="source",source_workload="sleep",source_workload_namespace="ambient",destination_workload="httpbin",destination_workload_namespace="ambient",destination_service="httpbin.ambient.svc.cluster.local",request_protocol="tcp",connection_security_policy="mutual_tls"} 96000
+# TYPE istio_build gauge
+istio_build{component="ztunnel",tag="1.24.0"} 1
+# EOF
+"#;
+
+#[test]
+fn ztunnel_openmetrics_each_side_once() {
+    let r = parse_one(ZTUNNEL);
+    assert!(r.found[0].starts_with("ztunnel 1.24.0"), "{:?}", r.found);
+    let names: Vec<(&str, &str)> = r.groups.iter().map(|g| (g.direction, g.name.as_str())).collect();
+    assert_eq!(
+        names,
+        [
+            ("inbound", "ambient/httpbin"),
+            ("outbound", "ambient/sleep → httpbin.ambient.svc.cluster.local")
+        ]
+    );
+    // httpbin read the requests (4,800 B) and wrote the answers (96,000 B); sleep, the
+    // source, wrote the requests and read the answers. 12 opened, 10 closed: 2 open.
+    let (i, o) = (&r.groups[0], &r.groups[1]);
+    assert_eq!(
+        (i.bytes_received, i.bytes_sent, i.tcp_opened, i.tcp_open),
+        (4800.0, 96000.0, 12.0, 2.0)
+    );
+    assert_eq!(
+        (o.bytes_received, o.bytes_sent, o.tcp_opened, o.tcp_open),
+        (96000.0, 4800.0, 12.0, 2.0)
+    );
+    // Two dumps 10 s apart: per-second rates.
+    let later = ZTUNNEL
+        .replace("} 12\n", "} 32\n")
+        .replace("} 4800\n", "} 9800\n")
+        .replace("} 96000\n", "} 196000\n");
+    let r = report(ZTUNNEL, Some(&later), Duration::from_secs(10), MeshArg::Auto).unwrap();
+    let rates = r.groups[0].rates.as_ref().unwrap();
+    assert_eq!(
+        (rates.tcp_opened, rates.bytes_received, rates.bytes_sent),
+        (2.0, 500.0, 10_000.0)
+    );
+    let json = serde_json::to_value(&r).unwrap();
+    assert_eq!(json["groups"][0]["rates"]["bytes_sent"], 10_000.0);
+    assert_eq!(json["groups"][0]["protocol"], "tcp");
+    assert_eq!(json["groups"][0]["tcp_open"], 22.0, "32 opened, 10 closed");
 }
 
 #[test]
@@ -109,6 +288,8 @@ fn istio_dumps() {
         (Some(1750.0), Some(2350.0), Some(2485.0))
     );
     assert_eq!(g.mtls_ratio, Some(1.0));
+    // reviews-v1 read a 545-byte request body and wrote a 2,150-byte answer.
+    assert_eq!((g.bytes_received, g.bytes_sent), (545.0, 2150.0));
 }
 
 #[test]

@@ -57,6 +57,7 @@ fn session() -> Vec<Stamped> {
                     (f64::INFINITY, requests),
                 ],
                 tcp_open_connections: 3.0,
+                ..Totals::default()
             },
             outbound: Totals {
                 requests: 10.0 * i as f64,
@@ -72,6 +73,7 @@ fn session() -> Vec<Stamped> {
                 },
             )]
             .into(),
+            described: Default::default(),
             bad_lines: 0,
         };
         out.push(Stamped {

@@ -55,8 +55,14 @@ fn the_demo_is_whole_and_tells_its_story() {
             "namespaces and coverage",
             "golden signals per pod",
             "workloads and sidecar tax",
+            "tap: the Istio pod's access logs (t on a pod, or :tap)",
+            "tap: Linkerd's tap API beside them",
+            "tap summary: paths grouped, IDs normalised",
+            "tap: failed requests only (filters apply to the response)",
+            "one request in full",
             "baseline benchmark: b on the pod, the app without proxy",
             "the same load through the proxy",
+            "tap: sampled requests of the benchmark runs",
             "runs side by side",
             "the overhead sweep: the app directly vs through the proxy, at 20 and 60 req/s",
             "slowdown table",
@@ -101,6 +107,22 @@ fn the_demo_is_whole_and_tells_its_story() {
         .get(&("shop".to_string(), "web".to_string()))
         .and_then(|t| t.rates);
     assert!(web.is_some_and(|r| r.rps > 0.0), "live golden signals for shop/web");
+    // Tap: all three sources fed the one stream, each parsed line by line without a miss.
+    use meshtop::model::tap::TapOrigin;
+    for origin in [TapOrigin::Logs, TapOrigin::Linkerd, TapOrigin::Bench] {
+        let n = end.tap.events.iter().filter(|e| e.event.origin == origin).count();
+        assert!(n >= 5, "{origin:?}: {n} events");
+    }
+    let logs: Vec<_> = end
+        .tap
+        .sources
+        .values()
+        .filter(|s| s.origin == TapOrigin::Logs)
+        .collect();
+    assert!(
+        !logs.is_empty() && logs.iter().all(|s| s.lines > 0 && s.unparsed == 0),
+        "{logs:?}"
+    );
 }
 
 #[test]
@@ -120,6 +142,13 @@ fn first_screens_of_the_demo_in_dark_and_presentation() {
     let mut s = folded(&rec, at, "dark");
     meshtop::app::apply_action(&mut s, meshtop::app::Action::ShowPods);
     insta::assert_snapshot!("demo_pods_dark", render(&s, 160, 20));
+    // Tap once both sources stream: the requests, then the summary.
+    let marker = |name: &str| rec.markers().iter().find(|m| m.name == name).unwrap().index + 1;
+    let mut s = folded(&rec, marker("tap summary: paths grouped, IDs normalised"), "dark");
+    meshtop::app::apply_action(&mut s, meshtop::app::Action::ShowTap);
+    insta::assert_snapshot!("demo_tap_dark", render(&s, 160, 24));
+    meshtop::app::apply_action(&mut s, meshtop::app::Action::ShowTapSummary);
+    insta::assert_snapshot!("demo_tap_summary_dark", render(&s, 160, 20));
 }
 
 #[test]
@@ -134,8 +163,7 @@ fn seeking_back_rebuilds_from_keyframes_exactly() {
     d.advance(&mut s, now);
     let markers = rec.markers();
     for (i, m) in markers.iter().enumerate().rev() {
-        // The marker's own millisecond: from_secs_f64 can land a hair before it, leaving out
-        // entries stamped in the same millisecond that the straight fold below takes.
+        // The marker's own millisecond, as `:seek` and `]` reach it.
         d.player()
             .seek(Duration::from_millis((m.seconds * 1000.0).round() as u64), now);
         d.player().pause(now);

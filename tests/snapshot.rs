@@ -171,6 +171,7 @@ fn rich() -> Vec<Stamped> {
                             ..Totals::default()
                         },
                         edges: Default::default(),
+                        own_is_outbound: false,
                     },
                     partial: false,
                 },
@@ -194,6 +195,37 @@ fn rich() -> Vec<Stamped> {
                 inbound: t.clone(),
                 outbound: t.clone(),
                 edges: [("ratings.bookinfo.svc.cluster.local".to_string(), t)].into(),
+                described: Default::default(),
+                bad_lines: 0,
+            },
+        ));
+    }
+    // ztunnel reports for the ambient pod's workload: what it carried, kept per workload.
+    for (i, bytes) in [(0, 1_000.0), (1, 9_000.0)] {
+        let t = Totals {
+            bytes_read: bytes,
+            l4_seen: true,
+            bytes_written: bytes * 4.0,
+            tcp_opened: bytes / 100.0,
+            ..Totals::default()
+        };
+        u.push(at(
+            T0 + 20_500 + i * 10_000,
+            Update::ProxyScraped {
+                namespace: "istio-system".into(),
+                pod: "ztunnel-abcde".into(),
+                dialect: meshtop::metrics::golden::Dialect::Istio,
+                inbound: t.clone(),
+                outbound: Totals::default(),
+                edges: Default::default(),
+                described: [(
+                    "ambient-demo/ratings-v1-6f5c-z9".to_string(),
+                    meshtop::metrics::window::Counters {
+                        own: t,
+                        ..Default::default()
+                    },
+                )]
+                .into(),
                 bad_lines: 0,
             },
         ));
@@ -263,6 +295,8 @@ fn folding_the_snapshot_gives_back_every_world_field() {
         usage,
         usage_history,
         traffic,
+        carried,
+        carrier_bytes,
         traffic_origin,
         usage_origin,
         synced,
@@ -314,6 +348,8 @@ fn folding_the_snapshot_gives_back_every_world_field() {
     assert_eq!(usage, &back.usage);
     assert_eq!(usage_history, &back.usage_history);
     assert_eq!(traffic, &back.traffic);
+    assert_eq!(carried, &back.carried);
+    assert_eq!(carrier_bytes, &back.carrier_bytes);
     assert_eq!(traffic_origin, &back.traffic_origin);
     assert_eq!(usage_origin, &back.usage_origin);
     assert_eq!(synced, &back.synced);
@@ -356,6 +392,12 @@ fn folding_the_snapshot_gives_back_every_world_field() {
     assert!(live.synced_ns.contains(&(Resource::Pods, "legacy".into())) && live.synced.contains(&Resource::Pods));
     assert_eq!(live.errors.len(), 3, "{:?}", live.errors.keys().collect::<Vec<_>>());
     assert!(!live.edges.is_empty() && !live.workload_rows.is_empty() && !live.overview.meshes.is_empty());
+    let ambient = &live.workload_rows[&("ambient-demo".to_string(), "ratings-v1-6f5c-z9".to_string())];
+    assert_eq!(
+        ambient.rates.and_then(|r| r.read_bps),
+        Some(800.0),
+        "ztunnel's report in the snapshot"
+    );
 }
 
 #[test]

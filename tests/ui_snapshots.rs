@@ -508,6 +508,17 @@ fn tap_updates() -> Vec<Stamped> {
 #[test]
 fn tap_stream_summary_filters_and_details() {
     let mut s = state_with("dark");
+    // `:tap` without -n means the context's namespace (the scenario's context names `shop`),
+    // as kubectl and `meshtop tap` take it; -n still wins.
+    for (typed_in, namespace) in [("tap deploy/web", "shop"), ("tap deploy/web -n emojivoto", "emojivoto")] {
+        keys(&mut s, &[Action::StartCommand]);
+        keys(&mut s, &typed(typed_in));
+        match apply_action(&mut s, Action::InputSubmit) {
+            Some(meshtop::app::Effect::StartTap(spec)) => assert_eq!(spec.target.namespace, namespace, "{typed_in}"),
+            other => panic!("{typed_in}: {other:?}"),
+        }
+    }
+    s = state_with("dark");
     // Nothing tapped yet: the view says how to start.
     keys(&mut s, &[Action::ShowTap]);
     insta::assert_snapshot!("tap_empty", render(&s, 120, 8));

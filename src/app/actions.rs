@@ -469,7 +469,8 @@ fn run_command(state: &mut State, cmd: &str) -> Option<Effect> {
         "tap" if arg.is_empty() => push_view(state, View::Tap, ""),
         "tap" if arg == "stop" => return stop_tap(state),
         "tap" => {
-            return match super::tap::parse_command(arg) {
+            let namespace = state.cluster.as_ref().map_or("default", |c| c.default_namespace());
+            return match super::tap::parse_command(arg, namespace) {
                 Ok(spec) => start_tap(state, spec),
                 Err(e) => {
                     state.flash = Some(format!(":tap {e}"));

@@ -148,6 +148,19 @@ impl CostAcc {
         }
     }
 
+    /// A node proxy's share of its CPU and memory for a workload it carries (ambient): the
+    /// workload's "sidecar", so the tax compares with a sidecar's.
+    fn add_carried(&mut self, cpu_m: f64, mem: u64) {
+        let c = &mut self.cost;
+        c.cpu.proxy = Some(c.cpu.proxy.unwrap_or(0.0) + cpu_m);
+        c.mem.proxy = Some(c.mem.proxy.unwrap_or(0) + mem);
+        self.sidecars += 1;
+        self.sidecar.0 += cpu_m;
+        self.sidecar.1 += mem;
+        self.taxed.0 += cpu_m;
+        self.taxed.1 += mem;
+    }
+
     fn finish(mut self) -> Cost {
         self.cost.tax = match (self.apps, self.infrastructure, self.sidecars) {
             (0, Some(model), _) => Tax::Infrastructure(model),
@@ -172,6 +185,8 @@ pub struct WorkloadRow {
     /// None until a window of at least one of its proxies is known.
     pub rates: Option<Rates>,
     pub cost: Cost,
+    /// Proxies that reported its figures for it (ztunnel, waypoints), besides its own pods'.
+    pub via: Vec<PodKey>,
 }
 
 /// Traffic from one workload to one destination, summed over the source's pods.
@@ -446,6 +461,7 @@ fn settle_workload(state: &mut State, key: WorkloadKey) {
         pods: 0,
         rates: None,
         cost: Cost::default(),
+        via: Vec::new(),
     };
     let mut traffic = TrafficAcc::default();
     let mut edges: BTreeMap<&str, TrafficAcc> = BTreeMap::new();
@@ -463,6 +479,28 @@ fn settle_workload(state: &mut State, key: WorkloadKey) {
             traffic.add(w.secs, &w.increase.own);
             for (dst, d) in &w.increase.edges {
                 edges.entry(dst).or_default().add(w.secs, d);
+            }
+        }
+    }
+    // What ztunnel and waypoints reported for it: L4 from ztunnel, L7 from the waypoint
+    // (`metrics::golden::described` keeps them apart), and the node proxy's cost shared by
+    // the bytes each workload it carries moved over the window.
+    if let Some(by) = state.carried.get(&key) {
+        for (proxy, t) in by {
+            let Some(w) = t.window.as_ref() else { continue };
+            traffic.add(w.secs, &w.increase.own);
+            for (dst, d) in &w.increase.edges {
+                edges.entry(dst).or_default().add(w.secs, d);
+            }
+            row.via.push(proxy.clone());
+            if let Some(p) = state.pods.get(proxy)
+                && p.mesh.model == Model::Node
+                && let Some(u) = p.usage
+                && let Some(&total) = state.carrier_bytes.get(proxy)
+                && total > 0.0
+            {
+                let share = w.increase.bytes() / total;
+                cost.add_carried(u.total_cpu() * share, (u.total_mem() as f64 * share).round() as u64);
             }
         }
     }
@@ -601,6 +639,17 @@ pub fn traffic_gap(state: &State, p: &PodEntry) -> Option<String> {
         return None;
     }
     let Some(proxy) = &p.mesh.proxy else {
+        if p.mesh.model == Model::Ambient {
+            let wk = workload_key(p);
+            return Some(if state.carried.contains_key(&wk) {
+                format!(
+                    "ambient, no proxy in the pod: ztunnel reports per workload, see {}/{}",
+                    wk.0, wk.1
+                )
+            } else {
+                "ambient, no proxy in the pod: no ztunnel or waypoint has reported its workload yet".into()
+            });
+        }
         return Some("no proxy: the pod is not in a mesh".into());
     };
     if let Some(e) = state.errors.get(&(Resource::Prometheus, None)) {

@@ -2,14 +2,14 @@
 //! replay and tests share it. Figures derived from the world are kept current here
 //! (`figures`): per pod at once, aggregates once per batch.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::figures::{self, PodKey};
 use super::state::{NamespaceEntry, PodEntry, SourceErr, State, TrafficOrigin};
 use super::traffic::{Counters, Window};
 use super::update::{Stamped, Update};
 use crate::mesh::detect;
-use crate::model::{Resource, UsageOrigin};
+use crate::model::{Resource, UnixMillis, UsageOrigin};
 
 /// Folds one update and brings the derived figures up to date.
 ///
@@ -298,6 +298,7 @@ pub fn apply(state: &mut State, stamped: Stamped) {
             inbound,
             outbound,
             edges,
+            described,
             ..
         } => {
             state
@@ -317,6 +318,7 @@ pub fn apply(state: &mut State, stamped: Stamped) {
                 .entry(key.clone())
                 .or_default()
                 .push_scrape(at, counters, window);
+            carried_scraped(state, &key, described, at);
             figures::traffic_changed(state, &key);
         }
         Update::PromTraffic { window_s, source, pods } => {
@@ -348,6 +350,7 @@ pub fn apply(state: &mut State, stamped: Stamped) {
             namespace,
             pod,
             traffic,
+            for_workload,
         } => {
             let key = (namespace, pod);
             let mut t: super::traffic::PodTraffic = traffic.into();
@@ -355,8 +358,19 @@ pub fn apply(state: &mut State, stamped: Stamped) {
             if t.samples() > 0 {
                 t.recompute(state.window_s);
             }
-            state.traffic.insert(key.clone(), t);
-            figures::traffic_changed(state, &key);
+            match for_workload.as_deref().and_then(|w| w.split_once('/')) {
+                Some((ns, w)) => {
+                    let wk = (ns.to_string(), w.to_string());
+                    state.carried.entry(wk.clone()).or_default().insert(key.clone(), t);
+                    recount_carrier(state, &key);
+                    state.derived.workload(wk);
+                    state.derived.figures_changed();
+                }
+                None => {
+                    state.traffic.insert(key.clone(), t);
+                    figures::traffic_changed(state, &key);
+                }
+            }
         }
         Update::ScrapeFailed {
             namespace,
@@ -403,10 +417,71 @@ pub fn apply(state: &mut State, stamped: Stamped) {
     // (quadratic during a 10,000-pod list). Render clamps what it shows; keys clamp first.
 }
 
+/// What a proxy that reports for other workloads counted for each of them, into their rings.
+/// A workload it reported before and not now is pushed zero counters (as after a restart), so
+/// its window ends instead of repeating the last one.
+fn carried_scraped(state: &mut State, proxy: &PodKey, described: BTreeMap<String, Counters>, at: UnixMillis) {
+    // Most proxies report only for their own pod.
+    if described.is_empty() && !state.carrier_bytes.contains_key(proxy) {
+        return;
+    }
+    let window = state.window_s;
+    let mut seen = BTreeSet::new();
+    for (workload, counters) in described {
+        let Some((ns, name)) = workload.split_once('/') else {
+            continue;
+        };
+        let wk = (ns.to_string(), name.to_string());
+        state
+            .carried
+            .entry(wk.clone())
+            .or_default()
+            .entry(proxy.clone())
+            .or_default()
+            .push_scrape(at, counters, window);
+        seen.insert(wk);
+    }
+    for (wk, by) in state.carried.iter_mut() {
+        if !seen.contains(wk)
+            && let Some(t) = by.get_mut(proxy)
+        {
+            t.push_scrape(at, Counters::default(), window);
+            seen.insert(wk.clone());
+        }
+    }
+    for wk in seen {
+        state.derived.workload(wk);
+    }
+    recount_carrier(state, proxy);
+}
+
+/// The bytes a carrier moved over the window, all its workloads together.
+fn recount_carrier(state: &mut State, proxy: &PodKey) {
+    let total: f64 = state
+        .carried
+        .values()
+        .filter_map(|by| by.get(proxy)?.window.as_ref())
+        .map(|w| w.increase.bytes())
+        .sum();
+    state.carrier_bytes.insert(proxy.clone(), total);
+}
+
 /// A pod is gone: with its traffic and its charts' history.
 fn delete_pod(state: &mut State, key: &PodKey) {
     forget_pod(state, key);
     state.traffic.remove(key);
+    // A carrier's reports go with it.
+    let mut touched = Vec::new();
+    state.carried.retain(|wk, by| {
+        if by.remove(key).is_some() {
+            touched.push(wk.clone());
+        }
+        !by.is_empty()
+    });
+    for wk in touched {
+        state.derived.workload(wk);
+    }
+    state.carrier_bytes.remove(key);
     state.usage_history.remove(key);
 }
 
@@ -459,6 +534,16 @@ fn control_planes_changed(state: &mut State) {
 /// the kept samples; Prometheus windows come with its next answer.
 pub fn window_changed(state: &mut State) {
     let secs = state.window_s;
+    for (wk, by) in state.carried.iter_mut() {
+        for t in by.values_mut().filter(|t| t.samples() > 0) {
+            t.recompute(secs);
+        }
+        state.derived.workload(wk.clone());
+    }
+    let carriers: Vec<PodKey> = state.carrier_bytes.keys().cloned().collect();
+    for proxy in carriers {
+        recount_carrier(state, &proxy);
+    }
     let keys: Vec<PodKey> = state.traffic.keys().cloned().collect();
     for key in keys {
         if let Some(t) = state.traffic.get_mut(&key)
@@ -472,7 +557,8 @@ pub fn window_changed(state: &mut State) {
 }
 
 fn is_component(w: &detect::WorkloadInfo) -> bool {
-    detect::match_component(crate::mesh::rules::all(), &w.kind, &w.name, &w.labels).is_some()
+    let images: Vec<&str> = w.images.iter().map(String::as_str).collect();
+    detect::match_component(crate::mesh::rules::all(), &w.kind, &w.name, &w.labels, &images).is_some()
 }
 
 pub(crate) fn workload_resource(kind: &str) -> Resource {

@@ -58,6 +58,18 @@ pub fn bytes(n: u64) -> String {
     }
 }
 
+/// Bytes per second, under a `/s` header: `0`, `512B`, `4.2Ki`, `12Mi`; below one byte a
+/// second (a trickle over a long window) `<1B`, so a quiet connection does not read as none.
+pub fn byte_rate(bps: f64) -> String {
+    if !bps.is_finite() || bps <= 0.0 {
+        "0".into()
+    } else if bps < 1.0 {
+        "<1B".into()
+    } else {
+        bytes(bps.round() as u64)
+    }
+}
+
 /// A single request's latency, finer than [`millis`] below 100 ms: `3.62ms`, `41.5ms`, `180ms`.
 /// Whole milliseconds (Envoy's access logs count in them) stay whole, and Envoy's 0 is `<1ms`.
 pub fn fine_millis(ms: f64) -> String {

@@ -90,8 +90,22 @@ pub fn snapshot(state: &State) -> Vec<Stamped> {
                 namespace: namespace.clone(),
                 pod: pod.clone(),
                 traffic: Box::new(t.into()),
+                for_workload: None,
             },
         );
+    }
+    for ((wns, workload), by) in &state.carried {
+        for ((namespace, pod), t) in by {
+            push(
+                at,
+                Update::TrafficRestored {
+                    namespace: namespace.clone(),
+                    pod: pod.clone(),
+                    traffic: Box::new(t.into()),
+                    for_workload: Some(format!("{wns}/{workload}")),
+                },
+            );
+        }
     }
     for ((namespace, pod), h) in &state.usage_history {
         push(

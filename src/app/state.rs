@@ -305,6 +305,12 @@ pub struct State {
     pub usage_history: BTreeMap<(String, String), UsageHistory>,
     /// Proxy traffic per pod, from direct scrapes or Prometheus.
     pub traffic: BTreeMap<(String, String), PodTraffic>,
+    /// Traffic that proxies reporting for other workloads (ztunnel, waypoints) counted, per
+    /// workload (namespace, name) and per such proxy pod: the workload's figures add it up.
+    pub carried: BTreeMap<(String, String), BTreeMap<(String, String), PodTraffic>>,
+    /// Bytes each such proxy carried over the window, all workloads together: the base of
+    /// its cost's split.
+    pub carrier_bytes: BTreeMap<(String, String), f64>,
     /// Where traffic figures came from last: None (nothing yet), direct scrapes, or
     /// Prometheus with the window it computed.
     pub traffic_origin: Option<TrafficOrigin>,
@@ -391,6 +397,8 @@ impl State {
             services: BTreeMap::new(),
             usage: BTreeMap::new(),
             traffic: BTreeMap::new(),
+            carried: BTreeMap::new(),
+            carrier_bytes: BTreeMap::new(),
             traffic_origin: None,
             usage_origin: None,
             usage_history: BTreeMap::new(),

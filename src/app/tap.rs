@@ -57,11 +57,13 @@ impl TapState {
 
     /// Takes a batch that arrived at `at`.
     pub fn push(&mut self, events: Vec<TapEvent>, at: UnixMillis) {
+        let mut evicted = false;
         for event in events {
             self.summary.add(&event, at);
             self.last_seq += 1;
             if self.events.len() >= self.capacity {
                 self.events.pop_front();
+                evicted = true;
             }
             self.events.push_back(TapEntry {
                 seq: self.last_seq,
@@ -69,7 +71,10 @@ impl TapState {
                 event,
             });
         }
-        self.generation += 1;
+        // While paused the shown rows only change when the oldest leave the buffer.
+        if self.paused_at.is_none() || evicted {
+            self.generation += 1;
+        }
     }
 
     /// The entry with this seq, if it is still kept.
@@ -143,11 +148,12 @@ pub fn spec(target: TapTarget) -> TapSpec {
     }
 }
 
-/// `:tap deploy/web -n emojivoto --source logs --max-rps 50`. Never panics (property-tested).
-pub fn parse_command(arg: &str) -> Result<TapSpec, String> {
+/// `:tap deploy/web -n emojivoto --source logs --max-rps 50`; without `-n`, `namespace` (the
+/// context's). Never panics (property-tested).
+pub fn parse_command(arg: &str, namespace: &str) -> Result<TapSpec, String> {
     let mut words = arg.split_whitespace();
     let mut target = None;
-    let mut namespace = "default".to_string();
+    let mut namespace = namespace.to_string();
     let mut source = TapSourceChoice::Auto;
     let mut max_rps = DEFAULT_MAX_RPS;
     while let Some(w) = words.next() {
@@ -202,20 +208,33 @@ mod tests {
 
     #[test]
     fn commands() {
-        let s = parse_command("deploy/web -n emojivoto --source logs --max-rps 5").unwrap();
+        let s = parse_command("deploy/web -n emojivoto --source logs --max-rps 5", "default").unwrap();
         assert_eq!(s.target.describe(), "deploy/web in emojivoto");
         assert_eq!((s.source, s.max_rps), (TapSourceChoice::Logs, 5.0));
-        assert_eq!(parse_command("ns/shop").unwrap().target.namespace, "shop");
-        assert!(parse_command("").unwrap_err().contains("give a target"));
-        assert!(parse_command("deploy/web -n").unwrap_err().contains("-n needs a value"));
-        assert!(parse_command("deploy/web --max-rps 0").is_err());
-        assert!(parse_command("deploy/web --max-rps nan").is_err());
+        assert_eq!(parse_command("ns/shop", "default").unwrap().target.namespace, "shop");
+        // Without -n, the context's namespace.
+        assert_eq!(
+            parse_command("deploy/web", "shop").unwrap().target.describe(),
+            "deploy/web in shop"
+        );
+        assert!(parse_command("", "default").unwrap_err().contains("give a target"));
         assert!(
-            parse_command("deploy/web --colour red")
+            parse_command("deploy/web -n", "default")
+                .unwrap_err()
+                .contains("-n needs a value")
+        );
+        assert!(parse_command("deploy/web --max-rps 0", "default").is_err());
+        assert!(parse_command("deploy/web --max-rps nan", "default").is_err());
+        assert!(
+            parse_command("deploy/web --colour red", "default")
                 .unwrap_err()
                 .contains("--colour")
         );
-        assert!(parse_command("deploy/web pod/x").unwrap_err().contains("one target"));
+        assert!(
+            parse_command("deploy/web pod/x", "default")
+                .unwrap_err()
+                .contains("one target")
+        );
     }
 
     #[test]

@@ -221,6 +221,7 @@ mod tests {
                     ..Totals::default()
                 },
             )]),
+            own_is_outbound: false,
         }
     }
 
@@ -314,6 +315,7 @@ mod tests {
                     ..Totals::default()
                 },
             )]),
+            own_is_outbound: false,
         };
         t.push_scrape(0, with(10.0, "old"), 30);
         t.push_scrape(10_000, with(20.0, "old"), 30);

@@ -110,6 +110,10 @@ pub enum Update {
         /// Outbound counters per destination (service, workload or authority).
         #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
         edges: std::collections::BTreeMap<String, crate::metrics::golden::Totals>,
+        /// What a proxy that reports for other workloads (ztunnel, a waypoint) counted for
+        /// each of them, by `namespace/workload` (`metrics::golden::described`).
+        #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+        described: std::collections::BTreeMap<String, crate::metrics::window::Counters>,
         /// Malformed lines skipped in the exposition.
         bad_lines: usize,
     },
@@ -190,10 +194,13 @@ pub enum Update {
     // --- Restoring a session: a recording started mid-session opens with these, after the
     // lists, so it replays to exactly the world the TUI knew (see `app::snapshot`). ---
     /// A pod's traffic as it was: the kept scrapes, the window and the charts' history.
+    /// With `for_workload`, what that pod (ztunnel, a waypoint) reported for that workload.
     TrafficRestored {
         namespace: String,
         pod: String,
         traffic: Box<super::traffic::TrafficSnapshot>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        for_workload: Option<String>,
     },
     /// A pod's CPU and memory history, for its charts.
     UsageHistoryRestored {

@@ -203,9 +203,8 @@ fn coordinate(
         end: config.spec.duration.map(|d| config.spec.warmup + ramp_time + d),
         limit: config.spec.requests,
         claimed: AtomicU64::new(0),
-        sample_cap: (SAMPLES_PER_SECOND * TICK.as_secs_f64() / threads as f64)
-            .ceil()
-            .max(1.0) as usize,
+        samples_per_tick: (SAMPLES_PER_SECOND * TICK.as_secs_f64()).round() as usize,
+        threads,
     });
     let (tx, rx) = mpsc::channel();
     let mut starts = Vec::new();

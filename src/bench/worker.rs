@@ -34,16 +34,32 @@ pub struct Shared {
     pub end: Option<Duration>,
     pub limit: Option<u64>,
     pub claimed: AtomicU64,
-    /// Requests each worker keeps per tick for tap (see `engine::SAMPLES_PER_SECOND`).
-    pub sample_cap: usize,
+    /// Requests the run keeps per tick for tap, over all workers (see
+    /// `engine::SAMPLES_PER_SECOND`).
+    pub samples_per_tick: usize,
+    pub threads: usize,
 }
 
 impl Shared {
+    /// What `worker` keeps of tick `tick`: the tick's share split evenly, the remainder going
+    /// round the workers tick by tick, so the workers' caps add up to exactly
+    /// `samples_per_tick` whatever the thread count (a ceiling per worker gave 64 threads
+    /// 64 a tick instead of 20).
+    pub fn sample_cap(&self, worker: usize, tick: u64) -> usize {
+        sample_cap(self.samples_per_tick, self.threads, worker, tick)
+    }
+
     /// Takes one request from the `-n` budget; one atomic add, no lock.
     fn claim(&self) -> bool {
         self.limit
             .is_none_or(|n| self.claimed.fetch_add(1, Ordering::Relaxed) < n)
     }
+}
+
+fn sample_cap(per_tick: usize, threads: usize, worker: usize, tick: u64) -> usize {
+    let n = threads.max(1);
+    let extra = (per_tick % n) as u64;
+    per_tick / n + usize::from((worker as u64 + tick) % (n as u64) < extra)
 }
 
 pub enum WorkerMsg {
@@ -101,6 +117,7 @@ pub fn spawn(
 
 struct Ctx {
     shared: Arc<Shared>,
+    worker: usize,
     start: Instant,
     stats: RefCell<Stats>,
     /// The tick the stats being filled belong to.
@@ -161,6 +178,7 @@ async fn run(
     timer.sleep_until(start).await;
     let ctx = Rc::new(Ctx {
         shared,
+        worker,
         start,
         stats: RefCell::new(stats),
         tick: Default::default(),
@@ -331,7 +349,7 @@ async fn run_lane(ctx: Rc<Ctx>, lane: u32, mut conn: LaneConn) {
                     bytes,
                     error,
                 };
-                stats.sample(shared.sample_cap, sample);
+                stats.sample(shared.sample_cap(ctx.worker, ctx.tick.get()), sample);
             }
         }
         // A closed loop against a refused port would spin; back off between failed
@@ -491,4 +509,23 @@ async fn send_h2(
         _ = expire(deadline.as_mut(), sent + target.timeout) => Err(timeout_failure(target.timeout)),
     };
     (sent, outcome.map(|(response, _)| response))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sample_caps_add_up_to_the_tick_s_share_and_rotate() {
+        for threads in [1, 2, 3, 7, 20, 21, 64, 200] {
+            for tick in 0..50 {
+                let total: usize = (0..threads).map(|w| super::sample_cap(20, threads, w, tick)).sum();
+                assert_eq!(total, 20, "{threads} threads, tick {tick}");
+            }
+        }
+        // With more workers than samples, each worker gets its turn.
+        let turns: usize = (0..64).map(|tick| super::sample_cap(20, 64, 5, tick)).sum();
+        assert_eq!(turns, 20);
+        assert_eq!(super::sample_cap(20, 3, 0, 0), 7);
+        assert_eq!(super::sample_cap(20, 3, 2, 0), 6);
+        assert_eq!(super::sample_cap(20, 0, 0, 0), 20, "no thread count means one");
+    }
 }

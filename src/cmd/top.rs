@@ -71,6 +71,11 @@ pub struct WorkloadOut {
     /// Share of requests that were mutual TLS.
     pub mtls: Option<f64>,
     pub tcp_open_connections: Option<f64>,
+    /// TCP (and Istio's HTTP body) bytes per second the workload read and wrote, and
+    /// connections opened per second.
+    pub read_bytes_per_s: Option<f64>,
+    pub write_bytes_per_s: Option<f64>,
+    pub tcp_opened_per_s: Option<f64>,
     pub cpu_millicores: AppProxy<f64>,
     pub memory_bytes: AppProxy<u64>,
     /// Seconds the traffic figures cover.
@@ -91,6 +96,9 @@ impl From<&WorkloadRow> for WorkloadOut {
             latency_ms: Latency::of(r),
             mtls: r.and_then(|r| r.mtls),
             tcp_open_connections: r.map(|r| r.tcp_open),
+            read_bytes_per_s: r.and_then(|r| r.read_bps),
+            write_bytes_per_s: r.and_then(|r| r.write_bps),
+            tcp_opened_per_s: r.and_then(|r| r.tcp_opened_per_s),
             cpu_millicores: w.cost.cpu,
             memory_bytes: w.cost.mem,
             window_s: r.map(|r| r.window_s),
@@ -107,6 +115,10 @@ pub struct EdgeOut {
     pub success_rate: Option<f64>,
     pub latency_ms: Latency,
     pub mtls: Option<f64>,
+    /// Bytes per second the source read from the destination (answers) and wrote to it;
+    /// None when its proxy exports no byte counters.
+    pub read_bytes_per_s: Option<f64>,
+    pub write_bytes_per_s: Option<f64>,
     pub window_s: f64,
 }
 
@@ -119,6 +131,8 @@ impl From<&EdgeRow> for EdgeOut {
             success_rate: e.rates.success,
             latency_ms: Latency::of(Some(&e.rates)),
             mtls: e.rates.mtls,
+            read_bytes_per_s: e.rates.read_bps,
+            write_bytes_per_s: e.rates.write_bps,
             window_s: e.rates.window_s,
         }
     }

@@ -51,20 +51,23 @@ fn labels_match(want: &BTreeMap<String, String>, have: &BTreeMap<String, String>
         .all(|(k, v)| have.get(k).is_some_and(|hv| v == "*" || hv == v))
 }
 
-/// The first component rule of any mesh matching this workload.
+/// The first component rule of any mesh matching this workload: by kind, name and labels,
+/// or by one of its container images alone.
 pub fn match_component<'r>(
     all: &'r [MeshRules],
     kind: &str,
     name: &str,
     labels: &BTreeMap<String, String>,
+    images: &[&str],
 ) -> Option<(&'r MeshRules, &'r rules::ComponentRule)> {
     all.iter().find_map(|r| {
         r.components
             .iter()
             .find(|c| {
-                (c.kinds.is_empty() || c.kinds.iter().any(|k| k == kind))
+                ((c.kinds.is_empty() || c.kinds.iter().any(|k| k == kind))
                     && c.names.iter().any(|n| glob(n, name))
-                    && labels_match(&c.labels, labels)
+                    && labels_match(&c.labels, labels))
+                    || c.images.iter().any(|g| images.iter().any(|i| glob(g, i)))
             })
             .map(|c| (r, c))
     })
@@ -83,7 +86,8 @@ pub fn classify_pod(pod: &PodInfo) -> PodMesh {
 pub fn classify_pod_with(all: &[MeshRules], pod: &PodInfo) -> PodMesh {
     let (kind, name) = workload_of(pod);
     // Components first: a ztunnel pod has an `istio-proxy` container but is no sidecar.
-    if let Some((r, c)) = match_component(all, kind, name, &pod.labels) {
+    let images: Vec<&str> = pod.containers_info.iter().map(|c| c.image.as_str()).collect();
+    if let Some((r, c)) = match_component(all, kind, name, &pod.labels, &images) {
         let revision = c.revision_key.as_ref().and_then(|k| meta_value(pod, k));
         let sidecar = r
             .sidecar
@@ -121,7 +125,11 @@ pub fn classify_pod_with(all: &[MeshRules], pod: &PodInfo) -> PodMesh {
     }
     for r in all {
         for g in &r.gateways {
-            if pod.labels.get(&g.label) == Some(&g.value) {
+            if pod
+                .labels
+                .get(&g.label)
+                .is_some_and(|v| g.value == "*" || *v == g.value)
+            {
                 let ct = pod.containers_info.iter().find(|c| c.name == g.container);
                 return PodMesh {
                     mesh: Some(r.mesh),
@@ -344,7 +352,8 @@ pub fn control_planes<'a>(workloads: impl IntoIterator<Item = &'a WorkloadInfo>)
     type Group = (Vec<Component>, Vec<String>, Option<UnixMillis>);
     let mut groups: BTreeMap<(Mesh, String, Option<String>), Group> = BTreeMap::new();
     for w in workloads {
-        let Some((r, c)) = match_component(all, &w.kind, &w.name, &w.labels) else {
+        let images: Vec<&str> = w.images.iter().map(String::as_str).collect();
+        let Some((r, c)) = match_component(all, &w.kind, &w.name, &w.labels, &images) else {
             continue;
         };
         // "default" is what a revision-less install is called; components without a

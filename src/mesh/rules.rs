@@ -73,6 +73,11 @@ pub struct ComponentRule {
     /// Labels the workload's pods must carry; value `*` means any value.
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
+    /// Container images (globs, `*/ztunnel:*`) that identify the component by themselves,
+    /// whatever its owner looks like: a bare pod, or one whose DaemonSet a restricted role
+    /// cannot see.
+    #[serde(default)]
+    pub images: Vec<String>,
     pub role: Role,
     /// Label (or annotation) holding the revision, e.g. `istio.io/rev`.
     pub revision_key: Option<String>,
@@ -105,6 +110,7 @@ pub struct SidecarRule {
 #[serde(deny_unknown_fields)]
 pub struct GatewayRule {
     pub label: String,
+    /// `*` means any value.
     pub value: String,
     pub container: String,
     pub component: String,

@@ -28,6 +28,12 @@ pub enum Part {
     TcpOpen,
     /// Istio counts closed connections apart; open = opened − closed.
     TcpClosed,
+    /// Rates of connections opened and closed, and of bytes read and written (see
+    /// `Totals::bytes_read` for whose side).
+    TcpOpenedRate,
+    TcpClosedRate,
+    BytesRead,
+    BytesWritten,
 }
 
 /// One instant-vector sample of an answer.
@@ -49,6 +55,10 @@ fn group_labels(d: Dialect) -> &'static str {
         Dialect::Istio => "namespace, pod, reporter, destination_service",
         Dialect::Linkerd => "namespace, pod, direction, dst_namespace, dst_deployment, authority",
         Dialect::Envoy => "namespace, pod, envoy_cluster_name, cluster_name",
+        Dialect::Hubble => {
+            "namespace, pod, reporter, source_namespace, source_workload, destination_namespace, destination_workload"
+        }
+        Dialect::Traefik => "namespace, pod, service, entrypoint",
     }
 }
 
@@ -71,13 +81,37 @@ pub fn traffic_queries(d: Dialect, window_s: u32) -> Vec<(Part, String)> {
             (Part::Buckets, buckets("istio_request_duration_milliseconds_bucket")),
             (Part::TcpOpen, gauge("istio_tcp_connections_opened_total")),
             (Part::TcpClosed, gauge("istio_tcp_connections_closed_total")),
+            (Part::TcpOpenedRate, rate("istio_tcp_connections_opened_total")),
+            (Part::TcpClosedRate, rate("istio_tcp_connections_closed_total")),
+            // Istio counts bytes from the destination's side: the source reads what was sent.
+            // HTTP has body sizes instead of TCP bytes (as golden::istio reads them).
+            (
+                Part::BytesRead,
+                format!(
+                    "{} or {}",
+                    rate(r#"{__name__=~"istio_tcp_received_bytes_total|istio_request_bytes_sum",reporter!="source"}"#),
+                    rate(r#"{__name__=~"istio_tcp_sent_bytes_total|istio_response_bytes_sum",reporter="source"}"#)
+                ),
+            ),
+            (
+                Part::BytesWritten,
+                format!(
+                    "{} or {}",
+                    rate(r#"{__name__=~"istio_tcp_sent_bytes_total|istio_response_bytes_sum",reporter!="source"}"#),
+                    rate(r#"{__name__=~"istio_tcp_received_bytes_total|istio_request_bytes_sum",reporter="source"}"#)
+                ),
+            ),
         ],
         Dialect::Linkerd => vec![
             (Part::Requests, rate("response_total")),
             (Part::Successes, rate(r#"response_total{classification="success"}"#)),
             (Part::Mtls, rate(r#"response_total{tls="true"}"#)),
             (Part::Buckets, buckets("response_latency_ms_bucket")),
-            (Part::TcpOpen, gauge("tcp_open_connections")),
+            (Part::TcpOpen, linkerd_tcp(&gauge, "tcp_open_connections")),
+            (Part::TcpOpenedRate, linkerd_tcp(&rate, "tcp_open_total")),
+            (Part::TcpClosedRate, linkerd_tcp(&rate, "tcp_close_total")),
+            (Part::BytesRead, linkerd_tcp(&rate, "tcp_read_bytes_total")),
+            (Part::BytesWritten, linkerd_tcp(&rate, "tcp_write_bytes_total")),
         ],
         Dialect::Envoy => vec![
             (Part::Requests, rate("envoy_cluster_upstream_rq_total")),
@@ -92,8 +126,79 @@ pub fn traffic_queries(d: Dialect, window_s: u32) -> Vec<(Part, String)> {
             ),
             (Part::Buckets, buckets("envoy_cluster_upstream_rq_time_bucket")),
             (Part::TcpOpen, gauge("envoy_cluster_upstream_cx_active")),
+            (Part::TcpOpenedRate, rate("envoy_cluster_upstream_cx_total")),
+            (Part::TcpClosedRate, rate("envoy_cluster_upstream_cx_destroy")),
+            (Part::BytesRead, rate("envoy_cluster_upstream_cx_rx_bytes_total")),
+            (Part::BytesWritten, rate("envoy_cluster_upstream_cx_tx_bytes_total")),
         ],
+        Dialect::Hubble => vec![
+            (Part::Requests, rate("hubble_http_requests_total")),
+            (
+                Part::Successes,
+                rate(r#"hubble_http_requests_total{status=~"[1-4].."}"#),
+            ),
+            (Part::Buckets, buckets("hubble_http_request_duration_seconds_bucket")),
+        ],
+        Dialect::Traefik => {
+            // Traefik's own entrypoints and services are not the mesh's traffic (as
+            // golden::traefik_internal).
+            let svc = r#"service!~".*@internal|readiness@.*""#;
+            let ep = r#"entrypoint!~"traefik|readiness""#;
+            let both = |f: &dyn Fn(&str) -> String, service: &str, entrypoint: &str| {
+                format!("{} or {}", f(service), f(entrypoint))
+            };
+            vec![
+                (
+                    Part::Requests,
+                    both(
+                        &rate,
+                        &format!("traefik_service_requests_total{{{svc}}}"),
+                        &format!("traefik_entrypoint_requests_total{{{ep}}}"),
+                    ),
+                ),
+                (
+                    Part::Successes,
+                    both(
+                        &rate,
+                        &format!(r#"traefik_service_requests_total{{{svc},code=~"[1-4].."}}"#),
+                        &format!(r#"traefik_entrypoint_requests_total{{{ep},code=~"[1-4].."}}"#),
+                    ),
+                ),
+                (
+                    Part::Buckets,
+                    both(
+                        &buckets,
+                        &format!("traefik_service_request_duration_seconds_bucket{{{svc}}}"),
+                        &format!("traefik_entrypoint_request_duration_seconds_bucket{{{ep}}}"),
+                    ),
+                ),
+                (
+                    Part::TcpOpen,
+                    both(
+                        &gauge,
+                        &format!(
+                            "{{__name__=~\"traefik_service_open_connections|traefik_open_connections\",{svc},service!=\"\"}}"
+                        ),
+                        &format!(
+                            "{{__name__=~\"traefik_entrypoint_open_connections|traefik_open_connections\",{ep},entrypoint!=\"\"}}"
+                        ),
+                    ),
+                ),
+            ]
+        }
     }
+}
+
+/// A Linkerd TCP family over the connections the workload really has (as
+/// `golden::linkerd_peer_side`): from its clients, and to its servers.
+fn linkerd_tcp(f: &dyn Fn(&str) -> String, metric: &str) -> String {
+    format!(
+        "{} or {}",
+        f(&format!(
+            r#"{metric}{{direction="inbound",peer="src",target_port!~"4190|4191"}}"#
+        )),
+        f(&format!(r#"{metric}{{direction="outbound",peer="dst"}}"#))
+    )
 }
 
 /// Direction and, for outbound series, the destination a sample is about.
@@ -119,6 +224,18 @@ fn direction(d: Dialect, s: &Sample) -> (bool, Option<String>) {
             true,
             non_empty(s.label("envoy_cluster_name")).or_else(|| non_empty(s.label("cluster_name"))),
         ),
+        Dialect::Hubble => {
+            let outbound = s.label("reporter") == "client";
+            let dst = match (s.label("destination_namespace"), s.label("destination_workload")) {
+                (ns, w) if !ns.is_empty() && !w.is_empty() => Some(format!("{ns}/{w}")),
+                _ => None,
+            };
+            (outbound, if outbound { dst } else { None })
+        }
+        Dialect::Traefik => {
+            let service = non_empty(s.label("service"));
+            (service.is_some(), service)
+        }
     }
 }
 
@@ -172,11 +289,26 @@ pub fn assemble(
                     Part::Mtls => t.mtls_requests += increase,
                     Part::Buckets => {
                         if let Some(le) = parse_value(s.label("le")) {
+                            // Hubble and Traefik count seconds; meshtop's buckets are in ms.
+                            let le = if matches!(d, Dialect::Hubble | Dialect::Traefik) {
+                                le * 1000.0
+                            } else {
+                                le
+                            };
                             add_bucket(t, le, increase);
                         }
                     }
                     Part::TcpOpen => t.tcp_open_connections += s.value,
                     Part::TcpClosed => t.tcp_open_connections -= s.value,
+                    Part::TcpOpenedRate | Part::TcpClosedRate | Part::BytesRead | Part::BytesWritten => {
+                        t.l4_seen = true;
+                        *match part {
+                            Part::TcpOpenedRate => &mut t.tcp_opened,
+                            Part::TcpClosedRate => &mut t.tcp_closed,
+                            Part::BytesRead => &mut t.bytes_read,
+                            _ => &mut t.bytes_written,
+                        } += increase;
+                    }
                 }
             }
         }

@@ -15,6 +15,8 @@ pub enum MeshArg {
     Istio,
     Linkerd,
     Envoy,
+    Hubble,
+    Traefik,
 }
 
 /// Version of the JSON shape: fields are added, never renamed or removed, within a major version.
@@ -24,6 +26,8 @@ pub const SCHEMA_VERSION: u32 = 1;
 pub struct Report {
     pub schema_version: u32,
     pub dialect: Dialect,
+    /// What the exposition comes from, as far as it says (ztunnel, a waypoint, a sidecar).
+    pub found: Vec<String>,
     /// Seconds between the two dumps, when two were given.
     pub interval_s: Option<f64>,
     pub groups: Vec<Row>,
@@ -40,6 +44,28 @@ pub struct Row {
     pub mtls_ratio: Option<f64>,
     pub latency_ms: Quantiles,
     pub tcp_open_connections: f64,
+    /// `http` when the group counted requests, `tcp` when it has only L4 counters.
+    pub protocol: &'static str,
+    /// L4 counters (cumulative for one dump; over the interval for two). Bytes are the
+    /// group's side's: an inbound group's received bytes are its clients' requests, an
+    /// outbound group's received bytes the answers its destination sent.
+    pub tcp_opened: f64,
+    pub tcp_closed: f64,
+    /// Open now (the later dump's gauge, or opened − closed where the mesh has no gauge).
+    pub tcp_open: f64,
+    pub bytes_received: f64,
+    pub bytes_sent: f64,
+    /// Per second over the interval, when two dumps were given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rates: Option<L4Rates>,
+}
+
+#[derive(Debug, Serialize, PartialEq)]
+pub struct L4Rates {
+    pub tcp_opened: f64,
+    pub tcp_closed: f64,
+    pub bytes_received: f64,
+    pub bytes_sent: f64,
 }
 
 #[derive(Debug, Serialize, PartialEq)]
@@ -63,6 +89,22 @@ fn row(key: &GroupKey, t: &Totals, interval_s: Option<f64>) -> Row {
             p99: t.quantile_ms(0.99),
         },
         tcp_open_connections: t.tcp_open_connections,
+        protocol: if t.requests > 0.0 || t.latency_ms.iter().any(|b| b.1 > 0.0) {
+            "http"
+        } else {
+            "tcp"
+        },
+        tcp_opened: t.tcp_opened,
+        tcp_closed: t.tcp_closed,
+        tcp_open: t.tcp_open_connections,
+        bytes_received: t.bytes_read,
+        bytes_sent: t.bytes_written,
+        rates: interval_s.map(|s| L4Rates {
+            tcp_opened: t.tcp_opened / s,
+            tcp_closed: t.tcp_closed / s,
+            bytes_received: t.bytes_read / s,
+            bytes_sent: t.bytes_written / s,
+        }),
     }
 }
 
@@ -73,11 +115,14 @@ pub fn report(first: &str, second: Option<&str>, interval: Duration, mesh: MeshA
         MeshArg::Istio => Dialect::Istio,
         MeshArg::Linkerd => Dialect::Linkerd,
         MeshArg::Envoy => Dialect::Envoy,
+        MeshArg::Hubble => Dialect::Hubble,
+        MeshArg::Traefik => Dialect::Traefik,
         MeshArg::Auto => match golden::detect(&a) {
             Some(d) => d,
             None => bail!(
-                "no mesh request metrics recognised (looked for istio_requests_total, linkerd's response_total, \
-                 envoy_cluster_upstream_rq_*); pass --mesh to choose"
+                "no mesh request metrics recognised (looked for istio_requests_total and istio_tcp_* (sidecars, \
+                 waypoints, ztunnel), linkerd's response_total, envoy_cluster_upstream_rq_*, hubble_http_*, \
+                 traefik_service_* and traefik_entrypoint_*); pass --mesh to choose"
             ),
         },
     };
@@ -102,6 +147,7 @@ pub fn report(first: &str, second: Option<&str>, interval: Duration, mesh: MeshA
     };
     Ok(Report {
         schema_version: SCHEMA_VERSION,
+        found: golden::describe(&a, dialect),
         dialect,
         interval_s,
         groups,
@@ -125,6 +171,21 @@ pub fn table(r: &Report) -> String {
         "P99_MS".into(),
         "MTLS".into(),
         "TCP_CONN".into(),
+        if r.interval_s.is_some() {
+            "CONN_OPENED/S".into()
+        } else {
+            "CONN_OPENED".into()
+        },
+        if r.interval_s.is_some() {
+            "READ_B/S".into()
+        } else {
+            "READ_B".into()
+        },
+        if r.interval_s.is_some() {
+            "WRITE_B/S".into()
+        } else {
+            "WRITE_B".into()
+        },
     ]];
     for g in &r.groups {
         rows.push(vec![
@@ -140,12 +201,27 @@ pub fn table(r: &Report) -> String {
             opt(g.latency_ms.p99, 2),
             pct(g.mtls_ratio),
             format!("{}", g.tcp_open_connections),
+            match &g.rates {
+                Some(r) => format!("{:.2}", r.tcp_opened),
+                None => format!("{}", g.tcp_opened),
+            },
+            match &g.rates {
+                Some(r) => format!("{:.0}", r.bytes_received),
+                None => format!("{}", g.bytes_received),
+            },
+            match &g.rates {
+                Some(r) => format!("{:.0}", r.bytes_sent),
+                None => format!("{}", g.bytes_sent),
+            },
         ]);
     }
     let widths: Vec<usize> = (0..rows[0].len())
         .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
         .collect();
     let mut out = format!("dialect: {:?}\n", r.dialect).to_lowercase();
+    for f in &r.found {
+        out += &format!("found: {f}\n");
+    }
     for r in rows {
         let line: Vec<String> = r.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
         out += line.join("  ").trim_end();

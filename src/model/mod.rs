@@ -29,6 +29,21 @@ pub struct ClusterInfo {
     pub server: String,
     /// `gitVersion` reported by `/version`.
     pub version: String,
+    /// The context's namespace (`default` when it names none): what a command without `-n`
+    /// means, as in kubectl. Empty in recordings made before it was kept.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub namespace: String,
+}
+
+impl ClusterInfo {
+    /// The namespace a command without `-n` means.
+    pub fn default_namespace(&self) -> &str {
+        if self.namespace.is_empty() {
+            "default"
+        } else {
+            &self.namespace
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -170,6 +185,11 @@ pub enum Dialect {
     Linkerd,
     /// Plain Envoy stats: `envoy_cluster_upstream_rq_*` per cluster.
     Envoy,
+    /// Cilium's Hubble (`hubble_http_*`, httpV2 with workload labels): the node's view of
+    /// every workload's HTTP, `reporter="server"` and `"client"`.
+    Hubble,
+    /// Traefik (Traefik Mesh's per-node proxy): `traefik_service_*` and `traefik_entrypoint_*`.
+    Traefik,
 }
 
 /// Which resource a source watches or lists, used to attribute errors.

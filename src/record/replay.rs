@@ -189,7 +189,9 @@ impl Player {
 
     /// Jumps to a recording time (clamped to the recording), keeping play or pause.
     pub fn seek(&mut self, to: Duration, now: Instant) {
-        self.set_position(to.as_secs_f64() * 1000.0, now);
+        // From nanoseconds: `as_secs_f64() * 1000.0` makes 1.019 s 1018.999… ms, which leaves out
+        // an entry due at exactly 1019 ms.
+        self.set_position(to.as_nanos() as f64 / 1e6, now);
     }
 
     /// Jumps by `delta_ms` of recording time, backwards when negative.
@@ -421,6 +423,16 @@ mod tests {
         assert_eq!(p.due(t0 + ms(10_800)), 1..1, "rewind to hold 1");
         assert!(!p.is_paused());
         assert_eq!(p.position(), ms(1_300));
+    }
+
+    #[test]
+    fn seeking_to_an_entry_s_millisecond_takes_it() {
+        // Whole milliseconds that f64 seconds times 1000 would land a hair below.
+        for m in [1_001, 1_019, 1_003] {
+            let mut p = Player::from_offsets([m as i64], []);
+            p.seek(ms(m), Instant::now());
+            assert_eq!(p.due(Instant::now()), 0..1, "{m} ms");
+        }
     }
 
     #[test]

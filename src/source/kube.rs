@@ -82,6 +82,7 @@ pub async fn connect_with(target: &KubeTarget, retry: bool) -> Result<Connection
         context,
         server,
         version: String::new(),
+        namespace: client.default_namespace().to_string(),
     };
     Ok(Connection { client, info })
 }

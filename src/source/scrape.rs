@@ -38,6 +38,9 @@ pub struct Target {
     pub path: String,
     /// From the pod's mesh; None lets the exposition's metric names decide.
     pub dialect: Option<Dialect>,
+    /// The pod is a node proxy (ztunnel): its series describe the workloads it carries.
+    /// An exposition that names itself ztunnel counts as one too.
+    pub node_proxy: bool,
 }
 
 /// The one scrape-target selector, for the TUI's scraper and `meshtop top`: a running pod
@@ -54,6 +57,7 @@ pub fn target_of(info: &crate::model::PodInfo, mesh: &detect::PodMesh) -> Option
         port: proxy.metrics_port?,
         path: proxy.metrics_path.clone().unwrap_or_else(|| "/metrics".into()),
         dialect: crate::mesh::dialect(mesh.mesh),
+        node_proxy: mesh.model == crate::mesh::Model::Node,
     })
 }
 
@@ -171,7 +175,7 @@ pub fn scrape_all(via: &Via, targets: Vec<Target>) -> impl futures::Stream<Item 
 
 /// Scrapes one target.
 pub async fn scrape(via: &Via, t: &Target) -> Update {
-    let u = scrape_via(via, &t.namespace, &t.pod, t.ip.as_deref(), t.port, &t.path, t.dialect).await;
+    let u = scrape_target(via, t).await;
     if let Update::ScrapeFailed { message, .. } = &u {
         tracing::debug!(namespace = %t.namespace, pod = %t.pod, %message, "scrape failed");
     }
@@ -201,6 +205,20 @@ pub async fn scrape_via(
     path: &str,
     dialect: Option<Dialect>,
 ) -> Update {
+    let t = Target {
+        namespace: ns.into(),
+        pod: pod.into(),
+        ip: ip.map(str::to_owned),
+        port,
+        path: path.into(),
+        dialect,
+        node_proxy: false,
+    };
+    scrape_target(via, &t).await
+}
+
+async fn scrape_target(via: &Via, t: &Target) -> Update {
+    let (ns, pod, ip, port, path) = (&t.namespace, &t.pod, t.ip.as_deref(), t.port, &t.path);
     let fail = |message: String| Update::ScrapeFailed {
         namespace: ns.into(),
         pod: pod.into(),
@@ -241,17 +259,20 @@ pub async fn scrape_via(
         ));
     }
     // A proxy that has served nothing yet exports no request series at all: zero, not an error.
-    let Some(dialect) = dialect.or_else(|| golden::detect(&e)) else {
+    let Some(dialect) = t.dialect.or_else(|| golden::detect(&e)) else {
         return fail(format!("{url}: no mesh request metrics in the exposition"));
     };
-    let (inbound, outbound, edges) = golden::by_direction(&golden::totals(&e, dialect));
+    let groups = golden::totals(&e, dialect);
+    let described = golden::described(&groups, t.node_proxy || golden::reports_for_others(&e));
+    let (inbound, outbound, edges) = golden::by_direction(&groups);
     Update::ProxyScraped {
-        namespace: ns.into(),
-        pod: pod.into(),
+        namespace: ns.clone(),
+        pod: pod.clone(),
         dialect,
         inbound,
         outbound,
         edges,
+        described,
         bad_lines: e.errors.len(),
     }
 }

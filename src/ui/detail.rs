@@ -37,7 +37,8 @@ pub fn render(state: &State, t: &Theme, frame: &mut Frame, area: Rect, namespace
     };
     let kv = |k: &str, v: String| {
         Line::from(vec![
-            Span::styled(format!("  {k:<16}"), Style::default().fg(t.dim)),
+            // A key as long as the column still gets a space before its value.
+            Span::styled(format!("  {k:<15} "), Style::default().fg(t.dim)),
             Span::raw(v),
         ])
     };
@@ -107,6 +108,73 @@ pub fn render(state: &State, t: &Theme, frame: &mut Frame, area: Rect, namespace
         crate::app::traffic::window_label(state.window_s)
     )));
     let traffic = state.traffic.get(&(i.namespace.clone(), i.name.clone()));
+    let key = (i.namespace.clone(), i.name.clone());
+    // A proxy that reports for others: its figures are what it carried, not its own app's.
+    let carries: Vec<String> = state
+        .carried
+        .iter()
+        .filter(|(_, by)| by.contains_key(&key))
+        .map(|((ns, w), _)| format!("{ns}/{w}"))
+        .collect();
+    if !carries.is_empty() {
+        lines.push(kv(
+            "reports for",
+            format!(
+                "{} workload{}: {} (their rows count it; the figures below are what this proxy carried)",
+                carries.len(),
+                if carries.len() == 1 { "" } else { "s" },
+                carries.join(", ")
+            ),
+        ));
+    }
+    // A pod without a proxy of its own whose workload a node proxy or waypoint reports for.
+    let workload = state.workload_rows.get(&crate::app::figures::workload_key(p));
+    if p.rates.is_none()
+        && let Some(row) = workload.filter(|w| !w.via.is_empty())
+        && let Some(r) = &row.rates
+    {
+        let via: Vec<String> = row
+            .via
+            .iter()
+            .map(|k| {
+                let what = state.pods.get(k).map_or("proxy", |p| {
+                    if p.mesh.model == crate::mesh::Model::Node {
+                        "ztunnel"
+                    } else {
+                        "waypoint"
+                    }
+                });
+                format!("{what} {}/{}", k.0, k.1)
+            })
+            .collect();
+        let ms = |v: Option<f64>| v.map_or_else(|| "-".into(), crate::app::format::millis);
+        let b = |v: Option<f64>| v.map_or_else(|| "-".into(), crate::app::format::byte_rate);
+        lines.push(kv("reported by", via.join(", ")));
+        lines.push(kv(
+            "workload",
+            format!(
+                "{}/{} ({} pod{}): {:.2} rps  success {}  p99 {}  read {}/s  write {}/s  {:.0} tcp open",
+                row.namespace,
+                row.name,
+                row.pods,
+                if row.pods == 1 { "" } else { "s" },
+                r.rps,
+                r.success
+                    .map_or_else(|| "no requests".into(), |v| format!("{:.2}%", v * 100.0)),
+                ms(r.p99_ms),
+                b(r.read_bps),
+                b(r.write_bps),
+                r.tcp_open
+            ),
+        ));
+        if r.p99_ms.is_none() {
+            lines.push(kv(
+                "no latency",
+                "ztunnel sees L4 only: HTTP figures need a waypoint for this workload".into(),
+            ));
+        }
+    }
+    let shown_for_workload = p.rates.is_none() && workload.is_some_and(|w| !w.via.is_empty() && w.rates.is_some());
     match (p.rates, traffic.and_then(|t| t.window.as_ref().map(|w| (t, w)))) {
         (Some(r), Some((t, w))) => {
             let ms = |v: Option<f64>| v.map_or_else(|| "-".into(), crate::app::format::millis);
@@ -126,19 +194,34 @@ pub fn render(state: &State, t: &Theme, frame: &mut Frame, area: Rect, namespace
                 "latency",
                 format!("p50 {}  p90 {}  p99 {}", ms(r.p50_ms), ms(r.p90_ms), ms(r.p99_ms)),
             ));
-            lines.push(kv("tcp open", format!("{:.0}", r.tcp_open)));
+            let b = |v: Option<f64>| v.map_or_else(|| "-".into(), crate::app::format::byte_rate);
+            lines.push(kv(
+                "tcp",
+                match r.tcp_opened_per_s {
+                    Some(opened) => format!(
+                        "{:.0} open  {opened:.2} opened/s  read {}/s  write {}/s",
+                        r.tcp_open,
+                        b(r.read_bps),
+                        b(r.write_bps)
+                    ),
+                    None => format!("{:.0} open (the proxy exports no byte counters)", r.tcp_open),
+                },
+            ));
             for (dst, e) in &t.edge_rates {
                 lines.push(kv(
                     "→ outbound",
                     format!(
-                        "{dst}  {:.2} rps  success {}  p99 {}",
+                        "{dst}  {:.2} rps  success {}  p99 {}  read {}/s  write {}/s",
                         e.rps,
                         pct(e.success),
-                        ms(e.p99_ms)
+                        ms(e.p99_ms),
+                        b(e.read_bps),
+                        b(e.write_bps)
                     ),
                 ));
             }
         }
+        _ if shown_for_workload => {}
         _ => lines.push(kv(
             "no figures",
             traffic_gap(state, p).unwrap_or_else(|| "no traffic data".into()),
@@ -229,17 +312,21 @@ pub fn render(state: &State, t: &Theme, frame: &mut Frame, area: Rect, namespace
     }
     if let Some(u) = usage {
         let last = |s: &Series| s.last().unwrap_or(0.0);
-        rows.push((
-            format!("CPU {:.0}m/{:.0}m", last(&u.cpu_app), last(&u.cpu_proxy)),
-            STACK_ROWS,
-            Chart::Stack(&u.cpu_app, &u.cpu_proxy),
-        ));
         let mib = |s: &Series| crate::app::format::mib(last(s) as u64);
-        rows.push((
-            format!("MEM {}/{}", mib(&u.mem_app), mib(&u.mem_proxy)),
-            STACK_ROWS,
-            Chart::Stack(&u.mem_app, &u.mem_proxy),
-        ));
+        // A pod without a proxy of its own (not meshed, ambient) has no proxy figure: none, not 0.
+        let (cpu, mem) = if p.mesh.proxy.is_some() {
+            (
+                format!("CPU {:.0}m/{:.0}m", last(&u.cpu_app), last(&u.cpu_proxy)),
+                format!("MEM {}/{}", mib(&u.mem_app), mib(&u.mem_proxy)),
+            )
+        } else {
+            (
+                format!("CPU {:.0}m", last(&u.cpu_app)),
+                format!("MEM {}", mib(&u.mem_app)),
+            )
+        };
+        rows.push((cpu, STACK_ROWS, Chart::Stack(&u.cpu_app, &u.cpu_proxy)));
+        rows.push((mem, STACK_ROWS, Chart::Stack(&u.mem_app, &u.mem_proxy)));
     }
     let inner = block.inner(area);
     frame.render_widget(block, area);

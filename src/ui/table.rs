@@ -51,7 +51,7 @@ pub fn draw<T: Table>(
         .iter()
         .enumerate()
         .map(|(i, c)| {
-            let mark = match (i == sort, entry.sort_reverse) {
+            let mark = match (i == sort, entry.sort_reverse != c.descending) {
                 (true, false) => "↑",
                 (true, true) => "↓",
                 _ => "",

@@ -2,8 +2,15 @@
 """Stand-in mesh proxy for tests: forwards real HTTP traffic to an upstream and exports
 that traffic's metrics in Istio's or Linkerd's exact format (names, labels, buckets).
 
-  proxy.py --format istio|linkerd --listen PORT --upstream http://127.0.0.1:8080 \
-           --metrics PORT --namespace NS --workload NAME
+  proxy.py --format istio|linkerd|ztunnel|waypoint --listen PORT --upstream http://127.0.0.1:8080 \
+           --metrics PORT --namespace NS --workload NAME [--source-workload NAME]
+
+ztunnel: Istio ambient's node proxy, L4 only, in its OpenMetrics exposition: the TCP
+connections opened and closed and the bytes read from the client and written back, counted on
+the sockets, reported from both ends (`reporter="source"` for --source-workload's outbound,
+`reporter="destination"` for --workload's inbound, as the two ztunnels of one node would).
+waypoint: ambient's L7 proxy, Istio's request metrics with `reporter="waypoint"` for the
+destination workload (--workload), and its body-size sums.
 
 Requests to /status/NNN are answered with status NNN (an upstream error, for success ratios).
 
@@ -81,6 +88,79 @@ def linkerd_metrics(a):
     return "\n".join(out) + "\n"
 
 
+tcp = {"opened": 0, "closed": 0, "received": 0, "sent": 0}
+
+
+def istio_labels(a, reporter, protocol):
+    return ('reporter="%s",source_workload="%s",source_workload_namespace="%s",'
+            'destination_workload="%s",destination_workload_namespace="%s",'
+            'destination_service="%s.%s.svc.cluster.local",request_protocol="%s",'
+            'connection_security_policy="mutual_tls"') % (reporter, a.source_workload, a.namespace, a.workload,
+                                                          a.namespace, a.workload, a.namespace, protocol)
+
+
+def ztunnel_metrics(a):
+    out = []
+    with lock:
+        for name, key, unit in [("istio_tcp_connections_opened", "opened", None),
+                                ("istio_tcp_connections_closed", "closed", None),
+                                ("istio_tcp_received_bytes", "received", "bytes"),
+                                ("istio_tcp_sent_bytes", "sent", "bytes")]:
+            out.append("# TYPE %s counter" % name)
+            if unit:
+                out.append("# UNIT %s %s" % (name, unit))
+            for reporter in ("destination", "source"):
+                out.append("%s_total{%s} %d" % (name, istio_labels(a, reporter, "tcp"), tcp[key]))
+    out.append("# TYPE istio_build gauge")
+    out.append('istio_build{component="ztunnel",tag="1.24.0"} 1')
+    out.append("# EOF")
+    return "\n".join(out) + "\n"
+
+
+def waypoint_metrics(a):
+    labels = istio_labels(a, "waypoint", "http")
+    out = ["# TYPE istio_requests_total counter"]
+    with lock:
+        for code, n in sorted(counts.items()):
+            out.append('istio_requests_total{response_code="%d",%s} %d' % (code, labels, n))
+        out.append("# TYPE istio_request_duration_milliseconds histogram")
+        ls = [l for _, l in latencies]
+        for b in ISTIO_BUCKETS:
+            out.append('istio_request_duration_milliseconds_bucket{%s,le="%s"} %d'
+                       % (labels, fmt(b), sum(1 for l in ls if l <= b)))
+        out.append('istio_request_duration_milliseconds_bucket{%s,le="+Inf"} %d' % (labels, len(ls)))
+        out.append('istio_request_duration_milliseconds_count{%s} %d' % (labels, len(ls)))
+        # Body sizes of the same requests: ztunnel counts their bytes; meshtop must not again.
+        out.append("# TYPE istio_response_bytes histogram")
+        out.append('istio_response_bytes_sum{%s} %d' % (labels, tcp["sent"]))
+        out.append('istio_response_bytes_count{%s} %d' % (labels, len(ls)))
+    return "\n".join(out) + "\n"
+
+
+class Counting:
+    """A socket file that counts the bytes through it (ztunnel counts TCP bytes)."""
+
+    def __init__(self, f):
+        self.f, self.n = f, 0
+
+    def readline(self, *args):
+        line = self.f.readline(*args)
+        self.n += len(line)
+        return line
+
+    def read(self, *args):
+        data = self.f.read(*args)
+        self.n += len(data)
+        return data
+
+    def write(self, data):
+        self.n += len(data)
+        return self.f.write(data)
+
+    def __getattr__(self, name):
+        return getattr(self.f, name)
+
+
 def rfc3339(t):
     d = datetime.datetime.fromtimestamp(t, datetime.timezone.utc)
     return d.strftime("%Y-%m-%dT%H:%M:%S.") + "%03dZ" % (d.microsecond // 1000)
@@ -125,12 +205,13 @@ class StatusReply(Exception):
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("--format", choices=["istio", "linkerd"], required=True)
+    p.add_argument("--format", choices=["istio", "linkerd", "ztunnel", "waypoint"], required=True)
     p.add_argument("--listen", type=int, required=True)
     p.add_argument("--upstream", required=True)
     p.add_argument("--metrics", type=int, required=True)
     p.add_argument("--namespace", required=True)
     p.add_argument("--workload", required=True)
+    p.add_argument("--source-workload", default="loadgen")
     p.add_argument("--access-log")
     p.add_argument("--access-log-format", choices=["istio", "json", "envoy"], default="istio")
     p.add_argument("--tap-feed")
@@ -139,6 +220,20 @@ def main():
 
     class Forward(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+
+        def setup(self):
+            super().setup()
+            self.rfile, self.wfile = Counting(self.rfile), Counting(self.wfile)
+            with lock:
+                tcp["opened"] += 1
+
+        def finish(self):
+            # Before the socket closes, so a client that read to the end sees these counts.
+            super().finish()
+            with lock:
+                tcp["closed"] += 1
+                tcp["received"] += self.rfile.n
+                tcp["sent"] += self.wfile.n
 
         def do_GET(self):
             start = time.monotonic()
@@ -205,9 +300,11 @@ def main():
             elif self.path == "/garbage":
                 body = b"<html><body>502 Bad Gateway</body></html>\n"
             else:
-                body = (istio_metrics(a) if a.format == "istio" else linkerd_metrics(a)).encode()
+                body = {"istio": istio_metrics, "linkerd": linkerd_metrics, "ztunnel": ztunnel_metrics,
+                        "waypoint": waypoint_metrics}[a.format](a).encode()
             self.send_response(200)
-            self.send_header("Content-Type", "text/plain; version=0.0.4")
+            self.send_header("Content-Type", "application/openmetrics-text; version=1.0.0" if a.format == "ztunnel"
+                             else "text/plain; version=0.0.4")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)

@@ -94,6 +94,7 @@ pub fn updates() -> Vec<Stamped> {
                 cluster: "meshtop-testbed".into(),
                 server: "https://127.0.0.1:26443".into(),
                 version: "v1.34.4".into(),
+                namespace: "shop".into(),
             },
         },
         Update::ApiLatency { millis: 3 },
@@ -188,7 +189,7 @@ pub fn updates() -> Vec<Stamped> {
         successes,
         mtls_requests: requests,
         latency_ms: buckets.to_vec(),
-        tcp_open_connections: 0.0,
+        ..Totals::default()
     };
     // Its calls to reviews: 600 in the window, 20 of them failed, p99 within 50 ms.
     let scraped = |t: Totals, calls: Totals| Update::ProxyScraped {
@@ -201,6 +202,7 @@ pub fn updates() -> Vec<Stamped> {
         },
         outbound: calls.clone(),
         edges: [("reviews.bookinfo.svc.cluster.local".to_string(), calls)].into(),
+        described: Default::default(),
         bad_lines: 0,
     };
     let calls_before = totals(

@@ -101,6 +101,27 @@ pub const fn tcp<R: Traffic + 'static>() -> Column<R> {
     )
 }
 
+/// TCP bytes per second the row's side read (requests it served; answers it got on an edge)
+/// and wrote: `linkerd viz`'s READ_BYTES/SEC and WRITE_BYTES/SEC. The first columns to go on
+/// a narrow terminal.
+pub const fn read<R: Traffic + 'static>() -> Column<R> {
+    traffic(
+        "READ/s",
+        19,
+        |_, r| cell(r, |x| x.read_bps.map_or_else(|| "-".into(), format::byte_rate)),
+        |r| key(r, |x| x.read_bps),
+    )
+}
+
+pub const fn write<R: Traffic + 'static>() -> Column<R> {
+    traffic(
+        "WRITE/s",
+        20,
+        |_, r| cell(r, |x| x.write_bps.map_or_else(|| "-".into(), format::byte_rate)),
+        |r| key(r, |x| x.write_bps),
+    )
+}
+
 pub const fn mtls<R: Traffic + 'static>() -> Column<R> {
     traffic(
         "mTLS",

@@ -35,6 +35,8 @@ static COLUMNS: &[Column<EdgeRow>] = &[
     common::p50(),
     common::p90(),
     common::p99(),
+    common::read(),
+    common::write(),
     Column {
         width: Width::Fill,
         ..common::mtls()

@@ -97,6 +97,9 @@ pub struct Column<R: 'static> {
     pub search: bool,
     /// The sort key moves with traffic or usage figures (re-sort when they change).
     pub live: bool,
+    /// The key runs against what the header names (newest first by time): the header's arrow
+    /// shows the order a person sees, ↓ for this key ascending.
+    pub descending: bool,
 }
 
 impl<R> Column<R> {
@@ -112,6 +115,7 @@ impl<R> Column<R> {
             filter: None,
             search: false,
             live: false,
+            descending: false,
         }
     }
 }
@@ -122,10 +126,14 @@ pub trait Table: 'static {
     /// How a row is found again after the cache holds its place.
     type Key: Clone + 'static;
 
-    /// The columns, in display order. Column 0 ascending is the rows' own order.
+    /// The columns, in display order. Column 0 ascending is the rows' own order, unless
+    /// [`Table::PRESORTED`] says otherwise.
     fn columns() -> &'static [Column<Self::Row>];
-    /// Every row, in the order of column 0 ascending.
+    /// Every row, in the order of column 0 ascending (see [`Table::PRESORTED`]).
     fn all(state: &State) -> Box<dyn Iterator<Item = &Self::Row> + '_>;
+    /// `all` comes in column 0's order, so that order needs no sort. The tap stream's rows come
+    /// as they arrived, which is nearly but not quite by request time.
+    const PRESORTED: bool = true;
     fn key(row: &Self::Row) -> Self::Key;
     fn get<'a>(state: &'a State, key: &Self::Key) -> Option<&'a Self::Row>;
     /// `field=value` filter names that are not columns (e.g. a pod's workload).
@@ -397,10 +405,11 @@ fn order_of<T: Table>(state: &State, entry: &ViewEntry, sort: usize, len: usize)
         .enumerate()
         .filter(|(_, r)| passes(r))
         .map(|(i, r)| (i as u32, r));
-    // The rows come in column 0's ascending order: only other orders need sorting.
+    // The rows come in column 0's ascending order (when the table is PRESORTED): only other
+    // orders need sorting.
     let key = T::columns().get(sort).and_then(|c| c.sort);
     let key = match key {
-        Some(key) if sort != 0 || entry.sort_reverse => key,
+        Some(key) if sort != 0 || entry.sort_reverse || !T::PRESORTED => key,
         _ => return rows.map(|(i, _)| i).collect(),
     };
     // Keys are taken once per row, not per comparison; ties keep the rows' own order.

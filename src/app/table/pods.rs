@@ -145,6 +145,8 @@ static COLUMNS: &[Column<PodEntry>] = &[
     common::p90(),
     common::p99(),
     common::tcp(),
+    common::read(),
+    common::write(),
     common::mtls(),
     Column {
         sort: Some(|p| SortKey::num(p.usage.map(|u| u.total_cpu()))),

@@ -33,8 +33,13 @@ pub fn status(e: &TapEntry) -> String {
 
 static COLUMNS: &[Column<TapEntry>] = &[
     Column {
-        // Newest first is the rows' own order.
-        sort: Some(|e| SortKey::Int(u128::from(u64::MAX - e.seq))),
+        // Newest first, by when the request started as its source stamps it (an access log's
+        // START_TIME on the node's clock, meshtop's clock for Linkerd tap and bench samples),
+        // never later than it arrived, so a skewed or future-dated line cannot stay on top.
+        // Sources hand events on in batches, a slow request's after quicker later ones; ties
+        // keep the rows' own order, newest arrival first.
+        sort: Some(|e| SortKey::Int(u128::from(u64::MAX - e.event.time.min(e.at).max(0) as u64))),
+        descending: true,
         ..Column::new("TIME (UTC)", |_, e| format::clock(e.event.time))
     },
     Column {
@@ -89,6 +94,7 @@ static COLUMNS: &[Column<TapEntry>] = &[
 impl Table for Tap {
     type Row = TapEntry;
     type Key = u64;
+    const PRESORTED: bool = false;
 
     fn columns() -> &'static [Column<TapEntry>] {
         COLUMNS
@@ -117,5 +123,37 @@ impl Table for Tap {
     }
     fn tone(_: &State, e: &TapEntry) -> Option<Tone> {
         (!e.event.success()).then_some(Tone::Error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::state::ViewEntry;
+    use crate::app::{Keymap, table};
+    use crate::model::tap::{TapEvent, TapOrigin};
+
+    fn times(state: &State, entry: &ViewEntry) -> Vec<i64> {
+        table::rows::<Tap>(state, entry)
+            .all()
+            .iter()
+            .map(|e| e.event.time)
+            .collect()
+    }
+
+    #[test]
+    fn newest_request_first_whatever_the_arrival_order() {
+        let mut state = State::new(Keymap::default());
+        let ev = |t| TapEvent::new(t, TapOrigin::Logs, "a".into(), "b".into());
+        // A slow request's line comes after a quicker later one; one line is future-dated
+        // (node clock ahead): it counts as arriving, not as its stamp.
+        state.tap.push(vec![ev(100)], 1_000);
+        state.tap.push(vec![ev(50)], 1_000);
+        state.tap.push(vec![ev(200), ev(9_999)], 1_000);
+        state.tap.push(vec![ev(1_500)], 2_000);
+        let mut entry = ViewEntry::new(crate::app::View::Tap);
+        assert_eq!(times(&state, &entry), [1_500, 9_999, 200, 100, 50]);
+        entry.sort_reverse = true;
+        assert_eq!(times(&state, &entry), [50, 100, 200, 9_999, 1_500]);
     }
 }

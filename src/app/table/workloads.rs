@@ -62,6 +62,8 @@ static COLUMNS: &[Column<WorkloadRow>] = &[
     common::p90(),
     common::p99(),
     common::tcp(),
+    common::read(),
+    common::write(),
     common::mtls(),
     common::cpu(),
     common::mem(),
