@@ -271,6 +271,18 @@ fn own_manifests_cover_other_meshes_and_shapes() {
         "registry.corp/mesh/zt:1.24.0",
     ));
     assert_eq!((l.mesh, l.model), (Some(Mesh::Istio), Model::Node));
+    // Neither its image nor its label: the name its chart gives the metrics port.
+    let anonymous = bare.replace("{app: ztunnel, ", "{").replace(
+        "docker.io/istio/ztunnel:1.24.0-distroless",
+        "registry.corp/mesh/zt:1.24.0",
+    );
+    assert_eq!(class(&anonymous).model, Model::Node);
+    let unnamed = anonymous.replace(", name: ztunnel-stats", "");
+    assert_eq!(
+        class(&unnamed).model,
+        Model::Sidecar,
+        "nothing says ztunnel: an istio-proxy container"
+    );
     // A waypoint seen by istiod's istio.io/gateway-name label only.
     let g = class(&WAYPOINT.replace(
         "{gateway.istio.io/managed: istio.io-mesh-controller, gateway.networking.k8s.io/gateway-name: waypoint}",

@@ -325,3 +325,95 @@ fn unknown_or_garbage_input_is_a_clear_error() {
         "meshtop: /nonexistent/dump.txt: No such file or directory (os error 2)\n"
     );
 }
+
+#[test]
+fn traefik_dumps_leave_traefik_s_own_traffic_out() {
+    let Some(dir) = support::real_fixtures() else { return };
+    // Both dumps hold only Traefik's own entrypoints (traefik, readiness) and Traefik Mesh's
+    // readiness service: 70,424 health checks that are not the mesh's traffic.
+    for file in ["traefik_proxy.txt", "traefik_proxy_v3.txt"] {
+        let text = support::read(&dir.join("traefik-mesh/metrics").join(file));
+        assert_eq!(
+            scan_sum(&text, "traefik_service_requests_total", &["readiness@http"]),
+            70_424.0
+        );
+        let r = parse_one(&text);
+        assert_eq!(format!("{:?}", r.dialect), "Traefik", "{file}");
+        assert!(r.found[0].starts_with("traefik"), "{:?}", r.found);
+        assert!(r.groups.is_empty(), "{file}: {:?}", r.groups);
+    }
+}
+
+#[test]
+fn traefik_app_traffic_by_service_and_entrypoint() {
+    // Traefik v3's names (one open-connections gauge with either label), seconds buckets.
+    let text = r#"# TYPE traefik_entrypoint_requests_total counter
+traefik_entrypoint_requests_total{code="200",entrypoint="web",method="GET",protocol="http"} 90
+traefik_entrypoint_requests_total{code="502",entrypoint="web",method="GET",protocol="http"} 10
+traefik_entrypoint_requests_total{code="200",entrypoint="traefik",method="GET",protocol="http"} 5000
+traefik_service_requests_total{code="200",method="GET",protocol="http",service="shop-web-80@kubernetes"} 90
+traefik_service_requests_total{code="502",method="GET",protocol="http",service="shop-web-80@kubernetes"} 10
+traefik_service_requests_total{code="200",method="GET",protocol="http",service="prometheus@internal"} 700
+traefik_service_request_duration_seconds_bucket{code="200",method="GET",protocol="http",service="shop-web-80@kubernetes",le="0.1"} 80
+traefik_service_request_duration_seconds_bucket{code="200",method="GET",protocol="http",service="shop-web-80@kubernetes",le="0.3"} 90
+traefik_service_request_duration_seconds_bucket{code="200",method="GET",protocol="http",service="shop-web-80@kubernetes",le="+Inf"} 90
+traefik_service_request_duration_seconds_bucket{code="502",method="GET",protocol="http",service="shop-web-80@kubernetes",le="0.1"} 10
+traefik_service_request_duration_seconds_bucket{code="502",method="GET",protocol="http",service="shop-web-80@kubernetes",le="0.3"} 10
+traefik_service_request_duration_seconds_bucket{code="502",method="GET",protocol="http",service="shop-web-80@kubernetes",le="+Inf"} 10
+traefik_open_connections{method="GET",protocol="http",service="shop-web-80@kubernetes"} 3
+traefik_open_connections{entrypoint="web",method="GET",protocol="http"} 4
+"#;
+    let r = parse_one(text);
+    assert_eq!(format!("{:?}", r.dialect), "Traefik");
+    let names: Vec<(&str, &str)> = r.groups.iter().map(|g| (g.direction, g.name.as_str())).collect();
+    assert_eq!(names, [("inbound", "web"), ("outbound", "shop-web-80@kubernetes")]);
+    let (ep, svc) = (&r.groups[0], &r.groups[1]);
+    assert_eq!((ep.requests, ep.success_ratio, ep.tcp_open), (100.0, Some(0.9), 4.0));
+    assert_eq!((svc.requests, svc.success_ratio, svc.tcp_open), (100.0, Some(0.9), 3.0));
+    // 90 of 100 within 100 ms: p50 = 100 × 50/90, p99 inside (100, 300] ms.
+    assert_eq!(svc.latency_ms.p50, Some(100.0 * 50.0 / 90.0));
+    assert_eq!(svc.latency_ms.p99, Some(100.0 + 200.0 * (99.0 - 90.0) / 10.0));
+}
+
+#[test]
+fn hubble_http_v2_by_reporter() {
+    // Cilium's httpV2 metrics with labelsContext=source_namespace,source_workload,
+    // destination_namespace,destination_workload: the server side and the client side of
+    // the same 40 requests, seconds buckets.
+    let l = |reporter: &str| {
+        format!(
+            r#"destination_namespace="shop",destination_workload="web",method="GET",protocol="HTTP/1.1",reporter="{reporter}",source_namespace="shop",source_workload="loadgen""#
+        )
+    };
+    let mut text = String::from("# TYPE hubble_http_requests_total counter\n");
+    for reporter in ["server", "client"] {
+        let l = l(reporter);
+        text += &format!(
+            "hubble_http_requests_total{{{l},status=\"200\"}} 36\nhubble_http_requests_total{{{l},status=\"503\"}} 4\n\
+             hubble_http_request_duration_seconds_bucket{{{l},le=\"0.005\"}} 20\n\
+             hubble_http_request_duration_seconds_bucket{{{l},le=\"0.025\"}} 40\n\
+             hubble_http_request_duration_seconds_bucket{{{l},le=\"+Inf\"}} 40\n"
+        );
+    }
+    let r = parse_one(&text);
+    assert_eq!(format!("{:?}", r.dialect), "Hubble");
+    let names: Vec<(&str, &str)> = r.groups.iter().map(|g| (g.direction, g.name.as_str())).collect();
+    assert_eq!(
+        names,
+        [("inbound", "shop/web"), ("outbound", "shop/loadgen → shop/web")]
+    );
+    let g = &r.groups[0];
+    assert_eq!((g.requests, g.success_ratio), (40.0, Some(0.9)));
+    // Half within 5 ms: the median is the bucket's top.
+    assert_eq!(g.latency_ms.p50, Some(5.0));
+    // Attributed like ztunnel's: web's inbound from the server side, loadgen's outbound and
+    // edge from the client side, 40 requests each, not 80.
+    let e = meshtop::metrics::exposition::parse(&text);
+    let groups = meshtop::metrics::golden::totals(&e, meshtop::metrics::golden::Dialect::Hubble);
+    assert!(meshtop::metrics::golden::reports_for_others(&e));
+    let d = meshtop::metrics::golden::described(&groups, true);
+    assert_eq!(d["shop/web"].own.requests, 40.0);
+    assert_eq!(d["shop/loadgen"].own.requests, 40.0);
+    assert!(d["shop/loadgen"].own_is_outbound);
+    assert_eq!(d["shop/loadgen"].edges["shop/web"].requests, 40.0);
+}

@@ -19,7 +19,7 @@ use meshtop::metrics::golden::Dialect;
 use meshtop::source::kube::pod_info;
 use meshtop::source::prometheus::{self, Endpoint};
 use meshtop::source::scrape::scrape_one;
-use support::standin::{get, get_path, standin};
+use support::standin::{get, get_path, standin, standin_with};
 use support::*;
 
 /// Requests sent to web during the measured load, and how many of them get a 503.
@@ -35,7 +35,7 @@ const MIB: u64 = 1024 * 1024;
 const RATIO_TOLERANCE: f64 = 0.01;
 const QUANTILE_TOLERANCE: f64 = 0.05;
 
-fn prometheus_config(dir: &std::path::Path, ns: &str, web_ip: &str, emoji_ip: &str) -> std::path::PathBuf {
+fn prometheus_config(dir: &std::path::Path, ns: &str, web_ip: &str, emoji_ip: &str, zt_ip: &str) -> std::path::PathBuf {
     let cfg = format!(
         r#"global:
   scrape_interval: 1s
@@ -50,6 +50,10 @@ scrape_configs:
     static_configs:
       - targets: ["{emoji_ip}:4191"]
         labels: {{namespace: {ns}, pod: emoji}}
+  - job_name: ztunnel
+    static_configs:
+      - targets: ["{zt_ip}:15020"]
+        labels: {{namespace: {ns}, pod: zt}}
   - job_name: cadvisor
     honor_labels: true
     static_configs:
@@ -89,13 +93,25 @@ async fn prometheus_source_agrees_with_direct_scrapes() {
     create_yaml(
         &client,
         &ns,
-        "apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  containers: [{name: app, image: app:1}, {name: istio-proxy, image: docker.io/istio/proxyv2:1.24.0}]\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: emoji, annotations: {linkerd.io/proxy-version: stable-2.14.10}}\nspec:\n  containers: [{name: app, image: app:1}, {name: linkerd-proxy, image: cr.l5d.io/linkerd/proxy:stable-2.14.10}]\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: prometheus-0, labels: {app: prometheus}}\nspec:\n  containers: [{name: prometheus, image: prom/prometheus:v2.42.0, ports: [{containerPort: 9090, name: http-web}]}]\n---\napiVersion: v1\nkind: Service\nmetadata: {name: prometheus, labels: {app: prometheus}}\nspec:\n  selector: {app: prometheus}\n  ports: [{name: http-web, port: 9090, targetPort: 9090}]\n",
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  containers: [{name: app, image: app:1}, {name: istio-proxy, image: docker.io/istio/proxyv2:1.24.0}]\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: emoji, annotations: {linkerd.io/proxy-version: stable-2.14.10}}\nspec:\n  containers: [{name: app, image: app:1}, {name: linkerd-proxy, image: cr.l5d.io/linkerd/proxy:stable-2.14.10}]\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: zt}\nspec:\n  containers: [{name: istio-proxy, image: docker.io/istio/ztunnel:1.24.0}]\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: prometheus-0, labels: {app: prometheus}}\nspec:\n  containers: [{name: prometheus, image: prom/prometheus:v2.42.0, ports: [{containerPort: 9090, name: http-web}]}]\n---\napiVersion: v1\nkind: Service\nmetadata: {name: prometheus, labels: {app: prometheus}}\nspec:\n  selector: {app: prometheus}\n  ports: [{name: http-web, port: 9090, targetPort: 9090}]\n",
     )
     .await;
     let (web_ip, _p1, _d1) = standin(&client, &ns, "web", "istio", 15020).await;
     let (emoji_ip, _p2, _d2) = standin(&client, &ns, "emoji", "linkerd", 4191).await;
     let web = format!("{web_ip}:15001");
     let emoji = format!("{emoji_ip}:15001");
+    // ztunnel (the stand-in in its format, in front of its own http.server), reporting for
+    // an ambient workload `mesh-app` and its client `loadgen`.
+    let (zt_ip, _p3, _d3) = standin_with(
+        &client,
+        &ns,
+        "zt",
+        "ztunnel",
+        15020,
+        &["--workload", "mesh-app", "--source-workload", "loadgen"],
+    )
+    .await;
+    let zt = format!("{zt_ip}:15001");
     // Every series the load will touch exists before Prometheus' first scrape, so all of a
     // target's series share the same samples and the same rate() extrapolation.
     // Enough of each that no series' extrapolation is cut short at zero.
@@ -105,13 +121,14 @@ async fn prometheus_source_agrees_with_direct_scrapes() {
     for _ in 0..40 {
         assert!(get(&web).is_some());
         assert!(get(&emoji).is_some());
+        assert!(get(&zt).is_some());
     }
 
     let prom_pod = running_pod(&client, &ns, "prometheus-0").await;
     let prom_ip = prom_pod.status.unwrap().pod_ip.unwrap();
     let netns = pod_netns(&ns, "prometheus-0");
     let dir = tempfile::tempdir().unwrap();
-    let cfg = prometheus_config(dir.path(), &ns, &web_ip, &emoji_ip);
+    let cfg = prometheus_config(dir.path(), &ns, &web_ip, &emoji_ip, &zt_ip);
     let data = dir.path().join("data");
     let _cadvisor = spawn_in_netns(
         &netns,
@@ -137,17 +154,13 @@ async fn prometheus_source_agrees_with_direct_scrapes() {
         ],
     );
     let direct = Endpoint::direct(&format!("http://{prom_ip}:9090")).unwrap();
-    wait_for(
-        "Prometheus to scrape all three targets",
-        Duration::from_secs(60),
-        || {
-            let direct = direct.clone();
-            async move {
-                let up = direct.query("sum(up)").await.ok()?;
-                (up.first()?.value == 3.0).then_some(())
-            }
-        },
-    )
+    wait_for("Prometheus to scrape all four targets", Duration::from_secs(60), || {
+        let direct = direct.clone();
+        async move {
+            let up = direct.query("sum(up)").await.ok()?;
+            (up.first()?.value == 4.0).then_some(())
+        }
+    })
     .await;
     // A few samples of every series before the load starts.
     tokio::time::sleep(Duration::from_secs(3)).await;
@@ -155,7 +168,7 @@ async fn prometheus_source_agrees_with_direct_scrapes() {
     // meshtop's own direct scrapes around the load, folded at their real times.
     let mut state = State::new(Keymap::default());
     state.window_s = WINDOW_S;
-    for name in ["web", "emoji"] {
+    for name in ["web", "emoji", "zt"] {
         let p: k8s_openapi::api::core::v1::Pod = kube::Api::namespaced(client.clone(), &ns).get(name).await.unwrap();
         fold(&mut state, Stamped::now(Update::PodApplied { pod: pod_info(&p) }));
     }
@@ -163,6 +176,7 @@ async fn prometheus_source_agrees_with_direct_scrapes() {
         vec![
             scrape_one(&client, &ns, "web", 15020, "/stats/prometheus", Some(Dialect::Istio)).await,
             scrape_one(&client, &ns, "emoji", 4191, "/metrics", Some(Dialect::Linkerd)).await,
+            scrape_one(&client, &ns, "zt", 15020, "/metrics", Some(Dialect::Istio)).await,
         ]
     };
     for u in scrape_both(client.clone(), ns.clone()).await {
@@ -173,6 +187,7 @@ async fn prometheus_source_agrees_with_direct_scrapes() {
         assert!(get_path(&web, path).is_some(), "request {i} to web failed");
         if i < EMOJI_OK {
             assert!(get(&emoji).is_some_and(|r| r.contains(" 200 ")));
+            assert!(get(&zt).is_some_and(|r| r.contains(" 200 ")));
         }
         tokio::time::sleep(Duration::from_millis(40)).await;
     }
@@ -244,6 +259,46 @@ async fn prometheus_source_agrees_with_direct_scrapes() {
             &format!("{name} via proxy"),
         );
     }
+
+    // ztunnel's report for the ambient workload (and its client), by the scrapes and through
+    // PromQL: the bytes it read are exactly the requests sent through it; Prometheus' rate
+    // gives them to the same workloads, within its extrapolation.
+    let request = "GET /index.html HTTP/1.1\r\nHost: web\r\nConnection: close\r\n\r\n".len();
+    let zt_key = (ns.clone(), "zt".to_string());
+    let scraped = |w: &str| {
+        state.carried[&(ns.clone(), w.to_string())][&zt_key]
+            .window
+            .clone()
+            .unwrap()
+            .increase
+    };
+    let (app, client_side) = (scraped("mesh-app"), scraped("loadgen"));
+    assert_eq!(app.own.bytes_read, (EMOJI_OK * request) as f64);
+    assert!(client_side.own_is_outbound);
+    assert_eq!(client_side.own.bytes_written, app.own.bytes_read, "each side once");
+    let described = &pods
+        .iter()
+        .find(|p| p.pod == "zt")
+        .expect("zt from Prometheus")
+        .described;
+    for (w, s) in [("mesh-app", &app), ("loadgen", &client_side)] {
+        let p = &described[&format!("{ns}/{w}")].increase;
+        let ratio = (p.own.bytes_read + p.own.bytes_written) / (s.own.bytes_read + s.own.bytes_written);
+        assert!((1.0..=1.15).contains(&ratio), "{w}: {ratio} ({p:?} vs {s:?})");
+        close(
+            Some(p.own.bytes_written / p.own.bytes_read),
+            Some(s.own.bytes_written / s.own.bytes_read),
+            RATIO_TOLERANCE,
+            &format!("{w} written/read"),
+        );
+        assert_eq!(p.own_is_outbound, s.own_is_outbound, "{w}");
+    }
+    assert!(
+        described[&format!("{ns}/loadgen")]
+            .increase
+            .edges
+            .contains_key(&format!("mesh-app.{ns}.svc.cluster.local"))
+    );
 
     // meshtop's quantile from the summed buckets equals Prometheus' own histogram_quantile.
     let hq = direct

@@ -55,6 +55,8 @@ fn the_demo_is_whole_and_tells_its_story() {
             "namespaces and coverage",
             "golden signals per pod",
             "workloads and sidecar tax",
+            "ambient: ztunnel (L4) and a waypoint (L7) report for the workloads",
+            "an ambient pod: its workload's figures and who reported them",
             "tap: the Istio pod's access logs (t on a pod, or :tap)",
             "tap: Linkerd's tap API beside them",
             "tap summary: paths grouped, IDs normalised",
@@ -123,6 +125,25 @@ fn the_demo_is_whole_and_tells_its_story() {
         !logs.is_empty() && logs.iter().all(|s| s.lines > 0 && s.unparsed == 0),
         "{logs:?}"
     );
+    // Ambient, at its marker (its load stops before the benchmarks): httpbin's figures come
+    // from the waypoint (requests) and ztunnel (bytes), the client's from ztunnel's source
+    // side; the ztunnel pod is a node proxy.
+    let at_ambient = folded(&rec, rec.markers()[5].index + 1, "dark");
+    let ambient = |name: &str| &at_ambient.workload_rows[&("ambient".to_string(), name.to_string())];
+    let httpbin = ambient("httpbin");
+    let r = httpbin.rates.expect("httpbin has figures");
+    assert!(r.rps > 0.0 && r.read_bps.is_some_and(|b| b > 0.0), "{r:?}");
+    assert_eq!(httpbin.via.len(), 2, "ztunnel and the waypoint: {:?}", httpbin.via);
+    assert!(httpbin.cost.cpu.proxy.is_some(), "its share of ztunnel's CPU");
+    let sleep = ambient("sleep").rates.expect("sleep has figures");
+    assert!(sleep.write_bps.is_some_and(|b| b > 0.0), "{sleep:?}");
+    let models: std::collections::BTreeSet<_> = end
+        .pods
+        .values()
+        .filter(|p| p.info.namespace == "ambient" || p.info.name.starts_with("ztunnel-"))
+        .map(|p| p.mesh.model.as_str())
+        .collect();
+    assert_eq!(models, ["ambient", "gateway", "node"].into());
 }
 
 #[test]
@@ -142,6 +163,23 @@ fn first_screens_of_the_demo_in_dark_and_presentation() {
     let mut s = folded(&rec, at, "dark");
     meshtop::app::apply_action(&mut s, meshtop::app::Action::ShowPods);
     insta::assert_snapshot!("demo_pods_dark", render(&s, 160, 20));
+    // The ambient namespace at its marker: workloads, then a pod's detail.
+    let mut s = folded(&rec, rec.markers()[5].index + 1, "dark");
+    meshtop::app::apply_action(&mut s, meshtop::app::Action::ShowWorkloads);
+    meshtop::app::apply_action(&mut s, meshtop::app::Action::StartFilter);
+    for c in "ns=ambient".chars() {
+        meshtop::app::apply_action(&mut s, meshtop::app::Action::InputChar(c));
+    }
+    meshtop::app::apply_action(&mut s, meshtop::app::Action::InputSubmit);
+    insta::assert_snapshot!("demo_ambient_workloads_dark", render(&s, 160, 8));
+    meshtop::app::apply_action(&mut s, meshtop::app::Action::ShowPods);
+    meshtop::app::apply_action(&mut s, meshtop::app::Action::StartFilter);
+    for c in "httpbin".chars() {
+        meshtop::app::apply_action(&mut s, meshtop::app::Action::InputChar(c));
+    }
+    meshtop::app::apply_action(&mut s, meshtop::app::Action::InputSubmit);
+    meshtop::app::apply_action(&mut s, meshtop::app::Action::Select);
+    insta::assert_snapshot!("demo_ambient_pod_detail_dark", render(&s, 140, 34));
     // Tap once both sources stream: the requests, then the summary.
     let marker = |name: &str| rec.markers().iter().find(|m| m.name == name).unwrap().index + 1;
     let mut s = folded(&rec, marker("tap summary: paths grouped, IDs normalised"), "dark");

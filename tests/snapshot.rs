@@ -160,6 +160,7 @@ fn rich() -> Vec<Stamped> {
             window_s: 60,
             source: "monitoring/prometheus:9090".into(),
             pods: vec![meshtop::metrics::window::PodWindow {
+                described: Default::default(),
                 namespace: "emojivoto".into(),
                 pod: "web-5f86-58p7k".into(),
                 window: meshtop::metrics::window::Window {

@@ -325,10 +325,37 @@ pub fn apply(state: &mut State, stamped: Stamped) {
             state.errors.remove(&(Resource::Prometheus, None));
             state.traffic_origin = Some(TrafficOrigin::Prometheus { window_s, source });
             let mut answered = BTreeSet::new();
+            let mut carried = BTreeSet::new();
             for p in pods {
                 let key = (p.namespace, p.pod);
                 state.traffic.entry(key.clone()).or_default().set_window(p.window);
+                for (workload, w) in p.described {
+                    let Some((ns, name)) = workload.split_once('/') else {
+                        continue;
+                    };
+                    let wk = (ns.to_string(), name.to_string());
+                    let by = state.carried.entry(wk.clone()).or_default();
+                    by.entry(key.clone()).or_default().set_window(w);
+                    carried.insert((wk, key.clone()));
+                }
                 answered.insert(key);
+            }
+            // What a carrier no longer reports for a workload had no traffic in the window.
+            for (wk, by) in state.carried.iter_mut() {
+                for (proxy, t) in by.iter_mut() {
+                    if !carried.contains(&(wk.clone(), proxy.clone())) && t.window.is_some() {
+                        t.set_window(Window {
+                            secs: f64::from(window_s),
+                            ..Window::default()
+                        });
+                    }
+                }
+                state.derived.workload(wk.clone());
+            }
+            let mut proxies: BTreeSet<PodKey> = carried.into_iter().map(|(_, p)| p).collect();
+            proxies.extend(state.carrier_bytes.keys().cloned());
+            for proxy in &proxies {
+                recount_carrier(state, proxy);
             }
             // A pod missing from the answer had no traffic in the window: zero, not stale.
             for (key, t) in state.traffic.iter_mut() {
@@ -557,8 +584,14 @@ pub fn window_changed(state: &mut State) {
 }
 
 fn is_component(w: &detect::WorkloadInfo) -> bool {
-    let images: Vec<&str> = w.images.iter().map(String::as_str).collect();
-    detect::match_component(crate::mesh::rules::all(), &w.kind, &w.name, &w.labels, &images).is_some()
+    detect::match_component(
+        crate::mesh::rules::all(),
+        &w.kind,
+        &w.name,
+        &w.labels,
+        &detect::Seen::workload(w),
+    )
+    .is_some()
 }
 
 pub(crate) fn workload_resource(kind: &str) -> Resource {

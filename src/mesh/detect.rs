@@ -51,14 +51,41 @@ fn labels_match(want: &BTreeMap<String, String>, have: &BTreeMap<String, String>
         .all(|(k, v)| have.get(k).is_some_and(|hv| v == "*" || hv == v))
 }
 
+/// What else identifies a component besides its owner: its containers' images and port names.
+#[derive(Debug, Default)]
+pub struct Seen<'a> {
+    pub images: Vec<&'a str>,
+    pub port_names: Vec<&'a str>,
+}
+
+impl<'a> Seen<'a> {
+    pub fn pod(pod: &'a PodInfo) -> Self {
+        Seen {
+            images: pod.containers_info.iter().map(|c| c.image.as_str()).collect(),
+            port_names: pod
+                .containers_info
+                .iter()
+                .flat_map(|c| c.ports.iter().filter_map(|p| p.name.as_deref()))
+                .collect(),
+        }
+    }
+
+    pub fn workload(w: &'a WorkloadInfo) -> Self {
+        Seen {
+            images: w.images.iter().map(String::as_str).collect(),
+            port_names: Vec::new(),
+        }
+    }
+}
+
 /// The first component rule of any mesh matching this workload: by kind, name and labels,
-/// or by one of its container images alone.
+/// or by one of its container images or port names alone.
 pub fn match_component<'r>(
     all: &'r [MeshRules],
     kind: &str,
     name: &str,
     labels: &BTreeMap<String, String>,
-    images: &[&str],
+    seen: &Seen<'_>,
 ) -> Option<(&'r MeshRules, &'r rules::ComponentRule)> {
     all.iter().find_map(|r| {
         r.components
@@ -67,7 +94,8 @@ pub fn match_component<'r>(
                 ((c.kinds.is_empty() || c.kinds.iter().any(|k| k == kind))
                     && c.names.iter().any(|n| glob(n, name))
                     && labels_match(&c.labels, labels))
-                    || c.images.iter().any(|g| images.iter().any(|i| glob(g, i)))
+                    || c.images.iter().any(|g| seen.images.iter().any(|i| glob(g, i)))
+                    || c.port_names.iter().any(|n| seen.port_names.contains(&n.as_str()))
             })
             .map(|c| (r, c))
     })
@@ -86,8 +114,7 @@ pub fn classify_pod(pod: &PodInfo) -> PodMesh {
 pub fn classify_pod_with(all: &[MeshRules], pod: &PodInfo) -> PodMesh {
     let (kind, name) = workload_of(pod);
     // Components first: a ztunnel pod has an `istio-proxy` container but is no sidecar.
-    let images: Vec<&str> = pod.containers_info.iter().map(|c| c.image.as_str()).collect();
-    if let Some((r, c)) = match_component(all, kind, name, &pod.labels, &images) {
+    if let Some((r, c)) = match_component(all, kind, name, &pod.labels, &Seen::pod(pod)) {
         let revision = c.revision_key.as_ref().and_then(|k| meta_value(pod, k));
         let sidecar = r
             .sidecar
@@ -352,8 +379,7 @@ pub fn control_planes<'a>(workloads: impl IntoIterator<Item = &'a WorkloadInfo>)
     type Group = (Vec<Component>, Vec<String>, Option<UnixMillis>);
     let mut groups: BTreeMap<(Mesh, String, Option<String>), Group> = BTreeMap::new();
     for w in workloads {
-        let images: Vec<&str> = w.images.iter().map(String::as_str).collect();
-        let Some((r, c)) = match_component(all, &w.kind, &w.name, &w.labels, &images) else {
+        let Some((r, c)) = match_component(all, &w.kind, &w.name, &w.labels, &Seen::workload(w)) else {
             continue;
         };
         // "default" is what a revision-less install is called; components without a

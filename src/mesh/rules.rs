@@ -78,6 +78,10 @@ pub struct ComponentRule {
     /// cannot see.
     #[serde(default)]
     pub images: Vec<String>,
+    /// Container port names that identify the component by themselves (ztunnel's chart
+    /// names its metrics port `ztunnel-stats`).
+    #[serde(default)]
+    pub port_names: Vec<String>,
     pub role: Role,
     /// Label (or annotation) holding the revision, e.g. `istio.io/rev`.
     pub revision_key: Option<String>,

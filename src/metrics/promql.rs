@@ -34,6 +34,9 @@ pub enum Part {
     TcpClosedRate,
     BytesRead,
     BytesWritten,
+    /// `istio_build{component="ztunnel"}`: which pods are ztunnel, whose series describe
+    /// other workloads.
+    Ztunnel,
 }
 
 /// One instant-vector sample of an answer.
@@ -52,7 +55,10 @@ impl Sample {
 /// The labels each dialect's answers are grouped by (besides `le` for buckets).
 fn group_labels(d: Dialect) -> &'static str {
     match d {
-        Dialect::Istio => "namespace, pod, reporter, destination_service",
+        Dialect::Istio => {
+            "namespace, pod, reporter, destination_service, source_workload, source_workload_namespace, \
+             destination_workload, destination_workload_namespace"
+        }
         Dialect::Linkerd => "namespace, pod, direction, dst_namespace, dst_deployment, authority",
         Dialect::Envoy => "namespace, pod, envoy_cluster_name, cluster_name",
         Dialect::Hubble => {
@@ -81,6 +87,10 @@ pub fn traffic_queries(d: Dialect, window_s: u32) -> Vec<(Part, String)> {
             (Part::Buckets, buckets("istio_request_duration_milliseconds_bucket")),
             (Part::TcpOpen, gauge("istio_tcp_connections_opened_total")),
             (Part::TcpClosed, gauge("istio_tcp_connections_closed_total")),
+            (
+                Part::Ztunnel,
+                r#"max by (namespace, pod) (istio_build{component="ztunnel"})"#.to_string(),
+            ),
             (Part::TcpOpenedRate, rate("istio_tcp_connections_opened_total")),
             (Part::TcpClosedRate, rate("istio_tcp_connections_closed_total")),
             // Istio counts bytes from the destination's side: the source reads what was sent.
@@ -246,8 +256,95 @@ struct PodAcc {
     edges: BTreeMap<String, Totals>,
 }
 
+impl PodAcc {
+    fn counters(mut self) -> Counters {
+        for t in [&mut self.inbound, &mut self.outbound]
+            .into_iter()
+            .chain(self.edges.values_mut())
+        {
+            t.latency_ms.sort_by(|x, y| x.0.total_cmp(&y.0));
+        }
+        Counters::from_directions(self.inbound, self.outbound, self.edges)
+    }
+}
+
+/// Adds one answer's value to `t`: rates back to increases over the window (`increase`),
+/// gauges as they are.
+fn add_part(d: Dialect, part: Part, s: &Sample, increase: f64, t: &mut Totals) {
+    match part {
+        Part::Requests => {
+            t.requests += increase;
+            if d == Dialect::Envoy {
+                t.successes += increase;
+            }
+        }
+        Part::Successes => t.successes += increase,
+        Part::Failures => t.successes -= increase,
+        Part::Mtls => t.mtls_requests += increase,
+        Part::Buckets => {
+            if let Some(le) = parse_value(s.label("le")) {
+                // Hubble and Traefik count seconds; meshtop's buckets are in ms.
+                let le = if matches!(d, Dialect::Hubble | Dialect::Traefik) {
+                    le * 1000.0
+                } else {
+                    le
+                };
+                add_bucket(t, le, increase);
+            }
+        }
+        Part::TcpOpen => t.tcp_open_connections += s.value,
+        Part::TcpClosed => t.tcp_open_connections -= s.value,
+        Part::TcpOpenedRate | Part::TcpClosedRate | Part::BytesRead | Part::BytesWritten => {
+            t.l4_seen = true;
+            *match part {
+                Part::TcpOpenedRate => &mut t.tcp_opened,
+                Part::TcpClosedRate => &mut t.tcp_closed,
+                Part::BytesRead => &mut t.bytes_read,
+                _ => &mut t.bytes_written,
+            } += increase;
+        }
+        Part::Ztunnel => {}
+    }
+}
+
+/// Whom a sample of a proxy that reports for other workloads describes, as
+/// `golden::described` decides for scrapes: (workload, outbound, edge destination). A
+/// waypoint's series are its destination workload's (and only its L7 parts count: ztunnel
+/// has the bytes); ztunnel's and Hubble's each side's by their reporter.
+fn described_side(d: Dialect, s: &Sample, ztunnel: bool, part: Part) -> Option<(String, bool, Option<String>)> {
+    let workload = |ns: &str, w: &str| (!ns.is_empty() && !w.is_empty()).then(|| format!("{ns}/{w}"));
+    let src = || workload(s.label("source_workload_namespace"), s.label("source_workload"));
+    let dst = || {
+        workload(
+            s.label("destination_workload_namespace"),
+            s.label("destination_workload"),
+        )
+    };
+    match (d, s.label("reporter")) {
+        (Dialect::Istio, "waypoint") => {
+            let l7 = matches!(part, Part::Requests | Part::Successes | Part::Mtls | Part::Buckets);
+            l7.then(|| dst().map(|w| (w, false, None))).flatten()
+        }
+        (Dialect::Istio, "source") if ztunnel => {
+            let to = s.label("destination_service");
+            src().map(|w| (w, true, (!to.is_empty()).then(|| to.to_string())))
+        }
+        (Dialect::Istio, _) if ztunnel => dst().map(|w| (w, false, None)),
+        (Dialect::Hubble, "client") => {
+            let to = workload(s.label("destination_namespace"), s.label("destination_workload"));
+            workload(s.label("source_namespace"), s.label("source_workload")).map(|w| (w, true, to))
+        }
+        (Dialect::Hubble, _) => {
+            workload(s.label("destination_namespace"), s.label("destination_workload")).map(|w| (w, false, None))
+        }
+        _ => None,
+    }
+}
+
 /// Turns one dialect's answers into per-pod windows. Pods in `skip` (already answered
-/// by another dialect: an Istio sidecar also exports Envoy's stats) are left out.
+/// by another dialect: an Istio sidecar also exports Envoy's stats) are left out. What
+/// ztunnel (known by its `istio_build` answer), waypoints and Hubble report for other
+/// workloads also goes to those workloads (`PodWindow::described`).
 pub fn assemble(
     d: Dialect,
     window_s: u32,
@@ -255,81 +352,66 @@ pub fn assemble(
     skip: &std::collections::BTreeSet<(String, String)>,
 ) -> Vec<PodWindow> {
     let secs = f64::from(window_s);
+    let key = |s: &Sample| (s.label("namespace").to_string(), s.label("pod").to_string());
+    let ztunnels: std::collections::BTreeSet<(String, String)> = answers
+        .iter()
+        .filter(|(part, _)| *part == Part::Ztunnel)
+        .flat_map(|(_, samples)| samples.iter().map(key))
+        .collect();
     let mut pods: BTreeMap<(String, String), PodAcc> = BTreeMap::new();
-    for (part, samples) in answers {
+    let mut described: BTreeMap<(String, String), BTreeMap<String, PodAcc>> = BTreeMap::new();
+    for (part, samples) in answers.iter().filter(|(part, _)| *part != Part::Ztunnel) {
         for s in samples {
-            let key = (s.label("namespace").to_string(), s.label("pod").to_string());
+            let key = key(s);
             if key.1.is_empty() || skip.contains(&key) || !s.value.is_finite() {
                 continue;
             }
+            let increase = s.value * secs;
+            if let Some((workload, outbound, edge)) = described_side(d, s, ztunnels.contains(&key), *part) {
+                let acc = described.entry(key.clone()).or_default().entry(workload).or_default();
+                add_part(
+                    d,
+                    *part,
+                    s,
+                    increase,
+                    if outbound { &mut acc.outbound } else { &mut acc.inbound },
+                );
+                if let Some(edge) = edge {
+                    add_part(d, *part, s, increase, acc.edges.entry(edge).or_default());
+                }
+            }
             let (outbound, dst) = direction(d, s);
             let acc = pods.entry(key).or_default();
-            let mut targets: Vec<&mut Totals> = Vec::with_capacity(2);
-            let (side, edges) = if outbound {
-                (&mut acc.outbound, &mut acc.edges)
-            } else {
-                (&mut acc.inbound, &mut acc.edges)
-            };
-            targets.push(side);
+            add_part(
+                d,
+                *part,
+                s,
+                increase,
+                if outbound { &mut acc.outbound } else { &mut acc.inbound },
+            );
             if let Some(dst) = dst {
-                targets.push(edges.entry(dst).or_default());
-            }
-            // Rates back to increases over the window; gauges stay as they are.
-            let increase = s.value * secs;
-            for t in targets {
-                match part {
-                    Part::Requests => {
-                        t.requests += increase;
-                        if d == Dialect::Envoy {
-                            t.successes += increase;
-                        }
-                    }
-                    Part::Successes => t.successes += increase,
-                    Part::Failures => t.successes -= increase,
-                    Part::Mtls => t.mtls_requests += increase,
-                    Part::Buckets => {
-                        if let Some(le) = parse_value(s.label("le")) {
-                            // Hubble and Traefik count seconds; meshtop's buckets are in ms.
-                            let le = if matches!(d, Dialect::Hubble | Dialect::Traefik) {
-                                le * 1000.0
-                            } else {
-                                le
-                            };
-                            add_bucket(t, le, increase);
-                        }
-                    }
-                    Part::TcpOpen => t.tcp_open_connections += s.value,
-                    Part::TcpClosed => t.tcp_open_connections -= s.value,
-                    Part::TcpOpenedRate | Part::TcpClosedRate | Part::BytesRead | Part::BytesWritten => {
-                        t.l4_seen = true;
-                        *match part {
-                            Part::TcpOpenedRate => &mut t.tcp_opened,
-                            Part::TcpClosedRate => &mut t.tcp_closed,
-                            Part::BytesRead => &mut t.bytes_read,
-                            _ => &mut t.bytes_written,
-                        } += increase;
-                    }
-                }
+                add_part(d, *part, s, increase, acc.edges.entry(dst).or_default());
             }
         }
     }
     pods.into_iter()
         .filter(|(_, a)| a.inbound != Totals::default() || a.outbound != Totals::default())
-        .map(|((namespace, pod), mut a)| {
-            for t in [&mut a.inbound, &mut a.outbound]
-                .into_iter()
-                .chain(a.edges.values_mut())
-            {
-                t.latency_ms.sort_by(|x, y| x.0.total_cmp(&y.0));
-            }
+        .map(|(key, a)| {
+            let window = |increase| Window {
+                secs,
+                increase,
+                partial: false,
+            };
             PodWindow {
-                namespace,
-                pod,
-                window: Window {
-                    secs,
-                    increase: Counters::from_directions(a.inbound, a.outbound, a.edges),
-                    partial: false,
-                },
+                described: described
+                    .remove(&key)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|(w, acc)| (w, window(acc.counters())))
+                    .collect(),
+                window: window(a.counters()),
+                namespace: key.0,
+                pod: key.1,
             }
         })
         .collect()
@@ -534,6 +616,67 @@ mod tests {
         assert_eq!(w.increase.edges["db.shop.svc.cluster.local"].requests, 120.0);
         let skip = [("shop".to_string(), "web-1".to_string())].into();
         assert!(assemble(Dialect::Istio, 30, &answers, &skip).is_empty());
+    }
+
+    #[test]
+    fn ztunnel_and_waypoint_answers_go_to_the_workloads_they_describe() {
+        let zt = [("namespace", "istio-system"), ("pod", "ztunnel-1")];
+        let conn = |reporter: &'static str| {
+            let mut l = zt.to_vec();
+            l.extend([
+                ("reporter", reporter),
+                ("source_workload", "sleep"),
+                ("source_workload_namespace", "ambient"),
+                ("destination_workload", "httpbin"),
+                ("destination_workload_namespace", "ambient"),
+                ("destination_service", "httpbin.ambient.svc.cluster.local"),
+            ]);
+            l
+        };
+        let wp = [
+            ("namespace", "ambient"),
+            ("pod", "waypoint-1"),
+            ("reporter", "waypoint"),
+            ("destination_workload", "httpbin"),
+            ("destination_workload_namespace", "ambient"),
+        ];
+        let answers = vec![
+            (Part::Ztunnel, vec![sample(&zt, 1.0)]),
+            (Part::Requests, vec![sample(&wp, 5.0)]),
+            // Per second: httpbin read 48 B (the requests), sleep read 960 B (the answers).
+            (
+                Part::BytesRead,
+                vec![
+                    sample(&conn("destination"), 48.0),
+                    sample(&conn("source"), 960.0),
+                    sample(&wp, 999.0),
+                ],
+            ),
+        ];
+        let pods = assemble(Dialect::Istio, 30, &answers, &Default::default());
+        let by_pod: BTreeMap<&str, &PodWindow> = pods.iter().map(|p| (p.pod.as_str(), p)).collect();
+        let z = &by_pod["ztunnel-1"].described;
+        assert_eq!(z["ambient/httpbin"].increase.own.bytes_read, 48.0 * 30.0);
+        let sleep = &z["ambient/sleep"].increase;
+        assert!(sleep.own_is_outbound);
+        assert_eq!(sleep.own.bytes_read, 960.0 * 30.0);
+        assert_eq!(
+            sleep.edges["httpbin.ambient.svc.cluster.local"].bytes_read,
+            960.0 * 30.0
+        );
+        // The waypoint's requests are httpbin's; its byte count of the same traffic is not.
+        let w = &by_pod["waypoint-1"].described["ambient/httpbin"].increase.own;
+        assert_eq!((w.requests, w.bytes_read, w.l4_seen), (150.0, 0.0, false));
+        // Without the ztunnel answer, ztunnel's series stay its own (a sidecar's would).
+        let plain = assemble(Dialect::Istio, 30, &answers[1..], &Default::default());
+        assert!(
+            plain
+                .iter()
+                .find(|p| p.pod == "ztunnel-1")
+                .unwrap()
+                .described
+                .is_empty()
+        );
     }
 
     #[test]

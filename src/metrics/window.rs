@@ -122,4 +122,8 @@ pub struct PodWindow {
     pub namespace: String,
     pub pod: String,
     pub window: Window,
+    /// What it reported for other workloads (ztunnel, a waypoint, Hubble), by
+    /// `namespace/workload`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub described: BTreeMap<String, Window>,
 }

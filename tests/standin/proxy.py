@@ -138,23 +138,28 @@ def waypoint_metrics(a):
 
 
 class Counting:
-    """A socket file that counts the bytes through it (ztunnel counts TCP bytes)."""
+    """A socket file that counts the bytes through it into tcp[key] as they flow, as ztunnel
+    counts TCP bytes (a long-lived connection shows its bytes before it closes)."""
 
-    def __init__(self, f):
-        self.f, self.n = f, 0
+    def __init__(self, f, key):
+        self.f, self.key = f, key
+
+    def count(self, n):
+        with lock:
+            tcp[self.key] += n
 
     def readline(self, *args):
         line = self.f.readline(*args)
-        self.n += len(line)
+        self.count(len(line))
         return line
 
     def read(self, *args):
         data = self.f.read(*args)
-        self.n += len(data)
+        self.count(len(data))
         return data
 
     def write(self, data):
-        self.n += len(data)
+        self.count(len(data))
         return self.f.write(data)
 
     def __getattr__(self, name):
@@ -223,17 +228,15 @@ def main():
 
         def setup(self):
             super().setup()
-            self.rfile, self.wfile = Counting(self.rfile), Counting(self.wfile)
+            self.rfile, self.wfile = Counting(self.rfile, "received"), Counting(self.wfile, "sent")
             with lock:
                 tcp["opened"] += 1
 
         def finish(self):
-            # Before the socket closes, so a client that read to the end sees these counts.
+            # Before the socket closes, so a client that read to the end sees the count.
             super().finish()
             with lock:
                 tcp["closed"] += 1
-                tcp["received"] += self.rfile.n
-                tcp["sent"] += self.wfile.n
 
         def do_GET(self):
             start = time.monotonic()
