@@ -35,12 +35,14 @@ fn ztunnel_series(reporter: &str, opened: u64, closed: u64, received: u64, sent:
 }
 
 /// ztunnel on the node of both pods: it reports the connection as the source's and as the
-/// destination's ztunnel (one node, one ztunnel: both series in one exposition).
+/// destination's ztunnel (one node, one ztunnel: both series in one exposition). The source
+/// side's byte counts are made 3x the destination's, so a figure taken from the wrong side
+/// shows.
 fn ztunnel(opened: u64, received: u64, sent: u64) -> String {
     format!(
         "# TYPE istio_tcp_connections_opened counter\n{}{}istio_build{{component=\"ztunnel\",tag=\"1.24.0\"}} 1\n# EOF\n",
         ztunnel_series("destination", opened, opened - 2, received, sent),
-        ztunnel_series("source", opened, opened - 2, received, sent)
+        ztunnel_series("source", opened, opened - 2, received * 3, sent * 3)
     )
 }
 
@@ -161,7 +163,7 @@ fn ambient_workloads_get_their_traffic_once() {
     let sleep = row(&s, "ambient", "sleep").rates.expect("sleep has figures");
     assert_eq!(
         (sleep.rps, sleep.read_bps, sleep.write_bps),
-        (0.0, Some(9_600.0), Some(480.0))
+        (0.0, Some(28_800.0), Some(1_440.0))
     );
     let edge = &s.edges[&(
         "ambient/sleep".to_string(),
@@ -169,15 +171,23 @@ fn ambient_workloads_get_their_traffic_once() {
     )];
     assert_eq!(
         (edge.rates.read_bps, edge.rates.write_bps),
-        (Some(9_600.0), Some(480.0))
+        (Some(28_800.0), Some(1_440.0))
     );
+    // The calls appear once among the edges: as sleep's, not also as ztunnel's.
+    let to_httpbin: Vec<&String> = s
+        .edges
+        .keys()
+        .filter(|(_, dst)| dst.starts_with("httpbin."))
+        .map(|(src, _)| src)
+        .collect();
+    assert_eq!(to_httpbin, ["ambient/sleep"]);
     // ztunnel's 8m CPU and 30Mi split by the bytes of each workload it carries: httpbin's
-    // and sleep's sides moved the same bytes, so half each, as their proxy.
-    assert_eq!(httpbin.cost.cpu.proxy, Some(4.0));
-    assert_eq!(httpbin.cost.mem.proxy, Some(15 * MI));
+    // side moved a quarter of them (sleep's side counts 3x), so a quarter is its proxy cost.
+    assert_eq!(httpbin.cost.cpu.proxy, Some(2.0));
+    assert_eq!(httpbin.cost.mem.proxy, Some(30 * MI / 4));
     assert_eq!(httpbin.cost.cpu.app, Some(12.0));
     match httpbin.cost.tax {
-        meshtop::app::figures::Tax::Share { cpu, .. } => assert_eq!(cpu, Some(4.0 / 16.0)),
+        meshtop::app::figures::Tax::Share { cpu, .. } => assert_eq!(cpu, Some(2.0 / 14.0)),
         other => panic!("{other:?}"),
     }
     // The pods have no proxy of their own and no figures of their own.
@@ -195,7 +205,7 @@ fn ambient_views_and_detail() {
         apply_action(&mut s, Action::InputChar(c));
     }
     apply_action(&mut s, Action::InputSubmit);
-    insta::assert_snapshot!("ambient_pods", support::render_text(&s, 200, 9));
+    insta::assert_snapshot!("ambient_pods", support::render_text(&s, 250, 9));
     apply_action(&mut s, Action::Select);
     insta::assert_snapshot!("ambient_pod_detail", support::render_text(&s, 160, 34));
     for a in [Action::ShowWorkloads, Action::StartFilter] {

@@ -2,8 +2,9 @@
 //! ztunnel's exact OpenMetrics exposition, counting the bytes on its sockets) and a waypoint
 //! stand-in (L7, `reporter="waypoint"`) to the app, all real HTTP in the pods' network
 //! namespaces. meshtop scrapes both through the API server's pod proxy, as the TUI does, and
-//! must give the app's workload the traffic sent through it, counted once; the ztunnel (a
-//! bare pod, recognised by its image alone) must not count it as its own app's.
+//! must give the app's workload the traffic sent through it, counted once. The ztunnel (a
+//! bare pod, recognised by its image alone) is a node proxy: its row shows what it carried,
+//! its detail says for whom, and its calls are not edges of its own.
 
 mod support;
 
@@ -134,6 +135,11 @@ async fn ambient_traffic_is_counted_once_for_the_workloads_it_describes() {
         meshtop::app::apply_action(&mut s, meshtop::app::Action::Select);
         render_text(&s, 200, 40)
     };
+    assert!(
+        !state.edges.keys().any(|(src, _)| src.ends_with("/ztunnel-bare")),
+        "{:?}",
+        state.edges.keys().collect::<Vec<_>>()
+    );
     let line = detail
         .lines()
         .find(|l| l.contains("reports for"))

@@ -256,7 +256,12 @@ fn own_manifests_cover_other_meshes_and_shapes() {
         "  ownerReferences: [{apiVersion: apps/v1, kind: DaemonSet, name: ztunnel, uid: u1, controller: true}]\n",
         "",
     );
-    let b = class(&bare.replace("{app: ztunnel, ", "{"));
+    // Each case leaves only one sign: here the image (no label, no named port).
+    let b = class(
+        &bare
+            .replace("{app: ztunnel, ", "{")
+            .replace(", name: ztunnel-stats", ""),
+    );
     assert_eq!(
         (b.mesh, b.model, b.role),
         (
@@ -266,10 +271,14 @@ fn own_manifests_cover_other_meshes_and_shapes() {
         )
     );
     assert_eq!(b.proxy.unwrap().metrics_port, Some(15020));
-    let l = class(&bare.replace(
-        "docker.io/istio/ztunnel:1.24.0-distroless",
-        "registry.corp/mesh/zt:1.24.0",
-    ));
+    let l = class(
+        &bare
+            .replace(
+                "docker.io/istio/ztunnel:1.24.0-distroless",
+                "registry.corp/mesh/zt:1.24.0",
+            )
+            .replace(", name: ztunnel-stats", ""),
+    );
     assert_eq!((l.mesh, l.model), (Some(Mesh::Istio), Model::Node));
     // Neither its image nor its label: the name its chart gives the metrics port.
     let anonymous = bare.replace("{app: ztunnel, ", "{").replace(

@@ -7,7 +7,10 @@ use meshtop::metrics::promql;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(samples) = promql::parse_response(data) {
-        let answers = vec![(promql::Part::Requests, samples.clone()), (promql::Part::Buckets, samples.clone())];
+        let answers = vec![
+            (promql::Part::Requests, samples.clone()),
+            (promql::Part::Buckets, samples.clone()),
+        ];
         for d in [
             meshtop::metrics::golden::Dialect::Istio,
             meshtop::metrics::golden::Dialect::Linkerd,

@@ -8,7 +8,9 @@ use meshtop::bench::output::{self, Format};
 use meshtop::model::bench::BenchResult;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(r) = serde_json::from_slice::<BenchResult>(data) else { return };
+    let Ok(r) = serde_json::from_slice::<BenchResult>(data) else {
+        return;
+    };
     for f in [Format::Text, Format::Json, Format::Smp, Format::Fortio, Format::Csv] {
         let _ = output::render(f, &r, &[]);
     }

@@ -477,8 +477,12 @@ fn settle_workload(state: &mut State, key: WorkloadKey) {
         cost.add(p);
         if let Some(w) = state.traffic.get(&pk).and_then(|t| t.window.as_ref()) {
             traffic.add(w.secs, &w.increase.own);
-            for (dst, d) in &w.increase.edges {
-                edges.entry(dst).or_default().add(w.secs, d);
+            // A proxy that reports for others (ztunnel, a waypoint) carried these calls for
+            // its workloads, whose rows have them as edges: not again as its own.
+            if !state.carrier_bytes.contains_key(&pk) {
+                for (dst, d) in &w.increase.edges {
+                    edges.entry(dst).or_default().add(w.secs, d);
+                }
             }
         }
     }
@@ -496,11 +500,19 @@ fn settle_workload(state: &mut State, key: WorkloadKey) {
             if let Some(p) = state.pods.get(proxy)
                 && p.mesh.model == Model::Node
                 && let Some(u) = p.usage
-                && let Some(&total) = state.carrier_bytes.get(proxy)
-                && total > 0.0
+                && let Some(&(bytes, workloads)) = state.carrier_bytes.get(proxy)
+                && workloads > 0
             {
-                let share = w.increase.bytes() / total;
-                cost.add_carried(u.total_cpu() * share, (u.total_mem() as f64 * share).round() as u64);
+                // By the bytes each moved; evenly while the node proxy moved none (idle, or
+                // L7-only figures), so an idle ambient workload still shows its proxy cost.
+                let share = if bytes > 0.0 && bytes.is_finite() {
+                    w.increase.bytes() / bytes
+                } else {
+                    1.0 / workloads as f64
+                };
+                if share.is_finite() {
+                    cost.add_carried(u.total_cpu() * share, (u.total_mem() as f64 * share).round() as u64);
+                }
             }
         }
     }

@@ -459,22 +459,47 @@ fn carried_scraped(state: &mut State, proxy: &PodKey, described: BTreeMap<String
             continue;
         };
         let wk = (ns.to_string(), name.to_string());
-        state
+        let ring = state
             .carried
             .entry(wk.clone())
             .or_default()
             .entry(proxy.clone())
-            .or_default()
-            .push_scrape(at, counters, window);
+            .or_default();
+        // Its side changed (a client that now also serves): the counters before are of the
+        // other side, not earlier values of these. Start the ring over.
+        if ring
+            .last_counters()
+            .is_some_and(|c| c.own_is_outbound != counters.own_is_outbound)
+        {
+            *ring = Default::default();
+        }
+        ring.push_scrape(at, counters, window);
         seen.insert(wk);
     }
+    // A workload it no longer reports had no traffic through it: its window ends at zero,
+    // and the ring starts over should it come back (no spike of the whole counter). Missed
+    // twice, it is forgotten, so workloads that are gone do not linger.
+    let mut forget = Vec::new();
     for (wk, by) in state.carried.iter_mut() {
-        if !seen.contains(wk)
-            && let Some(t) = by.get_mut(proxy)
-        {
-            t.push_scrape(at, Counters::default(), window);
-            seen.insert(wk.clone());
+        if seen.contains(wk) {
+            continue;
         }
+        let Some(t) = by.get_mut(proxy) else { continue };
+        if t.samples() == 0 {
+            by.remove(proxy);
+            if by.is_empty() {
+                forget.push(wk.clone());
+            }
+        } else {
+            t.set_window(Window {
+                secs: f64::from(window),
+                ..Window::default()
+            });
+        }
+        seen.insert(wk.clone());
+    }
+    for wk in forget {
+        state.carried.remove(&wk);
     }
     for wk in seen {
         state.derived.workload(wk);
@@ -482,15 +507,17 @@ fn carried_scraped(state: &mut State, proxy: &PodKey, described: BTreeMap<String
     recount_carrier(state, proxy);
 }
 
-/// The bytes a carrier moved over the window, all its workloads together.
+/// The bytes a carrier moved over the window, all its workloads together, and how many
+/// workloads it reports for (its cost is split evenly when it moved none).
 fn recount_carrier(state: &mut State, proxy: &PodKey) {
-    let total: f64 = state
-        .carried
-        .values()
-        .filter_map(|by| by.get(proxy)?.window.as_ref())
-        .map(|w| w.increase.bytes())
-        .sum();
-    state.carrier_bytes.insert(proxy.clone(), total);
+    let (mut bytes, mut workloads) = (0.0, 0);
+    for by in state.carried.values() {
+        if let Some(t) = by.get(proxy) {
+            workloads += 1;
+            bytes += t.window.as_ref().map_or(0.0, |w| w.increase.bytes());
+        }
+    }
+    state.carrier_bytes.insert(proxy.clone(), (bytes, workloads));
 }
 
 /// A pod is gone: with its traffic and its charts' history.

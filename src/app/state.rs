@@ -308,9 +308,9 @@ pub struct State {
     /// Traffic that proxies reporting for other workloads (ztunnel, waypoints) counted, per
     /// workload (namespace, name) and per such proxy pod: the workload's figures add it up.
     pub carried: BTreeMap<(String, String), BTreeMap<(String, String), PodTraffic>>,
-    /// Bytes each such proxy carried over the window, all workloads together: the base of
-    /// its cost's split.
-    pub carrier_bytes: BTreeMap<(String, String), f64>,
+    /// Bytes each such proxy carried over the window, all workloads together, and how many
+    /// workloads it reports for: the base of its cost's split.
+    pub carrier_bytes: BTreeMap<(String, String), (f64, usize)>,
     /// Where traffic figures came from last: None (nothing yet), direct scrapes, or
     /// Prometheus with the window it computed.
     pub traffic_origin: Option<TrafficOrigin>,

@@ -51,6 +51,11 @@ pub struct PodTraffic {
 }
 
 impl PodTraffic {
+    /// The counters of the newest scrape kept.
+    pub fn last_counters(&self) -> Option<&Counters> {
+        self.samples.back().map(|s| &s.counters)
+    }
+
     /// Adds a direct scrape and recomputes the window ending at it.
     pub fn push_scrape(&mut self, at: UnixMillis, counters: Counters, window_s: u32) {
         if let Some(prev) = self.samples.back() {

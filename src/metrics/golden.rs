@@ -222,7 +222,6 @@ impl Totals {
     }
 }
 
-/// Whether two histograms have the same bucket bounds in the same (ascending) order.
 impl Totals {
     /// Only the request (L7) figures: where ztunnel counts the bytes and connections of the
     /// same traffic, a waypoint's must not count them again.
@@ -238,6 +237,7 @@ impl Totals {
     }
 }
 
+/// Whether two histograms have the same bucket bounds in the same (ascending) order.
 fn same_buckets(a: &[(f64, f64)], b: &[(f64, f64)]) -> bool {
     a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.0 == y.0) && a.windows(2).all(|w| w[0].0 < w[1].0)
 }
@@ -306,7 +306,8 @@ fn label(s: &Sample<'_>, name: &str) -> String {
 /// Totals per group for the given dialect.
 pub fn totals(e: &Exposition, dialect: Dialect) -> BTreeMap<GroupKey, Totals> {
     let mut out: BTreeMap<GroupKey, Totals> = BTreeMap::new();
-    for s in &e.samples {
+    // A NaN or infinite counter would poison every sum and delta it joins.
+    for s in e.samples.iter().filter(|s| s.value.is_finite()) {
         match dialect {
             Dialect::Istio => istio(&mut out, s),
             Dialect::Linkerd => linkerd(&mut out, s),
@@ -624,6 +625,10 @@ fn traefik_internal(s: &Sample<'_>) -> bool {
             .is_some_and(|v| v.ends_with("@internal") || v.starts_with("readiness@"))
 }
 
+fn t_is_service(s: &Sample<'_>) -> bool {
+    s.label("service").is_some()
+}
+
 fn traefik(out: &mut BTreeMap<GroupKey, Totals>, s: &Sample<'_>) {
     if !s.name.starts_with("traefik_") || traefik_internal(s) {
         return;
@@ -653,6 +658,26 @@ fn traefik(out: &mut BTreeMap<GroupKey, Totals>, s: &Sample<'_>) {
             if let Some(le) = le_ms(s) {
                 out.entry(key).or_default().add_bucket(le, s.value);
             }
+        }
+        // Bytes of the requests and answers: an entrypoint read the requests, a service (the
+        // proxy's edge) read the answers.
+        "traefik_entrypoint_requests_bytes_total" | "traefik_service_requests_bytes_total" => {
+            let t = out.entry(key).or_default();
+            t.l4_seen = true;
+            *if t_is_service(s) {
+                &mut t.bytes_written
+            } else {
+                &mut t.bytes_read
+            } += s.value;
+        }
+        "traefik_entrypoint_responses_bytes_total" | "traefik_service_responses_bytes_total" => {
+            let t = out.entry(key).or_default();
+            t.l4_seen = true;
+            *if t_is_service(s) {
+                &mut t.bytes_read
+            } else {
+                &mut t.bytes_written
+            } += s.value;
         }
         // v2 names the gauge per kind, v3 has one with either label.
         "traefik_service_open_connections" | "traefik_entrypoint_open_connections" | "traefik_open_connections" => {

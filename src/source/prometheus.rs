@@ -157,7 +157,11 @@ pub async fn refresh(
     let at = Some(crate::model::now_millis() as f64 / 1000.0);
     // In the rules' order: Istio before plain Envoy, whose stats an Istio sidecar exports too.
     let mut dialects: Vec<Dialect> = Vec::new();
-    for d in crate::mesh::rules::all().iter().filter_map(|r| r.dialect) {
+    // Cilium and Traefik Mesh name no dialect in their rules (a Cilium node runs the agent,
+    // whose Hubble metrics are wanted, and Envoy, whose Envoy stats are): their families are
+    // asked for all the same.
+    let extra = [Dialect::Hubble, Dialect::Traefik];
+    for d in crate::mesh::rules::all().iter().filter_map(|r| r.dialect).chain(extra) {
         if !dialects.contains(&d) {
             dialects.push(d);
         }

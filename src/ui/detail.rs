@@ -137,13 +137,17 @@ pub fn render(state: &State, t: &Theme, frame: &mut Frame, area: Rect, namespace
             .via
             .iter()
             .map(|k| {
-                let what = state.pods.get(k).map_or("proxy", |p| {
-                    if p.mesh.model == crate::mesh::Model::Node {
-                        "ztunnel"
-                    } else {
-                        "waypoint"
-                    }
-                });
+                // What each reporter gives: ztunnel the bytes, a waypoint or Hubble the requests.
+                let what = state
+                    .pods
+                    .get(k)
+                    .map_or("proxy", |p| match (p.mesh.model, p.mesh.mesh) {
+                        (crate::mesh::Model::Node, Some(crate::mesh::Mesh::Istio)) => "ztunnel (bytes, connections)",
+                        (crate::mesh::Model::Node, Some(crate::mesh::Mesh::Cilium)) => "Hubble (requests)",
+                        (crate::mesh::Model::Node, _) => "node proxy",
+                        (crate::mesh::Model::Gateway, _) => "waypoint (requests, latency)",
+                        _ => "proxy",
+                    });
                 format!("{what} {}/{}", k.0, k.1)
             })
             .collect();
