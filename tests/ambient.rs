@@ -217,3 +217,47 @@ fn ambient_views_and_detail() {
     apply_action(&mut s, Action::InputSubmit);
     insta::assert_snapshot!("ambient_workloads", support::render_text(&s, 200, 9));
 }
+
+/// An ingress gateway's Envoy reports its calls as their source: its own row, and its
+/// routes as edges (it reports for nobody else).
+#[test]
+fn a_gateway_is_a_row_with_its_routes_as_edges() {
+    let mut s = ambient_state();
+    fold(
+        &mut s,
+        Stamped {
+            at: T0,
+            update: pod(
+                "  name: istio-ingressgateway-6b7c-g1\n  namespace: istio-system\n  labels: {app: istio-ingressgateway, istio: ingressgateway, pod-template-hash: 6b7c}\n  ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: istio-ingressgateway-6b7c, uid: g, controller: true}]",
+                "  containers:\n  - {name: istio-proxy, image: docker.io/istio/proxyv2:1.24.0}",
+                9,
+            ),
+        },
+    );
+    let l = r#"reporter="source",source_workload="istio-ingressgateway",source_workload_namespace="istio-system",destination_workload="productpage-v1",destination_workload_namespace="bookinfo",destination_service="productpage.bookinfo.svc.cluster.local",connection_security_policy="unknown""#;
+    for (at, ok, failed) in [(T0 + 1_000, 100, 0), (T0 + 11_000, 390, 10)] {
+        let text = format!(
+            "istio_requests_total{{{l},response_code=\"200\"}} {ok}\nistio_requests_total{{{l},response_code=\"503\"}} {failed}\n"
+        );
+        fold(
+            &mut s,
+            Stamped {
+                at,
+                update: scraped("istio-system", "istio-ingressgateway-6b7c-g1", &text, false),
+            },
+        );
+    }
+    let gw = row(&s, "istio-system", "istio-ingressgateway");
+    let r = gw.rates.expect("the gateway has figures");
+    assert_eq!((r.rps, r.success), (30.0, Some(290.0 / 300.0)));
+    assert!(gw.via.is_empty(), "nobody reports for it: {:?}", gw.via);
+    let edge = &s.edges[&(
+        "istio-system/istio-ingressgateway".to_string(),
+        "productpage.bookinfo.svc.cluster.local".to_string(),
+    )];
+    assert_eq!(edge.rates.rps, 30.0);
+    assert!(
+        !s.carried
+            .contains_key(&("bookinfo".to_string(), "productpage-v1".to_string()))
+    );
+}

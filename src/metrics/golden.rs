@@ -248,7 +248,8 @@ pub fn edge_destination(k: &GroupKey) -> Option<&str> {
     if k.direction != "outbound" {
         return None;
     }
-    Some(k.name.split_once(" → ").map_or(k.name.as_str(), |(_, dst)| dst))
+    // A series without a destination names no edge (PromQL's answers drop it the same way).
+    Some(k.name.split_once(" → ").map_or(k.name.as_str(), |(_, dst)| dst)).filter(|d| !d.is_empty())
 }
 
 /// What a proxy that reports on behalf of other workloads counted for each of them
@@ -272,7 +273,9 @@ pub fn described(groups: &BTreeMap<GroupKey, Totals>, node_proxy: bool) -> BTree
                 {
                     let s = per.entry(src).or_default();
                     s.1.add(t);
-                    s.2.entry(dst.to_string()).or_default().add(t);
+                    if !dst.is_empty() {
+                        s.2.entry(dst.to_string()).or_default().add(t);
+                    }
                 }
             }
             _ => {}

@@ -680,6 +680,49 @@ mod tests {
     }
 
     #[test]
+    fn hubble_answers_go_to_both_sides_workloads() {
+        let side = |reporter: &'static str| {
+            vec![
+                ("namespace", "kube-system"),
+                ("pod", "cilium-x1"),
+                ("reporter", reporter),
+                ("source_namespace", "shop"),
+                ("source_workload", "loadgen"),
+                ("destination_namespace", "shop"),
+                ("destination_workload", "web"),
+            ]
+        };
+        let bucket = |reporter, le| {
+            let mut l = side(reporter);
+            l.push(("le", le));
+            l
+        };
+        let answers = vec![
+            (
+                Part::Requests,
+                vec![sample(&side("server"), 2.0), sample(&side("client"), 2.0)],
+            ),
+            (
+                Part::Buckets,
+                vec![
+                    sample(&bucket("server", "0.01"), 2.0),
+                    sample(&bucket("server", "+Inf"), 2.0),
+                ],
+            ),
+        ];
+        let pods = assemble(Dialect::Hubble, 10, &answers, &Default::default());
+        let d = &pods[0].described;
+        assert_eq!(d["shop/web"].increase.own.requests, 20.0);
+        assert_eq!(
+            d["shop/web"].increase.own.latency_ms,
+            [(10.0, 20.0), (f64::INFINITY, 20.0)],
+            "seconds to ms"
+        );
+        assert!(d["shop/loadgen"].increase.own_is_outbound);
+        assert_eq!(d["shop/loadgen"].increase.edges["shop/web"].requests, 20.0);
+    }
+
+    #[test]
     fn envoy_successes_are_requests_minus_5xx() {
         let l = [("namespace", "a"), ("pod", "p"), ("envoy_cluster_name", "backend")];
         let answers = vec![
