@@ -8,9 +8,9 @@ mod support;
 use k8s_openapi::api::core::v1::Pod;
 use meshtop::app::{Action, Keymap, Stamped, State, Update, apply_action, fold};
 use meshtop::metrics::{exposition, golden};
-use meshtop::model::{ContainerUsage, PodUsage, UsageOrigin};
+use meshtop::model::UsageOrigin;
 use meshtop::source::kube::pod_info;
-use support::scenario::{T0, updates};
+use support::scenario::{T0, updates, usage};
 
 const MI: u64 = 1024 * 1024;
 
@@ -94,20 +94,6 @@ fn ambient_state() -> State {
             4,
         ),
     ]);
-    let usage = |ns: &str, pod: &str, c: &[(&str, f64, u64)]| PodUsage {
-        namespace: ns.into(),
-        name: pod.into(),
-        timestamp: None,
-        window_s: Some(15.0),
-        containers: c
-            .iter()
-            .map(|(n, cpu, mem)| ContainerUsage {
-                name: n.to_string(),
-                cpu_millicores: *cpu,
-                memory_bytes: *mem,
-            })
-            .collect(),
-    };
     u.push(Update::PodUsage {
         usages: vec![
             usage("istio-system", "ztunnel-abcde", &[("istio-proxy", 8.0, 30 * MI)]),

@@ -86,6 +86,24 @@ const APP: &str = "  containers:\n  - {name: app, image: example/app:1.0}";
 const ISTIO_SIDECAR: &str = "  containers:\n  - {name: app, image: example/app:1.0}\n  - {name: istio-proxy, image: docker.io/istio/proxyv2:1.24.0}";
 const LINKERD_SIDECAR: &str = "  containers:\n  - {name: app, image: example/app:1.0}\n  - {name: linkerd-proxy, image: cr.l5d.io/linkerd/proxy:stable-2.14.10}";
 
+/// One pod's metrics-server reading: (container, millicores, bytes) each.
+pub fn usage(ns: &str, pod: &str, c: &[(&str, f64, u64)]) -> PodUsage {
+    PodUsage {
+        namespace: ns.into(),
+        name: pod.into(),
+        timestamp: None,
+        window_s: Some(15.0),
+        containers: c
+            .iter()
+            .map(|(n, cpu, mem)| ContainerUsage {
+                name: n.to_string(),
+                cpu_millicores: *cpu,
+                memory_bytes: *mem,
+            })
+            .collect(),
+    }
+}
+
 pub fn updates() -> Vec<Stamped> {
     let mut u = vec![
         Update::Connected {
@@ -138,20 +156,6 @@ pub fn updates() -> Vec<Stamped> {
             namespace: None,
         });
     }
-    let usage = |ns: &str, pod: &str, c: &[(&str, f64, u64)]| PodUsage {
-        namespace: ns.into(),
-        name: pod.into(),
-        timestamp: None,
-        window_s: Some(15.0),
-        containers: c
-            .iter()
-            .map(|(n, cpu, mem)| ContainerUsage {
-                name: n.to_string(),
-                cpu_millicores: *cpu,
-                memory_bytes: *mem,
-            })
-            .collect(),
-    };
     const MI: u64 = 1024 * 1024;
     u.push(Update::PodUsage {
         usages: vec![
