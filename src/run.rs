@@ -599,9 +599,14 @@ impl BenchRunner {
             let update = match run.finish().await {
                 Ok(result) => {
                     // Kept like `meshtop bench` keeps its results; a failure to save is not
-                    // a failed run, so it only goes to the log of the result itself.
-                    if let Ok(dir) = crate::bench::store::default_dir() {
-                        let _ = crate::bench::store::save(&dir, &result);
+                    // a failed run, so it goes to the debug log (--log), not to the run.
+                    match crate::bench::store::default_dir() {
+                        Ok(dir) => {
+                            if let Err(e) = crate::bench::store::save(&dir, &result) {
+                                tracing::warn!(dir = %dir.display(), "saving the bench result: {e:#}");
+                            }
+                        }
+                        Err(e) => tracing::warn!("no directory for bench results: {e:#}"),
                     }
                     Update::BenchFinished {
                         id,

@@ -270,9 +270,7 @@ fn coordinate(
             progress.send_replace(agg.progress(&config, phase, now, measure_start, requested));
         }
     }
-    for j in joins {
-        let _ = j.join();
-    }
+    joined(joins.into_iter().map(|j| j.join()).collect())?;
     let cancelled = *cancel.borrow();
     let result = agg.result(
         &config,
@@ -285,6 +283,31 @@ fn coordinate(
     last.requested_rate = result.requested_rate;
     progress.send_replace(last);
     Ok(result)
+}
+
+/// The workers' ends: a worker that panicked took its share of the requests with it, so
+/// the run fails with the panic's message rather than report partial figures as whole.
+fn joined(ends: Vec<std::thread::Result<()>>) -> Result<()> {
+    let panics: Vec<String> = ends
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, end)| {
+            let payload = end.err()?;
+            let message = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "no message".into());
+            Some(format!("worker {i}: {message}"))
+        })
+        .collect();
+    if panics.is_empty() {
+        return Ok(());
+    }
+    bail!(
+        "a benchmark worker thread panicked ({}); its requests are missing from the figures, so none are reported",
+        panics.join("; ")
+    )
 }
 
 /// Moves a worker's sampled requests to the run's bounded list, on the wall clock.
@@ -494,5 +517,25 @@ impl Aggregate {
             environment: None,
             mesh: None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_panicked_worker_fails_the_run_with_its_message() {
+        assert!(super::joined(vec![Ok(()), Ok(())]).is_ok());
+        // (The two panics print on the test's stderr: the hook is global, so it stays.)
+        let ends = vec![
+            Ok(()),
+            std::thread::spawn(|| panic!("connection table full")).join(),
+            std::thread::spawn(|| panic!("{} lanes", 3)).join(),
+        ];
+        let e = super::joined(ends).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "a benchmark worker thread panicked (worker 1: connection table full; worker 2: 3 lanes); \
+             its requests are missing from the figures, so none are reported"
+        );
     }
 }
