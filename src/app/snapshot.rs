@@ -83,29 +83,22 @@ pub fn snapshot(state: &State) -> Vec<Stamped> {
             );
         }
     }
-    for ((namespace, pod), t) in &state.traffic {
+    // Each pod's own traffic, then what ztunnel and waypoints reported for each workload.
+    let own = state.traffic.iter().map(|(k, t)| (k, t, None));
+    let carried = state
+        .carried
+        .iter()
+        .flat_map(|((wns, w), by)| by.iter().map(move |(k, t)| (k, t, Some(format!("{wns}/{w}")))));
+    for ((namespace, pod), t, for_workload) in own.chain(carried) {
         push(
             at,
             Update::TrafficRestored {
                 namespace: namespace.clone(),
                 pod: pod.clone(),
                 traffic: Box::new(t.into()),
-                for_workload: None,
+                for_workload,
             },
         );
-    }
-    for ((wns, workload), by) in &state.carried {
-        for ((namespace, pod), t) in by {
-            push(
-                at,
-                Update::TrafficRestored {
-                    namespace: namespace.clone(),
-                    pod: pod.clone(),
-                    traffic: Box::new(t.into()),
-                    for_workload: Some(format!("{wns}/{workload}")),
-                },
-            );
-        }
     }
     for ((namespace, pod), h) in &state.usage_history {
         push(

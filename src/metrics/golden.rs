@@ -628,7 +628,8 @@ fn traefik_internal(s: &Sample<'_>) -> bool {
             .is_some_and(|v| v.ends_with("@internal") || v.starts_with("readiness@"))
 }
 
-fn t_is_service(s: &Sample<'_>) -> bool {
+/// A Traefik series about a service (the proxy's edge), not an entrypoint.
+fn traefik_service(s: &Sample<'_>) -> bool {
     s.label("service").is_some()
 }
 
@@ -667,7 +668,7 @@ fn traefik(out: &mut BTreeMap<GroupKey, Totals>, s: &Sample<'_>) {
         "traefik_entrypoint_requests_bytes_total" | "traefik_service_requests_bytes_total" => {
             let t = out.entry(key).or_default();
             t.l4_seen = true;
-            *if t_is_service(s) {
+            *if traefik_service(s) {
                 &mut t.bytes_written
             } else {
                 &mut t.bytes_read
@@ -676,7 +677,7 @@ fn traefik(out: &mut BTreeMap<GroupKey, Totals>, s: &Sample<'_>) {
         "traefik_entrypoint_responses_bytes_total" | "traefik_service_responses_bytes_total" => {
             let t = out.entry(key).or_default();
             t.l4_seen = true;
-            *if t_is_service(s) {
+            *if traefik_service(s) {
                 &mut t.bytes_read
             } else {
                 &mut t.bytes_written
