@@ -93,3 +93,12 @@ mod tests {
         assert_eq!(one_line(&missed), "objective missed: p99<1ms (measured 2.000ms)");
     }
 }
+
+/// The text a panic was raised with (`panic!("...")` carries a `&str` or a `String`).
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".into())
+}

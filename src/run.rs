@@ -12,6 +12,7 @@ use crate::app::keymap::KeyCombo;
 use crate::app::{Effect, Keymap, Stamped, State, Update, apply_action, fold, fold_all};
 use crate::cli::{ClusterArgs, TrafficArgs, TuiArgs, UiArgs};
 use crate::config::Config;
+use crate::model::Resource;
 use crate::source::{self, CHANNEL_CAPACITY};
 use crate::term::Tui;
 use crate::ui::Ui;
@@ -159,32 +160,37 @@ impl LiveSources {
         let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
         let (window, window_rx) = tokio::sync::watch::channel(window_s);
         let (usage_every, usage_every_rx) = tokio::sync::watch::channel(POD_METRICS_INTERVAL);
+        // Each source is supervised: a panic is its error, and it restarts (the closures
+        // clone what a fresh start needs).
+        use source::supervise::spawn;
+        let (t, sent) = (target.clone(), tx.clone());
         let traffic = match &prometheus {
-            Some(spec) => tokio::spawn(source::prometheus::run(
-                spec.clone(),
-                target.clone(),
-                window_rx,
-                SCRAPE_INTERVAL,
-                tx.clone(),
-            )),
-            None => tokio::spawn(source::scrape::run(
-                target.clone(),
-                scrape_direct,
-                SCRAPE_INTERVAL,
-                tx.clone(),
-            )),
+            Some(spec) => {
+                let spec = spec.clone();
+                spawn(Resource::Prometheus, tx.clone(), move || {
+                    source::prometheus::run(
+                        spec.clone(),
+                        t.clone(),
+                        window_rx.clone(),
+                        SCRAPE_INTERVAL,
+                        sent.clone(),
+                    )
+                })
+            }
+            None => spawn(Resource::ProxyScrape, tx.clone(), move || {
+                source::scrape::run(t.clone(), scrape_direct, SCRAPE_INTERVAL, sent.clone())
+            }),
         };
         let benches = BenchRunner::new(tx.clone());
-        let tasks = vec![
-            tokio::spawn(source::kube::run(target.clone(), tx.clone())),
-            tokio::spawn(source::podmetrics::run_every(
-                target.clone(),
-                usage_every_rx,
-                tx.clone(),
-            )),
-            traffic,
-            tokio::spawn(clock(tx)),
-        ];
+        let (t, sent) = (target.clone(), tx.clone());
+        let watches = spawn(Resource::Cluster, tx.clone(), move || {
+            source::kube::run(t.clone(), sent.clone())
+        });
+        let (t, sent) = (target.clone(), tx.clone());
+        let usage = spawn(Resource::PodMetrics, tx.clone(), move || {
+            source::podmetrics::run_every(t.clone(), usage_every_rx.clone(), sent.clone())
+        });
+        let tasks = vec![watches, usage, traffic, tokio::spawn(clock(tx))];
         LiveSources {
             target,
             prometheus,
@@ -273,12 +279,11 @@ impl Driver for LiveSources {
                 self.tap_stops.retain(|_, s| !s.is_closed());
                 let (stop_tx, stop) = tokio::sync::watch::channel(false);
                 self.tap_stops.insert(name, stop_tx);
-                self.taps.push(tokio::spawn(source::tap::run(
-                    self.target.clone(),
-                    *spec,
-                    self.benches.tx.clone(),
-                    stop,
-                )));
+                let (target, tx) = (self.target.clone(), self.benches.tx.clone());
+                self.taps
+                    .push(source::supervise::spawn(Resource::Tap, tx.clone(), move || {
+                        source::tap::run(target.clone(), (*spec).clone(), tx.clone(), stop.clone())
+                    }));
                 None
             }
             Effect::StopTap => {
@@ -665,6 +670,9 @@ pub async fn run_tui(
     let mut last_draw = Instant::now() - frame;
     let mut terminate = signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut hangup = signal(tokio::signal::unix::SignalKind::hangup())?;
+    // In raw mode ctrl-c is a key; SIGINT still comes from `kill -INT` and must not skip
+    // the restore either.
+    let mut interrupt = signal(tokio::signal::unix::SignalKind::interrupt())?;
     let mut sources_alive = true;
     loop {
         let driver_wake = driver.tick(&mut state);
@@ -729,6 +737,7 @@ pub async fn run_tui(
             _ = tokio::time::sleep_until(wake) => {}
             _ = terminate.recv() => break,
             _ = hangup.recv() => break,
+            _ = interrupt.recv() => break,
         }
     }
     drop(tui);

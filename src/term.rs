@@ -10,14 +10,30 @@ use ratatui::backend::CrosstermBackend;
 
 static ACTIVE: AtomicBool = AtomicBool::new(false);
 
+/// The thread that installed the hooks: `main`, which runs the TUI loop (`block_on`).
+static MAIN: std::sync::OnceLock<std::thread::ThreadId> = std::sync::OnceLock::new();
+
 /// Installs color-eyre, and a panic hook that puts the terminal back before the report
-/// prints, so a panic never leaves the user in raw mode on the alternate screen.
+/// prints, so a panic of the TUI never leaves the user in raw mode on the alternate screen.
+///
+/// A panic on another thread while the TUI is up (a source task, a bench worker) is not
+/// the end of the program: whoever joins that thread turns it into an error the TUI shows
+/// (`source::supervise`, `bench::engine`). Restoring the terminal then would leave the TUI
+/// running in cooked mode, and printing would tear its screen, so it goes to the log.
 pub fn install_hooks() -> Result<()> {
     let (panic_hook, eyre_hook) = color_eyre::config::HookBuilder::default()
         .display_env_section(false)
         .into_hooks();
     eyre_hook.install()?;
+    MAIN.get_or_init(|| std::thread::current().id());
     std::panic::set_hook(Box::new(move |info| {
+        let on_main = MAIN.get() == Some(&std::thread::current().id());
+        if ACTIVE.load(Ordering::SeqCst) && !on_main {
+            let at = info.location().map(|l| l.to_string()).unwrap_or_default();
+            let message = crate::exit::panic_message(info.payload());
+            tracing::error!(thread = std::thread::current().name(), "panic at {at}: {message}");
+            return;
+        }
         restore();
         eprintln!("{}", panic_hook.panic_report(info));
     }));

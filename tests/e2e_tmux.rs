@@ -218,3 +218,82 @@ async fn drives_the_tui_against_the_test_bed() {
     t.wait_text("EXIT=0", Duration::from_secs(10));
     assert_terminal_restored(&t);
 }
+
+/// The pid of the program the pane's shell is running.
+fn child_of_pane(t: &Tmux) -> u32 {
+    let shell = t.pane_var("pane_pid");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let out = std::process::Command::new("pgrep")
+            .args(["-P", &shell])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        if let Some(pid) = text.lines().next().and_then(|l| l.trim().parse().ok()) {
+            return pid;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no program under the pane's shell {shell}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// SIGTERM, SIGINT (from `kill`, not the ctrl-c key) and SIGHUP each end the TUI through
+/// its normal exit, so the terminal is restored every time.
+#[test]
+fn signals_end_the_tui_with_the_terminal_restored() {
+    let dir = tempfile::tempdir().unwrap();
+    let kc = dir.path().join("dead.kubeconfig");
+    std::fs::write(&kc, DEAD_KUBECONFIG).unwrap();
+    for signal in ["TERM", "INT", "HUP"] {
+        let t = Tmux::start(140, 20);
+        t.run(&format!("{BIN} --kubeconfig {}; echo EXIT=$?", kc.display()));
+        t.wait_text("not connected", Duration::from_secs(30));
+        assert_eq!(t.pane_var("alternate_on"), "1", "the TUI is up");
+        let pid = child_of_pane(&t);
+        let killed = std::process::Command::new("kill")
+            .args([&format!("-{signal}"), &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        t.wait_text("EXIT=0", Duration::from_secs(10));
+        assert_terminal_restored(&t);
+    }
+}
+
+/// A panic in a source task (injected into the pod-metrics source) is that source's error
+/// on the status line; the TUI keeps running in raw mode (a single key opens the help) and
+/// quits cleanly.
+#[test]
+fn a_panicking_source_is_its_error_and_the_tui_keeps_running() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("meshtop.log");
+    let kc = support::kubeconfig();
+    let t = Tmux::start(170, 30);
+    t.run(&format!(
+        "MESHTOP_FAULT_PANIC='pod metrics' {BIN} --kubeconfig {} --log-file {} -n kube-system; echo EXIT=$?",
+        kc.display(),
+        log.display()
+    ));
+    let s = t.wait_text("pod metrics crashed", Duration::from_secs(30));
+    assert!(
+        s.contains("pod metrics crashed: injected fault (MESHTOP_FAULT_PANIC); restarting in 1 s"),
+        "{s}"
+    );
+    assert!(!s.contains("panicked at"), "no panic report on the TUI's screen: {s}");
+    assert_eq!(t.pane_var("alternate_on"), "1", "still on the TUI's screen");
+    t.keys(&["?"]);
+    t.wait_text("help · ", Duration::from_secs(5));
+    t.keys(&["Escape"]);
+    t.wait("help closed", Duration::from_secs(5), |s| !s.contains("help · "));
+    t.keys(&["q"]);
+    t.wait_text("EXIT=0", Duration::from_secs(10));
+    assert_terminal_restored(&t);
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        logged.contains("injected fault (MESHTOP_FAULT_PANIC)"),
+        "the panic is in the log: {logged}"
+    );
+}

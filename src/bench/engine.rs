@@ -293,11 +293,7 @@ fn joined(ends: Vec<std::thread::Result<()>>) -> Result<()> {
         .enumerate()
         .filter_map(|(i, end)| {
             let payload = end.err()?;
-            let message = payload
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "no message".into());
+            let message = crate::exit::panic_message(payload.as_ref());
             Some(format!("worker {i}: {message}"))
         })
         .collect();

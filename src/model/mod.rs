@@ -248,6 +248,8 @@ pub enum ErrorKind {
     Unreachable,
     /// Anything else the API returned.
     Api,
+    /// The source itself panicked; it restarts after a backoff.
+    Crashed,
 }
 
 impl ErrorKind {
@@ -256,6 +258,7 @@ impl ErrorKind {
             ErrorKind::Forbidden => "forbidden",
             ErrorKind::Unreachable => "unreachable",
             ErrorKind::Api => "error",
+            ErrorKind::Crashed => "crashed",
         }
     }
 }

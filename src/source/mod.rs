@@ -5,6 +5,7 @@ pub mod kube;
 pub mod podmetrics;
 pub mod prometheus;
 pub mod scrape;
+pub mod supervise;
 pub mod tap;
 
 use tokio::sync::mpsc;

@@ -1,0 +1,179 @@
+//! Sources run supervised: a panic in one is that source's error on the status line, and
+//! the source starts again after a backoff, while the TUI keeps running in raw mode.
+
+use std::future::Future;
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+
+use super::UpdateTx;
+use crate::app::{Stamped, Update};
+use crate::model::{ErrorKind, Resource};
+
+/// The first wait before a restart; it doubles up to `MAX_BACKOFF`.
+const FIRST_BACKOFF: Duration = Duration::from_secs(1);
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// A restarted source that has run this long without panicking is well again: its error
+/// is cleared and the backoff starts over.
+const HEALTHY_AFTER: Duration = Duration::from_secs(30);
+
+/// Names the source that `MESHTOP_FAULT_PANIC` makes panic once, at its first start: the
+/// fault-injection hook of the end-to-end tests (a real panic has no trigger from outside).
+pub const FAULT_ENV: &str = "MESHTOP_FAULT_PANIC";
+
+/// Aborts the task it holds when dropped, so aborting the supervisor stops its source.
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Spawns `make()` as `resource`'s source and restarts it with backoff whenever it panics.
+/// Ends when the source returns (it does when the update channel closes).
+pub fn spawn<F, Fut>(resource: Resource, tx: UpdateTx, make: F) -> JoinHandle<()>
+where
+    F: Fn() -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let inject = std::env::var(FAULT_ENV).is_ok_and(|v| v == resource.as_str());
+    tokio::spawn(async move {
+        let mut backoff = FIRST_BACKOFF;
+        let mut failing = false;
+        let mut first = true;
+        loop {
+            let fault = std::mem::take(&mut first) && inject;
+            let source = make();
+            let mut task = AbortOnDrop(tokio::spawn(async move {
+                if fault {
+                    panic!("injected fault ({FAULT_ENV})");
+                }
+                source.await
+            }));
+            let started = tokio::time::Instant::now();
+            let ended = if failing {
+                // Still marked as failed: clear the error once it has stayed up a while.
+                tokio::select! {
+                    r = &mut task.0 => r,
+                    () = tokio::time::sleep(HEALTHY_AFTER) => {
+                        backoff = FIRST_BACKOFF;
+                        let recovered = Update::SourceRecovered { resource, namespace: None };
+                        if tx.send(Stamped::now(recovered)).await.is_err() {
+                            return;
+                        }
+                        (&mut task.0).await
+                    }
+                }
+            } else {
+                (&mut task.0).await
+            };
+            let panic = match ended {
+                Ok(()) => return,
+                Err(e) if e.is_cancelled() => return,
+                Err(e) => crate::exit::panic_message(e.into_panic().as_ref()),
+            };
+            if started.elapsed() >= HEALTHY_AFTER {
+                backoff = FIRST_BACKOFF;
+            }
+            tracing::error!(source = resource.as_str(), "source panicked: {panic}");
+            let error = Update::SourceError {
+                resource,
+                namespace: None,
+                kind: ErrorKind::Crashed,
+                message: format!("{panic}; restarting in {} s", backoff.as_secs()),
+            };
+            if tx.send(Stamped::now(error)).await.is_err() {
+                return;
+            }
+            failing = true;
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use super::*;
+
+    /// A source that panics on its first two starts and then runs: the supervisor reports
+    /// each panic with the backoff it waits, restarts it, and clears the error once it has
+    /// stayed up.
+    #[tokio::test(start_paused = true)]
+    async fn a_panicking_source_is_reported_and_restarted_with_backoff() {
+        let (tx, mut rx) = tokio::sync::mpsc::channel(16);
+        let starts = Arc::new(AtomicU32::new(0));
+        let counted = starts.clone();
+        let sender = tx.clone();
+        let handle = spawn(Resource::PodMetrics, tx, move || {
+            let n = counted.fetch_add(1, Ordering::SeqCst);
+            let tx = sender.clone();
+            async move {
+                if n < 2 {
+                    panic!("boom {n}");
+                }
+                let _ = tx.send(Stamped::now(Update::Tick)).await;
+                std::future::pending::<()>().await
+            }
+        });
+        let mut seen = Vec::new();
+        while seen.len() < 4 {
+            match rx.recv().await.unwrap().update {
+                Update::SourceError {
+                    resource,
+                    kind,
+                    message,
+                    ..
+                } => seen.push(format!("{} {} {message}", resource.as_str(), kind.label())),
+                Update::SourceRecovered { resource, .. } => seen.push(format!("{} recovered", resource.as_str())),
+                Update::Tick => seen.push("running".into()),
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        assert_eq!(
+            seen,
+            [
+                "pod metrics crashed boom 0; restarting in 1 s",
+                "pod metrics crashed boom 1; restarting in 2 s",
+                "running",
+                "pod metrics recovered",
+            ]
+        );
+        assert_eq!(starts.load(Ordering::SeqCst), 3);
+        handle.abort();
+    }
+
+    /// Aborting the supervisor stops the source it runs (a context switch must not leave
+    /// the old cluster's watches running).
+    #[tokio::test(start_paused = true)]
+    async fn aborting_the_supervisor_stops_its_source() {
+        let (tx, _rx) = tokio::sync::mpsc::channel(16);
+        let alive = Arc::new(());
+        let held = alive.clone();
+        let handle = spawn(Resource::Pods, tx, move || {
+            let held = held.clone();
+            async move {
+                let _held = held;
+                std::future::pending::<()>().await
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        assert_eq!(
+            Arc::strong_count(&alive),
+            3,
+            "the factory's copy and the running source's"
+        );
+        handle.abort();
+        let _ = handle.await;
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        assert_eq!(
+            Arc::strong_count(&alive),
+            1,
+            "the source was dropped with its supervisor"
+        );
+    }
+}
