@@ -284,6 +284,7 @@ fn folding_the_snapshot_gives_back_every_world_field() {
     let State {
         cluster,
         api_latency_ms,
+        api_answered_at,
         last_update,
         now,
         namespaces,
@@ -337,6 +338,7 @@ fn folding_the_snapshot_gives_back_every_world_field() {
     } = &live;
     assert_eq!(cluster, &back.cluster);
     assert_eq!(api_latency_ms, &back.api_latency_ms);
+    assert_eq!(api_answered_at, &back.api_answered_at);
     assert_eq!(last_update, &back.last_update);
     assert_eq!(now, &back.now);
     assert_eq!(namespaces, &back.namespaces);

@@ -246,6 +246,40 @@ fn forbidden_and_unreachable_say_why() {
         },
     );
     insta::assert_snapshot!("unreachable", render(&empty, 140, 7));
+
+    // Connected, then the API server stops answering: the status line says meshtop is
+    // reconnecting and since when the API last answered (not when the error was noticed).
+    let mut lost = state_with("dark");
+    let answered = lost.api_answered_at.expect("the scenario measured the API");
+    let error = Update::SourceError {
+        resource: Resource::Cluster,
+        namespace: None,
+        kind: ErrorKind::Unreachable,
+        message: "https://127.0.0.1:26443/ did not answer /version within 10s".into(),
+    };
+    fold(
+        &mut lost,
+        Stamped {
+            at: answered + 15_000,
+            update: error,
+        },
+    );
+    fold(
+        &mut lost,
+        Stamped {
+            at: answered + 42_000,
+            update: Update::Tick,
+        },
+    );
+    let screen = render(&lost, 220, 6);
+    let status = screen.lines().find(|l| l.contains("ctx ")).unwrap_or_default();
+    assert!(
+        status.contains(&format!(
+            "· reconnecting: no answer since {} (42s ago): https://127.0.0.1:26443/ did not answer /version within 10s ",
+            &meshtop::app::format::clock(answered)[..8]
+        )),
+        "{screen}"
+    );
 }
 
 #[test]

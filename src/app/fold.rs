@@ -123,7 +123,10 @@ pub fn apply(state: &mut State, stamped: Stamped) {
             state.derived.rows_changed();
         }
         Update::Connected { cluster } => state.cluster = Some(cluster),
-        Update::ApiLatency { millis } => state.api_latency_ms = Some(millis),
+        Update::ApiLatency { millis } => {
+            state.api_latency_ms = Some(millis);
+            state.api_answered_at = Some(at);
+        }
         Update::ListStarted {
             resource,
             namespace,
@@ -431,11 +434,13 @@ pub fn apply(state: &mut State, stamped: Stamped) {
         Update::SessionRestored {
             last_update,
             api_latency_ms,
+            api_answered_at,
             traffic_origin,
             usage_origin,
         } => {
             state.last_update = last_update;
             state.api_latency_ms = api_latency_ms;
+            state.api_answered_at = api_answered_at;
             state.traffic_origin = traffic_origin;
             state.usage_origin = usage_origin;
         }

@@ -183,6 +183,7 @@ pub fn snapshot(state: &State) -> Vec<Stamped> {
         Update::SessionRestored {
             last_update: state.last_update,
             api_latency_ms: state.api_latency_ms,
+            api_answered_at: state.api_answered_at,
             traffic_origin: state.traffic_origin.clone(),
             usage_origin: state.usage_origin,
         },

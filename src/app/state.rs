@@ -284,6 +284,8 @@ pub struct State {
     // --- world ---
     pub cluster: Option<ClusterInfo>,
     pub api_latency_ms: Option<u32>,
+    /// When the API server last answered meshtop's probe: what "no answer since" names.
+    pub api_answered_at: Option<UnixMillis>,
     /// Time of the last update from any source (not the clock tick).
     pub last_update: Option<UnixMillis>,
     /// The session clock: the newest timestamp seen, so replays show recorded ages.
@@ -386,6 +388,7 @@ impl State {
         State {
             cluster: None,
             api_latency_ms: None,
+            api_answered_at: None,
             last_update: None,
             now: 0,
             namespaces: BTreeMap::new(),

@@ -220,6 +220,8 @@ pub enum Update {
     SessionRestored {
         last_update: Option<UnixMillis>,
         api_latency_ms: Option<u32>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        api_answered_at: Option<UnixMillis>,
         traffic_origin: Option<super::state::TrafficOrigin>,
         usage_origin: Option<(crate::model::UsageOrigin, UnixMillis)>,
     },

@@ -135,33 +135,68 @@ pub async fn run(target: KubeTarget, tx: UpdateTx) {
         }
     };
     let client = conn.client.clone();
-    let ns = target.namespace.as_deref();
+    let (silent_tx, silent) = tokio::sync::watch::channel(0u64);
+    tokio::join!(
+        probe(conn, tx.clone(), silent_tx),
+        watches_restarted_after_silence(client, target.namespace.as_deref(), tx.clone(), silent),
+    );
+}
+
+/// Every watch, started again each time the API server answers after a silence.
+///
+/// After a refused or reset connection each watch sees its error and kube's watcher
+/// resumes from its resourceVersion (re-listing on 410 Gone). After a silence (a laptop's
+/// sleep, a VPN drop: no RST, no FIN) a watch's socket may be dead without an error and
+/// would stay quiet until its server-side timeout, minutes later; so when the probe hears
+/// the API again after timing out, the watches start over with a fresh list.
+async fn watches_restarted_after_silence(
+    client: Client,
+    ns: Option<&str>,
+    tx: UpdateTx,
+    mut silent: tokio::sync::watch::Receiver<u64>,
+) {
+    loop {
+        tokio::select! {
+            () = watches(client.clone(), ns, tx.clone()) => return,
+            changed = silent.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+                tracing::info!("the API server answers again after a silence: watching afresh");
+            }
+        }
+    }
+}
+
+/// The cluster-scoped and namespaced watches meshtop keeps.
+async fn watches(client: Client, ns: Option<&str>, tx: UpdateTx) {
     let ns_config = match ns {
         Some(ns) => watcher::Config::default().fields(&format!("metadata.name={ns}")),
         None => watcher::Config::default(),
     };
+    // Each watch on the heap: together they are ~140 KB of future, too much to move
+    // about on a worker thread's stack (a source restarts on one).
     tokio::join!(
-        probe(conn, tx.clone()),
-        pump(
+        Box::pin(pump(
             watcher(Api::<Namespace>::all(client.clone()), ns_config),
             None,
             tx.clone()
-        ),
-        pump(
+        )),
+        Box::pin(pump(
             watcher(Api::<CustomResourceDefinition>::all(client.clone()), Default::default()),
             None,
             tx.clone()
-        ),
-        pump(
+        )),
+        Box::pin(pump(
             watcher(Api::<APIService>::all(client.clone()), Default::default()),
             None,
             tx.clone()
-        ),
-        namespaced::<Pod>(client.clone(), ns, tx.clone()),
-        namespaced::<Deployment>(client.clone(), ns, tx.clone()),
-        namespaced::<DaemonSet>(client.clone(), ns, tx.clone()),
-        namespaced::<StatefulSet>(client.clone(), ns, tx.clone()),
-        namespaced::<Service>(client.clone(), ns, tx.clone()),
+        )),
+        Box::pin(namespaced::<Pod>(client.clone(), ns, tx.clone())),
+        Box::pin(namespaced::<Deployment>(client.clone(), ns, tx.clone())),
+        Box::pin(namespaced::<DaemonSet>(client.clone(), ns, tx.clone())),
+        Box::pin(namespaced::<StatefulSet>(client.clone(), ns, tx.clone())),
+        Box::pin(namespaced::<Service>(client.clone(), ns, tx.clone())),
     );
 }
 
@@ -186,7 +221,11 @@ where
         return;
     }
     // Cluster-wide first; stop at the first Forbidden before the initial list completes.
-    let mut stream = std::pin::pin!(watcher(Api::<K>::all(client.clone()), Default::default()));
+    // The backoff is on from the first request: errors still come out of the stream (so a
+    // Forbidden is seen), but a refused connection is not retried in a tight loop.
+    let stream =
+        kube::runtime::WatchStreamExt::default_backoff(watcher(Api::<K>::all(client.clone()), Default::default()));
+    let mut stream = std::pin::pin!(stream);
     let mut listed = false;
     while let Some(ev) = stream.next().await {
         match ev {
@@ -211,9 +250,8 @@ where
             }
         }
     }
-    // Listed fine: keep following the same stream with backoff from here on.
-    let rest = kube::runtime::WatchStreamExt::default_backoff(stream);
-    forward::<K, _>(rest, None, tx).await;
+    // Listed fine: keep following the same stream.
+    forward::<K, _>(stream, None, tx).await;
 }
 
 /// One watch per namespace, started and stopped as the namespace watch reports them.
@@ -258,9 +296,11 @@ where
 
 /// Learns the server version, then measures API latency every few seconds. Reports
 /// the API as unreachable (and back) so the status line tells the truth after a VPN drop.
-async fn probe(conn: Connection, tx: UpdateTx) {
+/// `silent` counts the times the API answered again after the probe had timed out.
+async fn probe(conn: Connection, tx: UpdateTx, silent: tokio::sync::watch::Sender<u64>) {
     let mut info = conn.info;
     let mut connected = false;
+    let mut timed_out = false;
     let mut backoff = Duration::from_secs(1);
     loop {
         let started = Instant::now();
@@ -268,18 +308,22 @@ async fn probe(conn: Connection, tx: UpdateTx) {
         let millis = started.elapsed().as_millis().min(u32::MAX as u128) as u32;
         let ok = match result {
             Ok(Ok(v)) => {
+                if std::mem::take(&mut timed_out) {
+                    silent.send_modify(|n| *n += 1);
+                }
                 if !connected || info.version != v.git_version {
                     info.version = v.git_version;
                     connected = true;
                     if !send(&tx, Stamped::now(Update::Connected { cluster: info.clone() })).await {
                         return;
                     }
-                    let _ = tx
-                        .send(Stamped::now(Update::SourceRecovered {
-                            resource: Resource::Cluster,
-                            namespace: None,
-                        }))
-                        .await;
+                    let recovered = Update::SourceRecovered {
+                        resource: Resource::Cluster,
+                        namespace: None,
+                    };
+                    if !send(&tx, Stamped::now(recovered)).await {
+                        return;
+                    }
                 }
                 send(&tx, Stamped::now(Update::ApiLatency { millis })).await
             }
@@ -295,6 +339,7 @@ async fn probe(conn: Connection, tx: UpdateTx) {
             }
             Err(_) => {
                 connected = false;
+                timed_out = true;
                 let msg = format!("{} did not answer /version within 10s", info.server);
                 send(&tx, source_error(Resource::Cluster, None, ErrorKind::Unreachable, msg)).await
             }
@@ -302,10 +347,12 @@ async fn probe(conn: Connection, tx: UpdateTx) {
         if !ok {
             return;
         }
+        // While down, at most 10 s between probes: one /version request is cheap, and
+        // it is what tells the user (and the watches) that the API is back.
         backoff = if connected {
             Duration::from_secs(5)
         } else {
-            (backoff * 2).min(Duration::from_secs(30))
+            (backoff * 2).min(Duration::from_secs(10))
         };
         tokio::time::sleep(backoff).await;
     }

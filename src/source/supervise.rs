@@ -176,4 +176,58 @@ mod tests {
             "the source was dropped with its supervisor"
         );
     }
+
+    /// Every source's future is small: a supervisor builds it again on a worker thread,
+    /// whose stack (2 MiB) a 140 KB future copied about in a debug build overflowed.
+    #[test]
+    fn source_futures_are_small_enough_to_restart_on_a_worker() {
+        use crate::source;
+        let (tx, _rx) = tokio::sync::mpsc::channel(1);
+        let target = source::kube::KubeTarget::default();
+        let (_w, window) = tokio::sync::watch::channel(60u32);
+        let (_e, every) = tokio::sync::watch::channel(Duration::from_secs(15));
+        let (_s, stop) = tokio::sync::watch::channel(false);
+        let spec = source::prometheus::Spec::parse("http://127.0.0.1:9090").unwrap();
+        let tap = crate::model::tap::TapSpec {
+            target: crate::model::tap::TapTarget::parse("deploy/web", "default").unwrap(),
+            source: Default::default(),
+            max_rps: 100.0,
+            method: None,
+            path_prefix: None,
+        };
+        let sizes = [
+            (
+                "kube",
+                std::mem::size_of_val(&source::kube::run(target.clone(), tx.clone())),
+            ),
+            (
+                "pod metrics",
+                std::mem::size_of_val(&source::podmetrics::run_every(target.clone(), every, tx.clone())),
+            ),
+            (
+                "scrape",
+                std::mem::size_of_val(&source::scrape::run(
+                    target.clone(),
+                    false,
+                    Duration::from_secs(5),
+                    tx.clone(),
+                )),
+            ),
+            (
+                "prometheus",
+                std::mem::size_of_val(&source::prometheus::run(
+                    spec,
+                    target.clone(),
+                    window,
+                    Duration::from_secs(5),
+                    tx.clone(),
+                )),
+            ),
+            ("tap", std::mem::size_of_val(&source::tap::run(target, tap, tx, stop))),
+        ];
+        for (name, size) in sizes {
+            eprintln!("SIZE {name} {size}");
+            assert!(size <= 32 * 1024, "the {name} source's future is {size} bytes");
+        }
+    }
 }

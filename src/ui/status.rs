@@ -8,9 +8,9 @@ use ratatui::widgets::Paragraph;
 
 use super::theme::Theme;
 use crate::app::State;
-use crate::app::format::age;
+use crate::app::format::{age, clock};
 use crate::app::state::Mode;
-use crate::model::Resource;
+use crate::model::{ErrorKind, Resource};
 
 /// `meshtop │ <pods> <namespaces>` breadcrumbs, newest last.
 pub fn header(state: &State, t: &Theme, frame: &mut Frame, area: Rect) {
@@ -118,10 +118,20 @@ pub fn status_line(state: &State, t: &Theme, frame: &mut Frame, area: Rect) {
         let many = shown.len() > 2;
         for ((res, ns), e) in shown.into_iter().take(2) {
             let scope = ns.as_ref().map(|n| format!(" in {n}")).unwrap_or_default();
-            spans.push(Span::styled(
-                format!("· {}{scope} {}: {} ", res.as_str(), e.kind.label(), e.message),
-                base.fg(t.error).add_modifier(Modifier::BOLD),
-            ));
+            let text = match (res, e.kind, state.cluster.is_some()) {
+                // Connected before and lost: the watches keep their place and resume.
+                (Resource::Cluster, ErrorKind::Unreachable, true) => {
+                    let since = state.api_answered_at.unwrap_or(e.since);
+                    format!(
+                        "· reconnecting: no answer since {} ({} ago): {} ",
+                        &clock(since)[..8],
+                        age(state.now, Some(since)),
+                        e.message
+                    )
+                }
+                _ => format!("· {}{scope} {}: {} ", res.as_str(), e.kind.label(), e.message),
+            };
+            spans.push(Span::styled(text, base.fg(t.error).add_modifier(Modifier::BOLD)));
         }
         if many {
             spans.push(Span::styled(

@@ -4,6 +4,7 @@
 //! that is already up), once per test binary. Each test gets its own namespace.
 #![allow(dead_code)]
 
+pub mod relay;
 pub mod scenario;
 pub mod servers;
 pub mod standin;

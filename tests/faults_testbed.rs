@@ -1,0 +1,329 @@
+//! Faults on the real test bed, driven with `scripts/testbed stop|start|pause|resume`:
+//! the API server killed mid-watch, the API server gone silent (a relay that drops every
+//! byte and keeps the sockets open, as a laptop's sleep or a VPN drop does), and etcd
+//! paused under the TUI. The tests of this file run one at a time (they take the shared
+//! control plane down); the figures they print are the closing note's.
+
+mod support;
+
+use std::cell::RefCell;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, DeleteParams};
+use meshtop::app::{Keymap, State, fold};
+use meshtop::model::{ErrorKind, Resource};
+use support::relay::Relay;
+use support::tmux::{Tmux, assert_terminal_restored};
+
+const BIN: &str = env!("CARGO_BIN_EXE_meshtop");
+
+/// One fault at a time: each takes part of the shared control plane down.
+fn serial() -> MutexGuard<'static, ()> {
+    static SERIAL: Mutex<()> = Mutex::new(());
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn testbed(args: &[&str]) {
+    support::kubeconfig();
+    let status = std::process::Command::new(support::repo().join("scripts/testbed"))
+        .args(args)
+        .status()
+        .expect("running scripts/testbed");
+    assert!(status.success(), "scripts/testbed {args:?} failed: {status}");
+}
+
+/// Undoes a fault when the test ends, also when it fails half-way.
+struct Undo(&'static [&'static str]);
+
+impl Drop for Undo {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new(support::repo().join("scripts/testbed"))
+            .args(self.0)
+            .status();
+    }
+}
+
+/// meshtop's kube source folded into a State, as the TUI's loop does (on this thread: a
+/// State stays on the thread that draws it).
+struct Watching {
+    state: RefCell<State>,
+    rx: RefCell<tokio::sync::mpsc::Receiver<meshtop::app::Stamped>>,
+    source: tokio::task::JoinHandle<()>,
+}
+
+impl Watching {
+    fn start(kubeconfig: PathBuf, ns: &str) -> Watching {
+        let target = meshtop::source::kube::KubeTarget {
+            kubeconfig: Some(kubeconfig),
+            context: None,
+            namespace: Some(ns.to_string()),
+        };
+        let (tx, rx) = tokio::sync::mpsc::channel(meshtop::source::CHANNEL_CAPACITY);
+        let source = tokio::spawn(meshtop::source::kube::run(target, tx));
+        Watching {
+            state: RefCell::new(State::new(Keymap::default())),
+            rx: RefCell::new(rx),
+            source,
+        }
+    }
+
+    /// The state with every update received so far folded in.
+    fn state(&self) -> std::cell::RefMut<'_, State> {
+        let mut s = self.state.borrow_mut();
+        while let Ok(u) = self.rx.borrow_mut().try_recv() {
+            fold(&mut s, u);
+        }
+        s
+    }
+
+    fn pods(&self, ns: &str) -> BTreeSet<String> {
+        let s = self.state();
+        s.pods.keys().filter(|(n, _)| n == ns).map(|(_, p)| p.clone()).collect()
+    }
+
+    fn cluster_error(&self) -> Option<(ErrorKind, String)> {
+        let s = self.state();
+        s.errors
+            .get(&(Resource::Cluster, None))
+            .map(|e| (e.kind, e.message.clone()))
+    }
+
+    fn status_line(&self) -> String {
+        let s = self.state();
+        let screen = support::render_text(&s, 250, 6);
+        screen
+            .lines()
+            .find(|l| l.contains("ctx "))
+            .unwrap_or_default()
+            .to_string()
+    }
+}
+
+impl Drop for Watching {
+    fn drop(&mut self) {
+        self.source.abort();
+    }
+}
+
+async fn api_pods(client: &kube::Client, ns: &str) -> BTreeSet<String> {
+    let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
+    pods.list(&Default::default())
+        .await
+        .expect("listing pods")
+        .items
+        .into_iter()
+        .filter(|p| p.metadata.deletion_timestamp.is_none())
+        .filter_map(|p| p.metadata.name)
+        .collect()
+}
+
+fn pods_yaml(names: &[String]) -> String {
+    names
+        .iter()
+        .map(|n| {
+            format!(
+                "apiVersion: v1\nkind: Pod\nmetadata: {{name: {n}}}\nspec:\n  containers: [{{name: a, image: a}}]\n"
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("---\n")
+}
+
+fn names(prefix: &str, n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("{prefix}{i}")).collect()
+}
+
+/// Deletes pods at once (no grace), so the API's list no longer has them.
+async fn delete_pods(client: &kube::Client, ns: &str, names: &[String]) {
+    let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
+    for n in names {
+        pods.delete(n, &DeleteParams::default().grace_period(0))
+            .await
+            .unwrap_or_else(|e| panic!("deleting {n}: {e}"));
+    }
+}
+
+/// Waits until meshtop's pods are exactly the API's (no row lost, none left over), with
+/// no cluster error; returns how long that took.
+async fn wait_current(w: &Watching, client: &kube::Client, ns: &str, limit: Duration) -> Duration {
+    let start = Instant::now();
+    loop {
+        let want = api_pods(client, ns).await;
+        let have = w.pods(ns);
+        if have == want && w.cluster_error().is_none() {
+            return start.elapsed();
+        }
+        assert!(
+            start.elapsed() < limit,
+            "meshtop not current after {limit:?}: it has {have:?}, the API has {want:?}, cluster error {:?}",
+            w.cluster_error()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The API server is killed (SIGKILL) under live watches. meshtop says it is reconnecting
+/// and since when; pods created and deleted the moment the API server is back (while
+/// meshtop's watches are still in their backoff) all show, and nothing deleted stays.
+// The guard serialises whole tests, each on its own runtime: nothing else awaits it.
+#[allow(clippy::await_holding_lock)]
+#[tokio::test(flavor = "multi_thread")]
+async fn a_killed_api_server_is_reconnected_and_no_row_is_lost_or_left() {
+    let _serial = serial();
+    let (client, ns) = support::setup("fault-api").await;
+    let first = names("before-", 6);
+    support::create_yaml(&client, &ns, &pods_yaml(&first)).await;
+    let w = Watching::start(support::kubeconfig(), &ns);
+    wait_current(&w, &client, &ns, Duration::from_secs(30)).await;
+
+    let _undo = Undo(&["start", "kube-apiserver"]);
+    testbed(&["stop", "kube-apiserver", "--kill"]);
+    let killed = Instant::now();
+    support::wait_for("meshtop to notice", Duration::from_secs(30), || async {
+        w.cluster_error().filter(|(k, _)| *k == ErrorKind::Unreachable)
+    })
+    .await;
+    let noticed = killed.elapsed();
+    let status = w.status_line();
+    assert!(status.contains("· reconnecting: no answer since "), "{status}");
+    assert!(status.contains("Connection refused"), "{status}");
+
+    testbed(&["start", "kube-apiserver"]);
+    let back = Instant::now();
+    // The burst, made before meshtop's watches are back.
+    let client = support::client().await;
+    let burst = names("during-", 10);
+    support::create_yaml(&client, &ns, &pods_yaml(&burst)).await;
+    delete_pods(&client, &ns, &first[..3]).await;
+    let current = wait_current(&w, &client, &ns, Duration::from_secs(60)).await;
+    let have = w.pods(&ns);
+    assert_eq!(have.len(), 13, "6 - 3 + 10 pods: {have:?}");
+    assert!(
+        first[..3].iter().all(|p| !have.contains(p)),
+        "deleted pods are gone: {have:?}"
+    );
+    println!(
+        "FIGURE api-server-kill: unreachable shown {:.1}s after the kill; current again {:.1}s after the API server was back ({:.1}s after its burst of 10 creates and 3 deletes)",
+        noticed.as_secs_f64(),
+        back.elapsed().as_secs_f64(),
+        current.as_secs_f64()
+    );
+}
+
+/// The test bed's API server, host:port, as its kubeconfig names it.
+fn api_server() -> String {
+    support::read(&support::kubeconfig())
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("server: https://"))
+        .expect("the test bed kubeconfig names its server")
+        .to_string()
+}
+
+/// A kubeconfig like the test bed's whose server is the relay.
+fn through(relay: &Relay, dir: &Path) -> PathBuf {
+    let text = support::read(&support::kubeconfig());
+    let path = dir.join("relayed.kubeconfig");
+    let relayed = text.replace(
+        &format!("https://{}", api_server()),
+        &format!("https://127.0.0.1:{}", relay.port),
+    );
+    std::fs::write(&path, relayed).unwrap();
+    path
+}
+
+/// A laptop's sleep or a VPN drop: for 60 s every byte between meshtop and the API server
+/// is dropped, sockets open, no RST, no FIN. meshtop says "no answer since …" instead of
+/// hanging, and afterwards it is current again, including the changes made meanwhile.
+// The guard serialises whole tests, each on its own runtime: nothing else awaits it.
+#[allow(clippy::await_holding_lock)]
+#[tokio::test(flavor = "multi_thread")]
+async fn a_silent_api_server_is_no_answer_since_and_meshtop_recovers() {
+    let _serial = serial();
+    let (client, ns) = support::setup("fault-silent").await;
+    let dir = tempfile::tempdir().unwrap();
+    let relay = Relay::start(&api_server());
+    let kubeconfig = through(&relay, dir.path());
+    let first = names("before-", 3);
+    support::create_yaml(&client, &ns, &pods_yaml(&first)).await;
+    let w = Watching::start(kubeconfig, &ns);
+    wait_current(&w, &client, &ns, Duration::from_secs(30)).await;
+    // The watches are established and quiet when the network goes.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    relay.set_blackhole(true);
+    let dropped = Instant::now();
+    let later = names("unseen-", 4);
+    support::create_yaml(&client, &ns, &pods_yaml(&later)).await;
+    delete_pods(&client, &ns, &first[..1]).await;
+    support::wait_for(
+        "meshtop to say the API does not answer",
+        Duration::from_secs(40),
+        || async {
+            w.cluster_error()
+                .filter(|(k, m)| *k == ErrorKind::Unreachable && m.contains("did not answer /version within 10s"))
+        },
+    )
+    .await;
+    let noticed = dropped.elapsed();
+    let status = w.status_line();
+    assert!(status.contains("· reconnecting: no answer since "), "{status}");
+    assert!(
+        !w.pods(&ns).contains("unseen-0"),
+        "nothing passes the relay while it drops: {:?}",
+        w.pods(&ns)
+    );
+    tokio::time::sleep(Duration::from_secs(60).saturating_sub(dropped.elapsed())).await;
+
+    relay.set_blackhole(false);
+    let current = wait_current(&w, &client, &ns, Duration::from_secs(90)).await;
+    let have = w.pods(&ns);
+    assert_eq!(have.len(), 6, "3 - 1 + 4 pods: {have:?}");
+    println!(
+        "FIGURE blackhole-60s: 'no answer since' shown {:.1}s after the drop; current again {:.1}s after the network came back",
+        noticed.as_secs_f64(),
+        current.as_secs_f64()
+    );
+}
+
+/// etcd is paused (SIGSTOP) for 20 s under the TUI: keys keep working all along, and
+/// `q`, then ctrl-c in a second run, quit at once with the terminal restored.
+#[test]
+fn with_etcd_paused_keys_work_and_quit_is_immediate() {
+    let _serial = serial();
+    let kc = support::kubeconfig();
+    for quit in ["q", "C-c"] {
+        let t = Tmux::start(160, 30);
+        t.run(&format!(
+            "{BIN} --kubeconfig {} -n kube-system; echo EXIT=$?",
+            kc.display()
+        ));
+        t.wait_text("ctx meshtop-testbed", Duration::from_secs(30));
+        let _undo = Undo(&["resume", "etcd"]);
+        testbed(&["pause", "etcd"]);
+        let paused = Instant::now();
+        // Before and after the API's requests start timing out (10 s).
+        for at in [3, 14] {
+            std::thread::sleep(Duration::from_secs(at).saturating_sub(paused.elapsed()));
+            t.keys(&["?"]);
+            t.wait_text("help · ", Duration::from_secs(2));
+            t.keys(&["Escape"]);
+            t.wait("help closed", Duration::from_secs(2), |s| !s.contains("help · "));
+        }
+        std::thread::sleep(Duration::from_secs(20).saturating_sub(paused.elapsed()));
+        t.keys(&[quit]);
+        let asked = Instant::now();
+        t.wait_text("EXIT=0", Duration::from_secs(5));
+        let took = asked.elapsed();
+        testbed(&["resume", "etcd"]);
+        assert_terminal_restored(&t);
+        println!(
+            "FIGURE etcd-paused: `{quit}` after {:.0}s of paused etcd: exited within {} ms (tmux polls every 100 ms)",
+            paused.elapsed().as_secs_f64() - took.as_secs_f64(),
+            took.as_millis()
+        );
+    }
+}
