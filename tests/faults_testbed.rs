@@ -327,3 +327,59 @@ fn with_etcd_paused_keys_work_and_quit_is_immediate() {
         );
     }
 }
+
+/// Before its first successful list, a watch backs off like afterwards: against an API
+/// server that drops every request unanswered, each of the five namespaced watches asks a
+/// few times in 4 s, not thousands (the raw watcher retried at once).
+#[tokio::test(flavor = "multi_thread")]
+async fn watches_back_off_before_their_first_list() {
+    use std::io::{BufRead, BufReader};
+    support::install_crypto();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen = std::sync::Arc::new(Mutex::new(std::collections::BTreeMap::<String, u32>::new()));
+    let counted = seen.clone();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(conn) = conn else { continue };
+            let mut line = String::new();
+            let _ = BufReader::new(&conn).read_line(&mut line);
+            let path = line
+                .split_whitespace()
+                .nth(1)
+                .unwrap_or("")
+                .split('?')
+                .next()
+                .unwrap_or("")
+                .to_string();
+            *counted.lock().unwrap().entry(path).or_default() += 1;
+            // Dropped unanswered: the client sees the connection close.
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let kc = dir.path().join("dropping.kubeconfig");
+    std::fs::write(
+        &kc,
+        format!(
+            "apiVersion: v1\nkind: Config\ncurrent-context: c\nclusters:\n- name: d\n  cluster:\n    server: http://127.0.0.1:{port}\ncontexts:\n- name: c\n  context:\n    cluster: d\n    user: u\nusers:\n- name: u\n  user: {{}}\n"
+        ),
+    )
+    .unwrap();
+    let target = meshtop::source::kube::KubeTarget {
+        kubeconfig: Some(kc),
+        context: None,
+        namespace: None,
+    };
+    let (tx, mut rx) = tokio::sync::mpsc::channel(meshtop::source::CHANNEL_CAPACITY);
+    let source = tokio::spawn(meshtop::source::kube::run(target, tx));
+    let drain = tokio::spawn(async move { while rx.recv().await.is_some() {} });
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    source.abort();
+    drain.abort();
+    let seen = seen.lock().unwrap().clone();
+    println!("FIGURE watch-backoff: requests in 4 s against a server that drops them: {seen:?}");
+    for path in ["/api/v1/pods", "/apis/apps/v1/deployments", "/api/v1/services"] {
+        let n = seen.get(path).copied().unwrap_or(0);
+        assert!((1..=10).contains(&n), "{path}: {n} requests in 4 s: {seen:?}");
+    }
+}
