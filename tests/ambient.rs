@@ -73,7 +73,7 @@ fn scraped(ns: &str, pod: &str, text: &str, node_proxy: bool) -> Update {
         outbound,
         edges,
         described,
-        bad_lines: e.errors.len(),
+        bad_lines: e.bad_lines,
     }
 }
 

@@ -383,3 +383,25 @@ async fn watches_back_off_before_their_first_list() {
         assert!((1..=10).contains(&n), "{path}: {n} requests in 4 s: {seen:?}");
     }
 }
+
+/// A Prometheus whose answer never ends: meshtop stops reading at its 64 MiB cap and says
+/// so; it never buffers the answer whole first (it could not: there is no end).
+#[tokio::test(flavor = "multi_thread")]
+async fn an_endless_prometheus_answer_is_cut_at_the_cap_while_it_streams() {
+    use support::servers::{Behaviour, Misbehaving};
+    support::install_crypto();
+    let server = Misbehaving::start(Behaviour::Endless);
+    let prometheus = meshtop::source::prometheus::Endpoint::direct(&format!("http://{}", server.addr)).unwrap();
+    let err = prometheus.query("up").await.expect_err("an endless answer is refused");
+    assert_eq!(
+        err,
+        (ErrorKind::Api, "response larger than 64 MiB, not parsed".to_string())
+    );
+    let sent = server.sent.load(std::sync::atomic::Ordering::Relaxed);
+    println!(
+        "FIGURE prometheus-cap: refused after the server had sent {} MiB",
+        sent >> 20
+    );
+    // What left the server before the client stopped reading: the cap plus socket buffers.
+    assert!(sent < 80 << 20, "{sent} bytes sent");
+}

@@ -150,14 +150,28 @@ pub struct Family<'a> {
     pub unit: Option<&'a str>,
 }
 
+/// Samples read from one exposition at most. The scrape's 10 MiB cap holds ~70,000 of
+/// Envoy's lines; a million is a cardinality bomb, and its rest is not read.
+pub const MAX_SAMPLES: usize = 1_000_000;
+/// Bad lines kept with their line number; beyond, they are only counted.
+pub const MAX_KEPT_ERRORS: usize = 1_000;
+
 /// A parsed exposition: samples in input order, family metadata, and bad lines.
 #[derive(Debug, Clone, Default)]
 pub struct Exposition<'a> {
     pub samples: Vec<Sample<'a>>,
     pub families: Vec<Family<'a>>,
+    /// The first [`MAX_KEPT_ERRORS`] bad lines.
     pub errors: Vec<LineError>,
+    /// Every bad line, kept or not.
+    pub bad_lines: usize,
     /// `# EOF` was seen (OpenMetrics); text after it is ignored.
     pub eof: bool,
+    /// More than [`MAX_SAMPLES`] samples: the text after them was not read.
+    pub truncated: bool,
+    /// Family name → index in `families`: found in constant time, so a bomb of `# TYPE`
+    /// lines is not quadratic to parse or to look samples up in.
+    index: std::collections::HashMap<&'a str, usize>,
 }
 
 impl<'a> Exposition<'a> {
@@ -167,12 +181,11 @@ impl<'a> Exposition<'a> {
         const SUFFIXES: &[&str] = &[
             "_bucket", "_sum", "_count", "_total", "_created", "_info", "_gcount", "_gsum",
         ];
-        if let Some(f) = self.families.iter().rev().find(|f| f.name == sample_name) {
-            return Some(f);
-        }
-        SUFFIXES.iter().find_map(|suffix| {
-            let base = sample_name.strip_suffix(suffix)?;
-            self.families.iter().rev().find(|f| f.name == base)
+        let by_name = |name: &str| self.index.get(name).map(|&i| &self.families[i]);
+        by_name(sample_name).or_else(|| {
+            SUFFIXES
+                .iter()
+                .find_map(|suffix| by_name(sample_name.strip_suffix(suffix)?))
         })
     }
 
@@ -202,8 +215,17 @@ pub fn parse(text: &str) -> Exposition<'_> {
             continue;
         }
         match sample(trimmed) {
+            Ok(_) if out.samples.len() == MAX_SAMPLES => {
+                out.truncated = true;
+                break;
+            }
             Ok(s) => out.samples.push(s),
-            Err(message) => out.errors.push(LineError { line: i + 1, message }),
+            Err(message) => {
+                out.bad_lines += 1;
+                if out.errors.len() < MAX_KEPT_ERRORS {
+                    out.errors.push(LineError { line: i + 1, message });
+                }
+            }
         }
     }
     out
@@ -216,18 +238,17 @@ fn meta<'a>(out: &mut Exposition<'a>, comment: &'a str) {
     };
     let rest = parts.next().map(str::trim);
     let family = |out: &mut Exposition<'a>| -> usize {
-        match out.families.iter().position(|f| f.name == name) {
-            Some(i) => i,
-            None => {
-                out.families.push(Family {
-                    name,
-                    kind: MetricType::Untyped,
-                    help: None,
-                    unit: None,
-                });
-                out.families.len() - 1
-            }
+        let next = out.families.len();
+        let i = *out.index.entry(name).or_insert(next);
+        if i == next {
+            out.families.push(Family {
+                name,
+                kind: MetricType::Untyped,
+                help: None,
+                unit: None,
+            });
         }
+        i
     };
     match keyword {
         "TYPE" => {
@@ -414,5 +435,38 @@ mod tests {
                 message: "unterminated label value"
             }]
         );
+    }
+
+    /// A cardinality bomb: more than a million samples. The first million are read, the
+    /// rest is not, and the exposition says it was cut.
+    #[test]
+    fn a_cardinality_bomb_is_cut_at_the_sample_cap() {
+        let text = "a 1\n".repeat(MAX_SAMPLES + 5);
+        let e = parse(&text);
+        assert_eq!(e.samples.len(), MAX_SAMPLES);
+        assert!(e.truncated);
+        assert!(!parse("a 1\nb 2\n").truncated);
+    }
+
+    /// Bad lines: all counted, the first thousand kept with their line numbers.
+    #[test]
+    fn bad_lines_are_counted_and_the_first_are_kept() {
+        let text = "{\n".repeat(5000);
+        let e = parse(&text);
+        assert_eq!(e.bad_lines, 5000);
+        assert_eq!(e.errors.len(), MAX_KEPT_ERRORS);
+        assert_eq!(e.errors[999].line, 1000);
+    }
+
+    /// Families are found by name through an index: 200,000 distinct `# TYPE` lines (a
+    /// quadratic scan would compare 2e10 names) each get their own family, in order.
+    #[test]
+    fn many_families_are_indexed() {
+        let text: String = (0..200_000).map(|i| format!("# TYPE f{i} counter\nf{i} 1\n")).collect();
+        let e = parse(&text);
+        assert_eq!(e.families.len(), 200_000);
+        assert_eq!(e.families[123_456].name, "f123456");
+        assert_eq!(e.families[123_456].kind, MetricType::Counter);
+        assert_eq!(e.family_of("f199999").map(|f| f.name), Some("f199999"));
     }
 }

@@ -496,7 +496,37 @@ struct Response {
 struct Data {
     #[serde(rename = "resultType")]
     result_type: String,
+    #[serde(deserialize_with = "at_most_max_series")]
     result: Vec<VectorSample>,
+}
+
+/// Series in one answer beyond which it is refused: meshtop's queries sum by pod, so even
+/// 30,000 pods give 30,000 series per query; a million (a query gone wrong, a cardinality
+/// bomb) would cost hundreds of MiB to hold.
+pub const MAX_SERIES: usize = 200_000;
+
+/// `result`, refused as soon as it passes [`MAX_SERIES`] (before the rest is held).
+fn at_most_max_series<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<VectorSample>, D::Error> {
+    struct Capped;
+    impl<'de> serde::de::Visitor<'de> for Capped {
+        type Value = Vec<VectorSample>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            write!(f, "a list of at most {MAX_SERIES} series")
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            let mut out = Vec::new();
+            while let Some(s) = seq.next_element()? {
+                if out.len() == MAX_SERIES {
+                    return Err(serde::de::Error::custom(format!(
+                        "more than {MAX_SERIES} series in one answer, refused"
+                    )));
+                }
+                out.push(s);
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_seq(Capped)
 }
 
 #[derive(Deserialize)]
@@ -758,5 +788,20 @@ mod tests {
             "sum by (namespace, pod, direction, dst_namespace, dst_deployment, authority) (rate(response_total[60s]))"
         );
         assert!(q.iter().any(|(p, _)| *p == Part::Buckets));
+    }
+
+    /// A cardinality bomb is refused with its reason, not held.
+    #[test]
+    fn an_answer_with_too_many_series_is_refused() {
+        let one = r#"{"metric":{"pod":"p"},"value":[1,"1"]}"#;
+        let body = |n: usize| {
+            format!(
+                r#"{{"status":"success","data":{{"resultType":"vector","result":[{}]}}}}"#,
+                vec![one; n].join(",")
+            )
+        };
+        assert_eq!(parse_response(body(MAX_SERIES).as_bytes()).unwrap().len(), MAX_SERIES);
+        let err = parse_response(body(MAX_SERIES + 1).as_bytes()).unwrap_err();
+        assert!(err.contains("more than 200000 series in one answer, refused"), "{err}");
     }
 }

@@ -67,8 +67,8 @@ pub fn api_status(resource: Resource, code: u16, message: &str) -> (ErrorKind, S
 
 /// The innermost cause, which says more than the wrapper ("ServiceError: client error
 /// (Connect)" hides "Connection refused").
-fn innermost(e: &kube::Error) -> String {
-    let mut cause: &dyn std::error::Error = e;
+pub fn innermost(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = e;
     while let Some(next) = cause.source() {
         cause = next;
     }

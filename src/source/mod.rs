@@ -1,5 +1,6 @@
 //! Sources: async tasks that each own one kind of I/O and emit `Stamped` updates.
 
+pub mod body;
 pub mod errors;
 pub mod kube;
 pub mod podmetrics;

@@ -37,6 +37,9 @@ struct Container {
     usage: BTreeMap<String, String>,
 }
 
+/// The largest PodMetricsList read: 30,000 pods take about 12 MiB.
+const MAX_BYTES: u64 = 128 * 1024 * 1024;
+
 /// Converts a PodMetricsList body. Containers with unparsable quantities are skipped.
 pub fn parse_list(body: &str) -> Result<Vec<PodUsage>, serde_json::Error> {
     let list: List = serde_json::from_str(body)?;
@@ -128,19 +131,25 @@ pub async fn poll(
         let req = match list_request(namespace.as_deref()) {
             Ok(r) => r,
             Err(message) => {
-                let _ = tx
-                    .send(Stamped::now(Update::SourceError {
-                        resource: Resource::PodMetrics,
-                        namespace: None,
-                        kind: ErrorKind::Api,
-                        message,
-                    }))
-                    .await;
+                // A namespace that cannot be put in a path stays that way: say so, and stop.
+                let error = Update::SourceError {
+                    resource: Resource::PodMetrics,
+                    namespace: None,
+                    kind: ErrorKind::Api,
+                    message,
+                };
+                if tx.send(Stamped::now(error)).await.is_err() {
+                    tracing::debug!("pod metrics: the update channel closed");
+                }
                 return;
             }
         };
-        let update = match tokio::time::timeout(Duration::from_secs(10), client.request_text(req)).await {
-            Ok(Ok(body)) => match parse_list(&body) {
+        let body = super::body::from_kube(&client, req, MAX_BYTES);
+        let update = match tokio::time::timeout(Duration::from_secs(10), body).await {
+            Ok(Ok(body)) => match std::str::from_utf8(&body)
+                .map_err(|e| e.to_string())
+                .and_then(|b| parse_list(b).map_err(|e| e.to_string()))
+            {
                 Ok(usages) => Update::PodUsage {
                     usages,
                     origin: crate::model::UsageOrigin::MetricsServer,
@@ -153,7 +162,10 @@ pub async fn poll(
                 },
             },
             Ok(Err(e)) => {
-                let (kind, message) = super::errors::kube_error(Resource::PodMetrics, &e);
+                let (kind, message) = match e {
+                    super::body::BodyError::Request(e) => super::errors::kube_error(Resource::PodMetrics, &e),
+                    other => (ErrorKind::Api, other.message()),
+                };
                 Update::SourceError {
                     resource: Resource::PodMetrics,
                     namespace: None,

@@ -22,7 +22,7 @@ pub const QUERY_TIMEOUT: Duration = Duration::from_secs(10);
 /// for kubelets scraped every 30 s.
 const USAGE_WINDOW_S: u32 = 120;
 /// Larger answers are refused rather than parsed.
-const MAX_BYTES: usize = 64 * 1024 * 1024;
+const MAX_BYTES: u64 = 64 * 1024 * 1024;
 
 /// Where the user asked meshtop to find Prometheus.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,21 +103,19 @@ impl Endpoint {
                     .await
                     .map_err(|e| (ErrorKind::Unreachable, reqwest_error(&e)))?;
                 let status = resp.status();
-                let bytes = resp
-                    .bytes()
-                    .await
-                    .map_err(|e| (ErrorKind::Unreachable, reqwest_error(&e)))?;
                 // Prometheus answers bad queries with 400 and a JSON error body: parse it.
                 if !status.is_success() && status != reqwest::StatusCode::BAD_REQUEST {
                     return Err(super::errors::api_status(Resource::Prometheus, status.as_u16(), ""));
                 }
-                bytes
+                super::body::from_reqwest(resp, MAX_BYTES)
+                    .await
+                    .map_err(|e| (ErrorKind::Api, e.message()))?
             }
             Endpoint::ServiceProxy { client, base, .. } => {
                 let req = http::Request::get(format!("{base}/api/v1/query?{params}"))
                     .body(Vec::new())
                     .map_err(|e| (ErrorKind::Api, e.to_string()))?;
-                let text = tokio::time::timeout(QUERY_TIMEOUT, client.request_text(req))
+                tokio::time::timeout(QUERY_TIMEOUT, super::body::from_kube(client, req, MAX_BYTES))
                     .await
                     .map_err(|_| {
                         (
@@ -125,13 +123,12 @@ impl Endpoint {
                             format!("no answer within {}s", QUERY_TIMEOUT.as_secs()),
                         )
                     })?
-                    .map_err(|e| super::errors::kube_error(Resource::Prometheus, &e))?;
-                text.into_bytes().into()
+                    .map_err(|e| match e {
+                        super::body::BodyError::Request(e) => super::errors::kube_error(Resource::Prometheus, &e),
+                        other => (ErrorKind::Api, other.message()),
+                    })?
             }
         };
-        if body.len() > MAX_BYTES {
-            return Err((ErrorKind::Api, format!("answer larger than {} MiB", MAX_BYTES >> 20)));
-        }
         promql::parse_response(&body).map_err(|e| (ErrorKind::Api, e))
     }
 }

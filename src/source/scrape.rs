@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures::{AsyncReadExt, StreamExt};
+use futures::StreamExt;
 use k8s_openapi::api::core::v1::Pod;
 use kube::runtime::watcher;
 use kube::{Api, Client, ResourceExt};
@@ -254,8 +254,13 @@ async fn scrape_target(via: &Via, t: &Target) -> Update {
     if e.samples.is_empty() && !e.errors.is_empty() {
         return fail(format!(
             "{url}: not a metrics exposition ({}; {} bad lines)",
-            e.errors[0],
-            e.errors.len()
+            e.errors[0], e.bad_lines
+        ));
+    }
+    if e.truncated {
+        return fail(format!(
+            "{url}: more than {} series, not used (a cardinality bomb?)",
+            exposition::MAX_SAMPLES
         ));
     }
     // A proxy that has served nothing yet exports no request series at all: zero, not an error.
@@ -273,52 +278,29 @@ async fn scrape_target(via: &Via, t: &Target) -> Update {
         outbound,
         edges,
         described,
-        bad_lines: e.errors.len(),
+        bad_lines: e.bad_lines,
     }
 }
 
 /// GET at the pod IP, reading at most `MAX_BYTES` (the body streams; nothing larger is kept).
 async fn fetch_direct(http: &reqwest::Client, url: &str) -> Result<String, String> {
-    let mut resp = http.get(url).send().await.map_err(|e| {
-        let mut cause: &dyn std::error::Error = &e;
-        while let Some(next) = cause.source() {
-            cause = next;
-        }
-        cause.to_string()
-    })?;
+    let resp = http.get(url).send().await.map_err(|e| super::errors::innermost(&e))?;
     if !resp.status().is_success() {
         return Err(super::errors::api_status(crate::model::Resource::ProxyScrape, resp.status().as_u16(), "").1);
     }
-    let mut buf = Vec::new();
-    while let Some(chunk) = resp.chunk().await.map_err(|e| format!("reading the response: {e}"))? {
-        buf.extend_from_slice(&chunk);
-        if buf.len() as u64 > MAX_BYTES {
-            return Err(format!(
-                "response larger than {} MiB, not parsed",
-                MAX_BYTES / 1024 / 1024
-            ));
-        }
-    }
+    let buf = super::body::from_reqwest(resp, MAX_BYTES)
+        .await
+        .map_err(|e| e.message())?;
     String::from_utf8(buf).map_err(|_| "response is not UTF-8 text".to_string())
 }
 
 async fn fetch(client: &Client, url: &str) -> Result<String, String> {
     let req = http::Request::get(url).body(Vec::new()).map_err(|e| e.to_string())?;
-    let reader = client
-        .request_stream(req)
+    let buf = super::body::from_kube(client, req, MAX_BYTES)
         .await
-        .map_err(|e| super::errors::kube_error(crate::model::Resource::ProxyScrape, &e).1)?;
-    let mut buf = Vec::new();
-    let mut limited = std::pin::pin!(reader.take(MAX_BYTES + 1));
-    limited
-        .read_to_end(&mut buf)
-        .await
-        .map_err(|e| format!("reading the response: {e}"))?;
-    if buf.len() as u64 > MAX_BYTES {
-        return Err(format!(
-            "response larger than {} MiB, not parsed",
-            MAX_BYTES / 1024 / 1024
-        ));
-    }
+        .map_err(|e| match e {
+            super::body::BodyError::Request(e) => super::errors::kube_error(crate::model::Resource::ProxyScrape, &e).1,
+            other => other.message(),
+        })?;
     String::from_utf8(buf).map_err(|_| "response is not UTF-8 text".to_string())
 }

@@ -267,6 +267,9 @@ pub enum Behaviour {
     Stall,
     /// Accepts, then closes at once without answering.
     HangUp,
+    /// Answers 200 with a chunked body that never ends (a cardinality bomb, a runaway
+    /// exporter): `sent` counts the body bytes that left.
+    Endless,
 }
 
 /// A thread-per-connection TCP server that misbehaves; counts the connections it
@@ -275,6 +278,7 @@ pub struct Misbehaving {
     pub addr: SocketAddr,
     stop: Arc<AtomicBool>,
     pub accepted: Arc<std::sync::atomic::AtomicU64>,
+    pub sent: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Misbehaving {
@@ -284,7 +288,8 @@ impl Misbehaving {
         let addr = listener.local_addr().unwrap();
         let stop = Arc::new(AtomicBool::new(false));
         let accepted = Arc::new(std::sync::atomic::AtomicU64::new(0));
-        let (stop2, accepted2) = (stop.clone(), accepted.clone());
+        let sent = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let (stop2, accepted2, sent2) = (stop.clone(), accepted.clone(), sent.clone());
         std::thread::spawn(move || {
             let mut held = Vec::new();
             while !stop2.load(Ordering::Relaxed) {
@@ -293,6 +298,10 @@ impl Misbehaving {
                         accepted2.fetch_add(1, Ordering::Relaxed);
                         match behaviour {
                             Behaviour::HangUp => drop(stream),
+                            Behaviour::Endless => {
+                                let (stop3, sent3) = (stop2.clone(), sent2.clone());
+                                std::thread::spawn(move || endless(stream, &stop3, &sent3));
+                            }
                             Behaviour::Stall => {
                                 stream.set_nonblocking(true).unwrap();
                                 let mut buf = [0u8; 4096];
@@ -305,11 +314,36 @@ impl Misbehaving {
                 }
             }
         });
-        Misbehaving { addr, stop, accepted }
+        Misbehaving {
+            addr,
+            stop,
+            accepted,
+            sent,
+        }
     }
 
     pub fn url(&self) -> String {
         format!("http://{}/", self.addr)
+    }
+}
+
+/// 200, chunked, and chunks of 64 KiB until the client goes or the server stops.
+fn endless(mut stream: TcpStream, stop: &AtomicBool, sent: &std::sync::atomic::AtomicU64) {
+    use std::io::Write;
+    stream.set_nonblocking(false).unwrap();
+    let mut buf = [0u8; 4096];
+    let _ = stream.read(&mut buf);
+    let head = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n";
+    if stream.write_all(head.as_bytes()).is_err() {
+        return;
+    }
+    let body = vec![b' '; 64 * 1024];
+    let chunk = [format!("{:x}\r\n", body.len()).into_bytes(), body, b"\r\n".to_vec()].concat();
+    while !stop.load(Ordering::Relaxed) {
+        if stream.write_all(&chunk).is_err() {
+            return;
+        }
+        sent.fetch_add(64 * 1024, Ordering::Relaxed);
     }
 }
 
