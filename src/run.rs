@@ -135,7 +135,8 @@ pub(crate) struct LiveSources {
     /// short run gets readings measured while it ran.
     usage_every: tokio::sync::watch::Sender<Duration>,
     benches: BenchRunner,
-    recorder: Option<crate::record::Recorder>,
+    /// The recording under way (its file, and the thread that writes it).
+    recorder: Option<(std::path::PathBuf, crate::record::Background)>,
     /// Sweeps saved to the results directory, and whether that was after their last
     /// readings came in (they are saved when they end, and again then).
     saved_sweeps: std::collections::BTreeMap<u32, (bool, Option<std::path::PathBuf>)>,
@@ -298,12 +299,10 @@ impl Driver for LiveSources {
     }
 
     fn observe(&mut self, update: &Stamped, state: &mut State) {
-        let Some(r) = self.recorder.as_mut() else { return };
-        if let Err(e) = r.write(update) {
+        let Some((_, r)) = self.recorder.as_ref() else { return };
+        if r.write(update).is_err() {
             // A full disk must not take the session down: stop recording and say why.
-            self.recorder = None;
-            state.recording = None;
-            state.flash = Some(format!("recording stopped: {e:#}"));
+            self.stop_recording(state);
             return;
         }
         if let Some(s) = state.recording.as_mut() {
@@ -326,9 +325,13 @@ impl Driver for LiveSources {
         };
         self.usage_every
             .send_if_modified(|e| std::mem::replace(e, every) != every);
-        if let Some(r) = self.recorder.as_mut() {
-            let _ = r.flush_if_due();
-            // Wake to flush at least every second while recording.
+        if let Some((_, r)) = self.recorder.as_ref() {
+            // The recorder's thread flushes by itself; a failure is said even in a quiet
+            // session, within a second.
+            if r.failure().is_some() {
+                self.stop_recording(state);
+                return None;
+            }
             return Some(Instant::now() + Duration::from_secs(1));
         }
         None
@@ -342,10 +345,20 @@ impl LiveSources {
             .as_ref()
             .map_or("unknown".to_string(), |c| c.context.clone());
         match crate::cmd::record::open_recorder(None, &context, &self.provenance) {
-            Ok((path, mut recorder)) => {
-                // The recording starts with what is known now, so it replays from a full picture.
+            Ok((path, recorder)) => {
+                let recorder = match crate::record::Background::spawn(recorder) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        state.flash = Some(format!("cannot record: {e:#}"));
+                        return;
+                    }
+                };
+                // The recording starts with what is known now, so it replays from a full
+                // picture. A failure here shows at the next update (and stops recording).
                 for u in crate::app::snapshot::snapshot(state) {
-                    let _ = recorder.write(&u);
+                    if recorder.write(&u).is_err() {
+                        break;
+                    }
                 }
                 state.recording = Some(crate::app::state::RecordingStatus {
                     path: path.display().to_string(),
@@ -353,20 +366,27 @@ impl LiveSources {
                     entries: 0,
                 });
                 state.flash = Some(format!("recording to {}", path.display()));
-                self.recorder = Some(recorder);
+                self.recorder = Some((path, recorder));
             }
             Err(e) => state.flash = Some(format!("cannot record: {e:#}")),
         }
     }
 
     fn stop_recording(&mut self, state: &mut State) {
-        if let Some(r) = self.recorder.take() {
-            let path = state.recording.take().map(|s| s.path).unwrap_or_default();
-            state.flash = Some(match r.finish() {
-                Ok(_) => format!("recording saved: {path} (meshtop replay {path})"),
-                Err(e) => format!("recording {path} ended with an error: {e:#}"),
-            });
+        state.recording = None;
+        if let Some(said) = self.finish_recording() {
+            state.flash = Some(said);
         }
+    }
+
+    /// Closes the recording, if one is under way, and says how it ended.
+    fn finish_recording(&mut self) -> Option<String> {
+        let (path, r) = self.recorder.take()?;
+        let path = path.display();
+        Some(match r.finish() {
+            Ok(_) => format!("recording saved: {path} (meshtop replay {path})"),
+            Err(e) => format!("recording {path} ended with an error: {e:#}"),
+        })
     }
 
     /// Saves ended sweeps like `meshtop sweep` does, once when they end and once more when
@@ -449,8 +469,11 @@ impl LiveSources {
             t.abort();
         }
         self.benches.stop_all();
-        if let Some(r) = self.recorder.take() {
-            let _ = r.finish();
+        // Quitting while recording: the file is closed, and where it is (or why it is
+        // not whole) is the last thing said.
+        if let Some(said) = self.finish_recording() {
+            tracing::info!("{said}");
+            eprintln!("meshtop: {said}");
         }
     }
 }

@@ -297,3 +297,58 @@ fn a_panicking_source_is_its_error_and_the_tui_keeps_running() {
         "the panic is in the log: {logged}"
     );
 }
+
+/// A recording started with `R` in a busy session (pods created as fast as the API takes
+/// them) and cut by `kill -9`: it replays up to the last second the recorder flushed.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_recording_cut_by_kill_9_replays_up_to_its_last_flushed_second() {
+    let (client, ns) = support::setup("kill9").await;
+    let dir = tempfile::tempdir().unwrap();
+    let kc = support::kubeconfig();
+    let t = Tmux::start(160, 30);
+    t.run(&format!(
+        "XDG_DATA_HOME={} {BIN} --kubeconfig {} -n {ns}; echo EXIT=$?",
+        dir.path().display(),
+        kc.display()
+    ));
+    t.wait_text("ctx meshtop-testbed", Duration::from_secs(30));
+    t.keys(&["R"]);
+    t.wait_text("● REC", Duration::from_secs(5));
+    // Busy: 40 pods, each created, scheduled and started while the recording runs.
+    let pods = (0..40)
+        .map(|i| format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: busy-{i}}}\nspec:\n  containers: [{{name: a, image: a}}]\n"))
+        .collect::<Vec<_>>()
+        .join("---\n");
+    support::create_yaml(&client, &ns, &pods).await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let pid = child_of_pane(&t);
+    let killed_at = meshtop::model::now_millis();
+    let status = std::process::Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    t.wait_text("EXIT=137", Duration::from_secs(10));
+    t.run("stty sane");
+
+    let recordings: Vec<_> = std::fs::read_dir(dir.path().join("meshtop/recordings"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(recordings.len(), 1, "{recordings:?}");
+    let rec = meshtop::record::Recording::open(&recordings[0]).unwrap();
+    let last = rec.entries.last().expect("entries were flushed").at;
+    let lag = killed_at - last;
+    println!(
+        "FIGURE kill-9: {} updates kept; the last one {lag} ms before the kill ({:?})",
+        rec.entries.len(),
+        rec.stopped
+    );
+    assert!(lag <= 2_500, "the recording ends {lag} ms before the kill");
+    let busy = rec
+        .entries
+        .iter()
+        .filter(|e| matches!(&e.update, meshtop::app::Update::PodApplied { pod } if pod.name.starts_with("busy-")))
+        .count();
+    assert!(busy >= 40, "the busy pods are in the recording: {busy}");
+}

@@ -8,6 +8,7 @@
 //!   it seeks backwards.
 //! - [`cast`] writes rendered frames as an asciicast v2 file.
 
+pub mod background;
 pub mod cast;
 pub mod format;
 pub mod header;
@@ -15,6 +16,7 @@ pub mod reader;
 pub mod replay;
 pub mod writer;
 
+pub use background::Background;
 pub use header::{FORMAT_NAME, FORMAT_VERSION, FormatVersion, Header, HeaderError};
 pub use reader::{MarkerAt, ReadError, ReadProblem, Recording};
 pub use replay::{Keyframes, Player};

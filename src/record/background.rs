@@ -1,0 +1,191 @@
+//! The recorder on a thread of its own: serialising, redaction, zstd and the file writes
+//! stay off the task that folds and draws. That task hands over clones of the updates; a
+//! failure comes back at the next hand-over, and `finish` waits until the file is closed.
+
+use std::sync::mpsc::{RecvTimeoutError, SyncSender, sync_channel};
+use std::sync::{Arc, OnceLock};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use color_eyre::eyre::{Result, WrapErr, eyre};
+
+use super::writer::{RecordStats, Recorder};
+use crate::app::Stamped;
+
+/// Updates queued for the thread. When the disk is this far behind, the hand-over waits
+/// (back-pressure) rather than hold an unbounded backlog.
+const QUEUE: usize = 16_384;
+/// How often the thread looks at the clock when no update comes, so a quiet session is
+/// on disk within the recorder's flush interval (a second).
+const IDLE_TICK: Duration = Duration::from_millis(250);
+
+pub struct Background {
+    tx: Option<SyncSender<Stamped>>,
+    thread: Option<JoinHandle<Result<RecordStats>>>,
+    failed: Arc<OnceLock<String>>,
+}
+
+impl Background {
+    /// Moves `recorder` to a new thread.
+    pub fn spawn<W: std::io::Write + Send + 'static>(mut recorder: Recorder<W>) -> Result<Background> {
+        let (tx, rx) = sync_channel::<Stamped>(QUEUE);
+        let failed = Arc::new(OnceLock::new());
+        let failure = failed.clone();
+        let thread = std::thread::Builder::new()
+            .name("meshtop-recorder".into())
+            .spawn(move || {
+                let written = loop {
+                    let step = match rx.recv_timeout(IDLE_TICK) {
+                        Ok(u) => recorder.write(&u),
+                        Err(RecvTimeoutError::Timeout) => recorder.flush_if_due(),
+                        Err(RecvTimeoutError::Disconnected) => break Ok(()),
+                    };
+                    if let Err(e) = step {
+                        break Err(e);
+                    }
+                };
+                let stats = recorder.stats();
+                let closed = written.and_then(|()| recorder.finish().map(|_| stats));
+                if let Err(e) = &closed {
+                    failure.get_or_init(|| format!("{e:#}"));
+                }
+                closed
+            })
+            .wrap_err("starting the recorder thread")?;
+        Ok(Background {
+            tx: Some(tx),
+            thread: Some(thread),
+            failed,
+        })
+    }
+
+    /// Hands one update over. An error is the recording's failure (a full disk): the
+    /// caller stops recording and says why.
+    pub fn write(&self, update: &Stamped) -> Result<(), String> {
+        if let Some(e) = self.failure() {
+            return Err(e);
+        }
+        let Some(tx) = &self.tx else {
+            return Err("the recording is closed".into());
+        };
+        tx.send(update.clone())
+            .map_err(|_| self.failure().unwrap_or_else(|| "the recorder thread ended".into()))
+    }
+
+    /// Why the recording failed, once it has.
+    pub fn failure(&self) -> Option<String> {
+        self.failed.get().cloned()
+    }
+
+    /// Writes what is queued, closes the file and says what was written.
+    pub fn finish(mut self) -> Result<RecordStats> {
+        self.close()
+    }
+
+    fn close(&mut self) -> Result<RecordStats> {
+        drop(self.tx.take());
+        let Some(thread) = self.thread.take() else {
+            return Err(eyre!("the recording was already closed"));
+        };
+        thread.join().map_err(|p| {
+            eyre!(
+                "the recorder thread panicked: {}",
+                crate::exit::panic_message(p.as_ref())
+            )
+        })?
+    }
+}
+
+impl Drop for Background {
+    /// Dropped without `finish` (an error path): the file is still closed properly.
+    fn drop(&mut self) {
+        if self.thread.is_some()
+            && let Err(e) = self.close()
+        {
+            tracing::warn!("closing the recording: {e:#}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::Update;
+    use crate::record::{FlushPolicy, Header, Recording};
+
+    /// What goes through the thread is in the file, in order, and the stats say so.
+    #[test]
+    fn updates_handed_over_are_written_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bg.mtrec");
+        let header = Header::new("ctx", "test", 1_000);
+        let recorder = Recorder::create_with(&path, &header, FlushPolicy::default()).unwrap();
+        let bg = Background::spawn(recorder).unwrap();
+        for i in 0..5000 {
+            let name = format!("m{i}");
+            bg.write(&Stamped {
+                at: 1_000 + i,
+                update: Update::Marker { name },
+            })
+            .unwrap();
+        }
+        let stats = bg.finish().unwrap();
+        assert_eq!(stats.entries, 5000);
+        let rec = Recording::open(&path).unwrap();
+        let names: Vec<String> = rec
+            .entries
+            .iter()
+            .filter_map(|e| match &e.update {
+                Update::Marker { name } => Some(name.clone()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(names.len(), 5000);
+        assert_eq!(names[4999], "m4999");
+        assert!(rec.problems.is_empty(), "{:?}", rec.problems);
+    }
+
+    /// A file that takes 64 KiB and then fails as a full disk does.
+    struct FillsUp(usize);
+
+    impl std::io::Write for FillsUp {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            if self.0 + buf.len() > 64 * 1024 {
+                return Err(std::io::Error::from_raw_os_error(28));
+            }
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// A write that fails (the disk is full) comes back as the recording's failure at a
+    /// later hand-over, with its reason; nothing panics and the hand-overs never block.
+    #[test]
+    fn a_full_disk_is_reported_at_a_later_hand_over() {
+        let header = Header::new("ctx", "test", 1_000);
+        let policy = FlushPolicy {
+            frame_bytes: 4096,
+            ..FlushPolicy::default()
+        };
+        let recorder = Recorder::new(FillsUp(0), &header, policy).unwrap();
+        let bg = Background::spawn(recorder).unwrap();
+        let mut error = None;
+        for i in 0..1_000_000 {
+            // Text that does not compress, so the 64 KiB fill up.
+            let name = format!("{:x}", (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+            if let Err(e) = bg.write(&Stamped {
+                at: 1_000 + i,
+                update: Update::Marker { name },
+            }) {
+                error = Some(e);
+                break;
+            }
+        }
+        let error = error.expect("the failure is reported");
+        assert!(error.contains("No space left on device"), "{error}");
+        assert!(bg.finish().is_err(), "finish says the recording failed");
+    }
+}
