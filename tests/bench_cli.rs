@@ -61,6 +61,43 @@ fn exact_count_of_200s_across_keepalive_limits() {
     assert_eq!(r.series.iter().map(|s| s.requests).sum::<u64>(), 2500);
 }
 
+/// The portable timer (what macOS builds use) runs the same open loop on Linux, selected
+/// at run time, so the path no Mac here builds is still exercised: exact counts, a
+/// schedule kept within its 1 ms steps.
+#[test]
+fn the_portable_timer_keeps_an_open_loop_exact() {
+    let nginx = Nginx::start();
+    let data = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_meshtop"))
+        .args([
+            "bench",
+            "-o",
+            "json",
+            "--no-save",
+            "-n",
+            "300",
+            "-q",
+            "500",
+            "-c",
+            "4",
+            &nginx.url("/"),
+        ])
+        .env("XDG_DATA_HOME", data.path())
+        .env("MESHTOP_BENCH_TIMER", "portable")
+        .output()
+        .unwrap();
+    let r: BenchResult = serde_json::from_str(&ok(&out)).unwrap();
+    assert_eq!(r.requests, 300);
+    assert_eq!(r.status.get(&200), Some(&300));
+    assert_eq!(r.requested_rate, Some(500.0));
+    let lag = r.schedule_lag.as_ref().expect("an open loop reports its lag");
+    assert_eq!(lag.count, 300);
+    println!(
+        "FIGURE portable-timer: schedule lag p50 {} µs, p99 {} µs",
+        lag.p50, lag.p99
+    );
+}
+
 #[test]
 fn not_found_is_counted_by_status() {
     let nginx = Nginx::start();

@@ -405,3 +405,114 @@ async fn an_endless_prometheus_answer_is_cut_at_the_cap_while_it_streams() {
     // What left the server before the client stopped reading: the cap plus socket buffers.
     assert!(sent < 80 << 20, "{sent} bytes sent");
 }
+
+/// A pod's network namespace disappears mid-bench (its veth, its IP and its server with
+/// it): the run still ends on time, the failures are counted by kind, and the result says
+/// so (its error counts and the exit code of a run with errors).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pod_network_namespace_that_disappears_mid_bench_is_counted_by_kind() {
+    let (client, ns) = support::setup("fault-netns").await;
+    support::create_yaml(&client, &ns, &pods_yaml(&["web".to_string()])).await;
+    let pod = support::running_pod(&client, &ns, "web").await;
+    let ip = pod.status.unwrap().pod_ip.unwrap();
+    let netns = support::pod_netns(&ns, "web");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("index.html"), "hello\n").unwrap();
+    let _server = support::spawn_in_netns(
+        &netns,
+        &[
+            "python3",
+            "-m",
+            "http.server",
+            "8080",
+            "--bind",
+            "0.0.0.0",
+            "--directory",
+            dir.path().to_str().unwrap(),
+        ],
+    );
+    let url = format!("http://{ip}:8080/index.html");
+    support::wait_for("the pod's server", Duration::from_secs(20), || async {
+        reqwest::get(&url).await.ok().filter(|r| r.status().is_success())
+    })
+    .await;
+    let bench = std::process::Command::new(BIN)
+        .args([
+            "bench",
+            "-o",
+            "json",
+            "--no-save",
+            "-z",
+            "6s",
+            "-c",
+            "4",
+            "--threads",
+            "1",
+            "--timeout",
+            "1s",
+            &url,
+        ])
+        .env("XDG_DATA_HOME", dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    testbed(&["pod-netns-rm", &ns, "web"]);
+    // Without the pod's /32 route the IP would follow the host's default route, to whatever
+    // answers there; in a cluster a vanished pod IP is unreachable, so make it so here.
+    let route = format!("{ip}/32");
+    let added = std::process::Command::new("ip")
+        .args(["route", "add", "unreachable", &route])
+        .status()
+        .unwrap();
+    assert!(added.success());
+    struct Unroute(String);
+    impl Drop for Unroute {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("ip")
+                .args(["route", "del", "unreachable", &self.0])
+                .status();
+        }
+    }
+    let _unroute = Unroute(route);
+    // A run that hangs would never end: 60 s is ten times its length.
+    let out = tokio::time::timeout(
+        Duration::from_secs(60),
+        tokio::task::spawn_blocking(move || bench.wait_with_output()),
+    )
+    .await
+    .expect("the bench ended")
+    .unwrap()
+    .unwrap();
+    let r: meshtop::model::bench::BenchResult =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    println!(
+        "FIGURE netns-gone: {} requests, {} answered {:?}, errors {:?}; exit {:?}; ran {:.1}s",
+        r.requests,
+        r.responses,
+        r.status,
+        r.errors,
+        out.status.code(),
+        r.duration_s
+    );
+    assert!(r.responses > 0, "requests were answered before the namespace went");
+    assert_eq!(
+        r.status.keys().collect::<Vec<_>>(),
+        [&200],
+        "only the pod answered: {:?}",
+        r.status
+    );
+    assert!(r.errors.total() > 0, "{:?}", r.errors);
+    assert_eq!(
+        r.errors.total(),
+        r.errors.connect + r.errors.timeout + r.errors.reset + r.errors.tls + r.errors.other
+    );
+    assert_eq!(
+        r.errors.tls + r.errors.other,
+        0,
+        "only network failures: {:?}",
+        r.errors
+    );
+    assert!(!r.cancelled, "the run ran to its end");
+}

@@ -1,216 +1,390 @@
 //! A sub-millisecond timer for one worker thread.
 //!
 //! tokio's timer wheel has 1 ms steps, which would add up to a millisecond of made-up
-//! latency to every open-loop request on a fast network. One Linux timerfd per thread,
+//! latency to every open-loop request on a fast network. On Linux, one timerfd per thread,
 //! always armed for the earliest pending deadline, wakes the runtime through its normal
 //! I/O driver, so waiting costs no spinning and no extra thread.
+//!
+//! Elsewhere (macOS) the portable timer sleeps on tokio's wheel: open-loop sends may then
+//! start up to 1 ms late, which the schedule-lag figure of the report shows. The portable
+//! timer is compiled and tested on Linux too (`MESHTOP_BENCH_TIMER=portable` selects it at
+//! run time), so it cannot rot where nobody builds it.
 
 use std::cell::RefCell;
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
 use std::future::Future;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use tokio::io::unix::AsyncFd;
+/// Which timer a worker uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimerKind {
+    /// Linux timerfd: microsecond wake-ups.
+    #[cfg(target_os = "linux")]
+    Fd,
+    /// tokio's timer wheel: 1 ms steps, every platform.
+    Portable,
+}
 
-/// Cheap to clone; all clones share the thread's timerfd.
+impl TimerKind {
+    /// timerfd on Linux unless `MESHTOP_BENCH_TIMER=portable`; the portable one elsewhere.
+    pub fn from_env() -> TimerKind {
+        #[cfg(target_os = "linux")]
+        if std::env::var("MESHTOP_BENCH_TIMER").as_deref() != Ok("portable") {
+            return TimerKind::Fd;
+        }
+        TimerKind::Portable
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            #[cfg(target_os = "linux")]
+            TimerKind::Fd => "timerfd",
+            TimerKind::Portable => "tokio timer (1 ms steps)",
+        }
+    }
+}
+
+/// Cheap to clone; all clones share the thread's timer.
 #[derive(Clone)]
-pub struct HrTimer {
-    inner: Rc<Inner>,
-}
-
-struct Inner {
-    fd: AsyncFd<OwnedFd>,
-    queue: RefCell<Queue>,
-}
-
-#[derive(Default)]
-struct Queue {
-    heap: BinaryHeap<Reverse<Entry>>,
-    armed: Option<Instant>,
-    seq: u64,
-    cancelled: bool,
-}
-
-struct Entry {
-    at: Instant,
-    seq: u64,
-    waker: Waker,
-}
-
-impl PartialEq for Entry {
-    fn eq(&self, other: &Self) -> bool {
-        (self.at, self.seq) == (other.at, other.seq)
-    }
-}
-impl Eq for Entry {}
-impl PartialOrd for Entry {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Entry {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        (self.at, self.seq).cmp(&(other.at, other.seq))
-    }
+pub enum HrTimer {
+    #[cfg(target_os = "linux")]
+    Fd(fd::FdTimer),
+    Portable(portable::PortableTimer),
 }
 
 impl HrTimer {
     /// Must be called inside a tokio runtime with I/O enabled; spawn [`HrTimer::drive`] on it.
-    pub fn new() -> io::Result<HrTimer> {
-        // SAFETY: plain syscall; the returned descriptor is checked and then owned.
-        let raw = unsafe { libc::timerfd_create(libc::CLOCK_MONOTONIC, libc::TFD_NONBLOCK | libc::TFD_CLOEXEC) };
-        if raw < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: `raw` is a fresh, valid descriptor nobody else owns.
-        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
-        // SAFETY: the OwnedFd stays open, and the same descriptor, for the AsyncFd's life.
-        let fd = unsafe { AsyncFd::register_with_interest(fd, tokio::io::Interest::READABLE) }?;
-        Ok(HrTimer {
-            inner: Rc::new(Inner {
-                fd,
-                queue: RefCell::new(Queue::default()),
-            }),
+    pub fn new(kind: TimerKind) -> io::Result<HrTimer> {
+        Ok(match kind {
+            #[cfg(target_os = "linux")]
+            TimerKind::Fd => HrTimer::Fd(fd::FdTimer::new()?),
+            TimerKind::Portable => HrTimer::Portable(portable::PortableTimer::default()),
         })
     }
 
-    /// Completes at `at` (within the kernel's timer slack), or at once when cancelled.
+    /// Completes at `at` (within the timer's resolution), or at once when cancelled.
     pub fn sleep_until(&self, at: Instant) -> Sleep {
-        Sleep {
-            timer: self.clone(),
-            at,
-            registered: false,
+        match self {
+            #[cfg(target_os = "linux")]
+            HrTimer::Fd(t) => Sleep::Fd(t.sleep_until(at)),
+            HrTimer::Portable(t) => Sleep::Portable(t.sleep_until(at)),
         }
     }
 
     /// Wakes every sleeper now and makes future sleeps return at once.
     pub fn cancel(&self) {
-        let mut q = self.inner.queue.borrow_mut();
-        q.cancelled = true;
-        for Reverse(e) in q.heap.drain() {
-            e.waker.wake();
+        match self {
+            #[cfg(target_os = "linux")]
+            HrTimer::Fd(t) => t.cancel(),
+            HrTimer::Portable(t) => t.cancel(),
         }
     }
 
-    /// Fires due deadlines whenever the timerfd expires; runs until the runtime stops.
-    ///
-    /// The expiration count is never read: every arming goes through
-    /// `timerfd_settime`, which resets the count, and tokio's edge-triggered epoll
-    /// reports each new expiry. That saves a `read` syscall per wake-up, one per
-    /// request in an open loop. A stale wake-up (none due) just re-arms.
+    /// What fires the deadlines; runs until the runtime stops.
     pub async fn drive(self) {
-        loop {
-            let Ok(mut guard) = self.inner.fd.readable().await else {
-                return;
-            };
-            guard.clear_ready();
-            self.fire_due();
+        match self {
+            #[cfg(target_os = "linux")]
+            HrTimer::Fd(t) => t.drive().await,
+            // tokio's own driver fires its sleeps.
+            HrTimer::Portable(_) => {}
         }
     }
+}
 
-    fn fire_due(&self) {
-        let mut q = self.inner.queue.borrow_mut();
-        q.armed = None;
-        let now = Instant::now();
-        while q.heap.peek().is_some_and(|Reverse(e)| e.at <= now) {
-            if let Some(Reverse(e)) = q.heap.pop() {
-                e.waker.wake();
-            }
-        }
-        if let Some(next) = q.heap.peek().map(|Reverse(e)| e.at) {
-            self.arm(&mut q, next);
-        }
-    }
+pub enum Sleep {
+    #[cfg(target_os = "linux")]
+    Fd(fd::Sleep),
+    Portable(portable::Sleep),
+}
 
-    fn register(&self, at: Instant, waker: Waker) -> bool {
-        let mut q = self.inner.queue.borrow_mut();
-        if q.cancelled {
-            return false;
-        }
-        q.seq += 1;
-        let seq = q.seq;
-        q.heap.push(Reverse(Entry { at, seq, waker }));
-        if q.armed.is_none_or(|armed| at < armed) {
-            self.arm(&mut q, at);
-        }
-        true
-    }
+impl Future for Sleep {
+    type Output = ();
 
-    fn arm(&self, q: &mut Queue, at: Instant) {
-        // Relative arming: Instant has no public clock value to pass as absolute time.
-        // A zero it_value would disarm, so a due deadline fires after 1 ns instead.
-        let rel = at
-            .saturating_duration_since(Instant::now())
-            .max(Duration::from_nanos(1));
-        let spec = libc::itimerspec {
-            it_interval: libc::timespec { tv_sec: 0, tv_nsec: 0 },
-            it_value: libc::timespec {
-                tv_sec: rel.as_secs() as libc::time_t,
-                tv_nsec: rel.subsec_nanos() as libc::c_long,
-            },
-        };
-        // SAFETY: valid descriptor and a fully initialised itimerspec; the old value is not wanted.
-        let rc = unsafe { libc::timerfd_settime(self.inner.fd.as_raw_fd(), 0, &spec, std::ptr::null_mut()) };
-        if rc == 0 {
-            q.armed = Some(at);
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        // Both variants are Unpin (the portable one boxes tokio's Sleep).
+        match self.get_mut() {
+            #[cfg(target_os = "linux")]
+            Sleep::Fd(s) => Pin::new(s).poll(cx),
+            Sleep::Portable(s) => Pin::new(s).poll(cx),
         }
     }
 }
 
 /// Lowers this thread's timer slack from the default 50 µs, so timerfd wake-ups land
-/// within a few microseconds of the deadline.
+/// within a few microseconds of the deadline. Nothing to do elsewhere.
 pub fn tighten_timer_slack() {
+    #[cfg(target_os = "linux")]
     // SAFETY: PR_SET_TIMERSLACK takes an integer and affects only the calling thread.
     unsafe {
         libc::prctl(libc::PR_SET_TIMERSLACK, 1000 as libc::c_ulong, 0, 0, 0);
     }
 }
 
-pub struct Sleep {
-    timer: HrTimer,
-    at: Instant,
-    registered: bool,
-}
+mod portable {
+    use super::*;
 
-impl Future for Sleep {
-    type Output = ();
+    /// Sleepers' wakers, woken all at once on cancel.
+    #[derive(Default)]
+    struct Cancel {
+        cancelled: bool,
+        wakers: Vec<Waker>,
+    }
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if self.timer.inner.queue.borrow().cancelled || Instant::now() >= self.at {
-            return Poll::Ready(());
+    #[derive(Clone, Default)]
+    pub struct PortableTimer {
+        cancel: Rc<RefCell<Cancel>>,
+    }
+
+    impl PortableTimer {
+        pub fn sleep_until(&self, at: Instant) -> Sleep {
+            Sleep {
+                cancel: self.cancel.clone(),
+                sleep: Box::pin(tokio::time::sleep_until(at.into())),
+                registered: false,
+            }
         }
-        // Registered once: the task's waker stays valid for the task's life, and a
-        // spurious poll before the deadline just returns Pending again.
-        if !self.registered {
-            let (timer, at) = (self.timer.clone(), self.at);
-            if !timer.register(at, cx.waker().clone()) {
+
+        pub fn cancel(&self) {
+            let mut c = self.cancel.borrow_mut();
+            c.cancelled = true;
+            for w in c.wakers.drain(..) {
+                w.wake();
+            }
+        }
+    }
+
+    pub struct Sleep {
+        cancel: Rc<RefCell<Cancel>>,
+        sleep: Pin<Box<tokio::time::Sleep>>,
+        registered: bool,
+    }
+
+    impl Future for Sleep {
+        type Output = ();
+
+        fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+            if self.cancel.borrow().cancelled {
                 return Poll::Ready(());
             }
-            self.registered = true;
+            if self.sleep.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(());
+            }
+            if !self.registered {
+                self.cancel.borrow_mut().wakers.push(cx.waker().clone());
+                self.registered = true;
+            }
+            Poll::Pending
         }
-        Poll::Pending
+    }
+}
+
+#[cfg(target_os = "linux")]
+mod fd {
+    use std::cmp::Reverse;
+    use std::collections::BinaryHeap;
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    use std::time::Duration;
+
+    use tokio::io::unix::AsyncFd;
+
+    use super::*;
+
+    /// Cheap to clone; all clones share the thread's timerfd.
+    #[derive(Clone)]
+    pub struct FdTimer {
+        inner: Rc<Inner>,
+    }
+
+    struct Inner {
+        fd: AsyncFd<OwnedFd>,
+        queue: RefCell<Queue>,
+    }
+
+    #[derive(Default)]
+    struct Queue {
+        heap: BinaryHeap<Reverse<Entry>>,
+        armed: Option<Instant>,
+        seq: u64,
+        cancelled: bool,
+    }
+
+    struct Entry {
+        at: Instant,
+        seq: u64,
+        waker: Waker,
+    }
+
+    impl PartialEq for Entry {
+        fn eq(&self, other: &Self) -> bool {
+            (self.at, self.seq) == (other.at, other.seq)
+        }
+    }
+    impl Eq for Entry {}
+    impl PartialOrd for Entry {
+        fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+            Some(self.cmp(other))
+        }
+    }
+    impl Ord for Entry {
+        fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+            (self.at, self.seq).cmp(&(other.at, other.seq))
+        }
+    }
+
+    impl FdTimer {
+        pub fn new() -> io::Result<FdTimer> {
+            // SAFETY: plain syscall; the returned descriptor is checked and then owned.
+            let raw = unsafe { libc::timerfd_create(libc::CLOCK_MONOTONIC, libc::TFD_NONBLOCK | libc::TFD_CLOEXEC) };
+            if raw < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            // SAFETY: `raw` is a fresh, valid descriptor nobody else owns.
+            let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+            // SAFETY: the OwnedFd stays open, and the same descriptor, for the AsyncFd's life.
+            let fd = unsafe { AsyncFd::register_with_interest(fd, tokio::io::Interest::READABLE) }?;
+            Ok(FdTimer {
+                inner: Rc::new(Inner {
+                    fd,
+                    queue: RefCell::new(Queue::default()),
+                }),
+            })
+        }
+
+        /// Completes at `at` (within the kernel's timer slack), or at once when cancelled.
+        pub fn sleep_until(&self, at: Instant) -> Sleep {
+            Sleep {
+                timer: self.clone(),
+                at,
+                registered: false,
+            }
+        }
+
+        /// Wakes every sleeper now and makes future sleeps return at once.
+        pub fn cancel(&self) {
+            let mut q = self.inner.queue.borrow_mut();
+            q.cancelled = true;
+            for Reverse(e) in q.heap.drain() {
+                e.waker.wake();
+            }
+        }
+
+        /// Fires due deadlines whenever the timerfd expires; runs until the runtime stops.
+        ///
+        /// The expiration count is never read: every arming goes through
+        /// `timerfd_settime`, which resets the count, and tokio's edge-triggered epoll
+        /// reports each new expiry. That saves a `read` syscall per wake-up, one per
+        /// request in an open loop. A stale wake-up (none due) just re-arms.
+        pub async fn drive(self) {
+            loop {
+                let Ok(mut guard) = self.inner.fd.readable().await else {
+                    return;
+                };
+                guard.clear_ready();
+                self.fire_due();
+            }
+        }
+
+        fn fire_due(&self) {
+            let mut q = self.inner.queue.borrow_mut();
+            q.armed = None;
+            let now = Instant::now();
+            while q.heap.peek().is_some_and(|Reverse(e)| e.at <= now) {
+                if let Some(Reverse(e)) = q.heap.pop() {
+                    e.waker.wake();
+                }
+            }
+            if let Some(next) = q.heap.peek().map(|Reverse(e)| e.at) {
+                self.arm(&mut q, next);
+            }
+        }
+
+        fn register(&self, at: Instant, waker: Waker) -> bool {
+            let mut q = self.inner.queue.borrow_mut();
+            if q.cancelled {
+                return false;
+            }
+            q.seq += 1;
+            let seq = q.seq;
+            q.heap.push(Reverse(Entry { at, seq, waker }));
+            if q.armed.is_none_or(|armed| at < armed) {
+                self.arm(&mut q, at);
+            }
+            true
+        }
+
+        fn arm(&self, q: &mut Queue, at: Instant) {
+            // Relative arming: Instant has no public clock value to pass as absolute time.
+            // A zero it_value would disarm, so a due deadline fires after 1 ns instead.
+            let rel = at
+                .saturating_duration_since(Instant::now())
+                .max(Duration::from_nanos(1));
+            let spec = libc::itimerspec {
+                it_interval: libc::timespec { tv_sec: 0, tv_nsec: 0 },
+                it_value: libc::timespec {
+                    tv_sec: rel.as_secs() as libc::time_t,
+                    tv_nsec: rel.subsec_nanos() as libc::c_long,
+                },
+            };
+            // SAFETY: valid descriptor and a fully initialised itimerspec; the old value is not wanted.
+            let rc = unsafe { libc::timerfd_settime(self.inner.fd.as_raw_fd(), 0, &spec, std::ptr::null_mut()) };
+            if rc == 0 {
+                q.armed = Some(at);
+            }
+        }
+    }
+
+    pub struct Sleep {
+        timer: FdTimer,
+        at: Instant,
+        registered: bool,
+    }
+
+    impl Future for Sleep {
+        type Output = ();
+
+        fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+            if self.timer.inner.queue.borrow().cancelled || Instant::now() >= self.at {
+                return Poll::Ready(());
+            }
+            // Registered once: the task's waker stays valid for the task's life, and a
+            // spurious poll before the deadline just returns Pending again.
+            if !self.registered {
+                let (timer, at) = (self.timer.clone(), self.at);
+                if !timer.register(at, cx.waker().clone()) {
+                    return Poll::Ready(());
+                }
+                self.registered = true;
+            }
+            Poll::Pending
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
+    /// Both timers, the one this platform uses and the portable one, so neither rots.
     #[test]
     fn wakes_in_deadline_order_and_on_cancel() {
+        #[cfg(target_os = "linux")]
+        wakes_in_order(TimerKind::Fd);
+        wakes_in_order(TimerKind::Portable);
+    }
+
+    fn wakes_in_order(kind: TimerKind) {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .unwrap();
         let local = tokio::task::LocalSet::new();
         local.block_on(&rt, async {
-            let timer = HrTimer::new().unwrap();
+            let timer = HrTimer::new(kind).unwrap();
             tokio::task::spawn_local(timer.clone().drive());
             let start = Instant::now();
             let order = Rc::new(RefCell::new(Vec::new()));

@@ -17,7 +17,7 @@ use super::h1::{RawConn, RawError};
 use super::schedule::{LaneSchedule, RatePlan, Timing};
 use super::stats::FailureKind;
 use super::stats::{Response, Stats};
-use super::timer::{HrTimer, tighten_timer_slack};
+use super::timer::{HrTimer, TimerKind, tighten_timer_slack};
 
 /// How often workers hand over their stats: the live view's refresh and the time
 /// series' resolution.
@@ -140,12 +140,13 @@ async fn run(
     cancel: watch::Receiver<bool>,
 ) {
     let worker = spec.index;
-    let timer = match HrTimer::new() {
+    let kind = TimerKind::from_env();
+    let timer = match HrTimer::new(kind) {
         Ok(t) => t,
         Err(e) => {
             let _ = tx.send(WorkerMsg::Failed {
                 worker,
-                message: format!("high-resolution timer (timerfd): {e}"),
+                message: format!("high-resolution timer ({}): {e}", kind.label()),
             });
             return;
         }
