@@ -53,6 +53,7 @@ struct Watching {
     state: RefCell<State>,
     rx: RefCell<tokio::sync::mpsc::Receiver<meshtop::app::Stamped>>,
     source: tokio::task::JoinHandle<()>,
+    extra: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Watching {
@@ -68,6 +69,7 @@ impl Watching {
             state: RefCell::new(State::new(Keymap::default())),
             rx: RefCell::new(rx),
             source,
+            extra: Vec::new(),
         }
     }
 
@@ -78,6 +80,41 @@ impl Watching {
             fold(&mut s, u);
         }
         s
+    }
+
+    /// Also the Prometheus source, on the same channel (as the TUI runs them).
+    fn with_prometheus(&mut self, url: &str, tx_ns: &str) {
+        let target = meshtop::source::kube::KubeTarget {
+            kubeconfig: Some(support::kubeconfig()),
+            context: None,
+            namespace: Some(tx_ns.to_string()),
+        };
+        let (tx, rx) = tokio::sync::mpsc::channel(meshtop::source::CHANNEL_CAPACITY);
+        // The kube source keeps its own channel: merge the two into the one folded.
+        let mut own = std::mem::replace(&mut *self.rx.borrow_mut(), rx);
+        let merged = tx.clone();
+        tokio::spawn(async move {
+            while let Some(u) = own.recv().await {
+                if merged.send(u).await.is_err() {
+                    return;
+                }
+            }
+        });
+        let (window_tx, window) = tokio::sync::watch::channel(30u32);
+        std::mem::forget(window_tx);
+        let spec = meshtop::source::prometheus::Spec::parse(url).unwrap();
+        self.extra.push(tokio::spawn(meshtop::source::prometheus::run(
+            spec,
+            target,
+            window,
+            Duration::from_secs(1),
+            tx,
+        )));
+    }
+
+    fn error(&self, resource: Resource) -> Option<(ErrorKind, String)> {
+        let s = self.state();
+        s.errors.get(&(resource, None)).map(|e| (e.kind, e.message.clone()))
     }
 
     fn pods(&self, ns: &str) -> BTreeSet<String> {
@@ -106,6 +143,9 @@ impl Watching {
 impl Drop for Watching {
     fn drop(&mut self) {
         self.source.abort();
+        for t in &self.extra {
+            t.abort();
+        }
     }
 }
 
@@ -515,4 +555,95 @@ async fn a_pod_network_namespace_that_disappears_mid_bench_is_counted_by_kind() 
         r.errors
     );
     assert!(!r.cancelled, "the run ran to its end");
+}
+
+/// A real Prometheus on loopback; killed when dropped.
+struct Prometheus {
+    child: std::process::Child,
+}
+
+impl Prometheus {
+    fn start(port: u16, dir: &Path) -> Prometheus {
+        let cfg = dir.join("prometheus.yml");
+        std::fs::write(&cfg, "global: {scrape_interval: 1s}\n").unwrap();
+        let child = std::process::Command::new("prometheus")
+            .args([
+                &format!("--config.file={}", cfg.display()),
+                &format!("--storage.tsdb.path={}", dir.join("data").display()),
+                &format!("--web.listen-address=127.0.0.1:{port}"),
+                "--log.level=warn",
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("starting prometheus (scripts/install-deps installs it)");
+        Prometheus { child }
+    }
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Prometheus stops under a live session: its error shows (and names it), the watches go
+/// on (a pod created meanwhile is listed), and when Prometheus is back the figures come
+/// from it again and the error is gone, with nobody doing anything.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stopped_prometheus_is_its_own_error_and_recovers_by_itself() {
+    let (client, ns) = support::setup("fault-prom").await;
+    let dir = tempfile::tempdir().unwrap();
+    let port = support::servers::free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let prometheus = Prometheus::start(port, dir.path());
+    let mut w = Watching::start(support::kubeconfig(), &ns);
+    w.with_prometheus(&url, &ns);
+    let answered = |w: &Watching| {
+        let s = w.state();
+        matches!(
+            &s.traffic_origin,
+            Some(meshtop::app::state::TrafficOrigin::Prometheus { .. })
+        ) && !s.errors.contains_key(&(Resource::Prometheus, None))
+    };
+    support::wait_for("figures from Prometheus", Duration::from_secs(60), || async {
+        answered(&w).then_some(())
+    })
+    .await;
+
+    drop(prometheus);
+    let stopped = Instant::now();
+    let (kind, message) = support::wait_for("the Prometheus error", Duration::from_secs(30), || async {
+        w.error(Resource::Prometheus)
+    })
+    .await;
+    let noticed = stopped.elapsed();
+    assert_eq!(kind, ErrorKind::Unreachable, "{message}");
+    assert!(
+        message.starts_with(&format!("{url}: ")),
+        "the error names the server: {message}"
+    );
+    assert!(message.contains("Connection refused"), "{message}");
+    let status = w.status_line();
+    assert!(status.contains("· prometheus unreachable: "), "{status}");
+    // Everything else works: the watches see a pod created while Prometheus is down.
+    support::create_yaml(&client, &ns, &pods_yaml(&["meanwhile".to_string()])).await;
+    support::wait_for("the pod made meanwhile", Duration::from_secs(30), || async {
+        w.pods(&ns).contains("meanwhile").then_some(())
+    })
+    .await;
+    assert!(w.error(Resource::Prometheus).is_some(), "still down, still said");
+
+    let _prometheus = Prometheus::start(port, dir.path());
+    let back = Instant::now();
+    support::wait_for("figures from Prometheus again", Duration::from_secs(60), || async {
+        answered(&w).then_some(())
+    })
+    .await;
+    println!(
+        "FIGURE prometheus-stopped: error shown {:.1}s after the stop; figures again {:.1}s after the restart",
+        noticed.as_secs_f64(),
+        back.elapsed().as_secs_f64()
+    );
 }
