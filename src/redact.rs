@@ -160,7 +160,9 @@ fn redact_userinfo(s: &str) -> Cow<'_, str> {
             out.push_str(REDACTED);
             last = at;
         }
-        from = end.max(p);
+        // From the segment's last byte: a segment cut by the `/` of the next `://` must
+        // not hide that URL's scheme colon (found by fuzzing: `a://u:p@b://v:q@c`).
+        from = end.max(p) - 1;
     }
     if last == 0 {
         return Cow::Borrowed(s);
@@ -340,6 +342,15 @@ fn words(name: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by the `redaction` fuzz target: a second URL whose scheme follows the first
+    /// one's userinfo without a space kept its password, and a second pass redacted it.
+    #[test]
+    fn back_to_back_urls_are_all_redacted_in_one_pass() {
+        let once = redact_text("GET htt9s://u:secret@a9s://user:se:secret@ae").unwrap();
+        assert_eq!(once, "GET htt9s://u:<redacted>@a9s://user:<redacted>@ae");
+        assert_eq!(redact_text(&once), None);
+    }
 
     #[test]
     fn names_after_multibyte_characters() {

@@ -250,8 +250,11 @@ impl<W: Write> Recorder<W> {
 impl<W: Write> Drop for Recorder<W> {
     fn drop(&mut self) {
         if let Sink::Frame(encoder) = std::mem::replace(&mut self.sink, Sink::Broken) {
-            // Nowhere to report a failure while dropping; the reader will say where it stopped.
-            let _ = encoder.finish().and_then(|mut out| out.flush());
+            // No caller to report to while dropping: the log says it, and the reader will
+            // say where the file stopped.
+            if let Err(e) = encoder.finish().and_then(|mut out| out.flush()) {
+                tracing::warn!("closing the recording's last frame: {e}");
+            }
         }
     }
 }

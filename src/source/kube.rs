@@ -76,6 +76,15 @@ pub async fn connect_with(target: &KubeTarget, retry: bool) -> Result<Connection
     let server = config.cluster_url.to_string();
     let mut config = config;
     config.default_retry = retry;
+    // The kubeconfig's proxy-url first; else HTTPS_PROXY and NO_PROXY, as kubectl does.
+    if config.proxy_url.is_none()
+        && let Some(p) = super::proxy::from_env(&config.cluster_url, |k| std::env::var(k).ok())
+    {
+        config.proxy_url = Some(
+            p.parse()
+                .wrap_err_with(|| format!("the proxy {p:?} from the environment is not a URL"))?,
+        );
+    }
     let client = Client::try_from(config).wrap_err("creating the Kubernetes client")?;
     let info = ClusterInfo {
         cluster: cluster.unwrap_or_else(|| server.clone()),

@@ -5,6 +5,7 @@ pub mod errors;
 pub mod kube;
 pub mod podmetrics;
 pub mod prometheus;
+pub mod proxy;
 pub mod scrape;
 pub mod supervise;
 pub mod tap;
