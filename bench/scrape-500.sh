@@ -5,11 +5,17 @@
 # meshtop runs its TUI in tmux and scrapes every pod every 5 s through the API server's
 # pod proxy. Prints meshtop's CPU and RSS over a minute, the API server's CPU for the
 # proxying, and the scrapes nginx served (to confirm the 100 scrapes/s pace).
-# Not a test: numbers vary with the machine. Usage: bench/scrape-500.sh [PODS] [SECONDS]
+# Not a test: numbers vary with the machine. Usage: bench/scrape-500.sh [PODS] [SECONDS] [soak]
+#
+# With `soak` (e.g. `bench/scrape-500.sh 100 1800 soak`), a second process replays the demo
+# recording in a loop (`meshtop demo`, in its own tmux session) meanwhile, and both
+# processes' RSS is sampled every 10 s: the series is printed with its spread after the
+# warm-up, which should stay within 5 %.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 PODS=${1:-500}
 SECS=${2:-60}
+SOAK=${3:-}
 DUMP=${MESHTOP_FIXTURES:-../shared/fixtures/real}/istio/metrics/istio-1.11-merged-15020.txt
 [[ -r "$DUMP" ]] || { echo "needs the real Istio dump at $DUMP" >&2; exit 1; }
 DUMP=$(realpath "$DUMP")
@@ -27,6 +33,7 @@ BIN=$(scripts/target-dir)/release/meshtop
 
 cleanup() {
   tmux -L meshtop-scrape kill-server 2>/dev/null || true
+  tmux -L meshtop-soak kill-server 2>/dev/null || true
   [[ -f $RUN/nginx.pid ]] && kill "$(cat $RUN/nginx.pid)" 2>/dev/null || true
   if [[ -f $RUN/ips ]]; then
     sed "s|^|route del |; s|$|/32|" "$RUN/ips" | ip -batch - 2>/dev/null || true
@@ -102,7 +109,20 @@ echo "warming up for 15 s (the first scrapes, then rates)..." >&2
 sleep 15
 served0=$(wc -l <"$RUN/access.log")
 m0=$(ticks "$pid"); a0=$(ticks "$apiserver")
-sleep "$SECS"
+if [[ $SOAK == soak ]]; then
+  tmux -L meshtop-soak new-session -d -s d -x 200 -y 50 "$BIN demo"
+  sleep 2
+  demo=$(pgrep -f "^$BIN demo$" | head -1)
+  rss() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+  echo "t_s live_rss_kib replay_rss_kib" >"$RUN/soak.tsv"
+  for ((t = 0; t <= SECS; t += 10)); do
+    echo "$t $(rss "$pid") $(rss "$demo")" >>"$RUN/soak.tsv"
+    ((t < SECS)) && sleep 10
+  done
+  cp "$RUN/soak.tsv" /tmp/meshtop-soak.tsv
+else
+  sleep "$SECS"
+fi
 m1=$(ticks "$pid"); a1=$(ticks "$apiserver")
 served1=$(wc -l <"$RUN/access.log")
 pct() { python3 -c "print(round(($2 - $1) / $hz / $SECS * 100, 1))"; }
@@ -112,3 +132,17 @@ echo "meshtop CPU: $(pct "$m0" "$m1") % of one core; RSS $(awk '/VmRSS/ {print $
 echo "kube-apiserver CPU meanwhile: $(pct "$a0" "$a1") % of one core (the pod proxy's share of the cost)"
 tmux -L meshtop-scrape capture-pane -p -t b | sed -n '3,6p'
 tmux -L meshtop-scrape capture-pane -p -t b | tail -1
+if [[ $SOAK == soak ]]; then
+  echo "== RSS every 10 s (KiB; also in /tmp/meshtop-soak.tsv) =="
+  column -t "$RUN/soak.tsv"
+  # Warm-up: the first 5 minutes (windows fill, the replay loops once).
+  python3 - "$RUN/soak.tsv" <<'PY'
+import sys
+rows = [l.split() for l in open(sys.argv[1]).read().split("\n")[1:] if l.strip()]
+after = [r for r in rows if int(r[0]) >= 300] or rows
+for i, name in ((1, "live TUI"), (2, "replay loop")):
+    v = [int(r[i]) for r in after]
+    print(f"{name}: {min(v)}-{max(v)} KiB after warm-up, spread {(max(v) - min(v)) / min(v) * 100:.1f} %"
+          f" (first {v[0]}, last {v[-1]})")
+PY
+fi

@@ -160,9 +160,11 @@ fn redact_userinfo(s: &str) -> Cow<'_, str> {
             out.push_str(REDACTED);
             last = at;
         }
-        // From the segment's last byte: a segment cut by the `/` of the next `://` must
-        // not hide that URL's scheme colon (found by fuzzing: `a://u:p@b://v:q@c`).
-        from = end.max(p) - 1;
+        // A segment cut by the `/` of the next `://` must not hide that URL's scheme colon
+        // (found by fuzzing: `a://u:p@b://v:q@c`): resume at the colon then. (Only then:
+        // `end - 1` may be inside a multi-byte character.)
+        let end = end.max(p);
+        from = if s[p..end].ends_with(':') { end - 1 } else { end };
     }
     if last == 0 {
         return Cow::Borrowed(s);
@@ -350,6 +352,13 @@ mod tests {
         let once = redact_text("GET htt9s://u:secret@a9s://user:se:secret@ae").unwrap();
         assert_eq!(once, "GET htt9s://u:<redacted>@a9s://user:<redacted>@ae");
         assert_eq!(redact_text(&once), None);
+        // Multi-byte characters at the end of a URL segment (a curly quote, an accent).
+        assert_eq!(redact_text("a://é"), None);
+        assert_eq!(redact_text("see “https://x.io” now"), None);
+        assert_eq!(
+            redact_text("“https://u:p@x.io” and https://v:q@é").unwrap(),
+            "“https://u:<redacted>@x.io” and https://v:<redacted>@é"
+        );
     }
 
     #[test]

@@ -9,7 +9,7 @@ use super::state::{NamespaceEntry, PodEntry, SourceErr, State, TrafficOrigin};
 use super::traffic::{Counters, Window};
 use super::update::{Stamped, Update};
 use crate::mesh::detect;
-use crate::model::{Resource, UnixMillis, UsageOrigin};
+use crate::model::{ErrorKind, Resource, UnixMillis, UsageOrigin};
 
 /// Folds one update and brings the derived figures up to date.
 ///
@@ -40,6 +40,7 @@ pub fn apply(state: &mut State, stamped: Stamped) {
             | Update::ListStarted { .. }
             | Update::SourceError { .. }
             | Update::SourceRecovered { .. }
+            | Update::CrashRecovered { .. }
             | Update::SessionRestored { .. }
     ) {
         state.last_update = Some(at);
@@ -412,7 +413,7 @@ pub fn apply(state: &mut State, stamped: Stamped) {
             state.errors.insert(
                 key,
                 SourceErr {
-                    kind: crate::model::ErrorKind::Api,
+                    kind: ErrorKind::Api,
                     message,
                     since,
                 },
@@ -427,6 +428,15 @@ pub fn apply(state: &mut State, stamped: Stamped) {
             let key = (resource, namespace);
             let since = state.errors.get(&key).map_or(at, |e| e.since);
             state.errors.insert(key, SourceErr { kind, message, since });
+        }
+        Update::CrashRecovered { resource } => {
+            if state
+                .errors
+                .get(&(resource, None))
+                .is_some_and(|e| e.kind == ErrorKind::Crashed)
+            {
+                state.errors.remove(&(resource, None));
+            }
         }
         Update::SourceRecovered { resource, namespace } => {
             state.errors.remove(&(resource, namespace));

@@ -140,6 +140,11 @@ pub enum Update {
         kind: ErrorKind,
         message: String,
     },
+    /// A source that had crashed has run a while without crashing: its `Crashed` error
+    /// goes (an error of another kind, reported by the source itself, stays).
+    CrashRecovered {
+        resource: Resource,
+    },
     SourceRecovered {
         resource: Resource,
         #[serde(default, skip_serializing_if = "Option::is_none")]

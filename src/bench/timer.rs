@@ -126,11 +126,13 @@ pub fn tighten_timer_slack() {
 mod portable {
     use super::*;
 
-    /// Sleepers' wakers, woken all at once on cancel.
+    /// The wakers of the sleeps now waiting (each removes its own when it ends), woken all
+    /// at once on cancel.
     #[derive(Default)]
     struct Cancel {
         cancelled: bool,
-        wakers: Vec<Waker>,
+        next: u64,
+        wakers: std::collections::HashMap<u64, Waker>,
     }
 
     #[derive(Clone, Default)]
@@ -143,14 +145,20 @@ mod portable {
             Sleep {
                 cancel: self.cancel.clone(),
                 sleep: Box::pin(tokio::time::sleep_until(at.into())),
-                registered: false,
+                id: None,
             }
+        }
+
+        /// Sleeps now waiting (for tests).
+        #[cfg(test)]
+        pub fn waiting(&self) -> usize {
+            self.cancel.borrow().wakers.len()
         }
 
         pub fn cancel(&self) {
             let mut c = self.cancel.borrow_mut();
             c.cancelled = true;
-            for w in c.wakers.drain(..) {
+            for (_, w) in c.wakers.drain() {
                 w.wake();
             }
         }
@@ -159,23 +167,43 @@ mod portable {
     pub struct Sleep {
         cancel: Rc<RefCell<Cancel>>,
         sleep: Pin<Box<tokio::time::Sleep>>,
-        registered: bool,
+        /// Its key among the waiting wakers, once it waits.
+        id: Option<u64>,
+    }
+
+    impl Sleep {
+        fn forget(&mut self) {
+            if let Some(id) = self.id.take() {
+                self.cancel.borrow_mut().wakers.remove(&id);
+            }
+        }
+    }
+
+    impl Drop for Sleep {
+        fn drop(&mut self) {
+            self.forget();
+        }
     }
 
     impl Future for Sleep {
         type Output = ();
 
         fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-            if self.cancel.borrow().cancelled {
+            if self.cancel.borrow().cancelled || self.sleep.as_mut().poll(cx).is_ready() {
+                self.forget();
                 return Poll::Ready(());
             }
-            if self.sleep.as_mut().poll(cx).is_ready() {
-                return Poll::Ready(());
-            }
-            if !self.registered {
-                self.cancel.borrow_mut().wakers.push(cx.waker().clone());
-                self.registered = true;
-            }
+            let mut c = self.cancel.borrow_mut();
+            let id = match self.id {
+                Some(id) => id,
+                None => {
+                    c.next += 1;
+                    c.next
+                }
+            };
+            c.wakers.insert(id, cx.waker().clone());
+            drop(c);
+            self.id = Some(id);
             Poll::Pending
         }
     }
@@ -375,6 +403,30 @@ mod tests {
         #[cfg(target_os = "linux")]
         wakes_in_order(TimerKind::Fd);
         wakes_in_order(TimerKind::Portable);
+    }
+
+    /// The portable timer holds a waker only while its sleep waits: a paced run of many
+    /// requests does not grow it (macOS builds use it for every request).
+    #[test]
+    fn the_portable_timer_forgets_finished_sleeps() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let local = tokio::task::LocalSet::new();
+        local.block_on(&rt, async {
+            let t = portable::PortableTimer::default();
+            for _ in 0..200 {
+                t.sleep_until(Instant::now() + Duration::from_micros(200)).await;
+            }
+            // One dropped while still waiting.
+            let waiting = t.sleep_until(Instant::now() + Duration::from_secs(3600));
+            let mut waiting = Box::pin(waiting);
+            assert!(futures::poll!(&mut waiting).is_pending());
+            assert_eq!(t.waiting(), 1);
+            drop(waiting);
+            assert_eq!(t.waiting(), 0, "no waker is kept for sleeps that ended");
+        });
     }
 
     fn wakes_in_order(kind: TimerKind) {

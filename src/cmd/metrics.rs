@@ -31,9 +31,16 @@ fn read(path: &Path) -> Result<String> {
         eprintln!(
             "meshtop: {}: skipped {} malformed line(s): {}",
             path.display(),
-            e.errors.len(),
+            e.bad_lines,
             first.join("; ")
         );
+    }
+    if e.truncated {
+        return Err(bad_input(format!(
+            "{}: more than {} samples (a cardinality bomb?); not read past them",
+            path.display(),
+            exposition::MAX_SAMPLES
+        )));
     }
     Ok(text)
 }

@@ -12,9 +12,11 @@ use color_eyre::eyre::{Result, WrapErr, eyre};
 use super::writer::{RecordStats, Recorder};
 use crate::app::Stamped;
 
-/// Updates queued for the thread. When the disk is this far behind, the hand-over waits
-/// (back-pressure) rather than hold an unbounded backlog.
+/// Updates queued for the thread. A disk this far behind (slow or stalled) stops the
+/// recording with that reason: the UI never waits for the disk, and no backlog grows.
 const QUEUE: usize = 16_384;
+/// How long closing waits for the file; a stalled disk is then left to the thread.
+const CLOSE_WAIT: Duration = Duration::from_secs(5);
 /// How often the thread looks at the clock when no update comes, so a quiet session is
 /// on disk within the recorder's flush interval (a second).
 const IDLE_TICK: Duration = Duration::from_millis(250);
@@ -68,8 +70,18 @@ impl Background {
         let Some(tx) = &self.tx else {
             return Err("the recording is closed".into());
         };
-        tx.send(update.clone())
-            .map_err(|_| self.failure().unwrap_or_else(|| "the recorder thread ended".into()))
+        match tx.try_send(update.clone()) {
+            Ok(()) => Ok(()),
+            Err(std::sync::mpsc::TrySendError::Full(_)) => Err(self
+                .failed
+                .get_or_init(|| {
+                    format!("the recording fell {QUEUE} updates behind the session (a slow or stalled disk)")
+                })
+                .clone()),
+            Err(std::sync::mpsc::TrySendError::Disconnected(_)) => {
+                Err(self.failure().unwrap_or_else(|| "the recorder thread ended".into()))
+            }
+        }
     }
 
     /// Why the recording failed, once it has.
@@ -87,6 +99,17 @@ impl Background {
         let Some(thread) = self.thread.take() else {
             return Err(eyre!("the recording was already closed"));
         };
+        let deadline = std::time::Instant::now() + CLOSE_WAIT;
+        while !thread.is_finished() {
+            if std::time::Instant::now() >= deadline {
+                // Left to finish on its own: quitting must not hang on a disk.
+                return Err(eyre!(
+                    "the file did not close within {} s (a stalled disk?); its end may be missing",
+                    CLOSE_WAIT.as_secs()
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
         thread.join().map_err(|p| {
             eyre!(
                 "the recorder thread panicked: {}",
@@ -162,7 +185,7 @@ mod tests {
     }
 
     /// A write that fails (the disk is full) comes back as the recording's failure at a
-    /// later hand-over, with its reason; nothing panics and the hand-overs never block.
+    /// later hand-over, with its reason; nothing panics.
     #[test]
     fn a_full_disk_is_reported_at_a_later_hand_over() {
         let header = Header::new("ctx", "test", 1_000);
@@ -183,9 +206,58 @@ mod tests {
                 error = Some(e);
                 break;
             }
+            // At the pace of a session, not faster than the thread can write.
+            if i % 256 == 0 {
+                std::thread::sleep(Duration::from_millis(1));
+            }
         }
         let error = error.expect("the failure is reported");
         assert!(error.contains("No space left on device"), "{error}");
         assert!(bg.finish().is_err(), "finish says the recording failed");
+    }
+
+    /// A disk that stops answering (a writer that blocks for ever): the hand-overs never
+    /// wait for it; once the queue is full the recording stops with that reason, and
+    /// closing gives up after its wait instead of hanging.
+    #[test]
+    fn a_stalled_disk_stops_the_recording_without_blocking() {
+        struct Stalls(std::sync::mpsc::Receiver<()>);
+        impl std::io::Write for Stalls {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                let _ = self.0.recv();
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let (release, stalled) = std::sync::mpsc::channel();
+        // The header's frame is written at creation: let those writes through.
+        for _ in 0..8 {
+            release.send(()).unwrap();
+        }
+        let header = Header::new("ctx", "test", 1_000);
+        let recorder = Recorder::new(Stalls(stalled), &header, FlushPolicy::default()).unwrap();
+        let bg = Background::spawn(recorder).unwrap();
+        let mut error = None;
+        for i in 0..(QUEUE as i64 + 100_000) {
+            let name = format!("{i:x}").repeat(200);
+            if let Err(e) = bg.write(&Stamped {
+                at: 1_000 + i,
+                update: Update::Marker { name },
+            }) {
+                error = Some((i, e));
+                break;
+            }
+        }
+        let (at, error) = error.expect("the recording stops");
+        assert!(at as usize >= QUEUE, "{at}");
+        assert_eq!(
+            error,
+            format!("the recording fell {QUEUE} updates behind the session (a slow or stalled disk)")
+        );
+        let closed = bg.finish().unwrap_err().to_string();
+        assert!(closed.contains("did not close within 5 s"), "{closed}");
+        drop(release);
     }
 }

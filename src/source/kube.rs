@@ -48,42 +48,48 @@ pub async fn connect_with(target: &KubeTarget, retry: bool) -> Result<Connection
         context: target.context.clone(),
         ..Default::default()
     };
-    let (config, context, cluster) = match &target.kubeconfig {
+    let (config, context, cluster, proxy_url) = match &target.kubeconfig {
         Some(path) => {
             let kc = Kubeconfig::read_from(path).wrap_err_with(|| format!("reading kubeconfig {}", path.display()))?;
             let (ctx, cl) = names(&kc, target.context.as_deref());
+            let proxy = proxy_url_of(&kc, cl.as_deref());
             let config = Config::from_custom_kubeconfig(kc, &options)
                 .await
                 .wrap_err_with(|| format!("loading kubeconfig {}", path.display()))?;
-            (config, ctx, cl)
+            (config, ctx, cl, proxy)
         }
         None => match Kubeconfig::read() {
             Ok(kc) => {
                 let (ctx, cl) = names(&kc, target.context.as_deref());
+                let proxy = proxy_url_of(&kc, cl.as_deref());
                 (
                     Config::from_kubeconfig(&options).await.wrap_err("loading kubeconfig")?,
                     ctx,
                     cl,
+                    proxy,
                 )
             }
             Err(_) => {
                 let config = Config::incluster()
                     .wrap_err("no kubeconfig found (set --kubeconfig or $KUBECONFIG) and not running in a cluster")?;
-                (config, "in-cluster".to_string(), None)
+                (config, "in-cluster".to_string(), None, None)
             }
         },
     };
     let server = config.cluster_url.to_string();
     let mut config = config;
     config.default_retry = retry;
-    // The kubeconfig's proxy-url first; else HTTPS_PROXY and NO_PROXY, as kubectl does.
-    if config.proxy_url.is_none()
-        && let Some(p) = super::proxy::from_env(&config.cluster_url, |k| std::env::var(k).ok())
-    {
-        config.proxy_url = Some(
-            p.parse()
-                .wrap_err_with(|| format!("the proxy {p:?} from the environment is not a URL"))?,
-        );
+    // The kubeconfig's proxy-url first; else HTTPS_PROXY and NO_PROXY as kubectl reads them
+    // (kube's own reading of the environment checks NO_PROXY against the proxy, not the
+    // server, so it is replaced here).
+    if proxy_url.is_none() {
+        config.proxy_url = match super::proxy::from_env(&config.cluster_url, |k| std::env::var(k).ok()) {
+            Some(p) => Some(p.parse().map_err(|_| {
+                let shown = crate::redact::redact_text(&p).unwrap_or(p);
+                color_eyre::eyre::eyre!("the proxy {shown:?} from HTTPS_PROXY is not a URL")
+            })?),
+            None => None,
+        };
     }
     let client = Client::try_from(config).wrap_err("creating the Kubernetes client")?;
     let info = ClusterInfo {
@@ -106,6 +112,15 @@ pub async fn connect_quietly(target: &KubeTarget, tx: &UpdateTx) -> Option<Clien
             Err(_) => return None,
         }
     }
+}
+
+/// The `proxy-url` of the context's cluster, if the kubeconfig gives one.
+fn proxy_url_of(kc: &Kubeconfig, cluster: Option<&str>) -> Option<String> {
+    kc.clusters
+        .iter()
+        .find(|c| Some(c.name.as_str()) == cluster)
+        .and_then(|c| c.cluster.as_ref())
+        .and_then(|c| c.proxy_url.clone())
 }
 
 fn names(kc: &Kubeconfig, context: Option<&str>) -> (String, Option<String>) {
@@ -269,7 +284,9 @@ where
     K: Watched<Scope = k8s_openapi::NamespaceResourceScope>,
     K::DynamicType: Default,
 {
-    let mut tasks: std::collections::BTreeMap<String, tokio::task::JoinHandle<()>> = Default::default();
+    // Aborted when dropped: a restart of the watches (after a silence, or by the
+    // supervisor) must not leave these running beside the new ones.
+    let mut tasks: std::collections::BTreeMap<String, super::supervise::AbortOnDrop> = Default::default();
     let namespaces = kube::runtime::WatchStreamExt::default_backoff(watcher(
         Api::<Namespace>::all(client.clone()),
         Default::default(),
@@ -286,20 +303,20 @@ where
         for ns in added {
             tasks.entry(ns.clone()).or_insert_with(|| {
                 let api = Api::<K>::namespaced(client.clone(), &ns);
-                tokio::spawn(pump(watcher(api, Default::default()), Some(ns), tx.clone()))
+                super::supervise::AbortOnDrop(tokio::spawn(pump(
+                    watcher(api, Default::default()),
+                    Some(ns),
+                    tx.clone(),
+                )))
             });
         }
         for ns in removed {
-            if let Some(t) = tasks.remove(&ns) {
-                t.abort();
-            }
+            // Dropping the handle aborts the namespace's watch.
+            tasks.remove(&ns);
         }
         if tx.is_closed() {
             break;
         }
-    }
-    for (_, t) in tasks {
-        t.abort();
     }
 }
 

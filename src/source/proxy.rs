@@ -8,6 +8,10 @@ use std::net::IpAddr;
 /// The proxy for `server` from these environment variables, or None.
 pub fn from_env(server: &http::Uri, var: impl Fn(&str) -> Option<String>) -> Option<String> {
     let host = server.host()?.trim_start_matches('[').trim_end_matches(']');
+    // Go's ProxyFromEnvironment, which kubectl uses, never proxies loopback.
+    if host.eq_ignore_ascii_case("localhost") || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback()) {
+        return None;
+    }
     let first = |names: &[&str]| names.iter().find_map(|n| var(n).filter(|v| !v.trim().is_empty()));
     let proxy = match server.scheme_str() {
         Some("http") => first(&["HTTP_PROXY", "http_proxy"]),
@@ -34,6 +38,8 @@ fn excluded(entry: &str, host: &str) -> bool {
     if entry == "*" {
         return true;
     }
+    // `*.corp` as `.corp`.
+    let entry = entry.strip_prefix('*').unwrap_or(entry);
     if let Some((net, bits)) = entry.split_once('/') {
         return match (net.parse::<IpAddr>(), bits.parse::<u32>(), host.parse::<IpAddr>()) {
             (Ok(net), Ok(bits), Ok(ip)) => in_cidr(ip, net, bits),
@@ -41,7 +47,8 @@ fn excluded(entry: &str, host: &str) -> bool {
         };
     }
     let name = match entry.rsplit_once(':') {
-        Some((h, port)) if port.chars().all(|c| c.is_ascii_digit()) && !h.contains(':') => h,
+        // `host:port`, `[::1]:port`; not a bare IPv6 address.
+        Some((h, port)) if port.chars().all(|c| c.is_ascii_digit()) && (!h.contains(':') || h.ends_with(']')) => h,
         _ => entry,
     };
     let name = name.trim_start_matches('[').trim_end_matches(']');
@@ -84,7 +91,10 @@ mod tests {
         let vars = [
             ("HTTPS_PROXY", "http://proxy.corp:3128"),
             ("http_proxy", "plain:8080"),
-            ("NO_PROXY", "localhost, .internal,10.0.0.0/8,192.168.1.7:6443,[::1]"),
+            (
+                "NO_PROXY",
+                "localhost, .internal,10.0.0.0/8,192.168.1.7:6443,*.corp,[fd00::1]:6443",
+            ),
         ];
         let e = env(&vars);
         assert_eq!(
@@ -101,6 +111,10 @@ mod tests {
             "https://internal",
             "https://10.1.2.3:6443",
             "https://192.168.1.7",
+            "https://api.corp",
+            "https://[fd00::1]:6443",
+            // Loopback is never proxied, whatever NO_PROXY says.
+            "https://127.0.0.1:6443",
             "https://[::1]:6443",
         ] {
             assert_eq!(from_env(&uri(excluded), &e), None, "{excluded}");

@@ -259,7 +259,7 @@ async fn scrape_target(via: &Via, t: &Target) -> Update {
     }
     if e.truncated {
         return fail(format!(
-            "{url}: more than {} series, not used (a cardinality bomb?)",
+            "{url}: more than {} samples, not used (a cardinality bomb?)",
             exposition::MAX_SAMPLES
         ));
     }

@@ -21,8 +21,9 @@ const HEALTHY_AFTER: Duration = Duration::from_secs(30);
 /// fault-injection hook of the end-to-end tests (a real panic has no trigger from outside).
 pub const FAULT_ENV: &str = "MESHTOP_FAULT_PANIC";
 
-/// Aborts the task it holds when dropped, so aborting the supervisor stops its source.
-struct AbortOnDrop(JoinHandle<()>);
+/// Aborts the task it holds when dropped, so aborting the supervisor stops its source
+/// (and a source dropped mid-way stops the tasks it spawned).
+pub(crate) struct AbortOnDrop(pub(crate) JoinHandle<()>);
 
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
@@ -58,7 +59,7 @@ where
                     r = &mut task.0 => r,
                     () = tokio::time::sleep(HEALTHY_AFTER) => {
                         backoff = FIRST_BACKOFF;
-                        let recovered = Update::SourceRecovered { resource, namespace: None };
+                        let recovered = Update::CrashRecovered { resource };
                         if tx.send(Stamped::now(recovered)).await.is_err() {
                             return;
                         }
@@ -129,7 +130,7 @@ mod tests {
                     message,
                     ..
                 } => seen.push(format!("{} {} {message}", resource.as_str(), kind.label())),
-                Update::SourceRecovered { resource, .. } => seen.push(format!("{} recovered", resource.as_str())),
+                Update::CrashRecovered { resource } => seen.push(format!("{} recovered", resource.as_str())),
                 Update::Tick => seen.push("running".into()),
                 other => panic!("unexpected {other:?}"),
             }
@@ -229,5 +230,35 @@ mod tests {
             eprintln!("SIZE {name} {size}");
             assert!(size <= 32 * 1024, "the {name} source's future is {size} bytes");
         }
+    }
+
+    /// The supervisor's "recovered" clears its own crash only: an error the source itself
+    /// reported since (the API does not answer) stays on the status line.
+    #[test]
+    fn a_crash_recovery_clears_only_the_crash() {
+        use crate::app::{Keymap, State, fold};
+        let error = |kind| Stamped {
+            at: 1,
+            update: Update::SourceError {
+                resource: Resource::Cluster,
+                namespace: None,
+                kind,
+                message: "m".into(),
+            },
+        };
+        let recovered = || Stamped {
+            at: 2,
+            update: Update::CrashRecovered {
+                resource: Resource::Cluster,
+            },
+        };
+        let mut s = State::new(Keymap::default());
+        fold(&mut s, error(ErrorKind::Crashed));
+        fold(&mut s, recovered());
+        assert!(s.errors.is_empty());
+        fold(&mut s, error(ErrorKind::Crashed));
+        fold(&mut s, error(ErrorKind::Unreachable));
+        fold(&mut s, recovered());
+        assert_eq!(s.errors[&(Resource::Cluster, None)].kind, ErrorKind::Unreachable);
     }
 }

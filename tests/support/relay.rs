@@ -1,6 +1,8 @@
 //! A TCP relay under the test's control, to play a laptop's sleep or a VPN drop: while
 //! blackholed it keeps every socket open and silently drops the bytes (no RST, no FIN),
-//! and new connections are accepted but never answered.
+//! and new connections are accepted but never answered. A connection that lived through a
+//! blackhole stays dead afterwards (as a NAT or VPN that forgot it): only connections
+//! made after it work, so a client must notice and reconnect by itself.
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -9,16 +11,39 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 pub struct Relay {
     pub port: u16,
-    blackhole: Arc<AtomicBool>,
+    gate: Arc<Gate>,
+}
+
+/// Whether bytes pass: not while the hole is open, and never again on a connection older
+/// than the last blackhole.
+#[derive(Default)]
+pub struct Gate {
+    hole: AtomicBool,
+    epoch: std::sync::atomic::AtomicU64,
+}
+
+impl Gate {
+    fn now(&self) -> u64 {
+        self.epoch.load(Ordering::SeqCst)
+    }
+
+    fn passes(&self, born: u64) -> bool {
+        !self.hole.load(Ordering::SeqCst) && self.now() == born
+    }
 }
 
 impl Relay {
     /// Relays 127.0.0.1:<port> to `upstream` (host:port).
     pub fn start(upstream: &str) -> Relay {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        Relay::start_on("127.0.0.1", upstream)
+    }
+
+    /// The same, listening on another of this machine's addresses.
+    pub fn start_on(ip: &str, upstream: &str) -> Relay {
+        let listener = TcpListener::bind(format!("{ip}:0")).unwrap();
         let port = listener.local_addr().unwrap().port();
-        let blackhole = Arc::new(AtomicBool::new(false));
-        let hole = blackhole.clone();
+        let gate = Arc::new(Gate::default());
+        let shared = gate.clone();
         let upstream = upstream.to_string();
         std::thread::spawn(move || {
             for client in listener.incoming() {
@@ -27,20 +52,29 @@ impl Relay {
                     let _ = client.shutdown(Shutdown::Both);
                     continue;
                 };
-                pipe(client.try_clone().unwrap(), server.try_clone().unwrap(), hole.clone());
-                pipe(server, client, hole.clone());
+                let born = shared.now();
+                pipe(
+                    client.try_clone().unwrap(),
+                    server.try_clone().unwrap(),
+                    shared.clone(),
+                    born,
+                );
+                pipe(server, client, shared.clone(), born);
             }
         });
-        Relay { port, blackhole }
+        Relay { port, gate }
     }
 
     pub fn set_blackhole(&self, on: bool) {
-        self.blackhole.store(on, Ordering::SeqCst);
+        if on {
+            self.gate.epoch.fetch_add(1, Ordering::SeqCst);
+        }
+        self.gate.hole.store(on, Ordering::SeqCst);
     }
 }
 
-/// Copies `from` to `to`, dropping what arrives while the hole is open.
-fn pipe(mut from: TcpStream, mut to: TcpStream, hole: Arc<AtomicBool>) {
+/// Copies `from` to `to`, dropping what the gate does not let through.
+fn pipe(mut from: TcpStream, mut to: TcpStream, gate: Arc<Gate>, born: u64) {
     std::thread::spawn(move || {
         let mut buf = [0u8; 16 * 1024];
         loop {
@@ -48,7 +82,7 @@ fn pipe(mut from: TcpStream, mut to: TcpStream, hole: Arc<AtomicBool>) {
                 Ok(0) | Err(_) => break,
                 Ok(n) => n,
             };
-            if hole.load(Ordering::SeqCst) {
+            if !gate.passes(born) {
                 continue;
             }
             if to.write_all(&buf[..n]).is_err() {
@@ -105,9 +139,14 @@ impl ConnectProxy {
                     {
                         return;
                     }
-                    let open = Arc::new(AtomicBool::new(false));
-                    pipe(client.try_clone().unwrap(), server.try_clone().unwrap(), open.clone());
-                    pipe(server, client, open);
+                    let open = Arc::new(Gate::default());
+                    pipe(
+                        client.try_clone().unwrap(),
+                        server.try_clone().unwrap(),
+                        open.clone(),
+                        0,
+                    );
+                    pipe(server, client, open, 0);
                 });
             }
         });
