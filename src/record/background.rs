@@ -196,9 +196,19 @@ mod tests {
         let recorder = Recorder::new(FillsUp(0), &header, policy).unwrap();
         let bg = Background::spawn(recorder).unwrap();
         let mut error = None;
-        for i in 0..1_000_000 {
-            // Text that does not compress, so the 64 KiB fill up.
-            let name = format!("{:x}", (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        // A few thousand hand-overs at most (the queue holds 16,384, so it never fills
+        // however slow the thread is), each ~16 KiB that does not compress: the 64 KiB
+        // fill up within a handful.
+        for i in 0..4_000 {
+            let name: String = (0..1024)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    format!("{x:016x}")
+                })
+                .collect();
             if let Err(e) = bg.write(&Stamped {
                 at: 1_000 + i,
                 update: Update::Marker { name },
@@ -206,10 +216,7 @@ mod tests {
                 error = Some(e);
                 break;
             }
-            // At the pace of a session, not faster than the thread can write.
-            if i % 256 == 0 {
-                std::thread::sleep(Duration::from_millis(1));
-            }
+            std::thread::sleep(Duration::from_millis(2));
         }
         let error = error.expect("the failure is reported");
         assert!(error.contains("No space left on device"), "{error}");
