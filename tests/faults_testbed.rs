@@ -460,19 +460,7 @@ async fn a_pod_network_namespace_that_disappears_mid_bench_is_counted_by_kind() 
     let netns = support::pod_netns(&ns, "web");
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("index.html"), "hello\n").unwrap();
-    let _server = support::spawn_in_netns(
-        &netns,
-        &[
-            "python3",
-            "-m",
-            "http.server",
-            "8080",
-            "--bind",
-            "0.0.0.0",
-            "--directory",
-            dir.path().to_str().unwrap(),
-        ],
-    );
+    let _server = support::serve_dir_in_netns(&netns, "0.0.0.0", dir.path());
     let url = format!("http://{ip}:8080/index.html");
     support::wait_for("the pod's server", Duration::from_secs(20), || async {
         reqwest::get(&url).await.ok().filter(|r| r.status().is_success())

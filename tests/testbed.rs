@@ -100,19 +100,7 @@ async fn a_process_in_the_pod_netns_answers_through_the_pod_proxy() {
     let netns = pod_netns(&ns, "echo");
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("hello.txt"), format!("hello from {ip}\n")).unwrap();
-    let _server = spawn_in_netns(
-        &netns,
-        &[
-            "python3",
-            "-m",
-            "http.server",
-            "8080",
-            "--bind",
-            "0.0.0.0",
-            "--directory",
-            dir.path().to_str().unwrap(),
-        ],
-    );
+    let _server = support::serve_dir_in_netns(&netns, "0.0.0.0", dir.path());
     let path = format!("/api/v1/namespaces/{ns}/pods/echo:8080/proxy/hello.txt");
     let body = wait_for(
         "the netns server to answer via the pod proxy",

@@ -409,12 +409,7 @@ mod tests {
     /// requests does not grow it (macOS builds use it for every request).
     #[test]
     fn the_portable_timer_forgets_finished_sleeps() {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let local = tokio::task::LocalSet::new();
-        local.block_on(&rt, async {
+        on_one_thread(async {
             let t = portable::PortableTimer::default();
             for _ in 0..200 {
                 t.sleep_until(Instant::now() + Duration::from_micros(200)).await;
@@ -429,13 +424,17 @@ mod tests {
         });
     }
 
-    fn wakes_in_order(kind: TimerKind) {
+    /// A worker's setting: one thread, tasks spawned locally.
+    fn on_one_thread(f: impl Future<Output = ()>) {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .unwrap();
-        let local = tokio::task::LocalSet::new();
-        local.block_on(&rt, async {
+        tokio::task::LocalSet::new().block_on(&rt, f);
+    }
+
+    fn wakes_in_order(kind: TimerKind) {
+        on_one_thread(async {
             let timer = HrTimer::new(kind).unwrap();
             tokio::task::spawn_local(timer.clone().drive());
             let start = Instant::now();

@@ -233,6 +233,23 @@ pub fn pod_netns(ns: &str, pod: &str) -> String {
         .to_string()
 }
 
+/// Python's http.server on :8080 in a pod's network namespace, serving `dir`.
+pub fn serve_dir_in_netns(netns: &str, bind: &str, dir: &Path) -> NetnsProcess {
+    spawn_in_netns(
+        netns,
+        &[
+            "python3",
+            "-m",
+            "http.server",
+            "8080",
+            "--bind",
+            bind,
+            "--directory",
+            dir.to_str().unwrap(),
+        ],
+    )
+}
+
 pub fn spawn_in_netns(netns: &str, argv: &[&str]) -> NetnsProcess {
     let child = Command::new("ip")
         .args(["netns", "exec", netns])

@@ -75,19 +75,7 @@ pub async fn standin_with(
     ];
     proxy.extend_from_slice(extra);
     let procs = vec![
-        spawn_in_netns(
-            &netns,
-            &[
-                "python3",
-                "-m",
-                "http.server",
-                "8080",
-                "--bind",
-                "127.0.0.1",
-                "--directory",
-                dir.path().to_str().unwrap(),
-            ],
-        ),
+        super::serve_dir_in_netns(&netns, "127.0.0.1", dir.path()),
         spawn_in_netns(&netns, &proxy),
     ];
     let addr = format!("{ip}:15001");
