@@ -114,6 +114,11 @@ pub fn redact_text(s: &str) -> Option<String> {
         changed |= matches!(redacted, Cow::Owned(_));
         out.push_str(&redacted);
     }
+    // What did not parse as JSON may now (a redacted value took its control characters
+    // with it): redact it as JSON too, so one pass does what two would (found by fuzzing).
+    if changed && let Some(json) = redact_embedded_json(&out) {
+        return Some(json);
+    }
     changed.then_some(out)
 }
 
@@ -344,6 +349,17 @@ fn words(name: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by the `redaction` fuzz target: JSON that does not parse because a value holds
+    /// raw control characters is redacted as text, and then is JSON; its credential-named
+    /// key is blanked in the same pass.
+    #[test]
+    fn json_made_valid_by_redaction_is_redacted_as_json_in_the_same_pass() {
+        let text = "{\"Auth\":\"htpt//:h/?access_token=t\u{1}\0\0\"}";
+        let once = redact_text(text).unwrap();
+        assert_eq!(once, "{\"Auth\":\"<redacted>\"}");
+        assert_eq!(redact_text(&once), None);
+    }
 
     /// Found by the `redaction` fuzz target: a second URL whose scheme follows the first
     /// one's userinfo without a space kept its password, and a second pass redacted it.
