@@ -85,6 +85,26 @@ pub struct TrafficArgs {
     /// (when meshtop runs inside the cluster network).
     #[arg(long)]
     pub scrape_direct: bool,
+
+    /// Proxies scraped per 5 s interval before scraping counts as too much load (default
+    /// 1000, or `scrape_budget` in the config file). Past it, figures come from the mesh's
+    /// Prometheus when one is found; else the scrapes are paced to the budget, each proxy
+    /// then scraped less often. The status line says which.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub scrape_budget: Option<u32>,
+}
+
+impl TrafficArgs {
+    /// How proxies are scraped: the flags, else the config file, else the defaults.
+    pub fn scrape(&self, config: &crate::config::Config) -> crate::source::scrape::Options {
+        crate::source::scrape::Options {
+            direct: self.scrape_direct,
+            budget: self
+                .scrape_budget
+                .or(config.scrape_budget)
+                .unwrap_or(crate::source::scrape::DEFAULT_BUDGET),
+        }
+    }
 }
 
 /// How the TUI looks and which keys it takes.

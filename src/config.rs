@@ -17,6 +17,9 @@ pub struct Config {
     pub max_fps: u32,
     /// Action name → keys, e.g. `quit = ["q", "ctrl-c"]`.
     pub keys: BTreeMap<String, Vec<String>>,
+    /// Proxies scraped per interval before falling back to Prometheus or pacing
+    /// (`--scrape-budget` wins).
+    pub scrape_budget: Option<u32>,
 }
 
 impl Default for Config {
@@ -25,6 +28,7 @@ impl Default for Config {
             theme: None,
             max_fps: 30,
             keys: BTreeMap::new(),
+            scrape_budget: None,
         }
     }
 }
@@ -89,6 +93,11 @@ impl Config {
         if !(1..=240).contains(&c.max_fps) {
             return Err(eyre!("max_fps must be between 1 and 240, got {}", c.max_fps));
         }
+        if let Some(b) = c.scrape_budget
+            && !(1..=1_000_000).contains(&b)
+        {
+            return Err(eyre!("scrape_budget must be between 1 and 1000000, got {b}"));
+        }
         Ok(c)
     }
 }
@@ -133,5 +142,11 @@ mod tests {
             Config::parse("max_fps = 0").unwrap_err().to_string(),
             "max_fps must be between 1 and 240, got 0"
         );
+        assert_eq!(Config::parse("scrape_budget = 250").unwrap().scrape_budget, Some(250));
+        assert_eq!(
+            Config::parse("scrape_budget = 0").unwrap_err().to_string(),
+            "scrape_budget must be between 1 and 1000000, got 0"
+        );
+        assert!(Config::parse("scrape_budget = -1").is_err());
     }
 }

@@ -21,6 +21,7 @@ pub mod log;
 pub mod mesh;
 pub mod metrics;
 pub mod model;
+pub mod perf;
 pub mod record;
 pub mod redact;
 pub mod report;

@@ -59,6 +59,23 @@ fn redact_object(map: &mut Map<String, Value>) -> bool {
             .filter_map(|k| map.get(*k).and_then(Value::as_str))
             .any(is_credential_name);
     let mut changed = false;
+    // A key is text too (a map keyed by URL may hold `?token=x`): it is redacted like a value.
+    let renamed: Vec<(String, String)> = map
+        .keys()
+        .filter_map(|k| redact_text(k).map(|r| (k.clone(), r)))
+        .collect();
+    for (old, new) in renamed {
+        if let Some(v) = map.remove(&old) {
+            // Judged by the name as it was: `http://u:token@h` loses its secret word when redacted.
+            // (Two keys that redact to the same name keep the last value: both were secret.)
+            let mut v = v;
+            if is_credential_name(&old) {
+                blank(&mut v);
+            }
+            map.insert(new, v);
+            changed = true;
+        }
+    }
     for (k, v) in map.iter_mut() {
         let role_is_name = is_pair && PAIR_NAME_KEYS.contains(&k.as_str());
         let role_is_value = PAIR_VALUE_KEYS.contains(&k.as_str());
@@ -97,8 +114,10 @@ pub fn redact_text(s: &str) -> Option<String> {
     if !s.contains([':', '=', '{', '[']) && find_bearer(s, 0).is_none() {
         return None;
     }
+    // JSON is redacted as JSON only: the line rules below would also rewrite what the JSON
+    // pass already made safe (found by fuzzing: `sig=` inside a key).
     if let Some(json) = redact_embedded_json(s) {
-        return Some(json);
+        return json;
     }
     let mut out = String::with_capacity(s.len());
     let mut changed = false;
@@ -117,21 +136,22 @@ pub fn redact_text(s: &str) -> Option<String> {
     // What did not parse as JSON may now (a redacted value took its control characters
     // with it): redact it as JSON too, so one pass does what two would (found by fuzzing).
     if changed && let Some(json) = redact_embedded_json(&out) {
-        return Some(json);
+        return Some(json.unwrap_or(out));
     }
     changed.then_some(out)
 }
 
 /// JSON kept inside a string (annotations such as `sidecar.istio.io/status` hold some) is
-/// redacted as JSON; it is rewritten only when something in it was secret.
-fn redact_embedded_json(s: &str) -> Option<String> {
+/// redacted as JSON; it is rewritten only when something in it was secret. None when `s` is
+/// not JSON; Some(None) when it is and holds no secret.
+fn redact_embedded_json(s: &str) -> Option<Option<String>> {
     let t = s.trim();
     let looks = (t.starts_with('{') && t.ends_with('}')) || (t.starts_with('[') && t.ends_with(']'));
     if !looks {
         return None;
     }
     let mut v: Value = serde_json::from_str(t).ok()?;
-    redact(&mut v).then(|| v.to_string())
+    Some(redact(&mut v).then(|| v.to_string()))
 }
 
 /// `Authorization: Bearer x` → `Authorization: <redacted>`, for a credential-like header name.
@@ -363,6 +383,30 @@ mod tests {
 
     /// Found by the `redaction` fuzz target: a second URL whose scheme follows the first
     /// one's userinfo without a space kept its password, and a second pass redacted it.
+    #[test]
+    fn keys_are_redacted_like_text_and_json_only_once() {
+        // The third fuzz finding: the JSON pass blanked the value of a `sig` key, and a second
+        // pass then rewrote the `sig=` inside the key by the line rules.
+        let input = r#"{"headr====sig====ization":"B)earer eyJhbGBearer bt"}"#;
+        let once = redact_text(input).unwrap();
+        assert_eq!(once, r#"{"headr====sig=<redacted>":"<redacted>"}"#);
+        assert_eq!(redact_text(&once), None);
+        let input = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/fuzz/seeds/redaction/assignment-in-json-key"
+        ))
+        .unwrap();
+        let once = redact_text(&input).unwrap();
+        assert_eq!(redact_text(&once), None, "{once}");
+        // A map keyed by URL: the key's secret goes, the value stays.
+        assert_eq!(
+            redacted(json!({"https://h/x?token=abc": 3, "http://u:token@h/": "up"})),
+            json!({"https://h/x?token=<redacted>": 3, "http://u:<redacted>@h/": "<redacted>"})
+        );
+        // JSON with no secret is not rewritten by the line rules either.
+        assert_eq!(redact_text(r#"{"a=b":"c"}"#), None);
+    }
+
     #[test]
     fn back_to_back_urls_are_all_redacted_in_one_pass() {
         let once = redact_text("GET htt9s://u:secret@a9s://user:se:secret@ae").unwrap();

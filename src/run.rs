@@ -87,7 +87,7 @@ pub async fn run_live(args: &TuiArgs) -> Result<()> {
     let mut live = LiveSources::start(
         args.cluster.target()?,
         prometheus,
-        args.traffic.scrape_direct,
+        args.traffic.scrape(&config),
         state.window_s,
     );
     live.provenance = args.provenance.provenance.clone();
@@ -129,7 +129,7 @@ pub trait Driver {
 pub(crate) struct LiveSources {
     target: source::kube::KubeTarget,
     prometheus: Option<source::prometheus::Spec>,
-    scrape_direct: bool,
+    scrape: source::scrape::Options,
     window: tokio::sync::watch::Sender<u32>,
     /// How often usage is read: more often while benchmarks run or have just ended, so a
     /// short run gets readings measured while it ran.
@@ -155,7 +155,7 @@ impl LiveSources {
     pub(crate) fn start(
         target: source::kube::KubeTarget,
         prometheus: Option<source::prometheus::Spec>,
-        scrape_direct: bool,
+        scrape: source::scrape::Options,
         window_s: u32,
     ) -> Self {
         let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
@@ -179,7 +179,13 @@ impl LiveSources {
                 })
             }
             None => spawn(Resource::ProxyScrape, tx.clone(), move || {
-                source::scrape::run(t.clone(), scrape_direct, SCRAPE_INTERVAL, sent.clone())
+                let settings = source::scrape::Settings {
+                    direct: scrape.direct,
+                    interval: SCRAPE_INTERVAL,
+                    budget: scrape.budget,
+                    window: Some(window_rx.clone()),
+                };
+                source::scrape::run(t.clone(), settings, sent.clone())
             }),
         };
         let benches = BenchRunner::new(tx.clone());
@@ -195,7 +201,7 @@ impl LiveSources {
         LiveSources {
             target,
             prometheus,
-            scrape_direct,
+            scrape,
             window,
             usage_every,
             benches,
@@ -458,7 +464,7 @@ impl LiveSources {
         let window = *self.window.borrow();
         let provenance = std::mem::take(&mut self.provenance);
         let last_sweep = self.benches.last_sweep;
-        *self = LiveSources::start(target, self.prometheus.clone(), self.scrape_direct, window);
+        *self = LiveSources::start(target, self.prometheus.clone(), self.scrape, window);
         self.provenance = provenance;
         self.benches.last_sweep = last_sweep;
         self.take_receiver()
@@ -697,12 +703,17 @@ pub async fn run_tui(
     // the restore either.
     let mut interrupt = signal(tokio::signal::unix::SignalKind::interrupt())?;
     let mut sources_alive = true;
+    let mut stats = crate::perf::FrameStats::from_env();
     loop {
         let driver_wake = driver.tick(&mut state);
         if state.dirty && last_draw.elapsed() >= frame {
+            let started = std::time::Instant::now();
             tui.terminal
                 .draw(|f| ui.render(&state, f))
                 .wrap_err("drawing the screen")?;
+            if let Some(s) = &mut stats {
+                s.drew(started.elapsed());
+            }
             state.dirty = false;
             last_draw = Instant::now();
         }
@@ -730,7 +741,11 @@ pub async fn run_tui(
                         }
                     }
                     // Aggregates are recomputed once per batch, not once per update.
+                    let started = std::time::Instant::now();
                     fold_all(&mut state, batch);
+                    if let Some(s) = &mut stats {
+                        s.folded(started.elapsed());
+                    }
                 }
                 // Every source ended (they only end when told to); keep serving keys.
                 None => sources_alive = false,
@@ -764,7 +779,10 @@ pub async fn run_tui(
         }
     }
     drop(tui);
-    Ok(())
+    match stats {
+        Some(s) => s.write(),
+        None => Ok(()),
+    }
 }
 
 fn signal(kind: tokio::signal::unix::SignalKind) -> Result<tokio::signal::unix::Signal> {

@@ -359,6 +359,56 @@ async fn prometheus_source_agrees_with_direct_scrapes() {
     let rps = wl["rps"].as_f64().unwrap();
     assert!(rps > 0.0 && rps * f64::from(WINDOW_S) <= 200.0 * 1.15, "{wl:#}");
 
+    // More proxies (web, emoji, zt) than a scrape budget of 2: the scraper says so and hands
+    // over to the Prometheus it finds; with a budget of 3 it scrapes them itself.
+    let target = meshtop::source::kube::KubeTarget {
+        kubeconfig: Some(kubeconfig()),
+        context: None,
+        namespace: Some(ns.clone()),
+    };
+    for budget in [2, 3] {
+        let (tx, mut rx) = tokio::sync::mpsc::channel(64);
+        let (_w, window) = tokio::sync::watch::channel(60);
+        let settings = meshtop::source::scrape::Settings {
+            direct: false,
+            interval: Duration::from_secs(2),
+            budget,
+            window: Some(window),
+        };
+        let source = tokio::spawn(meshtop::source::scrape::run(target.clone(), settings, tx));
+        let mut seen = Vec::new();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while seen.len() < 3 {
+            let u = tokio::time::timeout_at(deadline, rx.recv())
+                .await
+                .unwrap_or_else(|_| panic!("budget {budget}: only {seen:?}"))
+                .unwrap()
+                .update;
+            match u {
+                Update::ScrapeLoad(load) => seen.push(format!("load {load:?}")),
+                Update::PromTraffic { source, pods, .. } => seen.push(format!("prometheus {source} {}", pods.len())),
+                Update::ProxyScraped { pod, .. } => seen.push(format!("scraped {pod}")),
+                _ => {}
+            }
+        }
+        source.abort();
+        if budget == 2 {
+            let name = format!("{ns}/prometheus:9090 (via the API server)");
+            assert_eq!(
+                seen[0],
+                format!("load ScrapeLoad {{ proxies: 3, budget: 2, prometheus: Some({name:?}), round_s: 3 }}")
+            );
+            assert!(
+                seen[1..].iter().all(|s| s.starts_with(&format!("prometheus {name} "))),
+                "{seen:?}"
+            );
+            assert!(!seen.iter().any(|s| s.starts_with("scraped")), "{seen:?}");
+        } else {
+            seen.sort();
+            assert_eq!(seen, ["scraped emoji", "scraped web", "scraped zt"]);
+        }
+    }
+
     // Prometheus unreachable: a clear error from the CLI, and a source error in the TUI.
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_meshtop"))
         .args([

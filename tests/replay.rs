@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use meshtop::app::{Keymap, ReplayCommand, State, fold};
 use meshtop::cmd::replay::{DEMO, ReplayDriver};
-use meshtop::record::Recording;
+use meshtop::record::{Chunked, Recording};
 use meshtop::ui::theme::Theme;
 use support::tmux::{Tmux, assert_terminal_restored};
 
@@ -194,7 +194,7 @@ fn seeking_back_rebuilds_from_keyframes_exactly() {
     let rec = demo();
     let initial = state("dark");
     let mut s = initial.clone();
-    let mut d = ReplayDriver::new(rec.clone(), &initial, false);
+    let mut d = ReplayDriver::new(Chunked::from_static(DEMO).unwrap(), &initial, false);
     let now = Instant::now();
     // Run to the end at once (seek past it), then walk the markers backwards.
     d.player().seek(Duration::from_secs(3600), now);

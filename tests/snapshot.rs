@@ -26,6 +26,15 @@ fn rich() -> Vec<Stamped> {
         .map(|l| serde_json::from_str(l).expect("fixture line"))
         .collect();
     u.extend(bench);
+    u.push(at(
+        T0 + 500,
+        Update::ScrapeLoad(meshtop::app::state::ScrapeLoad {
+            proxies: 1_500,
+            budget: 1_000,
+            prometheus: None,
+            round_s: 8,
+        }),
+    ));
     let spec = meshtop::bench::BenchConfig::new("http://10.77.16.10:80/").spec;
     let target = BenchTarget {
         origin: "pod bookinfo/productpage-v1-5d7f-q2".into(),
@@ -300,6 +309,7 @@ fn folding_the_snapshot_gives_back_every_world_field() {
         carried,
         carrier_bytes,
         traffic_origin,
+        scrape_load,
         usage_origin,
         synced,
         synced_ns,
@@ -354,6 +364,8 @@ fn folding_the_snapshot_gives_back_every_world_field() {
     assert_eq!(carried, &back.carried);
     assert_eq!(carrier_bytes, &back.carrier_bytes);
     assert_eq!(traffic_origin, &back.traffic_origin);
+    assert!(scrape_load.is_some());
+    assert_eq!(scrape_load, &back.scrape_load);
     assert_eq!(usage_origin, &back.usage_origin);
     assert_eq!(synced, &back.synced);
     assert_eq!(synced_ns, &back.synced_ns);

@@ -280,6 +280,44 @@ fn forbidden_and_unreachable_say_why() {
         )),
         "{screen}"
     );
+
+    // More proxies than the scrape budget: the status line says what was done about it,
+    // and says nothing once they fit again.
+    let mut over = state_with("dark");
+    let load = |proxies, prometheus: Option<&str>| Stamped {
+        at: answered + 1_000,
+        update: Update::ScrapeLoad(meshtop::app::state::ScrapeLoad {
+            proxies,
+            budget: 1_000,
+            prometheus: prometheus.map(Into::into),
+            round_s: 15,
+        }),
+    };
+    let status = |s: &State| {
+        let screen = render(s, 400, 6);
+        screen
+            .lines()
+            .find(|l| l.contains("ctx "))
+            .unwrap_or_default()
+            .to_string()
+    };
+    fold(&mut over, load(3_000, None));
+    assert!(
+        status(&over).contains("· 3000 proxies > scrape budget 1000: each scraped every 15s (no Prometheus found) "),
+        "{}",
+        status(&over)
+    );
+    fold(
+        &mut over,
+        load(3_000, Some("istio-system/prometheus:9090 (via the API server)")),
+    );
+    assert!(
+        status(&over).contains("· 3000 proxies > scrape budget 1000: Prometheus instead "),
+        "{}",
+        status(&over)
+    );
+    fold(&mut over, load(900, None));
+    assert!(!status(&over).contains("budget"), "{}", status(&over));
 }
 
 #[test]

@@ -42,6 +42,7 @@ pub fn apply(state: &mut State, stamped: Stamped) {
             | Update::SourceRecovered { .. }
             | Update::CrashRecovered { .. }
             | Update::SessionRestored { .. }
+            | Update::ScrapeLoad(_)
     ) {
         state.last_update = Some(at);
     }
@@ -325,6 +326,7 @@ pub fn apply(state: &mut State, stamped: Stamped) {
             carried_scraped(state, &key, described, at);
             figures::traffic_changed(state, &key);
         }
+        Update::ScrapeLoad(load) => state.scrape_load = load.over().then_some(load),
         Update::PromTraffic { window_s, source, pods } => {
             state.errors.remove(&(Resource::Prometheus, None));
             state.traffic_origin = Some(TrafficOrigin::Prometheus { window_s, source });
@@ -447,7 +449,9 @@ pub fn apply(state: &mut State, stamped: Stamped) {
             api_answered_at,
             traffic_origin,
             usage_origin,
+            scrape_load,
         } => {
+            state.scrape_load = scrape_load;
             state.last_update = last_update;
             state.api_latency_ms = api_latency_ms;
             state.api_answered_at = api_answered_at;

@@ -186,6 +186,7 @@ pub fn snapshot(state: &State) -> Vec<Stamped> {
             api_answered_at: state.api_answered_at,
             traffic_origin: state.traffic_origin.clone(),
             usage_origin: state.usage_origin,
+            scrape_load: state.scrape_load.clone(),
         },
     );
     push(state.now, Update::Tick);

@@ -272,6 +272,27 @@ pub enum TrafficOrigin {
     Prometheus { window_s: u32, source: String },
 }
 
+/// How many proxies there are to scrape against the scrape budget, and what was done about
+/// it when there are too many.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ScrapeLoad {
+    pub proxies: usize,
+    /// Proxies per scrape interval.
+    pub budget: u32,
+    /// Over budget: the Prometheus that took over, as the status line names it...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prometheus: Option<String>,
+    /// ...or, with none found, how long a round of paced scrapes takes (each proxy is
+    /// scraped that often).
+    pub round_s: u32,
+}
+
+impl ScrapeLoad {
+    pub fn over(&self) -> bool {
+        self.proxies > self.budget as usize
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourceErr {
     pub kind: ErrorKind,
@@ -316,6 +337,8 @@ pub struct State {
     /// Where traffic figures came from last: None (nothing yet), direct scrapes, or
     /// Prometheus with the window it computed.
     pub traffic_origin: Option<TrafficOrigin>,
+    /// Set while there are more proxies than the scrape budget allows.
+    pub scrape_load: Option<ScrapeLoad>,
     /// Where CPU and memory came from last, and when.
     pub usage_origin: Option<(crate::model::UsageOrigin, UnixMillis)>,
     /// Resources whose initial list has completed.
@@ -403,6 +426,7 @@ impl State {
             carried: BTreeMap::new(),
             carrier_bytes: BTreeMap::new(),
             traffic_origin: None,
+            scrape_load: None,
             usage_origin: None,
             usage_history: BTreeMap::new(),
             synced: BTreeSet::new(),

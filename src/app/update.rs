@@ -125,6 +125,9 @@ pub enum Update {
         source: String,
         pods: Vec<PodWindow>,
     },
+    /// Proxy scraping against its budget (`--scrape-budget`): sent when the proxies to
+    /// scrape go over it or back under, and when scraping hands over to Prometheus.
+    ScrapeLoad(super::state::ScrapeLoad),
     /// A scrape of one pod failed (timeout, 403, oversized, not an exposition...).
     ScrapeFailed {
         namespace: String,
@@ -229,5 +232,7 @@ pub enum Update {
         api_answered_at: Option<UnixMillis>,
         traffic_origin: Option<super::state::TrafficOrigin>,
         usage_origin: Option<(crate::model::UsageOrigin, UnixMillis)>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        scrape_load: Option<super::state::ScrapeLoad>,
     },
 }

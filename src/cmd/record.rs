@@ -71,7 +71,7 @@ pub async fn run(
     let mut live = crate::run::LiveSources::start(
         target,
         prometheus,
-        traffic.scrape_direct,
+        traffic.scrape(&crate::config::Config::load(None)?),
         crate::app::traffic::DEFAULT_WINDOW,
     );
     let mut rx = live.take_receiver();

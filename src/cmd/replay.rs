@@ -16,8 +16,8 @@ use crate::app::state::ReplayStatus;
 use crate::app::{Effect, ReplayCommand, Stamped, State};
 use crate::cli::UiArgs;
 use crate::exit::bad_input;
-use crate::record::Recording;
-use crate::record::cast::CastMeta;
+use crate::record::Chunked;
+use crate::record::cast::{CastMeta, CastWriter};
 use crate::record::replay::{Keyframes, Player};
 use crate::run::Driver;
 
@@ -31,7 +31,8 @@ const KEYFRAMES_MAX: usize = 256;
 
 /// Replays a recording into the state; the loop calls [`Driver::tick`] every turn.
 pub struct ReplayDriver {
-    entries: Vec<Stamped>,
+    /// Decoded a frame at a time: memory is the keyframes, not the file.
+    recording: Chunked,
     player: Player,
     keyframes: Keyframes<State>,
     held: usize,
@@ -41,8 +42,9 @@ pub struct ReplayDriver {
 
 impl ReplayDriver {
     /// `initial` is the state before any entry (themes, keys); it becomes the first keyframe.
-    pub fn new(recording: Recording, initial: &State, looping: bool) -> ReplayDriver {
-        let mut player = Player::new(&recording);
+    pub fn new(recording: Chunked, initial: &State, looping: bool) -> ReplayDriver {
+        let markers = recording.markers().into_iter().map(|m| m.index);
+        let mut player = Player::from_offsets(recording.offsets().iter().copied(), markers);
         player.set_looping(looping);
         player.play(Instant::now());
         ReplayDriver {
@@ -51,7 +53,7 @@ impl ReplayDriver {
             held: 0,
             source: recording.header.source.clone(),
             provenance: recording.header.provenance.clone(),
-            entries: recording.entries,
+            recording,
         }
     }
 
@@ -62,25 +64,41 @@ impl ReplayDriver {
     /// Folds what is due at `now` (rewinding from a keyframe after a seek back or a loop).
     pub fn advance(&mut self, state: &mut State, now: Instant) {
         let due = self.player.due(now);
-        if due.start < self.held {
-            let mut snapshot = self
-                .keyframes
-                .rewind(due.start, &self.entries, |s, e| apply(s, e.clone()));
+        let read = if due.start < self.held {
+            let (from, snapshot) = self.keyframes.before(due.start);
+            let mut snapshot = snapshot.clone();
+            let read = self
+                .recording
+                .for_each(from..due.start, |e| apply(&mut snapshot, e.clone()));
             settle(&mut snapshot);
             state.adopt_world(snapshot);
             self.held = due.start;
-        }
-        let end = due.end.min(self.entries.len());
-        for i in self.held..end {
-            apply(state, self.entries[i].clone());
-            // Keyframes hold settled states: seeking back shows current aggregates at once.
-            if self.keyframes.due(i + 1, self.player.due_at(i)) {
-                settle(state);
-                self.keyframes.record(i + 1, self.player.due_at(i), state);
-            }
-        }
+            read
+        } else {
+            Ok(())
+        };
+        let end = due.end.min(self.recording.len());
+        let (keyframes, player) = (&mut self.keyframes, &self.player);
+        let mut i = self.held;
+        let read = read.and_then(|()| {
+            self.recording.for_each(self.held..end, |e| {
+                apply(state, e.clone());
+                // Keyframes hold settled states: seeking back shows current aggregates at once.
+                if keyframes.due(i + 1, player.due_at(i)) {
+                    settle(state);
+                    keyframes.record(i + 1, player.due_at(i), state);
+                }
+                i += 1;
+            })
+        });
         settle(state);
         self.held = self.held.max(end);
+        if let Err(e) = read {
+            // What was read is shown; the replay stops where the file stopped making sense.
+            self.player.pause(now);
+            state.flash = Some(format!("replay stopped: {e:#}"));
+            state.dirty = true;
+        }
         let status = ReplayStatus {
             position_s: self.player.position().as_secs_f64(),
             duration_s: self.player.duration().as_secs_f64(),
@@ -160,15 +178,15 @@ impl Driver for ReplayDriver {
     }
 }
 
-/// Reads a recording, saying what could not be read (the rest still replays). A file
+/// Indexes a recording, saying what could not be read (the rest still replays). A file
 /// that is no recording at all is bad input.
-pub fn open(path: &Path) -> Result<Recording> {
-    let rec = Recording::open(path).map_err(|e| bad_input(format!("{e:#}")))?;
+pub fn open(path: &Path) -> Result<Chunked> {
+    let rec = Chunked::open(path).map_err(|e| bad_input(format!("{e:#}")))?;
     report_problems(&rec, &path.display().to_string());
     Ok(rec)
 }
 
-fn report_problems(rec: &Recording, name: &str) {
+fn report_problems(rec: &Chunked, name: &str) {
     for p in rec.problems.iter().take(5) {
         eprintln!("meshtop: {name}: {p}");
     }
@@ -180,7 +198,7 @@ fn report_problems(rec: &Recording, name: &str) {
     }
 }
 
-fn problems_flash(rec: &Recording) -> Option<String> {
+fn problems_flash(rec: &Chunked) -> Option<String> {
     match (&rec.stopped, rec.problems.len()) {
         (Some(s), _) => Some(format!("recording damaged: {s}; replaying what is whole")),
         (None, 0) => None,
@@ -217,8 +235,8 @@ pub async fn command(
 }
 
 /// `meshtop replay FILE` (or the demo): the TUI on the recording.
-pub async fn run(args: &UiArgs, rec: Recording, speed: f64, looping: bool) -> Result<()> {
-    if rec.entries.is_empty() {
+pub async fn run(args: &UiArgs, rec: Chunked, speed: f64, looping: bool) -> Result<()> {
+    if rec.is_empty() {
         bail!("the recording holds no updates to replay");
     }
     let (mut state, ui, config) = crate::run::initial_state(args, None)?;
@@ -238,54 +256,57 @@ fn set_speed(driver: &mut ReplayDriver, speed: f64) {
 
 /// `meshtop demo`: the embedded recording, looping.
 pub async fn demo(args: &UiArgs) -> Result<()> {
-    let rec = Recording::from_bytes(DEMO).map_err(|e| color_eyre::eyre::eyre!("the embedded demo: {e}"))?;
+    let rec = Chunked::from_static(DEMO).map_err(|e| color_eyre::eyre::eyre!("the embedded demo: {e}"))?;
     report_problems(&rec, "embedded demo");
     run(args, rec, 1.0, true).await
 }
 
 /// Renders the replay as it would play at normal speed, a frame every `step` of recording
-/// time (only frames that changed are written), into an asciicast v2 file.
-pub fn export_cast(args: &UiArgs, rec: Recording, out: &Path, width: u16, height: u16, step: Duration) -> Result<()> {
+/// time (only frames that changed are written), into an asciicast v2 file. Frames are
+/// written as they are drawn, and the recording is decoded a frame at a time: memory does
+/// not grow with its length.
+pub fn export_cast(args: &UiArgs, mut rec: Chunked, out: &Path, width: u16, height: u16, step: Duration) -> Result<()> {
     let (mut state, ui, _) = crate::run::initial_state(args, None)?;
-    let title = format!("meshtop replay: {}", rec.header.source);
-    let timestamp = Some(rec.header.recorded_at / 1000);
+    let meta = CastMeta {
+        title: Some(format!("meshtop replay: {}", rec.header.source)),
+        timestamp: Some(rec.header.recorded_at / 1000),
+    };
     let markers: Vec<(f64, String)> = rec
         .markers()
         .into_iter()
         .map(|m| (m.seconds, m.name.to_string()))
         .collect();
-    let offsets: Vec<f64> = (0..rec.entries.len()).map(|i| rec.seconds(i)).collect();
-    let end = offsets.last().copied().unwrap_or(0.0);
+    let mut markers = markers.into_iter().peekable();
+    let end = rec.len().checked_sub(1).map_or(0.0, |last| rec.seconds(last));
     let mut term = Terminal::new(TestBackend::new(width, height)).wrap_err("creating the frame buffer")?;
-    let mut frames = Vec::new();
-    let (mut next, mut t) = (0usize, 0.0f64);
+    let writing = || format!("writing {}", out.display());
+    let file = std::fs::File::create(out).wrap_err_with(|| format!("creating {}", out.display()))?;
+    let mut cast = CastWriter::new(std::io::BufWriter::new(file), width, height, &meta).wrap_err_with(writing)?;
+    let (mut next, mut t, mut drawn) = (0usize, 0.0f64, false);
     loop {
-        while next < rec.entries.len() && offsets[next] <= t {
-            apply(&mut state, rec.entries[next].clone());
-            next += 1;
-        }
+        let due = (next..rec.len()).take_while(|&i| rec.seconds(i) <= t).count();
+        rec.for_each(next..next + due, |e| apply(&mut state, e.clone()))?;
+        next += due;
         settle(&mut state);
-        if state.dirty || frames.is_empty() {
+        if state.dirty || !drawn {
             term.draw(|f| ui.render(&state, f)).wrap_err("rendering a frame")?;
             state.dirty = false;
-            frames.push((t, term.backend().buffer().clone()));
+            drawn = true;
+            while let Some((at, name)) = markers.next_if(|(at, _)| *at <= t) {
+                cast.marker(at, &name).wrap_err_with(writing)?;
+            }
+            cast.frame(t, term.backend().buffer()).wrap_err_with(writing)?;
         }
         if t >= end {
             break;
         }
         t += step.as_secs_f64();
     }
-    let file = std::fs::File::create(out).wrap_err_with(|| format!("creating {}", out.display()))?;
-    crate::record::cast::write_cast(
-        std::io::BufWriter::new(file),
-        &CastMeta {
-            title: Some(title),
-            timestamp,
-        },
-        frames,
-        &markers,
-    )
-    .wrap_err_with(|| format!("writing {}", out.display()))?;
+    for (at, name) in markers {
+        cast.marker(at, &name).wrap_err_with(writing)?;
+    }
+    let mut file = cast.finish().wrap_err_with(writing)?;
+    std::io::Write::flush(&mut file).wrap_err_with(writing)?;
     Ok(())
 }
 

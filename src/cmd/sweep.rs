@@ -430,7 +430,17 @@ impl Watched {
                 tx.clone(),
             )),
             // The proxies' own figures: mTLS as observed.
-            tokio::spawn(crate::source::scrape::run(target, false, USAGE_INTERVAL, tx)),
+            tokio::spawn(crate::source::scrape::run(
+                target,
+                crate::source::scrape::Settings {
+                    direct: false,
+                    interval: USAGE_INTERVAL,
+                    budget: crate::source::scrape::DEFAULT_BUDGET,
+                    // A sweep wants the proxies' own counters: paced, never Prometheus.
+                    window: None,
+                },
+                tx,
+            )),
         ];
         let mut w = Watched { rx, tasks };
         // Connected carries the cluster's version (for the result); it may come after the

@@ -103,7 +103,8 @@ impl Recording {
             if text.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
                 return Err(ReadError::NotText);
             }
-            lines.feed(text, None)?;
+            let start = bytes.len() - text.len();
+            feed_text(text, start, &mut lines)?;
             lines.end_of_text()?;
         }
         lines.into_recording()
@@ -143,6 +144,30 @@ impl Recording {
     }
 }
 
+/// Uncompressed text is fed in pieces of whole lines (about a MiB each), so that an index can
+/// read a piece again on its own. `start` is where `text` begins in the file.
+pub(super) fn feed_text(text: &[u8], start: usize, lines: &mut Lines) -> Result<(), ReadError> {
+    const PIECE: usize = 1 << 20;
+    let mut pos = 0;
+    while pos < text.len() {
+        let end = match text.get(pos + PIECE..).and_then(|t| t.iter().position(|b| *b == b'\n')) {
+            Some(nl) => pos + PIECE + nl + 1,
+            None => text.len(),
+        };
+        let began = lines.mid_line();
+        lines.feed(&text[pos..end], None)?;
+        lines.chunk_done(
+            super::chunked::Span::Text {
+                start: start + pos,
+                len: end - pos,
+            },
+            began,
+        );
+        pos = end;
+    }
+    Ok(())
+}
+
 /// Whether a zstd frame (or a skippable frame, which zstd allows anywhere) starts here.
 fn is_frame_start(b: &[u8]) -> bool {
     b.starts_with(&ZSTD_MAGIC) || (b.len() >= 4 && b[0] & 0xF0 == 0x50 && b[1..4] == [0x2A, 0x4D, 0x18])
@@ -154,7 +179,7 @@ fn next_frame_start(bytes: &[u8], from: usize) -> Option<usize> {
 
 /// Walks the frames one by one, so that a damaged one costs only its own lines: the next is
 /// found by its magic number.
-fn read_frames(bytes: &[u8], lines: &mut Lines) -> Result<(), ReadError> {
+pub(super) fn read_frames(bytes: &[u8], lines: &mut Lines) -> Result<(), ReadError> {
     let mut pos = 0;
     while pos < bytes.len() {
         let rest = &bytes[pos..];
@@ -173,7 +198,14 @@ fn read_frames(bytes: &[u8], lines: &mut Lines) -> Result<(), ReadError> {
         let failure = match zstd::zstd_safe::find_frame_compressed_size(rest) {
             Ok(len) => match decode(&rest[..len]) {
                 (text, None) => {
+                    let began = lines.mid_line();
                     lines.feed(&text, Some(pos as u64))?;
+                    let span = super::chunked::Span::Frame {
+                        start: pos,
+                        len,
+                        tail: false,
+                    };
+                    lines.chunk_done(span, began);
                     pos += len;
                     continue;
                 }
@@ -196,11 +228,17 @@ fn read_frames(bytes: &[u8], lines: &mut Lines) -> Result<(), ReadError> {
 /// The last frame, cut short: its whole lines are kept (zstd output before the cut is what was
 /// written) and the reading stops there.
 fn read_tail(rest: &[u8], pos: usize, lines: &mut Lines) -> Result<(), ReadError> {
+    let began = lines.mid_line();
+    let span = |tail| super::chunked::Span::Frame {
+        start: pos,
+        len: rest.len(),
+        tail,
+    };
     match decode(rest) {
         (text, Some(DecodeError::Truncated)) => {
-            let whole = text.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
-            lines.feed(&text[..whole], Some(pos as u64))?;
+            lines.feed(&text[..whole_lines(&text)], Some(pos as u64))?;
             lines.pending.clear();
+            lines.chunk_done(span(true), began);
             if lines.header.is_none() {
                 return Err(ReadError::NoHeader);
             }
@@ -218,14 +256,20 @@ fn read_tail(rest: &[u8], pos: usize, lines: &mut Lines) -> Result<(), ReadError
         // A frame whose size zstd could not find but which decodes: treat it as whole.
         (text, None) => {
             lines.feed(&text, Some(pos as u64))?;
+            lines.chunk_done(span(false), began);
             lines.end_of_text()?;
         }
     }
     Ok(())
 }
 
+/// The length of the whole lines at the start of `text`.
+pub(super) fn whole_lines(text: &[u8]) -> usize {
+    text.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1)
+}
+
 #[derive(Debug)]
-enum DecodeError {
+pub(super) enum DecodeError {
     Truncated,
     TooLarge,
     Damaged(String),
@@ -242,7 +286,7 @@ impl fmt::Display for DecodeError {
 }
 
 /// Decodes one frame; on failure, also what came out before it.
-fn decode(frame: &[u8]) -> (Vec<u8>, Option<DecodeError>) {
+pub(super) fn decode(frame: &[u8]) -> (Vec<u8>, Option<DecodeError>) {
     let mut text = Vec::new();
     let decoder = match zstd::stream::read::Decoder::with_buffer(frame) {
         Ok(d) => d.single_frame(),
@@ -260,17 +304,25 @@ fn decode(frame: &[u8]) -> (Vec<u8>, Option<DecodeError>) {
 
 /// Turns text into the header and entries, line by line, across frames.
 #[derive(Default)]
-struct Lines {
-    header: Option<Header>,
-    entries: Vec<Stamped>,
-    problems: Vec<ReadProblem>,
+pub(super) struct Lines {
+    pub(super) header: Option<Header>,
+    /// Entries read and not yet handed to an index (see [`super::chunked`]).
+    pub(super) entries: Vec<Stamped>,
+    /// Entries handed on already.
+    pub(super) drained: usize,
+    /// When the last entry read was stamped.
+    last_at: Option<crate::model::UnixMillis>,
+    pub(super) problems: Vec<ReadProblem>,
     unlisted_problems: usize,
-    stopped: Option<String>,
+    pub(super) stopped: Option<String>,
     /// Lines seen so far.
     line: usize,
     /// A line that a frame ended in the middle of.
     pending: Vec<u8>,
     pending_too_long: bool,
+    /// Told where each frame or piece of text ends, when the entries are indexed rather than
+    /// kept (see [`super::chunked`]).
+    pub(super) index: Option<super::chunked::Index>,
 }
 
 impl Lines {
@@ -282,7 +334,25 @@ impl Lines {
         }
     }
 
-    fn feed(&mut self, mut text: &[u8], byte: Option<u64>) -> Result<(), ReadError> {
+    /// Lines that began in an earlier frame are waiting for their end.
+    pub(super) fn mid_line(&self) -> bool {
+        !self.pending.is_empty() || self.pending_too_long
+    }
+
+    /// How many entries have been read.
+    pub(super) fn count(&self) -> usize {
+        self.drained + self.entries.len()
+    }
+
+    /// The text between `span`'s bounds was fed: lets the index take its entries.
+    fn chunk_done(&mut self, span: super::chunked::Span, began_mid_line: bool) {
+        if let Some(mut index) = self.index.take() {
+            index.take_chunk(self, span, began_mid_line);
+            self.index = Some(index);
+        }
+    }
+
+    pub(super) fn feed(&mut self, mut text: &[u8], byte: Option<u64>) -> Result<(), ReadError> {
         while let Some(end) = text.iter().position(|b| *b == b'\n') {
             let problem = if self.pending.is_empty() && !self.pending_too_long {
                 self.line(&text[..end])?
@@ -331,6 +401,7 @@ impl Lines {
         };
         match decode_entry(header.recorded_at, text) {
             Ok(entry) => {
+                self.last_at = Some(entry.at);
                 self.entries.push(entry);
                 Ok(None)
             }
@@ -345,7 +416,7 @@ impl Lines {
         }
         self.pending.clear();
         self.pending_too_long = false;
-        let after = match self.entries.last() {
+        let after = match self.last_at {
             Some(_) => format!(" after {:.1} s", self.seconds_read()),
             None => String::new(),
         };
@@ -364,8 +435,8 @@ impl Lines {
 
     /// Seconds into the recording of the last update read.
     fn seconds_read(&self) -> f64 {
-        match (&self.header, self.entries.last()) {
-            (Some(h), Some(e)) => offset_seconds(h.recorded_at, e.at),
+        match (&self.header, self.last_at) {
+            (Some(h), Some(at)) => offset_seconds(h.recorded_at, at),
             _ => 0.0,
         }
     }
@@ -373,14 +444,14 @@ impl Lines {
     fn stop(&mut self, what: &str, why: &str) {
         self.stopped = Some(format!(
             "{what} after {} updates at {:.1} s ({why})",
-            self.entries.len(),
+            self.count(),
             self.seconds_read()
         ));
     }
 
     /// The text ended: a last line without a newline is read if it is whole, and taken as
     /// where the file was cut if it is not.
-    fn end_of_text(&mut self) -> Result<(), ReadError> {
+    pub(super) fn end_of_text(&mut self) -> Result<(), ReadError> {
         if self.pending.is_empty() && !self.pending_too_long {
             return Ok(());
         }
@@ -402,16 +473,24 @@ impl Lines {
         Ok(())
     }
 
-    fn into_recording(mut self) -> Result<Recording, ReadError> {
-        let header = self.header.take().ok_or(ReadError::NoHeader)?;
+    /// The problems, the uncounted ones summed up in a last one.
+    pub(super) fn finish_problems(&mut self) {
         if self.unlisted_problems > 0 {
-            let message = format!("{} more problems not listed", self.unlisted_problems);
+            let message = format!(
+                "{} more problems not listed",
+                std::mem::take(&mut self.unlisted_problems)
+            );
             self.problems.push(ReadProblem {
                 line: None,
                 byte: None,
                 message,
             });
         }
+    }
+
+    fn into_recording(mut self) -> Result<Recording, ReadError> {
+        let header = self.header.take().ok_or(ReadError::NoHeader)?;
+        self.finish_problems();
         Ok(Recording {
             header,
             entries: self.entries,

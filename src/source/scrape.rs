@@ -26,6 +26,31 @@ pub const CONCURRENCY: usize = 16;
 pub const TIMEOUT: Duration = Duration::from_secs(5);
 /// Larger bodies are refused: a proxy exporting that much is misconfigured.
 pub const MAX_BYTES: u64 = 10 * 1024 * 1024;
+/// Proxies scraped per interval before scraping counts as too much (`--scrape-budget`):
+/// 1,000 at 5 s is 200 scrapes a second through the API server.
+pub const DEFAULT_BUDGET: u32 = 1_000;
+/// While over budget with no Prometheus found, look for one again this often.
+const PROMETHEUS_LOOKUP_EVERY: Duration = Duration::from_secs(60);
+
+/// How a round of scrapes goes, given the proxies to scrape and the budget per interval.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Plan {
+    /// Every proxy, `CONCURRENCY` at a time, every interval.
+    All,
+    /// Over budget (and no Prometheus to hand over to): scrapes start `spacing` apart, the
+    /// budget's rate, so a round takes `round` and each proxy is scraped that often.
+    Paced { spacing: Duration, round: Duration },
+}
+
+pub fn plan(proxies: usize, budget: u32, interval: Duration) -> Plan {
+    let budget = budget.max(1);
+    if proxies <= budget as usize {
+        return Plan::All;
+    }
+    let spacing = interval / budget;
+    let round = spacing.saturating_mul(u32::try_from(proxies).unwrap_or(u32::MAX));
+    Plan::Paced { spacing, round }
+}
 
 /// A proxy's metrics endpoint, as the mesh rules give it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,10 +108,40 @@ impl Via {
     }
 }
 
-pub async fn run(target: super::kube::KubeTarget, direct: bool, interval: Duration, tx: UpdateTx) {
+/// How the user asked for proxies to be scraped.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Options {
+    /// `--scrape-direct`.
+    pub direct: bool,
+    /// `--scrape-budget`: proxies per interval.
+    pub budget: u32,
+}
+
+/// What the scraper needs to know besides the cluster.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// At the pod IPs rather than through the API server (`--scrape-direct`).
+    pub direct: bool,
+    pub interval: Duration,
+    /// Proxies per interval (`--scrape-budget`).
+    pub budget: u32,
+    /// The traffic window, for Prometheus should it take over; None: never hand over
+    /// (pace the scrapes instead).
+    pub window: Option<tokio::sync::watch::Receiver<u32>>,
+}
+
+/// Scrapes every proxy while they fit the budget; past it, hands over to the mesh's
+/// Prometheus when one is found (for the rest of the session), else paces the scrapes.
+pub async fn run(target: super::kube::KubeTarget, settings: Settings, tx: UpdateTx) {
     let Some(client) = super::kube::connect_quietly(&target, &tx).await else {
         return;
     };
+    let Settings {
+        direct,
+        interval,
+        budget,
+        window,
+    } = settings;
     let via = if direct {
         match Via::direct() {
             Ok(v) => v,
@@ -110,7 +165,44 @@ pub async fn run(target: super::kube::KubeTarget, direct: bool, interval: Durati
         Some(ns) => Api::namespaced(client.clone(), ns),
         None => Api::all(client.clone()),
     };
-    tokio::join!(track(pods, targets.clone()), scrape_loop(via, targets, interval, tx));
+    let lookup = window.is_some().then(|| Lookup {
+        client,
+        namespace: target.namespace.clone(),
+    });
+    let handed_over = tokio::select! {
+        () = track(pods, targets.clone()) => return,
+        over = scrape_loop(via, targets, interval, budget, lookup, tx.clone()) => over,
+    };
+    if handed_over && let Some(window) = window {
+        // Boxed: the supervisor rebuilds this future on a worker's stack.
+        Box::pin(super::prometheus::run(
+            super::prometheus::Spec::Auto,
+            target,
+            window,
+            interval,
+            tx,
+        ))
+        .await;
+    }
+}
+
+/// Finds the mesh's Prometheus for the hand-over.
+struct Lookup {
+    client: Client,
+    namespace: Option<String>,
+}
+
+impl Lookup {
+    async fn prometheus(&self) -> Option<String> {
+        let spec = super::prometheus::Spec::Auto;
+        match super::prometheus::resolve(&spec, Some(&self.client), self.namespace.as_deref()).await {
+            Ok(endpoint) => Some(endpoint.describe()),
+            Err((_, why)) => {
+                tracing::info!(%why, "over the scrape budget; no Prometheus to hand over to");
+                None
+            }
+        }
+    }
 }
 
 /// Keeps the target list current from a pod watch (errors are the kube source's to report).
@@ -142,9 +234,19 @@ async fn track(pods: Api<Pod>, targets: Targets) {
     }
 }
 
-async fn scrape_loop(via: Via, targets: Targets, interval: Duration, tx: UpdateTx) {
+/// Scrapes round after round; true when over budget with a Prometheus to hand over to.
+async fn scrape_loop(
+    via: Via,
+    targets: Targets,
+    interval: Duration,
+    budget: u32,
+    lookup: Option<Lookup>,
+    tx: UpdateTx,
+) -> bool {
     let mut tick = tokio::time::interval(interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut told: Option<crate::app::state::ScrapeLoad> = None;
+    let mut looked: Option<tokio::time::Instant> = None;
     loop {
         tick.tick().await;
         let list: Vec<Target> = targets
@@ -153,24 +255,75 @@ async fn scrape_loop(via: Via, targets: Targets, interval: Duration, tx: UpdateT
             .values()
             .cloned()
             .collect();
-        let mut results = scrape_all(&via, list);
+        let plan = plan(list.len(), budget, interval);
+        let mut load = crate::app::state::ScrapeLoad {
+            proxies: list.len(),
+            budget,
+            prometheus: None,
+            round_s: 0,
+        };
+        if let Plan::Paced { round, .. } = plan {
+            load.round_s = u32::try_from(round.as_secs()).unwrap_or(u32::MAX).max(1);
+            if let Some(lookup) = &lookup
+                && looked.is_none_or(|at| at.elapsed() >= PROMETHEUS_LOOKUP_EVERY)
+            {
+                looked = Some(tokio::time::Instant::now());
+                if let Some(name) = Box::pin(lookup.prometheus()).await {
+                    load.prometheus = Some(name);
+                    return tx.send(Stamped::now(Update::ScrapeLoad(load))).await.is_ok();
+                }
+            }
+        }
+        // Said when it goes over or back under, or the round's length changes.
+        let changed = match &told {
+            Some(t) => t.over() != load.over() || (load.over() && t.round_s != load.round_s),
+            None => load.over(),
+        };
+        if changed {
+            if tx.send(Stamped::now(Update::ScrapeLoad(load.clone()))).await.is_err() {
+                return false;
+            }
+            told = Some(load);
+        }
+        let spacing = match plan {
+            Plan::All => None,
+            Plan::Paced { spacing, .. } => Some(spacing),
+        };
+        let mut results = std::pin::pin!(scrape_paced(&via, list, spacing));
         while let Some(u) = results.next().await {
             if tx.send(u).await.is_err() {
-                return;
+                return false;
             }
         }
     }
 }
 
-/// Scrapes every target, `CONCURRENCY` at a time, as the answers come.
-pub fn scrape_all(via: &Via, targets: Vec<Target>) -> impl futures::Stream<Item = Stamped> + use<> {
+/// [`scrape_all`], with scrapes started at most one per `spacing` when given.
+fn scrape_paced(
+    via: &Via,
+    targets: Vec<Target>,
+    spacing: Option<Duration>,
+) -> impl futures::Stream<Item = Stamped> + use<> {
     let via = via.clone();
-    futures::stream::iter(targets)
+    let start = tokio::time::Instant::now();
+    futures::stream::iter(targets.into_iter().enumerate())
+        .then(move |(i, t)| async move {
+            if let Some(s) = spacing {
+                let n = u32::try_from(i).unwrap_or(u32::MAX);
+                tokio::time::sleep_until(start + s.saturating_mul(n)).await;
+            }
+            t
+        })
         .map(move |t| {
             let via = via.clone();
             async move { Stamped::now(scrape(&via, &t).await) }
         })
         .buffer_unordered(CONCURRENCY)
+}
+
+/// Scrapes every target, `CONCURRENCY` at a time, as the answers come.
+pub fn scrape_all(via: &Via, targets: Vec<Target>) -> impl futures::Stream<Item = Stamped> + use<> {
+    scrape_paced(via, targets, None)
 }
 
 /// Scrapes one target.
@@ -303,4 +456,74 @@ async fn fetch(client: &Client, url: &str) -> Result<String, String> {
             other => other.message(),
         })?;
     String::from_utf8(buf).map_err(|_| "response is not UTF-8 text".to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn over_budget_scrapes_are_paced_to_the_budget() {
+        let five = Duration::from_secs(5);
+        assert_eq!(plan(0, 1_000, five), Plan::All);
+        assert_eq!(plan(1_000, 1_000, five), Plan::All);
+        assert_eq!(
+            plan(3_000, 1_000, five),
+            Plan::Paced {
+                spacing: Duration::from_millis(5),
+                round: Duration::from_secs(15)
+            }
+        );
+        assert_eq!(
+            plan(1_001, 1_000, five),
+            Plan::Paced {
+                spacing: Duration::from_millis(5),
+                round: Duration::from_millis(5_005)
+            }
+        );
+        // A budget of 0 (not accepted from users) still means one at a time.
+        assert_eq!(
+            plan(3, 0, five),
+            Plan::Paced {
+                spacing: five,
+                round: Duration::from_secs(15)
+            }
+        );
+    }
+
+    /// Paced scrapes start `spacing` apart on tokio's clock (paused here, so exact).
+    #[tokio::test(start_paused = true)]
+    async fn paced_scrapes_start_at_the_budgets_rate() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let starts = Arc::new(Mutex::new(Vec::new()));
+        let seen = starts.clone();
+        let t0 = tokio::time::Instant::now();
+        tokio::spawn(async move {
+            loop {
+                let (s, _) = listener.accept().await.unwrap();
+                seen.lock().unwrap().push(t0.elapsed());
+                drop(s);
+            }
+        });
+        let target = |i: usize| Target {
+            namespace: "ns".into(),
+            pod: format!("p{i}"),
+            ip: Some("127.0.0.1".into()),
+            port,
+            path: "/metrics".into(),
+            dialect: None,
+            node_proxy: false,
+        };
+        // As main does (another test may have installed it already).
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let via = Via::direct().unwrap();
+        let out: Vec<Stamped> = scrape_paced(&via, (0..4).map(target).collect(), Some(Duration::from_secs(2)))
+            .collect()
+            .await;
+        assert_eq!(out.len(), 4);
+        assert!(out.iter().all(|u| matches!(u.update, Update::ScrapeFailed { .. })));
+        let starts: Vec<u64> = starts.lock().unwrap().iter().map(|d| d.as_secs()).collect();
+        assert_eq!(starts, [0, 2, 4, 6]);
+    }
 }

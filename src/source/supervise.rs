@@ -209,8 +209,12 @@ mod tests {
                 "scrape",
                 std::mem::size_of_val(&source::scrape::run(
                     target.clone(),
-                    false,
-                    Duration::from_secs(5),
+                    source::scrape::Settings {
+                        direct: false,
+                        interval: Duration::from_secs(5),
+                        budget: source::scrape::DEFAULT_BUDGET,
+                        window: Some(window.clone()),
+                    },
                     tx.clone(),
                 )),
             ),

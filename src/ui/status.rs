@@ -156,6 +156,16 @@ pub fn status_line(state: &State, t: &Theme, frame: &mut Frame, area: Rect) {
         None => "no traffic data yet".into(),
     };
     spans.push(Span::styled(format!("· {window} window, {origin} "), base));
+    if let Some(l) = &state.scrape_load {
+        let what = match &l.prometheus {
+            Some(_) => "Prometheus instead".to_string(),
+            None => format!("each scraped every {}s (no Prometheus found)", l.round_s),
+        };
+        spans.push(Span::styled(
+            format!("· {} proxies > scrape budget {}: {what} ", l.proxies, l.budget),
+            base.fg(t.warn),
+        ));
+    }
     if let Some((o, _)) = state.usage_origin
         && o != crate::model::UsageOrigin::MetricsServer
     {
