@@ -85,6 +85,13 @@ echo "CPU under churn: $(python3 -c "print(round(($b - $a) / $hz / 60 * 100, 2))
 echo "RSS after churn: $(awk '/VmRSS/ {print $2, $3}' "/proc/$pid/status")"
 K -n scale-000 delete pod late-arrival --grace-period=0 --force >/dev/null 2>&1 || true
 
-tmux -L $SOCK send-keys -t b Escape q
+if [[ -n "${PERF:-}" ]]; then
+  echo "== perf: 20 s of churn, profile in $PERF ==" >&2
+  LOAD churn "$RATE" 25 "$PODS" "$NSS" &
+  perf record -g -p "$pid" -o "$PERF" -- sleep 20 >/dev/null 2>&1
+  wait
+fi
+# SIGTERM ends the TUI through its normal exit, which writes the frame figures.
+kill -TERM "$pid"
 for _ in $(seq 100); do [[ -s "$WORK/frames.json" ]] && break; sleep 0.1; done
 echo "frames (µs, whole session): $(cat "$WORK/frames.json")"

@@ -42,14 +42,15 @@ def conn():
 
 
 def call(method, path, body=None, ctype="application/json", ok=(200, 201, 202, 404, 409)):
-    for attempt in range(5):
+    for attempt in range(20):
         try:
             c = conn()
             data = json.dumps(body).encode() if body is not None else None
             c.request(method, path, body=data, headers={"Content-Type": ctype} if data else {})
             r = c.getresponse()
             out = r.read()
-            if r.status == 429 or r.status >= 500:
+            # A new namespace's default ServiceAccount comes a moment after it.
+            if r.status == 429 or r.status >= 500 or (r.status == 403 and b"serviceaccount" in out):
                 time.sleep(0.2 * (attempt + 1))
                 continue
             if r.status not in ok:
@@ -58,7 +59,7 @@ def call(method, path, body=None, ctype="application/json", ok=(200, 201, 202, 4
         except (http.client.HTTPException, OSError):
             local.__dict__.pop("c", None)
             time.sleep(0.2 * (attempt + 1))
-    raise SystemExit(f"{method} {path}: gave up after 5 tries")
+    raise SystemExit(f"{method} {path}: gave up after 20 tries")
 
 
 def ns_name(n):
@@ -101,12 +102,28 @@ def cmd_nodes(k):
         })
 
 
+def fresh_namespace(n):
+    """Creates it, first waiting out a namespace of that name still being deleted."""
+    for _ in range(600):
+        status, _ = call("POST", "/api/v1/namespaces", {
+            "apiVersion": "v1", "kind": "Namespace",
+            "metadata": {"name": ns_name(n), "labels": {"meshtop-bench": "scale"}}})
+        if status != 409:
+            return
+        status, out = call("GET", f"/api/v1/namespaces/{ns_name(n)}")
+        j = json.loads(out)
+        if status == 404:
+            continue  # gone meanwhile: create it
+        if j.get("kind") == "Namespace" and j.get("status", {}).get("phase") != "Terminating":
+            return
+        time.sleep(1)
+    raise SystemExit(f"namespace {ns_name(n)} is still terminating after 10 minutes")
+
+
 def cmd_create(pods, nss, nodes=10):
     t0 = time.time()
     with ThreadPoolExecutor(WORKERS) as ex:
-        list(ex.map(lambda n: call("POST", "/api/v1/namespaces", {
-            "apiVersion": "v1", "kind": "Namespace",
-            "metadata": {"name": ns_name(n), "labels": {"meshtop-bench": "scale"}}}), range(nss)))
+        list(ex.map(fresh_namespace, range(nss)))
         t1 = time.time()
         list(ex.map(lambda i: call("POST", f"/api/v1/namespaces/{ns_name(i % nss)}/pods",
                                    pod_body(i, nss, nodes)), range(pods)))
@@ -142,9 +159,11 @@ def cmd_churn(rate, secs, pods, nss):
     interval = 1.0 / rate
     start = time.time()
     n = 0
+    # A value no earlier run used: a patch that changes nothing makes no watch event.
+    run = f"{int(start) % 100000}"
     def patch(i, k):
         call("PATCH", f"/api/v1/namespaces/{ns_name(i % nss)}/pods/pod-{i:05d}",
-             {"metadata": {"labels": {"churn": str(k)}}}, ctype="application/merge-patch+json")
+             {"metadata": {"labels": {"churn": f"{run}-{k}"}}}, ctype="application/merge-patch+json")
     with ThreadPoolExecutor(8) as ex:
         futures = []
         while time.time() - start < secs:

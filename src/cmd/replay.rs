@@ -25,9 +25,12 @@ use crate::run::Driver;
 /// `cargo install`, and from a release archive alike.
 pub const DEMO: &[u8] = include_bytes!("../../recordings/demo.mtrec");
 
-/// Snapshots every 10 s of recording time, at most 256 (then spaced wider).
+/// Snapshots every 10 s of recording time, at most 32 (then spaced wider). They are the
+/// replay's memory: a state can be megabytes (an hour of the demo's session, repeated, was
+/// 9 MB a snapshot, 2.3 GB at the 256 once allowed). At 32, a seek back refolds at most
+/// 1/16 of the recording past the nearest one.
 const KEYFRAME_INTERVAL: Duration = Duration::from_secs(10);
-const KEYFRAMES_MAX: usize = 256;
+const KEYFRAMES_MAX: usize = 32;
 
 /// Replays a recording into the state; the loop calls [`Driver::tick`] every turn.
 pub struct ReplayDriver {

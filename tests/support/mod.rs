@@ -26,6 +26,12 @@ pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// The Kubernetes version the test bed runs: the default bed's, or the older one of the
+/// support matrix that `scripts/test` runs the discovery and metrics tests on too.
+pub fn k8s_version() -> String {
+    std::env::var("MESHTOP_TEST_K8S_VERSION").unwrap_or_else(|_| "v1.34.4".into())
+}
+
 /// The running test bed's kubeconfig, starting the bed if needed.
 pub fn kubeconfig() -> PathBuf {
     static PATH: OnceLock<PathBuf> = OnceLock::new();

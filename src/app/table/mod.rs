@@ -266,8 +266,8 @@ pub struct RowCache(RefCell<Option<Cached>>);
 
 struct Cached {
     table: TypeId,
-    /// `rows_generation`, `figures_generation` for tables whose rows come and go with
-    /// the figures, and the table's own generation.
+    /// `members_generation`, `figures_generation` for tables whose rows come and go with
+    /// the figures, and the table's own generation: while they hold, the keys do.
     generations: (u64, u64, u64),
     /// An `Rc<Vec<T::Key>>` in the order of [`Table::all`]: handed out by reference
     /// count, so no borrow outlives a call.
@@ -276,6 +276,8 @@ struct Cached {
 }
 
 struct Order {
+    /// Rows whose content changed in place re-filter and re-sort.
+    rows_generation: u64,
     filter: String,
     sort: usize,
     reverse: bool,
@@ -346,7 +348,7 @@ pub fn rows<'a, T: Table>(state: &'a State, entry: &ViewEntry) -> Rows<'a, T> {
     // generation, so they are rebuilt at most once a second however often scrapes land.
     let figures_generation = if live { state.derived.sort_generation } else { 0 };
     let generations = (
-        state.derived.rows_generation,
+        state.derived.members_generation,
         if T::LIVE_ROWS { state.derived.sort_generation } else { 0 },
         T::generation(state),
     );
@@ -362,7 +364,8 @@ pub fn rows<'a, T: Table>(state: &'a State, entry: &ViewEntry) -> Rows<'a, T> {
         None => (Rc::new(T::all(state).map(T::key).collect::<Vec<_>>()), None),
     };
     let order = order.filter(|o| {
-        o.filter == entry.filter
+        o.rows_generation == state.derived.rows_generation
+            && o.filter == entry.filter
             && o.sort == sort
             && o.reverse == entry.sort_reverse
             && o.figures_generation == figures_generation
@@ -376,6 +379,7 @@ pub fn rows<'a, T: Table>(state: &'a State, entry: &ViewEntry) -> Rows<'a, T> {
         generations,
         keys: keys.clone(),
         order: Some(Order {
+            rows_generation: state.derived.rows_generation,
             filter: entry.filter.clone(),
             sort,
             reverse: entry.sort_reverse,
@@ -552,6 +556,45 @@ pub use crate::text::align;
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// A pod that changes in place keeps the table's keys (no clone of every key) but is
+    /// filtered and shown with its new content; a pod that comes or goes rebuilds them.
+    #[test]
+    fn rows_changed_in_place_keep_their_keys_not_their_order() {
+        use crate::app::{Keymap, Stamped, Update, fold};
+        use crate::model::PodInfo;
+        let pod = |name: &str, phase: &str| Stamped {
+            at: 1,
+            update: Update::PodApplied {
+                pod: PodInfo {
+                    namespace: "ns".into(),
+                    name: name.into(),
+                    phase: phase.into(),
+                    ..Default::default()
+                },
+            },
+        };
+        let mut s = State::new(Keymap::default());
+        fold(&mut s, pod("a", "Running"));
+        fold(&mut s, pod("b", "Pending"));
+        let mut entry = ViewEntry::new(crate::app::state::View::Pods);
+        entry.filter = "status=pending".into();
+        let names = |s: &State, e: &ViewEntry| -> (Vec<String>, *const Vec<(String, String)>) {
+            let r = rows::<pods::Pods>(s, e);
+            let names = r.slice(0, r.len()).iter().map(|p| p.info.name.clone()).collect();
+            (names, Rc::as_ptr(&r.keys))
+        };
+        let (before, keys) = names(&s, &entry);
+        assert_eq!(before, ["b"]);
+        fold(&mut s, pod("a", "Pending"));
+        let (after, same_keys) = names(&s, &entry);
+        assert_eq!(after, ["a", "b"]);
+        assert_eq!(same_keys, keys, "keys rebuilt for an in-place change");
+        fold(&mut s, pod("c", "Pending"));
+        let (more, new_keys) = names(&s, &entry);
+        assert_eq!(more, ["a", "b", "c"]);
+        assert_ne!(new_keys, keys);
+    }
 
     #[test]
     fn missing_keys_sort_last_both_ways() {
