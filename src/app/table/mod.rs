@@ -250,7 +250,16 @@ impl Filter {
 }
 
 fn contains_ci(haystack: &str, lower_needle: &str) -> bool {
-    lower_needle.is_empty() || haystack.to_lowercase().contains(lower_needle)
+    if lower_needle.is_empty() {
+        return true;
+    }
+    // Names are ASCII: compare in place. Lower-casing a copy of every row's name for every
+    // order was a third of the CPU of a filtered 10,000-pod table under churn.
+    if haystack.is_ascii() && lower_needle.is_ascii() {
+        let n = lower_needle.as_bytes();
+        return haystack.as_bytes().windows(n.len()).any(|w| w.eq_ignore_ascii_case(n));
+    }
+    haystack.to_lowercase().contains(lower_needle)
 }
 
 /// The open table's rows, filtered and sorted, kept while nothing they depend on changes:
@@ -594,6 +603,15 @@ mod tests {
         let (more, new_keys) = names(&s, &entry);
         assert_eq!(more, ["a", "b", "c"]);
         assert_ne!(new_keys, keys);
+    }
+
+    proptest! {
+        /// The in-place comparison says what lower-casing a copy says.
+        #[test]
+        fn contains_ci_agrees_with_lowercasing(hay in "[a-zA-Z0-9./-]{0,12}|\\PC{0,8}", needle in "[a-zA-Z0-9-]{0,4}|\\PC{0,3}") {
+            let lower = needle.to_lowercase();
+            prop_assert_eq!(contains_ci(&hay, &lower), hay.to_lowercase().contains(&lower));
+        }
     }
 
     #[test]
