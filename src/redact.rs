@@ -58,24 +58,7 @@ fn redact_object(map: &mut Map<String, Value>) -> bool {
             .iter()
             .filter_map(|k| map.get(*k).and_then(Value::as_str))
             .any(is_credential_name);
-    let mut changed = false;
-    // A key is text too (a map keyed by URL may hold `?token=x`): it is redacted like a value.
-    let renamed: Vec<(String, String)> = map
-        .keys()
-        .filter_map(|k| redact_text(k).map(|r| (k.clone(), r)))
-        .collect();
-    for (old, new) in renamed {
-        if let Some(v) = map.remove(&old) {
-            // Judged by the name as it was: `http://u:token@h` loses its secret word when redacted.
-            // (Two keys that redact to the same name keep the last value: both were secret.)
-            let mut v = v;
-            if is_credential_name(&old) {
-                blank(&mut v);
-            }
-            map.insert(new, v);
-            changed = true;
-        }
-    }
+    let mut changed = redact_keys(map);
     for (k, v) in map.iter_mut() {
         let role_is_name = is_pair && PAIR_NAME_KEYS.contains(&k.as_str());
         let role_is_value = PAIR_VALUE_KEYS.contains(&k.as_str());
@@ -91,12 +74,42 @@ fn redact_object(map: &mut Map<String, Value>) -> bool {
     changed
 }
 
-/// Replaces every string under `value`.
+/// A key is text too (a map keyed by URL may hold `?token=x`): keys are redacted like values.
+/// The value of a key that named a secret before redaction is blanked (`http://u:token@h`
+/// loses its secret word when redacted). A redacted key that meets another of the same name
+/// is numbered (`#2`), so no value is lost.
+fn redact_keys(map: &mut Map<String, Value>) -> bool {
+    let renamed: Vec<(String, String)> = map
+        .keys()
+        .filter_map(|k| redact_text(k).map(|r| (k.clone(), r)))
+        .collect();
+    let changed = !renamed.is_empty();
+    for (old, new) in renamed {
+        if let Some(mut v) = map.remove(&old) {
+            if is_credential_name(&old) {
+                blank(&mut v);
+            }
+            let mut name = new.clone();
+            let mut n = 1;
+            while map.contains_key(&name) {
+                n += 1;
+                name = format!("{new}#{n}");
+            }
+            map.insert(name, v);
+        }
+    }
+    changed
+}
+
+/// Replaces every string under `value`, and redacts the keys of the objects there.
 fn blank(value: &mut Value) -> bool {
     match value {
         Value::String(s) => blank_string(s),
         Value::Array(items) => items.iter_mut().fold(false, |changed, v| blank(v) | changed),
-        Value::Object(map) => map.values_mut().fold(false, |changed, v| blank(v) | changed),
+        Value::Object(map) => {
+            let renamed = redact_keys(map);
+            map.values_mut().fold(renamed, |changed, v| blank(v) | changed)
+        }
         Value::Null | Value::Bool(_) | Value::Number(_) => false,
     }
 }
@@ -151,7 +164,62 @@ fn redact_embedded_json(s: &str) -> Option<Option<String>> {
         return None;
     }
     let mut v: Value = serde_json::from_str(t).ok()?;
+    // A repeated key parses as its last value only: what the text holds is not what was
+    // checked. Such text is redacted as text.
+    if has_duplicate_keys(t) {
+        return None;
+    }
     Some(redact(&mut v).then(|| v.to_string()))
+}
+
+/// Whether JSON text repeats a key within an object (serde_json keeps the last one).
+fn has_duplicate_keys(json: &str) -> bool {
+    use serde::de::{Deserialize, Deserializer, Error, MapAccess, SeqAccess, Visitor};
+    struct Check;
+    impl<'de> Deserialize<'de> for Check {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Check, D::Error> {
+            d.deserialize_any(Check)
+        }
+    }
+    impl<'de> Visitor<'de> for Check {
+        type Value = Check;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("JSON")
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<Check, E> {
+            Ok(Check)
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<Check, E> {
+            Ok(Check)
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<Check, E> {
+            Ok(Check)
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<Check, E> {
+            Ok(Check)
+        }
+        fn visit_str<E>(self, _: &str) -> Result<Check, E> {
+            Ok(Check)
+        }
+        fn visit_unit<E>(self) -> Result<Check, E> {
+            Ok(Check)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Check, A::Error> {
+            while seq.next_element::<Check>()?.is_some() {}
+            Ok(Check)
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Check, A::Error> {
+            let mut seen = std::collections::HashSet::new();
+            while let Some(key) = map.next_key::<String>()? {
+                if !seen.insert(key) {
+                    return Err(A::Error::custom("duplicate key"));
+                }
+                map.next_value::<Check>()?;
+            }
+            Ok(Check)
+        }
+    }
+    serde_json::from_str::<Check>(json).is_err()
 }
 
 /// `Authorization: Bearer x` → `Authorization: <redacted>`, for a credential-like header name.
@@ -405,6 +473,19 @@ mod tests {
         );
         // JSON with no secret is not rewritten by the line rules either.
         assert_eq!(redact_text(r#"{"a=b":"c"}"#), None);
+        // A repeated key: serde keeps the last; the text is redacted as text instead.
+        let once = redact_text(r#"{"a":"http://u:pw@h/","a":1}"#).unwrap();
+        assert_eq!(once, r#"{"a":"http://u:<redacted>@h/","a":1}"#);
+        assert_eq!(redact_text(&once), None);
+        // Keys under a secret key, and keys that redact to the same name (both kept).
+        assert_eq!(
+            redacted(json!({"token": {"https://u:pw@reg/": 1}})),
+            json!({"token": {"https://u:<redacted>@reg/": 1}})
+        );
+        assert_eq!(
+            redacted(json!({"h?token=1": 5, "h?token=2": 7})),
+            json!({"h?token=<redacted>": 5, "h?token=<redacted>#2": 7})
+        );
     }
 
     #[test]

@@ -29,7 +29,7 @@ const POD_METRICS_INTERVAL: Duration = Duration::from_secs(15);
 const BENCH_USAGE_INTERVAL: Duration = Duration::from_secs(5);
 
 /// How often proxies are scraped (Prometheus' usual interval is 15 s; a live view wants more).
-const SCRAPE_INTERVAL: Duration = Duration::from_secs(5);
+pub const SCRAPE_INTERVAL: Duration = Duration::from_secs(5);
 
 /// Builds the initial state and the UI from the flags and the config file. Errors name
 /// the file and key. `kubeconfig` offers its contexts to `:ctx`.

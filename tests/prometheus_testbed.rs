@@ -376,9 +376,17 @@ async fn prometheus_source_agrees_with_direct_scrapes() {
             window: Some(window),
         };
         let source = tokio::spawn(meshtop::source::scrape::run(target.clone(), settings, tx));
+        // The first round may start before the scraper's pod watch has all three proxies:
+        // what counts is what follows the budget's verdict.
         let mut seen = Vec::new();
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        while seen.len() < 3 {
+        let enough = |seen: &Vec<String>| match budget {
+            2 => seen.iter().skip_while(|s| !s.starts_with("load")).count() >= 3,
+            _ => ["web", "emoji", "zt"]
+                .iter()
+                .all(|p| seen.contains(&format!("scraped {p}"))),
+        };
+        while !enough(&seen) {
             let u = tokio::time::timeout_at(deadline, rx.recv())
                 .await
                 .unwrap_or_else(|_| panic!("budget {budget}: only {seen:?}"))
@@ -394,18 +402,18 @@ async fn prometheus_source_agrees_with_direct_scrapes() {
         source.abort();
         if budget == 2 {
             let name = format!("{ns}/prometheus:9090 (via the API server)");
+            let after: Vec<&String> = seen.iter().skip_while(|s| !s.starts_with("load")).collect();
             assert_eq!(
-                seen[0],
+                *after[0],
                 format!("load ScrapeLoad {{ proxies: 3, budget: 2, prometheus: Some({name:?}), round_s: 3 }}")
             );
+            // Prometheus from then on, and no scrape of a proxy.
             assert!(
-                seen[1..].iter().all(|s| s.starts_with(&format!("prometheus {name} "))),
+                after[1..].iter().all(|s| s.starts_with(&format!("prometheus {name} "))),
                 "{seen:?}"
             );
-            assert!(!seen.iter().any(|s| s.starts_with("scraped")), "{seen:?}");
         } else {
-            seen.sort();
-            assert_eq!(seen, ["scraped emoji", "scraped web", "scraped zt"]);
+            assert!(!seen.iter().any(|s| s.starts_with("load")), "{seen:?}");
         }
     }
 

@@ -337,7 +337,8 @@ pub struct State {
     /// Where traffic figures came from last: None (nothing yet), direct scrapes, or
     /// Prometheus with the window it computed.
     pub traffic_origin: Option<TrafficOrigin>,
-    /// Set while there are more proxies than the scrape budget allows.
+    /// Set while there are more proxies than the scrape budget allows (after a hand-over to
+    /// Prometheus: the count at that moment, for the rest of the session).
     pub scrape_load: Option<ScrapeLoad>,
     /// Where CPU and memory came from last, and when.
     pub usage_origin: Option<(crate::model::UsageOrigin, UnixMillis)>,

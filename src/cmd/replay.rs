@@ -41,6 +41,9 @@ pub struct ReplayDriver {
     held: usize,
     source: String,
     provenance: String,
+    /// Set when the file stopped reading as it was indexed (changed on disk): the replay
+    /// stays where it was.
+    broken: Option<String>,
 }
 
 impl ReplayDriver {
@@ -57,6 +60,7 @@ impl ReplayDriver {
             source: recording.header.source.clone(),
             provenance: recording.header.provenance.clone(),
             recording,
+            broken: None,
         }
     }
 
@@ -66,6 +70,15 @@ impl ReplayDriver {
 
     /// Folds what is due at `now` (rewinding from a keyframe after a seek back or a loop).
     pub fn advance(&mut self, state: &mut State, now: Instant) {
+        if self.broken.is_none() {
+            self.fold_due(state, now);
+        } else {
+            self.player.pause(now);
+        }
+        self.show_status(state);
+    }
+
+    fn fold_due(&mut self, state: &mut State, now: Instant) {
         let due = self.player.due(now);
         let read = if due.start < self.held {
             let (from, snapshot) = self.keyframes.before(due.start);
@@ -97,11 +110,17 @@ impl ReplayDriver {
         settle(state);
         self.held = self.held.max(end);
         if let Err(e) = read {
-            // What was read is shown; the replay stops where the file stopped making sense.
+            // What was read is shown, and the replay ends there for good: going on would fold
+            // later entries onto a state that lacks the ones that could not be read.
             self.player.pause(now);
-            state.flash = Some(format!("replay stopped: {e:#}"));
+            let why = format!("replay stopped: {e:#}");
+            state.flash = Some(why.clone());
             state.dirty = true;
+            self.broken = Some(why);
         }
+    }
+
+    fn show_status(&mut self, state: &mut State) {
         let status = ReplayStatus {
             position_s: self.player.position().as_secs_f64(),
             duration_s: self.player.duration().as_secs_f64(),
@@ -269,6 +288,31 @@ pub async fn demo(args: &UiArgs) -> Result<()> {
 /// written as they are drawn, and the recording is decoded a frame at a time: memory does
 /// not grow with its length.
 pub fn export_cast(args: &UiArgs, mut rec: Chunked, out: &Path, width: u16, height: u16, step: Duration) -> Result<()> {
+    // Written beside it and renamed when whole: a failed export leaves no half cast.
+    let name = out.file_name().map_or_else(|| "cast".into(), |n| n.to_string_lossy());
+    let partial = out.with_file_name(format!(".{name}.partial"));
+    let file = std::fs::File::create(&partial).wrap_err_with(|| format!("creating {}", partial.display()))?;
+    match write_cast_frames(args, &mut rec, file, width, height, step)
+        .wrap_err_with(|| format!("writing {}", out.display()))
+    {
+        Ok(()) => std::fs::rename(&partial, out)
+            .wrap_err_with(|| format!("renaming {} to {}", partial.display(), out.display())),
+        Err(e) => {
+            // Best effort: the error that matters is the one returned.
+            let _ = std::fs::remove_file(&partial);
+            Err(e)
+        }
+    }
+}
+
+fn write_cast_frames(
+    args: &UiArgs,
+    rec: &mut Chunked,
+    file: std::fs::File,
+    width: u16,
+    height: u16,
+    step: Duration,
+) -> Result<()> {
     let (mut state, ui, _) = crate::run::initial_state(args, None)?;
     let meta = CastMeta {
         title: Some(format!("meshtop replay: {}", rec.header.source)),
@@ -282,9 +326,7 @@ pub fn export_cast(args: &UiArgs, mut rec: Chunked, out: &Path, width: u16, heig
     let mut markers = markers.into_iter().peekable();
     let end = rec.len().checked_sub(1).map_or(0.0, |last| rec.seconds(last));
     let mut term = Terminal::new(TestBackend::new(width, height)).wrap_err("creating the frame buffer")?;
-    let writing = || format!("writing {}", out.display());
-    let file = std::fs::File::create(out).wrap_err_with(|| format!("creating {}", out.display()))?;
-    let mut cast = CastWriter::new(std::io::BufWriter::new(file), width, height, &meta).wrap_err_with(writing)?;
+    let mut cast = CastWriter::new(std::io::BufWriter::new(file), width, height, &meta)?;
     let (mut next, mut t, mut drawn) = (0usize, 0.0f64, false);
     loop {
         let due = (next..rec.len()).take_while(|&i| rec.seconds(i) <= t).count();
@@ -296,9 +338,9 @@ pub fn export_cast(args: &UiArgs, mut rec: Chunked, out: &Path, width: u16, heig
             state.dirty = false;
             drawn = true;
             while let Some((at, name)) = markers.next_if(|(at, _)| *at <= t) {
-                cast.marker(at, &name).wrap_err_with(writing)?;
+                cast.marker(at, &name)?;
             }
-            cast.frame(t, term.backend().buffer()).wrap_err_with(writing)?;
+            cast.frame(t, term.backend().buffer())?;
         }
         if t >= end {
             break;
@@ -306,10 +348,10 @@ pub fn export_cast(args: &UiArgs, mut rec: Chunked, out: &Path, width: u16, heig
         t += step.as_secs_f64();
     }
     for (at, name) in markers {
-        cast.marker(at, &name).wrap_err_with(writing)?;
+        cast.marker(at, &name)?;
     }
-    let mut file = cast.finish().wrap_err_with(writing)?;
-    std::io::Write::flush(&mut file).wrap_err_with(writing)?;
+    let mut file = cast.finish()?;
+    std::io::Write::flush(&mut file).wrap_err("flushing")?;
     Ok(())
 }
 

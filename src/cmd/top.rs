@@ -204,7 +204,8 @@ pub async fn run(cluster: &ClusterArgs, traffic: &TrafficArgs, window: Option<Du
             } else {
                 Via::PodProxy(conn.client.clone())
             };
-            scrape_twice(&mut state, &mut rx, via, window).await;
+            let budget = traffic.scrape(&crate::config::Config::load(None)?).budget;
+            scrape_twice(&mut state, &mut rx, via, window, budget).await;
             "proxy scrapes".to_string()
         }
     };
@@ -266,16 +267,23 @@ pub fn table(state: &State) -> String {
     out
 }
 
-/// Scrapes every running proxy, waits `window` (folding usage meanwhile), scrapes again.
-async fn scrape_twice(state: &mut State, rx: &mut mpsc::Receiver<Stamped>, via: Via, window: Duration) {
+/// Scrapes every running proxy, waits `window` (folding usage meanwhile), scrapes again;
+/// past the scrape budget, paced as the TUI paces them.
+async fn scrape_twice(state: &mut State, rx: &mut mpsc::Receiver<Stamped>, via: Via, window: Duration, budget: u32) {
     let targets: Vec<scrape::Target> = state
         .pods
         .values()
         .filter_map(|p| scrape::target_of(&p.info, &p.mesh))
         .collect();
+    let spacing = match scrape::plan(targets.len(), budget, crate::run::SCRAPE_INTERVAL) {
+        scrape::Plan::All => None,
+        scrape::Plan::Paced { spacing, .. } => Some(spacing),
+    };
     fold_all(
         state,
-        scrape::scrape_all(&via, targets.clone()).collect::<Vec<_>>().await,
+        scrape::scrape_paced(&via, targets.clone(), spacing)
+            .collect::<Vec<_>>()
+            .await,
     );
     // Keep folding (CPU and memory arrive meanwhile) until the window has passed.
     let _ = tokio::time::timeout(window, async {
@@ -284,7 +292,7 @@ async fn scrape_twice(state: &mut State, rx: &mut mpsc::Receiver<Stamped>, via: 
         }
     })
     .await;
-    let mut last: Vec<Stamped> = scrape::scrape_all(&via, targets).collect().await;
+    let mut last: Vec<Stamped> = scrape::scrape_paced(&via, targets, spacing).collect().await;
     last.extend(std::iter::from_fn(|| rx.try_recv().ok()));
     fold_all(state, last);
 }

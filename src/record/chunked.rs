@@ -1,8 +1,8 @@
 //! A recording replayed from the file, not from memory: reading it once builds an index (each
 //! entry's time, the markers, and where each frame's entries lie in the file), and entries are
 //! decoded again, a frame at a time, when replay or export reaches them. Memory is then the
-//! index (8 bytes an entry), one decoded frame, and the replay's keyframes, whatever the
-//! file's size; [`Recording`](super::Recording) holds every entry instead.
+//! index (8 bytes an entry, and the player's 8), one decoded frame and the replay's keyframes,
+//! not the entries themselves; [`Recording`](super::Recording) holds every entry instead.
 //!
 //! The file is mapped, not read: its pages are the kernel's cache, dropped under pressure
 //! and after the index is built. A recording still being written may grow meanwhile; only
@@ -233,7 +233,9 @@ impl Chunked {
     }
 
     /// Calls `f` with each entry of `range`, in order, decoding the frames that hold them.
-    /// Fails only when the file no longer holds what the index says (changed on disk).
+    /// Fails when the file no longer reads as it was indexed (a frame moved, or holds another
+    /// number of updates): a file rewritten in place with frames of the same places and
+    /// counts would go unnoticed, as with any reader that does not hash what it read.
     pub fn for_each(&mut self, range: Range<usize>, mut f: impl FnMut(&Stamped)) -> Result<()> {
         let end = range.end.min(self.len());
         let mut i = range.start;
@@ -408,7 +410,7 @@ mod tests {
     }
 
     #[test]
-    fn a_file_changed_on_disk_is_an_error_not_a_wrong_replay() {
+    fn a_file_whose_frames_moved_is_an_error_not_a_wrong_replay() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("r.mtrec");
         let text = recording_text(3_000);

@@ -327,13 +327,18 @@ fn error(kind: ErrorKind, message: String) -> Update {
 pub async fn run(
     spec: Spec,
     target: super::kube::KubeTarget,
-    mut window: watch::Receiver<u32>,
+    window: watch::Receiver<u32>,
     interval: Duration,
     tx: UpdateTx,
 ) {
     let Some(endpoint) = endpoint(&spec, &target, &tx).await else {
         return;
     };
+    serve(endpoint, window, interval, tx).await;
+}
+
+/// Asks `endpoint` every `interval`, and at once when the user switches the window.
+pub async fn serve(endpoint: Endpoint, mut window: watch::Receiver<u32>, interval: Duration, tx: UpdateTx) {
     let name = endpoint.describe();
     let mut tick = tokio::time::interval(interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

@@ -173,16 +173,10 @@ pub async fn run(target: super::kube::KubeTarget, settings: Settings, tx: Update
         () = track(pods, targets.clone()) => return,
         over = scrape_loop(via, targets, interval, budget, lookup, tx.clone()) => over,
     };
-    if handed_over && let Some(window) = window {
-        // Boxed: the supervisor rebuilds this future on a worker's stack.
-        Box::pin(super::prometheus::run(
-            super::prometheus::Spec::Auto,
-            target,
-            window,
-            interval,
-            tx,
-        ))
-        .await;
+    if let (Some(endpoint), Some(window)) = (handed_over, window) {
+        // The Prometheus just found, not a second lookup that could fail. Boxed: the
+        // supervisor rebuilds this future on a worker's stack.
+        Box::pin(super::prometheus::serve(endpoint, window, interval, tx)).await;
     }
 }
 
@@ -193,10 +187,10 @@ struct Lookup {
 }
 
 impl Lookup {
-    async fn prometheus(&self) -> Option<String> {
+    async fn prometheus(&self) -> Option<super::prometheus::Endpoint> {
         let spec = super::prometheus::Spec::Auto;
         match super::prometheus::resolve(&spec, Some(&self.client), self.namespace.as_deref()).await {
-            Ok(endpoint) => Some(endpoint.describe()),
+            Ok(endpoint) => Some(endpoint),
             Err((_, why)) => {
                 tracing::info!(%why, "over the scrape budget; no Prometheus to hand over to");
                 None
@@ -234,7 +228,8 @@ async fn track(pods: Api<Pod>, targets: Targets) {
     }
 }
 
-/// Scrapes round after round; true when over budget with a Prometheus to hand over to.
+/// Scrapes round after round; returns, with it, when over budget with a Prometheus to hand
+/// over to (for the rest of the session: the status line keeps the count of that moment).
 async fn scrape_loop(
     via: Via,
     targets: Targets,
@@ -242,7 +237,7 @@ async fn scrape_loop(
     budget: u32,
     lookup: Option<Lookup>,
     tx: UpdateTx,
-) -> bool {
+) -> Option<super::prometheus::Endpoint> {
     let mut tick = tokio::time::interval(interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut told: Option<crate::app::state::ScrapeLoad> = None;
@@ -263,14 +258,16 @@ async fn scrape_loop(
             round_s: 0,
         };
         if let Plan::Paced { round, .. } = plan {
-            load.round_s = u32::try_from(round.as_secs()).unwrap_or(u32::MAX).max(1);
+            // Rounded up: 1,001 proxies at a budget of 1,000 take longer than the interval.
+            load.round_s = u32::try_from(round.as_millis().div_ceil(1000)).unwrap_or(u32::MAX);
             if let Some(lookup) = &lookup
                 && looked.is_none_or(|at| at.elapsed() >= PROMETHEUS_LOOKUP_EVERY)
             {
                 looked = Some(tokio::time::Instant::now());
-                if let Some(name) = Box::pin(lookup.prometheus()).await {
-                    load.prometheus = Some(name);
-                    return tx.send(Stamped::now(Update::ScrapeLoad(load))).await.is_ok();
+                if let Some(endpoint) = Box::pin(lookup.prometheus()).await {
+                    load.prometheus = Some(endpoint.describe());
+                    let sent = tx.send(Stamped::now(Update::ScrapeLoad(load))).await.is_ok();
+                    return sent.then_some(endpoint);
                 }
             }
         }
@@ -281,7 +278,7 @@ async fn scrape_loop(
         };
         if changed {
             if tx.send(Stamped::now(Update::ScrapeLoad(load.clone()))).await.is_err() {
-                return false;
+                return None;
             }
             told = Some(load);
         }
@@ -292,14 +289,14 @@ async fn scrape_loop(
         let mut results = std::pin::pin!(scrape_paced(&via, list, spacing));
         while let Some(u) = results.next().await {
             if tx.send(u).await.is_err() {
-                return false;
+                return None;
             }
         }
     }
 }
 
 /// [`scrape_all`], with scrapes started at most one per `spacing` when given.
-fn scrape_paced(
+pub fn scrape_paced(
     via: &Via,
     targets: Vec<Target>,
     spacing: Option<Duration>,
