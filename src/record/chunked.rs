@@ -13,9 +13,9 @@ use std::path::Path;
 
 use color_eyre::eyre::{Result, WrapErr, bail, eyre};
 
-use super::format::{ZSTD_MAGIC, offset_seconds};
+use super::format::offset_seconds;
 use super::header::Header;
-use super::reader::{Lines, MarkerAt, ReadError, ReadProblem, decode, feed_text, read_frames, whole_lines};
+use super::reader::{Lines, MarkerAt, ReadError, ReadProblem, decode, read_all, whole_lines};
 use crate::app::{Stamped, Update};
 
 /// Where a chunk's entries are found again.
@@ -161,22 +161,9 @@ impl Chunked {
     }
 
     fn index(bytes: Bytes) -> Result<Chunked, ReadError> {
-        let b = bytes.get();
-        if b.is_empty() {
-            return Err(ReadError::Empty);
-        }
         let mut lines = Lines::default();
         lines.index = Some(Index::default());
-        if b.starts_with(&ZSTD_MAGIC) {
-            read_frames(b, &mut lines)?;
-        } else {
-            let text = b.strip_prefix("\u{feff}".as_bytes()).unwrap_or(b);
-            if text.iter().find(|c| !c.is_ascii_whitespace()) != Some(&b'{') {
-                return Err(ReadError::NotText);
-            }
-            feed_text(text, b.len() - text.len(), &mut lines)?;
-            lines.end_of_text()?;
-        }
+        read_all(bytes.get(), &mut lines)?;
         let mut index = lines.index.take().unwrap_or_default();
         let header = lines.header.take().ok_or(ReadError::NoHeader)?;
         // A last line without a newline, read at the end of the text: kept.
@@ -301,6 +288,7 @@ impl Chunked {
 mod tests {
     use super::*;
     use crate::record::Recording;
+    use crate::record::format::ZSTD_MAGIC;
 
     fn recording_text(entries: usize) -> String {
         let mut text = String::from(

@@ -92,21 +92,8 @@ impl Recording {
 
     /// Reads zstd-compressed or plain NDJSON.
     pub fn from_bytes(bytes: &[u8]) -> Result<Recording, ReadError> {
-        if bytes.is_empty() {
-            return Err(ReadError::Empty);
-        }
         let mut lines = Lines::default();
-        if bytes.starts_with(&ZSTD_MAGIC) {
-            read_frames(bytes, &mut lines)?;
-        } else {
-            let text = bytes.strip_prefix("\u{feff}".as_bytes()).unwrap_or(bytes);
-            if text.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
-                return Err(ReadError::NotText);
-            }
-            let start = bytes.len() - text.len();
-            feed_text(text, start, &mut lines)?;
-            lines.end_of_text()?;
-        }
+        read_all(bytes, &mut lines)?;
         lines.into_recording()
     }
 
@@ -142,6 +129,23 @@ impl Recording {
             })
             .collect()
     }
+}
+
+/// Feeds a whole file, zstd-compressed or plain NDJSON, to `lines` (the one reader of both
+/// [`Recording`] and [`super::Chunked`]).
+pub(super) fn read_all(bytes: &[u8], lines: &mut Lines) -> Result<(), ReadError> {
+    if bytes.is_empty() {
+        return Err(ReadError::Empty);
+    }
+    if bytes.starts_with(&ZSTD_MAGIC) {
+        return read_frames(bytes, lines);
+    }
+    let text = bytes.strip_prefix("\u{feff}".as_bytes()).unwrap_or(bytes);
+    if text.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(ReadError::NotText);
+    }
+    feed_text(text, bytes.len() - text.len(), lines)?;
+    lines.end_of_text()
 }
 
 /// Uncompressed text is fed in pieces of whole lines (about a MiB each), so that an index can
