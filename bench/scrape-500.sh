@@ -100,7 +100,8 @@ apiserver=$(pgrep -f "kube-apiserver.*--secure-port" | head -1)
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 hz=$(getconf CLK_TCK)
 
-tmux -L meshtop-scrape new-session -d -s b -x 200 -y 50 "$BIN -n $NS"
+# If meshtop ends early, its exit status and last words stay behind for the report.
+tmux -L meshtop-scrape new-session -d -s b -x 200 -y 50 "$BIN -n $NS 2>$RUN/stderr; echo \$? >$RUN/exit; sleep 3600"
 sleep 3
 pid=$(pgrep -f "^$BIN -n $NS$" | head -1)
 # Open the pods view so the table with traffic columns is what gets drawn.
@@ -116,6 +117,11 @@ if [[ $SOAK == soak ]]; then
   rss() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
   echo "t_s live_rss_kib replay_rss_kib" >"$RUN/soak.tsv"
   for ((t = 0; t <= SECS; t += 10)); do
+    if [[ -s $RUN/exit ]]; then
+      echo "meshtop ended after ${t} s of the soak with status $(cat "$RUN/exit"); its stderr:" >&2
+      cat "$RUN/stderr" >&2
+      exit 1
+    fi
     echo "$t $(rss "$pid") $(rss "$demo")" >>"$RUN/soak.tsv"
     ((t < SECS)) && sleep 10
   done
@@ -123,6 +129,7 @@ if [[ $SOAK == soak ]]; then
 else
   sleep "$SECS"
 fi
+[[ -s $RUN/exit ]] && { echo "meshtop ended early with status $(cat "$RUN/exit"): $(cat "$RUN/stderr")" >&2; exit 1; }
 m1=$(ticks "$pid"); a1=$(ticks "$apiserver")
 served1=$(wc -l <"$RUN/access.log")
 pct() { python3 -c "print(round(($2 - $1) / $hz / $SECS * 100, 1))"; }

@@ -1,6 +1,11 @@
 //! Frame and fold timings of the live loop, for benchmarks: with `MESHTOP_FRAME_STATS=FILE`
 //! set, the TUI writes them as JSON to FILE when it exits (`bench/cluster-scale.sh` reads
 //! it). Off otherwise: nothing is timed.
+//!
+//! A frame's wall time on a busy 2-core machine is mostly waiting for the CPU (the API
+//! server, etcd and the load run beside meshtop) or for the terminal emulator to read, so
+//! each frame is split: the thread's own CPU time, the time spent writing to the terminal,
+//! and the bytes written.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -10,10 +15,25 @@ use hdrhistogram::Histogram;
 
 pub const ENV: &str = "MESHTOP_FRAME_STATS";
 
-/// Build+draw time of each frame and fold time of each batch, in microseconds.
+/// What one drawn frame cost.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Frame {
+    /// Wall time of build + diff + write.
+    pub wall: Duration,
+    /// CPU time of the drawing thread over the same span.
+    pub cpu: Duration,
+    /// Wall time inside writes to the terminal.
+    pub io: Duration,
+    pub bytes: u64,
+}
+
+/// Histograms (microseconds; bytes) of every frame and fold batch.
 pub struct FrameStats {
     out: PathBuf,
-    draw: Histogram<u64>,
+    wall: Histogram<u64>,
+    cpu: Histogram<u64>,
+    io: Histogram<u64>,
+    bytes: Histogram<u64>,
     fold: Histogram<u64>,
 }
 
@@ -21,34 +41,59 @@ impl FrameStats {
     /// Some when the environment asks for the figures.
     pub fn from_env() -> Option<FrameStats> {
         let out = std::env::var_os(ENV).filter(|v| !v.is_empty())?;
-        // 1 µs to 60 s, 3 significant figures: a few tens of KB.
-        let h = || Histogram::new_with_bounds(1, 60_000_000, 3).expect("valid histogram bounds");
-        Some(FrameStats {
-            out: out.into(),
-            draw: h(),
-            fold: h(),
-        })
+        Some(FrameStats::new(out.into()))
     }
 
-    pub fn drew(&mut self, took: Duration) {
-        self.draw.saturating_record(micros(took));
+    fn new(out: PathBuf) -> FrameStats {
+        // 1 µs to 60 s (1 B to 60 MB), 3 significant figures: a few tens of KB each.
+        let h = || Histogram::new_with_bounds(1, 60_000_000, 3).expect("valid histogram bounds");
+        FrameStats {
+            out,
+            wall: h(),
+            cpu: h(),
+            io: h(),
+            bytes: h(),
+            fold: h(),
+        }
+    }
+
+    pub fn drew(&mut self, f: Frame) {
+        self.wall.saturating_record(micros(f.wall));
+        self.cpu.saturating_record(micros(f.cpu));
+        self.io.saturating_record(micros(f.io));
+        self.bytes.saturating_record(f.bytes.max(1));
     }
 
     pub fn folded(&mut self, took: Duration) {
         self.fold.saturating_record(micros(took));
     }
 
-    /// Writes `{"frames": n, "draw_us": {...}, "folds": n, "fold_us": {...}}`.
+    /// Writes `{"frames": n, "draw_us": {p50, p99, max}, "draw_cpu_us": …, "write_us": …,
+    /// "bytes": …, "folds": n, "fold_us": …}`.
     pub fn write(&self) -> Result<()> {
         let json = serde_json::json!({
-            "frames": self.draw.len(),
-            "draw_us": summary(&self.draw),
+            "frames": self.wall.len(),
+            "draw_us": summary(&self.wall),
+            "draw_cpu_us": summary(&self.cpu),
+            "write_us": summary(&self.io),
+            "bytes": summary(&self.bytes),
             "folds": self.fold.len(),
             "fold_us": summary(&self.fold),
         });
         std::fs::write(&self.out, format!("{json}\n"))
             .wrap_err_with(|| format!("writing {} ({ENV})", self.out.display()))
     }
+}
+
+/// CPU time the calling thread has used so far (zero where the clock is unavailable).
+pub fn thread_cpu() -> Duration {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime only writes the timespec it is given.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    if rc != 0 {
+        return Duration::ZERO;
+    }
+    Duration::new(ts.tv_sec.max(0) as u64, ts.tv_nsec.clamp(0, 999_999_999) as u32)
 }
 
 fn micros(d: Duration) -> u64 {
@@ -74,13 +119,14 @@ mod tests {
     fn writes_quantiles_in_microseconds() {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("frames.json");
-        let mut s = FrameStats {
-            out: out.clone(),
-            draw: Histogram::new_with_bounds(1, 60_000_000, 3).unwrap(),
-            fold: Histogram::new_with_bounds(1, 60_000_000, 3).unwrap(),
-        };
+        let mut s = FrameStats::new(out.clone());
         for ms in 1..=100 {
-            s.drew(Duration::from_millis(ms));
+            s.drew(Frame {
+                wall: Duration::from_millis(ms),
+                cpu: Duration::from_millis(ms / 2),
+                io: Duration::ZERO,
+                bytes: 1000,
+            });
         }
         s.folded(Duration::from_nanos(10));
         s.write().unwrap();
@@ -88,7 +134,22 @@ mod tests {
         assert_eq!(v["frames"], 100);
         assert_eq!(v["draw_us"]["p50"], 50_015);
         assert_eq!(v["draw_us"]["p99"], 99_007);
+        assert_eq!(v["draw_cpu_us"]["max"], 50_015);
+        // A frame that wrote nothing still counts (as 1 µs, 1 byte), never as a gap.
+        assert_eq!(v["write_us"]["max"], 1);
+        assert_eq!(v["bytes"]["p50"], 1000);
         assert_eq!(v["folds"], 1);
         assert_eq!(v["fold_us"]["max"], 1);
+    }
+
+    #[test]
+    fn thread_cpu_advances_with_work() {
+        let a = thread_cpu();
+        let mut x = 0u64;
+        for i in 0..5_000_000u64 {
+            x = x.wrapping_mul(31).wrapping_add(i);
+        }
+        std::hint::black_box(x);
+        assert!(thread_cpu() > a);
     }
 }

@@ -708,11 +708,18 @@ pub async fn run_tui(
         let driver_wake = driver.tick(&mut state);
         if state.dirty && last_draw.elapsed() >= frame {
             let started = std::time::Instant::now();
+            let cpu = stats.as_ref().map(|_| crate::perf::thread_cpu());
             tui.terminal
                 .draw(|f| ui.render(&state, f))
                 .wrap_err("drawing the screen")?;
-            if let Some(s) = &mut stats {
-                s.drew(started.elapsed());
+            let (io, bytes) = tui.take_io();
+            if let (Some(s), Some(cpu)) = (&mut stats, cpu) {
+                s.drew(crate::perf::Frame {
+                    wall: started.elapsed(),
+                    cpu: crate::perf::thread_cpu().saturating_sub(cpu),
+                    io,
+                    bytes,
+                });
             }
             state.dirty = false;
             last_draw = Instant::now();

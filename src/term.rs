@@ -1,7 +1,9 @@
 //! Terminal setup and, above all, restoration: on normal exit, on error and on panic.
 
 use std::io::{self, Stdout, Write};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use color_eyre::eyre::{Result, WrapErr};
 use crossterm::{cursor, execute, terminal};
@@ -52,7 +54,50 @@ pub fn restore() {
 
 /// Owns the TUI terminal; dropping it restores the screen, so every `?` path is covered.
 pub struct Tui {
-    pub terminal: Terminal<CrosstermBackend<Stdout>>,
+    pub terminal: Terminal<CrosstermBackend<FrameOut>>,
+    io: Arc<IoCount>,
+}
+
+/// Time spent in writes to the terminal (ns) and bytes written, shared with the writer
+/// (ratatui keeps its backend's writer to itself).
+#[derive(Default)]
+struct IoCount {
+    nanos: AtomicU64,
+    bytes: AtomicU64,
+}
+
+/// The terminal's writer: gathers a whole frame and hands it to the terminal in one write
+/// when ratatui flushes at the frame's end. Stdout's own line buffer holds 1 KiB, so a
+/// full 200x60 redraw (tens of KB of escapes) went out in dozens of writes, each of which
+/// could wait on the terminal emulator mid-frame; one write per frame also never shows a
+/// half-drawn screen.
+pub struct FrameOut {
+    out: Stdout,
+    buf: Vec<u8>,
+    io: Arc<IoCount>,
+}
+
+impl Write for FrameOut {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let started = Instant::now();
+        let mut out = self.out.lock();
+        let written = out.write_all(&self.buf).and_then(|()| out.flush());
+        let took = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.io.nanos.fetch_add(took, Ordering::Relaxed);
+        self.io.bytes.fetch_add(self.buf.len() as u64, Ordering::Relaxed);
+        // The first full draw can be large; do not keep that much for ever.
+        self.buf.clear();
+        self.buf.shrink_to(256 * 1024);
+        written
+    }
 }
 
 impl Tui {
@@ -61,8 +106,20 @@ impl Tui {
         ACTIVE.store(true, Ordering::SeqCst);
         let mut out = io::stdout();
         execute!(out, terminal::EnterAlternateScreen, cursor::Hide).wrap_err("entering the alternate screen")?;
-        let terminal = Terminal::new(CrosstermBackend::new(out)).wrap_err("creating the terminal")?;
-        Ok(Tui { terminal })
+        let io = Arc::new(IoCount::default());
+        let writer = FrameOut {
+            out,
+            buf: Vec::with_capacity(64 * 1024),
+            io: io.clone(),
+        };
+        let terminal = Terminal::new(CrosstermBackend::new(writer)).wrap_err("creating the terminal")?;
+        Ok(Tui { terminal, io })
+    }
+
+    /// Time spent writing to the terminal and bytes written since the last call.
+    pub fn take_io(&self) -> (Duration, u64) {
+        let nanos = self.io.nanos.swap(0, Ordering::Relaxed);
+        (Duration::from_nanos(nanos), self.io.bytes.swap(0, Ordering::Relaxed))
     }
 }
 

@@ -269,6 +269,20 @@ pub struct MeshCost {
 }
 
 impl MeshCost {
+    fn add(&mut self, o: &MeshCost) {
+        self.proxy_cpu_m += o.proxy_cpu_m;
+        self.proxy_mem += o.proxy_mem;
+        self.sidecar_cpu_m += o.sidecar_cpu_m;
+        self.pods_cpu_m += o.pods_cpu_m;
+        self.pods_mem += o.pods_mem;
+        self.control_cpu_m += o.control_cpu_m;
+        self.control_mem += o.control_mem;
+        self.proxies += o.proxies;
+        self.sampled += o.sampled;
+        self.control_pods += o.control_pods;
+        self.control_sampled += o.control_sampled;
+    }
+
     pub fn proxy_cpu_share(&self) -> Option<f64> {
         (self.pods_cpu_m > 0.0).then(|| self.sidecar_cpu_m / self.pods_cpu_m)
     }
@@ -283,6 +297,10 @@ pub struct Derived {
     dirty_workloads: BTreeSet<WorkloadKey>,
     dirty_namespaces: BTreeSet<String>,
     dirty_meshes: bool,
+    /// Each namespace's pods summed for the overview, recomputed with the namespace: the
+    /// overview then adds a few hundred of these instead of walking every pod on each pod
+    /// change (at 10,000 pods under churn that walk was most of the fold's time).
+    parts: BTreeMap<String, NamespacePart>,
     /// Bumped when rows appear, go or change what they are (names, status).
     pub rows_generation: u64,
     /// Bumped when rows appear or go (or may have): tables then rebuild their keys.
@@ -304,8 +322,8 @@ impl Derived {
         self.rows_generation += 1;
         self.members_generation += 1;
     }
-    /// The same rows, some with other content (a pod's status): orders and filters are
-    /// computed again, the keys kept.
+    /// The same rows, some with other content (a pod's status): the keys are kept; orders
+    /// and filters that read the content are computed again.
     pub fn row_changed_in_place(&mut self) {
         self.rows_generation += 1;
     }
@@ -551,6 +569,8 @@ fn settle_workload(state: &mut State, key: WorkloadKey) {
 fn settle_namespace(state: &mut State, ns: &str) {
     let mut f = NamespaceFigures::default();
     let mut cost = CostAcc::default();
+    let mut part = NamespacePart::default();
+    let injection = state.namespaces.get(ns).map_or(&[][..], |n| &n.injection[..]);
     for ((pns, _), p) in state.pods.range((ns.to_string(), String::new())..) {
         if pns != ns {
             break;
@@ -559,16 +579,98 @@ fn settle_namespace(state: &mut State, ns: &str) {
         f.meshed += usize::from(p.mesh.mesh.is_some());
         f.missing += usize::from(p.missing.is_some());
         cost.add(p);
+        part.add(p, injection);
     }
     f.cost = cost.finish();
+    if f.pods == 0 {
+        state.derived.parts.remove(ns);
+    } else {
+        state.derived.parts.insert(ns.to_string(), part);
+    }
     if let Some(n) = state.namespaces.get_mut(ns) {
         n.figures = f;
     }
 }
 
+/// One namespace's pods as the overview counts them: per mesh (by its place in the rules),
+/// what the pods add to that mesh's summary.
+#[derive(Debug, Clone, Default)]
+struct NamespacePart {
+    meshed_pods: usize,
+    meshes: Vec<(usize, MeshPart)>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct MeshPart {
+    by_model: BTreeMap<Model, usize>,
+    cost: MeshCost,
+    injected_pods: usize,
+    injected_meshed: usize,
+    missing: usize,
+}
+
+impl NamespacePart {
+    fn mesh(&mut self, at: usize) -> &mut MeshPart {
+        let i = match self.meshes.iter().position(|(m, _)| *m == at) {
+            Some(i) => i,
+            None => {
+                self.meshes.push((at, MeshPart::default()));
+                self.meshes.len() - 1
+            }
+        };
+        &mut self.meshes[i].1
+    }
+
+    fn add(&mut self, p: &PodEntry, injection: &[detect::Injection]) {
+        use crate::mesh::rules::Role;
+        self.meshed_pods += usize::from(p.mesh.mesh.is_some());
+        if let Some(s) = p.mesh.mesh.and_then(rule_index).map(|i| self.mesh(i)) {
+            // Control-plane pods without a proxy are counted as control planes, not data plane.
+            if p.mesh.model != Model::None {
+                *s.by_model.entry(p.mesh.model).or_default() += 1;
+            }
+            // A control-plane pod may carry a proxy (Linkerd's do): its app containers
+            // are the control plane, its proxy counts with the proxies.
+            let control = matches!(p.mesh.role, Some(Role::Control | Role::Addon));
+            let c = &mut s.cost;
+            c.control_pods += usize::from(control);
+            c.proxies += usize::from(p.mesh.proxy.is_some());
+            if let Some(u) = p.usage {
+                if p.mesh.proxy.is_some() {
+                    c.sampled += 1;
+                    c.proxy_cpu_m += u.proxy_cpu_m;
+                    c.proxy_mem += u.proxy_mem;
+                    if !is_infrastructure(p) {
+                        c.sidecar_cpu_m += u.proxy_cpu_m;
+                        c.pods_cpu_m += u.total_cpu();
+                        c.pods_mem += u.total_mem();
+                    }
+                }
+                if control {
+                    c.control_sampled += 1;
+                    c.control_cpu_m += u.app_cpu_m;
+                    c.control_mem += u.app_mem;
+                }
+            }
+        }
+        for inj in injection {
+            if let Some(s) = rule_index(inj.mesh).map(|i| self.mesh(i)) {
+                s.injected_pods += 1;
+                s.injected_meshed += usize::from(p.mesh.mesh == Some(inj.mesh));
+                s.missing += usize::from(p.missing.is_some());
+            }
+        }
+    }
+}
+
+/// A mesh's place in the detection rules, which is its place in the overview.
+fn rule_index(m: Mesh) -> Option<usize> {
+    crate::mesh::rules::all().iter().position(|r| r.mesh == m)
+}
+
 /// Every mesh with any sign of life (a control plane, CRDs, or pods), and the meshed pods.
 fn overview(state: &State) -> Overview {
-    use crate::mesh::rules::{self, Role};
+    use crate::mesh::rules;
     let groups: BTreeSet<String> = state.crds.values().cloned().collect();
     let services: BTreeSet<String> = state.api_services.keys().cloned().collect();
     let evidence = detect::installed_by_crds(&groups, &services);
@@ -601,59 +703,18 @@ fn overview(state: &State) -> Overview {
             cost: MeshCost::default(),
         })
         .collect();
-    let at = |m: Mesh| rules::all().iter().position(|r| r.mesh == m);
     let mut meshed_pods = 0;
-    // Pods come sorted by namespace: its entry is looked up once per namespace, not once per
-    // pod (this runs on every pod change; at 10,000 pods the lookups were most of its cost).
-    let mut namespace: Option<(&str, Option<&super::state::NamespaceEntry>)> = None;
-    for ((pod_ns, _), p) in &state.pods {
-        meshed_pods += usize::from(p.mesh.mesh.is_some());
-        if let Some(s) = p.mesh.mesh.and_then(at).map(|i| &mut out[i]) {
-            // Control-plane pods without a proxy are counted as control planes, not data plane.
-            if p.mesh.model != Model::None {
-                *s.by_model.entry(p.mesh.model).or_default() += 1;
+    for part in state.derived.parts.values() {
+        meshed_pods += part.meshed_pods;
+        for (i, m) in &part.meshes {
+            let s = &mut out[*i];
+            for (model, n) in &m.by_model {
+                *s.by_model.entry(*model).or_default() += n;
             }
-            // A control-plane pod may carry a proxy (Linkerd's do): its app containers
-            // are the control plane, its proxy counts with the proxies.
-            let control = matches!(p.mesh.role, Some(Role::Control | Role::Addon));
-            let c = &mut s.cost;
-            c.control_pods += usize::from(control);
-            c.proxies += usize::from(p.mesh.proxy.is_some());
-            if let Some(u) = p.usage {
-                if p.mesh.proxy.is_some() {
-                    c.sampled += 1;
-                    c.proxy_cpu_m += u.proxy_cpu_m;
-                    c.proxy_mem += u.proxy_mem;
-                    if !is_infrastructure(p) {
-                        c.sidecar_cpu_m += u.proxy_cpu_m;
-                        c.pods_cpu_m += u.total_cpu();
-                        c.pods_mem += u.total_mem();
-                    }
-                }
-                if control {
-                    c.control_sampled += 1;
-                    c.control_cpu_m += u.app_cpu_m;
-                    c.control_mem += u.app_mem;
-                }
-            }
-        }
-        let ns = match namespace {
-            Some((name, entry)) if name == pod_ns => entry,
-            _ => {
-                let entry = state.namespaces.get(pod_ns);
-                namespace = Some((pod_ns, entry));
-                entry
-            }
-        };
-        let Some(ns) = ns else {
-            continue;
-        };
-        for inj in &ns.injection {
-            if let Some(s) = at(inj.mesh).map(|i| &mut out[i]) {
-                s.injected_pods += 1;
-                s.injected_meshed += usize::from(p.mesh.mesh == Some(inj.mesh));
-                s.missing += usize::from(p.missing.is_some());
-            }
+            s.cost.add(&m.cost);
+            s.injected_pods += m.injected_pods;
+            s.injected_meshed += m.injected_meshed;
+            s.missing += m.missing;
         }
     }
     out.retain(|s| !s.control_planes.is_empty() || !s.evidence.is_empty() || !s.by_model.is_empty());

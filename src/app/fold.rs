@@ -31,6 +31,7 @@ pub fn fold_all(state: &mut State, updates: impl IntoIterator<Item = Stamped>) {
 pub fn apply(state: &mut State, stamped: Stamped) {
     let Stamped { at, update } = stamped;
     state.now = state.now.max(at);
+    let was_dirty = state.dirty;
     state.dirty = true;
     // "Last update" means fresh data, not the clock, a failure report or a restored session.
     if !matches!(
@@ -39,6 +40,7 @@ pub fn apply(state: &mut State, stamped: Stamped) {
             | Update::Marker { .. }
             | Update::ListStarted { .. }
             | Update::SourceError { .. }
+            | Update::ScrapeFailed { .. }
             | Update::SourceRecovered { .. }
             | Update::CrashRecovered { .. }
             | Update::SessionRestored { .. }
@@ -417,15 +419,23 @@ pub fn apply(state: &mut State, stamped: Stamped) {
             message,
         } => {
             let key = (Resource::ProxyScrape, Some(format!("{namespace}/{pod}")));
-            let since = state.errors.get(&key).map_or(at, |e| e.since);
-            state.errors.insert(
-                key,
-                SourceErr {
-                    kind: ErrorKind::Api,
-                    message,
-                    since,
-                },
-            );
+            match state.errors.get(&key) {
+                // The same failure again (a proxy that never answers, every round): nothing
+                // on screen changes, so no frame. Thousands of unreachable proxies otherwise
+                // kept an idle TUI drawing at its frame cap (7-10 % of a core at 10,000 pods).
+                Some(e) if e.kind == ErrorKind::Api && e.message == message => state.dirty = was_dirty,
+                old => {
+                    let since = old.map_or(at, |e| e.since);
+                    state.errors.insert(
+                        key,
+                        SourceErr {
+                            kind: ErrorKind::Api,
+                            message,
+                            since,
+                        },
+                    );
+                }
+            }
         }
         Update::SourceError {
             resource,
@@ -599,7 +609,16 @@ fn usage_changed(state: &mut State) {
     for wl in workloads {
         state.derived.workload(wl);
     }
-    let namespaces: Vec<String> = state.namespaces.keys().cloned().collect();
+    // Pods' namespaces too: a pod's namespace may be unlisted (no right to list them) and
+    // its pods still count in the overview.
+    let mut namespaces: BTreeSet<String> = state.namespaces.keys().cloned().collect();
+    let mut last: Option<&str> = None;
+    for (ns, _) in state.pods.keys() {
+        if last != Some(ns.as_str()) {
+            namespaces.insert(ns.clone());
+            last = Some(ns);
+        }
+    }
     for ns in &namespaces {
         state.derived.namespace(ns);
     }
@@ -770,5 +789,61 @@ impl State {
             window_changed(self);
         }
         self.dirty = true;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::Keymap;
+
+    fn failed(message: &str) -> Stamped {
+        Stamped {
+            at: 5_000,
+            update: Update::ScrapeFailed {
+                namespace: "ns".into(),
+                pod: "web".into(),
+                message: message.into(),
+            },
+        }
+    }
+
+    /// A proxy that fails the same way every round asks for no frame; a new failure does,
+    /// and keeps the time the failures began.
+    #[test]
+    fn the_same_scrape_failure_again_draws_nothing() {
+        let mut s = State::new(Keymap::default());
+        fold(&mut s, failed("connection refused"));
+        assert!(s.dirty);
+        s.dirty = false;
+        fold(
+            &mut s,
+            Stamped {
+                at: 10_000,
+                ..failed("connection refused")
+            },
+        );
+        assert!(!s.dirty);
+        fold(
+            &mut s,
+            Stamped {
+                at: 15_000,
+                ..failed("timed out")
+            },
+        );
+        assert!(s.dirty);
+        let e = &s.errors[&(Resource::ProxyScrape, Some("ns/web".to_string()))];
+        assert_eq!((e.message.as_str(), e.since), ("timed out", 5_000));
+        // A failure report is not fresh data.
+        assert_eq!(s.last_update, None);
+        // Already dirty stays dirty.
+        fold(
+            &mut s,
+            Stamped {
+                at: 20_000,
+                ..failed("timed out")
+            },
+        );
+        assert!(s.dirty);
     }
 }

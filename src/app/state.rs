@@ -507,9 +507,41 @@ impl State {
 
     /// The first error about this resource, cluster-wide or in any namespace.
     pub fn error_for(&self, resource: Resource) -> Option<(&Option<String>, &SourceErr)> {
+        // Keys sort by resource, then scope (None first): the first at or after
+        // (resource, None) is this resource's, if it has any.
         self.errors
-            .iter()
-            .find(|((r, _), _)| *r == resource)
+            .range((resource, None)..)
+            .next()
+            .filter(|((r, _), _)| *r == resource)
             .map(|((_, ns), e)| (ns, e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The first error of a resource, looked up by range, is the one a scan finds first.
+    #[test]
+    fn error_for_finds_the_resources_first_error() {
+        let mut s = State::new(Keymap::default());
+        let err = |m: &str| SourceErr {
+            kind: ErrorKind::Api,
+            message: m.into(),
+            since: 0,
+        };
+        assert!(s.error_for(Resource::Pods).is_none());
+        s.errors
+            .insert((Resource::ProxyScrape, Some("a/b".into())), err("scrape"));
+        s.errors.insert((Resource::Pods, Some("shop".into())), err("shop"));
+        s.errors.insert((Resource::Pods, Some("a".into())), err("a"));
+        s.errors.insert((Resource::Tap, None), err("tap"));
+        let first = |s: &State, r| s.error_for(r).map(|(ns, e)| (ns.clone(), e.message.clone()));
+        assert_eq!(first(&s, Resource::Pods), Some((Some("a".into()), "a".into())));
+        s.errors.insert((Resource::Pods, None), err("all"));
+        assert_eq!(first(&s, Resource::Pods), Some((None, "all".into())));
+        assert_eq!(first(&s, Resource::Tap), Some((None, "tap".into())));
+        assert_eq!(first(&s, Resource::Namespaces), None);
+        assert_eq!(first(&s, Resource::Logs), None);
     }
 }

@@ -32,6 +32,98 @@ pub const DEFAULT_BUDGET: u32 = 1_000;
 /// While over budget with no Prometheus found, look for one again this often.
 const PROMETHEUS_LOOKUP_EVERY: Duration = Duration::from_secs(60);
 
+/// A proxy that keeps failing is tried less often: after `n` failures in a row its next try
+/// is 2^(n-1) intervals after the last (the next round, then every 2nd, 4th, 8th), at most
+/// [`MAX_WAIT`] after it. Thousands of proxies
+/// that refuse every time (a port not exposed, pods the API server cannot reach) otherwise
+/// cost meshtop and the API server a request each, every round, for nothing. Its error stays
+/// on screen meanwhile; one answer resets it, and so does a new IP or port.
+///
+/// Only failures that are the proxy's count: through the API server's pod proxy, an error
+/// status the API server returned for the pod (it could not reach it, or the proxy said
+/// no); not a refused connection, a 401 or 429 from the API server itself, or a timeout on
+/// the way (a silent proxy cannot be told from a silent API server), so an API-server
+/// outage does not hold every proxy back after it ends. A 403 counts: it is usually the
+/// pod's answer relayed, and a missing `pods/proxy` right costs a minute at most once fixed.
+pub const MAX_WAIT: Duration = Duration::from_secs(60);
+
+/// Which proxies are failing, and when each is tried next.
+#[derive(Debug, Default)]
+pub struct Retry {
+    failing: BTreeMap<(String, String), Failing>,
+}
+
+#[derive(Debug)]
+struct Failing {
+    times: u32,
+    next: tokio::time::Instant,
+    /// The address that failed: a new one is tried at once.
+    at: (Option<String>, u16),
+}
+
+impl Retry {
+    /// Whether `t` is tried in the round that starts at `now`.
+    pub fn due(&mut self, t: &Target, now: tokio::time::Instant) -> bool {
+        if self.failing.is_empty() {
+            return true;
+        }
+        let key = (t.namespace.clone(), t.pod.clone());
+        match self.failing.get(&key) {
+            Some(f) if f.at.0 != t.ip || f.at.1 != t.port => {
+                self.failing.remove(&key);
+                true
+            }
+            Some(f) => f.next <= now,
+            None => true,
+        }
+    }
+
+    /// Notes the outcome of a scrape of `t` in the round that started at `round`, every
+    /// `interval`.
+    pub fn saw(&mut self, t: &Target, outcome: Outcome, round: tokio::time::Instant, interval: Duration) {
+        let key = (t.namespace.clone(), t.pod.clone());
+        match outcome {
+            Outcome::Answered => {
+                self.failing.remove(&key);
+            }
+            Outcome::ProxyFailed => {
+                let f = self.failing.entry(key).or_insert(Failing {
+                    times: 0,
+                    next: round,
+                    at: (t.ip.clone(), t.port),
+                });
+                f.times = f.times.saturating_add(1);
+                let intervals = 1u32 << (f.times - 1).min(20);
+                f.next = round + interval.saturating_mul(intervals).min(MAX_WAIT);
+            }
+            Outcome::PathFailed => {}
+        }
+    }
+
+    /// Forgets proxies that are no longer targets (their pods went).
+    fn keep(&mut self, targets: &[Target]) {
+        if self.failing.is_empty() {
+            return;
+        }
+        let live: std::collections::BTreeSet<(&str, &str)> =
+            targets.iter().map(|t| (t.namespace.as_str(), t.pod.as_str())).collect();
+        self.failing
+            .retain(|(ns, pod), _| live.contains(&(ns.as_str(), pod.as_str())));
+    }
+}
+
+/// How a scrape ended, for [`Retry`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Figures came back.
+    Answered,
+    /// The proxy failed: refused, an error status, not an exposition, too large.
+    ProxyFailed,
+    /// The way to it failed (the API server refused or did not answer): says nothing
+    /// about the proxy.
+    PathFailed,
+}
+
 /// How a round of scrapes goes, given the proxies to scrape and the budget per interval.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Plan {
@@ -242,14 +334,16 @@ async fn scrape_loop(
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut told: Option<crate::app::state::ScrapeLoad> = None;
     let mut looked: Option<tokio::time::Instant> = None;
+    let mut retry = Retry::default();
     loop {
-        tick.tick().await;
+        let round = tick.tick().await;
         let list: Vec<Target> = targets
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .values()
             .cloned()
             .collect();
+        retry.keep(&list);
         let plan = plan(list.len(), budget, interval);
         let mut load = crate::app::state::ScrapeLoad {
             proxies: list.len(),
@@ -286,8 +380,11 @@ async fn scrape_loop(
             Plan::All => None,
             Plan::Paced { spacing, .. } => Some(spacing),
         };
-        let mut results = std::pin::pin!(scrape_paced(&via, list, spacing));
-        while let Some(u) = results.next().await {
+        // The budget is planned for every proxy; those sitting out leave their share unused.
+        let list: Vec<Target> = list.into_iter().filter(|t| retry.due(t, round)).collect();
+        let mut results = std::pin::pin!(paced_with_outcomes(&via, list, spacing));
+        while let Some((u, t, outcome)) = results.next().await {
+            retry.saw(&t, outcome, round, interval);
             if tx.send(u).await.is_err() {
                 return None;
             }
@@ -301,6 +398,15 @@ pub fn scrape_paced(
     targets: Vec<Target>,
     spacing: Option<Duration>,
 ) -> impl futures::Stream<Item = Stamped> + use<> {
+    paced_with_outcomes(via, targets, spacing).map(|(u, _, _)| u)
+}
+
+/// [`scrape_paced`], each result with its target and whose failure a failure was.
+fn paced_with_outcomes(
+    via: &Via,
+    targets: Vec<Target>,
+    spacing: Option<Duration>,
+) -> impl futures::Stream<Item = (Stamped, Target, Outcome)> + use<> {
     let via = via.clone();
     let start = tokio::time::Instant::now();
     futures::stream::iter(targets.into_iter().enumerate())
@@ -313,7 +419,10 @@ pub fn scrape_paced(
         })
         .map(move |t| {
             let via = via.clone();
-            async move { Stamped::now(scrape(&via, &t).await) }
+            async move {
+                let (u, outcome) = scrape_with_outcome(&via, &t).await;
+                (Stamped::now(u), t, outcome)
+            }
         })
         .buffer_unordered(CONCURRENCY)
 }
@@ -325,11 +434,16 @@ pub fn scrape_all(via: &Via, targets: Vec<Target>) -> impl futures::Stream<Item 
 
 /// Scrapes one target.
 pub async fn scrape(via: &Via, t: &Target) -> Update {
-    let u = scrape_target(via, t).await;
+    scrape_with_outcome(via, t).await.0
+}
+
+/// Scrapes one target, and says whose failure a failure was.
+async fn scrape_with_outcome(via: &Via, t: &Target) -> (Update, Outcome) {
+    let (u, outcome) = scrape_target(via, t).await;
     if let Update::ScrapeFailed { message, .. } = &u {
-        tracing::debug!(namespace = %t.namespace, pod = %t.pod, %message, "scrape failed");
+        tracing::debug!(namespace = %t.namespace, pod = %t.pod, %message, ?outcome, "scrape failed");
     }
-    u
+    (u, outcome)
 }
 
 /// Scrapes one pod; failures become a per-pod error update, never a panic or a stop.
@@ -364,21 +478,26 @@ pub async fn scrape_via(
         dialect,
         node_proxy: false,
     };
-    scrape_target(via, &t).await
+    scrape_target(via, &t).await.0
 }
 
-async fn scrape_target(via: &Via, t: &Target) -> Update {
+async fn scrape_target(via: &Via, t: &Target) -> (Update, Outcome) {
     let (ns, pod, ip, port, path) = (&t.namespace, &t.pod, t.ip.as_deref(), t.port, &t.path);
-    let fail = |message: String| Update::ScrapeFailed {
-        namespace: ns.into(),
-        pod: pod.into(),
-        message,
+    let failed = |message: String, outcome: Outcome| {
+        let u = Update::ScrapeFailed {
+            namespace: ns.into(),
+            pod: pod.into(),
+            message,
+        };
+        (u, outcome)
     };
-    let (url, fetched) = match via {
+    let fail = |message: String| failed(message, Outcome::ProxyFailed);
+    let (url, fetched, path_timeout) = match via {
         Via::PodProxy(client) => {
             let url = format!("/api/v1/namespaces/{ns}/pods/{pod}:{port}/proxy{path}");
             let body = tokio::time::timeout(TIMEOUT, fetch(client, &url)).await;
-            (url, body)
+            // Silence through the API server may be the API server's: not held against the proxy.
+            (url, body, Outcome::PathFailed)
         }
         Via::Direct(http) => {
             let Some(ip) = ip else {
@@ -392,12 +511,12 @@ async fn scrape_target(via: &Via, t: &Target) -> Update {
             };
             let url = format!("http://{host}:{port}{path}");
             let body = tokio::time::timeout(TIMEOUT, fetch_direct(http, &url)).await;
-            (url, body)
+            (url, body, Outcome::ProxyFailed)
         }
     };
     let body = match fetched {
-        Err(_) => return fail(format!("{url}: no answer within {}s", TIMEOUT.as_secs())),
-        Ok(Err(e)) => return fail(format!("{url}: {e}")),
+        Err(_) => return failed(format!("{url}: no answer within {}s", TIMEOUT.as_secs()), path_timeout),
+        Ok(Err((e, outcome))) => return failed(format!("{url}: {e}"), outcome),
         Ok(Ok(body)) => body,
     };
     let e = exposition::parse(&body);
@@ -420,7 +539,7 @@ async fn scrape_target(via: &Via, t: &Target) -> Update {
     let groups = golden::totals(&e, dialect);
     let described = golden::described(&groups, t.node_proxy || golden::reports_for_others(&e));
     let (inbound, outbound, edges) = golden::by_direction(&groups);
-    Update::ProxyScraped {
+    let u = Update::ProxyScraped {
         namespace: ns.clone(),
         pod: pod.clone(),
         dialect,
@@ -429,30 +548,49 @@ async fn scrape_target(via: &Via, t: &Target) -> Update {
         edges,
         described,
         bad_lines: e.bad_lines,
-    }
+    };
+    (u, Outcome::Answered)
 }
 
 /// GET at the pod IP, reading at most `MAX_BYTES` (the body streams; nothing larger is kept).
-async fn fetch_direct(http: &reqwest::Client, url: &str) -> Result<String, String> {
-    let resp = http.get(url).send().await.map_err(|e| super::errors::innermost(&e))?;
+/// GET at the pod IP: every failure is the proxy's (nothing stands between).
+async fn fetch_direct(http: &reqwest::Client, url: &str) -> Result<String, (String, Outcome)> {
+    let proxy = |m: String| (m, Outcome::ProxyFailed);
+    let resp = http
+        .get(url)
+        .send()
+        .await
+        .map_err(|e| proxy(super::errors::innermost(&e)))?;
     if !resp.status().is_success() {
-        return Err(super::errors::api_status(crate::model::Resource::ProxyScrape, resp.status().as_u16(), "").1);
+        let m = super::errors::api_status(crate::model::Resource::ProxyScrape, resp.status().as_u16(), "").1;
+        return Err(proxy(m));
     }
     let buf = super::body::from_reqwest(resp, MAX_BYTES)
         .await
-        .map_err(|e| e.message())?;
-    String::from_utf8(buf).map_err(|_| "response is not UTF-8 text".to_string())
+        .map_err(|e| proxy(e.message()))?;
+    String::from_utf8(buf).map_err(|_| proxy("response is not UTF-8 text".to_string()))
 }
 
-async fn fetch(client: &Client, url: &str) -> Result<String, String> {
-    let req = http::Request::get(url).body(Vec::new()).map_err(|e| e.to_string())?;
-    let buf = super::body::from_kube(client, req, MAX_BYTES)
-        .await
-        .map_err(|e| match e {
-            super::body::BodyError::Request(e) => super::errors::kube_error(crate::model::Resource::ProxyScrape, &e).1,
+/// GET through the API server's pod proxy. An error status is the API server speaking for
+/// the pod (the proxy's failure); a failed connection to the API server is the path's.
+async fn fetch(client: &Client, url: &str) -> Result<String, (String, Outcome)> {
+    use super::body::BodyError;
+    let req = http::Request::get(url)
+        .body(Vec::new())
+        .map_err(|e| (e.to_string(), Outcome::ProxyFailed))?;
+    let buf = super::body::from_kube(client, req, MAX_BYTES).await.map_err(|e| {
+        let outcome = match &e {
+            BodyError::Request(kube::Error::Api(s)) if matches!(s.code, 401 | 429) => Outcome::PathFailed,
+            BodyError::Request(kube::Error::Api(_)) | BodyError::TooLarge { .. } => Outcome::ProxyFailed,
+            BodyError::Request(_) | BodyError::Read(_) => Outcome::PathFailed,
+        };
+        let message = match e {
+            BodyError::Request(e) => super::errors::kube_error(crate::model::Resource::ProxyScrape, &e).1,
             other => other.message(),
-        })?;
-    String::from_utf8(buf).map_err(|_| "response is not UTF-8 text".to_string())
+        };
+        (message, outcome)
+    })?;
+    String::from_utf8(buf).map_err(|_| ("response is not UTF-8 text".to_string(), Outcome::ProxyFailed))
 }
 
 #[cfg(test)]
@@ -486,6 +624,70 @@ mod tests {
                 round: Duration::from_secs(15)
             }
         );
+    }
+
+    /// A proxy failing n times in a row is tried again 1, 2, 4, 8 intervals later, then a
+    /// minute later at most;
+    /// an answer or a new address brings it back at once; a failure on the way to it (the
+    /// API server down) changes nothing; proxies whose pods went are forgotten.
+    #[test]
+    fn failing_proxies_are_tried_less_often() {
+        let t = |pod: &str| Target {
+            namespace: "ns".into(),
+            pod: pod.into(),
+            ip: Some("10.0.0.1".into()),
+            port: 15020,
+            path: "/metrics".into(),
+            dialect: None,
+            node_proxy: false,
+        };
+        let five = Duration::from_secs(5);
+        let t0 = tokio::time::Instant::now();
+        let at = |round: u32| t0 + five * round;
+        let mut r = Retry::default();
+        // Rounds in which `a` was tried over 60 rounds (5 minutes), failing every time.
+        let mut tried = Vec::new();
+        for round in 0..60 {
+            assert!(r.due(&t("b"), at(round)), "b never failed");
+            if r.due(&t("a"), at(round)) {
+                tried.push(round);
+                r.saw(&t("a"), Outcome::ProxyFailed, at(round), five);
+            }
+        }
+        assert_eq!(tried, [0, 1, 3, 7, 15, 27, 39, 51]);
+        // The API server down: failures on the way are not the proxy's.
+        let mut fresh = Retry::default();
+        for round in 0..10 {
+            assert!(fresh.due(&t("a"), at(round)));
+            fresh.saw(&t("a"), Outcome::PathFailed, at(round), five);
+        }
+        assert!(fresh.failing.is_empty());
+        // Back at once after an answer.
+        r.saw(&t("a"), Outcome::Answered, at(60), five);
+        assert!(r.due(&t("a"), at(60)));
+        // Or when the pod comes back at another address.
+        r.saw(&t("a"), Outcome::ProxyFailed, at(61), five);
+        r.saw(&t("a"), Outcome::ProxyFailed, at(61), five);
+        assert!(!r.due(&t("a"), at(61)));
+        let moved = Target {
+            ip: Some("10.0.0.2".into()),
+            ..t("a")
+        };
+        assert!(r.due(&moved, at(61)));
+        // Gone pods are forgotten.
+        r.saw(&t("a"), Outcome::ProxyFailed, at(62), five);
+        r.keep(&[t("b")]);
+        assert!(r.failing.is_empty());
+        // Thousands of failures in a row neither overflow nor wait more than a minute.
+        for _ in 0..5_000 {
+            r.saw(&t("a"), Outcome::ProxyFailed, at(70), five);
+        }
+        assert_eq!(r.failing[&("ns".to_string(), "a".to_string())].next, at(70) + MAX_WAIT);
+        // Paced rounds (longer than the interval) do not stretch the wait past a minute.
+        let mut slow = Retry::default();
+        slow.saw(&t("a"), Outcome::ProxyFailed, t0, Duration::from_secs(150));
+        slow.saw(&t("a"), Outcome::ProxyFailed, t0, Duration::from_secs(150));
+        assert!(slow.due(&t("a"), t0 + MAX_WAIT));
     }
 
     /// Paced scrapes start `spacing` apart on tokio's clock (paused here, so exact).

@@ -111,12 +111,14 @@ pub fn status_line(state: &State, t: &Theme, frame: &mut Frame, area: Rect) {
         }
     } else {
         // An unreachable cluster explains every other failure: show it alone.
-        let shown: Vec<_> = match state.errors.get_key_value(&(Resource::Cluster, None)) {
+        // (Thousands of unreachable proxies are thousands of errors: only two are looked at.)
+        let cluster = state.errors.get_key_value(&(Resource::Cluster, None));
+        let many = cluster.is_none() && state.errors.len() > 2;
+        let shown = match cluster {
             Some(one) => vec![one],
-            None => state.errors.iter().collect(),
+            None => state.errors.iter().take(2).collect(),
         };
-        let many = shown.len() > 2;
-        for ((res, ns), e) in shown.into_iter().take(2) {
+        for ((res, ns), e) in shown {
             let scope = ns.as_ref().map(|n| format!(" in {n}")).unwrap_or_default();
             let text = match (res, e.kind, state.cluster.is_some()) {
                 // Connected before and lost: the watches keep their place and resume.

@@ -94,12 +94,14 @@ static COLUMNS: &[Column<PodEntry>] = &[
         sort: Some(|p| SortKey::Text(&p.info.namespace)),
         filter: Some((&["namespace", "ns"], |p| Cow::Borrowed(&p.info.namespace))),
         search: true,
+        identity: true,
         ..Column::new("NAMESPACE", |_, p| p.info.namespace.clone())
     },
     Column {
         sort: Some(|p| SortKey::Text(&p.info.name)),
         filter: Some((&["name"], |p| Cow::Borrowed(&p.info.name))),
         search: true,
+        identity: true,
         ..Column::new("NAME", |_, p| p.info.name.clone())
     },
     Column {
