@@ -105,4 +105,12 @@ fi
 # SIGTERM ends the TUI through its normal exit, which writes the frame figures.
 kill -TERM "$pid"
 for _ in $(seq 100); do [[ -s "$WORK/frames.json" ]] && break; sleep 0.1; done
-echo "frames (µs, whole session): $(cat "$WORK/frames.json")"
+python3 - "$WORK/frames.json" <<'PY'
+import json, sys
+f = json.load(open(sys.argv[1]))
+slowest = f.pop("slowest", [])
+print("frames (µs, whole session):", json.dumps(f))
+print("costliest frames by CPU:")
+for s in slowest:
+    print(f"  {s['cpu_us']:>7} µs  {s['frame']}")
+PY

@@ -35,7 +35,12 @@ pub struct FrameStats {
     io: Histogram<u64>,
     bytes: Histogram<u64>,
     fold: Histogram<u64>,
+    /// The costliest frames by CPU, with what they drew: a p99 says how slow, these say why.
+    slowest: Vec<(u64, String)>,
 }
+
+/// How many of the costliest frames are kept.
+const SLOWEST: usize = 12;
 
 impl FrameStats {
     /// Some when the environment asks for the figures.
@@ -54,14 +59,23 @@ impl FrameStats {
             io: h(),
             bytes: h(),
             fold: h(),
+            slowest: Vec::with_capacity(SLOWEST + 1),
         }
     }
 
-    pub fn drew(&mut self, f: Frame) {
+    /// Notes a frame; `what` describes it (the view, what changed), asked for only when the
+    /// frame is among the costliest so far.
+    pub fn drew(&mut self, f: Frame, what: impl FnOnce() -> String) {
         self.wall.saturating_record(micros(f.wall));
         self.cpu.saturating_record(micros(f.cpu));
         self.io.saturating_record(micros(f.io));
         self.bytes.saturating_record(f.bytes.max(1));
+        let cpu = micros(f.cpu);
+        if self.slowest.len() < SLOWEST || self.slowest.last().is_some_and(|&(c, _)| cpu > c) {
+            let at = self.slowest.partition_point(|&(c, _)| c >= cpu);
+            self.slowest.insert(at, (cpu, what()));
+            self.slowest.truncate(SLOWEST);
+        }
     }
 
     pub fn folded(&mut self, took: Duration) {
@@ -69,7 +83,7 @@ impl FrameStats {
     }
 
     /// Writes `{"frames": n, "draw_us": {p50, p99, max}, "draw_cpu_us": …, "write_us": …,
-    /// "bytes": …, "folds": n, "fold_us": …}`.
+    /// "bytes": …, "folds": n, "fold_us": …, "slowest": [{"cpu_us", "frame"}]}`.
     pub fn write(&self) -> Result<()> {
         let json = serde_json::json!({
             "frames": self.wall.len(),
@@ -79,6 +93,7 @@ impl FrameStats {
             "bytes": summary(&self.bytes),
             "folds": self.fold.len(),
             "fold_us": summary(&self.fold),
+            "slowest": self.slowest.iter().map(|(cpu, what)| serde_json::json!({"cpu_us": cpu, "frame": what})).collect::<Vec<_>>(),
         });
         std::fs::write(&self.out, format!("{json}\n"))
             .wrap_err_with(|| format!("writing {} ({ENV})", self.out.display()))
@@ -121,12 +136,15 @@ mod tests {
         let out = dir.path().join("frames.json");
         let mut s = FrameStats::new(out.clone());
         for ms in 1..=100 {
-            s.drew(Frame {
-                wall: Duration::from_millis(ms),
-                cpu: Duration::from_millis(ms / 2),
-                io: Duration::ZERO,
-                bytes: 1000,
-            });
+            s.drew(
+                Frame {
+                    wall: Duration::from_millis(ms),
+                    cpu: Duration::from_millis(ms / 2),
+                    io: Duration::ZERO,
+                    bytes: 1000,
+                },
+                || format!("frame {ms}"),
+            );
         }
         s.folded(Duration::from_nanos(10));
         s.write().unwrap();
@@ -138,8 +156,40 @@ mod tests {
         // A frame that wrote nothing still counts (as 1 µs, 1 byte), never as a gap.
         assert_eq!(v["write_us"]["max"], 1);
         assert_eq!(v["bytes"]["p50"], 1000);
+        // The costliest first; ties keep the earlier frame.
+        let slowest: Vec<(u64, &str)> = v["slowest"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| (f["cpu_us"].as_u64().unwrap(), f["frame"].as_str().unwrap()))
+            .collect();
+        assert_eq!(slowest.len(), 12);
+        assert_eq!(slowest[0], (50_000, "frame 100"));
+        assert_eq!(slowest[1], (49_000, "frame 98"));
+        assert_eq!(slowest[11], (44_000, "frame 88"));
         assert_eq!(v["folds"], 1);
         assert_eq!(v["fold_us"]["max"], 1);
+    }
+
+    /// A frame is described only when it enters the costliest (describing one is not free).
+    #[test]
+    fn only_the_costliest_frames_are_described() {
+        let mut s = FrameStats::new("unused".into());
+        let mut asked = Vec::new();
+        let frame = |ms| Frame {
+            cpu: Duration::from_millis(ms),
+            ..Frame::default()
+        };
+        for ms in [5, 9, 1, 7, 3, 8, 2, 6, 4, 10, 11, 12, 1, 0, 13, 2, 12] {
+            s.drew(frame(ms), || {
+                asked.push(ms);
+                String::new()
+            });
+        }
+        // Full after twelve; then what costs no more than the cheapest kept is not described.
+        assert_eq!(asked, [5, 9, 1, 7, 3, 8, 2, 6, 4, 10, 11, 12, 13, 12]);
+        let kept: Vec<u64> = s.slowest.iter().map(|&(c, _)| c / 1000).collect();
+        assert_eq!(kept, [13, 12, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3]);
     }
 
     #[test]

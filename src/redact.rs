@@ -77,7 +77,9 @@ fn redact_object(map: &mut Map<String, Value>) -> bool {
 /// A key is text too (a map keyed by URL may hold `?token=x`): keys are redacted like values.
 /// The value of a key that named a secret before redaction is blanked (`http://u:token@h`
 /// loses its secret word when redacted). A redacted key that meets another of the same name
-/// is numbered (`#2`), so no value is lost.
+/// is numbered (`#2`), so no value is lost; where the number would be redacted in turn (it
+/// extends a redacted token: `Bearer <redacted>#2`), the key is `<redacted>#N` instead, so a
+/// second pass finds nothing to rename.
 fn redact_keys(map: &mut Map<String, Value>) -> bool {
     let renamed: Vec<(String, String)> = map
         .keys()
@@ -94,6 +96,9 @@ fn redact_keys(map: &mut Map<String, Value>) -> bool {
             while map.contains_key(&name) {
                 n += 1;
                 name = format!("{new}#{n}");
+                if redact_text(&name).is_some() {
+                    name = format!("{REDACTED}#{n}");
+                }
             }
             map.insert(name, v);
         }
@@ -486,6 +491,19 @@ mod tests {
             redacted(json!({"h?token=1": 5, "h?token=2": 7})),
             json!({"h?token=<redacted>": 5, "h?token=<redacted>#2": 7})
         );
+        // A number that would extend a redacted token (and be redacted by a second pass,
+        // renaming the key again) is not used.
+        // (The fourth fuzz finding: `ersecret:<redacted>#2` was a header line to redact.)
+        for (key, kept) in [
+            ("a:Bearer x", "a:Bearer <redacted>"),
+            ("Token: x", "Token: <redacted>"),
+            ("ersecret:se#x=0 HTc_ess_tokeners", "ersecret:<redacted>"),
+        ] {
+            let mut v = json!({key: 1, kept: 2});
+            assert!(redact(&mut v));
+            assert_eq!(v, json!({kept: 2, "<redacted>#2": 1}));
+            assert!(!redact(&mut v.clone()), "{v}");
+        }
     }
 
     #[test]

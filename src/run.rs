@@ -704,6 +704,8 @@ pub async fn run_tui(
     let mut interrupt = signal(tokio::signal::unix::SignalKind::interrupt())?;
     let mut sources_alive = true;
     let mut stats = crate::perf::FrameStats::from_env();
+    // What the last frame drew, to say what changed in a costly one.
+    let mut drawn = FrameInputs::of(&state);
     loop {
         let driver_wake = driver.tick(&mut state);
         if state.dirty && last_draw.elapsed() >= frame {
@@ -714,12 +716,15 @@ pub async fn run_tui(
                 .wrap_err("drawing the screen")?;
             let (io, bytes) = tui.take_io();
             if let (Some(s), Some(cpu)) = (&mut stats, cpu) {
-                s.drew(crate::perf::Frame {
+                let now = FrameInputs::of(&state);
+                let frame = crate::perf::Frame {
                     wall: started.elapsed(),
                     cpu: crate::perf::thread_cpu().saturating_sub(cpu),
                     io,
                     bytes,
-                });
+                };
+                s.drew(frame, || now.changes_since(&drawn));
+                drawn = now;
             }
             state.dirty = false;
             last_draw = Instant::now();
@@ -789,6 +794,49 @@ pub async fn run_tui(
     match stats {
         Some(s) => s.write(),
         None => Ok(()),
+    }
+}
+
+/// What a frame was drawn from, as far as its cost goes (for `MESHTOP_FRAME_STATS`).
+#[derive(Clone, Copy, PartialEq)]
+struct FrameInputs {
+    view: crate::app::state::ViewKind,
+    members: u64,
+    rows: u64,
+    figures: u64,
+    pods: usize,
+}
+
+impl FrameInputs {
+    fn of(state: &State) -> FrameInputs {
+        FrameInputs {
+            view: state.entry().view.kind(),
+            members: state.derived.members_generation,
+            rows: state.derived.rows_generation,
+            figures: state.derived.sort_generation,
+            pods: state.pods.len(),
+        }
+    }
+
+    /// e.g. "pods (10000 pods): rows changed, figures published".
+    fn changes_since(&self, before: &FrameInputs) -> String {
+        let mut what = Vec::new();
+        if self.view != before.view {
+            what.push(format!("view switched from {}", before.view.name()));
+        }
+        for (changed, name) in [
+            (self.members != before.members, "rows came or went"),
+            (self.rows != before.rows, "rows changed"),
+            (self.figures != before.figures, "figures published"),
+        ] {
+            if changed {
+                what.push(name.to_string());
+            }
+        }
+        if what.is_empty() {
+            what.push("nothing the tables read changed".into());
+        }
+        format!("{} ({} pods): {}", self.view.name(), self.pods, what.join(", "))
     }
 }
 

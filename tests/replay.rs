@@ -68,6 +68,8 @@ fn the_demo_is_whole_and_tells_its_story() {
             "runs side by side",
             "the overhead sweep: the app directly vs through the proxy, at 20 and 60 req/s",
             "slowdown table",
+            "the API server crashed: the last figures stay, the status line says since when",
+            "the API server is back: the watches resume where they were",
         ]
     );
     let end = folded(&rec, rec.entries.len(), "dark");
@@ -104,11 +106,16 @@ fn the_demo_is_whole_and_tells_its_story() {
             step.targets[1]
         );
     }
-    let web = end
+    // Live golden signals for shop/web while its background traffic runs.
+    let at_signals = folded(&rec, rec.markers()[2].index + 1, "dark");
+    let web = at_signals
         .traffic
         .get(&("shop".to_string(), "web".to_string()))
         .and_then(|t| t.rates);
-    assert!(web.is_some_and(|r| r.rps > 0.0), "live golden signals for shop/web");
+    assert!(
+        web.is_some_and(|r| r.rps > 0.0),
+        "live golden signals for shop/web: {web:?}"
+    );
     // Tap: all three sources fed the one stream, each parsed line by line without a miss.
     use meshtop::model::tap::TapOrigin;
     for origin in [TapOrigin::Logs, TapOrigin::Linkerd, TapOrigin::Bench] {
@@ -187,6 +194,36 @@ fn first_screens_of_the_demo_in_dark_and_presentation() {
     insta::assert_snapshot!("demo_tap_dark", render(&s, 160, 24));
     meshtop::app::apply_action(&mut s, meshtop::app::Action::ShowTapSummary);
     insta::assert_snapshot!("demo_tap_summary_dark", render(&s, 160, 20));
+}
+
+/// The API server killed near the end of the demo and started again: while it is down the
+/// pods stay as they were and the status line says since when nothing answered; once it is
+/// back the cluster error is gone and the watches hold the same pods, none lost or doubled.
+#[test]
+fn the_demo_rides_out_an_api_server_crash() {
+    use meshtop::model::Resource;
+    let rec = demo();
+    let marker = |name: &str| rec.markers().iter().find(|m| m.name.starts_with(name)).unwrap().index + 1;
+    let before = folded(&rec, marker("slowdown table"), "dark");
+    let down = folded(&rec, marker("the API server crashed"), "dark");
+    let back = folded(&rec, marker("the API server is back"), "dark");
+    let pods = |s: &State| s.pods.keys().cloned().collect::<Vec<_>>();
+    assert!(!before.errors.contains_key(&(Resource::Cluster, None)));
+    let e = &down.errors[&(Resource::Cluster, None)];
+    assert_eq!(e.kind, meshtop::model::ErrorKind::Unreachable, "{e:?}");
+    assert_eq!(pods(&down), pods(&before), "the last pods stay while it is down");
+    let mut shown = down.clone();
+    meshtop::app::apply_action(&mut shown, meshtop::app::Action::ShowPods);
+    let screen = render(&shown, 160, 14);
+    assert!(screen.contains("reconnecting: no answer since"), "{screen}");
+    insta::assert_snapshot!("demo_api_server_down_dark", screen);
+    assert!(
+        !back.errors.contains_key(&(Resource::Cluster, None)),
+        "{:?}",
+        back.errors.keys().collect::<Vec<_>>()
+    );
+    assert_eq!(pods(&back), pods(&before), "the same pods after the watches resumed");
+    assert!(back.api_answered_at > down.api_answered_at);
 }
 
 #[test]

@@ -96,8 +96,12 @@ pub fn opt_millis(v: Option<f64>) -> String {
     v.map_or_else(|| "-".into(), millis)
 }
 
-/// CPU in millicores, `250m`.
+/// CPU in millicores, `250m`; a process that used some CPU, but less than half a millicore,
+/// is `<1m`, not `0m` (which would say it used none).
 pub fn millicores(v: f64) -> String {
+    if v > 0.0 && v < 0.5 {
+        return "<1m".into();
+    }
     format!("{v:.0}m")
 }
 
@@ -115,6 +119,14 @@ mod tests {
         assert_eq!(age(400_000_000, Some(0)), "4d");
         assert_eq!(age(0, Some(5_000)), "0s");
         assert_eq!(age(0, None), "unknown");
+    }
+
+    #[test]
+    fn cpu() {
+        assert_eq!(millicores(250.4), "250m");
+        assert_eq!(millicores(0.6), "1m");
+        assert_eq!(millicores(0.2), "<1m");
+        assert_eq!(millicores(0.0), "0m");
     }
 
     #[test]

@@ -295,27 +295,46 @@ impl Lookup {
 async fn track(pods: Api<Pod>, targets: Targets) {
     let stream = kube::runtime::WatchStreamExt::default_backoff(watcher(pods, Default::default()));
     let mut stream = std::pin::pin!(stream);
+    let mut relist = None;
     while let Some(ev) = stream.next().await {
+        let Ok(ev) = ev else { continue };
         // A poisoned lock means a scrape task panicked; the list itself is still whole.
         let mut t = targets.lock().unwrap_or_else(|e| e.into_inner());
-        match ev {
-            Ok(watcher::Event::Init) => t.clear(),
-            Ok(watcher::Event::InitApply(p) | watcher::Event::Apply(p)) => {
-                let key = (p.namespace().unwrap_or_default(), p.name_any());
-                let info = super::kube::pod_info(&p);
-                match target_of(&info, &detect::classify_pod(&info)) {
-                    Some(target) => {
-                        t.insert(key, target);
-                    }
-                    None => {
-                        t.remove(&key);
-                    }
-                }
+        follow(&mut t, &mut relist, ev);
+    }
+}
+
+/// Folds one watch event into the targets. A (re-)list is gathered apart and replaces the
+/// targets only when complete: scrapes go on over the old list meanwhile, and a round in
+/// the middle of a re-list (after an API-server restart, say) does not see most proxies
+/// gone, which would make [`Retry`] forget their backoff.
+fn follow(
+    targets: &mut BTreeMap<(String, String), Target>,
+    relist: &mut Option<BTreeMap<(String, String), Target>>,
+    ev: watcher::Event<Pod>,
+) {
+    let key = |p: &Pod| (p.namespace().unwrap_or_default(), p.name_any());
+    let apply = |t: &mut BTreeMap<_, _>, p: &Pod| {
+        let info = super::kube::pod_info(p);
+        match target_of(&info, &detect::classify_pod(&info)) {
+            Some(target) => t.insert(key(p), target),
+            None => t.remove(&key(p)),
+        };
+    };
+    match ev {
+        watcher::Event::Init => *relist = Some(BTreeMap::new()),
+        watcher::Event::InitApply(p) => match relist {
+            Some(fresh) => apply(fresh, &p),
+            None => apply(targets, &p),
+        },
+        watcher::Event::InitDone => {
+            if let Some(fresh) = relist.take() {
+                *targets = fresh;
             }
-            Ok(watcher::Event::Delete(p)) => {
-                t.remove(&(p.namespace().unwrap_or_default(), p.name_any()));
-            }
-            Ok(watcher::Event::InitDone) | Err(_) => {}
+        }
+        watcher::Event::Apply(p) => apply(targets, &p),
+        watcher::Event::Delete(p) => {
+            targets.remove(&key(&p));
         }
     }
 }
@@ -579,11 +598,7 @@ async fn fetch(client: &Client, url: &str) -> Result<String, (String, Outcome)> 
         .body(Vec::new())
         .map_err(|e| (e.to_string(), Outcome::ProxyFailed))?;
     let buf = super::body::from_kube(client, req, MAX_BYTES).await.map_err(|e| {
-        let outcome = match &e {
-            BodyError::Request(kube::Error::Api(s)) if matches!(s.code, 401 | 429) => Outcome::PathFailed,
-            BodyError::Request(kube::Error::Api(_)) | BodyError::TooLarge { .. } => Outcome::ProxyFailed,
-            BodyError::Request(_) | BodyError::Read(_) => Outcome::PathFailed,
-        };
+        let outcome = outcome_of(&e);
         let message = match e {
             BodyError::Request(e) => super::errors::kube_error(crate::model::Resource::ProxyScrape, &e).1,
             other => other.message(),
@@ -593,9 +608,120 @@ async fn fetch(client: &Client, url: &str) -> Result<String, (String, Outcome)> 
     String::from_utf8(buf).map_err(|_| ("response is not UTF-8 text".to_string(), Outcome::ProxyFailed))
 }
 
+/// Whose failure a failed pod-proxy GET is. An error status is the API server speaking
+/// for the pod (it could not reach it, or relayed its answer), except 401 and 429, which are
+/// the API server's own; a failed or cut connection, or a timeout, is the way's.
+fn outcome_of(e: &super::body::BodyError) -> Outcome {
+    use super::body::BodyError;
+    match e {
+        BodyError::Request(kube::Error::Api(s)) if matches!(s.code, 401 | 429) => Outcome::PathFailed,
+        BodyError::Request(kube::Error::Api(_)) | BodyError::TooLarge { .. } => Outcome::ProxyFailed,
+        BodyError::Request(_) | BodyError::Read(_) => Outcome::PathFailed,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pod_proxy_failures_are_told_apart() {
+        use super::super::body::BodyError;
+        let status = |code: u16| {
+            let s: kube::core::Status =
+                serde_json::from_value(serde_json::json!({"code": code, "message": "m", "reason": "r"})).unwrap();
+            BodyError::Request(kube::Error::Api(Box::new(s)))
+        };
+        // The pod's failures, as the API server relays them.
+        for code in [403, 404, 500, 502, 503] {
+            assert_eq!(outcome_of(&status(code)), Outcome::ProxyFailed, "{code}");
+        }
+        assert_eq!(
+            outcome_of(&BodyError::TooLarge { max: MAX_BYTES }),
+            Outcome::ProxyFailed
+        );
+        // The API server's own refusals and a broken way say nothing about the proxy.
+        assert_eq!(outcome_of(&status(401)), Outcome::PathFailed);
+        assert_eq!(outcome_of(&status(429)), Outcome::PathFailed);
+        assert_eq!(
+            outcome_of(&BodyError::Read("connection reset".into())),
+            Outcome::PathFailed
+        );
+        let refused = kube::Error::Service(Box::new(std::io::Error::from(std::io::ErrorKind::ConnectionRefused)));
+        assert_eq!(outcome_of(&BodyError::Request(refused)), Outcome::PathFailed);
+    }
+
+    fn linkerd_pod(name: &str, ip: &str) -> Pod {
+        serde_json::from_value(serde_json::json!({
+            "metadata": {"name": name, "namespace": "shop", "annotations": {"linkerd.io/proxy-version": "edge-25.1.1"}},
+            "spec": {"containers": [{"name": "app"}, {"name": "linkerd-proxy"}]},
+            "status": {"phase": "Running", "podIP": ip}
+        }))
+        .unwrap()
+    }
+
+    /// A re-list replaces the targets only when complete: until then the old ones stay
+    /// (scrapes go on, and [`Retry`] keeps the backoff of the proxies listed again).
+    #[test]
+    fn a_relist_replaces_the_targets_when_complete() {
+        let mut targets = BTreeMap::new();
+        let mut relist = None;
+        let names = |t: &BTreeMap<(String, String), Target>| t.keys().map(|k| k.1.clone()).collect::<Vec<_>>();
+        follow(&mut targets, &mut relist, watcher::Event::Init);
+        follow(
+            &mut targets,
+            &mut relist,
+            watcher::Event::InitApply(linkerd_pod("a", "10.0.0.1")),
+        );
+        follow(
+            &mut targets,
+            &mut relist,
+            watcher::Event::InitApply(linkerd_pod("b", "10.0.0.2")),
+        );
+        assert!(targets.is_empty(), "nothing is in use before the list is complete");
+        follow(&mut targets, &mut relist, watcher::Event::InitDone);
+        assert_eq!(names(&targets), ["a", "b"]);
+        assert_eq!(targets[&("shop".into(), "a".into())].port, 4191);
+        // The API server restarted: a re-list, with `a` gone and `c` new.
+        let mut retry = Retry::default();
+        let t0 = tokio::time::Instant::now();
+        let five = Duration::from_secs(5);
+        retry.saw(&targets[&("shop".into(), "b".into())], Outcome::ProxyFailed, t0, five);
+        follow(&mut targets, &mut relist, watcher::Event::Init);
+        follow(
+            &mut targets,
+            &mut relist,
+            watcher::Event::InitApply(linkerd_pod("c", "10.0.0.3")),
+        );
+        assert_eq!(names(&targets), ["a", "b"], "the old list stays in use meanwhile");
+        retry.keep(&targets.values().cloned().collect::<Vec<_>>());
+        assert!(
+            !retry.due(&targets[&("shop".into(), "b".into())], t0),
+            "b's backoff is kept"
+        );
+        follow(
+            &mut targets,
+            &mut relist,
+            watcher::Event::InitApply(linkerd_pod("b", "10.0.0.2")),
+        );
+        follow(&mut targets, &mut relist, watcher::Event::InitDone);
+        assert_eq!(names(&targets), ["b", "c"]);
+        // Then changes apply at once; a pod that stops running is no target.
+        let mut stopped = linkerd_pod("c", "10.0.0.3");
+        stopped.status.as_mut().unwrap().phase = Some("Succeeded".into());
+        follow(&mut targets, &mut relist, watcher::Event::Apply(stopped));
+        follow(
+            &mut targets,
+            &mut relist,
+            watcher::Event::Apply(linkerd_pod("d", "10.0.0.4")),
+        );
+        follow(
+            &mut targets,
+            &mut relist,
+            watcher::Event::Delete(linkerd_pod("b", "10.0.0.2")),
+        );
+        assert_eq!(names(&targets), ["d"]);
+    }
 
     #[test]
     fn over_budget_scrapes_are_paced_to_the_budget() {
