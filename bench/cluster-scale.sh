@@ -6,7 +6,8 @@
 #   - time until the TUI (tmux, 200x60) shows every pod, its RSS, its idle CPU over 30 s;
 #   - its CPU and RSS under churn (RATE pod updates a second for 60 s) and how soon a
 #     pod created during the churn is shown;
-#   - frame build+draw and fold p50/p99 over the whole session (MESHTOP_FRAME_STATS);
+#   - frame build+draw and fold p50/p99 over the whole session (MESHTOP_FRAME_STATS), and
+#     the costliest frames by CPU with what they drew;
 #   - what it cost the API server: pod LIST and WATCH requests made by meshtop's start.
 # Not a test: numbers vary with the machine.
 # Usage: bench/cluster-scale.sh [PODS] [NSS] [RATE]   (defaults 10000 500 50)
@@ -105,7 +106,7 @@ fi
 # SIGTERM ends the TUI through its normal exit, which writes the frame figures.
 kill -TERM "$pid"
 for _ in $(seq 100); do [[ -s "$WORK/frames.json" ]] && break; sleep 0.1; done
-python3 - "$WORK/frames.json" <<'PY'
+python3 - "$WORK/frames.json" <<'PY' || echo "no frame figures: the TUI did not write $WORK/frames.json"
 import json, sys
 f = json.load(open(sys.argv[1]))
 slowest = f.pop("slowest", [])

@@ -804,6 +804,7 @@ struct FrameInputs {
     members: u64,
     rows: u64,
     figures: u64,
+    sort: u64,
     pods: usize,
 }
 
@@ -813,28 +814,32 @@ impl FrameInputs {
             view: state.entry().view.kind(),
             members: state.derived.members_generation,
             rows: state.derived.rows_generation,
-            figures: state.derived.sort_generation,
+            figures: state.derived.figures_generation,
+            sort: state.derived.sort_generation,
             pods: state.pods.len(),
         }
     }
 
-    /// e.g. "pods (10000 pods): rows changed, figures published".
+    /// e.g. "pods (10000 pods): rows changed in place, figures changed".
     fn changes_since(&self, before: &FrameInputs) -> String {
         let mut what = Vec::new();
         if self.view != before.view {
             what.push(format!("view switched from {}", before.view.name()));
         }
+        // Rows that came or went also changed; said once.
+        let came = self.members != before.members;
         for (changed, name) in [
-            (self.members != before.members, "rows came or went"),
-            (self.rows != before.rows, "rows changed"),
-            (self.figures != before.figures, "figures published"),
+            (came, "rows came or went"),
+            (!came && self.rows != before.rows, "rows changed in place"),
+            (self.figures != before.figures, "figures changed"),
+            (self.sort != before.sort, "live orders caught up"),
         ] {
             if changed {
                 what.push(name.to_string());
             }
         }
         if what.is_empty() {
-            what.push("nothing the tables read changed".into());
+            what.push("no rows or figures changed (keys, clock, status)".into());
         }
         format!("{} ({} pods): {}", self.view.name(), self.pods, what.join(", "))
     }

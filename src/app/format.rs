@@ -96,10 +96,10 @@ pub fn opt_millis(v: Option<f64>) -> String {
     v.map_or_else(|| "-".into(), millis)
 }
 
-/// CPU in millicores, `250m`; a process that used some CPU, but less than half a millicore,
-/// is `<1m`, not `0m` (which would say it used none).
+/// CPU in millicores, `250m`; a process that used some CPU, but at most half a millicore
+/// (which `{:.0}` rounds to 0, ties to even), is `<1m`, not `0m` (which would say none).
 pub fn millicores(v: f64) -> String {
-    if v > 0.0 && v < 0.5 {
+    if v > 0.0 && v <= 0.5 {
         return "<1m".into();
     }
     format!("{v:.0}m")
@@ -126,6 +126,7 @@ mod tests {
         assert_eq!(millicores(250.4), "250m");
         assert_eq!(millicores(0.6), "1m");
         assert_eq!(millicores(0.2), "<1m");
+        assert_eq!(millicores(0.5), "<1m");
         assert_eq!(millicores(0.0), "0m");
     }
 

@@ -233,13 +233,23 @@ fn delta_ms(a: f64, b: f64) -> String {
         format!("{d:+.3}")
     };
     match percent(a, b) {
-        Some(p) => format!("{shown} ms ({p:+.0}%)"),
+        Some(p) => format!("{shown} ms ({})", signed_pct(p)),
         None => format!("{shown} ms"),
     }
 }
 
 fn percent(a: f64, b: f64) -> Option<f64> {
     (a > 0.0).then(|| (b - a) / a * 100.0)
+}
+
+/// `+42%`, `-3%`; a change that rounds to nothing is `±0%` (not `-0%` or `+0%`, which
+/// read as a direction).
+fn signed_pct(p: f64) -> String {
+    if p.abs() < 0.5 {
+        "±0%".into()
+    } else {
+        format!("{p:+.0}%")
+    }
 }
 
 /// The line to paste: latency, throughput, errors and proxy CPU when both know it.
@@ -249,7 +259,7 @@ pub fn verdict(a: &Run, b: &Run) -> String {
         format!("p50 {}", delta_ms(a.p50_ms, b.p50_ms)),
     ];
     match percent(a.rps, b.rps) {
-        Some(p) => parts.push(format!("throughput {p:+.0}%")),
+        Some(p) => parts.push(format!("throughput {}", signed_pct(p))),
         None => parts.push(format!("throughput {:.0} vs 0 req/s", b.rps)),
     }
     if a.errors != b.errors {
@@ -392,7 +402,7 @@ mod tests {
         let nearer = run("M", 0.062, 0.061, 1000.0);
         assert_eq!(
             verdict(&near, &nearer),
-            "M vs N: p99 -0.009 ms (-13%), p50 +0.012 ms (+24%), throughput +0%"
+            "M vs N: p99 -0.009 ms (-13%), p50 +0.012 ms (+24%), throughput ±0%"
         );
     }
 

@@ -66,7 +66,8 @@ pub fn api_status(resource: Resource, code: u16, message: &str) -> (ErrorKind, S
 }
 
 /// The innermost cause, which says more than the wrapper ("ServiceError: client error
-/// (Connect)" hides "Connection refused").
+/// (Connect)" hides "Connection refused"), without the OS's error number (`(os error 111)`:
+/// noise on a status line that has room for one message).
 pub fn innermost(e: &(dyn std::error::Error + 'static)) -> String {
     let mut cause = e;
     while let Some(next) = cause.source() {
@@ -74,12 +75,26 @@ pub fn innermost(e: &(dyn std::error::Error + 'static)) -> String {
     }
     let root = cause.to_string();
     let top = e.to_string();
-    if root == top { top } else { root }
+    let text = if root == top { top } else { root };
+    match text.rfind(" (os error ") {
+        Some(at) if text.ends_with(')') => text[..at].to_string(),
+        _ => text,
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn innermost_cause_without_the_os_error_number() {
+        let refused = std::io::Error::from_raw_os_error(111);
+        assert_eq!(innermost(&refused), "Connection refused");
+        let wrapped = kube::Error::Service(Box::new(std::io::Error::from_raw_os_error(111)));
+        assert_eq!(innermost(&wrapped), "Connection refused");
+        let plain = std::io::Error::other("no route (today)");
+        assert_eq!(innermost(&plain), "no route (today)");
+    }
 
     #[test]
     fn statuses_say_why() {
