@@ -6,6 +6,8 @@
 #   - time until the TUI (tmux, 200x60) shows every pod, its RSS, its idle CPU over 30 s;
 #   - its CPU and RSS under churn (RATE pod updates a second for 60 s) and how soon a
 #     pod created during the churn is shown;
+#   - its CPU under churn of rows that come and go (RATE pod deletes and creates a second
+#     for 60 s), the pods view unfiltered and then filtered by name;
 #   - frame build+draw and fold p50/p99 over the whole session (MESHTOP_FRAME_STATS), and
 #     the costliest frames by CPU with what they drew;
 #   - what it cost the API server: pod LIST and WATCH requests made by meshtop's start.
@@ -96,6 +98,18 @@ b=$(ticks)
 echo "CPU under churn: $(python3 -c "print(round(($b - $a) / $hz / 60 * 100, 2))") % of one core (over the 60 s)"
 echo "RSS after churn: $(awk '/VmRSS/ {print $2, $3}' "/proc/$pid/status")"
 K -n scale-000 delete pod late-arrival --grace-period=0 --force >/dev/null 2>&1 || true
+
+echo "== churn: $RATE pod deletes and creates/s for 60 s (30 s unfiltered, 30 s filtered) =="
+tmux -L $SOCK send-keys -t b Escape
+a=$(ticks)
+LOAD churn-pods "$RATE" 60 "$PODS" "$NSS" &
+churn=$!
+sleep 30
+tmux -L $SOCK send-keys -t b '/'; tmux -L $SOCK send-keys -t b -l 'pod-0'; tmux -L $SOCK send-keys -t b Enter
+wait $churn
+b=$(ticks)
+echo "CPU under create/delete churn: $(python3 -c "print(round(($b - $a) / $hz / 60 * 100, 2))") % of one core (over the 60 s)"
+echo "RSS after create/delete churn: $(awk '/VmRSS/ {print $2, $3}' "/proc/$pid/status")"
 
 if [[ -n "${PERF:-}" ]]; then
   echo "== perf: 20 s of churn, profile in $PERF ==" >&2

@@ -6,6 +6,9 @@ creates about 10 pods a second here): many keep-alive connections in parallel.
   kube-load.py KUBECONFIG create PODS NSS      NSS namespaces scale-NNN, PODS pods over them
   kube-load.py KUBECONFIG running PODS SECS    wait until PODS scale pods are Running
   kube-load.py KUBECONFIG churn RATE SECS PODS NSS   label patches at RATE per second
+  kube-load.py KUBECONFIG churn-pods RATE SECS PODS NSS
+                                               pods deleted and created at RATE per second
+                                               (half each: the count stays the same)
   kube-load.py KUBECONFIG requests             apiserver_request_total for pods, by verb
   kube-load.py KUBECONFIG cleanup NSS K        delete the namespaces and nodes (not waited for)
 
@@ -179,6 +182,38 @@ def cmd_churn(rate, secs, pods, nss):
     print(f"{n} pod updates in {took:.1f} s ({n / took:.1f}/s)", file=sys.stderr)
 
 
+def cmd_churn_pods(rate, secs, pods, nss):
+    """Deletes a scale pod and creates a new one, alternately, at a fixed rate (rows that
+    come and go, not rows changed in place); prints what it achieved."""
+    interval = 1.0 / rate
+    start = time.time()
+    n = 0
+    run = f"{int(start) % 100000}"
+    def op(n):
+        k = n // 2
+        if n % 2 == 0:
+            i = (k * 7919) % pods
+            call("DELETE", f"/api/v1/namespaces/{ns_name(i % nss)}/pods/pod-{i:05d}?gracePeriodSeconds=0")
+        else:
+            body = pod_body(k, nss, 10)
+            body["metadata"]["name"] = f"churn-{run}-{k:05d}"
+            call("POST", f"/api/v1/namespaces/{ns_name(k % nss)}/pods", body)
+    with ThreadPoolExecutor(8) as ex:
+        futures = []
+        while time.time() - start < secs:
+            due = start + n * interval
+            now = time.time()
+            if due > now:
+                time.sleep(due - now)
+            futures.append(ex.submit(op, n))
+            n += 1
+        for f in futures:
+            f.result()
+    took = time.time() - start
+    print(f"{(n + 1) // 2} pods deleted and {n // 2} created in {took:.1f} s ({n / took:.1f} changes/s)",
+          file=sys.stderr)
+
+
 def cmd_requests():
     _, out = call("GET", "/metrics")
     counts = {}
@@ -199,4 +234,5 @@ if __name__ == "__main__":
     HOST, PORT, CTX = load_kubeconfig(sys.argv[1])
     cmd, args = sys.argv[2], [int(a) for a in sys.argv[3:]]
     {"nodes": cmd_nodes, "create": cmd_create, "running": cmd_running, "churn": cmd_churn,
+     "churn-pods": cmd_churn_pods,
      "requests": lambda: cmd_requests(), "cleanup": cmd_cleanup}[cmd](*args)

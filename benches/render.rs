@@ -2,6 +2,8 @@
 //! meshed pod (two scrape rounds, so every window is complete), usage for every pod; the
 //! pods, workloads and edges views sorted by P99 (busiest first) at 200x60, scrolled.
 //! Prints the fold time of one scrape round and frame build+draw p50/p99; asserts nothing.
+//! Then rows that come and go (a pod deleted and one created before each frame, as under
+//! churn of creates and deletes), in the pods view's own order and filtered by name.
 //! On a shared machine, stalls of 10-20 ms come and go between runs (the thread's CPU time
 //! counts them too, so they cannot be told apart from work): frames are drawn in three
 //! passes, and the pass with the median p99 is reported beside all three p99s.
@@ -289,6 +291,62 @@ fn main() {
                 percentile(&after, 0.5),
                 after[after.len() - 1],
                 after.len()
+            );
+        }
+
+        // Rows that come and go: the pods view in its own order (a fresh view), then
+        // filtered by name; before each frame one pod is deleted and a new one created.
+        let mut state = state;
+        apply_action(&mut state, Action::ShowPods);
+        while state.entry().sort_column != 0 {
+            apply_action(&mut state, Action::SortNext);
+        }
+        if state.entry().sort_reverse {
+            apply_action(&mut state, Action::SortReverse);
+        }
+        let mut next = pods;
+        for filter in ["", "pod-0"] {
+            apply_action(&mut state, Action::StartFilter);
+            for c in filter.chars() {
+                apply_action(&mut state, Action::InputChar(c));
+            }
+            apply_action(&mut state, Action::InputSubmit);
+            let times: Vec<f64> = (0..200)
+                .map(|k| {
+                    let gone = pod((k * 7919) % pods);
+                    let mut new = pod(next);
+                    new.name = format!("churn-{next:05}");
+                    next += 1;
+                    fold_all(
+                        &mut state,
+                        [
+                            Stamped {
+                                at: T0,
+                                update: Update::PodDeleted {
+                                    namespace: gone.namespace,
+                                    name: gone.name,
+                                },
+                            },
+                            Stamped {
+                                at: T0,
+                                update: Update::PodApplied { pod: new },
+                            },
+                        ],
+                    );
+                    frame(&mut term, &ui, &state)
+                })
+                .collect();
+            let times = sorted(times);
+            println!(
+                "{pods} pods: pods view{}, a pod deleted and one created before each frame: build+draw p50 {:.2} ms, p99 {:.2} ms ({} frames)",
+                if filter.is_empty() {
+                    String::new()
+                } else {
+                    format!(" filtered /{filter}")
+                },
+                percentile(&times, 0.5),
+                percentile(&times, 0.99),
+                times.len()
             );
         }
     }

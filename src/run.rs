@@ -137,6 +137,8 @@ pub(crate) struct LiveSources {
     benches: BenchRunner,
     /// The recording under way (its file, and the thread that writes it).
     recorder: Option<(std::path::PathBuf, crate::record::Background)>,
+    /// Recordings stopped and still being closed by their thread (a slow disk catching up).
+    closing: Vec<(std::path::PathBuf, crate::record::Closing)>,
     /// Sweeps saved to the results directory, and whether that was after their last
     /// readings came in (they are saved when they end, and again then).
     saved_sweeps: std::collections::BTreeMap<u32, (bool, Option<std::path::PathBuf>)>,
@@ -206,6 +208,7 @@ impl LiveSources {
             usage_every,
             benches,
             recorder: None,
+            closing: Vec::new(),
             saved_sweeps: Default::default(),
             saving: Vec::new(),
             provenance: "live session".into(),
@@ -318,6 +321,7 @@ impl Driver for LiveSources {
 
     fn tick(&mut self, state: &mut State) -> Option<Instant> {
         self.save_sweeps(state);
+        let closing = self.said_closed(state);
         let measuring = state.benches.iter().any(|b| {
             b.running()
                 || b.result
@@ -336,11 +340,11 @@ impl Driver for LiveSources {
             // session, within a second.
             if r.failure().is_some() {
                 self.stop_recording(state);
-                return None;
+                return self.said_closed(state);
             }
             return Some(Instant::now() + Duration::from_secs(1));
         }
-        None
+        closing
     }
 }
 
@@ -378,21 +382,52 @@ impl LiveSources {
         }
     }
 
+    /// Stops the recording mid-session. Its thread closes the file while the session
+    /// goes on, so a stalled disk never holds keys or frames up; how it ended is said
+    /// when it has.
     fn stop_recording(&mut self, state: &mut State) {
         state.recording = None;
-        if let Some(said) = self.finish_recording() {
-            state.flash = Some(said);
+        let Some((path, r)) = self.recorder.take() else { return };
+        let closing = r.close_later();
+        if closing.is_finished() {
+            state.flash = Some(closed(&path, closing.wait(Duration::ZERO)));
+        } else {
+            state.flash = Some(format!("closing the recording {}…", path.display()));
+            self.closing.push((path, closing));
         }
     }
 
-    /// Closes the recording, if one is under way, and says how it ended.
-    fn finish_recording(&mut self) -> Option<String> {
-        let (path, r) = self.recorder.take()?;
-        let path = path.display();
-        Some(match r.finish() {
-            Ok(_) => format!("recording saved: {path} (meshtop replay {path})"),
-            Err(e) => format!("recording {path} ended with an error: {e:#}"),
-        })
+    /// Says how the recordings that were closing ended; when to look again while some
+    /// still are.
+    fn said_closed(&mut self, state: &mut State) -> Option<Instant> {
+        let mut said = Vec::new();
+        let mut i = 0;
+        while i < self.closing.len() {
+            if self.closing[i].1.is_finished() {
+                let (path, c) = self.closing.swap_remove(i);
+                said.push(closed(&path, c.wait(Duration::ZERO)));
+            } else {
+                i += 1;
+            }
+        }
+        if !said.is_empty() {
+            state.flash = Some(said.join(" · "));
+            state.dirty = true;
+        }
+        (!self.closing.is_empty()).then(|| Instant::now() + Duration::from_millis(100))
+    }
+
+    /// Closes every recording, the one under way and those stopped just before, and
+    /// says how each ended. Bounded: a stalled disk is given 5 s, then left.
+    fn finish_recordings(&mut self) -> Vec<String> {
+        let mut said = Vec::new();
+        if let Some((path, r)) = self.recorder.take() {
+            said.push(closed(&path, r.finish()));
+        }
+        for (path, c) in self.closing.drain(..) {
+            said.push(closed(&path, c.wait(Duration::from_secs(5))));
+        }
+        said
     }
 
     /// Saves ended sweeps like `meshtop sweep` does, once when they end and once more when
@@ -477,10 +512,19 @@ impl LiveSources {
         self.benches.stop_all();
         // Quitting while recording: the file is closed, and where it is (or why it is
         // not whole) is the last thing said.
-        if let Some(said) = self.finish_recording() {
+        for said in self.finish_recordings() {
             tracing::info!("{said}");
             eprintln!("meshtop: {said}");
         }
+    }
+}
+
+/// How a recording ended, as said to the user.
+fn closed(path: &std::path::Path, how: Result<crate::record::RecordStats>) -> String {
+    let path = path.display();
+    match how {
+        Ok(_) => format!("recording saved: {path} (meshtop replay {path})"),
+        Err(e) => format!("recording {path} ended with an error: {e:#}"),
     }
 }
 

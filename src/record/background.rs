@@ -89,23 +89,41 @@ impl Background {
         self.failed.get().cloned()
     }
 
-    /// Writes what is queued, closes the file and says what was written.
-    pub fn finish(mut self) -> Result<RecordStats> {
-        self.close()
+    /// Writes what is queued, closes the file and says what was written; waits at most
+    /// `CLOSE_WAIT` (quitting must not hang on a disk).
+    pub fn finish(self) -> Result<RecordStats> {
+        self.close_later().wait(CLOSE_WAIT)
     }
 
-    fn close(&mut self) -> Result<RecordStats> {
+    /// Tells the thread to write what is queued and close the file, without waiting: the
+    /// session goes on while a slow disk catches up, and asks the handle how it ended.
+    pub fn close_later(mut self) -> Closing {
         drop(self.tx.take());
-        let Some(thread) = self.thread.take() else {
+        Closing(self.thread.take())
+    }
+}
+
+/// A recording told to close; its thread finishes the file on its own.
+pub struct Closing(Option<JoinHandle<Result<RecordStats>>>);
+
+impl Closing {
+    /// Whether the file is closed (or the thread gave up).
+    pub fn is_finished(&self) -> bool {
+        self.0.as_ref().is_none_or(|t| t.is_finished())
+    }
+
+    /// How it ended, waiting at most `up_to`; after that the thread is left to finish
+    /// on its own and the answer says the end may be missing.
+    pub fn wait(mut self, up_to: Duration) -> Result<RecordStats> {
+        let Some(thread) = self.0.take() else {
             return Err(eyre!("the recording was already closed"));
         };
-        let deadline = std::time::Instant::now() + CLOSE_WAIT;
+        let deadline = std::time::Instant::now() + up_to;
         while !thread.is_finished() {
             if std::time::Instant::now() >= deadline {
-                // Left to finish on its own: quitting must not hang on a disk.
                 return Err(eyre!(
                     "the file did not close within {} s (a stalled disk?); its end may be missing",
-                    CLOSE_WAIT.as_secs()
+                    up_to.as_secs()
                 ));
             }
             std::thread::sleep(Duration::from_millis(5));
@@ -122,10 +140,11 @@ impl Background {
 impl Drop for Background {
     /// Dropped without `finish` (an error path): the file is still closed properly.
     fn drop(&mut self) {
-        if self.thread.is_some()
-            && let Err(e) = self.close()
-        {
-            tracing::warn!("closing the recording: {e:#}");
+        if self.thread.is_some() {
+            drop(self.tx.take());
+            if let Err(e) = (Closing(self.thread.take())).wait(CLOSE_WAIT) {
+                tracing::warn!("closing the recording: {e:#}");
+            }
         }
     }
 }
@@ -266,5 +285,65 @@ mod tests {
         let closed = bg.finish().unwrap_err().to_string();
         assert!(closed.contains("did not close within 5 s"), "{closed}");
         drop(release);
+    }
+
+    /// Stopping a recording mid-session does not wait for a stalled disk: the handle comes
+    /// back at once, says it is not closed while the disk stalls, and once the disk
+    /// answers the file is whole, with every update handed over before the stop.
+    #[test]
+    fn closing_later_does_not_wait_for_a_stalled_disk() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        /// Writes into `file`; once `stalls` is set, each write waits until `gate` is
+        /// dropped (the disk answers again).
+        struct Gated {
+            gate: std::sync::mpsc::Receiver<()>,
+            stalls: Arc<AtomicBool>,
+            file: Arc<std::sync::Mutex<Vec<u8>>>,
+        }
+        impl std::io::Write for Gated {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                if self.stalls.load(Ordering::SeqCst) {
+                    // Err once the sender is dropped: from then on nothing waits.
+                    self.gate.recv().ok();
+                }
+                self.file.lock().unwrap().extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let (release, gate) = std::sync::mpsc::channel::<()>();
+        let stalls = Arc::new(AtomicBool::new(false));
+        let file = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let header = Header::new("ctx", "test", 1_000);
+        let writer = Gated {
+            gate,
+            stalls: stalls.clone(),
+            file: file.clone(),
+        };
+        let recorder = Recorder::new(writer, &header, FlushPolicy::default()).unwrap();
+        stalls.store(true, Ordering::SeqCst);
+        let bg = Background::spawn(recorder).unwrap();
+        for i in 0..300 {
+            bg.write(&Stamped {
+                at: 1_000 + i,
+                update: Update::Marker { name: format!("m{i}") },
+            })
+            .unwrap();
+        }
+        let closing = bg.close_later();
+        // The disk is still stalled: the write of the updates cannot have finished.
+        assert!(!closing.is_finished());
+        drop(release);
+        let stats = closing.wait(Duration::from_secs(600)).unwrap();
+        assert_eq!(stats.entries, 300);
+        let bytes = file.lock().unwrap().clone();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("closed.mtrec");
+        std::fs::write(&path, bytes).unwrap();
+        let rec = Recording::open(&path).unwrap();
+        assert!(rec.problems.is_empty(), "{:?}", rec.problems);
+        assert_eq!(rec.entries.len(), 300);
     }
 }

@@ -18,7 +18,7 @@ pub mod reader;
 pub mod replay;
 pub mod writer;
 
-pub use background::Background;
+pub use background::{Background, Closing};
 pub use chunked::Chunked;
 pub use header::{FORMAT_NAME, FORMAT_VERSION, FormatVersion, Header, HeaderError};
 pub use reader::{MarkerAt, ReadError, ReadProblem, Recording};

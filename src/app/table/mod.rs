@@ -630,7 +630,8 @@ mod tests {
         entry.filter = "status=pending".into();
         // The keys themselves are held (not their address): a freed allocation's address
         // can come back for the next one.
-        let names = |s: &State, e: &ViewEntry| -> (Vec<String>, Rc<Vec<(String, String)>>) {
+        type Keys = Rc<Vec<<pods::Pods as Table>::Key>>;
+        let names = |s: &State, e: &ViewEntry| -> (Vec<String>, Keys) {
             let r = rows::<pods::Pods>(s, e);
             let names = r.slice(0, r.len()).iter().map(|p| p.info.name.clone()).collect();
             (names, r.keys.clone())
@@ -645,6 +646,11 @@ mod tests {
         let (more, new_keys) = names(&s, &entry);
         assert_eq!(more, ["a", "b", "c"]);
         assert!(!Rc::ptr_eq(&new_keys, &keys));
+        // Rebuilt keys are the pods' own shared keys, not copies of their names (no
+        // allocation per row when rows come and go).
+        for (k, p) in new_keys.iter().zip(s.pods.values()) {
+            assert!(std::sync::Arc::ptr_eq(k, &p.key), "{k:?}");
+        }
     }
 
     /// An order that reads only the rows' keys (name, namespace) is kept when a row changes

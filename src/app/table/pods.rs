@@ -194,7 +194,7 @@ static COLUMNS: &[Column<PodEntry>] = &[
 
 impl Table for Pods {
     type Row = PodEntry;
-    type Key = (String, String);
+    type Key = std::sync::Arc<(String, String)>;
 
     fn columns() -> &'static [Column<PodEntry>] {
         COLUMNS
@@ -209,11 +209,11 @@ impl Table for Pods {
     fn all(state: &State) -> Box<dyn Iterator<Item = &PodEntry> + '_> {
         Box::new(state.pods.values())
     }
-    fn key(p: &PodEntry) -> (String, String) {
-        (p.info.namespace.clone(), p.info.name.clone())
+    fn key(p: &PodEntry) -> Self::Key {
+        p.key.clone()
     }
-    fn get<'a>(state: &'a State, key: &(String, String)) -> Option<&'a PodEntry> {
-        state.pods.get(key)
+    fn get<'a>(state: &'a State, key: &Self::Key) -> Option<&'a PodEntry> {
+        state.pods.get(&**key)
     }
     fn extra_filters() -> &'static [(&'static str, super::FilterValue<PodEntry>)] {
         &[("workload", |p| Cow::Borrowed(workload_of(p).1))]
