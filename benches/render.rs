@@ -294,7 +294,7 @@ fn main() {
             );
         }
 
-        // Rows that come and go: the pods view in its own order (a fresh view), then
+        // Rows that come and go: the pods view (back to it) in its own order, then
         // filtered by name; before each frame one pod is deleted and a new one created.
         let mut state = state;
         apply_action(&mut state, Action::ShowPods);
@@ -305,6 +305,8 @@ fn main() {
             apply_action(&mut state, Action::SortReverse);
         }
         let mut next = pods;
+        // One count over both passes, so the second deletes pods the first did not.
+        let mut k = 0;
         for filter in ["", "pod-0"] {
             apply_action(&mut state, Action::StartFilter);
             for c in filter.chars() {
@@ -312,7 +314,8 @@ fn main() {
             }
             apply_action(&mut state, Action::InputSubmit);
             let times: Vec<f64> = (0..200)
-                .map(|k| {
+                .map(|_| {
+                    k += 1;
                     let gone = pod((k * 7919) % pods);
                     let mut new = pod(next);
                     new.name = format!("churn-{next:05}");

@@ -491,6 +491,9 @@ impl LiveSources {
     /// Stops the current sources and starts new ones on another context. A fresh channel
     /// means no stale update from the old cluster can reach the reset state.
     fn switch_context(&mut self, context: String) -> mpsc::Receiver<Stamped> {
+        // A recording stopped for the switch goes on closing, and says how it ended, in
+        // the new session: `stop` would wait for it and print to the alternate screen.
+        let closing = std::mem::take(&mut self.closing);
         self.stop();
         let target = source::kube::KubeTarget {
             context: Some(context),
@@ -502,6 +505,7 @@ impl LiveSources {
         *self = LiveSources::start(target, self.prometheus.clone(), self.scrape, window);
         self.provenance = provenance;
         self.benches.last_sweep = last_sweep;
+        self.closing = closing;
         self.take_receiver()
     }
 

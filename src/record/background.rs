@@ -99,12 +99,13 @@ impl Background {
     /// session goes on while a slow disk catches up, and asks the handle how it ended.
     pub fn close_later(mut self) -> Closing {
         drop(self.tx.take());
-        Closing(self.thread.take())
+        Closing(self.thread.take(), self.failed.clone())
     }
 }
 
-/// A recording told to close; its thread finishes the file on its own.
-pub struct Closing(Option<JoinHandle<Result<RecordStats>>>);
+/// A recording told to close; its thread finishes the file on its own. Also holds why the
+/// recording stopped early (it fell behind), so the answer says so.
+pub struct Closing(Option<JoinHandle<Result<RecordStats>>>, Arc<OnceLock<String>>);
 
 impl Closing {
     /// Whether the file is closed (or the thread gave up).
@@ -128,12 +129,17 @@ impl Closing {
             }
             std::thread::sleep(Duration::from_millis(5));
         }
-        thread.join().map_err(|p| {
+        let stats = thread.join().map_err(|p| {
             eyre!(
                 "the recorder thread panicked: {}",
                 crate::exit::panic_message(p.as_ref())
             )
-        })?
+        })??;
+        // The file is whole up to where the session left it behind: said as the ending.
+        match self.1.get() {
+            Some(why) => Err(eyre!("{why}; the file holds the {} updates before", stats.entries)),
+            None => Ok(stats),
+        }
     }
 }
 
@@ -142,7 +148,7 @@ impl Drop for Background {
     fn drop(&mut self) {
         if self.thread.is_some() {
             drop(self.tx.take());
-            if let Err(e) = (Closing(self.thread.take())).wait(CLOSE_WAIT) {
+            if let Err(e) = (Closing(self.thread.take(), self.failed.clone())).wait(CLOSE_WAIT) {
                 tracing::warn!("closing the recording: {e:#}");
             }
         }
@@ -292,39 +298,7 @@ mod tests {
     /// answers the file is whole, with every update handed over before the stop.
     #[test]
     fn closing_later_does_not_wait_for_a_stalled_disk() {
-        use std::sync::atomic::{AtomicBool, Ordering};
-        /// Writes into `file`; once `stalls` is set, each write waits until `gate` is
-        /// dropped (the disk answers again).
-        struct Gated {
-            gate: std::sync::mpsc::Receiver<()>,
-            stalls: Arc<AtomicBool>,
-            file: Arc<std::sync::Mutex<Vec<u8>>>,
-        }
-        impl std::io::Write for Gated {
-            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-                if self.stalls.load(Ordering::SeqCst) {
-                    // Err once the sender is dropped: from then on nothing waits.
-                    self.gate.recv().ok();
-                }
-                self.file.lock().unwrap().extend_from_slice(buf);
-                Ok(buf.len())
-            }
-            fn flush(&mut self) -> std::io::Result<()> {
-                Ok(())
-            }
-        }
-        let (release, gate) = std::sync::mpsc::channel::<()>();
-        let stalls = Arc::new(AtomicBool::new(false));
-        let file = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let header = Header::new("ctx", "test", 1_000);
-        let writer = Gated {
-            gate,
-            stalls: stalls.clone(),
-            file: file.clone(),
-        };
-        let recorder = Recorder::new(writer, &header, FlushPolicy::default()).unwrap();
-        stalls.store(true, Ordering::SeqCst);
-        let bg = Background::spawn(recorder).unwrap();
+        let (release, file, bg) = stalled_recorder();
         for i in 0..300 {
             bg.write(&Stamped {
                 at: 1_000 + i,
@@ -345,5 +319,77 @@ mod tests {
         let rec = Recording::open(&path).unwrap();
         assert!(rec.problems.is_empty(), "{:?}", rec.problems);
         assert_eq!(rec.entries.len(), 300);
+    }
+
+    /// Writes into `file`; once `stalls` is set, each write waits until `gate` is dropped
+    /// (the disk answers again).
+    struct Gated {
+        gate: std::sync::mpsc::Receiver<()>,
+        stalls: Arc<std::sync::atomic::AtomicBool>,
+        file: Arc<std::sync::Mutex<Vec<u8>>>,
+    }
+
+    impl std::io::Write for Gated {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            if self.stalls.load(std::sync::atomic::Ordering::SeqCst) {
+                // Err once the sender is dropped: from then on nothing waits.
+                self.gate.recv().ok();
+            }
+            self.file.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// A recorder whose disk stalls after the header until the returned sender is
+    /// dropped; the bytes written so far.
+    fn stalled_recorder() -> (std::sync::mpsc::Sender<()>, Arc<std::sync::Mutex<Vec<u8>>>, Background) {
+        let (release, gate) = std::sync::mpsc::channel::<()>();
+        let stalls = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let file = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let header = Header::new("ctx", "test", 1_000);
+        let writer = Gated {
+            gate,
+            stalls: stalls.clone(),
+            file: file.clone(),
+        };
+        let recorder = Recorder::new(writer, &header, FlushPolicy::default()).unwrap();
+        stalls.store(true, std::sync::atomic::Ordering::SeqCst);
+        (release, file, Background::spawn(recorder).unwrap())
+    }
+
+    /// A recording that fell behind a stalled disk, closed once the disk answers again:
+    /// the ending says it fell behind (not "saved"), and the file is whole up to there.
+    #[test]
+    fn a_recording_that_fell_behind_says_so_when_closed() {
+        let (release, file, bg) = stalled_recorder();
+        let mut stopped = None;
+        for i in 0..(QUEUE as i64 + 1_000_000) {
+            let name = format!("{i:x}").repeat(20);
+            if let Err(e) = bg.write(&Stamped {
+                at: 1_000 + i,
+                update: Update::Marker { name },
+            }) {
+                stopped = Some(e);
+                break;
+            }
+        }
+        assert!(stopped.is_some(), "the queue fills while the disk stalls");
+        let closing = bg.close_later();
+        drop(release);
+        let ended = closing.wait(Duration::from_secs(600)).unwrap_err().to_string();
+        assert!(
+            ended.starts_with(&format!("the recording fell {QUEUE} updates behind the session")),
+            "{ended}"
+        );
+        assert!(ended.contains("; the file holds the "), "{ended}");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("behind.mtrec");
+        std::fs::write(&path, file.lock().unwrap().clone()).unwrap();
+        let rec = Recording::open(&path).unwrap();
+        assert!(rec.problems.is_empty(), "{:?}", rec.problems);
+        assert!(rec.entries.len() >= QUEUE, "{}", rec.entries.len());
     }
 }
