@@ -854,6 +854,8 @@ struct FrameInputs {
     figures: u64,
     sort: u64,
     pods: usize,
+    /// The row cache's counts of keys and orders built from every row (not kept or patched).
+    built: (u64, u64),
 }
 
 impl FrameInputs {
@@ -865,6 +867,7 @@ impl FrameInputs {
             figures: state.derived.figures_generation,
             sort: state.derived.sort_generation,
             pods: state.pods.len(),
+            built: state.row_cache.built(),
         }
     }
 
@@ -881,6 +884,8 @@ impl FrameInputs {
             (!came && self.rows != before.rows, "rows changed in place"),
             (self.figures != before.figures, "figures changed"),
             (self.sort != before.sort, "live orders caught up"),
+            (self.built.0 != before.built.0, "keys built from every row"),
+            (self.built.1 != before.built.1, "order built from every row"),
         ] {
             if changed {
                 what.push(name.to_string());

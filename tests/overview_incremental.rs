@@ -261,6 +261,14 @@ mod random_paths {
         }
     }
 
+    /// Each workload's pods and cost.
+    fn costs(s: &State) -> Vec<String> {
+        s.workload_rows
+            .values()
+            .map(|w| format!("{}/{} {} {:?}", w.namespace, w.name, w.pods, w.cost))
+            .collect()
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
 
@@ -299,14 +307,21 @@ mod random_paths {
                     },
                     Op::Settle => {
                         fold_all(&mut s, std::mem::take(&mut pending));
-                        prop_assert_eq!(&s.overview, &from_scratch(&s, &scenario).overview);
+                        let fresh = from_scratch(&s, &scenario);
+                        prop_assert_eq!(&s.overview, &fresh.overview);
+                        // Workloads' cost too: a usage list re-sums only those whose pods
+                        // moved. (Not their traffic: the fresh world replays every scrape,
+                        // where a pod deleted here lost its own.)
+                        prop_assert_eq!(costs(&s), costs(&fresh));
                         continue;
                     }
                 };
                 pending.push(Stamped { at, update });
             }
             fold_all(&mut s, pending);
-            prop_assert_eq!(&s.overview, &from_scratch(&s, &scenario).overview);
+            let fresh = from_scratch(&s, &scenario);
+            prop_assert_eq!(&s.overview, &fresh.overview);
+            prop_assert_eq!(costs(&s), costs(&fresh));
         }
     }
 }

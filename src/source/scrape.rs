@@ -47,10 +47,25 @@ const PROMETHEUS_LOOKUP_EVERY: Duration = Duration::from_secs(60);
 /// pod's answer relayed, and a missing `pods/proxy` right costs a minute at most once fixed.
 pub const MAX_WAIT: Duration = Duration::from_secs(60);
 
+/// Retries of failing proxies together take at most 1/`RETRY_SHARE` of the scrape budget:
+/// with thousands failing alike (kwok's 9,000 sidecars that the API server cannot reach;
+/// a metrics port no pod exposes) a minute's wait is still 150 failed requests a second,
+/// so the longest wait grows with their number: at the default budget, 9,000 failing
+/// proxies are each tried every 7.5 minutes, 20 a second in all.
+const RETRY_SHARE: u32 = 10;
+
 /// Which proxies are failing, and when each is tried next.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Retry {
     failing: BTreeMap<(String, String), Failing>,
+    /// Proxies scraped per interval at most (`--scrape-budget`).
+    budget: u32,
+}
+
+impl Default for Retry {
+    fn default() -> Self {
+        Retry::with_budget(DEFAULT_BUDGET)
+    }
 }
 
 #[derive(Debug)]
@@ -62,6 +77,19 @@ struct Failing {
 }
 
 impl Retry {
+    pub fn with_budget(budget: u32) -> Self {
+        Retry {
+            failing: BTreeMap::new(),
+            budget: budget.max(1),
+        }
+    }
+
+    /// The longest wait before a failing proxy is tried again, given how many fail.
+    fn longest_wait(&self, interval: Duration) -> Duration {
+        let share = self.failing.len() as u64 * u64::from(RETRY_SHARE) / u64::from(self.budget);
+        MAX_WAIT.max(interval.saturating_mul(u32::try_from(share).unwrap_or(u32::MAX)))
+    }
+
     /// Whether `t` is tried in the round that starts at `now`.
     pub fn due(&mut self, t: &Target, now: tokio::time::Instant) -> bool {
         if self.failing.is_empty() {
@@ -87,6 +115,7 @@ impl Retry {
                 self.failing.remove(&key);
             }
             Outcome::ProxyFailed => {
+                let longest = self.longest_wait(interval);
                 let f = self.failing.entry(key).or_insert(Failing {
                     times: 0,
                     next: round,
@@ -94,7 +123,7 @@ impl Retry {
                 });
                 f.times = f.times.saturating_add(1);
                 let intervals = 1u32 << (f.times - 1).min(20);
-                f.next = round + interval.saturating_mul(intervals).min(MAX_WAIT);
+                f.next = round + interval.saturating_mul(intervals).min(longest);
             }
             Outcome::PathFailed => {}
         }
@@ -353,7 +382,7 @@ async fn scrape_loop(
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut told: Option<crate::app::state::ScrapeLoad> = None;
     let mut looked: Option<tokio::time::Instant> = None;
-    let mut retry = Retry::default();
+    let mut retry = Retry::with_budget(budget);
     loop {
         let round = tick.tick().await;
         let list: Vec<Target> = targets
@@ -814,6 +843,54 @@ mod tests {
         slow.saw(&t("a"), Outcome::ProxyFailed, t0, Duration::from_secs(150));
         slow.saw(&t("a"), Outcome::ProxyFailed, t0, Duration::from_secs(150));
         assert!(slow.due(&t("a"), t0 + MAX_WAIT));
+    }
+
+    /// Thousands of proxies failing alike are retried at a tenth of the budget in all, not
+    /// each once a minute: 9,000 at a budget of 1,000 per 5 s wait 450 s, 20 tries a second.
+    #[test]
+    fn thousands_failing_alike_share_a_tenth_of_the_budget() {
+        let t = |i: u32| Target {
+            namespace: "ns".into(),
+            pod: format!("p-{i}"),
+            ip: Some("10.0.0.1".into()),
+            port: 15020,
+            path: "/metrics".into(),
+            dialect: None,
+            node_proxy: false,
+        };
+        let five = Duration::from_secs(5);
+        let t0 = tokio::time::Instant::now();
+        let mut r = Retry::with_budget(1_000);
+        // Rounds of 45 s (9,000 proxies paced at the budget), every proxy failing each time:
+        // the rounds in which p-0 was tried, and the tries of all in the last 15 minutes.
+        let (mut rounds, mut late) = (Vec::new(), 0u64);
+        for round in 0..40u32 {
+            let now = t0 + Duration::from_secs(45) * round;
+            for i in 0..9_000 {
+                if r.due(&t(i), now) {
+                    if i == 0 {
+                        rounds.push(round);
+                    }
+                    late += u64::from(round >= 20);
+                    r.saw(&t(i), Outcome::ProxyFailed, now, five);
+                }
+            }
+        }
+        assert_eq!(r.longest_wait(five), Duration::from_secs(450));
+        // Waits of 5, 10, 20, 40, 80, 160 and 320 s, then 450 s (not 60 s: every second
+        // round, 10 tries each in the last 15 minutes).
+        assert_eq!(rounds, [0, 1, 2, 3, 4, 6, 10, 18, 28, 38]);
+        assert_eq!(late, 2 * 9_000);
+        let next = r.failing[&("ns".to_string(), "p-0".to_string())].next;
+        assert_eq!(next - t0, Duration::from_secs(45 * 38 + 450));
+        // Few failing proxies keep the minute.
+        let mut few = Retry::with_budget(1_000);
+        for i in 0..1_199 {
+            few.saw(&t(i), Outcome::ProxyFailed, t0, five);
+        }
+        assert_eq!(few.longest_wait(five), MAX_WAIT);
+        // A budget of zero cannot divide by zero.
+        assert_eq!(Retry::with_budget(0).longest_wait(five), MAX_WAIT);
     }
 
     /// Paced scrapes start `spacing` apart on tokio's clock (paused here, so exact).

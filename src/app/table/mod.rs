@@ -174,6 +174,19 @@ pub trait Table: 'static {
     fn own_filter(_text: &str) -> Option<RowFilter<Self::Row>> {
         None
     }
+    /// The keys of the rows that came or went since members generation `since`, and the
+    /// order of keys that [`Table::all`] follows: the cache then patches its keys and order
+    /// instead of walking every row. None when the table cannot say (every table but the
+    /// pods, and when other rows changed too): the keys are rebuilt.
+    fn came_and_went(_state: &State, _since: u64) -> Option<Churn<Self::Key>> {
+        None
+    }
+}
+
+/// Rows that came or went, and how their keys are ordered (see [`Table::came_and_went`]).
+pub struct Churn<K> {
+    pub keys: Vec<K>,
+    pub order: fn(&K, &K) -> Ordering,
 }
 
 /// A table's own filter: whether a row passes.
@@ -296,7 +309,15 @@ fn contains_ci(haystack: &str, lower_needle: &str) -> bool {
 /// or, for a live column, the figures change). A scrape round therefore re-sorts numbers
 /// and clones no key.
 #[derive(Default)]
-pub struct RowCache(RefCell<Option<Cached>>);
+pub struct RowCache(RefCell<Option<Cached>>, std::cell::Cell<(u64, u64)>);
+
+impl RowCache {
+    /// How many times the keys, and an order, were built from every row (not kept or
+    /// patched).
+    pub fn built(&self) -> (u64, u64) {
+        self.1.get()
+    }
+}
 
 struct Cached {
     table: TypeId,
@@ -393,21 +414,41 @@ pub fn rows<'a, T: Table>(state: &'a State, entry: &ViewEntry) -> Rows<'a, T> {
         .0
         .borrow_mut()
         .take()
-        .filter(|c| c.table == TypeId::of::<T>() && c.generations == generations);
-    let (keys, order) = match cached.and_then(|c| Some((c.keys.downcast::<Vec<T::Key>>().ok()?, c.order))) {
-        Some(hit) => hit,
-        None => (Rc::new(T::all(state).map(T::key).collect::<Vec<_>>()), None),
-    };
-    let order = order.filter(|o| {
+        .filter(|c| c.table == TypeId::of::<T>());
+    let cached = cached.and_then(|c| Some((c.generations, c.keys.downcast::<Vec<T::Key>>().ok()?, c.order)));
+    let order_holds = |o: &Order| {
         (o.rows_generation == state.derived.rows_generation || reads_identity_only::<T>(entry, sort))
             && o.filter == entry.filter
             && o.sort == sort
             && o.reverse == entry.sort_reverse
             && o.figures_generation == figures_generation
-    });
+    };
+    let build = || {
+        let (k, o) = state.row_cache.1.get();
+        state.row_cache.1.set((k + 1, o));
+        (Rc::new(T::all(state).map(T::key).collect::<Vec<_>>()), None)
+    };
+    let (keys, order) = match cached {
+        Some((held, keys, order)) if held == generations => (keys, order.filter(|o| order_holds(o))),
+        // Only the members moved, by rows the table can name: patch rather than rebuild.
+        Some((held, keys, order)) if (held.1, held.2) == (generations.1, generations.2) => {
+            match T::came_and_went(state, held.0) {
+                Some(churn) => {
+                    let order = order.filter(|o| order_holds(o) && reads_identity_only::<T>(entry, sort));
+                    patch::<T>(state, entry, sort, keys, order, churn)
+                }
+                None => build(),
+            }
+        }
+        _ => build(),
+    };
     let positions = match order {
         Some(o) => o.positions,
-        None => Rc::new(order_of::<T>(state, entry, sort, keys.len())),
+        None => {
+            let (k, o) = state.row_cache.1.get();
+            state.row_cache.1.set((k, o + 1));
+            Rc::new(order_of::<T>(state, entry, sort, keys.len()))
+        }
     };
     *state.row_cache.0.borrow_mut() = Some(Cached {
         table: TypeId::of::<T>(),
@@ -423,6 +464,75 @@ pub fn rows<'a, T: Table>(state: &'a State, entry: &ViewEntry) -> Rows<'a, T> {
         }),
     });
     Rows { state, keys, positions }
+}
+
+/// Applies rows that came and went to cached keys and, if given, to an order that reads
+/// only the rows' keys (so no other row's place moved). Whether a touched key is a row now
+/// is asked of the state, so a pod that came and went between two frames is neither.
+fn patch<T: Table>(
+    state: &State,
+    entry: &ViewEntry,
+    sort: usize,
+    mut keys: Rc<Vec<T::Key>>,
+    mut order: Option<Order>,
+    churn: Churn<T::Key>,
+) -> (Rc<Vec<T::Key>>, Option<Order>) {
+    let Churn {
+        keys: mut touched,
+        order: by,
+    } = churn;
+    touched.sort_by(by);
+    touched.dedup_by(|a, b| by(a, b) == Ordering::Equal);
+    let key_vec = Rc::make_mut(&mut keys);
+    let mut positions = order.as_mut().map(|o| Rc::make_mut(&mut o.positions));
+    // Goings first, so every key left names a row and the order stays sorted for the
+    // searches of the comings.
+    let mut came = Vec::new();
+    for key in touched {
+        match (key_vec.binary_search_by(|k| by(k, &key)), T::get(state, &key).is_some()) {
+            (Ok(at), false) => {
+                key_vec.remove(at);
+                if let Some(positions) = positions.as_deref_mut() {
+                    positions.retain(|&p| p as usize != at);
+                    positions.iter_mut().filter(|p| **p as usize > at).for_each(|p| *p -= 1);
+                }
+            }
+            (Err(_), true) => came.push(key),
+            // Went and came back: the same key, and an identity order reads nothing else.
+            _ => {}
+        }
+    }
+    let filter = Filter::parse(&entry.filter);
+    let sort_key = T::columns().get(sort).and_then(|c| c.sort);
+    for key in came {
+        let at = key_vec.binary_search_by(|k| by(k, &key)).unwrap_or_else(|at| at);
+        key_vec.insert(at, key);
+        let Some(positions) = positions.as_deref_mut() else {
+            continue;
+        };
+        positions
+            .iter_mut()
+            .filter(|p| **p as usize >= at)
+            .for_each(|p| *p += 1);
+        let Some(row) = T::get(state, &key_vec[at]) else {
+            continue;
+        };
+        if !filter.matches::<T>(row) {
+            continue;
+        }
+        // Where a full sort puts it: by the sort key, ties in the rows' own order.
+        let new = sort_key.map(|f| f(row));
+        let place = positions.partition_point(|&p| {
+            let other = key_vec.get(p as usize).and_then(|k| T::get(state, k));
+            let by_key = match (other.and_then(|r| sort_key.map(|f| f(r))), &new) {
+                (Some(a), Some(b)) => a.cmp(b, entry.sort_reverse),
+                _ => Ordering::Equal,
+            };
+            by_key.then(p.cmp(&(at as u32))) == Ordering::Less
+        });
+        positions.insert(place, at as u32);
+    }
+    (keys, order)
 }
 
 /// Whether the view's filter and sort read only columns whose values are the rows' keys:
@@ -642,13 +752,23 @@ mod tests {
         let (after, same_keys) = names(&s, &entry);
         assert_eq!(after, ["a", "b"]);
         assert!(Rc::ptr_eq(&same_keys, &keys), "keys rebuilt for an in-place change");
+        let built = s.row_cache.built().0;
         fold(&mut s, pod("c", "Pending"));
         let (more, new_keys) = names(&s, &entry);
         assert_eq!(more, ["a", "b", "c"]);
         assert!(!Rc::ptr_eq(&new_keys, &keys));
-        // Rebuilt keys are the pods' own shared keys, not copies of their names (no
-        // allocation per row when rows come and go).
-        for (k, p) in new_keys.iter().zip(s.pods.values()) {
+        // A pod that came is patched in, with the pod's own shared key.
+        assert_eq!(s.row_cache.built().0, built, "keys built again for a pod that came");
+        assert!(std::sync::Arc::ptr_eq(
+            &new_keys[2],
+            &s.pods[&("ns".into(), "c".into())].key
+        ));
+        // Keys built afresh are the pods' own shared keys too, not copies of their names (no
+        // allocation per row).
+        let fresh = s.clone();
+        let (_, fresh_keys) = names(&fresh, &entry);
+        assert_eq!(fresh.row_cache.built().0, 1);
+        for (k, p) in fresh_keys.iter().zip(fresh.pods.values()) {
             assert!(std::sync::Arc::ptr_eq(k, &p.key), "{k:?}");
         }
     }
@@ -706,7 +826,91 @@ mod tests {
         }
     }
 
+    /// A pod deleted by the watch.
+    fn gone(name: &str, ns: &str) -> crate::app::Stamped {
+        crate::app::Stamped {
+            at: 1,
+            update: crate::app::Update::PodDeleted {
+                namespace: ns.into(),
+                name: name.into(),
+            },
+        }
+    }
+
+    /// What happens to a pod between two frames.
+    #[derive(Debug, Clone)]
+    enum Op {
+        Create { ns: u8, name: u8, running: bool },
+        Delete { ns: u8, name: u8 },
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            (0u8..3, 0u8..12, any::<bool>()).prop_map(|(ns, name, running)| Op::Create { ns, name, running }),
+            (0u8..3, 0u8..12).prop_map(|(ns, name)| Op::Delete { ns, name }),
+        ]
+    }
+
     proptest! {
+        /// Keys and orders patched with the pods that came and went show exactly the rows, in
+        /// exactly the order, that building them afresh gives; orders that read only the
+        /// rows' keys are patched, not built again.
+        #[test]
+        fn patched_rows_equal_rebuilt_rows(
+            frames in proptest::collection::vec(proptest::collection::vec(op(), 0..4), 1..25),
+            view in 0usize..7,
+        ) {
+            use crate::app::{Keymap, fold};
+            let name_col = pods::Pods::columns().iter().position(|c| c.header == "NAME").unwrap();
+            let status = pods::Pods::columns().iter().position(|c| c.header == "STATUS").unwrap();
+            // (filter, sort column, reversed, reads only the keys)
+            let views = [
+                ("", 0, false, true),
+                ("", 0, true, true),
+                ("web-1", 0, false, true),
+                ("ns=b", name_col, true, true),
+                ("name=web-1 NS=a", name_col, false, true),
+                ("status=running", 0, false, false),
+                ("", status, false, false),
+            ];
+            let (filter, sort, reverse, identity) = views[view];
+            let mut entry = ViewEntry::new(crate::app::state::View::Pods);
+            entry.filter = filter.into();
+            entry.sort_column = sort;
+            entry.sort_reverse = reverse;
+            let mut s = State::new(Keymap::default());
+            for n in 0..6 {
+                fold(&mut s, pod(&format!("web-{n}"), "Running"));
+            }
+            let names = |s: &State| -> Vec<String> {
+                rows::<pods::Pods>(s, &entry).all().iter().map(|p| format!("{}/{}", p.info.namespace, p.info.name)).collect()
+            };
+            names(&s);
+            let built = s.row_cache.built();
+            for ops in frames {
+                for op in ops {
+                    let ns = |i: u8| ["a", "b", "ns"][i as usize];
+                    match op {
+                        Op::Create { ns: n, name, running } => {
+                            let mut p = pod(&format!("web-{name}"), if running { "Running" } else { "Pending" });
+                            if let crate::app::Update::PodApplied { pod } = &mut p.update {
+                                pod.namespace = ns(n).into();
+                            }
+                            fold(&mut s, p);
+                        }
+                        Op::Delete { ns: n, name } => fold(&mut s, gone(&format!("web-{name}"), ns(n))),
+                    }
+                }
+                let patched = names(&s);
+                // A copy of the state starts with an empty cache: it builds everything.
+                let fresh = s.clone();
+                prop_assert_eq!(&patched, &names(&fresh), "{:?}", filter);
+            }
+            if identity {
+                prop_assert_eq!(s.row_cache.built(), built, "built again instead of patched");
+            }
+        }
+
         /// The in-place comparison says what lower-casing a copy says.
         #[test]
         fn contains_ci_agrees_with_lowercasing(hay in "[a-cA-C0-9./-]{0,24}|\\PC{0,8}", needle in "[a-cA-C-]{0,4}|\\PC{0,3}") {

@@ -215,6 +215,13 @@ impl Table for Pods {
     fn get<'a>(state: &'a State, key: &Self::Key) -> Option<&'a PodEntry> {
         state.pods.get(&**key)
     }
+    fn came_and_went(state: &State, since: u64) -> Option<super::Churn<Self::Key>> {
+        Some(super::Churn {
+            keys: state.derived.pods_since(since)?,
+            // `all` walks the pods' map, ordered by (namespace, name).
+            order: |a, b| a.cmp(b),
+        })
+    }
     fn extra_filters() -> &'static [(&'static str, super::FilterValue<PodEntry>)] {
         &[("workload", |p| Cow::Borrowed(workload_of(p).1))]
     }
