@@ -181,6 +181,43 @@ fn ambient_workloads_get_their_traffic_once() {
     assert_eq!((pod.mesh.model, pod.rates), (meshtop::mesh::Model::Ambient, None));
 }
 
+/// A usage list in which only ztunnel's CPU moved re-sums the workloads it carries, not
+/// only ztunnel's own row (a usage list re-sums only what moved).
+#[test]
+fn a_node_proxys_new_usage_reaches_the_workloads_it_carries() {
+    let mut s = ambient_state();
+    let same = |ztunnel_cpu: f64| Update::PodUsage {
+        usages: vec![
+            usage(
+                "istio-system",
+                "ztunnel-abcde",
+                &[("istio-proxy", ztunnel_cpu, 30 * MI)],
+            ),
+            usage("ambient", "httpbin-5c8f-a1", &[("app", 12.0, 40 * MI)]),
+            usage("ambient", "sleep-6d9c-b2", &[("app", 2.0, 10 * MI)]),
+            usage("ambient", "waypoint-7f6d-c3", &[("istio-proxy", 5.0, 50 * MI)]),
+        ],
+        origin: UsageOrigin::MetricsServer,
+    };
+    fold(
+        &mut s,
+        Stamped {
+            at: T0 + 12_000,
+            update: same(8.0),
+        },
+    );
+    assert_eq!(row(&s, "ambient", "httpbin").cost.cpu.proxy, Some(2.0));
+    fold(
+        &mut s,
+        Stamped {
+            at: T0 + 27_000,
+            update: same(16.0),
+        },
+    );
+    assert_eq!(row(&s, "ambient", "httpbin").cost.cpu.proxy, Some(4.0));
+    assert_eq!(row(&s, "ambient", "httpbin").cost.cpu.app, Some(12.0));
+}
+
 #[test]
 fn ambient_views_and_detail() {
     let mut s = ambient_state();

@@ -616,9 +616,15 @@ fn namespace_changed(state: &mut State, ns: &str) {
 /// its pods still count in the overview.
 fn usage_changed(state: &mut State) {
     let State {
-        pods, usage, derived, ..
+        pods,
+        usage,
+        derived,
+        carried,
+        carrier_bytes,
+        ..
     } = state;
     let mut moved = false;
+    let mut carriers = Vec::new();
     for (key, p) in pods.iter_mut() {
         let split = usage.get(key).map(|u| figures::UsageSplit::of(p, u));
         if split != p.usage {
@@ -626,6 +632,17 @@ fn usage_changed(state: &mut State) {
             derived.workload(figures::workload_key(p));
             derived.namespace(&key.0);
             moved = true;
+            // A node proxy or waypoint: the workloads it carries hold a share of its cost.
+            if carrier_bytes.contains_key(key) {
+                carriers.push(key);
+            }
+        }
+    }
+    if !carriers.is_empty() {
+        for (wk, by) in carried.iter() {
+            if carriers.iter().any(|c| by.contains_key(*c)) {
+                derived.workload(wk.clone());
+            }
         }
     }
     if moved {

@@ -202,17 +202,17 @@ async fn watches(client: Client, ns: Option<&str>, tx: UpdateTx) {
     // about on a worker thread's stack (a source restarts on one).
     tokio::join!(
         Box::pin(pump(
-            watcher(Api::<Namespace>::all(client.clone()), ns_config),
+            || watcher(Api::<Namespace>::all(client.clone()), ns_config.clone()),
             None,
             tx.clone()
         )),
         Box::pin(pump(
-            watcher(Api::<CustomResourceDefinition>::all(client.clone()), Default::default()),
+            || watcher(Api::<CustomResourceDefinition>::all(client.clone()), Default::default()),
             None,
             tx.clone()
         )),
         Box::pin(pump(
-            watcher(Api::<APIService>::all(client.clone()), Default::default()),
+            || watcher(Api::<APIService>::all(client.clone()), Default::default()),
             None,
             tx.clone()
         )),
@@ -241,14 +241,31 @@ where
 {
     if let Some(ns) = only {
         // The whole watch is this namespace: its list is the resource's complete list.
-        pump(watcher(Api::<K>::namespaced(client, ns), Default::default()), None, tx).await;
+        let api = Api::<K>::namespaced(client, ns);
+        pump(|| watcher(api.clone(), Default::default()), None, tx).await;
         return;
     }
-    // Cluster-wide first; stop at the first Forbidden before the initial list completes.
-    // The backoff is on from the first request: errors still come out of the stream (so a
-    // Forbidden is seen), but a refused connection is not retried in a tight loop.
-    let stream =
-        kube::runtime::WatchStreamExt::default_backoff(watcher(Api::<K>::all(client.clone()), Default::default()));
+    loop {
+        // Cluster-wide first; stop at the first Forbidden before the initial list completes.
+        // The backoff is on from the first request: errors still come out of the stream (so a
+        // Forbidden is seen), but a refused connection is not retried in a tight loop.
+        let stream =
+            kube::runtime::WatchStreamExt::default_backoff(watcher(Api::<K>::all(client.clone()), Default::default()));
+        match cluster_wide::<K, _>(stream, &client, &tx).await {
+            Ended::Gone => continue,
+            Ended::Closed => return,
+        }
+    }
+}
+
+/// The cluster-wide watch of [`namespaced`]: listed, then followed; per namespace instead
+/// when the list is forbidden.
+async fn cluster_wide<K, S>(stream: S, client: &Client, tx: &UpdateTx) -> Ended
+where
+    K: Watched<Scope = k8s_openapi::NamespaceResourceScope>,
+    K::DynamicType: Default,
+    S: Stream<Item = Result<watcher::Event<K>, watcher::Error>>,
+{
     let mut stream = std::pin::pin!(stream);
     let mut listed = false;
     while let Some(ev) = stream.next().await {
@@ -256,17 +273,17 @@ where
             Err(e) if !listed && watch_error(K::RESOURCE, &e).0 == ErrorKind::Forbidden => {
                 let (_, reason) = watch_error(K::RESOURCE, &e);
                 let msg = format!("{reason}; watching each namespace instead");
-                if !send(&tx, source_error(K::RESOURCE, None, ErrorKind::Forbidden, msg)).await {
-                    return;
+                if !send(tx, source_error(K::RESOURCE, None, ErrorKind::Forbidden, msg)).await {
+                    return Ended::Closed;
                 }
-                per_namespace::<K>(client, tx).await;
-                return;
+                per_namespace::<K>(client.clone(), tx.clone()).await;
+                return Ended::Closed;
             }
             other => {
                 listed |= matches!(other, Ok(watcher::Event::InitDone));
                 let update = event_update::<K>(other, None);
-                if !send(&tx, Stamped::now(update)).await {
-                    return;
+                if !send(tx, Stamped::now(update)).await {
+                    return Ended::Closed;
                 }
                 if listed {
                     break;
@@ -275,7 +292,7 @@ where
         }
     }
     // Listed fine: keep following the same stream.
-    forward::<K, _>(stream, None, tx).await;
+    forward::<K, _>(stream, None, tx.clone()).await
 }
 
 /// One watch per namespace, started and stopped as the namespace watch reports them.
@@ -304,7 +321,7 @@ where
             tasks.entry(ns.clone()).or_insert_with(|| {
                 let api = Api::<K>::namespaced(client.clone(), &ns);
                 super::supervise::AbortOnDrop(tokio::spawn(pump(
-                    watcher(api, Default::default()),
+                    move || watcher(api.clone(), Default::default()),
                     Some(ns),
                     tx.clone(),
                 )))
@@ -385,16 +402,38 @@ async fn probe(conn: Connection, tx: UpdateTx, silent: tokio::sync::watch::Sende
 }
 
 /// Forwards one watcher's events as updates, retrying with backoff.
-async fn pump<K, S>(stream: S, namespace: Option<String>, tx: UpdateTx)
+/// Follows the watch `make` starts, and starts it over when it is stuck (see [`Ended`]).
+async fn pump<K, S>(make: impl Fn() -> S, namespace: Option<String>, tx: UpdateTx)
 where
     K: Watched,
     S: Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send,
 {
     // The default backoff retries failed lists and watches forever, with jitter.
-    forward::<K, _>(kube::runtime::WatchStreamExt::default_backoff(stream), namespace, tx).await
+    while let Ended::Gone = forward::<K, _>(
+        kube::runtime::WatchStreamExt::default_backoff(make()),
+        namespace.clone(),
+        tx.clone(),
+    )
+    .await
+    {}
 }
 
-async fn forward<K, S>(stream: S, namespace: Option<String>, tx: UpdateTx)
+/// Why a followed watch stopped.
+enum Ended {
+    /// No one listens any more (the session ends), or the stream ended.
+    Closed,
+    /// The API server refused to start the watch at the resourceVersion it had: 410 Gone,
+    /// "too old resource version". kube's watcher retries that same version forever (it
+    /// re-lists only on a 410 inside a watch), which after an API-server restart left a
+    /// quiet resource (APIServices) in error for good; a new watcher lists afresh.
+    Gone,
+}
+
+fn gone_at_start(e: &watcher::Error) -> bool {
+    matches!(e, watcher::Error::WatchStartFailed(kube::Error::Api(s)) if s.code == 410)
+}
+
+async fn forward<K, S>(stream: S, namespace: Option<String>, tx: UpdateTx) -> Ended
 where
     K: Watched,
     S: Stream<Item = Result<watcher::Event<K>, watcher::Error>>,
@@ -409,14 +448,24 @@ where
                 namespace: namespace.clone(),
             };
             if !send(&tx, Stamped::now(recovered)).await {
-                return;
+                return Ended::Closed;
             }
         }
         failing |= event.is_err();
+        let gone = event.as_ref().is_err_and(gone_at_start);
         if !send(&tx, Stamped::now(event_update(event, namespace.as_deref()))).await {
-            return;
+            return Ended::Closed;
+        }
+        if gone {
+            tracing::info!(
+                resource = K::RESOURCE.as_str(),
+                ?namespace,
+                "resourceVersion gone: listing afresh"
+            );
+            return Ended::Gone;
         }
     }
+    Ended::Closed
 }
 
 fn event_update<K: Watched>(event: Result<watcher::Event<K>, watcher::Error>, namespace: Option<&str>) -> Update {
