@@ -33,7 +33,8 @@ pub const DEFAULT_BUDGET: u32 = 1_000;
 const PROMETHEUS_LOOKUP_EVERY: Duration = Duration::from_secs(60);
 
 /// A proxy that keeps failing is tried less often: after `n` failures in a row its next try
-/// is 2^(n-1) intervals after the last (the next round, then every 2nd, 4th, 8th), at most
+/// is 2^(n-1) rounds after the last (the next round, then every 2nd, 4th, 8th; a round is
+/// the interval, or longer when scrapes are paced at the budget), at most
 /// [`MAX_WAIT`] after it while fewer than a thousand fail (see [`RETRY_SHARE`] for more). Thousands of proxies
 /// that refuse every time (a port not exposed, pods the API server cannot reach) otherwise
 /// cost meshtop and the API server a request each, every round, for nothing. Its error stays
@@ -107,9 +108,18 @@ impl Retry {
         }
     }
 
-    /// Notes the outcome of a scrape of `t` in the round that started at `round`, every
-    /// `interval`.
-    pub fn saw(&mut self, t: &Target, outcome: Outcome, round: tokio::time::Instant, interval: Duration) {
+    /// Notes the outcome of a scrape of `t` in the round that started at `round`; rounds
+    /// start every `every` (the interval, or longer when paced), and the budget is per
+    /// `interval`. Waits count in rounds: when 9,000 proxies are paced over 45 s rounds, a
+    /// wait of one or two 5 s intervals would still be every round.
+    pub fn saw(
+        &mut self,
+        t: &Target,
+        outcome: Outcome,
+        round: tokio::time::Instant,
+        interval: Duration,
+        every: Duration,
+    ) {
         let key = (t.namespace.clone(), t.pod.clone());
         match outcome {
             Outcome::Answered => {
@@ -123,8 +133,8 @@ impl Retry {
                     at: (t.ip.clone(), t.port),
                 });
                 f.times = f.times.saturating_add(1);
-                let intervals = 1u32 << (f.times - 1).min(20);
-                f.next = round + interval.saturating_mul(intervals).min(longest);
+                let rounds = 1u32 << (f.times - 1).min(20);
+                f.next = round + every.max(interval).saturating_mul(rounds).min(longest);
             }
             Outcome::PathFailed => {}
         }
@@ -425,15 +435,15 @@ async fn scrape_loop(
             }
             told = Some(load);
         }
-        let spacing = match plan {
-            Plan::All => None,
-            Plan::Paced { spacing, .. } => Some(spacing),
+        let (spacing, every) = match plan {
+            Plan::All => (None, interval),
+            Plan::Paced { spacing, round } => (Some(spacing), round),
         };
         // The budget is planned for every proxy; those sitting out leave their share unused.
         let list: Vec<Target> = list.into_iter().filter(|t| retry.due(t, round)).collect();
         let mut results = std::pin::pin!(paced_with_outcomes(&via, list, spacing));
         while let Some((u, t, outcome)) = results.next().await {
-            retry.saw(&t, outcome, round, interval);
+            retry.saw(&t, outcome, round, interval, every);
             if tx.send(u).await.is_err() {
                 return None;
             }
@@ -716,7 +726,13 @@ mod tests {
         let mut retry = Retry::default();
         let t0 = tokio::time::Instant::now();
         let five = Duration::from_secs(5);
-        retry.saw(&targets[&("shop".into(), "b".into())], Outcome::ProxyFailed, t0, five);
+        retry.saw(
+            &targets[&("shop".into(), "b".into())],
+            Outcome::ProxyFailed,
+            t0,
+            five,
+            five,
+        );
         follow(&mut targets, &mut relist, watcher::Event::Init);
         follow(
             &mut targets,
@@ -807,7 +823,7 @@ mod tests {
             assert!(r.due(&t("b"), at(round)), "b never failed");
             if r.due(&t("a"), at(round)) {
                 tried.push(round);
-                r.saw(&t("a"), Outcome::ProxyFailed, at(round), five);
+                r.saw(&t("a"), Outcome::ProxyFailed, at(round), five, five);
             }
         }
         assert_eq!(tried, [0, 1, 3, 7, 15, 27, 39, 51]);
@@ -815,15 +831,15 @@ mod tests {
         let mut fresh = Retry::default();
         for round in 0..10 {
             assert!(fresh.due(&t("a"), at(round)));
-            fresh.saw(&t("a"), Outcome::PathFailed, at(round), five);
+            fresh.saw(&t("a"), Outcome::PathFailed, at(round), five, five);
         }
         assert!(fresh.failing.is_empty());
         // Back at once after an answer.
-        r.saw(&t("a"), Outcome::Answered, at(60), five);
+        r.saw(&t("a"), Outcome::Answered, at(60), five, five);
         assert!(r.due(&t("a"), at(60)));
         // Or when the pod comes back at another address.
-        r.saw(&t("a"), Outcome::ProxyFailed, at(61), five);
-        r.saw(&t("a"), Outcome::ProxyFailed, at(61), five);
+        r.saw(&t("a"), Outcome::ProxyFailed, at(61), five, five);
+        r.saw(&t("a"), Outcome::ProxyFailed, at(61), five, five);
         assert!(!r.due(&t("a"), at(61)));
         let moved = Target {
             ip: Some("10.0.0.2".into()),
@@ -831,18 +847,18 @@ mod tests {
         };
         assert!(r.due(&moved, at(61)));
         // Gone pods are forgotten.
-        r.saw(&t("a"), Outcome::ProxyFailed, at(62), five);
+        r.saw(&t("a"), Outcome::ProxyFailed, at(62), five, five);
         r.keep(&[t("b")]);
         assert!(r.failing.is_empty());
         // Thousands of failures in a row neither overflow nor wait more than a minute.
         for _ in 0..5_000 {
-            r.saw(&t("a"), Outcome::ProxyFailed, at(70), five);
+            r.saw(&t("a"), Outcome::ProxyFailed, at(70), five, five);
         }
         assert_eq!(r.failing[&("ns".to_string(), "a".to_string())].next, at(70) + MAX_WAIT);
         // Paced rounds (longer than the interval) do not stretch the wait past a minute.
         let mut slow = Retry::default();
-        slow.saw(&t("a"), Outcome::ProxyFailed, t0, Duration::from_secs(150));
-        slow.saw(&t("a"), Outcome::ProxyFailed, t0, Duration::from_secs(150));
+        slow.saw(&t("a"), Outcome::ProxyFailed, t0, five, Duration::from_secs(150));
+        slow.saw(&t("a"), Outcome::ProxyFailed, t0, five, Duration::from_secs(150));
         assert!(slow.due(&t("a"), t0 + MAX_WAIT));
     }
 
@@ -864,30 +880,31 @@ mod tests {
         let mut r = Retry::with_budget(1_000);
         // Rounds of 45 s (9,000 proxies paced at the budget), every proxy failing each time:
         // the rounds in which p-0 was tried, and the tries of all in the last 15 minutes.
+        let round_len = Duration::from_secs(45);
         let (mut rounds, mut late) = (Vec::new(), 0u64);
         for round in 0..40u32 {
-            let now = t0 + Duration::from_secs(45) * round;
+            let now = t0 + round_len * round;
             for i in 0..9_000 {
                 if r.due(&t(i), now) {
                     if i == 0 {
                         rounds.push(round);
                     }
                     late += u64::from(round >= 20);
-                    r.saw(&t(i), Outcome::ProxyFailed, now, five);
+                    r.saw(&t(i), Outcome::ProxyFailed, now, five, round_len);
                 }
             }
         }
         assert_eq!(r.longest_wait(five), Duration::from_secs(450));
-        // Waits of 5, 10, 20, 40, 80, 160 and 320 s, then 450 s (not 60 s: every second
-        // round, 10 tries each in the last 15 minutes).
-        assert_eq!(rounds, [0, 1, 2, 3, 4, 6, 10, 18, 28, 38]);
+        // Waits of 1, 2, 4 and 8 rounds, then 450 s (not 60 s: every second round, 10
+        // tries each in the last 15 minutes; nor waits of 5-40 s, each of them every round).
+        assert_eq!(rounds, [0, 1, 3, 7, 15, 25, 35]);
         assert_eq!(late, 2 * 9_000);
         let next = r.failing[&("ns".to_string(), "p-0".to_string())].next;
-        assert_eq!(next - t0, Duration::from_secs(45 * 38 + 450));
+        assert_eq!(next - t0, Duration::from_secs(45 * 35 + 450));
         // Few failing proxies keep the minute.
         let mut few = Retry::with_budget(1_000);
         for i in 0..1_199 {
-            few.saw(&t(i), Outcome::ProxyFailed, t0, five);
+            few.saw(&t(i), Outcome::ProxyFailed, t0, five, five);
         }
         assert_eq!(few.longest_wait(five), MAX_WAIT);
         // A budget of zero cannot divide by zero.
