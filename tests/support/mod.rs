@@ -98,7 +98,9 @@ pub async fn namespace(client: &Client, test: &str) -> String {
     // ServiceAccount admission is on, as in real clusters: pods are rejected until the
     // controller manager has created the namespace's default ServiceAccount.
     let sas: Api<k8s_openapi::api::core::v1::ServiceAccount> = Api::namespaced(client.clone(), &name);
-    wait_for("the default ServiceAccount", Duration::from_secs(30), || {
+    // 90 s: right after a fault test restarted the API server, the controller manager's
+    // informers are still backing off (once 30 s was not enough in a full run).
+    wait_for("the default ServiceAccount", Duration::from_secs(90), || {
         let sas = sas.clone();
         async move { sas.get_opt("default").await.ok().flatten() }
     })
