@@ -252,8 +252,7 @@ where
         let stream =
             kube::runtime::WatchStreamExt::default_backoff(watcher(Api::<K>::all(client.clone()), Default::default()));
         match cluster_wide::<K, _>(stream, &client, &tx).await {
-            // A second before the fresh list, as in [`pump`].
-            Ended::Gone => tokio::time::sleep(Duration::from_secs(1)).await,
+            Ended::Gone => continue,
             Ended::Closed => return,
         }
     }
@@ -402,8 +401,8 @@ async fn probe(conn: Connection, tx: UpdateTx, silent: tokio::sync::watch::Sende
     }
 }
 
-/// Forwards the events of the watch `make` starts as updates, retrying with backoff, and
-/// starts it over when it is stuck (see [`Ended`]).
+/// Forwards one watcher's events as updates, retrying with backoff.
+/// Follows the watch `make` starts, and starts it over when it is stuck (see [`Ended`]).
 async fn pump<K, S>(make: impl Fn() -> S, namespace: Option<String>, tx: UpdateTx)
 where
     K: Watched,
@@ -416,11 +415,7 @@ where
         tx.clone(),
     )
     .await
-    {
-        // A second before the fresh list: an API server that kept refusing would otherwise
-        // be asked list after list without a pause.
-        tokio::time::sleep(Duration::from_secs(1)).await;
-    }
+    {}
 }
 
 /// Why a followed watch stopped.

@@ -802,9 +802,9 @@ mod tests {
     /// minute later at most;
     /// an answer or a new address brings it back at once; a failure on the way to it (the
     /// API server down) changes nothing; proxies whose pods went are forgotten.
-    /// A sidecar target in namespace `ns`.
-    fn sidecar(pod: &str) -> Target {
-        Target {
+    #[test]
+    fn failing_proxies_are_tried_less_often() {
+        let t = |pod: &str| Target {
             namespace: "ns".into(),
             pod: pod.into(),
             ip: Some("10.0.0.1".into()),
@@ -812,12 +812,7 @@ mod tests {
             path: "/metrics".into(),
             dialect: None,
             node_proxy: false,
-        }
-    }
-
-    #[test]
-    fn failing_proxies_are_tried_less_often() {
-        let t = sidecar;
+        };
         let five = Duration::from_secs(5);
         let t0 = tokio::time::Instant::now();
         let at = |round: u32| t0 + five * round;
@@ -871,7 +866,15 @@ mod tests {
     /// each once a minute: 9,000 at a budget of 1,000 per 5 s wait 450 s, 20 tries a second.
     #[test]
     fn thousands_failing_alike_share_a_tenth_of_the_budget() {
-        let t = |i: u32| sidecar(&format!("p-{i}"));
+        let t = |i: u32| Target {
+            namespace: "ns".into(),
+            pod: format!("p-{i}"),
+            ip: Some("10.0.0.1".into()),
+            port: 15020,
+            path: "/metrics".into(),
+            dialect: None,
+            node_proxy: false,
+        };
         let five = Duration::from_secs(5);
         let t0 = tokio::time::Instant::now();
         let mut r = Retry::with_budget(1_000);
