@@ -79,7 +79,7 @@ a=$(ticks); sleep 30; b=$(ticks)
 echo "idle CPU over 30 s, 3 min after start (failing proxies backed off): $(python3 -c "print(round(($b - $a) / $hz / 30 * 100, 2))") % of one core"
 if [[ -n "${PERF:-}" ]]; then
   echo "== perf: 20 s idle, profile in $PERF.idle ==" >&2
-  perf record -g -p "$pid" -o "$PERF.idle" -- sleep 20 >/dev/null 2>&1
+  perf record -F 499 --call-graph dwarf,16384 -p "$pid" -o "$PERF.idle" -- sleep 20 >/dev/null 2>&1
 fi
 
 echo "== churn: $RATE pod updates/s for 60 s =="
@@ -115,7 +115,7 @@ if [[ -n "${PERF:-}" ]]; then
   # Deletes and creates: the churn whose frames still miss the 4 ms target at 30,000 pods.
   echo "== perf: 20 s of pod deletes and creates, profile in $PERF ==" >&2
   LOAD churn-pods "$RATE" 25 "$PODS" "$NSS" &
-  perf record -g -p "$pid" -o "$PERF" -- sleep 20 >/dev/null 2>&1
+  perf record -F 499 --call-graph dwarf,16384 -p "$pid" -o "$PERF" -- sleep 20 >/dev/null 2>&1
   wait
 fi
 # SIGTERM ends the TUI through its normal exit, which writes the frame figures.

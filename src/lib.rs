@@ -9,6 +9,12 @@
 //! exception: `source` and `record` speak `app::Update` (with `Stamped`), the one type
 //! through which everything reaches the fold.
 
+// In the library, so the binary, benchmarks and tests all run on the allocator that ships
+// (Cargo.toml says why). Not under cargo-fuzz, whose sanitizers watch the system malloc.
+#[cfg(all(target_os = "linux", not(fuzzing)))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 pub mod app;
 pub mod bench;
 pub mod cli;

@@ -324,7 +324,8 @@ pub struct Derived {
 pub type PodKeyRef = std::sync::Arc<(String, String)>;
 
 /// How many pod comings and goings are remembered: past that many since a table last
-/// looked, rebuilding its keys costs less than patching them.
+/// looked, its keys and order are built again from every row. A bound on this log and on
+/// one patch's work, not a measured crossover between patching and rebuilding.
 const POD_CHURN_KEPT: usize = 256;
 
 impl Derived {
