@@ -172,7 +172,8 @@ pub async fn run(target: KubeTarget, tx: UpdateTx) {
 /// resumes from its resourceVersion (re-listing on 410 Gone). After a silence (a laptop's
 /// sleep, a VPN drop: no RST, no FIN) a watch's socket may be dead without an error and
 /// would stay quiet until its server-side timeout, minutes later; so when the probe hears
-/// the API again after timing out, the watches start over with a fresh list.
+/// the API again after timing out or being refused, the watches start over with a fresh
+/// list.
 async fn watches_restarted_after_silence(
     client: Client,
     ns: Option<&str>,
@@ -373,6 +374,11 @@ async fn probe(conn: Connection, tx: UpdateTx, silent: tokio::sync::watch::Sende
             Ok(Err(e)) => {
                 connected = false;
                 let (kind, why) = kube_error(Resource::Cluster, &e);
+                // Refused or reset: the watches retry on kube's backoff, up to 30 s and
+                // jitter apart, and a quiet one that reconnects sees no event to clear its
+                // error; so when the API answers again they start over too. Not for error
+                // statuses (a throttled server would be asked to relist everything).
+                timed_out |= kind == ErrorKind::Unreachable;
                 tracing::warn!(server = %info.server, %why, "API server not answering");
                 send(
                     &tx,
