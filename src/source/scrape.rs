@@ -877,13 +877,9 @@ mod tests {
         );
     }
 
-    /// A proxy failing n times in a row is tried again 1, 2, 4, 8 intervals later, then a
-    /// minute later at most;
-    /// an answer or a new address brings it back at once; a failure on the way to it (the
-    /// API server down) changes nothing; proxies whose pods went are forgotten.
-    #[test]
-    fn failing_proxies_are_tried_less_often() {
-        let t = |pod: &str| Target {
+    /// A proxy of pod `pod` in namespace `ns` at 10.0.0.1:15020, for the retry tests.
+    fn proxy(pod: &str) -> Target {
+        Target {
             namespace: "ns".into(),
             pod: pod.into(),
             ip: Some("10.0.0.1".into()),
@@ -891,7 +887,16 @@ mod tests {
             path: "/metrics".into(),
             dialect: None,
             node_proxy: false,
-        };
+        }
+    }
+
+    /// A proxy failing n times in a row is tried again 1, 2, 4, 8 intervals later, then a
+    /// minute later at most;
+    /// an answer or a new address brings it back at once; a failure on the way to it (the
+    /// API server down) changes nothing; proxies whose pods went are forgotten.
+    #[test]
+    fn failing_proxies_are_tried_less_often() {
+        let t = proxy;
         let five = Duration::from_secs(5);
         let t0 = tokio::time::Instant::now();
         let at = |round: u32| t0 + five * round;
@@ -945,15 +950,7 @@ mod tests {
     /// each once a minute: 9,000 at a budget of 1,000 per 5 s wait 450 s, 20 tries a second.
     #[test]
     fn thousands_failing_alike_share_a_tenth_of_the_budget() {
-        let t = |i: u32| Target {
-            namespace: "ns".into(),
-            pod: format!("p-{i}"),
-            ip: Some("10.0.0.1".into()),
-            port: 15020,
-            path: "/metrics".into(),
-            dialect: None,
-            node_proxy: false,
-        };
+        let t = |i: u32| proxy(&format!("p-{i}"));
         let five = Duration::from_secs(5);
         let t0 = tokio::time::Instant::now();
         let mut r = Retry::with_budget(1_000);
@@ -995,15 +992,7 @@ mod tests {
     /// failing proxies whose tries then time out; healthy ones are never held back.
     #[test]
     fn retries_never_take_more_than_a_tenth_of_the_budget() {
-        let t = |i: u32| Target {
-            namespace: "ns".into(),
-            pod: format!("p-{i:03}"),
-            ip: Some("10.0.0.1".into()),
-            port: 15020,
-            path: "/metrics".into(),
-            dialect: None,
-            node_proxy: false,
-        };
+        let t = |i: u32| proxy(&format!("p-{i:03}"));
         let five = Duration::from_secs(5);
         let budget = 100;
         let spacing = five / budget;
