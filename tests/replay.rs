@@ -70,6 +70,10 @@ fn the_demo_is_whole_and_tells_its_story() {
             "slowdown table",
             "the API server crashed: the last figures stay, the status line says since when",
             "the API server is back: the watches resume where they were",
+            "30 more meshed pods: past the scrape budget (20 here), each proxy is scraped less often",
+            "their proxies answer no scrape (kwok runs no process): retried within a tenth of the budget",
+            "a source panicked (injected): the status line names it, it restarts in 1 s, the TUI runs on",
+            "the restarted tap ran 30 s without a crash: its error clears",
         ]
     );
     let end = folded(&rec, rec.entries.len(), "dark");
@@ -244,6 +248,84 @@ fn the_demo_rides_out_an_api_server_crash() {
     assert!(back.errors.is_empty(), "{:?}", back.errors.keys().collect::<Vec<_>>());
     assert_eq!(pods(&back), pods(&before), "the same pods after the watches resumed");
     assert!(back.api_answered_at > down.api_answered_at);
+}
+
+/// Past the scrape budget (20 in the demo's session) the status line says how often each
+/// proxy is scraped, kwok's 30 silent proxies fail without starving the four real ones, and
+/// a source that panics is named first, restarted and cleared.
+#[test]
+fn the_demo_shows_the_scrape_budget_and_a_crashed_source() {
+    use meshtop::model::{ErrorKind, Resource};
+    let rec = demo();
+    let marker = |name: &str| rec.markers().iter().find(|m| m.name.starts_with(name)).unwrap().index + 1;
+    let before = folded(&rec, marker("the API server is back"), "dark");
+    let over = folded(&rec, marker("30 more meshed pods"), "dark");
+    let failing = folded(&rec, marker("their proxies answer no scrape"), "dark");
+    let crashed = folded(&rec, marker("a source panicked"), "dark");
+    let cleared = folded(&rec, marker("the restarted tap ran 30 s"), "dark");
+    assert_eq!(before.scrape_load, None);
+    let load = over.scrape_load.as_ref().expect("over the budget");
+    assert_eq!((load.proxies, load.budget, load.prometheus.as_deref()), (34, 20, None));
+    assert_eq!(load.round_s, 9, "34 proxies at 20 per 5 s interval: 8.5 s, rounded up");
+    let status = |s: &State, w| {
+        let screen = render(s, w, 17);
+        let line = screen
+            .lines()
+            .find(|l| l.contains(" ctx "))
+            .unwrap_or_default()
+            .to_string();
+        (screen, line)
+    };
+    let mut shown = over.clone();
+    meshtop::app::apply_action(&mut shown, meshtop::app::Action::ShowNamespaces);
+    let (screen, line) = status(&shown, 160);
+    assert!(
+        line.contains("· 34 proxies > scrape budget 20: each scraped every 9s (no Prometheus found) "),
+        "{screen}"
+    );
+    insta::assert_snapshot!("demo_scrape_budget_dark", screen);
+    // kwok's proxies fail one by one (each its pod's error); the real ones are still scraped.
+    let silent = |s: &State| {
+        s.errors
+            .iter()
+            .filter(|((r, ns), e)| {
+                *r == Resource::ProxyScrape
+                    && ns.as_deref().is_some_and(|n| n.starts_with("scale/cart-"))
+                    && e.kind == ErrorKind::Api
+            })
+            .count()
+    };
+    assert_eq!(silent(&failing), 30, "{:?}", failing.errors.keys().collect::<Vec<_>>());
+    assert_eq!(
+        failing.errors.len(),
+        30,
+        "{:?}",
+        failing.errors.keys().collect::<Vec<_>>()
+    );
+    let web_scrapes = |s: &State| s.traffic[&("shop".to_string(), "web".to_string())].rps_history.len();
+    assert!(
+        web_scrapes(&cleared) > web_scrapes(&over),
+        "shop/web kept being scraped"
+    );
+    // The crash is named first on the status line, ahead of the budget and the silent proxies.
+    let e = &crashed.errors[&(Resource::Tap, None)];
+    assert_eq!(e.kind, ErrorKind::Crashed);
+    assert_eq!(e.message, "injected fault (MESHTOP_FAULT_PANIC); restarting in 1 s");
+    let (screen, line) = status(&crashed, 200);
+    assert!(
+        line.contains(
+            "v1.34.4 · linkerd tap crashed: injected fault (MESHTOP_FAULT_PANIC); restarting in 1 s \
+             · 34 proxies > scrape budget 20: "
+        ),
+        "{screen}"
+    );
+    insta::assert_snapshot!("demo_source_crashed_dark", screen);
+    assert!(
+        !cleared.errors.contains_key(&(Resource::Tap, None)),
+        "{:?}",
+        cleared.errors.keys().collect::<Vec<_>>()
+    );
+    assert_eq!(silent(&cleared), 30);
 }
 
 #[test]

@@ -318,6 +318,47 @@ fn forbidden_and_unreachable_say_why() {
     );
     fold(&mut over, load(900, None));
     assert!(!status(&over).contains("budget"), "{}", status(&over));
+
+    // Thirty proxies that answer no scrape, then a source panics: the crash is named first,
+    // ahead of the errors of one namespace or pod (the scenario's forbidden namespace, then
+    // the proxies), whatever their order in the map.
+    let mut crashed = state_with("dark");
+    for i in 0..30 {
+        fold(
+            &mut crashed,
+            Stamped {
+                at: answered + 1_000,
+                update: Update::SourceError {
+                    resource: Resource::ProxyScrape,
+                    namespace: Some(format!("scale/cart-{i:02}")),
+                    kind: ErrorKind::Api,
+                    message: "503 Service Unavailable".into(),
+                },
+            },
+        );
+    }
+    fold(
+        &mut crashed,
+        Stamped {
+            at: answered + 2_000,
+            update: Update::SourceError {
+                resource: Resource::Tap,
+                namespace: None,
+                kind: ErrorKind::Crashed,
+                message: "injected fault (MESHTOP_FAULT_PANIC); restarting in 1 s".into(),
+            },
+        },
+    );
+    let line = status(&crashed);
+    let after_cluster = line.split(" ctx ").nth(1).unwrap_or_default();
+    assert!(
+        after_cluster.contains(
+            "· linkerd tap crashed: injected fault (MESHTOP_FAULT_PANIC); restarting in 1 s \
+             · pods in secret-team forbidden: "
+        ),
+        "{line}"
+    );
+    assert!(line.contains("· 32 source errors in all "), "{line}");
 }
 
 #[test]

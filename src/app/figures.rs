@@ -103,6 +103,10 @@ pub enum Tax {
     },
 }
 
+/// Pods using less CPU than this in all get no proxy share: a share of almost nothing is
+/// noise (an idle app at 0 m beside its proxy's 0.4 m read "100 %").
+pub const MIN_SPLIT_CPU_M: f64 = 1.0;
+
 /// What some pods use: app and proxy apart, and the sidecar tax they imply.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Cost {
@@ -166,7 +170,7 @@ impl CostAcc {
             (0, Some(model), _) => Tax::Infrastructure(model),
             (_, _, 0) => Tax::Unknown,
             _ => Tax::Share {
-                cpu: (self.taxed.0 > 0.0).then(|| self.sidecar.0 / self.taxed.0),
+                cpu: (self.taxed.0 >= MIN_SPLIT_CPU_M).then(|| self.sidecar.0 / self.taxed.0),
                 mem: (self.taxed.1 > 0).then(|| self.sidecar.1 as f64 / self.taxed.1 as f64),
             },
         };
@@ -284,7 +288,7 @@ impl MeshCost {
     }
 
     pub fn proxy_cpu_share(&self) -> Option<f64> {
-        (self.pods_cpu_m > 0.0).then(|| self.sidecar_cpu_m / self.pods_cpu_m)
+        (self.pods_cpu_m >= MIN_SPLIT_CPU_M).then(|| self.sidecar_cpu_m / self.pods_cpu_m)
     }
 }
 
@@ -318,6 +322,49 @@ pub struct Derived {
     /// the pods table patches its cached keys and order with them instead of walking every
     /// pod again (at 30,000 pods under creates and deletes, that walk was most of a frame).
     pod_churn: std::collections::VecDeque<(u64, PodKeyRef)>,
+    /// The source errors as the status line names them, regrouped when they change: one
+    /// pass over thousands of failing proxies per change, not per frame.
+    error_groups: Vec<ErrorGroup>,
+    errors_dirty: bool,
+}
+
+/// One status-line entry: a source's error, or all its errors of one namespace or pod each
+/// (thirty silent proxies are one entry), shown with the first of them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ErrorGroup {
+    pub resource: Resource,
+    pub scope: Option<String>,
+    pub error: super::state::SourceErr,
+    pub count: usize,
+}
+
+/// The errors' entries, most telling first: a crash, then a whole source's errors, then the
+/// errors of namespaces or pods (a panicked source must not hide behind failing proxies);
+/// in key order within a rank. The map's keys sort each source's errors together, the
+/// unscoped one first.
+pub fn error_groups(errors: &BTreeMap<(Resource, Option<String>), super::state::SourceErr>) -> Vec<ErrorGroup> {
+    use crate::model::ErrorKind;
+    let mut groups: Vec<ErrorGroup> = Vec::new();
+    for ((resource, scope), error) in errors {
+        match groups.last_mut() {
+            Some(g)
+                if g.scope.is_some()
+                    && scope.is_some()
+                    && g.resource == *resource
+                    && error.kind != ErrorKind::Crashed =>
+            {
+                g.count += 1
+            }
+            _ => groups.push(ErrorGroup {
+                resource: *resource,
+                scope: scope.clone(),
+                error: error.clone(),
+                count: 1,
+            }),
+        }
+    }
+    groups.sort_by_key(|g| (g.error.kind != ErrorKind::Crashed, g.scope.is_some()));
+    groups
 }
 
 /// A pod's shared key, as the pods table holds it.
@@ -381,6 +428,13 @@ impl Derived {
     }
     pub fn meshes(&mut self) {
         self.dirty_meshes = true;
+    }
+    /// The source errors changed (one came, went or changed its message).
+    pub fn errors_changed(&mut self) {
+        self.errors_dirty = true;
+    }
+    pub fn error_groups(&self) -> &[ErrorGroup] {
+        &self.error_groups
     }
     fn is_clean(&self) -> bool {
         self.dirty_workloads.is_empty() && self.dirty_namespaces.is_empty() && !self.dirty_meshes
@@ -464,6 +518,9 @@ pub fn traffic_changed(state: &mut State, key: &PodKey) {
 pub fn settle(state: &mut State) {
     let now = state.now;
     state.derived.publish_order(now);
+    if std::mem::take(&mut state.derived.errors_dirty) {
+        state.derived.error_groups = error_groups(&state.errors);
+    }
     if state.derived.is_clean() {
         return;
     }
@@ -805,5 +862,104 @@ pub fn usage_gap(state: &State) -> String {
         Some(e) => e.message.clone(),
         None if state.usage_origin.is_none() => "waiting for metrics.k8s.io".into(),
         None => "no CPU/memory sample for them yet".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::state::SourceErr;
+    use crate::app::{Keymap, Stamped, Update, fold};
+    use crate::model::ErrorKind;
+
+    fn err(kind: ErrorKind, message: &str) -> SourceErr {
+        SourceErr {
+            kind,
+            message: message.into(),
+            since: 0,
+        }
+    }
+
+    /// A crash first, then whole-source errors, then each source's scoped errors as one
+    /// entry counted, whatever the keys' order.
+    #[test]
+    fn error_groups_rank_and_count() {
+        let mut errors = BTreeMap::new();
+        errors.insert((Resource::Pods, Some("team-a".into())), err(ErrorKind::Forbidden, "a"));
+        errors.insert((Resource::Pods, Some("team-b".into())), err(ErrorKind::Forbidden, "b"));
+        errors.insert((Resource::PodMetrics, None), err(ErrorKind::Api, "m"));
+        for i in 0..3 {
+            errors.insert(
+                (Resource::ProxyScrape, Some(format!("scale/p-{i}"))),
+                err(ErrorKind::Api, "503"),
+            );
+        }
+        errors.insert((Resource::Tap, None), err(ErrorKind::Crashed, "boom"));
+        let seen: Vec<String> = error_groups(&errors)
+            .iter()
+            .map(|g| format!("{} {:?} {} {}", g.resource.as_str(), g.scope, g.count, g.error.message))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                "linkerd tap None 1 boom",
+                "pod metrics None 1 m",
+                "pods Some(\"team-a\") 2 a",
+                "proxy scrape Some(\"scale/p-0\") 3 503",
+            ]
+        );
+        assert!(error_groups(&BTreeMap::new()).is_empty());
+    }
+
+    /// The fold keeps the groups current: an error that comes, changes its message or goes
+    /// is in the next groups, and a proxy that answers again leaves its group.
+    #[test]
+    fn the_fold_regroups_errors_when_they_change() {
+        let mut s = State::new(Keymap::default());
+        let at = |update| Stamped { at: 1, update };
+        let failed = |pod: &str, message: &str| {
+            at(Update::ScrapeFailed {
+                namespace: "scale".into(),
+                pod: pod.into(),
+                message: message.into(),
+            })
+        };
+        let summary = |s: &State| {
+            s.derived
+                .error_groups()
+                .iter()
+                .map(|g| format!("{} {} {}", g.resource.as_str(), g.count, g.error.message))
+                .collect::<Vec<_>>()
+        };
+        fold(&mut s, failed("a", "503"));
+        fold(&mut s, failed("b", "503"));
+        assert_eq!(summary(&s), ["proxy scrape 2 503"]);
+        fold(&mut s, failed("a", "timeout"));
+        assert_eq!(summary(&s), ["proxy scrape 2 timeout"]);
+        fold(
+            &mut s,
+            at(Update::SourceError {
+                resource: Resource::PodMetrics,
+                namespace: None,
+                kind: ErrorKind::Forbidden,
+                message: "no".into(),
+            }),
+        );
+        assert_eq!(summary(&s), ["pod metrics 1 no", "proxy scrape 2 timeout"]);
+        fold(
+            &mut s,
+            at(Update::SourceRecovered {
+                resource: Resource::PodMetrics,
+                namespace: None,
+            }),
+        );
+        fold(
+            &mut s,
+            at(Update::SourceRecovered {
+                resource: Resource::ProxyScrape,
+                namespace: Some("scale/a".into()),
+            }),
+        );
+        assert_eq!(summary(&s), ["proxy scrape 1 503"]);
     }
 }

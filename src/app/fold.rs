@@ -152,7 +152,9 @@ pub fn apply(state: &mut State, stamped: Stamped) {
                     state.synced.insert(resource);
                 }
             }
-            state.errors.remove(&(resource, namespace));
+            if state.errors.remove(&(resource, namespace)).is_some() {
+                state.derived.errors_changed();
+            }
         }
         Update::NamespaceApplied { namespace } => {
             seen(state, Resource::Namespaces, None, namespace.name.clone());
@@ -303,7 +305,9 @@ pub fn apply(state: &mut State, stamped: Stamped) {
             }
             super::sweep::usage_arrived(state, at);
             state.synced.insert(Resource::PodMetrics);
-            state.errors.remove(&(Resource::PodMetrics, None));
+            if state.errors.remove(&(Resource::PodMetrics, None)).is_some() {
+                state.derived.errors_changed();
+            }
         }
         Update::UsageHistoryRestored {
             namespace,
@@ -321,9 +325,13 @@ pub fn apply(state: &mut State, stamped: Stamped) {
             described,
             ..
         } => {
-            state
+            if state
                 .errors
-                .remove(&(Resource::ProxyScrape, Some(format!("{namespace}/{pod}"))));
+                .remove(&(Resource::ProxyScrape, Some(format!("{namespace}/{pod}"))))
+                .is_some()
+            {
+                state.derived.errors_changed();
+            }
             state.traffic_origin = Some(TrafficOrigin::Scrape);
             let key = (namespace, pod);
             // Once the pods are listed, a scrape of a pod meshtop does not know raced its
@@ -343,7 +351,9 @@ pub fn apply(state: &mut State, stamped: Stamped) {
         }
         Update::ScrapeLoad(load) => state.scrape_load = load.over().then_some(load),
         Update::PromTraffic { window_s, source, pods } => {
-            state.errors.remove(&(Resource::Prometheus, None));
+            if state.errors.remove(&(Resource::Prometheus, None)).is_some() {
+                state.derived.errors_changed();
+            }
             state.traffic_origin = Some(TrafficOrigin::Prometheus { window_s, source });
             let mut answered = BTreeSet::new();
             let mut carried = BTreeSet::new();
@@ -433,6 +443,7 @@ pub fn apply(state: &mut State, stamped: Stamped) {
                 Some(e) if e.kind == ErrorKind::Api && e.message == message => state.dirty = was_dirty,
                 old => {
                     let since = old.map_or(at, |e| e.since);
+                    state.derived.errors_changed();
                     state.errors.insert(
                         key,
                         SourceErr {
@@ -453,6 +464,7 @@ pub fn apply(state: &mut State, stamped: Stamped) {
             let key = (resource, namespace);
             let since = state.errors.get(&key).map_or(at, |e| e.since);
             state.errors.insert(key, SourceErr { kind, message, since });
+            state.derived.errors_changed();
         }
         Update::CrashRecovered { resource } => {
             if state
@@ -461,10 +473,13 @@ pub fn apply(state: &mut State, stamped: Stamped) {
                 .is_some_and(|e| e.kind == ErrorKind::Crashed)
             {
                 state.errors.remove(&(resource, None));
+                state.derived.errors_changed();
             }
         }
         Update::SourceRecovered { resource, namespace } => {
-            state.errors.remove(&(resource, namespace));
+            if state.errors.remove(&(resource, namespace)).is_some() {
+                state.derived.errors_changed();
+            }
         }
         Update::SessionRestored {
             last_update,

@@ -18,8 +18,34 @@ const MAX_BACKOFF: Duration = Duration::from_secs(30);
 const HEALTHY_AFTER: Duration = Duration::from_secs(30);
 
 /// Names the source that `MESHTOP_FAULT_PANIC` makes panic once, at its first start: the
-/// fault-injection hook of the end-to-end tests (a real panic has no trigger from outside).
+/// fault-injection hook of the end-to-end tests and the demo (a real panic has no trigger
+/// from outside). `NAME@N` picks the Nth source of that name started in the process (a tap
+/// is a new source each time one is opened), so the demo can crash one late in a session.
 pub const FAULT_ENV: &str = "MESHTOP_FAULT_PANIC";
+
+/// Sources started so far whose name the hook names: the count `NAME@N` compares with.
+static FAULT_STARTS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+/// The hook's value as (source name, which start of it); anything after a last `@` that is
+/// not a whole number from 1 is part of the name, so no value is an error.
+fn fault_spec(value: &str) -> (&str, u32) {
+    match value.rsplit_once('@') {
+        Some((name, n)) => match n.parse::<u32>() {
+            Ok(n) if n >= 1 => (name, n),
+            _ => (value, 1),
+        },
+        None => (value, 1),
+    }
+}
+
+/// Whether this start of `resource`'s source is the one the hook asks to panic.
+fn inject_fault(resource: Resource) -> bool {
+    let Ok(value) = std::env::var(FAULT_ENV) else {
+        return false;
+    };
+    let (name, nth) = fault_spec(&value);
+    name == resource.as_str() && FAULT_STARTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1 == nth
+}
 
 /// Aborts the task it holds when dropped, so aborting the supervisor stops its source
 /// (and a source dropped mid-way stops the tasks it spawned).
@@ -38,7 +64,7 @@ where
     F: Fn() -> Fut + Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    let inject = std::env::var(FAULT_ENV).is_ok_and(|v| v == resource.as_str());
+    let inject = inject_fault(resource);
     tokio::spawn(async move {
         let mut backoff = FIRST_BACKOFF;
         let mut failing = false;
@@ -234,6 +260,18 @@ mod tests {
             eprintln!("SIZE {name} {size}");
             assert!(size <= 32 * 1024, "the {name} source's future is {size} bytes");
         }
+    }
+
+    /// The hook's `NAME@N`: a start count from 1 after the last `@`, else all of it is the name.
+    #[test]
+    fn fault_spec_reads_name_and_start() {
+        assert_eq!(fault_spec("linkerd tap@3"), ("linkerd tap", 3));
+        assert_eq!(fault_spec("pod metrics"), ("pod metrics", 1));
+        assert_eq!(fault_spec("pods@0"), ("pods@0", 1));
+        assert_eq!(fault_spec("pods@x"), ("pods@x", 1));
+        assert_eq!(fault_spec("a@b@2"), ("a@b", 2));
+        assert_eq!(fault_spec("@"), ("@", 1));
+        assert_eq!(fault_spec(""), ("", 1));
     }
 
     /// The supervisor's "recovered" clears its own crash only: an error the source itself

@@ -251,8 +251,8 @@ pub fn render(state: &State, t: &Theme, frame: &mut Frame, area: Rect, namespace
             .and_then(|u| u.containers.iter().find(|x| x.name == c.name))
             .map(|u| {
                 format!(
-                    "  cpu {:.0}m mem {}",
-                    u.cpu_millicores,
+                    "  cpu {} mem {}",
+                    crate::app::format::millicores(u.cpu_millicores),
                     crate::app::format::mib(u.memory_bytes)
                 )
             })
@@ -317,17 +317,15 @@ pub fn render(state: &State, t: &Theme, frame: &mut Frame, area: Rect, namespace
     if let Some(u) = usage {
         let last = |s: &Series| s.last().unwrap_or(0.0);
         let mib = |s: &Series| crate::app::format::mib(last(s) as u64);
+        let cores = |s: &Series| crate::app::format::millicores(last(s));
         // A pod without a proxy of its own (not meshed, ambient) has no proxy figure: none, not 0.
         let (cpu, mem) = if p.mesh.proxy.is_some() {
             (
-                format!("CPU {:.0}m/{:.0}m", last(&u.cpu_app), last(&u.cpu_proxy)),
+                format!("CPU {}/{}", cores(&u.cpu_app), cores(&u.cpu_proxy)),
                 format!("MEM {}/{}", mib(&u.mem_app), mib(&u.mem_proxy)),
             )
         } else {
-            (
-                format!("CPU {:.0}m", last(&u.cpu_app)),
-                format!("MEM {}", mib(&u.mem_app)),
-            )
+            (format!("CPU {}", cores(&u.cpu_app)), format!("MEM {}", mib(&u.mem_app)))
         };
         rows.push((cpu, STACK_ROWS, Chart::Stack(&u.cpu_app, &u.cpu_proxy)));
         rows.push((mem, STACK_ROWS, Chart::Stack(&u.mem_app, &u.mem_proxy)));

@@ -9,7 +9,7 @@ use ratatui::widgets::{Block, Borders, Paragraph};
 use super::theme::Theme;
 use crate::app::State;
 use crate::app::figures::{MeshSummary, usage_gap};
-use crate::app::format::{mib, plural};
+use crate::app::format::{mib, millicores, plural};
 use crate::mesh::Model;
 
 /// Borders and up to eight lines (two control planes, a `+N more`, five facts).
@@ -161,8 +161,8 @@ fn card(state: &State, t: &Theme, frame: &mut Frame, area: Rect, s: &MeshSummary
         _ => (
             "proxy cost",
             format!(
-                "{:.0}m CPU {}{}{}",
-                c.proxy_cpu_m,
+                "{} CPU {}{}{}",
+                millicores(c.proxy_cpu_m),
                 mib(c.proxy_mem),
                 c.proxy_cpu_share()
                     .map(|x| format!(" · sidecars {:.0}% of their pods' CPU", x * 100.0))
@@ -186,7 +186,7 @@ fn card(state: &State, t: &Theme, frame: &mut Frame, area: Rect, s: &MeshSummary
         (_, 0) => ("control cost", format!("not measured: {}", usage_gap(state)), dim),
         (_, _) => (
             "control cost",
-            format!("{:.0}m CPU {}", c.control_cpu_m, mib(c.control_mem)),
+            format!("{} CPU {}", millicores(c.control_cpu_m), mib(c.control_mem)),
             plain,
         ),
     });

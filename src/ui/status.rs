@@ -68,6 +68,18 @@ pub fn prompt(state: &State, t: &Theme, frame: &mut Frame, area: Rect) {
 /// Cluster, context, API latency, freshness and source errors. Every field says what it
 /// knows or why it does not know; nothing is a bare "n/a".
 pub fn status_line(state: &State, t: &Theme, frame: &mut Frame, area: Rect) {
+    use unicode_width::UnicodeWidthStr;
+    let base = Style::default().fg(t.status_fg).bg(t.status_bg);
+    // Errors' messages whole when all fits; cut to `MESSAGE_COLS` when not, so what follows
+    // an error (another one, the scrape budget) is not cut away.
+    let mut spans = status_spans(state, t, usize::MAX);
+    if spans.iter().map(|s| s.content.width()).sum::<usize>() > area.width as usize {
+        spans = status_spans(state, t, MESSAGE_COLS);
+    }
+    frame.render_widget(Paragraph::new(fit(spans, area.width)).style(base), area);
+}
+
+fn status_spans(state: &State, t: &Theme, message_cols: usize) -> Vec<Span<'static>> {
     let base = Style::default().fg(t.status_fg).bg(t.status_bg);
     let mut spans = Vec::new();
     if let Some(r) = &state.replay {
@@ -104,22 +116,32 @@ pub fn status_line(state: &State, t: &Theme, frame: &mut Frame, area: Rect) {
         )),
         None => spans.push(Span::styled(" connecting to the API server… ", base.fg(t.warn))),
     }
-    // Errors come first after the cluster: they must survive a narrow terminal.
+    // Errors come first after the cluster: they must survive a narrow terminal. A whole
+    // source's errors come before the scrape budget, one namespace's or pod's after it.
+    let mut scoped = Vec::new();
     if state.errors.is_empty() {
         if state.cluster.is_some() {
             spans.push(Span::styled("· ok ", base.fg(t.ok)));
         }
     } else {
         // An unreachable cluster explains every other failure: show it alone.
-        // (Thousands of unreachable proxies are thousands of errors: only two are looked at.)
-        let cluster = state.errors.get_key_value(&(Resource::Cluster, None));
-        let many = cluster.is_none() && state.errors.len() > 2;
-        let shown = match cluster {
-            Some(one) => vec![one],
-            None => state.errors.iter().take(2).collect(),
+        let cluster = state.errors.get(&(Resource::Cluster, None));
+        let groups = state.derived.error_groups();
+        let shown: Vec<(&Resource, &Option<String>, &crate::app::state::SourceErr, usize)> = match cluster {
+            Some(e) => vec![(&Resource::Cluster, &None, e, 1)],
+            None => groups
+                .iter()
+                .take(2)
+                .map(|g| (&g.resource, &g.scope, &g.error, g.count))
+                .collect(),
         };
-        for ((res, ns), e) in shown {
-            let scope = ns.as_ref().map(|n| format!(" in {n}")).unwrap_or_default();
+        let many = cluster.is_none() && groups.len() > 2;
+        for (res, ns, e, count) in shown {
+            let scope = match (ns, count) {
+                (None, _) => String::new(),
+                (Some(n), 1) => format!(" in {n}"),
+                (Some(n), _) => format!(" in {n} and {} more", count - 1),
+            };
             let text = match (res, e.kind, state.cluster.is_some()) {
                 // Connected before and lost: the watches keep their place and resume.
                 (Resource::Cluster, ErrorKind::Unreachable, true) => {
@@ -131,34 +153,29 @@ pub fn status_line(state: &State, t: &Theme, frame: &mut Frame, area: Rect) {
                         e.message
                     )
                 }
-                _ => format!("· {}{scope} {}: {} ", res.as_str(), e.kind.label(), e.message),
+                _ => format!(
+                    "· {}{scope} {}: {} ",
+                    res.as_str(),
+                    e.kind.label(),
+                    shorten(&e.message, message_cols)
+                ),
             };
-            spans.push(Span::styled(text, base.fg(t.error).add_modifier(Modifier::BOLD)));
+            let span = Span::styled(text, base.fg(t.error).add_modifier(Modifier::BOLD));
+            match ns {
+                None => spans.push(span),
+                Some(_) => scoped.push(span),
+            }
         }
         if many {
-            spans.push(Span::styled(
+            scoped.push(Span::styled(
                 format!("· {} source errors in all ", state.errors.len()),
                 base.fg(t.error),
             ));
         }
     }
-    match state.api_latency_ms {
-        Some(ms) => spans.push(Span::styled(format!("· API {ms}ms "), base)),
-        None => spans.push(Span::styled("· API latency not measured yet ", base.fg(t.dim))),
-    }
-    if state.cluster.is_none() {
-        // Nothing below means anything before the first connection.
-        frame.render_widget(Paragraph::new(fit(spans, area.width)).style(base), area);
-        return;
-    }
-    let window = crate::app::traffic::window_label(state.window_s);
-    let origin = match &state.traffic_origin {
-        Some(crate::app::state::TrafficOrigin::Prometheus { source, .. }) => format!("prometheus {source}"),
-        Some(crate::app::state::TrafficOrigin::Scrape) => "proxy scrapes".into(),
-        None => "no traffic data yet".into(),
-    };
-    spans.push(Span::styled(format!("· {window} window, {origin} "), base));
-    if let Some(l) = &state.scrape_load {
+    if state.cluster.is_some()
+        && let Some(l) = &state.scrape_load
+    {
         let what = match &l.prometheus {
             Some(_) => "Prometheus instead".to_string(),
             None => format!("each scraped every {}s (no Prometheus found)", l.round_s),
@@ -168,6 +185,22 @@ pub fn status_line(state: &State, t: &Theme, frame: &mut Frame, area: Rect) {
             base.fg(t.warn),
         ));
     }
+    spans.append(&mut scoped);
+    match state.api_latency_ms {
+        Some(ms) => spans.push(Span::styled(format!("· API {ms}ms "), base)),
+        None => spans.push(Span::styled("· API latency not measured yet ", base.fg(t.dim))),
+    }
+    if state.cluster.is_none() {
+        // Nothing below means anything before the first connection.
+        return spans;
+    }
+    let window = crate::app::traffic::window_label(state.window_s);
+    let origin = match &state.traffic_origin {
+        Some(crate::app::state::TrafficOrigin::Prometheus { source, .. }) => format!("prometheus {source}"),
+        Some(crate::app::state::TrafficOrigin::Scrape) => "proxy scrapes".into(),
+        None => "no traffic data yet".into(),
+    };
+    spans.push(Span::styled(format!("· {window} window, {origin} "), base));
     if let Some((o, _)) = state.usage_origin
         && o != crate::model::UsageOrigin::MetricsServer
     {
@@ -183,7 +216,32 @@ pub fn status_line(state: &State, t: &Theme, frame: &mut Frame, area: Rect) {
     if let Some(r) = &state.replay {
         spans.push(Span::styled(format!("· {} ", r.provenance), base.fg(t.dim)));
     }
-    frame.render_widget(Paragraph::new(fit(spans, area.width)).style(base), area);
+    spans
+}
+
+/// Columns an error's message may take on a status line too narrow for all of it.
+const MESSAGE_COLS: usize = 72;
+
+/// `text` cut to at most `cols` columns, ending in `…` when cut.
+fn shorten(text: &str, cols: usize) -> std::borrow::Cow<'_, str> {
+    use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+    if text.width() <= cols {
+        return text.into();
+    }
+    let mut used = 0;
+    let end = text
+        .char_indices()
+        .find(|&(_, c)| {
+            used += c.width().unwrap_or(0);
+            used > cols.saturating_sub(1)
+        })
+        .map_or(text.len(), |(i, _)| i);
+    // At a word's end when one is near, so no word is left half.
+    let end = match text[..end].rfind(' ') {
+        Some(space) if text[space..end].width() <= 16 => space,
+        _ => end,
+    };
+    format!("{}…", text[..end].trim_end()).into()
 }
 
 /// The spans that fit in `width` columns; a line that does not fit ends in `…`, so a cut
@@ -215,9 +273,33 @@ fn fit(spans: Vec<Span<'static>>, width: u16) -> Line<'static> {
             left -= cw;
             cut.push(c);
         }
-        out.push(Span::styled(cut, s.style));
+        if !cut.trim().is_empty() {
+            out.push(Span::styled(cut, s.style));
+        }
         break;
     }
-    out.push(Span::styled("…", last_style));
+    // A line cut right after a cut message already ends in one `…`.
+    if !out.last().is_some_and(|s| s.content.trim_end().ends_with('…')) {
+        out.push(Span::styled("…", last_style));
+    }
     Line::from(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shorten_cuts_at_columns_with_an_ellipsis() {
+        assert_eq!(shorten("abcdef", 6), "abcdef");
+        assert_eq!(shorten("abcdefg", 6), "abcde…");
+        assert_eq!(
+            shorten("cannot list pods in the namespace", 26),
+            "cannot list pods in the…"
+        );
+        assert_eq!(shorten("ab cdefghijklmnopqrstuvwxyz", 22), "ab cdefghijklmnopqrst…");
+        assert_eq!(shorten("日本語テキスト", 6), "日本…");
+        assert_eq!(shorten("", 0), "");
+        assert_eq!(shorten("ab", 0), "…");
+    }
 }
