@@ -145,6 +145,7 @@ fn scrape_round(pods: usize, round: usize) -> Vec<Stamped> {
                     edges,
                     described: Default::default(),
                     bad_lines: 0,
+                    first_bad_line: None,
                 },
             })
         })

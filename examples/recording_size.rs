@@ -258,6 +258,7 @@ fn session(minutes: i64) -> Vec<Stamped> {
                     edges: [(format!("backend-{}.shop.svc.cluster.local", i % 20), out)].into(),
                     described: Default::default(),
                     bad_lines: 0,
+                    first_bad_line: None,
                 },
             );
         }

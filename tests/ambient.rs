@@ -74,6 +74,7 @@ fn scraped(ns: &str, pod: &str, text: &str, node_proxy: bool) -> Update {
         edges,
         described,
         bad_lines: e.bad_lines,
+        first_bad_line: e.errors.first().map(ToString::to_string),
     }
 }
 

@@ -424,7 +424,9 @@ async fn prometheus_source_agrees_with_direct_scrapes() {
             let after: Vec<&String> = seen.iter().skip_while(|s| !s.starts_with("load")).collect();
             assert_eq!(
                 *after[0],
-                format!("load ScrapeLoad {{ proxies: 3, budget: 2, prometheus: Some({name:?}), round_s: 3 }}")
+                format!(
+                    "load ScrapeLoad {{ proxies: 3, budget: 2, prometheus: Some({name:?}), round_s: 3, silent: 0 }}"
+                )
             );
             // Prometheus from then on, and no scrape of a proxy.
             assert!(

@@ -75,6 +75,7 @@ fn session() -> Vec<Stamped> {
             .into(),
             described: Default::default(),
             bad_lines: 0,
+            first_bad_line: None,
         };
         out.push(Stamped {
             at: T0 + i * 1_000 + i % 7,

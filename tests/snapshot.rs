@@ -33,6 +33,7 @@ fn rich() -> Vec<Stamped> {
             budget: 1_000,
             prometheus: None,
             round_s: 8,
+            silent: 12,
         }),
     ));
     let spec = meshtop::bench::BenchConfig::new("http://10.77.16.10:80/").spec;
@@ -207,6 +208,7 @@ fn rich() -> Vec<Stamped> {
                 edges: [("ratings.bookinfo.svc.cluster.local".to_string(), t)].into(),
                 described: Default::default(),
                 bad_lines: 0,
+                first_bad_line: None,
             },
         ));
     }
@@ -237,6 +239,7 @@ fn rich() -> Vec<Stamped> {
                 )]
                 .into(),
                 bad_lines: 0,
+                first_bad_line: None,
             },
         ));
     }

@@ -198,6 +198,18 @@ fn field_filters_and_drill_down() {
         detail.contains("! namespace has istio-injection=enabled but the pod has no istio sidecar"),
         "{detail}"
     );
+    // A scrape with a line over a limit: the pod's detail says what was not read, and why.
+    keys(
+        &mut s,
+        &[Action::Back, Action::Back, Action::ShowPods, Action::StartFilter],
+    );
+    keys(&mut s, &typed("productpage"));
+    keys(&mut s, &[Action::InputSubmit, Action::Select]);
+    let detail = render(&s, 140, 30);
+    assert!(
+        detail.contains("not read        1 line of its last scrape: line 4812: a label value longer than 16 KiB"),
+        "{detail}"
+    );
 }
 
 #[test]
@@ -284,15 +296,17 @@ fn forbidden_and_unreachable_say_why() {
     // More proxies than the scrape budget: the status line says what was done about it,
     // and says nothing once they fit again.
     let mut over = state_with("dark");
-    let load = |proxies, prometheus: Option<&str>| Stamped {
+    let load_silent = |proxies, prometheus: Option<&str>, silent| Stamped {
         at: answered + 1_000,
         update: Update::ScrapeLoad(meshtop::app::state::ScrapeLoad {
             proxies,
             budget: 1_000,
             prometheus: prometheus.map(Into::into),
             round_s: 15,
+            silent,
         }),
     };
+    let load = |proxies, prometheus| load_silent(proxies, prometheus, 0);
     let status = |s: &State| {
         let screen = render(s, 400, 6);
         screen
@@ -303,7 +317,7 @@ fn forbidden_and_unreachable_say_why() {
     };
     fold(&mut over, load(3_000, None));
     assert!(
-        status(&over).contains("· 3000 proxies > scrape budget 1000: each scraped every 15s (no Prometheus found) "),
+        status(&over).contains("· 3000 proxies > scrape budget 1000, no Prometheus: each scraped every 15s "),
         "{}",
         status(&over)
     );
@@ -313,6 +327,21 @@ fn forbidden_and_unreachable_say_why() {
     );
     assert!(
         status(&over).contains("· 3000 proxies > scrape budget 1000: Prometheus instead "),
+        "{}",
+        status(&over)
+    );
+    // Proxies that do not answer sit out: the status line says how many, and what the others get.
+    fold(&mut over, load_silent(3_000, None, 2_000));
+    assert!(
+        status(&over).contains(
+            "· 3000 proxies > scrape budget 1000, no Prometheus: 1000 scraped every 15s, 2000 silent retried slower "
+        ),
+        "{}",
+        status(&over)
+    );
+    fold(&mut over, load_silent(3_000, None, 3_000));
+    assert!(
+        status(&over).contains("· 3000 proxies > scrape budget 1000, no Prometheus: none answers, retried slower "),
         "{}",
         status(&over)
     );
@@ -353,7 +382,7 @@ fn forbidden_and_unreachable_say_why() {
     let after_cluster = line.split(" ctx ").nth(1).unwrap_or_default();
     assert!(
         after_cluster.contains(
-            "· linkerd tap crashed: injected fault (MESHTOP_FAULT_PANIC); restarting in 1 s \
+            "· tap crashed: injected fault (MESHTOP_FAULT_PANIC); restarting in 1 s \
              · pods in secret-team forbidden: "
         ),
         "{line}"

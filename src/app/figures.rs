@@ -902,7 +902,7 @@ mod tests {
         assert_eq!(
             seen,
             [
-                "linkerd tap None 1 boom",
+                "tap None 1 boom",
                 "pod metrics None 1 m",
                 "pods Some(\"team-a\") 2 a",
                 "proxy scrape Some(\"scale/p-0\") 3 503",
@@ -912,7 +912,8 @@ mod tests {
     }
 
     /// The fold keeps the groups current: an error that comes, changes its message or goes
-    /// is in the next groups, and a proxy that answers again leaves its group.
+    /// is in the next groups; a proxy that answers again, a pod deleted and a namespace
+    /// deleted take their errors with them. (A group shows its first error's message.)
     #[test]
     fn the_fold_regroups_errors_when_they_change() {
         let mut s = State::new(Keymap::default());
@@ -961,5 +962,74 @@ mod tests {
             }),
         );
         assert_eq!(summary(&s), ["proxy scrape 1 503"]);
+        // Answers again: out of the group.
+        fold(&mut s, failed("c", "503"));
+        fold(
+            &mut s,
+            at(Update::ProxyScraped {
+                namespace: "scale".into(),
+                pod: "c".into(),
+                dialect: crate::metrics::golden::Dialect::Istio,
+                inbound: Default::default(),
+                outbound: Default::default(),
+                edges: Default::default(),
+                described: Default::default(),
+                bad_lines: 0,
+                first_bad_line: None,
+            }),
+        );
+        assert_eq!(summary(&s), ["proxy scrape 1 503"]);
+        // Deleted: its error goes too.
+        fold(
+            &mut s,
+            at(Update::PodDeleted {
+                namespace: "scale".into(),
+                name: "b".into(),
+            }),
+        );
+        assert!(summary(&s).is_empty(), "{:?}", s.errors);
+        // A namespace deleted takes its errors (a forbidden watch, its pods' scrapes).
+        fold(&mut s, failed("d", "503"));
+        fold(
+            &mut s,
+            at(Update::SourceError {
+                resource: Resource::Pods,
+                namespace: Some("scale".into()),
+                kind: ErrorKind::Forbidden,
+                message: "no".into(),
+            }),
+        );
+        fold(&mut s, at(Update::NamespaceDeleted { name: "scale".into() }));
+        assert_eq!(
+            summary(&s),
+            ["proxy scrape 1 503"],
+            "scale/d is a pod's: it goes with the pod"
+        );
+        fold(
+            &mut s,
+            at(Update::PodDeleted {
+                namespace: "scale".into(),
+                name: "d".into(),
+            }),
+        );
+        assert!(s.errors.is_empty() && summary(&s).is_empty());
+    }
+
+    /// Less than 1m of CPU in all is not split into shares: an idle pod's 0.4m, all of it
+    /// its proxy's, is no "100 %".
+    #[test]
+    fn a_share_of_almost_nothing_is_not_given() {
+        let share = |pods: f64| {
+            MeshCost {
+                pods_cpu_m: pods,
+                sidecar_cpu_m: pods * 0.75,
+                ..Default::default()
+            }
+            .proxy_cpu_share()
+        };
+        assert_eq!(share(0.4), None);
+        assert_eq!(share(0.99), None);
+        assert_eq!(share(1.0), Some(0.75));
+        assert_eq!(share(8.0), Some(0.75));
     }
 }

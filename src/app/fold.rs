@@ -174,6 +174,14 @@ pub fn apply(state: &mut State, stamped: Stamped) {
         Update::NamespaceDeleted { name } => {
             state.namespaces.remove(&name);
             namespace_changed(state, &name);
+            // Errors of that namespace (a watch it forbade) went with it.
+            let before = state.errors.len();
+            state
+                .errors
+                .retain(|(_, scope), _| scope.as_deref() != Some(name.as_str()));
+            if state.errors.len() != before {
+                state.derived.errors_changed();
+            }
         }
         Update::PodApplied { pod } => {
             seen(
@@ -323,6 +331,8 @@ pub fn apply(state: &mut State, stamped: Stamped) {
             outbound,
             edges,
             described,
+            bad_lines,
+            first_bad_line,
             ..
         } => {
             if state
@@ -341,11 +351,9 @@ pub fn apply(state: &mut State, stamped: Stamped) {
             }
             let counters = Counters::from_directions(inbound, outbound, edges);
             let window = state.window_s;
-            state
-                .traffic
-                .entry(key.clone())
-                .or_default()
-                .push_scrape(at, counters, window);
+            let t = state.traffic.entry(key.clone()).or_default();
+            t.push_scrape(at, counters, window);
+            t.unread = (bad_lines > 0).then(|| (bad_lines, first_bad_line.unwrap_or_default()));
             carried_scraped(state, &key, described, at);
             figures::traffic_changed(state, &key);
         }
@@ -596,6 +604,12 @@ fn delete_pod(state: &mut State, key: &PodKey) {
     }
     state.carrier_bytes.remove(key);
     state.usage_history.remove(key);
+    // Its scrape error goes with it: kwok's silent proxies, created and deleted, otherwise
+    // stayed counted on the status line for ever.
+    let scope = Some(format!("{}/{}", key.0, key.1));
+    if state.errors.remove(&(Resource::ProxyScrape, scope)).is_some() {
+        state.derived.errors_changed();
+    }
 }
 
 /// Takes a pod out of the world and the indexes, marking what depended on it.

@@ -105,6 +105,20 @@ pub fn millicores(v: f64) -> String {
     format!("{v:.0}m")
 }
 
+/// A share (0..1) as a whole percentage that never rounds to a claim it cannot make: a
+/// sliver is `<1%`, not `0%`; nearly all is `>99%`, not `100%`.
+pub fn share(v: f64) -> String {
+    if !v.is_finite() {
+        return "-".into();
+    }
+    let pct = (v * 100.0).round();
+    match v {
+        v if v > 0.0 && pct == 0.0 => "<1%".into(),
+        v if v < 1.0 && pct == 100.0 => ">99%".into(),
+        _ => format!("{pct:.0}%"),
+    }
+}
+
 pub use crate::text::{fit, plural};
 
 #[cfg(test)]
@@ -128,6 +142,17 @@ mod tests {
         assert_eq!(millicores(0.2), "<1m");
         assert_eq!(millicores(0.5), "<1m");
         assert_eq!(millicores(0.0), "0m");
+    }
+
+    #[test]
+    fn shares() {
+        assert_eq!(share(0.0), "0%");
+        assert_eq!(share(0.004), "<1%");
+        assert_eq!(share(0.005), "1%");
+        assert_eq!(share(f64::NAN), "-");
+        assert_eq!(share(0.57), "57%");
+        assert_eq!(share(0.996), ">99%");
+        assert_eq!(share(1.0), "100%");
     }
 
     #[test]

@@ -287,9 +287,16 @@ pub struct ScrapeLoad {
     /// Over budget: the Prometheus that took over, as the status line names it...
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prometheus: Option<String>,
-    /// ...or, with none found, how long a round of paced scrapes takes (each proxy is
-    /// scraped that often).
+    /// ...or, with none found, how long a round of paced scrapes takes (each proxy that
+    /// answers is scraped that often)...
     pub round_s: u32,
+    /// ...and how many do not answer: they sit out, retried within a tenth of the budget.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub silent: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl ScrapeLoad {

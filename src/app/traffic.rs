@@ -48,6 +48,9 @@ pub struct PodTraffic {
     /// Rates at each update (per scrape interval, or per Prometheus refresh), for charts.
     pub rps_history: Series,
     pub p99_history: Series,
+    /// Lines of the last scrape that were not read (malformed, or over a limit), and the
+    /// first of them: shown in the pod's detail.
+    pub unread: Option<(usize, String)>,
 }
 
 impl PodTraffic {
@@ -166,6 +169,8 @@ pub struct TrafficSnapshot {
     pub rps_history: Vec<f64>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub p99_history: Vec<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unread: Option<(usize, String)>,
 }
 
 impl From<&PodTraffic> for TrafficSnapshot {
@@ -175,6 +180,7 @@ impl From<&PodTraffic> for TrafficSnapshot {
             window: t.window.clone(),
             rps_history: t.rps_history.tail(Series::CAPACITY).collect(),
             p99_history: t.p99_history.tail(Series::CAPACITY).collect(),
+            unread: t.unread.clone(),
         }
     }
 }
@@ -185,6 +191,7 @@ impl From<Box<TrafficSnapshot>> for PodTraffic {
         let mut t = PodTraffic {
             rps_history: s.rps_history.into_iter().collect(),
             p99_history: s.p99_history.into_iter().collect(),
+            unread: s.unread,
             ..PodTraffic::default()
         };
         for (at, counters) in s.samples.into_iter().take(MAX_SAMPLES) {

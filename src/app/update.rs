@@ -116,6 +116,10 @@ pub enum Update {
         described: std::collections::BTreeMap<String, crate::metrics::window::Counters>,
         /// Malformed lines skipped in the exposition.
         bad_lines: usize,
+        /// The first of them, with its line number and why (`line 12: a label value longer
+        /// than 16 KiB`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        first_bad_line: Option<String>,
     },
     /// Every pod's traffic over the window, computed by Prometheus (`rate(...[window])`).
     /// A complete list: pods not in it had no traffic in the window.

@@ -155,6 +155,13 @@ pub struct Family<'a> {
 pub const MAX_SAMPLES: usize = 1_000_000;
 /// Bad lines kept with their line number; beyond, they are only counted.
 pub const MAX_KEPT_ERRORS: usize = 1_000;
+/// Longer lines are bad lines, not read: Envoy's longest real lines are under 2 KiB.
+pub const MAX_LINE_BYTES: usize = 64 * 1024;
+/// Labels of one sample, and the bytes of a name or a label value, beyond which the line is
+/// a bad line: each such series would be kept (and shown) whole otherwise.
+pub const MAX_LABELS: usize = 128;
+pub const MAX_NAME_BYTES: usize = 1024;
+pub const MAX_LABEL_VALUE_BYTES: usize = 16 * 1024;
 
 /// A parsed exposition: samples in input order, family metadata, and bad lines.
 #[derive(Debug, Clone, Default)]
@@ -206,6 +213,10 @@ pub fn parse(text: &str) -> Exposition<'_> {
         if trimmed.is_empty() {
             continue;
         }
+        if line.len() > MAX_LINE_BYTES {
+            out.bad_line(i, "a line longer than 64 KiB, not read");
+            continue;
+        }
         if let Some(comment) = trimmed.strip_prefix('#') {
             if comment.trim() == "EOF" {
                 out.eof = true;
@@ -220,15 +231,20 @@ pub fn parse(text: &str) -> Exposition<'_> {
                 break;
             }
             Ok(s) => out.samples.push(s),
-            Err(message) => {
-                out.bad_lines += 1;
-                if out.errors.len() < MAX_KEPT_ERRORS {
-                    out.errors.push(LineError { line: i + 1, message });
-                }
-            }
+            Err(message) => out.bad_line(i, message),
         }
     }
     out
+}
+
+impl Exposition<'_> {
+    /// Counts the bad line at 0-based index `i`, and keeps the first ones.
+    fn bad_line(&mut self, i: usize, message: &'static str) {
+        self.bad_lines += 1;
+        if self.errors.len() < MAX_KEPT_ERRORS {
+            self.errors.push(LineError { line: i + 1, message });
+        }
+    }
 }
 
 fn meta<'a>(out: &mut Exposition<'a>, comment: &'a str) {
@@ -285,6 +301,9 @@ fn sample(line: &str) -> Result<Sample<'_>, &'static str> {
         i += 1;
     }
     let name = &line[..i];
+    if name.len() > MAX_NAME_BYTES {
+        return Err("a metric name longer than 1 KiB");
+    }
     let mut labels = "";
     if i < b.len() && b[i] == b'{' {
         let start = i + 1;
@@ -321,6 +340,7 @@ fn sample(line: &str) -> Result<Sample<'_>, &'static str> {
 /// Length of the label set up to (not including) the closing brace; validates its shape.
 fn label_set_len(b: &[u8]) -> Result<usize, &'static str> {
     let mut i = 0;
+    let mut count = 0;
     loop {
         while i < b.len() && (b[i] == b' ' || b[i] == b',') {
             i += 1;
@@ -334,8 +354,16 @@ fn label_set_len(b: &[u8]) -> Result<usize, &'static str> {
         if !is_name_start(b[i]) {
             return Err("expected a label name");
         }
+        count += 1;
+        if count > MAX_LABELS {
+            return Err("more than 128 labels");
+        }
+        let name_start = i;
         while i < b.len() && is_name_char(b[i]) {
             i += 1;
+        }
+        if i - name_start > MAX_NAME_BYTES {
+            return Err("a label name longer than 1 KiB");
         }
         while i < b.len() && b[i] == b' ' {
             i += 1;
@@ -352,6 +380,9 @@ fn label_set_len(b: &[u8]) -> Result<usize, &'static str> {
         }
         i += 1;
         let (end, _) = scan_quoted(&b[i..])?;
+        if end > MAX_LABEL_VALUE_BYTES {
+            return Err("a label value longer than 16 KiB");
+        }
         i += end + 1;
     }
 }
@@ -449,6 +480,68 @@ mod tests {
     }
 
     /// Bad lines: all counted, the first thousand kept with their line numbers.
+    /// Each limit makes its line a bad line with a message naming it; the lines around it
+    /// are read; a line just under every limit is read.
+    #[test]
+    fn lines_over_a_limit_are_bad_lines_that_say_which() {
+        let cases = [
+            (
+                format!("a{{x=\"{}\"}} 1", "v".repeat(MAX_LINE_BYTES)),
+                "a line longer than 64 KiB, not read",
+            ),
+            (
+                format!("{} 1", "n".repeat(MAX_NAME_BYTES + 1)),
+                "a metric name longer than 1 KiB",
+            ),
+            (
+                format!("a{{{}=\"v\"}} 1", "l".repeat(MAX_NAME_BYTES + 1)),
+                "a label name longer than 1 KiB",
+            ),
+            (
+                format!("a{{x=\"{}\"}} 1", "v".repeat(MAX_LABEL_VALUE_BYTES + 1)),
+                "a label value longer than 16 KiB",
+            ),
+            (
+                format!(
+                    "a{{{}}} 1",
+                    (0..=MAX_LABELS)
+                        .map(|i| format!("l{i}=\"v\""))
+                        .collect::<Vec<_>>()
+                        .join(",")
+                ),
+                "more than 128 labels",
+            ),
+        ];
+        for (line, message) in cases {
+            let text = format!("before 1\n{line}\nafter 2\n");
+            let e = parse(&text);
+            let names: Vec<&str> = e.samples.iter().map(|s| s.name).collect();
+            assert_eq!(names, ["before", "after"], "{message}");
+            assert_eq!(e.bad_lines, 1);
+            assert_eq!(e.errors[0].to_string(), format!("line 2: {message}"));
+        }
+        // At each limit, the line is read.
+        let value = |n: usize| format!("a{{x=\"{}\"}} 1", "v".repeat(n));
+        let long_line = format!("a 1{}", " ".repeat(MAX_LINE_BYTES - 3));
+        assert_eq!(long_line.len(), MAX_LINE_BYTES);
+        let at_limits = [
+            format!("{} 1", "n".repeat(MAX_NAME_BYTES)),
+            format!("a{{{}=\"v\"}} 1", "l".repeat(MAX_NAME_BYTES)),
+            value(MAX_LABEL_VALUE_BYTES),
+            format!(
+                "a{{{}}} 1",
+                (0..MAX_LABELS)
+                    .map(|i| format!("l{i}=\"v\""))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ),
+            long_line,
+        ];
+        let text = at_limits.join("\n");
+        let e = parse(&text);
+        assert_eq!((e.samples.len(), e.bad_lines), (5, 0), "{:?}", e.errors);
+    }
+
     #[test]
     fn bad_lines_are_counted_and_the_first_are_kept() {
         let text = "{\n".repeat(5000);

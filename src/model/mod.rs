@@ -232,7 +232,7 @@ impl Resource {
             Resource::PodMetrics => "pod metrics",
             Resource::ProxyScrape => "proxy scrape",
             Resource::Prometheus => "prometheus",
-            Resource::Tap => "linkerd tap",
+            Resource::Tap => "tap",
             Resource::Logs => "pod logs",
         }
     }

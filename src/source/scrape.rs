@@ -102,6 +102,11 @@ impl Retry {
         }
     }
 
+    /// Proxies that failed last time they were tried (and have not moved since).
+    pub fn failing_count(&self) -> usize {
+        self.failing.len()
+    }
+
     /// The longest wait before a failing proxy is tried again, given how many fail.
     fn longest_wait(&self, interval: Duration) -> Duration {
         let share = self.failing.len() as u64 * u64::from(RETRY_SHARE) / u64::from(self.budget);
@@ -488,9 +493,10 @@ async fn scrape_loop(
             budget,
             prometheus: None,
             round_s: 0,
+            silent: 0,
         };
         if let Plan::Paced { round, .. } = plan {
-            // Rounded up: 1,001 proxies at a budget of 1,000 take longer than the interval.
+            // Handing over: what scraping every proxy would take, the reason.
             load.round_s = u32::try_from(round.as_millis().div_ceil(1000)).unwrap_or(u32::MAX);
             if let Some(lookup) = &lookup
                 && looked.is_none_or(|at| at.elapsed() >= PROMETHEUS_LOOKUP_EVERY)
@@ -503,9 +509,24 @@ async fn scrape_loop(
                 }
             }
         }
-        // Said when it goes over or back under, or the round's length changes.
+        let (spacing, every) = match plan {
+            Plan::All => (None, interval),
+            Plan::Paced { spacing, round } => (Some(spacing), round),
+        };
+        // The budget is planned for every proxy; those sitting out leave their share unused.
+        let list = retry.admit(list, round, interval);
+        if let Some(spacing) = spacing {
+            // What the proxies scraped this round take: the status line says that, not
+            // what every proxy would (those that do not answer sit out, their retries
+            // rationed). Rounded up: 1,001 proxies at a budget of 1,000 take longer than
+            // the interval.
+            let took = interval.max(spacing.saturating_mul(u32::try_from(list.len()).unwrap_or(u32::MAX)));
+            load.round_s = u32::try_from(took.as_millis().div_ceil(1000)).unwrap_or(u32::MAX);
+            load.silent = retry.failing_count();
+        }
+        // Said when it goes over or back under, or what it says changes.
         let changed = match &told {
-            Some(t) => t.over() != load.over() || (load.over() && t.round_s != load.round_s),
+            Some(t) => t.over() != load.over() || (load.over() && *t != load),
             None => load.over(),
         };
         if changed {
@@ -514,12 +535,6 @@ async fn scrape_loop(
             }
             told = Some(load);
         }
-        let (spacing, every) = match plan {
-            Plan::All => (None, interval),
-            Plan::Paced { spacing, round } => (Some(spacing), round),
-        };
-        // The budget is planned for every proxy; those sitting out leave their share unused.
-        let list = retry.admit(list, round, interval);
         let mut results = std::pin::pin!(paced_with_outcomes(&via, list, spacing));
         while let Some((u, t, outcome)) = results.next().await {
             retry.saw(&t, outcome, round, interval, every);
@@ -686,6 +701,7 @@ async fn scrape_target(via: &Via, t: &Target) -> (Update, Outcome) {
         edges,
         described,
         bad_lines: e.bad_lines,
+        first_bad_line: e.errors.first().map(ToString::to_string),
     };
     (u, Outcome::Answered)
 }

@@ -17,10 +17,11 @@ const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// is cleared and the backoff starts over.
 const HEALTHY_AFTER: Duration = Duration::from_secs(30);
 
-/// Names the source that `MESHTOP_FAULT_PANIC` makes panic once, at its first start: the
+/// Names the source that `MESHTOP_FAULT_PANIC` makes panic once, as it first starts: the
 /// fault-injection hook of the end-to-end tests and the demo (a real panic has no trigger
-/// from outside). `NAME@N` picks the Nth source of that name started in the process (a tap
-/// is a new source each time one is opened), so the demo can crash one late in a session.
+/// from outside). `NAME` is the first source of that name started in the process; `NAME@N`
+/// the Nth (a tap is a new source each time one is opened), so the demo can crash one late
+/// in a session. A value that names no source does nothing.
 pub const FAULT_ENV: &str = "MESHTOP_FAULT_PANIC";
 
 /// Sources started so far whose name the hook names: the count `NAME@N` compares with.

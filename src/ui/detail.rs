@@ -93,6 +93,16 @@ pub fn render(state: &State, t: &Theme, frame: &mut Frame, area: Rect, namespace
                     _ => "no metrics port known for this proxy".into(),
                 },
             ));
+            if let Some((n, first)) = state
+                .traffic
+                .get(&(i.namespace.clone(), i.name.clone()))
+                .and_then(|t| t.unread.as_ref())
+            {
+                lines.push(kv(
+                    "not read",
+                    format!("{} of its last scrape: {first}", crate::app::format::plural(*n, "line")),
+                ));
+            }
         }
         None => lines.push(kv("proxy", "<none>".into())),
     }

@@ -165,7 +165,7 @@ fn card(state: &State, t: &Theme, frame: &mut Frame, area: Rect, s: &MeshSummary
                 millicores(c.proxy_cpu_m),
                 mib(c.proxy_mem),
                 c.proxy_cpu_share()
-                    .map(|x| format!(" · sidecars {:.0}% of their pods' CPU", x * 100.0))
+                    .map(|x| format!(" · sidecars {} of their pods' CPU", crate::app::format::share(x)))
                     .unwrap_or_default(),
                 // A partial sum says so.
                 if c.sampled < c.proxies {

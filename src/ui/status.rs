@@ -150,7 +150,7 @@ fn status_spans(state: &State, t: &Theme, message_cols: usize) -> Vec<Span<'stat
                         "· reconnecting: no answer since {} ({} ago): {} ",
                         &clock(since)[..8],
                         age(state.now, Some(since)),
-                        e.message
+                        shorten(&e.message, message_cols)
                     )
                 }
                 _ => format!(
@@ -176,12 +176,19 @@ fn status_spans(state: &State, t: &Theme, message_cols: usize) -> Vec<Span<'stat
     if state.cluster.is_some()
         && let Some(l) = &state.scrape_load
     {
-        let what = match &l.prometheus {
-            Some(_) => "Prometheus instead".to_string(),
-            None => format!("each scraped every {}s (no Prometheus found)", l.round_s),
+        let what = match (&l.prometheus, l.silent) {
+            (Some(_), _) => ": Prometheus instead".to_string(),
+            (None, 0) => format!(", no Prometheus: each scraped every {}s", l.round_s),
+            // Those that do not answer sit out, retried at a tenth of the budget's pace.
+            (None, s) if s >= l.proxies => ", no Prometheus: none answers, retried slower".to_string(),
+            (None, s) => format!(
+                ", no Prometheus: {} scraped every {}s, {s} silent retried slower",
+                l.proxies - s,
+                l.round_s
+            ),
         };
         spans.push(Span::styled(
-            format!("· {} proxies > scrape budget {}: {what} ", l.proxies, l.budget),
+            format!("· {} proxies > scrape budget {}{what} ", l.proxies, l.budget),
             base.fg(t.warn),
         ));
     }
@@ -225,6 +232,16 @@ const MESSAGE_COLS: usize = 72;
 /// `text` cut to at most `cols` columns, ending in `…` when cut.
 fn shorten(text: &str, cols: usize) -> std::borrow::Cow<'_, str> {
     use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+    // A panic's message may span lines: one line here, control characters as spaces.
+    if text.chars().any(char::is_control) {
+        let flat = text
+            .split(char::is_control)
+            .filter(|s| !s.trim().is_empty())
+            .map(str::trim)
+            .collect::<Vec<_>>()
+            .join(" ");
+        return shorten(&flat, cols).into_owned().into();
+    }
     if text.width() <= cols {
         return text.into();
     }
@@ -238,6 +255,7 @@ fn shorten(text: &str, cols: usize) -> std::borrow::Cow<'_, str> {
         .map_or(text.len(), |(i, _)| i);
     // At a word's end when one is near, so no word is left half.
     let end = match text[..end].rfind(' ') {
+        _ if text[end..].starts_with(' ') => end,
         Some(space) if text[space..end].width() <= 16 => space,
         _ => end,
     };
@@ -301,5 +319,11 @@ mod tests {
         assert_eq!(shorten("日本語テキスト", 6), "日本…");
         assert_eq!(shorten("", 0), "");
         assert_eq!(shorten("ab", 0), "…");
+        assert_eq!(shorten("ab cd ef", 6), "ab cd…");
+        assert_eq!(
+            shorten("assertion failed\n  left: 1\n right: 2", 100),
+            "assertion failed left: 1 right: 2"
+        );
+        assert_eq!(shorten("a\tb\r\n", 10), "a b");
     }
 }

@@ -207,7 +207,9 @@ pub fn updates() -> Vec<Stamped> {
         outbound: calls.clone(),
         edges: [("reviews.bookinfo.svc.cluster.local".to_string(), calls)].into(),
         described: Default::default(),
-        bad_lines: 0,
+        // One series over a limit: the pod's detail says what was not read.
+        bad_lines: 1,
+        first_bad_line: Some("line 4812: a label value longer than 16 KiB".into()),
     };
     let calls_before = totals(
         2000.0,

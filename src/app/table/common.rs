@@ -181,7 +181,7 @@ pub const fn tax<R: Costed + 'static>() -> Column<R> {
         }),
         live: true,
         ..Column::new("TAX CPU/MEM", |_, r| {
-            let pct = |v: Option<f64>| v.map_or_else(|| "-".into(), |v| format!("{:.0}%", v * 100.0));
+            let pct = |v: Option<f64>| v.map_or_else(|| "-".into(), format::share);
             match r.cost().tax {
                 Tax::Unknown => "-".into(),
                 Tax::Infrastructure(Model::Gateway) => "gateway".into(),
