@@ -7,10 +7,12 @@
 # proxying, and the scrapes nginx served (to confirm the 100 scrapes/s pace).
 # Not a test: numbers vary with the machine. Usage: bench/scrape-500.sh [PODS] [SECONDS] [soak]
 #
-# With `soak` (e.g. `bench/scrape-500.sh 100 1800 soak`), a second process replays the demo
-# recording in a loop (`meshtop demo`, in its own tmux session) meanwhile, and both
-# processes' RSS is sampled every 10 s: the series is printed with its spread after the
-# warm-up, which should stay within 5 %.
+# With `soak` (e.g. `bench/scrape-500.sh 100 1800 soak`), four more pods carry live traffic
+# (the stand-in Istio proxy, tests/standin/proxy.py, forwarding meshtop's own load
+# generator's requests to a real http.server in each pod's network namespace, 10 req/s
+# each), a second process replays the demo recording in a loop (`meshtop demo`, in its own
+# tmux session) meanwhile, and both processes' RSS is sampled every 10 s: the series is
+# printed with its spread after the warm-up, which should stay within 5 %.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 PODS=${1:-500}
@@ -31,7 +33,10 @@ export KUBECONFIG="${line#KUBECONFIG=}"
 cargo build --release --quiet
 BIN=$(scripts/target-dir)/release/meshtop
 
+live=()
 cleanup() {
+  for p in "${live[@]}"; do kill "$p" 2>/dev/null || true; done
+  for i in 0 1 2 3; do scripts/testbed pod-netns-rm "$NS" "live-$i" >/dev/null 2>&1 || true; done
   tmux -L meshtop-scrape kill-server 2>/dev/null || true
   tmux -L meshtop-soak kill-server 2>/dev/null || true
   [[ -f $RUN/nginx.pid ]] && kill "$(cat $RUN/nginx.pid)" 2>/dev/null || true
@@ -96,6 +101,31 @@ EOF
 ip netns exec "$NETNS" nginx -c "$RUN/nginx.conf"
 sleep 1
 
+if [[ $SOAK == soak ]]; then
+  echo "4 pods with live traffic through the stand-in proxy..." >&2
+  mkdir -p "$RUN/www"; echo "hello" >"$RUN/www/index.html"
+  for i in 0 1 2 3; do
+    K apply -f - >/dev/null <<EOF
+apiVersion: v1
+kind: Pod
+metadata: {name: live-$i, namespace: $NS, labels: {app: live}}
+spec: {nodeName: kwok-node-$((i % 2)), automountServiceAccountToken: false, containers: [{name: app, image: app:1}, {name: istio-proxy, image: docker.io/istio/proxyv2:1.24.0, ports: [{containerPort: 15020, name: http-envoy-prom}]}]}
+EOF
+  done
+  for i in 0 1 2 3; do
+    for _ in $(seq 60); do [[ -n "$(K -n "$NS" get pod "live-$i" -o jsonpath='{.status.podIP}')" ]] && break; sleep 1; done
+    netns=$(scripts/testbed pod-netns "$NS" "live-$i" | tail -1)
+    ip netns exec "$netns" python3 -m http.server 8080 --bind 0.0.0.0 --directory "$RUN/www" >/dev/null 2>&1 &
+    live+=($!)
+    ip netns exec "$netns" python3 tests/standin/proxy.py --format istio --listen 15001 \
+      --upstream http://127.0.0.1:8080 --metrics 15020 --namespace "$NS" --workload "live-$i" >/dev/null 2>&1 &
+    live+=($!)
+    "$BIN" bench "http://$(K -n "$NS" get pod "live-$i" -o jsonpath='{.status.podIP}'):15001/" \
+      -q 10 -c 2 -z "$((SECS + 120))s" --no-save >/dev/null 2>&1 &
+    live+=($!)
+  done
+fi
+
 apiserver=$(pgrep -f "kube-apiserver.*--secure-port" | head -1)
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 hz=$(getconf CLK_TCK)
@@ -140,6 +170,10 @@ echo "kube-apiserver CPU meanwhile: $(pct "$a0" "$a1") % of one core (the pod pr
 tmux -L meshtop-scrape capture-pane -p -t b | sed -n '3,6p'
 tmux -L meshtop-scrape capture-pane -p -t b | tail -1
 if [[ $SOAK == soak ]]; then
+  echo "== the live pods as the TUI shows them at the end =="
+  tmux -L meshtop-scrape send-keys -t b / && tmux -L meshtop-scrape send-keys -t b -l live && tmux -L meshtop-scrape send-keys -t b Enter
+  sleep 1
+  tmux -L meshtop-scrape capture-pane -p -t b | grep -E "NAME|live-"
   echo "== RSS every 10 s (KiB; also in /tmp/meshtop-soak.tsv) =="
   column -t "$RUN/soak.tsv"
   # Warm-up: the first 5 minutes (windows fill, the replay loops once).
