@@ -173,7 +173,10 @@ if [[ $SOAK == soak ]]; then
   echo "== the live pods as the TUI shows them at the end =="
   tmux -L meshtop-scrape send-keys -t b / && tmux -L meshtop-scrape send-keys -t b -l live && tmux -L meshtop-scrape send-keys -t b Enter
   sleep 1
-  tmux -L meshtop-scrape capture-pane -p -t b | grep -E "NAME|live-"
+  tmux -L meshtop-scrape capture-pane -p -t b | grep -E "NAME|live-" || true
+  # Their RPS column must not be empty: the soak had live traffic, or it says it had none.
+  tmux -L meshtop-scrape capture-pane -p -t b | grep -qE "live-[0-9].* Running +[1-9][0-9.]* " \
+    || echo "WARNING: the live pods show no traffic: this soak had none" >&2
   echo "== RSS every 10 s (KiB; also in /tmp/meshtop-soak.tsv) =="
   column -t "$RUN/soak.tsv"
   # Warm-up: the first 5 minutes (windows fill, the replay loops once).

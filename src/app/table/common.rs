@@ -171,7 +171,8 @@ pub const fn mem<R: Costed + 'static>() -> Column<R> {
 }
 
 /// The sidecars' share of CPU and memory, `17%/33%`; says what a mesh proxy is rather
-/// than taxing it; `-` without a sidecar or samples.
+/// than taxing it; `-` without a sidecar or samples, and for CPU under 1m in all (a share
+/// of almost nothing is noise).
 pub const fn tax<R: Costed + 'static>() -> Column<R> {
     Column {
         drop: 9,
