@@ -16,7 +16,8 @@ Exit status:
   0  success
   1  a failure at run time (cluster unreachable, I/O)
   2  bad usage or bad input (a flag, a file that is not what it should be)
-  3  an objective was missed (bench --slo, sweep --max-slowdown, --max-added)";
+  3  an objective was missed (bench --slo, sweep --max-slowdown, --max-added; doctor: a
+     read meshtop needs is not allowed)";
 
 #[derive(Debug, Clone, Parser)]
 #[command(
@@ -231,6 +232,20 @@ pub enum Command {
     Demo {
         #[command(flatten)]
         ui: UiArgs,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+    /// Check, for each thing meshtop reads, whether the current user may (one
+    /// SelfSubjectAccessReview per verb): what works, what does not, and the RBAC rule that
+    /// would fix it (deploy/rbac-readonly.yaml grants them all). Exits 3 when something is
+    /// not allowed.
+    #[command(after_help = EXIT_CODES)]
+    Doctor {
+        #[command(flatten)]
+        cluster: ClusterArgs,
+        /// Output format.
+        #[arg(short = 'o', long, value_enum, default_value = "table")]
+        output: crate::cmd::doctor::Format,
         #[command(flatten)]
         common: CommonArgs,
     },
@@ -597,7 +612,8 @@ impl Command {
             | Command::Record { common, .. }
             | Command::Replay { common, .. }
             | Command::Demo { common, .. }
-            | Command::Discover { common, .. } => Some(common),
+            | Command::Discover { common, .. }
+            | Command::Doctor { common, .. } => Some(common),
             Command::Bench(b) => Some(&b.common),
             Command::Sweep(s) => Some(&s.common),
             Command::Tap(t) => Some(&t.common),

@@ -22,6 +22,7 @@ pub mod cmd;
 pub mod compare;
 pub mod config;
 pub mod exit;
+pub mod files;
 pub mod input;
 pub mod log;
 pub mod mesh;

@@ -24,7 +24,7 @@ pub fn init(path: Option<&Path>) -> Result<()> {
         })?,
         _ => EnvFilter::new(DEFAULT_FILTER),
     };
-    let file = std::fs::File::create(path)
+    let file = crate::files::create(path)
         .map_err(|e| crate::exit::bad_input(format!("--log-file {}: {e}", path.display())))?;
     tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -476,7 +476,7 @@ impl LiveSources {
             // The second save replaces the first file (it only adds late readings).
             let write = move || match &earlier {
                 Some(path) => crate::sweep::output::render(crate::sweep::output::Format::Json, &result)
-                    .and_then(|text| std::fs::write(path, text).wrap_err_with(|| format!("writing {}", path.display())))
+                    .and_then(|text| crate::files::write(path, text))
                     .map(|()| path.clone()),
                 None => crate::bench::store::default_dir().and_then(|dir| crate::sweep::output::save(&dir, &result)),
             };

@@ -261,6 +261,13 @@ fn json_smp_fortio_and_csv_carry_the_same_numbers() {
     );
     let stored: BenchResult = meshtop::bench::store::load(&saved).unwrap();
     assert_eq!(stored.status.get(&200), Some(&500));
+    // The owner's alone: the file 0600, meshtop's directory 0700.
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&saved), 0o600);
+        assert_eq!(mode(&data.path().join("meshtop/results")), 0o700);
+    }
     // Versioned: the saved JSON says its schema, and keeps the field older results had;
     // a result saved before schema_version still loads.
     let text = std::fs::read_to_string(&saved).unwrap();

@@ -45,22 +45,33 @@ pub fn save(dir: &Path, result: &BenchResult) -> Result<PathBuf> {
     save_text(dir, &file_name(result), &json::render(result)?)
 }
 
-/// Writes `text` as `name` into `dir` (created if needed); `-2`, `-3`... when taken.
+/// Writes `text` as `name` into `dir` (created if needed, 0700; the default directory made
+/// 0700 if it was not), mode 0600; `-2`, `-3`... when taken, never replacing a file.
 pub fn save_text(dir: &Path, name: &str, text: &str) -> Result<PathBuf> {
-    std::fs::create_dir_all(dir).wrap_err_with(|| format!("creating {}", dir.display()))?;
+    use std::io::Write;
+    if default_dir().is_ok_and(|d| d == dir) {
+        crate::files::own_dir(dir)?;
+    } else {
+        crate::files::private_dir(dir)?;
+    }
     let stem = name.trim_end_matches(".json");
-    let path = (1..)
-        .map(|i| {
-            if i == 1 {
-                dir.join(name)
-            } else {
-                dir.join(format!("{stem}-{i}.json"))
+    for i in 1..10_000 {
+        let path = if i == 1 {
+            dir.join(name)
+        } else {
+            dir.join(format!("{stem}-{i}.json"))
+        };
+        match crate::files::create_new(&path) {
+            Ok(mut f) => {
+                f.write_all(text.as_bytes())
+                    .wrap_err_with(|| format!("writing {}", path.display()))?;
+                return Ok(path);
             }
-        })
-        .find(|p| !p.exists())
-        .unwrap_or_else(|| dir.join(name));
-    std::fs::write(&path, text).wrap_err_with(|| format!("writing {}", path.display()))?;
-    Ok(path)
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e).wrap_err_with(|| format!("writing {}", path.display())),
+        }
+    }
+    Err(eyre!("{}: 9,999 results named {name} already", dir.display()))
 }
 
 pub fn load(path: &Path) -> Result<BenchResult> {

@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod compare;
 pub mod discover;
+pub mod doctor;
 pub mod metrics;
 pub mod record;
 pub mod replay;
@@ -60,6 +61,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             timeout,
             ..
         }) => discover::run(cluster.target()?, output, timeout).await,
+        Some(Command::Doctor { cluster, output, .. }) => doctor::run(cluster.target()?, output).await,
         Some(Command::Bench(args)) => bench::run(*args).await,
         Some(Command::Sweep(args)) => sweep::run(*args).await,
         Some(Command::Tap(args)) => tap::run(*args).await,
@@ -87,7 +89,7 @@ pub fn write_report(out: Option<&std::path::Path>, report: &str) -> Result<()> {
     use color_eyre::eyre::WrapErr;
     use std::io::Write;
     match out {
-        Some(path) => std::fs::write(path, report).wrap_err_with(|| format!("writing {}", path.display())),
+        Some(path) => crate::files::write(path, report),
         None => {
             let mut stdout = std::io::stdout().lock();
             stdout.write_all(report.as_bytes()).wrap_err("writing the report")?;

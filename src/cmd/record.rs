@@ -16,7 +16,7 @@ pub fn default_path(context: &str) -> Result<PathBuf> {
     let dir = dirs::data_dir()
         .ok_or_else(|| color_eyre::eyre::eyre!("no data directory (set XDG_DATA_HOME or HOME)"))?
         .join("meshtop/recordings");
-    std::fs::create_dir_all(&dir).wrap_err_with(|| format!("creating {}", dir.display()))?;
+    crate::files::own_dir(&dir)?;
     let stamp = jiff::Timestamp::from_millisecond(now_millis())
         .map(|t| t.strftime("%Y%m%d-%H%M%S").to_string())
         .unwrap_or_else(|_| "now".into());

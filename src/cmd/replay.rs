@@ -291,7 +291,7 @@ pub fn export_cast(args: &UiArgs, mut rec: Chunked, out: &Path, width: u16, heig
     // Written beside it and renamed when whole: a failed export leaves no half cast.
     let name = out.file_name().map_or_else(|| "cast".into(), |n| n.to_string_lossy());
     let partial = out.with_file_name(format!(".{name}.partial"));
-    let file = std::fs::File::create(&partial).wrap_err_with(|| format!("creating {}", partial.display()))?;
+    let file = crate::files::create(&partial).wrap_err_with(|| format!("creating {}", partial.display()))?;
     match write_cast_frames(args, &mut rec, file, width, height, step)
         .wrap_err_with(|| format!("writing {}", out.display()))
     {

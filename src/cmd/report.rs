@@ -1,6 +1,6 @@
 //! `meshtop report FILE... --svg OUT.svg --png OUT.png`: a picture of saved results.
 
-use color_eyre::eyre::{Result, WrapErr};
+use color_eyre::eyre::Result;
 
 use crate::cli::ReportArgs;
 use crate::compare::Saved;
@@ -33,11 +33,11 @@ pub fn run(args: &ReportArgs) -> Result<()> {
         .transpose()
         .map_err(|e| color_eyre::eyre::eyre!(e))?;
     if let Some(path) = &args.svg {
-        std::fs::write(path, &svg).wrap_err_with(|| format!("writing {}", path.display()))?;
+        crate::files::write(path, &svg)?;
         eprintln!("wrote {}", path.display());
     }
     if let (Some(path), Some(png)) = (&args.png, png) {
-        std::fs::write(path, png).wrap_err_with(|| format!("writing {}", path.display()))?;
+        crate::files::write(path, png)?;
         eprintln!("wrote {}", path.display());
     }
     Ok(())

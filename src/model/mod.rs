@@ -1,6 +1,7 @@
 //! Domain types with no I/O. Sources convert API objects into these, so the fold,
 //! the views and recordings never depend on the Kubernetes client types.
 
+pub mod access;
 pub mod bench;
 pub mod sweep;
 pub mod tap;

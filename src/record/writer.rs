@@ -109,7 +109,7 @@ impl Recorder {
 
     pub fn create_with(path: impl AsRef<Path>, header: &Header, policy: FlushPolicy) -> Result<Recorder> {
         let path = path.as_ref();
-        let file = File::create(path).wrap_err_with(|| format!("creating recording {}", path.display()))?;
+        let file = crate::files::create(path).wrap_err_with(|| format!("creating recording {}", path.display()))?;
         Recorder::new(BufWriter::new(file), header, policy)
             .wrap_err_with(|| format!("starting recording {}", path.display()))
     }

@@ -1,0 +1,128 @@
+//! `meshtop doctor` against the real test bed: the API server's own access reviews for the
+//! admin, a user bound only to the shipped read-only ClusterRole, and a user bound only to
+//! the shipped namespaced Role in two namespaces.
+
+mod support;
+
+use std::process::Command;
+
+use support::*;
+
+const BIN: &str = env!("CARGO_BIN_EXE_meshtop");
+const ROLE: &str = include_str!("../deploy/rbac-readonly.yaml");
+
+/// The shipped file's document of this kind, renamed (the test bed may hold an earlier run's).
+fn shipped(kind: &str, name: &str) -> String {
+    use serde::Deserialize;
+    for doc in serde_yaml::Deserializer::from_str(ROLE) {
+        let mut v = serde_yaml::Value::deserialize(doc).unwrap();
+        if v["kind"].as_str() == Some(kind) {
+            v["metadata"]["name"] = name.into();
+            if let Some(m) = v["metadata"].as_mapping_mut() {
+                m.remove("namespace");
+            }
+            return serde_yaml::to_string(&v).unwrap();
+        }
+    }
+    panic!("no {kind} in deploy/rbac-readonly.yaml")
+}
+
+fn binding(kind: &str, name: &str, role_kind: &str, role: &str, user: &str) -> String {
+    format!(
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: {kind}\nmetadata: {{name: {name}}}\n\
+         subjects: [{{kind: User, name: {user}, apiGroup: rbac.authorization.k8s.io}}]\n\
+         roleRef: {{kind: {role_kind}, name: {role}, apiGroup: rbac.authorization.k8s.io}}\n"
+    )
+}
+
+/// Runs `meshtop doctor ARGS`: (exit code, stdout with the test's names made constant).
+fn doctor(kubeconfig: &std::path::Path, args: &[&str], names: &[(&str, &str)]) -> (i32, String) {
+    let out = Command::new(BIN)
+        .arg("doctor")
+        .args(args)
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .output()
+        .unwrap();
+    let mut text = String::from_utf8(out.stdout).unwrap();
+    for (from, to) in names {
+        text = text.replace(from, to);
+    }
+    assert!(out.status.code().is_some(), "{}", String::from_utf8_lossy(&out.stderr));
+    (out.status.code().unwrap(), text)
+}
+
+#[tokio::test]
+async fn doctor_says_what_each_user_may_read_and_the_rule_that_fixes_the_rest() {
+    let (client, one) = setup("doctor").await;
+    let two = namespace(&client, "doctor").await;
+    let cluster_role = format!("meshtop-readonly-{one}");
+    let (all, some) = (format!("reader-all-{one}"), format!("reader-ns-{one}"));
+    create_yaml(&client, &one, &shipped("ClusterRole", &cluster_role)).await;
+    create_yaml(
+        &client,
+        &one,
+        &binding("ClusterRoleBinding", &cluster_role, "ClusterRole", &cluster_role, &all),
+    )
+    .await;
+    for ns in [&one, &two] {
+        create_yaml(&client, ns, &shipped("Role", "meshtop-readonly")).await;
+        create_yaml(
+            &client,
+            ns,
+            &binding("RoleBinding", "meshtop-readonly", "Role", "meshtop-readonly", &some),
+        )
+        .await;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let names = [
+        (one.as_str(), "NS1"),
+        (two.as_str(), "NS2"),
+        (all.as_str(), "reader-all"),
+        (some.as_str(), "reader-ns"),
+    ];
+
+    // The admin may read everything.
+    let (code, admin) = doctor(&kubeconfig(), &[], &names);
+    assert_eq!(code, 0, "{admin}");
+    assert!(admin.contains("Everything meshtop reads is allowed."), "{admin}");
+    insta::assert_snapshot!("doctor_admin", admin);
+
+    // Bound to the shipped ClusterRole alone: the same, which proves the role is enough.
+    let kc_all = impersonating_kubeconfig(dir.path(), &all);
+    let (code, text) = doctor(&kc_all, &[], &names);
+    assert_eq!(code, 0, "{text}");
+    assert_eq!(
+        text.lines().skip(1).collect::<Vec<_>>(),
+        admin.lines().skip(1).collect::<Vec<_>>(),
+        "the ClusterRole grants all the admin's rows"
+    );
+    assert!(
+        text.starts_with("CONTEXT meshtop-testbed  USER reader-all  GROUPS system:authenticated\n"),
+        "{text}"
+    );
+    let (code, json) = doctor(&kc_all, &["-o", "json"], &names);
+    assert_eq!(code, 0);
+    let j: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let checks = j["checks"].as_array().unwrap();
+    assert_eq!(checks.len(), meshtop::model::access::NEEDS.len());
+    assert!(
+        checks.iter().all(|c| c["allowed"] == true && c["fix"].is_null()),
+        "{json}"
+    );
+
+    // Bound to the namespaced Role in two namespaces: there, every namespaced read works;
+    // the cluster-scoped ones do not, each with the rule that would fix it.
+    let other = tempfile::tempdir().unwrap();
+    let kc_some_path = impersonating_kubeconfig(other.path(), &some);
+    let (code, in_one) = doctor(&kc_some_path, &["-n", &one], &names);
+    assert_eq!(code, 3, "{in_one}");
+    insta::assert_snapshot!("doctor_namespaced_role_in_its_namespace", in_one);
+    let (code, in_two) = doctor(&kc_some_path, &["-n", &two], &names);
+    assert_eq!(code, 3);
+    assert_eq!(in_two.replace("NS2", "NS1"), in_one);
+    // Across the cluster it may read nothing namespaced either.
+    let (code, everywhere) = doctor(&kc_some_path, &[], &names);
+    assert_eq!(code, 3);
+    insta::assert_snapshot!("doctor_namespaced_role_across_the_cluster", everywhere);
+}
