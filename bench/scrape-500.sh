@@ -175,7 +175,7 @@ if [[ $SOAK == soak ]]; then
   sleep 1
   tmux -L meshtop-scrape capture-pane -p -t b | grep -E "NAME|live-" || true
   # Their RPS column must not be empty: the soak had live traffic, or it says it had none.
-  tmux -L meshtop-scrape capture-pane -p -t b | grep -qE "live-[0-9].* Running +[1-9][0-9.]* " \
+  tmux -L meshtop-scrape capture-pane -p -t b | grep -qE "live-[0-9].* Running +[0-9]+ +[1-9][0-9.]* " \
     || echo "WARNING: the live pods show no traffic: this soak had none" >&2
   echo "== RSS every 10 s (KiB; also in /tmp/meshtop-soak.tsv) =="
   column -t "$RUN/soak.tsv"

@@ -92,7 +92,8 @@ async fn meshtop_sends_no_mutating_request_under_the_read_only_role() {
     let log_file = logs.path().join("proxy.log");
     std::fs::write(
         &log_file,
-        "[2024-03-01T10:00:00.000Z] \"GET /index.html HTTP/1.1\" 200 - via_upstream - \"-\" 0 6 1 1 \"-\" \"curl/8\" \"id-1\" \"web:8080\" \"127.0.0.1:8080\" inbound|8080|| 127.0.0.6:1 10.0.0.1:8080 10.0.0.2:2 - default\n",
+        // As a container runtime stores it (CRI), which kwok serves.
+        "2026-11-30T09:00:00.000000000Z stdout F [2024-03-01T10:00:00.000Z] \"GET /index.html HTTP/1.1\" 200 - via_upstream - \"-\" 0 6 1 1 \"-\" \"curl/8\" \"id-1\" \"web:8080\" \"127.0.0.1:8080\" inbound|8080|| 127.0.0.6:1 10.0.0.1:8080 10.0.0.2:2 - default\n",
     )
     .unwrap();
     create_yaml(
@@ -162,7 +163,9 @@ async fn meshtop_sends_no_mutating_request_under_the_read_only_role() {
     t.keys(&["b"]);
     t.wait_text("enter starts", Duration::from_secs(10));
     t.keys(&["Enter"]);
-    t.wait("the bench to end", Duration::from_secs(60), |s| s.contains("ended"));
+    t.wait("the bench to end", Duration::from_secs(60), |s| {
+        s.contains("bench #1 done")
+    });
     t.keys(&["R"]);
     t.wait("the recording to stop", Duration::from_secs(10), |s| {
         !s.contains("● REC")
