@@ -340,6 +340,10 @@ where
 
 /// Learns the server version, then measures API latency every few seconds. Reports
 /// the API as unreachable (and back) so the status line tells the truth after a VPN drop.
+/// A watch was refused or reset since the probe last heard the API: set by the watches,
+/// taken by the probe.
+static WATCH_REFUSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// `silent` counts the times the API answered again after the probe had timed out.
 async fn probe(conn: Connection, tx: UpdateTx, silent: tokio::sync::watch::Sender<u64>) {
     let mut info = conn.info;
@@ -352,7 +356,11 @@ async fn probe(conn: Connection, tx: UpdateTx, silent: tokio::sync::watch::Sende
         let millis = started.elapsed().as_millis().min(u32::MAX as u128) as u32;
         let ok = match result {
             Ok(Ok(v)) => {
-                if std::mem::take(&mut timed_out) {
+                // After the probe was refused or timed out, or a watch was refused while the
+                // probe did not see it (an outage between two probes 5 s apart): the watches
+                // start over, or a quiet one that resumed from its resourceVersion would keep
+                // its "Connection refused" with nothing to clear it.
+                if std::mem::take(&mut timed_out) | WATCH_REFUSED.swap(false, std::sync::atomic::Ordering::Relaxed) {
                     silent.send_modify(|n| *n += 1);
                 }
                 if !connected || info.version != v.git_version {
@@ -488,6 +496,9 @@ fn event_update<K: Watched>(event: Result<watcher::Event<K>, watcher::Error>, na
         Ok(watcher::Event::Delete(o)) => o.deleted(),
         Err(e) => {
             let (kind, message) = watch_error(resource, &e);
+            if kind == ErrorKind::Unreachable {
+                WATCH_REFUSED.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
             tracing::debug!(resource = resource.as_str(), ?namespace, %message, "watch failed");
             Update::SourceError {
                 resource,
