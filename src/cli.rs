@@ -64,9 +64,16 @@ pub struct ClusterArgs {
     #[arg(long, value_name = "NAME")]
     pub context: Option<String>,
 
-    /// Only watch this namespace (-n as in kubectl).
-    #[arg(short = 'n', long, value_name = "NS", conflicts_with = "all_namespaces")]
-    pub namespace: Option<String>,
+    /// Only watch these namespaces (-n as in kubectl; a list reads each on its own, for
+    /// users whose Roles grant only some namespaces).
+    #[arg(
+        short = 'n',
+        long,
+        value_name = "NS,NS...",
+        value_delimiter = ',',
+        conflicts_with = "all_namespaces"
+    )]
+    pub namespace: Vec<String>,
 
     /// Watch all namespaces (the default unless --namespace is given).
     #[arg(short = 'A', long)]
@@ -161,6 +168,10 @@ pub struct CommonArgs {
     /// secrets redacted as in recordings). Off unless given.
     #[arg(long, value_name = "FILE")]
     pub log_file: Option<PathBuf>,
+    /// Let features that create or change cluster objects ask to (each write is still
+    /// named and confirmed). Off: meshtop sends the API server no mutating request.
+    #[arg(long)]
+    pub allow_writes: bool,
 }
 
 #[derive(Debug, Clone, Subcommand)]
@@ -415,9 +426,11 @@ pub struct BenchArgs {
     /// Name for the run (in the result file name and reports).
     #[arg(long)]
     pub label: Option<String>,
-    /// Do not verify the server's TLS certificate.
+    /// Do not verify the server's TLS certificate (results then say "TLS not verified").
     #[arg(short = 'k', long)]
     pub insecure: bool,
+    #[command(flatten)]
+    pub tls: TlsArgs,
     /// Worker threads (default: one per core).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub threads: Option<u32>,
@@ -431,6 +444,30 @@ pub struct BenchArgs {
     pub slo: Option<crate::bench::slo::Slo>,
     #[command(flatten)]
     pub common: CommonArgs,
+}
+
+/// Certificates for https:// targets: a private CA, and a client certificate for mTLS.
+#[derive(Debug, Clone, Default, Args)]
+pub struct TlsArgs {
+    /// Verify the server against this PEM CA bundle instead of the system's roots.
+    #[arg(long, value_name = "FILE", conflicts_with = "insecure")]
+    pub cacert: Option<PathBuf>,
+    /// Client certificate chain (PEM) for servers that ask for one, as mTLS gateways do.
+    #[arg(long, value_name = "FILE", requires = "key")]
+    pub cert: Option<PathBuf>,
+    /// The client certificate's private key (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    pub key: Option<PathBuf>,
+}
+
+impl TlsArgs {
+    pub fn files(&self) -> crate::model::bench::TlsFiles {
+        crate::model::bench::TlsFiles {
+            cacert: self.cacert.clone(),
+            cert: self.cert.clone(),
+            key: self.key.clone(),
+        }
+    }
 }
 
 const SWEEP_HELP: &str = "\
@@ -502,9 +539,11 @@ pub struct SweepArgs {
     /// Per-request timeout (default 10s).
     #[arg(long, value_parser = flag::timeout)]
     pub timeout: Option<Duration>,
-    /// Do not verify the server's TLS certificate.
+    /// Do not verify the server's TLS certificate (results then say "TLS not verified").
     #[arg(short = 'k', long)]
     pub insecure: bool,
+    #[command(flatten)]
+    pub tls: TlsArgs,
     /// Worker threads (default: one per core).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub threads: Option<u32>,
@@ -628,9 +667,7 @@ impl ClusterArgs {
     /// What to watch. A kubeconfig named by the flag (or a single path in $KUBECONFIG) that
     /// is not there is bad input; a `$KUBECONFIG` list is left to the client to merge.
     pub fn target(&self) -> color_eyre::Result<crate::source::kube::KubeTarget> {
-        if let Some(ns) = &self.namespace
-            && !crate::input::is_namespace_name(ns)
-        {
+        if let Some(ns) = self.namespace.iter().find(|ns| !crate::input::is_namespace_name(ns)) {
             return Err(crate::exit::bad_input(format!(
                 "-n {ns:?}: not a namespace name (lowercase letters, digits and '-', at most 63)"
             )));
@@ -648,10 +685,16 @@ impl ClusterArgs {
         Ok(crate::source::kube::KubeTarget {
             kubeconfig,
             context: self.context.clone(),
-            namespace: if self.all_namespaces {
-                None
+            namespaces: if self.all_namespaces {
+                Vec::new()
             } else {
-                self.namespace.clone()
+                // Each once, in the order given.
+                let mut seen = std::collections::BTreeSet::new();
+                self.namespace
+                    .iter()
+                    .filter(|ns| seen.insert(ns.as_str()))
+                    .cloned()
+                    .collect()
             },
         })
     }
@@ -659,6 +702,31 @@ impl ClusterArgs {
 
 #[cfg(test)]
 mod tests {
+    use clap::Parser;
+
+    /// The one flag is taken by the TUI and every command (each has the common flags).
+    #[test]
+    fn allow_writes_is_off_unless_given_and_taken_everywhere() {
+        let cli = super::Cli::try_parse_from(["meshtop"]).unwrap();
+        assert!(!cli.tui.common.allow_writes);
+        let cli = super::Cli::try_parse_from(["meshtop", "--allow-writes"]).unwrap();
+        assert!(cli.tui.common.allow_writes);
+        for cmd in [
+            &["discover"][..],
+            &["top"],
+            &["bench", "http://h/"],
+            &["doctor"],
+            &["tap", "deploy/web"],
+        ] {
+            let mut args = vec!["meshtop"];
+            args.extend_from_slice(cmd);
+            args.push("--allow-writes");
+            let cli = super::Cli::try_parse_from(&args).unwrap_or_else(|e| panic!("{args:?}: {e}"));
+            let common = cli.command.as_ref().and_then(|c| c.common()).expect("common flags");
+            assert!(common.allow_writes, "{args:?}");
+        }
+    }
+
     #[test]
     fn namespace_names() {
         for ok in ["default", "kube-system", "a", "team-42"] {

@@ -1,4 +1,4 @@
-//! The user's config file: theme, frame cap and key remapping.
+//! The user's config file: theme, frame cap, key remapping, scrape budget, writes.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -20,6 +20,11 @@ pub struct Config {
     /// Proxies scraped per interval before falling back to Prometheus or pacing
     /// (`--scrape-budget` wins).
     pub scrape_budget: Option<u32>,
+    /// As `--allow-writes`: features that create or change cluster objects may ask to.
+    pub allow_writes: bool,
+    /// The namespaces to read when neither `-n` nor `-A` is given (as `-n a,b`): for users
+    /// whose Roles grant only these.
+    pub namespaces: Vec<String>,
 }
 
 impl Default for Config {
@@ -29,6 +34,8 @@ impl Default for Config {
             max_fps: 30,
             keys: BTreeMap::new(),
             scrape_budget: None,
+            allow_writes: false,
+            namespaces: Vec::new(),
         }
     }
 }
@@ -98,6 +105,11 @@ impl Config {
         {
             return Err(eyre!("scrape_budget must be between 1 and 1000000, got {b}"));
         }
+        if let Some(ns) = c.namespaces.iter().find(|ns| !crate::input::is_namespace_name(ns)) {
+            return Err(eyre!(
+                "namespaces: {ns:?} is not a namespace name (lowercase letters, digits and '-', at most 63)"
+            ));
+        }
         Ok(c)
     }
 }
@@ -148,5 +160,18 @@ mod tests {
             "scrape_budget must be between 1 and 1000000, got 0"
         );
         assert!(Config::parse("scrape_budget = -1").is_err());
+        assert!(!Config::parse("").unwrap().allow_writes);
+        assert!(Config::parse("allow_writes = true").unwrap().allow_writes);
+        assert!(Config::parse("allow_writes = \"yes\"").is_err());
+        assert_eq!(
+            Config::parse("namespaces = [\"shop\", \"web\"]").unwrap().namespaces,
+            ["shop", "web"]
+        );
+        assert_eq!(
+            Config::parse("namespaces = [\"shop\", \"Web/x\"]")
+                .unwrap_err()
+                .to_string(),
+            "namespaces: \"Web/x\" is not a namespace name (lowercase letters, digits and '-', at most 63)"
+        );
     }
 }

@@ -63,15 +63,17 @@ pub fn one_line(e: &Report) -> String {
     }
 }
 
-/// Tells the failure on stderr and gives the process its exit code.
+/// Tells the failure on stderr and gives the process its exit code. The text goes through
+/// the one redaction policy: an error may quote a URL or a header as typed.
 pub fn report(e: &Report) -> ExitCode {
     let verbose = std::env::var_os("RUST_BACKTRACE").is_some_and(|v| v != "0");
+    let line = crate::redact::scrub(&one_line(e));
     if verbose {
-        eprintln!("Error: {e:?}");
+        eprintln!("{}", crate::redact::scrub(&format!("Error: {e:?}")));
     } else {
-        eprintln!("meshtop: {}", one_line(e));
+        eprintln!("meshtop: {line}");
     }
-    tracing::error!(code = code(e), "{}", one_line(e));
+    tracing::error!(code = code(e), "{line}");
     ExitCode::from(code(e))
 }
 

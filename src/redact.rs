@@ -1,5 +1,6 @@
-//! The one redaction policy: takes secrets out of what meshtop writes down (recordings,
-//! stored benchmark configs, the debug log).
+//! The one redaction policy: takes secrets out of everything meshtop writes down or prints
+//! (recordings, saved bench and sweep results, reports, tap events, the debug log, error
+//! messages and panic reports).
 //!
 //! On updates it works on the JSON rather than on `Update` itself, so variants added later
 //! (bench configs with headers and URLs, tap samples with paths) are covered without anyone
@@ -125,6 +126,21 @@ fn blank_string(s: &mut String) -> bool {
     }
     *s = REDACTED.to_string();
     true
+}
+
+/// `s` with its secrets taken out (the same text when it held none).
+pub fn scrub(s: &str) -> String {
+    redact_text(s).unwrap_or_else(|| s.to_string())
+}
+
+/// A header's value as it may be kept: blank under a credential-like name (Authorization,
+/// Cookie, X-Api-Key, ...), and otherwise with the secrets of its text taken out.
+pub fn header_value(name: &str, value: &mut String) {
+    if is_credential_name(name) {
+        blank_string(value);
+    } else if let Some(r) = redact_text(value) {
+        *value = r;
+    }
 }
 
 /// Redacts secrets in free text; None when there were none.
@@ -537,7 +553,7 @@ mod tests {
     }
 
     fn text(s: &str) -> String {
-        redact_text(s).unwrap_or_else(|| s.to_string())
+        scrub(s)
     }
 
     #[test]

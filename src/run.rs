@@ -82,14 +82,14 @@ fn kubeconfig_contexts(path: Option<&std::path::Path>) -> Vec<String> {
 
 /// Opens the TUI against the cluster and runs until the user quits.
 pub async fn run_live(args: &TuiArgs) -> Result<()> {
-    let (state, ui, config) = initial_state(&args.ui, args.cluster.kubeconfig.as_deref())?;
+    let (mut state, ui, config) = initial_state(&args.ui, args.cluster.kubeconfig.as_deref())?;
+    state.writes = crate::model::access::Writes::new(args.common.allow_writes, config.allow_writes);
     let prometheus = prometheus_spec(&args.traffic)?;
-    let mut live = LiveSources::start(
-        args.cluster.target()?,
-        prometheus,
-        args.traffic.scrape(&config),
-        state.window_s,
-    );
+    let mut target = args.cluster.target()?;
+    if target.namespaces.is_empty() && !args.cluster.all_namespaces {
+        target.namespaces = config.namespaces.clone();
+    }
+    let mut live = LiveSources::start(target, prometheus, args.traffic.scrape(&config), state.window_s);
     live.provenance = args.provenance.provenance.clone();
     let rx = live.take_receiver();
     let result = run_tui(state, &ui, rx, config.max_fps, &mut live).await;

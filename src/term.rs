@@ -37,7 +37,8 @@ pub fn install_hooks() -> Result<()> {
             return;
         }
         restore();
-        eprintln!("{}", panic_hook.panic_report(info));
+        // A panic's message may quote what it was working on (a URL, a header).
+        eprintln!("{}", crate::redact::scrub(&panic_hook.panic_report(info).to_string()));
     }));
     Ok(())
 }

@@ -12,28 +12,12 @@ use std::time::Duration;
 use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
 use k8s_openapi::api::core::v1::ServiceAccount;
 use kube::api::{Api, PostParams};
+use support::role::shipped;
 use support::tmux::{Tmux, assert_terminal_restored};
 use support::*;
 
 const BIN: &str = env!("CARGO_BIN_EXE_meshtop");
-const ROLE: &str = include_str!("../deploy/rbac-readonly.yaml");
 const MUTATING: &[&str] = &["create", "update", "patch", "delete", "deletecollection"];
-
-/// The shipped file's document of this kind, renamed (the test bed may hold an earlier run's).
-fn shipped(kind: &str, name: &str) -> String {
-    use serde::Deserialize;
-    for doc in serde_yaml::Deserializer::from_str(ROLE) {
-        let mut v = serde_yaml::Value::deserialize(doc).unwrap();
-        if v["kind"].as_str() == Some(kind) {
-            v["metadata"]["name"] = name.into();
-            if let Some(m) = v["metadata"].as_mapping_mut() {
-                m.remove("namespace");
-            }
-            return serde_yaml::to_string(&v).unwrap();
-        }
-    }
-    panic!("no {kind} in deploy/rbac-readonly.yaml")
-}
 
 /// The admin kubeconfig with the service account's token as its only credential.
 fn token_kubeconfig(dir: &std::path::Path, token: &str) -> std::path::PathBuf {

@@ -183,6 +183,147 @@ fn tls_self_signed_fails_verification_unless_insecure() {
     assert_eq!(r.errors.total(), 0);
 }
 
+/// A gateway with a private CA: refused against the system's roots, verified with
+/// `--cacert`; and one that requires a client certificate: 400 without, 200 with
+/// `--cert`/`--key`. The text report says what the server was verified with, or that it
+/// was not.
+#[test]
+fn private_ca_and_client_certificates() {
+    let nginx = Nginx::start();
+    let pki = &nginx.pki;
+    let ca = pki.ca.to_str().unwrap();
+    let url = format!("https://127.0.0.1:{}/", nginx.ca_port);
+    let r = result(&["-n", "3", "-c", "1", &url]);
+    assert_eq!(r.errors.tls, 3, "{:?} {:?}", r.errors, r.error_samples);
+    let r = result(&["-n", "50", "-c", "2", "--cacert", ca, &url]);
+    assert_eq!(r.status.get(&200), Some(&50), "{:?} {:?}", r.errors, r.error_samples);
+    assert_eq!(r.config.tls.cacert.as_deref(), Some(pki.ca.as_path()));
+    assert!(!r.config.insecure);
+
+    let mtls = format!("https://127.0.0.1:{}/", nginx.mtls_port);
+    let r = result(&["-n", "5", "-c", "1", "--cacert", ca, &mtls]);
+    assert_eq!(
+        r.status.get(&400),
+        Some(&5),
+        "no client certificate: {:?} {:?}",
+        r.status,
+        r.error_samples
+    );
+    let (cert, key) = (pki.client_cert.to_str().unwrap(), pki.client_key.to_str().unwrap());
+    let r = result(&[
+        "-n", "50", "-c", "2", "--cacert", ca, "--cert", cert, "--key", key, &mtls,
+    ]);
+    assert_eq!(r.status.get(&200), Some(&50), "{:?} {:?}", r.status, r.error_samples);
+    assert_eq!(r.config.tls.cert.as_deref(), Some(pki.client_cert.as_path()));
+
+    let text = ok(&bench(&[
+        "-n",
+        "5",
+        "-c",
+        "1",
+        "--no-save",
+        "--cacert",
+        ca,
+        "--cert",
+        cert,
+        "--key",
+        key,
+        &mtls,
+    ]));
+    let second = text.lines().nth(1).unwrap();
+    assert!(
+        second.starts_with(&format!(
+            "  HTTP/1.1, TLS verified with {ca}, client certificate {cert}, 1 connections"
+        )),
+        "{text}"
+    );
+    let text = ok(&bench(&["-n", "5", "-c", "1", "--no-save", "--insecure", &url]));
+    assert!(
+        text.lines()
+            .nth(1)
+            .unwrap()
+            .starts_with("  HTTP/1.1, TLS not verified, 1 connections"),
+        "{text}"
+    );
+    // Plain http:// has no TLS to speak of.
+    let text = ok(&bench(&[
+        "-n",
+        "5",
+        "-c",
+        "1",
+        "--no-save",
+        "--insecure",
+        &nginx.url("/"),
+    ]));
+    assert!(
+        text.lines().nth(1).unwrap().starts_with("  HTTP/1.1, 1 connections"),
+        "{text}"
+    );
+}
+
+/// Bad certificate files are refused before anything is sent, naming the flag and file.
+#[test]
+fn bad_certificate_files_are_named() {
+    let witness = Witness::start();
+    let url = witness.url().replace("http://", "https://");
+    let dir = tempfile::tempdir().unwrap();
+    let not_pem = dir.path().join("notes.txt");
+    std::fs::write(&not_pem, "just words\n").unwrap();
+    let missing = dir.path().join("missing.pem");
+    let pki = support::servers::pki(dir.path());
+    let cases: Vec<(Vec<String>, String)> = vec![
+        (
+            vec!["--cacert".into(), missing.display().to_string()],
+            format!("--cacert {}: ", missing.display()),
+        ),
+        (
+            vec!["--cacert".into(), not_pem.display().to_string()],
+            format!("--cacert {}: no PEM certificate in it", not_pem.display()),
+        ),
+        (
+            vec![
+                "--cert".into(),
+                pki.client_cert.display().to_string(),
+                "--key".into(),
+                not_pem.display().to_string(),
+            ],
+            format!("--key {}: ", not_pem.display()),
+        ),
+        (
+            // A key that is not the certificate's.
+            vec![
+                "--cert".into(),
+                pki.client_cert.display().to_string(),
+                "--key".into(),
+                pki.server_key.display().to_string(),
+            ],
+            format!(
+                "--cert {} with --key {}: ",
+                pki.client_cert.display(),
+                pki.server_key.display()
+            ),
+        ),
+    ];
+    for (flags, expected) in cases {
+        let mut args: Vec<&str> = vec!["-n", "1", "--no-save"];
+        args.extend(flags.iter().map(String::as_str));
+        args.push(&url);
+        let out = bench(&args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{flags:?}: {err}");
+        assert!(err.contains(&expected), "{flags:?}: expected {expected:?} in {err}");
+        assert!(!witness.contacted(), "{flags:?}: nothing may be sent");
+    }
+    // --cert needs --key, and --cacert contradicts --insecure: usage errors.
+    for flags in [vec!["--cert", "x.pem"], vec!["--cacert", "x.pem", "--insecure"]] {
+        let mut args = vec!["-n", "1", "--no-save"];
+        args.extend(flags.iter());
+        args.push(&url);
+        let out = bench(&args);
+        assert_eq!(out.status.code(), Some(2), "{flags:?}");
+    }
+}
+
 #[test]
 fn refused_connection_is_a_connect_error() {
     let url = format!("http://127.0.0.1:{}/", free_port());

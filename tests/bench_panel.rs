@@ -112,6 +112,34 @@ fn form_validates_and_starts_a_run_on_the_selected_pod() {
     assert_eq!(s.entry().view, View::Bench);
 }
 
+/// A run with `--insecure` against an https:// URL says so in the panel's title; the same
+/// run over http:// has no TLS to speak of.
+#[test]
+fn an_unverified_tls_run_says_so() {
+    for (url, insecure, said) in [
+        ("https://127.0.0.1:8443/", true, true),
+        ("https://127.0.0.1:8443/", false, false),
+        ("http://127.0.0.1:8080/", true, false),
+    ] {
+        let mut s = state();
+        for mut u in recorded() {
+            if let Update::BenchStarted { config, .. } = &mut u.update {
+                config.url = url.into();
+                config.insecure = insecure;
+            }
+            fold(&mut s, u);
+        }
+        apply_action(&mut s, Action::ShowBench);
+        let screen = render(&s, 160, 20);
+        let title = screen.lines().find(|l| l.contains(" bench #")).unwrap();
+        assert_eq!(
+            title.contains("· TLS not verified "),
+            said,
+            "{url} insecure={insecure}: {title}"
+        );
+    }
+}
+
 #[test]
 fn an_unreachable_pod_ip_is_said_plainly() {
     let mut s = state();

@@ -6,26 +6,10 @@ mod support;
 
 use std::process::Command;
 
+use support::role::shipped;
 use support::*;
 
 const BIN: &str = env!("CARGO_BIN_EXE_meshtop");
-const ROLE: &str = include_str!("../deploy/rbac-readonly.yaml");
-
-/// The shipped file's document of this kind, renamed (the test bed may hold an earlier run's).
-fn shipped(kind: &str, name: &str) -> String {
-    use serde::Deserialize;
-    for doc in serde_yaml::Deserializer::from_str(ROLE) {
-        let mut v = serde_yaml::Value::deserialize(doc).unwrap();
-        if v["kind"].as_str() == Some(kind) {
-            v["metadata"]["name"] = name.into();
-            if let Some(m) = v["metadata"].as_mapping_mut() {
-                m.remove("namespace");
-            }
-            return serde_yaml::to_string(&v).unwrap();
-        }
-    }
-    panic!("no {kind} in deploy/rbac-readonly.yaml")
-}
 
 fn binding(kind: &str, name: &str, role_kind: &str, role: &str, user: &str) -> String {
     format!(

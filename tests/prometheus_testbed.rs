@@ -208,7 +208,7 @@ async fn prometheus_source_agrees_with_direct_scrapes() {
     // The same window through meshtop's Prometheus source, reached directly...
     let (pods, usages) = prometheus::refresh(&direct, WINDOW_S).await.unwrap();
     // ...and through the API server's service proxy, found by discovery.
-    let found = prometheus::discover(&client, Some(&ns))
+    let found = prometheus::discover(&client, std::slice::from_ref(&ns))
         .await
         .unwrap()
         .expect("Prometheus service found");
@@ -383,7 +383,7 @@ async fn prometheus_source_agrees_with_direct_scrapes() {
     let target = meshtop::source::kube::KubeTarget {
         kubeconfig: Some(kubeconfig()),
         context: None,
-        namespace: Some(ns.clone()),
+        namespaces: vec![ns.clone()],
     };
     for budget in [2, 3] {
         let (tx, mut rx) = tokio::sync::mpsc::channel(64);
@@ -480,7 +480,7 @@ async fn prometheus_source_agrees_with_direct_scrapes() {
         meshtop::source::kube::KubeTarget {
             kubeconfig: None,
             context: None,
-            namespace: None,
+            namespaces: Vec::new(),
         },
         window,
         Duration::from_secs(5),

@@ -27,7 +27,7 @@ async fn a_recording_replays_to_the_live_state_at_every_marker() {
     let (tx, mut rx) = mpsc::channel(1024);
     let target = KubeTarget {
         kubeconfig: Some(support::kubeconfig()),
-        namespace: Some(ns.clone()),
+        namespaces: vec![ns.clone()],
         ..Default::default()
     };
     let source = tokio::spawn(meshtop::source::kube::run(target, tx));

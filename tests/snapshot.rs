@@ -334,6 +334,8 @@ fn folding_the_snapshot_gives_back_every_world_field() {
         help_scroll: _,
         replay: _,
         recording: _,
+        // The session's permission (--allow-writes), not something a source told.
+        writes: _,
         bench_form: _,
         // The runs a user marked to compare, and their comparison: a choice made in the UI.
         compare_marks: _,

@@ -174,7 +174,7 @@ async fn kube_source_folds_live_pod_changes_into_state() {
     let (tx, mut rx) = mpsc::channel(1024);
     let target = KubeTarget {
         kubeconfig: Some(kubeconfig()),
-        namespace: Some(ns.clone()),
+        namespaces: vec![ns.clone()],
         ..Default::default()
     };
     let source = tokio::spawn(meshtop::source::kube::run(target, tx));
@@ -290,7 +290,7 @@ spec:
     let (tx, mut rx) = mpsc::channel(1024);
     let target = KubeTarget {
         kubeconfig: Some(kubeconfig()),
-        namespace: Some(ns.clone()),
+        namespaces: vec![ns.clone()],
         ..Default::default()
     };
     let kube = tokio::spawn(meshtop::source::kube::run(target.clone(), tx.clone()));

@@ -119,6 +119,39 @@ proptest! {
         let _ = meshtop::sweep::plan::Experiment::parse(&s);
     }
 
+    /// `-n a,b,c` through the real flag parser: a list of namespace names, each once, or
+    /// bad input naming the first that is not one.
+    #[test]
+    fn namespace_lists_never_panic(s in typed(&["shop", "shop,web", "a,,b", ",", "Shop", "x-1,x-1", "team-a,b/c"])) {
+        use clap::Parser;
+        let Ok(cli) = meshtop::cli::Cli::try_parse_from(["meshtop", "-n", &s]) else { return Ok(()) };
+        match cli.tui.cluster.target() {
+            Ok(t) => {
+                prop_assert!(t.namespaces.iter().all(|ns| meshtop::input::is_namespace_name(ns)));
+                let mut unique = t.namespaces.clone();
+                unique.sort();
+                unique.dedup();
+                prop_assert_eq!(unique.len(), t.namespaces.len());
+            }
+            Err(e) => {
+                prop_assert_eq!(meshtop::exit::code(&e), meshtop::exit::BAD_INPUT);
+                prop_assert!(e.to_string().starts_with("-n \""), "{}", e);
+            }
+        }
+    }
+
+    /// `--cacert`, `--cert`, `--key` name files: whatever is typed, a refusal that names the
+    /// flag, before anything is sent (nothing listens on port 1).
+    #[test]
+    fn certificate_flags_never_panic(s in typed(&["/etc/hosts", "", "/", "/dev/null", "ca.pem", "-"])) {
+        use clap::Parser;
+        let args = ["meshtop", "bench", "https://127.0.0.1:1/", "--cacert", &s, "-n", "1", "--no-save"];
+        let Ok(cli) = meshtop::cli::Cli::try_parse_from(args) else { return Ok(()) };
+        let Some(meshtop::cli::Command::Bench(b)) = cli.command else { unreachable!() };
+        let e = meshtop::cmd::bench::config_from_args(&b).expect_err("no file here is a CA bundle");
+        prop_assert!(e.to_string().starts_with("--cacert "), "{}", e);
+    }
+
     /// `:sweep` in the TUI: whatever is typed, a checked plan or an error that names it.
     #[test]
     fn sweep_commands_never_panic(s in typed(&[

@@ -236,6 +236,51 @@ fn help_is_generated_from_the_keymap() {
     );
 }
 
+/// A pod with no CPU/memory says why in its detail: its own namespace's metrics.k8s.io
+/// error first (each named namespace is read on its own), else the source's.
+#[test]
+fn a_pod_without_usage_says_why_in_its_detail() {
+    let mut s = state_with("dark");
+    keys(&mut s, &[Action::ShowPods, Action::StartFilter]);
+    keys(&mut s, &typed("productpage"));
+    keys(&mut s, &[Action::InputSubmit, Action::Select]);
+    let key = s
+        .pods
+        .keys()
+        .find(|(_, p)| p.starts_with("productpage"))
+        .cloned()
+        .unwrap();
+    assert!(
+        !render(&s, 200, 60).contains("cpu/memory"),
+        "a measured pod says nothing"
+    );
+    s.usage.remove(&key);
+    let forbidden = Update::SourceError {
+        resource: Resource::PodMetrics,
+        namespace: Some(key.0.clone()),
+        kind: ErrorKind::Forbidden,
+        message: format!(
+            "pods.metrics.k8s.io is forbidden: User \"viewer\" cannot list resource \"pods\" in API group \"metrics.k8s.io\" in the namespace \"{}\" (403)",
+            key.0
+        ),
+    };
+    fold(
+        &mut s,
+        Stamped {
+            at: T0 + 1_000,
+            update: forbidden,
+        },
+    );
+    let detail = render(&s, 200, 60);
+    assert!(
+        detail.contains(&format!(
+            "cpu/memory      not measured: pods.metrics.k8s.io is forbidden: User \"viewer\" cannot list resource \"pods\" in API group \"metrics.k8s.io\" in the namespace \"{}\" (403)",
+            key.0
+        )),
+        "{detail}"
+    );
+}
+
 #[test]
 fn forbidden_and_unreachable_say_why() {
     let s = state_with("dark");
@@ -414,6 +459,23 @@ fn only_visible_rows_are_built_and_selection_scrolls() {
     // Last pod in (namespace, name) order is ns-199/pod-09999; it is on screen and selected.
     assert!(screen.contains("ns-199") && screen.contains("pod-09999"), "{screen}");
     assert_eq!(s.scroll.get(), 10_000 - s.last_page.get());
+}
+
+/// `--allow-writes` is said on the status line for as long as the session runs, also
+/// across a context switch; without it nothing is said.
+#[test]
+fn allowed_writes_are_said_on_the_status_line() {
+    let mut s = state_with("dark");
+    let status = |s: &State| render(s, 120, 30).lines().last().unwrap().to_string();
+    assert!(!status(&s).contains("writes"), "{}", status(&s));
+    s.writes = meshtop::model::access::Writes::Allowed;
+    assert!(
+        status(&s).starts_with(" writes allowed  ctx meshtop-testbed "),
+        "{}",
+        status(&s)
+    );
+    s.reset_world();
+    assert!(status(&s).starts_with(" writes allowed "), "{}", status(&s));
 }
 
 #[test]

@@ -858,7 +858,14 @@ pub fn traffic_gap(state: &State, p: &PodEntry) -> Option<String> {
 
 /// Why CPU and memory are missing, in the user's terms.
 pub fn usage_gap(state: &State) -> String {
-    match state.errors.get(&(Resource::PodMetrics, None)) {
+    usage_gap_in(state, None)
+}
+
+/// The same for the pods of one namespace: its own error first (metrics.k8s.io is read in
+/// each named namespace on its own, and one may be forbidden while others are not).
+pub fn usage_gap_in(state: &State, namespace: Option<&str>) -> String {
+    let scoped = namespace.and_then(|ns| state.errors.get(&(Resource::PodMetrics, Some(ns.to_string()))));
+    match scoped.or_else(|| state.errors.get(&(Resource::PodMetrics, None))) {
         Some(e) => e.message.clone(),
         None if state.usage_origin.is_none() => "waiting for metrics.k8s.io".into(),
         None => "no CPU/memory sample for them yet".into(),

@@ -850,6 +850,9 @@ impl State {
         self.theme_count = ui.theme_count;
         self.keymap = ui.keymap;
         self.contexts = ui.contexts;
+        // The session's permission, not something a source told: a context switch or a
+        // replay's seek keeps it.
+        self.writes = ui.writes;
         self.scroll = ui.scroll;
         self.last_page = ui.last_page;
         self.bench_form = ui.bench_form;

@@ -392,6 +392,9 @@ pub struct State {
     pub replay: Option<ReplayStatus>,
     /// Set while the session is being recorded.
     pub recording: Option<RecordingStatus>,
+    /// Whether features may ask to write to the cluster (`--allow-writes`); the status
+    /// line says so while they may.
+    pub writes: crate::model::access::Writes,
     /// The benchmark form while it is open.
     pub bench_form: Option<super::bench::BenchForm>,
     /// Runs marked with `c` in the bench view, in marking order, and their comparison
@@ -459,6 +462,7 @@ impl State {
             comparison: Default::default(),
             replay: None,
             recording: None,
+            writes: Default::default(),
             stack: vec![ViewEntry::new(View::Overview)],
             mode: Mode::Normal,
             input: String::new(),

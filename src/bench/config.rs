@@ -45,6 +45,7 @@ impl BenchConfig {
                 timeout: Duration::from_secs(10),
                 http2: false,
                 insecure: false,
+                tls: Default::default(),
                 label: None,
             },
             body: Bytes::new(),
@@ -52,9 +53,14 @@ impl BenchConfig {
     }
 
     /// Checks everything that can be checked without the network, so a bad config sends nothing.
+    /// The TLS files of an https:// URL are read here too (plain http:// ignores them, as
+    /// curl does, so one sweep may compare an http:// baseline with an https:// gateway).
     pub fn validate(&self) -> Result<()> {
         let s = &self.spec;
         let uri: http::Uri = s.url.parse().map_err(|e| eyre!("invalid URL {:?}: {e}", s.url))?;
+        if uri.scheme_str() == Some("https") && !s.tls.is_empty() {
+            super::conn::tls_config(s)?;
+        }
         match uri.scheme_str() {
             Some("http") | Some("https") => {}
             Some(other) => bail!("invalid URL {:?}: scheme {other:?} (use http:// or https://)", s.url),
@@ -147,13 +153,15 @@ impl BenchConfig {
         Ok(())
     }
 
-    /// The spec as it may be recorded and stored: credential-like header values replaced.
+    /// The spec as it may be recorded, stored, reported and shown, by the one redaction
+    /// policy: the URL's password and credential-like query parameters, credential-like
+    /// header values and secrets in the others, and the label.
     pub fn redacted_spec(&self) -> BenchSpec {
         let mut s = self.spec.clone();
+        s.url = crate::redact::scrub(&s.url);
+        s.label = s.label.as_deref().map(crate::redact::scrub);
         for (name, value) in &mut s.headers {
-            if crate::redact::is_credential_name(name) {
-                *value = crate::redact::REDACTED.into();
-            }
+            crate::redact::header_value(name, value);
         }
         s
     }
@@ -323,15 +331,22 @@ mod tests {
 
     #[test]
     fn redacts_credentials() {
-        let mut c = BenchConfig::new("http://h/");
+        let mut c = BenchConfig::new("http://alice:pw@h:8080/p?token=t&page=2");
         c.spec.headers = vec![
             ("Authorization".into(), "Bearer x".into()),
             ("Accept".into(), "*/*".into()),
             ("X-Api-Key".into(), "k".into()),
+            ("X-Forwarded".into(), "for=a; signature=s".into()),
         ];
+        c.spec.label = Some("run password=p".into());
         let r = c.redacted_spec();
+        assert_eq!(r.url, "http://alice:<redacted>@h:8080/p?token=<redacted>&page=2");
         assert_eq!(r.headers[0].1, crate::redact::REDACTED);
         assert_eq!(r.headers[1].1, "*/*");
         assert_eq!(r.headers[2].1, crate::redact::REDACTED);
+        assert_eq!(r.headers[3].1, "for=a; signature=<redacted>");
+        assert_eq!(r.label.as_deref(), Some("run password=<redacted>"));
+        // What is sent keeps its secrets: only the copy that is kept loses them.
+        assert_eq!(c.spec.url, "http://alice:pw@h:8080/p?token=t&page=2");
     }
 }

@@ -64,10 +64,7 @@ impl Target {
             .ok_or_else(|| eyre!("{host} resolved to no address"))?;
         let server_name = ServerName::try_from(host.clone()).wrap_err_with(|| format!("TLS server name {host:?}"))?;
         let tls = if https {
-            Some(TlsConnector::from(Arc::new(tls_config(
-                config.spec.insecure,
-                config.spec.http2,
-            )?)))
+            Some(TlsConnector::from(Arc::new(tls_config(&config.spec)?)))
         } else {
             None
         };
@@ -203,29 +200,70 @@ pub fn header_bytes(res: &http::response::Parts) -> u64 {
     (status_line + lines + 2) as u64
 }
 
-fn tls_config(insecure: bool, http2: bool) -> Result<rustls::ClientConfig> {
+/// The TLS client of a run: the server verified against `--cacert` or the system's roots
+/// (or not at all with `--insecure`), and the client certificate of `--cert`/`--key`.
+/// Every file is read here, before anything is sent; an error names the flag and the file.
+pub fn tls_config(spec: &crate::model::bench::BenchSpec) -> Result<rustls::ClientConfig> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
     // ring explicitly: a library caller may not have installed a process default.
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .wrap_err("TLS protocol versions")?;
-    let mut config = if insecure {
+    let certs = |flag: &str, path: &std::path::Path| -> Result<Vec<CertificateDer<'static>>> {
+        let read = CertificateDer::pem_file_iter(path)
+            .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| eyre!("{flag} {}: {e}", path.display()))?;
+        if read.is_empty() {
+            bail!("{flag} {}: no PEM certificate in it", path.display());
+        }
+        Ok(read)
+    };
+    let builder = if spec.insecure {
         builder
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(NoVerification(provider)))
-            .with_no_client_auth()
     } else {
         let mut roots = rustls::RootCertStore::empty();
-        let found = rustls_native_certs::load_native_certs();
-        let (added, _) = roots.add_parsable_certificates(found.certs);
-        if added == 0 {
-            bail!(
-                "no system root certificates found (install ca-certificates) to verify the server; or use --insecure"
-            );
+        match &spec.tls.cacert {
+            Some(path) => {
+                let (added, ignored) = roots.add_parsable_certificates(certs("--cacert", path)?);
+                if added == 0 {
+                    bail!(
+                        "--cacert {}: none of its {ignored} certificates is usable as a CA",
+                        path.display()
+                    );
+                }
+            }
+            None => {
+                let found = rustls_native_certs::load_native_certs();
+                let (added, _) = roots.add_parsable_certificates(found.certs);
+                if added == 0 {
+                    bail!(
+                        "no system root certificates found (install ca-certificates) to verify the server; give --cacert, or --insecure"
+                    );
+                }
+            }
         }
-        builder.with_root_certificates(roots).with_no_client_auth()
+        builder.with_root_certificates(roots)
     };
-    config.alpn_protocols = vec![if http2 { b"h2".to_vec() } else { b"http/1.1".to_vec() }];
+    let mut config = match (&spec.tls.cert, &spec.tls.key) {
+        (Some(cert), Some(key_path)) => {
+            let chain = certs("--cert", cert)?;
+            let key = PrivateKeyDer::from_pem_file(key_path).map_err(|e| eyre!("--key {}: {e}", key_path.display()))?;
+            builder
+                .with_client_auth_cert(chain, key)
+                .map_err(|e| eyre!("--cert {} with --key {}: {e}", cert.display(), key_path.display()))?
+        }
+        (None, None) => builder.with_no_client_auth(),
+        _ => bail!("--cert and --key go together"),
+    };
+    config.alpn_protocols = vec![if spec.http2 {
+        b"h2".to_vec()
+    } else {
+        b"http/1.1".to_vec()
+    }];
     Ok(config)
 }
 

@@ -474,13 +474,15 @@ impl Aggregate {
         let t = &self.totals;
         let duration_s = measured.as_secs_f64();
         let requests = t.requests();
+        // What is kept of the run goes through the one redaction policy, the URL first.
+        let kept = config.redacted_spec();
         BenchResult {
             schema_version: SCHEMA_VERSION,
             format: SCHEMA_VERSION,
             meshtop_version: env!("CARGO_PKG_VERSION").to_string(),
-            label: config.spec.label.clone(),
-            url: config.spec.url.clone(),
-            config: config.redacted_spec(),
+            label: kept.label.clone(),
+            url: kept.url.clone(),
+            config: kept,
             body_bytes: config.body.len() as u64,
             protocol: if config.spec.http2 { "HTTP/2" } else { "HTTP/1.1" }.to_string(),
             threads: config.spec.worker_threads(),

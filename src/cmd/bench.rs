@@ -44,6 +44,7 @@ pub fn config_from_args(args: &BenchArgs) -> Result<BenchConfig> {
             timeout: args.timeout,
             http2: args.http2,
             insecure: args.insecure,
+            tls: args.tls.files(),
             label: args.label.clone(),
         },
         body,
@@ -52,8 +53,24 @@ pub fn config_from_args(args: &BenchArgs) -> Result<BenchConfig> {
     Ok(config)
 }
 
+/// The fault hook's `bench`: a panic on the main thread that quotes the request, as a bug
+/// in building it would; the canary test checks that its report is redacted.
+fn injected_panic(config: &BenchConfig) {
+    let env = crate::source::supervise::FAULT_ENV;
+    if std::env::var(env).is_ok_and(|v| v == "bench") {
+        let headers: Vec<String> = config.spec.headers.iter().map(|(n, v)| format!("{n}: {v}")).collect();
+        panic!(
+            "injected fault ({env}) sending {} {}\n{}",
+            config.spec.method,
+            config.spec.url,
+            headers.join("\n")
+        );
+    }
+}
+
 pub async fn run(args: BenchArgs) -> Result<()> {
     let config = config_from_args(&args)?;
+    injected_panic(&config);
     let results_dir = args.save.results_dir()?;
     tracing::info!(url = %config.spec.url, rate = config.spec.rate, connections = config.spec.connections, "benchmark starting");
     let run = engine::start(config)?;

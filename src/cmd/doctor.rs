@@ -54,7 +54,19 @@ struct Answer {
 pub async fn run(target: KubeTarget, output: Format) -> Result<()> {
     let conn = crate::source::kube::connect(&target).await?;
     let client = conn.client;
-    let namespace = target.namespace.clone();
+    // Namespaced needs are asked in each listed namespace (or across the cluster).
+    let scopes: Vec<Option<String>> = match target.namespaces.len() {
+        0 => vec![None],
+        _ => target.namespaces.iter().cloned().map(Some).collect(),
+    };
+    let rows: Vec<(usize, Option<String>)> = NEEDS
+        .iter()
+        .enumerate()
+        .flat_map(|(i, n)| match n.scope {
+            Scope::Cluster => vec![(i, None)],
+            Scope::Namespaced => scopes.iter().map(|s| (i, s.clone())).collect(),
+        })
+        .collect();
     // Who the API server takes us for (it may not say, on servers before 1.28).
     let (user, groups) = match Api::<SelfSubjectReview>::all(client.clone())
         .create(&PostParams::default(), &SelfSubjectReview::default())
@@ -67,30 +79,31 @@ pub async fn run(target: KubeTarget, output: Format) -> Result<()> {
         Err(_) => (None, Vec::new()),
     };
     let reviews = Api::<SelfSubjectAccessReview>::all(client);
-    let asks: Vec<(usize, &'static str)> = NEEDS
+    let asks: Vec<(usize, &'static str)> = rows
         .iter()
         .enumerate()
-        .flat_map(|(i, n)| n.verbs.iter().map(move |v| (i, *v)))
+        .flat_map(|(r, (i, _))| NEEDS[*i].verbs.iter().map(move |v| (r, *v)))
         .collect();
+    let rows = &rows;
     let answers: Vec<((usize, &'static str), Answer)> = futures::stream::iter(asks)
-        .map(|(i, verb)| {
+        .map(|(r, verb)| {
             let reviews = reviews.clone();
-            let namespace = namespace.clone();
-            async move { ((i, verb), ask(&reviews, &NEEDS[i], verb, namespace.as_deref()).await) }
+            let (i, namespace) = &rows[r];
+            async move { ((r, verb), ask(&reviews, &NEEDS[*i], verb, namespace.as_deref()).await) }
         })
         .buffered(8)
         .collect()
         .await;
-    let checks = NEEDS
+    let checks = rows
         .iter()
         .enumerate()
-        .map(|(i, need)| {
+        .map(|(r, (i, namespace))| {
             let mine: Vec<(&'static str, &Answer)> = answers
                 .iter()
-                .filter(|((j, _), _)| *j == i)
+                .filter(|((j, _), _)| *j == r)
                 .map(|((_, v), a)| (*v, a))
                 .collect();
-            check(need, namespace.as_deref(), &mine)
+            check(&NEEDS[*i], namespace.as_deref(), &mine)
         })
         .collect();
     let doctor = Doctor {

@@ -84,10 +84,12 @@ pub async fn run(cli: Cli) -> Result<()> {
     }
 }
 
-/// Writes a report to `out`, or to stdout.
+/// Writes a report to `out`, or to stdout, through the one redaction policy (a result
+/// saved by an earlier version kept its URL as typed).
 pub fn write_report(out: Option<&std::path::Path>, report: &str) -> Result<()> {
     use color_eyre::eyre::WrapErr;
     use std::io::Write;
+    let report = &crate::redact::scrub(report);
     match out {
         Some(path) => crate::files::write(path, report),
         None => {

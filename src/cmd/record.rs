@@ -63,8 +63,8 @@ pub async fn run(
     for e in emulated {
         header = header.emulated(e.clone());
     }
-    if let Some(ns) = &target.namespace {
-        header = header.setting("namespace", ns.clone());
+    if !target.namespaces.is_empty() {
+        header = header.setting("namespace", target.namespaces.join(","));
     }
     let mut recorder = Recorder::create(output, &header).wrap_err_with(|| format!("creating {}", output.display()))?;
     let prometheus = crate::run::prometheus_spec(traffic)?;

@@ -149,6 +149,7 @@ pub fn plan_from_args(args: &SweepArgs) -> Result<(SweepPlan, Vec<gate::Gate>)> 
         plan.threads = t;
     }
     plan.insecure = args.insecure;
+    plan.tls = args.tls.files();
     plan.label = args.label.clone().or(experiment.label.clone());
     plan.validate().map_err(&in_file)?;
 
@@ -395,7 +396,7 @@ fn cluster_target(args: &SweepArgs) -> Result<Result<crate::source::kube::KubeTa
     let target = crate::cli::ClusterArgs {
         kubeconfig: args.cluster.kubeconfig.clone(),
         context: args.cluster.context.clone(),
-        namespace: args.cluster.namespace.clone(),
+        namespace: args.cluster.namespace.iter().cloned().collect(),
         all_namespaces: false,
     }
     .target()?;

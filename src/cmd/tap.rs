@@ -219,7 +219,7 @@ async fn live(args: &TapArgs, mut p: Printer) -> Result<()> {
     let mut kube = crate::source::kube::KubeTarget {
         kubeconfig: args.kubeconfig.clone(),
         context: args.context.clone(),
-        namespace: None,
+        namespaces: Vec::new(),
     };
     if let Some(k) = &kube.kubeconfig
         && !k.exists()
@@ -240,7 +240,7 @@ async fn live(args: &TapArgs, mut p: Printer) -> Result<()> {
             .unwrap_or_else(|_| "default".into()),
     };
     let target = TapTarget::parse(target_text, &namespace).map_err(bad_input)?;
-    kube.namespace = Some(target.namespace.clone());
+    kube.namespaces = vec![target.namespace.clone()];
     let spec = TapSpec {
         target,
         source: args.source,

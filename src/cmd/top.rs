@@ -175,7 +175,7 @@ pub async fn run(cluster: &ClusterArgs, traffic: &TrafficArgs, window: Option<Du
     state.window_s = u32::try_from(window.as_secs().max(1)).unwrap_or(u32::MAX);
     let source = match spec {
         Some(spec) => {
-            let endpoint = prometheus::resolve(&spec, Some(&conn.client), target.namespace.as_deref())
+            let endpoint = prometheus::resolve(&spec, Some(&conn.client), &target.namespaces)
                 .await
                 .map_err(|(_, m)| eyre!("finding Prometheus: {m}"))?;
             let name = endpoint.describe();

@@ -4,6 +4,67 @@
 
 use serde::Serialize;
 
+/// Whether meshtop may create, change or delete Kubernetes objects: never unless
+/// `--allow-writes` (or `allow_writes = true` in the config file) says so, and then each
+/// write is still named, with its namespace, for the user to confirm before it is sent.
+/// Load sent from this machine to a URL the user typed (`bench`, `sweep`) writes no
+/// object and needs neither.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Writes {
+    #[default]
+    ReadOnly,
+    Allowed,
+}
+
+impl Writes {
+    /// From the flag and the config file: either one allows.
+    pub fn new(flag: bool, config: bool) -> Writes {
+        if flag || config {
+            Writes::Allowed
+        } else {
+            Writes::ReadOnly
+        }
+    }
+
+    /// Whether `feature` may go on to ask the user to confirm `plan`; when it may not, the
+    /// refusal names every object it would have written and the flag that allows it.
+    pub fn permit(self, feature: &str, plan: &[PlannedWrite]) -> Result<(), String> {
+        match self {
+            Writes::Allowed => Ok(()),
+            Writes::ReadOnly => {
+                let what: Vec<String> = plan.iter().map(ToString::to_string).collect();
+                Err(format!(
+                    "{feature} would {}; meshtop is read-only unless started with --allow-writes \
+                     (or allow_writes = true in the config file)",
+                    what.join(", ")
+                ))
+            }
+        }
+    }
+}
+
+/// One object a feature would create, change or delete: what a refusal and the
+/// confirmation name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedWrite {
+    /// `create`, `patch`, `delete`...
+    pub verb: &'static str,
+    pub kind: String,
+    pub name: String,
+    /// None for cluster-scoped objects.
+    pub namespace: Option<String>,
+}
+
+impl std::fmt::Display for PlannedWrite {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {} {}", self.verb, self.kind, self.name)?;
+        match &self.namespace {
+            Some(ns) => write!(f, " in namespace {ns}"),
+            None => f.write_str(" (cluster-wide)"),
+        }
+    }
+}
+
 /// Where a need applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -180,6 +241,34 @@ pub const NEEDS: &[Need] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn writes_are_refused_unless_allowed_and_the_refusal_names_them() {
+        assert_eq!(Writes::new(false, false), Writes::ReadOnly);
+        assert_eq!(Writes::new(true, false), Writes::Allowed);
+        assert_eq!(Writes::new(false, true), Writes::Allowed);
+        let plan = [
+            PlannedWrite {
+                verb: "create",
+                kind: "Job".into(),
+                name: "meshtop-load".into(),
+                namespace: Some("shop".into()),
+            },
+            PlannedWrite {
+                verb: "create",
+                kind: "ClusterRole".into(),
+                name: "meshtop-agent".into(),
+                namespace: None,
+            },
+        ];
+        assert_eq!(Writes::Allowed.permit("in-cluster load", &plan), Ok(()));
+        assert_eq!(
+            Writes::ReadOnly.permit("in-cluster load", &plan).unwrap_err(),
+            "in-cluster load would create Job meshtop-load in namespace shop, create ClusterRole \
+             meshtop-agent (cluster-wide); meshtop is read-only unless started with --allow-writes \
+             (or allow_writes = true in the config file)"
+        );
+    }
 
     #[test]
     fn requests_and_rules_read_as_kubectl_and_rbac_write_them() {

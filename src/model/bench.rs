@@ -51,10 +51,53 @@ pub struct BenchSpec {
     pub http2: bool,
     /// Skip TLS certificate verification.
     pub insecure: bool,
+    /// CA bundle and client certificate files, when given (absent from older files).
+    #[serde(default, skip_serializing_if = "TlsFiles::is_empty")]
+    pub tls: TlsFiles,
     pub label: Option<String>,
 }
 
+/// PEM files that change how the server is verified and how meshtop proves itself to it.
+/// Their paths are kept with a result so it says what it was verified against.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TlsFiles {
+    /// CA bundle the server's certificate is verified against, instead of the system's roots.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cacert: Option<std::path::PathBuf>,
+    /// Client certificate chain, for servers that ask for one (mTLS ingress gateways).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cert: Option<std::path::PathBuf>,
+    /// The client certificate's private key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<std::path::PathBuf>,
+}
+
+impl TlsFiles {
+    pub fn is_empty(&self) -> bool {
+        *self == TlsFiles::default()
+    }
+}
+
 impl BenchSpec {
+    /// What a result and the bench panel say about the server's certificate, when there is
+    /// something to say: not checked (`--insecure`), or checked against a private CA.
+    pub fn tls_note(&self) -> Option<String> {
+        if !self.url.starts_with("https://") {
+            return None;
+        }
+        if self.insecure {
+            return Some("TLS not verified".into());
+        }
+        let mut parts = Vec::new();
+        if let Some(ca) = &self.tls.cacert {
+            parts.push(format!("TLS verified with {}", ca.display()));
+        }
+        if let Some(cert) = &self.tls.cert {
+            parts.push(format!("client certificate {}", cert.display()));
+        }
+        (!parts.is_empty()).then(|| parts.join(", "))
+    }
+
     pub fn open_loop(&self) -> bool {
         self.rate > 0.0
     }

@@ -238,11 +238,7 @@ impl TapEvent {
                 .iter()
                 .find_map(|p| name.strip_prefix(p))
                 .unwrap_or(name);
-            if crate::redact::is_credential_name(header) {
-                *value = crate::redact::REDACTED.to_string();
-            } else if let Some(r) = crate::redact::redact_text(value) {
-                *value = r;
-            }
+            crate::redact::header_value(header, value);
         }
     }
 }

@@ -52,6 +52,12 @@ pub fn api_status(resource: Resource, code: u16, message: &str) -> (ErrorKind, S
             ErrorKind::Forbidden,
             format!("not allowed to read pod logs (get on pods/log): {message} (403)"),
         ),
+        // Without the namespace list nothing can fall back to reading each namespace: the
+        // user must name the ones they may read.
+        (Resource::Namespaces, 403) => (
+            ErrorKind::Forbidden,
+            format!("{message} (403); name the namespaces you may read with -n NS,NS (each is then read on its own)"),
+        ),
         (_, 401 | 403) if message.is_empty() => (ErrorKind::Forbidden, format!("HTTP {code}")),
         (_, 401) => (ErrorKind::Forbidden, format!("unauthorized (401): {message}")),
         (_, 403) => (ErrorKind::Forbidden, format!("{message} (403)")),
@@ -101,6 +107,10 @@ mod tests {
         assert_eq!(
             api_status(Resource::Pods, 403, "pods is forbidden"),
             (ErrorKind::Forbidden, "pods is forbidden (403)".into())
+        );
+        assert_eq!(
+            api_status(Resource::Namespaces, 403, "namespaces is forbidden").1,
+            "namespaces is forbidden (403); name the namespaces you may read with -n NS,NS (each is then read on its own)"
         );
         assert_eq!(
             api_status(Resource::PodMetrics, 404, "not found").1,

@@ -26,7 +26,20 @@ use crate::model::{ApiServiceInfo, ClusterInfo, ErrorKind, NamespaceInfo, PodInf
 pub struct KubeTarget {
     pub kubeconfig: Option<std::path::PathBuf>,
     pub context: Option<String>,
-    pub namespace: Option<String>,
+    /// The namespaces to read (`-n a,b`); empty for all of them. Each source reads a listed
+    /// namespace on its own, so a user whose Roles grant only these needs no cluster-wide
+    /// list, and a namespace it may not read is reported apart with the API's reason.
+    pub namespaces: Vec<String>,
+}
+
+impl KubeTarget {
+    /// The one namespace watched, when exactly one is.
+    pub fn single_namespace(&self) -> Option<&str> {
+        match self.namespaces.as_slice() {
+            [one] => Some(one),
+            _ => None,
+        }
+    }
 }
 
 /// A client plus what the status line shows about it.
@@ -162,21 +175,21 @@ pub async fn run(target: KubeTarget, tx: UpdateTx) {
     let (silent_tx, silent) = tokio::sync::watch::channel(0u64);
     tokio::join!(
         probe(conn, tx.clone(), silent_tx),
-        watches_restarted_after_silence(client, target.namespace.as_deref(), tx.clone(), silent),
+        watches_restarted_after_silence(client, &target.namespaces, tx.clone(), silent),
     );
 }
 
 /// Every watch, started again each time the API server answers after a silence.
 ///
-/// After a refused or reset connection each watch sees its error and kube's watcher
-/// resumes from its resourceVersion (re-listing on 410 Gone). After a silence (a laptop's
+/// After a refused or reset connection each watch sees its error and starts over with a
+/// fresh list (see [`Ended::Gone`]). After a silence (a laptop's
 /// sleep, a VPN drop: no RST, no FIN) a watch's socket may be dead without an error and
 /// would stay quiet until its server-side timeout, minutes later; so when the probe hears
 /// the API again after timing out or being refused, the watches start over with a fresh
 /// list.
 async fn watches_restarted_after_silence(
     client: Client,
-    ns: Option<&str>,
+    ns: &[String],
     tx: UpdateTx,
     mut silent: tokio::sync::watch::Receiver<u64>,
 ) {
@@ -193,17 +206,30 @@ async fn watches_restarted_after_silence(
     }
 }
 
-/// The cluster-scoped and namespaced watches meshtop keeps.
-async fn watches(client: Client, ns: Option<&str>, tx: UpdateTx) {
+/// The cluster-scoped and namespaced watches meshtop keeps, of every namespace or of the
+/// listed ones.
+async fn watches(client: Client, ns: &[String], tx: UpdateTx) {
+    // Namespace objects: the one named, or all of them (several named: all, keeping those).
     let ns_config = match ns {
-        Some(ns) => watcher::Config::default().fields(&format!("metadata.name={ns}")),
-        None => watcher::Config::default(),
+        [one] => watcher::Config::default().fields(&format!("metadata.name={one}")),
+        _ => watcher::Config::default(),
+    };
+    let keep: std::sync::Arc<[String]> = if ns.len() > 1 { ns.into() } else { Default::default() };
+    let listed = move |e: &Result<watcher::Event<Namespace>, watcher::Error>| match e {
+        Ok(watcher::Event::Apply(n) | watcher::Event::InitApply(n) | watcher::Event::Delete(n)) => {
+            keep.is_empty() || keep.iter().any(|k| *k == n.name_any())
+        }
+        _ => true,
     };
     // Each watch on the heap: together they are ~140 KB of future, too much to move
     // about on a worker thread's stack (a source restarts on one).
     tokio::join!(
         Box::pin(pump(
-            || watcher(Api::<Namespace>::all(client.clone()), ns_config.clone()),
+            || {
+                let listed = listed.clone();
+                watcher(Api::<Namespace>::all(client.clone()), ns_config.clone())
+                    .filter(move |e| std::future::ready(listed(e)))
+            },
             None,
             tx.clone()
         )),
@@ -232,20 +258,25 @@ pub trait Watched: kube::Resource + Clone + DeserializeOwned + std::fmt::Debug +
     fn deleted(&self) -> Update;
 }
 
-/// Watches a namespaced type across the cluster (or in one namespace). When RBAC forbids
-/// the cluster-wide list, falls back to one watch per namespace, so the namespaces the user
-/// may read still work and each forbidden one is reported with the API's reason.
-async fn namespaced<K>(client: Client, only: Option<&str>, tx: UpdateTx)
+/// Watches a namespaced type across the cluster (or in the listed namespaces). When RBAC
+/// forbids the cluster-wide list, falls back to one watch per namespace, so the namespaces
+/// the user may read still work and each forbidden one is reported with the API's reason.
+async fn namespaced<K>(client: Client, only: &[String], tx: UpdateTx)
 where
     K: Watched<Scope = k8s_openapi::NamespaceResourceScope>,
     K::DynamicType: Default,
 {
-    if let Some(ns) = only {
+    if let [ns] = only {
         // The whole watch is this namespace: its list is the resource's complete list.
         let api = Api::<K>::namespaced(client, ns);
         pump(|| watcher(api.clone(), Default::default()), None, tx).await;
         return;
     }
+    if !only.is_empty() {
+        each_namespace::<K>(client, only, tx).await;
+        return;
+    }
+    let mut restarts = Restarts::default();
     loop {
         // Cluster-wide first; stop at the first Forbidden before the initial list completes.
         // The backoff is on from the first request: errors still come out of the stream (so a
@@ -253,9 +284,62 @@ where
         let stream =
             kube::runtime::WatchStreamExt::default_backoff(watcher(Api::<K>::all(client.clone()), Default::default()));
         match cluster_wide::<K, _>(stream, &client, &tx).await {
-            Ended::Gone => continue,
+            Ended::Gone => restarts.next().await,
             Ended::Closed => return,
         }
+    }
+}
+
+/// One watch per listed namespace, each on its own: no cluster-wide request at all, and each
+/// namespace reports (and clears) its own errors. Together they are one list: once every
+/// namespace has listed or failed, the resource as a whole is listed (what `discover` waits
+/// for, and what ends the views' "listing…").
+async fn each_namespace<K>(client: Client, only: &[String], tx: UpdateTx)
+where
+    K: Watched<Scope = k8s_openapi::NamespaceResourceScope>,
+    K::DynamicType: Default,
+{
+    let (inner, mut rx) = tokio::sync::mpsc::channel(super::CHANNEL_CAPACITY);
+    let each = futures::future::join_all(only.iter().map(|ns| {
+        let api = Api::<K>::namespaced(client.clone(), ns);
+        Box::pin(pump(
+            move || watcher(api.clone(), Default::default()),
+            Some(ns.clone()),
+            inner.clone(),
+        ))
+    }));
+    drop(inner);
+    let relay = async {
+        let mut pending: std::collections::BTreeSet<&str> = only.iter().map(String::as_str).collect();
+        let mut whole_told = false;
+        while let Some(s) = rx.recv().await {
+            if let Update::ListDone {
+                namespace: Some(ns), ..
+            }
+            | Update::SourceError {
+                namespace: Some(ns), ..
+            } = &s.update
+            {
+                pending.remove(ns.as_str());
+            }
+            if !send(&tx, s).await {
+                return;
+            }
+            if pending.is_empty() && !std::mem::replace(&mut whole_told, true) {
+                let whole = Update::ListDone {
+                    resource: K::RESOURCE,
+                    namespace: None,
+                };
+                if !send(&tx, Stamped::now(whole)).await {
+                    return;
+                }
+            }
+        }
+    };
+    // The watches end when the session does (their sends fail), and so does the relay.
+    tokio::select! {
+        _ = each => {}
+        () = relay => {}
     }
 }
 
@@ -340,11 +424,8 @@ where
 
 /// Learns the server version, then measures API latency every few seconds. Reports
 /// the API as unreachable (and back) so the status line tells the truth after a VPN drop.
-/// A watch was refused or reset since the probe last heard the API: set by the watches,
-/// taken by the probe.
-static WATCH_REFUSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
-/// `silent` counts the times the API answered again after the probe had timed out.
+/// `silent` counts the times the API answered again after the probe had timed out or
+/// been refused.
 async fn probe(conn: Connection, tx: UpdateTx, silent: tokio::sync::watch::Sender<u64>) {
     let mut info = conn.info;
     let mut connected = false;
@@ -356,11 +437,7 @@ async fn probe(conn: Connection, tx: UpdateTx, silent: tokio::sync::watch::Sende
         let millis = started.elapsed().as_millis().min(u32::MAX as u128) as u32;
         let ok = match result {
             Ok(Ok(v)) => {
-                // After the probe was refused or timed out, or a watch was refused while the
-                // probe did not see it (an outage between two probes 5 s apart): the watches
-                // start over, or a quiet one that resumed from its resourceVersion would keep
-                // its "Connection refused" with nothing to clear it.
-                if std::mem::take(&mut timed_out) | WATCH_REFUSED.swap(false, std::sync::atomic::Ordering::Relaxed) {
+                if std::mem::take(&mut timed_out) {
                     silent.send_modify(|n| *n += 1);
                 }
                 if !connected || info.version != v.git_version {
@@ -423,13 +500,38 @@ where
     S: Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send,
 {
     // The default backoff retries failed lists and watches forever, with jitter.
+    let mut restarts = Restarts::default();
     while let Ended::Gone = forward::<K, _>(
         kube::runtime::WatchStreamExt::default_backoff(make()),
         namespace.clone(),
         tx.clone(),
     )
     .await
-    {}
+    {
+        restarts.next().await;
+    }
+}
+
+/// Spaces out the fresh starts of one watch: the first at once, then 1 s, 2 s ... 30 s
+/// apart while they come within a minute of each other, so a proxy that breaks every
+/// watch it carries does not make meshtop list in a loop.
+#[derive(Default)]
+struct Restarts {
+    last: Option<tokio::time::Instant>,
+    delay: Duration,
+}
+
+impl Restarts {
+    async fn next(&mut self) {
+        self.delay = match self.last {
+            Some(t) if t.elapsed() < Duration::from_secs(60) => {
+                (self.delay * 2).clamp(Duration::from_secs(1), Duration::from_secs(30))
+            }
+            _ => Duration::ZERO,
+        };
+        tokio::time::sleep(self.delay).await;
+        self.last = Some(tokio::time::Instant::now());
+    }
 }
 
 /// Why a followed watch stopped.
@@ -440,11 +542,26 @@ enum Ended {
     /// "too old resource version". kube's watcher retries that same version forever (it
     /// re-lists only on a 410 inside a watch), which after an API-server restart left a
     /// quiet resource (APIServices) in error for good; a new watcher lists afresh.
+    ///
+    /// Also when a listed watch lost its connection (refused, reset): kube's watcher would
+    /// resume from its resourceVersion, and a quiet resource, which then sees no event,
+    /// would keep "Connection refused" although its data is current again. The new
+    /// watcher's list both catches up and clears the error.
     Gone,
 }
 
-fn gone_at_start(e: &watcher::Error) -> bool {
-    matches!(e, watcher::Error::WatchStartFailed(kube::Error::Api(s)) if s.code == 410)
+/// Whether this error ends the watch so that a new one lists afresh (see [`Ended::Gone`]).
+fn starts_over(e: &watcher::Error) -> bool {
+    match e {
+        watcher::Error::WatchStartFailed(kube::Error::Api(s)) => s.code == 410,
+        // Not a failed first list (the watcher lists again itself and that list clears
+        // the error), nor an object that does not decode (a relist would fail alike).
+        watcher::Error::WatchStartFailed(k) | watcher::Error::WatchFailed(k) => matches!(
+            k,
+            kube::Error::HyperError(_) | kube::Error::Service(_) | kube::Error::ReadEvents(_)
+        ),
+        _ => false,
+    }
 }
 
 async fn forward<K, S>(stream: S, namespace: Option<String>, tx: UpdateTx) -> Ended
@@ -466,7 +583,7 @@ where
             }
         }
         failing |= event.is_err();
-        let gone = event.as_ref().is_err_and(gone_at_start);
+        let gone = event.as_ref().is_err_and(starts_over);
         if !send(&tx, Stamped::now(event_update(event, namespace.as_deref()))).await {
             return Ended::Closed;
         }
@@ -474,7 +591,7 @@ where
             tracing::info!(
                 resource = K::RESOURCE.as_str(),
                 ?namespace,
-                "resourceVersion gone: listing afresh"
+                "resourceVersion gone or connection lost: listing afresh"
             );
             return Ended::Gone;
         }
@@ -496,9 +613,6 @@ fn event_update<K: Watched>(event: Result<watcher::Event<K>, watcher::Error>, na
         Ok(watcher::Event::Delete(o)) => o.deleted(),
         Err(e) => {
             let (kind, message) = watch_error(resource, &e);
-            if kind == ErrorKind::Unreachable {
-                WATCH_REFUSED.store(true, std::sync::atomic::Ordering::Relaxed);
-            }
             tracing::debug!(resource = resource.as_str(), ?namespace, %message, "watch failed");
             Update::SourceError {
                 resource,
@@ -858,5 +972,52 @@ pub fn pod_info(pod: &Pod) -> PodInfo {
         owner,
         host_network: spec.and_then(|s| s.host_network).unwrap_or(false),
         containers_info,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api(code: u16) -> kube::Error {
+        let mut s = kube::core::Status::failure("m", "r");
+        s.code = code;
+        kube::Error::Api(Box::new(s))
+    }
+
+    fn io() -> kube::Error {
+        kube::Error::ReadEvents(std::io::Error::from(std::io::ErrorKind::ConnectionReset))
+    }
+
+    #[test]
+    fn a_listed_watch_starts_over_on_410_and_on_a_lost_connection_only() {
+        use watcher::Error as W;
+        assert!(starts_over(&W::WatchStartFailed(api(410))));
+        assert!(starts_over(&W::WatchStartFailed(io())));
+        assert!(starts_over(&W::WatchFailed(io())));
+        // A failed first list is retried as a list by the watcher itself.
+        assert!(!starts_over(&W::InitialListFailed(io())));
+        // An error status or an object that does not decode would fail a relist alike.
+        assert!(!starts_over(&W::WatchStartFailed(api(500))));
+        assert!(!starts_over(&W::WatchFailed(api(403))));
+        let serde = serde_json::from_str::<u8>("x").unwrap_err();
+        assert!(!starts_over(&W::WatchFailed(kube::Error::SerdeError(serde))));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn restarts_are_spaced_out_while_they_keep_coming() {
+        let mut r = Restarts::default();
+        let mut gaps = Vec::new();
+        for _ in 0..8 {
+            let t = tokio::time::Instant::now();
+            r.next().await;
+            gaps.push(t.elapsed().as_secs());
+        }
+        assert_eq!(gaps, [0, 1, 2, 4, 8, 16, 30, 30]);
+        // A minute of quiet, and the next one is at once again.
+        tokio::time::sleep(Duration::from_secs(61)).await;
+        let t = tokio::time::Instant::now();
+        r.next().await;
+        assert_eq!(t.elapsed().as_secs(), 0);
     }
 }

@@ -86,7 +86,7 @@ pub async fn run_every(
     let Some(client) = super::kube::connect_quietly(&target, &tx).await else {
         return;
     };
-    poll(client, target.namespace, interval, tx).await
+    poll(client, target.namespaces, interval, tx).await
 }
 
 /// The PodMetrics list request for one namespace or all. A namespace that cannot be part
@@ -106,12 +106,34 @@ pub fn list_request(namespace: Option<&str>) -> Result<http::Request<Vec<u8>>, S
         .map_err(|e| format!("namespace {:?} cannot be asked for: {e}", namespace.unwrap_or("")))
 }
 
+/// Lists PodMetrics every interval: across the cluster, or in each listed namespace on its
+/// own (a namespaced Role grants them there), the usages of every namespace read in one
+/// update and each namespace's error apart.
 pub async fn poll(
     client: Client,
-    namespace: Option<String>,
+    namespaces: Vec<String>,
     mut interval: tokio::sync::watch::Receiver<Duration>,
     tx: UpdateTx,
 ) {
+    if let Some(ns) = namespaces.iter().find(|ns| !crate::input::is_namespace_name(ns)) {
+        // A namespace that cannot be put in a path stays that way: say so, and stop.
+        let error = Update::SourceError {
+            resource: Resource::PodMetrics,
+            namespace: None,
+            kind: ErrorKind::Api,
+            message: format!("namespace {ns:?} cannot be asked for: not a namespace name"),
+        };
+        if tx.send(Stamped::now(error)).await.is_err() {
+            tracing::debug!("pod metrics: the update channel closed");
+        }
+        return;
+    }
+    // One namespace is the whole list, as the watches take it: its errors are unscoped.
+    let scopes: Vec<Option<String>> = match namespaces.len() {
+        0 => vec![None],
+        _ => namespaces.into_iter().map(Some).collect(),
+    };
+    let apart = scopes.len() > 1;
     let mut first = true;
     loop {
         // The first list at once; then the current interval, or sooner when it shortens.
@@ -128,61 +150,62 @@ pub async fn poll(
             }
         }
         first = false;
-        let req = match list_request(namespace.as_deref()) {
-            Ok(r) => r,
-            Err(message) => {
-                // A namespace that cannot be put in a path stays that way: say so, and stop.
-                let error = Update::SourceError {
-                    resource: Resource::PodMetrics,
-                    namespace: None,
-                    kind: ErrorKind::Api,
-                    message,
-                };
-                if tx.send(Stamped::now(error)).await.is_err() {
-                    tracing::debug!("pod metrics: the update channel closed");
+        let mut usages = Vec::new();
+        let mut read = false;
+        let mut told = Vec::new();
+        for scope in &scopes {
+            let namespace = if apart { scope.clone() } else { None };
+            match list_once(&client, scope.as_deref()).await {
+                Ok(u) => {
+                    usages.extend(u);
+                    read = true;
+                    if apart {
+                        told.push(Update::SourceRecovered {
+                            resource: Resource::PodMetrics,
+                            namespace,
+                        });
+                    }
                 }
-                return;
+                Err((kind, message)) => told.push(Update::SourceError {
+                    resource: Resource::PodMetrics,
+                    namespace,
+                    kind,
+                    message,
+                }),
             }
-        };
-        let body = super::body::from_kube(&client, req, MAX_BYTES);
-        let update = match tokio::time::timeout(Duration::from_secs(10), body).await {
-            Ok(Ok(body)) => match std::str::from_utf8(&body)
-                .map_err(|e| e.to_string())
-                .and_then(|b| parse_list(b).map_err(|e| e.to_string()))
-            {
-                Ok(usages) => Update::PodUsage {
+        }
+        if read {
+            told.insert(
+                0,
+                Update::PodUsage {
                     usages,
                     origin: crate::model::UsageOrigin::MetricsServer,
                 },
-                Err(e) => Update::SourceError {
-                    resource: Resource::PodMetrics,
-                    namespace: None,
-                    kind: ErrorKind::Api,
-                    message: format!("unexpected PodMetrics response: {e}"),
-                },
-            },
-            Ok(Err(e)) => {
-                let (kind, message) = match e {
-                    super::body::BodyError::Request(e) => super::errors::kube_error(Resource::PodMetrics, &e),
-                    other => (ErrorKind::Api, other.message()),
-                };
-                Update::SourceError {
-                    resource: Resource::PodMetrics,
-                    namespace: None,
-                    kind,
-                    message,
-                }
-            }
-            Err(_) => Update::SourceError {
-                resource: Resource::PodMetrics,
-                namespace: None,
-                kind: ErrorKind::Unreachable,
-                message: "metrics.k8s.io did not answer within 10s".into(),
-            },
-        };
-        if tx.send(Stamped::now(update)).await.is_err() {
-            return;
+            );
         }
+        for update in told {
+            if tx.send(Stamped::now(update)).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// One PodMetrics list, of a namespace or of all.
+async fn list_once(client: &Client, namespace: Option<&str>) -> Result<Vec<PodUsage>, (ErrorKind, String)> {
+    let req = list_request(namespace).map_err(|m| (ErrorKind::Api, m))?;
+    let body = super::body::from_kube(client, req, MAX_BYTES);
+    match tokio::time::timeout(Duration::from_secs(10), body).await {
+        Ok(Ok(body)) => std::str::from_utf8(&body)
+            .map_err(|e| e.to_string())
+            .and_then(|b| parse_list(b).map_err(|e| e.to_string()))
+            .map_err(|e| (ErrorKind::Api, format!("unexpected PodMetrics response: {e}"))),
+        Ok(Err(super::body::BodyError::Request(e))) => Err(super::errors::kube_error(Resource::PodMetrics, &e)),
+        Ok(Err(other)) => Err((ErrorKind::Api, other.message())),
+        Err(_) => Err((
+            ErrorKind::Unreachable,
+            "metrics.k8s.io did not answer within 10s".into(),
+        )),
     }
 }
 

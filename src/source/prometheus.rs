@@ -226,19 +226,50 @@ pub fn pick(candidates: &[Candidate]) -> Option<(String, String, String)> {
     Some((c.namespace.clone(), c.name.clone(), port.1.to_string()))
 }
 
-/// Lists Services (cluster-wide, or the watched namespace) and picks Prometheus.
-pub async fn discover(client: &Client, namespace: Option<&str>) -> Result<Option<Endpoint>, (ErrorKind, String)> {
-    let api: Api<Service> = match namespace {
-        Some(ns) => Api::namespaced(client.clone(), ns),
-        None => Api::all(client.clone()),
+/// Lists Services and picks Prometheus: across the cluster; or, with namespaces listed
+/// (`-n a,b`) or when the cluster-wide list is forbidden, in each of the listed namespaces
+/// and the ones a mesh's Prometheus usually lives in, each on its own (a namespaced Role
+/// may grant some of them). An error only when no namespace could be read at all.
+pub async fn discover(client: &Client, namespaces: &[String]) -> Result<Option<Endpoint>, (ErrorKind, String)> {
+    let list = |ns: Option<&str>| {
+        let api: Api<Service> = match ns {
+            Some(ns) => Api::namespaced(client.clone(), ns),
+            None => Api::all(client.clone()),
+        };
+        async move { api.list(&Default::default()).await }
     };
-    let list = api.list(&Default::default()).await.map_err(|e| {
-        let (kind, why) = super::errors::kube_error(Resource::Services, &e);
-        (kind, format!("listing services: {why}"))
-    })?;
-    let candidates: Vec<Candidate> = list
-        .items
+    let mut lists = Vec::new();
+    let mut first_error = None;
+    if namespaces.is_empty() {
+        match list(None).await {
+            Ok(l) => lists.push(l),
+            Err(e) => first_error = Some(super::errors::kube_error(Resource::Services, &e)),
+        }
+    }
+    let forbidden = matches!(first_error, Some((ErrorKind::Forbidden, _)));
+    if !namespaces.is_empty() || forbidden {
+        let mut each: Vec<&str> = namespaces.iter().map(String::as_str).collect();
+        for ns in crate::mesh::prometheus_namespaces() {
+            if !each.contains(&ns) {
+                each.push(ns);
+            }
+        }
+        for ns in each {
+            match list(Some(ns)).await {
+                Ok(l) => lists.push(l),
+                Err(e) => {
+                    first_error.get_or_insert_with(|| super::errors::kube_error(Resource::Services, &e));
+                }
+            }
+        }
+    }
+    if lists.is_empty() {
+        let (kind, why) = first_error.unwrap_or((ErrorKind::Api, "no namespace to look in".into()));
+        return Err((kind, format!("listing services: {why}")));
+    }
+    let candidates: Vec<Candidate> = lists
         .iter()
+        .flat_map(|l| l.items.iter())
         .map(|s| Candidate {
             namespace: s.metadata.namespace.clone().unwrap_or_default(),
             name: s.metadata.name.clone().unwrap_or_default(),
@@ -267,7 +298,7 @@ pub async fn discover(client: &Client, namespace: Option<&str>) -> Result<Option
 pub async fn resolve(
     spec: &Spec,
     client: Option<&Client>,
-    namespace: Option<&str>,
+    namespaces: &[String],
 ) -> Result<Endpoint, (ErrorKind, String)> {
     match spec {
         Spec::Url(u) => Endpoint::direct(u).map_err(|m| (ErrorKind::Api, m)),
@@ -278,7 +309,7 @@ pub async fn resolve(
                     "no cluster connection to look for Prometheus in".into(),
                 ));
             };
-            discover(client, namespace).await?.ok_or_else(|| {
+            discover(client, namespaces).await?.ok_or_else(|| {
                 (
                     ErrorKind::Api,
                     format!(
@@ -298,7 +329,7 @@ async fn endpoint(spec: &Spec, target: &super::kube::KubeTarget, tx: &UpdateTx) 
         Spec::Url(_) => None,
     };
     loop {
-        let problem = match resolve(spec, client.as_ref(), target.namespace.as_deref()).await {
+        let problem = match resolve(spec, client.as_ref(), &target.namespaces).await {
             Ok(e) => return Some(e),
             Err(p) => p,
         };

@@ -377,16 +377,12 @@ pub async fn run(target: super::kube::KubeTarget, settings: Settings, tx: Update
         Via::PodProxy(client.clone())
     };
     let targets: Targets = Default::default();
-    let pods: Api<Pod> = match &target.namespace {
-        Some(ns) => Api::namespaced(client.clone(), ns),
-        None => Api::all(client.clone()),
-    };
     let lookup = window.is_some().then(|| Lookup {
-        client,
-        namespace: target.namespace.clone(),
+        client: client.clone(),
+        namespaces: target.namespaces.clone(),
     });
     let handed_over = tokio::select! {
-        () = track(pods, targets.clone()) => return,
+        () = track(client, &target.namespaces, targets.clone()) => return,
         over = scrape_loop(via, targets, interval, budget, lookup, tx.clone()) => over,
     };
     if let (Some(endpoint), Some(window)) = (handed_over, window) {
@@ -399,13 +395,13 @@ pub async fn run(target: super::kube::KubeTarget, settings: Settings, tx: Update
 /// Finds the mesh's Prometheus for the hand-over.
 struct Lookup {
     client: Client,
-    namespace: Option<String>,
+    namespaces: Vec<String>,
 }
 
 impl Lookup {
     async fn prometheus(&self) -> Option<super::prometheus::Endpoint> {
         let spec = super::prometheus::Spec::Auto;
-        match super::prometheus::resolve(&spec, Some(&self.client), self.namespace.as_deref()).await {
+        match super::prometheus::resolve(&spec, Some(&self.client), &self.namespaces).await {
             Ok(endpoint) => Some(endpoint),
             Err((_, why)) => {
                 tracing::info!(%why, "over the scrape budget; no Prometheus to hand over to");
@@ -415,8 +411,27 @@ impl Lookup {
     }
 }
 
-/// Keeps the target list current from a pod watch (errors are the kube source's to report).
-async fn track(pods: Api<Pod>, targets: Targets) {
+/// Keeps the target list current from a pod watch of every namespace, or of each listed
+/// one on its own (errors are the kube source's to report: it watches the same pods).
+async fn track(client: Client, namespaces: &[String], targets: Targets) {
+    match namespaces {
+        [] => track_one(Api::all(client), None, targets).await,
+        [one] => track_one(Api::namespaced(client, one), None, targets).await,
+        many => {
+            let each = many.iter().map(|ns| {
+                Box::pin(track_one(
+                    Api::namespaced(client.clone(), ns),
+                    Some(ns.clone()),
+                    targets.clone(),
+                ))
+            });
+            futures::future::join_all(each).await;
+        }
+    }
+}
+
+/// One pod watch; `scope` is its namespace when others are watched beside it.
+async fn track_one(pods: Api<Pod>, scope: Option<String>, targets: Targets) {
     let stream = kube::runtime::WatchStreamExt::default_backoff(watcher(pods, Default::default()));
     let mut stream = std::pin::pin!(stream);
     let mut relist = None;
@@ -424,17 +439,19 @@ async fn track(pods: Api<Pod>, targets: Targets) {
         let Ok(ev) = ev else { continue };
         // A poisoned lock means a scrape task panicked; the list itself is still whole.
         let mut t = targets.lock().unwrap_or_else(|e| e.into_inner());
-        follow(&mut t, &mut relist, ev);
+        follow(&mut t, &mut relist, scope.as_deref(), ev);
     }
 }
 
 /// Folds one watch event into the targets. A (re-)list is gathered apart and replaces the
 /// targets only when complete: scrapes go on over the old list meanwhile, and a round in
 /// the middle of a re-list (after an API-server restart, say) does not see most proxies
-/// gone, which would make [`Retry`] forget their backoff.
+/// gone, which would make [`Retry`] forget their backoff. A list of one namespace (`scope`)
+/// replaces that namespace's targets only.
 fn follow(
     targets: &mut BTreeMap<(String, String), Target>,
     relist: &mut Option<BTreeMap<(String, String), Target>>,
+    scope: Option<&str>,
     ev: watcher::Event<Pod>,
 ) {
     let key = |p: &Pod| (p.namespace().unwrap_or_default(), p.name_any());
@@ -452,8 +469,14 @@ fn follow(
             None => apply(targets, &p),
         },
         watcher::Event::InitDone => {
-            if let Some(fresh) = relist.take() {
-                *targets = fresh;
+            if let Some(mut fresh) = relist.take() {
+                match scope {
+                    Some(ns) => {
+                        targets.retain(|(n, _), _| n != ns);
+                        targets.append(&mut fresh);
+                    }
+                    None => *targets = fresh,
+                }
             }
         }
         watcher::Event::Apply(p) => apply(targets, &p),
@@ -804,19 +827,21 @@ mod tests {
         let mut targets = BTreeMap::new();
         let mut relist = None;
         let names = |t: &BTreeMap<(String, String), Target>| t.keys().map(|k| k.1.clone()).collect::<Vec<_>>();
-        follow(&mut targets, &mut relist, watcher::Event::Init);
+        follow(&mut targets, &mut relist, None, watcher::Event::Init);
         follow(
             &mut targets,
             &mut relist,
+            None,
             watcher::Event::InitApply(linkerd_pod("a", "10.0.0.1")),
         );
         follow(
             &mut targets,
             &mut relist,
+            None,
             watcher::Event::InitApply(linkerd_pod("b", "10.0.0.2")),
         );
         assert!(targets.is_empty(), "nothing is in use before the list is complete");
-        follow(&mut targets, &mut relist, watcher::Event::InitDone);
+        follow(&mut targets, &mut relist, None, watcher::Event::InitDone);
         assert_eq!(names(&targets), ["a", "b"]);
         assert_eq!(targets[&("shop".into(), "a".into())].port, 4191);
         // The API server restarted: a re-list, with `a` gone and `c` new.
@@ -830,10 +855,11 @@ mod tests {
             five,
             five,
         );
-        follow(&mut targets, &mut relist, watcher::Event::Init);
+        follow(&mut targets, &mut relist, None, watcher::Event::Init);
         follow(
             &mut targets,
             &mut relist,
+            None,
             watcher::Event::InitApply(linkerd_pod("c", "10.0.0.3")),
         );
         assert_eq!(names(&targets), ["a", "b"], "the old list stays in use meanwhile");
@@ -845,25 +871,70 @@ mod tests {
         follow(
             &mut targets,
             &mut relist,
+            None,
             watcher::Event::InitApply(linkerd_pod("b", "10.0.0.2")),
         );
-        follow(&mut targets, &mut relist, watcher::Event::InitDone);
+        follow(&mut targets, &mut relist, None, watcher::Event::InitDone);
         assert_eq!(names(&targets), ["b", "c"]);
         // Then changes apply at once; a pod that stops running is no target.
         let mut stopped = linkerd_pod("c", "10.0.0.3");
         stopped.status.as_mut().unwrap().phase = Some("Succeeded".into());
-        follow(&mut targets, &mut relist, watcher::Event::Apply(stopped));
+        follow(&mut targets, &mut relist, None, watcher::Event::Apply(stopped));
         follow(
             &mut targets,
             &mut relist,
+            None,
             watcher::Event::Apply(linkerd_pod("d", "10.0.0.4")),
         );
         follow(
             &mut targets,
             &mut relist,
+            None,
             watcher::Event::Delete(linkerd_pod("b", "10.0.0.2")),
         );
         assert_eq!(names(&targets), ["d"]);
+    }
+
+    /// Watches of several namespaces share the targets: a list of one replaces that
+    /// namespace's targets and leaves the others'.
+    #[test]
+    fn a_namespace_list_replaces_only_that_namespace() {
+        let mut targets = BTreeMap::new();
+        let in_ns = |name: &str, ns: &str| {
+            let mut p = linkerd_pod(name, "10.0.0.9");
+            p.metadata.namespace = Some(ns.into());
+            p
+        };
+        let (mut shop, mut web) = (None, None);
+        follow(&mut targets, &mut shop, Some("shop"), watcher::Event::Init);
+        follow(
+            &mut targets,
+            &mut shop,
+            Some("shop"),
+            watcher::Event::InitApply(in_ns("a", "shop")),
+        );
+        follow(&mut targets, &mut web, Some("web"), watcher::Event::Init);
+        follow(
+            &mut targets,
+            &mut web,
+            Some("web"),
+            watcher::Event::InitApply(in_ns("w", "web")),
+        );
+        follow(&mut targets, &mut web, Some("web"), watcher::Event::InitDone);
+        follow(&mut targets, &mut shop, Some("shop"), watcher::Event::InitDone);
+        let keys =
+            |t: &BTreeMap<(String, String), Target>| t.keys().map(|(n, p)| format!("{n}/{p}")).collect::<Vec<_>>();
+        assert_eq!(keys(&targets), ["shop/a", "web/w"]);
+        // shop lists again without `a`: web's target stays.
+        follow(&mut targets, &mut shop, Some("shop"), watcher::Event::Init);
+        follow(
+            &mut targets,
+            &mut shop,
+            Some("shop"),
+            watcher::Event::InitApply(in_ns("b", "shop")),
+        );
+        follow(&mut targets, &mut shop, Some("shop"), watcher::Event::InitDone);
+        assert_eq!(keys(&targets), ["shop/b", "web/w"]);
     }
 
     #[test]

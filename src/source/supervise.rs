@@ -21,7 +21,8 @@ const HEALTHY_AFTER: Duration = Duration::from_secs(30);
 /// fault-injection hook of the end-to-end tests and the demo (a real panic has no trigger
 /// from outside). `NAME` is the first source of that name started in the process; `NAME@N`
 /// the Nth (a tap is a new source each time one is opened), so the demo can crash one late
-/// in a session. A value that names no source does nothing.
+/// in a session. `bench` makes `meshtop bench` panic on the main thread before it sends
+/// (the canary test's forced panic). A value that names no source does nothing.
 pub const FAULT_ENV: &str = "MESHTOP_FAULT_PANIC";
 
 /// Sources started so far whose name the hook names: the count `NAME@N` compares with.

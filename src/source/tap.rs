@@ -645,6 +645,6 @@ async fn handle_line(line: &[u8], too_long: bool, key: &str, tx: &mpsc::Sender<L
 /// A line that did not parse, as shown: cut to 80 characters, secrets taken out.
 pub fn unparsed_sample(line: &str) -> String {
     let line = line.trim_end();
-    let line = crate::redact::redact_text(line).unwrap_or_else(|| line.to_string());
+    let line = crate::redact::scrub(line);
     crate::text::fit(&line, 80)
 }

@@ -68,6 +68,7 @@ pub struct SweepPlan {
     pub timeout: Duration,
     pub threads: u32,
     pub insecure: bool,
+    pub tls: crate::model::bench::TlsFiles,
     pub label: Option<String>,
 }
 
@@ -221,6 +222,7 @@ impl SweepPlan {
             timeout: Duration::from_secs(10),
             threads: default_threads(),
             insecure: false,
+            tls: Default::default(),
             label: None,
         }
     }
@@ -325,6 +327,7 @@ impl SweepPlan {
                 timeout: self.timeout,
                 http2: self.http2,
                 insecure: self.insecure,
+                tls: self.tls.clone(),
                 label: Some(format!("{}-{}", t.name, self.step_name(step).replace([' ', '='], ""))),
             },
             body: self.body.clone(),

@@ -38,7 +38,7 @@ impl SweepPlan {
     /// cluster is watched.
     pub fn spec(&self, pods: &[TargetPods]) -> SweepSpec {
         SweepSpec {
-            label: self.label.clone(),
+            label: self.label.as_deref().map(crate::redact::scrub),
             baseline: self.baseline.clone(),
             varies: self.varies.name().into(),
             steps: (0..self.varies.len())
@@ -50,7 +50,7 @@ impl SweepPlan {
                 .enumerate()
                 .map(|(i, t)| SweepTarget {
                     name: t.name.clone(),
-                    url: crate::redact::redact_text(&t.url).unwrap_or_else(|| t.url.clone()),
+                    url: crate::redact::scrub(&t.url),
                     pods: pods.get(i).map(|p| p.0.clone()).unwrap_or_default(),
                     pods_note: pods.get(i).and_then(|p| p.1.clone()),
                     mesh: None,

@@ -90,6 +90,15 @@ fn render_panel(state: &State, t: &Theme, frame: &mut Frame, area: Rect, s: &Ben
                 format!("· {mode} · {http} · {} ", s.target.origin),
                 Style::default().fg(t.dim),
             ),
+            // Said where it cannot be missed: these figures were taken without checking who answered.
+            Span::styled(
+                if s.config.insecure && s.config.url.starts_with("https://") {
+                    "· TLS not verified "
+                } else {
+                    ""
+                },
+                Style::default().fg(t.warn),
+            ),
         ]));
     let inner = block.inner(area);
     frame.render_widget(block, area);

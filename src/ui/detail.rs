@@ -241,6 +241,15 @@ pub fn render(state: &State, t: &Theme, frame: &mut Frame, area: Rect, namespace
             traffic_gap(state, p).unwrap_or_else(|| "no traffic data".into()),
         )),
     }
+    if !state.usage.contains_key(&(i.namespace.clone(), i.name.clone())) {
+        lines.push(kv(
+            "cpu/memory",
+            format!(
+                "not measured: {}",
+                crate::app::figures::usage_gap_in(state, Some(&i.namespace))
+            ),
+        ));
+    }
     lines.push(Line::default());
     lines.push(head("CONTAINERS"));
     for c in &i.containers_info {

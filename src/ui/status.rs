@@ -102,6 +102,12 @@ fn status_spans(state: &State, t: &Theme, message_cols: usize) -> Vec<Span<'stat
             base.fg(t.status_bg).bg(t.error).add_modifier(Modifier::BOLD),
         ));
     }
+    if state.writes == crate::model::access::Writes::Allowed {
+        spans.push(Span::styled(
+            " writes allowed ",
+            base.fg(t.status_bg).bg(t.warn).add_modifier(Modifier::BOLD),
+        ));
+    }
     match &state.cluster {
         Some(c) => {
             spans.push(Span::styled(

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod relay;
+pub mod role;
 pub mod scenario;
 pub mod servers;
 pub mod standin;

@@ -3,6 +3,8 @@
 //! and new connections are accepted but never answered. A connection that lived through a
 //! blackhole stays dead afterwards (as a NAT or VPN that forgot it): only connections
 //! made after it work, so a client must notice and reconnect by itself.
+//! It can also play a short outage ([`Relay::outage`]): every open connection reset, new
+//! ones refused for a while.
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -20,6 +22,13 @@ pub struct Relay {
 pub struct Gate {
     hole: AtomicBool,
     epoch: std::sync::atomic::AtomicU64,
+    /// New connections are reset at once while this is on.
+    refusing: AtomicBool,
+    /// The client side of every connection relayed so far.
+    clients: std::sync::Mutex<Vec<TcpStream>>,
+    /// When the client last sent bytes, in milliseconds since the relay started.
+    sent_at: std::sync::atomic::AtomicU64,
+    started: std::sync::OnceLock<std::time::Instant>,
 }
 
 impl Gate {
@@ -30,6 +39,30 @@ impl Gate {
     fn passes(&self, born: u64) -> bool {
         !self.hole.load(Ordering::SeqCst) && self.now() == born
     }
+
+    fn millis(&self) -> u64 {
+        self.started.get_or_init(std::time::Instant::now).elapsed().as_millis() as u64
+    }
+}
+
+/// Closes `s` with a reset (RST) rather than a FIN, as a crashed server's kernel would.
+fn reset(s: &TcpStream) {
+    use std::os::fd::AsRawFd;
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: a valid socket descriptor and a linger struct of the size given.
+    unsafe {
+        libc::setsockopt(
+            s.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            &linger as *const libc::linger as *const libc::c_void,
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        );
+    }
+    let _ = s.shutdown(Shutdown::Both);
 }
 
 impl Relay {
@@ -43,23 +76,30 @@ impl Relay {
         let listener = TcpListener::bind(format!("{ip}:0")).unwrap();
         let port = listener.local_addr().unwrap().port();
         let gate = Arc::new(Gate::default());
+        gate.millis();
         let shared = gate.clone();
         let upstream = upstream.to_string();
         std::thread::spawn(move || {
             for client in listener.incoming() {
                 let Ok(client) = client else { continue };
+                if shared.refusing.load(Ordering::SeqCst) {
+                    reset(&client);
+                    continue;
+                }
                 let Ok(server) = TcpStream::connect(&upstream) else {
                     let _ = client.shutdown(Shutdown::Both);
                     continue;
                 };
                 let born = shared.now();
+                shared.clients.lock().unwrap().push(client.try_clone().unwrap());
                 pipe(
                     client.try_clone().unwrap(),
                     server.try_clone().unwrap(),
                     shared.clone(),
                     born,
+                    true,
                 );
-                pipe(server, client, shared.clone(), born);
+                pipe(server, client, shared.clone(), born, false);
             }
         });
         Relay { port, gate }
@@ -71,10 +111,26 @@ impl Relay {
         }
         self.gate.hole.store(on, Ordering::SeqCst);
     }
+
+    /// A short outage: every open connection reset, and new ones reset too for `d`.
+    pub fn outage(&self, d: std::time::Duration) {
+        self.gate.refusing.store(true, Ordering::SeqCst);
+        for c in self.gate.clients.lock().unwrap().drain(..) {
+            reset(&c);
+        }
+        std::thread::sleep(d);
+        self.gate.refusing.store(false, Ordering::SeqCst);
+    }
+
+    /// Milliseconds since the client last sent anything (a request: an open watch sends
+    /// nothing, so on an API server's relay this is the time since the last probe or list).
+    pub fn quiet_for(&self) -> u64 {
+        self.gate.millis() - self.gate.sent_at.load(Ordering::SeqCst)
+    }
 }
 
 /// Copies `from` to `to`, dropping what the gate does not let through.
-fn pipe(mut from: TcpStream, mut to: TcpStream, gate: Arc<Gate>, born: u64) {
+fn pipe(mut from: TcpStream, mut to: TcpStream, gate: Arc<Gate>, born: u64, upstream: bool) {
     std::thread::spawn(move || {
         let mut buf = [0u8; 16 * 1024];
         loop {
@@ -84,6 +140,9 @@ fn pipe(mut from: TcpStream, mut to: TcpStream, gate: Arc<Gate>, born: u64) {
             };
             if !gate.passes(born) {
                 continue;
+            }
+            if upstream {
+                gate.sent_at.store(gate.millis(), Ordering::SeqCst);
             }
             if to.write_all(&buf[..n]).is_err() {
                 break;
@@ -145,8 +204,9 @@ impl ConnectProxy {
                         server.try_clone().unwrap(),
                         open.clone(),
                         0,
+                        false,
                     );
-                    pipe(server, client, open, 0);
+                    pipe(server, client, open, 0, false);
                 });
             }
         });

@@ -61,13 +61,98 @@ pub fn self_signed(dir: &Path) -> (PathBuf, PathBuf) {
     (cert, key)
 }
 
+/// A private CA, a server certificate it signed for 127.0.0.1/localhost, and a client
+/// certificate it signed: what an mTLS ingress gateway and its clients hold.
+pub struct Pki {
+    pub ca: PathBuf,
+    pub server_cert: PathBuf,
+    pub server_key: PathBuf,
+    pub client_cert: PathBuf,
+    pub client_key: PathBuf,
+}
+
+/// Makes a [`Pki`] in `dir` with openssl.
+pub fn pki(dir: &Path) -> Pki {
+    let run = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("running openssl (scripts/install-deps installs it)");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+    run(&[
+        &["req", "-x509"][..],
+        &ec,
+        &["-days", "2", "-subj", "/CN=meshtop test CA"],
+        &["-keyout", "ca.key", "-out", "ca.pem"],
+    ]
+    .concat());
+    for (name, cn, ext) in [
+        (
+            "server",
+            "localhost",
+            "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
+        ),
+        ("client", "meshtop", "extendedKeyUsage=clientAuth\n"),
+    ] {
+        std::fs::write(
+            dir.join(format!("{name}.ext")),
+            format!("basicConstraints=CA:FALSE\n{ext}"),
+        )
+        .unwrap();
+        let (key, csr, pem, extfile) = (
+            format!("{name}.key"),
+            format!("{name}.csr"),
+            format!("{name}.pem"),
+            format!("{name}.ext"),
+        );
+        let subj = format!("/CN={cn}");
+        run(&[&["req"][..], &ec, &["-subj", &subj, "-keyout", &key, "-out", &csr]].concat());
+        run(&[
+            "x509",
+            "-req",
+            "-in",
+            &csr,
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            &extfile,
+            "-out",
+            &pem,
+        ]);
+    }
+    Pki {
+        ca: dir.join("ca.pem"),
+        server_cert: dir.join("server.pem"),
+        server_key: dir.join("server.key"),
+        client_cert: dir.join("client.pem"),
+        client_key: dir.join("client.key"),
+    }
+}
+
 /// nginx with one worker and the default keepalive_requests (1000), answering on
 /// `port` (HTTP/1.1), `h2c_port` (HTTP/2 prior knowledge), `tls_port` (HTTPS, HTTP/1.1
-/// and h2 by ALPN, self-signed). `/` returns 200 "hello\n", `/missing` 404.
+/// and h2 by ALPN, self-signed), `ca_port` (HTTPS with a certificate of `pki`'s CA) and
+/// `mtls_port` (the same, and a client certificate of that CA required: 400 without).
+/// `/` returns 200 "hello\n", `/missing` 404.
 pub struct Nginx {
     pub port: u16,
     pub h2c_port: u16,
     pub tls_port: u16,
+    pub ca_port: u16,
+    pub mtls_port: u16,
+    pub pki: Pki,
     child: Child,
     _dir: tempfile::TempDir,
 }
@@ -77,7 +162,9 @@ impl Nginx {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path().display().to_string();
         let (cert, key) = self_signed(dir.path());
+        let pki = pki(dir.path());
         let (port, h2c_port, tls_port) = (free_port(), free_port(), free_port());
+        let (ca_port, mtls_port) = (free_port(), free_port());
         let conf = format!(
             r#"worker_processes 1;
 daemon off;
@@ -100,10 +187,27 @@ http {{
     location = / {{ return 200 "hello\n"; }}
     location = /missing {{ return 404; }}
   }}
+  server {{
+    listen 127.0.0.1:{ca_port} ssl;
+    ssl_certificate {server_cert};
+    ssl_certificate_key {server_key};
+    location = / {{ return 200 "hello\n"; }}
+  }}
+  server {{
+    listen 127.0.0.1:{mtls_port} ssl;
+    ssl_certificate {server_cert};
+    ssl_certificate_key {server_key};
+    ssl_client_certificate {ca};
+    ssl_verify_client on;
+    location = / {{ return 200 "hello\n"; }}
+  }}
 }}
 "#,
             cert = cert.display(),
-            key = key.display()
+            key = key.display(),
+            server_cert = pki.server_cert.display(),
+            server_key = pki.server_key.display(),
+            ca = pki.ca.display(),
         );
         let path = dir.path().join("nginx.conf");
         std::fs::write(&path, conf).unwrap();
@@ -116,13 +220,16 @@ http {{
             .stderr(Stdio::inherit())
             .spawn()
             .expect("starting nginx (scripts/install-deps installs nginx-light)");
-        for p in [port, h2c_port, tls_port] {
+        for p in [port, h2c_port, tls_port, ca_port, mtls_port] {
             wait_listening(p, "nginx", &mut child);
         }
         Nginx {
             port,
             h2c_port,
             tls_port,
+            ca_port,
+            mtls_port,
+            pki,
             child,
             _dir: dir,
         }

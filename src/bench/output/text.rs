@@ -47,9 +47,10 @@ pub fn render(r: &BenchResult, verdicts: &[Verdict]) -> String {
         Some(rate) => format!("open loop at {rate} req/s"),
         None => "closed loop".to_string(),
     };
+    let tls = c.tls_note().map(|n| format!(", {n}")).unwrap_or_default();
     let _ = writeln!(
         o,
-        "  {}, {} connections{} on {} threads, {model}{}",
+        "  {}{tls}, {} connections{} on {} threads, {model}{}",
         r.protocol,
         c.connections,
         if c.streams > 1 {
