@@ -96,7 +96,7 @@ impl Config {
     }
 
     pub fn parse(text: &str) -> Result<Config> {
-        let c: Config = toml::from_str(text).map_err(|e| eyre!("{}", crate::input::toml_error(text, &e)))?;
+        let mut c: Config = toml::from_str(text).map_err(|e| eyre!("{}", crate::input::toml_error(text, &e)))?;
         if !(1..=240).contains(&c.max_fps) {
             return Err(eyre!("max_fps must be between 1 and 240, got {}", c.max_fps));
         }
@@ -110,6 +110,9 @@ impl Config {
                 "namespaces: {ns:?} is not a namespace name (lowercase letters, digits and '-', at most 63)"
             ));
         }
+        // Each once, in the order given: two watches of one namespace would prune each other.
+        let mut seen = std::collections::BTreeSet::new();
+        c.namespaces.retain(|ns| seen.insert(ns.clone()));
         Ok(c)
     }
 }
@@ -164,7 +167,9 @@ mod tests {
         assert!(Config::parse("allow_writes = true").unwrap().allow_writes);
         assert!(Config::parse("allow_writes = \"yes\"").is_err());
         assert_eq!(
-            Config::parse("namespaces = [\"shop\", \"web\"]").unwrap().namespaces,
+            Config::parse("namespaces = [\"shop\", \"web\", \"shop\"]")
+                .unwrap()
+                .namespaces,
             ["shop", "web"]
         );
         assert_eq!(

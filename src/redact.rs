@@ -133,6 +133,31 @@ pub fn scrub(s: &str) -> String {
     redact_text(s).unwrap_or_else(|| s.to_string())
 }
 
+/// A whole document (a report) through the policy: JSON is redacted as JSON and keeps its
+/// layout (pretty when it was), other text line by line.
+pub fn scrub_document(text: &str) -> String {
+    let t = text.trim();
+    if (t.starts_with('{') || t.starts_with('['))
+        && let Ok(mut v) = serde_json::from_str::<Value>(t)
+        && !has_duplicate_keys(t)
+    {
+        if !redact(&mut v) {
+            return text.to_string();
+        }
+        let mut out = if t.contains('\n') {
+            serde_json::to_string_pretty(&v)
+        } else {
+            serde_json::to_string(&v)
+        }
+        .unwrap_or_else(|_| REDACTED.to_string());
+        if text.ends_with('\n') {
+            out.push('\n');
+        }
+        return out;
+    }
+    scrub(text)
+}
+
 /// A header's value as it may be kept: blank under a credential-like name (Authorization,
 /// Cookie, X-Api-Key, ...), and otherwise with the secrets of its text taken out.
 pub fn header_value(name: &str, value: &mut String) {
@@ -256,7 +281,8 @@ fn redact_header_line(line: &str) -> Option<String> {
     Some(format!("{}{REDACTED}{}", &body[..keep], &line[body.len()..]))
 }
 
-/// `scheme://user:password@host` → `scheme://user:<redacted>@host`.
+/// `scheme://user:password@host` → `scheme://user:<redacted>@host`, and
+/// `scheme://token@host` → `scheme://<redacted>@host`.
 fn redact_userinfo(s: &str) -> Cow<'_, str> {
     let mut out = String::new();
     let mut last = 0;
@@ -265,14 +291,22 @@ fn redact_userinfo(s: &str) -> Cow<'_, str> {
         let end = s[p..]
             .find(|c: char| c.is_whitespace() || "/?#\"'<>".contains(c))
             .map_or(s.len(), |e| e + p);
-        if let Some(at) = s[p..end].rfind('@').map(|a| a + p)
-            && let Some(colon) = s[p..at].find(':').map(|c| c + p + 1)
-            && colon < at
-            && &s[colon..at] != REDACTED
-        {
-            out.push_str(&s[last..colon]);
-            out.push_str(REDACTED);
-            last = at;
+        if let Some(at) = s[p..end].rfind('@').map(|a| a + p) {
+            match s[p..at].find(':').map(|c| c + p + 1) {
+                // `user:password@`: the password.
+                Some(colon) if colon < at && &s[colon..at] != REDACTED => {
+                    out.push_str(&s[last..colon]);
+                    out.push_str(REDACTED);
+                    last = at;
+                }
+                // `token@` (a token as the user name, as Git hosts take it): all of it.
+                None if at > p && &s[p..at] != REDACTED => {
+                    out.push_str(&s[last..p]);
+                    out.push_str(REDACTED);
+                    last = at;
+                }
+                _ => {}
+            }
         }
         // A segment cut by the `/` of the next `://` must not hide that URL's scheme colon
         // (found by fuzzing: `a://u:p@b://v:q@c`): resume at the colon then. (Only then:
@@ -710,7 +744,25 @@ mod tests {
             "postgres://admin:<redacted>@db:5432/app"
         );
         assert_eq!(text("https://svc:8443/x"), "https://svc:8443/x");
-        assert_eq!(text("ssh://git@github.com/x"), "ssh://git@github.com/x");
+        // A user name alone may be a token (Git hosts take one so): it errs towards hiding.
+        assert_eq!(text("ssh://git@github.com/x"), "ssh://<redacted>@github.com/x");
+        assert_eq!(
+            text("https://ghp_abc123@github.com/o/r.git"),
+            "https://<redacted>@github.com/o/r.git"
+        );
+        assert_eq!(text("mailto:ops@example.com"), "mailto:ops@example.com");
+    }
+
+    #[test]
+    fn documents_keep_their_layout() {
+        let pretty = "{\n  \"url\": \"http://u:pw@h/\",\n  \"n\": 1\n}\n";
+        assert_eq!(
+            scrub_document(pretty),
+            "{\n  \"n\": 1,\n  \"url\": \"http://u:<redacted>@h/\"\n}\n"
+        );
+        let clean = "{\n  \"keyfile\": \"/etc/tls/client.key\"\n}\n";
+        assert_eq!(scrub_document(clean), clean);
+        assert_eq!(scrub_document("a,b\ntoken=x,1\n"), "a,b\ntoken=<redacted>,1\n");
     }
 
     #[test]

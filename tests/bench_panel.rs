@@ -412,6 +412,7 @@ fn a_sweep_builds_its_table_and_resources_from_updates() {
         repeat: 1,
         protocol: "HTTP/1.1".into(),
         kubernetes_version: Some("v1.34.4".into()),
+        tls_not_verified: false,
     };
     fn why_not(s: &State) -> Option<String> {
         pods_for_url(s, "http://127.0.0.1:41791/").1

@@ -129,7 +129,7 @@ async fn no_canary_is_written_or_printed_anywhere() {
             .as_nanos()
             % 0xffff_ffff
     );
-    let canary = |place: &str| format!("cnry{run}{place}");
+    let canary = |place: &str| format!("cnry-{run}-{place}");
     let home = Home::new();
     let nginx = Nginx::start();
     // What the test itself writes (the exec plugin and its kubeconfig) stays outside the home.

@@ -152,7 +152,9 @@ async fn each_role_fills_what_it_may_read_and_says_why_elsewhere() {
     })
     .await;
     let pods: Vec<String> = s.pods.keys().map(|(n, p)| format!("{n}/{p}")).collect();
-    assert_eq!(pods, [format!("{one}/web-one"), format!("{two}/web-two")]);
+    let mut want = vec![format!("{one}/web-one"), format!("{two}/web-two")];
+    want.sort();
+    assert_eq!(pods, want);
     assert!((usage_of(&s, &two, "web-two").unwrap() - 100.0).abs() < 1.0);
     let error = |r: Resource, ns: Option<&str>| {
         let e = s
@@ -182,7 +184,7 @@ async fn each_role_fills_what_it_may_read_and_says_why_elsewhere() {
     let (kind, why) = error(Resource::Namespaces, None);
     assert_eq!(kind, ErrorKind::Forbidden);
     assert!(
-        why.ends_with("(403); name the namespaces you may read with -n NS,NS (each is then read on its own)"),
+        why.ends_with("(403); without it meshtop cannot find the namespaces, nor read their labels: name the ones you may read with -n NS,NS and each is read on its own"),
         "{why}"
     );
     for ns in [&one, &two] {
@@ -194,7 +196,7 @@ async fn each_role_fills_what_it_may_read_and_says_why_elsewhere() {
             );
         }
     }
-    // On the screen: the pods view lists the two, and the status line names the reasons.
+    // On the screen: the pods view lists the two, and the status line names a reason.
     let mut s = s;
     meshtop::app::apply_action(&mut s, meshtop::app::Action::ShowPods);
     let screen = render_text(&s, 200, 20);
@@ -203,6 +205,11 @@ async fn each_role_fills_what_it_may_read_and_says_why_elsewhere() {
         "{screen}"
     );
     assert!(!screen.contains("listing"), "the lists are done: {screen}");
+    let status = screen.lines().last().unwrap();
+    assert!(
+        status.contains("· namespaces forbidden: namespaces is forbidden: User"),
+        "{status}"
+    );
 
     // The same from `discover -o json`: the pods, and each error with its namespace.
     let ns_list = format!("{one},{two},{three}");
@@ -218,12 +225,13 @@ async fn each_role_fills_what_it_may_read_and_says_why_elsewhere() {
         String::from_utf8_lossy(&out.stderr)
     );
     let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let names: Vec<&str> = j["pods"]
+    let mut names: Vec<&str> = j["pods"]
         .as_array()
         .unwrap()
         .iter()
         .map(|p| p["name"].as_str().unwrap())
         .collect();
+    names.sort();
     assert_eq!(names, ["web-one", "web-two"]);
     let errors = j["errors"].as_array().unwrap();
     let pods_three = errors
@@ -247,4 +255,72 @@ async fn each_role_fills_what_it_may_read_and_says_why_elsewhere() {
         "FIGURE role: namespaced Role in 2 of 3 named namespaces: 2 pods with usage, {} errors with reasons",
         errors.len()
     );
+}
+
+/// The scraper under a user who may list namespaces but read pods only where a namespaced
+/// Role grants them: its cluster-wide pod watch is forbidden, so it watches each namespace
+/// instead, and the proxy in the namespace it may read is scraped (before, the scraper
+/// dropped the 403 and scraped nothing).
+#[tokio::test(flavor = "multi_thread")]
+async fn the_scraper_reads_each_namespace_when_pods_are_forbidden_cluster_wide() {
+    let (client, ns) = setup("role-scrape").await;
+    create_yaml(
+        &client,
+        &ns,
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  containers: [{name: app, image: app:1}, {name: istio-proxy, image: docker.io/istio/proxyv2:1.24.0}]\n",
+    )
+    .await;
+    let (_ip, _procs, _dir) = support::standin::standin(&client, &ns, "web", "istio", 15020).await;
+    let user = format!("ns-lister-{ns}");
+    let lister = format!("meshtop-list-namespaces-{ns}");
+    create_yaml(
+        &client,
+        &ns,
+        &format!(
+            "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {{name: {lister}}}\n\
+             rules: [{{apiGroups: [\"\"], resources: [namespaces], verbs: [list, watch]}}]\n"
+        ),
+    )
+    .await;
+    create_yaml(
+        &client,
+        &ns,
+        &binding("ClusterRoleBinding", &lister, "ClusterRole", &lister, &user),
+    )
+    .await;
+    create_yaml(&client, &ns, &shipped("Role", "meshtop-readonly")).await;
+    create_yaml(
+        &client,
+        &ns,
+        &binding("RoleBinding", "meshtop-readonly", "Role", "meshtop-readonly", &user),
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let kc = impersonating_kubeconfig(dir.path(), &user);
+    let (tx, mut rx) = tokio::sync::mpsc::channel(meshtop::source::CHANNEL_CAPACITY);
+    let settings = meshtop::source::scrape::Settings {
+        direct: false,
+        interval: Duration::from_secs(1),
+        budget: 100,
+        window: None,
+    };
+    let target = KubeTarget {
+        kubeconfig: Some(kc),
+        ..Default::default()
+    };
+    let scraper = tokio::spawn(meshtop::source::scrape::run(target, settings, tx));
+    let scraped = tokio::time::timeout(Duration::from_secs(60), async {
+        while let Some(s) = rx.recv().await {
+            if let meshtop::app::Update::ProxyScraped { namespace, pod, .. } = &s.update
+                && *namespace == ns
+                && pod == "web"
+            {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    scraper.abort();
+    assert_eq!(scraped, Ok(true), "web in {ns} was never scraped");
 }

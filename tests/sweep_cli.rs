@@ -472,3 +472,58 @@ fn report_draws_bench_runs_and_sweeps_as_svg() {
     assert!(stderr(&o).contains("not both"), "{}", stderr(&o));
     assert!(!out.exists());
 }
+
+/// A sweep of an https:// target: with a private CA (`--cacert`) it is verified and says
+/// nothing; with `--insecure` the report and the saved result say the certificate was not
+/// checked.
+#[test]
+fn tls_targets_are_verified_or_said_not_to_be() {
+    let _turn = turn();
+    let nginx = Nginx::start();
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("https://127.0.0.1:{}/", nginx.ca_port);
+    let (direct, gateway) = (format!("direct={}", nginx.url("/")), format!("gateway={url}"));
+    let base = [
+        "sweep",
+        "--target",
+        &direct,
+        "--target",
+        &gateway,
+        "-c",
+        "1",
+        "-n",
+        "20",
+        "--warmup",
+        "0s",
+        "--cooldown",
+        "0s",
+        "--no-cluster",
+        "-o",
+        "md",
+    ];
+    let ca = nginx.pki.ca.display().to_string();
+    let mut verified: Vec<&str> = base.to_vec();
+    verified.extend(["--cacert", &ca]);
+    let text = ok(&meshtop(dir.path(), &verified));
+    assert!(!text.contains("TLS not verified"), "{text}");
+    assert!(
+        !text.contains("error"),
+        "every request answered over verified TLS: {text}"
+    );
+    let mut insecure: Vec<&str> = base.to_vec();
+    insecure.push("--insecure");
+    let text = ok(&meshtop(dir.path(), &insecure));
+    assert!(
+        text.contains("TLS not verified (--insecure): the https:// targets' certificates were not checked"),
+        "{text}"
+    );
+    let saved: Vec<SweepResult> = std::fs::read_dir(dir.path().join("meshtop/results"))
+        .unwrap()
+        .map(|e| serde_json::from_str(&std::fs::read_to_string(e.unwrap().path()).unwrap()).unwrap())
+        .collect();
+    assert_eq!(
+        saved.iter().filter(|r| r.tls_not_verified).count(),
+        1,
+        "one of the two sweeps"
+    );
+}

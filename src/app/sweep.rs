@@ -572,6 +572,7 @@ mod tests {
             repeat,
             protocol: "HTTP/1.1".into(),
             kubernetes_version: None,
+            tls_not_verified: false,
         };
         let mut state = State::new(Default::default());
         started(&mut state, 1, spec(1_000_000, 1), 0);

@@ -89,7 +89,7 @@ pub async fn run(cli: Cli) -> Result<()> {
 pub fn write_report(out: Option<&std::path::Path>, report: &str) -> Result<()> {
     use color_eyre::eyre::WrapErr;
     use std::io::Write;
-    let report = &crate::redact::scrub(report);
+    let report = &crate::redact::scrub_document(report);
     match out {
         Some(path) => crate::files::write(path, report),
         None => {

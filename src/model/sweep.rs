@@ -180,6 +180,9 @@ pub struct SweepResult {
     pub targets: Vec<SweepTarget>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kubernetes_version: Option<String>,
+    /// Run with `--insecure` against an https:// target: its certificate was not checked.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub tls_not_verified: bool,
     /// The watched cluster's nodes (name, cores, memory), when they could be listed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub nodes: Vec<super::bench::NodeInfo>,
@@ -356,6 +359,9 @@ pub struct SweepSpec {
     /// The watched cluster's Kubernetes version, when one was watched.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kubernetes_version: Option<String>,
+    /// Run with `--insecure` against an https:// target.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub tls_not_verified: bool,
 }
 
 /// The pods (namespace, name) that serve a target's URL, and why there are none.
@@ -575,6 +581,7 @@ impl SweepResult {
             steps,
             targets: spec.targets.clone(),
             kubernetes_version: spec.kubernetes_version.clone(),
+            tls_not_verified: spec.tls_not_verified,
             nodes: Vec::new(),
         };
         result.settle();
@@ -868,6 +875,7 @@ mod tests {
             repeat: 2,
             protocol: "HTTP/1.1".into(),
             kubernetes_version: None,
+            tls_not_verified: false,
         };
         assert_eq!(spec.runs(), 8);
         let order: Vec<_> = (0..9).map(|i| spec.run_at(i)).collect();

@@ -227,6 +227,13 @@ impl TapEvent {
                 *s = r;
             }
         }
+        // An authority's userinfo (`u:pw@web:80`) has no scheme before it to be found by.
+        if let Some(a) = &mut self.authority
+            && let Some(at) = a.rfind('@')
+            && a[..at] != *crate::redact::REDACTED
+        {
+            *a = format!("{}{}", crate::redact::REDACTED, &a[at..]);
+        }
         for (name, value) in &mut self.details {
             // Addresses, sizes and Envoy's own words hold no secret; skipping them keeps the
             // parse of an access-log line fast (they are most of its fields).
@@ -459,6 +466,7 @@ mod tests {
         ];
         e.redact();
         assert_eq!(e.path.as_deref(), Some("/login?user=a&token=<redacted>"));
+        assert_eq!(e.authority.as_deref(), Some("<redacted>@web:80"));
         assert_eq!(e.details[0].1, "<redacted>");
         assert_eq!(e.details[1].1, "<redacted>");
         assert_eq!(e.details[2].1, "curl/8");

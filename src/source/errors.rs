@@ -56,7 +56,9 @@ pub fn api_status(resource: Resource, code: u16, message: &str) -> (ErrorKind, S
         // user must name the ones they may read.
         (Resource::Namespaces, 403) => (
             ErrorKind::Forbidden,
-            format!("{message} (403); name the namespaces you may read with -n NS,NS (each is then read on its own)"),
+            format!(
+                "{message} (403); without it meshtop cannot find the namespaces, nor read their labels: name the ones you may read with -n NS,NS and each is read on its own"
+            ),
         ),
         (_, 401 | 403) if message.is_empty() => (ErrorKind::Forbidden, format!("HTTP {code}")),
         (_, 401) => (ErrorKind::Forbidden, format!("unauthorized (401): {message}")),
@@ -110,7 +112,7 @@ mod tests {
         );
         assert_eq!(
             api_status(Resource::Namespaces, 403, "namespaces is forbidden").1,
-            "namespaces is forbidden (403); name the namespaces you may read with -n NS,NS (each is then read on its own)"
+            "namespaces is forbidden (403); without it meshtop cannot find the namespaces, nor read their labels: name the ones you may read with -n NS,NS and each is read on its own"
         );
         assert_eq!(
             api_status(Resource::PodMetrics, 404, "not found").1,

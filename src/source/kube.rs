@@ -386,6 +386,25 @@ where
     K: Watched<Scope = k8s_openapi::NamespaceResourceScope>,
     K::DynamicType: Default,
 {
+    let start = |ns: String| {
+        let api = Api::<K>::namespaced(client.clone(), &ns);
+        tokio::spawn(pump(
+            move || watcher(api.clone(), Default::default()),
+            Some(ns),
+            tx.clone(),
+        ))
+    };
+    each_known_namespace(&client, start, || tx.is_closed()).await;
+}
+
+/// Keeps one task per namespace, started and stopped as the namespace watch reports them,
+/// until `closed()`: what a source falls back to when its cluster-wide read is forbidden.
+/// Without the right to list namespaces there is none (the namespace source says why).
+pub(crate) async fn each_known_namespace(
+    client: &Client,
+    mut start: impl FnMut(String) -> tokio::task::JoinHandle<()>,
+    closed: impl Fn() -> bool,
+) {
     // Aborted when dropped: a restart of the watches (after a silence, or by the
     // supervisor) must not leave these running beside the new ones.
     let mut tasks: std::collections::BTreeMap<String, super::supervise::AbortOnDrop> = Default::default();
@@ -403,20 +422,15 @@ where
             Err(_) => (vec![], vec![]),
         };
         for ns in added {
-            tasks.entry(ns.clone()).or_insert_with(|| {
-                let api = Api::<K>::namespaced(client.clone(), &ns);
-                super::supervise::AbortOnDrop(tokio::spawn(pump(
-                    move || watcher(api.clone(), Default::default()),
-                    Some(ns),
-                    tx.clone(),
-                )))
-            });
+            if !tasks.contains_key(&ns) {
+                tasks.insert(ns.clone(), super::supervise::AbortOnDrop(start(ns)));
+            }
         }
         for ns in removed {
-            // Dropping the handle aborts the namespace's watch.
+            // Dropping the handle aborts the namespace's task.
             tasks.remove(&ns);
         }
-        if tx.is_closed() {
+        if closed() {
             break;
         }
     }
@@ -512,9 +526,10 @@ where
     }
 }
 
-/// Spaces out the fresh starts of one watch: the first at once, then 1 s, 2 s ... 30 s
-/// apart while they come within a minute of each other, so a proxy that breaks every
-/// watch it carries does not make meshtop list in a loop.
+/// Spaces out the fresh starts of one watch: at once, unless the last one was under 10 s
+/// ago (the watch failed again at once), then 1 s, 2 s ... 30 s apart while that goes on;
+/// so a proxy that breaks every watch it carries does not make meshtop list in a loop, and
+/// one that resets idle connections now and then costs one prompt relist each time.
 #[derive(Default)]
 struct Restarts {
     last: Option<tokio::time::Instant>,
@@ -524,7 +539,7 @@ struct Restarts {
 impl Restarts {
     async fn next(&mut self) {
         self.delay = match self.last {
-            Some(t) if t.elapsed() < Duration::from_secs(60) => {
+            Some(t) if t.elapsed() < Duration::from_secs(10) => {
                 (self.delay * 2).clamp(Duration::from_secs(1), Duration::from_secs(30))
             }
             _ => Duration::ZERO,
@@ -1014,8 +1029,8 @@ mod tests {
             gaps.push(t.elapsed().as_secs());
         }
         assert_eq!(gaps, [0, 1, 2, 4, 8, 16, 30, 30]);
-        // A minute of quiet, and the next one is at once again.
-        tokio::time::sleep(Duration::from_secs(61)).await;
+        // A watch that stayed up 10 s, and the next start is at once again.
+        tokio::time::sleep(Duration::from_secs(10)).await;
         let t = tokio::time::Instant::now();
         r.next().await;
         assert_eq!(t.elapsed().as_secs(), 0);

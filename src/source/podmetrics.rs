@@ -134,6 +134,9 @@ pub async fn poll(
         _ => namespaces.into_iter().map(Some).collect(),
     };
     let apart = scopes.len() > 1;
+    // Each namespace's last good list: a namespace that fails one round keeps its figures
+    // (as one cluster-wide list that fails sends nothing and keeps them), its error beside.
+    let mut last_good: BTreeMap<String, Vec<PodUsage>> = BTreeMap::new();
     let mut first = true;
     loop {
         // The first list at once; then the current interval, or sooner when it shortens.
@@ -157,6 +160,9 @@ pub async fn poll(
             let namespace = if apart { scope.clone() } else { None };
             match list_once(&client, scope.as_deref()).await {
                 Ok(u) => {
+                    if let Some(ns) = &namespace {
+                        last_good.insert(ns.clone(), u.clone());
+                    }
                     usages.extend(u);
                     read = true;
                     if apart {
@@ -166,12 +172,17 @@ pub async fn poll(
                         });
                     }
                 }
-                Err((kind, message)) => told.push(Update::SourceError {
-                    resource: Resource::PodMetrics,
-                    namespace,
-                    kind,
-                    message,
-                }),
+                Err((kind, message)) => {
+                    if let Some(kept) = namespace.as_ref().and_then(|ns| last_good.get(ns)) {
+                        usages.extend(kept.iter().cloned());
+                    }
+                    told.push(Update::SourceError {
+                        resource: Resource::PodMetrics,
+                        namespace,
+                        kind,
+                        message,
+                    });
+                }
             }
         }
         if read {

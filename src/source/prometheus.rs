@@ -73,10 +73,11 @@ impl Endpoint {
         })
     }
 
-    /// How the status line names it.
+    /// How the status line, `top` and recordings name it: a URL as typed loses its
+    /// credentials (the one redaction policy).
     pub fn describe(&self) -> String {
         match self {
-            Endpoint::Direct { base, .. } => base.clone(),
+            Endpoint::Direct { base, .. } => crate::redact::scrub(base),
             Endpoint::ServiceProxy { name, .. } => format!("{name} (via the API server)"),
         }
     }
@@ -286,11 +287,19 @@ pub async fn discover(client: &Client, namespaces: &[String]) -> Result<Option<E
                 .unwrap_or_default(),
         })
         .collect();
-    Ok(pick(&candidates).map(|(ns, name, port)| Endpoint::ServiceProxy {
+    let found = pick(&candidates).map(|(ns, name, port)| Endpoint::ServiceProxy {
         client: client.clone(),
         base: format!("/api/v1/namespaces/{ns}/services/{name}:{port}/proxy"),
         name: format!("{ns}/{name}:{port}"),
-    }))
+    });
+    match (found, first_error) {
+        // Not where it may look, and it may not look everywhere: say why, not just "none".
+        (None, Some((kind, why))) => Err((
+            kind,
+            format!("no Prometheus service in the namespaces it may read; listing services elsewhere: {why}"),
+        )),
+        (found, _) => Ok(found),
+    }
 }
 
 /// The one resolver of `--prometheus-url`: the URL itself, or the mesh's Prometheus found

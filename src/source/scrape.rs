@@ -415,7 +415,7 @@ impl Lookup {
 /// one on its own (errors are the kube source's to report: it watches the same pods).
 async fn track(client: Client, namespaces: &[String], targets: Targets) {
     match namespaces {
-        [] => track_one(Api::all(client), None, targets).await,
+        [] => track_all(client, targets).await,
         [one] => track_one(Api::namespaced(client, one), None, targets).await,
         many => {
             let each = many.iter().map(|ns| {
@@ -427,6 +427,41 @@ async fn track(client: Client, namespaces: &[String], targets: Targets) {
             });
             futures::future::join_all(each).await;
         }
+    }
+}
+
+/// The cluster-wide pod watch; when RBAC forbids it before the first list, one watch per
+/// namespace instead, as the kube source's watches do (a namespaced Role grants pods there).
+async fn track_all(client: Client, targets: Targets) {
+    let stream =
+        kube::runtime::WatchStreamExt::default_backoff(watcher(Api::<Pod>::all(client.clone()), Default::default()));
+    let mut stream = std::pin::pin!(stream);
+    let mut relist = None;
+    let mut listed = false;
+    while let Some(ev) = stream.next().await {
+        let ev = match ev {
+            Ok(ev) => ev,
+            Err(e)
+                if !listed
+                    && super::errors::watch_error(crate::model::Resource::Pods, &e).0
+                        == crate::model::ErrorKind::Forbidden =>
+            {
+                tracing::info!("the scraper may not list pods across the cluster: reading each namespace");
+                let start = |ns: String| {
+                    tokio::spawn(track_one(
+                        Api::namespaced(client.clone(), &ns),
+                        Some(ns),
+                        targets.clone(),
+                    ))
+                };
+                super::kube::each_known_namespace(&client, start, || false).await;
+                return;
+            }
+            Err(_) => continue,
+        };
+        listed |= matches!(ev, watcher::Event::InitDone);
+        let mut t = targets.lock().unwrap_or_else(|e| e.into_inner());
+        follow(&mut t, &mut relist, None, ev);
     }
 }
 

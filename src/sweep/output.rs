@@ -265,6 +265,9 @@ fn notes(r: &SweepResult) -> Vec<String> {
     if r.cancelled {
         out.push("cancelled: the table holds the runs that finished".to_string());
     }
+    if r.tls_not_verified {
+        out.push("TLS not verified (--insecure): the https:// targets' certificates were not checked".to_string());
+    }
     for step in &r.steps {
         for t in &step.targets {
             if let Some(n) = &t.note {
@@ -567,6 +570,7 @@ mod tests {
             repeat: 1,
             protocol: "HTTP/1.1".into(),
             kubernetes_version: Some("v1.34.4".into()),
+            tls_not_verified: false,
         };
         let mut runs = SweepRuns::new(1, 2);
         runs.add(0, 0, run(1.0, 2000.0));

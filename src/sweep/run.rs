@@ -65,6 +65,7 @@ impl SweepPlan {
             repeat: self.repeat,
             protocol: if self.http2 { "HTTP/2" } else { "HTTP/1.1" }.into(),
             kubernetes_version: None,
+            tls_not_verified: self.insecure && self.targets.iter().any(|t| t.url.starts_with("https://")),
         }
     }
 }
