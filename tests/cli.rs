@@ -37,7 +37,7 @@ fn help_lists_only_what_applies_and_the_exit_codes() {
     ] {
         assert!(help.contains(code), "{code}: {help}");
     }
-    assert!(help.contains("-n, --namespace <NS>"), "{help}");
+    assert!(help.contains("-n, --namespace <NS,NS...>"), "{help}");
 
     let bench = stdout(&meshtop(&["bench", "--help"]));
     for absent in [
@@ -58,7 +58,7 @@ fn help_lists_only_what_applies_and_the_exit_codes() {
     );
 
     for (cmd, present, absent) in [
-        ("discover", "-n, --namespace <NS>", "--prometheus-url"),
+        ("discover", "-n, --namespace <NS,NS...>", "--prometheus-url"),
         ("top", "--prometheus-url", "--theme"),
         ("record", "--provenance", "--theme"),
         ("demo", "--theme", "--kubeconfig"),

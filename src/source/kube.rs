@@ -284,7 +284,7 @@ where
         let stream =
             kube::runtime::WatchStreamExt::default_backoff(watcher(Api::<K>::all(client.clone()), Default::default()));
         match cluster_wide::<K, _>(stream, &client, &tx).await {
-            Ended::Gone => restarts.next().await,
+            Ended::Gone { listed_at } => restarts.next(listed_at).await,
             Ended::Closed => return,
         }
     }
@@ -377,7 +377,7 @@ where
         }
     }
     // Listed fine: keep following the same stream.
-    forward::<K, _>(stream, None, tx.clone()).await
+    forward::<K, _>(stream, None, tx.clone(), Some(tokio::time::Instant::now())).await
 }
 
 /// One watch per namespace, started and stopped as the namespace watch reports them.
@@ -515,37 +515,37 @@ where
 {
     // The default backoff retries failed lists and watches forever, with jitter.
     let mut restarts = Restarts::default();
-    while let Ended::Gone = forward::<K, _>(
+    while let Ended::Gone { listed_at } = forward::<K, _>(
         kube::runtime::WatchStreamExt::default_backoff(make()),
         namespace.clone(),
         tx.clone(),
+        None,
     )
     .await
     {
-        restarts.next().await;
+        restarts.next(listed_at).await;
     }
 }
 
-/// Spaces out the fresh starts of one watch: at once, unless the last one was under 10 s
-/// ago (the watch failed again at once), then 1 s, 2 s ... 30 s apart while that goes on;
-/// so a proxy that breaks every watch it carries does not make meshtop list in a loop, and
-/// one that resets idle connections now and then costs one prompt relist each time.
+/// Spaces out the fresh starts of one watch: at once when it had stayed up 10 s after its
+/// list completed; otherwise (it failed again at once) 1 s, 2 s ... 30 s apart while that
+/// goes on. So a proxy that breaks every watch it carries does not make meshtop list in a
+/// loop, however long a list takes, and one that resets idle connections now and then
+/// costs one prompt relist each time.
 #[derive(Default)]
 struct Restarts {
-    last: Option<tokio::time::Instant>,
     delay: Duration,
 }
 
 impl Restarts {
-    async fn next(&mut self) {
-        self.delay = match self.last {
-            Some(t) if t.elapsed() < Duration::from_secs(10) => {
-                (self.delay * 2).clamp(Duration::from_secs(1), Duration::from_secs(30))
-            }
-            _ => Duration::ZERO,
+    async fn next(&mut self, listed_at: Option<tokio::time::Instant>) {
+        let stayed_up = listed_at.is_some_and(|t| t.elapsed() >= Duration::from_secs(10));
+        self.delay = if stayed_up {
+            Duration::ZERO
+        } else {
+            (self.delay * 2).clamp(Duration::from_secs(1), Duration::from_secs(30))
         };
         tokio::time::sleep(self.delay).await;
-        self.last = Some(tokio::time::Instant::now());
     }
 }
 
@@ -562,7 +562,10 @@ enum Ended {
     /// resume from its resourceVersion, and a quiet resource, which then sees no event,
     /// would keep "Connection refused" although its data is current again. The new
     /// watcher's list both catches up and clears the error.
-    Gone,
+    Gone {
+        /// When the ended watch's list completed (None: it never did), which paces restarts.
+        listed_at: Option<tokio::time::Instant>,
+    },
 }
 
 /// Whether this error ends the watch so that a new one lists afresh (see [`Ended::Gone`]).
@@ -573,13 +576,19 @@ fn starts_over(e: &watcher::Error) -> bool {
         // the error), nor an object that does not decode (a relist would fail alike).
         watcher::Error::WatchStartFailed(k) | watcher::Error::WatchFailed(k) => matches!(
             k,
-            kube::Error::HyperError(_) | kube::Error::Service(_) | kube::Error::ReadEvents(_)
+            kube::Error::HyperError(_) | kube::Error::Service(_) | kube::Error::ReadEvents(_) | kube::Error::Auth(_)
         ),
         _ => false,
     }
 }
 
-async fn forward<K, S>(stream: S, namespace: Option<String>, tx: UpdateTx) -> Ended
+/// Follows one watcher; `listed_at` is when its list completed, if that was before.
+async fn forward<K, S>(
+    stream: S,
+    namespace: Option<String>,
+    tx: UpdateTx,
+    mut listed_at: Option<tokio::time::Instant>,
+) -> Ended
 where
     K: Watched,
     S: Stream<Item = Result<watcher::Event<K>, watcher::Error>>,
@@ -587,7 +596,12 @@ where
     let mut stream = std::pin::pin!(stream);
     let mut failing = false;
     while let Some(event) = stream.next().await {
-        if event.is_ok() && failing {
+        if matches!(event, Ok(watcher::Event::InitDone)) {
+            listed_at = Some(tokio::time::Instant::now());
+        }
+        // Not on a list's start: a list that fails again would clear the error and set it
+        // anew each try, and "since" would never tell how long it has failed.
+        if event.is_ok() && failing && !matches!(event, Ok(watcher::Event::Init)) {
             failing = false;
             let recovered = Update::SourceRecovered {
                 resource: K::RESOURCE,
@@ -608,7 +622,7 @@ where
                 ?namespace,
                 "resourceVersion gone or connection lost: listing afresh"
             );
-            return Ended::Gone;
+            return Ended::Gone { listed_at };
         }
     }
     Ended::Closed
@@ -1015,6 +1029,8 @@ mod tests {
         // An error status or an object that does not decode would fail a relist alike.
         assert!(!starts_over(&W::WatchStartFailed(api(500))));
         assert!(!starts_over(&W::WatchFailed(api(403))));
+        let auth = kube::Error::Auth(kube::client::AuthError::AuthExecStart(std::io::Error::other("offline")));
+        assert!(starts_over(&W::WatchFailed(auth)));
         let serde = serde_json::from_str::<u8>("x").unwrap_err();
         assert!(!starts_over(&W::WatchFailed(kube::Error::SerdeError(serde))));
     }
@@ -1022,17 +1038,31 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn restarts_are_spaced_out_while_they_keep_coming() {
         let mut r = Restarts::default();
+        let listed = tokio::time::Instant::now();
+        tokio::time::sleep(Duration::from_secs(60)).await;
         let mut gaps = Vec::new();
-        for _ in 0..8 {
+        // A watch that had stayed up: at once. Then each fails right after its list.
+        for listed_at in [Some(listed), None, Some(tokio::time::Instant::now())] {
             let t = tokio::time::Instant::now();
-            r.next().await;
+            r.next(listed_at).await;
             gaps.push(t.elapsed().as_secs());
         }
-        assert_eq!(gaps, [0, 1, 2, 4, 8, 16, 30, 30]);
-        // A watch that stayed up 10 s, and the next start is at once again.
+        for _ in 0..6 {
+            let t = tokio::time::Instant::now();
+            r.next(Some(t)).await;
+            gaps.push(t.elapsed().as_secs());
+        }
+        assert_eq!(gaps, [0, 1, 2, 4, 8, 16, 30, 30, 30]);
+        // A list that took long and a watch that failed at once still waits.
+        let slow_list_done = tokio::time::Instant::now();
+        let t = tokio::time::Instant::now();
+        r.next(Some(slow_list_done)).await;
+        assert_eq!(t.elapsed().as_secs(), 30);
+        // A watch that stayed up 10 s after its list: at once again.
+        let done = tokio::time::Instant::now();
         tokio::time::sleep(Duration::from_secs(10)).await;
         let t = tokio::time::Instant::now();
-        r.next().await;
+        r.next(Some(done)).await;
         assert_eq!(t.elapsed().as_secs(), 0);
     }
 }

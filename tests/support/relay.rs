@@ -3,8 +3,8 @@
 //! and new connections are accepted but never answered. A connection that lived through a
 //! blackhole stays dead afterwards (as a NAT or VPN that forgot it): only connections
 //! made after it work, so a client must notice and reconnect by itself.
-//! It can also play a short outage ([`Relay::outage`]): every open connection reset, new
-//! ones refused for a while.
+//! It can also play a short outage ([`Relay::outage`]): every open connection ended, new
+//! ones reset for a while.
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -45,7 +45,8 @@ impl Gate {
     }
 }
 
-/// Closes `s` with a reset (RST) rather than a FIN, as a crashed server's kernel would.
+/// Ends `s` at once. A socket no one else holds (a refused new connection) is reset (RST);
+/// an open relayed one, whose copies the pipe threads hold, gets a FIN both ways.
 fn reset(s: &TcpStream) {
     use std::os::fd::AsRawFd;
     let linger = libc::linger {
@@ -112,7 +113,7 @@ impl Relay {
         self.gate.hole.store(on, Ordering::SeqCst);
     }
 
-    /// A short outage: every open connection reset, and new ones reset too for `d`.
+    /// A short outage: every open connection ended (FIN), and new ones reset for `d`.
     pub fn outage(&self, d: std::time::Duration) {
         self.gate.refusing.store(true, Ordering::SeqCst);
         for c in self.gate.clients.lock().unwrap().drain(..) {
@@ -125,7 +126,9 @@ impl Relay {
     /// Milliseconds since the client last sent anything (a request: an open watch sends
     /// nothing, so on an API server's relay this is the time since the last probe or list).
     pub fn quiet_for(&self) -> u64 {
-        self.gate.millis() - self.gate.sent_at.load(Ordering::SeqCst)
+        self.gate
+            .millis()
+            .saturating_sub(self.gate.sent_at.load(Ordering::SeqCst))
     }
 }
 
