@@ -6,18 +6,10 @@ mod support;
 
 use std::process::Command;
 
-use support::role::shipped;
+use support::role::bind_readers;
 use support::*;
 
 const BIN: &str = env!("CARGO_BIN_EXE_meshtop");
-
-fn binding(kind: &str, name: &str, role_kind: &str, role: &str, user: &str) -> String {
-    format!(
-        "apiVersion: rbac.authorization.k8s.io/v1\nkind: {kind}\nmetadata: {{name: {name}}}\n\
-         subjects: [{{kind: User, name: {user}, apiGroup: rbac.authorization.k8s.io}}]\n\
-         roleRef: {{kind: {role_kind}, name: {role}, apiGroup: rbac.authorization.k8s.io}}\n"
-    )
-}
 
 /// Runs `meshtop doctor ARGS`: (exit code, stdout with the test's names made constant).
 fn doctor(kubeconfig: &std::path::Path, args: &[&str], names: &[(&str, &str)]) -> (i32, String) {
@@ -40,24 +32,7 @@ fn doctor(kubeconfig: &std::path::Path, args: &[&str], names: &[(&str, &str)]) -
 async fn doctor_says_what_each_user_may_read_and_the_rule_that_fixes_the_rest() {
     let (client, one) = setup("doctor").await;
     let two = namespace(&client, "doctor").await;
-    let cluster_role = format!("meshtop-readonly-{one}");
-    let (all, some) = (format!("reader-all-{one}"), format!("reader-ns-{one}"));
-    create_yaml(&client, &one, &shipped("ClusterRole", &cluster_role)).await;
-    create_yaml(
-        &client,
-        &one,
-        &binding("ClusterRoleBinding", &cluster_role, "ClusterRole", &cluster_role, &all),
-    )
-    .await;
-    for ns in [&one, &two] {
-        create_yaml(&client, ns, &shipped("Role", "meshtop-readonly")).await;
-        create_yaml(
-            &client,
-            ns,
-            &binding("RoleBinding", "meshtop-readonly", "Role", "meshtop-readonly", &some),
-        )
-        .await;
-    }
+    let (all, some) = bind_readers(&client, &[&one, &two]).await;
     let dir = tempfile::tempdir().unwrap();
     // The users' names hold the namespace's: they are replaced first. The namespaces by
     // names as long (t-doctor- and five hex digits), so the table stays aligned.

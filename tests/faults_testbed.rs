@@ -122,6 +122,15 @@ impl Watching {
         )));
     }
 
+    /// Every source's error, as `resource namespace: message`.
+    fn errors(&self) -> Vec<String> {
+        let s = self.state();
+        s.errors
+            .iter()
+            .map(|((r, n), e)| format!("{} {n:?}: {}", r.as_str(), e.message))
+            .collect()
+    }
+
     fn error(&self, resource: Resource) -> Option<(ErrorKind, String)> {
         let s = self.state();
         s.errors.get(&(resource, None)).map(|e| (e.kind, e.message.clone()))
@@ -328,12 +337,7 @@ async fn watches_list_afresh_when_their_resource_version_is_compacted_away() {
     assert_eq!(w.pods(&ns).len(), 5);
     let start = Instant::now();
     loop {
-        let errors: Vec<String> = w
-            .state()
-            .errors
-            .iter()
-            .map(|((r, n), e)| format!("{} {n:?}: {}", r.as_str(), e.message))
-            .collect();
+        let errors = w.errors();
         if errors.is_empty() {
             break;
         }
@@ -402,12 +406,7 @@ async fn a_short_outage_the_probe_misses_leaves_no_source_in_error() {
         let back = Instant::now();
         let mut probe_saw = false;
         loop {
-            let errors: Vec<String> = w
-                .state()
-                .errors
-                .iter()
-                .map(|((r, n), e)| format!("{} {n:?}: {}", r.as_str(), e.message))
-                .collect();
+            let errors = w.errors();
             probe_saw |= w.cluster_error().is_some() || w.cluster_errors.get() > probe_errors;
             if errors.is_empty() {
                 break;

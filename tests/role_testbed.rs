@@ -13,18 +13,10 @@ use std::time::Duration;
 use meshtop::app::{Keymap, State, fold};
 use meshtop::model::{ErrorKind, Resource};
 use meshtop::source::kube::KubeTarget;
-use support::role::shipped;
+use support::role::{bind_readers, binding, shipped};
 use support::*;
 
 const BIN: &str = env!("CARGO_BIN_EXE_meshtop");
-
-fn binding(kind: &str, name: &str, role_kind: &str, role: &str, user: &str) -> String {
-    format!(
-        "apiVersion: rbac.authorization.k8s.io/v1\nkind: {kind}\nmetadata: {{name: {name}}}\n\
-         subjects: [{{kind: User, name: {user}, apiGroup: rbac.authorization.k8s.io}}]\n\
-         roleRef: {{kind: {role_kind}, name: {role}, apiGroup: rbac.authorization.k8s.io}}\n"
-    )
-}
 
 fn pod(name: &str) -> String {
     format!(
@@ -87,24 +79,7 @@ async fn each_role_fills_what_it_may_read_and_says_why_elsewhere() {
         create_yaml(&client, ns, &pod(name)).await;
         running_pod(&client, ns, name).await;
     }
-    let cluster_role = format!("meshtop-readonly-{one}");
-    let (all, some) = (format!("reader-all-{one}"), format!("reader-ns-{one}"));
-    create_yaml(&client, &one, &shipped("ClusterRole", &cluster_role)).await;
-    create_yaml(
-        &client,
-        &one,
-        &binding("ClusterRoleBinding", &cluster_role, "ClusterRole", &cluster_role, &all),
-    )
-    .await;
-    for ns in [&one, &two] {
-        create_yaml(&client, ns, &shipped("Role", "meshtop-readonly")).await;
-        create_yaml(
-            &client,
-            ns,
-            &binding("RoleBinding", "meshtop-readonly", "Role", "meshtop-readonly", &some),
-        )
-        .await;
-    }
+    let (all, some) = bind_readers(&client, &[&one, &two]).await;
     let dir = tempfile::tempdir().unwrap();
     let other = tempfile::tempdir().unwrap();
     let kc_all = impersonating_kubeconfig(dir.path(), &all);
