@@ -281,8 +281,7 @@ where
         // Cluster-wide first; stop at the first Forbidden before the initial list completes.
         // The backoff is on from the first request: errors still come out of the stream (so a
         // Forbidden is seen), but a refused connection is not retried in a tight loop.
-        let stream =
-            kube::runtime::WatchStreamExt::default_backoff(watcher(Api::<K>::all(client.clone()), Default::default()));
+        let stream = patient_backoff(watcher(Api::<K>::all(client.clone()), Default::default()));
         match cluster_wide::<K, _>(stream, &client, &tx).await {
             Ended::Gone { listed_at } => restarts.next(listed_at).await,
             Ended::Closed => return,
@@ -408,10 +407,7 @@ pub(crate) async fn each_known_namespace(
     // Aborted when dropped: a restart of the watches (after a silence, or by the
     // supervisor) must not leave these running beside the new ones.
     let mut tasks: std::collections::BTreeMap<String, super::supervise::AbortOnDrop> = Default::default();
-    let namespaces = kube::runtime::WatchStreamExt::default_backoff(watcher(
-        Api::<Namespace>::all(client.clone()),
-        Default::default(),
-    ));
+    let namespaces = patient_backoff(watcher(Api::<Namespace>::all(client.clone()), Default::default()));
     let mut namespaces = std::pin::pin!(namespaces);
     while let Some(ev) = namespaces.next().await {
         let (added, removed): (Vec<String>, Vec<String>) = match ev {
@@ -515,15 +511,46 @@ where
 {
     // The default backoff retries failed lists and watches forever, with jitter.
     let mut restarts = Restarts::default();
-    while let Ended::Gone { listed_at } = forward::<K, _>(
-        kube::runtime::WatchStreamExt::default_backoff(make()),
-        namespace.clone(),
-        tx.clone(),
-        None,
-    )
-    .await
+    while let Ended::Gone { listed_at } =
+        forward::<K, _>(patient_backoff(make()), namespace.clone(), tx.clone(), None).await
     {
         restarts.next(listed_at).await;
+    }
+}
+
+/// A watcher's stream with kube's default backoff (0.8 s doubling to 30 s, with jitter),
+/// except that the start of a list does not reset it. kube's stream resets its backoff on
+/// any `Ok`, and a watcher yields `Ok(Init)` before each list, so a list that kept failing
+/// through a long outage was retried about every second by every watch.
+pub(crate) fn patient_backoff<S>(stream: S) -> kube::runtime::utils::StreamBackoff<S, Patient>
+where
+    S: futures::TryStream,
+{
+    kube::runtime::WatchStreamExt::backoff(stream, Patient::default())
+}
+
+/// kube's default backoff, reset only once nothing has failed for 10 s.
+#[derive(Default)]
+pub(crate) struct Patient {
+    inner: kube::runtime::watcher::DefaultBackoff,
+    failed: Option<tokio::time::Instant>,
+}
+
+impl Iterator for Patient {
+    type Item = Duration;
+
+    fn next(&mut self) -> Option<Duration> {
+        self.failed = Some(tokio::time::Instant::now());
+        self.inner.next()
+    }
+}
+
+impl kube::runtime::utils::Backoff for Patient {
+    fn reset(&mut self) {
+        if self.failed.is_none_or(|t| t.elapsed() >= Duration::from_secs(10)) {
+            self.failed = None;
+            kube::runtime::utils::Backoff::reset(&mut self.inner);
+        }
     }
 }
 
@@ -1033,6 +1060,31 @@ mod tests {
         assert!(starts_over(&W::WatchFailed(auth)));
         let serde = serde_json::from_str::<u8>("x").unwrap_err();
         assert!(!starts_over(&W::WatchFailed(kube::Error::SerdeError(serde))));
+    }
+
+    /// A list that keeps failing backs off to 30 s although each try starts with an `Ok`
+    /// (the list's start resets kube's own backoff); 10 s without a failure and the next
+    /// one is short again.
+    #[tokio::test(start_paused = true)]
+    async fn a_failing_list_backs_off_although_each_try_starts_ok() {
+        use kube::runtime::utils::Backoff;
+        let mut b = Patient::default();
+        let mut last = Duration::ZERO;
+        for _ in 0..8 {
+            b.reset();
+            last = b.next().unwrap();
+        }
+        assert!(last >= Duration::from_secs(30), "{last:?}");
+        let mut default = kube::runtime::watcher::DefaultBackoff::default();
+        for _ in 0..8 {
+            default.reset();
+            last = default.next().unwrap();
+        }
+        assert!(last < Duration::from_millis(1600), "kube's own: {last:?}");
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        b.reset();
+        let first = b.next().unwrap();
+        assert!(first < Duration::from_millis(1600), "{first:?}");
     }
 
     #[tokio::test(start_paused = true)]

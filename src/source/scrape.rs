@@ -433,8 +433,7 @@ async fn track(client: Client, namespaces: &[String], targets: Targets) {
 /// The cluster-wide pod watch; when RBAC forbids it before the first list, one watch per
 /// namespace instead, as the kube source's watches do (a namespaced Role grants pods there).
 async fn track_all(client: Client, targets: Targets) {
-    let stream =
-        kube::runtime::WatchStreamExt::default_backoff(watcher(Api::<Pod>::all(client.clone()), Default::default()));
+    let stream = super::kube::patient_backoff(watcher(Api::<Pod>::all(client.clone()), Default::default()));
     let mut stream = std::pin::pin!(stream);
     let mut relist = None;
     let mut listed = false;
@@ -467,7 +466,7 @@ async fn track_all(client: Client, targets: Targets) {
 
 /// One pod watch; `scope` is its namespace when others are watched beside it.
 async fn track_one(pods: Api<Pod>, scope: Option<String>, targets: Targets) {
-    let stream = kube::runtime::WatchStreamExt::default_backoff(watcher(pods, Default::default()));
+    let stream = super::kube::patient_backoff(watcher(pods, Default::default()));
     let mut stream = std::pin::pin!(stream);
     let mut relist = None;
     while let Some(ev) = stream.next().await {
