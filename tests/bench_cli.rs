@@ -216,49 +216,27 @@ fn private_ca_and_client_certificates() {
     assert_eq!(r.status.get(&200), Some(&50), "{:?} {:?}", r.status, r.error_samples);
     assert_eq!(r.config.tls.cert.as_deref(), Some(pki.client_cert.as_path()));
 
-    let text = ok(&bench(&[
-        "-n",
-        "5",
-        "-c",
-        "1",
-        "--no-save",
-        "--cacert",
-        ca,
-        "--cert",
-        cert,
-        "--key",
-        key,
-        &mtls,
-    ]));
-    let second = text.lines().nth(1).unwrap();
+    // The text report's second line: protocol, then what the certificate was checked with.
+    let second_line = |args: &[&str]| {
+        let mut all = vec!["-n", "5", "-c", "1", "--no-save"];
+        all.extend_from_slice(args);
+        ok(&bench(&all)).lines().nth(1).unwrap().to_string()
+    };
+    let line = second_line(&["--cacert", ca, "--cert", cert, "--key", key, &mtls]);
     assert!(
-        second.starts_with(&format!(
+        line.starts_with(&format!(
             "  HTTP/1.1, TLS verified with {ca}, client certificate {cert}, 1 connections"
         )),
-        "{text}"
+        "{line}"
     );
-    let text = ok(&bench(&["-n", "5", "-c", "1", "--no-save", "--insecure", &url]));
+    let line = second_line(&["--insecure", &url]);
     assert!(
-        text.lines()
-            .nth(1)
-            .unwrap()
-            .starts_with("  HTTP/1.1, TLS not verified, 1 connections"),
-        "{text}"
+        line.starts_with("  HTTP/1.1, TLS not verified, 1 connections"),
+        "{line}"
     );
     // Plain http:// has no TLS to speak of.
-    let text = ok(&bench(&[
-        "-n",
-        "5",
-        "-c",
-        "1",
-        "--no-save",
-        "--insecure",
-        &nginx.url("/"),
-    ]));
-    assert!(
-        text.lines().nth(1).unwrap().starts_with("  HTTP/1.1, 1 connections"),
-        "{text}"
-    );
+    let line = second_line(&["--insecure", &nginx.url("/")]);
+    assert!(line.starts_with("  HTTP/1.1, 1 connections"), "{line}");
 }
 
 /// Bad certificate files are refused before anything is sent, naming the flag and file.

@@ -32,16 +32,6 @@ pub struct KubeTarget {
     pub namespaces: Vec<String>,
 }
 
-impl KubeTarget {
-    /// The one namespace watched, when exactly one is.
-    pub fn single_namespace(&self) -> Option<&str> {
-        match self.namespaces.as_slice() {
-            [one] => Some(one),
-            _ => None,
-        }
-    }
-}
-
 /// A client plus what the status line shows about it.
 pub struct Connection {
     pub client: Client,
