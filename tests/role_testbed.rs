@@ -299,3 +299,116 @@ async fn the_scraper_reads_each_namespace_when_pods_are_forbidden_cluster_wide()
     scraper.abort();
     assert_eq!(scraped, Ok(true), "web in {ns} was never scraped");
 }
+
+/// Traffic and tap under each shipped role, with nothing cluster-wide for the namespaced
+/// one (its namespace named with `-n`): the scraper reads the stand-in proxy's metrics
+/// through the pod proxy API, and `meshtop tap` follows its access log through the pod log
+/// API, for the user bound to the ClusterRole and for the one bound to the Role alone.
+#[tokio::test(flavor = "multi_thread")]
+async fn traffic_and_tap_work_under_each_shipped_role() {
+    use support::standin::{get_path, serve_logs, standin_with};
+    let (client, ns) = setup("role-tap").await;
+    create_yaml(
+        &client,
+        &ns,
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: web, annotations: {sidecar.istio.io/status: '{}'}}\nspec:\n  containers: [{name: app, image: app:1}, {name: istio-proxy, image: docker.io/istio/proxyv2:1.24.0}]\n",
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("web.log");
+    std::fs::write(&log, "").unwrap();
+    serve_logs(&client, &ns, "web", "istio-proxy", &log).await;
+    let (ip, _procs, _d) = standin_with(
+        &client,
+        &ns,
+        "web",
+        "istio",
+        15020,
+        &["--access-log", log.to_str().unwrap(), "--access-log-format", "json"],
+    )
+    .await;
+    let (all, some) = bind_readers(&client, &[&ns]).await;
+    let mut figures = Vec::new();
+    let mut counted = 0.0;
+    for (user, named) in [(&all, vec![]), (&some, vec![ns.clone()])] {
+        let kc = impersonating_kubeconfig(dir.path(), user);
+        // Traffic: a request through the proxy, then its count scraped.
+        assert!(get_path(&format!("{ip}:15001"), "/index.html?traffic").is_some());
+        let (tx, mut rx) = tokio::sync::mpsc::channel(meshtop::source::CHANNEL_CAPACITY);
+        let settings = meshtop::source::scrape::Settings {
+            direct: false,
+            interval: Duration::from_secs(1),
+            budget: 100,
+            window: None,
+        };
+        let target = KubeTarget {
+            kubeconfig: Some(kc.clone()),
+            namespaces: named.clone(),
+            ..Default::default()
+        };
+        let scraper = tokio::spawn(meshtop::source::scrape::run(target, settings, tx));
+        let mut state = State::new(Keymap::default());
+        let scraped = tokio::time::timeout(Duration::from_secs(60), async {
+            while let Some(s) = rx.recv().await {
+                // The scrape that counts the request just sent (the one before it did not).
+                let hit = match &s.update {
+                    meshtop::app::Update::ProxyScraped {
+                        namespace,
+                        pod,
+                        inbound,
+                        ..
+                    } if *namespace == ns && pod == "web" && inbound.requests > counted => Some(inbound.requests),
+                    _ => None,
+                };
+                fold(&mut state, s);
+                if let Some(n) = hit {
+                    counted = n;
+                    return true;
+                }
+            }
+            false
+        })
+        .await;
+        scraper.abort();
+        assert_eq!(
+            scraped,
+            Ok(true),
+            "{user}: web in {ns} was never scraped: {:?}",
+            state.errors
+        );
+        assert!(state.errors.is_empty(), "{user}: {:?}", state.errors);
+
+        // Tap: the access log followed while two requests go through.
+        let mut args = vec!["tap".to_string(), "pod/web".into(), "-n".into(), ns.clone()];
+        args.extend(["--source", "logs", "--duration", "8s", "-o", "json", "--kubeconfig"].map(String::from));
+        let child = Command::new(BIN)
+            .args(&args)
+            .arg(&kc)
+            .env("NO_COLOR", "1")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let tag = if named.is_empty() { "cluster" } else { "namespaced" };
+        for i in 1..=2 {
+            assert!(get_path(&format!("{ip}:15001"), &format!("/index.html?{tag}={i}")).is_some());
+        }
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{user}: {stderr}");
+        let paths: Vec<String> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter_map(|e| e["path"].as_str().map(str::to_string))
+            .filter(|p| p.contains(tag))
+            .collect();
+        assert_eq!(
+            paths,
+            [format!("/index.html?{tag}=1"), format!("/index.html?{tag}=2")],
+            "{user}: {stderr}"
+        );
+        figures.push(format!("{tag}: {counted} requests scraped, {} tapped", paths.len()));
+    }
+    println!("FIGURE role traffic and tap: {}", figures.join("; "));
+}

@@ -90,9 +90,44 @@ pub fn innermost(e: &(dyn std::error::Error + 'static)) -> String {
     }
 }
 
+/// The error and, after it, its innermost cause when that says something more: "error
+/// reading a body from connection: Connection reset by peer".
+pub fn with_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let top = e.to_string();
+    let root = innermost(e);
+    if top.contains(&root) {
+        top
+    } else {
+        format!("{top}: {root}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_cause_follows_the_wrapper_once() {
+        #[derive(Debug)]
+        struct Wrap(std::io::Error);
+        impl std::fmt::Display for Wrap {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("error reading a body from connection")
+            }
+        }
+        impl std::error::Error for Wrap {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&self.0)
+            }
+        }
+        let reset = Wrap(std::io::Error::from_raw_os_error(104));
+        assert_eq!(
+            with_cause(&reset),
+            "error reading a body from connection: Connection reset by peer"
+        );
+        let plain = std::io::Error::other("no route");
+        assert_eq!(with_cause(&plain), "no route");
+    }
 
     #[test]
     fn innermost_cause_without_the_os_error_number() {

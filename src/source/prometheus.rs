@@ -135,14 +135,10 @@ impl Endpoint {
 }
 
 fn reqwest_error(e: &reqwest::Error) -> String {
-    let mut cause: &dyn std::error::Error = e;
-    while let Some(next) = cause.source() {
-        cause = next;
-    }
     if e.is_timeout() {
         format!("no answer within {}s", QUERY_TIMEOUT.as_secs())
     } else {
-        format!("{e}: {cause}")
+        super::errors::with_cause(e)
     }
 }
 

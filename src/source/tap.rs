@@ -394,7 +394,7 @@ async fn linkerd_tap(client: Client, spec: &TapSpec, r: &Reporter) {
                         return;
                     }
                 }
-                Some(Err(e)) => break Err(format!("the tap stream broke: {e}")),
+                Some(Err(e)) => break Err(format!("the tap stream broke: {}", super::errors::with_cause(&e))),
                 None => break decoder.finish().map_err(|e| e.to_string()),
             },
             _ = every.tick() => {

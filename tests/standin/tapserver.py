@@ -196,7 +196,9 @@ def main():
                         budget += 1
                         labels["pod"] = request["pod"]
                         self.chunk(b"".join(frame(e) for e in events(request, labels)))
-            except (BrokenPipeError, ConnectionResetError):
+            except (BrokenPipeError, ConnectionResetError, ssl.SSLError) as e:
+                # The other end went away; when a test did not expect it, this says when.
+                sys.stderr.write("%s %s: the stream ended: %r\n" % (time.strftime("%H:%M:%S"), self.path, e))
                 return
 
         def log_message(self, *args):

@@ -86,3 +86,26 @@ pub async fn standin_with(
     .await;
     (ip, procs, dir)
 }
+
+/// A Logs object: kwok serves the container's log from `file` (CRI format), following it.
+pub async fn serve_logs(client: &kube::Client, ns: &str, pod: &str, container: &str, file: &Path) {
+    create_yaml(
+        client,
+        ns,
+        &format!(
+            "apiVersion: kwok.x-k8s.io/v1alpha1\nkind: Logs\nmetadata: {{name: {pod}}}\nspec:\n  logs:\n  - containers: [{container}]\n    logsFile: {}\n    follow: true\n",
+            file.display()
+        ),
+    )
+    .await;
+}
+
+pub fn append(file: &Path, line: &str) {
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(file)
+        .unwrap();
+    // As the container runtime stores a line the proxy wrote to stdout.
+    writeln!(f, "2026-11-30T09:00:00.000000000Z stdout F {line}").unwrap();
+}
