@@ -3,8 +3,8 @@
 //! cookie, a request body, a label, and the token a kubeconfig's exec plugin returns. Then
 //! meshtop runs with a fresh HOME, XDG directories and TMPDIR: benches in every report
 //! format, a saved result and its report, a sweep, a failing bench (its error message),
-//! a forced panic, and `discover`/`doctor` with that kubeconfig against the test bed, each
-//! with a debug log. Every file meshtop wrote there and everything it printed is searched
+//! a forced panic, `discover`/`doctor` with that kubeconfig against the test bed, and a
+//! recording made with a token the API server accepts, each with a debug log. Every file meshtop wrote there and everything it printed is searched
 //! for each canary, raw, in base64 (as Basic auth would carry it) and percent-encoded.
 
 mod support;
@@ -18,7 +18,7 @@ use support::servers::{Nginx, free_port};
 const BIN: &str = env!("CARGO_BIN_EXE_meshtop");
 
 /// The places, each with its own canary.
-const PLACES: [&str; 8] = [
+const PLACES: [&str; 9] = [
     "userinfo",
     "query",
     "header",
@@ -27,6 +27,7 @@ const PLACES: [&str; 8] = [
     "label",
     "exec",
     "proxyauth",
+    "token",
 ];
 
 struct Home {
@@ -119,7 +120,7 @@ fn forms(canary: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn no_canary_is_written_or_printed_anywhere() {
-    let (_client, _ns) = support::setup("canary").await;
+    let (_client, ns) = support::setup("canary").await;
     let run = format!(
         "{:x}{:x}",
         std::process::id(),
@@ -260,6 +261,50 @@ async fn no_canary_is_written_or_printed_anywhere() {
     assert_ne!(code, Some(0), "{text}");
     printed.push(text);
 
+    // The same plugin handing out a token the API server accepts (the bed's token webhook
+    // takes `rot.<expiry>.<anything>`): a recording made with it, and `discover`, succeed,
+    // and neither the recording (read decompressed) nor anything else holds the token.
+    let _webhook = support::webhook::TokenWebhook::start();
+    let expiry = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 600;
+    std::fs::write(
+        &plugin,
+        format!(
+            "#!/bin/sh\necho '{{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\",\"status\":{{\"token\":\"rot.{expiry}.{}\"}}}}'\n",
+            canary("token")
+        ),
+    )
+    .unwrap();
+    let recording = home.path("home").join("session.ndjson.zst").display().to_string();
+    let (code, text) = home.run(
+        &[
+            "record",
+            "-o",
+            &recording,
+            "--duration",
+            "4s",
+            "--kubeconfig",
+            &kc,
+            "--log-file",
+            &log("record"),
+        ],
+        &[],
+    );
+    assert_eq!(code, Some(0), "{text}");
+    printed.push(text);
+    let recorded = zstd::decode_all(&std::fs::read(&recording).unwrap()[..]).unwrap();
+    assert!(
+        String::from_utf8_lossy(&recorded).contains(&ns),
+        "the recording holds the cluster it read"
+    );
+    let (code, text) = home.run(&["discover", "--kubeconfig", &kc], &[]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains(&ns), "discover read the cluster: {text}");
+    printed.push(text);
+
     // Where to look, and that there is something to look at.
     let files = home.files();
     for must in [
@@ -271,6 +316,8 @@ async fn no_canary_is_written_or_printed_anywhere() {
         "report.fortio",
         "sweep.log",
         "refused.log",
+        "record.log",
+        "session.ndjson.zst",
     ] {
         assert!(files.iter().any(|f| f.ends_with(must)), "{must} was written: {files:?}");
     }
@@ -281,7 +328,10 @@ async fn no_canary_is_written_or_printed_anywhere() {
                 if f.display().to_string().contains(&form) {
                     found.push(format!("{place} as {form:?} in the name {}", f.display()));
                 }
-                let bytes = std::fs::read(f).unwrap();
+                let mut bytes = std::fs::read(f).unwrap();
+                if f.extension().is_some_and(|e| e == "zst") {
+                    bytes = zstd::decode_all(&bytes[..]).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+                }
                 if String::from_utf8_lossy(&bytes).contains(&form) {
                     found.push(format!("{place} as {form:?} in {}", f.display()));
                 }

@@ -12,6 +12,7 @@ pub mod standin;
 pub mod sweep;
 pub mod tmux;
 pub mod usage;
+pub mod webhook;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
