@@ -296,6 +296,11 @@ pub enum Command {
     /// run), a sweep as each target's slowdown by step.
     #[command(after_help = EXIT_CODES)]
     Report(ReportArgs),
+    /// Merges shards written by `bench --shard-out` (runs on several machines or pods at
+    /// once) into one result: counts summed and latency histograms merged, exactly. A
+    /// truncated or damaged shard is named and the others still merge (exit status 2).
+    #[command(after_help = EXIT_CODES)]
+    Merge(MergeArgs),
     /// Shell completions on stdout, e.g. `meshtop completions bash > ~/.local/share/bash-completion/completions/meshtop`.
     Completions {
         #[arg(value_enum)]
@@ -439,6 +444,10 @@ pub struct BenchArgs {
     pub output: crate::bench::output::Format,
     #[command(flatten)]
     pub save: SaveArgs,
+    /// Also write the run as shard frames (every 200 ms, then the whole run) to FILE, for
+    /// `meshtop merge` to combine with other machines' shards of the same run.
+    #[arg(long, value_name = "FILE")]
+    pub shard_out: Option<PathBuf>,
     /// Objectives, e.g. `p99<50ms,success>99.9%`; exit code 3 when one is missed.
     #[arg(long, value_parser = crate::bench::slo::parse)]
     pub slo: Option<crate::bench::slo::Slo>,
@@ -620,6 +629,21 @@ pub struct ReportArgs {
     pub common: CommonArgs,
 }
 
+#[derive(Debug, Clone, Args)]
+pub struct MergeArgs {
+    /// Shard files (`meshtop bench --shard-out FILE`).
+    #[arg(value_name = "FILE", required = true)]
+    pub files: Vec<PathBuf>,
+    /// Report format on stdout (or --out).
+    #[arg(short = 'o', long, value_enum, default_value = "text")]
+    pub output: crate::bench::output::Format,
+    /// Write the report here instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
 #[derive(Debug, Clone, Subcommand)]
 pub enum MetricsCommand {
     /// Golden signals from one dump (totals) or two (rates over --interval): requests,
@@ -658,6 +682,7 @@ impl Command {
             Command::Tap(t) => Some(&t.common),
             Command::Compare(c) => Some(&c.common),
             Command::Report(r) => Some(&r.common),
+            Command::Merge(m) => Some(&m.common),
             Command::Completions { .. } | Command::Man { .. } => None,
         }
     }

@@ -598,3 +598,86 @@ fn bad_input_is_refused_before_anything_is_sent() {
     }
     assert!(!witness.contacted(), "an invalid command must send nothing");
 }
+
+fn merge(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_meshtop"))
+        .arg("merge")
+        .args(args)
+        .env_remove("RUST_BACKTRACE")
+        .output()
+        .expect("running meshtop merge")
+}
+
+/// Two real runs against nginx, one closed loop and one open loop with a warm-up, each
+/// with `--shard-out`: `meshtop merge` sums their counts exactly and
+/// merges their histograms (extremes and the count-weighted mean agree to the bucket); a
+/// cut or altered copy of one is named and the other still merges, with exit status 2.
+#[test]
+fn shards_of_two_runs_merge_exactly_and_a_damaged_one_is_named() {
+    let nginx = Nginx::start();
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a.shard"), dir.path().join("b.shard"));
+    let (a_s, b_s) = (a.to_str().unwrap(), b.to_str().unwrap());
+    let url = nginx.url("/");
+    let ra = result(&["-n", "1200", "-c", "2", "--threads", "1", "--shard-out", a_s, &url]);
+    let rb = result(&["-q", "400", "-z", "2s", "-c", "3", "--warmup", "500ms", "--shard-out", b_s, &url]);
+    #[cfg(unix)]
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&a).unwrap().permissions()) & 0o777,
+        0o600
+    );
+    let out = merge(&["-o", "json", a_s, b_s]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let m: BenchResult = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(m.requests, ra.requests + rb.requests);
+    assert_eq!(m.requests, 1200 + rb.requests);
+    assert_eq!(m.responses, ra.responses + rb.responses);
+    assert_eq!(m.status.get(&200), Some(&(ra.responses + rb.responses)));
+    assert_eq!(m.warmup_requests, ra.warmup_requests + rb.warmup_requests);
+    assert!(rb.warmup_requests > 0);
+    assert_eq!(m.bytes_sent, ra.bytes_sent + rb.bytes_sent);
+    assert_eq!(m.bytes_received, ra.bytes_received + rb.bytes_received);
+    assert_eq!(m.connections_opened, ra.connections_opened + rb.connections_opened);
+    assert_eq!(m.latency.count, ra.latency.count + rb.latency.count);
+    assert_eq!(m.latency.min, ra.latency.min.min(rb.latency.min));
+    assert_eq!(m.latency.max, ra.latency.max.max(rb.latency.max));
+    let weighted = (ra.latency.mean * ra.latency.count as f64 + rb.latency.mean * rb.latency.count as f64)
+        / m.latency.count as f64;
+    assert!((m.latency.mean - weighted).abs() <= 1e-6 * weighted, "{} vs {weighted}", m.latency.mean);
+    assert_eq!(m.config.connections, 5);
+    assert_eq!(m.requested_rate, Some(400.0));
+    assert_eq!(m.series.iter().map(|s| s.requests).sum::<u64>(), m.requests);
+
+    // Cut in the middle of a line, and one byte changed: each named, the other merged.
+    let text = std::fs::read_to_string(&a).unwrap();
+    let cut = dir.path().join("cut.shard");
+    std::fs::write(&cut, &text[..text.len() / 2]).unwrap();
+    let altered = dir.path().join("altered.shard");
+    let second = text.find('\n').unwrap() + 1;
+    let at = second + text[second..].find("\"responses\":").unwrap() + "\"responses\":".len();
+    let mut bytes = text.clone().into_bytes();
+    bytes[at] = if bytes[at] == b'9' { b'8' } else { b'9' };
+    std::fs::write(&altered, bytes).unwrap();
+    for (bad, why) in [
+        (&cut, "cut short (no end of line): truncated"),
+        (&altered, "line 2: checksum mismatch: the frame was cut or altered"),
+    ] {
+        let out = merge(&["-o", "json", bad.to_str().unwrap(), b_s]);
+        assert_eq!(out.status.code(), Some(2));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("1 of 2 shards left out of the merge") && stderr.contains(&format!("{}: ", bad.display())) && stderr.contains(why),
+            "{stderr}"
+        );
+        let m: BenchResult = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(m.requests, rb.requests);
+    }
+    // Nothing mergeable: no report, the reasons.
+    let out = merge(&[cut.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    println!(
+        "FIGURE merge: {} + {} requests merged to {}; p99 {} µs and {} µs merged to {} µs",
+        ra.requests, rb.requests, m.requests, ra.latency.p99, rb.latency.p99, m.latency.p99
+    );
+}

@@ -32,6 +32,7 @@ use tokio::sync::{oneshot, watch};
 use super::config::BenchConfig;
 use super::conn::Target;
 use super::schedule::RatePlan;
+use super::shard;
 use super::stats::{Stats, distribution, latency_histogram, live_bins};
 use super::worker::{self, Shared, TICK, WorkerMsg, WorkerSpec};
 use crate::model::bench::{BenchProgress, BenchResult, Phase, SCHEMA_VERSION, SecondStats};
@@ -150,6 +151,11 @@ impl BenchRun {
 /// Validates `config` (nothing is sent when it is invalid) and starts the run on its
 /// own threads. Needs no runtime; [`BenchRun::finish`] is awaited on any.
 pub fn start(config: BenchConfig) -> Result<BenchRun> {
+    start_with_shard(config, None)
+}
+
+/// The same, writing the run's shard frames ([`super::shard`]) to `shard` as it goes.
+pub fn start_with_shard(config: BenchConfig, shard: Option<Box<dyn std::io::Write + Send>>) -> Result<BenchRun> {
     config.validate()?;
     let (progress_tx, progress) = watch::channel(BenchProgress::starting(&config.spec));
     let (cancel_tx, cancel_rx) = watch::channel(false);
@@ -159,7 +165,7 @@ pub fn start(config: BenchConfig) -> Result<BenchRun> {
     std::thread::Builder::new()
         .name("meshtop-bench".into())
         .spawn(move || {
-            let outcome = coordinate(config, &progress_tx, cancel_rx, &kept);
+            let outcome = coordinate(config, &progress_tx, cancel_rx, &kept, shard.map(shard::Writer::new));
             let _ = result_tx.send(outcome);
         })
         .wrap_err("starting the benchmark thread")?;
@@ -190,6 +196,7 @@ fn coordinate(
     progress: &watch::Sender<BenchProgress>,
     cancel: watch::Receiver<bool>,
     samples: &Samples,
+    mut shard: Option<shard::Writer>,
 ) -> Result<BenchResult> {
     let target = Target::prepare(&config)?;
     let threads = config.spec.worker_threads() as usize;
@@ -239,6 +246,19 @@ fn coordinate(
     }
     let start = Instant::now() + Duration::from_millis(1);
     let wall_start = crate::model::now_millis() + 1;
+    if let Some(w) = &mut shard {
+        let probe = Stats::default();
+        w.start(shard::Start {
+            spec: config.redacted_spec(),
+            protocol: protocol(&config).into(),
+            threads: config.spec.worker_threads(),
+            body_bytes: config.body.len() as u64,
+            started_at: wall_start,
+            meshtop_version: env!("CARGO_PKG_VERSION").to_string(),
+            latency_histogram: shard::settings(&probe.corrected),
+            size_histogram: shard::settings(&probe.body_sizes),
+        });
+    }
     for s in starts {
         let _ = s.send(start);
     }
@@ -268,6 +288,9 @@ fn coordinate(
             };
             let requested = shared.plan.as_ref().map(|p| p.rate_at(now - start));
             progress.send_replace(agg.progress(&config, phase, now, measure_start, requested));
+            if let Some(w) = &mut shard {
+                w.interval(crate::model::now_millis(), &std::mem::take(&mut agg.interval));
+            }
         }
     }
     joined(joins.into_iter().map(|j| j.join()).collect())?;
@@ -279,6 +302,21 @@ fn coordinate(
         wall_start + config.spec.warmup.as_millis() as i64,
         cancelled,
     );
+    if let Some(mut w) = shard {
+        // What arrived since the last interval, then the whole: the intervals sum to it.
+        w.interval(crate::model::now_millis(), &std::mem::take(&mut agg.interval));
+        let (counters, histograms) = shard::counters_of(&agg.totals);
+        w.end(shard::End {
+            intervals: 0,
+            counters,
+            histograms,
+            measured_from: result.started_at,
+            measured_s: result.duration_s,
+            cancelled: result.cancelled,
+            requested_rate: result.requested_rate,
+        })
+        .map_err(|e| eyre!(e))?;
+    }
     let mut last = agg.progress(&config, Phase::Finished, Instant::now(), measure_start, None);
     last.requested_rate = result.requested_rate;
     progress.send_replace(last);
@@ -329,9 +367,15 @@ fn keep_samples(msg: &mut WorkerMsg, wall_start: crate::model::UnixMillis, sampl
     }
 }
 
+fn protocol(config: &BenchConfig) -> &'static str {
+    if config.spec.http2 { "HTTP/2" } else { "HTTP/1.1" }
+}
+
 /// Totals, open seconds of the series, and where each worker is.
 struct Aggregate {
     totals: Stats,
+    /// What arrived since the last shard interval.
+    interval: Stats,
     last_tick: Vec<Option<u64>>,
     done: Vec<bool>,
     seconds: BTreeMap<u64, Second>,
@@ -349,6 +393,7 @@ impl Aggregate {
     fn new(workers: usize) -> Aggregate {
         Aggregate {
             totals: Stats::default(),
+            interval: Stats::default(),
             last_tick: vec![None; workers],
             done: vec![false; workers],
             seconds: BTreeMap::new(),
@@ -377,6 +422,7 @@ impl Aggregate {
         second.errors += stats.errors.total();
         *self.tick_requests.entry(tick).or_default() += stats.requests();
         self.totals.merge(&stats);
+        self.interval.merge(&stats);
         self.last_tick[worker] = Some(tick);
         self.done[worker] |= done;
         self.close_seconds(false, None);
@@ -471,50 +517,86 @@ impl Aggregate {
             .last_done
             .map_or(Duration::ZERO, |d| d.saturating_duration_since(measure_start));
         self.close_seconds(true, Some(measured));
-        let t = &self.totals;
-        let duration_s = measured.as_secs_f64();
-        let requests = t.requests();
         // What is kept of the run goes through the one redaction policy, the URL first.
-        let kept = config.redacted_spec();
-        BenchResult {
-            schema_version: SCHEMA_VERSION,
-            format: SCHEMA_VERSION,
-            meshtop_version: env!("CARGO_PKG_VERSION").to_string(),
-            label: kept.label.clone(),
-            url: kept.url.clone(),
-            config: kept,
-            body_bytes: config.body.len() as u64,
-            protocol: if config.spec.http2 { "HTTP/2" } else { "HTTP/1.1" }.to_string(),
-            threads: config.spec.worker_threads(),
-            started_at: wall_start,
-            ended_at: wall_start + measured.as_millis() as i64,
-            duration_s,
-            cancelled,
-            requested_rate: config.spec.open_loop().then_some(config.spec.rate),
-            achieved_rate: if duration_s > 0.0 {
-                requests as f64 / duration_s
-            } else {
-                0.0
+        result_of(
+            &self.totals,
+            Head {
+                spec: config.redacted_spec(),
+                body_bytes: config.body.len() as u64,
+                protocol: protocol(config).to_string(),
+                threads: config.spec.worker_threads(),
+                started_at: wall_start,
+                ended_at: wall_start + measured.as_millis() as i64,
+                duration_s: measured.as_secs_f64(),
+                cancelled,
+                requested_rate: config.spec.open_loop().then_some(config.spec.rate),
+                open_loop: shared.plan.is_some(),
+                series: std::mem::take(&mut self.series),
             },
-            requests,
-            responses: t.responses,
-            warmup_requests: t.warmup_requests,
-            status: t.status.clone(),
-            errors: t.errors.counts(),
-            error_samples: t.errors.samples(),
-            latency: distribution(&t.corrected),
-            latency_uncorrected: distribution(&t.uncorrected),
-            schedule_lag: shared.plan.is_some().then(|| distribution(&t.lag)),
-            body_sizes: distribution(&t.body_sizes),
-            header_sizes: distribution(&t.header_sizes),
-            bytes_sent: t.bytes_sent,
-            bytes_received: t.bytes_received,
-            connections_opened: t.connections_opened,
-            reconnects: t.reconnects,
-            series: std::mem::take(&mut self.series),
-            environment: None,
-            mesh: None,
-        }
+        )
+    }
+}
+
+/// What a result says besides its figures.
+pub struct Head {
+    /// Already through the redaction policy.
+    pub spec: crate::model::bench::BenchSpec,
+    pub body_bytes: u64,
+    pub protocol: String,
+    pub threads: u32,
+    /// Measurement start and end (after the warm-up).
+    pub started_at: crate::model::UnixMillis,
+    pub ended_at: crate::model::UnixMillis,
+    pub duration_s: f64,
+    pub cancelled: bool,
+    pub requested_rate: Option<f64>,
+    /// Whether the schedule lag was measured.
+    pub open_loop: bool,
+    pub series: Vec<SecondStats>,
+}
+
+/// A run's result from its figures: the engine's and `meshtop merge`'s one way to make it.
+pub fn result_of(t: &Stats, head: Head) -> BenchResult {
+    let requests = t.requests();
+    let duration_s = head.duration_s;
+    BenchResult {
+        schema_version: SCHEMA_VERSION,
+        format: SCHEMA_VERSION,
+        meshtop_version: env!("CARGO_PKG_VERSION").to_string(),
+        label: head.spec.label.clone(),
+        url: head.spec.url.clone(),
+        config: head.spec,
+        body_bytes: head.body_bytes,
+        protocol: head.protocol,
+        threads: head.threads,
+        started_at: head.started_at,
+        ended_at: head.ended_at,
+        duration_s,
+        cancelled: head.cancelled,
+        requested_rate: head.requested_rate,
+        achieved_rate: if duration_s > 0.0 {
+            requests as f64 / duration_s
+        } else {
+            0.0
+        },
+        requests,
+        responses: t.responses,
+        warmup_requests: t.warmup_requests,
+        status: t.status.clone(),
+        errors: t.errors.counts(),
+        error_samples: t.errors.samples(),
+        latency: distribution(&t.corrected),
+        latency_uncorrected: distribution(&t.uncorrected),
+        schedule_lag: head.open_loop.then(|| distribution(&t.lag)),
+        body_sizes: distribution(&t.body_sizes),
+        header_sizes: distribution(&t.header_sizes),
+        bytes_sent: t.bytes_sent,
+        bytes_received: t.bytes_received,
+        connections_opened: t.connections_opened,
+        reconnects: t.reconnects,
+        series: head.series,
+        environment: None,
+        mesh: None,
     }
 }
 

@@ -16,6 +16,7 @@ pub mod engine;
 pub mod h1;
 pub mod output;
 pub mod schedule;
+pub mod shard;
 pub mod slo;
 pub mod stats;
 pub mod store;

@@ -85,6 +85,18 @@ impl Failures {
         self.counts.iter().sum()
     }
 
+    /// From the wire's counts and samples (a shard's frame).
+    pub fn from_wire(counts: &bench::ErrorCounts, samples: &BTreeMap<bench::ErrorKind, String>) -> Failures {
+        let mut f = Failures::default();
+        for kind in FailureKind::ALL {
+            f.counts[kind as usize] = counts.get(kind.wire());
+            if let Some(m) = samples.get(&kind.wire()) {
+                f.samples.insert(kind, m.clone());
+            }
+        }
+        f
+    }
+
     pub fn merge(&mut self, other: &Failures) {
         for (a, b) in self.counts.iter_mut().zip(other.counts) {
             *a += b;

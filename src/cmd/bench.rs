@@ -5,7 +5,7 @@
 use std::io::{IsTerminal, Write};
 
 use bytes::Bytes;
-use color_eyre::eyre::Result;
+use color_eyre::eyre::{Result, WrapErr};
 
 use crate::bench::config::{BenchConfig, default_threads};
 use crate::bench::{engine, output, slo, store};
@@ -73,7 +73,13 @@ pub async fn run(args: BenchArgs) -> Result<()> {
     injected_panic(&config);
     let results_dir = args.save.results_dir()?;
     tracing::info!(url = %config.spec.url, rate = config.spec.rate, connections = config.spec.connections, "benchmark starting");
-    let run = engine::start(config)?;
+    let shard: Option<Box<dyn std::io::Write + Send>> = match &args.shard_out {
+        Some(path) => Some(Box::new(std::io::BufWriter::new(
+            crate::files::create(path).wrap_err_with(|| format!("creating the shard file {}", path.display()))?,
+        ))),
+        None => None,
+    };
+    let run = engine::start_with_shard(config, shard)?;
 
     let stop = run.canceller();
     tokio::spawn(async move {

@@ -5,6 +5,7 @@ pub mod bench;
 pub mod compare;
 pub mod discover;
 pub mod doctor;
+pub mod merge;
 pub mod metrics;
 pub mod record;
 pub mod replay;
@@ -67,6 +68,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Some(Command::Tap(args)) => tap::run(*args).await,
         Some(Command::Compare(args)) => compare::run(&args),
         Some(Command::Report(args)) => report::run(&args),
+        Some(Command::Merge(args)) => merge::run(&args),
         Some(Command::Completions { shell }) => {
             clap_complete::generate(shell, &mut Cli::command(), "meshtop", &mut std::io::stdout());
             Ok(())

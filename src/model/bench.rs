@@ -156,6 +156,13 @@ impl ErrorCounts {
         self.connect + self.timeout + self.reset + self.tls + self.other
     }
 
+    /// The total, or None where it would overflow (counts read from outside).
+    pub fn total_checked(&self) -> Option<u64> {
+        [self.timeout, self.reset, self.tls, self.other]
+            .iter()
+            .try_fold(self.connect, |a, b| a.checked_add(*b))
+    }
+
     pub fn get(&self, kind: ErrorKind) -> u64 {
         match kind {
             ErrorKind::Connect => self.connect,

@@ -1,0 +1,27 @@
+//! Any bytes as a shard file (`meshtop bench --shard-out`, what `meshtop merge` reads):
+//! every line's framing, checksum and JSON, the histograms' base64, inflation (capped) and
+//! V2 headers, the order of frames and the intervals' sum against the end frame; and a
+//! shard that reads merges with itself.
+
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use meshtop::bench::shard;
+
+fuzz_target!(|data: &[u8]| {
+    let text = String::from_utf8_lossy(data);
+    for line in text.lines() {
+        if let Err(why) = shard::parse_line(line) {
+            assert!(!why.is_empty());
+        }
+    }
+    match shard::read(&text) {
+        Ok(s) => {
+            let both = [("a".to_string(), s.clone()), ("b".to_string(), s)];
+            if let Ok(m) = shard::merge(&both) {
+                assert_eq!(m.result.requests % 2, 0);
+            }
+        }
+        Err(why) => assert!(!why.is_empty()),
+    }
+});
