@@ -620,7 +620,19 @@ fn shards_of_two_runs_merge_exactly_and_a_damaged_one_is_named() {
     let (a_s, b_s) = (a.to_str().unwrap(), b.to_str().unwrap());
     let url = nginx.url("/");
     let ra = result(&["-n", "1200", "-c", "2", "--threads", "1", "--shard-out", a_s, &url]);
-    let rb = result(&["-q", "400", "-z", "2s", "-c", "3", "--warmup", "500ms", "--shard-out", b_s, &url]);
+    let rb = result(&[
+        "-q",
+        "400",
+        "-z",
+        "2s",
+        "-c",
+        "3",
+        "--warmup",
+        "500ms",
+        "--shard-out",
+        b_s,
+        &url,
+    ]);
     #[cfg(unix)]
     assert_eq!(
         std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&a).unwrap().permissions()) & 0o777,
@@ -643,7 +655,11 @@ fn shards_of_two_runs_merge_exactly_and_a_damaged_one_is_named() {
     assert_eq!(m.latency.max, ra.latency.max.max(rb.latency.max));
     let weighted = (ra.latency.mean * ra.latency.count as f64 + rb.latency.mean * rb.latency.count as f64)
         / m.latency.count as f64;
-    assert!((m.latency.mean - weighted).abs() <= 1e-6 * weighted, "{} vs {weighted}", m.latency.mean);
+    assert!(
+        (m.latency.mean - weighted).abs() <= 1e-6 * weighted,
+        "{} vs {weighted}",
+        m.latency.mean
+    );
     assert_eq!(m.config.connections, 5);
     assert_eq!(m.requested_rate, Some(400.0));
     assert_eq!(m.series.iter().map(|s| s.requests).sum::<u64>(), m.requests);
@@ -666,7 +682,9 @@ fn shards_of_two_runs_merge_exactly_and_a_damaged_one_is_named() {
         assert_eq!(out.status.code(), Some(2));
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(
-            stderr.contains("1 of 2 shards left out of the merge") && stderr.contains(&format!("{}: ", bad.display())) && stderr.contains(why),
+            stderr.contains("1 of 2 shards left out of the merge")
+                && stderr.contains(&format!("{}: ", bad.display()))
+                && stderr.contains(why),
             "{stderr}"
         );
         let m: BenchResult = serde_json::from_slice(&out.stdout).unwrap();
@@ -680,4 +698,30 @@ fn shards_of_two_runs_merge_exactly_and_a_damaged_one_is_named() {
         "FIGURE merge: {} + {} requests merged to {}; p99 {} µs and {} µs merged to {} µs",
         ra.requests, rb.requests, m.requests, ra.latency.p99, rb.latency.p99, m.latency.p99
     );
+}
+
+/// Without `--threads`, a target on this machine gets half the cores (at least one) and the
+/// report says so; asked for, the count is used and no note is printed.
+#[test]
+fn the_default_threads_are_chosen_for_a_local_target_and_said() {
+    let nginx = Nginx::start();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
+    let want = (cores / 2).max(1);
+    let r = result(&["-n", "200", "-c", "4", &nginx.url("/")]);
+    assert_eq!(r.threads, want.min(4));
+    assert_eq!(
+        r.config.threads_note.as_deref(),
+        Some(format!("default: half of this machine's {cores} cores, the target runs here too").as_str())
+    );
+    let text = ok(&bench(&["-n", "200", "-c", "4", "--no-save", &nginx.url("/")]));
+    let plural = if want.min(4) == 1 { "" } else { "s" };
+    assert!(
+        text.contains(&format!(
+            "4 connections on {} thread{plural} (default: half of this machine's {cores} cores, the target runs here too)",
+            want.min(4)
+        )),
+        "{text}"
+    );
+    let r = result(&["-n", "200", "-c", "4", "--threads", "2", &nginx.url("/")]);
+    assert_eq!((r.threads, r.config.threads_note), (2, None));
 }

@@ -57,6 +57,20 @@ const DURATIONS: &[&str] = &[
 proptest! {
     #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
 
+    /// The bench URL as typed decides the default threads: any text gives a count from one
+    /// to the cores, and a loopback target never gets more than the remote one.
+    #[test]
+    fn default_threads_from_any_url(s in typed(&["http://127.0.0.1:8080/", "http://localhost/", "https://[::1]/",
+                                                 "http://example.com:9/", "http://u:p@h/"])) {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
+        let n = meshtop::bench::config::default_threads(&s);
+        prop_assert!((1..=cores).contains(&n), "{s:?} gave {n}");
+        if meshtop::bench::config::target_is_local(&s) {
+            prop_assert_eq!(n, (cores / 2).max(1));
+        }
+        prop_assert!(meshtop::bench::config::threads_note(&s).starts_with("default: "));
+    }
+
     #[test]
     fn durations_never_panic_and_stay_in_bounds(s in typed(DURATIONS)) {
         for bounds in [Bounds::RUN, Bounds::OFFSET, Bounds::TIMEOUT] {

@@ -29,14 +29,16 @@ pub struct BenchConfig {
 impl BenchConfig {
     /// A closed-loop GET for 10 s over 50 connections: the CLI's defaults.
     pub fn new(url: impl Into<String>) -> Self {
+        let url: String = url.into();
         BenchConfig {
             spec: BenchSpec {
-                url: url.into(),
+                threads_note: Some(threads_note(&url)),
                 method: "GET".into(),
                 headers: Vec::new(),
                 connections: 50,
                 streams: 1,
-                threads: default_threads(),
+                threads: default_threads(&url),
+                url,
                 rate: 0.0,
                 ramp: Vec::new(),
                 duration: Some(Duration::from_secs(10)),
@@ -183,8 +185,45 @@ const DAY: Duration = Duration::from_secs(86_400);
 /// One request a day: below it a schedule never sends.
 const MIN_RATE: f64 = 1.0 / 86_400.0;
 
-pub fn default_threads() -> u32 {
+/// Threads for a run that names none: every core for a target elsewhere. A target on this
+/// machine (a loopback address or `localhost`) needs cores of its own, so it gets half of
+/// them, at least one: on a 2-core machine against a local nginx, one thread sent 170k
+/// req/s where two sent 143k (issue 16's measurement; `bench/loadgen-vs.sh`).
+pub fn default_threads(url: &str) -> u32 {
+    threads_for(cores(), target_is_local(url))
+}
+
+/// Why a run has the threads it has, for its report: None when they were asked for.
+pub fn threads_note(url: &str) -> String {
+    let cores = cores();
+    if target_is_local(url) {
+        format!("default: half of this machine's {cores} cores, the target runs here too")
+    } else {
+        format!("default: one per core of {cores}")
+    }
+}
+
+fn cores() -> u32 {
     std::thread::available_parallelism().map_or(1, |n| n.get() as u32)
+}
+
+fn threads_for(cores: u32, local: bool) -> u32 {
+    if local { (cores / 2).max(1) } else { cores.max(1) }
+}
+
+/// Whether the URL's host is this machine: a loopback address or `localhost` (names that
+/// resolve elsewhere to this machine are not looked up; they count as remote).
+pub fn target_is_local(url: &str) -> bool {
+    let Ok(u) = url::Url::parse(url) else { return false };
+    match u.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback() || ip.is_unspecified(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback() || ip.is_unspecified(),
+        Some(url::Host::Domain(d)) => {
+            let d = d.trim_end_matches('.').to_ascii_lowercase();
+            d == "localhost" || d.ends_with(".localhost")
+        }
+        None => false,
+    }
 }
 
 /// Rate steps as given on the command line.
@@ -218,6 +257,36 @@ pub fn parse_ramp(s: &str) -> std::result::Result<Ramp, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_local_target_leaves_half_the_cores_to_itself() {
+        assert_eq!(threads_for(2, true), 1);
+        assert_eq!(threads_for(2, false), 2);
+        assert_eq!(threads_for(1, true), 1);
+        assert_eq!(threads_for(16, true), 8);
+        assert_eq!(threads_for(0, false), 1);
+        for local in [
+            "http://127.0.0.1:8080/",
+            "https://127.8.9.10/x",
+            "http://localhost/",
+            "http://LOCALHOST.:80/",
+            "http://api.localhost/",
+            "http://[::1]:8080/",
+            "http://0.0.0.0:9/",
+        ] {
+            assert!(target_is_local(local), "{local}");
+        }
+        for remote in [
+            "http://10.0.0.1/",
+            "http://example.com/",
+            "http://localhost.example.com/",
+            "http://[2001:db8::1]/",
+            "not a url",
+            "",
+        ] {
+            assert!(!target_is_local(remote), "{remote}");
+        }
+    }
 
     #[test]
     fn ports_as_written() {

@@ -145,13 +145,7 @@ fn decode_histogram(what: &str, text: &str, into: &mut Histogram<u64>) -> Result
         return Err(format!("histogram {what}: inflates to more than {MAX_INFLATED} bytes"));
     }
     let long = |at: usize| -> Option<u64> { Some(u64::from_be_bytes(plain.get(at..at + 8)?.try_into().ok()?)) };
-    let header = (
-        word(&plain, 0),
-        word(&plain, 4),
-        word(&plain, 12),
-        long(16),
-        long(24),
-    );
+    let header = (word(&plain, 0), word(&plain, 4), word(&plain, 12), long(16), long(24));
     let want = settings(into);
     match header {
         (Some(V2_COOKIE), Some(len), Some(digits), Some(low), Some(high))
@@ -220,8 +214,12 @@ pub fn add_to(into: &mut Stats, c: &Counters, h: &Encoded) -> Result<(), String>
         sum(a, b, "an error count")?;
     }
     let responses = sum(into.responses, c.responses, "responses")?;
-    sum(errors.total(), c.errors.total_checked().ok_or("error counts overflow")?, "errors")
-        .and_then(|e| sum(e, responses, "requests"))?;
+    sum(
+        errors.total(),
+        c.errors.total_checked().ok_or("error counts overflow")?,
+        "errors",
+    )
+    .and_then(|e| sum(e, responses, "requests"))?;
     into.errors.merge(&Failures::from_wire(&c.errors, &c.error_samples));
     into.responses = responses;
     into.warmup_requests = sum(into.warmup_requests, c.warmup_requests, "warm-up requests")?;
@@ -344,7 +342,10 @@ pub fn read(text: &str) -> Result<Shard, String> {
 }
 
 fn check_settings(s: &Start) -> Result<(), String> {
-    let want = (settings(&stats::latency_histogram()), settings(&Stats::default().body_sizes));
+    let want = (
+        settings(&stats::latency_histogram()),
+        settings(&Stats::default().body_sizes),
+    );
     if (s.latency_histogram, s.size_histogram) != want {
         return Err(format!(
             "line 1: histogram settings {:?}/{:?}, where this meshtop uses {:?}/{:?}",
@@ -385,7 +386,11 @@ impl Writer {
             return;
         }
         // Flushed per frame, so a run that dies leaves whole frames behind.
-        if let Err(e) = self.out.write_all(line(frame).as_bytes()).and_then(|()| self.out.flush()) {
+        if let Err(e) = self
+            .out
+            .write_all(line(frame).as_bytes())
+            .and_then(|()| self.out.flush())
+        {
             self.failed = Some(e.to_string());
         }
     }
@@ -452,17 +457,30 @@ pub fn merge(shards: &[(String, Shard)]) -> Result<Merged, String> {
         }
     }
     let end_of = |s: &Shard| s.end.measured_from + (s.end.measured_s * 1000.0).round() as i64;
-    let started_at = shards.iter().map(|(_, s)| s.end.measured_from).min().unwrap_or_default();
-    let ended_at = shards.iter().map(|(_, s)| end_of(s)).max().unwrap_or_default().max(started_at);
-    let latest_start = shards.iter().map(|(_, s)| s.end.measured_from).max().unwrap_or_default();
+    let started_at = shards
+        .iter()
+        .map(|(_, s)| s.end.measured_from)
+        .min()
+        .unwrap_or_default();
+    let ended_at = shards
+        .iter()
+        .map(|(_, s)| end_of(s))
+        .max()
+        .unwrap_or_default()
+        .max(started_at);
+    let latest_start = shards
+        .iter()
+        .map(|(_, s)| s.end.measured_from)
+        .max()
+        .unwrap_or_default();
     let earliest_end = shards.iter().map(|(_, s)| end_of(s)).min().unwrap_or_default();
     if latest_start > earliest_end {
-        notes.push(
-            "the shards did not all run at the same time: the rate is over the whole span, gaps included".into(),
-        );
+        notes
+            .push("the shards did not all run at the same time: the rate is over the whole span, gaps included".into());
     }
     spec.connections = u32::try_from(connections).unwrap_or(u32::MAX);
     spec.threads = u32::try_from(threads).unwrap_or(u32::MAX);
+    spec.threads_note = None;
     spec.rate = rate;
     if spec.label.is_none() {
         spec.label = Some(format!("merge of {} shards", shards.len()));
@@ -519,8 +537,8 @@ fn series(shards: &[(String, Shard)], from: UnixMillis) -> Result<Vec<crate::mod
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bench::stats::{FailureKind, Response};
     use crate::bench::schedule::Timing;
+    use crate::bench::stats::{FailureKind, Response};
 
     fn spec() -> BenchSpec {
         crate::bench::BenchConfig::new("http://127.0.0.1:8080/").spec
@@ -673,7 +691,13 @@ mod tests {
         );
         // An end frame that does not match its intervals.
         let other_end = shard_text(&[stats(&[100, 200, 300, 400])], 5_000);
-        let wrong = format!("{}\n{}\n{}\n{}\n", lines[0], lines[1], lines[2], other_end.lines().last().unwrap());
+        let wrong = format!(
+            "{}\n{}\n{}\n{}\n",
+            lines[0],
+            lines[1],
+            lines[2],
+            other_end.lines().last().unwrap()
+        );
         assert_eq!(
             read(&wrong).unwrap_err(),
             "line 4: the end frame counts 1 intervals, the shard holds 2"

@@ -7,7 +7,7 @@ use std::io::{IsTerminal, Write};
 use bytes::Bytes;
 use color_eyre::eyre::{Result, WrapErr};
 
-use crate::bench::config::{BenchConfig, default_threads};
+use crate::bench::config::{BenchConfig, default_threads, threads_note};
 use crate::bench::{engine, output, slo, store};
 use crate::cli::BenchArgs;
 use crate::exit::{ObjectiveMissed, bad_input};
@@ -30,7 +30,8 @@ pub fn config_from_args(args: &BenchArgs) -> Result<BenchConfig> {
             headers: args.headers.clone(),
             connections: args.connections,
             streams: args.streams,
-            threads: args.threads.unwrap_or_else(default_threads),
+            threads: args.threads.unwrap_or_else(|| default_threads(&args.url)),
+            threads_note: args.threads.is_none().then(|| threads_note(&args.url)),
             rate: args.rate,
             ramp: args.ramp.clone().map(|r| r.0).unwrap_or_default(),
             // -n alone runs until the count is reached; neither means 10 s.

@@ -146,7 +146,7 @@ pub fn plan_from_args(args: &SweepArgs) -> Result<(SweepPlan, Vec<gate::Gate>)> 
         args.headers.clone()
     };
     if let Some(t) = args.threads {
-        plan.threads = t;
+        plan.threads = Some(t);
     }
     plan.insecure = args.insecure;
     plan.tls = args.tls.files();

@@ -55,6 +55,10 @@ pub struct BenchSpec {
     #[serde(default, skip_serializing_if = "TlsFiles::is_empty")]
     pub tls: TlsFiles,
     pub label: Option<String>,
+    /// Why the run has `threads` when none were asked for ("default: ..."); absent when
+    /// they were, and from older files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threads_note: Option<String>,
 }
 
 /// PEM files that change how the server is verified and how meshtop proves itself to it.

@@ -6,7 +6,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use serde::Deserialize;
 
-use crate::bench::config::{BenchConfig, default_threads};
+use crate::bench::config::{BenchConfig, default_threads, threads_note};
 use crate::input::{self, Bounds};
 use crate::model::bench::BenchSpec;
 
@@ -66,7 +66,8 @@ pub struct SweepPlan {
     pub body: Bytes,
     pub http2: bool,
     pub timeout: Duration,
-    pub threads: u32,
+    /// `--threads`; None: each target's default (`bench::config::default_threads`).
+    pub threads: Option<u32>,
     pub insecure: bool,
     pub tls: crate::model::bench::TlsFiles,
     pub label: Option<String>,
@@ -220,7 +221,7 @@ impl SweepPlan {
             body: Bytes::new(),
             http2: false,
             timeout: Duration::from_secs(10),
-            threads: default_threads(),
+            threads: None,
             insecure: false,
             tls: Default::default(),
             label: None,
@@ -318,7 +319,8 @@ impl SweepPlan {
                 headers: self.headers.clone(),
                 connections: self.step_connections(step),
                 streams: 1,
-                threads: self.threads,
+                threads: self.threads.unwrap_or_else(|| default_threads(&t.url)),
+                threads_note: self.threads.is_none().then(|| threads_note(&t.url)),
                 rate: self.step_rate(step),
                 ramp: Vec::new(),
                 duration: self.timed.then_some(self.duration),

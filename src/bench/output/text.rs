@@ -50,7 +50,7 @@ pub fn render(r: &BenchResult, verdicts: &[Verdict]) -> String {
     let tls = c.tls_note().map(|n| format!(", {n}")).unwrap_or_default();
     let _ = writeln!(
         o,
-        "  {}{tls}, {} connections{} on {} threads, {model}{}",
+        "  {}{tls}, {} connections{} on {} thread{}{}, {model}{}",
         r.protocol,
         c.connections,
         if c.streams > 1 {
@@ -59,6 +59,8 @@ pub fn render(r: &BenchResult, verdicts: &[Verdict]) -> String {
             String::new()
         },
         r.threads,
+        if r.threads == 1 { "" } else { "s" },
+        c.threads_note.as_deref().map(|n| format!(" ({n})")).unwrap_or_default(),
         if r.cancelled { ", CANCELLED" } else { "" }
     );
     let _ = writeln!(
