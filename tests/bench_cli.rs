@@ -608,10 +608,10 @@ fn merge(args: &[&str]) -> Output {
         .expect("running meshtop merge")
 }
 
-/// Two real runs against nginx, one closed loop and one open loop with a warm-up, each
-/// with `--shard-out`: `meshtop merge` sums their counts exactly and
-/// merges their histograms (extremes and the count-weighted mean agree to the bucket); a
-/// cut or altered copy of one is named and the other still merges, with exit status 2.
+/// Two real runs against nginx at the same time, open loops at two rates, one with a
+/// warm-up, each with `--shard-out`: `meshtop merge` sums their counts exactly and merges
+/// their histograms (extremes and the count-weighted mean agree to the bucket); a cut or
+/// altered copy of one is named and the other still merges, with exit status 2.
 #[test]
 fn shards_of_two_runs_merge_exactly_and_a_damaged_one_is_named() {
     let nginx = Nginx::start();
@@ -619,20 +619,39 @@ fn shards_of_two_runs_merge_exactly_and_a_damaged_one_is_named() {
     let (a, b) = (dir.path().join("a.shard"), dir.path().join("b.shard"));
     let (a_s, b_s) = (a.to_str().unwrap(), b.to_str().unwrap());
     let url = nginx.url("/");
-    let ra = result(&["-n", "1200", "-c", "2", "--threads", "1", "--shard-out", a_s, &url]);
-    let rb = result(&[
-        "-q",
-        "400",
-        "-z",
-        "2s",
-        "-c",
-        "3",
-        "--warmup",
-        "500ms",
-        "--shard-out",
-        b_s,
-        &url,
-    ]);
+    let (ra, rb) = std::thread::scope(|s| {
+        let a = s.spawn(|| {
+            result(&[
+                "-q",
+                "300",
+                "-z",
+                "2s",
+                "-c",
+                "2",
+                "--threads",
+                "1",
+                "--shard-out",
+                a_s,
+                &url,
+            ])
+        });
+        let b = s.spawn(|| {
+            result(&[
+                "-q",
+                "400",
+                "-z",
+                "2s",
+                "-c",
+                "3",
+                "--warmup",
+                "500ms",
+                "--shard-out",
+                b_s,
+                &url,
+            ])
+        });
+        (a.join().unwrap(), b.join().unwrap())
+    });
     #[cfg(unix)]
     assert_eq!(
         std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&a).unwrap().permissions()) & 0o777,
@@ -640,9 +659,12 @@ fn shards_of_two_runs_merge_exactly_and_a_damaged_one_is_named() {
     );
     let out = merge(&["-o", "json", a_s, b_s]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // At the same time: no note that they were not.
+    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
     let m: BenchResult = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(m.requests, ra.requests + rb.requests);
-    assert_eq!(m.requests, 1200 + rb.requests);
+    assert_eq!(ra.requests, 600);
+    assert_eq!(rb.requests, 800);
     assert_eq!(m.responses, ra.responses + rb.responses);
     assert_eq!(m.status.get(&200), Some(&(ra.responses + rb.responses)));
     assert_eq!(m.warmup_requests, ra.warmup_requests + rb.warmup_requests);
@@ -661,7 +683,8 @@ fn shards_of_two_runs_merge_exactly_and_a_damaged_one_is_named() {
         m.latency.mean
     );
     assert_eq!(m.config.connections, 5);
-    assert_eq!(m.requested_rate, Some(400.0));
+    assert_eq!(m.requested_rate, Some(700.0));
+    assert!(m.started_at <= ra.started_at.min(rb.started_at) && m.ended_at >= ra.ended_at.max(rb.ended_at));
     assert_eq!(m.series.iter().map(|s| s.requests).sum::<u64>(), m.requests);
 
     // Cut in the middle of a line, and one byte changed: each named, the other merged.
@@ -709,17 +732,16 @@ fn the_default_threads_are_chosen_for_a_local_target_and_said() {
     let want = (cores / 2).max(1);
     let r = result(&["-n", "200", "-c", "4", &nginx.url("/")]);
     assert_eq!(r.threads, want.min(4));
-    assert_eq!(
-        r.config.threads_note.as_deref(),
-        Some(format!("default: half of this machine's {cores} cores, the target runs here too").as_str())
-    );
+    let note = if cores == 1 {
+        "default: this machine's one core, shared with the target running here".to_string()
+    } else {
+        format!("default: {want} of this machine's {cores} cores, the rest left to the target running here")
+    };
+    assert_eq!(r.config.threads_note.as_deref(), Some(note.as_str()));
     let text = ok(&bench(&["-n", "200", "-c", "4", "--no-save", &nginx.url("/")]));
     let plural = if want.min(4) == 1 { "" } else { "s" };
     assert!(
-        text.contains(&format!(
-            "4 connections on {} thread{plural} (default: half of this machine's {cores} cores, the target runs here too)",
-            want.min(4)
-        )),
+        text.contains(&format!("4 connections on {} thread{plural} ({note}", want.min(4))),
         "{text}"
     );
     let r = result(&["-n", "200", "-c", "4", "--threads", "2", &nginx.url("/")]);

@@ -350,7 +350,8 @@ async fn traffic_and_tap_work_under_each_shipped_role() {
         let mut state = State::new(Keymap::default());
         let scraped = tokio::time::timeout(Duration::from_secs(60), async {
             while let Some(s) = rx.recv().await {
-                // The scrape that counts the request just sent (the one before it did not).
+                // A scrape that counts more requests than the last one this test saw: the
+                // scraper reads the proxy, under this user, after the request just sent.
                 let hit = match &s.update {
                     meshtop::app::Update::ProxyScraped {
                         namespace,

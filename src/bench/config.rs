@@ -190,17 +190,27 @@ const MIN_RATE: f64 = 1.0 / 86_400.0;
 /// them, at least one: on a 2-core machine against a local nginx, one thread sent 170k
 /// req/s where two sent 143k (issue 16's measurement; `bench/loadgen-vs.sh`).
 pub fn default_threads(url: &str) -> u32 {
-    threads_for(cores(), target_is_local(url))
+    default_for(&[url]).0
 }
 
-/// Why a run has the threads it has, for its report: None when they were asked for.
+/// Why a run that named no threads has the ones it has, for its report.
 pub fn threads_note(url: &str) -> String {
+    default_for(&[url]).1
+}
+
+/// The default threads for runs against `urls` (a sweep's targets: one count for all, so
+/// that they are compared alike, the local one's if any is local), and why.
+pub fn default_for(urls: &[&str]) -> (u32, String) {
     let cores = cores();
-    if target_is_local(url) {
-        format!("default: half of this machine's {cores} cores, the target runs here too")
-    } else {
-        format!("default: one per core of {cores}")
-    }
+    let local = urls.iter().any(|u| target_is_local(u));
+    let n = threads_for(cores, local);
+    let note = match (local, cores) {
+        (true, 1) => "default: this machine's one core, shared with the target running here".to_string(),
+        (true, _) => format!("default: {n} of this machine's {cores} cores, the rest left to the target running here"),
+        (false, 1) => "default: this machine's one core".to_string(),
+        (false, _) => format!("default: one per core, {cores}"),
+    };
+    (n, note)
 }
 
 fn cores() -> u32 {

@@ -120,7 +120,12 @@ pub struct BenchRun {
     cancel: Canceller,
     result: oneshot::Receiver<Result<BenchResult>>,
     samples: Samples,
+    shard_failure: ShardFailure,
 }
+
+/// Why the run's shard could not be written whole, once the run is over: the run's
+/// result stands without it.
+pub type ShardFailure = Arc<std::sync::Mutex<Option<String>>>;
 
 impl BenchRun {
     /// Live snapshots; the last one has phase `Finished`.
@@ -130,6 +135,11 @@ impl BenchRun {
 
     pub fn canceller(&self) -> Canceller {
         self.cancel.clone()
+    }
+
+    /// Read after [`BenchRun::finish`]: whether the shard was written whole.
+    pub fn shard_failure(&self) -> ShardFailure {
+        self.shard_failure.clone()
     }
 
     /// The sampled requests since the last call (the newest [`SAMPLES_KEPT`] at most).
@@ -162,10 +172,19 @@ pub fn start_with_shard(config: BenchConfig, shard: Option<Box<dyn std::io::Writ
     let (result_tx, result) = oneshot::channel();
     let samples = Samples::default();
     let kept = samples.clone();
+    let shard_failure = Arc::new(std::sync::Mutex::new(None));
+    let failed = shard_failure.clone();
     std::thread::Builder::new()
         .name("meshtop-bench".into())
         .spawn(move || {
-            let outcome = coordinate(config, &progress_tx, cancel_rx, &kept, shard.map(shard::Writer::new));
+            let outcome = coordinate(
+                config,
+                &progress_tx,
+                cancel_rx,
+                &kept,
+                shard.map(shard::Writer::new),
+                &failed,
+            );
             let _ = result_tx.send(outcome);
         })
         .wrap_err("starting the benchmark thread")?;
@@ -174,6 +193,7 @@ pub fn start_with_shard(config: BenchConfig, shard: Option<Box<dyn std::io::Writ
         cancel: Canceller(Arc::new(cancel_tx)),
         result,
         samples,
+        shard_failure,
     })
 }
 
@@ -197,6 +217,7 @@ fn coordinate(
     cancel: watch::Receiver<bool>,
     samples: &Samples,
     mut shard: Option<shard::Writer>,
+    shard_failure: &std::sync::Mutex<Option<String>>,
 ) -> Result<BenchResult> {
     let target = Target::prepare(&config)?;
     let threads = config.spec.worker_threads() as usize;
@@ -249,6 +270,7 @@ fn coordinate(
     if let Some(w) = &mut shard {
         let probe = Stats::default();
         w.start(shard::Start {
+            run: run_id(),
             spec: config.redacted_spec(),
             protocol: protocol(&config).into(),
             threads: config.spec.worker_threads(),
@@ -305,17 +327,20 @@ fn coordinate(
     if let Some(mut w) = shard {
         // What arrived since the last interval, then the whole: the intervals sum to it.
         w.interval(crate::model::now_millis(), &std::mem::take(&mut agg.interval));
-        let (counters, histograms) = shard::counters_of(&agg.totals);
-        w.end(shard::End {
-            intervals: 0,
-            counters,
-            histograms,
-            measured_from: result.started_at,
-            measured_s: result.duration_s,
-            cancelled: result.cancelled,
-            requested_rate: result.requested_rate,
-        })
-        .map_err(|e| eyre!(e))?;
+        let ended = shard::counters_of(&agg.totals).and_then(|(counters, histograms)| {
+            w.end(shard::End {
+                intervals: 0,
+                counters,
+                histograms,
+                measured_from: result.started_at,
+                measured_s: result.duration_s,
+                cancelled: result.cancelled,
+                requested_rate: result.requested_rate,
+            })
+        });
+        if let (Err(e), Ok(mut slot)) = (ended, shard_failure.lock()) {
+            *slot = Some(e);
+        }
     }
     let mut last = agg.progress(&config, Phase::Finished, Instant::now(), measure_start, None);
     last.requested_rate = result.requested_rate;
@@ -365,6 +390,20 @@ fn keep_samples(msg: &mut WorkerMsg, wall_start: crate::model::UnixMillis, sampl
             error: s.error.map(|e| e.label()),
         });
     }
+}
+
+/// 64 random bits in hex (std's per-process hash keys, the clock and the thread).
+fn run_id() -> String {
+    use std::hash::BuildHasher;
+    let seed = (
+        crate::model::now_millis(),
+        std::process::id(),
+        std::time::Instant::now(),
+    );
+    format!(
+        "{:016x}",
+        std::collections::hash_map::RandomState::new().hash_one(format!("{seed:?}"))
+    )
 }
 
 fn protocol(config: &BenchConfig) -> &'static str {

@@ -37,6 +37,8 @@ pub enum Frame {
 /// What ran: the first frame.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Start {
+    /// A random ID of this run: the same shard given twice to a merge is refused.
+    pub run: String,
     /// The run's configuration, through the one redaction policy.
     pub spec: BenchSpec,
     pub protocol: String,
@@ -105,28 +107,33 @@ pub fn settings(h: &Histogram<u64>) -> [u64; 3] {
     [h.low(), h.high(), u64::from(h.sigfig())]
 }
 
-fn encode_histogram(h: &Histogram<u64>) -> String {
+/// Fails only on counts past what V2 holds (2^63), which a run of this machine cannot
+/// reach and a merge refuses before (see [`MAX_COUNT`]).
+fn encode_histogram(h: &Histogram<u64>) -> Result<String, String> {
     let mut bytes = Vec::new();
-    // Writing into a Vec fails only on a histogram the encoding cannot hold, which ours
-    // (fixed bounds, u64 counts) are not.
     V2DeflateSerializer::new()
         .serialize(h, &mut bytes)
-        .expect("V2 deflate encoding of a bounded histogram");
-    base64::engine::general_purpose::STANDARD.encode(bytes)
+        .map_err(|e| format!("encoding a histogram: {e:?}"))?;
+    Ok(base64::engine::general_purpose::STANDARD.encode(bytes))
 }
+
+/// The most responses a shard, or a merge, may count: what V2's signed counts hold.
+pub const MAX_COUNT: u64 = i64::MAX as u64;
+/// Wall-clock times a frame may carry: the Unix epoch to the end of year 9999.
+const MAX_TIME: UnixMillis = 253_402_300_799_999;
 
 /// HdrHistogram's V2 cookies (compressed and plain) and header size.
 const V2_COMPRESSED_COOKIE: u32 = 0x1c84_9314;
 const V2_COOKIE: u32 = 0x1c84_9313;
 const V2_HEADER: usize = 40;
 /// More than the counts of our widest histogram take, encoded: the cap on inflating one.
-const MAX_INFLATED: u64 = 4 << 20;
+const MAX_INFLATED: u64 = 1 << 20;
 
-/// Decodes into a histogram with `into`'s settings; a histogram with other settings, or
-/// values outside them, is an error (merging it would not be exact). The compressed form
-/// is inflated here, capped, and its header checked before anything is allocated from it:
-/// a crafted header could otherwise ask for gigabytes.
-fn decode_histogram(what: &str, text: &str, into: &mut Histogram<u64>) -> Result<(), String> {
+/// Decodes a histogram with `like`'s settings; a histogram with other settings is an
+/// error (merging it would not be exact). The compressed form is inflated here, capped,
+/// and its header checked before anything is allocated from it: a crafted header could
+/// otherwise ask for gigabytes.
+fn decode_histogram(what: &str, text: &str, like: &Histogram<u64>) -> Result<Histogram<u64>, String> {
     use std::io::Read;
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(text)
@@ -146,7 +153,7 @@ fn decode_histogram(what: &str, text: &str, into: &mut Histogram<u64>) -> Result
     }
     let long = |at: usize| -> Option<u64> { Some(u64::from_be_bytes(plain.get(at..at + 8)?.try_into().ok()?)) };
     let header = (word(&plain, 0), word(&plain, 4), word(&plain, 12), long(16), long(24));
-    let want = settings(into);
+    let want = settings(like);
     match header {
         (Some(V2_COOKIE), Some(len), Some(digits), Some(low), Some(high))
             if [low, high, u64::from(digits)] == want
@@ -160,49 +167,77 @@ fn decode_histogram(what: &str, text: &str, into: &mut Histogram<u64>) -> Result
         }
         _ => return Err(format!("histogram {what}: a damaged V2 header")),
     }
-    let h: Histogram<u64> = Deserializer::new()
+    Deserializer::new()
         .deserialize(&mut &plain[..])
-        .map_err(|e| format!("histogram {what}: not a V2 histogram: {e:?}"))?;
-    into.add(&h)
-        .map_err(|e| format!("histogram {what}: values outside the shard's range: {e:?}"))
+        .map_err(|e| format!("histogram {what}: not a V2 histogram: {e:?}"))
+}
+
+/// A worker tick's or a run's counters as a frame carries them.
+pub fn counters(s: &Stats) -> Counters {
+    Counters {
+        responses: s.responses,
+        warmup_requests: s.warmup_requests,
+        status: s.status.iter().map(|(c, n)| (*c, *n)).collect(),
+        errors: s.errors.counts(),
+        error_samples: s.errors.samples(),
+        bytes_sent: s.bytes_sent,
+        bytes_received: s.bytes_received,
+        connections_opened: s.connections_opened,
+        reconnects: s.reconnects,
+    }
 }
 
 /// A worker tick's or a run's figures as a frame carries them.
-pub fn counters_of(s: &Stats) -> (Counters, Encoded) {
-    (
-        Counters {
-            responses: s.responses,
-            warmup_requests: s.warmup_requests,
-            status: s.status.iter().map(|(c, n)| (*c, *n)).collect(),
-            errors: s.errors.counts(),
-            error_samples: s.errors.samples(),
-            bytes_sent: s.bytes_sent,
-            bytes_received: s.bytes_received,
-            connections_opened: s.connections_opened,
-            reconnects: s.reconnects,
-        },
+pub fn counters_of(s: &Stats) -> Result<(Counters, Encoded), String> {
+    Ok((
+        counters(s),
         Encoded {
-            latency: encode_histogram(&s.corrected),
-            latency_uncorrected: encode_histogram(&s.uncorrected),
-            lag: encode_histogram(&s.lag),
-            body_sizes: encode_histogram(&s.body_sizes),
-            header_sizes: encode_histogram(&s.header_sizes),
+            latency: encode_histogram(&s.corrected)?,
+            latency_uncorrected: encode_histogram(&s.uncorrected)?,
+            lag: encode_histogram(&s.lag)?,
+            body_sizes: encode_histogram(&s.body_sizes)?,
+            header_sizes: encode_histogram(&s.header_sizes)?,
         },
-    )
+    ))
 }
 
-/// Adds a frame's figures to `into`; on an error `into` may hold part of them.
+/// Adds a frame's figures to `into`, or nothing: every histogram must count one value per
+/// response (the lag's may be empty: a closed loop has none), so a frame whose histograms
+/// and counters disagree is refused rather than merged inexactly.
 pub fn add_to(into: &mut Stats, c: &Counters, h: &Encoded) -> Result<(), String> {
-    decode_histogram("latency", &h.latency, &mut into.corrected)?;
-    decode_histogram("latency_uncorrected", &h.latency_uncorrected, &mut into.uncorrected)?;
-    decode_histogram("lag", &h.lag, &mut into.lag)?;
-    decode_histogram("body_sizes", &h.body_sizes, &mut into.body_sizes)?;
-    decode_histogram("header_sizes", &h.header_sizes, &mut into.header_sizes)?;
+    let counted = |what: &str, hist: Histogram<u64>, lag: bool| -> Result<Histogram<u64>, String> {
+        let n = hist.len();
+        if n == c.responses || (lag && n == 0) {
+            Ok(hist)
+        } else {
+            Err(format!(
+                "histogram {what} counts {n} values for {} responses",
+                c.responses
+            ))
+        }
+    };
+    let corrected = counted(
+        "latency",
+        decode_histogram("latency", &h.latency, &into.corrected)?,
+        false,
+    )?;
+    let uncorrected = counted(
+        "latency_uncorrected",
+        decode_histogram("latency_uncorrected", &h.latency_uncorrected, &into.uncorrected)?,
+        false,
+    )?;
+    let lag = counted("lag", decode_histogram("lag", &h.lag, &into.lag)?, true)?;
+    let body = counted(
+        "body_sizes",
+        decode_histogram("body_sizes", &h.body_sizes, &into.body_sizes)?,
+        false,
+    )?;
+    let header = counted(
+        "header_sizes",
+        decode_histogram("header_sizes", &h.header_sizes, &into.header_sizes)?,
+        false,
+    )?;
     let sum = |a: u64, b: u64, what: &str| a.checked_add(b).ok_or_else(|| format!("{what} overflows"));
-    for (code, n) in &c.status {
-        let e = into.status.entry(*code).or_default();
-        *e = sum(*e, *n, "a status count")?;
-    }
     let errors = into.errors.counts();
     for (a, b) in [
         (errors.connect, c.errors.connect),
@@ -214,25 +249,59 @@ pub fn add_to(into: &mut Stats, c: &Counters, h: &Encoded) -> Result<(), String>
         sum(a, b, "an error count")?;
     }
     let responses = sum(into.responses, c.responses, "responses")?;
+    if responses > MAX_COUNT {
+        return Err(format!("more than {MAX_COUNT} responses"));
+    }
     sum(
         errors.total(),
         c.errors.total_checked().ok_or("error counts overflow")?,
         "errors",
     )
     .and_then(|e| sum(e, responses, "requests"))?;
+    let checked = [
+        sum(into.warmup_requests, c.warmup_requests, "warm-up requests")?,
+        sum(into.bytes_sent, c.bytes_sent, "bytes sent")?,
+        sum(into.bytes_received, c.bytes_received, "bytes received")?,
+        sum(into.connections_opened, c.connections_opened, "connections")?,
+        sum(into.reconnects, c.reconnects, "reconnects")?,
+    ];
+    let mut status = into.status.clone();
+    for (code, n) in &c.status {
+        let e = status.entry(*code).or_default();
+        *e = sum(*e, *n, "a status count")?;
+    }
+    // Everything is checked: from here `into` takes all of the frame.
+    for (mine, theirs) in [
+        (&mut into.corrected, &corrected),
+        (&mut into.uncorrected, &uncorrected),
+        (&mut into.lag, &lag),
+        (&mut into.body_sizes, &body),
+        (&mut into.header_sizes, &header),
+    ] {
+        // Same settings (checked) and counts bounded by the responses: adding cannot fail.
+        mine.add(theirs).map_err(|e| format!("adding a histogram: {e:?}"))?;
+    }
+    into.status = status;
     into.errors.merge(&Failures::from_wire(&c.errors, &c.error_samples));
     into.responses = responses;
-    into.warmup_requests = sum(into.warmup_requests, c.warmup_requests, "warm-up requests")?;
-    into.bytes_sent = sum(into.bytes_sent, c.bytes_sent, "bytes sent")?;
-    into.bytes_received = sum(into.bytes_received, c.bytes_received, "bytes received")?;
-    into.connections_opened = sum(into.connections_opened, c.connections_opened, "connections")?;
-    into.reconnects = sum(into.reconnects, c.reconnects, "reconnects")?;
+    [
+        into.warmup_requests,
+        into.bytes_sent,
+        into.bytes_received,
+        into.connections_opened,
+        into.reconnects,
+    ] = checked;
     Ok(())
 }
 
 /// One frame as a line (newline included).
 pub fn line(frame: &Frame) -> String {
-    let json = serde_json::to_string(frame).expect("frames serialise");
+    framed(&serde_json::to_string(frame).expect("frames serialise"))
+}
+
+/// Any JSON text framed as a line with its checksum (the fuzz target frames its input
+/// with it, so that mutations reach the decoder behind the checksum).
+pub fn framed(json: &str) -> String {
     format!("{MAGIC} {:08x} {json}\n", crc32fast::hash(json.as_bytes()))
 }
 
@@ -292,6 +361,10 @@ pub fn read(text: &str) -> Result<Shard, String> {
             (_, _, Some(_)) => return Err(format!("line {n}: a frame after the end frame")),
             (Frame::Start(s), None, None) => {
                 check_settings(&s)?;
+                check_time(n, "started_at", s.started_at)?;
+                if !(s.spec.rate.is_finite() && s.spec.rate >= 0.0) {
+                    return Err(format!("line {n}: rate {} is not a rate", s.spec.rate));
+                }
                 start = Some(s);
             }
             (Frame::Start(_), Some(_), _) => return Err(format!("line {n}: a second start frame")),
@@ -304,10 +377,20 @@ pub fn read(text: &str) -> Result<Shard, String> {
                         intervals.len()
                     ));
                 }
+                check_time(n, "at", p.at)?;
                 add_to(&mut summed, &p.counters, &p.histograms).map_err(|e| format!("line {n}: {e}"))?;
                 intervals.push(p);
             }
-            (Frame::End(e), Some(_), None) => end = Some((n, e)),
+            (Frame::End(e), Some(_), None) => {
+                check_time(n, "measured_from", e.measured_from)?;
+                if !(e.measured_s.is_finite() && (0.0..=MAX_MEASURED_S).contains(&e.measured_s)) {
+                    return Err(format!("line {n}: measured_s {} is not a run's length", e.measured_s));
+                }
+                if e.requested_rate.is_some_and(|r| !(r.is_finite() && r >= 0.0)) {
+                    return Err(format!("line {n}: requested_rate is not a rate"));
+                }
+                end = Some((n, e));
+            }
         }
     }
     let start = start.ok_or("no start frame: not a shard, or empty")?;
@@ -341,6 +424,17 @@ pub fn read(text: &str) -> Result<Shard, String> {
     })
 }
 
+/// A run longer than a year is not one this format describes.
+const MAX_MEASURED_S: f64 = 366.0 * 86_400.0;
+
+fn check_time(line: usize, what: &str, t: UnixMillis) -> Result<(), String> {
+    if (0..=MAX_TIME).contains(&t) {
+        Ok(())
+    } else {
+        Err(format!("line {line}: {what} {t} is not a time between 1970 and 9999"))
+    }
+}
+
 fn check_settings(s: &Start) -> Result<(), String> {
     let want = (
         settings(&stats::latency_histogram()),
@@ -357,7 +451,7 @@ fn check_settings(s: &Start) -> Result<(), String> {
 
 /// Equal figures: counters and every histogram's counts.
 pub fn same(a: &Stats, b: &Stats) -> bool {
-    counters_of(a).0 == counters_of(b).0
+    counters(a) == counters(b)
         && a.corrected == b.corrected
         && a.uncorrected == b.uncorrected
         && a.lag == b.lag
@@ -391,7 +485,7 @@ impl Writer {
             .write_all(line(frame).as_bytes())
             .and_then(|()| self.out.flush())
         {
-            self.failed = Some(e.to_string());
+            self.fail(e.to_string());
         }
     }
 
@@ -400,15 +494,28 @@ impl Writer {
     }
 
     pub fn interval(&mut self, at: UnixMillis, s: &Stats) {
-        let (counters, histograms) = counters_of(s);
-        let seq = self.seq;
-        self.seq += 1;
-        self.put(&Frame::Interval(Part {
-            seq,
-            at,
-            counters,
-            histograms,
-        }));
+        match counters_of(s) {
+            Ok((counters, histograms)) => {
+                let seq = self.seq;
+                self.seq += 1;
+                self.put(&Frame::Interval(Part {
+                    seq,
+                    at,
+                    counters,
+                    histograms,
+                }));
+            }
+            Err(e) => self.fail(e),
+        }
+    }
+
+    fn fail(&mut self, e: String) {
+        self.failed.get_or_insert(e);
+    }
+
+    /// The first failure, as soon as there is one.
+    pub fn failed(&self) -> Option<&str> {
+        self.failed.as_deref()
     }
 
     pub fn end(&mut self, mut end: End) -> Result<(), String> {
@@ -440,8 +547,29 @@ pub fn merge(shards: &[(String, Shard)]) -> Result<Merged, String> {
     let mut spec = first.start.spec.clone();
     let (mut connections, mut threads, mut rate, mut requested): (u64, u64, f64, Option<f64>) = (0, 0, 0.0, None);
     let mut notes = Vec::new();
+    let mut runs: BTreeMap<&str, &str> = BTreeMap::new();
     for (name, s) in shards {
         let (a, b) = (&first.start, &s.start);
+        if let Some(earlier) = runs.insert(&b.run, name) {
+            return Err(format!(
+                "{name}: the same run as {earlier} (run {}): merging it twice would count it twice",
+                b.run
+            ));
+        }
+        if s.end.requested_rate.is_some() != first.end.requested_rate.is_some() {
+            let loop_of = |s: &Shard| {
+                if s.end.requested_rate.is_some() {
+                    "an open loop"
+                } else {
+                    "a closed loop"
+                }
+            };
+            return Err(format!(
+                "{name}: {}, where {first_name} is {}: one run's shards share their load model",
+                loop_of(s),
+                loop_of(first)
+            ));
+        }
         if (&a.spec.url, &a.spec.method, &a.protocol) != (&b.spec.url, &b.spec.method, &b.protocol) {
             return Err(format!(
                 "{name}: {} {} over {}, where {first_name} is {} {} over {}: shards of one run share their target",
@@ -485,7 +613,7 @@ pub fn merge(shards: &[(String, Shard)]) -> Result<Merged, String> {
     if spec.label.is_none() {
         spec.label = Some(format!("merge of {} shards", shards.len()));
     }
-    let series = series(shards, started_at)?;
+    let series = series(shards, started_at, ended_at)?;
     Ok(Merged {
         result: super::engine::result_of(
             &totals,
@@ -507,15 +635,22 @@ pub fn merge(shards: &[(String, Shard)]) -> Result<Merged, String> {
     })
 }
 
-/// Seconds from `from`, each the merge of the intervals that closed in it.
-fn series(shards: &[(String, Shard)], from: UnixMillis) -> Result<Vec<crate::model::bench::SecondStats>, String> {
+/// Seconds from `from`, each the merge of the intervals that closed in it; the rate is
+/// over the part of the second the run covered (its last may be short).
+fn series(
+    shards: &[(String, Shard)],
+    from: UnixMillis,
+    to: UnixMillis,
+) -> Result<Vec<crate::model::bench::SecondStats>, String> {
     let mut seconds: BTreeMap<u32, Stats> = BTreeMap::new();
+    // The last interval closes a moment after the last response: it counts in the last second.
+    let last = u32::try_from(((to - from).max(1) - 1) / 1000).unwrap_or(u32::MAX);
     for (name, s) in shards {
         for p in &s.intervals {
             if p.at <= from {
                 continue;
             }
-            let second = u32::try_from((p.at - from - 1) / 1000).unwrap_or(u32::MAX);
+            let second = u32::try_from((p.at - from - 1) / 1000).unwrap_or(u32::MAX).min(last);
             add_to(seconds.entry(second).or_default(), &p.counters, &p.histograms)
                 .map_err(|e| format!("{name}: interval {}: {e}", p.seq))?;
         }
@@ -526,7 +661,7 @@ fn series(shards: &[(String, Shard)], from: UnixMillis) -> Result<Vec<crate::mod
             second,
             requests: s.requests(),
             errors: s.errors.total(),
-            rps: s.requests() as f64,
+            rps: s.requests() as f64 / ((to - from) as f64 / 1000.0 - f64::from(second)).clamp(0.001, 1.0),
             p50_us: s.corrected.value_at_quantile(0.5),
             p99_us: s.corrected.value_at_quantile(0.99),
             max_us: s.corrected.max(),
@@ -547,6 +682,7 @@ mod tests {
     fn start() -> Start {
         let probe = Stats::default();
         Start {
+            run: "0123456789abcdef".into(),
             spec: spec(),
             protocol: "HTTP/1.1".into(),
             threads: 1,
@@ -587,12 +723,13 @@ mod tests {
     /// A shard's text: start, an interval per tick, and the end frame with their sum.
     fn shard_text(ticks: &[Stats], measured_from: UnixMillis) -> String {
         let mut text = line(&Frame::Start(Start {
+            run: format!("run-{measured_from}"),
             started_at: measured_from,
             ..start()
         }));
         let mut total = Stats::default();
         for (i, t) in ticks.iter().enumerate() {
-            let (counters, histograms) = counters_of(t);
+            let (counters, histograms) = counters_of(t).unwrap();
             text += &line(&Frame::Interval(Part {
                 seq: i as u64,
                 at: measured_from + 200 * (i as i64 + 1),
@@ -601,7 +738,7 @@ mod tests {
             }));
             total.merge(t);
         }
-        let (counters, histograms) = counters_of(&total);
+        let (counters, histograms) = counters_of(&total).unwrap();
         text += &line(&Frame::End(End {
             intervals: ticks.len() as u64,
             counters,
@@ -616,7 +753,7 @@ mod tests {
 
     #[test]
     fn a_frame_round_trips_and_a_changed_byte_is_caught() {
-        let (counters, histograms) = counters_of(&stats(&[120, 340, 0, 7_000]));
+        let (counters, histograms) = counters_of(&stats(&[120, 340, 0, 7_000])).unwrap();
         let frame = Frame::Interval(Part {
             seq: 3,
             at: 42,
@@ -644,7 +781,10 @@ mod tests {
     #[test]
     fn merging_shards_equals_the_histogram_of_all_their_values() {
         // Values spread over five decades, split unevenly into ticks of two shards.
-        let values: Vec<u64> = (1..=5_000u64).map(|i| (i * i * 37) % 2_000_000 + 1).collect();
+        // Every 97th a connect error (no latency, counted by kind).
+        let values: Vec<u64> = (1..=5_000u64)
+            .map(|i| if i % 97 == 0 { 0 } else { (i * i * 37) % 2_000_000 + 1 })
+            .collect();
         let (a, b) = values.split_at(1_700);
         let ticks = |v: &[u64]| v.chunks(333).map(stats).collect::<Vec<_>>();
         let shards = [
@@ -658,6 +798,7 @@ mod tests {
         assert_eq!(r.responses, all.responses);
         assert_eq!(r.status, all.status);
         assert_eq!(r.errors, all.errors.counts());
+        assert_eq!(r.errors.connect, 51);
         assert_eq!(r.bytes_received, all.bytes_received);
         assert_eq!(r.latency, stats::distribution(&all.corrected));
         assert_eq!(r.body_sizes, stats::distribution(&all.body_sizes));
@@ -702,6 +843,23 @@ mod tests {
             read(&wrong).unwrap_err(),
             "line 4: the end frame counts 1 intervals, the shard holds 2"
         );
+        let other_end = shard_text(&[stats(&[100, 200]), stats(&[300, 400])], 5_000);
+        let last = other_end.lines().last().unwrap();
+        let wrong = format!("{}\n{}\n{}\n{last}\n", lines[0], lines[1], lines[2]);
+        assert_eq!(
+            read(&wrong).unwrap_err(),
+            "line 4: the intervals sum to 3 requests, the end frame says 4: inconsistent"
+        );
+        // Times no run has.
+        let later = text.replacen("\"measured_from\":5000", "\"measured_from\":9223372036854775807", 1);
+        let reframed: String = later
+            .lines()
+            .map(|l| framed(l.splitn(3, ' ').nth(2).unwrap()))
+            .collect();
+        assert_eq!(
+            read(&reframed).unwrap_err(),
+            "line 4: measured_from 9223372036854775807 is not a time between 1970 and 9999"
+        );
         assert_eq!(read("").unwrap_err(), "no start frame: not a shard, or empty");
     }
 
@@ -709,14 +867,14 @@ mod tests {
     fn histograms_of_other_settings_or_damaged_headers_are_refused() {
         let mut other = Histogram::<u64>::new_with_bounds(1, 1_000, 2).unwrap();
         other.record(5).unwrap();
-        let text = encode_histogram(&other);
-        let mut into = stats::latency_histogram();
+        let text = encode_histogram(&other).unwrap();
+        let into = stats::latency_histogram();
         assert_eq!(
-            decode_histogram("latency", &text, &mut into).unwrap_err(),
+            decode_histogram("latency", &text, &into).unwrap_err(),
             "histogram latency: settings [1, 1000, 2] differ from [1, 3600000000, 3]"
         );
         assert_eq!(
-            decode_histogram("latency", "AAAA", &mut into).unwrap_err(),
+            decode_histogram("latency", "AAAA", &into).unwrap_err(),
             "histogram latency: not HdrHistogram's V2 compressed encoding"
         );
         // A V2 header whose payload length runs past what inflated.
@@ -736,16 +894,55 @@ mod tests {
         bytes.extend(deflated);
         let crafted = base64::engine::general_purpose::STANDARD.encode(bytes);
         assert_eq!(
-            decode_histogram("latency", &crafted, &mut into).unwrap_err(),
+            decode_histogram("latency", &crafted, &into).unwrap_err(),
             "histogram latency: a damaged V2 header"
         );
-        assert!(into.is_empty());
+    }
+
+    #[test]
+    fn a_frame_whose_histograms_and_counts_disagree_is_refused_whole() {
+        let (mut counters, histograms) = counters_of(&stats(&[100, 200, 300])).unwrap();
+        counters.responses = 2;
+        let mut into = stats(&[50]);
+        let before = counters_of(&into).unwrap();
+        assert_eq!(
+            add_to(&mut into, &counters, &histograms).unwrap_err(),
+            "histogram latency counts 3 values for 2 responses"
+        );
+        // Nothing of the frame was taken.
+        assert_eq!(counters_of(&into).unwrap(), before);
+        // Counts past what V2 holds are refused before anything is summed.
+        let (mut huge, h) = counters_of(&Stats::default()).unwrap();
+        huge.responses = MAX_COUNT + 1;
+        assert!(add_to(&mut Stats::default(), &huge, &h).is_err());
+    }
+
+    #[test]
+    fn the_same_run_twice_or_mixed_load_models_are_refused() {
+        let a = read(&shard_text(&[stats(&[100])], 1_000)).unwrap();
+        let e = merge(&[("a.shard".into(), a.clone()), ("copy.shard".into(), a.clone())])
+            .err()
+            .unwrap();
+        assert_eq!(
+            e,
+            "copy.shard: the same run as a.shard (run run-1000): merging it twice would count it twice"
+        );
+        let mut open = read(&shard_text(&[stats(&[100])], 1_100)).unwrap();
+        open.end.requested_rate = Some(100.0);
+        let e = merge(&[("a.shard".into(), a), ("open.shard".into(), open)])
+            .err()
+            .unwrap();
+        assert_eq!(
+            e,
+            "open.shard: an open loop, where a.shard is a closed loop: one run's shards share their load model"
+        );
     }
 
     #[test]
     fn shards_of_another_target_are_refused_by_name() {
         let a = read(&shard_text(&[stats(&[100])], 1_000)).unwrap();
         let mut b = a.clone();
+        b.start.run = "another".into();
         b.start.spec.url = "http://127.0.0.1:9090/".into();
         let e = merge(&[("a.shard".into(), a), ("b.shard".into(), b)]).err().unwrap();
         assert_eq!(

@@ -81,6 +81,7 @@ pub async fn run(args: BenchArgs) -> Result<()> {
         None => None,
     };
     let run = engine::start_with_shard(config, shard)?;
+    let shard_failure = run.shard_failure();
 
     let stop = run.canceller();
     tokio::spawn(async move {
@@ -104,7 +105,16 @@ pub async fn run(args: BenchArgs) -> Result<()> {
         bar.abort();
         eprint!("\r\x1b[2K");
     }
-    let result = result?;
+    let result = match result {
+        Ok(r) => r,
+        Err(e) => {
+            // A run that failed leaves no shard: what it holds would only be refused.
+            if let Some(path) = &args.shard_out {
+                let _ = std::fs::remove_file(path);
+            }
+            return Err(e);
+        }
+    };
     tracing::info!(
         requests = result.requests,
         rps = result.achieved_rate,
@@ -127,6 +137,13 @@ pub async fn run(args: BenchArgs) -> Result<()> {
         .collect();
     if !missed.is_empty() {
         return Err(ObjectiveMissed(missed).into());
+    }
+    let failure = shard_failure.lock().ok().and_then(|mut f| f.take());
+    if let (Some(path), Some(e)) = (&args.shard_out, failure) {
+        return Err(color_eyre::eyre::eyre!(
+            "the shard {} is not whole ({e}); the result above is",
+            path.display()
+        ));
     }
     Ok(())
 }

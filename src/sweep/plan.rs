@@ -6,7 +6,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use serde::Deserialize;
 
-use crate::bench::config::{BenchConfig, default_threads, threads_note};
+use crate::bench::config::{BenchConfig, default_for};
 use crate::input::{self, Bounds};
 use crate::model::bench::BenchSpec;
 
@@ -309,6 +309,13 @@ impl SweepPlan {
         }
     }
 
+    /// Threads when `--threads` is not given: one count for every target, so that they
+    /// are measured alike (`bench::config::default_for`).
+    pub fn default_threads(&self) -> (u32, String) {
+        let urls: Vec<&str> = self.targets.iter().map(|t| t.url.as_str()).collect();
+        default_for(&urls)
+    }
+
     /// The load generator's config for one run.
     pub fn config(&self, step: usize, target: usize) -> BenchConfig {
         let t = &self.targets[target];
@@ -319,8 +326,8 @@ impl SweepPlan {
                 headers: self.headers.clone(),
                 connections: self.step_connections(step),
                 streams: 1,
-                threads: self.threads.unwrap_or_else(|| default_threads(&t.url)),
-                threads_note: self.threads.is_none().then(|| threads_note(&t.url)),
+                threads: self.threads.unwrap_or_else(|| self.default_threads().0),
+                threads_note: self.threads.is_none().then(|| self.default_threads().1),
                 rate: self.step_rate(step),
                 ramp: Vec::new(),
                 duration: self.timed.then_some(self.duration),

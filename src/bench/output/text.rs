@@ -60,7 +60,17 @@ pub fn render(r: &BenchResult, verdicts: &[Verdict]) -> String {
         },
         r.threads,
         if r.threads == 1 { "" } else { "s" },
-        c.threads_note.as_deref().map(|n| format!(" ({n})")).unwrap_or_default(),
+        c.threads_note
+            .as_deref()
+            .map(|n| {
+                let capped = if r.threads < c.threads {
+                    ", at most one per connection"
+                } else {
+                    ""
+                };
+                format!(" ({n}{capped})")
+            })
+            .unwrap_or_default(),
         if r.cancelled { ", CANCELLED" } else { "" }
     );
     let _ = writeln!(
