@@ -178,6 +178,14 @@ fn render_panel(state: &State, t: &Theme, frame: &mut Frame, area: Rect, s: &Ben
                 |r| format!("{} opened, {} reconnects", r.connections_opened, r.reconnects),
             ),
         ),
+        // The report says why; here, whether meshtop chose the count (see `bench::config`).
+        kv(
+            "threads",
+            match &s.config.threads_note {
+                Some(_) => format!("{} (default)", s.config.worker_threads()),
+                None => s.config.worker_threads().to_string(),
+            },
+        ),
     ];
     frame.render_widget(Paragraph::new(throughput), thr);
     let mut latency = vec![
