@@ -62,6 +62,23 @@ async fn watch(target: KubeTarget, done: impl Fn(&State) -> bool) -> State {
     state
 }
 
+/// The proxy scraper on `target`, every second through the pod proxy API, and its updates.
+fn scraper(
+    target: KubeTarget,
+) -> (
+    tokio::task::JoinHandle<()>,
+    tokio::sync::mpsc::Receiver<meshtop::app::Stamped>,
+) {
+    let (tx, rx) = tokio::sync::mpsc::channel(meshtop::source::CHANNEL_CAPACITY);
+    let settings = meshtop::source::scrape::Settings {
+        direct: false,
+        interval: Duration::from_secs(1),
+        budget: 100,
+        window: None,
+    };
+    (tokio::spawn(meshtop::source::scrape::run(target, settings, tx)), rx)
+}
+
 fn usage_of(state: &State, ns: &str, pod: &str) -> Option<f64> {
     state
         .pods
@@ -272,18 +289,10 @@ async fn the_scraper_reads_each_namespace_when_pods_are_forbidden_cluster_wide()
     .await;
     let dir = tempfile::tempdir().unwrap();
     let kc = impersonating_kubeconfig(dir.path(), &user);
-    let (tx, mut rx) = tokio::sync::mpsc::channel(meshtop::source::CHANNEL_CAPACITY);
-    let settings = meshtop::source::scrape::Settings {
-        direct: false,
-        interval: Duration::from_secs(1),
-        budget: 100,
-        window: None,
-    };
-    let target = KubeTarget {
+    let (scraper, mut rx) = scraper(KubeTarget {
         kubeconfig: Some(kc),
         ..Default::default()
-    };
-    let scraper = tokio::spawn(meshtop::source::scrape::run(target, settings, tx));
+    });
     let scraped = tokio::time::timeout(Duration::from_secs(60), async {
         while let Some(s) = rx.recv().await {
             if let meshtop::app::Update::ProxyScraped { namespace, pod, .. } = &s.update
@@ -334,19 +343,11 @@ async fn traffic_and_tap_work_under_each_shipped_role() {
         let kc = impersonating_kubeconfig(dir.path(), user);
         // Traffic: a request through the proxy, then its count scraped.
         assert!(get_path(&format!("{ip}:15001"), "/index.html?traffic").is_some());
-        let (tx, mut rx) = tokio::sync::mpsc::channel(meshtop::source::CHANNEL_CAPACITY);
-        let settings = meshtop::source::scrape::Settings {
-            direct: false,
-            interval: Duration::from_secs(1),
-            budget: 100,
-            window: None,
-        };
-        let target = KubeTarget {
+        let (scraper, mut rx) = scraper(KubeTarget {
             kubeconfig: Some(kc.clone()),
             namespaces: named.clone(),
             ..Default::default()
-        };
-        let scraper = tokio::spawn(meshtop::source::scrape::run(target, settings, tx));
+        });
         let mut state = State::new(Keymap::default());
         let scraped = tokio::time::timeout(Duration::from_secs(60), async {
             while let Some(s) = rx.recv().await {
@@ -371,13 +372,17 @@ async fn traffic_and_tap_work_under_each_shipped_role() {
         })
         .await;
         scraper.abort();
-        assert_eq!(
-            scraped,
-            Ok(true),
-            "{user}: web in {ns} was never scraped: {:?}",
-            state.errors
-        );
-        assert!(state.errors.is_empty(), "{user}: {:?}", state.errors);
+        // Errors of this test's namespace only: the cluster-wide user also scrapes the bed's
+        // other tests' pods, which it may read but whose kwok addresses the API server will
+        // not proxy to.
+        let prefix = format!("{ns}/");
+        let ours: Vec<_> = state
+            .errors
+            .iter()
+            .filter(|((_, n), _)| n.as_deref().is_some_and(|n| n == ns || n.starts_with(&prefix)))
+            .collect();
+        assert_eq!(scraped, Ok(true), "{user}: web in {ns} was never scraped: {ours:?}");
+        assert!(ours.is_empty(), "{user}: {ours:?}");
 
         // Tap: the access log followed while two requests go through.
         let mut args = vec!["tap".to_string(), "pod/web".into(), "-n".into(), ns.clone()];

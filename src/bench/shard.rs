@@ -205,7 +205,9 @@ pub fn counters_of(s: &Stats) -> Result<(Counters, Encoded), String> {
 /// response (the lag's may be empty: a closed loop has none), so a frame whose histograms
 /// and counters disagree is refused rather than merged inexactly.
 pub fn add_to(into: &mut Stats, c: &Counters, h: &Encoded) -> Result<(), String> {
-    let counted = |what: &str, hist: Histogram<u64>, lag: bool| -> Result<Histogram<u64>, String> {
+    // Decoded with the settings of `like`, and counting one value per response.
+    let take = |what: &str, text: &str, like: &Histogram<u64>, lag: bool| -> Result<Histogram<u64>, String> {
+        let hist = decode_histogram(what, text, like)?;
         let n = hist.len();
         if n == c.responses || (lag && n == 0) {
             Ok(hist)
@@ -216,27 +218,11 @@ pub fn add_to(into: &mut Stats, c: &Counters, h: &Encoded) -> Result<(), String>
             ))
         }
     };
-    let corrected = counted(
-        "latency",
-        decode_histogram("latency", &h.latency, &into.corrected)?,
-        false,
-    )?;
-    let uncorrected = counted(
-        "latency_uncorrected",
-        decode_histogram("latency_uncorrected", &h.latency_uncorrected, &into.uncorrected)?,
-        false,
-    )?;
-    let lag = counted("lag", decode_histogram("lag", &h.lag, &into.lag)?, true)?;
-    let body = counted(
-        "body_sizes",
-        decode_histogram("body_sizes", &h.body_sizes, &into.body_sizes)?,
-        false,
-    )?;
-    let header = counted(
-        "header_sizes",
-        decode_histogram("header_sizes", &h.header_sizes, &into.header_sizes)?,
-        false,
-    )?;
+    let corrected = take("latency", &h.latency, &into.corrected, false)?;
+    let uncorrected = take("latency_uncorrected", &h.latency_uncorrected, &into.uncorrected, false)?;
+    let lag = take("lag", &h.lag, &into.lag, true)?;
+    let body = take("body_sizes", &h.body_sizes, &into.body_sizes, false)?;
+    let header = take("header_sizes", &h.header_sizes, &into.header_sizes, false)?;
     let sum = |a: u64, b: u64, what: &str| a.checked_add(b).ok_or_else(|| format!("{what} overflows"));
     let errors = into.errors.counts();
     for (a, b) in [
