@@ -470,8 +470,8 @@ pub struct TlsArgs {
 }
 
 impl TlsArgs {
-    pub fn files(&self) -> crate::model::bench::TlsFiles {
-        crate::model::bench::TlsFiles {
+    pub fn files(&self) -> crate::bench::config::TlsFiles {
+        crate::bench::config::TlsFiles {
             cacert: self.cacert.clone(),
             cert: self.cert.clone(),
             key: self.key.clone(),

@@ -77,14 +77,8 @@ pub fn report(e: &Report) -> ExitCode {
     ExitCode::from(code(e))
 }
 
-/// The text a panic was raised with (`panic!("...")` carries a `&str` or a `String`).
-pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    payload
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "a panic without a message".into())
-}
+/// The text a panic was raised with (the load generator's workers report theirs too).
+pub use loadgen::panic_message;
 
 #[cfg(test)]
 mod tests {
@@ -102,12 +96,5 @@ mod tests {
         let missed = Report::new(ObjectiveMissed(vec!["p99<1ms (measured 2.000ms)".into()]));
         assert_eq!(code(&missed), OBJECTIVE_MISSED);
         assert_eq!(one_line(&missed), "objective missed: p99<1ms (measured 2.000ms)");
-    }
-
-    #[test]
-    fn panic_messages_are_read_from_either_payload() {
-        assert_eq!(panic_message(&"static"), "static");
-        assert_eq!(panic_message(&String::from("owned")), "owned");
-        assert_eq!(panic_message(&7u8), "a panic without a message");
     }
 }

@@ -89,25 +89,9 @@ fn seconds(t: &str) -> Option<f64> {
     t.parse::<f64>().ok().filter(|v| v.is_finite())
 }
 
-/// `1h30m`, `45s`, `250ms`: a duration as users write it.
-pub fn human(d: Duration) -> String {
-    let ms = d.as_millis();
-    if ms < 1000 {
-        return format!("{ms}ms");
-    }
-    if !ms.is_multiple_of(1000) {
-        return format!("{:.1}s", d.as_secs_f64());
-    }
-    let s = d.as_secs();
-    match (s / 3600, s / 60 % 60, s % 60) {
-        (0, 0, s) => format!("{s}s"),
-        (0, m, 0) => format!("{m}m"),
-        (0, m, s) => format!("{m}m{s}s"),
-        (h, 0, 0) => format!("{h}h"),
-        (h, m, 0) => format!("{h}h{m}m"),
-        (h, m, s) => format!("{h}h{m}m{s}s"),
-    }
-}
+/// `1h30m`, `45s`, `250ms`: a duration as users write it (the load generator's, so its
+/// messages and meshtop's agree).
+pub use loadgen::human;
 
 /// A number that must be finite and at least `min` (rates, shares).
 pub fn number(s: &str, min: f64) -> Result<f64, String> {

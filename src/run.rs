@@ -616,7 +616,7 @@ impl BenchRunner {
 
     pub fn start(&mut self, id: u32, config: crate::bench::BenchConfig, target: crate::app::bench::BenchTarget) {
         let tx = self.tx.clone();
-        let spec = config.redacted_spec();
+        let spec = crate::bench::config::shown_spec(&config);
         let url = spec.url.clone();
         let started = Update::BenchStarted {
             id,
@@ -659,9 +659,9 @@ impl BenchRunner {
             };
             let _ = send(tap_status(crate::model::tap::TapSourceState::Streaming)).await;
             while progress.changed().await.is_ok() {
-                let p = progress.borrow_and_update().clone();
+                let p = progress.latest();
                 let finished = p.phase == crate::bench::Phase::Finished;
-                let events = crate::bench::engine::tap_events(run.take_samples(), &spec, &name);
+                let events = crate::bench::tap::tap_events(run.take_samples(), &spec, &name);
                 if !events.is_empty() && send(Update::TapEvents { events }).await.is_err() {
                     return;
                 }

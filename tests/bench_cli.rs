@@ -1,6 +1,7 @@
-//! `meshtop bench` end to end against real nginx and HAProxy started by the test, and
-//! against servers that refuse, stall or hang up. Counts, status codes and error kinds
-//! are exact; nothing here depends on how fast the machine is.
+//! `meshtop bench` end to end against real nginx and HAProxy started by the test: the
+//! command line, reports, objectives, saved results, shards and merges. The engine's own
+//! exact counts, statuses and error kinds are tested in its crate
+//! (`crates/loadgen/tests/engine.rs`); nothing here depends on how fast the machine is.
 
 mod support;
 
@@ -8,7 +9,7 @@ use std::process::{Command, Output};
 
 use meshtop::bench::BenchResult;
 use serde_json::Value;
-use support::servers::{Behaviour, Haproxy, Misbehaving, Nginx, Witness, free_port};
+use support::servers::{Nginx, Witness};
 
 fn bench(args: &[&str]) -> Output {
     let data = tempfile::tempdir().unwrap();
@@ -41,29 +42,6 @@ fn result(args: &[&str]) -> BenchResult {
     serde_json::from_str(&ok(&bench(&all))).expect("the JSON output is a BenchResult")
 }
 
-#[test]
-fn exact_count_of_200s_across_keepalive_limits() {
-    let nginx = Nginx::start();
-    // 2500 requests on 2 connections: nginx closes each after 1000 (keepalive_requests),
-    // and the generator reconnects without counting an error.
-    let r = result(&["-n", "2500", "-c", "2", "--threads", "2", &nginx.url("/")]);
-    assert_eq!(r.requests, 2500);
-    assert_eq!(r.responses, 2500);
-    assert_eq!(r.status.get(&200), Some(&2500), "{:?}", r.status);
-    assert_eq!(r.errors.total(), 0, "{:?}", r.error_samples);
-    assert!(
-        r.reconnects >= 1,
-        "nginx's keep-alive limit should have forced a reconnect"
-    );
-    assert_eq!(r.latency.count, 2500);
-    assert_eq!(r.body_sizes.min, 6);
-    assert_eq!(r.body_sizes.max, 6);
-    assert_eq!(r.series.iter().map(|s| s.requests).sum::<u64>(), 2500);
-}
-
-/// The portable timer (what macOS builds use) runs the same open loop on Linux, selected
-/// at run time, so the path no Mac here builds is still exercised: exact counts, a
-/// schedule kept within its 1 ms steps.
 #[test]
 fn the_portable_timer_keeps_an_open_loop_exact() {
     let nginx = Nginx::start();
@@ -98,95 +76,6 @@ fn the_portable_timer_keeps_an_open_loop_exact() {
     );
 }
 
-#[test]
-fn not_found_is_counted_by_status() {
-    let nginx = Nginx::start();
-    let r = result(&["-n", "300", "-c", "3", &nginx.url("/missing")]);
-    assert_eq!(r.status.get(&404), Some(&300), "{:?}", r.status);
-    assert_eq!(r.status.len(), 1);
-    assert_eq!(r.success_ratio(), 0.0);
-}
-
-#[test]
-fn open_loop_with_warmup_counts_only_measured_requests() {
-    let nginx = Nginx::start();
-    let r = result(&[
-        "-n",
-        "200",
-        "-q",
-        "400",
-        "-c",
-        "4",
-        "--warmup",
-        "300ms",
-        &nginx.url("/"),
-    ]);
-    assert_eq!(r.requests, 200);
-    assert_eq!(r.status.get(&200), Some(&200));
-    assert!(r.warmup_requests > 0, "the warm-up sent requests that are not counted");
-    assert_eq!(r.requested_rate, Some(400.0));
-    assert_eq!(r.schedule_lag.as_ref().map(|l| l.count), Some(200));
-    assert_eq!(r.latency_uncorrected.count, 200);
-}
-
-#[test]
-fn haproxy_answers_are_counted_exactly() {
-    let haproxy = Haproxy::start();
-    let url = format!("http://127.0.0.1:{}/", haproxy.port);
-    let r = result(&["-n", "1000", "-c", "8", &url]);
-    assert_eq!(r.status.get(&200), Some(&1000), "{:?} {:?}", r.status, r.error_samples);
-    assert_eq!(r.errors.total(), 0);
-    // POST with a body from a file.
-    let dir = tempfile::tempdir().unwrap();
-    let body = dir.path().join("body.json");
-    std::fs::write(&body, br#"{"hello":"world"}"#).unwrap();
-    let r = result(&[
-        "-n",
-        "50",
-        "-c",
-        "2",
-        "-m",
-        "post",
-        "--body-file",
-        body.to_str().unwrap(),
-        "-H",
-        "Content-Type: application/json",
-        &url,
-    ]);
-    assert_eq!(r.status.get(&200), Some(&50));
-    assert_eq!(r.body_bytes, 17);
-    assert_eq!(r.config.method, "POST");
-}
-
-#[test]
-fn http2_cleartext_and_over_tls() {
-    let nginx = Nginx::start();
-    let h2c = format!("http://127.0.0.1:{}/", nginx.h2c_port);
-    let r = result(&["-n", "400", "-c", "2", "--http2", "--streams", "4", &h2c]);
-    assert_eq!(r.protocol, "HTTP/2");
-    assert_eq!(r.status.get(&200), Some(&400), "{:?} {:?}", r.status, r.error_samples);
-    assert_eq!(r.connections_opened, 2);
-    let h2 = format!("https://127.0.0.1:{}/", nginx.tls_port);
-    let r = result(&["-n", "200", "-c", "2", "--http2", "--streams", "2", "--insecure", &h2]);
-    assert_eq!(r.status.get(&200), Some(&200), "{:?} {:?}", r.status, r.error_samples);
-}
-
-#[test]
-fn tls_self_signed_fails_verification_unless_insecure() {
-    let nginx = Nginx::start();
-    let url = format!("https://127.0.0.1:{}/", nginx.tls_port);
-    let r = result(&["-n", "4", "-c", "1", &url]);
-    assert_eq!(r.errors.tls, 4, "{:?} {:?}", r.errors, r.error_samples);
-    assert_eq!(r.responses, 0);
-    let r = result(&["-n", "300", "-c", "3", "--insecure", &url]);
-    assert_eq!(r.status.get(&200), Some(&300), "{:?}", r.error_samples);
-    assert_eq!(r.errors.total(), 0);
-}
-
-/// A gateway with a private CA: refused against the system's roots, verified with
-/// `--cacert`; and one that requires a client certificate: 400 without, 200 with
-/// `--cert`/`--key`. The text report says what the server was verified with, or that it
-/// was not.
 #[test]
 fn private_ca_and_client_certificates() {
     let nginx = Nginx::start();
@@ -300,31 +189,6 @@ fn bad_certificate_files_are_named() {
         let out = bench(&args);
         assert_eq!(out.status.code(), Some(2), "{flags:?}");
     }
-}
-
-#[test]
-fn refused_connection_is_a_connect_error() {
-    let url = format!("http://127.0.0.1:{}/", free_port());
-    let r = result(&["-n", "5", "-c", "1", &url]);
-    assert_eq!(r.requests, 5);
-    assert_eq!(r.errors.connect, 5, "{:?}", r.errors);
-    assert_eq!(r.responses, 0);
-}
-
-#[test]
-fn server_that_never_answers_times_out() {
-    let server = Misbehaving::start(Behaviour::Stall);
-    let r = result(&["-n", "3", "-c", "1", "--timeout", "200ms", &server.url()]);
-    assert_eq!(r.errors.timeout, 3, "{:?} {:?}", r.errors, r.error_samples);
-    assert_eq!(r.responses, 0);
-}
-
-#[test]
-fn server_that_hangs_up_is_a_reset() {
-    let server = Misbehaving::start(Behaviour::HangUp);
-    let r = result(&["-n", "4", "-c", "1", &server.url()]);
-    assert_eq!(r.errors.reset, 4, "{:?} {:?}", r.errors, r.error_samples);
-    assert_eq!(r.requests, 4);
 }
 
 #[test]

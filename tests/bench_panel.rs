@@ -190,7 +190,7 @@ async fn regenerate() {
         at: 1_795_600_000_000,
         update: Update::BenchStarted {
             id: 1,
-            config: Box::new(config.redacted_spec()),
+            config: Box::new(meshtop::bench::config::shown_spec(&config)),
             target,
         },
     }];

@@ -36,7 +36,7 @@ fn rich() -> Vec<Stamped> {
             silent: 12,
         }),
     ));
-    let spec = meshtop::bench::BenchConfig::new("http://10.77.16.10:80/").spec;
+    let spec: meshtop::bench::BenchSpec = meshtop::bench::BenchConfig::new("http://10.77.16.10:80/").spec.into();
     let target = BenchTarget {
         origin: "pod bookinfo/productpage-v1-5d7f-q2".into(),
         pods: vec![("bookinfo".into(), "productpage-v1-5d7f-q2".into())],

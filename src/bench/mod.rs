@@ -1,27 +1,25 @@
-//! The load generator behind `meshtop bench` and the TUI's benchmark panel.
+//! The load generator behind `meshtop bench`, sweeps and the TUI's benchmark panel: the
+//! `meshtop-loadgen` crate ([`loadgen`]), and meshtop's edge around it.
 //!
-//! - [`config`]: what to run ([`BenchConfig`]), checked before anything is sent.
-//! - [`engine`]: [`engine::start`] a run, watch its [`BenchProgress`], cancel it, and
-//!   get its [`BenchResult`].
-//! - [`schedule`]: open-loop send times and coordinated-omission correction (pure).
-//! - [`worker`], [`conn`], [`h1`], [`timer`], [`stats`]: the per-thread hot path.
+//! - [`config`]: the engine's configuration, ramps as typed, and the spec as meshtop keeps
+//!   it (redacted).
+//! - [`engine`]: runs through the engine, reporting in meshtop's versioned wire types
+//!   ([`crate::model::bench`]), converted in [`convert`].
+//! - [`tap`]: a run's sampled requests as tap events.
 //! - [`output`], [`slo`], [`store`]: reports, objectives and saved results.
 //!
-//! It reports in the wire types of [`crate::model::bench`], converted from its own state
-//! (`stats`) at its edge.
+//! The engine's own modules are re-exported under their names, so `bench::shard` or
+//! `bench::schedule` mean the crate's.
 
 pub mod config;
-pub mod conn;
+pub mod convert;
 pub mod engine;
-pub mod h1;
 pub mod output;
-pub mod schedule;
-pub mod shard;
 pub mod slo;
-pub mod stats;
 pub mod store;
-pub mod timer;
-pub mod worker;
+pub mod tap;
+
+pub use loadgen::{conn, h1, schedule, shard, stats, timer, worker};
 
 pub use crate::model::bench::{BenchProgress, BenchResult, BenchSpec, Phase};
 pub use config::BenchConfig;

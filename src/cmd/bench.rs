@@ -7,11 +7,11 @@ use std::io::{IsTerminal, Write};
 use bytes::Bytes;
 use color_eyre::eyre::{Result, WrapErr};
 
-use crate::bench::config::{BenchConfig, default_threads, threads_note};
+use crate::bench::config::{BenchConfig, BenchSpec, default_threads, threads_note};
 use crate::bench::{engine, output, slo, store};
 use crate::cli::BenchArgs;
 use crate::exit::{ObjectiveMissed, bad_input};
-use crate::model::bench::{BenchProgress, BenchSpec, Phase};
+use crate::model::bench::{BenchProgress, Phase};
 
 /// Every request carries the body; more than this is not a request body.
 const MAX_BODY: u64 = 64 << 20;
@@ -49,6 +49,7 @@ pub fn config_from_args(args: &BenchArgs) -> Result<BenchConfig> {
             label: args.label.clone(),
         },
         body,
+        shown: None,
     };
     config.validate().map_err(|e| bad_input(format!("{e:#}")))?;
     Ok(config)
@@ -93,7 +94,7 @@ pub async fn run(args: BenchArgs) -> Result<()> {
         let mut progress = run.progress();
         tokio::spawn(async move {
             while progress.changed().await.is_ok() {
-                let line = progress_line(&progress.borrow_and_update());
+                let line = progress_line(&progress.latest());
                 let mut err = std::io::stderr().lock();
                 let _ = write!(err, "\r\x1b[2K{line}");
                 let _ = err.flush();

@@ -29,7 +29,8 @@ pub fn run(args: &MergeArgs) -> Result<()> {
     for note in &merged.notes {
         eprintln!("meshtop: {note}");
     }
-    let report = output::render(args.output, &merged.result, &[])?;
+    let result = merged.result.into();
+    let report = output::render(args.output, &result, &[])?;
     super::write_report(args.out.as_deref(), &report)?;
     if bad.is_empty() {
         return Ok(());

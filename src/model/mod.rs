@@ -10,15 +10,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-/// Milliseconds since the Unix epoch. Plain integers keep updates serialisable and comparable.
-pub type UnixMillis = i64;
-
-pub fn now_millis() -> UnixMillis {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
+/// Milliseconds since the Unix epoch. Plain integers keep updates serialisable and
+/// comparable. The same clock as the load generator's, so its times need no conversion.
+pub use loadgen::{UnixMillis, now_millis};
 
 /// What meshtop is connected to.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

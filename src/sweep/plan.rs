@@ -6,9 +6,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use serde::Deserialize;
 
-use crate::bench::config::{BenchConfig, default_for};
+use crate::bench::config::{BenchConfig, BenchSpec, TlsFiles, default_for};
 use crate::input::{self, Bounds};
-use crate::model::bench::BenchSpec;
 
 /// One route to the service: `NAME=URL`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,7 +68,7 @@ pub struct SweepPlan {
     /// `--threads`; None: each target's default (`bench::config::default_threads`).
     pub threads: Option<u32>,
     pub insecure: bool,
-    pub tls: crate::model::bench::TlsFiles,
+    pub tls: TlsFiles,
     pub label: Option<String>,
 }
 
@@ -340,6 +339,7 @@ impl SweepPlan {
                 label: Some(format!("{}-{}", t.name, self.step_name(step).replace([' ', '='], ""))),
             },
             body: self.body.clone(),
+            shown: None,
         }
     }
 }

@@ -117,7 +117,7 @@ pub async fn run(
             }
         }
         let config = plan.config(step, target);
-        event.what = What::Started(Box::new(config.redacted_spec()));
+        event.what = What::Started(Box::new(crate::bench::config::shown_spec(&config)));
         observe(&event);
         let bench = match engine::start(config) {
             Ok(b) => b,
@@ -136,7 +136,7 @@ pub async fn run(
             tokio::select! {
                 changed = progress.changed() => {
                     if changed.is_err() { break; }
-                    let p = progress.borrow_and_update().clone();
+                    let p = progress.latest();
                     let finished = p.phase == Phase::Finished;
                     event.what = What::Progress(Box::new(p));
                     observe(&event);

@@ -10,9 +10,20 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-/// A port nothing listens on right now (bound, then released).
+/// A port nothing listens on right now (bound, then released), and never handed out
+/// before in this process: the kernel may give a released port to the next bind, so two
+/// servers of parallel tests could otherwise be told the same port, and the one that lost
+/// the race would seem to listen (its test then talking to the other test's server).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
 }
 
 fn wait_listening(port: u16, what: &str, child: &mut Child) {

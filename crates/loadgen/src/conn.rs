@@ -10,7 +10,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use color_eyre::eyre::{Result, WrapErr, bail, eyre};
+use eyre::{Result, WrapErr, bail, eyre};
 use http::header::{CONTENT_LENGTH, HOST, HeaderName, HeaderValue, USER_AGENT};
 use http::{Request, Uri};
 use http_body_util::Full;
@@ -203,7 +203,7 @@ pub fn header_bytes(res: &http::response::Parts) -> u64 {
 /// The TLS client of a run: the server verified against `--cacert` or the system's roots
 /// (or not at all with `--insecure`), and the client certificate of `--cert`/`--key`.
 /// Every file is read here, before anything is sent; an error names the flag and the file.
-pub fn tls_config(spec: &crate::model::bench::BenchSpec) -> Result<rustls::ClientConfig> {
+pub fn tls_config(spec: &crate::types::BenchSpec) -> Result<rustls::ClientConfig> {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
     // ring explicitly: a library caller may not have installed a process default.

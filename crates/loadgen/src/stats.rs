@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 
 use super::schedule::Timing;
-use crate::model::bench::{self, Bin, Distribution};
+use crate::types::{self, Bin, Distribution};
 
 /// Latencies are kept in microseconds up to an hour, to 3 significant figures.
 const LATENCY_MAX_US: u64 = 3_600_000_000;
@@ -27,7 +27,7 @@ fn micros(d: Duration) -> u64 {
 }
 
 /// Why a request failed, as the engine tells it. Converted to the wire's
-/// `model::bench::ErrorKind` at the edge ([`Failures::counts`], [`Failures::samples`]).
+/// `model::types::ErrorKind` at the edge ([`Failures::counts`], [`Failures::samples`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum FailureKind {
     Connect,
@@ -57,13 +57,13 @@ impl FailureKind {
         }
     }
 
-    fn wire(self) -> bench::ErrorKind {
+    fn wire(self) -> types::ErrorKind {
         match self {
-            FailureKind::Connect => bench::ErrorKind::Connect,
-            FailureKind::Timeout => bench::ErrorKind::Timeout,
-            FailureKind::Reset => bench::ErrorKind::Reset,
-            FailureKind::Tls => bench::ErrorKind::Tls,
-            FailureKind::Other => bench::ErrorKind::Other,
+            FailureKind::Connect => types::ErrorKind::Connect,
+            FailureKind::Timeout => types::ErrorKind::Timeout,
+            FailureKind::Reset => types::ErrorKind::Reset,
+            FailureKind::Tls => types::ErrorKind::Tls,
+            FailureKind::Other => types::ErrorKind::Other,
         }
     }
 }
@@ -86,7 +86,7 @@ impl Failures {
     }
 
     /// From the wire's counts and samples (a shard's frame).
-    pub fn from_wire(counts: &bench::ErrorCounts, samples: &BTreeMap<bench::ErrorKind, String>) -> Failures {
+    pub fn from_wire(counts: &types::ErrorCounts, samples: &BTreeMap<types::ErrorKind, String>) -> Failures {
         let mut f = Failures::default();
         for kind in FailureKind::ALL {
             f.counts[kind as usize] = counts.get(kind.wire());
@@ -107,8 +107,8 @@ impl Failures {
     }
 
     /// The counts as the wire reports them.
-    pub fn counts(&self) -> bench::ErrorCounts {
-        bench::ErrorCounts {
+    pub fn counts(&self) -> types::ErrorCounts {
+        types::ErrorCounts {
             connect: self.get(FailureKind::Connect),
             timeout: self.get(FailureKind::Timeout),
             reset: self.get(FailureKind::Reset),
@@ -118,7 +118,7 @@ impl Failures {
     }
 
     /// The first message of each kind, as the wire reports them.
-    pub fn samples(&self) -> BTreeMap<bench::ErrorKind, String> {
+    pub fn samples(&self) -> BTreeMap<types::ErrorKind, String> {
         self.samples.iter().map(|(k, m)| (k.wire(), m.clone())).collect()
     }
 

@@ -18,8 +18,8 @@ use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer}
 use serde::{Deserialize, Serialize};
 
 use super::stats::{self, Failures, Stats};
-use crate::model::UnixMillis;
-use crate::model::bench::{BenchSpec, ErrorCounts, ErrorKind};
+use crate::UnixMillis;
+use crate::types::{BenchSpec, ErrorCounts, ErrorKind};
 
 /// The format's name and version, at the start of every line.
 pub const MAGIC: &str = "mtshard/1";
@@ -516,7 +516,7 @@ impl Writer {
 
 /// Shards merged: one result, and what the merge has to say about them.
 pub struct Merged {
-    pub result: crate::model::bench::BenchResult,
+    pub result: crate::types::BenchResult,
     /// Remarks for the user (shards that did not run at the same time).
     pub notes: Vec<String>,
 }
@@ -627,7 +627,7 @@ fn series(
     shards: &[(String, Shard)],
     from: UnixMillis,
     to: UnixMillis,
-) -> Result<Vec<crate::model::bench::SecondStats>, String> {
+) -> Result<Vec<crate::types::SecondStats>, String> {
     let mut seconds: BTreeMap<u32, Stats> = BTreeMap::new();
     // The last interval closes a moment after the last response: it counts in the last second.
     let last = u32::try_from(((to - from).max(1) - 1) / 1000).unwrap_or(u32::MAX);
@@ -643,7 +643,7 @@ fn series(
     }
     Ok(seconds
         .into_iter()
-        .map(|(second, s)| crate::model::bench::SecondStats {
+        .map(|(second, s)| crate::types::SecondStats {
             second,
             requests: s.requests(),
             errors: s.errors.total(),
@@ -658,11 +658,11 @@ fn series(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bench::schedule::Timing;
-    use crate::bench::stats::{FailureKind, Response};
+    use crate::schedule::Timing;
+    use crate::stats::{FailureKind, Response};
 
     fn spec() -> BenchSpec {
-        crate::bench::BenchConfig::new("http://127.0.0.1:8080/").spec
+        crate::BenchConfig::new("http://127.0.0.1:8080/").spec
     }
 
     fn start() -> Start {

@@ -1,0 +1,415 @@
+//! What the engine is asked ([`BenchSpec`]) and what it reports: live snapshots
+//! ([`BenchProgress`]) and the result ([`BenchResult`]). The engine's own types: a program
+//! that keeps runs converts them into its own versioned types, so that the engine can
+//! change without changing its files. They serialise (the shard format carries the spec
+//! and a merge gives a result), with times in seconds and status codes as string keys.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::UnixMillis;
+
+/// One rate step of a ramp: `rate` requests/s for `duration`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct RateStep {
+    pub rate: f64,
+    #[serde(with = "secs")]
+    pub duration: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BenchSpec {
+    /// `http://` or `https://` URL.
+    pub url: String,
+    pub method: String,
+    /// Extra request headers, in order. `Host` is derived from the URL unless given here.
+    #[serde(default)]
+    pub headers: Vec<(String, String)>,
+    pub connections: u32,
+    /// Concurrent HTTP/2 streams per connection (1 for HTTP/1.1).
+    pub streams: u32,
+    /// Worker threads, each a single-threaded runtime owning a share of the connections.
+    pub threads: u32,
+    /// Total requests/s across all connections; 0 = closed loop (as fast as possible).
+    pub rate: f64,
+    /// Rate steps run after the warm-up and before the main phase at `rate`.
+    #[serde(default)]
+    pub ramp: Vec<RateStep>,
+    /// Length of the main phase (after the ramp); None = until `requests` are done.
+    #[serde(with = "opt_secs")]
+    pub duration: Option<Duration>,
+    /// Stop after this many measured requests (responses and errors).
+    pub requests: Option<u64>,
+    /// Sent but excluded from the results.
+    #[serde(with = "secs")]
+    pub warmup: Duration,
+    /// Per request, from send to the last body byte; also bounds connect and TLS handshake.
+    #[serde(with = "secs")]
+    pub timeout: Duration,
+    pub http2: bool,
+    /// Skip TLS certificate verification.
+    pub insecure: bool,
+    /// CA bundle and client certificate files, when given (absent from older files).
+    #[serde(default, skip_serializing_if = "TlsFiles::is_empty")]
+    pub tls: TlsFiles,
+    pub label: Option<String>,
+    /// Why the run has `threads` when none were asked for ("default: ..."); absent when
+    /// they were, and from older files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threads_note: Option<String>,
+}
+
+/// PEM files that change how the server is verified and how meshtop proves itself to it.
+/// Their paths are kept with a result so it says what it was verified against.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TlsFiles {
+    /// CA bundle the server's certificate is verified against, instead of the system's roots.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cacert: Option<std::path::PathBuf>,
+    /// Client certificate chain, for servers that ask for one (mTLS ingress gateways).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cert: Option<std::path::PathBuf>,
+    /// The client certificate's private key. Kept as `keyfile`: a path, not a secret,
+    /// which the redaction policy would blank under the name `key`.
+    #[serde(default, skip_serializing_if = "Option::is_none", rename = "keyfile")]
+    pub key: Option<std::path::PathBuf>,
+}
+
+impl TlsFiles {
+    pub fn is_empty(&self) -> bool {
+        *self == TlsFiles::default()
+    }
+}
+
+impl BenchSpec {
+    /// What a result and the bench panel say about the server's certificate, when there is
+    /// something to say: not checked (`--insecure`), or checked against a private CA.
+    pub fn tls_note(&self) -> Option<String> {
+        if !self.url.starts_with("https://") {
+            return None;
+        }
+        if self.insecure {
+            return Some("TLS not verified".into());
+        }
+        let mut parts = Vec::new();
+        if let Some(ca) = &self.tls.cacert {
+            parts.push(format!("TLS verified with {}", ca.display()));
+        }
+        if let Some(cert) = &self.tls.cert {
+            parts.push(format!("client certificate {}", cert.display()));
+        }
+        (!parts.is_empty()).then(|| parts.join(", "))
+    }
+
+    pub fn open_loop(&self) -> bool {
+        self.rate > 0.0
+    }
+
+    /// Concurrent request slots: each has its own schedule and one request in flight.
+    pub fn lanes(&self) -> u32 {
+        self.connections.saturating_mul(self.streams)
+    }
+
+    /// Threads actually used: never more than connections.
+    pub fn worker_threads(&self) -> u32 {
+        self.threads.clamp(1, self.connections.max(1))
+    }
+
+    /// Warm-up, ramp and main phase, when the run is bounded by time.
+    pub fn total_time(&self) -> Option<Duration> {
+        let ramp: Duration = self.ramp.iter().map(|s| s.duration).sum();
+        self.duration.map(|d| self.warmup + ramp + d)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// TCP connect failed (refused, unreachable) or the name did not resolve.
+    Connect,
+    /// No complete response within the timeout (or connect/handshake took longer).
+    Timeout,
+    /// The server closed or reset the connection before the response was complete.
+    Reset,
+    /// TLS handshake failed (certificate not trusted, protocol mismatch).
+    Tls,
+    Other,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorCounts {
+    pub connect: u64,
+    pub timeout: u64,
+    pub reset: u64,
+    pub tls: u64,
+    pub other: u64,
+}
+
+impl ErrorCounts {
+    pub fn total(&self) -> u64 {
+        self.connect + self.timeout + self.reset + self.tls + self.other
+    }
+
+    /// The total, or None where it would overflow (counts read from outside).
+    pub fn total_checked(&self) -> Option<u64> {
+        [self.timeout, self.reset, self.tls, self.other]
+            .iter()
+            .try_fold(self.connect, |a, b| a.checked_add(*b))
+    }
+
+    pub fn get(&self, kind: ErrorKind) -> u64 {
+        match kind {
+            ErrorKind::Connect => self.connect,
+            ErrorKind::Timeout => self.timeout,
+            ErrorKind::Reset => self.reset,
+            ErrorKind::Tls => self.tls,
+            ErrorKind::Other => self.other,
+        }
+    }
+}
+
+/// One histogram bin, `[start, end)`, in the owner's unit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Bin {
+    pub start: u64,
+    pub end: u64,
+    pub count: u64,
+}
+
+/// Summary of a recorded distribution, from an HdrHistogram with 3 significant
+/// figures: latencies in microseconds, sizes in bytes.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Distribution {
+    pub count: u64,
+    pub min: u64,
+    pub max: u64,
+    pub mean: f64,
+    pub stddev: f64,
+    pub p50: u64,
+    pub p75: u64,
+    pub p90: u64,
+    pub p95: u64,
+    pub p99: u64,
+    pub p999: u64,
+    pub p9999: u64,
+    /// Non-empty log-spaced bins (10 per decade), for charts and fortio's `Data`.
+    pub bins: Vec<Bin>,
+}
+
+/// One second of the measured run.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SecondStats {
+    /// Seconds since the measurement start (this row covers `[second, second+1)`).
+    pub second: u32,
+    pub requests: u64,
+    pub errors: u64,
+    /// Requests completed per second in this row (the last row may be shorter than 1 s).
+    pub rps: f64,
+    /// Corrected latency of the responses completed in this second.
+    pub p50_us: u64,
+    pub p99_us: u64,
+    pub max_us: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BenchResult {
+    pub label: Option<String>,
+    pub url: String,
+    /// The run's configuration, credential headers redacted.
+    pub config: BenchSpec,
+    pub body_bytes: u64,
+    /// `HTTP/1.1` or `HTTP/2`.
+    pub protocol: String,
+    pub threads: u32,
+    /// Measurement start and end (after the warm-up).
+    pub started_at: UnixMillis,
+    pub ended_at: UnixMillis,
+    pub duration_s: f64,
+    /// Stopped before its planned end; the numbers cover what ran.
+    pub cancelled: bool,
+    /// Main-phase rate; None for a closed loop.
+    pub requested_rate: Option<f64>,
+    /// Measured requests (responses + errors) per second of measured time.
+    pub achieved_rate: f64,
+    /// Responses plus errors.
+    pub requests: u64,
+    pub responses: u64,
+    /// Sent during the warm-up and left out of everything else.
+    pub warmup_requests: u64,
+    #[serde(with = "status_codes")]
+    pub status: BTreeMap<u16, u64>,
+    pub errors: ErrorCounts,
+    /// The first message seen for each kind of error, to say what went wrong.
+    #[serde(default)]
+    pub error_samples: BTreeMap<ErrorKind, String>,
+    /// From the intended send time (coordinated omission corrected). Equal to the
+    /// uncorrected one in a closed loop, where the intended time is the send time.
+    pub latency: Distribution,
+    /// From the actual send time.
+    pub latency_uncorrected: Distribution,
+    /// Actual minus intended send time; open loop only.
+    pub schedule_lag: Option<Distribution>,
+    pub body_sizes: Distribution,
+    /// Computed from the parsed response headers (`name: value` lines), not the wire.
+    pub header_sizes: Distribution,
+    /// Requests' serialised size (HTTP/1.1 wire size; uncompressed headers for HTTP/2).
+    pub bytes_sent: u64,
+    /// Response bodies plus computed header sizes.
+    pub bytes_received: u64,
+    pub connections_opened: u64,
+    /// Connections re-established after the server closed one (keep-alive limits).
+    pub reconnects: u64,
+    pub series: Vec<SecondStats>,
+}
+
+impl BenchResult {
+    /// Responses with a status below 400, over all requests (errors count as failures).
+    pub fn success_ratio(&self) -> f64 {
+        if self.requests == 0 {
+            return 0.0;
+        }
+        let ok: u64 = self
+            .status
+            .iter()
+            .filter(|(code, _)| **code < 400)
+            .map(|(_, n)| n)
+            .sum();
+        ok as f64 / self.requests as f64
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// Resolving the target and opening the connections.
+    Connecting,
+    Warmup,
+    Running,
+    /// No new requests; waiting for those in flight.
+    Draining,
+    Finished,
+}
+
+/// A live snapshot, published about every 200 ms while a run goes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BenchProgress {
+    pub phase: Phase,
+    /// Seconds since the measurement start (0 during the warm-up).
+    pub elapsed_s: f64,
+    pub warmup_left_s: f64,
+    /// Ramp plus main phase, when bounded by time.
+    pub target_duration_s: Option<f64>,
+    pub target_requests: Option<u64>,
+    pub requests: u64,
+    pub responses: u64,
+    /// Over the last second.
+    pub current_rps: f64,
+    /// What the schedule asks for now (ramp step or main rate); None in a closed loop.
+    pub requested_rate: Option<f64>,
+    /// Corrected latency of all measured responses so far, in microseconds.
+    pub p50_us: u64,
+    pub p90_us: u64,
+    pub p99_us: u64,
+    pub p999_us: u64,
+    /// About 30 log-spaced bins between the fastest and slowest response so far (µs).
+    pub histogram: Vec<Bin>,
+    #[serde(with = "status_codes")]
+    pub status: BTreeMap<u16, u64>,
+    pub errors: ErrorCounts,
+    pub bytes_sent: u64,
+    pub bytes_received: u64,
+}
+
+impl BenchProgress {
+    pub fn starting(config: &BenchSpec) -> BenchProgress {
+        BenchProgress {
+            phase: Phase::Connecting,
+            elapsed_s: 0.0,
+            warmup_left_s: config.warmup.as_secs_f64(),
+            target_duration_s: config.total_time().map(|t| (t - config.warmup).as_secs_f64()),
+            target_requests: config.requests,
+            requests: 0,
+            responses: 0,
+            current_rps: 0.0,
+            requested_rate: None,
+            p50_us: 0,
+            p90_us: 0,
+            p99_us: 0,
+            p999_us: 0,
+            histogram: Vec::new(),
+            status: BTreeMap::new(),
+            errors: ErrorCounts::default(),
+            bytes_sent: 0,
+            bytes_received: 0,
+        }
+    }
+
+    /// 0..=1 of the planned run, by time or by requests, whichever is further.
+    pub fn fraction_done(&self) -> f64 {
+        let by_time = self.target_duration_s.filter(|d| *d > 0.0).map(|d| self.elapsed_s / d);
+        let by_count = self
+            .target_requests
+            .filter(|n| *n > 0)
+            .map(|n| self.requests as f64 / n as f64);
+        by_time.into_iter().chain(by_count).fold(0.0, f64::max).clamp(0.0, 1.0)
+    }
+}
+
+/// Status counts as a JSON object with string keys, read back explicitly: serde cannot
+/// turn `"200"` into a u16 key inside an internally tagged enum (as in app updates and
+/// recordings), so the conversion is done here.
+mod status_codes {
+    use std::collections::BTreeMap;
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(m: &BTreeMap<u16, u64>, s: S) -> Result<S::Ok, S::Error> {
+        m.iter()
+            .map(|(k, v)| (k.to_string(), *v))
+            .collect::<BTreeMap<String, u64>>()
+            .serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<u16, u64>, D::Error> {
+        BTreeMap::<String, u64>::deserialize(d)?
+            .into_iter()
+            .map(|(k, v)| {
+                k.parse::<u16>()
+                    .map(|k| (k, v))
+                    .map_err(|_| serde::de::Error::custom(format!("status code {k:?} is not a number")))
+            })
+            .collect()
+    }
+}
+
+mod secs {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(d.as_secs_f64())
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let v = f64::deserialize(d)?;
+        Duration::try_from_secs_f64(v).map_err(serde::de::Error::custom)
+    }
+}
+
+mod opt_secs {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+
+    pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => s.serialize_some(&d.as_secs_f64()),
+            None => s.serialize_none(),
+        }
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        Option::<f64>::deserialize(d)?
+            .map(|v| Duration::try_from_secs_f64(v).map_err(serde::de::Error::custom))
+            .transpose()
+    }
+}
