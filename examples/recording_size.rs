@@ -180,6 +180,7 @@ fn session(minutes: i64) -> Vec<Stamped> {
                 server: "https://10.0.0.1:6443".into(),
                 version: "v1.34.2".into(),
                 namespace: "default".into(),
+                named_namespaces: Vec::new(),
             },
         },
     );

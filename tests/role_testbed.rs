@@ -202,6 +202,42 @@ async fn each_role_fills_what_it_may_read_and_says_why_elsewhere() {
         status.contains("· namespaces forbidden: namespaces is forbidden: User"),
         "{status}"
     );
+    // The namespaces view: the three named, each pod counted where it may be read, their
+    // labels (so their injection) unknown, and the status line saying why.
+    let mut listed: Vec<(String, usize, bool)> = s
+        .namespaces
+        .values()
+        .map(|n| {
+            let why = n.unreadable.as_deref().unwrap_or_default();
+            (
+                n.info.name.clone(),
+                n.figures.pods,
+                why.starts_with("namespaces is forbidden: User"),
+            )
+        })
+        .collect();
+    listed.sort();
+    let mut want = vec![(one.clone(), 1, true), (two.clone(), 1, true), (three.clone(), 0, true)];
+    want.sort();
+    assert_eq!(listed, want);
+    meshtop::app::apply_action(&mut s, meshtop::app::Action::ShowNamespaces);
+    let screen = render_text(&s, 200, 20);
+    println!("the namespaces view of the namespaced user:\n{screen}");
+    let row = |ns: &str| {
+        let line = screen
+            .lines()
+            .find(|l| l.contains(ns))
+            .unwrap_or_else(|| panic!("{ns} in {screen}"));
+        line.split_whitespace().skip(1).take(5).collect::<Vec<_>>().join(" ")
+    };
+    // INJECTION MESHED PODS COVERAGE MISSING: the third's pods may not be listed either.
+    assert_eq!(row(&one), "unknown 0 1 0% unknown");
+    assert_eq!(row(&two), "unknown 0 1 0% unknown");
+    assert_eq!(row(&three), "unknown unknown unknown unknown unknown");
+    assert!(
+        screen.lines().last().unwrap().contains("· namespaces forbidden:"),
+        "{screen}"
+    );
 
     // The same from `discover -o json`: the pods, and each error with its namespace.
     let ns_list = format!("{one},{two},{three}");
@@ -225,6 +261,27 @@ async fn each_role_fills_what_it_may_read_and_says_why_elsewhere() {
         .collect();
     names.sort();
     assert_eq!(names, ["web-one", "web-two"]);
+    let mut listed: Vec<(&str, u64, bool)> = j["namespaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| {
+            let why = n["unreadable"].as_str().unwrap_or_default();
+            (
+                n["name"].as_str().unwrap(),
+                n["pods"].as_u64().unwrap(),
+                why.contains("forbidden"),
+            )
+        })
+        .collect();
+    listed.sort();
+    let mut want = vec![
+        (one.as_str(), 1, true),
+        (two.as_str(), 1, true),
+        (three.as_str(), 0, true),
+    ];
+    want.sort();
+    assert_eq!(listed, want);
     let errors = j["errors"].as_array().unwrap();
     let pods_three = errors
         .iter()

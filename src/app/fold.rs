@@ -9,7 +9,7 @@ use super::state::{NamespaceEntry, PodEntry, SourceErr, State, TrafficOrigin};
 use super::traffic::{Counters, Window};
 use super::update::{Stamped, Update};
 use crate::mesh::detect;
-use crate::model::{ErrorKind, Resource, UnixMillis, UsageOrigin};
+use crate::model::{ErrorKind, NamespaceInfo, Resource, UnixMillis, UsageOrigin};
 
 /// Folds one update and brings the derived figures up to date.
 ///
@@ -167,6 +167,7 @@ pub fn apply(state: &mut State, stamped: Stamped) {
                     info: namespace,
                     injection,
                     figures,
+                    unreadable: None,
                 },
             );
             namespace_changed(state, &name);
@@ -468,6 +469,9 @@ pub fn apply(state: &mut State, stamped: Stamped) {
             kind,
             message,
         } => {
+            if resource == Resource::Namespaces && namespace.is_none() && kind == ErrorKind::Forbidden {
+                list_named_namespaces(state, &message);
+            }
             let key = (resource, namespace);
             let since = state.errors.get(&key).map_or(at, |e| e.since);
             state.errors.insert(key, SourceErr { kind, message, since });
@@ -630,6 +634,43 @@ fn forget_pod(state: &mut State, key: &PodKey) -> Option<(figures::WorkloadKey, 
 }
 
 /// A namespace's injection setting decides which of its pods miss a proxy.
+/// Namespace objects may not be read: the namespaces the user named are listed anyway, so
+/// the namespaces view shows their pods' counts and cost, each marked with the reason its
+/// labels (its injection setting) are unknown. A later list that succeeds replaces them
+/// (their real objects) or prunes them (names that do not exist).
+fn list_named_namespaces(state: &mut State, reason: &str) {
+    let named = state
+        .cluster
+        .as_ref()
+        .map(|c| c.named_namespaces.clone())
+        .unwrap_or_default();
+    for name in named {
+        match state.namespaces.get_mut(&name) {
+            Some(n) if n.unreadable.is_none() => {}
+            Some(n) => n.unreadable = Some(reason.to_string()),
+            None => {
+                let info = NamespaceInfo {
+                    name: name.clone(),
+                    phase: String::new(),
+                    labels: Default::default(),
+                    annotations: Default::default(),
+                    created: None,
+                };
+                state.namespaces.insert(
+                    name.clone(),
+                    NamespaceEntry {
+                        info,
+                        injection: Vec::new(),
+                        figures: Default::default(),
+                        unreadable: Some(reason.to_string()),
+                    },
+                );
+                namespace_changed(state, &name);
+            }
+        }
+    }
+}
+
 fn namespace_changed(state: &mut State, ns: &str) {
     figures::refresh_pods(state, Some(ns));
     state.derived.namespace(ns);
@@ -886,6 +927,78 @@ mod tests {
                 message: message.into(),
             },
         }
+    }
+
+    /// A user who may not read Namespace objects still sees the namespaces it named, with
+    /// their pods counted and their labels marked unknown; a list that later succeeds
+    /// replaces the named one that exists and prunes the one that does not.
+    #[test]
+    fn named_namespaces_are_listed_when_namespaces_may_not_be_read() {
+        let mut s = State::new(Keymap::default());
+        let at = |at, update| Stamped { at, update };
+        let cluster = crate::model::ClusterInfo {
+            named_namespaces: vec!["shop".into(), "gone".into()],
+            ..Default::default()
+        };
+        fold(&mut s, at(1, Update::Connected { cluster }));
+        let pod = crate::model::PodInfo {
+            namespace: "shop".into(),
+            name: "web".into(),
+            ..Default::default()
+        };
+        fold(&mut s, at(2, Update::PodApplied { pod }));
+        let why = "namespaces is forbidden: User \"u\" cannot watch resource \"namespaces\"";
+        let forbidden = |kind| Update::SourceError {
+            resource: Resource::Namespaces,
+            namespace: None,
+            kind,
+            message: why.into(),
+        };
+        // Another kind of failure says nothing about the right to read them.
+        fold(&mut s, at(3, forbidden(ErrorKind::Unreachable)));
+        assert!(s.namespaces.is_empty());
+        fold(&mut s, at(4, forbidden(ErrorKind::Forbidden)));
+        let listed: Vec<(&str, usize, Option<&str>)> = s
+            .namespaces
+            .values()
+            .map(|n| (n.info.name.as_str(), n.figures.pods, n.unreadable.as_deref()))
+            .collect();
+        assert_eq!(listed, [("gone", 0, Some(why)), ("shop", 1, Some(why))]);
+
+        // Read after all (a role granted meanwhile): the real object, and no stand-in left.
+        fold(
+            &mut s,
+            at(
+                5,
+                Update::ListStarted {
+                    resource: Resource::Namespaces,
+                    namespace: None,
+                    seen: Vec::new(),
+                },
+            ),
+        );
+        let namespace = NamespaceInfo {
+            name: "shop".into(),
+            phase: "Active".into(),
+            labels: [("istio-injection".to_string(), "enabled".to_string())].into(),
+            annotations: Default::default(),
+            created: Some(0),
+        };
+        fold(&mut s, at(6, Update::NamespaceApplied { namespace }));
+        fold(
+            &mut s,
+            at(
+                7,
+                Update::ListDone {
+                    resource: Resource::Namespaces,
+                    namespace: None,
+                },
+            ),
+        );
+        let shop = &s.namespaces["shop"];
+        assert_eq!(s.namespaces.len(), 1);
+        assert_eq!((shop.unreadable.as_deref(), shop.figures.pods), (None, 1));
+        assert_eq!(shop.injection.len(), 1);
     }
 
     /// A proxy that fails the same way every round asks for no frame; a new failure does,

@@ -207,6 +207,9 @@ pub struct NamespaceEntry {
     pub info: NamespaceInfo,
     pub injection: Vec<Injection>,
     pub figures: NamespaceFigures,
+    /// Named with `-n` but its object may not be read (the API's reason): listed for its
+    /// pods' figures, with its labels, so its injection setting, unknown.
+    pub unreadable: Option<String>,
 }
 
 /// A pod's CPU (millicores) and memory (bytes) over time, app and proxy apart.

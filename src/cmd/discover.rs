@@ -71,6 +71,10 @@ pub struct NamespaceOut {
     pub meshed_pods: usize,
     pub pods: usize,
     pub missing_proxy: usize,
+    /// Named with `-n` but its object may not be read: the API's reason. Its injection
+    /// and `missing_proxy` are then unknown (empty and 0).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unreadable: Option<String>,
 }
 
 #[derive(Debug, Serialize, PartialEq)]
@@ -146,6 +150,7 @@ pub fn model(state: &State) -> Discovery {
             meshed_pods: n.figures.meshed,
             pods: n.figures.pods,
             missing_proxy: n.figures.missing,
+            unreadable: n.unreadable.clone(),
         })
         .collect();
     let pods = state

@@ -28,6 +28,10 @@ pub struct ClusterInfo {
     /// means, as in kubectl. Empty in recordings made before it was kept.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub namespace: String,
+    /// The namespaces named with `-n` (or the config), when any: a user who may not read
+    /// Namespace objects still sees these listed, their labels unknown.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub named_namespaces: Vec<String>,
 }
 
 impl ClusterInfo {

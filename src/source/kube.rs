@@ -101,6 +101,7 @@ pub async fn connect_with(target: &KubeTarget, retry: bool) -> Result<Connection
         server,
         version: String::new(),
         namespace: client.default_namespace().to_string(),
+        named_namespaces: target.namespaces.clone(),
     };
     Ok(Connection { client, info })
 }

@@ -113,6 +113,7 @@ pub fn updates() -> Vec<Stamped> {
                 server: "https://127.0.0.1:26443".into(),
                 version: "v1.34.4".into(),
                 namespace: "shop".into(),
+                named_namespaces: Vec::new(),
             },
         },
         Update::ApiLatency { millis: 3 },

@@ -19,7 +19,29 @@ impl common::Created for NamespaceEntry {
     }
 }
 
+/// Its labels may not be read: the status line and `discover` give the API's reason.
+const UNKNOWN: &str = "unknown";
+
+/// Its pods may not be listed: a count of 0 would say it has none.
+fn pods_unreadable(state: &State, n: &NamespaceEntry) -> bool {
+    state
+        .errors
+        .contains_key(&(crate::model::Resource::Pods, Some(n.info.name.clone())))
+}
+
+/// A count of its pods, or `unknown` when they may not be listed.
+fn pod_count(state: &State, n: &NamespaceEntry, count: usize) -> String {
+    if pods_unreadable(state, n) {
+        UNKNOWN.into()
+    } else {
+        count.to_string()
+    }
+}
+
 fn injection(n: &NamespaceEntry) -> String {
+    if n.unreadable.is_some() {
+        return UNKNOWN.into();
+    }
     if n.injection.is_empty() {
         return super::pods::NONE.into();
     }
@@ -44,11 +66,11 @@ static COLUMNS: &[Column<NamespaceEntry>] = &[
     },
     Column {
         sort: Some(|n| SortKey::Int(n.figures.meshed as u128)),
-        ..Column::new("MESHED", |_, n| n.figures.meshed.to_string())
+        ..Column::new("MESHED", |s, n| pod_count(s, n, n.figures.meshed))
     },
     Column {
         sort: Some(|n| SortKey::Int(n.figures.pods as u128)),
-        ..Column::new("PODS", |_, n| n.figures.pods.to_string())
+        ..Column::new("PODS", |s, n| pod_count(s, n, n.figures.pods))
     },
     Column {
         drop: 1,
@@ -57,7 +79,10 @@ static COLUMNS: &[Column<NamespaceEntry>] = &[
                 .coverage_percent()
                 .map_or(SortKey::Missing, |c| SortKey::Int(u128::from(c)))
         }),
-        ..Column::new("COVERAGE", |_, n| {
+        ..Column::new("COVERAGE", |s, n| {
+            if pods_unreadable(s, n) {
+                return UNKNOWN.into();
+            }
             n.figures
                 .coverage_percent()
                 .map_or_else(|| "no pods".into(), |p| format!("{p}%"))
@@ -65,7 +90,11 @@ static COLUMNS: &[Column<NamespaceEntry>] = &[
     },
     Column {
         sort: Some(|n| SortKey::Int(n.figures.missing as u128)),
-        ..Column::new("MISSING", |_, n| n.figures.missing.to_string())
+        // Pods without a proxy in a namespace that asks for one: not known without its labels.
+        ..Column::new("MISSING", |s, n| match n.unreadable {
+            Some(_) => UNKNOWN.into(),
+            None => pod_count(s, n, n.figures.missing),
+        })
     },
     common::cpu(),
     common::mem(),
