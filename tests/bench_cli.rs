@@ -9,7 +9,7 @@ use std::process::{Command, Output};
 
 use meshtop::bench::BenchResult;
 use serde_json::Value;
-use support::servers::{Nginx, Witness};
+use support::servers::{Haproxy, Nginx, Witness};
 
 fn bench(args: &[&str]) -> Output {
     let data = tempfile::tempdir().unwrap();
@@ -42,6 +42,9 @@ fn result(args: &[&str]) -> BenchResult {
     serde_json::from_str(&ok(&bench(&all))).expect("the JSON output is a BenchResult")
 }
 
+/// The portable timer (what macOS builds use) runs the same open loop on Linux, selected
+/// at run time, so the path no Mac here builds is still exercised: exact counts, a
+/// schedule kept within its 1 ms steps.
 #[test]
 fn the_portable_timer_keeps_an_open_loop_exact() {
     let nginx = Nginx::start();
@@ -76,6 +79,61 @@ fn the_portable_timer_keeps_an_open_loop_exact() {
     );
 }
 
+/// The flags reach the engine (whose own counts are tested in its crate): a method in any
+/// case, a body from a file with a header, HTTP/2 with streams, a rate with a warm-up.
+#[test]
+fn the_command_line_reaches_the_engine() {
+    let haproxy = Haproxy::start();
+    let dir = tempfile::tempdir().unwrap();
+    let body = dir.path().join("body.json");
+    std::fs::write(&body, br#"{"hello":"world"}"#).unwrap();
+    let r = result(&[
+        "-n",
+        "50",
+        "-c",
+        "2",
+        "-m",
+        "post",
+        "--body-file",
+        body.to_str().unwrap(),
+        "-H",
+        "Content-Type: application/json",
+        &haproxy.url("/"),
+    ]);
+    assert_eq!(r.status.get(&200), Some(&50), "{:?}", r.error_samples);
+    assert_eq!((r.body_bytes, r.config.method.as_str()), (17, "POST"));
+    assert_eq!(
+        r.config.headers,
+        vec![("Content-Type".to_string(), "application/json".to_string())]
+    );
+
+    let nginx = Nginx::start();
+    let h2c = format!("http://127.0.0.1:{}/", nginx.h2c_port);
+    let r = result(&["-n", "400", "-c", "2", "--http2", "--streams", "4", &h2c]);
+    assert_eq!((r.protocol.as_str(), r.config.streams), ("HTTP/2", 4));
+    assert_eq!(r.status.get(&200), Some(&400), "{:?}", r.error_samples);
+    assert_eq!(r.connections_opened, 2);
+
+    let r = result(&[
+        "-n",
+        "200",
+        "-q",
+        "400",
+        "-c",
+        "4",
+        "--warmup",
+        "300ms",
+        &nginx.url("/"),
+    ]);
+    assert_eq!((r.requests, r.requested_rate), (200, Some(400.0)));
+    assert_eq!(r.config.warmup, std::time::Duration::from_millis(300));
+    assert!(r.warmup_requests > 0, "the warm-up sent requests that are not counted");
+}
+
+/// A gateway with a private CA: refused against the system's roots, verified with
+/// `--cacert`; and one that requires a client certificate: 400 without, 200 with
+/// `--cert`/`--key`. The text report says what the server was verified with, or that it
+/// was not.
 #[test]
 fn private_ca_and_client_certificates() {
     let nginx = Nginx::start();
@@ -550,6 +608,33 @@ fn shards_of_two_runs_merge_exactly_and_a_damaged_one_is_named() {
     assert_eq!(m.requested_rate, Some(700.0));
     assert!(m.started_at <= ra.started_at.min(rb.started_at) && m.ended_at >= ra.ended_at.max(rb.ended_at));
     assert_eq!(m.series.iter().map(|s| s.requests).sum::<u64>(), m.requests);
+
+    // A shard carries the spec redacted, as results do, and meshtop's version.
+    let c = dir.path().join("c.shard");
+    let secret_url = nginx.url("/?token=tok-c7").replace("http://", "http://alice:pw-c7@");
+    let rc = result(&[
+        "-n",
+        "20",
+        "-c",
+        "1",
+        "-H",
+        "Authorization: Bearer b-c7",
+        "--shard-out",
+        c.to_str().unwrap(),
+        &secret_url,
+    ]);
+    assert_eq!(rc.status.get(&200), Some(&20));
+    let shard = std::fs::read_to_string(&c).unwrap();
+    for secret in ["pw-c7", "tok-c7", "b-c7"] {
+        assert!(!shard.contains(secret), "{secret} in {shard}");
+    }
+    let start: serde_json::Value =
+        serde_json::from_str(shard.lines().next().unwrap().splitn(3, ' ').nth(2).unwrap()).unwrap();
+    assert_eq!(start["meshtop_version"], env!("CARGO_PKG_VERSION"), "{start}");
+    assert_eq!(
+        start["spec"]["url"].as_str().unwrap(),
+        format!("http://alice:<redacted>@127.0.0.1:{}/?token=<redacted>", nginx.port)
+    );
 
     // Cut in the middle of a line, and one byte changed: each named, the other merged.
     let text = std::fs::read_to_string(&a).unwrap();

@@ -126,7 +126,17 @@ pub fn apply(state: &mut State, stamped: Stamped) {
             state.benches.sort_by_key(|b| b.id);
             state.derived.rows_changed();
         }
-        Update::Connected { cluster } => state.cluster = Some(cluster),
+        Update::Connected { cluster } => {
+            state.cluster = Some(cluster);
+            // The Namespaces list may have been refused before the connection was
+            // described (its probe races the watches).
+            if let Some(e) = state.errors.get(&(Resource::Namespaces, None))
+                && e.kind == ErrorKind::Forbidden
+            {
+                let reason = e.message.clone();
+                list_named_namespaces(state, &reason);
+            }
+        }
         Update::ApiLatency { millis } => {
             state.api_latency_ms = Some(millis);
             state.api_answered_at = Some(at);
@@ -633,7 +643,6 @@ fn forget_pod(state: &mut State, key: &PodKey) -> Option<(figures::WorkloadKey, 
     Some((wl, old.key))
 }
 
-/// A namespace's injection setting decides which of its pods miss a proxy.
 /// Namespace objects may not be read: the namespaces the user named are listed anyway, so
 /// the namespaces view shows their pods' counts and cost, each marked with the reason its
 /// labels (its injection setting) are unknown. A later list that succeeds replaces them
@@ -671,6 +680,7 @@ fn list_named_namespaces(state: &mut State, reason: &str) {
     }
 }
 
+/// A namespace's injection setting decides which of its pods miss a proxy.
 fn namespace_changed(state: &mut State, ns: &str) {
     figures::refresh_pods(state, Some(ns));
     state.derived.namespace(ns);
@@ -964,6 +974,26 @@ mod tests {
             .map(|n| (n.info.name.as_str(), n.figures.pods, n.unreadable.as_deref()))
             .collect();
         assert_eq!(listed, [("gone", 0, Some(why)), ("shop", 1, Some(why))]);
+
+        // A recording started now (its snapshot) replays to the same stand-ins.
+        let mut replayed = State::new(Keymap::default());
+        for u in crate::app::snapshot::snapshot(&s) {
+            fold(&mut replayed, u);
+        }
+        let unreadable = |s: &State| -> Vec<(String, Option<String>)> {
+            s.namespaces
+                .values()
+                .map(|n| (n.info.name.clone(), n.unreadable.clone()))
+                .collect()
+        };
+        assert_eq!(unreadable(&replayed), unreadable(&s));
+        // The refusal may come before the connection is described: the same.
+        let mut early = State::new(Keymap::default());
+        fold(&mut early, at(1, forbidden(ErrorKind::Forbidden)));
+        assert!(early.namespaces.is_empty());
+        let cluster = s.cluster.clone().unwrap();
+        fold(&mut early, at(2, Update::Connected { cluster }));
+        assert_eq!(unreadable(&early), unreadable(&s));
 
         // Read after all (a role granted meanwhile): the real object, and no stand-in left.
         fold(

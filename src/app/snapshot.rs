@@ -204,9 +204,12 @@ fn list_started(resource: Resource, namespace: Option<String>, seen: Vec<String>
 /// The applied updates of one resource, with the namespace each item is in.
 fn items(state: &State, resource: Resource) -> Vec<(Option<String>, Update)> {
     match resource {
+        // Stand-ins for named namespaces that may not be read are not objects: the
+        // snapshot's Connected and the refusal rebuild them.
         Resource::Namespaces => state
             .namespaces
             .values()
+            .filter(|n| n.unreadable.is_none())
             .map(|n| {
                 (
                     None,

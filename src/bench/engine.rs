@@ -57,6 +57,7 @@ pub fn start(config: BenchConfig) -> Result<BenchRun> {
 /// Starts a run that also writes its shard stream to `shard`.
 pub fn start_with_shard(mut config: BenchConfig, shard: Option<Box<dyn std::io::Write + Send>>) -> Result<BenchRun> {
     config.shown = Some(redacted(&config.spec));
+    config.program_version = Some(env!("CARGO_PKG_VERSION").to_string());
     loadgen::engine::start_with_shard(config, shard).map(BenchRun)
 }
 

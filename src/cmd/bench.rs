@@ -50,6 +50,7 @@ pub fn config_from_args(args: &BenchArgs) -> Result<BenchConfig> {
         },
         body,
         shown: None,
+        program_version: None,
     };
     config.validate().map_err(|e| bad_input(format!("{e:#}")))?;
     Ok(config)

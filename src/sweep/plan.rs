@@ -340,6 +340,7 @@ impl SweepPlan {
             },
             body: self.body.clone(),
             shown: None,
+            program_version: None,
         }
     }
 }

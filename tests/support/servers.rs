@@ -11,9 +11,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 /// A port nothing listens on right now (bound, then released), and never handed out
-/// before in this process: the kernel may give a released port to the next bind, so two
-/// servers of parallel tests could otherwise be told the same port, and the one that lost
-/// the race would seem to listen (its test then talking to the other test's server).
+/// before by this function in this process: the kernel may give a released port to the
+/// next bind, so two servers of parallel tests could otherwise be told the same port, and
+/// the one that lost the race would seem to listen (its test then talking to the other
+/// test's server). Listeners this process holds (bound to port 0 and kept) are safe anyway:
+/// the kernel gives no bound port out.
 pub fn free_port() -> u16 {
     static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
     let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());

@@ -29,6 +29,9 @@ pub struct BenchConfig {
     /// caller that keeps results applies its redaction policy here (the engine knows none).
     /// None: they carry `spec` as it is.
     pub shown: Option<BenchSpec>,
+    /// The version of the program running the engine, which shard streams name (their
+    /// `meshtop_version`); None: this crate's.
+    pub program_version: Option<String>,
 }
 
 impl BenchConfig {
@@ -57,6 +60,7 @@ impl BenchConfig {
             },
             body: Bytes::new(),
             shown: None,
+            program_version: None,
         }
     }
 

@@ -230,7 +230,10 @@ fn coordinate(
             threads: config.spec.worker_threads(),
             body_bytes: config.body.len() as u64,
             started_at: wall_start,
-            meshtop_version: env!("CARGO_PKG_VERSION").to_string(),
+            meshtop_version: config
+                .program_version
+                .clone()
+                .unwrap_or_else(|| env!("CARGO_PKG_VERSION").to_string()),
             latency_histogram: shard::settings(&probe.corrected),
             size_histogram: shard::settings(&probe.body_sizes),
         });
@@ -506,7 +509,8 @@ impl Aggregate {
             .last_done
             .map_or(Duration::ZERO, |d| d.saturating_duration_since(measure_start));
         self.close_seconds(true, Some(measured));
-        // What is kept of the run goes through the one redaction policy, the URL first.
+        // The result carries the spec as the caller wants it shown (`BenchConfig::shown`:
+        // meshtop's redacted one), not necessarily what was sent.
         result_of(
             &self.totals,
             Head {

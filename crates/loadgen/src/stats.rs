@@ -26,8 +26,8 @@ fn micros(d: Duration) -> u64 {
     d.as_micros().min(u64::MAX as u128) as u64
 }
 
-/// Why a request failed, as the engine tells it. Converted to the wire's
-/// `model::types::ErrorKind` at the edge ([`Failures::counts`], [`Failures::samples`]).
+/// Why a request failed, as the engine tells it. Converted to the reported
+/// [`crate::types::ErrorKind`] in [`Failures::counts`] and [`Failures::samples`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum FailureKind {
     Connect,

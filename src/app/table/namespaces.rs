@@ -22,11 +22,13 @@ impl common::Created for NamespaceEntry {
 /// Its labels may not be read: the status line and `discover` give the API's reason.
 const UNKNOWN: &str = "unknown";
 
-/// Its pods may not be listed: a count of 0 would say it has none.
+/// Its pods may not be listed: a count of 0 would say it has none. (A list that failed
+/// otherwise, unreachable for a while, keeps the pods it had.)
 fn pods_unreadable(state: &State, n: &NamespaceEntry) -> bool {
     state
         .errors
-        .contains_key(&(crate::model::Resource::Pods, Some(n.info.name.clone())))
+        .get(&(crate::model::Resource::Pods, Some(n.info.name.clone())))
+        .is_some_and(|e| e.kind == crate::model::ErrorKind::Forbidden)
 }
 
 /// A count of its pods, or `unknown` when they may not be listed.
