@@ -10,6 +10,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::UnixMillis;
+// The same serde forms as the engine's types, so both read and write alike.
+use loadgen::types::{opt_secs, secs, status_codes};
 
 /// One rate step of a ramp: `rate` requests/s for `duration`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -397,62 +399,5 @@ impl BenchProgress {
             .filter(|n| *n > 0)
             .map(|n| self.requests as f64 / n as f64);
         by_time.into_iter().chain(by_count).fold(0.0, f64::max).clamp(0.0, 1.0)
-    }
-}
-
-/// Status counts as a JSON object with string keys, read back explicitly: serde cannot
-/// turn `"200"` into a u16 key inside an internally tagged enum (as in app updates and
-/// recordings), so the conversion is done here.
-mod status_codes {
-    use std::collections::BTreeMap;
-
-    use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
-    pub fn serialize<S: Serializer>(m: &BTreeMap<u16, u64>, s: S) -> Result<S::Ok, S::Error> {
-        m.iter()
-            .map(|(k, v)| (k.to_string(), *v))
-            .collect::<BTreeMap<String, u64>>()
-            .serialize(s)
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<u16, u64>, D::Error> {
-        BTreeMap::<String, u64>::deserialize(d)?
-            .into_iter()
-            .map(|(k, v)| {
-                k.parse::<u16>()
-                    .map(|k| (k, v))
-                    .map_err(|_| serde::de::Error::custom(format!("status code {k:?} is not a number")))
-            })
-            .collect()
-    }
-}
-
-mod secs {
-    use serde::{Deserialize, Deserializer, Serializer};
-    use std::time::Duration;
-
-    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_f64(d.as_secs_f64())
-    }
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        let v = f64::deserialize(d)?;
-        Duration::try_from_secs_f64(v).map_err(serde::de::Error::custom)
-    }
-}
-
-mod opt_secs {
-    use serde::{Deserialize, Deserializer, Serializer};
-    use std::time::Duration;
-
-    pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
-        match d {
-            Some(d) => s.serialize_some(&d.as_secs_f64()),
-            None => s.serialize_none(),
-        }
-    }
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-        Option::<f64>::deserialize(d)?
-            .map(|v| Duration::try_from_secs_f64(v).map_err(serde::de::Error::custom))
-            .transpose()
     }
 }

@@ -359,8 +359,9 @@ impl BenchProgress {
 
 /// Status counts as a JSON object with string keys, read back explicitly: serde cannot
 /// turn `"200"` into a u16 key inside an internally tagged enum (as in app updates and
-/// recordings), so the conversion is done here.
-mod status_codes {
+/// recordings), so the conversion is done here. Public, with [`secs`] and [`opt_secs`], so
+/// that a program's own versioned copies of these types (meshtop's) serialise the same way.
+pub mod status_codes {
     use std::collections::BTreeMap;
 
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -384,7 +385,8 @@ mod status_codes {
     }
 }
 
-mod secs {
+/// A duration as seconds (a float).
+pub mod secs {
     use serde::{Deserialize, Deserializer, Serializer};
     use std::time::Duration;
 
@@ -397,7 +399,8 @@ mod secs {
     }
 }
 
-mod opt_secs {
+/// An optional duration as seconds (a float), or null.
+pub mod opt_secs {
     use serde::{Deserialize, Deserializer, Serializer};
     use std::time::Duration;
 
