@@ -263,7 +263,8 @@ mod fd {
     struct Queue {
         window: Duration,
         due: BTreeMap<(Instant, u64), Waker>,
-        /// Wake-ups that fired deadlines (for the tests of batching).
+        /// Wake-ups that fired deadlines: only the tests of batching count them.
+        #[cfg(test)]
         fires: u64,
         armed: Option<Instant>,
         seq: u64,
@@ -342,7 +343,10 @@ mod fd {
         fn fire_due(&self) {
             let mut q = self.inner.queue.borrow_mut();
             q.armed = None;
-            q.fires += 1;
+            #[cfg(test)]
+            {
+                q.fires += 1;
+            }
             let now = Instant::now();
             while let Some(entry) = q.due.first_entry() {
                 if entry.key().0 > now {
