@@ -301,6 +301,16 @@ pub enum Command {
     /// truncated or damaged shard is named and the others still merge (exit status 2).
     #[command(after_help = EXIT_CODES)]
     Merge(MergeArgs),
+    /// One agent's share of a distributed run, headless: the same load flags as `bench`
+    /// (each also from the environment), its shard frames on stdout and, with --listen,
+    /// over HTTP. `bench --in-cluster` runs it in a Job's pods.
+    #[command(after_help = AGENT_HELP)]
+    Agent(Box<AgentArgs>),
+    /// Deletes what in-cluster runs left behind (Jobs, pods and Secrets labelled
+    /// app.kubernetes.io/managed-by=meshtop), e.g. after meshtop was killed. Needs
+    /// --allow-writes; --dry-run only lists them.
+    #[command(after_help = EXIT_CODES)]
+    Cleanup(CleanupArgs),
     /// Shell completions on stdout, e.g. `meshtop completions bash > ~/.local/share/bash-completion/completions/meshtop`.
     Completions {
         #[arg(value_enum)]
@@ -313,6 +323,32 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
     },
+}
+
+const AGENT_HELP: &str = "\
+Exit status:
+  0  the share ran to its end (its last frame is on stdout)
+  1  a failure at run time
+  2  bad usage or bad input (a flag, its share of the run is empty)
+  4  cancelled (SIGTERM or interrupt): the last frame says so";
+
+/// Where `meshtop cleanup` looks.
+#[derive(Debug, Clone, Args)]
+pub struct CleanupArgs {
+    /// Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config, then in-cluster).
+    #[arg(long, env = "KUBECONFIG", value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// kubeconfig context to use (default: the current context).
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
+    /// Only this namespace (default: every namespace).
+    #[arg(short = 'n', long, value_name = "NS")]
+    pub namespace: Option<String>,
+    /// List what would be deleted, and delete nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub common: CommonArgs,
 }
 
 const TAP_HELP: &str = "\
@@ -385,60 +421,76 @@ pub struct TapArgs {
     pub common: CommonArgs,
 }
 
+/// What load to send: `bench` and `agent` take the same flags. Each can also come from
+/// the environment (MESHTOP_URL, MESHTOP_RATE, ...; MESHTOP_HEADERS one header per
+/// line), as agent pods get them; a flag on the command line wins.
 #[derive(Debug, Clone, Args)]
-pub struct BenchArgs {
+pub struct LoadArgs {
     /// Target URL (http:// or https://).
+    #[arg(env = "MESHTOP_URL", hide_env_values = true)]
     pub url: String,
     /// Connections to open (each with one request in flight, or --streams with HTTP/2).
-    #[arg(short = 'c', long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    #[arg(env = "MESHTOP_CONNECTIONS", short = 'c', long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub connections: u32,
     /// Total requests per second; 0 = as fast as possible (closed loop).
-    #[arg(short = 'q', long, default_value = "0", value_parser = flag::rate, allow_negative_numbers = true)]
+    #[arg(env = "MESHTOP_RATE", short = 'q', long, default_value = "0", value_parser = flag::rate, allow_negative_numbers = true)]
     pub rate: f64,
     /// How long to run the main phase (default 10s unless -n is given).
-    #[arg(short = 'z', long, value_parser = flag::run_duration)]
+    #[arg(env = "MESHTOP_DURATION", short = 'z', long, value_parser = flag::run_duration)]
     pub duration: Option<Duration>,
     /// Stop after this many requests (responses plus errors). -n as in oha and hey; the
     /// observation commands use -n for the namespace.
-    #[arg(short = 'n', long, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(env = "MESHTOP_REQUESTS", short = 'n', long, value_parser = clap::value_parser!(u64).range(1..))]
     pub requests: Option<u64>,
     /// HTTP/2 (ALPN h2 for https://, prior knowledge h2c for http://).
-    #[arg(long)]
+    #[arg(env = "MESHTOP_HTTP2", long)]
     pub http2: bool,
     /// Concurrent HTTP/2 streams per connection.
-    #[arg(long, default_value_t = 1, requires = "http2", value_parser = clap::value_parser!(u32).range(1..=1000))]
+    #[arg(env = "MESHTOP_STREAMS", long, default_value_t = 1, requires = "http2", value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub streams: u32,
-    #[arg(short = 'm', long, default_value = "GET")]
+    #[arg(env = "MESHTOP_METHOD", short = 'm', long, default_value = "GET")]
     pub method: String,
     /// Request header `Name: value` (repeatable).
-    #[arg(short = 'H', long = "header", value_name = "NAME: VALUE", value_parser = flag::header)]
+    #[arg(env = "MESHTOP_HEADERS", hide_env_values = true, value_delimiter = '\n', short = 'H', long = "header", value_name = "NAME: VALUE", value_parser = flag::header)]
     pub headers: Vec<(String, String)>,
     /// Request body.
-    #[arg(short = 'd', long, conflicts_with = "body_file")]
+    #[arg(
+        env = "MESHTOP_BODY",
+        hide_env_values = true,
+        short = 'd',
+        long,
+        conflicts_with = "body_file"
+    )]
     pub body: Option<String>,
     /// Request body read from a file.
-    #[arg(long, value_name = "FILE")]
+    #[arg(env = "MESHTOP_BODY_FILE", long, value_name = "FILE")]
     pub body_file: Option<PathBuf>,
     /// Per-request timeout (also bounds connect and TLS handshake).
-    #[arg(long, default_value = "10s", value_parser = flag::timeout)]
+    #[arg(env = "MESHTOP_TIMEOUT", long, default_value = "10s", value_parser = flag::timeout)]
     pub timeout: Duration,
     /// Load sent before measuring, excluded from the results.
-    #[arg(long, default_value = "0s", value_parser = flag::offset)]
+    #[arg(env = "MESHTOP_WARMUP", long, default_value = "0s", value_parser = flag::offset)]
     pub warmup: Duration,
     /// Rate steps before the main phase, e.g. `100:5s,500:5s` (needs -q).
-    #[arg(long, value_parser = crate::bench::config::parse_ramp)]
+    #[arg(env = "MESHTOP_RAMP", long, value_parser = crate::bench::config::parse_ramp)]
     pub ramp: Option<crate::bench::config::Ramp>,
     /// Name for the run (in the result file name and reports).
-    #[arg(long)]
+    #[arg(env = "MESHTOP_LABEL", long)]
     pub label: Option<String>,
     /// Do not verify the server's TLS certificate (results then say "TLS not verified").
-    #[arg(short = 'k', long)]
+    #[arg(env = "MESHTOP_INSECURE", short = 'k', long)]
     pub insecure: bool,
     #[command(flatten)]
     pub tls: TlsArgs,
     /// Worker threads (default: one per core).
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    #[arg(env = "MESHTOP_THREADS", long, value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub threads: Option<u32>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BenchArgs {
+    #[command(flatten)]
+    pub load: LoadArgs,
     /// Report format on stdout (or --out).
     #[arg(short = 'o', long, value_enum, default_value = "text")]
     pub output: crate::bench::output::Format,
@@ -452,6 +504,71 @@ pub struct BenchArgs {
     #[arg(long, value_parser = crate::bench::slo::parse)]
     pub slo: Option<crate::bench::slo::Slo>,
     #[command(flatten)]
+    pub in_cluster: InClusterArgs,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+/// Load from inside the cluster: agent pods of an Indexed Job, merged into one result.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "In-cluster load (needs --allow-writes)")]
+pub struct InClusterArgs {
+    /// Send the load from agent pods in the cluster (a Job meshtop creates, follows
+    /// through the API server and deletes), not from this machine.
+    #[arg(long)]
+    pub in_cluster: bool,
+    /// Agent pods; rate, connections and -n are split over them (remainders spread).
+    #[arg(long, default_value_t = 1, requires = "in_cluster", value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub agents: u32,
+    /// Namespace for the agents' Job (default: the context's namespace).
+    #[arg(long, value_name = "NS", requires = "in_cluster")]
+    pub namespace: Option<String>,
+    /// The agents' container image: meshtop itself (Dockerfile in the repo).
+    #[arg(long, default_value = crate::agents::plan::DEFAULT_IMAGE, requires = "in_cluster")]
+    pub image: String,
+    /// Keep agents off the nodes that run the target's pods (found from the URL's Service).
+    #[arg(long, requires = "in_cluster")]
+    pub avoid_target_nodes: bool,
+    /// When an agent fails or is evicted: abort the run, or go on and name its missing share.
+    #[arg(long, value_enum, default_value = "abort", requires = "in_cluster")]
+    pub on_agent_failure: crate::agents::OnFailure,
+    /// How long after the Job is created the agents start, together (room for
+    /// scheduling and image pulls; an agent that starts later is reported as late).
+    #[arg(long, default_value = "30s", value_parser = flag::offset, requires = "in_cluster")]
+    pub start_in: Duration,
+    /// Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config, then in-cluster).
+    #[arg(long, env = "KUBECONFIG", value_name = "FILE", requires = "in_cluster")]
+    pub kubeconfig: Option<PathBuf>,
+    /// kubeconfig context to use (default: the current context).
+    #[arg(long, value_name = "NAME", requires = "in_cluster")]
+    pub context: Option<String>,
+}
+
+/// `meshtop agent`: one share of a run, headless, for a Job's pods.
+#[derive(Debug, Clone, Args)]
+pub struct AgentArgs {
+    #[command(flatten)]
+    pub load: LoadArgs,
+    /// Agents sharing the run; this one runs share --index of them (the load flags are
+    /// the whole run's).
+    #[arg(long, env = "MESHTOP_AGENTS", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub agents: u32,
+    /// This agent's share, 0-based (an Indexed Job sets JOB_COMPLETION_INDEX).
+    #[arg(long, env = "JOB_COMPLETION_INDEX", default_value_t = 0)]
+    pub index: u32,
+    /// Start at this time (RFC 3339, e.g. 2026-12-02T10:00:00Z), so that agents start
+    /// together; one already past starts at once and says how late it is.
+    #[arg(long, env = "MESHTOP_START_AT", value_parser = flag::timestamp)]
+    pub start_at: Option<jiff::Timestamp>,
+    /// Also serve the shard frames over HTTP here (GET /shard?from=LINE), as meshtop
+    /// follows agent pods through the API server's pod proxy.
+    #[arg(long, env = "MESHTOP_LISTEN", value_name = "ADDR:PORT")]
+    pub listen: Option<std::net::SocketAddr>,
+    /// With --listen: after the end, wait this long at most for a follower to read the
+    /// last frame (the agent exits as soon as one has).
+    #[arg(long, env = "MESHTOP_LINGER", default_value = "60s", value_parser = flag::offset)]
+    pub linger: Duration,
+    #[command(flatten)]
     pub common: CommonArgs,
 }
 
@@ -459,13 +576,13 @@ pub struct BenchArgs {
 #[derive(Debug, Clone, Default, Args)]
 pub struct TlsArgs {
     /// Verify the server against this PEM CA bundle instead of the system's roots.
-    #[arg(long, value_name = "FILE", conflicts_with = "insecure")]
+    #[arg(long, env = "MESHTOP_CACERT", value_name = "FILE", conflicts_with = "insecure")]
     pub cacert: Option<PathBuf>,
     /// Client certificate chain (PEM) for servers that ask for one, as mTLS gateways do.
-    #[arg(long, value_name = "FILE", requires = "key")]
+    #[arg(long, env = "MESHTOP_CERT", value_name = "FILE", requires = "key")]
     pub cert: Option<PathBuf>,
     /// The client certificate's private key (PEM: PKCS#8, PKCS#1 or SEC1).
-    #[arg(long, value_name = "FILE", requires = "cert")]
+    #[arg(long, env = "MESHTOP_KEY", value_name = "FILE", requires = "cert")]
     pub key: Option<PathBuf>,
 }
 
@@ -683,6 +800,8 @@ impl Command {
             Command::Compare(c) => Some(&c.common),
             Command::Report(r) => Some(&r.common),
             Command::Merge(m) => Some(&m.common),
+            Command::Agent(a) => Some(&a.common),
+            Command::Cleanup(c) => Some(&c.common),
             Command::Completions { .. } | Command::Man { .. } => None,
         }
     }

@@ -11,6 +11,20 @@ use color_eyre::eyre::Report;
 pub const FAILURE: u8 = 1;
 pub const BAD_INPUT: u8 = 2;
 pub const OBJECTIVE_MISSED: u8 = 3;
+/// `meshtop agent` stopped by SIGTERM or an interrupt before its share was done.
+pub const CANCELLED: u8 = 4;
+
+/// A run stopped on request before its end (`meshtop agent`'s exit status 4).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cancelled(pub String);
+
+impl fmt::Display for Cancelled {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Cancelled {}
 
 /// Bad usage or input: a flag's value, a file that is not what it should be.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,6 +63,9 @@ pub fn code(e: &Report) -> u8 {
         }
         if cause.is::<ObjectiveMissed>() {
             return OBJECTIVE_MISSED;
+        }
+        if cause.is::<Cancelled>() {
+            return CANCELLED;
         }
     }
     FAILURE

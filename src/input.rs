@@ -171,6 +171,24 @@ pub fn is_object_name(s: &str) -> bool {
         && b[b.len() - 1].is_ascii_alphanumeric()
 }
 
+/// A point in time as a user or a Job's environment writes it: RFC 3339 with an offset
+/// (`2026-12-02T10:00:00Z`, `...+01:00`), or Unix seconds (`@1764669600`).
+pub fn timestamp(s: &str) -> Result<jiff::Timestamp, String> {
+    const FORMS: &str = "RFC 3339 such as 2026-12-02T10:00:00Z, or @UNIX-SECONDS";
+    let t = s.trim();
+    if t.is_empty() {
+        return Err(format!("no time given ({FORMS})"));
+    }
+    let parsed = match t.strip_prefix('@') {
+        Some(secs) => secs
+            .parse::<i64>()
+            .ok()
+            .and_then(|n| jiff::Timestamp::from_second(n).ok()),
+        None => t.parse::<jiff::Timestamp>().ok(),
+    };
+    parsed.ok_or_else(|| format!("{s:?} is not a time ({FORMS})"))
+}
+
 /// clap value parsers: clap names the flag, these name the accepted forms.
 pub mod flag {
     use super::*;
@@ -190,6 +208,9 @@ pub mod flag {
     pub fn header(s: &str) -> Result<(String, String), String> {
         super::header(s)
     }
+    pub fn timestamp(s: &str) -> Result<jiff::Timestamp, String> {
+        super::timestamp(s)
+    }
 }
 
 #[cfg(test)]
@@ -198,6 +219,21 @@ mod tests {
 
     fn run(s: &str) -> Result<Duration, String> {
         duration(s, Bounds::RUN)
+    }
+
+    #[test]
+    fn times_in_rfc_3339_or_unix_seconds() {
+        let want = jiff::Timestamp::from_second(1_764_669_600).unwrap();
+        assert_eq!(timestamp("2025-12-02T10:00:00Z"), Ok(want));
+        assert_eq!(timestamp(" 2025-12-02T11:00:00+01:00 "), Ok(want));
+        assert_eq!(timestamp("@1764669600"), Ok(want));
+        assert_eq!(
+            timestamp("tomorrow").unwrap_err(),
+            "\"tomorrow\" is not a time (RFC 3339 such as 2026-12-02T10:00:00Z, or @UNIX-SECONDS)"
+        );
+        assert!(timestamp("2025-12-02T10:00:00").is_err(), "no offset: ambiguous");
+        assert!(timestamp("@99999999999999999").is_err());
+        assert!(timestamp("").unwrap_err().starts_with("no time given"));
     }
 
     #[test]

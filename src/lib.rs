@@ -15,6 +15,7 @@
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
+pub mod agents;
 pub mod app;
 pub mod bench;
 pub mod cli;

@@ -39,7 +39,25 @@ fn help_lists_only_what_applies_and_the_exit_codes() {
     }
     assert!(help.contains("-n, --namespace <NS,NS...>"), "{help}");
 
-    let bench = stdout(&meshtop(&["bench", "--help"]));
+    let help = stdout(&meshtop(&["bench", "--help"]));
+    // The cluster's flags appear only under in-cluster load, which needs them.
+    let (bench, in_cluster) = help
+        .split_once("In-cluster load (needs --allow-writes):")
+        .expect("an in-cluster section");
+    for flag in [
+        "--in-cluster",
+        "--agents <AGENTS>",
+        "--kubeconfig <FILE>",
+        "--namespace <NS>",
+        "--on-agent-failure",
+    ] {
+        assert!(in_cluster.contains(flag), "{flag}: {in_cluster}");
+    }
+    // Load flags can come from the environment, credentials never shown from it.
+    assert!(
+        bench.contains("[env: MESHTOP_URL]") && bench.contains("[env: MESHTOP_RATE="),
+        "{bench}"
+    );
     for absent in [
         "--all-namespaces",
         "--prometheus-url",
@@ -53,8 +71,8 @@ fn help_lists_only_what_applies_and_the_exit_codes() {
     assert!(bench.contains("-n, --requests <REQUESTS>"), "{bench}");
     assert!(bench.contains("oha and hey"), "{bench}");
     assert!(
-        bench.contains("--log-file <FILE>") && bench.contains("Exit status"),
-        "{bench}"
+        help.contains("--log-file <FILE>") && help.contains("Exit status"),
+        "{help}"
     );
 
     for (cmd, present, absent) in [

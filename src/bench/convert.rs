@@ -286,6 +286,7 @@ impl From<engine::BenchResult> for wire::BenchResult {
             series: series.into_iter().map(Into::into).collect(),
             environment: None,
             mesh: None,
+            agents: None,
         }
     }
 }

@@ -9,15 +9,15 @@ use color_eyre::eyre::{Result, WrapErr};
 
 use crate::bench::config::{BenchConfig, BenchSpec, default_threads, threads_note};
 use crate::bench::{engine, output, slo, store};
-use crate::cli::BenchArgs;
+use crate::cli::{BenchArgs, LoadArgs};
 use crate::exit::{ObjectiveMissed, bad_input};
-use crate::model::bench::{BenchProgress, Phase};
+use crate::model::bench::{BenchProgress, BenchResult, Phase};
 
 /// Every request carries the body; more than this is not a request body.
 const MAX_BODY: u64 = 64 << 20;
 
 /// Everything the command line says, checked; nothing has been sent yet.
-pub fn config_from_args(args: &BenchArgs) -> Result<BenchConfig> {
+pub fn config_from_args(args: &LoadArgs) -> Result<BenchConfig> {
     let body = match (&args.body, &args.body_file) {
         (Some(b), _) => Bytes::from(b.clone()),
         (None, Some(path)) => Bytes::from(crate::config::read_user_bytes(path, "--body-file", MAX_BODY)?),
@@ -72,8 +72,11 @@ fn injected_panic(config: &BenchConfig) {
 }
 
 pub async fn run(args: BenchArgs) -> Result<()> {
-    let config = config_from_args(&args)?;
+    let config = config_from_args(&args.load)?;
     injected_panic(&config);
+    if args.in_cluster.in_cluster {
+        return in_cluster(&args, config).await;
+    }
     let results_dir = args.save.results_dir()?;
     tracing::info!(url = %config.spec.url, rate = config.spec.rate, connections = config.spec.connections, "benchmark starting");
     let shard: Option<Box<dyn std::io::Write + Send>> = match &args.shard_out {
@@ -124,11 +127,86 @@ pub async fn run(args: BenchArgs) -> Result<()> {
         "benchmark finished"
     );
 
-    let verdicts = args.slo.as_ref().map(|s| slo::check(s, &result)).unwrap_or_default();
-    let report = output::render(args.output, &result, &verdicts)?;
+    deliver(&args, &result, results_dir.as_deref())?;
+    let failure = shard_failure.lock().ok().and_then(|mut f| f.take());
+    if let (Some(path), Some(e)) = (&args.shard_out, failure) {
+        return Err(color_eyre::eyre::eyre!(
+            "the shard {} is not whole ({e}); the result above is",
+            path.display()
+        ));
+    }
+    Ok(())
+}
+
+/// `--in-cluster`: the run from agent pods (crate::agents), reported like any run.
+async fn in_cluster(args: &BenchArgs, config: BenchConfig) -> Result<()> {
+    use crate::agents::{plan, run};
+    let ic = &args.in_cluster;
+    let results_dir = args.save.results_dir()?;
+    if args.shard_out.is_some() {
+        return Err(bad_input(
+            "--shard-out with --in-cluster: the agents' frames are merged as they arrive; the result is saved instead",
+        ));
+    }
+    for i in 0..ic.agents {
+        loadgen::split::share(&config.spec, i, ic.agents)
+            .map_err(|e| bad_input(format!("--agents {}: {e}", ic.agents)))?;
+    }
+    let tls_files = run::read_tls(&config)?;
+    let file_config = crate::config::Config::load(None)?;
+    // Reads the kubeconfig; sends nothing yet.
+    let conn = crate::source::kube::connect(&crate::source::kube::KubeTarget {
+        kubeconfig: ic.kubeconfig.clone(),
+        context: ic.context.clone(),
+        namespaces: Vec::new(),
+    })
+    .await?;
+    let client = conn.client;
+    let namespace = ic
+        .namespace
+        .clone()
+        .unwrap_or_else(|| client.default_namespace().to_string());
+    if !crate::input::is_namespace_name(&namespace) {
+        return Err(bad_input(format!("--namespace {namespace:?} is not a namespace name")));
+    }
+    let start_at = jiff::Timestamp::now()
+        .checked_add(jiff::SignedDuration::try_from(ic.start_in).unwrap_or_default())
+        .wrap_err("--start-in")?;
+    let mut plan = plan::Plan {
+        run: plan::run_id(),
+        namespace: namespace.clone(),
+        agents: ic.agents,
+        image: ic.image.clone(),
+        start_at,
+        avoid_nodes: Vec::new(),
+        config,
+        tls_files,
+    };
+    crate::model::access::Writes::new(args.common.allow_writes, file_config.allow_writes)
+        .permit("bench --in-cluster", &plan.writes())
+        .map_err(bad_input)?;
+    if ic.avoid_target_nodes {
+        plan.avoid_nodes = run::target_nodes(&client, &plan.config.spec.url, &namespace).await?;
+        eprintln!(
+            "meshtop: agents avoid the target's nodes: {}",
+            plan.avoid_nodes.join(", ")
+        );
+    }
+    for w in plan.writes() {
+        eprintln!("meshtop: {w}");
+    }
+    let result = run::run(&client, &plan, ic.on_agent_failure).await?;
+    deliver(args, &result, results_dir.as_deref())
+}
+
+/// A finished run's report and saved result, and its objectives checked: the same for a
+/// run from this machine and one from in-cluster agents.
+pub fn deliver(args: &BenchArgs, result: &BenchResult, results_dir: Option<&std::path::Path>) -> Result<()> {
+    let verdicts = args.slo.as_ref().map(|s| slo::check(s, result)).unwrap_or_default();
+    let report = output::render(args.output, result, &verdicts)?;
     // Saved first, so a bad --out or a closed pipe does not lose the run.
     if let Some(dir) = results_dir {
-        let path = store::save(&dir, &result)?;
+        let path = store::save(dir, result)?;
         eprintln!("result saved to {}", path.display());
     }
     super::write_report(args.save.out.as_deref(), &report)?;
@@ -139,13 +217,6 @@ pub async fn run(args: BenchArgs) -> Result<()> {
         .collect();
     if !missed.is_empty() {
         return Err(ObjectiveMissed(missed).into());
-    }
-    let failure = shard_failure.lock().ok().and_then(|mut f| f.take());
-    if let (Some(path), Some(e)) = (&args.shard_out, failure) {
-        return Err(color_eyre::eyre::eyre!(
-            "the shard {} is not whole ({e}); the result above is",
-            path.display()
-        ));
     }
     Ok(())
 }

@@ -1,7 +1,9 @@
 //! The commands: each parses nothing itself (clap did), runs, and returns what failed.
 //! This is the top layer: nothing below it imports `cli` or `cmd`.
 
+pub mod agent;
 pub mod bench;
+pub mod cleanup;
 pub mod compare;
 pub mod discover;
 pub mod doctor;
@@ -69,6 +71,8 @@ pub async fn run(cli: Cli) -> Result<()> {
         Some(Command::Compare(args)) => compare::run(&args),
         Some(Command::Report(args)) => report::run(&args),
         Some(Command::Merge(args)) => merge::run(&args),
+        Some(Command::Agent(args)) => agent::run(*args).await,
+        Some(Command::Cleanup(args)) => cleanup::run(&args).await,
         Some(Command::Completions { shell }) => {
             clap_complete::generate(shell, &mut Cli::command(), "meshtop", &mut std::io::stdout());
             Ok(())

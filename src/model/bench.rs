@@ -307,6 +307,32 @@ pub struct BenchResult {
     pub environment: Option<Environment>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mesh: Option<MeshInfo>,
+    /// A run sent from agent pods in the cluster (`bench --in-cluster`): where, and the
+    /// shares missing from the figures.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agents: Option<AgentsInfo>,
+}
+
+/// The agents of an in-cluster run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgentsInfo {
+    pub count: u32,
+    pub namespace: String,
+    pub job: String,
+    /// Agents whose share is not in the result, each with its share and why.
+    #[serde(default)]
+    pub missing: Vec<MissingShare>,
+    /// Agents that started more than a second after the planned start, and how late.
+    #[serde(default)]
+    pub late: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MissingShare {
+    pub index: u32,
+    /// "rate 250/s, 12 connections".
+    pub share: String,
+    pub why: String,
 }
 
 impl BenchResult {

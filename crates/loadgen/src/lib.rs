@@ -21,6 +21,7 @@ pub mod engine;
 pub mod h1;
 pub mod schedule;
 pub mod shard;
+pub mod split;
 pub mod stats;
 pub mod timer;
 pub mod types;

@@ -73,6 +73,27 @@ pub fn render(r: &BenchResult, verdicts: &[Verdict]) -> String {
             .unwrap_or_default(),
         if r.cancelled { ", CANCELLED" } else { "" }
     );
+    if let Some(a) = &r.agents {
+        let _ = writeln!(
+            o,
+            "  sent by {} in-cluster agent{} (Job {}/{}){}",
+            a.count,
+            if a.count == 1 { "" } else { "s" },
+            a.namespace,
+            a.job,
+            if a.missing.is_empty() {
+                String::new()
+            } else {
+                format!(", {} missing from the figures:", a.missing.len())
+            }
+        );
+        for m in &a.missing {
+            let _ = writeln!(o, "    agent {} ({}): {}", m.index, m.share, m.why);
+        }
+        for l in &a.late {
+            let _ = writeln!(o, "    late start: {l}");
+        }
+    }
     let _ = writeln!(
         o,
         "  {:.2}s measured{}: {} request{}, {:.1} req/s",

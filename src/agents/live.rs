@@ -1,0 +1,348 @@
+//! The live merge of an in-cluster run, without I/O: each agent's frames as they arrive,
+//! summed as they come; at the end, the agents' last frames merged with
+//! `loadgen::shard::merge`, after checking that what arrived frame by frame adds up to
+//! each agent's own totals exactly (a frame lost or counted twice in a reconnect would
+//! show here, not in the result).
+
+use loadgen::shard::{self, End, Frame, Part, Shard, Start};
+use loadgen::stats::Stats;
+
+/// Where one agent is.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AgentState {
+    /// No frame yet (its pod is being scheduled, pulling its image, or waiting to start).
+    Waiting,
+    Running,
+    /// Its last frame arrived.
+    Done,
+    /// Failed, evicted or deleted before its last frame: why.
+    Failed(String),
+}
+
+/// One agent's frames so far.
+#[derive(Debug, Clone)]
+pub struct Agent {
+    pub index: u32,
+    pub pod: Option<String>,
+    pub state: AgentState,
+    pub start: Option<Start>,
+    pub intervals: Vec<Part>,
+    /// Its intervals, summed.
+    pub summed: Stats,
+    pub end: Option<End>,
+    /// Lines received: where a follower resumes after a reconnect.
+    pub lines: usize,
+}
+
+/// Every agent of a run.
+pub struct Live {
+    pub agents: Vec<Agent>,
+    /// All agents' intervals, summed: the live figures.
+    pub totals: Stats,
+}
+
+/// The live figures, for the progress line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Summary {
+    pub requests: u64,
+    pub errors: u64,
+    /// Over each running agent's latest interval.
+    pub rate: f64,
+    pub p99_us: u64,
+    pub waiting: usize,
+    pub running: usize,
+    pub done: usize,
+    pub failed: usize,
+}
+
+/// What the merge gives: the result's source, and the agents left out of it.
+pub struct Final {
+    pub merged: shard::Merged,
+    /// (index, why) of every agent whose share is missing.
+    pub missing: Vec<(u32, String)>,
+}
+
+impl Live {
+    pub fn new(agents: u32) -> Live {
+        Live {
+            agents: (0..agents)
+                .map(|index| Agent {
+                    index,
+                    pod: None,
+                    state: AgentState::Waiting,
+                    start: None,
+                    intervals: Vec::new(),
+                    summed: Stats::default(),
+                    end: None,
+                    lines: 0,
+                })
+                .collect(),
+            totals: Stats::default(),
+        }
+    }
+
+    /// Takes one frame of agent `index`, in the order it was written. A frame out of order
+    /// is an error (the follower then stops trusting that agent's stream).
+    pub fn apply(&mut self, index: u32, frame: Frame) -> Result<(), String> {
+        let a = self
+            .agents
+            .get_mut(index as usize)
+            .ok_or_else(|| format!("a frame from agent {index}, which this run does not have"))?;
+        let who = format!("agent {index}");
+        match (frame, &a.start, &a.end) {
+            (_, _, Some(_)) => return Err(format!("{who}: a frame after its last")),
+            (Frame::Start(s), None, None) => {
+                a.start = Some(s);
+                a.state = AgentState::Running;
+            }
+            (Frame::Start(_), Some(_), None) => return Err(format!("{who}: a second start frame")),
+            (_, None, None) => return Err(format!("{who}: a frame before its start frame")),
+            (Frame::Interval(p), Some(_), None) => {
+                if p.seq != a.intervals.len() as u64 {
+                    return Err(format!("{who}: interval {} where {} was due", p.seq, a.intervals.len()));
+                }
+                shard::add_to(&mut a.summed, &p.counters, &p.histograms).map_err(|e| format!("{who}: {e}"))?;
+                shard::add_to(&mut self.totals, &p.counters, &p.histograms).map_err(|e| format!("{who}: {e}"))?;
+                a.intervals.push(p);
+            }
+            (Frame::End(e), Some(_), None) => {
+                a.end = Some(e);
+                a.state = AgentState::Done;
+            }
+        }
+        a.lines += 1;
+        Ok(())
+    }
+
+    /// Agent `index` will send no more frames.
+    pub fn fail(&mut self, index: u32, why: String) {
+        if let Some(a) = self.agents.get_mut(index as usize)
+            && a.state != AgentState::Done
+        {
+            a.state = AgentState::Failed(why);
+        }
+    }
+
+    /// Every agent is done or failed.
+    pub fn over(&self) -> bool {
+        self.agents
+            .iter()
+            .all(|a| matches!(a.state, AgentState::Done | AgentState::Failed(_)))
+    }
+
+    pub fn failures(&self) -> Vec<(u32, String)> {
+        self.agents
+            .iter()
+            .filter_map(|a| match &a.state {
+                AgentState::Failed(why) => Some((a.index, why.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    pub fn summary(&self) -> Summary {
+        let count = |f: fn(&AgentState) -> bool| self.agents.iter().filter(|a| f(&a.state)).count();
+        let rate = self
+            .agents
+            .iter()
+            .filter(|a| a.state == AgentState::Running)
+            .filter_map(|a| a.intervals.last())
+            .map(|p| (p.counters.responses + p.counters.errors.total()) as f64 / 0.2)
+            .sum();
+        Summary {
+            requests: self.totals.requests(),
+            errors: self.totals.errors.total(),
+            rate,
+            p99_us: self.totals.corrected.value_at_quantile(0.99),
+            waiting: count(|s| *s == AgentState::Waiting),
+            running: count(|s| *s == AgentState::Running),
+            done: count(|s| *s == AgentState::Done),
+            failed: count(|s| matches!(s, AgentState::Failed(_))),
+        }
+    }
+
+    /// The agents that sent their last frame, merged; each agent's frames must add up to
+    /// its last frame exactly. `cancelled`: the run was stopped, and an agent without its
+    /// last frame is merged from what it sent (its end made from its intervals).
+    pub fn finish(&self, cancelled: bool) -> Result<Final, String> {
+        let mut shards = Vec::new();
+        let mut missing = Vec::new();
+        for a in &self.agents {
+            let name = format!(
+                "agent {}{}",
+                a.index,
+                a.pod.as_ref().map(|p| format!(" ({p})")).unwrap_or_default()
+            );
+            let (Some(start), end) = (&a.start, &a.end) else {
+                missing.push((a.index, why_missing(a)));
+                continue;
+            };
+            let end = match end {
+                Some(e) => e.clone(),
+                None if cancelled && !a.intervals.is_empty() => made_end(start, a)?,
+                None => {
+                    missing.push((a.index, why_missing(a)));
+                    continue;
+                }
+            };
+            let mut totals = Stats::default();
+            shard::add_to(&mut totals, &end.counters, &end.histograms).map_err(|e| format!("{name}: {e}"))?;
+            if end.intervals != a.intervals.len() as u64 || !shard::same(&a.summed, &totals) {
+                return Err(format!(
+                    "{name}: its frames add up to {} requests in {} intervals, its last frame says {} in {}: frames were lost or repeated",
+                    a.summed.requests(),
+                    a.intervals.len(),
+                    totals.requests(),
+                    end.intervals
+                ));
+            }
+            shards.push((
+                name,
+                Shard {
+                    start: start.clone(),
+                    intervals: a.intervals.clone(),
+                    end,
+                    totals,
+                },
+            ));
+        }
+        if shards.is_empty() {
+            return Err("no agent sent its frames: nothing to merge".into());
+        }
+        Ok(Final {
+            merged: shard::merge(&shards)?,
+            missing,
+        })
+    }
+}
+
+fn why_missing(a: &Agent) -> String {
+    match &a.state {
+        AgentState::Failed(why) => why.clone(),
+        AgentState::Waiting => "never started".into(),
+        _ => "stopped before its last frame".into(),
+    }
+}
+
+/// The end of a cancelled agent that sent no last frame: its intervals, summed.
+fn made_end(start: &Start, a: &Agent) -> Result<End, String> {
+    let (counters, histograms) = shard::counters_of(&a.summed)?;
+    let last = a.intervals.last().map_or(start.started_at, |p| p.at);
+    let from = start.started_at + i64::try_from(start.spec.warmup.as_millis()).unwrap_or(0);
+    Ok(End {
+        intervals: a.intervals.len() as u64,
+        counters,
+        histograms,
+        measured_from: from.min(last),
+        measured_s: (last - from.min(last)) as f64 / 1000.0,
+        cancelled: true,
+        requested_rate: (start.spec.rate > 0.0).then_some(start.spec.rate),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A real shard of a short run against a closed port (errors only): frames as an
+    /// agent writes them.
+    fn frames() -> Vec<Frame> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s");
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let mut config = loadgen::BenchConfig::new("http://127.0.0.1:9/");
+        config.spec.connections = 2;
+        config.spec.threads = 1;
+        config.spec.rate = 200.0;
+        config.spec.duration = Some(std::time::Duration::from_millis(700));
+        let file = std::fs::File::create(&path).unwrap();
+        rt.block_on(async {
+            loadgen::engine::start_with_shard(config, Some(Box::new(file)))
+                .unwrap()
+                .finish()
+                .await
+                .unwrap()
+        });
+        std::fs::read_to_string(&path)
+            .unwrap()
+            .lines()
+            .map(|l| shard::parse_line(l).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn frames_in_order_merge_to_the_agents_totals() {
+        let f = frames();
+        let mut live = Live::new(2);
+        for (i, frame) in f.iter().enumerate() {
+            live.apply(0, frame.clone()).unwrap();
+            if i == 0 {
+                assert_eq!(live.agents[0].state, AgentState::Running);
+            }
+        }
+        assert!(!live.over());
+        live.fail(1, "pod evicted".into());
+        assert!(live.over());
+        let fin = live.finish(false).unwrap();
+        assert_eq!(fin.missing, vec![(1, "pod evicted".to_string())]);
+        let Frame::End(end) = f.last().unwrap() else { panic!() };
+        let want = end.counters.responses + end.counters.errors.total();
+        assert!(want > 0);
+        assert_eq!(fin.merged.result.requests, want);
+        assert_eq!(live.summary().requests, want);
+        assert_eq!((live.summary().done, live.summary().failed), (1, 1));
+    }
+
+    #[test]
+    fn a_repeated_or_skipped_frame_is_refused() {
+        let f = frames();
+        assert!(f.len() >= 4, "start, intervals, end");
+        let mut live = Live::new(1);
+        live.apply(0, f[0].clone()).unwrap();
+        live.apply(0, f[1].clone()).unwrap();
+        assert_eq!(
+            live.apply(0, f[1].clone()).unwrap_err(),
+            "agent 0: interval 0 where 1 was due"
+        );
+        assert!(live.apply(0, f[0].clone()).unwrap_err().contains("second start"));
+        assert!(live.apply(3, f[0].clone()).is_err());
+    }
+
+    #[test]
+    fn an_end_that_disagrees_with_the_intervals_is_named() {
+        let f = frames();
+        let mut live = Live::new(1);
+        // Every frame but one interval: the end frame then counts more than arrived.
+        for (i, frame) in f.iter().enumerate() {
+            if i == 1 {
+                continue;
+            }
+            let frame = match frame.clone() {
+                Frame::Interval(mut p) => {
+                    p.seq -= 1;
+                    Frame::Interval(p)
+                }
+                other => other,
+            };
+            live.apply(0, frame).unwrap();
+        }
+        let e = live.finish(false).err().unwrap();
+        assert!(e.contains("frames were lost or repeated"), "{e}");
+    }
+
+    #[test]
+    fn a_cancelled_agent_without_its_end_is_merged_from_its_intervals() {
+        let f = frames();
+        let mut live = Live::new(1);
+        for frame in &f[..f.len() - 1] {
+            live.apply(0, frame.clone()).unwrap();
+        }
+        assert!(live.finish(false).is_err(), "not cancelled: nothing to merge");
+        let fin = live.finish(true).unwrap();
+        assert!(fin.merged.result.cancelled);
+        assert_eq!(fin.merged.result.requests, live.totals.requests());
+    }
+}

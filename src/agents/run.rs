@@ -1,0 +1,402 @@
+//! `meshtop bench --in-cluster`: creates the agents' Job, follows every agent through the
+//! API server, merges their frames live into one result, and deletes what it created
+//! however the run ends (finish, a failed agent, ctrl-c).
+
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Write};
+use std::time::Duration;
+
+use color_eyre::eyre::{Result, WrapErr, eyre};
+use futures::StreamExt;
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{Pod, Secret};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use kube::api::{ListParams, PostParams};
+use kube::runtime::watcher;
+use kube::{Api, Client, ResourceExt};
+use tokio::sync::mpsc;
+
+use super::follow::{self, Msg};
+use super::live::{AgentState, Live};
+use super::plan::Plan;
+use super::{OnFailure, cleanup};
+use crate::bench::config::BenchConfig;
+use crate::exit::bad_input;
+use crate::model::bench::{AgentsInfo, BenchResult, MissingShare};
+
+/// The Job controller's annotation with a pod's index.
+const INDEX_ANNOTATION: &str = "batch.kubernetes.io/job-completion-index";
+/// Container waiting reasons that no wait mends: the run stops and says why.
+const STUCK: &[&str] = &[
+    "ErrImagePull",
+    "ImagePullBackOff",
+    "InvalidImageName",
+    "ErrImageNeverPull",
+    "CreateContainerConfigError",
+];
+/// An agent whose pod ended is given this long for its last frames to arrive.
+const LAST_FRAMES_GRACE: Duration = Duration::from_secs(5);
+/// Agents that have sent nothing this long after their planned start have not started.
+const START_LIMIT: Duration = Duration::from_secs(120);
+/// At the end, how long to wait for the Job's pods to be gone.
+const CLEANUP_WAIT: Duration = Duration::from_secs(60);
+
+/// Runs `plan`: creates its Job and Secret, follows and merges the agents, deletes what
+/// it created however the run ends, and returns the merged result.
+pub async fn run(client: &Client, plan: &Plan, on_failure: OnFailure) -> Result<BenchResult> {
+    let namespace = plan.namespace.clone();
+    let config = &plan.config;
+    let jobs: Api<Job> = Api::namespaced(client.clone(), &namespace);
+    let job = jobs
+        .create(&PostParams::default(), &plan.job())
+        .await
+        .wrap_err_with(|| format!("creating Job {namespace}/{}", plan.job_name()))?;
+    let outcome = match Api::<Secret>::namespaced(client.clone(), &namespace)
+        .create(&PostParams::default(), &plan.secret(&job))
+        .await
+    {
+        Ok(_) => follow_run(client, plan, on_failure).await,
+        Err(e) => Err(eyre!("creating Secret {namespace}/{}: {e}", plan.secret_name())),
+    };
+    // Whatever happened, nothing is left behind.
+    eprintln!("meshtop: deleting Job {namespace}/{} and its Secret", plan.job_name());
+    match cleanup::delete_run(client, &namespace, &plan.selector(), CLEANUP_WAIT).await {
+        Ok(left) if left.is_empty() => {}
+        Ok(left) => {
+            let names: Vec<String> = left.iter().map(ToString::to_string).collect();
+            eprintln!(
+                "meshtop: still there after {}s (Kubernetes deletes them; `meshtop cleanup` finds them): {}",
+                CLEANUP_WAIT.as_secs(),
+                names.join(", ")
+            );
+        }
+        Err(e) => eprintln!("meshtop: cleaning up: {e:#}; run `meshtop cleanup --allow-writes -n {namespace}`"),
+    }
+    let (live, cancelled) = outcome?;
+    let fin = live
+        .finish(cancelled)
+        .map_err(|e| eyre!("merging the agents' frames: {e}"))?;
+    for note in &fin.merged.notes {
+        eprintln!("meshtop: {note}");
+    }
+    let mut result: BenchResult = fin.merged.result.into();
+    // The merge's spec sums the shares of the agents merged (what the figures are of);
+    // the label is the run's own, not the merge's.
+    result.label = config.spec.label.clone();
+    result.config.label = config.spec.label.clone();
+    result.agents = Some(AgentsInfo {
+        count: plan.agents,
+        namespace: namespace.clone(),
+        job: plan.job_name(),
+        missing: fin
+            .missing
+            .iter()
+            .map(|(index, why)| MissingShare {
+                index: *index,
+                share: loadgen::split::share(&config.spec, *index, plan.agents)
+                    .map(|s| loadgen::split::describe(&s))
+                    .unwrap_or_default(),
+                why: why.clone(),
+            })
+            .collect(),
+        late: late_starts(&live, plan.start_at),
+    });
+    Ok(result)
+}
+
+/// Agents that started more than a second after the planned time.
+fn late_starts(live: &Live, start_at: jiff::Timestamp) -> Vec<String> {
+    let planned = start_at.as_millisecond();
+    live.agents
+        .iter()
+        .filter_map(|a| {
+            let late = a.start.as_ref()?.started_at - planned;
+            (late > 1000).then(|| format!("agent {} started {:.1}s late", a.index, late as f64 / 1000.0))
+        })
+        .collect()
+}
+
+pub fn read_tls(config: &BenchConfig) -> Result<Vec<(&'static str, Vec<u8>)>> {
+    let t = &config.spec.tls;
+    let mut files = Vec::new();
+    for (key, path, flag) in [
+        ("cacert", &t.cacert, "--cacert"),
+        ("cert", &t.cert, "--cert"),
+        ("key", &t.key, "--key"),
+    ] {
+        if let Some(p) = path {
+            files.push((key, crate::config::read_user_bytes(p, flag, 1 << 20)?));
+        }
+    }
+    Ok(files)
+}
+
+/// Pod events and the followers' messages until every agent is done or failed (or the
+/// run is aborted). Returns the live merge, and whether the user cancelled.
+async fn follow_run(client: &Client, plan: &Plan, on_failure: OnFailure) -> Result<(Live, bool)> {
+    let ns = &plan.namespace;
+    let mut live = Live::new(plan.agents);
+    let (tx, mut rx) = mpsc::channel::<Msg>(256);
+    let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
+    let mut events = watcher(pods, watcher::Config::default().labels(&plan.selector())).boxed();
+    let mut followers: BTreeMap<u32, tokio::task::JoinHandle<()>> = BTreeMap::new();
+    // Agents whose pod ended without their last frame here yet: since when.
+    let mut ending: BTreeMap<u32, (tokio::time::Instant, String)> = BTreeMap::new();
+    let mut reconnects = 0u64;
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    let bar = std::io::stderr().is_terminal();
+    let start_limit = tokio::time::Instant::now()
+        + Duration::try_from(plan.start_at.duration_since(jiff::Timestamp::now())).unwrap_or_default()
+        + START_LIMIT;
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+    let mut cancelled = false;
+    let result = loop {
+        if live.over() {
+            break Ok(());
+        }
+        tokio::select! {
+            _ = &mut ctrl_c => {
+                eprintln!("\nmeshtop: interrupted: stopping the agents");
+                cancelled = true;
+                break Ok(());
+            }
+            ev = events.next() => match ev {
+                Some(Ok(watcher::Event::Apply(pod) | watcher::Event::InitApply(pod))) => {
+                    if let Err(e) = on_pod(client, plan, &pod, &mut live, &mut followers, &mut ending, &tx) {
+                        break Err(e);
+                    }
+                }
+                Some(Ok(watcher::Event::Delete(pod))) => {
+                    if let Some(i) = index_of(&pod) && live.agents.get(i as usize).is_some_and(|a| a.state != AgentState::Done) {
+                        ending.entry(i).or_insert_with(|| (tokio::time::Instant::now(), format!("pod {} was deleted", pod.name_any())));
+                    }
+                }
+                Some(Ok(_)) => {}
+                Some(Err(e)) => tracing::warn!("watching the agents' pods: {e}"),
+                None => break Err(eyre!("the watch of the agents' pods ended")),
+            },
+            msg = rx.recv() => match msg {
+                Some(Msg::Frame { index, frame }) => {
+                    if let Err(e) = live.apply(index, *frame) {
+                        live.fail(index, e);
+                    }
+                }
+                Some(Msg::Broken { index, why }) => {
+                    reconnects += 1;
+                    tracing::info!(agent = index, "the agent's stream broke: {why}");
+                }
+                Some(Msg::Corrupt { index, why }) => live.fail(index, format!("its frames are damaged: {why}")),
+                None => break Err(eyre!("the followers stopped")),
+            },
+            _ = tick.tick() => {
+                let now = tokio::time::Instant::now();
+                let due: Vec<(u32, String)> = ending
+                    .iter()
+                    .filter(|(_, (since, _))| now.duration_since(*since) >= LAST_FRAMES_GRACE)
+                    .map(|(i, (_, why))| (*i, why.clone()))
+                    .collect();
+                for (i, why) in due {
+                    ending.remove(&i);
+                    if live.agents[i as usize].state != AgentState::Done {
+                        live.fail(i, why);
+                        if let Some(f) = followers.remove(&i) {
+                            f.abort();
+                        }
+                    }
+                }
+                if now > start_limit && live.agents.iter().all(|a| a.state == AgentState::Waiting) {
+                    break Err(eyre!(
+                        "no agent started within {}s of the planned start: see `kubectl -n {ns} describe job {}`",
+                        START_LIMIT.as_secs(),
+                        plan.job_name()
+                    ));
+                }
+                if bar {
+                    progress(&live, reconnects);
+                }
+            }
+        }
+        if on_failure == OnFailure::Abort
+            && let Some((i, why)) = live.failures().first()
+        {
+            break Err(eyre!(
+                "agent {i} failed: {why}; the run is aborted (--on-agent-failure continue merges the others)"
+            ));
+        }
+    };
+    if bar {
+        eprint!("\r\x1b[2K");
+    }
+    for (_, f) in followers {
+        f.abort();
+    }
+    for (i, why) in live.failures() {
+        eprintln!("meshtop: agent {i} failed: {why}");
+    }
+    result.map(|()| (live, cancelled))
+}
+
+fn progress(live: &Live, reconnects: u64) {
+    let s = live.summary();
+    let line = format!(
+        "agents: {} running, {} done, {} waiting, {} failed  {} req  {:.0} req/s  p99 {:.2}ms  errors {}{}",
+        s.running,
+        s.done,
+        s.waiting,
+        s.failed,
+        s.requests,
+        s.rate,
+        s.p99_us as f64 / 1e3,
+        s.errors,
+        if reconnects > 0 {
+            format!("  reconnects {reconnects}")
+        } else {
+            String::new()
+        }
+    );
+    let mut err = std::io::stderr().lock();
+    let _ = write!(err, "\r\x1b[2K{}", crate::text::fit(&line, 160));
+    let _ = err.flush();
+}
+
+fn index_of(pod: &Pod) -> Option<u32> {
+    pod.annotations().get(INDEX_ANNOTATION)?.parse().ok()
+}
+
+/// A pod changed: start following it once it runs, stop a run that cannot start, and
+/// mark an agent whose pod ended.
+fn on_pod(
+    client: &Client,
+    plan: &Plan,
+    pod: &Pod,
+    live: &mut Live,
+    followers: &mut BTreeMap<u32, tokio::task::JoinHandle<()>>,
+    ending: &mut BTreeMap<u32, (tokio::time::Instant, String)>,
+    tx: &mpsc::Sender<Msg>,
+) -> Result<()> {
+    let Some(index) = index_of(pod).filter(|i| *i < plan.agents) else {
+        return Ok(());
+    };
+    let name = pod.name_any();
+    let status = pod.status.clone().unwrap_or_default();
+    for c in status.container_statuses.iter().flatten() {
+        if let Some(w) = c.state.as_ref().and_then(|s| s.waiting.as_ref())
+            && let Some(reason) = w.reason.as_deref().filter(|r| STUCK.contains(r))
+        {
+            let message = w.message.as_deref().unwrap_or("");
+            let hint = if reason.contains("Image") {
+                format!(
+                    ": the cluster cannot pull {}; push meshtop's image (the repo's Dockerfile) where it can, or name another with --image",
+                    plan.image
+                )
+            } else {
+                String::new()
+            };
+            return Err(eyre!("agent pod {}/{name}: {reason} {message}{hint}", plan.namespace));
+        }
+    }
+    let agent = &mut live.agents[index as usize];
+    if agent.pod.as_deref() != Some(name.as_str()) {
+        agent.pod = Some(name.clone());
+    }
+    let phase = status.phase.as_deref().unwrap_or("");
+    if phase == "Running" && status.pod_ip.is_some() && !followers.contains_key(&index) {
+        let task = tokio::spawn(follow::follow(
+            client.clone(),
+            plan.namespace.clone(),
+            name.clone(),
+            index,
+            agent.lines,
+            tx.clone(),
+        ));
+        followers.insert(index, task);
+    }
+    if matches!(phase, "Failed" | "Succeeded") && agent.state != AgentState::Done {
+        let why = match phase {
+            "Failed" => {
+                let exit = status
+                    .container_statuses
+                    .iter()
+                    .flatten()
+                    .find_map(|c| c.state.as_ref()?.terminated.as_ref())
+                    .map(|t| {
+                        format!(
+                            " (exit code {}{})",
+                            t.exit_code,
+                            t.reason.as_deref().map(|r| format!(", {r}")).unwrap_or_default()
+                        )
+                    })
+                    .unwrap_or_default();
+                let reason = status.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default();
+                format!("pod {name} failed{reason}{exit}")
+            }
+            _ => format!("pod {name} ended before its last frame reached meshtop"),
+        };
+        ending
+            .entry(index)
+            .or_insert_with(|| (tokio::time::Instant::now(), why));
+    }
+    Ok(())
+}
+
+/// The nodes that run the URL's target: a Service's endpoints (`svc`, `svc.ns`,
+/// `svc.ns.svc[.cluster.local]`) or a pod's IP.
+pub async fn target_nodes(client: &Client, url: &str, default_ns: &str) -> Result<Vec<String>> {
+    let host = url::Url::parse(url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_string))
+        .ok_or_else(|| bad_input(format!("--avoid-target-nodes: {url:?} has no host")))?;
+    let mut nodes = Vec::new();
+    if host.parse::<std::net::IpAddr>().is_ok() {
+        let pods: Api<Pod> = Api::all(client.clone());
+        let found = pods
+            .list(&ListParams::default().fields(&format!("status.podIP={host}")))
+            .await
+            .wrap_err("--avoid-target-nodes: finding the pod with the target's IP")?;
+        nodes.extend(found.items.iter().filter_map(|p| p.spec.as_ref()?.node_name.clone()));
+    } else {
+        let (service, ns) = service_of(&host, default_ns);
+        let slices: Api<EndpointSlice> = Api::namespaced(client.clone(), &ns);
+        let found = slices
+            .list(&ListParams::default().labels(&format!("kubernetes.io/service-name={service}")))
+            .await
+            .wrap_err_with(|| format!("--avoid-target-nodes: reading the endpoints of Service {ns}/{service}"))?;
+        nodes.extend(
+            found
+                .items
+                .iter()
+                .flat_map(|s| s.endpoints.iter())
+                .filter_map(|e| e.node_name.clone()),
+        );
+    }
+    nodes.sort();
+    nodes.dedup();
+    if nodes.is_empty() {
+        return Err(bad_input(format!(
+            "--avoid-target-nodes: no pod in the cluster serves {host} (a Service name, svc.namespace, or a pod IP)"
+        )));
+    }
+    Ok(nodes)
+}
+
+/// The Service and namespace a cluster host name names.
+pub fn service_of(host: &str, default_ns: &str) -> (String, String) {
+    let mut parts = host.split('.');
+    let service = parts.next().unwrap_or_default().to_string();
+    let ns = parts.next().filter(|n| !n.is_empty()).unwrap_or(default_ns).to_string();
+    (service, ns)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn service_names_in_every_form() {
+        assert_eq!(super::service_of("web", "load"), ("web".into(), "load".into()));
+        assert_eq!(super::service_of("web.shop", "load"), ("web".into(), "shop".into()));
+        assert_eq!(
+            super::service_of("web.shop.svc.cluster.local", "load"),
+            ("web".into(), "shop".into())
+        );
+    }
+}

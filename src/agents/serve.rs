@@ -1,0 +1,238 @@
+//! The agent's end of following: every shard line it writes is kept in order and served
+//! over HTTP (`GET /shard?from=LINE`), so a follower that lost its connection asks again
+//! from the next line it needs and misses and repeats nothing.
+
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use color_eyre::eyre::{Result, WrapErr};
+use http_body_util::StreamBody;
+use hyper::body::Frame;
+use tokio::sync::watch;
+
+/// The lines written so far, and whether the run is over.
+#[derive(Default)]
+struct Lines {
+    lines: Vec<Bytes>,
+    closed: bool,
+}
+
+/// The agent's shard lines, shared by the engine's writer and the HTTP server.
+#[derive(Clone)]
+pub struct FrameLog {
+    lines: Arc<Mutex<Lines>>,
+    /// Bumped at every line and at the close: followers wait on it.
+    changed: Arc<watch::Sender<u64>>,
+    /// Set once a follower has been sent every line of a closed log.
+    collected: Arc<watch::Sender<bool>>,
+}
+
+impl Default for FrameLog {
+    fn default() -> Self {
+        FrameLog {
+            lines: Arc::default(),
+            changed: Arc::new(watch::channel(0).0),
+            collected: Arc::new(watch::channel(false).0),
+        }
+    }
+}
+
+impl FrameLog {
+    fn push(&self, line: Bytes) {
+        if let Ok(mut l) = self.lines.lock() {
+            l.lines.push(line);
+        }
+        self.changed.send_modify(|n| *n += 1);
+    }
+
+    /// The run is over: no line comes after.
+    pub fn close(&self) {
+        if let Ok(mut l) = self.lines.lock() {
+            l.closed = true;
+        }
+        self.changed.send_modify(|n| *n += 1);
+    }
+
+    /// Lines from `from` on, and whether they reach the end of a closed log.
+    fn from(&self, from: usize) -> (Vec<Bytes>, bool) {
+        match self.lines.lock() {
+            Ok(l) => (l.lines.get(from..).map(<[Bytes]>::to_vec).unwrap_or_default(), l.closed),
+            Err(_) => (Vec::new(), true),
+        }
+    }
+
+    /// Waits until a follower has read the whole closed log.
+    pub async fn collected(&self) {
+        let mut rx = self.collected.subscribe();
+        let _ = rx.wait_for(|c| *c).await;
+    }
+
+    /// A writer for the engine's shard stream: each whole line goes into the log, and
+    /// everything to `also` (stdout) as written.
+    pub fn writer(&self, also: Box<dyn std::io::Write + Send>) -> LogWriter {
+        LogWriter {
+            log: self.clone(),
+            partial: Vec::new(),
+            also,
+        }
+    }
+
+    /// Everything from line `from` on, as it is written, until the log is closed.
+    fn stream(self, mut from: usize) -> impl futures::Stream<Item = Result<Frame<Bytes>, Infallible>> {
+        let mut changed = self.changed.subscribe();
+        async_stream(move |tx| async move {
+            loop {
+                changed.borrow_and_update();
+                let (lines, closed) = self.from(from);
+                from += lines.len();
+                for line in lines {
+                    if tx.send(Ok(Frame::data(line))).await.is_err() {
+                        return;
+                    }
+                }
+                if closed {
+                    self.collected.send_replace(true);
+                    return;
+                }
+                if changed.changed().await.is_err() {
+                    return;
+                }
+            }
+        })
+    }
+}
+
+/// A stream fed by a task: what the task sends, in order, until it returns.
+fn async_stream<T: Send + 'static, F, Fut>(f: F) -> impl futures::Stream<Item = T>
+where
+    F: FnOnce(tokio::sync::mpsc::Sender<T>) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let (tx, rx) = tokio::sync::mpsc::channel(16);
+    tokio::spawn(f(tx));
+    futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|v| (v, rx)) })
+}
+
+/// The engine's shard writer (it writes whole lines and flushes each).
+pub struct LogWriter {
+    log: FrameLog,
+    partial: Vec<u8>,
+    also: Box<dyn std::io::Write + Send>,
+}
+
+impl std::io::Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.partial.extend_from_slice(buf);
+        while let Some(i) = self.partial.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = self.partial.drain(..=i).collect();
+            self.log.push(Bytes::from(line));
+        }
+        // stdout going away (a closed pipe) must not stop the followers' copy.
+        let _ = self.also.write_all(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        let _ = self.also.flush();
+        Ok(())
+    }
+}
+
+/// The line a follower asks to start from: `from=N` in the query, else 0.
+pub fn from_line(query: Option<&str>) -> Result<usize, String> {
+    let Some(q) = query else { return Ok(0) };
+    for pair in q.split('&') {
+        if let Some(v) = pair.strip_prefix("from=") {
+            return v.parse().map_err(|_| format!("from={v:?} is not a line number"));
+        }
+    }
+    Ok(0)
+}
+
+/// Serves the log on `addr` until the process ends: `GET /shard?from=LINE` streams lines
+/// `LINE..` as they come and ends after the last; anything else is 404.
+pub async fn spawn(addr: std::net::SocketAddr, log: FrameLog) -> Result<std::net::SocketAddr> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .wrap_err_with(|| format!("listening on {addr} (--listen)"))?;
+    let bound = listener.local_addr()?;
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let log = log.clone();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                    let log = log.clone();
+                    async move { Ok::<_, Infallible>(answer(&req, log)) }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    Ok(bound)
+}
+
+type Body = http_body_util::Either<
+    StreamBody<std::pin::Pin<Box<dyn futures::Stream<Item = Result<Frame<Bytes>, Infallible>> + Send>>>,
+    http_body_util::Full<Bytes>,
+>;
+
+fn answer(req: &hyper::Request<hyper::body::Incoming>, log: FrameLog) -> hyper::Response<Body> {
+    let plain = |status: u16, text: String| {
+        let mut res = hyper::Response::new(http_body_util::Either::Right(http_body_util::Full::new(Bytes::from(
+            text,
+        ))));
+        *res.status_mut() = hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::BAD_REQUEST);
+        res
+    };
+    if req.method() != hyper::Method::GET || req.uri().path() != "/shard" {
+        return plain(404, "meshtop agent: GET /shard?from=LINE\n".into());
+    }
+    match from_line(req.uri().query()) {
+        Ok(from) => {
+            let mut res = hyper::Response::new(http_body_util::Either::Left(StreamBody::new(
+                Box::pin(log.stream(from)) as std::pin::Pin<Box<dyn futures::Stream<Item = _> + Send>>,
+            )));
+            res.headers_mut().insert(
+                hyper::header::CONTENT_TYPE,
+                hyper::header::HeaderValue::from_static("text/plain; charset=utf-8"),
+            );
+            res
+        }
+        Err(e) => plain(400, format!("{e}\n")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn from_is_read_from_the_query() {
+        assert_eq!(from_line(None), Ok(0));
+        assert_eq!(from_line(Some("from=12")), Ok(12));
+        assert_eq!(from_line(Some("x=1&from=3")), Ok(3));
+        assert!(from_line(Some("from=-1")).unwrap_err().contains("not a line number"));
+    }
+
+    #[test]
+    fn whole_lines_reach_the_log_however_they_are_written() {
+        let log = FrameLog::default();
+        let mut w = log.writer(Box::new(std::io::sink()));
+        w.write_all(b"a\nb").unwrap();
+        w.write_all(b"c\nd\n").unwrap();
+        assert_eq!(
+            log.from(0).0,
+            vec![Bytes::from("a\n"), Bytes::from("bc\n"), Bytes::from("d\n")]
+        );
+        assert_eq!(log.from(2), (vec![Bytes::from("d\n")], false));
+        log.close();
+        assert_eq!(log.from(3), (vec![], true));
+    }
+}

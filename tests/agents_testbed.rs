@@ -1,0 +1,539 @@
+//! In-cluster load on the test bed: `meshtop bench --in-cluster` creates its Job against
+//! the real API server; the Job controller makes the agent pods and kwok runs them. kwok
+//! runs no containers, so this test plays the kubelet: for each agent pod it starts
+//! `meshtop agent` in the pod's network namespace with the pod's own args, env (Secret and
+//! downward-API references resolved) and Secret volume, ends the pod when the process
+//! exits, and stops the process when the pod is deleted. meshtop follows every agent
+//! through the API server's pod proxy. The merged result must equal the merge of the
+//! agents' own final frames (their stdout) exactly, and nothing may be left behind.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::StreamExt;
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{Pod, Secret};
+use kube::api::{ListParams, Patch, PatchParams};
+use kube::runtime::watcher;
+use kube::{Api, Client, ResourceExt};
+use serde_json::{Value, json};
+use support::*;
+
+const BIN: &str = env!("CARGO_BIN_EXE_meshtop");
+const MANAGED: &str = "app.kubernetes.io/managed-by=meshtop";
+
+/// What the kubelet does to an agent.
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    Run,
+    /// Agent `index` is killed (SIGKILL) once it has run a second: its pod fails.
+    Kill(u32),
+    /// Every pod reports that its image cannot be pulled; no agent starts.
+    ImagePull,
+}
+
+/// The kubelet's view of one agent.
+struct Agent {
+    child: Arc<Mutex<std::process::Child>>,
+    shard: PathBuf,
+}
+
+/// Plays the kubelet for the agent pods of `ns` until aborted.
+fn kubelet(
+    client: Client,
+    ns: String,
+    dir: PathBuf,
+    mode: Mode,
+) -> (tokio::task::JoinHandle<()>, Arc<Mutex<BTreeMap<u32, Agent>>>) {
+    let agents: Arc<Mutex<BTreeMap<u32, Agent>>> = Arc::default();
+    let started = agents.clone();
+    let task = tokio::spawn(async move {
+        let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
+        let mut events = watcher(pods.clone(), watcher::Config::default().labels(MANAGED)).boxed();
+        while let Some(ev) = events.next().await {
+            let pod = match ev {
+                Ok(watcher::Event::Apply(p) | watcher::Event::InitApply(p)) => p,
+                Ok(watcher::Event::Delete(p)) => {
+                    stop(&started, &p, libc::SIGTERM);
+                    continue;
+                }
+                _ => continue,
+            };
+            if pod.metadata.deletion_timestamp.is_some() {
+                stop(&started, &pod, libc::SIGTERM);
+                continue;
+            }
+            let Some(index) = index(&pod) else { continue };
+            let st = pod.status.clone().unwrap_or_default();
+            if st.phase.as_deref() != Some("Running")
+                || st.pod_ip.is_none()
+                || started.lock().unwrap().contains_key(&index)
+            {
+                continue;
+            }
+            if mode == Mode::ImagePull {
+                started.lock().unwrap().insert(
+                    index,
+                    Agent {
+                        child: Arc::new(Mutex::new(Command::new("true").spawn().unwrap())),
+                        shard: PathBuf::new(),
+                    },
+                );
+                let status = json!({"status": {"containerStatuses": [{
+                    "name": "agent", "image": "meshtop:absent", "imageID": "", "ready": false, "restartCount": 0,
+                    "state": {"waiting": {"reason": "ImagePullBackOff", "message": "Back-off pulling image \"meshtop:absent\""}}}]}});
+                pods.patch_status(&pod.name_any(), &PatchParams::default(), &Patch::Merge(status))
+                    .await
+                    .unwrap();
+                continue;
+            }
+            let agent = start_agent(&client, &ns, &pod, &dir).await;
+            let child = agent.child.clone();
+            let shard = agent.shard.clone();
+            started.lock().unwrap().insert(index, agent);
+            if mode == Mode::Kill(index) {
+                let child = child.clone();
+                tokio::spawn(async move {
+                    // A second into its run: its start frame and five intervals are out.
+                    while std::fs::read_to_string(&shard).map_or(0, |t| t.lines().count()) < 6 {
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                    let _ = child.lock().unwrap().kill();
+                });
+            }
+            // The pod ends when its process does, with its exit code.
+            let (pods, name) = (pods.clone(), pod.name_any());
+            tokio::spawn(async move {
+                let code = loop {
+                    if let Some(s) = child.lock().unwrap().try_wait().unwrap() {
+                        break s.code().unwrap_or(137);
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                };
+                let (phase, reason) = if code == 0 {
+                    ("Succeeded", "Completed")
+                } else {
+                    ("Failed", "Error")
+                };
+                let status = json!({"status": {"phase": phase, "containerStatuses": [{
+                    "name": "agent", "image": "meshtop:test", "imageID": "", "ready": false, "restartCount": 0,
+                    "state": {"terminated": {"exitCode": code, "reason": reason}}}]}});
+                let _ = pods
+                    .patch_status(&name, &PatchParams::default(), &Patch::Merge(status))
+                    .await;
+            });
+        }
+    });
+    (task, agents)
+}
+
+fn index(pod: &Pod) -> Option<u32> {
+    pod.annotations()
+        .get("batch.kubernetes.io/job-completion-index")?
+        .parse()
+        .ok()
+}
+
+fn stop(agents: &Mutex<BTreeMap<u32, Agent>>, pod: &Pod, signal: i32) {
+    if let Some(i) = index(pod)
+        && let Some(a) = agents.lock().unwrap().get(&i)
+    {
+        let pid = a.child.lock().unwrap().id();
+        // `ip netns exec` execs the agent in place: the pid is the agent's.
+        unsafe { libc::kill(pid as i32, signal) };
+    }
+}
+
+/// Starts the pod's container as the kubelet would: args, env (values, Secret keys,
+/// the downward API's annotations) and the Secret volume's files.
+async fn start_agent(client: &Client, ns: &str, pod: &Pod, dir: &Path) -> Agent {
+    let spec = pod.spec.as_ref().unwrap();
+    let c = &spec.containers[0];
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), ns);
+    let name = pod.name_any();
+    let files = dir.join(&name);
+    let mut mounts = Vec::new();
+    for m in c.volume_mounts.iter().flatten() {
+        // The service account's token volume is not the agent's business.
+        let vol = spec.volumes.iter().flatten().find(|v| v.name == m.name).unwrap();
+        let Some(from) = vol.secret.as_ref() else { continue };
+        let secret = secrets.get(from.secret_name.as_ref().unwrap()).await.unwrap();
+        let to = files.join(m.name.as_str());
+        std::fs::create_dir_all(&to).unwrap();
+        for (k, v) in secret.data.unwrap_or_default() {
+            std::fs::write(to.join(k), v.0).unwrap();
+        }
+        mounts.push((m.mount_path.clone(), to.display().to_string()));
+    }
+    let mut env = Vec::new();
+    for e in c.env.iter().flatten() {
+        let value = match (&e.value, &e.value_from) {
+            (Some(v), _) => v.clone(),
+            (None, Some(from)) => {
+                if let Some(r) = &from.secret_key_ref {
+                    let s = secrets.get(&r.name).await.unwrap();
+                    String::from_utf8(s.data.unwrap()[&r.key].0.clone()).unwrap()
+                } else {
+                    // The downward API: metadata.annotations['k'] or metadata.labels['k'].
+                    let path = &from.field_ref.as_ref().unwrap().field_path;
+                    let (map, key) = path
+                        .trim_end_matches("']")
+                        .split_once("['")
+                        .unwrap_or_else(|| panic!("field {path}"));
+                    let values = if map == "metadata.labels" {
+                        pod.labels()
+                    } else {
+                        pod.annotations()
+                    };
+                    values
+                        .get(key)
+                        .unwrap_or_else(|| panic!("{path} of pod {name}: {:?}", pod.metadata))
+                        .clone()
+                }
+            }
+            _ => String::new(),
+        };
+        let value = mounts
+            .iter()
+            .fold(value, |v, (from, to)| v.replacen(from.as_str(), to, 1));
+        env.push((e.name.clone(), value));
+    }
+    assert!(
+        env.iter().any(|(k, _)| k == "JOB_COMPLETION_INDEX"),
+        "the Job controller gives the index"
+    );
+    let netns = pod_netns(ns, &name);
+    let shard = dir.join(format!("{name}.shard"));
+    let child = Command::new("ip")
+        .args(["netns", "exec", &netns, BIN])
+        .args(c.args.iter().flatten())
+        .env_clear()
+        .envs(env)
+        .env("HOME", dir)
+        .stdout(std::fs::File::create(&shard).unwrap())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    Agent {
+        child: Arc::new(Mutex::new(child)),
+        shard,
+    }
+}
+
+/// The target: Python's HTTP server in a pod's network namespace.
+async fn target(client: &Client, ns: &str, www: &Path) -> (NetnsProcess, String) {
+    create_yaml(
+        client,
+        ns,
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  containers:\n  - {name: app, image: python:3}\n",
+    )
+    .await;
+    let ip = running_pod(client, ns, "web").await.status.unwrap().pod_ip.unwrap();
+    let netns = pod_netns(ns, "web");
+    std::fs::write(www.join("index.html"), "hello\n").unwrap();
+    let server = serve_dir_in_netns(&netns, "0.0.0.0", www);
+    (server, format!("http://{ip}:8080/"))
+}
+
+fn meshtop(dir: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args)
+        .env("KUBECONFIG", kubeconfig())
+        .env("HOME", dir)
+        .env("XDG_CONFIG_HOME", dir.join("config"))
+        .env_remove("MESHTOP_RATE");
+    cmd
+}
+
+/// 120 req/s over 6 connections for `secs`, from `agents` agents starting 6 s after the Job.
+fn bench_args<'a>(ns: &'a str, url: &'a str, agents: &'a str, secs: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut a = vec![
+        "bench",
+        "--in-cluster",
+        "--allow-writes",
+        "--agents",
+        agents,
+        "--namespace",
+        ns,
+        "--image",
+        "meshtop:test",
+        "--start-in",
+        "6s",
+        "-q",
+        "120",
+        "-c",
+        "6",
+        "-z",
+        secs,
+        "--no-save",
+        "-o",
+        "json",
+    ];
+    a.extend_from_slice(extra);
+    a.push(url);
+    a
+}
+
+/// Everything meshtop created in `ns` (by its label), as "Kind/name".
+async fn leftovers(client: &Client, ns: &str) -> Vec<String> {
+    let lp = ListParams::default().labels(MANAGED);
+    let mut out = Vec::new();
+    for j in Api::<Job>::namespaced(client.clone(), ns).list(&lp).await.unwrap() {
+        out.push(format!("Job/{}", j.name_any()));
+    }
+    for s in Api::<Secret>::namespaced(client.clone(), ns).list(&lp).await.unwrap() {
+        out.push(format!("Secret/{}", s.name_any()));
+    }
+    for p in Api::<Pod>::namespaced(client.clone(), ns).list(&lp).await.unwrap() {
+        out.push(format!("Pod/{}", p.name_any()));
+    }
+    out
+}
+
+/// `meshtop merge` of the agents' own stdout shards, as JSON.
+fn merged(dir: &Path, shards: &[PathBuf]) -> Value {
+    let mut args = vec!["merge".to_string(), "-o".into(), "json".into()];
+    args.extend(shards.iter().map(|p| p.display().to_string()));
+    let out = meshtop(dir, &[]).args(&args).output().unwrap();
+    assert!(out.status.success(), "merge: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// The figures two results must share exactly.
+fn figures(v: &Value) -> Value {
+    json!({
+        "requests": v["requests"], "responses": v["responses"], "status": v["status"], "errors": v["errors"],
+        "latency": v["latency"], "latency_uncorrected": v["latency_uncorrected"], "schedule_lag": v["schedule_lag"],
+        "body_sizes": v["body_sizes"], "bytes_sent": v["bytes_sent"], "bytes_received": v["bytes_received"],
+    })
+}
+
+fn shards_of(agents: &Mutex<BTreeMap<u32, Agent>>, except: Option<u32>) -> Vec<PathBuf> {
+    agents
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(i, _)| Some(**i) != except)
+        .map(|(_, a)| a.shard.clone())
+        .collect()
+}
+
+#[tokio::test]
+async fn agents_in_a_job_merge_exactly_and_leave_nothing_behind() {
+    let (client, ns) = setup("agents").await;
+    let dir = tempfile::tempdir().unwrap();
+    let www = tempfile::tempdir().unwrap();
+    let (_server, url) = target(&client, &ns, www.path()).await;
+    let (kubelet, agents) = kubelet(client.clone(), ns.clone(), dir.path().to_path_buf(), Mode::Run);
+    let out = tokio::task::spawn_blocking({
+        let (dir, ns, url) = (dir.path().to_path_buf(), ns.clone(), url.clone());
+        move || {
+            meshtop(
+                &dir,
+                &bench_args(&ns, &url, "3", "3s", &["-H", "Authorization: Bearer agent-canary"]),
+            )
+            .output()
+            .unwrap()
+        }
+    })
+    .await
+    .unwrap();
+    kubelet.abort();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("create Job (3 agent pods, image meshtop:test) meshtop-agents-"),
+        "{stderr}"
+    );
+    let result: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let shards = shards_of(&agents, None);
+    assert_eq!(shards.len(), 3, "three agents ran");
+    let own = merged(dir.path(), &shards);
+    assert_eq!(
+        figures(&result),
+        figures(&own),
+        "the live merge equals the agents' final frames merged"
+    );
+    // 120/s for 3 s over three agents: 40/s each (the schedule is exact, so 360 in all).
+    assert_eq!(result["requests"], 360, "{result}");
+    assert_eq!(result["status"]["200"], 360);
+    assert_eq!(result["agents"]["count"], 3);
+    assert_eq!(result["agents"]["missing"], json!([]));
+    assert_eq!(result["config"]["connections"], 6);
+    // The credential went to the agents through the Secret, and out of the result.
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("agent-canary"));
+    assert_eq!(
+        leftovers(&client, &ns).await,
+        Vec::<String>::new(),
+        "nothing is left behind"
+    );
+}
+
+#[tokio::test]
+async fn a_killed_agent_is_named_or_aborts_the_run() {
+    let (client, ns) = setup("agents-kill").await;
+    let dir = tempfile::tempdir().unwrap();
+    let www = tempfile::tempdir().unwrap();
+    let (_server, url) = target(&client, &ns, www.path()).await;
+
+    // continue: the others merge; the killed one's share is named.
+    let (kubelet1, agents) = kubelet(client.clone(), ns.clone(), dir.path().to_path_buf(), Mode::Kill(1));
+    let out = tokio::task::spawn_blocking({
+        let (dir, ns, url) = (dir.path().to_path_buf(), ns.clone(), url.clone());
+        move || {
+            meshtop(
+                &dir,
+                &bench_args(&ns, &url, "3", "6s", &["--on-agent-failure", "continue"]),
+            )
+            .output()
+            .unwrap()
+        }
+    })
+    .await
+    .unwrap();
+    kubelet1.abort();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let result: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let missing = &result["agents"]["missing"];
+    assert_eq!(missing.as_array().unwrap().len(), 1, "{result}");
+    assert_eq!(missing[0]["index"], 1);
+    assert_eq!(missing[0]["share"], "rate 40/s, 2 connections");
+    assert!(missing[0]["why"].as_str().unwrap().contains("failed"), "{missing}");
+    let own = merged(dir.path(), &shards_of(&agents, Some(1)));
+    assert_eq!(figures(&result), figures(&own));
+    // Agents 0 and 2: 40/s each for 6 s.
+    assert_eq!(result["requests"], 480);
+    assert_eq!(leftovers(&client, &ns).await, Vec::<String>::new());
+
+    // abort (the default): no result, the failure named, nothing left behind.
+    let dir2 = tempfile::tempdir().unwrap();
+    let (kubelet2, _) = kubelet(client.clone(), ns.clone(), dir2.path().to_path_buf(), Mode::Kill(0));
+    let out = tokio::task::spawn_blocking({
+        let (dir, ns, url) = (dir2.path().to_path_buf(), ns.clone(), url.clone());
+        move || meshtop(&dir, &bench_args(&ns, &url, "2", "6s", &[])).output().unwrap()
+    })
+    .await
+    .unwrap();
+    kubelet2.abort();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("agent 0 failed: pod meshtop-agents-"), "{stderr}");
+    assert!(stderr.contains("the run is aborted"), "{stderr}");
+    assert!(out.stdout.is_empty());
+    assert_eq!(leftovers(&client, &ns).await, Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn cancel_cleanup_refusals_and_image_pulls() {
+    let (client, ns) = setup("agents-cancel").await;
+    let dir = tempfile::tempdir().unwrap();
+    let www = tempfile::tempdir().unwrap();
+    let (_server, url) = target(&client, &ns, www.path()).await;
+
+    // Without --allow-writes: refused before anything is sent, naming what would be made.
+    let args: Vec<&str> = bench_args(&ns, &url, "2", "3s", &[])
+        .into_iter()
+        .filter(|a| *a != "--allow-writes")
+        .collect();
+    let out = meshtop(dir.path(), &args).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--allow-writes") && stderr.contains(&format!("in namespace {ns}")),
+        "{stderr}"
+    );
+    assert_eq!(leftovers(&client, &ns).await, Vec::<String>::new());
+
+    // Ctrl-c mid-run: what ran is reported as cancelled, and nothing is left behind.
+    let (kubelet1, agents) = kubelet(client.clone(), ns.clone(), dir.path().to_path_buf(), Mode::Run);
+    let child = meshtop(dir.path(), &bench_args(&ns, &url, "2", "60s", &[]))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id() as i32;
+    wait_for("both agents to send frames", Duration::from_secs(60), || {
+        let agents = agents.clone();
+        async move {
+            let a = agents.lock().unwrap();
+            let lines = |p: &Path| std::fs::read_to_string(p).map_or(0, |t| t.lines().count());
+            (a.len() == 2 && a.values().all(|a| lines(&a.shard) >= 5)).then_some(())
+        }
+    })
+    .await;
+    unsafe { libc::kill(pid, libc::SIGINT) };
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    kubelet1.abort();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let result: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(result["cancelled"], true);
+    assert!(result["requests"].as_u64().unwrap() > 0);
+    assert_eq!(leftovers(&client, &ns).await, Vec::<String>::new(), "{stderr}");
+
+    // kill -9 of meshtop: its Job stays; `meshtop cleanup` lists and deletes it.
+    let (kubelet2, agents) = kubelet(client.clone(), ns.clone(), dir.path().to_path_buf(), Mode::Run);
+    let mut child = meshtop(dir.path(), &bench_args(&ns, &url, "2", "60s", &[]))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for("the agents to start", Duration::from_secs(60), || {
+        let agents = agents.clone();
+        async move { (agents.lock().unwrap().len() == 2).then_some(()) }
+    })
+    .await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let left = leftovers(&client, &ns).await;
+    assert!(left.iter().any(|l| l.starts_with("Job/meshtop-agents-")), "{left:?}");
+    let out = meshtop(dir.path(), &["cleanup", "-n", &ns]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "cleanup without --allow-writes is refused");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("delete Job meshtop-agents-"));
+    let out = meshtop(dir.path(), &["cleanup", "-n", &ns, "--dry-run"])
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        listed.contains(&format!("Job {ns}/meshtop-agents-")) && listed.contains("Secret "),
+        "{listed}"
+    );
+    let out = meshtop(dir.path(), &["cleanup", "-n", &ns, "--allow-writes"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("deleted Job {ns}/meshtop-agents-")));
+    let client2 = client.clone();
+    let ns2 = ns.clone();
+    wait_for("cleanup to leave nothing", Duration::from_secs(60), || {
+        let (client, ns) = (client2.clone(), ns2.clone());
+        async move { leftovers(&client, &ns).await.is_empty().then_some(()) }
+    })
+    .await;
+    kubelet2.abort();
+
+    // An image the cluster cannot pull: a clear error naming it, and nothing left behind.
+    let (kubelet3, _) = kubelet(client.clone(), ns.clone(), dir.path().to_path_buf(), Mode::ImagePull);
+    let out = tokio::task::spawn_blocking({
+        let (dir, ns, url) = (dir.path().to_path_buf(), ns.clone(), url.clone());
+        move || meshtop(&dir, &bench_args(&ns, &url, "2", "3s", &[])).output().unwrap()
+    })
+    .await
+    .unwrap();
+    kubelet3.abort();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("ImagePullBackOff") && stderr.contains("the cluster cannot pull meshtop:test"),
+        "{stderr}"
+    );
+    assert_eq!(leftovers(&client, &ns).await, Vec::<String>::new());
+}
