@@ -214,6 +214,9 @@ async fn start_agent(client: &Client, ns: &str, pod: &Pod, dir: &Path) -> Agent 
         .args(c.args.iter().flatten())
         .env_clear()
         .envs(env)
+        // Every response of the agent's server ends after 5 lines: meshtop must resume
+        // each stream from the next frame it needs, many times per run.
+        .env("MESHTOP_AGENT_CUT_STREAMS", "5")
         .env("HOME", dir)
         .stdout(std::fs::File::create(&shard).unwrap())
         .stderr(Stdio::inherit())
@@ -365,6 +368,12 @@ async fn agents_in_a_job_merge_exactly_and_leave_nothing_behind() {
     assert_eq!(result["agents"]["count"], 3);
     assert_eq!(result["agents"]["missing"], json!([]));
     assert_eq!(result["config"]["connections"], 6);
+    // 17 frames an agent, 5 a response: at least 3 resumptions each.
+    assert!(
+        result["agents"]["stream_reconnects"].as_u64().unwrap() >= 9,
+        "{}",
+        result["agents"]
+    );
     // The credential went to the agents through the Secret, and out of the result.
     assert!(!String::from_utf8_lossy(&out.stdout).contains("agent-canary"));
     assert_eq!(
@@ -536,4 +545,80 @@ async fn cancel_cleanup_refusals_and_image_pulls() {
         "{stderr}"
     );
     assert_eq!(leftovers(&client, &ns).await, Vec::<String>::new());
+}
+
+/// The shipped agents' Role (deploy/rbac-agents.yaml) is enough: a user bound to it alone
+/// in the agents' namespace runs an in-cluster benchmark, and `meshtop cleanup` finds and
+/// deletes a killed run's Job, its pods and its Secret, never reading a Secret.
+#[tokio::test]
+async fn the_shipped_agents_role_is_enough() {
+    let (client, ns) = setup("agents-role").await;
+    let dir = tempfile::tempdir().unwrap();
+    let www = tempfile::tempdir().unwrap();
+    let (_server, url) = target(&client, &ns, www.path()).await;
+    let user = format!("agents-{ns}");
+    let role = include_str!("../deploy/rbac-agents.yaml");
+    create_yaml(&client, &ns, role).await;
+    create_yaml(
+        &client,
+        &ns,
+        &support::role::binding("RoleBinding", "meshtop-agents", "Role", "meshtop-agents", &user),
+    )
+    .await;
+    let kc = impersonating_kubeconfig(dir.path(), &user);
+
+    let (kubelet1, agents) = kubelet(client.clone(), ns.clone(), dir.path().to_path_buf(), Mode::Run);
+    let out = tokio::task::spawn_blocking({
+        let (dir, ns, url, kc) = (dir.path().to_path_buf(), ns.clone(), url.clone(), kc.clone());
+        move || {
+            meshtop(&dir, &bench_args(&ns, &url, "2", "2s", &[]))
+                .env("KUBECONFIG", kc)
+                .output()
+                .unwrap()
+        }
+    })
+    .await
+    .unwrap();
+    kubelet1.abort();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let result: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(result["requests"], 240);
+    assert_eq!(
+        figures(&result),
+        figures(&merged(dir.path(), &shards_of(&agents, None)))
+    );
+    assert_eq!(leftovers(&client, &ns).await, Vec::<String>::new(), "{stderr}");
+
+    // A run killed with -9, cleaned up by the same user.
+    let (kubelet2, agents) = kubelet(client.clone(), ns.clone(), dir.path().to_path_buf(), Mode::Run);
+    let mut child = meshtop(dir.path(), &bench_args(&ns, &url, "2", "60s", &[]))
+        .env("KUBECONFIG", &kc)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for("the agents to start", Duration::from_secs(60), || {
+        let agents = agents.clone();
+        async move { (agents.lock().unwrap().len() == 2).then_some(()) }
+    })
+    .await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let out = meshtop(dir.path(), &["cleanup", "-n", &ns, "--allow-writes"])
+        .env("KUBECONFIG", &kc)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let (client2, ns2) = (client.clone(), ns.clone());
+    wait_for(
+        "cleanup to leave nothing, the Secret too",
+        Duration::from_secs(60),
+        || {
+            let (client, ns) = (client2.clone(), ns2.clone());
+            async move { leftovers(&client, &ns).await.is_empty().then_some(()) }
+        },
+    )
+    .await;
+    kubelet2.abort();
 }

@@ -63,12 +63,23 @@ where
         .collect())
 }
 
-/// Everything labelled `selector` (Jobs first: deleting one takes its pods with it).
+/// Everything labelled `selector` (Jobs first: deleting one takes its pods with it). A
+/// user who may not list Secrets (deploy/rbac-agents.yaml never lets meshtop read one)
+/// still has each Job's Secret deleted with it, by name.
 pub async fn find(client: &Client, ns: Option<&str>, selector: &str) -> Result<Vec<Leftover>> {
     let mut all = list::<Job>(client, ns, selector, "Job").await?;
-    all.extend(list::<Secret>(client, ns, selector, "Secret").await?);
+    match list::<Secret>(client, ns, selector, "Secret").await {
+        Ok(s) => all.extend(s),
+        Err(e) if forbidden(&e) => {}
+        Err(e) => return Err(e),
+    }
     all.extend(list::<Pod>(client, ns, selector, "Pod").await?);
     Ok(all)
+}
+
+fn forbidden(e: &color_eyre::Report) -> bool {
+    e.chain()
+        .any(|c| matches!(c.downcast_ref::<kube::Error>(), Some(kube::Error::Api(s)) if s.code == 403))
 }
 
 /// The label of everything meshtop creates.
@@ -87,24 +98,38 @@ pub async fn delete(client: &Client, objects: &[Leftover]) -> Vec<String> {
     let mut failures = Vec::new();
     for o in objects {
         let ns = Some(o.namespace.as_str());
-        let r = match o.kind {
-            "Job" => api::<Job>(client, ns).delete(&o.name, &dp).await.map(|_| ()),
-            "Secret" => api::<Secret>(client, ns).delete(&o.name, &dp).await.map(|_| ()),
-            _ => api::<Pod>(client, ns).delete(&o.name, &dp).await.map(|_| ()),
+        // One already gone is deleted.
+        let gone = |r: Result<(), kube::Error>| match r {
+            Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+            r => r,
         };
-        match r {
-            Ok(()) => {}
-            Err(kube::Error::Api(s)) if s.code == 404 => {}
-            Err(e) => failures.push(format!("deleting {o}: {}", crate::source::errors::with_cause(&e))),
+        let r = match o.kind {
+            // A Job's Secret has its name (agents::plan).
+            "Job" => gone(api::<Job>(client, ns).delete(&o.name, &dp).await.map(|_| ()))
+                .and(gone(api::<Secret>(client, ns).delete(&o.name, &dp).await.map(|_| ()))),
+            "Secret" => gone(api::<Secret>(client, ns).delete(&o.name, &dp).await.map(|_| ())),
+            _ => gone(api::<Pod>(client, ns).delete(&o.name, &dp).await.map(|_| ())),
+        };
+        if let Err(e) = r {
+            failures.push(format!("deleting {o}: {}", crate::source::errors::with_cause(&e)));
         }
     }
     failures
 }
 
-/// Deletes one run's objects and waits (at most `wait`) until none is left, so that an
-/// ended run leaves nothing behind. Returns what is still there after the wait.
-pub async fn delete_run(client: &Client, ns: &str, selector: &str, wait: Duration) -> Result<Vec<Leftover>> {
-    let found = find(client, Some(ns), selector).await?;
+/// Deletes one run's objects (its Job `job` and Secret by name, whether or not the Job
+/// was created, and anything else labelled `selector`) and waits (at most `wait`) until
+/// none is left, so that an ended run leaves nothing behind. Returns what is still there.
+pub async fn delete_run(client: &Client, ns: &str, job: &str, selector: &str, wait: Duration) -> Result<Vec<Leftover>> {
+    let mut found = find(client, Some(ns), selector).await?;
+    let named = Leftover {
+        kind: "Job",
+        namespace: ns.to_string(),
+        name: job.to_string(),
+    };
+    if !found.contains(&named) {
+        found.insert(0, named);
+    }
     let failures = delete(client, &found).await;
     if !failures.is_empty() {
         color_eyre::eyre::bail!("{}", failures.join("; "));

@@ -73,13 +73,19 @@ impl Plan {
         vec![
             PlannedWrite {
                 verb: "create",
+                kind: "Secret (the target URL, headers and body)".into(),
+                name: self.secret_name(),
+                namespace: ns.clone(),
+            },
+            PlannedWrite {
+                verb: "create",
                 kind: format!("Job ({} agent pods, image {})", self.agents, self.image),
                 name: self.job_name(),
                 namespace: ns.clone(),
             },
             PlannedWrite {
-                verb: "create",
-                kind: "Secret (the target URL, headers and body)".into(),
+                verb: "patch",
+                kind: "Secret (owned by the Job)".into(),
                 name: self.secret_name(),
                 namespace: ns.clone(),
             },
@@ -310,16 +316,10 @@ impl Plan {
         }
     }
 
-    /// The Secret, owned by the Job so that deleting the Job deletes it too.
-    pub fn secret(&self, owner: &Job) -> Secret {
+    /// The Secret; with `owner`, owned by the Job so that deleting the Job deletes it too.
+    pub fn secret(&self, owner: Option<&Job>) -> Secret {
         let mut meta = self.meta(self.secret_name());
-        meta.owner_references = Some(vec![OwnerReference {
-            api_version: "batch/v1".into(),
-            kind: "Job".into(),
-            name: owner.metadata.name.clone().unwrap_or_default(),
-            uid: owner.metadata.uid.clone().unwrap_or_default(),
-            ..OwnerReference::default()
-        }]);
+        meta.owner_references = owner.map(owner_of);
         Secret {
             metadata: meta,
             data: Some(
@@ -332,6 +332,21 @@ impl Plan {
             ..Secret::default()
         }
     }
+}
+
+/// The owner reference to `job`.
+pub fn owner(job: &Job) -> Vec<OwnerReference> {
+    owner_of(job)
+}
+
+fn owner_of(job: &Job) -> Vec<OwnerReference> {
+    vec![OwnerReference {
+        api_version: "batch/v1".into(),
+        kind: "Job".into(),
+        name: job.metadata.name.clone().unwrap_or_default(),
+        uid: job.metadata.uid.clone().unwrap_or_default(),
+        ..OwnerReference::default()
+    }]
 }
 
 /// Agents are not meshed: a sidecar would share their CPU, and one that outlives the
@@ -450,7 +465,8 @@ mod tests {
         let p = plan();
         let mut job = p.job();
         job.metadata.uid = Some("uid-1".into());
-        let s = p.secret(&job);
+        assert_eq!(p.secret(None).metadata.owner_references, None);
+        let s = p.secret(Some(&job));
         let data = s.data.unwrap();
         assert_eq!(data["url"].0, b"http://user:pw@web.shop:8080/?token=t");
         assert_eq!(data["headers"].0, b"Authorization: Bearer x\nX-A: b");
@@ -463,10 +479,14 @@ mod tests {
     fn writes_name_every_object_and_its_namespace() {
         let w: Vec<String> = plan().writes().iter().map(ToString::to_string).collect();
         assert_eq!(
-            w[0],
-            "create Job (3 agent pods, image meshtop:test) meshtop-agents-0a1b2c3d in namespace load"
+            w,
+            [
+                "create Secret (the target URL, headers and body) meshtop-agents-0a1b2c3d in namespace load",
+                "create Job (3 agent pods, image meshtop:test) meshtop-agents-0a1b2c3d in namespace load",
+                "patch Secret (owned by the Job) meshtop-agents-0a1b2c3d in namespace load",
+                "delete Job (with its pods) and Secret, at the end, meshtop-agents-0a1b2c3d in namespace load",
+            ]
         );
-        assert!(w[1].starts_with("create Secret"));
     }
 
     #[test]

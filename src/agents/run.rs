@@ -11,7 +11,7 @@ use futures::StreamExt;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Pod, Secret};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
-use kube::api::{ListParams, PostParams};
+use kube::api::{ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::watcher;
 use kube::{Api, Client, ResourceExt};
 use tokio::sync::mpsc;
@@ -46,21 +46,34 @@ const CLEANUP_WAIT: Duration = Duration::from_secs(60);
 pub async fn run(client: &Client, plan: &Plan, on_failure: OnFailure) -> Result<BenchResult> {
     let namespace = plan.namespace.clone();
     let config = &plan.config;
-    let jobs: Api<Job> = Api::namespaced(client.clone(), &namespace);
-    let job = jobs
-        .create(&PostParams::default(), &plan.job())
+    // The Secret first, so no agent pod ever waits for it; then the Job, which then owns
+    // the Secret (deleting the Job deletes it, should meshtop not get to).
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), &namespace);
+    secrets
+        .create(&PostParams::default(), &plan.secret(None))
         .await
-        .wrap_err_with(|| format!("creating Job {namespace}/{}", plan.job_name()))?;
-    let outcome = match Api::<Secret>::namespaced(client.clone(), &namespace)
-        .create(&PostParams::default(), &plan.secret(&job))
-        .await
-    {
+        .wrap_err_with(|| format!("creating Secret {namespace}/{}", plan.secret_name()))?;
+    let created = async {
+        let job = Api::<Job>::namespaced(client.clone(), &namespace)
+            .create(&PostParams::default(), &plan.job())
+            .await
+            .wrap_err_with(|| format!("creating Job {namespace}/{}", plan.job_name()))?;
+        secrets
+            .patch(
+                &plan.secret_name(),
+                &PatchParams::default(),
+                &Patch::Merge(serde_json::json!({"metadata": {"ownerReferences": super::plan::owner(&job)}})),
+            )
+            .await
+            .wrap_err_with(|| format!("making Job {namespace}/{} the owner of its Secret", plan.job_name()))
+    };
+    let outcome = match created.await {
         Ok(_) => follow_run(client, plan, on_failure).await,
-        Err(e) => Err(eyre!("creating Secret {namespace}/{}: {e}", plan.secret_name())),
+        Err(e) => Err(e),
     };
     // Whatever happened, nothing is left behind.
     eprintln!("meshtop: deleting Job {namespace}/{} and its Secret", plan.job_name());
-    match cleanup::delete_run(client, &namespace, &plan.selector(), CLEANUP_WAIT).await {
+    match cleanup::delete_run(client, &namespace, &plan.job_name(), &plan.selector(), CLEANUP_WAIT).await {
         Ok(left) if left.is_empty() => {}
         Ok(left) => {
             let names: Vec<String> = left.iter().map(ToString::to_string).collect();
@@ -72,7 +85,7 @@ pub async fn run(client: &Client, plan: &Plan, on_failure: OnFailure) -> Result<
         }
         Err(e) => eprintln!("meshtop: cleaning up: {e:#}; run `meshtop cleanup --allow-writes -n {namespace}`"),
     }
-    let (live, cancelled) = outcome?;
+    let (live, cancelled, reconnects) = outcome?;
     let fin = live
         .finish(cancelled)
         .map_err(|e| eyre!("merging the agents' frames: {e}"))?;
@@ -100,6 +113,7 @@ pub async fn run(client: &Client, plan: &Plan, on_failure: OnFailure) -> Result<
             })
             .collect(),
         late: late_starts(&live, plan.start_at),
+        stream_reconnects: reconnects,
     });
     Ok(result)
 }
@@ -132,8 +146,9 @@ pub fn read_tls(config: &BenchConfig) -> Result<Vec<(&'static str, Vec<u8>)>> {
 }
 
 /// Pod events and the followers' messages until every agent is done or failed (or the
-/// run is aborted). Returns the live merge, and whether the user cancelled.
-async fn follow_run(client: &Client, plan: &Plan, on_failure: OnFailure) -> Result<(Live, bool)> {
+/// run is aborted). Returns the live merge, whether the user cancelled, and how many
+/// times a stream was resumed.
+async fn follow_run(client: &Client, plan: &Plan, on_failure: OnFailure) -> Result<(Live, bool, u64)> {
     let ns = &plan.namespace;
     let mut live = Live::new(plan.agents);
     let (tx, mut rx) = mpsc::channel::<Msg>(256);
@@ -234,7 +249,7 @@ async fn follow_run(client: &Client, plan: &Plan, on_failure: OnFailure) -> Resu
     for (i, why) in live.failures() {
         eprintln!("meshtop: agent {i} failed: {why}");
     }
-    result.map(|()| (live, cancelled))
+    result.map(|()| (live, cancelled, reconnects))
 }
 
 fn progress(live: &Live, reconnects: u64) {

@@ -78,21 +78,32 @@ impl FrameLog {
         }
     }
 
-    /// Everything from line `from` on, as it is written, until the log is closed.
-    fn stream(self, mut from: usize) -> impl futures::Stream<Item = Result<Frame<Bytes>, Infallible>> {
+    /// Everything from line `from` on, as it is written, until the log is closed; or
+    /// `cut` lines at most, then the end of the response (the test hook [`CUT_ENV`]).
+    fn stream(
+        self,
+        mut from: usize,
+        cut: Option<usize>,
+    ) -> impl futures::Stream<Item = Result<Frame<Bytes>, Infallible>> {
         let mut changed = self.changed.subscribe();
+        let mut left = cut.unwrap_or(usize::MAX);
         async_stream(move |tx| async move {
             loop {
                 changed.borrow_and_update();
                 let (lines, closed) = self.from(from);
-                from += lines.len();
-                for line in lines {
+                let all_sent = lines.len() <= left;
+                for line in lines.into_iter().take(left) {
+                    from += 1;
+                    left -= 1;
                     if tx.send(Ok(Frame::data(line))).await.is_err() {
                         return;
                     }
                 }
-                if closed {
+                if closed && all_sent {
                     self.collected.send_replace(true);
+                    return;
+                }
+                if left == 0 {
                     return;
                 }
                 if changed.changed().await.is_err() {
@@ -139,6 +150,11 @@ impl std::io::Write for LogWriter {
     }
 }
 
+/// Test hook: with `MESHTOP_AGENT_CUT_STREAMS=N` every response ends after N lines, so
+/// the follower must ask again from where it stopped (a stream broken by the API server or
+/// the network, on purpose: tests/agents_testbed.rs).
+pub const CUT_ENV: &str = "MESHTOP_AGENT_CUT_STREAMS";
+
 /// The line a follower asks to start from: `from=N` in the query, else 0.
 pub fn from_line(query: Option<&str>) -> Result<usize, String> {
     let Some(q) = query else { return Ok(0) };
@@ -157,6 +173,10 @@ pub async fn spawn(addr: std::net::SocketAddr, log: FrameLog) -> Result<std::net
         .await
         .wrap_err_with(|| format!("listening on {addr} (--listen)"))?;
     let bound = listener.local_addr()?;
+    let cut = std::env::var(CUT_ENV)
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|n| *n > 0);
     tokio::spawn(async move {
         loop {
             let Ok((stream, _)) = listener.accept().await else {
@@ -166,7 +186,7 @@ pub async fn spawn(addr: std::net::SocketAddr, log: FrameLog) -> Result<std::net
             tokio::spawn(async move {
                 let service = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
                     let log = log.clone();
-                    async move { Ok::<_, Infallible>(answer(&req, log)) }
+                    async move { Ok::<_, Infallible>(answer(&req, log, cut)) }
                 });
                 let _ = hyper::server::conn::http1::Builder::new()
                     .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
@@ -182,7 +202,7 @@ type Body = http_body_util::Either<
     http_body_util::Full<Bytes>,
 >;
 
-fn answer(req: &hyper::Request<hyper::body::Incoming>, log: FrameLog) -> hyper::Response<Body> {
+fn answer(req: &hyper::Request<hyper::body::Incoming>, log: FrameLog, cut: Option<usize>) -> hyper::Response<Body> {
     let plain = |status: u16, text: String| {
         let mut res = hyper::Response::new(http_body_util::Either::Right(http_body_util::Full::new(Bytes::from(
             text,
@@ -195,9 +215,10 @@ fn answer(req: &hyper::Request<hyper::body::Incoming>, log: FrameLog) -> hyper::
     }
     match from_line(req.uri().query()) {
         Ok(from) => {
-            let mut res = hyper::Response::new(http_body_util::Either::Left(StreamBody::new(
-                Box::pin(log.stream(from)) as std::pin::Pin<Box<dyn futures::Stream<Item = _> + Send>>,
-            )));
+            let mut res = hyper::Response::new(http_body_util::Either::Left(StreamBody::new(Box::pin(
+                log.stream(from, cut),
+            )
+                as std::pin::Pin<Box<dyn futures::Stream<Item = _> + Send>>)));
             res.headers_mut().insert(
                 hyper::header::CONTENT_TYPE,
                 hyper::header::HeaderValue::from_static("text/plain; charset=utf-8"),
@@ -219,6 +240,31 @@ mod tests {
         assert_eq!(from_line(Some("from=12")), Ok(12));
         assert_eq!(from_line(Some("x=1&from=3")), Ok(3));
         assert!(from_line(Some("from=-1")).unwrap_err().contains("not a line number"));
+    }
+
+    #[tokio::test]
+    async fn a_cut_stream_resumes_where_it_stopped_and_the_last_read_is_collected() {
+        use futures::StreamExt;
+        let log = FrameLog::default();
+        let mut w = log.writer(Box::new(std::io::sink()));
+        w.write_all(b"0\n1\n2\n").unwrap();
+        log.close();
+        let read = |from, cut| {
+            let log = log.clone();
+            async move {
+                log.stream(from, cut)
+                    .map(|f| f.unwrap().into_data().unwrap())
+                    .collect::<Vec<Bytes>>()
+                    .await
+            }
+        };
+        assert_eq!(read(0, Some(2)).await, vec![Bytes::from("0\n"), Bytes::from("1\n")]);
+        assert!(!*log.collected.subscribe().borrow(), "not every line was sent");
+        assert_eq!(read(2, Some(2)).await, vec![Bytes::from("2\n")]);
+        tokio::time::timeout(std::time::Duration::from_secs(5), log.collected())
+            .await
+            .expect("the last line read: collected");
+        assert_eq!(read(1, None).await.len(), 2);
     }
 
     #[test]

@@ -325,6 +325,10 @@ pub struct AgentsInfo {
     /// Agents that started more than a second after the planned start, and how late.
     #[serde(default)]
     pub late: Vec<String>,
+    /// Times an agent's stream through the API server broke and was resumed from the next
+    /// frame it needed (no frame lost or counted twice: the merge checks).
+    #[serde(default)]
+    pub stream_reconnects: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

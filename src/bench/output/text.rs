@@ -93,6 +93,14 @@ pub fn render(r: &BenchResult, verdicts: &[Verdict]) -> String {
         for l in &a.late {
             let _ = writeln!(o, "    late start: {l}");
         }
+        if a.stream_reconnects > 0 {
+            let _ = writeln!(
+                o,
+                "    agent streams resumed {} time{} (no frame lost or repeated)",
+                a.stream_reconnects,
+                if a.stream_reconnects == 1 { "" } else { "s" }
+            );
+        }
     }
     let _ = writeln!(
         o,
