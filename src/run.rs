@@ -94,6 +94,8 @@ pub async fn run_live(args: &TuiArgs) -> Result<()> {
     let rx = live.take_receiver();
     let result = run_tui(state, &ui, rx, config.max_fps, &mut live).await;
     live.stop();
+    // In-cluster runs delete their Job and Secret before meshtop exits.
+    live.benches.wait_in_cluster().await;
     result
 }
 
@@ -265,6 +267,16 @@ impl Driver for LiveSources {
             }
             Effect::StartBench { id, config, target } => {
                 self.benches.start(id, *config, target);
+                None
+            }
+            Effect::StartInClusterBench {
+                id,
+                config,
+                target,
+                agents,
+            } => {
+                self.benches
+                    .start_in_cluster(id, *config, target, agents, self.target.clone());
                 None
             }
             Effect::StopBench(id) => {
@@ -541,6 +553,12 @@ pub struct BenchRunner {
     sweeps: std::collections::BTreeMap<u32, tokio::sync::watch::Sender<bool>>,
     /// The last sweep id given out (ids are not reused within a session).
     last_sweep: u32,
+    /// Running in-cluster runs and what stops them.
+    in_cluster: std::collections::BTreeMap<u32, tokio::sync::watch::Sender<bool>>,
+    /// Their tasks, which delete what they created when they end.
+    in_cluster_tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// Where results are kept (`meshtop bench`'s directory unless set).
+    results_dir: Option<std::path::PathBuf>,
 }
 
 impl BenchRunner {
@@ -550,7 +568,16 @@ impl BenchRunner {
             running: Default::default(),
             sweeps: Default::default(),
             last_sweep: 0,
+            in_cluster: Default::default(),
+            in_cluster_tasks: Vec::new(),
+            results_dir: None,
         }
+    }
+
+    /// Keeps results in `dir` instead of `meshtop bench`'s directory.
+    pub fn with_results_dir(mut self, dir: std::path::PathBuf) -> Self {
+        self.results_dir = Some(dir);
+        self
     }
 
     /// Runs a sweep: its start, its runs (as benchmark updates tagged with the sweep) and
@@ -616,6 +643,7 @@ impl BenchRunner {
 
     pub fn start(&mut self, id: u32, config: crate::bench::BenchConfig, target: crate::app::bench::BenchTarget) {
         let tx = self.tx.clone();
+        let results_dir = self.results_dir.clone();
         let spec = crate::bench::config::shown_spec(&config);
         let url = spec.url.clone();
         let started = Update::BenchStarted {
@@ -680,16 +708,7 @@ impl BenchRunner {
             }
             let update = match run.finish().await {
                 Ok(result) => {
-                    // Kept like `meshtop bench` keeps its results; a failure to save is not
-                    // a failed run, so it goes to the debug log (--log), not to the run.
-                    match crate::bench::store::default_dir() {
-                        Ok(dir) => {
-                            if let Err(e) = crate::bench::store::save(&dir, &result) {
-                                tracing::warn!(dir = %dir.display(), "saving the bench result: {e:#}");
-                            }
-                        }
-                        Err(e) => tracing::warn!("no directory for bench results: {e:#}"),
-                    }
+                    save_result(results_dir.as_deref(), &result);
                     Update::BenchFinished {
                         id,
                         result: Box::new(result),
@@ -709,15 +728,117 @@ impl BenchRunner {
         if let Some(c) = self.running.remove(&id) {
             c.cancel();
         }
+        if let Some(stop) = self.in_cluster.remove(&id) {
+            let _ = stop.send(true);
+        }
+    }
+
+    /// Runs a benchmark from agent pods (the user confirmed the writes): the live merge
+    /// goes to the fold as progress and agent updates, the result like any run's. `x`
+    /// stops it; its Job and Secret are deleted however it ends.
+    pub fn start_in_cluster(
+        &mut self,
+        id: u32,
+        config: crate::bench::BenchConfig,
+        target: crate::app::bench::BenchTarget,
+        agents: crate::agents::plan::InCluster,
+        kube: source::kube::KubeTarget,
+    ) {
+        self.in_cluster.retain(|_, s| !s.is_closed());
+        self.in_cluster_tasks.retain(|t| !t.is_finished());
+        let tx = self.tx.clone();
+        let results_dir = self.results_dir.clone();
+        let (stop_tx, mut stop) = tokio::sync::watch::channel(false);
+        self.in_cluster.insert(id, stop_tx);
+        let started = Update::BenchStarted {
+            id,
+            config: Box::new(crate::bench::config::shown_spec(&config)),
+            target,
+        };
+        let task = tokio::spawn(async move {
+            // Sent even when the TUI has quit: the run then only cleans up.
+            let _ = tx.send(Stamped::now(started)).await;
+            let live_tx = tx.clone();
+            let outcome = async move {
+                let conn = source::kube::connect(&kube).await?;
+                let tls = crate::agents::run::read_tls(&config)?;
+                let plan = agents.plan(config, tls);
+                let (whole, start) = (plan.config.spec.clone(), plan.start_at.as_millisecond());
+                let stopped = async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                };
+                // Progress may be dropped when the fold is behind; the next one replaces it.
+                crate::agents::run::run(&conn.client, &plan, agents.on_failure, stopped, |live, _| {
+                    let progress = live.progress(&whole, start, crate::model::now_millis());
+                    let _ = live_tx.try_send(Stamped::now(Update::BenchProgress {
+                        id,
+                        progress: Box::new(progress),
+                    }));
+                    let _ = live_tx.try_send(Stamped::now(Update::BenchAgents {
+                        id,
+                        agents: live.statuses(&whole, start),
+                    }));
+                })
+                .await
+            }
+            .await;
+            let update = match outcome {
+                Ok(result) => {
+                    save_result(results_dir.as_deref(), &result);
+                    Update::BenchFinished {
+                        id,
+                        result: Box::new(result),
+                    }
+                }
+                Err(e) => Update::BenchFailed {
+                    id,
+                    message: format!("{e:#}"),
+                },
+            };
+            let _ = tx.send(Stamped::now(update)).await;
+        });
+        self.in_cluster_tasks.push(task);
+    }
+
+    /// After the TUI has quit (and `stop_all`): waits, at most 90 s, for in-cluster runs to
+    /// delete their Job and Secret, saying so.
+    pub async fn wait_in_cluster(&mut self) {
+        let tasks: Vec<_> = self.in_cluster_tasks.drain(..).filter(|t| !t.is_finished()).collect();
+        if tasks.is_empty() {
+            return;
+        }
+        eprintln!("meshtop: stopping the in-cluster agents and deleting their Job and Secret…");
+        if tokio::time::timeout(Duration::from_secs(90), futures::future::join_all(tasks))
+            .await
+            .is_err()
+        {
+            eprintln!("meshtop: not done after 90 s: `meshtop cleanup --allow-writes` deletes what is left");
+        }
     }
 
     fn stop_all(&mut self) {
         for (_, c) in std::mem::take(&mut self.running) {
             c.cancel();
         }
-        for (_, stop) in std::mem::take(&mut self.sweeps) {
+        for (_, stop) in std::mem::take(&mut self.sweeps)
+            .into_iter()
+            .chain(std::mem::take(&mut self.in_cluster))
+        {
             let _ = stop.send(true);
         }
+    }
+}
+
+/// Keeps a TUI run's result like `meshtop bench` keeps its results; a failure to save is
+/// not a failed run, so it goes to the debug log (--log), not to the run.
+fn save_result(dir: Option<&std::path::Path>, result: &crate::model::bench::BenchResult) {
+    match dir.map_or_else(crate::bench::store::default_dir, |d| Ok(d.to_path_buf())) {
+        Ok(dir) => {
+            if let Err(e) = crate::bench::store::save(&dir, result) {
+                tracing::warn!(dir = %dir.display(), "saving the bench result: {e:#}");
+            }
+        }
+        Err(e) => tracing::warn!("no directory for bench results: {e:#}"),
     }
 }
 

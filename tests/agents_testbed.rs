@@ -622,3 +622,108 @@ async fn the_shipped_agents_role_is_enough() {
     .await;
     kubelet2.abort();
 }
+
+/// The TUI's path: the runner the TUI starts an in-cluster run with (after the user said
+/// y) sends the live merge as progress and agent updates that fold into the bench view,
+/// then the result; `x` (the runner's stop) ends a second run early with what ran, and
+/// neither leaves anything behind.
+#[tokio::test]
+async fn the_tui_runner_folds_agents_live_and_stops_on_x() {
+    use meshtop::agents::plan::InCluster;
+    use meshtop::app::{Keymap, State, Update, fold};
+    let (client, ns) = setup("agents-tui").await;
+    let dir = tempfile::tempdir().unwrap();
+    let www = tempfile::tempdir().unwrap();
+    let (_server, url) = target(&client, &ns, www.path()).await;
+    let kube = meshtop::source::kube::KubeTarget {
+        kubeconfig: Some(kubeconfig()),
+        ..Default::default()
+    };
+    let spec = |run: &str| InCluster {
+        run: run.into(),
+        namespace: ns.clone(),
+        agents: 2,
+        image: "meshtop:test".into(),
+        on_failure: meshtop::agents::OnFailure::Abort,
+        start_in: Duration::from_secs(6),
+    };
+    let config = |secs: u64| {
+        let mut c = meshtop::bench::BenchConfig::new(url.clone());
+        c.spec.rate = 100.0;
+        c.spec.connections = 4;
+        c.spec.duration = Some(Duration::from_secs(secs));
+        c
+    };
+    let (tx, mut rx) = tokio::sync::mpsc::channel(4096);
+    let mut runner = meshtop::run::BenchRunner::new(tx).with_results_dir(dir.path().join("results"));
+    let (kubelet1, _) = kubelet(client.clone(), ns.clone(), dir.path().to_path_buf(), Mode::Run);
+    let mut state = State::new(Keymap::default());
+    runner.start_in_cluster(1, config(2), Default::default(), spec("tui00001"), kube.clone());
+    let mut saw_agents = false;
+    loop {
+        let u = tokio::time::timeout(Duration::from_secs(120), rx.recv())
+            .await
+            .expect("updates")
+            .unwrap();
+        let end = matches!(u.update, Update::BenchFinished { .. } | Update::BenchFailed { .. });
+        if let Update::BenchAgents { agents, .. } = &u.update {
+            saw_agents |= agents.len() == 2 && agents.iter().any(|a| a.requests > 0);
+        }
+        fold(&mut state, u);
+        if end {
+            break;
+        }
+    }
+    kubelet1.abort();
+    assert!(saw_agents, "the agents were shown live");
+    let b = &state.benches[0];
+    assert_eq!(b.error, None);
+    let r = b.result.as_ref().expect("a result");
+    assert_eq!((r.requests, r.cancelled), (200, false));
+    assert_eq!(r.agents.as_ref().unwrap().job, "meshtop-agents-tui00001");
+    assert!(
+        b.agents
+            .iter()
+            .all(|a| a.state == meshtop::model::bench::AgentPhase::Done)
+    );
+    meshtop::app::apply_action(&mut state, meshtop::app::Action::ShowBench);
+    let screen = render_text(&state, 140, 40);
+    assert!(
+        screen.contains("AGENTS  0 running · 2 done · 0 waiting · 0 failed"),
+        "{screen}"
+    );
+    assert_eq!(leftovers(&client, &ns).await, Vec::<String>::new());
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("results")).unwrap().count(),
+        1,
+        "the result is kept"
+    );
+
+    // x: the runner's stop, mid-run.
+    let (kubelet2, agents) = kubelet(client.clone(), ns.clone(), dir.path().to_path_buf(), Mode::Run);
+    runner.start_in_cluster(2, config(60), Default::default(), spec("tui00002"), kube);
+    wait_for("both agents to send frames", Duration::from_secs(60), || {
+        let agents = agents.clone();
+        async move {
+            let a = agents.lock().unwrap();
+            let lines = |p: &Path| std::fs::read_to_string(p).map_or(0, |t| t.lines().count());
+            (a.len() == 2 && a.values().all(|a| lines(&a.shard) >= 5)).then_some(())
+        }
+    })
+    .await;
+    runner.stop(2);
+    let result = loop {
+        let u = tokio::time::timeout(Duration::from_secs(120), rx.recv())
+            .await
+            .expect("updates")
+            .unwrap();
+        match u.update {
+            Update::BenchFinished { id: 2, result } => break result,
+            Update::BenchFailed { id: 2, message } => panic!("{message}"),
+            _ => {}
+        }
+    };
+    kubelet2.abort();
+    assert!(result.cancelled && result.requests > 0);
+    assert_eq!(leftovers(&client, &ns).await, Vec::<String>::new());
+}

@@ -658,3 +658,146 @@ fn a_sweep_builds_its_table_and_resources_from_updates() {
     }
     assert_eq!(again.sweeps, s.sweeps);
 }
+
+/// An in-cluster run from the form: refused without --allow-writes (the form says why),
+/// else every object it would write is named with its namespace for the user to confirm;
+/// n goes back to the form with nothing started, y starts it.
+#[test]
+fn in_cluster_agents_from_the_form_ask_before_writing() {
+    use meshtop::app::bench::Field;
+    use meshtop::model::access::Writes;
+    let mut s = state();
+    apply_action(&mut s, Action::ShowPods);
+    apply_action(&mut s, Action::Down);
+    apply_action(&mut s, Action::NewBench);
+    // To the agents field, the last one.
+    while s.bench_form.as_ref().unwrap().focused() != Field::Agents {
+        apply_action(&mut s, Action::FormNext);
+    }
+    for c in "3".chars() {
+        apply_action(&mut s, Action::InputChar(c));
+    }
+    assert_eq!(apply_action(&mut s, Action::InputSubmit), None);
+    assert_eq!(
+        s.bench_form.as_ref().unwrap().error.as_deref(),
+        Some(
+            "in-cluster agents: a Job and a Secret would be created in namespace bookinfo; start meshtop with \
+             --allow-writes"
+        )
+    );
+    assert!(s.confirm.is_none());
+    insta::assert_snapshot!("bench_form_agents_refused", render(&s, 120, 26));
+
+    s.writes = Writes::Allowed;
+    assert_eq!(
+        apply_action(&mut s, Action::InputSubmit),
+        None,
+        "nothing starts before the answer"
+    );
+    assert_eq!(s.mode, meshtop::app::Mode::Confirm);
+    let c = s.confirm.as_ref().expect("a question");
+    assert_eq!(c.writes.len(), 4);
+    assert!(c.writes[0].starts_with("create Secret (the target URL, headers and body) meshtop-agents-"));
+    assert!(c.writes[1].contains("Job (3 agent pods, image ghcr.io/meshtop/meshtop:"));
+    assert!(
+        c.writes.iter().all(|w| w.ends_with(" in namespace bookinfo")),
+        "{:?}",
+        c.writes
+    );
+    // The run ID is random: the screen is compared with it blanked.
+    let run = c.writes[0].split("meshtop-agents-").nth(1).unwrap()[..8].to_string();
+    insta::assert_snapshot!("bench_confirm_agents", render(&s, 120, 26).replace(&run, "RUNID___"));
+
+    // Keys other than y and n leave the question; n goes back to the form.
+    let km = Keymap::default();
+    let key = |c: char| meshtop::app::keymap::KeyCombo::parse(&c.to_string()).unwrap();
+    assert_eq!(km.resolve(s.mode, meshtop::app::state::ViewKind::Bench, key('x')), None);
+    assert_eq!(
+        km.resolve(s.mode, meshtop::app::state::ViewKind::Bench, key('y')),
+        Some(Action::InputSubmit)
+    );
+    assert_eq!(apply_action(&mut s, Action::InputCancel), None);
+    assert_eq!(s.mode, meshtop::app::Mode::Form);
+    assert!(s.confirm.is_none() && s.bench_form.is_some());
+    assert_eq!(s.flash.as_deref(), Some("nothing was created"));
+
+    apply_action(&mut s, Action::InputSubmit);
+    match apply_action(&mut s, Action::InputSubmit) {
+        Some(meshtop::app::Effect::StartInClusterBench { id, config, agents, .. }) => {
+            assert_eq!(id, 1);
+            assert_eq!((agents.agents, agents.namespace.as_str()), (3, "bookinfo"));
+            assert_eq!(config.spec.url, "http://10.77.16.10:80/");
+        }
+        other => panic!("expected an in-cluster run, got {other:?}"),
+    }
+    assert!(s.bench_form.is_none() && s.confirm.is_none());
+    assert_eq!(s.entry().view, View::Bench);
+}
+
+/// Agents that cannot each get a share, or a sweep with agents, are refused by the form.
+#[test]
+fn in_cluster_agents_need_a_share_each() {
+    use meshtop::app::bench::Field;
+    let mut s = state();
+    s.writes = meshtop::model::access::Writes::Allowed;
+    apply_action(&mut s, Action::ShowPods);
+    apply_action(&mut s, Action::NewBench);
+    while s.bench_form.as_ref().unwrap().focused() != Field::Agents {
+        apply_action(&mut s, Action::FormNext);
+    }
+    for c in "20".chars() {
+        apply_action(&mut s, Action::InputChar(c));
+    }
+    assert_eq!(apply_action(&mut s, Action::InputSubmit), None);
+    assert_eq!(
+        s.bench_form.as_ref().unwrap().error.as_deref(),
+        Some("agents: 10 connections over 20 agents leaves some agents none: give at least one connection per agent")
+    );
+    assert!(s.confirm.is_none());
+}
+
+/// The live panel of an in-cluster run lists its agents, failures and stragglers first.
+#[test]
+fn an_in_cluster_run_lists_its_agents() {
+    use meshtop::model::bench::{AgentPhase, AgentStatus};
+    let mut s = state();
+    apply_action(&mut s, Action::ShowBench);
+    let updates = recorded();
+    let middle = updates
+        .iter()
+        .position(|u| matches!(&u.update, Update::BenchProgress { progress, .. } if progress.elapsed_s >= 1.5))
+        .unwrap();
+    for u in &updates[..=middle] {
+        fold(&mut s, u.clone());
+    }
+    let agent = |index: u32, state: AgentPhase, requests: u64, behind: bool, why: Option<&str>| AgentStatus {
+        index,
+        pod: Some(format!("meshtop-agents-1a2b3c4d-{index}-x7k2p")),
+        state,
+        why: why.map(str::to_string),
+        share: "rate 40/s, 2 connections".into(),
+        requests,
+        rate: if state == AgentPhase::Running { 40.0 } else { 0.0 },
+        behind,
+    };
+    let id = s.benches[0].id;
+    fold(
+        &mut s,
+        Stamped::now(Update::BenchAgents {
+            id,
+            agents: vec![
+                agent(0, AgentPhase::Running, 61, false, None),
+                agent(
+                    1,
+                    AgentPhase::Failed,
+                    20,
+                    false,
+                    Some("pod meshtop-agents-1a2b3c4d-1-x7k2p failed (exit code 137, Error)"),
+                ),
+                agent(2, AgentPhase::Running, 52, true, None),
+            ],
+        }),
+    );
+    let text = render(&s, 140, 40);
+    insta::assert_snapshot!("bench_agents", text);
+}

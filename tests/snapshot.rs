@@ -337,6 +337,8 @@ fn folding_the_snapshot_gives_back_every_world_field() {
         // The session's permission (--allow-writes), not something a source told.
         writes: _,
         bench_form: _,
+        // A question on screen, before a write the user has not confirmed.
+        confirm: _,
         // The runs a user marked to compare, and their comparison: a choice made in the UI.
         compare_marks: _,
         comparison: _,

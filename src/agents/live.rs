@@ -7,6 +7,8 @@
 use loadgen::shard::{self, End, Frame, Part, Shard, Start};
 use loadgen::stats::Stats;
 
+use crate::model::bench::{AgentPhase, AgentStatus, BenchProgress, Phase};
+
 /// Where one agent is.
 #[derive(Debug, Clone, PartialEq)]
 pub enum AgentState {
@@ -54,6 +56,9 @@ pub struct Summary {
     pub done: usize,
     pub failed: usize,
 }
+
+/// An agent whose latest frame is this far behind the newest agent's is a straggler.
+const BEHIND_MS: i64 = 1000;
 
 /// What the merge gives: the result's source, and the agents left out of it.
 pub struct Final {
@@ -159,6 +164,71 @@ impl Live {
             done: count(|s| *s == AgentState::Done),
             failed: count(|s| matches!(s, AgentState::Failed(_))),
         }
+    }
+
+    /// Each agent as the bench view lists it; `whole` is the run's spec (shares are
+    /// computed from it), `start_at` the planned start (ms).
+    pub fn statuses(&self, whole: &loadgen::BenchSpec, start_at: i64) -> Vec<AgentStatus> {
+        let newest = self
+            .agents
+            .iter()
+            .filter_map(|a| a.intervals.last().map(|p| p.at))
+            .max();
+        let count = self.agents.len() as u32;
+        self.agents
+            .iter()
+            .map(|a| {
+                let last = a.intervals.last();
+                let late = a.start.as_ref().is_some_and(|s| s.started_at - start_at > BEHIND_MS);
+                let lagging = a.state == AgentState::Running
+                    && matches!((newest, last), (Some(n), Some(l)) if n - l.at > BEHIND_MS);
+                AgentStatus {
+                    index: a.index,
+                    pod: a.pod.clone(),
+                    state: match a.state {
+                        AgentState::Waiting => AgentPhase::Waiting,
+                        AgentState::Running => AgentPhase::Running,
+                        AgentState::Done => AgentPhase::Done,
+                        AgentState::Failed(_) => AgentPhase::Failed,
+                    },
+                    why: match &a.state {
+                        AgentState::Failed(w) => Some(w.clone()),
+                        _ => None,
+                    },
+                    share: loadgen::split::share(whole, a.index, count)
+                        .map(|s| loadgen::split::describe(&s))
+                        .unwrap_or_default(),
+                    requests: a.summed.requests(),
+                    rate: match (&a.state, last) {
+                        (AgentState::Running, Some(p)) => {
+                            (p.counters.responses + p.counters.errors.total()) as f64 / 0.2
+                        }
+                        _ => 0.0,
+                    },
+                    behind: late || lagging,
+                }
+            })
+            .collect()
+    }
+
+    /// The merged live snapshot for the bench view, at `now` (ms).
+    pub fn progress(&self, whole: &loadgen::BenchSpec, start_at: i64, now: i64) -> BenchProgress {
+        let mut p: BenchProgress = loadgen::engine::progress_of(whole, &self.totals).into();
+        let measure_from = start_at + i64::try_from(whole.warmup.as_millis()).unwrap_or(0);
+        p.phase = if self.over() {
+            Phase::Finished
+        } else if self.agents.iter().all(|a| a.state == AgentState::Waiting) {
+            Phase::Connecting
+        } else if now < measure_from {
+            Phase::Warmup
+        } else {
+            Phase::Running
+        };
+        p.elapsed_s = (now - measure_from).max(0) as f64 / 1000.0;
+        p.warmup_left_s = (measure_from - now).max(0) as f64 / 1000.0;
+        p.current_rps = self.summary().rate;
+        p.requested_rate = (whole.rate > 0.0).then_some(whole.rate);
+        p
     }
 
     /// The agents that sent their last frame, merged; each agent's frames must add up to
@@ -294,6 +364,25 @@ mod tests {
         assert_eq!(fin.merged.result.requests, want);
         assert_eq!(live.summary().requests, want);
         assert_eq!((live.summary().done, live.summary().failed), (1, 1));
+        let Frame::Start(start) = &f[0] else { panic!() };
+        let mut whole = start.spec.clone();
+        whole.connections = 4;
+        whole.rate = 400.0;
+        let st = live.statuses(&whole, start.started_at);
+        assert_eq!(st[0].state, AgentPhase::Done);
+        assert_eq!(
+            (st[0].requests, st[0].share.as_str()),
+            (want, "rate 200/s, 2 connections")
+        );
+        assert_eq!(
+            (st[1].state, st[1].why.as_deref()),
+            (AgentPhase::Failed, Some("pod evicted"))
+        );
+        assert!(!st[0].behind, "it started on time");
+        assert!(live.statuses(&whole, start.started_at - 5000)[0].behind, "5 s late");
+        let p = live.progress(&whole, start.started_at, start.started_at + 1500);
+        assert_eq!((p.phase, p.requests, p.elapsed_s), (Phase::Finished, want, 1.5));
+        assert_eq!(p.requested_rate, Some(400.0));
     }
 
     #[test]

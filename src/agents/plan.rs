@@ -29,6 +29,37 @@ const TTL_AFTER_FINISHED_S: i32 = 600;
 /// Past the planned end, a Job still running is stopped by Kubernetes.
 const DEADLINE_MARGIN_S: u64 = 300;
 
+/// What the user chose for an in-cluster run, before anything is created: the plan is
+/// made from it (with the start time) when the run is started.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InCluster {
+    pub run: String,
+    pub namespace: String,
+    pub agents: u32,
+    pub image: String,
+    pub on_failure: super::OnFailure,
+    /// From the Job's creation to the agents' common start.
+    pub start_in: std::time::Duration,
+}
+
+impl InCluster {
+    /// The plan of this run of `config`, starting `start_in` from now.
+    pub fn plan(&self, config: BenchConfig, tls_files: Vec<(&'static str, Vec<u8>)>) -> Plan {
+        Plan {
+            run: self.run.clone(),
+            namespace: self.namespace.clone(),
+            agents: self.agents,
+            image: self.image.clone(),
+            start_at: jiff::Timestamp::now()
+                .checked_add(jiff::SignedDuration::try_from(self.start_in).unwrap_or_default())
+                .unwrap_or_else(|_| jiff::Timestamp::now()),
+            avoid_nodes: Vec::new(),
+            config,
+            tls_files,
+        }
+    }
+}
+
 /// One in-cluster run: what to create, and where.
 #[derive(Debug, Clone)]
 pub struct Plan {

@@ -3,7 +3,7 @@
 //! however the run ends (finish, a failed agent, ctrl-c).
 
 use std::collections::BTreeMap;
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::time::Duration;
 
 use color_eyre::eyre::{Result, WrapErr, eyre};
@@ -41,9 +41,17 @@ const START_LIMIT: Duration = Duration::from_secs(120);
 /// At the end, how long to wait for the Job's pods to be gone.
 const CLEANUP_WAIT: Duration = Duration::from_secs(60);
 
-/// Runs `plan`: creates its Job and Secret, follows and merges the agents, deletes what
-/// it created however the run ends, and returns the merged result.
-pub async fn run(client: &Client, plan: &Plan, on_failure: OnFailure) -> Result<BenchResult> {
+/// Runs `plan`: creates its Job and Secret, follows and merges the agents (handing the
+/// live merge and the count of resumed streams to `observe` a few times a second), stops
+/// when `stop` completes (ctrl-c, `x`), deletes what it created however the run ends, and
+/// returns the merged result.
+pub async fn run(
+    client: &Client,
+    plan: &Plan,
+    on_failure: OnFailure,
+    stop: impl std::future::Future<Output = ()>,
+    observe: impl FnMut(&Live, u64),
+) -> Result<BenchResult> {
     let namespace = plan.namespace.clone();
     let config = &plan.config;
     // The Secret first, so no agent pod ever waits for it; then the Job, which then owns
@@ -68,7 +76,7 @@ pub async fn run(client: &Client, plan: &Plan, on_failure: OnFailure) -> Result<
             .wrap_err_with(|| format!("making Job {namespace}/{} the owner of its Secret", plan.job_name()))
     };
     let outcome = match created.await {
-        Ok(_) => follow_run(client, plan, on_failure).await,
+        Ok(_) => follow_run(client, plan, on_failure, stop, observe).await,
         Err(e) => Err(e),
     };
     // Whatever happened, nothing is left behind.
@@ -148,7 +156,13 @@ pub fn read_tls(config: &BenchConfig) -> Result<Vec<(&'static str, Vec<u8>)>> {
 /// Pod events and the followers' messages until every agent is done or failed (or the
 /// run is aborted). Returns the live merge, whether the user cancelled, and how many
 /// times a stream was resumed.
-async fn follow_run(client: &Client, plan: &Plan, on_failure: OnFailure) -> Result<(Live, bool, u64)> {
+async fn follow_run(
+    client: &Client,
+    plan: &Plan,
+    on_failure: OnFailure,
+    stop: impl std::future::Future<Output = ()>,
+    mut observe: impl FnMut(&Live, u64),
+) -> Result<(Live, bool, u64)> {
     let ns = &plan.namespace;
     let mut live = Live::new(plan.agents);
     let (tx, mut rx) = mpsc::channel::<Msg>(256);
@@ -158,21 +172,18 @@ async fn follow_run(client: &Client, plan: &Plan, on_failure: OnFailure) -> Resu
     // Agents whose pod ended without their last frame here yet: since when.
     let mut ending: BTreeMap<u32, (tokio::time::Instant, String)> = BTreeMap::new();
     let mut reconnects = 0u64;
-    let mut tick = tokio::time::interval(Duration::from_millis(500));
-    let bar = std::io::stderr().is_terminal();
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
     let start_limit = tokio::time::Instant::now()
         + Duration::try_from(plan.start_at.duration_since(jiff::Timestamp::now())).unwrap_or_default()
         + START_LIMIT;
-    let ctrl_c = tokio::signal::ctrl_c();
-    tokio::pin!(ctrl_c);
+    tokio::pin!(stop);
     let mut cancelled = false;
     let result = loop {
         if live.over() {
             break Ok(());
         }
         tokio::select! {
-            _ = &mut ctrl_c => {
-                eprintln!("\nmeshtop: interrupted: stopping the agents");
+            () = &mut stop => {
                 cancelled = true;
                 break Ok(());
             }
@@ -227,9 +238,7 @@ async fn follow_run(client: &Client, plan: &Plan, on_failure: OnFailure) -> Resu
                         plan.job_name()
                     ));
                 }
-                if bar {
-                    progress(&live, reconnects);
-                }
+                observe(&live, reconnects);
             }
         }
         if on_failure == OnFailure::Abort
@@ -240,19 +249,18 @@ async fn follow_run(client: &Client, plan: &Plan, on_failure: OnFailure) -> Resu
             ));
         }
     };
-    if bar {
-        eprint!("\r\x1b[2K");
-    }
+    observe(&live, reconnects);
     for (_, f) in followers {
         f.abort();
     }
     for (i, why) in live.failures() {
-        eprintln!("meshtop: agent {i} failed: {why}");
+        tracing::warn!("agent {i} failed: {why}");
     }
     result.map(|()| (live, cancelled, reconnects))
 }
 
-fn progress(live: &Live, reconnects: u64) {
+/// The command line's progress line on stderr.
+pub fn progress_line(live: &Live, reconnects: u64) {
     let s = live.summary();
     let line = format!(
         "agents: {} running, {} done, {} waiting, {} failed  {} req  {:.0} req/s  p99 {:.2}ms  errors {}{}",

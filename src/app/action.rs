@@ -87,6 +87,14 @@ pub enum Effect {
         config: Box<crate::bench::BenchConfig>,
         target: crate::app::bench::BenchTarget,
     },
+    /// Start a benchmark from agent pods in the cluster (confirmed by the user: it creates
+    /// a Secret and a Job).
+    StartInClusterBench {
+        id: u32,
+        config: Box<crate::bench::BenchConfig>,
+        target: crate::app::bench::BenchTarget,
+        agents: crate::agents::plan::InCluster,
+    },
     /// Stop a run, keeping its partial result.
     StopBench(u32),
     /// Start a sweep (checked); its runs show in the bench view, its table in the Compare view.

@@ -159,6 +159,26 @@ pub fn apply_action(state: &mut State, action: Action) -> Option<Effect> {
             state.mode = Mode::Normal;
         }
         Action::InputSubmit if state.mode == Mode::Form => return submit_bench_form(state),
+        // y: the writes named go ahead; n: back to the form, nothing written.
+        Action::InputSubmit if state.mode == Mode::Confirm => {
+            let c = state.confirm.take()?;
+            state.bench_form = None;
+            state.mode = Mode::Normal;
+            if matches!(c.effect, Effect::StartInClusterBench { .. }) {
+                push_view(state, View::Bench, "");
+                state.entry_mut().selected = state.benches.len();
+            }
+            return Some(c.effect);
+        }
+        Action::InputCancel if state.mode == Mode::Confirm => {
+            state.confirm = None;
+            state.mode = if state.bench_form.is_some() {
+                Mode::Form
+            } else {
+                Mode::Normal
+            };
+            state.flash = Some("nothing was created".into());
+        }
         Action::InputChar(c) => {
             state.input.push(c);
             live_filter(state);
@@ -314,8 +334,6 @@ fn submit_bench_form(state: &mut State) -> Option<Effect> {
         }
         Ok(config) => {
             let target = form.target.clone();
-            state.bench_form = None;
-            state.mode = Mode::Normal;
             // Sweeps' runs have ids of their own (`sweep::run_id`), above these.
             let id = state
                 .benches
@@ -325,6 +343,16 @@ fn submit_bench_form(state: &mut State) -> Option<Effect> {
                 .max()
                 .unwrap_or(0)
                 + 1;
+            match form.agents(&config) {
+                Err(e) => {
+                    form.error = Some(e);
+                    return None;
+                }
+                Ok(Some(agents)) => return confirm_in_cluster(state, id, config, target, agents),
+                Ok(None) => {}
+            }
+            state.bench_form = None;
+            state.mode = Mode::Normal;
             push_view(state, View::Bench, "");
             // The run's panel opens on it as soon as it starts (the list gains a row).
             state.entry_mut().selected = state.benches.len();
@@ -339,6 +367,70 @@ fn submit_bench_form(state: &mut State) -> Option<Effect> {
         }
     }
 }
+
+/// An in-cluster run writes to the cluster: refused without `--allow-writes`, else the
+/// objects it would create are named, with their namespace, for the user to confirm.
+/// The agents run in the target's namespace when it is known, else the context's.
+fn confirm_in_cluster(
+    state: &mut State,
+    id: u32,
+    config: crate::bench::BenchConfig,
+    target: super::bench::BenchTarget,
+    agents: u32,
+) -> Option<Effect> {
+    use crate::agents::plan::{DEFAULT_IMAGE, InCluster, run_id};
+    let namespace = target
+        .pods
+        .first()
+        .map(|(ns, _)| ns.clone())
+        .or_else(|| {
+            state
+                .cluster
+                .as_ref()
+                .map(|c| c.namespace.clone())
+                .filter(|n| !n.is_empty())
+        })
+        .unwrap_or_else(|| "default".into());
+    let spec = InCluster {
+        run: run_id(),
+        namespace,
+        agents,
+        image: DEFAULT_IMAGE.into(),
+        on_failure: crate::agents::OnFailure::Abort,
+        start_in: IN_CLUSTER_START_IN,
+    };
+    let writes = spec.plan(config.clone(), Vec::new()).writes();
+    if state.writes.permit("an in-cluster benchmark", &writes).is_err() {
+        if let Some(f) = state.bench_form.as_mut() {
+            f.error = Some(format!(
+                "in-cluster agents: a Job and a Secret would be created in namespace {}; start meshtop with --allow-writes",
+                spec.namespace
+            ));
+        }
+        return None;
+    }
+    if let Some(f) = state.bench_form.as_mut() {
+        f.error = None;
+    }
+    state.confirm = Some(super::state::Confirmation {
+        title: format!(
+            "Send this run from {agents} agent pod{} in the cluster?",
+            if agents == 1 { "" } else { "s" }
+        ),
+        writes: writes.iter().map(ToString::to_string).collect(),
+        effect: Effect::StartInClusterBench {
+            id,
+            config: Box::new(config),
+            target,
+            agents: spec,
+        },
+    });
+    state.mode = Mode::Confirm;
+    None
+}
+
+/// From the Job's creation to the agents' common start, for runs started in the TUI.
+pub const IN_CLUSTER_START_IN: std::time::Duration = std::time::Duration::from_secs(20);
 
 /// `enter`: drill down from the selected row.
 fn select(state: &mut State) {

@@ -48,6 +48,9 @@ pub struct BenchSession {
     /// proxies reported it over the rate window (None without proxy figures).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mtls: Option<f64>,
+    /// An in-cluster run's agents, as last reported.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub agents: Vec<crate::model::bench::AgentStatus>,
 }
 
 impl BenchSession {
@@ -87,9 +90,10 @@ pub enum Field {
     Body,
     SweepSteps,
     Baseline,
+    Agents,
 }
 
-pub const FIELDS: [Field; 10] = [
+pub const FIELDS: [Field; 11] = [
     Field::Url,
     Field::Mode,
     Field::Rate,
@@ -100,6 +104,7 @@ pub const FIELDS: [Field; 10] = [
     Field::Body,
     Field::SweepSteps,
     Field::Baseline,
+    Field::Agents,
 ];
 
 impl Field {
@@ -115,6 +120,7 @@ impl Field {
             Field::Body => "body",
             Field::SweepSteps => "sweep steps",
             Field::Baseline => "baseline URL",
+            Field::Agents => "agents",
         }
     }
 
@@ -152,6 +158,7 @@ impl BenchForm {
             (Field::Body, ""),
             (Field::SweepSteps, ""),
             (Field::Baseline, ""),
+            (Field::Agents, ""),
         ] {
             values.insert(f.label(), v.to_string());
         }
@@ -249,6 +256,27 @@ impl BenchForm {
 }
 
 impl BenchForm {
+    /// How many in-cluster agents send the load: None (empty or 0) sends it from this
+    /// machine. The run's configuration must split over them.
+    pub fn agents(&self, config: &BenchConfig) -> Result<Option<u32>, String> {
+        let f = Field::Agents;
+        let text = self.value(f).trim();
+        if text.is_empty() || text == "0" {
+            return Ok(None);
+        }
+        let n = crate::input::count(text, 1, 1000).map_err(|e| format!("{}: {e}", f.label()))? as u32;
+        if !self.value(Field::SweepSteps).trim().is_empty() {
+            return Err(format!(
+                "{}: a sweep runs from this machine; clear the sweep steps or the agents",
+                f.label()
+            ));
+        }
+        for i in 0..n {
+            loadgen::split::share(&config.spec, i, n).map_err(|e| format!("{}: {e}", f.label()))?;
+        }
+        Ok(Some(n))
+    }
+
     /// The sweep the form describes, when its sweep steps are filled in: this URL (named
     /// `target`) at each step (connections, or rates in rate mode), after the baseline URL
     /// (named `baseline`) when there is one. None for a single run.
@@ -415,6 +443,10 @@ pub fn reachability_hint(state: &State, session: &BenchSession) -> Option<String
     };
     if errors.0 == 0 || errors.1 > 0 {
         return None;
+    }
+    // Sent from agent pods: the address is seen from inside the cluster.
+    if !session.agents.is_empty() {
+        return Some("nothing answered the agents: check the address from inside the cluster".into());
     }
     let host = session
         .config

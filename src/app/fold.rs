@@ -79,6 +79,7 @@ pub fn apply(state: &mut State, stamped: Stamped) {
                     usage: Vec::new(),
                     samples: Vec::new(),
                     mtls: None,
+                    agents: Vec::new(),
                 });
                 state.derived.rows_changed();
             }
@@ -108,6 +109,12 @@ pub fn apply(state: &mut State, stamped: Stamped) {
             super::sweep::run_changed(state, id, at);
             if state.compare_marks.contains(&id) {
                 super::compare::recompute(state);
+            }
+        }
+        Update::BenchAgents { id, agents } => {
+            if let Some(b) = state.benches.iter_mut().find(|b| b.id == id) {
+                b.agents = agents;
+                state.derived.figures_changed();
             }
         }
         Update::BenchFailed { id, message } => {

@@ -388,6 +388,13 @@ impl Keymap {
                 (KeyCode::Char(c), false) if !key.alt => Some(Action::InputChar(c)),
                 _ => None,
             },
+            // Only an explicit answer: any other key leaves the question on screen.
+            Mode::Confirm => match (key.code, key.ctrl) {
+                (KeyCode::Char('c'), true) => Some(Action::Quit),
+                (KeyCode::Char('y'), false) => Some(Action::InputSubmit),
+                (KeyCode::Char('n'), false) | (KeyCode::Esc, _) => Some(Action::InputCancel),
+                _ => None,
+            },
             Mode::Filter | Mode::Command => match (key.code, key.ctrl) {
                 (KeyCode::Char('c'), true) => Some(Action::Quit),
                 (KeyCode::Esc, _) => Some(Action::InputCancel),

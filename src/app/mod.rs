@@ -27,5 +27,5 @@ pub use action::{Action, Effect, ReplayCommand};
 pub use actions::apply_action;
 pub use fold::{fold, fold_all};
 pub use keymap::{KeyBinding, Keymap};
-pub use state::{State, View};
+pub use state::{Mode, State, View};
 pub use update::{Stamped, Update};

@@ -145,6 +145,18 @@ pub enum Mode {
     Command,
     /// Filling in the benchmark form.
     Form,
+    /// Answering a confirmation (`state.confirm`): y or n.
+    Confirm,
+}
+
+/// A question the user must answer before meshtop writes to the cluster: what will be
+/// created or changed, and where, and what `y` starts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Confirmation {
+    pub title: String,
+    /// One line per object: "create Job ... in namespace load".
+    pub writes: Vec<String>,
+    pub effect: super::Effect,
 }
 
 /// One entry of the breadcrumb stack: a view with its own filter, selection and sort,
@@ -400,6 +412,8 @@ pub struct State {
     pub writes: crate::model::access::Writes,
     /// The benchmark form while it is open.
     pub bench_form: Option<super::bench::BenchForm>,
+    /// The question on screen before a write to the cluster (Mode::Confirm).
+    pub confirm: Option<Confirmation>,
     /// Runs marked with `c` in the bench view, in marking order, and their comparison
     /// (recomputed when the marks change or a marked run ends).
     pub compare_marks: Vec<u32>,
@@ -461,6 +475,7 @@ impl State {
             overview: Default::default(),
             derived: Default::default(),
             bench_form: None,
+            confirm: None,
             compare_marks: Vec::new(),
             comparison: Default::default(),
             replay: None,

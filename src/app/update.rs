@@ -173,6 +173,11 @@ pub enum Update {
         id: u32,
         result: Box<crate::model::bench::BenchResult>,
     },
+    /// An in-cluster run's agents, live (with each progress snapshot).
+    BenchAgents {
+        id: u32,
+        agents: Vec<crate::model::bench::AgentStatus>,
+    },
     /// A run could not start or failed.
     BenchFailed {
         id: u32,

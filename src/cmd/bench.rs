@@ -169,19 +169,15 @@ async fn in_cluster(args: &BenchArgs, config: BenchConfig) -> Result<()> {
     if !crate::input::is_namespace_name(&namespace) {
         return Err(bad_input(format!("--namespace {namespace:?} is not a namespace name")));
     }
-    let start_at = jiff::Timestamp::now()
-        .checked_add(jiff::SignedDuration::try_from(ic.start_in).unwrap_or_default())
-        .wrap_err("--start-in")?;
-    let mut plan = plan::Plan {
+    let mut plan = plan::InCluster {
         run: plan::run_id(),
         namespace: namespace.clone(),
         agents: ic.agents,
         image: ic.image.clone(),
-        start_at,
-        avoid_nodes: Vec::new(),
-        config,
-        tls_files,
-    };
+        on_failure: ic.on_agent_failure,
+        start_in: ic.start_in,
+    }
+    .plan(config, tls_files);
     crate::model::access::Writes::new(args.common.allow_writes, file_config.allow_writes)
         .permit("bench --in-cluster", &plan.writes())
         .map_err(bad_input)?;
@@ -195,8 +191,21 @@ async fn in_cluster(args: &BenchArgs, config: BenchConfig) -> Result<()> {
     for w in plan.writes() {
         eprintln!("meshtop: {w}");
     }
-    let result = run::run(&client, &plan, ic.on_agent_failure).await?;
-    deliver(args, &result, results_dir.as_deref())
+    let bar = std::io::stderr().is_terminal();
+    let interrupted = async {
+        let _ = tokio::signal::ctrl_c().await;
+        eprintln!("\nmeshtop: interrupted: stopping the agents");
+    };
+    let result = run::run(&client, &plan, ic.on_agent_failure, interrupted, |live, reconnects| {
+        if bar {
+            run::progress_line(live, reconnects);
+        }
+    })
+    .await;
+    if bar {
+        eprint!("\r\x1b[2K");
+    }
+    deliver(args, &result?, results_dir.as_deref())
 }
 
 /// A finished run's report and saved result, and its objectives checked: the same for a

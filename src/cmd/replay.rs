@@ -178,7 +178,7 @@ impl Driver for ReplayDriver {
         match effect {
             Effect::Replay(c) => self.command(c, state, Instant::now()),
             Effect::SwitchContext(_) => state.flash = Some("a replay has no cluster to switch to".into()),
-            Effect::StartBench { .. } | Effect::StartSweep(_) => {
+            Effect::StartBench { .. } | Effect::StartInClusterBench { .. } | Effect::StartSweep(_) => {
                 state.flash = Some("benchmarks run against live targets; start meshtop without replay".into())
             }
             Effect::StartTap(_) | Effect::StopTap => {

@@ -313,6 +313,34 @@ pub struct BenchResult {
     pub agents: Option<AgentsInfo>,
 }
 
+/// One agent of an in-cluster run, live.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgentStatus {
+    pub index: u32,
+    pub pod: Option<String>,
+    pub state: AgentPhase,
+    /// Why it failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub why: Option<String>,
+    /// Its share of the run: "rate 250/s, 16 connections".
+    pub share: String,
+    pub requests: u64,
+    /// Requests per second over its latest frame.
+    pub rate: f64,
+    /// A straggler: its latest frame is more than a second behind the newest agent's, or
+    /// it started more than a second after the planned start.
+    pub behind: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AgentPhase {
+    Waiting,
+    Running,
+    Done,
+    Failed,
+}
+
 /// The agents of an in-cluster run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AgentsInfo {

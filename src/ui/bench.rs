@@ -103,13 +103,23 @@ fn render_panel(state: &State, t: &Theme, frame: &mut Frame, area: Rect, s: &Ben
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let p = s.progress.clone().unwrap_or_else(|| BenchProgress::starting(&s.config));
-    let [gauge, numbers, charts, hint] = Layout::vertical([
+    // An in-cluster run lists its agents (the stragglers and failures first) under the figures.
+    let agent_rows = if s.agents.is_empty() {
+        0
+    } else {
+        (s.agents.len().min(MAX_AGENT_ROWS) + 1) as u16
+    };
+    let [gauge, numbers, agents, charts, hint] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Length(7),
+        Constraint::Length(agent_rows),
         Constraint::Min(4),
         Constraint::Length(2),
     ])
     .areas(inner);
+    if !s.agents.is_empty() {
+        render_agents(t, frame, agents, &s.agents);
+    }
 
     // Progress: time (or requests) done of the run.
     let (ratio, label) = match (p.target_duration_s, p.target_requests) {
@@ -182,6 +192,7 @@ fn render_panel(state: &State, t: &Theme, frame: &mut Frame, area: Rect, s: &Ben
         kv(
             "threads",
             match &s.config.threads_note {
+                _ if !s.agents.is_empty() => "each agent's own".to_string(),
                 Some(_) => format!("{} (default)", s.config.worker_threads()),
                 None => s.config.worker_threads().to_string(),
             },
@@ -337,6 +348,128 @@ fn render_panel(state: &State, t: &Theme, frame: &mut Frame, area: Rect, s: &Ben
     }
 }
 
+/// Agents listed at most in an in-cluster run's panel; the rest are counted.
+const MAX_AGENT_ROWS: usize = 6;
+
+/// Each agent of an in-cluster run: its pod, state, rate and share; stragglers and
+/// failures first, so the rows that matter are the ones shown.
+fn render_agents(t: &Theme, frame: &mut Frame, area: Rect, agents: &[crate::model::bench::AgentStatus]) {
+    use crate::model::bench::AgentPhase;
+    let count = |ph: AgentPhase| agents.iter().filter(|a| a.state == ph).count();
+    let behind = agents.iter().filter(|a| a.behind).count();
+    let mut head = format!(
+        "AGENTS  {} running · {} done · {} waiting · {} failed",
+        count(AgentPhase::Running),
+        count(AgentPhase::Done),
+        count(AgentPhase::Waiting),
+        count(AgentPhase::Failed)
+    );
+    if behind > 0 {
+        head.push_str(&format!(" · {behind} behind"));
+    }
+    let mut order: Vec<&crate::model::bench::AgentStatus> = agents.iter().collect();
+    order.sort_by_key(|a| (a.state != AgentPhase::Failed, !a.behind, a.index));
+    let shown = if agents.len() > MAX_AGENT_ROWS {
+        MAX_AGENT_ROWS - 1
+    } else {
+        MAX_AGENT_ROWS
+    };
+    let mut lines = vec![Line::from(Span::styled(
+        head,
+        Style::default().fg(t.title).add_modifier(Modifier::BOLD),
+    ))];
+    let width = area.width as usize;
+    for a in order.iter().take(shown) {
+        let (state, style) = match a.state {
+            AgentPhase::Failed => ("failed", t.tone(crate::app::table::Tone::Error)),
+            _ if a.behind => ("behind", Style::default().fg(t.warn)),
+            AgentPhase::Running => ("running", Style::default()),
+            AgentPhase::Done => ("done", Style::default().fg(t.dim)),
+            AgentPhase::Waiting => ("waiting", Style::default().fg(t.dim)),
+        };
+        let detail = match (&a.why, a.state) {
+            // The pod is in its own column.
+            (Some(why), _) => a
+                .pod
+                .as_ref()
+                .and_then(|p| why.strip_prefix(&format!("pod {p} ")))
+                .unwrap_or(why)
+                .to_string(),
+            (None, AgentPhase::Running) => format!("{:.0} req/s · {}", a.rate, a.share),
+            (None, _) => a.share.clone(),
+        };
+        let text = format!(
+            " {:>3}  {:<8} {:>9} req  {}  {}",
+            a.index,
+            state,
+            a.requests,
+            a.pod.as_deref().unwrap_or("(no pod yet)"),
+            detail
+        );
+        lines.push(Line::from(Span::styled(crate::text::fit(&text, width), style)));
+    }
+    if agents.len() > shown {
+        lines.push(Line::from(Span::styled(
+            format!(" … {} more agents", agents.len() - shown),
+            Style::default().fg(t.dim),
+        )));
+    }
+    frame.render_widget(Paragraph::new(lines), area);
+}
+
+/// The question before a write to the cluster, over the form: every object named, with
+/// its namespace.
+pub fn render_confirm(state: &State, t: &Theme, frame: &mut Frame) {
+    let Some(c) = &state.confirm else { return };
+    let full = frame.area();
+    let width = full.width.saturating_sub(8).min(110);
+    let inner = width.saturating_sub(2) as usize;
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(Style::default().fg(t.warn))
+        .title(Span::styled(
+            " writes to the cluster ",
+            Style::default().fg(t.warn).add_modifier(Modifier::BOLD),
+        ));
+    let mut lines = super::labelled(
+        " ",
+        1,
+        &c.title,
+        inner,
+        Style::default(),
+        Style::default().add_modifier(Modifier::BOLD),
+    );
+    lines.push(Line::default());
+    for w in &c.writes {
+        lines.extend(super::labelled(
+            " •",
+            3,
+            w,
+            inner,
+            Style::default().fg(t.warn),
+            Style::default(),
+        ));
+    }
+    lines.push(Line::default());
+    lines.push(Line::from(vec![
+        Span::styled(" y", Style::default().fg(t.accent).add_modifier(Modifier::BOLD)),
+        Span::raw(" creates them   "),
+        Span::styled("n", Style::default().fg(t.accent).add_modifier(Modifier::BOLD)),
+        Span::raw(" or "),
+        Span::styled("esc", Style::default().fg(t.accent).add_modifier(Modifier::BOLD)),
+        Span::raw(" goes back, nothing created"),
+    ]));
+    let height = (lines.len() as u16 + 2).min(full.height);
+    let area = Rect {
+        x: full.x + (full.width - width) / 2,
+        y: full.y + (full.height - height) / 2,
+        width,
+        height,
+    };
+    frame.render_widget(Clear, area);
+    frame.render_widget(Paragraph::new(lines).block(block), area);
+}
+
 /// The form, drawn over whatever view is open.
 pub fn render_form(state: &State, t: &Theme, frame: &mut Frame) {
     let Some(form) = &state.bench_form else { return };
@@ -377,6 +510,7 @@ pub fn render_form(state: &State, t: &Theme, frame: &mut Frame) {
     for hint in [
         " sweep steps: 8,16,32 (connections; rates in rate mode) make a sweep",
         " baseline URL: run before this one in each step, its slowdown base",
+        " agents: N pods in the cluster send the load (needs --allow-writes)",
     ] {
         lines.push(Line::from(Span::styled(hint, Style::default().fg(t.dim))));
     }

@@ -82,6 +82,7 @@ impl Ui {
         status::prompt(state, t, frame, prompt);
         status::status_line(state, t, frame, status_area);
         bench::render_form(state, t, frame);
+        bench::render_confirm(state, t, frame);
         if state.show_help {
             help::render(state, t, frame, area);
         }

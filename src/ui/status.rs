@@ -57,6 +57,10 @@ pub fn prompt(state: &State, t: &Theme, frame: &mut Frame, area: Rect) {
             "tab/↓ next field · shift-tab/↑ previous · space toggles a choice · enter starts · esc cancels",
             Style::default().fg(t.dim),
         )),
+        Mode::Confirm => Line::from(Span::styled(
+            "y creates what is listed · n or esc: back to the form, nothing created",
+            Style::default().fg(t.dim),
+        )),
         Mode::Normal => match &state.flash {
             Some(msg) => Line::from(Span::styled(msg.clone(), Style::default().fg(t.warn))),
             None => Line::default(),

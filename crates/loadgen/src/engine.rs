@@ -77,6 +77,25 @@ pub struct BenchRun {
     shard_failure: ShardFailure,
 }
 
+/// The snapshot of a run of `spec` whose figures so far are `t`: counts, corrected
+/// percentiles, the live histogram, statuses, errors and bytes (phase, times and rates are
+/// the caller's). Also what a live merge of several runs' shards shows.
+pub fn progress_of(spec: &crate::types::BenchSpec, t: &Stats) -> BenchProgress {
+    let mut p = BenchProgress::starting(spec);
+    p.requests = t.requests();
+    p.responses = t.responses;
+    p.p50_us = t.corrected.value_at_quantile(0.5);
+    p.p90_us = t.corrected.value_at_quantile(0.9);
+    p.p99_us = t.corrected.value_at_quantile(0.99);
+    p.p999_us = t.corrected.value_at_quantile(0.999);
+    p.histogram = live_bins(&t.corrected, LIVE_BINS);
+    p.status = t.status.clone();
+    p.errors = t.errors.counts();
+    p.bytes_sent = t.bytes_sent;
+    p.bytes_received = t.bytes_received;
+    p
+}
+
 /// Why the run's shard could not be written whole, once the run is over: the run's
 /// result stands without it.
 pub type ShardFailure = Arc<std::sync::Mutex<Option<String>>>;
@@ -476,23 +495,12 @@ impl Aggregate {
             let n: u64 = self.tick_requests.range(from..=last).map(|(_, n)| n).sum();
             n as f64 / ((last + 1 - from) as f64 * TICK.as_secs_f64())
         });
-        let mut p = BenchProgress::starting(&config.spec);
+        let mut p = progress_of(&config.spec, t);
         p.phase = phase;
         p.elapsed_s = now.saturating_duration_since(measure_start).as_secs_f64();
         p.warmup_left_s = measure_start.saturating_duration_since(now).as_secs_f64();
-        p.requests = t.requests();
-        p.responses = t.responses;
         p.current_rps = current_rps;
         p.requested_rate = requested_rate;
-        p.p50_us = t.corrected.value_at_quantile(0.5);
-        p.p90_us = t.corrected.value_at_quantile(0.9);
-        p.p99_us = t.corrected.value_at_quantile(0.99);
-        p.p999_us = t.corrected.value_at_quantile(0.999);
-        p.histogram = live_bins(&t.corrected, LIVE_BINS);
-        p.status = t.status.clone();
-        p.errors = t.errors.counts();
-        p.bytes_sent = t.bytes_sent;
-        p.bytes_received = t.bytes_received;
         p
     }
 
