@@ -537,7 +537,9 @@ pub struct InClusterArgs {
     #[arg(long, default_value = "30s", value_parser = flag::offset, requires = "in_cluster")]
     pub start_in: Duration,
     /// Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config, then in-cluster).
-    #[arg(long, env = "KUBECONFIG", value_name = "FILE", requires = "in_cluster")]
+    // Not `requires = "in_cluster"`: clap counts $KUBECONFIG as given, and would refuse
+    // every local run where it is set.
+    #[arg(long, env = "KUBECONFIG", value_name = "FILE")]
     pub kubeconfig: Option<PathBuf>,
     /// kubeconfig context to use (default: the current context).
     #[arg(long, value_name = "NAME", requires = "in_cluster")]

@@ -768,7 +768,10 @@ impl BenchRunner {
                     let _ = stop.wait_for(|s| *s).await;
                 };
                 // Progress may be dropped when the fold is behind; the next one replaces it.
-                crate::agents::run::run(&conn.client, &plan, agents.on_failure, stopped, |live, _| {
+                // What the command line prints goes to the debug log: the screen is the TUI's.
+                let run_id = plan.run.clone();
+                let said = move |s: String| tracing::info!(run = %run_id, "{s}");
+                let observe = |live: &crate::agents::live::Live, _| {
                     let progress = live.progress(&whole, start, crate::model::now_millis());
                     let _ = live_tx.try_send(Stamped::now(Update::BenchProgress {
                         id,
@@ -778,8 +781,8 @@ impl BenchRunner {
                         id,
                         agents: live.statuses(&whole, start),
                     }));
-                })
-                .await
+                };
+                crate::agents::run::run(&conn.client, &plan, agents.on_failure, stopped, observe, said).await
             }
             .await;
             let update = match outcome {

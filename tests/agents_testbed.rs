@@ -41,6 +41,8 @@ enum Mode {
 struct Agent {
     child: Arc<Mutex<std::process::Child>>,
     shard: PathBuf,
+    /// Its pod was deleted and it was told to stop.
+    stopped: std::sync::atomic::AtomicBool,
 }
 
 /// Plays the kubelet for the agent pods of `ns` until aborted.
@@ -82,6 +84,7 @@ fn kubelet(
                     Agent {
                         child: Arc::new(Mutex::new(Command::new("true").spawn().unwrap())),
                         shard: PathBuf::new(),
+                        stopped: Default::default(),
                     },
                 );
                 let status = json!({"status": {"containerStatuses": [{
@@ -139,13 +142,32 @@ fn index(pod: &Pod) -> Option<u32> {
         .ok()
 }
 
+/// A deleted pod's process gets `signal`, then SIGKILL after the pod's grace period (10 s),
+/// as a kubelet does; then its network namespace goes, so that kwok can give its IP to a
+/// later pod without two namespaces answering for it.
 fn stop(agents: &Mutex<BTreeMap<u32, Agent>>, pod: &Pod, signal: i32) {
     if let Some(i) = index(pod)
         && let Some(a) = agents.lock().unwrap().get(&i)
+        && !a.stopped.swap(true, std::sync::atomic::Ordering::SeqCst)
     {
-        let pid = a.child.lock().unwrap().id();
+        let child = a.child.clone();
+        let pid = child.lock().unwrap().id();
         // `ip netns exec` execs the agent in place: the pid is the agent's.
         unsafe { libc::kill(pid as i32, signal) };
+        let (ns, name) = (pod.namespace().unwrap_or_default(), pod.name_any());
+        std::thread::spawn(move || {
+            for _ in 0..100 {
+                if child.lock().unwrap().try_wait().ok().flatten().is_some() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            let _ = child.lock().unwrap().kill();
+            let _ = child.lock().unwrap().wait();
+            let _ = Command::new(repo().join("scripts/testbed"))
+                .args(["pod-netns-rm", &ns, &name])
+                .output();
+        });
     }
 }
 
@@ -181,6 +203,10 @@ async fn start_agent(client: &Client, ns: &str, pod: &Pod, dir: &Path) -> Agent 
                 } else {
                     // The downward API: metadata.annotations['k'] or metadata.labels['k'].
                     let path = &from.field_ref.as_ref().unwrap().field_path;
+                    if path == "metadata.name" {
+                        env.push((e.name.clone(), name.clone()));
+                        continue;
+                    }
                     let (map, key) = path
                         .trim_end_matches("']")
                         .split_once("['")
@@ -225,6 +251,7 @@ async fn start_agent(client: &Client, ns: &str, pod: &Pod, dir: &Path) -> Agent 
     Agent {
         child: Arc::new(Mutex::new(child)),
         shard,
+        stopped: Default::default(),
     }
 }
 
@@ -350,7 +377,7 @@ async fn agents_in_a_job_merge_exactly_and_leave_nothing_behind() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(
-        stderr.contains("create Job (3 agent pods, image meshtop:test) meshtop-agents-"),
+        stderr.contains("create Job (3 agent pods, image meshtop:test), suspended meshtop-agents-"),
         "{stderr}"
     );
     let result: Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -486,6 +513,12 @@ async fn cancel_cleanup_refusals_and_image_pulls() {
     let result: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(result["cancelled"], true);
     assert!(result["requests"].as_u64().unwrap() > 0);
+    // Each agent was stopped through its pod and sent its last frame: the result is theirs.
+    assert_eq!(result["agents"]["missing"], json!([]), "{stderr}");
+    assert_eq!(
+        figures(&result),
+        figures(&merged(dir.path(), &shards_of(&agents, None)))
+    );
     assert_eq!(leftovers(&client, &ns).await, Vec::<String>::new(), "{stderr}");
 
     // kill -9 of meshtop: its Job stays; `meshtop cleanup` lists and deletes it.
@@ -583,7 +616,7 @@ async fn the_shipped_agents_role_is_enough() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     let result: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(result["requests"], 240);
+    assert_eq!(result["requests"], 240, "{}", result["agents"]);
     assert_eq!(
         figures(&result),
         figures(&merged(dir.path(), &shards_of(&agents, None)))
@@ -660,6 +693,7 @@ async fn the_tui_runner_folds_agents_live_and_stops_on_x() {
     let mut state = State::new(Keymap::default());
     runner.start_in_cluster(1, config(2), Default::default(), spec("tui00001"), kube.clone());
     let mut saw_agents = false;
+    let mut last_live = 0;
     loop {
         let u = tokio::time::timeout(Duration::from_secs(120), rx.recv())
             .await
@@ -668,6 +702,9 @@ async fn the_tui_runner_folds_agents_live_and_stops_on_x() {
         let end = matches!(u.update, Update::BenchFinished { .. } | Update::BenchFailed { .. });
         if let Update::BenchAgents { agents, .. } = &u.update {
             saw_agents |= agents.len() == 2 && agents.iter().any(|a| a.requests > 0);
+        }
+        if let Update::BenchProgress { progress, .. } = &u.update {
+            last_live = progress.requests;
         }
         fold(&mut state, u);
         if end {
@@ -679,7 +716,8 @@ async fn the_tui_runner_folds_agents_live_and_stops_on_x() {
     let b = &state.benches[0];
     assert_eq!(b.error, None);
     let r = b.result.as_ref().expect("a result");
-    assert_eq!((r.requests, r.cancelled), (200, false));
+    assert_eq!((r.requests, r.cancelled), (200, false), "{:?}", r.agents);
+    assert_eq!(last_live, 200, "the live figures end where the result is");
     assert_eq!(r.agents.as_ref().unwrap().job, "meshtop-agents-tui00001");
     assert!(
         b.agents
@@ -726,4 +764,16 @@ async fn the_tui_runner_folds_agents_live_and_stops_on_x() {
     kubelet2.abort();
     assert!(result.cancelled && result.requests > 0);
     assert_eq!(leftovers(&client, &ns).await, Vec::<String>::new());
+}
+
+/// The kubelet for `scripts/make-recordings`: plays it for the agent pods of the namespace
+/// `MESHTOP_KUBELET_NAMESPACE` until killed. Not a test.
+#[tokio::test]
+#[ignore = "run by scripts/make-recordings"]
+async fn play_the_kubelet_for_agent_pods() {
+    install_crypto();
+    let ns = std::env::var("MESHTOP_KUBELET_NAMESPACE").expect("MESHTOP_KUBELET_NAMESPACE");
+    let dir = tempfile::tempdir().unwrap();
+    let (task, _) = kubelet(client().await, ns, dir.path().to_path_buf(), Mode::Run);
+    let _ = task.await;
 }

@@ -88,6 +88,20 @@ fn help_lists_only_what_applies_and_the_exit_codes() {
     }
 }
 
+/// `bench --kubeconfig` reads $KUBECONFIG for in-cluster runs; a local run with it set
+/// must not be refused for lacking --in-cluster.
+#[test]
+fn a_local_bench_runs_with_kubeconfig_set() {
+    let o = Command::new(BIN)
+        .args(["bench", "http://127.0.0.1:1/", "-n", "1", "--no-save", "-o", "json"])
+        .env("KUBECONFIG", "/nonexistent/kubeconfig")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(r["errors"]["connect"], 1);
+}
+
 #[test]
 fn bad_usage_and_bad_input_exit_2_with_one_line() {
     // A TUI flag before a command: refused by clap, which explains.

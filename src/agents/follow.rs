@@ -25,6 +25,10 @@ pub enum Msg {
         index: u32,
         why: String,
     },
+    /// A stream reopened after frames had come: resumed from the next frame needed.
+    Resumed {
+        index: u32,
+    },
     /// A line that is not a frame: the agent's stream cannot be trusted.
     Corrupt {
         index: u32,
@@ -37,7 +41,7 @@ const RETRY: Duration = Duration::from_millis(500);
 
 /// The proxy path of an agent's frames from line `from`.
 pub fn path(namespace: &str, pod: &str, from: usize) -> String {
-    format!("/api/v1/namespaces/{namespace}/pods/{pod}:{AGENT_PORT}/proxy/shard?from={from}")
+    format!("/api/v1/namespaces/{namespace}/pods/{pod}:{AGENT_PORT}/proxy/shard?from={from}&pod={pod}")
 }
 
 /// Follows agent `index` in `pod` from line `from` until its last frame, or until the
@@ -52,7 +56,12 @@ pub async fn follow(
 ) {
     loop {
         match stream(&client, &namespace, &pod, index, &mut from, &tx).await {
-            Ok(true) => return,
+            Ok(true) => {
+                // Tells the agent its last frame arrived: it may exit (an agent exits
+                // only then, or after its --linger).
+                let _ = ack(&client, &namespace, &pod, from).await;
+                return;
+            }
             Ok(false) => {
                 let why = "the stream ended before the agent's last frame".to_string();
                 if tx.send(Msg::Broken { index, why }).await.is_err() {
@@ -88,6 +97,9 @@ async fn stream(
         .send(req)
         .await
         .map_err(|e| Some(crate::source::errors::with_cause(&e)))?;
+    if res.status().is_success() && *from > 0 && tx.send(Msg::Resumed { index }).await.is_err() {
+        return Err(None);
+    }
     if !res.status().is_success() {
         let status = res.status();
         let mut body = res.into_body();
@@ -148,13 +160,45 @@ async fn stream(
     Ok(false)
 }
 
+/// `GET /shard?from=N` with N the lines received, the last frame among them: the agent's
+/// sign that everything arrived.
+async fn ack(client: &Client, namespace: &str, pod: &str, lines: usize) -> Result<(), String> {
+    let req = http::Request::get(path(namespace, pod, lines))
+        .body(kube::client::Body::empty())
+        .map_err(|e| e.to_string())?;
+    let res = client.send(req).await.map_err(|e| e.to_string())?;
+    let _ = res.into_body().collect().await;
+    Ok(())
+}
+
+/// Asks an agent to stop (`POST /stop` through the pod proxy): it cancels its share and
+/// writes its last frame, which its follower then reads as usual.
+pub async fn stop(client: &Client, namespace: &str, pod: &str) -> Result<(), String> {
+    let req = http::Request::post(format!(
+        "/api/v1/namespaces/{namespace}/pods/{pod}:{AGENT_PORT}/proxy/stop"
+    ))
+    .body(kube::client::Body::empty())
+    .map_err(|e| e.to_string())?;
+    let res = client
+        .send(req)
+        .await
+        .map_err(|e| crate::source::errors::with_cause(&e))?;
+    let status = res.status();
+    let _ = res.into_body().collect().await;
+    if status.is_success() {
+        Ok(())
+    } else {
+        Err(format!("HTTP {status}"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
     fn the_proxy_path_names_pod_port_and_line() {
         assert_eq!(
             super::path("load", "meshtop-agents-1-0-x", 7),
-            "/api/v1/namespaces/load/pods/meshtop-agents-1-0-x:9797/proxy/shard?from=7"
+            "/api/v1/namespaces/load/pods/meshtop-agents-1-0-x:9797/proxy/shard?from=7&pod=meshtop-agents-1-0-x"
         );
     }
 }

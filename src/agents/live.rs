@@ -60,6 +60,13 @@ pub struct Summary {
 /// An agent whose latest frame is this far behind the newest agent's is a straggler.
 const BEHIND_MS: i64 = 1000;
 
+/// `from`'s figures added into `into`, exactly.
+fn stats_add(into: &mut Stats, from: &Stats) {
+    if let Ok((c, h)) = shard::counters_of(from) {
+        let _ = shard::add_to(into, &c, &h);
+    }
+}
+
 /// What the merge gives: the result's source, and the agents left out of it.
 pub struct Final {
     pub merged: shard::Merged,
@@ -94,6 +101,9 @@ impl Live {
             .get_mut(index as usize)
             .ok_or_else(|| format!("a frame from agent {index}, which this run does not have"))?;
         let who = format!("agent {index}");
+        if let AgentState::Failed(why) = &a.state {
+            return Err(format!("{who}: a frame after it failed ({why})"));
+        }
         match (frame, &a.start, &a.end) {
             (_, _, Some(_)) => return Err(format!("{who}: a frame after its last")),
             (Frame::Start(s), None, None) => {
@@ -119,12 +129,18 @@ impl Live {
         Ok(())
     }
 
-    /// Agent `index` will send no more frames.
+    /// Agent `index` will send no more frames: its share leaves the live figures, as it
+    /// leaves the result.
     pub fn fail(&mut self, index: u32, why: String) {
         if let Some(a) = self.agents.get_mut(index as usize)
             && a.state != AgentState::Done
         {
             a.state = AgentState::Failed(why);
+            let mut totals = Stats::default();
+            for a in self.agents.iter().filter(|a| !matches!(a.state, AgentState::Failed(_))) {
+                stats_add(&mut totals, &a.summed);
+            }
+            self.totals = totals;
         }
     }
 
@@ -247,24 +263,31 @@ impl Live {
                 missing.push((a.index, why_missing(a)));
                 continue;
             };
+            let failed = matches!(a.state, AgentState::Failed(_));
             let end = match end {
-                Some(e) => e.clone(),
-                None if cancelled && !a.intervals.is_empty() => made_end(start, a)?,
-                None => {
+                Some(e) if !failed => e.clone(),
+                // Stopped before its last frame came: what it sent is what it ran.
+                None if cancelled && !failed && !a.intervals.is_empty() => made_end(start, a)?,
+                _ => {
                     missing.push((a.index, why_missing(a)));
                     continue;
                 }
             };
             let mut totals = Stats::default();
             shard::add_to(&mut totals, &end.counters, &end.histograms).map_err(|e| format!("{name}: {e}"))?;
+            // The figures reported are exact or left out, named.
             if end.intervals != a.intervals.len() as u64 || !shard::same(&a.summed, &totals) {
-                return Err(format!(
-                    "{name}: its frames add up to {} requests in {} intervals, its last frame says {} in {}: frames were lost or repeated",
-                    a.summed.requests(),
-                    a.intervals.len(),
-                    totals.requests(),
-                    end.intervals
+                missing.push((
+                    a.index,
+                    format!(
+                        "its frames add up to {} requests in {} intervals, its last frame says {} in {}: frames were lost or repeated",
+                        a.summed.requests(),
+                        a.intervals.len(),
+                        totals.requests(),
+                        end.intervals
+                    ),
                 ));
+                continue;
             }
             shards.push((
                 name,
@@ -418,8 +441,46 @@ mod tests {
             };
             live.apply(0, frame).unwrap();
         }
+        // Left out of the figures, and named.
         let e = live.finish(false).err().unwrap();
-        assert!(e.contains("frames were lost or repeated"), "{e}");
+        assert_eq!(e, "no agent sent its frames: nothing to merge");
+        let mut ok = Live::new(2);
+        for frame in &f {
+            ok.apply(1, frame.clone()).unwrap();
+        }
+        ok.agents[0] = live.agents[0].clone();
+        let fin = ok.finish(false).unwrap();
+        assert_eq!(fin.missing.len(), 1);
+        assert_eq!(fin.missing[0].0, 0);
+        assert!(
+            fin.missing[0].1.contains("frames were lost or repeated"),
+            "{:?}",
+            fin.missing
+        );
+    }
+
+    #[test]
+    fn a_failed_agent_leaves_the_live_figures_and_sends_no_more() {
+        let f = frames();
+        let mut live = Live::new(2);
+        for frame in &f[..4] {
+            live.apply(0, frame.clone()).unwrap();
+            live.apply(1, frame.clone()).unwrap();
+        }
+        let one = live.agents[0].summed.requests();
+        assert_eq!(live.summary().requests, 2 * one);
+        live.fail(1, "evicted".into());
+        assert_eq!(live.summary().requests, one, "its share is out of the live figures");
+        assert!(
+            live.apply(1, f[4].clone())
+                .unwrap_err()
+                .contains("after it failed (evicted)")
+        );
+        assert_eq!(live.agents[1].state, AgentState::Failed("evicted".into()));
+        // Stopped now: the failed one stays missing, the other merges from its intervals.
+        let fin = live.finish(true).unwrap();
+        assert_eq!(fin.missing, vec![(1, "evicted".to_string())]);
+        assert_eq!(fin.merged.result.requests, one);
     }
 
     #[test]

@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::batch::v1::{Job, JobSpec};
 use k8s_openapi::api::core::v1::{
-    Affinity, Container, ContainerPort, EnvVar, EnvVarSource, NodeAffinity, NodeSelector, NodeSelectorRequirement,
-    NodeSelectorTerm, PodSpec, PodTemplateSpec, ResourceRequirements, Secret, SecretKeySelector, SecretVolumeSource,
-    Volume, VolumeMount,
+    Affinity, Capabilities, Container, ContainerPort, EnvVar, EnvVarSource, NodeAffinity, NodeSelector,
+    NodeSelectorRequirement, NodeSelectorTerm, PodSecurityContext, PodSpec, PodTemplateSpec, ResourceRequirements,
+    SeccompProfile, Secret, SecretKeySelector, SecretVolumeSource, SecurityContext, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
@@ -20,6 +20,10 @@ use crate::model::access::PlannedWrite;
 
 /// The agents' image: meshtop itself, built from the repo's Dockerfile.
 pub const DEFAULT_IMAGE: &str = concat!("ghcr.io/meshtop/meshtop:", env!("CARGO_PKG_VERSION"));
+/// The agents' user and group (the image's, Dockerfile).
+const AGENT_UID: i64 = 65532;
+/// What a Secret may hold (the API server's limit is 1 MiB, with its metadata).
+const MAX_SECRET: usize = 1000 * 1024;
 /// Where the Secret's files are mounted in an agent.
 const SECRET_DIR: &str = "/etc/meshtop-agent";
 /// How long an agent waits after its end for meshtop to read its last frame.
@@ -104,20 +108,20 @@ impl Plan {
         vec![
             PlannedWrite {
                 verb: "create",
-                kind: "Secret (the target URL, headers and body)".into(),
-                name: self.secret_name(),
-                namespace: ns.clone(),
-            },
-            PlannedWrite {
-                verb: "create",
-                kind: format!("Job ({} agent pods, image {})", self.agents, self.image),
+                kind: format!("Job ({} agent pods, image {}), suspended", self.agents, self.image),
                 name: self.job_name(),
                 namespace: ns.clone(),
             },
             PlannedWrite {
-                verb: "patch",
-                kind: "Secret (owned by the Job)".into(),
+                verb: "create",
+                kind: "Secret (the target URL, headers and body), owned by the Job".into(),
                 name: self.secret_name(),
+                namespace: ns.clone(),
+            },
+            PlannedWrite {
+                verb: "patch",
+                kind: "Job (resumed: its pods start)".into(),
+                name: self.job_name(),
                 namespace: ns.clone(),
             },
             PlannedWrite {
@@ -127,6 +131,20 @@ impl Plan {
                 namespace: ns,
             },
         ]
+    }
+
+    /// What the API server would refuse, said before anything is written: a body and TLS
+    /// files larger than a Secret holds.
+    pub fn check(&self) -> Result<(), String> {
+        let size: usize = self.secret_data().values().map(Vec::len).sum();
+        if size > MAX_SECRET {
+            return Err(format!(
+                "the body, headers and TLS files take {} KiB; agents get them in a Secret, which holds at most {} KiB",
+                size / 1024,
+                MAX_SECRET / 1024
+            ));
+        }
+        Ok(())
     }
 
     /// The whole run's load flags as the agents read them, apart from the secret ones.
@@ -230,6 +248,19 @@ impl Plan {
             })
             .collect();
         env.push(from_secret("MESHTOP_URL", "url"));
+        // The agent's own pod name: it answers only a follower that asks for it (an IP
+        // reused by another pod must not hand over another run's frames).
+        env.push(EnvVar {
+            name: "MESHTOP_POD_NAME".into(),
+            value_from: Some(EnvVarSource {
+                field_ref: Some(k8s_openapi::api::core::v1::ObjectFieldSelector {
+                    field_path: "metadata.name".into(),
+                    ..Default::default()
+                }),
+                ..EnvVarSource::default()
+            }),
+            ..EnvVar::default()
+        });
         if data.contains_key("headers") {
             env.push(from_secret("MESHTOP_HEADERS", "headers"));
         }
@@ -284,6 +315,15 @@ impl Plan {
                 limits: Some(BTreeMap::from([("memory".to_string(), quantity("1Gi"))])),
                 ..ResourceRequirements::default()
             }),
+            security_context: Some(SecurityContext {
+                allow_privilege_escalation: Some(false),
+                read_only_root_filesystem: Some(true),
+                capabilities: Some(Capabilities {
+                    drop: Some(vec!["ALL".into()]),
+                    ..Capabilities::default()
+                }),
+                ..SecurityContext::default()
+            }),
             volume_mounts: Some(vec![VolumeMount {
                 name: "run".into(),
                 mount_path: SECRET_DIR.into(),
@@ -297,10 +337,12 @@ impl Plan {
             annotations: Some(no_injection()),
             ..ObjectMeta::default()
         };
-        // Istio and Kuma also read injection from a label.
+        // Istio and Kuma also read injection from a label; Istio ambient's ztunnel
+        // captures a pod unless its dataplane mode is none.
         if let Some(l) = pod_meta.labels.as_mut() {
             l.insert("sidecar.istio.io/inject".into(), "false".into());
             l.insert("kuma.io/sidecar-injection".into(), "disabled".into());
+            l.insert("istio.io/dataplane-mode".into(), "none".into());
         }
         let main_s = self.config.spec.warmup.as_secs()
             + self.config.spec.ramp.iter().map(|r| r.duration.as_secs()).sum::<u64>()
@@ -309,6 +351,8 @@ impl Plan {
         Job {
             metadata: self.meta(self.job_name()),
             spec: Some(JobSpec {
+                // Resumed once its Secret exists (agents::run).
+                suspend: Some(true),
                 completion_mode: Some("Indexed".into()),
                 completions: Some(self.agents as i32),
                 parallelism: Some(self.agents as i32),
@@ -331,13 +375,26 @@ impl Plan {
                             name: "run".into(),
                             secret: Some(SecretVolumeSource {
                                 secret_name: Some(secret),
-                                default_mode: Some(0o400),
+                                default_mode: Some(0o440),
                                 ..SecretVolumeSource::default()
                             }),
                             ..Volume::default()
                         }]),
                         // The agent stops at SIGTERM and writes its last frame at once.
                         termination_grace_period_seconds: Some(10),
+                        // Not root, no privilege (PodSecurity "restricted"); the group
+                        // reads the Secret's files.
+                        security_context: Some(PodSecurityContext {
+                            run_as_non_root: Some(true),
+                            run_as_user: Some(AGENT_UID),
+                            run_as_group: Some(AGENT_UID),
+                            fs_group: Some(AGENT_UID),
+                            seccomp_profile: Some(SeccompProfile {
+                                type_: "RuntimeDefault".into(),
+                                ..SeccompProfile::default()
+                            }),
+                            ..PodSecurityContext::default()
+                        }),
                         ..PodSpec::default()
                     }),
                 },
@@ -363,11 +420,6 @@ impl Plan {
             ..Secret::default()
         }
     }
-}
-
-/// The owner reference to `job`.
-pub fn owner(job: &Job) -> Vec<OwnerReference> {
-    owner_of(job)
 }
 
 fn owner_of(job: &Job) -> Vec<OwnerReference> {
@@ -512,9 +564,9 @@ mod tests {
         assert_eq!(
             w,
             [
-                "create Secret (the target URL, headers and body) meshtop-agents-0a1b2c3d in namespace load",
-                "create Job (3 agent pods, image meshtop:test) meshtop-agents-0a1b2c3d in namespace load",
-                "patch Secret (owned by the Job) meshtop-agents-0a1b2c3d in namespace load",
+                "create Job (3 agent pods, image meshtop:test), suspended meshtop-agents-0a1b2c3d in namespace load",
+                "create Secret (the target URL, headers and body), owned by the Job meshtop-agents-0a1b2c3d in namespace load",
+                "patch Job (resumed: its pods start) meshtop-agents-0a1b2c3d in namespace load",
                 "delete Job (with its pods) and Secret, at the end, meshtop-agents-0a1b2c3d in namespace load",
             ]
         );

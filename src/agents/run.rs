@@ -12,7 +12,7 @@ use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Pod, Secret};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::api::{ListParams, Patch, PatchParams, PostParams};
-use kube::runtime::watcher;
+use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, ResourceExt};
 use tokio::sync::mpsc;
 
@@ -41,64 +41,91 @@ const START_LIMIT: Duration = Duration::from_secs(120);
 /// At the end, how long to wait for the Job's pods to be gone.
 const CLEANUP_WAIT: Duration = Duration::from_secs(60);
 
+/// The oldest API server whose Indexed Jobs count failures per index
+/// (`backoffLimitPerIndex`): before it, a failed agent would be rerun and send its share
+/// twice.
+const MIN_MINOR: u32 = 29;
+/// After a stop, how long the agents have to send their last frames.
+const STOP_WAIT: Duration = Duration::from_secs(15);
+
 /// Runs `plan`: creates its Job and Secret, follows and merges the agents (handing the
 /// live merge and the count of resumed streams to `observe` a few times a second), stops
-/// when `stop` completes (ctrl-c, `x`), deletes what it created however the run ends, and
-/// returns the merged result.
+/// the agents when `stop` completes (ctrl-c, `x`) and waits for their last frames, deletes
+/// what it created however the run ends, and returns the merged result. `say` gets what
+/// the user should read (the command line prints it; the TUI logs it).
 pub async fn run(
     client: &Client,
     plan: &Plan,
     on_failure: OnFailure,
     stop: impl std::future::Future<Output = ()>,
     observe: impl FnMut(&Live, u64),
+    mut say: impl FnMut(String),
 ) -> Result<BenchResult> {
     let namespace = plan.namespace.clone();
     let config = &plan.config;
-    // The Secret first, so no agent pod ever waits for it; then the Job, which then owns
-    // the Secret (deleting the Job deletes it, should meshtop not get to).
-    let secrets: Api<Secret> = Api::namespaced(client.clone(), &namespace);
-    secrets
-        .create(&PostParams::default(), &plan.secret(None))
+    plan.check().map_err(bad_input)?;
+    let version = client
+        .apiserver_version()
         .await
-        .wrap_err_with(|| format!("creating Secret {namespace}/{}", plan.secret_name()))?;
+        .wrap_err("asking the API server its version")?;
+    let minor: u32 = version.minor.trim_end_matches('+').parse().unwrap_or(0);
+    if version.major == "1" && minor < MIN_MINOR {
+        return Err(eyre!(
+            "in-cluster agents need Kubernetes 1.{MIN_MINOR} or later (per-index failures of Indexed Jobs); this cluster is {}.{}",
+            version.major,
+            version.minor
+        ));
+    }
+    // The Job suspended (no pod yet), then the Secret it owns (deleting the Job deletes
+    // it, whatever happens to meshtop), then the Job resumed: no pod waits for the Secret
+    // and no Secret is ever without an owner.
+    let jobs: Api<Job> = Api::namespaced(client.clone(), &namespace);
+    let job = jobs
+        .create(&PostParams::default(), &plan.job())
+        .await
+        .wrap_err_with(|| format!("creating Job {namespace}/{}", plan.job_name()))?;
     let created = async {
-        let job = Api::<Job>::namespaced(client.clone(), &namespace)
-            .create(&PostParams::default(), &plan.job())
+        Api::<Secret>::namespaced(client.clone(), &namespace)
+            .create(&PostParams::default(), &plan.secret(Some(&job)))
             .await
-            .wrap_err_with(|| format!("creating Job {namespace}/{}", plan.job_name()))?;
-        secrets
-            .patch(
-                &plan.secret_name(),
-                &PatchParams::default(),
-                &Patch::Merge(serde_json::json!({"metadata": {"ownerReferences": super::plan::owner(&job)}})),
-            )
-            .await
-            .wrap_err_with(|| format!("making Job {namespace}/{} the owner of its Secret", plan.job_name()))
+            .wrap_err_with(|| format!("creating Secret {namespace}/{}", plan.secret_name()))?;
+        jobs.patch(
+            &plan.job_name(),
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({"spec": {"suspend": false}})),
+        )
+        .await
+        .wrap_err_with(|| format!("starting Job {namespace}/{}", plan.job_name()))
     };
     let outcome = match created.await {
         Ok(_) => follow_run(client, plan, on_failure, stop, observe).await,
         Err(e) => Err(e),
     };
     // Whatever happened, nothing is left behind.
-    eprintln!("meshtop: deleting Job {namespace}/{} and its Secret", plan.job_name());
+    say(format!("deleting Job {namespace}/{} and its Secret", plan.job_name()));
     match cleanup::delete_run(client, &namespace, &plan.job_name(), &plan.selector(), CLEANUP_WAIT).await {
         Ok(left) if left.is_empty() => {}
         Ok(left) => {
             let names: Vec<String> = left.iter().map(ToString::to_string).collect();
-            eprintln!(
-                "meshtop: still there after {}s (Kubernetes deletes them; `meshtop cleanup` finds them): {}",
+            say(format!(
+                "still there after {}s (Kubernetes deletes them; `meshtop cleanup` finds them): {}",
                 CLEANUP_WAIT.as_secs(),
                 names.join(", ")
-            );
+            ));
         }
-        Err(e) => eprintln!("meshtop: cleaning up: {e:#}; run `meshtop cleanup --allow-writes -n {namespace}`"),
+        Err(e) => say(format!(
+            "cleaning up: {e:#}; run `meshtop cleanup --allow-writes -n {namespace}`"
+        )),
     }
     let (live, cancelled, reconnects) = outcome?;
+    for (i, why) in live.failures() {
+        say(format!("agent {i} failed: {why}"));
+    }
     let fin = live
         .finish(cancelled)
         .map_err(|e| eyre!("merging the agents' frames: {e}"))?;
     for note in &fin.merged.notes {
-        eprintln!("meshtop: {note}");
+        say(note.clone());
     }
     let mut result: BenchResult = fin.merged.result.into();
     // The merge's spec sums the shares of the agents merged (what the figures are of);
@@ -167,10 +194,12 @@ async fn follow_run(
     let mut live = Live::new(plan.agents);
     let (tx, mut rx) = mpsc::channel::<Msg>(256);
     let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
-    let mut events = watcher(pods, watcher::Config::default().labels(&plan.selector())).boxed();
-    let mut followers: BTreeMap<u32, tokio::task::JoinHandle<()>> = BTreeMap::new();
-    // Agents whose pod ended without their last frame here yet: since when.
-    let mut ending: BTreeMap<u32, (tokio::time::Instant, String)> = BTreeMap::new();
+    let mut events = watcher(pods, watcher::Config::default().labels(&plan.selector()))
+        .default_backoff()
+        .boxed();
+    // Once stopped: until when the agents may send their last frames.
+    let mut stopping: Option<tokio::time::Instant> = None;
+    let mut pods = Pods::default();
     let mut reconnects = 0u64;
     let mut tick = tokio::time::interval(Duration::from_millis(250));
     let start_limit = tokio::time::Instant::now()
@@ -183,19 +212,30 @@ async fn follow_run(
             break Ok(());
         }
         tokio::select! {
-            () = &mut stop => {
+            () = &mut stop, if stopping.is_none() => {
+                // Each agent stops and writes its last frame, which is then read as usual.
                 cancelled = true;
-                break Ok(());
+                stopping = Some(tokio::time::Instant::now() + STOP_WAIT);
+                for a in live.agents.iter().filter(|a| matches!(a.state, AgentState::Running | AgentState::Waiting)) {
+                    if let Some(pod) = a.pod.clone() {
+                        let (client, ns) = (client.clone(), plan.namespace.clone());
+                        tokio::spawn(async move {
+                            if let Err(e) = follow::stop(&client, &ns, &pod).await {
+                                tracing::info!("stopping agent pod {pod}: {e}");
+                            }
+                        });
+                    }
+                }
             }
             ev = events.next() => match ev {
                 Some(Ok(watcher::Event::Apply(pod) | watcher::Event::InitApply(pod))) => {
-                    if let Err(e) = on_pod(client, plan, &pod, &mut live, &mut followers, &mut ending, &tx) {
+                    if let Err(e) = on_pod(client, plan, &pod, &mut live, &mut pods, &tx) {
                         break Err(e);
                     }
                 }
                 Some(Ok(watcher::Event::Delete(pod))) => {
                     if let Some(i) = index_of(&pod) && live.agents.get(i as usize).is_some_and(|a| a.state != AgentState::Done) {
-                        ending.entry(i).or_insert_with(|| (tokio::time::Instant::now(), format!("pod {} was deleted", pod.name_any())));
+                        pods.ending.entry(i).or_insert_with(|| (tokio::time::Instant::now(), format!("pod {} was deleted", pod.name_any())));
                     }
                 }
                 Some(Ok(_)) => {}
@@ -209,39 +249,48 @@ async fn follow_run(
                     }
                 }
                 Some(Msg::Broken { index, why }) => {
-                    reconnects += 1;
                     tracing::info!(agent = index, "the agent's stream broke: {why}");
                 }
+                Some(Msg::Resumed { .. }) => reconnects += 1,
                 Some(Msg::Corrupt { index, why }) => live.fail(index, format!("its frames are damaged: {why}")),
                 None => break Err(eyre!("the followers stopped")),
             },
             _ = tick.tick() => {
                 let now = tokio::time::Instant::now();
-                let due: Vec<(u32, String)> = ending
+                let due: Vec<(u32, String)> = pods
+                    .ending
                     .iter()
                     .filter(|(_, (since, _))| now.duration_since(*since) >= LAST_FRAMES_GRACE)
                     .map(|(i, (_, why))| (*i, why.clone()))
                     .collect();
                 for (i, why) in due {
-                    ending.remove(&i);
+                    pods.ending.remove(&i);
                     if live.agents[i as usize].state != AgentState::Done {
                         live.fail(i, why);
-                        if let Some(f) = followers.remove(&i) {
+                        if let Some(f) = pods.followers.remove(&i) {
                             f.abort();
                         }
                     }
                 }
-                if now > start_limit && live.agents.iter().all(|a| a.state == AgentState::Waiting) {
-                    break Err(eyre!(
-                        "no agent started within {}s of the planned start: see `kubectl -n {ns} describe job {}`",
-                        START_LIMIT.as_secs(),
-                        plan.job_name()
-                    ));
+                if stopping.is_some_and(|until| now >= until) {
+                    break Ok(());
+                }
+                if now > start_limit {
+                    let late: Vec<u32> = live.agents.iter().filter(|a| a.state == AgentState::Waiting).map(|a| a.index).collect();
+                    for i in late {
+                        let why = pods.waiting_why.get(&i).cloned().unwrap_or_else(|| "no pod".into());
+                        live.fail(i, format!(
+                            "did not start within {}s of the planned start ({why}; `kubectl -n {ns} describe job {}`)",
+                            START_LIMIT.as_secs(),
+                            plan.job_name()
+                        ));
+                    }
                 }
                 observe(&live, reconnects);
             }
         }
         if on_failure == OnFailure::Abort
+            && stopping.is_none()
             && let Some((i, why)) = live.failures().first()
         {
             break Err(eyre!(
@@ -250,11 +299,8 @@ async fn follow_run(
         }
     };
     observe(&live, reconnects);
-    for (_, f) in followers {
+    for (_, f) in pods.followers {
         f.abort();
-    }
-    for (i, why) in live.failures() {
-        tracing::warn!("agent {i} failed: {why}");
     }
     result.map(|()| (live, cancelled, reconnects))
 }
@@ -287,6 +333,18 @@ fn index_of(pod: &Pod) -> Option<u32> {
     pod.annotations().get(INDEX_ANNOTATION)?.parse().ok()
 }
 
+/// What the run keeps about the agents' pods.
+#[derive(Default)]
+struct Pods {
+    /// Each followed agent's follower task.
+    followers: BTreeMap<u32, tokio::task::JoinHandle<()>>,
+    /// Agents whose pod ended without their last frame here yet: since when, and why.
+    ending: BTreeMap<u32, (tokio::time::Instant, String)>,
+    /// Why each agent that has not started is waiting (its pod's scheduling or container
+    /// state), for the failure should it never start.
+    waiting_why: BTreeMap<u32, String>,
+}
+
 /// A pod changed: start following it once it runs, stop a run that cannot start, and
 /// mark an agent whose pod ended.
 fn on_pod(
@@ -294,10 +352,14 @@ fn on_pod(
     plan: &Plan,
     pod: &Pod,
     live: &mut Live,
-    followers: &mut BTreeMap<u32, tokio::task::JoinHandle<()>>,
-    ending: &mut BTreeMap<u32, (tokio::time::Instant, String)>,
+    pods: &mut Pods,
     tx: &mpsc::Sender<Msg>,
 ) -> Result<()> {
+    let Pods {
+        followers,
+        ending,
+        waiting_why,
+    } = pods;
     let Some(index) = index_of(pod).filter(|i| *i < plan.agents) else {
         return Ok(());
     };
@@ -319,6 +381,29 @@ fn on_pod(
             return Err(eyre!("agent pod {}/{name}: {reason} {message}{hint}", plan.namespace));
         }
     }
+    let scheduling = status
+        .conditions
+        .iter()
+        .flatten()
+        .find(|c| c.type_ == "PodScheduled" && c.status == "False")
+        .map(|c| {
+            format!(
+                "pod {name} not scheduled: {}",
+                c.message.as_deref().or(c.reason.as_deref()).unwrap_or("")
+            )
+        });
+    let container = status
+        .container_statuses
+        .iter()
+        .flatten()
+        .find_map(|c| c.state.as_ref()?.waiting.as_ref()?.reason.clone())
+        .map(|r| format!("pod {name}: {r}"));
+    waiting_why.insert(
+        index,
+        scheduling
+            .or(container)
+            .unwrap_or_else(|| format!("pod {name} {}", status.phase.as_deref().unwrap_or("Pending"))),
+    );
     let agent = &mut live.agents[index as usize];
     if agent.pod.as_deref() != Some(name.as_str()) {
         agent.pod = Some(name.clone());

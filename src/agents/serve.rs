@@ -62,6 +62,11 @@ impl FrameLog {
         }
     }
 
+    /// Lines written, and whether the log is closed.
+    fn len(&self) -> (usize, bool) {
+        self.lines.lock().map_or((0, true), |l| (l.lines.len(), l.closed))
+    }
+
     /// Waits until a follower has read the whole closed log.
     pub async fn collected(&self) {
         let mut rx = self.collected.subscribe();
@@ -99,11 +104,9 @@ impl FrameLog {
                         return;
                     }
                 }
-                if closed && all_sent {
-                    self.collected.send_replace(true);
-                    return;
-                }
-                if left == 0 {
+                // Sent is not received: the follower says it has everything by asking
+                // from the end (see `answer`).
+                if (closed && all_sent) || left == 0 {
                     return;
                 }
                 if changed.changed().await.is_err() {
@@ -155,6 +158,14 @@ impl std::io::Write for LogWriter {
 /// the network, on purpose: tests/agents_testbed.rs).
 pub const CUT_ENV: &str = "MESHTOP_AGENT_CUT_STREAMS";
 
+/// The agent's pod name (the downward API's metadata.name, agents::plan).
+pub const POD_ENV: &str = "MESHTOP_POD_NAME";
+
+/// A query parameter's value.
+fn query_value<'a>(query: Option<&'a str>, key: &str) -> Option<&'a str> {
+    query?.split('&').find_map(|p| p.strip_prefix(key)?.strip_prefix('='))
+}
+
 /// The line a follower asks to start from: `from=N` in the query, else 0.
 pub fn from_line(query: Option<&str>) -> Result<usize, String> {
     let Some(q) = query else { return Ok(0) };
@@ -166,9 +177,27 @@ pub fn from_line(query: Option<&str>) -> Result<usize, String> {
     Ok(0)
 }
 
+/// A one-way switch many tasks wait on: the agent's stop (a signal, or `POST /stop`).
+#[derive(Default)]
+pub struct Stop(watch::Sender<bool>);
+
+impl Stop {
+    pub fn trigger(&self) {
+        self.0.send_replace(true);
+    }
+
+    /// Returns once triggered (at once if it was already).
+    pub async fn notified(&self) {
+        let mut rx = self.0.subscribe();
+        let _ = rx.wait_for(|s| *s).await;
+    }
+}
+
 /// Serves the log on `addr` until the process ends: `GET /shard?from=LINE` streams lines
-/// `LINE..` as they come and ends after the last; anything else is 404.
-pub async fn spawn(addr: std::net::SocketAddr, log: FrameLog) -> Result<std::net::SocketAddr> {
+/// `LINE..` as they come and ends after the last (a request from the end of a closed log
+/// is the follower saying it has everything: the agent may exit); `POST /stop` cancels the
+/// run (its last frame follows); anything else is 404.
+pub async fn spawn(addr: std::net::SocketAddr, log: FrameLog, stop: Arc<Stop>) -> Result<std::net::SocketAddr> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .wrap_err_with(|| format!("listening on {addr} (--listen)"))?;
@@ -182,11 +211,11 @@ pub async fn spawn(addr: std::net::SocketAddr, log: FrameLog) -> Result<std::net
             let Ok((stream, _)) = listener.accept().await else {
                 continue;
             };
-            let log = log.clone();
+            let (log, stop) = (log.clone(), stop.clone());
             tokio::spawn(async move {
                 let service = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                    let log = log.clone();
-                    async move { Ok::<_, Infallible>(answer(&req, log, cut)) }
+                    let (log, stop) = (log.clone(), stop.clone());
+                    async move { Ok::<_, Infallible>(answer(&req, log, &stop, cut)) }
                 });
                 let _ = hyper::server::conn::http1::Builder::new()
                     .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
@@ -202,7 +231,12 @@ type Body = http_body_util::Either<
     http_body_util::Full<Bytes>,
 >;
 
-fn answer(req: &hyper::Request<hyper::body::Incoming>, log: FrameLog, cut: Option<usize>) -> hyper::Response<Body> {
+fn answer(
+    req: &hyper::Request<hyper::body::Incoming>,
+    log: FrameLog,
+    stop: &Stop,
+    cut: Option<usize>,
+) -> hyper::Response<Body> {
     let plain = |status: u16, text: String| {
         let mut res = hyper::Response::new(http_body_util::Either::Right(http_body_util::Full::new(Bytes::from(
             text,
@@ -210,10 +244,25 @@ fn answer(req: &hyper::Request<hyper::body::Incoming>, log: FrameLog, cut: Optio
         *res.status_mut() = hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::BAD_REQUEST);
         res
     };
-    if req.method() != hyper::Method::GET || req.uri().path() != "/shard" {
-        return plain(404, "meshtop agent: GET /shard?from=LINE\n".into());
+    if req.method() == hyper::Method::POST && req.uri().path() == "/stop" {
+        stop.trigger();
+        return plain(200, "stopping: the last frame follows\n".into());
     }
+    if req.method() != hyper::Method::GET || req.uri().path() != "/shard" {
+        return plain(404, "meshtop agent: GET /shard?from=LINE, POST /stop\n".into());
+    }
+    if let (Some(asked), Ok(me)) = (query_value(req.uri().query(), "pod"), std::env::var(POD_ENV))
+        && asked != me
+    {
+        return plain(409, format!("this is agent pod {me}, not {asked}\n"));
+    }
+    let (len, closed) = log.len();
     match from_line(req.uri().query()) {
+        Ok(from) if from > len => plain(400, format!("from={from} is past the {len} lines written\n")),
+        Ok(from) if closed && from == len => {
+            log.collected.send_replace(true);
+            plain(200, String::new())
+        }
         Ok(from) => {
             let mut res = hyper::Response::new(http_body_util::Either::Left(StreamBody::new(Box::pin(
                 log.stream(from, cut),
@@ -233,6 +282,13 @@ fn answer(req: &hyper::Request<hyper::body::Incoming>, log: FrameLog, cut: Optio
 mod tests {
     use super::*;
     use std::io::Write;
+
+    #[test]
+    fn the_pod_is_read_from_the_query() {
+        assert_eq!(query_value(Some("from=3&pod=a-0-x"), "pod"), Some("a-0-x"));
+        assert_eq!(query_value(Some("from=3"), "pod"), None);
+        assert_eq!(query_value(None, "pod"), None);
+    }
 
     #[test]
     fn from_is_read_from_the_query() {
@@ -259,12 +315,11 @@ mod tests {
             }
         };
         assert_eq!(read(0, Some(2)).await, vec![Bytes::from("0\n"), Bytes::from("1\n")]);
-        assert!(!*log.collected.subscribe().borrow(), "not every line was sent");
         assert_eq!(read(2, Some(2)).await, vec![Bytes::from("2\n")]);
-        tokio::time::timeout(std::time::Duration::from_secs(5), log.collected())
-            .await
-            .expect("the last line read: collected");
         assert_eq!(read(1, None).await.len(), 2);
+        // Sending every line is not enough: only the follower's request from the end is.
+        assert!(!*log.collected.subscribe().borrow());
+        assert_eq!(log.len(), (3, true));
     }
 
     #[test]

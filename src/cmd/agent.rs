@@ -4,7 +4,7 @@
 
 use color_eyre::eyre::Result;
 
-use crate::agents::serve::{self, FrameLog};
+use crate::agents::serve::{self, FrameLog, Stop};
 use crate::bench::engine;
 use crate::cli::AgentArgs;
 use crate::exit::{Cancelled, bad_input};
@@ -18,8 +18,9 @@ pub async fn run(args: AgentArgs) -> Result<()> {
         config.spec.threads = config.spec.threads.min(config.spec.connections.max(1));
     }
     let log = FrameLog::default();
+    let stop = stop_on_signal();
     if let Some(addr) = args.listen {
-        let bound = serve::spawn(addr, log.clone()).await?;
+        let bound = serve::spawn(addr, log.clone(), stop.clone()).await?;
         eprintln!("meshtop agent: serving frames on http://{bound}/shard");
     }
     eprintln!(
@@ -29,7 +30,6 @@ pub async fn run(args: AgentArgs) -> Result<()> {
         loadgen::split::describe(&config.spec)
     );
 
-    let stop = stop_on_signal();
     if let Some(at) = args.start_at {
         let wait = at.duration_since(jiff::Timestamp::now());
         if wait.is_positive() {
@@ -70,11 +70,13 @@ pub async fn run(args: AgentArgs) -> Result<()> {
         result.achieved_rate,
         result.latency.p99 as f64 / 1e3
     );
+    // A stopped run lingers too: its last frame is what the follower waits for. An
+    // interrupt now ends the wait (a pod's deletion ends it with SIGKILL after its grace).
     if args.listen.is_some() && !args.linger.is_zero() {
         tokio::select! {
             () = log.collected() => {}
             () = tokio::time::sleep(args.linger) => eprintln!("meshtop agent: no follower read the last frame within --linger"),
-            () = stop.notified() => {}
+            _ = tokio::signal::ctrl_c() => {}
         }
     }
     if let Some(e) = shard_failure.lock().ok().and_then(|mut f| f.take()) {
@@ -86,8 +88,7 @@ pub async fn run(args: AgentArgs) -> Result<()> {
     Ok(())
 }
 
-/// Notified at SIGTERM (a pod's deletion) or an interrupt; notifies every waiter, and
-/// any that waits later.
+/// Triggered at SIGTERM (a pod's deletion) or an interrupt.
 fn stop_on_signal() -> std::sync::Arc<Stop> {
     let stop = std::sync::Arc::new(Stop::default());
     let s = stop.clone();
@@ -104,18 +105,7 @@ fn stop_on_signal() -> std::sync::Arc<Stop> {
             _ = tokio::signal::ctrl_c() => {}
             () = term => {}
         }
-        s.0.send_replace(true);
+        s.trigger();
     });
     stop
-}
-
-/// A one-way switch many tasks wait on.
-#[derive(Default)]
-pub struct Stop(tokio::sync::watch::Sender<bool>);
-
-impl Stop {
-    pub async fn notified(&self) {
-        let mut rx = self.0.subscribe();
-        let _ = rx.wait_for(|s| *s).await;
-    }
 }

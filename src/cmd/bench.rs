@@ -192,15 +192,31 @@ async fn in_cluster(args: &BenchArgs, config: BenchConfig) -> Result<()> {
         eprintln!("meshtop: {w}");
     }
     let bar = std::io::stderr().is_terminal();
-    let interrupted = async {
-        let _ = tokio::signal::ctrl_c().await;
-        eprintln!("\nmeshtop: interrupted: stopping the agents");
+    // Listening before the first write: an interrupt then stops the agents and cleans up,
+    // never leaves a Job behind.
+    let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+        .wrap_err("listening for interrupts")?;
+    let interrupted = async move {
+        sigint.recv().await;
+        eprintln!("\nmeshtop: interrupted: stopping the agents (their last frames are read, then the Job is deleted)");
     };
-    let result = run::run(&client, &plan, ic.on_agent_failure, interrupted, |live, reconnects| {
-        if bar {
-            run::progress_line(live, reconnects);
-        }
-    })
+    let result = run::run(
+        &client,
+        &plan,
+        ic.on_agent_failure,
+        interrupted,
+        |live, reconnects| {
+            if bar {
+                run::progress_line(live, reconnects);
+            }
+        },
+        |said| {
+            if bar {
+                eprint!("\r\x1b[2K");
+            }
+            eprintln!("meshtop: {said}");
+        },
+    )
     .await;
     if bar {
         eprint!("\r\x1b[2K");

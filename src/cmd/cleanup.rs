@@ -51,7 +51,10 @@ pub async fn run(args: &CleanupArgs) -> Result<()> {
         .permit("cleanup", &planned)
         .map_err(bad_input)?;
     let failures = cleanup::delete(&conn.client, &found).await;
-    for o in &found {
+    for o in found
+        .iter()
+        .filter(|o| !failures.iter().any(|f| f.starts_with(&format!("deleting {o}:"))))
+    {
         println!("deleted {o}");
     }
     if failures.is_empty() {
