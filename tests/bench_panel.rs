@@ -697,8 +697,12 @@ fn in_cluster_agents_from_the_form_ask_before_writing() {
     assert_eq!(s.mode, meshtop::app::Mode::Confirm);
     let c = s.confirm.as_ref().expect("a question");
     assert_eq!(c.writes.len(), 4);
-    assert!(c.writes[0].starts_with("create Secret (the target URL, headers and body) meshtop-agents-"));
-    assert!(c.writes[1].contains("Job (3 agent pods, image ghcr.io/meshtop/meshtop:"));
+    assert!(c.writes[0].starts_with("create Job (3 agent pods, image ghcr.io/meshtop/meshtop:"));
+    assert!(c.writes[0].contains("), suspended meshtop-agents-"));
+    assert!(
+        c.writes[1].starts_with("create Secret (the target URL, headers and body), owned by the Job meshtop-agents-")
+    );
+    assert!(c.writes[2].starts_with("patch Job (resumed: its pods start) meshtop-agents-"));
     assert!(
         c.writes.iter().all(|w| w.ends_with(" in namespace bookinfo")),
         "{:?}",

@@ -255,11 +255,15 @@ proptest! {
     /// The benchmark form: any text in any field, submitted; a valid form is a valid config.
     #[test]
     fn bench_form_fields_typed_in_the_tui(
-        field in 0usize..8,
+        field in 0usize..meshtop::app::bench::FIELDS.len(),
+        writes in any::<bool>(),
         text in typed(&["100", "10", "30s", "1m30s", "X-A: 1; B: 2", "body", "http://10.0.0.1:8080/", "0.0001"]),
         toggles in 0u8..3,
     ) {
         let mut s = scenario();
+        if writes {
+            s.writes = meshtop::model::access::Writes::Allowed;
+        }
         apply_action(&mut s, Action::StartCommand);
         chars(&mut s, "bench http://10.0.0.1:8080/");
         apply_action(&mut s, Action::InputSubmit);
@@ -296,6 +300,17 @@ proptest! {
                     prop_assert!(b >= a);
                 }
                 prop_assert_eq!(s.entry().view.clone(), View::Bench);
+            }
+            // Sweep steps make a sweep (its plan is checked in sweep_cli and below).
+            Some(meshtop::app::Effect::StartSweep(plan)) => {
+                prop_assert!(!plan.targets.is_empty());
+                prop_assert_eq!(s.entry().view.clone(), View::Bench);
+            }
+            // Agents with --allow-writes: the question, naming what would be written.
+            None if s.confirm.is_some() => {
+                prop_assert!(writes);
+                prop_assert_eq!(s.mode, meshtop::app::Mode::Confirm);
+                prop_assert_eq!(s.confirm.as_ref().unwrap().writes.len(), 4);
             }
             _ => {
                 let form = s.bench_form.as_ref().expect("an invalid form stays open");
