@@ -335,12 +335,8 @@ Exit status:
 /// Where `meshtop cleanup` looks.
 #[derive(Debug, Clone, Args)]
 pub struct CleanupArgs {
-    /// Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config, then in-cluster).
-    #[arg(long, env = "KUBECONFIG", value_name = "FILE")]
-    pub kubeconfig: Option<PathBuf>,
-    /// kubeconfig context to use (default: the current context).
-    #[arg(long, value_name = "NAME")]
-    pub context: Option<String>,
+    #[command(flatten)]
+    pub kube: KubeconfigArgs,
     /// Only this namespace (default: every namespace).
     #[arg(short = 'n', long, value_name = "NS")]
     pub namespace: Option<String>,
@@ -536,14 +532,32 @@ pub struct InClusterArgs {
     /// scheduling and image pulls; an agent that starts later is reported as late).
     #[arg(long, default_value = "30s", value_parser = flag::offset, requires = "in_cluster")]
     pub start_in: Duration,
+    #[command(flatten)]
+    pub kube: KubeconfigArgs,
+}
+
+/// The cluster a command writes to: a kubeconfig and its context.
+#[derive(Debug, Clone, Default, Args)]
+pub struct KubeconfigArgs {
     /// Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config, then in-cluster).
-    // Not `requires = "in_cluster"`: clap counts $KUBECONFIG as given, and would refuse
-    // every local run where it is set.
+    // Not `requires = "in_cluster"` under bench: clap counts $KUBECONFIG as given, and
+    // would refuse every local run where it is set.
     #[arg(long, env = "KUBECONFIG", value_name = "FILE")]
     pub kubeconfig: Option<PathBuf>,
     /// kubeconfig context to use (default: the current context).
-    #[arg(long, value_name = "NAME", requires = "in_cluster")]
+    #[arg(long, value_name = "NAME")]
     pub context: Option<String>,
+}
+
+impl KubeconfigArgs {
+    /// The cluster, with no namespace list (these commands name their one namespace).
+    pub fn target(&self) -> crate::source::kube::KubeTarget {
+        crate::source::kube::KubeTarget {
+            kubeconfig: self.kubeconfig.clone(),
+            context: self.context.clone(),
+            namespaces: Vec::new(),
+        }
+    }
 }
 
 /// `meshtop agent`: one share of a run, headless, for a Job's pods.

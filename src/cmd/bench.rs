@@ -155,12 +155,7 @@ async fn in_cluster(args: &BenchArgs, config: BenchConfig) -> Result<()> {
     let tls_files = run::read_tls(&config)?;
     let file_config = crate::config::Config::load(None)?;
     // Reads the kubeconfig; sends nothing yet.
-    let conn = crate::source::kube::connect(&crate::source::kube::KubeTarget {
-        kubeconfig: ic.kubeconfig.clone(),
-        context: ic.context.clone(),
-        namespaces: Vec::new(),
-    })
-    .await?;
+    let conn = crate::source::kube::connect(&ic.kube.target()).await?;
     let client = conn.client;
     let namespace = ic
         .namespace

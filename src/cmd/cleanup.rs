@@ -14,12 +14,7 @@ pub async fn run(args: &CleanupArgs) -> Result<()> {
     {
         return Err(bad_input(format!("-n {ns:?} is not a namespace name")));
     }
-    let conn = crate::source::kube::connect(&crate::source::kube::KubeTarget {
-        kubeconfig: args.kubeconfig.clone(),
-        context: args.context.clone(),
-        namespaces: Vec::new(),
-    })
-    .await?;
+    let conn = crate::source::kube::connect(&args.kube.target()).await?;
     let found = cleanup::find(&conn.client, args.namespace.as_deref(), &cleanup::managed_selector()).await?;
     if found.is_empty() {
         eprintln!(

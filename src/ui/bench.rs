@@ -348,6 +348,19 @@ fn render_panel(state: &State, t: &Theme, frame: &mut Frame, area: Rect, s: &Ben
     }
 }
 
+/// `lines` in `block`, centred over `full`, as tall as what they say.
+fn popup(frame: &mut Frame, full: Rect, width: u16, lines: Vec<Line<'static>>, block: Block<'static>) {
+    let height = (lines.len() as u16 + 2).min(full.height);
+    let area = Rect {
+        x: full.x + (full.width - width) / 2,
+        y: full.y + (full.height - height) / 2,
+        width,
+        height,
+    };
+    frame.render_widget(Clear, area);
+    frame.render_widget(Paragraph::new(lines).block(block), area);
+}
+
 /// Agents listed at most in an in-cluster run's panel; the rest are counted.
 const MAX_AGENT_ROWS: usize = 6;
 
@@ -459,15 +472,7 @@ pub fn render_confirm(state: &State, t: &Theme, frame: &mut Frame) {
         Span::styled("esc", Style::default().fg(t.accent).add_modifier(Modifier::BOLD)),
         Span::raw(" goes back, nothing created"),
     ]));
-    let height = (lines.len() as u16 + 2).min(full.height);
-    let area = Rect {
-        x: full.x + (full.width - width) / 2,
-        y: full.y + (full.height - height) / 2,
-        width,
-        height,
-    };
-    frame.render_widget(Clear, area);
-    frame.render_widget(Paragraph::new(lines).block(block), area);
+    popup(frame, full, width, lines, block);
 }
 
 /// The form, drawn over whatever view is open.
@@ -531,13 +536,5 @@ pub fn render_form(state: &State, t: &Theme, frame: &mut Frame) {
         lines.extend(super::labelled(" ✗", 3, e, inner, style, style));
     }
     // As tall as what it says.
-    let height = (lines.len() as u16 + 2).min(full.height);
-    let area = Rect {
-        x: full.x + (full.width - width) / 2,
-        y: full.y + (full.height - height) / 2,
-        width,
-        height,
-    };
-    frame.render_widget(Clear, area);
-    frame.render_widget(Paragraph::new(lines).block(block), area);
+    popup(frame, full, width, lines, block);
 }
