@@ -706,19 +706,7 @@ impl BenchRunner {
                     break;
                 }
             }
-            let update = match run.finish().await {
-                Ok(result) => {
-                    save_result(results_dir.as_deref(), &result);
-                    Update::BenchFinished {
-                        id,
-                        result: Box::new(result),
-                    }
-                }
-                Err(e) => Update::BenchFailed {
-                    id,
-                    message: format!("{e:#}"),
-                },
-            };
+            let update = ended(id, run.finish().await, results_dir.as_deref());
             let _ = send(tap_status(crate::model::tap::TapSourceState::Ended)).await;
             let _ = send(update).await;
         });
@@ -785,19 +773,7 @@ impl BenchRunner {
                 crate::agents::run::run(&conn.client, &plan, agents.on_failure, stopped, observe, said).await
             }
             .await;
-            let update = match outcome {
-                Ok(result) => {
-                    save_result(results_dir.as_deref(), &result);
-                    Update::BenchFinished {
-                        id,
-                        result: Box::new(result),
-                    }
-                }
-                Err(e) => Update::BenchFailed {
-                    id,
-                    message: format!("{e:#}"),
-                },
-            };
+            let update = ended(id, outcome, results_dir.as_deref());
             let _ = tx.send(Stamped::now(update)).await;
         });
         self.in_cluster_tasks.push(task);
@@ -829,6 +805,24 @@ impl BenchRunner {
         {
             let _ = stop.send(true);
         }
+    }
+}
+
+/// How a TUI run ended, as the fold hears it: its result (kept, see `save_result`) or why
+/// it failed.
+fn ended(id: u32, outcome: Result<crate::model::bench::BenchResult>, dir: Option<&std::path::Path>) -> Update {
+    match outcome {
+        Ok(result) => {
+            save_result(dir, &result);
+            Update::BenchFinished {
+                id,
+                result: Box::new(result),
+            }
+        }
+        Err(e) => Update::BenchFailed {
+            id,
+            message: format!("{e:#}"),
+        },
     }
 }
 
