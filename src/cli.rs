@@ -19,6 +19,42 @@ Exit status:
   3  an objective was missed (bench --slo, sweep --max-slowdown, --max-added; doctor: a
      read meshtop needs is not allowed)";
 
+/// The flags whose values may hold a credential (a URL's password or query, a header, a
+/// body): a usage error quotes them hidden, since an agent's errors land in its pod's log.
+const SECRET_ARGS: &[&str] = &["URL", "--header", "--body"];
+
+/// The command line, parsed; on a usage error, clap's message (with a secret flag's value
+/// hidden) and exit status 2; help and version as clap prints them.
+pub fn parse() -> Cli {
+    use clap::Parser;
+    let e = match Cli::try_parse() {
+        Ok(cli) => return cli,
+        Err(e) => e,
+    };
+    if !e.use_stderr() {
+        e.exit();
+    }
+    eprint!("{}", usage_error_text(&e));
+    std::process::exit(e.exit_code());
+}
+
+/// A usage error's text, with the value of a flag in [`SECRET_ARGS`] replaced by `<hidden>`.
+pub fn usage_error_text(e: &clap::Error) -> String {
+    use clap::error::{ContextKind, ContextValue};
+    let text = e.render().to_string();
+    let (Some(ContextValue::String(arg)), Some(ContextValue::String(value))) =
+        (e.get(ContextKind::InvalidArg), e.get(ContextKind::InvalidValue))
+    else {
+        return text;
+    };
+    if value.is_empty() || !SECRET_ARGS.iter().any(|s| arg.contains(s)) {
+        return text;
+    }
+    let quoted = format!("{value:?}");
+    text.replace(quoted.trim_matches('"'), "<hidden>")
+        .replace(value.as_str(), "<hidden>")
+}
+
 #[derive(Debug, Clone, Parser)]
 #[command(
     name = "meshtop",
@@ -509,6 +545,18 @@ pub struct BenchArgs {
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "In-cluster load (needs --allow-writes)")]
 pub struct InClusterArgs {
+    #[command(flatten)]
+    pub pods: AgentPodArgs,
+    /// Namespace for the agents' Job (default: the context's namespace).
+    #[arg(long, value_name = "NS", requires = "in_cluster")]
+    pub namespace: Option<String>,
+    #[command(flatten)]
+    pub kube: KubeconfigArgs,
+}
+
+/// The agent pods of in-cluster load, for `bench` and `sweep` alike.
+#[derive(Debug, Clone, Args)]
+pub struct AgentPodArgs {
     /// Send the load from agent pods in the cluster (a Job meshtop creates, follows
     /// through the API server and deletes), not from this machine.
     #[arg(long)]
@@ -516,9 +564,6 @@ pub struct InClusterArgs {
     /// Agent pods; rate, connections and -n are split over them (remainders spread).
     #[arg(long, default_value_t = 1, requires = "in_cluster", value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub agents: u32,
-    /// Namespace for the agents' Job (default: the context's namespace).
-    #[arg(long, value_name = "NS", requires = "in_cluster")]
-    pub namespace: Option<String>,
     /// The agents' container image: meshtop itself (Dockerfile in the repo).
     #[arg(long, default_value = crate::agents::plan::DEFAULT_IMAGE, requires = "in_cluster")]
     pub image: String,
@@ -532,8 +577,20 @@ pub struct InClusterArgs {
     /// scheduling and image pulls; an agent that starts later is reported as late).
     #[arg(long, default_value = "30s", value_parser = flag::offset, requires = "in_cluster")]
     pub start_in: Duration,
-    #[command(flatten)]
-    pub kube: KubeconfigArgs,
+}
+
+impl AgentPodArgs {
+    /// What a run from these agents is, before anything is created (a new run ID).
+    pub fn template(&self, namespace: &str) -> crate::agents::plan::InCluster {
+        crate::agents::plan::InCluster {
+            run: crate::agents::plan::run_id(),
+            namespace: namespace.to_string(),
+            agents: self.agents,
+            image: self.image.clone(),
+            on_failure: self.on_agent_failure,
+            start_in: self.start_in,
+        }
+    }
 }
 
 /// The cluster a command writes to: a kubeconfig and its context.
@@ -704,13 +761,21 @@ pub struct SweepArgs {
     #[command(flatten)]
     pub cluster: SweepClusterArgs,
     #[command(flatten)]
+    pub agents: AgentPodArgs,
+    /// Also sweep an uninjected copy of this workload (`deploy/NAME`, in --namespace): same
+    /// pod spec and replicas, injection off for every mesh, its own Service; it is the
+    /// baseline, and is deleted when the sweep ends. Needs --in-cluster.
+    #[arg(long, value_name = "deploy/NAME", requires = "in_cluster", value_parser = crate::agents::clone::workload_ref)]
+    pub baseline_clone: Option<String>,
+    #[command(flatten)]
     pub save: SaveArgs,
     #[command(flatten)]
     pub common: CommonArgs,
 }
 
 /// The cluster a sweep reads its targets' CPU and memory from. Read only: a sweep watches
-/// pods, services and metrics.k8s.io and scrapes the proxies (for mTLS), and changes nothing.
+/// pods, services and metrics.k8s.io and scrapes the proxies (for mTLS), and changes
+/// nothing, unless --in-cluster (with --allow-writes) sends its load from agent pods.
 #[derive(Debug, Clone, Default, Args)]
 pub struct SweepClusterArgs {
     /// kubeconfig of the cluster whose pods serve the targets (default: $KUBECONFIG, then
@@ -724,7 +789,8 @@ pub struct SweepClusterArgs {
     /// need it to be there too).
     #[arg(long, value_name = "NS")]
     pub namespace: Option<String>,
-    /// Watch no cluster even when a kubeconfig is there (no CPU or memory figures).
+    /// Watch no cluster even when a kubeconfig is there (no CPU or memory figures); with
+    /// --in-cluster, the agents still run there.
     #[arg(long)]
     pub no_cluster: bool,
 }

@@ -1,9 +1,5 @@
 use std::process::ExitCode;
 
-use clap::Parser;
-
-use meshtop::cli::Cli;
-
 fn main() -> ExitCode {
     if let Err(e) = meshtop::term::install_hooks() {
         eprintln!("meshtop: installing the error hooks: {e}");
@@ -11,8 +7,8 @@ fn main() -> ExitCode {
     }
     // One TLS provider for kube and reqwest; ring avoids a C toolchain dependency.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    // clap prints usage errors itself and exits with 2.
-    let cli = Cli::parse();
+    // Usage errors are printed (secrets hidden) and exit with 2.
+    let cli = meshtop::cli::parse();
     let log_file = match &cli.command {
         None => cli.tui.common.log_file.clone(),
         Some(c) => c.common().and_then(|c| c.log_file.clone()),

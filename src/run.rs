@@ -622,7 +622,7 @@ impl BenchRunner {
                     }
                 })
             };
-            let result = crate::sweep::run::run(&plan, stop, |e| {
+            let result = crate::sweep::run::run(&plan, &crate::sweep::run::Launch::Local, stop, |e| {
                 if let Some(u) = crate::app::sweep::update_for(id, &spec, e) {
                     let _ = events_tx.send(u);
                 }

@@ -16,8 +16,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::StreamExt;
+use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{Pod, Secret};
+use k8s_openapi::api::core::v1::{Pod, Secret, Service};
 use kube::api::{ListParams, Patch, PatchParams};
 use kube::runtime::watcher;
 use kube::{Api, Client, ResourceExt};
@@ -39,6 +40,9 @@ enum Mode {
 
 /// The kubelet's view of one agent.
 struct Agent {
+    /// Its pod: a later Job's pod with the same index is another agent (a sweep makes a
+    /// Job per run).
+    pod: String,
     child: Arc<Mutex<std::process::Child>>,
     shard: PathBuf,
     /// Its pod was deleted and it was told to stop.
@@ -74,7 +78,11 @@ fn kubelet(
             let st = pod.status.clone().unwrap_or_default();
             if st.phase.as_deref() != Some("Running")
                 || st.pod_ip.is_none()
-                || started.lock().unwrap().contains_key(&index)
+                || started
+                    .lock()
+                    .unwrap()
+                    .get(&index)
+                    .is_some_and(|a| a.pod == pod.name_any())
             {
                 continue;
             }
@@ -82,6 +90,7 @@ fn kubelet(
                 started.lock().unwrap().insert(
                     index,
                     Agent {
+                        pod: pod.name_any(),
                         child: Arc::new(Mutex::new(Command::new("true").spawn().unwrap())),
                         shard: PathBuf::new(),
                         stopped: Default::default(),
@@ -148,6 +157,7 @@ fn index(pod: &Pod) -> Option<u32> {
 fn stop(agents: &Mutex<BTreeMap<u32, Agent>>, pod: &Pod, signal: i32) {
     if let Some(i) = index(pod)
         && let Some(a) = agents.lock().unwrap().get(&i)
+        && a.pod == pod.name_any()
         && !a.stopped.swap(true, std::sync::atomic::Ordering::SeqCst)
     {
         let child = a.child.clone();
@@ -249,6 +259,7 @@ async fn start_agent(client: &Client, ns: &str, pod: &Pod, dir: &Path) -> Agent 
         .spawn()
         .unwrap();
     Agent {
+        pod: name.clone(),
         child: Arc::new(Mutex::new(child)),
         shard,
         stopped: Default::default(),
@@ -321,6 +332,16 @@ async fn leftovers(client: &Client, ns: &str) -> Vec<String> {
     }
     for p in Api::<Pod>::namespaced(client.clone(), ns).list(&lp).await.unwrap() {
         out.push(format!("Pod/{}", p.name_any()));
+    }
+    for d in Api::<Deployment>::namespaced(client.clone(), ns)
+        .list(&lp)
+        .await
+        .unwrap()
+    {
+        out.push(format!("Deployment/{}", d.name_any()));
+    }
+    for s in Api::<Service>::namespaced(client.clone(), ns).list(&lp).await.unwrap() {
+        out.push(format!("Service/{}", s.name_any()));
     }
     out
 }
@@ -654,6 +675,280 @@ async fn the_shipped_agents_role_is_enough() {
     )
     .await;
     kubelet2.abort();
+}
+
+/// Plays kube-proxy for one Service on the test bed (it has none): the Service's cluster IP
+/// is routed to the pod's veth and held by the pod, so a connection to CLUSTER_IP:PORT
+/// reaches the pod's PORT (the tests' Services keep port = target port).
+fn route_cluster_ip(netns: &str, pod_ip: &str, cluster_ip: &str) {
+    let out = Command::new("ip")
+        .args(["-o", "route", "get", pod_ip])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let dev = text
+        .split_whitespace()
+        .skip_while(|w| *w != "dev")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no route to {pod_ip}: {text}"))
+        .to_string();
+    for args in [
+        vec![
+            "netns",
+            "exec",
+            netns,
+            "ip",
+            "addr",
+            "add",
+            &format!("{cluster_ip}/32"),
+            "dev",
+            "eth0",
+        ],
+        vec!["route", "replace", &format!("{cluster_ip}/32"), "dev", &dev],
+    ] {
+        let st = Command::new("ip").args(&args).status().unwrap();
+        assert!(st.success(), "ip {args:?}");
+    }
+}
+
+/// Serves a Deployment's pod (selected by `labels`) on :8080 in its network namespace and
+/// routes the cluster IP of Service `service` to it, once both exist. Returns the server
+/// and the pod's name.
+async fn serve_behind_service(
+    client: &Client,
+    ns: &str,
+    labels: &str,
+    service: &str,
+    www: &Path,
+) -> (NetnsProcess, String) {
+    let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
+    let pod = wait_for(
+        &format!("a running pod labelled {labels}"),
+        Duration::from_secs(60),
+        || {
+            let pods = pods.clone();
+            async move {
+                let list = pods.list(&ListParams::default().labels(labels)).await.ok()?;
+                list.items.into_iter().find(|p| {
+                    let st = p.status.as_ref();
+                    st.and_then(|s| s.phase.as_deref()) == Some("Running")
+                        && st.and_then(|s| s.pod_ip.as_ref()).is_some()
+                })
+            }
+        },
+    )
+    .await;
+    let services: Api<Service> = Api::namespaced(client.clone(), ns);
+    let svc = wait_for(&format!("Service {service}"), Duration::from_secs(60), || {
+        let services = services.clone();
+        let service = service.to_string();
+        async move { services.get_opt(&service).await.ok().flatten() }
+    })
+    .await;
+    let netns = pod_netns(ns, &pod.name_any());
+    let server = serve_dir_in_netns(&netns, "0.0.0.0", www);
+    let cluster_ip = svc.spec.unwrap().cluster_ip.unwrap();
+    route_cluster_ip(
+        &netns,
+        pod.status.as_ref().unwrap().pod_ip.as_ref().unwrap(),
+        &cluster_ip,
+    );
+    (server, pod.name_any())
+}
+
+/// `sweep --in-cluster --baseline-clone deploy/web`, as a user bound to the agents' and the
+/// clone's shipped Roles alone: the copy has the original's pod spec and replicas, no
+/// mesh and none of its labels, and its own Service; the sweep runs both targets from
+/// agent pods (every run exact: -n 40 over 2 agents), the copy is the baseline, and
+/// nothing is left behind. Without --allow-writes it is refused, naming the copy.
+#[tokio::test]
+async fn a_baseline_clone_is_swept_from_agents_and_removed() {
+    let (client, ns) = setup("clone").await;
+    let dir = tempfile::tempdir().unwrap();
+    let www = tempfile::tempdir().unwrap();
+    std::fs::write(www.path().join("index.html"), "hello\n").unwrap();
+    create_yaml(
+        &client,
+        &ns,
+        r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata:
+      labels: {app: web}
+      annotations: {linkerd.io/inject: enabled, config.linkerd.io/proxy-cpu-limit: "1", team: shop}
+    spec:
+      containers:
+      - name: app
+        image: python:3
+        args: [-m, http.server, "8080"]
+        ports: [{name: http, containerPort: 8080}]
+        resources: {requests: {cpu: 100m, memory: 32Mi}, limits: {memory: 64Mi}}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec:
+  selector: {app: web}
+  ports: [{name: http, port: 8080, targetPort: http}]
+"#,
+    )
+    .await;
+    let original_server = serve_behind_service(&client, &ns, "app=web", "web", www.path()).await;
+    let user = format!("clone-{ns}");
+    for (file, role) in [
+        (include_str!("../deploy/rbac-agents.yaml"), "meshtop-agents"),
+        (
+            include_str!("../deploy/rbac-baseline-clone.yaml"),
+            "meshtop-baseline-clone",
+        ),
+    ] {
+        create_yaml(&client, &ns, file).await;
+        create_yaml(
+            &client,
+            &ns,
+            &support::role::binding("RoleBinding", role, "Role", role, &user),
+        )
+        .await;
+    }
+    let kc = impersonating_kubeconfig(dir.path(), &user);
+    let sweep = |writes: bool| {
+        let mut a = vec![
+            "sweep",
+            "--in-cluster",
+            "--agents",
+            "2",
+            "--namespace",
+            &ns,
+            "--image",
+            "meshtop:test",
+            "--start-in",
+            "5s",
+            "--baseline-clone",
+            "deploy/web",
+            "-c",
+            "4",
+            "-n",
+            "40",
+            "--warmup",
+            "0",
+            "--cooldown",
+            "0",
+            "--no-cluster",
+            "--no-save",
+            "-o",
+            "json",
+        ];
+        if writes {
+            a.push("--allow-writes");
+        }
+        let mut cmd = meshtop(dir.path(), &a);
+        cmd.env("KUBECONFIG", &kc);
+        cmd
+    };
+
+    let out = sweep(false).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(
+            "would create Deployment (uninjected copy of deploy/web: 1 replica, image python:3) web-baseline-"
+        ),
+        "{stderr}"
+    );
+    assert_eq!(leftovers(&client, &ns).await, Vec::<String>::new());
+
+    let (kubelet, _agents) = kubelet(client.clone(), ns.clone(), dir.path().to_path_buf(), Mode::Run);
+    let child = sweep(true)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The copy, as created, and its pod served behind its Service.
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), &ns);
+    let copy = wait_for("the copy", Duration::from_secs(60), || {
+        let d = deployments.clone();
+        async move {
+            let lp = ListParams::default().labels("meshtop.dev/baseline-of=web");
+            d.list(&lp).await.ok()?.items.into_iter().next()
+        }
+    })
+    .await;
+    let name = copy.name_any();
+    assert!(name.starts_with("web-baseline-"), "{name}");
+    let run = copy.labels()["meshtop.dev/run"].clone();
+    let copy_server = serve_behind_service(&client, &ns, "meshtop.dev/baseline-of=web", &name, www.path()).await;
+    let original = deployments.get("web").await.unwrap();
+    let (o, c) = (original.spec.unwrap(), copy.spec.unwrap());
+    assert_eq!(c.replicas, o.replicas);
+    assert_eq!(c.template.spec, o.template.spec, "the same pod spec");
+    let meta = c.template.metadata.unwrap();
+    let labels = meta.labels.unwrap();
+    assert_eq!(labels.get("app"), None, "the original Service must not select the copy");
+    assert_eq!(labels["meshtop.dev/run"], run);
+    let ann = meta.annotations.unwrap();
+    assert_eq!(ann["linkerd.io/inject"], "disabled");
+    assert_eq!(ann.get("config.linkerd.io/proxy-cpu-limit"), None);
+    assert_eq!(ann["team"], "shop");
+    let svc = Api::<Service>::namespaced(client.clone(), &ns)
+        .get(&name)
+        .await
+        .unwrap();
+    let owner = &svc.metadata.owner_references.as_ref().unwrap()[0];
+    assert_eq!(
+        (owner.kind.as_str(), owner.name.as_str()),
+        ("Deployment", name.as_str())
+    );
+    let clone_ip = svc.spec.unwrap().cluster_ip.unwrap();
+    let web_ip = Api::<Service>::namespaced(client.clone(), &ns)
+        .get("web")
+        .await
+        .unwrap()
+        .spec
+        .unwrap()
+        .cluster_ip
+        .unwrap();
+
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    kubelet.abort();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let result: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(result["baseline"], "clone-of-web");
+    let step = &result["steps"][0]["targets"];
+    let got: Vec<Value> = step
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| json!([t["name"], t["url"], t["requests"], t["errors"]]))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            json!(["clone-of-web", format!("http://{clone_ip}:8080/"), 40, 0]),
+            json!(["web", format!("http://{web_ip}:8080/"), 40, 0]),
+        ],
+        "{stderr}\n{step}"
+    );
+    assert!(
+        stderr.contains(&format!("deleting {name} (Deployment and Service)")),
+        "{stderr}"
+    );
+    assert_eq!(leftovers(&client, &ns).await, Vec::<String>::new(), "{stderr}");
+    // The original is untouched.
+    assert!(deployments.get_opt("web").await.unwrap().is_some());
+    for (server, pod) in [original_server, copy_server] {
+        drop(server);
+        let _ = Command::new(repo().join("scripts/testbed"))
+            .args(["pod-netns-rm", &ns, &pod])
+            .output();
+    }
 }
 
 /// The TUI's path: the runner the TUI starts an in-cluster run with (after the user said

@@ -308,3 +308,29 @@ fn the_debug_log_is_redacted_and_off_by_default() {
     assert_eq!(o.status.code(), Some(2));
     assert_eq!(std::fs::read_dir(cwd.path()).unwrap().count(), 0);
 }
+
+/// A usage error quotes no credential: an agent's errors land in its pod's log, where the
+/// header came from the Job's Secret (MESHTOP_HEADERS).
+#[test]
+fn usage_errors_hide_secret_values() {
+    let flag = meshtop(&["agent", "-H", "X-Token supersecret", "http://127.0.0.1:9/"]);
+    let from_env = Command::new(BIN)
+        .args(["agent", "http://127.0.0.1:9/"])
+        .env("MESHTOP_HEADERS", "X-Token supersecret")
+        .env_remove("RUST_BACKTRACE")
+        .output()
+        .unwrap();
+    for out in [flag, from_env] {
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(!err.contains("supersecret"), "{err}");
+        assert!(
+            err.contains("invalid value '<hidden>' for '--header <NAME: VALUE>'"),
+            "{err}"
+        );
+        assert!(err.contains("is not `Name: value`"), "{err}");
+    }
+    // Other flags' values are quoted as typed.
+    let out = meshtop(&["bench", "-c", "many", "http://127.0.0.1:9/"]);
+    assert!(stderr(&out).contains("invalid value 'many'"), "{}", stderr(&out));
+}

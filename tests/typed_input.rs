@@ -142,6 +142,19 @@ proptest! {
         let _ = meshtop::sweep::plan::Experiment::parse(&s);
     }
 
+    /// `--baseline-clone deploy/NAME`: a Deployment's name (a DNS subdomain) or an error;
+    /// the copy's name made from it is always a Service name.
+    #[test]
+    fn baseline_clone_refs_never_panic(s in typed(&["deploy/reviews", "deployment.apps/web.v2", "sts/web", "deploy/", "deploy/2048"])) {
+        if let Ok(name) = meshtop::agents::clone::workload_ref(&s) {
+            prop_assert!(!name.is_empty() && name.len() <= 253);
+            let copy = meshtop::agents::clone::clone_name(&name, "0badcafe");
+            prop_assert!(copy.len() <= 63, "{copy}");
+            prop_assert!(copy.starts_with(|c: char| c.is_ascii_lowercase()), "{copy}");
+            prop_assert!(copy.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'), "{copy}");
+        }
+    }
+
     /// `-n a,b,c` through the real flag parser: a list of namespace names, each once, or
     /// bad input naming the first that is not one.
     #[test]

@@ -5,8 +5,9 @@
 use std::time::Duration;
 
 use color_eyre::eyre::{Result, WrapErr};
+use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{Pod, Secret};
+use k8s_openapi::api::core::v1::{Pod, Secret, Service};
 use kube::api::{DeleteParams, ListParams, PropagationPolicy};
 use kube::{Api, Client, ResourceExt};
 
@@ -63,16 +64,23 @@ where
         .collect())
 }
 
-/// Everything labelled `selector` (Jobs first: deleting one takes its pods with it). A
-/// user who may not list Secrets (deploy/rbac-agents.yaml never lets meshtop read one)
-/// still has each Job's Secret deleted with it, by name.
+/// Everything labelled `selector` (Jobs and Deployments first: deleting one takes its
+/// pods with it). A user who may not list Secrets (deploy/rbac-agents.yaml never lets
+/// meshtop read one) still has each Job's Secret deleted with it, by name; one without the
+/// baseline clone's role has no clones to find.
 pub async fn find(client: &Client, ns: Option<&str>, selector: &str) -> Result<Vec<Leftover>> {
     let mut all = list::<Job>(client, ns, selector, "Job").await?;
-    match list::<Secret>(client, ns, selector, "Secret").await {
-        Ok(s) => all.extend(s),
-        Err(e) if forbidden(&e) => {}
-        Err(e) => return Err(e),
-    }
+    let unless_forbidden = |r: Result<Vec<Leftover>>| match r {
+        Err(e) if forbidden(&e) => Ok(Vec::new()),
+        r => r,
+    };
+    all.extend(unless_forbidden(
+        list::<Deployment>(client, ns, selector, "Deployment").await,
+    )?);
+    all.extend(unless_forbidden(
+        list::<Service>(client, ns, selector, "Service").await,
+    )?);
+    all.extend(unless_forbidden(list::<Secret>(client, ns, selector, "Secret").await)?);
     all.extend(list::<Pod>(client, ns, selector, "Pod").await?);
     Ok(all)
 }
@@ -108,6 +116,8 @@ pub async fn delete(client: &Client, objects: &[Leftover]) -> Vec<String> {
             "Job" => gone(api::<Job>(client, ns).delete(&o.name, &dp).await.map(|_| ()))
                 .and(gone(api::<Secret>(client, ns).delete(&o.name, &dp).await.map(|_| ()))),
             "Secret" => gone(api::<Secret>(client, ns).delete(&o.name, &dp).await.map(|_| ())),
+            "Deployment" => gone(api::<Deployment>(client, ns).delete(&o.name, &dp).await.map(|_| ())),
+            "Service" => gone(api::<Service>(client, ns).delete(&o.name, &dp).await.map(|_| ())),
             _ => gone(api::<Pod>(client, ns).delete(&o.name, &dp).await.map(|_| ())),
         };
         if let Err(e) = r {
@@ -117,18 +127,22 @@ pub async fn delete(client: &Client, objects: &[Leftover]) -> Vec<String> {
     failures
 }
 
-/// Deletes one run's objects (its Job `job` and Secret by name, whether or not the Job
-/// was created, and anything else labelled `selector`) and waits (at most `wait`) until
-/// none is left, so that an ended run leaves nothing behind. Returns what is still there.
-pub async fn delete_run(client: &Client, ns: &str, job: &str, selector: &str, wait: Duration) -> Result<Vec<Leftover>> {
+/// Deletes one run's objects (those `named`, whether or not they were created, such as a
+/// Job with its Secret, and anything else labelled `selector`) and waits (at most `wait`)
+/// until none is left, so that an ended run leaves nothing behind. Returns what is still
+/// there.
+pub async fn delete_run(
+    client: &Client,
+    ns: &str,
+    named: &[Leftover],
+    selector: &str,
+    wait: Duration,
+) -> Result<Vec<Leftover>> {
     let mut found = find(client, Some(ns), selector).await?;
-    let named = Leftover {
-        kind: "Job",
-        namespace: ns.to_string(),
-        name: job.to_string(),
-    };
-    if !found.contains(&named) {
-        found.insert(0, named);
+    for (i, n) in named.iter().enumerate() {
+        if !found.contains(n) {
+            found.insert(i, n.clone());
+        }
     }
     let failures = delete(client, &found).await;
     if !failures.is_empty() {

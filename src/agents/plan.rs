@@ -153,7 +153,8 @@ impl Plan {
         let secs = |d: std::time::Duration| d.as_secs_f64().to_string();
         let mut env = vec![
             ("MESHTOP_AGENTS", self.agents.to_string()),
-            ("MESHTOP_LISTEN", format!("0.0.0.0:{AGENT_PORT}")),
+            // Every address of the pod, IPv6 (single or dual stack) and IPv4 alike.
+            ("MESHTOP_LISTEN", format!("[::]:{AGENT_PORT}")),
             ("MESHTOP_LINGER", format!("{LINGER_S}s")),
             ("MESHTOP_START_AT", self.start_at.to_string()),
             ("MESHTOP_METHOD", s.method.clone()),
@@ -332,18 +333,15 @@ impl Plan {
             }]),
             ..Container::default()
         };
-        let mut pod_meta = ObjectMeta {
-            labels: Some(self.labels()),
-            annotations: Some(no_injection()),
+        // Agents are not meshed: a sidecar would share their CPU, and one that outlives
+        // the agent would keep the Job from completing.
+        let mut labels = self.labels();
+        labels.extend(super::no_injection_labels());
+        let pod_meta = ObjectMeta {
+            labels: Some(labels),
+            annotations: Some(super::no_injection_annotations()),
             ..ObjectMeta::default()
         };
-        // Istio and Kuma also read injection from a label; Istio ambient's ztunnel
-        // captures a pod unless its dataplane mode is none.
-        if let Some(l) = pod_meta.labels.as_mut() {
-            l.insert("sidecar.istio.io/inject".into(), "false".into());
-            l.insert("kuma.io/sidecar-injection".into(), "disabled".into());
-            l.insert("istio.io/dataplane-mode".into(), "none".into());
-        }
         let main_s = self.config.spec.warmup.as_secs()
             + self.config.spec.ramp.iter().map(|r| r.duration.as_secs()).sum::<u64>()
             + self.config.spec.duration.map_or(0, |d| d.as_secs());
@@ -430,21 +428,6 @@ fn owner_of(job: &Job) -> Vec<OwnerReference> {
         uid: job.metadata.uid.clone().unwrap_or_default(),
         ..OwnerReference::default()
     }]
-}
-
-/// Agents are not meshed: a sidecar would share their CPU, and one that outlives the
-/// agent would keep the Job from completing. Each mesh's own switch, as documented.
-fn no_injection() -> BTreeMap<String, String> {
-    [
-        ("sidecar.istio.io/inject", "false"),
-        ("linkerd.io/inject", "disabled"),
-        ("kuma.io/sidecar-injection", "disabled"),
-        ("consul.hashicorp.com/connect-inject", "false"),
-        ("openservicemesh.io/sidecar-injection", "disabled"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect()
 }
 
 /// A run ID: 8 lowercase hex digits, unique enough for the runs of one namespace.

@@ -27,7 +27,7 @@ use crate::model::bench::{AgentsInfo, BenchResult, MissingShare};
 /// The Job controller's annotation with a pod's index.
 const INDEX_ANNOTATION: &str = "batch.kubernetes.io/job-completion-index";
 /// Container waiting reasons that no wait mends: the run stops and says why.
-const STUCK: &[&str] = &[
+pub(super) const STUCK: &[&str] = &[
     "ErrImagePull",
     "ImagePullBackOff",
     "InvalidImageName",
@@ -103,7 +103,12 @@ pub async fn run(
     };
     // Whatever happened, nothing is left behind.
     say(format!("deleting Job {namespace}/{} and its Secret", plan.job_name()));
-    match cleanup::delete_run(client, &namespace, &plan.job_name(), &plan.selector(), CLEANUP_WAIT).await {
+    let named = [cleanup::Leftover {
+        kind: "Job",
+        namespace: namespace.clone(),
+        name: plan.job_name(),
+    }];
+    match cleanup::delete_run(client, &namespace, &named, &plan.selector(), CLEANUP_WAIT).await {
         Ok(left) if left.is_empty() => {}
         Ok(left) => {
             let names: Vec<String> = left.iter().map(ToString::to_string).collect();
@@ -305,6 +310,18 @@ async fn follow_run(
     result.map(|()| (live, cancelled, reconnects))
 }
 
+/// Each waiting container's reason and message.
+pub(super) fn waiting(pod: &Pod) -> Vec<(String, Option<String>)> {
+    pod.status
+        .iter()
+        .flat_map(|s| s.container_statuses.iter().flatten())
+        .filter_map(|c| {
+            let w = c.state.as_ref()?.waiting.as_ref()?;
+            Some((w.reason.clone()?, w.message.clone()))
+        })
+        .collect()
+}
+
 /// The command line's progress line on stderr.
 pub fn progress_line(live: &Live, reconnects: u64) {
     let s = live.summary();
@@ -365,11 +382,9 @@ fn on_pod(
     };
     let name = pod.name_any();
     let status = pod.status.clone().unwrap_or_default();
-    for c in status.container_statuses.iter().flatten() {
-        if let Some(w) = c.state.as_ref().and_then(|s| s.waiting.as_ref())
-            && let Some(reason) = w.reason.as_deref().filter(|r| STUCK.contains(r))
-        {
-            let message = w.message.as_deref().unwrap_or("");
+    for (reason, message) in waiting(pod) {
+        if STUCK.contains(&reason.as_str()) {
+            let message = message.unwrap_or_default();
             let hint = if reason.contains("Image") {
                 format!(
                     ": the cluster cannot pull {}; push meshtop's image (the repo's Dockerfile) where it can, or name another with --image",
@@ -455,7 +470,10 @@ pub async fn target_nodes(client: &Client, url: &str, default_ns: &str) -> Resul
         .ok()
         .and_then(|u| u.host_str().map(str::to_string))
         .ok_or_else(|| bad_input(format!("--avoid-target-nodes: {url:?} has no host")))?;
+    let host = host.trim_matches(['[', ']']).to_string();
     let mut nodes = Vec::new();
+    // A pod's IP, a Service's cluster IP (in `default_ns`), or a Service's name.
+    let mut service = None;
     if host.parse::<std::net::IpAddr>().is_ok() {
         let pods: Api<Pod> = Api::all(client.clone());
         let found = pods
@@ -463,8 +481,21 @@ pub async fn target_nodes(client: &Client, url: &str, default_ns: &str) -> Resul
             .await
             .wrap_err("--avoid-target-nodes: finding the pod with the target's IP")?;
         nodes.extend(found.items.iter().filter_map(|p| p.spec.as_ref()?.node_name.clone()));
+        if nodes.is_empty() {
+            let services = Api::<k8s_openapi::api::core::v1::Service>::namespaced(client.clone(), default_ns)
+                .list(&ListParams::default())
+                .await
+                .wrap_err_with(|| format!("--avoid-target-nodes: finding the Service with cluster IP {host}"))?;
+            service = services
+                .items
+                .iter()
+                .find(|s| s.spec.as_ref().and_then(|s| s.cluster_ip.as_deref()) == Some(host.as_str()))
+                .map(|s| (s.name_any(), default_ns.to_string()));
+        }
     } else {
-        let (service, ns) = service_of(&host, default_ns);
+        service = Some(service_of(&host, default_ns));
+    }
+    if let Some((service, ns)) = service {
         let slices: Api<EndpointSlice> = Api::namespaced(client.clone(), &ns);
         let found = slices
             .list(&ListParams::default().labels(&format!("kubernetes.io/service-name={service}")))

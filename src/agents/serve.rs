@@ -92,6 +92,7 @@ impl FrameLog {
     ) -> impl futures::Stream<Item = Result<Frame<Bytes>, Infallible>> {
         let mut changed = self.changed.subscribe();
         let mut left = cut.unwrap_or(usize::MAX);
+        let mut sent_any = false;
         async_stream(move |tx| async move {
             loop {
                 changed.borrow_and_update();
@@ -100,12 +101,17 @@ impl FrameLog {
                 for line in lines.into_iter().take(left) {
                     from += 1;
                     left -= 1;
+                    sent_any = true;
                     if tx.send(Ok(Frame::data(line))).await.is_err() {
                         return;
                     }
                 }
                 // Sent is not received: the follower says it has everything by asking
-                // from the end (see `answer`).
+                // from the end (see `answer`). One that asked from the end before the log
+                // was closed had everything too.
+                if closed && all_sent && !sent_any {
+                    self.collected.send_replace(true);
+                }
                 if (closed && all_sent) || left == 0 {
                     return;
                 }
@@ -198,9 +204,15 @@ impl Stop {
 /// is the follower saying it has everything: the agent may exit); `POST /stop` cancels the
 /// run (its last frame follows); anything else is 404.
 pub async fn spawn(addr: std::net::SocketAddr, log: FrameLog, stop: Arc<Stop>) -> Result<std::net::SocketAddr> {
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .wrap_err_with(|| format!("listening on {addr} (--listen)"))?;
+    let listener = match tokio::net::TcpListener::bind(addr).await {
+        // A node with IPv6 switched off has no [::]: all of IPv4 is what is left.
+        Err(_) if addr.ip() == std::net::Ipv6Addr::UNSPECIFIED => {
+            let v4 = std::net::SocketAddr::from((std::net::Ipv4Addr::UNSPECIFIED, addr.port()));
+            tokio::net::TcpListener::bind(v4).await
+        }
+        r => r,
+    }
+    .wrap_err_with(|| format!("listening on {addr} (--listen)"))?;
     let bound = listener.local_addr()?;
     let cut = std::env::var(CUT_ENV)
         .ok()
@@ -320,6 +332,63 @@ mod tests {
         // Sending every line is not enough: only the follower's request from the end is.
         assert!(!*log.collected.subscribe().borrow());
         assert_eq!(log.len(), (3, true));
+    }
+
+    /// The follower's acknowledgement can arrive before the agent closes its log (the last
+    /// frame is written first): the request waits, and the close makes it one.
+    #[tokio::test]
+    async fn a_request_from_the_end_before_the_close_is_the_acknowledgement() {
+        use futures::StreamExt;
+        let log = FrameLog::default();
+        let mut w = log.writer(Box::new(std::io::sink()));
+        w.write_all(b"0\n1\n").unwrap();
+        let waiting = tokio::spawn(log.clone().stream(2, None).count());
+        let from_one = tokio::spawn(log.clone().stream(1, None).count());
+        tokio::task::yield_now().await;
+        assert!(!*log.collected.subscribe().borrow());
+        log.close();
+        assert_eq!(waiting.await.unwrap(), 0);
+        assert_eq!(from_one.await.unwrap(), 1);
+        tokio::time::timeout(std::time::Duration::from_secs(5), log.collected())
+            .await
+            .expect("collected");
+    }
+
+    /// A follower that was sent a line before the close has not said it received it.
+    #[tokio::test]
+    async fn a_request_that_was_sent_lines_is_no_acknowledgement() {
+        use futures::StreamExt;
+        let log = FrameLog::default();
+        let mut w = log.writer(Box::new(std::io::sink()));
+        w.write_all(b"0\n").unwrap();
+        let reading = tokio::spawn(log.clone().stream(1, None).count());
+        tokio::task::yield_now().await;
+        w.write_all(b"1\n").unwrap();
+        log.close();
+        assert_eq!(reading.await.unwrap(), 1);
+        assert!(!*log.collected.subscribe().borrow());
+    }
+
+    /// The Job's agents listen on [::]: IPv4 followers reach them too (and IPv6 ones).
+    #[tokio::test]
+    async fn the_pods_listen_address_answers_ipv4() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let bound = spawn(
+            "[::]:0".parse().unwrap(),
+            FrameLog::default(),
+            Arc::new(Stop::default()),
+        )
+        .await
+        .unwrap();
+        let mut s = tokio::net::TcpStream::connect(("127.0.0.1", bound.port()))
+            .await
+            .unwrap();
+        s.write_all(b"GET /elsewhere HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut reply = String::new();
+        s.read_to_string(&mut reply).await.unwrap();
+        assert!(reply.starts_with("HTTP/1.1 404"), "{reply}");
     }
 
     #[test]

@@ -379,7 +379,7 @@ pub fn update_for(id: u32, spec: &SweepSpec, e: &crate::sweep::run::Event) -> Op
     use crate::sweep::run::What;
     let bench = run_id(id, e.index);
     Some(match &e.what {
-        What::CoolingDown => return None,
+        What::CoolingDown | What::Said(_) => return None,
         What::Started(config) => {
             let t = spec.run_at(e.index).and_then(|(_, _, t)| spec.targets.get(t));
             Update::BenchStarted {

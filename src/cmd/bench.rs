@@ -74,7 +74,7 @@ fn injected_panic(config: &BenchConfig) {
 pub async fn run(args: BenchArgs) -> Result<()> {
     let config = config_from_args(&args.load)?;
     injected_panic(&config);
-    if args.in_cluster.in_cluster {
+    if args.in_cluster.pods.in_cluster {
         return in_cluster(&args, config).await;
     }
     let results_dir = args.save.results_dir()?;
@@ -140,7 +140,7 @@ pub async fn run(args: BenchArgs) -> Result<()> {
 
 /// `--in-cluster`: the run from agent pods (crate::agents), reported like any run.
 async fn in_cluster(args: &BenchArgs, config: BenchConfig) -> Result<()> {
-    use crate::agents::{plan, run};
+    use crate::agents::run;
     let ic = &args.in_cluster;
     let results_dir = args.save.results_dir()?;
     if args.shard_out.is_some() {
@@ -148,10 +148,7 @@ async fn in_cluster(args: &BenchArgs, config: BenchConfig) -> Result<()> {
             "--shard-out with --in-cluster: the agents' frames are merged as they arrive; the result is saved instead",
         ));
     }
-    for i in 0..ic.agents {
-        loadgen::split::share(&config.spec, i, ic.agents)
-            .map_err(|e| bad_input(format!("--agents {}: {e}", ic.agents)))?;
-    }
+    check_shares(&config, ic.pods.agents)?;
     let tls_files = run::read_tls(&config)?;
     let file_config = crate::config::Config::load(None)?;
     // Reads the kubeconfig; sends nothing yet.
@@ -164,19 +161,11 @@ async fn in_cluster(args: &BenchArgs, config: BenchConfig) -> Result<()> {
     if !crate::input::is_namespace_name(&namespace) {
         return Err(bad_input(format!("--namespace {namespace:?} is not a namespace name")));
     }
-    let mut plan = plan::InCluster {
-        run: plan::run_id(),
-        namespace: namespace.clone(),
-        agents: ic.agents,
-        image: ic.image.clone(),
-        on_failure: ic.on_agent_failure,
-        start_in: ic.start_in,
-    }
-    .plan(config, tls_files);
+    let mut plan = ic.pods.template(&namespace).plan(config, tls_files);
     crate::model::access::Writes::new(args.common.allow_writes, file_config.allow_writes)
         .permit("bench --in-cluster", &plan.writes())
         .map_err(bad_input)?;
-    if ic.avoid_target_nodes {
+    if ic.pods.avoid_target_nodes {
         plan.avoid_nodes = run::target_nodes(&client, &plan.config.spec.url, &namespace).await?;
         eprintln!(
             "meshtop: agents avoid the target's nodes: {}",
@@ -198,7 +187,7 @@ async fn in_cluster(args: &BenchArgs, config: BenchConfig) -> Result<()> {
     let result = run::run(
         &client,
         &plan,
-        ic.on_agent_failure,
+        ic.pods.on_agent_failure,
         interrupted,
         |live, reconnects| {
             if bar {
@@ -217,6 +206,14 @@ async fn in_cluster(args: &BenchArgs, config: BenchConfig) -> Result<()> {
         eprint!("\r\x1b[2K");
     }
     deliver(args, &result?, results_dir.as_deref())
+}
+
+/// Every agent's share of `config` must hold some load; the first that would not is named.
+pub fn check_shares(config: &BenchConfig, agents: u32) -> Result<()> {
+    for i in 0..agents {
+        loadgen::split::share(&config.spec, i, agents).map_err(|e| bad_input(format!("--agents {agents}: {e}")))?;
+    }
+    Ok(())
 }
 
 /// A finished run's report and saved result, and its objectives checked: the same for a

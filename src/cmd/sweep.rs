@@ -16,6 +16,7 @@ use crate::model::bench::Phase;
 use crate::model::sweep::SweepSpec;
 use crate::model::{Resource, UnixMillis};
 use crate::sweep::plan::{Experiment, field_duration};
+use crate::sweep::run::Launch;
 use crate::sweep::{SweepPlan, Target, Varies, gate, output, run};
 
 /// Most an experiment file may be: it is a page of YAML.
@@ -151,7 +152,11 @@ pub fn plan_from_args(args: &SweepArgs) -> Result<(SweepPlan, Vec<gate::Gate>)> 
     plan.insecure = args.insecure;
     plan.tls = args.tls.files();
     plan.label = args.label.clone().or(experiment.label.clone());
-    plan.validate().map_err(&in_file)?;
+    // A baseline clone with no --target: the target is the clone's source, known (and the
+    // plan checked) once the cluster is read.
+    if !(plan.targets.is_empty() && args.baseline_clone.is_some()) {
+        plan.validate().map_err(&in_file)?;
+    }
 
     let mut gates = Vec::new();
     match (&args.max_slowdown, &experiment.max_slowdown) {
@@ -170,15 +175,9 @@ pub fn plan_from_args(args: &SweepArgs) -> Result<(SweepPlan, Vec<gate::Gate>)> 
 }
 
 pub async fn run(args: SweepArgs) -> Result<()> {
-    let (plan, gates) = plan_from_args(&args)?;
+    let (mut plan, gates) = plan_from_args(&args)?;
     let results_dir = args.save.results_dir()?;
     let cluster = cluster_target(&args)?;
-    tracing::info!(
-        targets = plan.targets.len(),
-        runs = plan.runs(),
-        cluster = cluster.is_ok(),
-        "sweep starting"
-    );
     let (stop_tx, mut stop) = watch::channel(false);
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
@@ -187,6 +186,178 @@ pub async fn run(args: SweepArgs) -> Result<()> {
         // Keep the sender: a dropped one is not a request to stop.
         std::future::pending::<()>().await;
     });
+    if !args.agents.in_cluster {
+        return sweep(&args, plan, gates, results_dir, cluster, Launch::Local, stop).await;
+    }
+    // The agents' cluster, even with --no-cluster (which only means: no usage figures).
+    let client = crate::source::kube::connect(&kube_target(&args)?).await?.client;
+    let namespace = args
+        .cluster
+        .namespace
+        .clone()
+        .unwrap_or_else(|| client.default_namespace().to_string());
+    let template = args.agents.template(&namespace);
+    let clone = match &args.baseline_clone {
+        None => None,
+        Some(source) => {
+            if args.baseline.is_some() {
+                return Err(bad_input("--baseline with --baseline-clone: the copy is the baseline"));
+            }
+            let prefer = plan.targets.first().and_then(|t| {
+                let host = url::Url::parse(&t.url).ok()?.host_str()?.to_string();
+                Some(crate::agents::run::service_of(&host, &namespace).0)
+            });
+            let c = crate::agents::clone::read(&client, &namespace, source, prefer.as_deref(), &template.run).await?;
+            if plan.targets.is_empty() {
+                let (Some(url), Some(svc)) = (c.source_url(), c.source_service.as_ref()) else {
+                    return Err(bad_input(format!(
+                        "--baseline-clone deploy/{source}: no Service selects its pods, so give the meshed target with --target NAME=URL"
+                    )));
+                };
+                plan.targets.push(Target {
+                    name: svc.metadata.name.clone().unwrap_or_default(),
+                    url,
+                });
+            }
+            // Checked with the copy's place held (its address comes when it exists).
+            let name = clone_target(source);
+            plan.targets.insert(
+                0,
+                Target {
+                    name: name.clone(),
+                    url: c.url(Some(&plan.targets[0].url), "192.0.2.1"),
+                },
+            );
+            plan.baseline = name;
+            plan.validate().map_err(bad_input)?;
+            Some(c)
+        }
+    };
+    for step in 0..plan.varies.len() {
+        super::bench::check_shares(&plan.config(step, 0), template.agents)?;
+    }
+    let mut writes: Vec<_> = clone.iter().flat_map(|c| c.writes()).collect();
+    let runs = plan.runs();
+    writes.extend(
+        template
+            .plan(plan.config(0, 0), Vec::new())
+            .writes()
+            .into_iter()
+            .map(|mut w| {
+                w.kind = format!("{} (one for each of the {runs} runs)", w.kind);
+                w.name = "meshtop-agents-…".into();
+                w
+            }),
+    );
+    let file_config = crate::config::Config::load(None)?;
+    crate::model::access::Writes::new(args.common.allow_writes, file_config.allow_writes)
+        .permit("sweep --in-cluster", &writes)
+        .map_err(bad_input)?;
+    for w in &writes {
+        eprintln!("meshtop: {w}");
+    }
+    let Some(clone) = clone else {
+        let avoid_nodes = avoid_nodes(&args, &client, &plan, &namespace).await?;
+        let launch = Launch::InCluster {
+            client,
+            template,
+            avoid_nodes,
+        };
+        return sweep(&args, plan, gates, results_dir, cluster, launch, stop).await;
+    };
+    // From here on, whatever happens, the copy is deleted.
+    let outcome = async {
+        eprintln!(
+            "meshtop: creating {} in namespace {namespace} (a copy of deploy/{}, no mesh)",
+            clone.name(),
+            clone.source
+        );
+        let ip = crate::agents::clone::create(&client, &clone).await?;
+        tokio::select! {
+            r = crate::agents::clone::wait_ready(&client, &clone, crate::agents::clone::READY_LIMIT) => r?,
+            _ = stop.wait_for(|s| *s) => return Err(crate::exit::Cancelled("interrupted while the baseline copy was starting".into()).into()),
+        }
+        plan.targets[0].url = clone.url(Some(&plan.targets[1].url), &ip);
+        eprintln!(
+            "meshtop: {} is ready: target {} = {}",
+            clone.name(),
+            plan.targets[0].name,
+            plan.targets[0].url
+        );
+        let avoid_nodes = avoid_nodes(&args, &client, &plan, &namespace).await?;
+        let launch = Launch::InCluster {
+            client: client.clone(),
+            template,
+            avoid_nodes,
+        };
+        sweep(&args, plan, gates, results_dir, cluster, launch, stop.clone()).await
+    }
+    .await;
+    eprintln!(
+        "meshtop: deleting {} (Deployment and Service) in namespace {namespace}",
+        clone.name()
+    );
+    match crate::agents::clone::delete(&client, &clone).await {
+        Ok(left) if left.is_empty() => {}
+        Ok(left) => {
+            let names: Vec<String> = left.iter().map(ToString::to_string).collect();
+            eprintln!(
+                "meshtop: still there (Kubernetes deletes them; `meshtop cleanup` finds them): {}",
+                names.join(", ")
+            );
+        }
+        Err(e) => eprintln!("meshtop: deleting the copy: {e:#}; run `meshtop cleanup --allow-writes -n {namespace}`"),
+    }
+    outcome
+}
+
+/// The baseline copy's target name (at most 40 characters, as target names are).
+fn clone_target(source: &str) -> String {
+    let mut name: String = format!("clone-of-{source}").chars().take(40).collect();
+    while name.ends_with(['-', '.']) {
+        name.pop();
+    }
+    name
+}
+
+/// With --avoid-target-nodes, the nodes of every target's pods.
+async fn avoid_nodes(
+    args: &SweepArgs,
+    client: &kube::Client,
+    plan: &SweepPlan,
+    namespace: &str,
+) -> Result<Vec<String>> {
+    if !args.agents.avoid_target_nodes {
+        return Ok(Vec::new());
+    }
+    let mut nodes = Vec::new();
+    for t in &plan.targets {
+        nodes.extend(crate::agents::run::target_nodes(client, &t.url, namespace).await?);
+    }
+    nodes.sort();
+    nodes.dedup();
+    eprintln!("meshtop: agents avoid the targets' nodes: {}", nodes.join(", "));
+    Ok(nodes)
+}
+
+/// The sweep itself, its runs sent as `launch` says, with the cluster (when there is one)
+/// watched for each target's pods and usage.
+async fn sweep(
+    args: &SweepArgs,
+    plan: SweepPlan,
+    gates: Vec<gate::Gate>,
+    results_dir: Option<std::path::PathBuf>,
+    cluster: Result<crate::source::kube::KubeTarget, String>,
+    launch: Launch,
+    mut stop: watch::Receiver<bool>,
+) -> Result<()> {
+    tracing::info!(
+        targets = plan.targets.len(),
+        runs = plan.runs(),
+        cluster = cluster.is_ok(),
+        in_cluster = matches!(launch, Launch::InCluster { .. }),
+        "sweep starting"
+    );
     let quiet = args.output == output::Format::Json && args.save.out.is_none() && !std::io::stdout().is_terminal();
     let show = std::io::stderr().is_terminal() && !quiet;
 
@@ -264,7 +435,7 @@ pub async fn run(args: SweepArgs) -> Result<()> {
         let plan = plan.clone();
         let stop = stop.clone();
         tokio::spawn(async move {
-            run::run(&plan, stop, |e| {
+            run::run(&plan, &launch, stop, |e| {
                 let _ = events_tx.send(e.clone());
             })
             .await
@@ -273,6 +444,12 @@ pub async fn run(args: SweepArgs) -> Result<()> {
     let mut last_end = None;
     // Folds the runs' events and the cluster's updates until the last run has ended.
     while let Some(e) = events.recv().await {
+        if let run::What::Said(_) = &e.what {
+            if !quiet {
+                eprintln!("\r\x1b[2K{}", progress_line(&e));
+            }
+            continue;
+        }
         if show {
             let mut err = std::io::stderr().lock();
             let _ = write!(err, "\r\x1b[2K{}", progress_line(&e));
@@ -393,14 +570,18 @@ fn cluster_target(args: &SweepArgs) -> Result<Result<crate::source::kube::KubeTa
     {
         return Ok(Err(format!("kubeconfig {} not found", path.display())));
     }
-    let target = crate::cli::ClusterArgs {
+    Ok(Ok(kube_target(args)?))
+}
+
+/// The cluster the flags name.
+fn kube_target(args: &SweepArgs) -> Result<crate::source::kube::KubeTarget> {
+    crate::cli::ClusterArgs {
         kubeconfig: args.cluster.kubeconfig.clone(),
         context: args.cluster.context.clone(),
         namespace: args.cluster.namespace.iter().cloned().collect(),
         all_namespaces: false,
     }
-    .target()?;
-    Ok(Ok(target))
+    .target()
 }
 
 /// The cluster's sources while a sweep runs: pods and services (to find each target's
@@ -515,6 +696,7 @@ fn progress_line(e: &run::Event) -> String {
         run::What::Started(_) => return format!("{head}: starting"),
         run::What::Failed(m) => return format!("{head}: failed: {m}"),
         run::What::Finished(_) => return format!("{head}: done"),
+        run::What::Said(s) => return format!("{head}: {s}"),
         run::What::Progress(p) => p,
     };
     let what = match p.phase {

@@ -31,6 +31,23 @@ pub enum What {
     Finished(Box<BenchResult>),
     /// The run could not be made (e.g. a name that does not resolve); the sweep goes on.
     Failed(String),
+    /// Something the user should read (an in-cluster run's Job created or deleted).
+    Said(String),
+}
+
+/// Where each run's load comes from.
+#[derive(Clone)]
+pub enum Launch {
+    /// This machine's load generator.
+    Local,
+    /// Agent pods in the cluster: a Job per run, created from `template` with a new run
+    /// ID, followed, merged and deleted (crate::agents::run).
+    InCluster {
+        client: kube::Client,
+        template: crate::agents::plan::InCluster,
+        /// Nodes the agents must not run on (--avoid-target-nodes).
+        avoid_nodes: Vec<String>,
+    },
 }
 
 impl SweepPlan {
@@ -88,6 +105,7 @@ async fn stopped(stop: &mut watch::Receiver<bool>) {
 /// resources: they come from the cluster, folded beside the runs (see `app::sweep`).
 pub async fn run(
     plan: &SweepPlan,
+    launch: &Launch,
     mut stop: watch::Receiver<bool>,
     mut observe: impl FnMut(&Event),
 ) -> Result<SweepResult> {
@@ -119,6 +137,41 @@ pub async fn run(
         let config = plan.config(step, target);
         event.what = What::Started(Box::new(crate::bench::config::shown_spec(&config)));
         observe(&event);
+        if let Launch::InCluster {
+            client,
+            template,
+            avoid_nodes,
+        } = launch
+        {
+            let outcome = in_cluster(
+                client,
+                template,
+                avoid_nodes,
+                config,
+                &mut stop,
+                &mut event,
+                &mut observe,
+            )
+            .await;
+            cancelled |= *stop.borrow();
+            match outcome {
+                Ok(result) => {
+                    runs.add(step, target, RunFigures::of(&result));
+                    cancelled |= result.cancelled;
+                    event.what = What::Finished(Box::new(result));
+                }
+                Err(e) => {
+                    let message = format!("{e:#}");
+                    runs.fail(step, target, message.clone());
+                    event.what = What::Failed(message);
+                }
+            }
+            observe(&event);
+            if cancelled {
+                break;
+            }
+            continue;
+        }
         let bench = match engine::start(config) {
             Ok(b) => b,
             Err(e) => {
@@ -174,6 +227,40 @@ pub async fn run(
         cancelled,
         Some(NO_CLUSTER.into()),
     ))
+}
+
+/// One run from agent pods: its own Job (a new run ID), its progress merged live.
+async fn in_cluster(
+    client: &kube::Client,
+    template: &crate::agents::plan::InCluster,
+    avoid_nodes: &[String],
+    config: crate::bench::config::BenchConfig,
+    stop: &mut watch::Receiver<bool>,
+    event: &mut Event,
+    observe: &mut impl FnMut(&Event),
+) -> Result<BenchResult> {
+    let tls = crate::agents::run::read_tls(&config)?;
+    let mut this = template.clone();
+    this.run = crate::agents::plan::run_id();
+    let mut agents = this.plan(config, tls);
+    agents.avoid_nodes = avoid_nodes.to_vec();
+    let (whole, start) = (agents.config.spec.clone(), agents.start_at.as_millisecond());
+    // Both callbacks report through `observe`; the run hands them out one at a time.
+    // A Mutex, not a RefCell: the sweep's future is sent between threads.
+    let shared = std::sync::Mutex::new((event, observe));
+    let said = |s: String| {
+        let Ok(mut guard) = shared.lock() else { return };
+        let (event, observe) = &mut *guard;
+        event.what = What::Said(s);
+        observe(event);
+    };
+    let progress = |live: &crate::agents::live::Live, _reconnects: u64| {
+        let Ok(mut guard) = shared.lock() else { return };
+        let (event, observe) = &mut *guard;
+        event.what = What::Progress(Box::new(live.progress(&whole, start, crate::model::now_millis())));
+        observe(event);
+    };
+    crate::agents::run::run(client, &agents, template.on_failure, stopped(stop), progress, said).await
 }
 
 pub use crate::model::sweep::NO_CLUSTER;
