@@ -50,9 +50,10 @@ pub fn usage_error_text(e: &clap::Error) -> String {
     if value.is_empty() || !SECRET_ARGS.iter().any(|s| arg.contains(s)) {
         return text;
     }
-    let quoted = format!("{value:?}");
-    text.replace(quoted.trim_matches('"'), "<hidden>")
-        .replace(value.as_str(), "<hidden>")
+    // The value as clap quotes it ('...') and as meshtop's own parsers do ("..."); only
+    // whole quoted values, so a short value does not blank out the rest of the message.
+    text.replace(&format!("'{value}'"), "'<hidden>'")
+        .replace(&format!("{value:?}"), "\"<hidden>\"")
 }
 
 #[derive(Debug, Clone, Parser)]

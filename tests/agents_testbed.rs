@@ -340,6 +340,10 @@ async fn leftovers(client: &Client, ns: &str) -> Vec<String> {
     {
         out.push(format!("Deployment/{}", d.name_any()));
     }
+    let sets = Api::<k8s_openapi::api::apps::v1::ReplicaSet>::namespaced(client.clone(), ns);
+    for r in sets.list(&lp).await.unwrap() {
+        out.push(format!("ReplicaSet/{}", r.name_any()));
+    }
     for s in Api::<Service>::namespaced(client.clone(), ns).list(&lp).await.unwrap() {
         out.push(format!("Service/{}", s.name_any()));
     }
@@ -816,7 +820,7 @@ spec:
         .await;
     }
     let kc = impersonating_kubeconfig(dir.path(), &user);
-    let sweep = |writes: bool| {
+    let sweep = |writes: bool, requests: &'static str| {
         let mut a = vec![
             "sweep",
             "--in-cluster",
@@ -833,7 +837,7 @@ spec:
             "-c",
             "4",
             "-n",
-            "40",
+            requests,
             "--warmup",
             "0",
             "--cooldown",
@@ -851,7 +855,7 @@ spec:
         cmd
     };
 
-    let out = sweep(false).output().unwrap();
+    let out = sweep(false, "40").output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(
@@ -862,8 +866,8 @@ spec:
     );
     assert_eq!(leftovers(&client, &ns).await, Vec::<String>::new());
 
-    let (kubelet, _agents) = kubelet(client.clone(), ns.clone(), dir.path().to_path_buf(), Mode::Run);
-    let child = sweep(true)
+    let (kubelet1, _agents) = kubelet(client.clone(), ns.clone(), dir.path().to_path_buf(), Mode::Run);
+    let child = sweep(true, "40")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -904,6 +908,34 @@ spec:
         ("Deployment", name.as_str())
     );
     let clone_ip = svc.spec.unwrap().cluster_ip.unwrap();
+    // The original's Service does not send its traffic to the copy's pod.
+    let copy_ip = Api::<Pod>::namespaced(client.clone(), &ns)
+        .get(&copy_server.1)
+        .await
+        .unwrap()
+        .status
+        .unwrap()
+        .pod_ip
+        .unwrap();
+    let slices = Api::<k8s_openapi::api::discovery::v1::EndpointSlice>::namespaced(client.clone(), &ns);
+    let web_slices = wait_for("web's endpoints", Duration::from_secs(30), || {
+        let slices = slices.clone();
+        async move {
+            let lp = ListParams::default().labels("kubernetes.io/service-name=web");
+            let l = slices.list(&lp).await.ok()?;
+            let addresses: Vec<String> = l
+                .items
+                .iter()
+                .flat_map(|s| s.endpoints.iter().flat_map(|e| e.addresses.clone()))
+                .collect();
+            (!addresses.is_empty()).then_some(addresses)
+        }
+    })
+    .await;
+    assert!(
+        !web_slices.contains(&copy_ip),
+        "{web_slices:?} holds the copy's {copy_ip}"
+    );
     let web_ip = Api::<Service>::namespaced(client.clone(), &ns)
         .get("web")
         .await
@@ -916,7 +948,7 @@ spec:
     let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
         .await
         .unwrap();
-    kubelet.abort();
+    kubelet1.abort();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     let result: Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -943,7 +975,54 @@ spec:
     assert_eq!(leftovers(&client, &ns).await, Vec::<String>::new(), "{stderr}");
     // The original is untouched.
     assert!(deployments.get_opt("web").await.unwrap().is_some());
-    for (server, pod) in [original_server, copy_server] {
+
+    // Killed (SIGTERM) mid-sweep: the agents stop, and their Job and the copy are deleted.
+    let (kubelet2, agents) = kubelet(client.clone(), ns.clone(), dir.path().to_path_buf(), Mode::Run);
+    let child = sweep(true, "100000")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id() as i32;
+    let second = wait_for("the second copy", Duration::from_secs(60), || {
+        let d = deployments.clone();
+        let first = name.clone();
+        async move {
+            let lp = ListParams::default().labels("meshtop.dev/baseline-of=web");
+            d.list(&lp)
+                .await
+                .ok()?
+                .items
+                .into_iter()
+                .find(|d| d.name_any() != first)
+        }
+    })
+    .await;
+    let second_server = serve_behind_service(
+        &client,
+        &ns,
+        &format!("meshtop.dev/run={}", second.labels()["meshtop.dev/run"]),
+        &second.name_any(),
+        www.path(),
+    )
+    .await;
+    wait_for("the first run's agents", Duration::from_secs(60), || {
+        let agents = agents.clone();
+        async move { (agents.lock().unwrap().len() == 2).then_some(()) }
+    })
+    .await;
+    unsafe { libc::kill(pid, libc::SIGTERM) };
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    kubelet2.abort();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("deleting {} (Deployment and Service)", second.name_any())),
+        "{stderr}"
+    );
+    assert_eq!(leftovers(&client, &ns).await, Vec::<String>::new(), "{stderr}");
+    for (server, pod) in [original_server, copy_server, second_server] {
         drop(server);
         let _ = Command::new(repo().join("scripts/testbed"))
             .args(["pod-netns-rm", &ns, &pod])

@@ -328,9 +328,15 @@ fn usage_errors_hide_secret_values() {
             err.contains("invalid value '<hidden>' for '--header <NAME: VALUE>'"),
             "{err}"
         );
-        assert!(err.contains("is not `Name: value`"), "{err}");
+        assert!(err.contains("\"<hidden>\" is not `Name: value`"), "{err}");
     }
-    // Other flags' values are quoted as typed.
+    // A short value hides only itself; other flags' values are quoted as typed.
+    let out = meshtop(&["agent", "-H", "a", "http://127.0.0.1:9/"]);
+    assert!(
+        stderr(&out).contains("invalid value '<hidden>' for '--header <NAME: VALUE>'"),
+        "{}",
+        stderr(&out)
+    );
     let out = meshtop(&["bench", "-c", "many", "http://127.0.0.1:9/"]);
     assert!(stderr(&out).contains("invalid value 'many'"), "{}", stderr(&out));
 }

@@ -66,6 +66,8 @@ fn the_demo_is_whole_and_tells_its_story() {
             "the same load through the proxy",
             "tap: sampled requests of the benchmark runs",
             "runs side by side",
+            "in-cluster load: 2 agent pods of a Job, followed through the API server, merged live",
+            "the agents' result, merged exactly; their Job, pods and Secret deleted",
             "the overhead sweep: the app directly vs through the proxy, at 20 and 60 req/s",
             "slowdown table",
             "the API server crashed: the last figures stay, the status line says since when",
@@ -79,12 +81,29 @@ fn the_demo_is_whole_and_tells_its_story() {
     let end = folded(&rec, rec.entries.len(), "dark");
     let meshes: Vec<&str> = end.control_planes.iter().map(|c| c.mesh.as_str()).collect();
     assert!(meshes.contains(&"istio") && meshes.contains(&"linkerd"), "{meshes:?}");
-    assert_eq!(end.benches.len(), 6, "baseline and proxied runs, and the sweep's four");
+    assert_eq!(
+        end.benches.len(),
+        7,
+        "baseline and proxied runs, the in-cluster run, and the sweep's four"
+    );
     for b in &end.benches {
         let r = b.result.as_ref().expect("every run finished");
         assert_eq!(r.errors.total(), 0);
         assert!(r.responses >= 200, "{}", r.responses);
     }
+    // The run from agent pods: both agents' shares merged, none missing, each agent's row
+    // there to the end.
+    let from_agents: Vec<_> = end.benches.iter().filter(|b| !b.agents.is_empty()).collect();
+    assert_eq!(from_agents.len(), 1);
+    let info = from_agents[0]
+        .result
+        .as_ref()
+        .unwrap()
+        .agents
+        .as_ref()
+        .expect("the agents' result");
+    assert_eq!((info.count, info.missing.len()), (2, 0), "{info:?}");
+    assert_eq!(from_agents[0].agents.len(), 2);
     // The run opened with b on the pod measured its pod: app and proxy CPU and memory.
     let by_b = &end.benches[0];
     assert_eq!(by_b.target.pods, [("shop".to_string(), "web".to_string())]);

@@ -24,25 +24,24 @@ use crate::model::access::PlannedWrite;
 
 /// The label naming the workload a clone copies (its pods' selector, with the run).
 pub const CLONE_OF: &str = "meshtop.dev/baseline-of";
-/// Annotation prefixes of the meshes' per-pod settings: none is copied, so that no mesh
-/// setting (a proxy's resources, a port exclusion, a revision) reaches the copy.
-const MESH_ANNOTATIONS: &[&str] = &[
-    "sidecar.istio.io/",
-    "proxy.istio.io/",
+/// Annotation prefixes of the meshes' per-pod settings beyond the mesh rules' own key
+/// prefixes (`mesh::rules`): none is copied, so that no mesh setting (a proxy's resources,
+/// a port exclusion, a revision) reaches the copy.
+const MORE_MESH_ANNOTATIONS: &[&str] = &[
     "traffic.sidecar.istio.io/",
-    "istio.io/",
-    "ambient.istio.io/",
-    "linkerd.io/",
-    "config.linkerd.io/",
     "config.alpha.linkerd.io/",
-    "kuma.io/",
     "traffic.kuma.io/",
     "prometheus.metrics.kuma.io/",
-    "consul.hashicorp.com/",
-    "openservicemesh.io/",
-    "injector.nsm.nginx.com/",
     "config.nsm.nginx.com/",
 ];
+
+fn is_mesh_annotation(key: &str) -> bool {
+    MORE_MESH_ANNOTATIONS.iter().any(|p| key.starts_with(p))
+        || crate::mesh::rules::all()
+            .iter()
+            .flat_map(|r| r.key_prefixes.iter())
+            .any(|p| key.starts_with(p.as_str()))
+}
 /// How long the copy may take to have every replica available.
 pub const READY_LIMIT: Duration = Duration::from_secs(180);
 /// At the end, how long to wait for the copy's pods to be gone.
@@ -137,6 +136,40 @@ pub fn plan(original: &Deployment, services: &[Service], prefer: Option<&str>, r
             ));
         }
     }
+    if spec.replicas == Some(0) {
+        return Err(format!(
+            "deploy/{source} is scaled to 0 replicas: there is nothing to compare with (scale it up first)"
+        ));
+    }
+    // What two copies of a pod cannot share, or must not: the copy would not start beside
+    // the original, or would write the original's data.
+    if pod_spec.host_network == Some(true) {
+        return Err(format!(
+            "deploy/{source} runs on the host's network: its copy would take the same ports on the same nodes"
+        ));
+    }
+    if let Some(c) = pod_spec
+        .containers
+        .iter()
+        .find(|c| c.ports.iter().flatten().any(|p| p.host_port.is_some()))
+    {
+        return Err(format!(
+            "deploy/{source}'s container {} takes a host port: its copy would conflict with it",
+            c.name
+        ));
+    }
+    if let Some(v) = pod_spec
+        .volumes
+        .iter()
+        .flatten()
+        .find(|v| v.persistent_volume_claim.is_some() || v.ephemeral.is_some())
+    {
+        return Err(format!(
+            "deploy/{source} mounts persistent volume {}: its copy would share the original's data (or wait for its \
+             claim); clone a stateless workload",
+            v.name
+        ));
+    }
     let pod_labels = template
         .metadata
         .as_ref()
@@ -145,8 +178,11 @@ pub fn plan(original: &Deployment, services: &[Service], prefer: Option<&str>, r
     let mut selecting: Vec<&Service> = services
         .iter()
         .filter(|s| {
-            let sel = s.spec.as_ref().and_then(|s| s.selector.as_ref());
-            sel.is_some_and(|sel| !sel.is_empty() && sel.iter().all(|(k, v)| pod_labels.get(k) == Some(v)))
+            // A headless Service has no address to send load to.
+            let spec = s.spec.as_ref();
+            let sel = spec.and_then(|s| s.selector.as_ref());
+            spec.and_then(|s| s.cluster_ip.as_deref()) != Some("None")
+                && sel.is_some_and(|sel| !sel.is_empty() && sel.iter().all(|(k, v)| pod_labels.get(k) == Some(v)))
         })
         .collect();
     selecting.sort_by_key(|s| s.name_any());
@@ -173,11 +209,13 @@ pub fn plan(original: &Deployment, services: &[Service], prefer: Option<&str>, r
         .and_then(|m| m.annotations.clone())
         .unwrap_or_default()
         .into_iter()
-        .filter(|(k, _)| !MESH_ANNOTATIONS.iter().any(|p| k.starts_with(p)))
+        .filter(|(k, _)| !is_mesh_annotation(k))
         // What the last rollout restarted at, not the app's.
         .filter(|(k, _)| k != "kubectl.kubernetes.io/restartedAt")
         .collect();
     annotations.extend(super::no_injection_annotations());
+    let mut pod_spec = pod_spec.clone();
+    follow_own_pods(&mut pod_spec, &pod_labels, &selector);
     let meta = ObjectMeta {
         name: Some(name.clone()),
         namespace: Some(namespace.clone()),
@@ -221,18 +259,25 @@ pub fn plan(original: &Deployment, services: &[Service], prefer: Option<&str>, r
                 node_port: None,
             })
             .collect(),
-        None => pod_spec
-            .containers
-            .iter()
-            .flat_map(|c| c.ports.iter().flatten())
-            .map(|p| ServicePort {
-                name: p.name.clone(),
-                port: p.container_port,
-                target_port: Some(IntOrString::Int(p.container_port)),
-                protocol: p.protocol.clone(),
-                ..ServicePort::default()
-            })
-            .collect(),
+        None => {
+            // Each port once, each named (the API server wants names when there are two).
+            let mut seen = std::collections::BTreeSet::new();
+            pod_spec
+                .containers
+                .iter()
+                .flat_map(|c| c.ports.iter().flatten())
+                .filter_map(|p| {
+                    let protocol = p.protocol.clone().unwrap_or_else(|| "TCP".into());
+                    seen.insert((p.container_port, protocol.clone())).then(|| ServicePort {
+                        name: Some(format!("p{}-{}", p.container_port, protocol.to_ascii_lowercase())),
+                        port: p.container_port,
+                        target_port: Some(IntOrString::Int(p.container_port)),
+                        protocol: Some(protocol),
+                        ..ServicePort::default()
+                    })
+                })
+                .collect()
+        }
     };
     if ports.is_empty() {
         return Err(format!(
@@ -257,6 +302,75 @@ pub fn plan(original: &Deployment, services: &[Service], prefer: Option<&str>, r
         deployment,
         service,
     })
+}
+
+/// Pod affinity, anti-affinity and topology spread that select the original's pods select
+/// the copy's own instead: "one per node" stays one copy per node, and no rule ties the
+/// copy to (or keeps it from) the original's nodes.
+fn follow_own_pods(
+    pod: &mut k8s_openapi::api::core::v1::PodSpec,
+    original: &BTreeMap<String, String>,
+    own: &BTreeMap<String, String>,
+) {
+    let selects_original = |s: &Option<LabelSelector>| {
+        s.as_ref().is_some_and(|s| {
+            let labels = || s.match_labels.iter().flatten();
+            let exprs = || s.match_expressions.iter().flatten();
+            labels().count() + exprs().count() > 0
+                && labels().all(|(k, v)| original.get(k) == Some(v))
+                && exprs().all(|e| {
+                    let value = original.get(&e.key);
+                    let mut values = e.values.iter().flatten();
+                    match e.operator.as_str() {
+                        "In" => value.is_some_and(|v| values.any(|x| x == v)),
+                        "NotIn" => value.is_none_or(|v| !values.any(|x| x == v)),
+                        "Exists" => value.is_some(),
+                        "DoesNotExist" => value.is_none(),
+                        _ => false,
+                    }
+                })
+        })
+    };
+    let fix = |s: &mut Option<LabelSelector>| {
+        if selects_original(s) {
+            *s = Some(LabelSelector {
+                match_labels: Some(own.clone()),
+                ..LabelSelector::default()
+            });
+        }
+    };
+    for c in pod.topology_spread_constraints.iter_mut().flatten() {
+        fix(&mut c.label_selector);
+    }
+    let Some(a) = pod.affinity.as_mut() else { return };
+    let terms = a
+        .pod_affinity
+        .iter_mut()
+        .flat_map(|p| {
+            p.required_during_scheduling_ignored_during_execution
+                .iter_mut()
+                .flatten()
+                .chain(
+                    p.preferred_during_scheduling_ignored_during_execution
+                        .iter_mut()
+                        .flatten()
+                        .map(|w| &mut w.pod_affinity_term),
+                )
+        })
+        .chain(a.pod_anti_affinity.iter_mut().flat_map(|p| {
+            p.required_during_scheduling_ignored_during_execution
+                .iter_mut()
+                .flatten()
+                .chain(
+                    p.preferred_during_scheduling_ignored_during_execution
+                        .iter_mut()
+                        .flatten()
+                        .map(|w| &mut w.pod_affinity_term),
+                )
+        }));
+    for t in terms {
+        fix(&mut t.label_selector);
+    }
 }
 
 impl ClonePlan {
@@ -335,11 +449,11 @@ impl ClonePlan {
     /// asks of the original: the same scheme, path and query, on the copy's Service's
     /// `cluster_ip` and the port matching the one `meshed` names (a Service port, or a
     /// pod's container port), else the first.
-    pub fn url(&self, meshed: Option<&str>, cluster_ip: &str) -> String {
+    pub fn url(&self, meshed: Option<&str>, cluster_ip: &str) -> Result<String, String> {
         let ports = self.ports();
         let first = ports.first().map_or(80, |p| p.port);
         let Some(u) = meshed.and_then(|m| url::Url::parse(m).ok()) else {
-            return format!("http://{}:{first}/", host(cluster_ip));
+            return Ok(format!("http://{}:{first}/", host(cluster_ip)));
         };
         let asked = u.port_or_known_default();
         let port = asked
@@ -362,9 +476,27 @@ impl ClonePlan {
                             .find(|p| p.target_port == Some(IntOrString::String(name.clone())))
                     })
             })
-            .map_or(first, |p| p.port);
+            .map(|p| p.port)
+            .ok_or_else(|| {
+                let from = match &self.source_service {
+                    Some(s) => format!("Service {}", s.name_any()),
+                    None => format!("the containers of deploy/{}", self.source),
+                };
+                let ports: Vec<String> = ports.iter().map(|p| p.port.to_string()).collect();
+                format!(
+                    "the meshed target's port ({}) is none of the ports the copy takes from {from} ({}): \
+                     name the target by that Service or its pods' port",
+                    asked.map_or("none".to_string(), |a| a.to_string()),
+                    ports.join(", ")
+                )
+            })?;
         let query = u.query().map(|q| format!("?{q}")).unwrap_or_default();
-        format!("{}://{}:{port}{}{query}", u.scheme(), host(cluster_ip), u.path())
+        Ok(format!(
+            "{}://{}:{port}{}{query}",
+            u.scheme(),
+            host(cluster_ip),
+            u.path()
+        ))
     }
 
     /// The copy and its Service, each by name.
@@ -456,11 +588,36 @@ pub async fn wait_ready(client: &Client, plan: &ClonePlan, limit: Duration) -> R
         if available >= plan.replicas() {
             return Ok(());
         }
+        // The ReplicaSet could not make a pod (a quota, an admission webhook): no wait mends it.
+        if let Some(c) = d
+            .status
+            .iter()
+            .flat_map(|s| s.conditions.iter().flatten())
+            .find(|c| c.type_ == "ReplicaFailure" && c.status == "True")
+        {
+            return Err(eyre!(
+                "the baseline copy {ns}/{} cannot make its pods: {}",
+                plan.name(),
+                c.message.as_deref().or(c.reason.as_deref()).unwrap_or("ReplicaFailure")
+            ));
+        }
         let listed = pods
             .list(&ListParams::default().labels(&plan.selector()))
             .await
             .wrap_err_with(|| format!("listing the pods of Deployment {ns}/{}", plan.name()))?;
         for p in &listed.items {
+            if let Some(c) = p
+                .status
+                .iter()
+                .flat_map(|s| s.conditions.iter().flatten())
+                .find(|c| c.type_ == "PodScheduled" && c.status == "False")
+            {
+                why = format!(
+                    "pod {} is not scheduled: {}",
+                    p.name_any(),
+                    c.message.as_deref().or(c.reason.as_deref()).unwrap_or("")
+                );
+            }
             for (reason, message) in super::run::waiting(p) {
                 if super::run::STUCK.contains(&reason.as_str()) {
                     return Err(eyre!(
@@ -594,17 +751,22 @@ spec:
     fn urls_ask_the_copy_what_the_target_asks_the_original() {
         let c = plan(&original(), &services(), None, "0badcafe").unwrap();
         assert_eq!(c.source_url().as_deref(), Some("http://10.96.0.10:80/"));
-        // The Service's port, a pod's container port (named target port), or the first.
+        // The Service's port, or a pod's container port (a named target port).
         assert_eq!(
-            c.url(Some("https://reviews.shop:80/r/1?x=1"), "10.96.0.99"),
+            c.url(Some("https://reviews.shop:80/r/1?x=1"), "10.96.0.99").unwrap(),
             "https://10.96.0.99:80/r/1?x=1"
         );
         assert_eq!(
-            c.url(Some("http://10.244.0.7:9080/r"), "10.96.0.99"),
-            "http://10.96.0.99:80/r"
+            c.url(Some("http://10.244.0.7:9080/r"), "fd00::9").unwrap(),
+            "http://[fd00::9]:80/r"
         );
-        assert_eq!(c.url(Some("http://reviews:7777/"), "fd00::9"), "http://[fd00::9]:80/");
-        assert_eq!(c.url(None, "10.96.0.99"), "http://10.96.0.99:80/");
+        assert_eq!(c.url(None, "10.96.0.99").unwrap(), "http://10.96.0.99:80/");
+        // A port the copy does not have is not guessed.
+        assert_eq!(
+            c.url(Some("http://reviews:7777/"), "10.96.0.99").unwrap_err(),
+            "the meshed target's port (7777) is none of the ports the copy takes from Service reviews (80): \
+             name the target by that Service or its pods' port"
+        );
     }
 
     #[test]
@@ -614,8 +776,9 @@ spec:
         assert_eq!(c.source_url(), None);
         let p = &c.service.spec.as_ref().unwrap().ports.as_ref().unwrap()[0];
         assert_eq!((p.port, p.target_port.clone()), (9080, Some(IntOrString::Int(9080))));
+        assert_eq!(p.name.as_deref(), Some("p9080-tcp"));
         assert_eq!(
-            c.url(Some("http://10.244.0.7:9080/"), "10.96.0.99"),
+            c.url(Some("http://10.244.0.7:9080/"), "10.96.0.99").unwrap(),
             "http://10.96.0.99:9080/"
         );
     }
@@ -637,6 +800,96 @@ spec:
         let pod = d.spec.as_mut().unwrap().template.spec.as_mut().unwrap();
         pod.containers.push(yaml("{name: envoy, image: envoyproxy/envoy}"));
         assert!(plan(&d, &services(), None, "r").is_ok());
+    }
+
+    #[test]
+    fn what_two_copies_cannot_share_is_refused() {
+        type Change = fn(&mut Deployment);
+        let cases: [(&str, Change); 4] = [
+            ("scaled to 0 replicas", |d| d.spec.as_mut().unwrap().replicas = Some(0)),
+            ("runs on the host's network", |d| {
+                d.spec.as_mut().unwrap().template.spec.as_mut().unwrap().host_network = Some(true)
+            }),
+            ("container app takes a host port", |d| {
+                let c = &mut d.spec.as_mut().unwrap().template.spec.as_mut().unwrap().containers[0];
+                c.ports.as_mut().unwrap()[0].host_port = Some(9080);
+            }),
+            ("mounts persistent volume data", |d| {
+                d.spec.as_mut().unwrap().template.spec.as_mut().unwrap().volumes = Some(vec![yaml(
+                    "{name: data, persistentVolumeClaim: {claimName: reviews-data}}",
+                )]);
+            }),
+        ];
+        for (why, change) in cases {
+            let mut d = original();
+            change(&mut d);
+            let e = plan(&d, &services(), None, "r").unwrap_err();
+            assert!(e.contains(why), "{why}: {e}");
+        }
+    }
+
+    #[test]
+    fn rules_that_select_the_originals_pods_select_the_copys() {
+        let mut d = original();
+        let pod = d.spec.as_mut().unwrap().template.spec.as_mut().unwrap();
+        pod.affinity = Some(yaml(
+            r#"
+podAntiAffinity:
+  requiredDuringSchedulingIgnoredDuringExecution:
+  - {topologyKey: kubernetes.io/hostname, labelSelector: {matchLabels: {app: reviews}}}
+  - {topologyKey: kubernetes.io/hostname, labelSelector: {matchLabels: {app: db}}}
+podAffinity:
+  preferredDuringSchedulingIgnoredDuringExecution:
+  - weight: 1
+    podAffinityTerm: {topologyKey: zone, labelSelector: {matchExpressions: [{key: version, operator: In, values: [v1, v2]}]}}
+"#,
+        ));
+        pod.topology_spread_constraints = Some(vec![yaml(
+            "{maxSkew: 1, topologyKey: zone, whenUnsatisfiable: DoNotSchedule, labelSelector: {matchLabels: {app: reviews}}}",
+        )]);
+        let c = plan(&d, &services(), None, "0badcafe").unwrap();
+        let spec = c.deployment.spec.unwrap();
+        let own = spec.selector.match_labels.clone();
+        let pod = spec.template.spec.unwrap();
+        let a = pod.affinity.unwrap();
+        let anti = a
+            .pod_anti_affinity
+            .unwrap()
+            .required_during_scheduling_ignored_during_execution
+            .unwrap();
+        assert_eq!(anti[0].label_selector.as_ref().unwrap().match_labels, own);
+        // Another app's pods are still avoided.
+        assert_eq!(
+            anti[1].label_selector.as_ref().unwrap().match_labels,
+            Some(BTreeMap::from([("app".to_string(), "db".to_string())]))
+        );
+        let pref = a
+            .pod_affinity
+            .unwrap()
+            .preferred_during_scheduling_ignored_during_execution
+            .unwrap();
+        assert_eq!(
+            pref[0].pod_affinity_term.label_selector.as_ref().unwrap().match_labels,
+            own
+        );
+        assert_eq!(
+            pod.topology_spread_constraints.unwrap()[0]
+                .label_selector
+                .as_ref()
+                .unwrap()
+                .match_labels,
+            own
+        );
+    }
+
+    #[test]
+    fn a_headless_service_is_no_target() {
+        let mut s = services();
+        s.push(yaml(
+            "metadata: {name: a-headless, namespace: shop}\nspec: {clusterIP: None, selector: {app: reviews}, ports: [{port: 9080}]}",
+        ));
+        let c = plan(&original(), &s, None, "r").unwrap();
+        assert_eq!(c.source_service.unwrap().name_any(), "reviews");
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
-use color_eyre::eyre::{Result, WrapErr};
+use color_eyre::eyre::{Result, WrapErr, eyre};
 use tokio::sync::{mpsc, watch};
 
 use crate::app::{self, Keymap, Stamped, State, Update};
@@ -86,6 +86,11 @@ pub fn plan_from_args(args: &SweepArgs) -> Result<(SweepPlan, Vec<gate::Gate>)> 
     let mut plan = SweepPlan::new(targets, varies);
     if let Some(c) = fixed_connections {
         plan.connections = c;
+    }
+    if args.baseline_clone.is_some() && (args.baseline.is_some() || experiment.baseline.is_some()) {
+        return Err(in_file(
+            "a baseline is named, and --baseline-clone makes the copy the baseline: give one of them".into(),
+        ));
     }
     if let Some(b) = args.baseline.clone().or(experiment.baseline.clone()) {
         plan.baseline = b.trim().to_string();
@@ -179,10 +184,17 @@ pub async fn run(args: SweepArgs) -> Result<()> {
     let results_dir = args.save.results_dir()?;
     let cluster = cluster_target(&args)?;
     let (stop_tx, mut stop) = watch::channel(false);
+    // ctrl-c, and the signals of a closed terminal or a `kill`: a sweep that created
+    // objects in the cluster deletes them on each.
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut signals = Vec::new();
+    for kind in [SignalKind::interrupt(), SignalKind::terminate(), SignalKind::hangup()] {
+        signals.push(signal(kind).wrap_err("listening for signals")?);
+    }
     tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            let _ = stop_tx.send(true);
-        }
+        let any = futures::future::select_all(signals.iter_mut().map(|s| Box::pin(s.recv())));
+        any.await;
+        let _ = stop_tx.send(true);
         // Keep the sender: a dropped one is not a request to stop.
         std::future::pending::<()>().await;
     });
@@ -200,9 +212,6 @@ pub async fn run(args: SweepArgs) -> Result<()> {
     let clone = match &args.baseline_clone {
         None => None,
         Some(source) => {
-            if args.baseline.is_some() {
-                return Err(bad_input("--baseline with --baseline-clone: the copy is the baseline"));
-            }
             let prefer = plan.targets.first().and_then(|t| {
                 let host = url::Url::parse(&t.url).ok()?.host_str()?.to_string();
                 Some(crate::agents::run::service_of(&host, &namespace).0)
@@ -225,7 +234,9 @@ pub async fn run(args: SweepArgs) -> Result<()> {
                 0,
                 Target {
                     name: name.clone(),
-                    url: c.url(Some(&plan.targets[0].url), "192.0.2.1"),
+                    url: c
+                        .url(Some(&plan.targets[0].url), "192.0.2.1")
+                        .map_err(|e| bad_input(format!("--baseline-clone: {e}")))?,
                 },
             );
             plan.baseline = name;
@@ -260,13 +271,16 @@ pub async fn run(args: SweepArgs) -> Result<()> {
         let avoid_nodes = avoid_nodes(&args, &client, &plan, &namespace).await?;
         let launch = Launch::InCluster {
             client,
-            template,
+            template: Box::new(template),
             avoid_nodes,
         };
         return sweep(&args, plan, gates, results_dir, cluster, launch, stop).await;
     };
     // From here on, whatever happens, the copy is deleted.
     let outcome = async {
+        if *stop.borrow() {
+            return Err(crate::exit::Cancelled("interrupted before the baseline copy was created".into()).into());
+        }
         eprintln!(
             "meshtop: creating {} in namespace {namespace} (a copy of deploy/{}, no mesh)",
             clone.name(),
@@ -277,7 +291,7 @@ pub async fn run(args: SweepArgs) -> Result<()> {
             r = crate::agents::clone::wait_ready(&client, &clone, crate::agents::clone::READY_LIMIT) => r?,
             _ = stop.wait_for(|s| *s) => return Err(crate::exit::Cancelled("interrupted while the baseline copy was starting".into()).into()),
         }
-        plan.targets[0].url = clone.url(Some(&plan.targets[1].url), &ip);
+        plan.targets[0].url = clone.url(Some(&plan.targets[1].url), &ip).map_err(|e| eyre!("{e}"))?;
         eprintln!(
             "meshtop: {} is ready: target {} = {}",
             clone.name(),
@@ -287,7 +301,7 @@ pub async fn run(args: SweepArgs) -> Result<()> {
         let avoid_nodes = avoid_nodes(&args, &client, &plan, &namespace).await?;
         let launch = Launch::InCluster {
             client: client.clone(),
-            template,
+            template: Box::new(template),
             avoid_nodes,
         };
         sweep(&args, plan, gates, results_dir, cluster, launch, stop.clone()).await
@@ -445,8 +459,11 @@ async fn sweep(
     // Folds the runs' events and the cluster's updates until the last run has ended.
     while let Some(e) = events.recv().await {
         if let run::What::Said(_) = &e.what {
+            if show {
+                eprint!("\r\x1b[2K");
+            }
             if !quiet {
-                eprintln!("\r\x1b[2K{}", progress_line(&e));
+                eprintln!("{}", progress_line(&e));
             }
             continue;
         }

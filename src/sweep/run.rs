@@ -44,7 +44,7 @@ pub enum Launch {
     /// ID, followed, merged and deleted (crate::agents::run).
     InCluster {
         client: kube::Client,
-        template: crate::agents::plan::InCluster,
+        template: Box<crate::agents::plan::InCluster>,
         /// Nodes the agents must not run on (--avoid-target-nodes).
         avoid_nodes: Vec<String>,
     },
