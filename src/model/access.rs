@@ -6,7 +6,8 @@ use serde::Serialize;
 
 /// Whether meshtop may create, change or delete Kubernetes objects: never unless
 /// `--allow-writes` (or `allow_writes = true` in the config file) says so, and then each
-/// write is still named, with its namespace, for the user to confirm before it is sent.
+/// write is still named, with its namespace, before it is sent (the TUI asks the user to
+/// confirm; a command prints the list).
 /// Load sent from this machine to a URL the user typed (`bench`, `sweep`) writes no
 /// object and needs neither.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

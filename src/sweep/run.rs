@@ -137,72 +137,28 @@ pub async fn run(
         let config = plan.config(step, target);
         event.what = What::Started(Box::new(crate::bench::config::shown_spec(&config)));
         observe(&event);
-        if let Launch::InCluster {
-            client,
-            template,
-            avoid_nodes,
-        } = launch
-        {
-            let outcome = in_cluster(
+        let outcome = match launch {
+            Launch::InCluster {
                 client,
                 template,
                 avoid_nodes,
-                config,
-                &mut stop,
-                &mut event,
-                &mut observe,
-            )
-            .await;
-            cancelled |= *stop.borrow();
-            match outcome {
-                Ok(result) => {
-                    runs.add(step, target, RunFigures::of(&result));
-                    cancelled |= result.cancelled;
-                    event.what = What::Finished(Box::new(result));
-                }
-                Err(e) => {
-                    let message = format!("{e:#}");
-                    runs.fail(step, target, message.clone());
-                    event.what = What::Failed(message);
-                }
+            } => {
+                let outcome = in_cluster(
+                    client,
+                    template,
+                    avoid_nodes,
+                    config,
+                    &mut stop,
+                    &mut event,
+                    &mut observe,
+                )
+                .await;
+                cancelled |= *stop.borrow();
+                outcome
             }
-            observe(&event);
-            if cancelled {
-                break;
-            }
-            continue;
-        }
-        let bench = match engine::start(config) {
-            Ok(b) => b,
-            Err(e) => {
-                let message = format!("{e:#}");
-                runs.fail(step, target, message.clone());
-                event.what = What::Failed(message);
-                observe(&event);
-                continue;
-            }
+            Launch::Local => local(config, &mut stop, &mut event, &mut observe, &mut cancelled).await,
         };
-        let canceller = bench.canceller();
-        let mut progress = bench.progress();
-        let mut asked_to_stop = false;
-        loop {
-            tokio::select! {
-                changed = progress.changed() => {
-                    if changed.is_err() { break; }
-                    let p = progress.latest();
-                    let finished = p.phase == Phase::Finished;
-                    event.what = What::Progress(Box::new(p));
-                    observe(&event);
-                    if finished { break; }
-                }
-                _ = stopped(&mut stop), if !asked_to_stop => {
-                    canceller.cancel();
-                    asked_to_stop = true;
-                    cancelled = true;
-                }
-            }
-        }
-        match bench.finish().await {
+        match outcome {
             Ok(result) => {
                 runs.add(step, target, RunFigures::of(&result));
                 cancelled |= result.cancelled;
@@ -227,6 +183,39 @@ pub async fn run(
         cancelled,
         Some(NO_CLUSTER.into()),
     ))
+}
+
+/// One run from this machine's load generator, its progress reported as it comes; a stop
+/// cancels it (`cancelled`) and its result holds what ran.
+async fn local(
+    config: crate::bench::config::BenchConfig,
+    stop: &mut watch::Receiver<bool>,
+    event: &mut Event,
+    observe: &mut impl FnMut(&Event),
+    cancelled: &mut bool,
+) -> Result<BenchResult> {
+    let bench = engine::start(config)?;
+    let canceller = bench.canceller();
+    let mut progress = bench.progress();
+    let mut asked_to_stop = false;
+    loop {
+        tokio::select! {
+            changed = progress.changed() => {
+                if changed.is_err() { break; }
+                let p = progress.latest();
+                let finished = p.phase == Phase::Finished;
+                event.what = What::Progress(Box::new(p));
+                observe(event);
+                if finished { break; }
+            }
+            _ = stopped(stop), if !asked_to_stop => {
+                canceller.cancel();
+                asked_to_stop = true;
+                *cancelled = true;
+            }
+        }
+    }
+    bench.finish().await
 }
 
 /// One run from agent pods: its own Job (a new run ID), its progress merged live.
