@@ -414,7 +414,8 @@ pub struct TapArgs {
     /// kubeconfig context to use (default: the current context).
     #[arg(long, value_name = "NAME")]
     pub context: Option<String>,
-    /// The target's namespace (-n as in kubectl; default: the context's namespace).
+    /// The target's namespace (-n as in kubectl; default: the config file's `namespaces`
+    /// when it lists one, else the context's namespace).
     #[arg(short = 'n', long, value_name = "NS")]
     pub namespace: Option<String>,
     /// Events Linkerd's tap server inspects per second at most (its maxRps).
@@ -891,7 +892,18 @@ impl Command {
 }
 
 impl ClusterArgs {
-    /// What to watch. A kubeconfig named by the flag (or a single path in $KUBECONFIG) that
+    /// What to watch, with the config file's `namespaces` when neither `-n` nor `-A` is
+    /// given: every observation command (the TUI, discover, top, record, doctor) reads the
+    /// same namespaces, so a user whose Roles grant only some names them once.
+    pub fn target_with(&self, config: &crate::config::Config) -> color_eyre::Result<crate::source::kube::KubeTarget> {
+        let mut target = self.target()?;
+        if target.namespaces.is_empty() && !self.all_namespaces {
+            target.namespaces = config.namespaces.clone();
+        }
+        Ok(target)
+    }
+
+    /// What to watch, from the flags alone. A kubeconfig named by the flag (or a single path in $KUBECONFIG) that
     /// is not there is bad input; a `$KUBECONFIG` list is left to the client to merge.
     pub fn target(&self) -> color_eyre::Result<crate::source::kube::KubeTarget> {
         if let Some(ns) = self.namespace.iter().find(|ns| !crate::input::is_namespace_name(ns)) {

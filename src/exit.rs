@@ -73,10 +73,10 @@ pub fn code(e: &Report) -> u8 {
 
 /// The one line printed for a failure: the context chain, outermost first.
 pub fn one_line(e: &Report) -> String {
-    let parts: Vec<String> = e.chain().map(ToString::to_string).collect();
+    let text = crate::source::errors::report_text(e);
     match code(e) {
-        OBJECTIVE_MISSED => format!("objective missed: {}", parts.join(": ")),
-        _ => parts.join(": "),
+        OBJECTIVE_MISSED => format!("objective missed: {text}"),
+        _ => text,
     }
 }
 

@@ -10,7 +10,10 @@
 //! - header pairs, as `["Authorization", "Bearer x"]`, `{"name": "Cookie", "value": "..."}` or
 //!   lines of text `Authorization: Bearer x`;
 //! - `name=value` pairs with a credential-like name, as in URL queries and form bodies;
-//! - `Bearer <token>` anywhere in text, and the password of `scheme://user:password@host`.
+//! - `Bearer <token>` anywhere in text, and the password of `scheme://user:password@host`;
+//! - what a process printed, as a failed kubeconfig exec plugin's error quotes it
+//!   (`stdout: "..."`, `stderr: "..."` of its `Output`): an exec plugin's output is the
+//!   credential itself, and its error text may quote it.
 //!
 //! Only strings are replaced, by `<redacted>`: numbers and booleans keep their place, so the
 //! redacted JSON still has the update's shape and replays. It errs towards hiding: a harmless
@@ -185,6 +188,7 @@ pub fn redact_text(s: &str) -> Option<String> {
             Some(l) => Cow::Owned(l),
             None => {
                 let l = redact_userinfo(line);
+                let l = redact_process_output(&l).map_or(l, Cow::Owned);
                 let l = redact_bearer(&l).map_or(l, Cow::Owned);
                 redact_assignments(&l).map_or(l, Cow::Owned)
             }
@@ -329,6 +333,52 @@ fn find_bearer(s: &str, from: usize) -> Option<usize> {
             && (i == 0 || !b[i - 1].is_ascii_alphanumeric())
             && b.get(i + 6).is_some_and(|c| *c == b' ' || *c == b'\t')
     })
+}
+
+/// A process `Output`'s streams as Rust's Debug prints them (`stdout: "..."` with escapes,
+/// or `stdout: [1, 2]` when not UTF-8) → `stdout: <redacted>`; an unterminated one to the
+/// end of the text.
+fn redact_process_output(s: &str) -> Option<String> {
+    if !s.contains("stdout: ") && !s.contains("stderr: ") {
+        return None;
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    let mut changed = false;
+    loop {
+        let next = ["stdout: ", "stderr: "]
+            .iter()
+            .filter_map(|k| rest.find(k).map(|i| (i, k.len())))
+            .min();
+        let Some((at, key_len)) = next else {
+            out.push_str(rest);
+            break;
+        };
+        let value = &rest[at + key_len..];
+        // The end of the Debug value: a closing quote not escaped, or a closing bracket.
+        let end = if let Some(body) = value.strip_prefix('"') {
+            let mut escaped = false;
+            body.char_indices()
+                .find(|&(_, c)| {
+                    let close = c == '"' && !escaped;
+                    escaped = c == '\\' && !escaped;
+                    close
+                })
+                .map_or(value.len(), |(i, _)| i + 2)
+        } else if value.starts_with('[') {
+            value.find(']').map_or(value.len(), |i| i + 1)
+        } else {
+            // Not a stream's Debug value (prose that says "stdout: "): kept.
+            out.push_str(&rest[..at + key_len]);
+            rest = value;
+            continue;
+        };
+        out.push_str(&rest[..at + key_len]);
+        out.push_str(REDACTED);
+        changed = true;
+        rest = &value[end..];
+    }
+    changed.then_some(out)
 }
 
 /// `Bearer abc.def` → `Bearer <redacted>` wherever it appears.
@@ -492,6 +542,37 @@ fn words(name: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A kubeconfig exec plugin that failed: kube's error quotes its whole output, which
+    /// holds the credential (stdout) and may quote it (stderr). Both go; the command and
+    /// its status stay, so the user knows what to run to see more.
+    #[test]
+    fn a_failed_exec_plugins_output_is_withheld() {
+        use std::os::unix::process::ExitStatusExt;
+        let out = std::process::Output {
+            status: std::process::ExitStatus::from_raw(256),
+            stdout: br#"{"status":{"token":"tok-out"}}"#.to_vec(),
+            stderr: b"error: token \"tok-err\" expired\n".to_vec(),
+        };
+        let e = kube::Error::Auth(kube::client::AuthError::AuthExecRun {
+            cmd: "/usr/bin/cred".into(),
+            out: Box::new(out),
+        });
+        let text = scrub(&e.to_string());
+        assert!(!text.contains("tok-"), "{text}");
+        assert!(
+            text.contains("auth exec command '/usr/bin/cred' failed with status exit status: 1"),
+            "{text}"
+        );
+        assert!(text.ends_with("stdout: <redacted>, stderr: <redacted> }"), "{text}");
+        // Not UTF-8: the bytes go too; prose that names a stream is kept.
+        assert_eq!(
+            scrub("Output { stdout: [116, 111], stderr: \"a\\\"b\" } and then"),
+            "Output { stdout: <redacted>, stderr: <redacted> } and then"
+        );
+        assert_eq!(redact_process_output("stdout: closed"), None);
+        assert_eq!(scrub("stderr: \"never closed"), "stderr: <redacted>");
+    }
 
     /// Found by the `redaction` fuzz target: JSON that does not parse because a value holds
     /// raw control characters is redacted as text, and then is JSON; its credential-named

@@ -10,7 +10,7 @@ use tokio::time::Instant;
 
 use crate::app::keymap::KeyCombo;
 use crate::app::{Effect, Keymap, Stamped, State, Update, apply_action, fold, fold_all};
-use crate::cli::{ClusterArgs, TrafficArgs, TuiArgs, UiArgs};
+use crate::cli::{TrafficArgs, TuiArgs, UiArgs};
 use crate::config::Config;
 use crate::model::Resource;
 use crate::source::{self, CHANNEL_CAPACITY};
@@ -85,10 +85,7 @@ pub async fn run_live(args: &TuiArgs) -> Result<()> {
     let (mut state, ui, config) = initial_state(&args.ui, args.cluster.kubeconfig.as_deref())?;
     state.writes = crate::model::access::Writes::new(args.common.allow_writes, config.allow_writes);
     let prometheus = prometheus_spec(&args.traffic)?;
-    let mut target = args.cluster.target()?;
-    if target.namespaces.is_empty() && !args.cluster.all_namespaces {
-        target.namespaces = config.namespaces.clone();
-    }
+    let target = args.cluster.target_with(&config)?;
     let mut live = LiveSources::start(target, prometheus, args.traffic.scrape(&config), state.window_s);
     live.provenance = args.provenance.provenance.clone();
     let rx = live.take_receiver();
@@ -106,11 +103,6 @@ pub fn prometheus_spec(args: &TrafficArgs) -> Result<Option<source::prometheus::
         .map(source::prometheus::Spec::parse)
         .transpose()
         .map_err(crate::exit::bad_input)
-}
-
-/// What the cluster flags say to watch.
-pub fn kube_target(args: &ClusterArgs) -> Result<source::kube::KubeTarget> {
-    args.target()
 }
 
 /// What drives the TUI loop besides keys: live sources, or a recording being replayed.

@@ -1,6 +1,6 @@
 //! meshtop is read-only: run as a service account bound only to the shipped read-only
 //! role, through every command that talks to the cluster and every view of the TUI (a
-//! recording and a benchmark opened on a pod among them), it sends the API server no
+//! pod's detail, a tap started on it, a recording and a benchmark among them), it sends the API server no
 //! mutating request. The proof is the API server's own audit log (scripts/testbed logs
 //! every service account's requests at Metadata level to $RUN/audit.log).
 
@@ -144,6 +144,19 @@ async fn meshtop_sends_no_mutating_request_under_the_read_only_role() {
     t.keys(&["4"]);
     t.keys(&["/"]);
     t.keys(&["web", "Enter"]);
+    // The pod's detail, then a tap of it started from there (its proxy's log), stopped.
+    t.keys(&["Enter"]);
+    let detail = format!("pod {ns}/web");
+    t.wait("the pod detail", Duration::from_secs(10), |s| {
+        s.contains(&detail) && s.contains("CONTAINERS")
+    });
+    t.keys(&["t"]);
+    let tapping = format!("pod/web in {ns} (logs): streaming");
+    t.wait_text(&tapping, Duration::from_secs(20));
+    t.keys(&["x"]);
+    t.wait("the tap to stop", Duration::from_secs(10), |s| !s.contains(&tapping));
+    // Back to the pods view, web still selected, for the benchmark.
+    t.keys(&["4"]);
     t.keys(&["b"]);
     t.wait_text("enter starts", Duration::from_secs(10));
     t.keys(&["Enter"]);

@@ -1,11 +1,14 @@
 //! No credential is ever written down or printed. A unique canary goes into each place a
 //! user hands meshtop a secret: URL userinfo, a query parameter, an Authorization header, a
-//! cookie, a request body, a label, and the token a kubeconfig's exec plugin returns. Then
-//! meshtop runs with a fresh HOME, XDG directories and TMPDIR: benches in every report
-//! format, a saved result and its report, a sweep, a failing bench (its error message),
-//! a forced panic, `discover`/`doctor` with that kubeconfig against the test bed, and a
-//! recording made with a token the API server accepts, each with a debug log. Every file meshtop wrote there and everything it printed is searched
-//! for each canary, raw, in base64 (as Basic auth would carry it) and percent-encoded.
+//! cookie, a request body, a label, a server's Set-Cookie, the token a kubeconfig's exec
+//! plugin returns, and what a failing exec plugin prints. Then meshtop runs with a fresh
+//! HOME, XDG directories and TMPDIR: benches in every report format, a saved result and its
+//! report, a sweep in every report format, a failing bench (its error message), a forced
+//! panic, `discover`/`doctor` with those kubeconfigs against the test bed, a recording made
+//! with a token the API server accepts, and the TUI in tmux (a benchmark, its tap view and a
+//! recording), each with a debug log. Every file meshtop wrote there, everything it printed
+//! and every TUI screen read is searched for each canary, raw, in base64 (as Basic auth would
+//! carry it) and percent-encoded.
 
 mod support;
 
@@ -18,7 +21,7 @@ use support::servers::{Nginx, free_port};
 const BIN: &str = env!("CARGO_BIN_EXE_meshtop");
 
 /// The places, each with its own canary.
-const PLACES: [&str; 9] = [
+const PLACES: [&str; 12] = [
     "userinfo",
     "query",
     "header",
@@ -28,6 +31,9 @@ const PLACES: [&str; 9] = [
     "exec",
     "proxyauth",
     "token",
+    "setcookie",
+    "execout",
+    "execerr",
 ];
 
 struct Home {
@@ -118,6 +124,64 @@ fn forms(canary: &str) -> Vec<String> {
     out
 }
 
+/// The admin kubeconfig with `plugin` as every user's exec credential plugin.
+fn exec_kubeconfig(dir: &Path, plugin: &Path) -> PathBuf {
+    let mut doc: serde_yaml::Value = serde_yaml::from_str(&support::read(&support::kubeconfig())).unwrap();
+    for u in doc["users"].as_sequence_mut().expect("users") {
+        u["user"] = serde_yaml::from_str(&format!(
+            "{{exec: {{apiVersion: client.authentication.k8s.io/v1, command: {}, interactiveMode: Never}}}}",
+            plugin.display()
+        ))
+        .unwrap();
+    }
+    let path = dir.join("exec.kubeconfig");
+    std::fs::write(&path, serde_yaml::to_string(&doc).unwrap()).unwrap();
+    path
+}
+
+/// An HTTP/1.1 server (Python's) whose every answer sets a cookie holding `value`.
+struct SetCookieServer {
+    port: u16,
+    child: std::process::Child,
+}
+
+impl SetCookieServer {
+    fn start(value: &str) -> SetCookieServer {
+        let port = free_port();
+        let script = format!(
+            "import http.server\n\
+             class H(http.server.BaseHTTPRequestHandler):\n\
+             \x20   protocol_version = 'HTTP/1.1'\n\
+             \x20   def do_GET(self):\n\
+             \x20       self.send_response(200)\n\
+             \x20       self.send_header('Set-Cookie', 'session={value}; HttpOnly')\n\
+             \x20       self.send_header('Content-Length', '3')\n\
+             \x20       self.end_headers()\n\
+             \x20       self.wfile.write(b'ok\\n')\n\
+             \x20   def log_message(self, *a):\n\
+             \x20       pass\n\
+             http.server.ThreadingHTTPServer(('127.0.0.1', {port}), H).serve_forever()\n"
+        );
+        let child = Command::new("python3").args(["-c", &script]).spawn().unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the Set-Cookie server did not listen"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        SetCookieServer { port, child }
+    }
+}
+
+impl Drop for SetCookieServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 #[tokio::test]
 async fn no_canary_is_written_or_printed_anywhere() {
     let (_client, ns) = support::setup("canary").await;
@@ -187,17 +251,43 @@ async fn no_canary_is_written_or_printed_anywhere() {
         Some(0),
     );
 
-    // A sweep, saved.
+    // A sweep in every report format, saved, to stdout and to a file.
     let b = format!("b={url}");
     let a = format!("a={url}");
-    let mut args = vec![
-        "sweep", "--target", &a, "--target", &b, "-c", "1,2", "-n", "10", "--warmup", "0s",
-    ];
-    args.extend(["--cooldown", "0s", "--no-cluster", "--log-file"]);
-    let sweep_log = log("sweep");
-    args.push(&sweep_log);
-    args.extend(common.iter().filter(|a| **a != "-d" && **a != body.as_str()));
-    expect(home.run(&args, &[]), Some(0));
+    for (i, format) in ["table", "md", "json", "csv", "smp"].iter().enumerate() {
+        let mut args = vec![
+            "sweep", "--target", &a, "--target", &b, "-c", "1,2", "-n", "10", "--warmup", "0s",
+        ];
+        args.extend(["--cooldown", "0s", "--no-cluster", "-o", format, "--log-file"]);
+        let sweep_log = log(&format!("sweep-{format}"));
+        args.push(&sweep_log);
+        let out = home.path("home").join(format!("sweep.{format}")).display().to_string();
+        if i % 2 == 1 {
+            args.extend(["--out", &out]);
+        }
+        args.extend(common.iter().filter(|a| **a != "-d" && **a != body.as_str()));
+        expect(home.run(&args, &[]), Some(0));
+    }
+
+    // A server whose answer sets a cookie: benched, saved, its debug log written.
+    let set_cookie = SetCookieServer::start(&canary("setcookie"));
+    let set_url = format!("http://127.0.0.1:{}/", set_cookie.port);
+    let set_log = log("setcookie");
+    for format in ["text", "json"] {
+        let args = [
+            "bench",
+            &set_url,
+            "-n",
+            "5",
+            "-c",
+            "1",
+            "-o",
+            format,
+            "--log-file",
+            &set_log,
+        ];
+        expect(home.run(&args, &[]), Some(0));
+    }
 
     // Errors that quote what was typed: a refused connection, a bad scheme, verbose too.
     let refused = url.replace(&nginx.port.to_string(), &free_port().to_string());
@@ -228,8 +318,45 @@ async fn no_canary_is_written_or_printed_anywhere() {
         expect((code, text), Some(101));
     }
 
-    // The cluster, with a kubeconfig whose exec plugin hands out a token the API refuses.
+    // The cluster, with a kubeconfig whose exec plugin fails, its output quoting a token
+    // (kube's error quotes the plugin's whole output).
     let plugin = outside.path().join("credential.sh");
+    std::fs::write(
+        &plugin,
+        format!(
+            "#!/bin/sh\necho '{{\"status\":{{\"token\":\"{}\"}}}}'\necho 'error: token {} has expired' >&2\nexit 1\n",
+            canary("execout"),
+            canary("execerr")
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&plugin, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let kubeconfig = exec_kubeconfig(outside.path(), &plugin);
+    let kc = kubeconfig.display().to_string();
+    for command in ["discover", "doctor"] {
+        let (code, text) = home.run(
+            &[
+                command,
+                "--kubeconfig",
+                &kc,
+                "--log-file",
+                &log(&format!("{command}-execfail")),
+            ],
+            &[],
+        );
+        assert_ne!(code, Some(0), "{text}");
+        // Still says what failed, and how.
+        assert!(
+            text.contains(&format!(
+                "the kubeconfig's credential plugin failed (exit status: 1): {}; its output is not shown",
+                plugin.display()
+            )),
+            "{command}: {text}"
+        );
+        printed.push(text);
+    }
+
+    // The same kubeconfig, its exec plugin handing out a token the API refuses.
     std::fs::write(
         &plugin,
         format!(
@@ -238,18 +365,6 @@ async fn no_canary_is_written_or_printed_anywhere() {
         ),
     )
     .unwrap();
-    std::fs::set_permissions(&plugin, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    let mut doc: serde_yaml::Value = serde_yaml::from_str(&support::read(&support::kubeconfig())).unwrap();
-    for u in doc["users"].as_sequence_mut().expect("users") {
-        u["user"] = serde_yaml::from_str(&format!(
-            "{{exec: {{apiVersion: client.authentication.k8s.io/v1, command: {}, interactiveMode: Never}}}}",
-            plugin.display()
-        ))
-        .unwrap();
-    }
-    let kubeconfig = outside.path().join("exec.kubeconfig");
-    std::fs::write(&kubeconfig, serde_yaml::to_string(&doc).unwrap()).unwrap();
-    let kc = kubeconfig.display().to_string();
     let (code, text) = home.run(&["discover", "--kubeconfig", &kc, "--log-file", &log("discover")], &[]);
     assert!(
         text.contains("401") || text.to_lowercase().contains("unauthorized"),
@@ -305,6 +420,52 @@ async fn no_canary_is_written_or_printed_anywhere() {
     assert!(text.contains(&ns), "discover read the cluster: {text}");
     printed.push(text);
 
+    // The TUI with that kubeconfig, in tmux with only this home: a benchmark of the URL
+    // (its userinfo and token) typed as a command, its requests in the tap view, and a
+    // recording; every screen is searched too.
+    let env: Vec<String> = [
+        ("HOME", "home"),
+        ("XDG_DATA_HOME", "data"),
+        ("XDG_CONFIG_HOME", "config"),
+        ("XDG_CACHE_HOME", "cache"),
+        ("XDG_STATE_HOME", "state"),
+        ("XDG_RUNTIME_DIR", "runtime"),
+        ("TMPDIR", "tmp"),
+    ]
+    .iter()
+    .map(|(k, d)| format!("{k}={}", home.path(d).display()))
+    .collect();
+    let t = support::tmux::Tmux::start(200, 40);
+    t.run(&format!(
+        "env -i PATH=\"$PATH\" TERM=xterm-256color MESHTOP_LOG=debug {} {BIN} --kubeconfig {kc} --log-file {}; echo EXIT=$?",
+        env.join(" "),
+        log("tui")
+    ));
+    // Connected with the plugin's token: the overview counts the bed's pods.
+    t.wait("the cluster's pods", std::time::Duration::from_secs(30), |s| {
+        s.contains(" pods in ") && s.contains(" namespaces")
+    });
+    t.keys(&["R"]);
+    t.wait_text("REC", std::time::Duration::from_secs(10));
+    t.keys(&[":"]);
+    t.keys(&[&format!("bench {url}")]);
+    t.keys(&["Enter"]);
+    // The form's URL field shows what was typed, as typed, while it is edited (as a shell
+    // shows a command line): that screen is not searched; every one after it is.
+    t.wait_text("enter starts", std::time::Duration::from_secs(10));
+    t.keys(&["Enter"]);
+    printed.push(t.wait_text("bench #1 done", std::time::Duration::from_secs(60)));
+    t.keys(&["9"]);
+    printed.push(t.wait_text("?token=<redacted>", std::time::Duration::from_secs(10)));
+    t.keys(&["R"]);
+    printed.push(
+        t.wait("the recording to stop", std::time::Duration::from_secs(10), |s| {
+            !s.contains("● REC")
+        }),
+    );
+    t.keys(&["q"]);
+    printed.push(t.wait_text("EXIT=0", std::time::Duration::from_secs(10)));
+
     // Where to look, and that there is something to look at.
     let files = home.files();
     for must in [
@@ -314,7 +475,12 @@ async fn no_canary_is_written_or_printed_anywhere() {
         "report.svg",
         "report.json",
         "report.fortio",
-        "sweep.log",
+        "sweep-table.log",
+        "sweep.md",
+        "sweep.csv",
+        "setcookie.log",
+        "discover-execfail.log",
+        "tui.log",
         "refused.log",
         "record.log",
         "session.ndjson.zst",

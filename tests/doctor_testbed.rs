@@ -13,13 +13,22 @@ const BIN: &str = env!("CARGO_BIN_EXE_meshtop");
 
 /// Runs `meshtop doctor ARGS`: (exit code, stdout with the test's names made constant).
 fn doctor(kubeconfig: &std::path::Path, args: &[&str], names: &[(&str, &str)]) -> (i32, String) {
-    let out = Command::new(BIN)
-        .arg("doctor")
-        .args(args)
-        .arg("--kubeconfig")
-        .arg(kubeconfig)
-        .output()
-        .unwrap();
+    doctor_in(kubeconfig, args, names, None)
+}
+
+/// The same with `config` as $XDG_CONFIG_HOME (meshtop's config file under it).
+fn doctor_in(
+    kubeconfig: &std::path::Path,
+    args: &[&str],
+    names: &[(&str, &str)],
+    config: Option<&std::path::Path>,
+) -> (i32, String) {
+    let mut command = Command::new(BIN);
+    command.arg("doctor").args(args).arg("--kubeconfig").arg(kubeconfig);
+    if let Some(c) = config {
+        command.env("XDG_CONFIG_HOME", c);
+    }
+    let out = command.output().unwrap();
     let mut text = String::from_utf8(out.stdout).unwrap();
     for (from, to) in names {
         text = text.replace(from, to);
@@ -82,8 +91,23 @@ async fn doctor_says_what_each_user_may_read_and_the_rule_that_fixes_the_rest() 
     let (code, in_two) = doctor(&kc_some_path, &["-n", &two], &names);
     assert_eq!(code, 3);
     assert_eq!(in_two.replace("two02", "one01"), in_one);
+    // The config file's namespace list is read as -n is.
+    let config = tempfile::tempdir().unwrap();
+    std::fs::create_dir(config.path().join("meshtop")).unwrap();
+    std::fs::write(
+        config.path().join("meshtop/config.toml"),
+        format!("namespaces = [\"{two}\"]\n"),
+    )
+    .unwrap();
+    let (code, configured) = doctor_in(&kc_some_path, &[], &names, Some(config.path()));
+    assert_eq!(code, 3);
+    assert_eq!(configured, in_two);
+    // -A overrides it.
+    let (code, all_of_them) = doctor_in(&kc_some_path, &["-A"], &names, Some(config.path()));
+    assert_eq!(code, 3);
     // Across the cluster it may read nothing namespaced either.
     let (code, everywhere) = doctor(&kc_some_path, &[], &names);
     assert_eq!(code, 3);
+    assert_eq!(all_of_them, everywhere);
     insta::assert_snapshot!("doctor_namespaced_role_across_the_cluster", everywhere);
 }

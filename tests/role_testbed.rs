@@ -79,6 +79,74 @@ fn scraper(
     (tokio::spawn(meshtop::source::scrape::run(target, settings, tx)), rx)
 }
 
+/// A control plane and the other workload kinds, as real objects the bed's controllers run:
+/// istiod (a Deployment), ztunnel (a DaemonSet, one pod per kwok node) and a StatefulSet.
+const WORKLOADS: &str = r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: istiod, labels: {app: istiod}}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: istiod}}
+  template:
+    metadata: {labels: {app: istiod}}
+    spec:
+      containers: [{name: discovery, image: docker.io/istio/pilot:1.24.0}]
+---
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: ztunnel}
+spec:
+  selector: {matchLabels: {app: ztunnel}}
+  template:
+    metadata: {labels: {app: ztunnel}}
+    spec:
+      containers: [{name: istio-proxy, image: docker.io/istio/ztunnel:1.24.0}]
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db}
+spec:
+  replicas: 1
+  serviceName: db
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec:
+      containers: [{name: db, image: postgres:16}]
+"#;
+
+/// The control planes found, as (mesh, namespace, [(component, ready, desired)]).
+/// A control plane as (mesh, namespace, [(component, ready, desired)]).
+type Plane = (String, String, Vec<(String, u32, u32)>);
+
+fn planes(state: &State) -> Vec<Plane> {
+    state
+        .control_planes
+        .iter()
+        .map(|c| {
+            (
+                c.mesh.as_str().to_string(),
+                c.namespace.clone(),
+                c.components
+                    .iter()
+                    .map(|k| (k.name.clone(), k.ready, k.desired))
+                    .collect(),
+            )
+        })
+        .collect()
+}
+
+/// Whether istiod and every ztunnel pod in `ns` are ready (the DaemonSet's desired count
+/// is the bed's node count).
+fn plane_ready(state: &State, ns: &str) -> bool {
+    state.control_planes.iter().any(|c| {
+        c.namespace == ns
+            && c.components.len() == 2
+            && c.components.iter().all(|k| k.desired > 0 && k.ready == k.desired)
+    })
+}
+
 fn usage_of(state: &State, ns: &str, pod: &str) -> Option<f64> {
     state
         .pods
@@ -96,6 +164,7 @@ async fn each_role_fills_what_it_may_read_and_says_why_elsewhere() {
         create_yaml(&client, ns, &pod(name)).await;
         running_pod(&client, ns, name).await;
     }
+    create_yaml(&client, &two, WORKLOADS).await;
     let (all, some) = bind_readers(&client, &[&one, &two]).await;
     let dir = tempfile::tempdir().unwrap();
     let other = tempfile::tempdir().unwrap();
@@ -112,6 +181,8 @@ async fn each_role_fills_what_it_may_read_and_says_why_elsewhere() {
             Resource::Namespaces,
             Resource::Pods,
             Resource::Deployments,
+            Resource::DaemonSets,
+            Resource::StatefulSets,
             Resource::Services,
             Resource::Crds,
             Resource::ApiServices,
@@ -121,9 +192,58 @@ async fn each_role_fills_what_it_may_read_and_says_why_elsewhere() {
             && [(&one, "web-one"), (&two, "web-two"), (&three, "web-three")]
                 .iter()
                 .all(|(ns, p)| usage_of(s, ns, p).is_some())
+            && plane_ready(s, &two)
+            && s.pods.contains_key(&(two.clone(), "db-0".to_string()))
     })
     .await;
     assert!(s.errors.is_empty(), "{:?}", s.errors);
+    // The control plane in `two` (the bed's other tests may hold their own elsewhere).
+    let nodes = s.control_planes.iter().find(|c| c.namespace == two).unwrap().components[1].desired;
+    let ours: Vec<_> = planes(&s).into_iter().filter(|(_, ns, _)| *ns == two).collect();
+    assert_eq!(
+        ours,
+        [(
+            "istio".to_string(),
+            two.clone(),
+            vec![("istiod".to_string(), 1, 1), ("ztunnel".to_string(), nodes, nodes)]
+        )]
+    );
+    assert!(nodes >= 1);
+    let kinds = |s: &State| -> Vec<(String, String)> {
+        s.workloads
+            .keys()
+            .filter(|(_, ns, _)| *ns == two)
+            .map(|(k, _, n)| (k.clone(), n.clone()))
+            .collect()
+    };
+    let want_kinds: Vec<(String, String)> = [
+        ("DaemonSet", "ztunnel"),
+        ("Deployment", "istiod"),
+        ("StatefulSet", "db"),
+    ]
+    .map(|(k, n)| (k.to_string(), n.to_string()))
+    .to_vec();
+    assert_eq!(kinds(&s), want_kinds);
+    // Every view of the ClusterRole's user filled, each filtered to this test's objects
+    // (the bed holds other tests' too), and no refusal on any screen.
+    let mut s = s;
+    use meshtop::app::Action;
+    for (action, filter, want) in [
+        (Action::ShowOverview, "", "Istio healthy"),
+        (Action::ShowControlPlanes, two.as_str(), "istiod"),
+        (Action::ShowNamespaces, three.as_str(), three.as_str()),
+        (Action::ShowPods, three.as_str(), "web-three"),
+        (Action::ShowWorkloads, two.as_str(), "StatefulSet"),
+    ] {
+        let name = format!("{action:?}");
+        meshtop::app::apply_action(&mut s, action);
+        s.entry_mut().filter = filter.to_string();
+        let screen = render_text(&s, 200, 30);
+        println!("the ClusterRole user's {name}, filtered to {filter:?}:\n{screen}");
+        assert!(screen.contains(want), "{name}: {screen}");
+        assert!(!screen.contains("forbidden"), "{name}: {screen}");
+    }
+    let s = s;
     // metrics-server's rate of kwok's emulated counter: within a millicore of the 100m asked.
     assert!((usage_of(&s, &one, "web-one").unwrap() - 100.0).abs() < 1.0);
 
@@ -137,16 +257,38 @@ async fn each_role_fills_what_it_may_read_and_says_why_elsewhere() {
     let s = watch(target, |s| {
         s.listed(Resource::Pods)
             && s.listed(Resource::Deployments)
+            && s.listed(Resource::DaemonSets)
+            && s.listed(Resource::StatefulSets)
+            && plane_ready(s, &two)
+            && s.pods.contains_key(&(two.clone(), "db-0".to_string()))
             && usage_of(s, &one, "web-one").is_some()
             && usage_of(s, &two, "web-two").is_some()
             && s.errors.contains_key(&(Resource::PodMetrics, Some(three.clone())))
             && s.errors.contains_key(&(Resource::Namespaces, None))
     })
     .await;
-    let pods: Vec<String> = s.pods.keys().map(|(n, p)| format!("{n}/{p}")).collect();
+    let pods: Vec<String> = s
+        .pods
+        .keys()
+        .filter(|(_, p)| p.starts_with("web-"))
+        .map(|(n, p)| format!("{n}/{p}"))
+        .collect();
     let mut want = vec![format!("{one}/web-one"), format!("{two}/web-two")];
     want.sort();
     assert_eq!(pods, want);
+    // Every pod of the two: the webs, istiod, a ztunnel per node, db-0; none of the third.
+    assert_eq!(s.pods.len(), 2 + 1 + nodes as usize + 1, "{:?}", s.pods.keys());
+    assert!(s.pods.keys().all(|(n, _)| *n == one || *n == two));
+    // The control plane and the workload kinds, read through the namespaced Role alone.
+    assert_eq!(
+        planes(&s),
+        [(
+            "istio".to_string(),
+            two.clone(),
+            vec![("istiod".to_string(), 1, 1), ("ztunnel".to_string(), nodes, nodes)]
+        )]
+    );
+    assert_eq!(kinds(&s), want_kinds);
     assert!((usage_of(&s, &two, "web-two").unwrap() - 100.0).abs() < 1.0);
     let error = |r: Resource, ns: Option<&str>| {
         let e = s
@@ -180,7 +322,13 @@ async fn each_role_fills_what_it_may_read_and_says_why_elsewhere() {
         "{why}"
     );
     for ns in [&one, &two] {
-        for r in [Resource::Pods, Resource::Deployments, Resource::PodMetrics] {
+        for r in [
+            Resource::Pods,
+            Resource::Deployments,
+            Resource::DaemonSets,
+            Resource::StatefulSets,
+            Resource::PodMetrics,
+        ] {
             assert!(
                 !s.errors.contains_key(&(r, Some(ns.clone()))),
                 "{r:?} in {ns}: {:?}",
@@ -217,7 +365,12 @@ async fn each_role_fills_what_it_may_read_and_says_why_elsewhere() {
         })
         .collect();
     listed.sort();
-    let mut want = vec![(one.clone(), 1, true), (two.clone(), 1, true), (three.clone(), 0, true)];
+    let in_two = 3 + nodes as usize;
+    let mut want = vec![
+        (one.clone(), 1, true),
+        (two.clone(), in_two, true),
+        (three.clone(), 0, true),
+    ];
     want.sort();
     assert_eq!(listed, want);
     meshtop::app::apply_action(&mut s, meshtop::app::Action::ShowNamespaces);
@@ -232,18 +385,32 @@ async fn each_role_fills_what_it_may_read_and_says_why_elsewhere() {
     };
     // INJECTION MESHED PODS COVERAGE MISSING: the third's pods may not be listed either.
     assert_eq!(row(&one), "unknown 0 1 0% unknown");
-    assert_eq!(row(&two), "unknown 0 1 0% unknown");
+    // Of the second's, istiod and the ztunnels belong to the mesh (its control and node
+    // proxies); web-two and db-0 do not.
+    let meshed = 1 + nodes as usize;
+    assert_eq!(
+        row(&two),
+        format!("unknown {meshed} {in_two} {}% unknown", meshed * 100 / in_two)
+    );
     assert_eq!(row(&three), "unknown unknown unknown unknown unknown");
     assert!(
         screen.lines().last().unwrap().contains("· namespaces forbidden:"),
         "{screen}"
     );
 
-    // The same from `discover -o json`: the pods, and each error with its namespace.
-    let ns_list = format!("{one},{two},{three}");
+    // The same from `discover -o json`: the pods, and each error with its namespace. The
+    // three named once, in the config file, not with -n.
+    let config = tempfile::tempdir().unwrap();
+    std::fs::create_dir(config.path().join("meshtop")).unwrap();
+    std::fs::write(
+        config.path().join("meshtop/config.toml"),
+        format!("namespaces = [\"{one}\", \"{two}\", \"{three}\"]\n"),
+    )
+    .unwrap();
     let out = Command::new(BIN)
-        .args(["discover", "-o", "json", "-n", &ns_list, "--kubeconfig"])
+        .args(["discover", "-o", "json", "--kubeconfig"])
         .arg(&kc_some)
+        .env("XDG_CONFIG_HOME", config.path())
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -258,9 +425,18 @@ async fn each_role_fills_what_it_may_read_and_says_why_elsewhere() {
         .unwrap()
         .iter()
         .map(|p| p["name"].as_str().unwrap())
+        .filter(|p| p.starts_with("web-"))
         .collect();
     names.sort();
     assert_eq!(names, ["web-one", "web-two"]);
+    assert_eq!(j["pods"].as_array().unwrap().len(), 2 + in_two - 1);
+    let cps: Vec<(&str, &str)> = j["control_planes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["mesh"].as_str().unwrap(), c["namespace"].as_str().unwrap()))
+        .collect();
+    assert_eq!(cps, [("istio", two.as_str())]);
     let mut listed: Vec<(&str, u64, bool)> = j["namespaces"]
         .as_array()
         .unwrap()
@@ -277,7 +453,7 @@ async fn each_role_fills_what_it_may_read_and_says_why_elsewhere() {
     listed.sort();
     let mut want = vec![
         (one.as_str(), 1, true),
-        (two.as_str(), 1, true),
+        (two.as_str(), in_two as u64, true),
         (three.as_str(), 0, true),
     ];
     want.sort();
@@ -306,6 +482,87 @@ async fn each_role_fills_what_it_may_read_and_says_why_elsewhere() {
     );
 }
 
+/// A user who may list namespaces and nothing else cluster-wide, bound to the shipped
+/// namespaced Role in `namespaces`.
+async fn namespace_lister(client: &kube::Client, namespaces: &[&str]) -> String {
+    let first = namespaces[0];
+    let user = format!("ns-lister-{first}");
+    let lister = format!("meshtop-list-namespaces-{first}");
+    create_yaml(
+        client,
+        first,
+        &format!(
+            "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {{name: {lister}}}\n\
+             rules: [{{apiGroups: [\"\"], resources: [namespaces], verbs: [list, watch]}}]\n"
+        ),
+    )
+    .await;
+    create_yaml(
+        client,
+        first,
+        &binding("ClusterRoleBinding", &lister, "ClusterRole", &lister, &user),
+    )
+    .await;
+    for ns in namespaces {
+        create_yaml(client, ns, &shipped("Role", "meshtop-readonly")).await;
+        create_yaml(
+            client,
+            ns,
+            &binding("RoleBinding", "meshtop-readonly", "Role", "meshtop-readonly", &user),
+        )
+        .await;
+    }
+    user
+}
+
+/// metrics.k8s.io without `-n`, for a user who may list namespaces but read PodMetrics only
+/// where a namespaced Role grants them: the cluster-wide list is forbidden, so each
+/// namespace is read on its own, the two granted ones filled and the third with the API's
+/// reason (before, no pod had usage at all).
+#[tokio::test]
+async fn usage_is_read_in_each_namespace_when_forbidden_cluster_wide() {
+    let (client, one) = setup("role-usage").await;
+    let two = namespace(&client, "role-usage").await;
+    let three = namespace(&client, "role-usage").await;
+    for (ns, name) in [(&one, "web-one"), (&two, "web-two"), (&three, "web-three")] {
+        create_yaml(&client, ns, &pod(name)).await;
+        running_pod(&client, ns, name).await;
+    }
+    let user = namespace_lister(&client, &[&one, &two]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let target = KubeTarget {
+        kubeconfig: Some(impersonating_kubeconfig(dir.path(), &user)),
+        ..Default::default()
+    };
+    let s = watch(target, |s| {
+        usage_of(s, &one, "web-one").is_some()
+            && usage_of(s, &two, "web-two").is_some()
+            && s.errors.contains_key(&(Resource::PodMetrics, Some(three.clone())))
+    })
+    .await;
+    for (ns, p) in [(&one, "web-one"), (&two, "web-two")] {
+        assert!((usage_of(&s, ns, p).unwrap() - 100.0).abs() < 1.0, "{p}");
+    }
+    let e = &s.errors[&(Resource::PodMetrics, Some(three.clone()))];
+    assert_eq!(e.kind, ErrorKind::Forbidden);
+    assert!(
+        e.message.contains(&format!(
+            "User \"{user}\" cannot list resource \"pods\" in API group \"metrics.k8s.io\" in the namespace \"{three}\""
+        )),
+        "{}",
+        e.message
+    );
+    for ns in [&one, &two] {
+        assert!(
+            !s.errors.contains_key(&(Resource::PodMetrics, Some(ns.clone()))),
+            "{:?}",
+            s.errors
+        );
+    }
+    // The pods of the third may not be listed, so none of them has a cell to explain.
+    assert!(!s.pods.contains_key(&(three.clone(), "web-three".to_string())));
+}
+
 /// The scraper under a user who may list namespaces but read pods only where a namespaced
 /// Role grants them: its cluster-wide pod watch is forbidden, so it watches each namespace
 /// instead, and the proxy in the namespace it may read is scraped (before, the scraper
@@ -320,30 +577,7 @@ async fn the_scraper_reads_each_namespace_when_pods_are_forbidden_cluster_wide()
     )
     .await;
     let (_ip, _procs, _dir) = support::standin::standin(&client, &ns, "web", "istio", 15020).await;
-    let user = format!("ns-lister-{ns}");
-    let lister = format!("meshtop-list-namespaces-{ns}");
-    create_yaml(
-        &client,
-        &ns,
-        &format!(
-            "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {{name: {lister}}}\n\
-             rules: [{{apiGroups: [\"\"], resources: [namespaces], verbs: [list, watch]}}]\n"
-        ),
-    )
-    .await;
-    create_yaml(
-        &client,
-        &ns,
-        &binding("ClusterRoleBinding", &lister, "ClusterRole", &lister, &user),
-    )
-    .await;
-    create_yaml(&client, &ns, &shipped("Role", "meshtop-readonly")).await;
-    create_yaml(
-        &client,
-        &ns,
-        &binding("RoleBinding", "meshtop-readonly", "Role", "meshtop-readonly", &user),
-    )
-    .await;
+    let user = namespace_lister(&client, &[&ns]).await;
     let dir = tempfile::tempdir().unwrap();
     let kc = impersonating_kubeconfig(dir.path(), &user);
     let (scraper, mut rx) = scraper(KubeTarget {
@@ -367,61 +601,77 @@ async fn the_scraper_reads_each_namespace_when_pods_are_forbidden_cluster_wide()
 }
 
 /// Traffic and tap under each shipped role, with nothing cluster-wide for the namespaced
-/// one (its namespace named with `-n`): the scraper reads the stand-in proxy's metrics
-/// through the pod proxy API, and `meshtop tap` follows its access log through the pod log
-/// API, for the user bound to the ClusterRole and for the one bound to the Role alone.
+/// one (its two namespaces named with `-n`): the scraper reads each namespace's stand-in
+/// proxy through the pod proxy API, and `meshtop tap` follows each one's access log through
+/// the pod log API, for the user bound to the ClusterRole and for the one bound to the Role
+/// alone in both namespaces.
 #[tokio::test(flavor = "multi_thread")]
 async fn traffic_and_tap_work_under_each_shipped_role() {
     use support::standin::{get_path, serve_logs, standin_with};
     let (client, ns) = setup("role-tap").await;
-    create_yaml(
-        &client,
-        &ns,
-        "apiVersion: v1\nkind: Pod\nmetadata: {name: web, annotations: {sidecar.istio.io/status: '{}'}}\nspec:\n  containers: [{name: app, image: app:1}, {name: istio-proxy, image: docker.io/istio/proxyv2:1.24.0}]\n",
-    )
-    .await;
+    let ns2 = namespace(&client, "role-tap").await;
     let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("web.log");
-    std::fs::write(&log, "").unwrap();
-    serve_logs(&client, &ns, "web", "istio-proxy", &log).await;
-    let (ip, _procs, _d) = standin_with(
-        &client,
-        &ns,
-        "web",
-        "istio",
-        15020,
-        &["--access-log", log.to_str().unwrap(), "--access-log-format", "json"],
-    )
-    .await;
-    let (all, some) = bind_readers(&client, &[&ns]).await;
+    // Each namespace: a pod `web` with its stand-in proxy, its access log served by kwok.
+    let mut proxies = Vec::new();
+    let mut keep = Vec::new();
+    for n in [&ns, &ns2] {
+        create_yaml(
+            &client,
+            n,
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: web, annotations: {sidecar.istio.io/status: '{}'}}\nspec:\n  containers: [{name: app, image: app:1}, {name: istio-proxy, image: docker.io/istio/proxyv2:1.24.0}]\n",
+        )
+        .await;
+        let log = dir.path().join(format!("{n}.log"));
+        std::fs::write(&log, "").unwrap();
+        serve_logs(&client, n, "web", "istio-proxy", &log).await;
+        let (ip, procs, d) = standin_with(
+            &client,
+            n,
+            "web",
+            "istio",
+            15020,
+            &["--access-log", log.to_str().unwrap(), "--access-log-format", "json"],
+        )
+        .await;
+        proxies.push((n.clone(), format!("{ip}:15001")));
+        keep.push((procs, d));
+    }
+    let (all, some) = bind_readers(&client, &[&ns, &ns2]).await;
     let mut figures = Vec::new();
-    let mut counted = 0.0;
-    for (user, named) in [(&all, vec![]), (&some, vec![ns.clone()])] {
+    // The requests each namespace's proxy counted at the last scrape this test saw.
+    let mut counted = [0.0, 0.0];
+    for (user, named) in [(&all, vec![]), (&some, vec![ns.clone(), ns2.clone()])] {
         let kc = impersonating_kubeconfig(dir.path(), user);
-        // Traffic: a request through the proxy, then its count scraped.
-        assert!(get_path(&format!("{ip}:15001"), "/index.html?traffic").is_some());
+        // Traffic: a request through each proxy, then each one's count scraped.
+        for (_, addr) in &proxies {
+            assert!(get_path(addr, "/index.html?traffic").is_some());
+        }
         let (scraper, mut rx) = scraper(KubeTarget {
             kubeconfig: Some(kc.clone()),
             namespaces: named.clone(),
             ..Default::default()
         });
         let mut state = State::new(Keymap::default());
+        let mut fresh = [false, false];
         let scraped = tokio::time::timeout(Duration::from_secs(60), async {
             while let Some(s) = rx.recv().await {
                 // A scrape that counts more requests than the last one this test saw: the
                 // scraper reads the proxy, under this user, after the request just sent.
-                let hit = match &s.update {
-                    meshtop::app::Update::ProxyScraped {
-                        namespace,
-                        pod,
-                        inbound,
-                        ..
-                    } if *namespace == ns && pod == "web" && inbound.requests > counted => Some(inbound.requests),
-                    _ => None,
-                };
+                if let meshtop::app::Update::ProxyScraped {
+                    namespace,
+                    pod,
+                    inbound,
+                    ..
+                } = &s.update
+                    && pod == "web"
+                    && let Some(i) = proxies.iter().position(|(n, _)| n == namespace)
+                    && inbound.requests > counted[i]
+                {
+                    counted[i] = inbound.requests;
+                    fresh[i] = true;
+                }
                 fold(&mut state, s);
-                if let Some(n) = hit {
-                    counted = n;
+                if fresh == [true, true] {
                     return true;
                 }
             }
@@ -429,49 +679,178 @@ async fn traffic_and_tap_work_under_each_shipped_role() {
         })
         .await;
         scraper.abort();
-        // Errors of this test's namespace only: the cluster-wide user also scrapes the bed's
-        // other tests' pods, which it may read but whose kwok addresses the API server will
-        // not proxy to.
-        let prefix = format!("{ns}/");
+        // Errors of this test's namespaces only: the cluster-wide user also scrapes the
+        // bed's other tests' pods, which it may read but whose kwok addresses the API
+        // server will not proxy to.
         let ours: Vec<_> = state
             .errors
             .iter()
-            .filter(|((_, n), _)| n.as_deref().is_some_and(|n| n == ns || n.starts_with(&prefix)))
+            .filter(|((_, n), _)| {
+                n.as_deref().is_some_and(|n| {
+                    [&ns, &ns2]
+                        .iter()
+                        .any(|ours| n == ours.as_str() || n.starts_with(&format!("{ours}/")))
+                })
+            })
             .collect();
-        assert_eq!(scraped, Ok(true), "{user}: web in {ns} was never scraped: {ours:?}");
+        assert_eq!(scraped, Ok(true), "{user}: scraped {fresh:?} of {ns}, {ns2}: {ours:?}");
         assert!(ours.is_empty(), "{user}: {ours:?}");
 
-        // Tap: the access log followed while two requests go through.
-        let mut args = vec!["tap".to_string(), "pod/web".into(), "-n".into(), ns.clone()];
-        args.extend(["--source", "logs", "--duration", "8s", "-o", "json", "--kubeconfig"].map(String::from));
-        let child = Command::new(BIN)
-            .args(&args)
-            .arg(&kc)
-            .env("NO_COLOR", "1")
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        tokio::time::sleep(Duration::from_secs(3)).await;
+        // Tap: each namespace's access log followed while two requests go through.
         let tag = if named.is_empty() { "cluster" } else { "namespaced" };
-        for i in 1..=2 {
-            assert!(get_path(&format!("{ip}:15001"), &format!("/index.html?{tag}={i}")).is_some());
+        let mut tapped = 0;
+        for (i, (n, addr)) in proxies.iter().enumerate() {
+            // The second namespace from the config file's one namespace, not -n.
+            let config = tempfile::tempdir().unwrap();
+            std::fs::create_dir(config.path().join("meshtop")).unwrap();
+            std::fs::write(
+                config.path().join("meshtop/config.toml"),
+                format!("namespaces = [\"{n}\"]\n"),
+            )
+            .unwrap();
+            let mut args = vec!["tap".to_string(), "pod/web".into()];
+            if i == 0 {
+                args.extend(["-n".into(), n.clone()]);
+            }
+            args.extend(["--source", "logs", "--duration", "8s", "-o", "json", "--kubeconfig"].map(String::from));
+            let child = Command::new(BIN)
+                .args(&args)
+                .arg(&kc)
+                .env("XDG_CONFIG_HOME", config.path())
+                .env("NO_COLOR", "1")
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            for i in 1..=2 {
+                assert!(get_path(addr, &format!("/index.html?{tag}={i}")).is_some());
+            }
+            let out = child.wait_with_output().unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(out.status.success(), "{user} in {n}: {stderr}");
+            let paths: Vec<String> = String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+                .filter_map(|e| e["path"].as_str().map(str::to_string))
+                .filter(|p| p.contains(tag))
+                .collect();
+            assert_eq!(
+                paths,
+                [format!("/index.html?{tag}=1"), format!("/index.html?{tag}=2")],
+                "{user} in {n}: {stderr}"
+            );
+            tapped += paths.len();
         }
-        let out = child.wait_with_output().unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(out.status.success(), "{user}: {stderr}");
-        let paths: Vec<String> = String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-            .filter_map(|e| e["path"].as_str().map(str::to_string))
-            .filter(|p| p.contains(tag))
-            .collect();
-        assert_eq!(
-            paths,
-            [format!("/index.html?{tag}=1"), format!("/index.html?{tag}=2")],
-            "{user}: {stderr}"
-        );
-        figures.push(format!("{tag}: {counted} requests scraped, {} tapped", paths.len()));
+        figures.push(format!(
+            "{tag}: {} and {} requests scraped, {tapped} tapped in 2 namespaces",
+            counted[0], counted[1]
+        ));
     }
     println!("FIGURE role traffic and tap: {}", figures.join("; "));
+}
+
+/// Prometheus found (`--prometheus-url auto`) and asked through the API server's service
+/// proxy under each shipped role: the ClusterRole's user across the cluster and with `-n`,
+/// the namespaced Role's user in its two named namespaces (the meshes' usual namespaces
+/// beside them forbidden, which is no error while one namespace answers), and the same user
+/// without `-n` told why nothing could be looked in.
+#[tokio::test(flavor = "multi_thread")]
+async fn prometheus_is_found_and_asked_under_each_shipped_role() {
+    use meshtop::source::prometheus::{Spec, resolve};
+    let (client, ns) = setup("role-prom").await;
+    let other = namespace(&client, "role-prom").await;
+    create_yaml(
+        &client,
+        &ns,
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: prometheus-0, labels: {app: prometheus}}\nspec:\n  containers: [{name: prometheus, image: prom/prometheus:v2.42.0, ports: [{containerPort: 9090, name: http-web}]}]\n---\napiVersion: v1\nkind: Service\nmetadata: {name: prometheus, labels: {app: prometheus}}\nspec:\n  selector: {app: prometheus}\n  ports: [{name: http-web, port: 9090, targetPort: 9090}]\n",
+    )
+    .await;
+    running_pod(&client, &ns, "prometheus-0").await;
+    let dir = tempfile::tempdir().unwrap();
+    // The real Prometheus in the pod's network namespace, scraping itself every second.
+    let cfg = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &cfg,
+        "global: {scrape_interval: 1s, scrape_timeout: 1s}\nscrape_configs:\n  - job_name: self\n    static_configs: [{targets: ['127.0.0.1:9090']}]\n",
+    )
+    .unwrap();
+    let _prometheus = spawn_in_netns(
+        &pod_netns(&ns, "prometheus-0"),
+        &[
+            "prometheus",
+            &format!("--config.file={}", cfg.display()),
+            &format!("--storage.tsdb.path={}", dir.path().join("data").display()),
+            "--web.listen-address=0.0.0.0:9090",
+            "--log.level=warn",
+        ],
+    );
+    let (all, some) = bind_readers(&client, &[&ns, &other]).await;
+    let connect = |user: &str| {
+        let kc = impersonating_kubeconfig(dir.path(), user);
+        async move {
+            meshtop::source::kube::connect(&KubeTarget {
+                kubeconfig: Some(kc),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .client
+        }
+    };
+    let want = format!("{ns}/prometheus:9090 (via the API server)");
+    for (user, named) in [(&all, vec![ns.clone()]), (&some, vec![ns.clone(), other.clone()])] {
+        let c = connect(user).await;
+        let endpoint = resolve(&Spec::Auto, Some(&c), &named)
+            .await
+            .unwrap_or_else(|e| panic!("{user} {named:?}: {e:?}"));
+        assert_eq!(endpoint.describe(), want, "{user}");
+        // Asked through the service proxy, as this user: its own scrape, up.
+        let up = wait_for("Prometheus to have scraped itself", Duration::from_secs(60), || {
+            let endpoint = endpoint.clone();
+            async move {
+                let s = endpoint.query("up{job=\"self\"}").await.ok()?;
+                s.first().map(|s| s.value)
+            }
+        })
+        .await;
+        assert_eq!(up, 1.0, "{user}");
+    }
+    // The ClusterRole across the cluster: the list is allowed (the bed may hold other
+    // tests' Prometheus services, so which one is picked is not asserted).
+    let c = connect(&all).await;
+    assert!(resolve(&Spec::Auto, Some(&c), &[]).await.is_ok());
+    // The namespaced user without -n: every Service list forbidden, and the reason given.
+    let c = connect(&some).await;
+    let (kind, why) = match resolve(&Spec::Auto, Some(&c), &[]).await {
+        Ok(e) => panic!("found {} with no namespace granted", e.describe()),
+        Err(e) => e,
+    };
+    assert_eq!(kind, ErrorKind::Forbidden, "{why}");
+    assert!(
+        why.starts_with(&format!(
+            "listing services: services is forbidden: User \"{some}\" cannot list resource \"services\""
+        )),
+        "{why}"
+    );
+    // `meshtop top --prometheus-url auto` as the namespaced user, its two namespaces named
+    // in the config file.
+    let kc = impersonating_kubeconfig(dir.path(), &some);
+    let config = tempfile::tempdir().unwrap();
+    std::fs::create_dir(config.path().join("meshtop")).unwrap();
+    std::fs::write(
+        config.path().join("meshtop/config.toml"),
+        format!("namespaces = [\"{ns}\", \"{other}\"]\n"),
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .args(["top", "-o", "json", "--window", "10s"])
+        .args(["--prometheus-url", "auto", "--kubeconfig"])
+        .arg(&kc)
+        .env("XDG_CONFIG_HOME", config.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(j["source"], format!("prometheus {want}"));
 }

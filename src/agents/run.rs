@@ -119,7 +119,8 @@ pub async fn run(
             ));
         }
         Err(e) => say(format!(
-            "cleaning up: {e:#}; run `meshtop cleanup --allow-writes -n {namespace}`"
+            "cleaning up: {}; run `meshtop cleanup --allow-writes -n {namespace}`",
+            crate::source::errors::report_text(&e)
         )),
     }
     let (live, cancelled, reconnects) = outcome?;

@@ -20,6 +20,7 @@ use clap::CommandFactory;
 use color_eyre::eyre::Result;
 
 use crate::cli::{Cli, Command, MetricsCommand};
+use crate::config::Config;
 
 /// Runs what the command line asks for.
 pub async fn run(cli: Cli) -> Result<()> {
@@ -63,8 +64,10 @@ pub async fn run(cli: Cli) -> Result<()> {
             output,
             timeout,
             ..
-        }) => discover::run(cluster.target()?, output, timeout).await,
-        Some(Command::Doctor { cluster, output, .. }) => doctor::run(cluster.target()?, output).await,
+        }) => discover::run(cluster.target_with(&Config::load(None)?)?, output, timeout).await,
+        Some(Command::Doctor { cluster, output, .. }) => {
+            doctor::run(cluster.target_with(&Config::load(None)?)?, output).await
+        }
         Some(Command::Bench(args)) => bench::run(*args).await,
         Some(Command::Sweep(args)) => sweep::run(*args).await,
         Some(Command::Tap(args)) => tap::run(*args).await,

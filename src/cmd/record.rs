@@ -47,7 +47,8 @@ pub async fn run(
     provenance: &str,
     emulated: &[String],
 ) -> Result<()> {
-    let target = cluster.target()?;
+    let config = crate::config::Config::load(None)?;
+    let target = cluster.target_with(&config)?;
     let context = target
         .context
         .clone()
@@ -71,7 +72,7 @@ pub async fn run(
     let mut live = crate::run::LiveSources::start(
         target,
         prometheus,
-        traffic.scrape(&crate::config::Config::load(None)?),
+        traffic.scrape(&config),
         crate::app::traffic::DEFAULT_WINDOW,
     );
     let mut rx = live.take_receiver();

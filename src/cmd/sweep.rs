@@ -320,7 +320,10 @@ pub async fn run(args: SweepArgs) -> Result<()> {
                 names.join(", ")
             );
         }
-        Err(e) => eprintln!("meshtop: deleting the copy: {e:#}; run `meshtop cleanup --allow-writes -n {namespace}`"),
+        Err(e) => eprintln!(
+            "meshtop: deleting the copy: {}; run `meshtop cleanup --allow-writes -n {namespace}`",
+            crate::source::errors::report_text(&e)
+        ),
     }
     outcome
 }

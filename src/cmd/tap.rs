@@ -230,10 +230,14 @@ async fn live(args: &TapArgs, mut p: Printer) -> Result<()> {
     let target_text = args.target.as_deref().unwrap_or_default();
     // A target that is not one fails before anything is asked of the cluster.
     TapTarget::parse(target_text, "default").map_err(bad_input)?;
-    // Without -n, the context's namespace, as kubectl takes it (not needed for ns/NAME).
+    // Without -n: the config file's namespace when it names exactly one (the user's own
+    // word on what they may read), else the context's, as kubectl takes it (not needed
+    // for ns/NAME).
+    let configured = crate::config::Config::load(None)?.namespaces;
     let namespace = match &args.namespace {
         Some(ns) => ns.clone(),
         None if target_text.starts_with("ns/") || target_text.starts_with("namespace") => "default".into(),
+        None if configured.len() == 1 => configured[0].clone(),
         None => crate::source::kube::connect(&kube)
             .await
             .map(|c| c.client.default_namespace().to_string())

@@ -139,7 +139,8 @@ impl From<&EdgeRow> for EdgeOut {
 }
 
 pub async fn run(cluster: &ClusterArgs, traffic: &TrafficArgs, window: Option<Duration>, format: Format) -> Result<()> {
-    let target = cluster.target()?;
+    let config = crate::config::Config::load(None)?;
+    let target = cluster.target_with(&config)?;
     let spec = crate::run::prometheus_spec(traffic)?;
     // Two scrapes 10 s apart are enough for a live number; a PromQL rate needs a range
     // covering several of Prometheus' own scrapes.
@@ -204,7 +205,7 @@ pub async fn run(cluster: &ClusterArgs, traffic: &TrafficArgs, window: Option<Du
             } else {
                 Via::PodProxy(conn.client.clone())
             };
-            let budget = traffic.scrape(&crate::config::Config::load(None)?).budget;
+            let budget = traffic.scrape(&config).budget;
             scrape_twice(&mut state, &mut rx, via, window, budget).await;
             "proxy scrapes".to_string()
         }

@@ -78,22 +78,96 @@ pub fn api_status(resource: Resource, code: u16, message: &str) -> (ErrorKind, S
 /// noise on a status line that has room for one message).
 pub fn innermost(e: &(dyn std::error::Error + 'static)) -> String {
     let mut cause = e;
-    while let Some(next) = cause.source() {
-        cause = next;
+    loop {
+        if let Some(plain) = exec_failure(cause) {
+            return plain;
+        }
+        match cause.source() {
+            Some(next) => cause = next,
+            None => break,
+        }
     }
     let root = cause.to_string();
     let top = e.to_string();
     let text = if root == top { top } else { root };
+    // Through the redaction policy: a failed exec plugin's error quotes its output.
+    let text = crate::redact::scrub(&text);
     match text.rfind(" (os error ") {
         Some(at) if text.ends_with(')') => text[..at].to_string(),
         _ => text,
     }
 }
 
+/// An error and its causes as one line, outermost first, each said once (kube's "auth
+/// error: X" is not followed by X again), a failed exec credential plugin said plainly, and
+/// through the redaction policy: what meshtop prints or shows of a failure.
+pub fn chain_text<'a>(chain: impl Iterator<Item = &'a (dyn std::error::Error + 'static)>) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in chain {
+        if let Some(plain) = exec_failure(cause) {
+            parts.push(plain);
+            break;
+        }
+        let text = cause.to_string();
+        if !parts.last().is_some_and(|last| last.ends_with(&text)) {
+            parts.push(text);
+        }
+    }
+    crate::redact::scrub(&parts.join(": "))
+}
+
+/// The same for an eyre report.
+pub fn report_text(e: &color_eyre::Report) -> String {
+    chain_text(e.chain())
+}
+
+/// A kubeconfig exec credential plugin that exited with an error, in plain words. kube's
+/// own text quotes the plugin's whole output, which is or may quote the credential: it is
+/// withheld, and the user told how to see it.
+pub fn exec_failure(e: &(dyn std::error::Error + 'static)) -> Option<String> {
+    use kube::client::AuthError;
+    let auth = match e.downcast_ref::<kube::Error>() {
+        Some(kube::Error::Auth(a)) => a,
+        _ => e.downcast_ref::<AuthError>()?,
+    };
+    let AuthError::AuthExecRun { cmd, out } = auth else {
+        return None;
+    };
+    Some(format!(
+        "the kubeconfig's credential plugin failed ({}): {}; its output is not shown, as it may \
+         hold a credential: run the command yourself to see why",
+        out.status,
+        plugin_command(cmd)
+    ))
+}
+
+/// The command kube ran, as its Debug text gives it (`KUBERNETES_EXEC_INFO="{…}" "/bin/x"
+/// "arg"`), without the environment it was given (the exec info is noise here).
+fn plugin_command(debug: &str) -> String {
+    let mut rest = debug.trim();
+    // Leading `NAME="value" ` assignments.
+    while let Some(eq) = rest.find("=\"")
+        && rest[..eq].chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !rest[..eq].is_empty()
+    {
+        let value = &rest[eq + 2..];
+        let mut escaped = false;
+        let Some(close) = value.char_indices().find_map(|(i, c)| {
+            let end = c == '"' && !escaped;
+            escaped = c == '\\' && !escaped;
+            end.then_some(i)
+        }) else {
+            break;
+        };
+        rest = value[close + 1..].trim_start();
+    }
+    rest.replace('"', "")
+}
+
 /// The error and, after it, its innermost cause when that says something more: "error
 /// reading a body from connection: Connection reset by peer".
 pub fn with_cause(e: &(dyn std::error::Error + 'static)) -> String {
-    let top = e.to_string();
+    let top = crate::redact::scrub(&e.to_string());
     let root = innermost(e);
     if top.contains(&root) {
         top
@@ -127,6 +201,36 @@ mod tests {
         );
         let plain = std::io::Error::other("no route");
         assert_eq!(with_cause(&plain), "no route");
+    }
+
+    /// A failed exec plugin: the command and its status, once, and nothing it printed.
+    #[test]
+    fn a_failed_exec_plugin_is_said_plainly() {
+        use color_eyre::eyre::WrapErr;
+        use std::os::unix::process::ExitStatusExt;
+        let out = std::process::Output {
+            status: std::process::ExitStatus::from_raw(256),
+            stdout: b"{\"token\":\"tok-out\"}".to_vec(),
+            stderr: b"tok-err expired".to_vec(),
+        };
+        let cmd = r#"KUBERNETES_EXEC_INFO="{\"kind\":\"ExecCredential\",\"spec\":{\"interactive\":false}}" "/usr/local/bin/cred" "get-token""#;
+        let e = kube::Error::Auth(kube::client::AuthError::AuthExecRun {
+            cmd: cmd.into(),
+            out: Box::new(out),
+        });
+        let want = "the kubeconfig's credential plugin failed (exit status: 1): /usr/local/bin/cred get-token; \
+                    its output is not shown, as it may hold a credential: run the command yourself to see why";
+        assert_eq!(innermost(&e), want);
+        assert_eq!(kube_error(Resource::Pods, &e).1, want);
+        let report = Err::<(), _>(e).wrap_err("creating the Kubernetes client").unwrap_err();
+        assert_eq!(report_text(&report), format!("creating the Kubernetes client: {want}"));
+        assert_eq!(plugin_command("\"/bin/x\""), "/bin/x");
+        assert_eq!(plugin_command("A=\"unclosed"), "A=unclosed");
+        // Other chains: each part once.
+        let plain = Err::<(), _>(std::io::Error::other("refused"))
+            .wrap_err("connecting")
+            .unwrap_err();
+        assert_eq!(report_text(&plain), "connecting: refused");
     }
 
     #[test]

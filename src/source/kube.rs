@@ -148,11 +148,11 @@ pub async fn run(target: KubeTarget, tx: UpdateTx) {
         match connect(&target).await {
             Ok(c) => break c,
             Err(e) => {
-                tracing::warn!("connecting: {e:#}");
+                tracing::warn!("connecting: {}", super::errors::report_text(&e));
                 // A broken kubeconfig will not fix itself quickly; say so and retry slowly.
                 if !send(
                     &tx,
-                    source_error(Resource::Cluster, None, ErrorKind::Api, format!("{e:#}")),
+                    source_error(Resource::Cluster, None, ErrorKind::Api, super::errors::report_text(&e)),
                 )
                 .await
                 {

@@ -106,9 +106,42 @@ pub fn list_request(namespace: Option<&str>) -> Result<http::Request<Vec<u8>>, S
         .map_err(|e| format!("namespace {:?} cannot be asked for: {e}", namespace.unwrap_or("")))
 }
 
+/// Where one round of lists goes.
+enum Scopes {
+    /// One cluster-wide list.
+    All,
+    /// Each named namespace (one name is the whole list, its errors unscoped).
+    Named(Vec<String>),
+    /// The cluster-wide list was forbidden: each namespace the API lists, on its own, as
+    /// the watches fall back (a namespaced Role grants PodMetrics there).
+    EachKnown,
+}
+
+impl Scopes {
+    /// This round's namespaces (`None`: the cluster), and whether their errors are apart.
+    async fn round(&self, client: &Client) -> (Vec<Option<String>>, bool) {
+        match self {
+            Scopes::All => (vec![None], false),
+            Scopes::Named(one) if one.len() == 1 => (vec![Some(one[0].clone())], false),
+            Scopes::Named(many) => (many.iter().cloned().map(Some).collect(), true),
+            Scopes::EachKnown => {
+                let api = kube::Api::<k8s_openapi::api::core::v1::Namespace>::all(client.clone());
+                // Cannot list namespaces either: the namespace source says why, and the
+                // cluster-wide refusal stays the reason the cells give.
+                let names = match api.list_metadata(&Default::default()).await {
+                    Ok(list) => list.items.into_iter().filter_map(|n| n.metadata.name).collect(),
+                    Err(_) => Vec::new(),
+                };
+                (names.into_iter().map(Some).collect(), true)
+            }
+        }
+    }
+}
+
 /// Lists PodMetrics every interval: across the cluster, or in each listed namespace on its
 /// own (a namespaced Role grants them there), the usages of every namespace read in one
-/// update and each namespace's error apart.
+/// update and each namespace's error apart. A forbidden cluster-wide list falls back to
+/// each namespace the API lists.
 pub async fn poll(
     client: Client,
     namespaces: Vec<String>,
@@ -128,12 +161,10 @@ pub async fn poll(
         }
         return;
     }
-    // One namespace is the whole list, as the watches take it: its errors are unscoped.
-    let scopes: Vec<Option<String>> = match namespaces.len() {
-        0 => vec![None],
-        _ => namespaces.into_iter().map(Some).collect(),
+    let mut scopes = match namespaces.len() {
+        0 => Scopes::All,
+        _ => Scopes::Named(namespaces),
     };
-    let apart = scopes.len() > 1;
     // Each namespace's last good list: a namespace that fails one round keeps its figures
     // (as one cluster-wide list that fails sends nothing and keeps them), its error beside.
     let mut last_good: BTreeMap<String, Vec<PodUsage>> = BTreeMap::new();
@@ -153,10 +184,15 @@ pub async fn poll(
             }
         }
         first = false;
+        let (round, apart) = scopes.round(&client).await;
+        if apart {
+            // A namespace gone from the list takes its kept figures with it.
+            last_good.retain(|ns, _| round.iter().any(|r| r.as_deref() == Some(ns)));
+        }
         let mut usages = Vec::new();
         let mut read = false;
         let mut told = Vec::new();
-        for scope in &scopes {
+        for scope in &round {
             let namespace = if apart { scope.clone() } else { None };
             match list_once(&client, scope.as_deref()).await {
                 Ok(u) => {
@@ -171,6 +207,20 @@ pub async fn poll(
                             namespace,
                         });
                     }
+                }
+                Err((ErrorKind::Forbidden, message)) if matches!(scopes, Scopes::All) => {
+                    // Said once; then each namespace at once, without waiting an interval.
+                    let error = Update::SourceError {
+                        resource: Resource::PodMetrics,
+                        namespace: None,
+                        kind: ErrorKind::Forbidden,
+                        message: format!("{message}; reading each namespace instead"),
+                    };
+                    if tx.send(Stamped::now(error)).await.is_err() {
+                        return;
+                    }
+                    scopes = Scopes::EachKnown;
+                    first = true;
                 }
                 Err((kind, message)) => {
                     if let Some(kept) = namespace.as_ref().and_then(|ns| last_good.get(ns)) {

@@ -119,7 +119,7 @@ pub async fn run(target: super::kube::KubeTarget, spec: TapSpec, tx: UpdateTx, m
     // the client retrying for minutes.
     let client = match super::kube::connect_with(&target, false).await {
         Ok(c) => c.client,
-        Err(e) => return reporter.fail(format!("{e:#}"), None).await,
+        Err(e) => return reporter.fail(super::errors::report_text(&e), None).await,
     };
     tokio::select! {
         _ = tap(client, &spec, &reporter) => {}
