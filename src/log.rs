@@ -54,9 +54,15 @@ fn logged_args(args: impl Iterator<Item = String>) -> Vec<String> {
             out.push(a);
             continue;
         }
-        if let Some(body) = a.strip_prefix("--body=").or_else(|| a.strip_prefix("-d")) {
+        if let Some(body) = a.strip_prefix("--body=").or_else(|| body_in_short_group(&a)) {
             let flag = &a[..a.len() - body.len()];
-            out.push(format!("{flag}<{} bytes>", body.len()));
+            if body.is_empty() {
+                // `-kd BODY`: the switches, then the body in the next argument.
+                body_next = true;
+                out.push(a);
+            } else {
+                out.push(format!("{flag}<{} bytes>", body.len()));
+            }
             continue;
         }
         out.push(
@@ -67,6 +73,24 @@ fn logged_args(args: impl Iterator<Item = String>) -> Vec<String> {
     }
     out
 }
+
+/// The body in a group of short flags: `-dBODY`, or after switches that take no value
+/// (`-kdBODY`, `-kd` with the body next: empty), as clap reads them.
+fn body_in_short_group(arg: &str) -> Option<&str> {
+    let group = arg.strip_prefix('-').filter(|g| !g.starts_with('-'))?;
+    for (i, c) in group.char_indices() {
+        match c {
+            'd' => return Some(&group[i + 1..]),
+            c if SHORT_SWITCHES.contains(&c) => continue,
+            _ => return None,
+        }
+    }
+    None
+}
+
+/// The short flags that take no value, which may come before `-d` in one group: -k
+/// (insecure) and -A (all namespaces). A test holds this equal to the CLI's.
+const SHORT_SWITCHES: &[char] = &['A', 'k'];
 
 /// A value written into its flag (`--header=Authorization: x`, `-HCookie: x`) redacted
 /// as if it stood alone.
@@ -135,6 +159,30 @@ mod tests {
     use super::*;
     use tracing_subscriber::fmt;
 
+    /// Every short flag of every command that takes no value is known to the body check.
+    #[test]
+    fn the_short_switches_are_the_clis() {
+        use clap::CommandFactory;
+        fn walk(cmd: &clap::Command, out: &mut std::collections::BTreeSet<char>) {
+            for a in cmd.get_arguments() {
+                if let Some(c) = a.get_short()
+                    && !a.get_action().takes_values()
+                {
+                    out.insert(c);
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                walk(sub, out);
+            }
+        }
+        let mut found = std::collections::BTreeSet::new();
+        walk(&crate::cli::Cli::command(), &mut found);
+        // clap's own -h (and -V where a version is shown) print and exit: no body follows.
+        found.remove(&'h');
+        found.remove(&'V');
+        assert_eq!(found.into_iter().collect::<Vec<_>>(), SHORT_SWITCHES);
+    }
+
     #[derive(Clone, Default)]
     struct Shared(Arc<Mutex<Vec<u8>>>);
     impl Write for Shared {
@@ -157,6 +205,10 @@ mod tests {
             "secret body",
             "--body=b2",
             "-dxyz",
+            "-kd",
+            "grouped body",
+            "-kdglued",
+            "-Hd: x",
             "-H",
             "Cookie: c",
             "--header=Authorization: Bearer b",
@@ -174,6 +226,10 @@ mod tests {
                 "<11 bytes>",
                 "--body=<2 bytes>",
                 "-d<3 bytes>",
+                "-kd",
+                "<12 bytes>",
+                "-kd<5 bytes>",
+                "-Hd: x",
                 "-H",
                 "Cookie: <redacted>",
                 "--header=Authorization: Bearer <redacted>",

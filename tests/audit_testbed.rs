@@ -31,10 +31,13 @@ fn token_kubeconfig(dir: &std::path::Path, token: &str) -> std::path::PathBuf {
 }
 
 fn run_ok(args: &[&str], kc: &std::path::Path) -> String {
+    // Never the developer's own config file.
+    let config = tempfile::tempdir().unwrap();
     let out = Command::new(BIN)
         .args(args)
         .arg("--kubeconfig")
         .arg(kc)
+        .env("XDG_CONFIG_HOME", config.path())
         .output()
         .unwrap();
     assert!(
@@ -130,8 +133,9 @@ async fn meshtop_sends_no_mutating_request_under_the_read_only_role() {
     let data = tempfile::tempdir().unwrap();
     let t = Tmux::start(200, 40);
     t.run(&format!(
-        "XDG_DATA_HOME={} {BIN} --kubeconfig {} -n {ns}; echo EXIT=$?",
+        "XDG_DATA_HOME={} XDG_CONFIG_HOME={} {BIN} --kubeconfig {} -n {ns}; echo EXIT=$?",
         data.path().display(),
+        data.path().join("config").display(),
         kc.display()
     ));
     t.wait_text("web", Duration::from_secs(30));
@@ -153,6 +157,16 @@ async fn meshtop_sends_no_mutating_request_under_the_read_only_role() {
     t.keys(&["t"]);
     let tapping = format!("pod/web in {ns} (logs): streaming");
     t.wait_text(&tapping, Duration::from_secs(20));
+    // A request the proxy logs while the tap follows: its row fills the tap view.
+    {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new().append(true).open(&log_file).unwrap();
+        f.write_all(
+            b"2026-11-30T09:00:05.000000000Z stdout F [2024-03-01T10:00:05.000Z] \"GET /audit-tap-row HTTP/1.1\" 200 - via_upstream - \"-\" 0 6 1 1 \"-\" \"curl/8\" \"id-2\" \"web:8080\" \"127.0.0.1:8080\" inbound|8080|| 127.0.0.6:1 10.0.0.1:8080 10.0.0.2:2 - default\n",
+        )
+        .unwrap();
+    }
+    t.wait_text("/audit-tap-row", Duration::from_secs(20));
     t.keys(&["x"]);
     t.wait("the tap to stop", Duration::from_secs(10), |s| !s.contains(&tapping));
     // Back to the pods view, web still selected, for the benchmark.

@@ -21,7 +21,7 @@ use support::servers::{Nginx, free_port};
 const BIN: &str = env!("CARGO_BIN_EXE_meshtop");
 
 /// The places, each with its own canary.
-const PLACES: [&str; 12] = [
+const PLACES: [&str; 13] = [
     "userinfo",
     "query",
     "header",
@@ -34,6 +34,7 @@ const PLACES: [&str; 12] = [
     "setcookie",
     "execout",
     "execerr",
+    "execbare",
 ];
 
 struct Home {
@@ -348,13 +349,25 @@ async fn no_canary_is_written_or_printed_anywhere() {
         // Still says what failed, and how.
         assert!(
             text.contains(&format!(
-                "the kubeconfig's credential plugin failed (exit status: 1): {}; its output is not shown",
+                "the kubeconfig's credential plugin {} failed (exit status: 1); its output is not shown",
                 plugin.display()
             )),
             "{command}: {text}"
         );
         printed.push(text);
     }
+    // A plugin that prints a bare token and succeeds: the parser's error would quote it.
+    std::fs::write(&plugin, format!("#!/bin/sh\necho '{}'\n", canary("execbare"))).unwrap();
+    let (code, text) = home.run(
+        &["discover", "--kubeconfig", &kc, "--log-file", &log("discover-execbare")],
+        &[],
+    );
+    assert_ne!(code, Some(0), "{text}");
+    assert!(
+        text.contains("the kubeconfig's credential plugin printed something that is not an ExecCredential"),
+        "{text}"
+    );
+    printed.push(text);
 
     // The same kubeconfig, its exec plugin handing out a token the API refuses.
     std::fs::write(
@@ -480,6 +493,7 @@ async fn no_canary_is_written_or_printed_anywhere() {
         "sweep.csv",
         "setcookie.log",
         "discover-execfail.log",
+        "discover-execbare.log",
         "tui.log",
         "refused.log",
         "record.log",

@@ -130,38 +130,49 @@ pub fn exec_failure(e: &(dyn std::error::Error + 'static)) -> Option<String> {
         Some(kube::Error::Auth(a)) => a,
         _ => e.downcast_ref::<AuthError>()?,
     };
-    let AuthError::AuthExecRun { cmd, out } = auth else {
-        return None;
+    let text = match auth {
+        AuthError::AuthExecRun { cmd, out } => format!(
+            "the kubeconfig's credential plugin {} failed ({}); its output is not shown, as it \
+             may hold a credential: run the command yourself to see why",
+            plugin_program(cmd),
+            out.status
+        ),
+        // The parser's message quotes what it could not read: a plugin that printed a bare
+        // token would have it shown.
+        AuthError::AuthExecParse(_) => "the kubeconfig's credential plugin printed something that is not an \
+             ExecCredential; its output is not shown, as it may hold a credential: run the \
+             command yourself to see it"
+            .to_string(),
+        _ => return None,
     };
-    Some(format!(
-        "the kubeconfig's credential plugin failed ({}): {}; its output is not shown, as it may \
-         hold a credential: run the command yourself to see why",
-        out.status,
-        plugin_command(cmd)
-    ))
+    // The command's arguments may hold a secret too (`--client-secret=...`).
+    Some(crate::redact::scrub(&text))
 }
 
-/// The command kube ran, as its Debug text gives it (`KUBERNETES_EXEC_INFO="{…}" "/bin/x"
-/// "arg"`), without the environment it was given (the exec info is noise here).
-fn plugin_command(debug: &str) -> String {
-    let mut rest = debug.trim();
-    // Leading `NAME="value" ` assignments.
-    while let Some(eq) = rest.find("=\"")
-        && rest[..eq].chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-        && !rest[..eq].is_empty()
-    {
-        let value = &rest[eq + 2..];
+/// The program kube ran, from the command as it quotes it: Rust's Debug of a `Command`
+/// (`KUBERNETES_EXEC_INFO="{…}" "/bin/x" "arg"`, or `env -u X … "/bin/x"` when variables
+/// were dropped) or the auth provider's `cmd args`. Only the program: arguments and the
+/// environment may hold a secret (`--client-secret X`).
+fn plugin_program(debug: &str) -> String {
+    let text = debug.trim();
+    // The first quoted string that is not an assignment's value is the program.
+    let mut rest = text;
+    while let Some(open) = rest.find('"') {
+        let body = &rest[open + 1..];
         let mut escaped = false;
-        let Some(close) = value.char_indices().find_map(|(i, c)| {
+        let close = body.char_indices().find_map(|(i, c)| {
             let end = c == '"' && !escaped;
             escaped = c == '\\' && !escaped;
             end.then_some(i)
-        }) else {
-            break;
-        };
-        rest = value[close + 1..].trim_start();
+        });
+        let Some(close) = close else { break };
+        if !rest[..open].ends_with('=') {
+            return body[..close].to_string();
+        }
+        rest = &body[close + 1..];
     }
-    rest.replace('"', "")
+    // Unquoted (an auth provider's `cmd params`): its first word.
+    text.split_whitespace().next().unwrap_or("").to_string()
 }
 
 /// The error and, after it, its innermost cause when that says something more: "error
@@ -218,14 +229,47 @@ mod tests {
             cmd: cmd.into(),
             out: Box::new(out),
         });
-        let want = "the kubeconfig's credential plugin failed (exit status: 1): /usr/local/bin/cred get-token; \
+        let want = "the kubeconfig's credential plugin /usr/local/bin/cred failed (exit status: 1); \
                     its output is not shown, as it may hold a credential: run the command yourself to see why";
         assert_eq!(innermost(&e), want);
         assert_eq!(kube_error(Resource::Pods, &e).1, want);
         let report = Err::<(), _>(e).wrap_err("creating the Kubernetes client").unwrap_err();
         assert_eq!(report_text(&report), format!("creating the Kubernetes client: {want}"));
-        assert_eq!(plugin_command("\"/bin/x\""), "/bin/x");
-        assert_eq!(plugin_command("A=\"unclosed"), "A=unclosed");
+        assert_eq!(plugin_program("\"/bin/x\""), "/bin/x");
+        assert_eq!(plugin_program("A=\"unclosed"), "A=\"unclosed");
+        assert_eq!(plugin_program("env -u HOME K=\"v\" \"/bin/x\" \"s3cret\""), "/bin/x");
+        assert_eq!(plugin_program("gcloud config-helper --secret s3cret"), "gcloud");
+        assert_eq!(plugin_program(""), "");
+        // Never its arguments, in either form.
+        for cmd in [
+            r#""/bin/cred" "--client-secret=hunter2""#,
+            r#""/bin/cred" "--client-secret" "hunter2""#,
+            r#"env -u HOME TOKEN="hunter2" "/bin/cred""#,
+        ] {
+            let out = std::process::Output {
+                status: std::process::ExitStatus::from_raw(256),
+                stdout: Vec::new(),
+                stderr: Vec::new(),
+            };
+            let e = kube::Error::Auth(kube::client::AuthError::AuthExecRun {
+                cmd: cmd.into(),
+                out: Box::new(out),
+            });
+            let text = innermost(&e);
+            assert!(
+                text.starts_with("the kubeconfig's credential plugin /bin/cred failed") && !text.contains("hunter2"),
+                "{text}"
+            );
+        }
+        // Output that is not an ExecCredential: the parser's text quotes it, so it goes.
+        let parse = serde_saphyr::from_str::<std::collections::BTreeMap<String, u32>>("tok-bare").unwrap_err();
+        assert!(parse.to_string().contains("tok-bare"), "the parser quotes it: {parse}");
+        let e = kube::Error::Auth(kube::client::AuthError::AuthExecParse(Box::new(parse)));
+        assert_eq!(
+            innermost(&e),
+            "the kubeconfig's credential plugin printed something that is not an ExecCredential; \
+             its output is not shown, as it may hold a credential: run the command yourself to see it"
+        );
         // Other chains: each part once.
         let plain = Err::<(), _>(std::io::Error::other("refused"))
             .wrap_err("connecting")

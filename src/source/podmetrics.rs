@@ -185,7 +185,8 @@ pub async fn poll(
         }
         first = false;
         let (round, apart) = scopes.round(&client).await;
-        if apart {
+        // No namespace could be listed this round: keep what each one last read.
+        if apart && !round.is_empty() {
             // A namespace gone from the list takes its kept figures with it.
             last_good.retain(|ns, _| round.iter().any(|r| r.as_deref() == Some(ns)));
         }
