@@ -290,3 +290,230 @@ impl From<engine::BenchResult> for wire::BenchResult {
         }
     }
 }
+
+// Back to the engine's types: a saved or merged result reported in the load generator's
+// formats ([`loadgen::report`]). What only meshtop's result holds (its version, the
+// cluster, the mesh, the agents) goes to the report's context instead.
+
+impl From<wire::RateStep> for engine::RateStep {
+    fn from(wire::RateStep { rate, duration }: wire::RateStep) -> Self {
+        engine::RateStep { rate, duration }
+    }
+}
+
+impl From<wire::TlsFiles> for engine::TlsFiles {
+    fn from(wire::TlsFiles { cacert, cert, key }: wire::TlsFiles) -> Self {
+        engine::TlsFiles { cacert, cert, key }
+    }
+}
+
+impl From<wire::BenchSpec> for engine::BenchSpec {
+    fn from(s: wire::BenchSpec) -> Self {
+        let wire::BenchSpec {
+            url,
+            method,
+            headers,
+            connections,
+            streams,
+            threads,
+            rate,
+            ramp,
+            duration,
+            requests,
+            warmup,
+            timeout,
+            http2,
+            insecure,
+            tls,
+            label,
+            threads_note,
+        } = s;
+        engine::BenchSpec {
+            url,
+            method,
+            headers,
+            connections,
+            streams,
+            threads,
+            rate,
+            ramp: ramp.into_iter().map(Into::into).collect(),
+            duration,
+            requests,
+            warmup,
+            timeout,
+            http2,
+            insecure,
+            tls: tls.into(),
+            label,
+            threads_note,
+        }
+    }
+}
+
+impl From<wire::ErrorKind> for engine::ErrorKind {
+    fn from(k: wire::ErrorKind) -> Self {
+        use engine::ErrorKind as E;
+        use wire::ErrorKind as W;
+        match k {
+            W::Connect => E::Connect,
+            W::Tls => E::Tls,
+            W::Timeout => E::Timeout,
+            W::Reset => E::Reset,
+            W::Other => E::Other,
+        }
+    }
+}
+
+impl From<wire::ErrorCounts> for engine::ErrorCounts {
+    fn from(e: wire::ErrorCounts) -> Self {
+        let wire::ErrorCounts {
+            connect,
+            timeout,
+            reset,
+            tls,
+            other,
+        } = e;
+        engine::ErrorCounts {
+            connect,
+            timeout,
+            reset,
+            tls,
+            other,
+        }
+    }
+}
+
+impl From<wire::Bin> for engine::Bin {
+    fn from(wire::Bin { start, end, count }: wire::Bin) -> Self {
+        engine::Bin { start, end, count }
+    }
+}
+
+impl From<wire::Distribution> for engine::Distribution {
+    fn from(d: wire::Distribution) -> Self {
+        let wire::Distribution {
+            count,
+            min,
+            max,
+            mean,
+            stddev,
+            p50,
+            p75,
+            p90,
+            p95,
+            p99,
+            p999,
+            p9999,
+            bins,
+        } = d;
+        engine::Distribution {
+            count,
+            min,
+            max,
+            mean,
+            stddev,
+            p50,
+            p75,
+            p90,
+            p95,
+            p99,
+            p999,
+            p9999,
+            bins: bins.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+impl From<wire::SecondStats> for engine::SecondStats {
+    fn from(s: wire::SecondStats) -> Self {
+        let wire::SecondStats {
+            second,
+            requests,
+            errors,
+            rps,
+            p50_us,
+            p99_us,
+            max_us,
+        } = s;
+        engine::SecondStats {
+            second,
+            requests,
+            errors,
+            rps,
+            p50_us,
+            p99_us,
+            max_us,
+        }
+    }
+}
+
+impl From<wire::BenchResult> for engine::BenchResult {
+    fn from(r: wire::BenchResult) -> Self {
+        let wire::BenchResult {
+            schema_version: _,
+            format: _,
+            meshtop_version: _,
+            label,
+            url,
+            config,
+            body_bytes,
+            protocol,
+            threads,
+            started_at,
+            ended_at,
+            duration_s,
+            cancelled,
+            requested_rate,
+            achieved_rate,
+            requests,
+            responses,
+            warmup_requests,
+            status,
+            errors,
+            error_samples,
+            latency,
+            latency_uncorrected,
+            schedule_lag,
+            body_sizes,
+            header_sizes,
+            bytes_sent,
+            bytes_received,
+            connections_opened,
+            reconnects,
+            series,
+            environment: _,
+            mesh: _,
+            agents: _,
+        } = r;
+        engine::BenchResult {
+            label,
+            url,
+            config: config.into(),
+            body_bytes,
+            protocol,
+            threads,
+            started_at,
+            ended_at,
+            duration_s,
+            cancelled,
+            requested_rate,
+            achieved_rate,
+            requests,
+            responses,
+            warmup_requests,
+            status,
+            errors: errors.into(),
+            error_samples: error_samples.into_iter().map(|(k, v)| (k.into(), v)).collect(),
+            latency: latency.into(),
+            latency_uncorrected: latency_uncorrected.into(),
+            schedule_lag: schedule_lag.map(Into::into),
+            body_sizes: body_sizes.into(),
+            header_sizes: header_sizes.into(),
+            bytes_sent,
+            bytes_received,
+            connections_opened,
+            reconnects,
+            series: series.into_iter().map(Into::into).collect(),
+        }
+    }
+}

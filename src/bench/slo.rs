@@ -43,13 +43,8 @@ pub struct Objective {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Slo(pub Vec<Objective>);
 
-#[derive(Debug, Clone, PartialEq)]
-pub struct Verdict {
-    pub objective: String,
-    /// The measured value, formatted in the objective's unit.
-    pub actual: String,
-    pub met: bool,
-}
+/// One objective checked: the load generator's reports list them.
+pub use loadgen::report::Verdict;
 
 /// Parses `NAME OP VALUE[,...]`: NAME is min, mean, p50, p75, p90, p95, p99, p99.9,
 /// p99.99, max (VALUE with us, ms or s), success or errors (VALUE in % or as a

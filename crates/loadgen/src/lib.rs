@@ -7,6 +7,7 @@
 //!   its [`BenchResult`].
 //! - [`schedule`]: open-loop send times and coordinated-omission correction (pure).
 //! - [`worker`], [`conn`], [`h1`], [`timer`], [`stats`]: the per-thread hot path.
+//! - [`report`]: a finished run as text, SMP, fortio JSON or per-second CSV.
 //! - [`shard`]: the framed, versioned stream of a run's interval histograms and counters,
 //!   and the exact merge of any number of them.
 //! - [`types`]: what the engine reports. These are its own types: a program that records or
@@ -19,6 +20,7 @@ pub mod config;
 pub mod conn;
 pub mod engine;
 pub mod h1;
+pub mod report;
 pub mod schedule;
 pub mod shard;
 pub mod split;

@@ -1,15 +1,17 @@
-//! Reports of a finished run, one module per format.
+//! Reports of a finished run. meshtop's own result (JSON, the saved file) is rendered
+//! here; the load generator's formats (text, SMP, fortio, CSV) by its crate
+//! ([`loadgen::report`]), from the result converted back at the edge, with what meshtop
+//! knows beyond the run (cluster, mesh, agents, objectives) as their context.
 
-pub mod csv;
-pub mod fortio;
 pub mod json;
-pub mod smp;
-pub mod text;
 
 use color_eyre::eyre::Result;
+use loadgen::report::{self, Context};
 
 use super::slo::Verdict;
-use crate::model::bench::BenchResult;
+use crate::model::bench::{AgentsInfo, BenchResult};
+
+pub use loadgen::report::{go_duration, rfc3339, smp};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -26,65 +28,69 @@ pub enum Format {
 }
 
 pub fn render(format: Format, result: &BenchResult, verdicts: &[Verdict]) -> Result<String> {
+    let run = || -> loadgen::BenchResult { result.clone().into() };
+    let ctx = || context(result, verdicts);
     Ok(match format {
-        Format::Text => text::render(result, verdicts),
         Format::Json => json::render(result)?,
-        Format::Smp => smp::render(result)?,
-        Format::Fortio => fortio::render(result)?,
-        Format::Csv => csv::render(result),
+        Format::Text => report::text::render(&run(), &ctx()),
+        Format::Smp => report::smp::render(&run(), &ctx())?,
+        Format::Fortio => report::fortio::render(&run(), &ctx())?,
+        Format::Csv => report::csv::render(&run()),
     })
 }
 
-/// RFC 3339 UTC time with milliseconds, from Unix milliseconds.
-pub fn rfc3339(ms: i64) -> String {
-    let (days, rem) = (ms.div_euclid(86_400_000), ms.rem_euclid(86_400_000));
-    let (y, m, d) = civil_from_days(days);
-    let (h, min, s, milli) = (rem / 3_600_000, rem / 60_000 % 60, rem / 1000 % 60, rem % 1000);
-    format!("{y:04}-{m:02}-{d:02}T{h:02}:{min:02}:{s:02}.{milli:03}Z")
-}
-
-/// Proleptic Gregorian date of a day count since 1970-01-01 (H. Hinnant's algorithm).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
-
-/// `10s`, `1m30s`, `250ms`: how fortio and SMP write durations.
-pub fn go_duration(secs: f64) -> String {
-    let ms = (secs * 1000.0).round() as u64;
-    if !ms.is_multiple_of(1000) {
-        return format!("{ms}ms");
-    }
-    let s = ms / 1000;
-    match (s / 3600, s / 60 % 60, s % 60) {
-        (0, 0, s) => format!("{s}s"),
-        (0, m, 0) => format!("{m}m"),
-        (0, m, s) => format!("{m}m{s}s"),
-        (h, m, s) => format!("{h}h{m}m{s}s"),
+/// What meshtop's result holds beyond the run: the version that made it, the cluster,
+/// the mesh, how agents sent it, the objectives checked.
+pub fn context(r: &BenchResult, verdicts: &[Verdict]) -> Context {
+    Context {
+        version: r.meshtop_version.clone(),
+        environment: r.environment.as_ref().map(|e| report::Environment {
+            kubernetes_version: e.kubernetes_version.clone(),
+            nodes: e
+                .nodes
+                .iter()
+                .map(|n| report::Node {
+                    name: n.name.clone(),
+                    cores: n.cores,
+                    mem_mb: n.mem_mb,
+                })
+                .collect(),
+        }),
+        mesh: r.mesh.as_ref().map(|m| report::Mesh {
+            name: m.name.clone(),
+            version: m.version.clone(),
+        }),
+        notes: r.agents.as_ref().map(agent_notes).unwrap_or_default(),
+        verdicts: verdicts.to_vec(),
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn formats_times() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(rfc3339(1_650_983_800_358), "2022-04-26T14:36:40.358Z");
-        assert_eq!(rfc3339(951_782_400_000), "2000-02-29T00:00:00.000Z");
-        assert_eq!(go_duration(10.0), "10s");
-        assert_eq!(go_duration(90.0), "1m30s");
-        assert_eq!(go_duration(120.0), "2m");
-        assert_eq!(go_duration(0.25), "250ms");
-        assert_eq!(go_duration(3600.0), "1h0m0s");
+/// The text report's lines on a run sent from agent pods.
+fn agent_notes(a: &AgentsInfo) -> Vec<String> {
+    let mut o = vec![format!(
+        "  sent by {} in-cluster agent{} (Job {}/{}){}",
+        a.count,
+        if a.count == 1 { "" } else { "s" },
+        a.namespace,
+        a.job,
+        if a.missing.is_empty() {
+            String::new()
+        } else {
+            format!(", {} missing from the figures:", a.missing.len())
+        }
+    )];
+    for m in &a.missing {
+        o.push(format!("    agent {} ({}): {}", m.index, m.share, m.why));
     }
+    for l in &a.late {
+        o.push(format!("    late start: {l}"));
+    }
+    if a.stream_reconnects > 0 {
+        o.push(format!(
+            "    agent streams resumed {} time{} (no frame lost or repeated)",
+            a.stream_reconnects,
+            if a.stream_reconnects == 1 { "" } else { "s" }
+        ));
+    }
+    o
 }

@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use crate::model::bench::BenchResult;
+use crate::types::BenchResult;
 
 pub fn render(result: &BenchResult) -> String {
     let mut out = String::from("second,requests,errors,rps,p50_ms,p99_ms,max_ms\n");

@@ -4,11 +4,11 @@
 //! the uncorrected one in a closed loop). Errors count under the return code -1, as in
 //! fortio.
 
-use color_eyre::eyre::{Result, WrapErr};
+use eyre::{Result, WrapErr};
 use serde_json::{Value, json};
 
-use super::{go_duration, rfc3339};
-use crate::model::bench::{BenchResult, Distribution};
+use super::{Context, GENERATOR, go_duration, rfc3339};
+use crate::types::{BenchResult, Distribution};
 
 /// `scale` turns the distribution's unit into fortio's (1e-6 for µs → s, 1 for bytes).
 fn histogram(d: &Distribution, scale: f64, percentiles: bool) -> Value {
@@ -56,7 +56,7 @@ fn histogram(d: &Distribution, scale: f64, percentiles: bool) -> Value {
     })
 }
 
-pub fn to_value(r: &BenchResult) -> Value {
+pub fn to_value(r: &BenchResult, ctx: &Context) -> Value {
     let c = &r.config;
     let mut ret_codes = serde_json::Map::new();
     for (code, n) in &r.status {
@@ -79,7 +79,7 @@ pub fn to_value(r: &BenchResult) -> Value {
         "ActualQPS": r.achieved_rate,
         "ActualDuration": (r.duration_s * 1e9).round() as u64,
         "NumThreads": c.connections,
-        "Version": r.meshtop_version,
+        "Version": ctx.version,
         "DurationHistogram": histogram(&r.latency, 1e-6, true),
         "Exactly": c.requests.unwrap_or(0),
         "Jitter": false,
@@ -95,9 +95,9 @@ pub fn to_value(r: &BenchResult) -> Value {
         "NumConnections": c.connections,
         "SocketCount": r.connections_opened,
         "AbortOn": 0,
-        "load-generator": "meshtop",
+        "load-generator": GENERATOR,
     });
-    if let Some(env) = &r.environment {
+    if let Some(env) = &ctx.environment {
         v["kubernetes"] = json!({
             "server_version": env.kubernetes_version,
             "nodes": env.nodes.iter().map(|n| json!({"hostname": n.name, "capacity_cpu": n.cores.map(|c| c.to_string())})).collect::<Vec<_>>(),
@@ -106,8 +106,8 @@ pub fn to_value(r: &BenchResult) -> Value {
     v
 }
 
-pub fn render(r: &BenchResult) -> Result<String> {
-    let mut s = serde_json::to_string_pretty(&to_value(r)).wrap_err("serialising the fortio result")?;
+pub fn render(r: &BenchResult, ctx: &Context) -> Result<String> {
+    let mut s = serde_json::to_string_pretty(&to_value(r, ctx)).wrap_err("serialising the fortio result")?;
     s.push('\n');
     Ok(s)
 }

@@ -2,8 +2,8 @@
 
 use std::fmt::Write;
 
-use crate::bench::slo::Verdict;
-use crate::model::bench::{BenchResult, Distribution, ErrorKind};
+use super::Context;
+use crate::types::{BenchResult, Distribution, ErrorKind};
 
 fn ms(us: f64) -> String {
     if us >= 1e6 {
@@ -38,7 +38,7 @@ fn rows(d: &Distribution) -> [(&'static str, f64); 11] {
     ]
 }
 
-pub fn render(r: &BenchResult, verdicts: &[Verdict]) -> String {
+pub fn render(r: &BenchResult, ctx: &Context) -> String {
     let mut o = String::new();
     let c = &r.config;
     let label = r.label.as_deref().map(|l| format!(" ({l})")).unwrap_or_default();
@@ -73,34 +73,8 @@ pub fn render(r: &BenchResult, verdicts: &[Verdict]) -> String {
             .unwrap_or_default(),
         if r.cancelled { ", CANCELLED" } else { "" }
     );
-    if let Some(a) = &r.agents {
-        let _ = writeln!(
-            o,
-            "  sent by {} in-cluster agent{} (Job {}/{}){}",
-            a.count,
-            if a.count == 1 { "" } else { "s" },
-            a.namespace,
-            a.job,
-            if a.missing.is_empty() {
-                String::new()
-            } else {
-                format!(", {} missing from the figures:", a.missing.len())
-            }
-        );
-        for m in &a.missing {
-            let _ = writeln!(o, "    agent {} ({}): {}", m.index, m.share, m.why);
-        }
-        for l in &a.late {
-            let _ = writeln!(o, "    late start: {l}");
-        }
-        if a.stream_reconnects > 0 {
-            let _ = writeln!(
-                o,
-                "    agent streams resumed {} time{} (no frame lost or repeated)",
-                a.stream_reconnects,
-                if a.stream_reconnects == 1 { "" } else { "s" }
-            );
-        }
+    for note in &ctx.notes {
+        let _ = writeln!(o, "{note}");
     }
     let _ = writeln!(
         o,
@@ -170,9 +144,9 @@ pub fn render(r: &BenchResult, verdicts: &[Verdict]) -> String {
         r.connections_opened,
         r.reconnects
     );
-    if !verdicts.is_empty() {
+    if !ctx.verdicts.is_empty() {
         let _ = writeln!(o);
-        for v in verdicts {
+        for v in &ctx.verdicts {
             let mark = if v.met { "met" } else { "MISSED" };
             let _ = writeln!(o, "  SLO {:<20} {mark:<7} (measured {})", v.objective, v.actual);
         }

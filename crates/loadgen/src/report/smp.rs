@@ -6,11 +6,11 @@
 
 use std::collections::BTreeMap;
 
-use color_eyre::eyre::{Result, WrapErr};
+use eyre::{Result, WrapErr};
 use serde_json::{Value, json};
 
-use super::{go_duration, rfc3339};
-use crate::model::bench::BenchResult;
+use super::{Context, GENERATOR, go_duration, rfc3339};
+use crate::types::BenchResult;
 
 /// What `smp_version` says. The SMP specification publishes no version number (its
 /// repository has no release of its protos, and its Go module is not served); this names
@@ -35,12 +35,12 @@ pub fn mesh_type(name: &str) -> &'static str {
     }
 }
 
-pub fn to_value(r: &BenchResult) -> Value {
+pub fn to_value(r: &BenchResult, ctx: &Context) -> Value {
     let c = &r.config;
     let l = &r.latency;
     let ms = |us: f64| us / 1e3;
     let mut labels = BTreeMap::new();
-    labels.insert("load_generator".to_string(), "meshtop".to_string());
+    labels.insert("load_generator".to_string(), GENERATOR.to_string());
     labels.insert("protocol".to_string(), r.protocol.clone());
     if let Some(label) = &r.label {
         labels.insert("label".to_string(), label.clone());
@@ -76,7 +76,7 @@ pub fn to_value(r: &BenchResult) -> Value {
             "duration": duration,
             "clients": [{
                 "internal": false,
-                "load_generator": "meshtop",
+                "load_generator": GENERATOR,
                 "protocol": "HTTP",
                 "connections": c.connections,
                 "rps": r.requested_rate.map_or(0, |q| q.round() as i64),
@@ -86,7 +86,7 @@ pub fn to_value(r: &BenchResult) -> Value {
             }],
         },
     });
-    if let Some(env) = &r.environment {
+    if let Some(env) = &ctx.environment {
         // EnvironmentConfig: `repeated Node node = 5`.
         v["environment"] = json!({
             "smp_version": SMP_VERSION,
@@ -94,14 +94,14 @@ pub fn to_value(r: &BenchResult) -> Value {
             "node": env.nodes.iter().map(|n| json!({"type": n.name, "cores": n.cores, "mem_mb": n.mem_mb})).collect::<Vec<_>>(),
         });
     }
-    if let Some(mesh) = &r.mesh {
+    if let Some(mesh) = &ctx.mesh {
         v["mesh"] = json!({"type": mesh_type(&mesh.name), "version": mesh.version});
     }
     v
 }
 
-pub fn render(r: &BenchResult) -> Result<String> {
-    let mut s = serde_json::to_string_pretty(&to_value(r)).wrap_err("serialising the SMP result")?;
+pub fn render(r: &BenchResult, ctx: &Context) -> Result<String> {
+    let mut s = serde_json::to_string_pretty(&to_value(r, ctx)).wrap_err("serialising the SMP result")?;
     s.push('\n');
     Ok(s)
 }
