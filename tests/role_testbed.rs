@@ -625,6 +625,7 @@ async fn traffic_and_tap_work_under_each_shipped_role() {
     let dir = tempfile::tempdir().unwrap();
     // Each namespace: a pod `web` with its stand-in proxy, its access log served by kwok.
     let mut proxies = Vec::new();
+    let mut node_proxies = Vec::new();
     let mut keep = Vec::new();
     for n in [&ns, &ns2] {
         create_yaml(
@@ -647,6 +648,27 @@ async fn traffic_and_tap_work_under_each_shipped_role() {
         .await;
         proxies.push((n.clone(), format!("{ip}:15001")));
         keep.push((procs, d));
+        // A node proxy (ztunnel, the stand-in in its format) carrying `loadgen`'s calls to
+        // `mesh-app`, reported from both ends: the client side is what the edges view shows.
+        create_yaml(
+            &client,
+            n,
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: zt}\nspec:\n  containers: [{name: istio-proxy, image: docker.io/istio/ztunnel:1.24.0}]\n\
+             ---\napiVersion: v1\nkind: Pod\nmetadata: {name: loadgen, labels: {app: loadgen}}\nspec:\n  containers: [{name: app, image: app:1}]\n",
+        )
+        .await;
+        running_pod(&client, n, "loadgen").await;
+        let (ip, procs, d) = standin_with(
+            &client,
+            n,
+            "zt",
+            "ztunnel",
+            15020,
+            &["--workload", "mesh-app", "--source-workload", "loadgen"],
+        )
+        .await;
+        node_proxies.push(format!("{ip}:15001"));
+        keep.push((procs, d));
     }
     let (all, some) = bind_readers(&client, &[&ns, &ns2]).await;
     let mut figures = Vec::new();
@@ -655,7 +677,7 @@ async fn traffic_and_tap_work_under_each_shipped_role() {
     for (user, named) in [(&all, vec![]), (&some, vec![ns.clone(), ns2.clone()])] {
         let kc = impersonating_kubeconfig(dir.path(), user);
         // Traffic: a request through each proxy, then each one's count scraped.
-        for (_, addr) in &proxies {
+        for addr in proxies.iter().map(|(_, a)| a).chain(&node_proxies) {
             assert!(get_path(addr, "/index.html?traffic").is_some());
         }
         let target = KubeTarget {
@@ -702,13 +724,20 @@ async fn traffic_and_tap_work_under_each_shipped_role() {
                 fold(&mut state, s);
                 if fresh == [true, true] {
                     rounds += 1;
-                    if rounds == 2 {
-                        return true;
-                    }
                     fresh = [false, false];
-                    for (_, addr) in &proxies {
+                    // Traffic again, through the node proxies too, until each namespace's
+                    // client has an edge (its pod listed, two scrapes of its ztunnel).
+                    for addr in proxies.iter().map(|(_, a)| a).chain(&node_proxies) {
                         assert!(get_path(addr, "/index.html?again").is_some());
                     }
+                }
+                let edges = [&ns, &ns2].iter().all(|n| {
+                    state
+                        .edges
+                        .contains_key(&(format!("{n}/loadgen"), format!("mesh-app.{n}.svc.cluster.local")))
+                });
+                if rounds >= 2 && edges {
+                    return true;
                 }
             }
             false
@@ -716,11 +745,28 @@ async fn traffic_and_tap_work_under_each_shipped_role() {
         .await;
         scraper.abort();
         watches.abort();
+        // The edges view, under this user: each namespace's client → mesh-app, with bytes.
+        meshtop::app::apply_action(&mut state, meshtop::app::Action::ShowEdges);
+        for n in [&ns, &ns2] {
+            state.entry_mut().filter = n.to_string();
+            let screen = render_text(&state, 200, 20);
+            println!("{user}'s edges view:\n{screen}");
+            let edge = screen
+                .lines()
+                .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+                .find(|l| l.contains(&format!("{n}/loadgen mesh-app.{n}.svc.cluster.local ")));
+            // Bytes both ways between two scrapes (the client side's L4 figures).
+            let edge = edge.unwrap_or_else(|| panic!("{user}: no edge from {n}/loadgen in\n{screen}"));
+            assert!(
+                !edge.contains(" - - - - - - - -"),
+                "{user}: an edge with no figure: {edge}"
+            );
+        }
         // The pods view and each web's detail, under this user: its proxy's traffic figures
         // (the pods from this user's watches, the figures from its scrapes).
         for n in [&ns, &ns2] {
             meshtop::app::apply_action(&mut state, meshtop::app::Action::ShowPods);
-            state.entry_mut().filter = n.to_string();
+            state.entry_mut().filter = format!("{n} name==web");
             let screen = render_text(&state, 200, 30);
             println!("{user}'s pods view:\n{screen}");
             let row = screen
