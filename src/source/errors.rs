@@ -155,6 +155,16 @@ pub fn exec_failure(e: &(dyn std::error::Error + 'static)) -> Option<String> {
 /// environment may hold a secret (`--client-secret X`).
 fn plugin_program(debug: &str) -> String {
     let text = debug.trim();
+    let first = text.split_whitespace().next().unwrap_or("");
+    let debug_form = first.starts_with('"')
+        || first == "env"
+        || first
+            .split_once("=\"")
+            .is_some_and(|(name, _)| !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'));
+    if !debug_form {
+        // An auth provider's `cmd args` (its arguments may be quoted: never those).
+        return first.to_string();
+    }
     // The first quoted string that is not an assignment's value is the program.
     let mut rest = text;
     while let Some(open) = rest.find('"') {
@@ -239,6 +249,7 @@ mod tests {
         assert_eq!(plugin_program("A=\"unclosed"), "A=\"unclosed");
         assert_eq!(plugin_program("env -u HOME K=\"v\" \"/bin/x\" \"s3cret\""), "/bin/x");
         assert_eq!(plugin_program("gcloud config-helper --secret s3cret"), "gcloud");
+        assert_eq!(plugin_program("helper --client-secret \"s3cret\""), "helper");
         assert_eq!(plugin_program(""), "");
         // Never its arguments, in either form.
         for cmd in [
