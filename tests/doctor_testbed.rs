@@ -92,13 +92,7 @@ async fn doctor_says_what_each_user_may_read_and_the_rule_that_fixes_the_rest() 
     assert_eq!(code, 3);
     assert_eq!(in_two.replace("two02", "one01"), in_one);
     // The config file's namespace list is read as -n is.
-    let config = tempfile::tempdir().unwrap();
-    std::fs::create_dir(config.path().join("meshtop")).unwrap();
-    std::fs::write(
-        config.path().join("meshtop/config.toml"),
-        format!("namespaces = [\"{two}\"]\n"),
-    )
-    .unwrap();
+    let config = config_naming(&[&two]);
     let (code, configured) = doctor_in(&kc_some_path, &[], &names, Some(config.path()));
     assert_eq!(code, 3);
     assert_eq!(configured, in_two);

@@ -410,13 +410,7 @@ async fn each_role_fills_what_it_may_read_and_says_why_elsewhere() {
 
     // The same from `discover -o json`: the pods, and each error with its namespace. The
     // three named once, in the config file, not with -n.
-    let config = tempfile::tempdir().unwrap();
-    std::fs::create_dir(config.path().join("meshtop")).unwrap();
-    std::fs::write(
-        config.path().join("meshtop/config.toml"),
-        format!("namespaces = [\"{one}\", \"{two}\", \"{three}\"]\n"),
-    )
-    .unwrap();
+    let config = config_naming(&[&one, &two, &three]);
     let out = Command::new(BIN)
         .args(["discover", "-o", "json", "--kubeconfig"])
         .arg(&kc_some)
@@ -815,13 +809,7 @@ async fn traffic_and_tap_work_under_each_shipped_role() {
         let mut tapped = 0;
         for (i, (n, addr)) in proxies.iter().enumerate() {
             // The second namespace from the config file's one namespace, not -n.
-            let config = tempfile::tempdir().unwrap();
-            std::fs::create_dir(config.path().join("meshtop")).unwrap();
-            std::fs::write(
-                config.path().join("meshtop/config.toml"),
-                format!("namespaces = [\"{n}\"]\n"),
-            )
-            .unwrap();
+            let config = config_naming(&[n]);
             let mut args = vec!["tap".to_string(), "pod/web".into()];
             if i == 0 {
                 args.extend(["-n".into(), n.clone()]);
@@ -950,13 +938,7 @@ async fn prometheus_is_found_and_asked_under_each_shipped_role() {
     // `meshtop top --prometheus-url auto` as the namespaced user, its two namespaces named
     // in the config file.
     let kc = impersonating_kubeconfig(dir.path(), &some);
-    let config = tempfile::tempdir().unwrap();
-    std::fs::create_dir(config.path().join("meshtop")).unwrap();
-    std::fs::write(
-        config.path().join("meshtop/config.toml"),
-        format!("namespaces = [\"{ns}\", \"{other}\"]\n"),
-    )
-    .unwrap();
+    let config = config_naming(&[&ns, &other]);
     let out = Command::new(BIN)
         .args(["top", "-o", "json", "--window", "10s"])
         .args(["--prometheus-url", "auto", "--kubeconfig"])

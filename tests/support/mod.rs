@@ -290,6 +290,20 @@ pub async fn label_namespace(client: &Client, ns: &str, key: &str, value: &str) 
         .expect("labelling namespace");
 }
 
+/// A directory to give meshtop as $XDG_CONFIG_HOME, its config file naming `namespaces`
+/// (the list `-n` would give).
+pub fn config_naming(namespaces: &[&str]) -> tempfile::TempDir {
+    let home = tempfile::tempdir().unwrap();
+    std::fs::create_dir(home.path().join("meshtop")).unwrap();
+    let list: Vec<String> = namespaces.iter().map(|n| format!("{n:?}")).collect();
+    std::fs::write(
+        home.path().join("meshtop/config.toml"),
+        format!("namespaces = [{}]\n", list.join(", ")),
+    )
+    .unwrap();
+    home
+}
+
 /// A copy of the test bed's admin kubeconfig that impersonates `user` (the API server
 /// then authorizes every request as that user, exactly as for a real restricted user).
 pub fn impersonating_kubeconfig(dir: &Path, user: &str) -> PathBuf {
