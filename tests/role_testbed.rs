@@ -155,15 +155,22 @@ fn usage_of(state: &State, ns: &str, pod: &str) -> Option<f64> {
         .map(|u| u.app_cpu_m)
 }
 
-#[tokio::test]
-async fn each_role_fills_what_it_may_read_and_says_why_elsewhere() {
-    let (client, one) = setup("role").await;
-    let two = namespace(&client, "role").await;
-    let three = namespace(&client, "role").await;
+/// Three new namespaces, each with a running pod `web-one`, `web-two`, `web-three` whose
+/// usage kwok reports as 100m and 32Mi.
+async fn three_namespaces(test: &str) -> (kube::Client, [String; 3]) {
+    let (client, one) = setup(test).await;
+    let two = namespace(&client, test).await;
+    let three = namespace(&client, test).await;
     for (ns, name) in [(&one, "web-one"), (&two, "web-two"), (&three, "web-three")] {
         create_yaml(&client, ns, &pod(name)).await;
         running_pod(&client, ns, name).await;
     }
+    (client, [one, two, three])
+}
+
+#[tokio::test]
+async fn each_role_fills_what_it_may_read_and_says_why_elsewhere() {
+    let (client, [one, two, three]) = three_namespaces("role").await;
     create_yaml(&client, &two, WORKLOADS).await;
     let (all, some) = bind_readers(&client, &[&one, &two]).await;
     let dir = tempfile::tempdir().unwrap();
@@ -525,13 +532,7 @@ async fn namespace_lister(client: &kube::Client, namespaces: &[&str]) -> String 
 /// reason (before, no pod had usage at all).
 #[tokio::test]
 async fn usage_is_read_in_each_namespace_when_forbidden_cluster_wide() {
-    let (client, one) = setup("role-usage").await;
-    let two = namespace(&client, "role-usage").await;
-    let three = namespace(&client, "role-usage").await;
-    for (ns, name) in [(&one, "web-one"), (&two, "web-two"), (&three, "web-three")] {
-        create_yaml(&client, ns, &pod(name)).await;
-        running_pod(&client, ns, name).await;
-    }
+    let (client, [one, two, three]) = three_namespaces("role-usage").await;
     let user = namespace_lister(&client, &[&one, &two]).await;
     let dir = tempfile::tempdir().unwrap();
     let target = KubeTarget {
