@@ -106,12 +106,13 @@ start_stall() {
 measure() {
   local name=$1
   shift
-  /usr/bin/time -f '%U %S %M' -o "$WORK/$name.time" "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" || {
+  /usr/bin/time -f '%U %S %M %w' -o "$WORK/$name.time" "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" || {
     echo "failed: $*" >&2
     tail -5 "$WORK/$name.err" >&2
     return 1
   }
-  read -r user sys RSS <"$WORK/$name.time"
+  # WAKES: voluntary context switches, i.e. how often the process slept and was woken.
+  read -r user sys RSS WAKES <"$WORK/$name.time"
   CPU=$(python3 -c "print($user + $sys)")
 }
 

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Open loop at a fixed rate (below saturation): CPU per 100k requests of meshtop, oha -q
 # and fortio -qps against the same local nginx (1 worker), in interleaved rounds, with
-# meshtop's schedule lag (actual minus intended send time) as it reported it. meshtop runs
-# twice a round: as shipped (send together what falls due within the batch window) and
-# with MESHTOP_BENCH_BATCH_US=0 (a wake-up per deadline, as before), so the effect of
-# batching is measured in the same run as the other tools. wrk has no fixed-rate mode.
+# meshtop's schedule lag (actual minus intended send time) as it reported it, and each
+# tool's sleeps (voluntary context switches) per request. meshtop runs three times a
+# round: as shipped (quiet connections: a response is read just before its lane's next
+# send, so no response wakes the thread; and sends that fall due within the batch window
+# go out together), with MESHTOP_BENCH_QUIET=0 (each response read when it arrives, as
+# before), and with MESHTOP_BENCH_BATCH_US=0 as well (a wake-up per deadline too), so the
+# effect of each is measured in the same run as the other tools. wrk has no fixed-rate mode.
 # Not a test: numbers depend on the machine and what else runs.
 #   RATE=10000 C=50 D=10 ROUNDS=3 bench/loadgen-open.sh
 set -euo pipefail
@@ -26,9 +29,10 @@ per100k() { python3 -c "print(round($CPU / max($1, 1) * 1e5, 3))"; }
 run_tool() {
   local tool=$1 round=$2 name=$1-$2 n rps lag=""
   case $tool in
-    meshtop | meshtop-nobatch)
+    meshtop | meshtop-loud | meshtop-nobatch)
       local env=()
-      [[ $tool == meshtop-nobatch ]] && env=(MESHTOP_BENCH_BATCH_US=0)
+      [[ $tool == meshtop-loud ]] && env=(MESHTOP_BENCH_QUIET=0)
+      [[ $tool == meshtop-nobatch ]] && env=(MESHTOP_BENCH_QUIET=0 MESHTOP_BENCH_BATCH_US=0)
       measure "$name" env "${env[@]}" "$MESHTOP" bench -q "$RATE" -c "$C" -z "${D}s" --no-save -o json "$URL"
       n=$(json "$WORK/$name.out" 'd["requests"]')
       rps=$(json "$WORK/$name.out" 'd["achieved_rate"]')
@@ -46,14 +50,16 @@ run_tool() {
       rps=$(json "$WORK/$name.json" 'd["ActualQPS"]')
       ;;
   esac
-  local p
+  local p w
   p=$(per100k "$n")
-  printf '%-16s round %d: %9.1f req/s  %8d requests  CPU %5.2fs  %6.3f CPU-s/100k req  %s\n' \
-    "$tool" "$round" "$rps" "$n" "$CPU" "$p" "$lag"
+  w=$(python3 -c "print(round($WAKES / max($n, 1), 2))")
+  printf '%-16s round %d: %9.1f req/s  %8d requests  CPU %5.2fs  %6.3f CPU-s/100k req  %5.2f sleeps/req  %s\n' \
+    "$tool" "$round" "$rps" "$n" "$CPU" "$p" "$w" "$lag"
   echo "$p" >>"$WORK/$tool.cpu"
+  echo "$w" >>"$WORK/$tool.wakes"
 }
 
-TOOLS="meshtop meshtop-nobatch oha fortio"
+TOOLS="meshtop meshtop-loud meshtop-nobatch oha fortio"
 for round in $(seq "$ROUNDS"); do
   for tool in $TOOLS; do run_tool "$tool" "$round"; done
 done
@@ -63,14 +69,17 @@ echo "medians over $ROUNDS rounds ($RATE req/s, $C connections, ${D}s, nginx 1 w
 for tool in $TOOLS; do
   extra=""
   [[ -f $WORK/$tool.lag ]] && extra="  schedule lag p99 $(median <"$WORK/$tool.lag") us"
-  printf '  %-16s %6.3f CPU-s/100k req%s\n' "$tool" "$(median <"$WORK/$tool.cpu")" "$extra"
+  printf '  %-16s %6.3f CPU-s/100k req  %5.2f sleeps/req%s\n' "$tool" "$(median <"$WORK/$tool.cpu")" \
+    "$(median <"$WORK/$tool.wakes")" "$extra"
 done
 echo
-for m in meshtop meshtop-nobatch; do
+for m in meshtop meshtop-loud meshtop-nobatch; do
   for o in oha fortio; do
     printf '  %-16s / %-7s CPU per request %.2fx\n' "$m" "$o" \
       "$(python3 -c "print($(median <"$WORK/$m.cpu") / $(median <"$WORK/$o.cpu"))")"
   done
 done
-printf '  %-16s / %-16s CPU per request %.2fx\n' meshtop meshtop-nobatch \
-  "$(python3 -c "print($(median <"$WORK/meshtop.cpu") / $(median <"$WORK/meshtop-nobatch.cpu"))")"
+for m in meshtop-loud meshtop-nobatch; do
+  printf '  %-16s / %-16s CPU per request %.2fx\n' meshtop "$m" \
+    "$(python3 -c "print($(median <"$WORK/meshtop.cpu") / $(median <"$WORK/$m.cpu"))")"
+done

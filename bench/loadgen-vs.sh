@@ -63,8 +63,12 @@ run_tool() {
   after=$(nginx_cpu)
   NGINX_SHARE=$(python3 -c "print(round(100 * ($after - $before) / $D))")
   PER100K=$(python3 -c "print(round($CPU / max($REQS, 1) * 1e5, 3))")
-  printf '%-20s round %d: %10.0f req/s  %9d requests  CPU %6.2fs  %6.3f CPU-s/100k req  nginx %3d%% of a core\n' \
-    "$label" "$round" "$RPS" "$REQS" "$CPU" "$PER100K" "$NGINX_SHARE"
+  # The kernel's part (system time): the same send and receive per request cost every tool
+  # about the same there, which bounds how far below another tool's CPU per request one can go.
+  SYS100K=$(python3 -c "print(round($sys / max($REQS, 1) * 1e5, 3))")
+  printf '%-20s round %d: %10.0f req/s  %9d requests  CPU %6.2fs  %6.3f CPU-s/100k req (kernel %6.3f)  nginx %3d%% of a core\n' \
+    "$label" "$round" "$RPS" "$REQS" "$CPU" "$PER100K" "$SYS100K" "$NGINX_SHARE"
+  echo "$SYS100K" >>"$WORK/$tool-t$threads.sys"
   echo "$RPS" >>"$WORK/$tool-t$threads.rps"
   echo "$PER100K" >>"$WORK/$tool-t$threads.cpu"
   echo "$NGINX_SHARE" >>"$WORK/$tool-t$threads.nginx"
@@ -81,8 +85,8 @@ echo
 echo "medians over $ROUNDS rounds ($C connections, ${D}s, nginx 1 worker):"
 for f in "$WORK"/*.rps; do
   k=$(basename "$f" .rps)
-  printf '  %-16s %10.0f req/s  %6.3f CPU-s/100k req  nginx %3d%%\n' "$k" "$(median <"$f")" \
-    "$(median <"$WORK/$k.cpu")" "$(median <"$WORK/$k.nginx")"
+  printf '  %-16s %10.0f req/s  %6.3f CPU-s/100k req (kernel %6.3f)  nginx %3d%%\n' "$k" "$(median <"$f")" \
+    "$(median <"$WORK/$k.cpu")" "$(median <"$WORK/$k.sys")" "$(median <"$WORK/$k.nginx")"
 done
 # Each tool's best setting by throughput.
 best() {
@@ -103,4 +107,14 @@ for tool in wrk oha fortio; do
       "$(python3 -c "print($(median <"$WORK/$m.rps") / $(median <"$WORK/$ob.rps"))")" \
       "$(python3 -c "print($(median <"$WORK/$m.cpu") / $(median <"$WORK/$ob.cpu"))")"
   done
+done
+# The floor: the kernel's time per request alone, against the other tool's whole CPU per
+# request. No client that makes one send(2) and one recv(2) per request goes below it.
+echo
+echo "the kernel's part of CPU per request (system time) at each best setting:"
+for tool in wrk oha fortio; do
+  ob=$(best "$tool")
+  printf '  %-10s kernel %.0f%% of its CPU; %s kernel time alone %.2fx %s CPU per request\n' "$ob" \
+    "$(python3 -c "print(100 * $(median <"$WORK/$ob.sys") / $(median <"$WORK/$ob.cpu"))")" "$mb" \
+    "$(python3 -c "print($(median <"$WORK/$mb.sys") / $(median <"$WORK/$ob.cpu"))")" "$ob's"
 done

@@ -124,8 +124,26 @@ impl Target {
         }
     }
 
-    pub async fn connect_h1(&self) -> Result<RawConn, Failure> {
-        Ok(RawConn::new(self.open().await?))
+    /// An HTTP/1.1 connection; `quiet` asks for one whose responses do not wake the thread
+    /// ([`super::quiet`]), which only a plain connection on Linux can be.
+    pub async fn connect_h1(&self, quiet: bool) -> Result<RawConn, Failure> {
+        let io = self.open().await?;
+        #[cfg(target_os = "linux")]
+        let io = match io {
+            Io::Plain(tcp) if quiet => Io::Quiet(
+                super::quiet::QuietTcp::new(tcp)
+                    .map_err(|e| Failure::new(FailureKind::Connect, format!("registering the connection: {e}")))?,
+            ),
+            io => io,
+        };
+        #[cfg(not(target_os = "linux"))]
+        let _ = quiet;
+        Ok(RawConn::new(io))
+    }
+
+    /// Plain TCP, no TLS.
+    pub fn plain(&self) -> bool {
+        self.tls.is_none()
     }
 
     pub async fn connect_h2(&self) -> Result<http2::SendRequest<Body>, Failure> {
@@ -390,6 +408,9 @@ fn tls_error_kind(e: &io::Error) -> FailureKind {
 pub enum Io {
     Plain(TcpStream),
     Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+    /// Plain, read only when the lane wants the response ([`super::quiet`]).
+    #[cfg(target_os = "linux")]
+    Quiet(super::quiet::QuietTcp),
 }
 
 impl AsyncRead for Io {
@@ -397,6 +418,8 @@ impl AsyncRead for Io {
         match self.get_mut() {
             Io::Plain(s) => Pin::new(s).poll_read(cx, buf),
             Io::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+            #[cfg(target_os = "linux")]
+            Io::Quiet(s) => Pin::new(s).poll_read(cx, buf),
         }
     }
 }
@@ -406,6 +429,8 @@ impl AsyncWrite for Io {
         match self.get_mut() {
             Io::Plain(s) => Pin::new(s).poll_write(cx, buf),
             Io::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+            #[cfg(target_os = "linux")]
+            Io::Quiet(s) => Pin::new(s).poll_write(cx, buf),
         }
     }
 
@@ -417,6 +442,8 @@ impl AsyncWrite for Io {
         match self.get_mut() {
             Io::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
             Io::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
+            #[cfg(target_os = "linux")]
+            Io::Quiet(s) => Pin::new(s).poll_write_vectored(cx, bufs),
         }
     }
 
@@ -424,6 +451,8 @@ impl AsyncWrite for Io {
         match self {
             Io::Plain(s) => s.is_write_vectored(),
             Io::Tls(s) => s.is_write_vectored(),
+            #[cfg(target_os = "linux")]
+            Io::Quiet(_) => false,
         }
     }
 
@@ -431,6 +460,8 @@ impl AsyncWrite for Io {
         match self.get_mut() {
             Io::Plain(s) => Pin::new(s).poll_flush(cx),
             Io::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+            #[cfg(target_os = "linux")]
+            Io::Quiet(s) => Pin::new(s).poll_flush(cx),
         }
     }
 
@@ -438,6 +469,8 @@ impl AsyncWrite for Io {
         match self.get_mut() {
             Io::Plain(s) => Pin::new(s).poll_shutdown(cx),
             Io::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+            #[cfg(target_os = "linux")]
+            Io::Quiet(s) => Pin::new(s).poll_shutdown(cx),
         }
     }
 }

@@ -65,18 +65,43 @@ impl RawConn {
     /// Writes `request` and reads one response. The flag says whether the connection
     /// stays open. The caller drops the connection on any error.
     pub async fn round_trip(&mut self, request: &[u8], shape: RequestShape) -> Result<(Response, bool), RawError> {
+        self.send(request).await?;
+        self.receive(shape).await
+    }
+
+    /// Writes `request`; [`RawConn::receive`] reads its response, at once or (a quiet
+    /// connection) when the lane comes back for it.
+    pub async fn send(&mut self, request: &[u8]) -> Result<(), RawError> {
         // A keep-alive connection never holds unread bytes between responses; if it
         // does (a server sending more than asked), they are garbage for this request.
         self.start = 0;
         self.end = 0;
-        if let Err(e) = self.write(request).await {
-            return Err(match io_kind(&e) {
-                FailureKind::Reset => {
-                    RawError::Closed(Failure::new(FailureKind::Reset, format!("writing the request: {e}")))
-                }
-                kind => RawError::Failed(Failure::new(kind, format!("writing the request: {e}"))),
-            });
+        #[cfg(target_os = "linux")]
+        if let Io::Quiet(q) = &mut self.io {
+            q.begin_request()
+                .map_err(|e| RawError::Failed(Failure::new(io_kind(&e), format!("writing the request: {e}"))))?;
         }
+        self.write(request).await.map_err(|e| match io_kind(&e) {
+            FailureKind::Reset => {
+                RawError::Closed(Failure::new(FailureKind::Reset, format!("writing the request: {e}")))
+            }
+            kind => RawError::Failed(Failure::new(kind, format!("writing the request: {e}"))),
+        })
+    }
+
+    /// When the kernel received the last bytes of the response read, on a quiet connection
+    /// (which reads responses late on purpose); None elsewhere.
+    pub fn arrived(&self) -> Option<std::time::Instant> {
+        match &self.io {
+            #[cfg(target_os = "linux")]
+            Io::Quiet(q) => q.arrived(),
+            _ => None,
+        }
+    }
+
+    /// Reads one response to the request sent. The flag says whether the connection stays
+    /// open. The caller drops the connection on any error.
+    pub async fn receive(&mut self, shape: RequestShape) -> Result<(Response, bool), RawError> {
         let mut got_any = false;
         loop {
             // A 1xx informational response comes before the final one.

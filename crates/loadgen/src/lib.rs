@@ -6,7 +6,8 @@
 //! - [`engine`]: [`engine::start`] a run, watch its [`BenchProgress`], cancel it, and get
 //!   its [`BenchResult`].
 //! - [`schedule`]: open-loop send times and coordinated-omission correction (pure).
-//! - [`worker`], [`conn`], [`h1`], [`timer`], [`stats`]: the per-thread hot path.
+//! - [`worker`], [`conn`], [`h1`], [`timer`], [`stats`]: the per-thread hot path, and on
+//!   Linux `quiet`: open-loop connections whose responses do not wake the thread.
 //! - [`report`]: a finished run as text, SMP, fortio JSON or per-second CSV.
 //! - [`shard`]: the framed, versioned stream of a run's interval histograms and counters,
 //!   and the exact merge of any number of them.
@@ -20,6 +21,8 @@ pub mod config;
 pub mod conn;
 pub mod engine;
 pub mod h1;
+#[cfg(target_os = "linux")]
+pub mod quiet;
 pub mod report;
 pub mod schedule;
 pub mod shard;

@@ -235,6 +235,8 @@ enum LaneConn {
 
 struct H1Conn {
     sender: Option<RawConn>,
+    /// Its connections are quiet ([`super::quiet`]): responses are read before the next send.
+    quiet: bool,
     /// Responses on the current connection: a close after some is the server's keep-alive
     /// limit (reconnect quietly); a close before any is an error.
     served: u64,
@@ -262,7 +264,8 @@ async fn open_lanes(spec: &WorkerSpec, shared: &Shared, stats: &mut Stats) -> Ve
             }
         }
     } else {
-        let conns = futures::future::join_all(spec.connections.iter().map(|_| target.connect_h1())).await;
+        let quiet = quiet_reads(shared);
+        let conns = futures::future::join_all(spec.connections.iter().map(|_| target.connect_h1(quiet))).await;
         for (c, conn) in spec.connections.iter().zip(conns) {
             stats.connections_opened += u64::from(conn.is_ok());
             let ever_connected = conn.is_ok();
@@ -270,6 +273,7 @@ async fn open_lanes(spec: &WorkerSpec, shared: &Shared, stats: &mut Stats) -> Ve
                 *c,
                 LaneConn::H1(H1Conn {
                     sender: conn.ok(),
+                    quiet,
                     served: 0,
                     ever_connected,
                 }),
@@ -279,7 +283,22 @@ async fn open_lanes(spec: &WorkerSpec, shared: &Shared, stats: &mut Stats) -> Ve
     lanes
 }
 
-async fn run_lane(ctx: Rc<Ctx>, lane: u32, mut conn: LaneConn) {
+/// Whether this run's HTTP/1.1 lanes read each response just before their next send
+/// ([`super::quiet`]): an open loop over plain TCP on Linux, unless `MESHTOP_BENCH_QUIET=0`
+/// (the benchmarks compare both in one run).
+fn quiet_reads(shared: &Shared) -> bool {
+    cfg!(target_os = "linux")
+        && shared.plan.is_some()
+        && !shared.target.http2
+        && shared.target.plain()
+        && std::env::var("MESHTOP_BENCH_QUIET").as_deref() != Ok("0")
+}
+
+async fn run_lane(ctx: Rc<Ctx>, lane: u32, conn: LaneConn) {
+    let mut conn = match conn {
+        LaneConn::H1(c) if c.quiet => return run_quiet_lane(ctx, lane, c).await,
+        conn => conn,
+    };
     let shared = &ctx.shared;
     let mut schedule = shared.plan.clone().map(|p| LaneSchedule::new(p, lane, shared.lanes));
     let mut deadline = Box::pin(tokio::time::sleep(Duration::ZERO));
@@ -327,32 +346,7 @@ async fn run_lane(ctx: Rc<Ctx>, lane: u32, mut conn: LaneConn) {
             done: done.saturating_duration_since(ctx.start),
         };
         let connect_failed = matches!(&result, Err(f) if matches!(f.kind, FailureKind::Connect | FailureKind::Tls));
-        {
-            let mut stats = ctx.stats.borrow_mut();
-            if !measured {
-                stats.warmup_requests += 1;
-            } else {
-                let (status, bytes, error) = match &result {
-                    Ok(r) => (Some(r.status), r.body_bytes + r.header_bytes, None),
-                    Err(f) => (None, 0, Some(f.kind)),
-                };
-                match result {
-                    Ok(r) => {
-                        let bytes = shared.target.request_bytes;
-                        stats.record_response(&timing, done, schedule.is_some(), bytes, r)
-                    }
-                    Err(f) => stats.record_error(f.kind, &f.message, done),
-                }
-                let sample = super::stats::Sampled {
-                    sent: timing.sent,
-                    latency: timing.done.saturating_sub(timing.sent),
-                    status,
-                    bytes,
-                    error,
-                };
-                stats.sample(shared.sample_cap(ctx.worker, ctx.tick.get()), sample);
-            }
-        }
+        record(&ctx, measured, schedule.is_some(), &timing, done, result);
         // A closed loop against a refused port would spin; back off between failed
         // connects (an open loop keeps its schedule instead).
         if connect_failed && schedule.is_none() {
@@ -366,6 +360,201 @@ async fn run_lane(ctx: Rc<Ctx>, lane: u32, mut conn: LaneConn) {
     }
 }
 
+/// Counts a finished request, or its failure, in the tick's stats, and offers it to the
+/// tick's sample.
+fn record(
+    ctx: &Ctx,
+    measured: bool,
+    open_loop: bool,
+    timing: &Timing,
+    done: Instant,
+    result: Result<Response, Failure>,
+) {
+    let mut stats = ctx.stats.borrow_mut();
+    if !measured {
+        stats.warmup_requests += 1;
+        return;
+    }
+    let (status, bytes, error) = match &result {
+        Ok(r) => (Some(r.status), r.body_bytes + r.header_bytes, None),
+        Err(f) => (None, 0, Some(f.kind)),
+    };
+    match result {
+        Ok(r) => stats.record_response(timing, done, open_loop, ctx.shared.target.request_bytes, r),
+        Err(f) => stats.record_error(f.kind, &f.message, done),
+    }
+    let sample = super::stats::Sampled {
+        sent: timing.sent,
+        latency: timing.done.saturating_sub(timing.sent),
+        status,
+        bytes,
+        error,
+    };
+    stats.sample(ctx.shared.sample_cap(ctx.worker, ctx.tick.get()), sample);
+}
+
+/// A request written on a quiet connection whose response is not read yet.
+struct InFlight {
+    /// Offset of its send time in the schedule.
+    intended: Duration,
+    sent: Instant,
+    measured: bool,
+}
+
+/// What sending on a quiet connection came to.
+enum Sent {
+    InFlight(Instant),
+    /// No response will be read later: the send failed, or the request had to be sent again
+    /// on a new connection and was waited for there.
+    Done(Instant, Result<Response, Failure>),
+}
+
+/// An open loop on a quiet HTTP/1.1 connection ([`super::quiet`]): each response is read
+/// just before the lane's next send, or at its timeout if that comes first, so the thread
+/// wakes for send times only; a response's latency runs to when the kernel received it.
+async fn run_quiet_lane(ctx: Rc<Ctx>, lane: u32, mut conn: H1Conn) {
+    let shared = &ctx.shared;
+    let Some(plan) = shared.plan.clone() else {
+        return;
+    };
+    let mut schedule = LaneSchedule::new(plan, lane, shared.lanes);
+    let mut deadline = Box::pin(tokio::time::sleep(Duration::ZERO));
+    let mut pending: Option<InFlight> = None;
+    loop {
+        let at = schedule.next_send();
+        if shared.end.is_some_and(|end| at >= end) {
+            break;
+        }
+        let due = ctx.start + at;
+        if let Some(p) = pending.take() {
+            ctx.timer.sleep_until(due.min(p.sent + shared.target.timeout)).await;
+            finish_quiet(&ctx, &mut conn, p, deadline.as_mut()).await;
+        }
+        ctx.timer.sleep_until(due).await;
+        let measured = at >= shared.warmup;
+        if measured && !shared.claim() {
+            break;
+        }
+        match send_quiet(&ctx, &mut conn, deadline.as_mut()).await {
+            Sent::InFlight(sent) => {
+                pending = Some(InFlight {
+                    intended: at,
+                    sent,
+                    measured,
+                })
+            }
+            Sent::Done(sent, result) => {
+                let done = Instant::now();
+                let timing = timing_of(&ctx, at, sent, done);
+                record(&ctx, measured, true, &timing, done, result);
+            }
+        }
+    }
+    if let Some(p) = pending {
+        finish_quiet(&ctx, &mut conn, p, deadline.as_mut()).await;
+    }
+}
+
+fn timing_of(ctx: &Ctx, intended: Duration, sent: Instant, done: Instant) -> Timing {
+    Timing {
+        intended,
+        sent: sent.saturating_duration_since(ctx.start),
+        done: done.saturating_duration_since(ctx.start),
+    }
+}
+
+/// Writes the request on a quiet connection, connecting first if need be.
+async fn send_quiet(ctx: &Ctx, conn: &mut H1Conn, mut deadline: std::pin::Pin<&mut tokio::time::Sleep>) -> Sent {
+    let target = &ctx.shared.target;
+    if let Err(f) = ensure_h1(ctx, conn).await {
+        return Sent::Done(Instant::now(), Err(f));
+    }
+    let Some(sender) = conn.sender.as_mut() else {
+        return Sent::Done(Instant::now(), Err(Failure::new(FailureKind::Reset, "no connection")));
+    };
+    let sent = Instant::now();
+    let outcome = tokio::select! {
+        biased;
+        r = sender.send(&target.raw_request) => r,
+        _ = expire(deadline.as_mut(), sent + target.timeout) => Err(RawError::Failed(timeout_failure(target.timeout))),
+    };
+    match outcome {
+        Ok(()) => Sent::InFlight(sent),
+        Err(RawError::Closed(_)) if conn.served > 0 => {
+            // The server's keep-alive close raced the request: send it again, waiting.
+            conn.sender = None;
+            let (sent, result) = send_h1(ctx, conn, deadline).await;
+            Sent::Done(sent, result)
+        }
+        Err(RawError::Closed(f) | RawError::Failed(f)) => {
+            conn.sender = None;
+            Sent::Done(sent, Err(f))
+        }
+    }
+}
+
+/// Reads the response to `p` (waiting for it if it is not all there), and counts it.
+async fn finish_quiet(ctx: &Ctx, conn: &mut H1Conn, p: InFlight, mut deadline: std::pin::Pin<&mut tokio::time::Sleep>) {
+    let target = &ctx.shared.target;
+    let expiry = p.sent + target.timeout;
+    let Some(sender) = conn.sender.as_mut() else {
+        return;
+    };
+    let outcome = tokio::select! {
+        biased;
+        r = sender.receive(target.shape) => r,
+        _ = expire(deadline.as_mut(), expiry) => Err(RawError::Failed(timeout_failure(target.timeout))),
+    };
+    let arrived = sender.arrived();
+    let now = Instant::now();
+    let (sent, done, result) = match outcome {
+        Ok((response, keep_alive)) => {
+            let done = arrived.unwrap_or(now).clamp(p.sent, now);
+            if done > expiry {
+                // It came after its timeout while nobody was reading: a timeout, as it would
+                // have been for a lane waiting on it.
+                conn.sender = None;
+                (p.sent, expiry, Err(timeout_failure(target.timeout)))
+            } else {
+                conn.served += 1;
+                if !keep_alive {
+                    conn.sender = None;
+                }
+                (p.sent, done, Ok(response))
+            }
+        }
+        Err(RawError::Closed(_)) if conn.served > 0 => {
+            // The server's keep-alive close raced the request: send it again, waiting.
+            conn.sender = None;
+            let (sent, result) = send_h1(ctx, conn, deadline).await;
+            (sent, Instant::now(), result)
+        }
+        Err(RawError::Closed(f) | RawError::Failed(f)) => {
+            conn.sender = None;
+            (p.sent, now, Err(f))
+        }
+    };
+    let timing = timing_of(ctx, p.intended, sent, done);
+    record(ctx, p.measured, true, &timing, done, result);
+}
+
+/// Connects the lane if it has no connection, counting the connection (and a reconnect
+/// when it had one before).
+async fn ensure_h1(ctx: &Ctx, conn: &mut H1Conn) -> Result<(), Failure> {
+    if conn.sender.is_some() {
+        return Ok(());
+    }
+    let reconnect = conn.ever_connected;
+    let s = ctx.shared.target.connect_h1(conn.quiet).await?;
+    conn.sender = Some(s);
+    conn.served = 0;
+    conn.ever_connected = true;
+    let mut stats = ctx.stats.borrow_mut();
+    stats.connections_opened += 1;
+    stats.reconnects += u64::from(reconnect);
+    Ok(())
+}
+
 /// Sends on the lane's HTTP/1.1 connection, reconnecting when the server has closed it
 /// after serving requests. Returns when the request was sent and its outcome.
 async fn send_h1(
@@ -375,19 +564,8 @@ async fn send_h1(
 ) -> (Instant, Result<Response, Failure>) {
     let target = &ctx.shared.target;
     for attempt in 0..2 {
-        if conn.sender.is_none() {
-            let reconnect = conn.ever_connected;
-            match target.connect_h1().await {
-                Ok(s) => {
-                    conn.sender = Some(s);
-                    conn.served = 0;
-                    conn.ever_connected = true;
-                    let mut stats = ctx.stats.borrow_mut();
-                    stats.connections_opened += 1;
-                    stats.reconnects += u64::from(reconnect);
-                }
-                Err(f) => return (Instant::now(), Err(f)),
-            }
+        if let Err(f) = ensure_h1(ctx, conn).await {
+            return (Instant::now(), Err(f));
         }
         let Some(sender) = conn.sender.as_mut() else {
             continue;

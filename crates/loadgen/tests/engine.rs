@@ -78,6 +78,67 @@ async fn open_loop_with_warmup_counts_only_measured_requests() {
     assert_eq!(r.latency_uncorrected.count, 200);
 }
 
+/// An open loop over plain HTTP/1.1 reads each response just before the lane's next send
+/// (quiet connections, which no response wakes): the counts are as exact as ever, across
+/// nginx's keep-alive limit.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn open_loop_on_quiet_connections_counts_exactly() {
+    let nginx = Nginx::start();
+    let before = loadgen::quiet::connections_made();
+    let r = run(
+        &nginx.url("/"),
+        2500,
+        2,
+        spec(|s| {
+            s.rate = 5000.0;
+            s.threads = 2;
+        }),
+    )
+    .await;
+    assert!(
+        loadgen::quiet::connections_made() >= before + 2,
+        "the open loop's connections are quiet ones"
+    );
+    assert_eq!(r.requests, 2500);
+    assert_eq!(r.responses, 2500);
+    assert_eq!(r.status.get(&200), Some(&2500), "{:?}", r.status);
+    assert_eq!(r.errors.total(), 0, "{:?}", r.error_samples);
+    assert!(r.reconnects >= 1, "nginx closes each connection after 1000 requests");
+    assert_eq!(r.latency.count, 2500);
+    assert_eq!(r.latency_uncorrected.count, 2500);
+    assert_eq!(r.schedule_lag.as_ref().map(|l| l.count), Some(2500));
+    assert_eq!((r.body_sizes.min, r.body_sizes.max), (6, 6));
+    assert_eq!(r.series.iter().map(|s| s.requests).sum::<u64>(), 2500);
+}
+
+/// Quiet connections wait for what is not there when they come back for it: a server that
+/// never answers, one that hangs up, one whose body never ends.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn open_loop_failures_on_quiet_connections_are_counted_by_kind() {
+    let open = |timeout_ms| {
+        spec(move |s| {
+            s.rate = 20.0;
+            s.timeout = Duration::from_millis(timeout_ms);
+        })
+    };
+    let server = Misbehaving::start(Behaviour::Stall);
+    let r = run(&server.url(), 3, 1, open(200)).await;
+    assert_eq!(r.errors.timeout, 3, "{:?} {:?}", r.errors, r.error_samples);
+    assert_eq!((r.requests, r.responses), (3, 0));
+
+    let server = Misbehaving::start(Behaviour::HangUp);
+    let r = run(&server.url(), 4, 1, open(2000)).await;
+    assert_eq!(r.errors.reset, 4, "{:?} {:?}", r.errors, r.error_samples);
+    assert_eq!((r.requests, r.responses), (4, 0));
+
+    let server = Misbehaving::start(Behaviour::Endless);
+    let r = run(&server.url(), 2, 1, open(200)).await;
+    assert_eq!(r.errors.timeout, 2, "{:?} {:?}", r.errors, r.error_samples);
+    assert_eq!((r.requests, r.responses), (2, 0));
+}
+
 #[tokio::test]
 async fn haproxy_answers_are_counted_exactly() {
     let haproxy = Haproxy::start();
