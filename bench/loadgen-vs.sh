@@ -108,8 +108,8 @@ for tool in wrk oha fortio; do
       "$(python3 -c "print($(median <"$WORK/$m.cpu") / $(median <"$WORK/$ob.cpu"))")"
   done
 done
-# The floor: the kernel's time per request alone, against the other tool's whole CPU per
-# request. No client that makes one send(2) and one recv(2) per request goes below it.
+# The kernel's time per request alone, against the other tool's whole CPU per request: where
+# it is above a target ratio, no change to meshtop's own code reaches that target.
 echo
 echo "the kernel's part of CPU per request (system time) at each best setting:"
 for tool in wrk oha fortio; do

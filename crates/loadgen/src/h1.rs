@@ -99,6 +99,16 @@ impl RawConn {
         }
     }
 
+    /// Whether a response may be read late and still be timed from its arrival: a quiet
+    /// connection whose reads the kernel has always stamped.
+    pub fn timed_by_kernel(&self) -> bool {
+        match &self.io {
+            #[cfg(target_os = "linux")]
+            Io::Quiet(q) => q.timed_by_kernel(),
+            _ => false,
+        }
+    }
+
     /// Reads one response to the request sent. The flag says whether the connection stays
     /// open. The caller drops the connection on any error.
     pub async fn receive(&mut self, shape: RequestShape) -> Result<(Response, bool), RawError> {

@@ -24,11 +24,22 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::io::unix::AsyncFd;
 use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
 
-/// Quiet connections made in this process: how a test tells that a run used them.
-static MADE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+/// Quiet connections made in this process, by server address: how a test tells that a run
+/// used them (once per connection, never per request).
+static MADE: std::sync::Mutex<Vec<(std::net::SocketAddr, u64)>> = std::sync::Mutex::new(Vec::new());
 
-pub fn connections_made() -> u64 {
-    MADE.load(std::sync::atomic::Ordering::Relaxed)
+/// Quiet connections made to `addr` so far.
+pub fn connections_made_to(addr: std::net::SocketAddr) -> u64 {
+    let made = MADE.lock().unwrap_or_else(|e| e.into_inner());
+    made.iter().find(|(a, _)| *a == addr).map_or(0, |(_, n)| *n)
+}
+
+fn count_made(addr: std::net::SocketAddr) {
+    let mut made = MADE.lock().unwrap_or_else(|e| e.into_inner());
+    match made.iter_mut().find(|(a, _)| *a == addr) {
+        Some((_, n)) => *n += 1,
+        None => made.push((addr, 1)),
+    }
 }
 
 pub struct QuietTcp {
@@ -38,6 +49,9 @@ pub struct QuietTcp {
     loud: bool,
     /// A read of the current response found nothing to read and had to wait.
     waited: bool,
+    /// The kernel once gave bytes without a receive timestamp: the lane then reads this
+    /// connection's responses as they arrive instead (see [`QuietTcp::timed_by_kernel`]).
+    stampless: bool,
     /// When the kernel received the last bytes read (wall clock, since the epoch).
     arrived: Option<Duration>,
 }
@@ -61,11 +75,14 @@ impl QuietTcp {
         if rc != 0 {
             return Err(io::Error::last_os_error());
         }
-        MADE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let peer = tcp.peer_addr()?;
+        let fd = register(tcp, Interest::WRITABLE)?;
+        count_made(peer);
         Ok(QuietTcp {
-            fd: Some(register(tcp, Interest::WRITABLE)?),
+            fd: Some(fd),
             loud: false,
             waited: false,
+            stampless: false,
             arrived: None,
         })
     }
@@ -78,12 +95,20 @@ impl QuietTcp {
     /// Called before each request is written: a connection that had to wait for its last
     /// response stays loud; one whose response was whole at the first read goes quiet.
     pub fn begin_request(&mut self) -> io::Result<()> {
-        if self.loud && !self.waited {
+        if self.loud && !self.waited && !self.stampless {
             self.register(false)?;
         }
         self.waited = false;
         self.arrived = None;
         Ok(())
+    }
+
+    /// Whether the kernel has stamped every read so far: a response may then be read late
+    /// and still be timed from its arrival. Once it has not (timestamps can be missing just
+    /// after they are first switched on), the lane reads this connection's responses as
+    /// they arrive, as on any other connection.
+    pub fn timed_by_kernel(&self) -> bool {
+        !self.stampless
     }
 
     /// When the kernel received the last bytes read, on the monotonic clock. None when the
@@ -168,8 +193,13 @@ impl AsyncRead for QuietTcp {
                     // SAFETY: the kernel wrote n bytes there.
                     unsafe { buf.assume_init(n) };
                     buf.advance(n);
-                    if stamp.is_some() {
-                        this.arrived = stamp;
+                    match stamp {
+                        Some(_) => this.arrived = stamp,
+                        None if n > 0 => {
+                            this.arrived = None;
+                            this.stampless = true;
+                        }
+                        None => {}
                     }
                     return Poll::Ready(Ok(()));
                 }
@@ -252,7 +282,8 @@ mod tests {
         (addr, go)
     }
 
-    /// Blocks until the socket has bytes to read, without the runtime knowing.
+    /// Blocks until the socket has bytes to read, without the runtime knowing (a minute at
+    /// most: a server thread that died fails the test instead of hanging it).
     fn until_readable(q: &QuietTcp) {
         let mut p = libc::pollfd {
             fd: q.fd().unwrap().get_ref().as_raw_fd(),
@@ -260,7 +291,11 @@ mod tests {
             revents: 0,
         };
         // SAFETY: one valid pollfd.
-        assert_eq!(unsafe { libc::poll(&mut p, 1, -1) }, 1);
+        assert_eq!(unsafe { libc::poll(&mut p, 1, 60_000) }, 1, "the answer never came");
+    }
+
+    fn wall() -> Duration {
+        SystemTime::now().duration_since(UNIX_EPOCH).unwrap()
     }
 
     #[test]
@@ -271,21 +306,22 @@ mod tests {
             let mut q = QuietTcp::new(tcp).unwrap();
             for _ in 0..3 {
                 q.begin_request().unwrap();
-                let sent = Instant::now();
+                let sent = wall();
                 q.write_all(b"ping\n").await.unwrap();
                 go.send(()).unwrap();
                 // The answer arrives and sits in the socket; then it is read.
                 until_readable(&q);
-                let before_read = Instant::now();
+                let before_read = wall();
                 let mut got = [0u8; 4];
                 q.read_exact(&mut got).await.unwrap();
                 assert_eq!(&got, b"pong");
-                let arrived = q.arrived().expect("the kernel's receive timestamp");
+                // The kernel's stamp, on the clock it was taken with: between the send and
+                // the read, so not when it was read.
+                let arrived = q.arrived.expect("the kernel's receive timestamp");
                 assert!(arrived >= sent, "arrived {arrived:?} before it was sent {sent:?}");
-                assert!(
-                    arrived <= before_read,
-                    "the arrival time is when the kernel got it, before the read"
-                );
+                assert!(arrived <= before_read, "arrived {arrived:?} after the read began");
+                assert!(q.arrived().is_some());
+                assert!(q.timed_by_kernel());
                 assert!(!q.is_loud(), "a response already there needs no readiness");
             }
         });

@@ -409,9 +409,16 @@ enum Sent {
     Done(Instant, Result<Response, Failure>),
 }
 
+/// A quiet lane reads its last response by then at the latest, even when its next send is
+/// later: the live figures and the per-second series show responses at most this late, and a
+/// cancelled run drops unread responses no older than this, as it drops requests in flight.
+const READ_BY: Duration = Duration::from_millis(100);
+
 /// An open loop on a quiet HTTP/1.1 connection ([`super::quiet`]): each response is read
-/// just before the lane's next send, or at its timeout if that comes first, so the thread
-/// wakes for send times only; a response's latency runs to when the kernel received it.
+/// just before the lane's next send, or [`READ_BY`] after it was sent, or at its timeout,
+/// whichever comes first, so the thread wakes for send times only; a response's latency
+/// runs to when the kernel received it. A connection whose reads the kernel did not stamp
+/// goes back to reading each response as it arrives.
 async fn run_quiet_lane(ctx: Rc<Ctx>, lane: u32, mut conn: H1Conn) {
     let shared = &ctx.shared;
     let Some(plan) = shared.plan.clone() else {
@@ -427,13 +434,22 @@ async fn run_quiet_lane(ctx: Rc<Ctx>, lane: u32, mut conn: H1Conn) {
         }
         let due = ctx.start + at;
         if let Some(p) = pending.take() {
-            ctx.timer.sleep_until(due.min(p.sent + shared.target.timeout)).await;
+            let read_at = due.min(p.sent + shared.target.timeout.min(READ_BY));
+            ctx.timer.sleep_until(read_at).await;
             finish_quiet(&ctx, &mut conn, p, deadline.as_mut()).await;
         }
         ctx.timer.sleep_until(due).await;
         let measured = at >= shared.warmup;
         if measured && !shared.claim() {
             break;
+        }
+        if conn.sender.as_ref().is_some_and(|s| !s.timed_by_kernel()) {
+            // No kernel timestamps on this connection: read the response as it arrives.
+            let (sent, result) = send_h1(&ctx, &mut conn, deadline.as_mut()).await;
+            let done = Instant::now();
+            let timing = timing_of(&ctx, at, sent, done);
+            record(&ctx, measured, true, &timing, done, result);
+            continue;
         }
         match send_quiet(&ctx, &mut conn, deadline.as_mut()).await {
             Sent::InFlight(sent) => {
@@ -498,6 +514,20 @@ async fn finish_quiet(ctx: &Ctx, conn: &mut H1Conn, p: InFlight, mut deadline: s
     let target = &ctx.shared.target;
     let expiry = p.sent + target.timeout;
     let Some(sender) = conn.sender.as_mut() else {
+        // Cannot happen (a request in flight has its connection); counted all the same.
+        let failure = Failure::new(
+            FailureKind::Reset,
+            "the connection was gone before the response was read",
+        );
+        let now = Instant::now();
+        record(
+            ctx,
+            p.measured,
+            true,
+            &timing_of(ctx, p.intended, p.sent, now),
+            now,
+            Err(failure),
+        );
         return;
     };
     let outcome = tokio::select! {
@@ -509,7 +539,9 @@ async fn finish_quiet(ctx: &Ctx, conn: &mut H1Conn, p: InFlight, mut deadline: s
     let now = Instant::now();
     let (sent, done, result) = match outcome {
         Ok((response, keep_alive)) => {
-            let done = arrived.unwrap_or(now).clamp(p.sent, now);
+            // The kernel's receive time, unless it has none or one that cannot be (a wall
+            // clock stepped meanwhile): then the read's own time, as on other connections.
+            let done = arrived.filter(|t| (p.sent..=now).contains(t)).unwrap_or(now);
             if done > expiry {
                 // It came after its timeout while nobody was reading: a timeout, as it would
                 // have been for a lane waiting on it.

@@ -34,6 +34,12 @@ async fn exact_count_of_200s_across_keepalive_limits() {
     // 2500 requests on 2 connections: nginx closes each after 1000 (keepalive_requests),
     // and the generator reconnects without counting an error.
     let r = run(&nginx.url("/"), 2500, 2, spec(|s| s.threads = 2)).await;
+    #[cfg(target_os = "linux")]
+    assert_eq!(
+        loadgen::quiet::connections_made_to(std::net::SocketAddr::from(([127, 0, 0, 1], nginx.port))),
+        0,
+        "a closed loop reads each response as it comes"
+    );
     assert_eq!(r.requests, 2500);
     assert_eq!(r.responses, 2500);
     assert_eq!(r.status.get(&200), Some(&2500), "{:?}", r.status);
@@ -85,7 +91,6 @@ async fn open_loop_with_warmup_counts_only_measured_requests() {
 #[tokio::test]
 async fn open_loop_on_quiet_connections_counts_exactly() {
     let nginx = Nginx::start();
-    let before = loadgen::quiet::connections_made();
     let r = run(
         &nginx.url("/"),
         2500,
@@ -96,9 +101,13 @@ async fn open_loop_on_quiet_connections_counts_exactly() {
         }),
     )
     .await;
-    assert!(
-        loadgen::quiet::connections_made() >= before + 2,
-        "the open loop's connections are quiet ones"
+    // Each lane's 1,250 requests took two connections, and all four were quiet ones.
+    assert_eq!(r.connections_opened, 4);
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], nginx.port));
+    assert_eq!(
+        loadgen::quiet::connections_made_to(addr),
+        4,
+        "the open loop's connections are quiet"
     );
     assert_eq!(r.requests, 2500);
     assert_eq!(r.responses, 2500);
@@ -137,6 +146,27 @@ async fn open_loop_failures_on_quiet_connections_are_counted_by_kind() {
     let r = run(&server.url(), 2, 1, open(200)).await;
     assert_eq!(r.errors.timeout, 2, "{:?} {:?}", r.errors, r.error_samples);
     assert_eq!((r.requests, r.responses), (2, 0));
+
+    // Sends further apart than the timeout: each request times out before the next is due.
+    let slow = |timeout_ms| {
+        spec(move |s| {
+            s.rate = 4.0;
+            s.timeout = Duration::from_millis(timeout_ms);
+        })
+    };
+    let server = Misbehaving::start(Behaviour::Stall);
+    let r = run(&server.url(), 3, 1, slow(100)).await;
+    assert_eq!(r.errors.timeout, 3, "{:?} {:?}", r.errors, r.error_samples);
+    assert_eq!(
+        server.accepted.load(std::sync::atomic::Ordering::Relaxed),
+        3,
+        "a timed-out connection is not reused"
+    );
+    // And answered ones, read well before the next send is due.
+    let nginx = Nginx::start();
+    let r = run(&nginx.url("/"), 3, 1, slow(10_000)).await;
+    assert_eq!(r.status.get(&200), Some(&3), "{:?} {:?}", r.status, r.error_samples);
+    assert_eq!(r.errors.total(), 0);
 }
 
 #[tokio::test]
