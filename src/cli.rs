@@ -297,6 +297,20 @@ pub enum Command {
         #[command(flatten)]
         common: CommonArgs,
     },
+    /// The meshes' configuration objects (Istio, Linkerd, Gateway API, Kuma, Consul), each
+    /// explained in plain words, with the workloads it affects and its misconfigurations
+    /// (a subset that selects no pod, a host no Service matches, weights that do not sum to
+    /// 100, STRICT mTLS over pods without a proxy…), the field at fault named.
+    #[command(after_help = EXIT_CODES)]
+    Meshconfig {
+        #[command(flatten)]
+        cluster: ClusterArgs,
+        /// Output format.
+        #[arg(short = 'o', long, value_enum, default_value = "table")]
+        output: crate::cmd::meshconfig::Format,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
     /// Print the meshes, control planes, namespaces and pods found, without the TUI.
     #[command(after_help = EXIT_CODES)]
     Discover {
@@ -877,6 +891,7 @@ impl Command {
             | Command::Replay { common, .. }
             | Command::Demo { common, .. }
             | Command::Discover { common, .. }
+            | Command::Meshconfig { common, .. }
             | Command::Doctor { common, .. } => Some(common),
             Command::Bench(b) => Some(&b.common),
             Command::Sweep(s) => Some(&s.common),

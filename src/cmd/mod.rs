@@ -8,6 +8,7 @@ pub mod compare;
 pub mod discover;
 pub mod doctor;
 pub mod merge;
+pub mod meshconfig;
 pub mod metrics;
 pub mod record;
 pub mod replay;
@@ -65,6 +66,9 @@ pub async fn run(cli: Cli) -> Result<()> {
             timeout,
             ..
         }) => discover::run(cluster.target_with(&Config::load(None)?)?, output, timeout).await,
+        Some(Command::Meshconfig { cluster, output, .. }) => {
+            meshconfig::run(cluster.target_with(&Config::load(None)?)?, output).await
+        }
         Some(Command::Doctor { cluster, output, .. }) => {
             doctor::run(cluster.target_with(&Config::load(None)?)?, output).await
         }

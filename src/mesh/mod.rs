@@ -4,6 +4,7 @@
 //! them. Adding a mesh means adding a rules file and an enum value.
 
 pub mod detect;
+pub mod meshconfig;
 pub mod rules;
 
 use serde::{Deserialize, Serialize};

@@ -3,6 +3,7 @@
 pub mod body;
 pub mod errors;
 pub mod kube;
+pub mod meshconfig;
 pub mod podmetrics;
 pub mod prometheus;
 pub mod proxy;
