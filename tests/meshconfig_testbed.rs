@@ -141,6 +141,25 @@ spec:
   to:
   - targetRef: {kind: Mesh}
     default: {connectionTimeout: 2s, http: {requestTimeout: 5s}}
+---
+apiVersion: kuma.io/v1alpha1
+kind: MeshTrafficPermission
+metadata: {name: backend-clients}
+spec:
+  targetRef: {kind: Dataplane, labels: {app: backend}}
+  rules:
+  - default:
+      allow: [{spiffeID: {type: Prefix, value: "spiffe://default/ns/web/"}}]
+      deny: [{sni: {type: Exact, value: legacy.mesh}}]
+---
+apiVersion: kuma.io/v1alpha1
+kind: MeshRetry
+metadata: {name: retries}
+spec:
+  targetRef: {kind: Mesh}
+  to:
+  - targetRef: {kind: MeshService, labels: {kuma.io/display-name: backend}}
+    default: {http: {numRetries: 3, perTryTimeout: 1s, retryOn: ["5xx", "reset"]}}
 "#;
 
 /// `meshtop meshconfig -n NS ARGS`: (exit code, stdout, stderr), the namespace shown as NS.
@@ -191,7 +210,8 @@ async fn the_meshes_objects_are_explained_and_their_mistakes_named() {
         o("PeerAuthentication", "default", "istio", "namespace NS: mTLS required (plain text refused)",
           &["NS/legacy", "NS/ratings", "NS/reviews-v1", "NS/reviews-v2", "NS/web"],
           json!([w("spec.mtls.mode",
-                   "STRICT, but these workloads have no proxy to accept mTLS, so meshed clients cannot reach them: NS/legacy, NS/web")])),
+                   "STRICT, but these workloads have no Istio proxy: they are not protected by it, and their calls to \
+                    STRICT workloads are refused: NS/legacy, NS/web")])),
         o("AuthorizationPolicy", "checkout-deny", "istio", "pods app=checkout: denies requests from namespaces web",
           &[], json!([w("spec.selector", "selects no workload (app=checkout)")])),
         o("Server", "web-admin", "linkerd", "port 9990 (protocol detected) on pods app=web", &["NS/web"],
@@ -202,7 +222,13 @@ async fn the_meshes_objects_are_explained_and_their_mistakes_named() {
         o("HTTPRoute", "shop", "gateway-api", "on Gateway front for shop.example.com: /reviews/* → reviews:9080",
           &["NS/reviews-v1", "NS/reviews-v2"],
           json!([w("spec.parentRefs[0]", "Gateway front does not exist")])),
+        o("MeshTrafficPermission", "backend-clients", "kuma",
+          "for proxies labelled app=backend: inbound: allows spiffe://default/ns/web/*, denies SNI legacy.mesh",
+          &[], json!([])),
         o("MeshTimeout", "timeouts", "kuma", "for the whole mesh: to the whole mesh: timeouts connect 2s, request 5s",
+          &[], json!([])),
+        o("MeshRetry", "retries", "kuma",
+          "for the whole mesh: to services labelled kuma.io/display-name=backend: 3 HTTP retries on 5xx and reset, 1s per try",
           &[], json!([])),
     ]});
     assert_eq!(got, expected, "{}", serde_json::to_string_pretty(&got).unwrap());
@@ -218,16 +244,16 @@ async fn the_meshes_objects_are_explained_and_their_mistakes_named() {
         .unwrap_or_else(|| panic!("{table}"));
     assert_eq!(
         lines[at].split_whitespace().collect::<Vec<_>>().join(" "),
-        "DestinationRule NS reviews reviews: subsets v1 (version=v1), v2 (version=v2) and v3 (version=v3); \
+        "DestinationRule istio NS reviews reviews: subsets v1 (version=v1), v2 (version=v2) and v3 (version=v3); \
          least requests first"
     );
-    // Under it, past the kind column ("AuthorizationPolicy" and two spaces).
+    // Under it, past the kind column ("MeshTrafficPermission" and two spaces).
     assert_eq!(
         lines[at + 1],
         format!(
             "{}! spec.subsets[2].labels: subset v3 (version=v3) selects no pod of reviews",
-            " ".repeat(21)
+            " ".repeat(23)
         )
     );
-    assert!(table.ends_with("\n10 objects, 9 warnings\n"), "{table}");
+    assert!(table.ends_with("\n12 objects, 9 warnings\n"), "{table}");
 }

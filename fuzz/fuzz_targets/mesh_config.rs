@@ -31,6 +31,17 @@ fuzz_target!(|data: &[u8]| {
         selector: [("app".to_string(), "fuzz".to_string())].into(),
         ..ServiceInfo::default()
     }];
-    let out = explain(&Inventory { pods: &pods, services: &services, objects: &objects, istio_root: "ns" });
+    let read = vec!["ns".to_string()];
+    let inv = |read| Inventory {
+        pods: &pods,
+        services: &services,
+        objects: &objects,
+        istio_root: "ns",
+        read,
+        pods_read: true,
+        services_read: true,
+    };
+    assert_eq!(explain(&inv(Some(&read))).len(), objects.len());
+    let out = explain(&inv(None));
     assert_eq!(out.len(), objects.len());
 });

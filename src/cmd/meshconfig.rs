@@ -33,6 +33,9 @@ pub async fn run(target: KubeTarget, format: Format) -> Result<()> {
         services: &snap.services,
         objects: &snap.objects,
         istio_root: ISTIO_ROOT,
+        read: (!target.namespaces.is_empty()).then_some(target.namespaces.as_slice()),
+        pods_read: snap.pods_read,
+        services_read: snap.services_read,
     });
     let out = Output {
         objects,
@@ -50,7 +53,7 @@ pub async fn run(target: KubeTarget, format: Format) -> Result<()> {
     Ok(())
 }
 
-/// One row per object (kind, namespace, name, summary) and a line under it per warning.
+/// One row per object (kind, mesh, namespace, name, summary) and a line under it per warning.
 pub fn table(objects: &[Explained]) -> String {
     if objects.is_empty() {
         return "no mesh configuration objects found\n".into();
@@ -63,15 +66,22 @@ pub fn table(objects: &[Explained]) -> String {
             .unwrap_or(0)
             .max(head.len())
     };
-    let (wk, wn, wm) = (
+    let (wk, wg, wn, wm) = (
         width(|o| &o.kind, "KIND"),
+        width(|o| &o.mesh, "MESH"),
         width(|o| &o.namespace, "NAMESPACE"),
         width(|o| &o.name, "NAME"),
     );
-    let mut out = format!("{:wk$}  {:wn$}  {:wm$}  SUMMARY\n", "KIND", "NAMESPACE", "NAME");
+    let mut out = format!(
+        "{:wk$}  {:wg$}  {:wn$}  {:wm$}  SUMMARY\n",
+        "KIND", "MESH", "NAMESPACE", "NAME"
+    );
     let mut warnings = 0;
     for o in objects {
-        out += &format!("{:wk$}  {:wn$}  {:wm$}  {}\n", o.kind, o.namespace, o.name, o.summary);
+        out += &format!(
+            "{:wk$}  {:wg$}  {:wn$}  {:wm$}  {}\n",
+            o.kind, o.mesh, o.namespace, o.name, o.summary
+        );
         for w in &o.warnings {
             out += &format!("{:indent$}! {}: {}\n", "", w.field, w.message, indent = wk + 2);
             warnings += 1;
@@ -119,9 +129,9 @@ mod tests {
         assert_eq!(
             super::table(&objects),
             format!(
-                "KIND             NAMESPACE  NAME     SUMMARY\n\
-                 VirtualService   shop       reviews  reviews: to subset v1\n\
-                 DestinationRule  shop       reviews  reviews: subsets v1 (version=v1)\n\
+                "KIND             MESH   NAMESPACE  NAME     SUMMARY\n\
+                 VirtualService   istio  shop       reviews  reviews: to subset v1\n\
+                 DestinationRule  istio  shop       reviews  reviews: subsets v1 (version=v1)\n\
                  {under}! spec.subsets[0].labels: subset v1 (version=v1) selects no pod of reviews\n\
                  \n\
                  2 objects, 1 warning\n"

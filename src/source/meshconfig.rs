@@ -25,6 +25,9 @@ pub struct Snapshot {
     pub services: Vec<ServiceInfo>,
     /// What could not be read, each naming the resource (and namespace) and the API's reason.
     pub errors: Vec<String>,
+    /// Pods and Services were listed everywhere asked: checks against them mean something.
+    pub pods_read: bool,
+    pub services_read: bool,
 }
 
 /// Lists every known kind the cluster serves, and the pods and Services, in `namespaces`
@@ -62,16 +65,20 @@ pub async fn read(client: &Client, namespaces: &[String]) -> Result<Snapshot> {
             });
         }
     }
+    let before = snap.errors.len();
     snap.pods = list(typed::<Pod>(client), namespaces, "pods", &mut snap.errors)
         .await
         .iter()
         .map(super::kube::pod_info)
         .collect();
+    snap.pods_read = snap.errors.len() == before;
+    let before = snap.errors.len();
     snap.services = list(typed::<Service>(client), namespaces, "services", &mut snap.errors)
         .await
         .iter()
         .map(super::kube::service_info)
         .collect();
+    snap.services_read = snap.errors.len() == before;
     Ok(snap)
 }
 

@@ -19,8 +19,12 @@ pub(super) fn explain(_inv: &Inventory, o: &MeshObject, _f: &mut Found) -> Strin
                         .iter()
                         .map(|p| {
                             let http = &p["http"];
-                            let path = http["pathPrefix"].as_str().or(http["pathExact"].as_str()).unwrap_or("");
-                            format!("{} {path}*", str_of(&p["action"]).to_lowercase())
+                            let path = match (http["pathPrefix"].as_str(), http["pathExact"].as_str()) {
+                                (Some(prefix), _) => format!("{prefix}*"),
+                                (None, Some(exact)) => exact.to_string(),
+                                (None, None) => "every path".to_string(),
+                            };
+                            format!("{} {path}", str_of(&p["action"]).to_lowercase())
                         })
                         .collect();
                     format!("from {from}: {}", and_list(&perms))

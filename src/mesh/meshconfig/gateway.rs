@@ -40,20 +40,28 @@ fn gateway(inv: &Inventory, o: &MeshObject, f: &mut Found) -> String {
 }
 
 /// Whether a route's parent exists: a Gateway, a Linkerd Server or a Service (GAMMA: a
-/// route for mesh traffic to that Service).
-fn parent_exists(inv: &Inventory, o: &MeshObject, r: &Value) -> (String, bool) {
+/// route for mesh traffic to that Service). `exists` is None for a parent meshtop does not
+/// read (another kind, a namespace not listed): it is not called missing.
+fn parent_exists(inv: &Inventory, o: &MeshObject, r: &Value) -> (String, Option<bool>) {
+    // Gateway API's defaults: group gateway.networking.k8s.io, kind Gateway, the route's
+    // own namespace.
+    let group = r["group"].as_str().unwrap_or("gateway.networking.k8s.io");
     let kind = r["kind"].as_str().unwrap_or("Gateway");
     let name = str_of(&r["name"]);
     let ns = r["namespace"].as_str().unwrap_or(&o.namespace);
-    let exists = match kind {
-        "Service" => inv.services.iter().any(|s| s.name == name && s.namespace == ns),
-        "Server" => inv
-            .objects
+    let object = |g: &str, k: &str| {
+        inv.objects
             .iter()
-            .any(|x| x.group == "policy.linkerd.io" && x.kind == "Server" && x.name == name && x.namespace == ns),
-        _ => inv.objects.iter().any(|x| {
-            x.group == "gateway.networking.k8s.io" && x.kind == "Gateway" && x.name == name && x.namespace == ns
-        }),
+            .any(|x| x.group == g && x.kind == k && x.name == name && x.namespace == ns)
+    };
+    let exists = match (group, kind) {
+        _ if !inv.looked_in(ns) => None,
+        ("" | "core", "Service") => inv
+            .services_read
+            .then(|| inv.services.iter().any(|s| s.name == name && s.namespace == ns)),
+        ("policy.linkerd.io", "Server") => Some(object(group, kind)),
+        ("gateway.networking.k8s.io", "Gateway") => Some(object(group, kind)),
+        _ => None,
     };
     let shown = if ns == o.namespace {
         format!("{kind} {name}")
@@ -67,7 +75,7 @@ pub(super) fn route(inv: &Inventory, o: &MeshObject, f: &mut Found) -> String {
     let mut parents = Vec::new();
     for (i, r) in items(&o.spec["parentRefs"]).iter().enumerate() {
         let (shown, exists) = parent_exists(inv, o, r);
-        if !exists {
+        if exists == Some(false) {
             f.warn(format!("spec.parentRefs[{i}]"), format!("{shown} does not exist"));
         }
         parents.push(shown);
@@ -149,7 +157,7 @@ fn match_text(m: &Value) -> String {
 /// Backends with their share of the traffic (weights are relative, default 1).
 fn backends(inv: &Inventory, o: &MeshObject, at: &str, refs: &Value, f: &mut Found) -> String {
     let refs = items(refs);
-    let total: i64 = refs.iter().map(|b| b["weight"].as_i64().unwrap_or(1)).sum();
+    let total: i128 = refs.iter().map(|b| i128::from(b["weight"].as_i64().unwrap_or(1))).sum();
     let mut texts = Vec::new();
     for (j, b) in refs.iter().enumerate() {
         let name = str_of(&b["name"]);
@@ -158,6 +166,7 @@ fn backends(inv: &Inventory, o: &MeshObject, at: &str, refs: &Value, f: &mut Fou
         if kind == "Service" {
             match inv.services.iter().find(|s| s.name == name && s.namespace == ns) {
                 Some(svc) => f.affect(service_pods(inv, svc)),
+                None if !inv.services_read || !inv.looked_in(ns) => {}
                 None => f.warn(
                     format!("{at}.backendRefs[{j}]"),
                     format!("Service {name} does not exist in {ns}"),
@@ -170,6 +179,7 @@ fn backends(inv: &Inventory, o: &MeshObject, at: &str, refs: &Value, f: &mut Fou
         }
         if refs.len() > 1 && total > 0 {
             let share = b["weight"].as_i64().unwrap_or(1) as f64 * 100.0 / total as f64;
+            let share = if share.is_finite() { share } else { 0.0 };
             t = format!("{}% {t}", (share * 10.0).round() / 10.0);
         }
         texts.push(t);

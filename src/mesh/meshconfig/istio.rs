@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use super::text::{and_list, count, scalar};
+use super::text::{and_list, scalar};
 use super::{
     Found, Inventory, MeshObject, Selector, items, selected, service_for, service_name, service_pods, str_of,
     string_map, strings, workload_of,
@@ -25,9 +25,16 @@ pub(super) fn explain(inv: &Inventory, o: &MeshObject, f: &mut Found) -> String 
     }
 }
 
-/// Whether a host is a Service or a ServiceEntry's host.
+/// Whether a host is a Service or a ServiceEntry's host, or could be one that was not read
+/// (its namespace not listed, or Services not readable): only a host known to be missing
+/// is warned about.
 fn host_known(inv: &Inventory, from_namespace: &str, host: &str) -> bool {
-    service_for(inv, from_namespace, host).is_some()
+    let unread = match service_name(host, from_namespace) {
+        Some((_, ns)) => !inv.services_read || !inv.looked_in(ns),
+        None => inv.read.is_some(),
+    };
+    unread
+        || service_for(inv, from_namespace, host).is_some()
         || inv
             .objects
             .iter()
@@ -43,11 +50,13 @@ fn host_matches(pattern: &str, host: &str) -> bool {
     }
 }
 
-/// The host as people say it: `reviews` for `reviews.bookinfo.svc.cluster.local`.
+/// The host as people say it: `reviews` for `reviews.bookinfo.svc.cluster.local` seen from
+/// bookinfo, `bookinfo/reviews` from elsewhere (not `reviews.bookinfo`, which Istio would
+/// take literally), and any other name as written.
 fn short(host: &str, namespace: &str) -> String {
     match service_name(host, namespace) {
         Some((name, ns)) if ns == namespace => name.to_string(),
-        Some((name, ns)) => format!("{name}.{ns}"),
+        Some((name, ns)) => format!("{ns}/{name}"),
         None => host.to_string(),
     }
 }
@@ -59,14 +68,24 @@ fn same_host(a: &str, b: &str, namespace: &str) -> bool {
     }
 }
 
-/// The DestinationRules' subsets for a host, as (subset name, its labels).
+/// A sum of weights or counts from the cluster, which cannot overflow.
+fn total(values: impl Iterator<Item = i64>) -> i128 {
+    values.map(i128::from).sum()
+}
+
+/// The DestinationRules' subsets for a host named from `namespace`, as (rule, subset name,
+/// labels): each rule's host is resolved from its own namespace.
 fn subsets_for<'a>(inv: &Inventory<'a>, namespace: &str, host: &str) -> Vec<(&'a MeshObject, String, Value)> {
+    let wanted = service_name(host, namespace);
     inv.objects
         .iter()
         .filter(|o| o.group == "networking.istio.io" && o.kind == "DestinationRule")
         .filter(|dr| {
-            same_host(str_of(&dr.spec["host"]), host, namespace)
-                || same_host(host, str_of(&dr.spec["host"]), &dr.namespace)
+            let theirs = str_of(&dr.spec["host"]);
+            match (wanted, service_name(theirs, &dr.namespace)) {
+                (Some(a), Some(b)) => a == b,
+                _ => theirs == host,
+            }
         })
         .flat_map(|dr| {
             items(&dr.spec["subsets"])
@@ -144,11 +163,11 @@ fn http_route(inv: &Inventory, o: &MeshObject, own: &str, at: &str, r: &Value, f
     }
     let retries = &r["retries"];
     if retries.is_object() {
-        let attempts = retries["attempts"].as_i64().unwrap_or(0);
+        let attempts = retries["attempts"].as_u64().unwrap_or(0);
         if attempts == 0 {
             parts.push("no retries".into());
         } else {
-            let mut t = count(attempts as usize, "retry", "retries");
+            let mut t = format!("{attempts} {}", if attempts == 1 { "retry" } else { "retries" });
             if let Some(on) = retries["retryOn"].as_str() {
                 t += &format!(" on {on}");
             }
@@ -232,9 +251,10 @@ fn match_text(m: &Value) -> String {
 /// A route's destinations with their weights; checks their hosts, subsets and weights.
 fn destinations(inv: &Inventory, o: &MeshObject, own: &str, at: &str, route: &Value, f: &mut Found) -> String {
     let dests = items(route);
-    let weighted = dests.len() > 1 || dests.iter().any(|d| !d["weight"].is_null());
+    // One destination takes all the traffic whatever its weight says.
+    let weighted = dests.len() > 1;
     if weighted {
-        let sum: i64 = dests.iter().map(|d| d["weight"].as_i64().unwrap_or(0)).sum();
+        let sum = total(dests.iter().map(|d| d["weight"].as_i64().unwrap_or(0)));
         if sum != 100 {
             f.warn(format!("{at}.route"), format!("the weights sum to {sum}, not 100"));
         }
@@ -304,7 +324,10 @@ fn destination_rule(inv: &Inventory, o: &MeshObject, f: &mut Found) -> String {
             let sel = Selector::from_labels(string_map(&s["labels"]));
             names.push(format!("{name} ({})", sel.text()));
             // Only a Service with a selector says which pods a subset picks from.
-            if svc.is_some_and(|s| !s.selector.is_empty()) && !pods.iter().any(|p| sel.matches(&p.labels)) {
+            if inv.pods_read
+                && svc.is_some_and(|s| !s.selector.is_empty())
+                && !pods.iter().any(|p| sel.matches(&p.labels))
+            {
                 f.warn(
                     format!("spec.subsets[{i}].labels"),
                     format!(
@@ -360,8 +383,11 @@ fn traffic_policy(tp: &Value) -> Vec<String> {
             other => format!("TLS {other}"),
         });
     }
-    if let Some(n) = tp["connectionPool"]["tcp"]["maxConnections"].as_i64() {
-        parts.push(format!("at most {}", count(n as usize, "connection", "connections")));
+    if let Some(n) = tp["connectionPool"]["tcp"]["maxConnections"].as_u64() {
+        parts.push(format!(
+            "at most {n} {}",
+            if n == 1 { "connection" } else { "connections" }
+        ));
     }
     if let Some(n) = tp["connectionPool"]["http"]["http1MaxPendingRequests"].as_i64() {
         parts.push(format!("at most {n} pending"));
@@ -385,7 +411,7 @@ fn gateway(inv: &Inventory, o: &MeshObject, f: &mut Found) -> String {
     let sel = Selector::from_labels(string_map(&o.spec["selector"]));
     // Istio matches a Gateway's selector in every namespace unless told otherwise.
     let pods = selected(inv, None, &sel);
-    if !sel.is_empty() && pods.is_empty() {
+    if !sel.is_empty() && pods.is_empty() && inv.pods_read && inv.read.is_none() {
         f.warn("spec.selector", format!("selects no gateway pod ({})", sel.text()));
     }
     f.affect(pods);
@@ -474,8 +500,9 @@ fn scope<'a>(
         return (and_list(&names), Vec::new());
     }
     let sel = Selector::from_labels(string_map(labels));
+    let root = o.namespace == inv.istio_root;
     if sel.is_empty() {
-        if o.namespace == inv.istio_root {
+        if root {
             let pods = selected(inv, None, &sel);
             f.affect(pods.iter().copied());
             return ("mesh-wide".into(), pods);
@@ -484,18 +511,25 @@ fn scope<'a>(
         f.affect(pods.iter().copied());
         return (format!("namespace {}", o.namespace), pods);
     }
-    let pods = selected(inv, Some(&o.namespace), &sel);
-    if pods.is_empty() {
+    // In the root namespace a selector picks workloads in every namespace.
+    let pods = selected(inv, (!root).then_some(o.namespace.as_str()), &sel);
+    if pods.is_empty() && inv.pods_read && (!root || inv.read.is_none()) {
         f.warn(field, format!("selects no workload ({})", sel.text()));
     }
     f.affect(pods.iter().copied());
-    (format!("pods {}", sel.text()), pods)
+    let scope = if root {
+        format!("pods {} in every namespace", sel.text())
+    } else {
+        format!("pods {}", sel.text())
+    };
+    (scope, pods)
 }
 
-/// A pod with a proxy to speak mTLS for it: a sidecar, or ambient's node proxy.
+/// A pod with an Istio proxy to speak mTLS for it: a sidecar, ambient's node proxy, or one
+/// of Istio's own gateways. Another mesh's sidecar does not count.
 fn meshed(p: &PodInfo) -> bool {
     let class = classify_pod(p);
-    class.role.is_some() || !matches!(class.model, Model::None)
+    class.mesh == Some(crate::mesh::Mesh::Istio) && !matches!(class.model, Model::None)
 }
 
 fn peer_authentication(inv: &Inventory, o: &MeshObject, f: &mut Found) -> String {
@@ -513,7 +547,7 @@ fn peer_authentication(inv: &Inventory, o: &MeshObject, f: &mut Found) -> String
             t += &format!("; port {port} {}", str_of(&m["mode"]));
         }
     }
-    if mode == "STRICT" {
+    if mode == "STRICT" && inv.pods_read {
         let bare: Vec<String> = pods
             .iter()
             .filter(|p| !p.host_network && !meshed(p))
@@ -525,13 +559,14 @@ fn peer_authentication(inv: &Inventory, o: &MeshObject, f: &mut Found) -> String
             f.warn(
                 "spec.mtls.mode",
                 format!(
-                    "STRICT, but {} no proxy to accept mTLS, so meshed clients cannot reach {}: {}",
+                    "STRICT, but {} no Istio proxy: {} not protected by it, and {} calls to STRICT workloads are refused: {}",
                     if bare.len() == 1 {
                         "this workload has"
                     } else {
                         "these workloads have"
                     },
-                    if bare.len() == 1 { "it" } else { "them" },
+                    if bare.len() == 1 { "it is" } else { "they are" },
+                    if bare.len() == 1 { "its" } else { "their" },
                     bare.join(", ")
                 ),
             );

@@ -17,11 +17,20 @@ pub(super) fn explain(inv: &Inventory, o: &MeshObject, f: &mut Found) -> String 
 }
 
 fn server(inv: &Inventory, o: &MeshObject, f: &mut Found) -> String {
-    let sel = Selector::from_value(&o.spec["podSelector"]).unwrap_or_default();
-    let pods = selected(inv, Some(&o.namespace), &sel);
     let port = &o.spec["port"];
     let shown = scalar(port);
-    if pods.is_empty() {
+    let protocol = match str_of(&o.spec["proxyProtocol"]) {
+        "" | "unknown" => "protocol detected".to_string(),
+        p => p.to_string(),
+    };
+    if let Some(external) = Selector::from_value(&o.spec["externalWorkloadSelector"]) {
+        // Workloads outside the cluster (ExternalWorkload objects), not pods.
+        return format!("port {shown} ({protocol}) on external workloads {}", external.text());
+    }
+    let sel = Selector::from_value(&o.spec["podSelector"]).unwrap_or_default();
+    let pods = selected(inv, Some(&o.namespace), &sel);
+    if !inv.pods_read {
+    } else if pods.is_empty() {
         f.warn("spec.podSelector", format!("selects no pod ({})", sel.text()));
     } else {
         let exposes = |p: &&crate::model::PodInfo| {
@@ -36,10 +45,6 @@ fn server(inv: &Inventory, o: &MeshObject, f: &mut Found) -> String {
         }
     }
     f.affect(pods);
-    let protocol = match str_of(&o.spec["proxyProtocol"]) {
-        "" | "unknown" => "protocol detected".to_string(),
-        p => p.to_string(),
-    };
     format!("port {shown} ({protocol}) on pods {}", sel.text())
 }
 
@@ -47,14 +52,17 @@ fn authorization_policy(inv: &Inventory, o: &MeshObject, f: &mut Found) -> Strin
     let target = &o.spec["targetRef"];
     let kind = str_of(&target["kind"]);
     let name = str_of(&target["name"]);
-    let exists = match kind {
-        "Namespace" => true,
-        "Server" | "HTTPRoute" => inv
+    let group = target["group"].as_str().unwrap_or("policy.linkerd.io");
+    // Only kinds meshtop reads can be called missing.
+    let checked = matches!(
+        (group, kind),
+        ("policy.linkerd.io", "Server" | "HTTPRoute") | ("gateway.networking.k8s.io", "HTTPRoute")
+    );
+    let exists = !checked
+        || inv
             .objects
             .iter()
-            .any(|x| x.group == "policy.linkerd.io" && x.kind == kind && x.name == name && x.namespace == o.namespace),
-        _ => true,
-    };
+            .any(|x| x.group == group && x.kind == kind && x.name == name && x.namespace == o.namespace);
     if !exists {
         f.warn("spec.targetRef", format!("{kind} {name} does not exist"));
     }
@@ -63,7 +71,9 @@ fn authorization_policy(inv: &Inventory, o: &MeshObject, f: &mut Found) -> Strin
         let rk = str_of(&r["kind"]);
         let rn = str_of(&r["name"]);
         let ns = r["namespace"].as_str().unwrap_or(&o.namespace);
-        if matches!(rk, "MeshTLSAuthentication" | "NetworkAuthentication")
+        // NetworkAuthentication is not read here, so only a MeshTLSAuthentication is checked.
+        if rk == "MeshTLSAuthentication"
+            && inv.looked_in(ns)
             && !inv
                 .objects
                 .iter()
@@ -106,7 +116,8 @@ fn service_profile(inv: &Inventory, o: &MeshObject, f: &mut Found) -> String {
     // Named after its Service's FQDN: reviews.bookinfo.svc.cluster.local.
     let found = service_name(&o.name, &o.namespace)
         .and_then(|(name, ns)| inv.services.iter().find(|s| s.name == name && s.namespace == ns));
-    if found.is_none() || !o.name.contains('.') {
+    let unread = service_name(&o.name, &o.namespace).is_some_and(|(_, ns)| !inv.looked_in(ns)) || !inv.services_read;
+    if found.is_none() && !unread {
         f.warn(
             "metadata.name",
             format!(

@@ -140,6 +140,19 @@ pub struct Inventory<'a> {
     pub objects: &'a [MeshObject],
     /// Istio's root namespace: a policy there without a selector applies mesh-wide.
     pub istio_root: &'a str,
+    /// The namespaces read (`-n`), or None for all: a reference into another one is not
+    /// called missing, since it was not looked for.
+    pub read: Option<&'a [String]>,
+    /// Pods and Services could be listed: checks against them are made only then.
+    pub pods_read: bool,
+    pub services_read: bool,
+}
+
+impl Inventory<'_> {
+    /// Whether objects in `namespace` were read, so that one not found there is missing.
+    fn looked_in(&self, namespace: &str) -> bool {
+        self.read.is_none_or(|r| r.iter().any(|n| n == namespace))
+    }
 }
 
 /// Explains every object, in [`KINDS`] order, then by namespace and name. Objects of other
@@ -296,13 +309,14 @@ fn service_for<'a>(inv: &Inventory<'a>, from_namespace: &str, host: &str) -> Opt
     inv.services.iter().find(|s| s.name == name && s.namespace == namespace)
 }
 
-/// (name, namespace) of a cluster host name; None for other names (`api.example.com`).
+/// (name, namespace) of a Service host as Istio and Linkerd read it: a short name is in the
+/// object's namespace, else only the full `name.ns.svc.cluster.local` names a Service
+/// (Istio takes `reviews.bookinfo` literally, so it matches none). None for other names.
 fn service_name<'h>(host: &'h str, from_namespace: &'h str) -> Option<(&'h str, &'h str)> {
     let parts: Vec<&str> = host.split('.').collect();
     match parts.as_slice() {
         [name] => Some((name, from_namespace)),
-        [name, ns] | [name, ns, "svc"] => Some((name, ns)),
-        [name, ns, "svc", ..] => Some((name, ns)),
+        [name, ns, "svc", "cluster", "local"] => Some((name, ns)),
         _ => None,
     }
 }

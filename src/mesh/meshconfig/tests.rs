@@ -126,6 +126,9 @@ fn explain_all(objects: &[MeshObject]) -> Vec<Explained> {
         services: &services,
         objects,
         istio_root: "istio-system",
+        read: None,
+        pods_read: true,
+        services_read: true,
     })
 }
 
@@ -342,7 +345,8 @@ fn strict_mtls_over_pods_without_a_proxy_is_flagged() {
         warnings(&e),
         [w(
             "spec.mtls.mode",
-            "STRICT, but this workload has no proxy to accept mTLS, so meshed clients cannot reach it: shop/legacy"
+            "STRICT, but this workload has no Istio proxy: it is not protected by it, and its calls to STRICT workloads \
+             are refused: shop/legacy"
         )]
     );
     assert_eq!(
@@ -351,7 +355,17 @@ fn strict_mtls_over_pods_without_a_proxy_is_flagged() {
     );
     let e = one(&objects, "PeerAuthentication", "mesh");
     assert_eq!(e.summary, "mesh-wide: mTLS or plain text");
-    assert_eq!(e.affects.len(), 6);
+    assert_eq!(
+        e.affects,
+        [
+            "istio-system/istio-ingressgateway",
+            "shop/legacy",
+            "shop/ratings",
+            "shop/reviews-v1",
+            "shop/reviews-v2",
+            "web/web"
+        ]
+    );
     let e = one(&objects, "PeerAuthentication", "ratings");
     assert_eq!(e.summary, "pods app=ratings: mTLS required (plain text refused)");
     assert!(e.warnings.is_empty());
@@ -669,9 +683,10 @@ fn kuma_and_consul_policies() {
             "MeshTrafficPermission",
             "kuma-system",
             "allow-web",
-            json!({"targetRef": {"kind": "MeshService", "name": "backend"},
-                   "from": [{"targetRef": {"kind": "MeshSubset", "tags": {"app": "web"}}, "default": {"action": "Allow"}},
-                            {"targetRef": {"kind": "Mesh"}, "default": {"action": "Deny"}}]}),
+            json!({"targetRef": {"kind": "Dataplane", "labels": {"app": "backend"}},
+                   "rules": [{"default": {
+                       "allow": [{"spiffeID": {"type": "Prefix", "value": "spiffe://default/ns/web/"}}],
+                       "deny": [{"sni": {"type": "Exact", "value": "legacy.mesh"}}]}}]}),
         ),
         obj(
             "kuma.io",
@@ -679,6 +694,7 @@ fn kuma_and_consul_policies() {
             "kuma-system",
             "timeouts",
             json!({"targetRef": {"kind": "Mesh"},
+                   "rules": [{"default": {"idleTimeout": "1h"}}],
                    "to": [{"targetRef": {"kind": "Mesh"},
                            "default": {"connectionTimeout": "2s", "http": {"requestTimeout": "5s"}}}]}),
         ),
@@ -688,7 +704,7 @@ fn kuma_and_consul_policies() {
             "kuma-system",
             "retries",
             json!({"targetRef": {"kind": "Mesh"},
-                   "to": [{"targetRef": {"kind": "MeshService", "name": "backend"},
+                   "to": [{"targetRef": {"kind": "MeshService", "name": "backend", "sectionName": "http"},
                            "default": {"http": {"numRetries": 3, "perTryTimeout": "1s", "retryOn": ["5xx", "reset"]}}}]}),
         ),
         obj(
@@ -698,26 +714,27 @@ fn kuma_and_consul_policies() {
             "reviews",
             json!({"destination": {"name": "reviews"}, "sources": [
                 {"name": "productpage", "action": "allow"},
-                {"name": "web", "permissions": [{"action": "allow", "http": {"pathPrefix": "/public"}}]},
+                {"name": "web", "permissions": [{"action": "allow", "http": {"pathPrefix": "/public"}},
+                                                {"action": "deny", "http": {"pathExact": "/public/admin"}}]},
                 {"name": "*", "action": "deny"}]}),
         ),
     ];
     assert_eq!(
         one(&objects, "MeshTrafficPermission", "allow-web").summary,
-        "for service backend: from proxies tagged app=web: allowed; from the whole mesh: denied"
+        "for proxies labelled app=backend: inbound: allows spiffe://default/ns/web/*, denies SNI legacy.mesh"
     );
     assert_eq!(
         one(&objects, "MeshTimeout", "timeouts").summary,
-        "for the whole mesh: to the whole mesh: timeouts connect 2s, request 5s"
+        "for the whole mesh: inbound: timeouts idle 1h; to the whole mesh: timeouts connect 2s, request 5s"
     );
     assert_eq!(
         one(&objects, "MeshRetry", "retries").summary,
-        "for the whole mesh: to service backend: 3 retries on 5xx and reset, 1s per try"
+        "for the whole mesh: to service backend (http): 3 HTTP retries on 5xx and reset, 1s per try"
     );
     let e = one(&objects, "ServiceIntentions", "reviews");
     assert_eq!(
         e.summary,
-        "reviews: allow from productpage; from web: allow /public*; deny from everyone"
+        "reviews: allow from productpage; from web: allow /public* and deny /public/admin; deny from everyone"
     );
     assert_eq!(e.mesh, "consul");
 }
@@ -852,6 +869,7 @@ mod any_spec {
             Just(Value::Null),
             any::<bool>().prop_map(Value::Bool),
             any::<i64>().prop_map(Value::from),
+            prop_oneof![Just(i64::MAX), Just(i64::MIN), Just(-1i64)].prop_map(Value::from),
             any::<f64>().prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
             prop_oneof![Just("reviews".to_string()), Just("*".to_string()), ".{0,12}"].prop_map(Value::String),
         ];
@@ -876,4 +894,158 @@ mod any_spec {
             prop_assert_eq!(out.len(), KINDS.len());
         }
     }
+}
+
+#[test]
+fn root_namespace_policies_select_in_every_namespace() {
+    let objects = vec![obj(
+        "security.istio.io",
+        "AuthorizationPolicy",
+        "istio-system",
+        "web-only",
+        json!({"selector": {"matchLabels": {"app": "web"}}, "rules": [{}]}),
+    )];
+    let e = one(&objects, "AuthorizationPolicy", "web-only");
+    assert_eq!(e.summary, "pods app=web in every namespace: allows every request");
+    assert!(e.warnings.is_empty(), "{:?}", e.warnings);
+    assert_eq!(e.affects, ["web/web"]);
+}
+
+#[test]
+fn a_destination_rule_elsewhere_defines_no_subset_here() {
+    // `host: reviews` in namespace web means web's reviews, not shop's.
+    let objects = vec![
+        obj(
+            "networking.istio.io",
+            "DestinationRule",
+            "web",
+            "reviews",
+            json!({"host": "reviews", "subsets": [{"name": "v1", "labels": {"version": "v1"}}]}),
+        ),
+        obj(
+            "networking.istio.io",
+            "VirtualService",
+            "shop",
+            "reviews",
+            json!({"hosts": ["reviews"], "http": [{"route": [{"destination": {"host": "reviews", "subset": "v1"}}]}]}),
+        ),
+    ];
+    assert_eq!(
+        warnings(&one(&objects, "VirtualService", "reviews")),
+        [w(
+            "spec.http[0].route[0].destination.subset",
+            "no DestinationRule for reviews defines subset v1"
+        )]
+    );
+    // And a host is a short name or a full one: `reviews.shop` is taken literally.
+    let literal = vec![obj(
+        "networking.istio.io",
+        "VirtualService",
+        "web",
+        "literal",
+        json!({"hosts": ["reviews.shop", "reviews.shop.svc.cluster.local"],
+               "http": [{"route": [{"destination": {"host": "reviews.shop.svc.cluster.local"}, "weight": 50}]}]}),
+    )];
+    let e = one(&literal, "VirtualService", "literal");
+    // One destination takes all the traffic, whatever its weight.
+    assert_eq!(
+        warnings(&e),
+        [w("spec.hosts[0]", "reviews.shop matches no Service or ServiceEntry")]
+    );
+    assert_eq!(e.summary, "reviews.shop and shop/reviews: to shop/reviews");
+}
+
+#[test]
+fn what_was_not_read_is_not_called_missing() {
+    let (pods, services) = world();
+    let objects = vec![
+        obj(
+            "gateway.networking.k8s.io",
+            "HTTPRoute",
+            "shop",
+            "cross",
+            json!({"parentRefs": [{"name": "edge", "namespace": "infra"},
+                                  {"group": "example.com", "kind": "Listener", "name": "l"}],
+                   "rules": [{"backendRefs": [{"name": "api", "namespace": "infra", "port": 80}]}]}),
+        ),
+        obj(
+            "networking.istio.io",
+            "VirtualService",
+            "shop",
+            "remote",
+            json!({"hosts": ["reviews"], "http": [{"route": [{"destination": {"host": "api.infra.svc.cluster.local"}}]}]}),
+        ),
+        obj(
+            "security.istio.io",
+            "AuthorizationPolicy",
+            "shop",
+            "nobody",
+            json!({"selector": {"matchLabels": {"app": "checkout"}}}),
+        ),
+        obj(
+            "policy.linkerd.io",
+            "AuthorizationPolicy",
+            "shop",
+            "net",
+            json!({"targetRef": {"group": "core", "kind": "Namespace", "name": "shop"},
+                   "requiredAuthenticationRefs": [{"group": "policy.linkerd.io", "kind": "NetworkAuthentication", "name": "cluster"}]}),
+        ),
+    ];
+    let only_shop = vec!["shop".to_string()];
+    let explain_with = |read, pods_read| {
+        explain(&Inventory {
+            pods: &pods,
+            services: &services,
+            objects: &objects,
+            istio_root: "istio-system",
+            read,
+            pods_read,
+            services_read: true,
+        })
+    };
+    // Read with -n shop: infra was not looked in, the Listener kind is not read.
+    for e in explain_with(Some(&only_shop), true) {
+        let expect_none = e.name != "nobody";
+        assert_eq!(e.warnings.is_empty(), expect_none, "{} {:?}", e.name, e.warnings);
+    }
+    // All namespaces read: now infra's absent objects are missing.
+    let all = explain_with(None, true);
+    let cross = all.iter().find(|e| e.name == "cross").unwrap();
+    assert_eq!(
+        warnings(cross),
+        [
+            w("spec.parentRefs[0]", "Gateway infra/edge does not exist"),
+            w("spec.rules[0].backendRefs[0]", "Service api does not exist in infra"),
+        ]
+    );
+    assert_eq!(
+        cross.summary,
+        "on Gateway infra/edge and Listener l: all requests → api:80"
+    );
+    // Pods that could not be listed: no selector is said to select nothing.
+    let blind = explain_with(None, false);
+    assert!(blind.iter().find(|e| e.name == "nobody").unwrap().warnings.is_empty());
+}
+
+#[test]
+fn weights_that_overflow_are_summed_exactly() {
+    let objects = vec![obj(
+        "networking.istio.io",
+        "VirtualService",
+        "shop",
+        "huge",
+        json!({"hosts": ["reviews"], "http": [{"route": [
+            {"destination": {"host": "reviews"}, "weight": i64::MAX},
+            {"destination": {"host": "reviews"}, "weight": i64::MAX}],
+            "retries": {"attempts": -1}}]}),
+    )];
+    let e = one(&objects, "VirtualService", "huge");
+    assert_eq!(
+        warnings(&e),
+        [w(
+            "spec.http[0].route",
+            "the weights sum to 18446744073709551614, not 100"
+        )]
+    );
+    assert!(e.summary.ends_with("; no retries"), "{}", e.summary);
 }
