@@ -31,17 +31,18 @@ fuzz_target!(|data: &[u8]| {
         selector: [("app".to_string(), "fuzz".to_string())].into(),
         ..ServiceInfo::default()
     }];
-    let read = vec!["ns".to_string()];
-    let inv = |read| Inventory {
-        pods: &pods,
-        services: &services,
-        objects: &objects,
-        istio_root: "ns",
-        read,
-        pods_read: true,
-        services_read: true,
-    };
-    assert_eq!(explain(&inv(Some(&read))).len(), objects.len());
-    let out = explain(&inv(None));
-    assert_eq!(out.len(), objects.len());
+    // Read everywhere, then as if only namespace "ns" had been read (-n).
+    let only = ["ns".to_string()];
+    for read in [None, Some(&only[..])] {
+        let out = explain(&Inventory {
+            pods: &pods,
+            services: &services,
+            objects: &objects,
+            istio_root: "ns",
+            read,
+            pods_read: true,
+            services_read: true,
+        });
+        assert_eq!(out.len(), objects.len());
+    }
 });
