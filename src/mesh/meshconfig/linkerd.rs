@@ -29,20 +29,19 @@ fn server(inv: &Inventory, o: &MeshObject, f: &mut Found) -> String {
     }
     let sel = Selector::from_value(&o.spec["podSelector"]).unwrap_or_default();
     let pods = selected(inv, Some(&o.namespace), &sel);
-    if !inv.pods_read {
-    } else if pods.is_empty() {
+    // A port by number or by a container port's name.
+    let exposes = |p: &&crate::model::PodInfo| {
+        p.containers_info.iter().flat_map(|c| &c.ports).any(|cp| match port {
+            Value::Number(n) => n.as_u64() == Some(u64::from(cp.port)),
+            Value::String(name) => cp.name.as_deref() == Some(name.as_str()),
+            _ => false,
+        })
+    };
+    // Pods the user may not list are not judged.
+    if inv.pods_read && pods.is_empty() {
         f.warn("spec.podSelector", format!("selects no pod ({})", sel.text()));
-    } else {
-        let exposes = |p: &&crate::model::PodInfo| {
-            p.containers_info.iter().flat_map(|c| &c.ports).any(|cp| match port {
-                Value::Number(n) => n.as_u64() == Some(u64::from(cp.port)),
-                Value::String(name) => cp.name.as_deref() == Some(name.as_str()),
-                _ => false,
-            })
-        };
-        if !pods.iter().any(exposes) {
-            f.warn("spec.port", format!("no pod it selects exposes port {shown}"));
-        }
+    } else if inv.pods_read && !pods.iter().any(exposes) {
+        f.warn("spec.port", format!("no pod it selects exposes port {shown}"));
     }
     f.affect(pods);
     format!("port {shown} ({protocol}) on pods {}", sel.text())
